@@ -1,0 +1,307 @@
+//! The advisor: from a validated [`DistributedContext`] to an [`Advice`].
+//!
+//! Every number is derived from the input by the formulas documented in [`crate::quorum`],
+//! [`crate::timing`] and [`environment::Environment::new`]; each problem type has its own module
+//! with its decision rule in the module documentation. The answer lists which input led to
+//! which choice (`rationale`) and what in the input looks questionable (`warnings`).
+
+mod conflict;
+mod consensus;
+pub mod environment;
+mod partitioning;
+mod replication;
+mod scenarios;
+mod transaction;
+
+use crate::advice::{Advice, Configuration, FailureScenario, Protocol, Rationale, Warning};
+use crate::context::{DistributedContext, ProblemType};
+use environment::Environment;
+
+/// Above this many voters one consensus group pays more in messages than it gains in tolerance.
+pub const MAX_RECOMMENDED_VOTERS: u32 = 7;
+/// From this partition probability on, a CP design is unavailable too often to ignore.
+pub const HIGH_PARTITION_PROBABILITY: f64 = 0.2;
+
+/// What a problem-type module decides; [`advise`] adds what every answer shares.
+pub(crate) struct Answer {
+    pub protocol: Protocol,
+    pub configuration: Configuration,
+    pub failure_scenarios: Vec<FailureScenario>,
+    pub rationale: Vec<Rationale>,
+    pub warnings: Vec<Warning>,
+}
+
+pub(crate) fn rationale(input: &str, choice: &str) -> Rationale {
+    Rationale {
+        input: input.to_string(),
+        choice: choice.to_string(),
+    }
+}
+
+fn warning(code: &str, message: String) -> Warning {
+    Warning {
+        code: code.to_string(),
+        message,
+    }
+}
+
+/// Answers a validated context. Pure and deterministic: the same context gives the same advice.
+///
+/// Guarantees (checked by property tests): `2 * quorum_size > group_size` for every quorum-based
+/// answer (byzantine: any two quorums share at least `f + 1` nodes), `timeout_ms > heartbeat_ms`,
+/// at least three failure scenarios, and output valid against [`crate::schema::output_schema`].
+pub fn advise(context: &DistributedContext) -> Advice {
+    let env = Environment::new(context);
+    let answer = match context.problem_type {
+        ProblemType::Consensus => consensus::answer(&env),
+        ProblemType::Replication => replication::answer(&env),
+        ProblemType::Partitioning => partitioning::answer(&env),
+        ProblemType::Transaction => transaction::answer(&env),
+        ProblemType::ConflictResolution => conflict::answer(&env),
+    };
+    debug_assert!(answer.failure_scenarios.len() >= 3);
+    debug_assert!(answer.configuration.timeout_ms > answer.configuration.heartbeat_ms);
+    let mut rationale = common_rationale(&env);
+    rationale.extend(answer.rationale);
+    let mut warnings = answer.warnings;
+    warnings.extend(common_warnings(&env, &answer.protocol));
+    Advice {
+        problem_type: context.problem_type,
+        protocol: answer.protocol,
+        configuration: answer.configuration,
+        failure_scenarios: answer.failure_scenarios,
+        rationale,
+        warnings,
+    }
+}
+
+fn common_rationale(env: &Environment) -> Vec<Rationale> {
+    let g = env.group;
+    let kind = if g.byzantine { "byzantine" } else { "crash" };
+    let f_input = if env.f_given {
+        format!("cluster_config.failure_tolerance={}", env.f)
+    } else {
+        "cluster_config.failure_tolerance absent".to_string()
+    };
+    let f_choice = if env.f_given {
+        format!("f={} {kind} faults as requested", env.f)
+    } else {
+        match env.context.problem_type {
+            ProblemType::Partitioning | ProblemType::Transaction => format!(
+                "f={}: one failure per replica group by default (3 replicas, the usual production \
+                 choice) when the cluster has enough nodes",
+                env.f
+            ),
+            _ => format!(
+                "f={}: the most {} {kind} faults {} nodes survive ({})",
+                env.f,
+                kind,
+                env.nodes,
+                if g.byzantine { "(n-1)/3" } else { "(n-1)/2" }
+            ),
+        }
+    };
+    let quorum_formula = if g.byzantine {
+        format!("floor((n+f)/2)+1 = floor(({}+{})/2)+1", g.size, g.f)
+    } else {
+        format!("floor(n/2)+1 = floor({}/2)+1", g.size)
+    };
+    let t = env.timing;
+    let latency_input = if env.latency_given {
+        format!("network_assumptions.latency_ms={}", t.latency_ms)
+    } else if env.regions().len() > 1 {
+        format!(
+            "network_assumptions.latency_ms absent, {} regions: {} ms assumed",
+            env.regions().len(),
+            t.latency_ms
+        )
+    } else {
+        format!(
+            "network_assumptions.latency_ms absent, one region: {} ms assumed",
+            t.latency_ms
+        )
+    };
+    let mut out = vec![
+        rationale(&f_input, &f_choice),
+        rationale(
+            &format!("cluster_config.nodes={}", env.nodes),
+            &format!(
+                "group of {} nodes, quorum {} = {}",
+                g.size, g.quorum, quorum_formula
+            ),
+        ),
+        rationale(
+            &latency_input,
+            &format!(
+                "rtt {} ms; heartbeat {} ms = max(50, ceil(1.5 x rtt)); failure-detection timeout \
+                 randomised in [{}, {}) ms = [max(3 x heartbeat, 10 x rtt), 2 x that); client \
+                 request timeout {} ms = max election timeout + 4 x rtt",
+                t.rtt_ms,
+                t.heartbeat_ms,
+                t.election_timeout_min_ms,
+                t.election_timeout_max_ms,
+                t.request_timeout_ms
+            ),
+        ),
+    ];
+    if let Some(survives) = env.survives_region_loss() {
+        let shares: Vec<String> = env
+            .placement
+            .iter()
+            .map(|p| format!("{}={}", p.region, p.nodes))
+            .collect();
+        out.push(rationale(
+            &format!("cluster_config.regions={:?}", env.regions()),
+            &format!(
+                "members placed round-robin ({}); losing the largest region {} the quorum",
+                shares.join(", "),
+                if survives { "keeps" } else { "loses" }
+            ),
+        ));
+    }
+    out
+}
+
+fn common_warnings(env: &Environment, protocol: &Protocol) -> Vec<Warning> {
+    let g = env.group;
+    let ctx = env.context;
+    let mut out = Vec::new();
+    let leader_group = !matches!(
+        ctx.problem_type,
+        ProblemType::Partitioning | ProblemType::Transaction
+    ) && !protocol.name.starts_with("Leaderless")
+        && !protocol.name.starts_with("CRDT")
+        && !protocol.name.contains("version vectors");
+    if g.size == 1 {
+        out.push(warning(
+            "single_node",
+            "one node tolerates no failure at all: any crash is an outage and may lose data".into(),
+        ));
+    } else if g.size % 2 == 0 && !g.byzantine && leader_group {
+        out.push(warning(
+            "even_node_count",
+            format!(
+                "{} nodes tolerate {} crash(es), as many as {} nodes do: the extra node adds \
+                 cost and a larger quorum ({}) but no tolerance",
+                g.size,
+                crate::quorum::max_crash_faults(g.size),
+                g.size - 1,
+                g.quorum
+            ),
+        ));
+    }
+    if env.f_given && env.f == 0 && env.nodes >= 3 {
+        out.push(warning(
+            "no_fault_tolerance",
+            format!(
+                "failure_tolerance is 0 with {} nodes: the design is allowed to stop at the first \
+                 failure although the nodes could survive {}",
+                env.nodes,
+                if g.byzantine {
+                    crate::quorum::max_byzantine_faults(env.nodes)
+                } else {
+                    crate::quorum::max_crash_faults(env.nodes)
+                }
+            ),
+        ));
+    }
+    if env.timing.classic_timeouts_too_short() {
+        out.push(warning(
+            "latency_exceeds_default_timeouts",
+            format!(
+                "latency {} ms (rtt {} ms): the common 150-300 ms election timeout is shorter than \
+                 ten round trips and would make leaders flap; use the derived {}-{} ms",
+                env.timing.latency_ms,
+                env.timing.rtt_ms,
+                env.timing.election_timeout_min_ms,
+                env.timing.election_timeout_max_ms
+            ),
+        ));
+    }
+    let cp = ctx.consistency_requirement.needs_total_order()
+        || ctx.problem_type == ProblemType::Consensus;
+    if cp && env.partition_probability >= HIGH_PARTITION_PROBABILITY {
+        out.push(warning(
+            "partition_probability_high",
+            format!(
+                "partition probability {}: a consistent (CP) design refuses writes on every side \
+                 without a quorum, so expect to be unavailable for a large share of the time; \
+                 consider causal or eventual consistency if that is acceptable",
+                env.partition_probability
+            ),
+        ));
+    }
+    if leader_group && g.size > MAX_RECOMMENDED_VOTERS {
+        out.push(warning(
+            "too_many_voters",
+            format!(
+                "{} voters in one group: every commit waits for {} of them and the leader sends \
+                 {} messages per round; keep {MAX_RECOMMENDED_VOTERS} or fewer voters and add the \
+                 rest as non-voting learners (or shard into several groups)",
+                g.size,
+                g.quorum,
+                g.size - 1
+            ),
+        ));
+    }
+    if env.survives_region_loss() == Some(false) {
+        out.push(warning(
+            "region_loss_loses_quorum",
+            format!(
+                "with {} region(s), the largest holds {} of {} group members: losing it loses the \
+                 quorum of {}; use at least 3 regions",
+                env.regions().len(),
+                env.placement.first().map_or(0, |p| p.nodes),
+                g.size,
+                g.quorum
+            ),
+        ));
+    }
+    if env.regions().len() > env.nodes as usize {
+        out.push(warning(
+            "more_regions_than_nodes",
+            format!(
+                "{} regions for {} nodes: some regions get no node",
+                env.regions().len(),
+                env.nodes
+            ),
+        ));
+    }
+    if env.regions().len() > 1 && env.latency_given && env.timing.latency_ms < 5.0 {
+        out.push(warning(
+            "latency_low_for_regions",
+            format!(
+                "latency {} ms across {} regions looks like a single-datacenter figure; timeouts \
+                 derived from it will be too short if regions are far apart",
+                env.timing.latency_ms,
+                env.regions().len()
+            ),
+        ));
+    }
+    if ctx.problem_type == ProblemType::Consensus
+        && !ctx.consistency_requirement.needs_total_order()
+    {
+        out.push(warning(
+            "consistency_weaker_than_consensus",
+            format!(
+                "consensus gives linearizability, stronger than the {} consistency asked for; a \
+                 replication or conflict_resolution design may be cheaper and stay available under partition",
+                ctx.consistency_requirement.as_str()
+            ),
+        ));
+    }
+    if g.byzantine && g.f == 0 {
+        out.push(warning(
+            "byzantine_without_tolerance",
+            format!(
+                "byzantine is set but f = 0 ({} node(s)): no lying node is tolerated; byzantine \
+                 tolerance needs at least 4 nodes",
+                env.nodes
+            ),
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

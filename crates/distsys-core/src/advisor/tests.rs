@@ -1,0 +1,235 @@
+use super::*;
+use crate::context::{ClusterConfig, Consistency, NetworkAssumptions};
+use crate::quorum::{max_byzantine_faults, max_crash_faults, quorum_overlap};
+use crate::schema::output_validator;
+use proptest::prelude::*;
+
+fn context(problem: ProblemType, nodes: u32) -> DistributedContext {
+    DistributedContext::new(problem, nodes)
+}
+
+fn codes(advice: &Advice) -> Vec<&str> {
+    advice.warnings.iter().map(|w| w.code.as_str()).collect()
+}
+
+#[test]
+fn seed_consensus_quorums() {
+    for (nodes, quorum) in [(3, 2), (5, 3), (7, 4)] {
+        let mut ctx = context(ProblemType::Consensus, nodes);
+        ctx.consistency_requirement = Consistency::Linearizable;
+        let advice = advise(&ctx);
+        assert_eq!(advice.protocol.name, "Raft");
+        assert_eq!(advice.configuration.quorum_size, quorum, "n={nodes}");
+        assert_eq!(advice.configuration.heartbeat_ms, 50);
+        assert_eq!(advice.configuration.timeout_ms, 150);
+        assert_eq!(advice.configuration.election_timeout_max_ms, Some(300));
+    }
+}
+
+#[test]
+fn byzantine_consensus_is_pbft_with_2f_plus_1() {
+    let mut ctx = context(ProblemType::Consensus, 7);
+    ctx.network_assumptions.byzantine = true;
+    ctx.cluster_config.failure_tolerance = Some(2);
+    let advice = advise(&ctx);
+    assert_eq!(advice.protocol.name, "PBFT");
+    assert_eq!(advice.configuration.quorum_size, 5);
+    assert!(advice
+        .failure_scenarios
+        .iter()
+        .any(|s| s.scenario == "byzantine equivocation"));
+}
+
+#[test]
+fn wan_multi_region_consensus_prefers_multi_paxos_with_scaled_timers() {
+    let mut ctx = context(ProblemType::Consensus, 5);
+    ctx.consistency_requirement = Consistency::Linearizable;
+    ctx.cluster_config.regions = vec!["eu".into(), "us".into(), "ap".into()];
+    ctx.network_assumptions.latency_ms = Some(80.0);
+    let advice = advise(&ctx);
+    assert_eq!(advice.protocol.name, "Multi-Paxos");
+    assert_eq!(advice.configuration.timeout_ms, 1600);
+    assert!(codes(&advice).contains(&"latency_exceeds_default_timeouts"));
+    assert!(advice
+        .failure_scenarios
+        .iter()
+        .any(|s| s.scenario == "region loss" && s.behavior.contains("still form a quorum")));
+}
+
+#[test]
+fn replication_mode_follows_consistency() {
+    let expected = [
+        (Consistency::Linearizable, "sync"),
+        (Consistency::Sequential, "semi_sync"),
+        (Consistency::Causal, "async"),
+        (Consistency::Eventual, "leaderless"),
+    ];
+    for (consistency, mode) in expected {
+        let mut ctx = context(ProblemType::Replication, 5);
+        ctx.consistency_requirement = consistency;
+        let advice = advise(&ctx);
+        assert_eq!(
+            advice.configuration.replication_mode.as_deref(),
+            Some(mode),
+            "{consistency:?}"
+        );
+    }
+}
+
+#[test]
+fn leaderless_quorums_are_durable_and_available() {
+    let mut ctx = context(ProblemType::Replication, 5);
+    ctx.cluster_config.failure_tolerance = Some(2);
+    let c = advise(&ctx).configuration;
+    let (n, w, r) = (
+        c.replica_count.unwrap(),
+        c.write_quorum.unwrap(),
+        c.read_quorum.unwrap(),
+    );
+    assert_eq!((n, w, r), (5, 3, 1));
+    assert!(w > 2, "an acknowledged write survives f crashes");
+    assert!(n - 2 >= w && n - 2 >= r, "available with f down");
+}
+
+#[test]
+fn partitioning_chooses_by_regions_and_consistency() {
+    let mut ctx = context(ProblemType::Partitioning, 100);
+    let hashing = advise(&ctx);
+    assert!(hashing.protocol.name.starts_with("Consistent hashing"));
+    assert_eq!(hashing.configuration.virtual_nodes, Some(100));
+    assert_eq!(hashing.configuration.replica_count, Some(3));
+    ctx.consistency_requirement = Consistency::Linearizable;
+    assert!(advise(&ctx).protocol.name.starts_with("Range partitioning"));
+    ctx.cluster_config.regions = vec!["eu".into(), "us".into()];
+    assert!(advise(&ctx).protocol.name.starts_with("Directory"));
+}
+
+#[test]
+fn transaction_and_conflict_answers() {
+    let mut ctx = context(ProblemType::Transaction, 9);
+    ctx.consistency_requirement = Consistency::Linearizable;
+    assert_eq!(
+        advise(&ctx).protocol.name,
+        "Two-phase commit over Raft groups"
+    );
+    ctx.consistency_requirement = Consistency::Eventual;
+    assert!(advise(&ctx).protocol.name.starts_with("Sagas"));
+    let mut ctx = context(ProblemType::ConflictResolution, 3);
+    ctx.consistency_requirement = Consistency::Causal;
+    assert_eq!(
+        advise(&ctx).configuration.clock.as_deref(),
+        Some("version_vector")
+    );
+    ctx.consistency_requirement = Consistency::Eventual;
+    let crdt = advise(&ctx);
+    assert_eq!(crdt.configuration.clock.as_deref(), Some("hlc"));
+    assert!(codes(&crdt).contains(&"lww_drops_concurrent_writes"));
+}
+
+#[test]
+fn questionable_inputs_are_warned_about() {
+    let mut ctx = context(ProblemType::Consensus, 4);
+    ctx.consistency_requirement = Consistency::Linearizable;
+    assert!(codes(&advise(&ctx)).contains(&"even_node_count"));
+    let mut ctx = context(ProblemType::Consensus, 9);
+    ctx.cluster_config.failure_tolerance = Some(0);
+    ctx.network_assumptions.partition_probability = Some(0.5);
+    let found = advise(&ctx);
+    for code in [
+        "no_fault_tolerance",
+        "too_many_voters",
+        "partition_probability_high",
+        "consistency_weaker_than_consensus",
+    ] {
+        assert!(
+            codes(&found).contains(&code),
+            "{code} missing from {:?}",
+            codes(&found)
+        );
+    }
+    let mut ctx = context(ProblemType::Consensus, 5);
+    ctx.consistency_requirement = Consistency::Linearizable;
+    ctx.cluster_config.regions = vec!["a".into(), "b".into()];
+    assert!(codes(&advise(&ctx)).contains(&"region_loss_loses_quorum"));
+    let mut healthy = context(ProblemType::Consensus, 5);
+    healthy.consistency_requirement = Consistency::Linearizable;
+    assert!(
+        advise(&healthy).warnings.is_empty(),
+        "{:?}",
+        advise(&healthy).warnings
+    );
+}
+
+/// Any context that passes validation.
+fn valid_context() -> impl Strategy<Value = DistributedContext> {
+    (
+        prop::sample::select(ProblemType::ALL.to_vec()),
+        prop::sample::select(Consistency::ALL.to_vec()),
+        any::<bool>(),
+        1u32..=1000,
+        prop::option::of(0u32..=400),
+        prop::collection::vec("[a-z]{1,6}", 0..6),
+        prop::option::of(1.0f64..2000.0),
+        prop::option::of(0.0f64..=1.0),
+    )
+        .prop_map(
+            |(problem_type, consistency, byzantine, nodes, f, mut regions, latency_ms, p)| {
+                regions.sort();
+                regions.dedup();
+                let max_f = if byzantine {
+                    max_byzantine_faults(nodes)
+                } else {
+                    max_crash_faults(nodes)
+                };
+                DistributedContext {
+                    problem_type,
+                    cluster_config: ClusterConfig {
+                        nodes,
+                        failure_tolerance: f.map(|f| f.min(max_f)),
+                        regions,
+                    },
+                    consistency_requirement: consistency,
+                    network_assumptions: NetworkAssumptions {
+                        latency_ms,
+                        partition_probability: p,
+                        byzantine,
+                    },
+                }
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn every_valid_context_gets_a_sound_answer(ctx in valid_context()) {
+        let advice = advise(&ctx);
+        let c = &advice.configuration;
+        prop_assert!(c.timeout_ms > c.heartbeat_ms);
+        prop_assert!(advice.failure_scenarios.len() >= 3);
+        prop_assert!(c.quorum_size >= 1 && c.quorum_size <= c.group_size);
+        prop_assert!(c.group_size <= ctx.cluster_config.nodes);
+        let leaderless = matches!(c.replication_mode.as_deref(), Some("leaderless") | Some("async"));
+        if !leaderless {
+            // Decision quorums of one group always intersect...
+            prop_assert!(2 * c.quorum_size > c.group_size, "{:?}", c);
+            // ...in at least f+1 nodes (one honest) when faults are byzantine.
+            if ctx.byzantine() {
+                prop_assert!(quorum_overlap(c.group_size, c.quorum_size) > c.failure_tolerance);
+            }
+            // ...and survive f failures.
+            prop_assert!(c.group_size - c.failure_tolerance >= c.quorum_size);
+        } else if let (Some(n), Some(w)) = (c.replica_count, c.write_quorum) {
+            prop_assert!(w <= n);
+        }
+        let json = serde_json::to_value(&advice).unwrap();
+        let errors: Vec<String> = output_validator().iter_errors(&json).map(|e| e.to_string()).collect();
+        prop_assert!(errors.is_empty(), "{:?}", errors);
+    }
+
+    #[test]
+    fn advice_is_deterministic(ctx in valid_context()) {
+        prop_assert_eq!(advise(&ctx), advise(&ctx));
+    }
+}

@@ -1,0 +1,172 @@
+//! The `distributed_context`: what a user tells distsys about the system they are designing.
+//!
+//! These types are the single source of truth for the input format: the JSON Schema printed by
+//! `distsys schema input` is generated from them, and [`crate::input::parse_context`] validates
+//! raw input against that schema before the cross-field rules of [`crate::rules`] run.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The kind of problem the user wants a design for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProblemType {
+    /// Agree on a single ordered log of commands (state machine replication).
+    Consensus,
+    /// Keep copies of data on several nodes.
+    Replication,
+    /// Spread data across nodes (sharding, placement).
+    Partitioning,
+    /// Atomic updates spanning several partitions.
+    Transaction,
+    /// Merge concurrent updates made on different replicas.
+    ConflictResolution,
+}
+
+impl ProblemType {
+    /// Every problem type, in declaration order.
+    pub const ALL: [ProblemType; 5] = [
+        ProblemType::Consensus,
+        ProblemType::Replication,
+        ProblemType::Partitioning,
+        ProblemType::Transaction,
+        ProblemType::ConflictResolution,
+    ];
+
+    /// The name used in the input format.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProblemType::Consensus => "consensus",
+            ProblemType::Replication => "replication",
+            ProblemType::Partitioning => "partitioning",
+            ProblemType::Transaction => "transaction",
+            ProblemType::ConflictResolution => "conflict_resolution",
+        }
+    }
+}
+
+/// The consistency model the system must offer its clients, strongest first.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Default,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Consistency {
+    /// Every operation appears to take effect atomically between its invocation and completion.
+    Linearizable,
+    /// All clients see one total order that respects each client's program order.
+    Sequential,
+    /// Clients never see an effect before its causes.
+    Causal,
+    /// Replicas converge once updates stop.
+    #[default]
+    Eventual,
+}
+
+impl Consistency {
+    /// Every consistency level, strongest first.
+    pub const ALL: [Consistency; 4] = [
+        Consistency::Linearizable,
+        Consistency::Sequential,
+        Consistency::Causal,
+        Consistency::Eventual,
+    ];
+
+    /// The name used in the input format.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Consistency::Linearizable => "linearizable",
+            Consistency::Sequential => "sequential",
+            Consistency::Causal => "causal",
+            Consistency::Eventual => "eventual",
+        }
+    }
+
+    /// True for the levels that need a single agreed order of writes (CP under partition).
+    pub fn needs_total_order(self) -> bool {
+        matches!(self, Consistency::Linearizable | Consistency::Sequential)
+    }
+}
+
+/// Size and fault budget of the cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// Number of nodes (processes that hold state), 1 to 1000.
+    #[schemars(range(min = 1, max = 1000))]
+    pub nodes: u32,
+    /// Number of simultaneous node failures the design must survive (`f`). When absent, the
+    /// largest `f` the node count allows is used (crash: (n-1)/2, byzantine: (n-1)/3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub failure_tolerance: Option<u32>,
+    /// Regions (or availability zones) the nodes are spread over, one name each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub regions: Vec<String>,
+}
+
+/// What the network does.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkAssumptions {
+    /// Typical one-way message latency between nodes, in milliseconds (>= 1). When absent:
+    /// 1 ms within one region, 50 ms across regions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1.0))]
+    pub latency_ms: Option<f64>,
+    /// Probability that the network is partitioned at a given moment, 0 to 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub partition_probability: Option<f64>,
+    /// Whether up to `f` nodes may behave arbitrarily (lie, equivocate, forge).
+    #[serde(default)]
+    pub byzantine: bool,
+}
+
+/// The whole input: a description of the system to design.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "distributed_context")]
+pub struct DistributedContext {
+    /// The kind of problem to solve.
+    pub problem_type: ProblemType,
+    /// Cluster size and fault budget.
+    pub cluster_config: ClusterConfig,
+    /// Consistency the clients need (default: eventual).
+    #[serde(default)]
+    pub consistency_requirement: Consistency,
+    /// Network latency, partitions and faults.
+    #[serde(default)]
+    pub network_assumptions: NetworkAssumptions,
+}
+
+impl DistributedContext {
+    /// A context with the given problem type and node count and every optional field at its default.
+    pub fn new(problem_type: ProblemType, nodes: u32) -> Self {
+        DistributedContext {
+            problem_type,
+            cluster_config: ClusterConfig {
+                nodes,
+                failure_tolerance: None,
+                regions: Vec::new(),
+            },
+            consistency_requirement: Consistency::default(),
+            network_assumptions: NetworkAssumptions::default(),
+        }
+    }
+
+    /// Whether nodes may be byzantine.
+    pub fn byzantine(&self) -> bool {
+        self.network_assumptions.byzantine
+    }
+}

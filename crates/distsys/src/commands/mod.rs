@@ -1,0 +1,61 @@
+//! One module per subcommand; [`dispatch`] routes to them.
+
+mod advise;
+mod bench;
+
+use crate::cli::{Command, SchemaKind};
+use crate::io::load_context;
+use crate::{EXIT_BAD_INPUT, EXIT_OK};
+use std::io::{Read, Write};
+
+/// Runs one parsed command and returns its exit code.
+pub fn dispatch(
+    command: Command,
+    stdin: &mut dyn Read,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> i32 {
+    match command {
+        Command::Advise { file, format } => advise::run(&file, format, stdin, stdout, stderr),
+        Command::Validate { file } => match load_context(&file, stdin) {
+            Ok(context) => {
+                let _ = writeln!(
+                    stdout,
+                    "valid: {} with {} node(s)",
+                    context.problem_type.as_str(),
+                    context.cluster_config.nodes
+                );
+                EXIT_OK
+            }
+            Err(error) => fail(stderr, &error),
+        },
+        Command::Schema { which } => {
+            let schema = match which {
+                SchemaKind::Input => distsys_core::schema::input_schema(),
+                SchemaKind::Output => distsys_core::schema::output_schema(),
+            };
+            print_json(stdout, &schema)
+        }
+        Command::Bench { what } => bench::run(what, stdout),
+    }
+}
+
+/// Reports a bad-input error on stderr and returns exit code 2.
+pub fn fail(stderr: &mut dyn Write, error: &dyn std::fmt::Display) -> i32 {
+    let _ = writeln!(stderr, "error: {error}");
+    EXIT_BAD_INPUT
+}
+
+/// Prints a value as pretty JSON followed by a newline.
+pub fn print_json(stdout: &mut dyn Write, value: &impl serde::Serialize) -> i32 {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => {
+            let _ = writeln!(stdout, "{text}");
+            EXIT_OK
+        }
+        Err(e) => {
+            let _ = writeln!(stdout, "internal error: cannot serialise output: {e}");
+            EXIT_BAD_INPUT
+        }
+    }
+}
