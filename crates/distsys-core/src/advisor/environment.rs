@@ -191,7 +191,7 @@ fn round_robin(members: u32, regions: &[String]) -> Vec<RegionPlacement> {
         })
         .filter(|share| share.nodes > 0)
         .collect();
-    shares.sort_by(|a, b| b.nodes.cmp(&a.nodes));
+    shares.sort_by_key(|share| std::cmp::Reverse(share.nodes));
     debug_assert_eq!(shares.iter().map(|s| s.nodes).sum::<u32>(), members);
     shares
 }

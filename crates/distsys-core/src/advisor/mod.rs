@@ -64,7 +64,11 @@ pub fn advise(context: &DistributedContext) -> Advice {
     let mut rationale = common_rationale(&env);
     rationale.extend(answer.rationale);
     let mut warnings = answer.warnings;
-    warnings.extend(common_warnings(&env, &answer.protocol));
+    warnings.extend(common_warnings(
+        &env,
+        &answer.protocol,
+        &answer.configuration,
+    ));
     Advice {
         problem_type: context.problem_type,
         protocol: answer.protocol,
@@ -162,7 +166,11 @@ fn common_rationale(env: &Environment) -> Vec<Rationale> {
     out
 }
 
-fn common_warnings(env: &Environment, protocol: &Protocol) -> Vec<Warning> {
+fn common_warnings(
+    env: &Environment,
+    protocol: &Protocol,
+    configuration: &Configuration,
+) -> Vec<Warning> {
     let g = env.group;
     let ctx = env.context;
     let mut out = Vec::new();
@@ -205,7 +213,8 @@ fn common_warnings(env: &Environment, protocol: &Protocol) -> Vec<Warning> {
             ),
         ));
     }
-    if env.timing.classic_timeouts_too_short() {
+    // Only answers with an election timer can flap.
+    if configuration.election_timeout_max_ms.is_some() && env.timing.classic_timeouts_too_short() {
         out.push(warning(
             "latency_exceeds_default_timeouts",
             format!(
