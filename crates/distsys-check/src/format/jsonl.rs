@@ -1,0 +1,61 @@
+//! The project's JSON Lines history format (design.md).
+
+use crate::history::{Completion, Event, History, HistoryBuilder, HistoryError, OpKind};
+use serde::Deserialize;
+use serde_json::Value;
+
+#[derive(Deserialize)]
+struct RawEvent {
+    process: u64,
+    #[serde(rename = "type")]
+    kind: String,
+    f: String,
+    #[serde(default)]
+    key: Option<Value>,
+    #[serde(default)]
+    value: Value,
+    time: u64,
+}
+
+/// Parses a JSON Lines history. Blank lines are skipped; extra fields are ignored.
+pub fn parse(text: &str) -> Result<History, HistoryError> {
+    let mut builder = HistoryBuilder::new();
+    for (index, line) in text.lines().enumerate() {
+        let line_no = index + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let raw: RawEvent = serde_json::from_str(line)
+            .map_err(|e| HistoryError::new(line_no, format!("not a history event: {e}")))?;
+        builder.push(Event {
+            line: line_no,
+            process: raw.process,
+            completion: parse_type(&raw.kind, line_no)?,
+            kind: OpKind::parse(&raw.f).ok_or_else(|| {
+                HistoryError::new(line_no, format!("unknown operation {:?}", raw.f))
+            })?,
+            key: match raw.key {
+                None | Some(Value::Null) => None,
+                Some(Value::String(s)) => Some(s),
+                Some(other) => Some(other.to_string()),
+            },
+            value: raw.value,
+            time: raw.time,
+        })?;
+    }
+    Ok(builder.finish())
+}
+
+/// `invoke` | `ok` | `fail` | `info`.
+pub(crate) fn parse_type(name: &str, line: usize) -> Result<Option<Completion>, HistoryError> {
+    match name {
+        "invoke" => Ok(None),
+        "ok" => Ok(Some(Completion::Ok)),
+        "fail" => Ok(Some(Completion::Fail)),
+        "info" => Ok(Some(Completion::Info)),
+        other => Err(HistoryError::new(
+            line,
+            format!("unknown event type {other:?} (invoke, ok, fail, info)"),
+        )),
+    }
+}

@@ -1,0 +1,21 @@
+//! distsys-check: histories and the linearizability checker.
+//!
+//! - [`format`]: the project's JSON Lines history, Jepsen etcd logs and Jepsen kv maps.
+//! - [`model`]: register, cas-register, key-value and set specifications behind one trait.
+//! - [`search`]: the JIT linearization search with memoization for one key.
+//! - [`checker`]: partition by key, search in parallel, explain violations.
+//! - [`report`]: the text explanation and the self-contained HTML timeline.
+//! - [`generate`]: random linearizable histories for tests and benchmarks.
+
+pub mod checker;
+pub mod format;
+pub mod generate;
+pub mod history;
+pub mod model;
+pub mod report;
+pub mod search;
+
+pub use checker::{check, CheckOptions, CheckResult, UnknownReason, Verdict, Violation};
+pub use format::{parse_history, HistoryFormat};
+pub use history::{History, HistoryError, OpKind, Operation};
+pub use model::ModelKind;

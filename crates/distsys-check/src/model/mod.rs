@@ -1,0 +1,83 @@
+//! Sequential specifications the checker linearizes against.
+//!
+//! A model is a few lines: [`Model::prepare`] turns a partition's operations into the model's
+//! own compact form (rejecting operations it does not support, with their line), [`Model::init`]
+//! gives the initial state and [`Model::step`] applies one operation, returning `None` when the
+//! operation's observed result is impossible in that state. Operations whose outcome is unknown
+//! must be accepted in every state (they may have failed or not happened yet).
+
+mod kv;
+mod register;
+mod set;
+
+pub use kv::KvModel;
+pub use register::RegisterModel;
+pub use set::SetModel;
+
+use crate::history::Operation;
+use std::fmt::Debug;
+use std::hash::Hash;
+use std::str::FromStr;
+
+/// A sequential specification of one object (one key).
+pub trait Model: Sync {
+    /// The object's state; hashed and compared by the search's memo table.
+    type State: Clone + Eq + Hash + Send + Debug;
+    /// One operation in the model's own form.
+    type Op: Clone + Send + Sync + Debug;
+
+    /// Converts a partition's operations; an error names the offending operation's line.
+    fn prepare(&self, ops: &[Operation]) -> Result<Vec<Self::Op>, (usize, String)>;
+    /// The state before any operation.
+    fn init(&self) -> Self::State;
+    /// The state after `op`, or `None` if `op`'s observed result is impossible from `state`.
+    fn step(&self, state: &Self::State, op: &Self::Op) -> Option<Self::State>;
+}
+
+/// The models selectable with `--model`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelKind {
+    /// read/write register per key.
+    Register,
+    /// read/write/cas register per key.
+    CasRegister,
+    /// key-value store: get/put/append/cas/delete, each key independent.
+    Kv,
+    /// grow-only set per key: add / read (whole set).
+    Set,
+}
+
+impl FromStr for ModelKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "register" => Ok(ModelKind::Register),
+            "cas-register" | "cas_register" => Ok(ModelKind::CasRegister),
+            "kv" => Ok(ModelKind::Kv),
+            "set" => Ok(ModelKind::Set),
+            _ => Err(format!(
+                "unknown model {s:?} (register, cas-register, kv, set)"
+            )),
+        }
+    }
+}
+
+impl ModelKind {
+    /// The model's name as accepted by `--model`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::Register => "register",
+            ModelKind::CasRegister => "cas-register",
+            ModelKind::Kv => "kv",
+            ModelKind::Set => "set",
+        }
+    }
+}
+
+/// A JSON value as a canonical string key (strings unquoted, other scalars as JSON text).
+pub fn canonical(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}

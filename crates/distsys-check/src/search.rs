@@ -1,0 +1,260 @@
+//! The linearizability search for one partition: Wing & Gong's algorithm with Lowe's
+//! just-in-time linearization and a memo table of (linearized set, model state), as in
+//! Porcupine and Knossos.
+//!
+//! Call and return entries sit in one time-ordered doubly linked list. The search walks it from
+//! the head: at a call entry it tries to linearize that operation now (the model accepts it and
+//! the (set, state) pair is new), removing ("lifting") its call and return from the list; at a
+//! return entry, the operation that returns there was not linearized before its return, so the
+//! search backtracks. The history is linearizable when the list empties. Operations with unknown
+//! outcome return at infinity, so they may be linearized at any point after their call.
+//!
+//! Cancellation is cooperative and checked inside the loop (known-bugs #16), so a timeout holds
+//! whatever the model does.
+
+use crate::model::Model;
+use rustc_hash::FxHashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+/// How often (in loop iterations) the search looks at its cancellation signals.
+const CANCEL_CHECK_INTERVAL: u64 = 1024;
+
+/// A cancellation signal: a shared flag, an optional deadline and a memory budget.
+#[derive(Debug, Clone, Copy)]
+pub struct Cancel<'a> {
+    /// Set by another thread to stop the search.
+    pub flag: &'a AtomicBool,
+    /// Stop at this instant.
+    pub deadline: Option<Instant>,
+    /// Stop when the memo table of one search would exceed this many bytes (estimated).
+    pub memo_bytes_max: usize,
+}
+
+/// Default memory budget of one search's memo table: 1 GiB (two run at once on two cores).
+pub const DEFAULT_MEMO_BYTES_MAX: usize = 1 << 30;
+
+impl Cancel<'_> {
+    /// Whether the flag is set or the deadline has passed.
+    pub fn fired(&self) -> bool {
+        self.flag.load(Ordering::Relaxed) || self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+}
+
+/// The result of searching one partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchOutcome {
+    /// A linearization exists.
+    Linearizable,
+    /// No order of the operations is consistent with both real time and the model.
+    NotLinearizable,
+    /// Cancelled (timeout or flag) before an answer.
+    Cancelled,
+    /// Stopped because the memo table reached its memory budget.
+    OutOfMemory,
+}
+
+/// The times an operation occupies: `ret = None` means it never returned (infinity).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Interval {
+    /// Invocation time.
+    pub call: u64,
+    /// Return time, `None` for infinity.
+    pub ret: Option<u64>,
+}
+
+const NIL: u32 = u32::MAX;
+
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    op: u32,
+    is_call: bool,
+    prev: u32,
+    next: u32,
+}
+
+struct EntryList {
+    entries: Vec<Entry>,
+    /// Index of the sentinel head entry.
+    head: u32,
+    /// For each op, the index of its call entry and of its return entry.
+    call_of: Vec<u32>,
+    ret_of: Vec<u32>,
+}
+
+impl EntryList {
+    fn new(intervals: &[Interval]) -> EntryList {
+        let n = intervals.len();
+        // (time, kind, op): at equal times calls sort before returns, so operations that touch
+        // are treated as concurrent (the permissive reading).
+        let mut order: Vec<(u64, u8, u32)> = Vec::with_capacity(2 * n);
+        for (i, iv) in intervals.iter().enumerate() {
+            let op = u32::try_from(i).unwrap_or(NIL);
+            order.push((iv.call, 0, op));
+            order.push((iv.ret.unwrap_or(u64::MAX), 1, op));
+        }
+        order.sort_unstable();
+        let head = u32::try_from(order.len()).unwrap_or(NIL);
+        let mut entries = Vec::with_capacity(order.len() + 1);
+        let mut call_of = vec![NIL; n];
+        let mut ret_of = vec![NIL; n];
+        for (index, &(_, kind, op)) in order.iter().enumerate() {
+            let index = index as u32;
+            if kind == 0 {
+                call_of[op as usize] = index;
+            } else {
+                ret_of[op as usize] = index;
+            }
+            entries.push(Entry {
+                op,
+                is_call: kind == 0,
+                prev: if index == 0 { head } else { index - 1 },
+                next: if index + 1 == head { NIL } else { index + 1 },
+            });
+        }
+        entries.push(Entry {
+            op: NIL,
+            is_call: false,
+            prev: NIL,
+            next: if head == 0 { NIL } else { 0 },
+        });
+        EntryList {
+            entries,
+            head,
+            call_of,
+            ret_of,
+        }
+    }
+
+    fn unlink(&mut self, i: u32) {
+        let Entry { prev, next, .. } = self.entries[i as usize];
+        self.entries[prev as usize].next = next;
+        if next != NIL {
+            self.entries[next as usize].prev = prev;
+        }
+    }
+
+    fn relink(&mut self, i: u32) {
+        let Entry { prev, next, .. } = self.entries[i as usize];
+        self.entries[prev as usize].next = i;
+        if next != NIL {
+            self.entries[next as usize].prev = i;
+        }
+    }
+
+    /// Removes an operation's call and return entries.
+    fn lift(&mut self, op: u32) {
+        self.unlink(self.call_of[op as usize]);
+        self.unlink(self.ret_of[op as usize]);
+    }
+
+    /// Puts them back (in reverse order of removal, so the links are restored exactly).
+    fn unlift(&mut self, op: u32) {
+        self.relink(self.ret_of[op as usize]);
+        self.relink(self.call_of[op as usize]);
+    }
+
+    fn first(&self) -> u32 {
+        self.entries[self.head as usize].next
+    }
+}
+
+/// Bitset of linearized operations with an incrementally maintained Zobrist hash.
+struct Linearized {
+    words: Vec<u64>,
+    hash: u64,
+}
+
+fn zobrist(op: u32) -> u64 {
+    // splitmix64 of the index: a fixed, well-mixed key per operation.
+    let mut z = u64::from(op).wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+impl Linearized {
+    fn new(n: usize) -> Self {
+        Linearized {
+            words: vec![0; n.div_ceil(64)],
+            hash: 0,
+        }
+    }
+    fn flip(&mut self, op: u32) {
+        self.words[(op / 64) as usize] ^= 1u64 << (op % 64);
+        self.hash ^= zobrist(op);
+    }
+}
+
+/// Searches for a linearization of `ops` (with their `intervals`) under `model`.
+pub fn search<M: Model>(
+    model: &M,
+    ops: &[M::Op],
+    intervals: &[Interval],
+    cancel: Cancel<'_>,
+) -> SearchOutcome {
+    debug_assert_eq!(ops.len(), intervals.len());
+    if ops.is_empty() {
+        return SearchOutcome::Linearizable;
+    }
+    if u32::try_from(2 * ops.len() + 1).is_err() {
+        return SearchOutcome::Cancelled;
+    }
+    let mut list = EntryList::new(intervals);
+    let mut linearized = Linearized::new(ops.len());
+    // Memo: (set hash, state) -> the exact sets seen with that hash and state.
+    let mut seen: FxHashMap<(u64, M::State), Vec<Box<[u64]>>> = FxHashMap::default();
+    let mut stack: Vec<(u32, M::State)> = Vec::new();
+    let mut state = model.init();
+    let mut entry = list.first();
+    let mut iterations: u64 = 0;
+    let entry_bytes = linearized.words.len() * 8 + std::mem::size_of::<(u64, M::State)>() + 48;
+    let max_entries = cancel.memo_bytes_max / entry_bytes.max(1);
+    let mut entries: usize = 0;
+    while list.first() != NIL {
+        iterations += 1;
+        if iterations % CANCEL_CHECK_INTERVAL == 0 && cancel.fired() {
+            return SearchOutcome::Cancelled;
+        }
+        debug_assert_ne!(
+            entry, NIL,
+            "a return entry always precedes the end of the list"
+        );
+        let Entry {
+            op, is_call, next, ..
+        } = list.entries[entry as usize];
+        if is_call {
+            if let Some(new_state) = model.step(&state, &ops[op as usize]) {
+                linearized.flip(op);
+                let bucket = seen
+                    .entry((linearized.hash, new_state.clone()))
+                    .or_default();
+                if bucket.iter().any(|set| set[..] == linearized.words[..]) {
+                    linearized.flip(op);
+                    entry = next;
+                } else {
+                    entries += 1;
+                    if entries > max_entries {
+                        return SearchOutcome::OutOfMemory;
+                    }
+                    bucket.push(linearized.words.clone().into_boxed_slice());
+                    stack.push((op, std::mem::replace(&mut state, new_state)));
+                    list.lift(op);
+                    entry = list.first();
+                }
+            } else {
+                entry = next;
+            }
+        } else {
+            // The operation returning here was not linearized before its return: backtrack.
+            let Some((op, previous)) = stack.pop() else {
+                return SearchOutcome::NotLinearizable;
+            };
+            state = previous;
+            linearized.flip(op);
+            list.unlift(op);
+            entry = list.entries[list.call_of[op as usize] as usize].next;
+        }
+    }
+    SearchOutcome::Linearizable
+}

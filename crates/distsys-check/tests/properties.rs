@@ -1,0 +1,226 @@
+//! Property tests: generated histories are linearizable; one stale read makes them not.
+
+use distsys_check::generate::{generate, history_of, GenConfig, OpMix};
+use distsys_check::{check, CheckOptions, History, ModelKind, OpKind, Operation, Verdict};
+use proptest::prelude::*;
+use serde_json::json;
+
+fn config(
+    seed: u64,
+    operations: usize,
+    processes: usize,
+    keys: usize,
+    mix: OpMix,
+    info: f64,
+) -> GenConfig {
+    GenConfig {
+        operations,
+        processes,
+        keys,
+        info_probability: info,
+        mix,
+        seed,
+    }
+}
+
+fn model_for(mix: OpMix) -> ModelKind {
+    match mix {
+        OpMix::Register => ModelKind::Register,
+        OpMix::CasRegister => ModelKind::CasRegister,
+        OpMix::Kv => ModelKind::Kv,
+    }
+}
+
+/// Makes one completed read return a value that was certainly overwritten before the read
+/// began: written by a write that completed before another completed mutation of the same key
+/// was invoked, which itself completed before the read was invoked. Values are distinct, so no
+/// later write can bring it back. Returns `None` if the history has no such read.
+fn make_one_read_stale(history: &History, pick: usize) -> Option<History> {
+    let ops = &history.operations;
+    let candidates: Vec<(usize, serde_json::Value)> = ops
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.kind == OpKind::Read && r.ret.is_some())
+        .filter_map(|(ri, read)| {
+            let same_key = |op: &&Operation| op.key == read.key && op.ret.is_some();
+            ops.iter()
+                .filter(same_key)
+                .filter(|w| w.kind == OpKind::Write)
+                .find_map(|w| {
+                    let overwritten = ops.iter().filter(same_key).any(|w2| {
+                        w2.kind.is_mutation()
+                            && w2.call > w.ret.unwrap_or(u64::MAX)
+                            && w2.ret.unwrap_or(u64::MAX) < read.call
+                    });
+                    (overwritten && read.output.as_ref() != Some(&w.input))
+                        .then(|| (ri, w.input.clone()))
+                })
+        })
+        .collect();
+    if candidates.is_empty() {
+        return None;
+    }
+    let (index, stale) = candidates[pick % candidates.len()].clone();
+    let mut mutated = history.clone();
+    mutated.operations[index].output = Some(stale);
+    Some(mutated)
+}
+
+fn mix() -> impl Strategy<Value = OpMix> {
+    prop::sample::select(vec![OpMix::Register, OpMix::CasRegister, OpMix::Kv])
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn generated_histories_are_linearizable(seed in any::<u64>(), ops in 1usize..300, procs in 1usize..8,
+                                            keys in 1usize..5, mix in mix(), info in 0.0f64..0.2) {
+        let history = history_of(&generate(&config(seed, ops, procs, keys, mix, info)));
+        let result = check(&history, &CheckOptions::new(model_for(mix))).expect("model accepts");
+        prop_assert_eq!(result.verdict, Verdict::Linearizable);
+    }
+
+    #[test]
+    fn one_stale_read_is_a_violation(seed in any::<u64>(), ops in 20usize..300, procs in 1usize..8,
+                                     keys in 1usize..4, mix in mix(), info in 0.0f64..0.2, pick in any::<usize>()) {
+        let history = history_of(&generate(&config(seed, ops, procs, keys, mix, info)));
+        let mutated = make_one_read_stale(&history, pick);
+        prop_assume!(mutated.is_some());
+        let mutated = mutated.expect("checked");
+        let result = check(&mutated, &CheckOptions::new(model_for(mix))).expect("model accepts");
+        let is_violation = matches!(result.verdict, Verdict::Violation(_));
+        prop_assert!(is_violation, "stale read not caught: {:?}", result.verdict);
+    }
+}
+
+#[test]
+fn classic_small_histories() {
+    let op = |process,
+              kind,
+              input: serde_json::Value,
+              output: Option<serde_json::Value>,
+              call,
+              ret: Option<u64>| Operation {
+        process,
+        kind,
+        key: None,
+        input,
+        output,
+        call,
+        ret,
+        line: call as usize,
+    };
+    let verdict = |ops: Vec<Operation>| {
+        check(
+            &History {
+                operations: ops,
+                failed: 0,
+            },
+            &CheckOptions::new(ModelKind::CasRegister),
+        )
+        .expect("checks")
+        .verdict
+    };
+    // Overlapping write and read may see either value.
+    let overlapping = vec![
+        op(0, OpKind::Write, json!(1), None, 0, Some(10)),
+        op(1, OpKind::Read, json!(null), Some(json!(1)), 5, Some(6)),
+        op(2, OpKind::Read, json!(null), Some(json!(null)), 5, Some(6)),
+    ];
+    assert_eq!(verdict(overlapping), Verdict::Linearizable);
+    // A read after a completed write must not see the old value.
+    let stale = vec![
+        op(0, OpKind::Write, json!(1), None, 0, Some(10)),
+        op(
+            1,
+            OpKind::Read,
+            json!(null),
+            Some(json!(null)),
+            11,
+            Some(12),
+        ),
+    ];
+    assert!(matches!(verdict(stale), Verdict::Violation(_)));
+    // An unknown write may take effect late...
+    let late = vec![
+        op(0, OpKind::Write, json!(1), None, 0, None),
+        op(
+            1,
+            OpKind::Read,
+            json!(null),
+            Some(json!(null)),
+            11,
+            Some(12),
+        ),
+        op(1, OpKind::Read, json!(null), Some(json!(1)), 13, Some(14)),
+    ];
+    assert_eq!(verdict(late), Verdict::Linearizable);
+    // ...but not un-happen once observed.
+    let flicker = vec![
+        op(0, OpKind::Write, json!(1), None, 0, None),
+        op(1, OpKind::Read, json!(null), Some(json!(1)), 11, Some(12)),
+        op(
+            1,
+            OpKind::Read,
+            json!(null),
+            Some(json!(null)),
+            13,
+            Some(14),
+        ),
+    ];
+    assert!(matches!(verdict(flicker), Verdict::Violation(_)));
+    // A completed cas must have seen its expected value; an unknown one may have failed.
+    let cas_ok_wrong = vec![op(0, OpKind::Cas, json!([5, 6]), None, 0, Some(1))];
+    assert!(matches!(verdict(cas_ok_wrong), Verdict::Violation(_)));
+    let cas_unknown = vec![
+        op(0, OpKind::Cas, json!([5, 6]), None, 0, None),
+        op(1, OpKind::Read, json!(null), Some(json!(null)), 2, Some(3)),
+    ];
+    assert_eq!(verdict(cas_unknown), Verdict::Linearizable);
+}
+
+#[test]
+fn timeout_gives_unknown_instead_of_hanging() {
+    // Many concurrent unknown writes and a contradictory read at the end: the search must
+    // explore a huge space, so a tiny timeout must stop it.
+    let mut ops: Vec<Operation> = (0..40)
+        .map(|i| Operation {
+            process: i,
+            kind: OpKind::Write,
+            key: None,
+            input: json!(i),
+            output: None,
+            call: i,
+            ret: Some(1000 + i),
+            line: i as usize + 1,
+        })
+        .collect();
+    ops.push(Operation {
+        process: 99,
+        kind: OpKind::Read,
+        key: None,
+        input: json!(null),
+        output: Some(json!(12345)),
+        call: 2000,
+        ret: Some(2001),
+        line: 100,
+    });
+    let mut options = CheckOptions::new(ModelKind::Register);
+    options.timeout = Some(std::time::Duration::from_millis(50));
+    let start = std::time::Instant::now();
+    let result = check(
+        &History {
+            operations: ops,
+            failed: 0,
+        },
+        &options,
+    )
+    .expect("checks");
+    assert!(start.elapsed() < std::time::Duration::from_secs(5));
+    assert!(
+        matches!(result.verdict, Verdict::Unknown(_) | Verdict::Violation(_)),
+        "{:?}",
+        result.verdict
+    );
+}
