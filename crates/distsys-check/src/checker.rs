@@ -20,6 +20,8 @@ pub struct CheckOptions {
     pub explain_budget: Duration,
     /// Memory budget of one key's search, in bytes (verdict `Unknown` beyond it).
     pub memo_bytes_max: usize,
+    /// Whether to shrink a violation to its core (else the core is the whole key's history).
+    pub explain: bool,
 }
 
 impl CheckOptions {
@@ -30,6 +32,7 @@ impl CheckOptions {
             timeout: None,
             explain_budget: Duration::from_secs(10),
             memo_bytes_max: DEFAULT_MEMO_BYTES_MAX,
+            explain: true,
         }
     }
 }
@@ -51,6 +54,9 @@ pub struct Violation {
     pub linearizable_until: u64,
     /// Whether the shrinking finished within its budget (else `core` is larger than needed).
     pub minimal: bool,
+    /// Index in `core` of the operation whose invocation or completion ends the shortest
+    /// non-linearizable prefix: the point where no valid order is left.
+    pub culprit: Option<usize>,
 }
 
 /// The verdict of a check.
@@ -195,7 +201,18 @@ pub fn check_with<M: Model>(
         .find(|(_, o)| *o == SearchOutcome::NotLinearizable);
     let verdict = if let Some(&(i, _)) = first_violation {
         let (key, ops) = &partitions[i];
-        Verdict::Violation(Box::new(explain(model, key.clone(), ops, options)))
+        Verdict::Violation(Box::new(if options.explain {
+            explain(model, key.clone(), ops, options)
+        } else {
+            Violation {
+                key: key.clone(),
+                partition: ops.clone(),
+                core: ops.clone(),
+                linearizable_until: 0,
+                minimal: false,
+                culprit: None,
+            }
+        }))
     } else if outcomes
         .iter()
         .any(|(_, o)| *o == SearchOutcome::OutOfMemory)
@@ -296,11 +313,22 @@ fn explain<M: Model>(
             minimal = false;
         }
     }
+    let cut = times.get(hi).copied();
+    let culprit = cut.and_then(|cut| {
+        let owner = |op: &Operation| {
+            ops.iter()
+                .find(|o| o.line == op.line && o.process == op.process)
+        };
+        core.iter()
+            .position(|op| owner(op).is_some_and(|o| o.ret == Some(cut)))
+            .or_else(|| core.iter().position(|op| op.call == cut))
+    });
     Violation {
         key,
         partition: ops.to_vec(),
         core,
         linearizable_until,
         minimal,
+        culprit,
     }
 }

@@ -66,15 +66,29 @@ pub fn violation_text(v: &Violation) -> String {
         v.core.len(),
         if v.minimal { "" } else { " (shrinking ran out of time; a smaller set may exist)" }
     );
-    let mut by_process: BTreeMap<u64, Vec<&Operation>> = BTreeMap::new();
-    for op in &v.core {
-        by_process.entry(op.process).or_default().push(op);
+    if let Some(culprit) = v.culprit.and_then(|i| v.core.get(i)) {
+        let _ = writeln!(
+            out,
+            "  first operation with no valid place: process {} {} {culprit} (line {})",
+            culprit.process,
+            interval(culprit),
+            culprit.line
+        );
+    }
+    let mut by_process: BTreeMap<u64, Vec<(usize, &Operation)>> = BTreeMap::new();
+    for (index, op) in v.core.iter().enumerate() {
+        by_process.entry(op.process).or_default().push((index, op));
     }
     for (process, ops) in by_process {
-        for op in ops {
+        for (index, op) in ops {
+            let mark = if Some(index) == v.culprit {
+                "  <== no valid place"
+            } else {
+                ""
+            };
             let _ = writeln!(
                 out,
-                "  process {process:>4}  {:<24} {op}   (line {})",
+                "  process {process:>4}  {:<24} {op}   (line {}){mark}",
                 interval(op),
                 op.line
             );
@@ -102,6 +116,10 @@ const MAX_DRAWN: usize = 5000;
 /// operations on a time axis. For a violation it shows the offending key, marks where its
 /// history stops being linearizable and highlights the operations of the core.
 pub fn html(result: &CheckResult, all_ops: &[Operation], title: &str) -> String {
+    let culprit: Option<&Operation> = match &result.verdict {
+        Verdict::Violation(v) => v.culprit.and_then(|i| v.core.get(i)),
+        _ => None,
+    };
     let (ops, core, cut, headline): (Vec<&Operation>, Vec<&Operation>, Option<u64>, String) =
         match &result.verdict {
             Verdict::Violation(v) => (
@@ -152,7 +170,7 @@ pub fn html(result: &CheckResult, all_ops: &[Operation], title: &str) -> String 
         left + width + 20.0
     );
     for (row_index, process) in processes.iter().enumerate() {
-        let y = 30.0 + row as f64 * row_index as f64;
+        let y = 30.0 + row * row_index as f64;
         let _ = write!(
             svg,
             r#"<text x="4" y="{}">process {process}</text><line x1="{left}" x2="{}" y1="{}" y2="{}" stroke="rgb(238,238,238)"/>"#,
@@ -167,7 +185,9 @@ pub fn html(result: &CheckResult, all_ops: &[Operation], title: &str) -> String 
         let y = 30.0 + row * row_index as f64 + 2.0;
         let x0 = x(op.call);
         let x1 = op.ret.map_or(left + width, x).max(x0 + 3.0);
-        let class = if is_core(op) {
+        let class = if culprit.is_some_and(|c| c.line == op.line && c.process == op.process) {
+            "core culprit"
+        } else if is_core(op) {
             "core"
         } else if cut.is_some_and(|c| op.ret.is_some_and(|r| r <= c)) {
             "prefix"
@@ -202,8 +222,14 @@ pub fn html(result: &CheckResult, all_ops: &[Operation], title: &str) -> String 
     let core_list: String = core
         .iter()
         .map(|op| {
+            let is_culprit = culprit.is_some_and(|c| std::ptr::eq(c, *op));
+            let mark = if is_culprit {
+                " &lt;== first operation with no valid place"
+            } else {
+                ""
+            };
             format!(
-                "<li>process {} {} <b>{}</b> (line {})</li>",
+                "<li>process {} {} <b>{}</b> (line {}){mark}</li>",
                 op.process,
                 interval(op),
                 escape(&op.to_string()),
@@ -218,7 +244,7 @@ pub fn html(result: &CheckResult, all_ops: &[Operation], title: &str) -> String 
 body {{ font-family: sans-serif; margin: 20px; color: #222; }}
 h1 {{ font-size: 20px; }} .verdict {{ font-size: 16px; font-weight: bold; color: {color}; }}
 .legend span {{ display: inline-block; padding: 2px 8px; margin-right: 8px; border-radius: 3px; }}
-g.core rect {{ fill: #e53935; }} g.core text {{ fill: #fff; font-weight: bold; }}
+g.core rect {{ fill: #e53935; }} g.culprit rect {{ stroke: #000; stroke-width: 3; }} g.core text {{ fill: #fff; font-weight: bold; }}
 g.prefix rect {{ fill: #a5d6a7; }} g.plain rect {{ fill: #cfd8dc; }}
 g.unknown rect {{ fill: #fff3e0; stroke: #fb8c00; stroke-dasharray: 4 2; }}
 .timeline {{ overflow-x: auto; border: 1px solid #ddd; padding: 6px; }}

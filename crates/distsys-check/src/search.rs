@@ -13,7 +13,8 @@
 //! whatever the model does.
 
 use crate::model::Model;
-use rustc_hash::FxHashMap;
+use hashbrown::HashTable;
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
@@ -202,13 +203,17 @@ pub fn search<M: Model>(
     }
     let mut list = EntryList::new(intervals);
     let mut linearized = Linearized::new(ops.len());
-    // Memo: (set hash, state) -> the exact sets seen with that hash and state.
-    let mut seen: FxHashMap<(u64, M::State), Vec<Box<[u64]>>> = FxHashMap::default();
+    let words = linearized.words.len();
+    // Memo of (linearized set, state) pairs already explored: entries hold the combined hash,
+    // the offset of the set's bits in one shared arena, and the state. No allocation per entry.
+    let mut seen: HashTable<(u64, usize, M::State)> = HashTable::new();
+    let mut arena: Vec<u64> = Vec::new();
+    let state_hasher = rustc_hash::FxBuildHasher;
     let mut stack: Vec<(u32, M::State)> = Vec::new();
     let mut state = model.init();
     let mut entry = list.first();
     let mut iterations: u64 = 0;
-    let entry_bytes = linearized.words.len() * 8 + std::mem::size_of::<(u64, M::State)>() + 48;
+    let entry_bytes = words * 8 + std::mem::size_of::<(u64, usize, M::State)>() + 16;
     let max_entries = cancel.memo_bytes_max / entry_bytes.max(1);
     let mut entries: usize = 0;
     while list.first() != NIL {
@@ -226,10 +231,14 @@ pub fn search<M: Model>(
         if is_call {
             if let Some(new_state) = model.step(&state, &ops[op as usize]) {
                 linearized.flip(op);
-                let bucket = seen
-                    .entry((linearized.hash, new_state.clone()))
-                    .or_default();
-                if bucket.iter().any(|set| set[..] == linearized.words[..]) {
+                let hash = linearized.hash ^ state_hasher.hash_one(&new_state);
+                let bits = &linearized.words;
+                let known = seen
+                    .find(hash, |(h, offset, s)| {
+                        *h == hash && *s == new_state && arena[*offset..*offset + words] == bits[..]
+                    })
+                    .is_some();
+                if known {
                     linearized.flip(op);
                     entry = next;
                 } else {
@@ -237,7 +246,9 @@ pub fn search<M: Model>(
                     if entries > max_entries {
                         return SearchOutcome::OutOfMemory;
                     }
-                    bucket.push(linearized.words.clone().into_boxed_slice());
+                    let offset = arena.len();
+                    arena.extend_from_slice(bits);
+                    seen.insert_unique(hash, (hash, offset, new_state.clone()), |(h, _, _)| *h);
                     stack.push((op, std::mem::replace(&mut state, new_state)));
                     list.lift(op);
                     entry = list.first();

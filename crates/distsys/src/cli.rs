@@ -33,6 +33,27 @@ pub enum Command {
         #[arg(value_enum)]
         which: SchemaKind,
     },
+    /// Check a history for linearizability (exit 0 linearizable, 1 violation, 2 bad input, 3 unknown).
+    CheckHistory {
+        /// History file (JSON Lines, Jepsen etcd log or Jepsen kv maps), or `-` for standard input.
+        file: String,
+        /// Input format (default: detected from the first line).
+        #[arg(long, default_value = "auto")]
+        format: String,
+        /// Model: register, cas-register, kv, set (default: cas-register for Jepsen etcd logs, set
+        /// when the history has `add` operations, kv otherwise).
+        #[arg(long, default_value = "auto")]
+        model: String,
+        /// Give up after this many seconds with the verdict `unknown` (exit 3).
+        #[arg(long)]
+        timeout: Option<f64>,
+        /// Write a self-contained HTML timeline of the history and the verdict to this file.
+        #[arg(long)]
+        report: Option<String>,
+        /// Output format of the verdict.
+        #[arg(long, value_enum, default_value_t = VerdictFormat::Text)]
+        output: VerdictFormat,
+    },
     /// Run a benchmark and print its figures.
     Bench {
         #[command(subcommand)]
@@ -48,6 +69,12 @@ pub enum OutputFormat {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VerdictFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SchemaKind {
     Input,
     Output,
@@ -60,5 +87,15 @@ pub enum BenchTarget {
         /// Answers to time per context.
         #[arg(long, default_value_t = 2000)]
         iterations: u32,
+    },
+    /// Checker time per conformance history (against Porcupine's reference figures) and on
+    /// generated histories of growing size.
+    Check {
+        /// Folder holding the conformance histories (`jepsen-etcd/`, `kv/`, `expected.txt`).
+        #[arg(long, default_value = "testdata/conformance")]
+        dir: String,
+        /// Largest generated history, in operations (10k, 100k, 1M... up to this).
+        #[arg(long, default_value_t = 1_000_000)]
+        max_ops: usize,
     },
 }

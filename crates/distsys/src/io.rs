@@ -20,7 +20,7 @@ impl std::fmt::Display for LoadError {
     }
 }
 
-/// Maximum input size accepted, in bytes: a context is a few hundred bytes.
+/// Maximum context size accepted, in bytes: a context is a few hundred bytes.
 const MAX_INPUT_BYTES: u64 = 1 << 20;
 
 /// Reads and validates a context from `file` (`-` is standard input).
@@ -31,29 +31,33 @@ pub fn load_context(file: &str, stdin: &mut dyn Read) -> Result<DistributedConte
 
 /// Reads the whole input as UTF-8 text, with the format implied by the file name if any.
 pub fn read_text(file: &str, stdin: &mut dyn Read) -> Result<(String, Option<Format>), LoadError> {
-    let mut bytes = Vec::new();
-    let (source, result) = if file == "-" {
-        (
-            "standard input".to_string(),
-            stdin.take(MAX_INPUT_BYTES + 1).read_to_end(&mut bytes),
-        )
-    } else {
-        let result = std::fs::File::open(file)
-            .and_then(|f| f.take(MAX_INPUT_BYTES + 1).read_to_end(&mut bytes));
-        (file.to_string(), result)
-    };
-    result.map_err(|e| LoadError::Io(format!("cannot read {source}: {e}")))?;
-    if bytes.len() as u64 > MAX_INPUT_BYTES {
-        return Err(LoadError::Io(format!(
-            "{source} is larger than {MAX_INPUT_BYTES} bytes"
-        )));
-    }
-    let text = String::from_utf8(bytes)
-        .map_err(|e| LoadError::Io(format!("{source} is not UTF-8 text: {e}")))?;
+    let text = read_limited(file, stdin, MAX_INPUT_BYTES)?;
     let format = if file == "-" {
         None
     } else {
         Format::from_path(file)
     };
     Ok((text, format))
+}
+
+/// Reads a whole file (`-`: standard input) as UTF-8 text of at most `max_bytes`.
+pub fn read_limited(file: &str, stdin: &mut dyn Read, max_bytes: u64) -> Result<String, LoadError> {
+    let mut bytes = Vec::new();
+    let (source, result) = if file == "-" {
+        (
+            "standard input".to_string(),
+            stdin.take(max_bytes + 1).read_to_end(&mut bytes),
+        )
+    } else {
+        let result =
+            std::fs::File::open(file).and_then(|f| f.take(max_bytes + 1).read_to_end(&mut bytes));
+        (file.to_string(), result)
+    };
+    result.map_err(|e| LoadError::Io(format!("cannot read {source}: {e}")))?;
+    if bytes.len() as u64 > max_bytes {
+        return Err(LoadError::Io(format!(
+            "{source} is larger than {max_bytes} bytes"
+        )));
+    }
+    String::from_utf8(bytes).map_err(|e| LoadError::Io(format!("{source} is not UTF-8 text: {e}")))
 }

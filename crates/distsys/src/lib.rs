@@ -18,6 +18,8 @@ pub const EXIT_OK: i32 = 0;
 pub const EXIT_CHECK_FAILED: i32 = 1;
 /// Exit code: bad input or usage.
 pub const EXIT_BAD_INPUT: i32 = 2;
+/// Exit code: no verdict could be reached (timeout, memory limit).
+pub const EXIT_UNKNOWN: i32 = 3;
 
 /// Runs the CLI with the given arguments (the first is the program name) and streams.
 /// Never panics on user input; returns the process exit code.

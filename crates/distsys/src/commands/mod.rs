@@ -2,6 +2,7 @@
 
 mod advise;
 mod bench;
+mod check_history;
 
 use crate::cli::{Command, SchemaKind};
 use crate::io::load_context;
@@ -36,7 +37,25 @@ pub fn dispatch(
             };
             print_json(stdout, &schema)
         }
-        Command::Bench { what } => bench::run(what, stdout),
+        Command::CheckHistory {
+            file,
+            format,
+            model,
+            timeout,
+            report,
+            output,
+        } => {
+            let args = check_history::Args {
+                file,
+                format,
+                model,
+                timeout,
+                report,
+                output,
+            };
+            check_history::run(&args, stdin, stdout, stderr)
+        }
+        Command::Bench { what } => bench::run(what, stdout, stderr),
     }
 }
 

@@ -1,19 +1,12 @@
-//! `distsys bench ...`: benchmarks that print figures (never asserted in tests).
+//! `distsys bench advise`: advise latency.
 
-use crate::cli::BenchTarget;
 use crate::EXIT_OK;
 use distsys_core::{advise, Consistency, DistributedContext, ProblemType};
 use std::io::Write;
 use std::time::Instant;
 
-pub fn run(what: BenchTarget, stdout: &mut dyn Write) -> i32 {
-    match what {
-        BenchTarget::Advise { iterations } => bench_advise(iterations.max(1), stdout),
-    }
-}
-
 /// Times parse + validate + advise (the whole job of `distsys advise`) for a spread of contexts.
-fn bench_advise(iterations: u32, stdout: &mut dyn Write) -> i32 {
+pub fn run(iterations: u32, stdout: &mut dyn Write) -> i32 {
     let mut cases: Vec<(String, String)> = Vec::new();
     for problem in ProblemType::ALL {
         for consistency in Consistency::ALL {

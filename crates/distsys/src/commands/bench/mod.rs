@@ -1,0 +1,22 @@
+//! `distsys bench ...`: benchmarks that print figures (never asserted in tests).
+
+mod advise;
+mod check;
+
+use crate::cli::BenchTarget;
+use std::io::Write;
+
+pub fn run(what: BenchTarget, stdout: &mut dyn Write, stderr: &mut dyn Write) -> i32 {
+    match what {
+        BenchTarget::Advise { iterations } => advise::run(iterations.max(1), stdout),
+        BenchTarget::Check { dir, max_ops } => check::run(&dir, max_ops, stdout, stderr),
+    }
+}
+
+/// Peak resident set size of this process so far, in MiB (Linux `VmHWM`), if known.
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}

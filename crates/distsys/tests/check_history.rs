@@ -1,0 +1,171 @@
+//! `distsys check-history` end to end: verdicts, exit codes, explanations, reports, bad input.
+
+mod common;
+
+use common::{run_in_process, workspace_root};
+
+fn conformance(path: &str) -> String {
+    workspace_root()
+        .join("testdata/conformance")
+        .join(path)
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn etcd_000_is_a_violation_and_002_is_linearizable() {
+    let (code, out, _) = run_in_process(
+        &["check-history", &conformance("jepsen-etcd/etcd_000.log")],
+        "",
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("NOT linearizable") && out.contains("process") && out.contains("line"),
+        "{out}"
+    );
+    assert!(out.contains("model cas-register"), "{out}");
+    let (code, out, _) = run_in_process(
+        &["check-history", &conformance("jepsen-etcd/etcd_002.log")],
+        "",
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.starts_with("linearizable"), "{out}");
+}
+
+#[test]
+fn every_conformance_verdict_through_the_cli() {
+    for folder in ["jepsen-etcd", "kv"] {
+        let expected = std::fs::read_to_string(conformance(&format!("{folder}/expected.txt")))
+            .expect("expected.txt");
+        for line in expected.lines().filter(|l| !l.trim().is_empty()) {
+            let (file, verdict) = line.split_once(' ').expect("FILE VERDICT");
+            let (code, out, err) = run_in_process(
+                &["check-history", &conformance(&format!("{folder}/{file}"))],
+                "",
+            );
+            let want = if verdict.trim() == "linearizable" {
+                0
+            } else {
+                1
+            };
+            assert_eq!(code, want, "{file}: {out}{err}");
+        }
+    }
+}
+
+#[test]
+fn json_output_and_html_report() {
+    let dir = std::env::temp_dir().join(format!("distsys-report-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let report = dir.join("r.html");
+    let report_path = report.to_string_lossy().into_owned();
+    let (code, out, err) = run_in_process(
+        &[
+            "check-history",
+            &conformance("kv/c10-bad.txt"),
+            "--output",
+            "json",
+            "--report",
+            &report_path,
+        ],
+        "",
+    );
+    assert_eq!(code, 1, "{err}");
+    let json: serde_json::Value = serde_json::from_str(&out).expect("json verdict");
+    assert_eq!(json["verdict"], "violation");
+    assert_eq!(json["model"], "kv");
+    let core = json["operations"].as_array().expect("core operations");
+    assert!(!core.is_empty());
+    let html = std::fs::read_to_string(&report).expect("report written");
+    assert!(
+        html.starts_with("<!DOCTYPE html>")
+            && html.contains("<svg")
+            && html.contains("NOT linearizable")
+    );
+    assert!(
+        html.contains("class=\"core\""),
+        "offending operations highlighted"
+    );
+    for external in ["src=\"http", "href=\"http", "<script src", "@import"] {
+        assert!(!html.contains(external), "self-contained: found {external}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn bad_histories_exit_2_naming_the_line() {
+    let cases = [
+        ("{\"process\":0,\"type\":\"invoke\",\"f\":\"write\",\"value\":1,\"time\":1}\n{\"process\":0,\"type\":\"ok\",\"f\":\"wr", "line 2"),
+        ("{\"process\":0,\"type\":\"invoke\",\"f\":\"jump\",\"value\":1,\"time\":1}", "unknown operation"),
+        ("{\"process\":0,\"type\":\"ok\",\"f\":\"write\",\"value\":1,\"time\":1}", "never invoked"),
+        (
+            "{\"process\":0,\"type\":\"invoke\",\"f\":\"write\",\"value\":1,\"time\":1}\n{\"process\":0,\"type\":\"invoke\",\"f\":\"write\",\"value\":2,\"time\":2}",
+            "still in flight",
+        ),
+        ("{\"process\":0,\"type\":\"invoke\",\"f\":\"cas\",\"value\":1,\"time\":1}\n{\"process\":0,\"type\":\"ok\",\"f\":\"cas\",\"value\":1,\"time\":2}", "[expected, new]"),
+        ("", "empty"),
+    ];
+    for (history, needle) in cases {
+        let (code, _, err) = run_in_process(&["check-history", "-"], history);
+        assert_eq!(code, 2, "{history}: {err}");
+        assert!(
+            err.contains(needle),
+            "{history}: stderr lacks {needle:?}: {err}"
+        );
+    }
+    assert_eq!(
+        run_in_process(&["check-history", "-", "--model", "graph"], "").0,
+        2
+    );
+    assert_eq!(
+        run_in_process(&["check-history", "-", "--format", "xml"], "").0,
+        2
+    );
+    assert_eq!(run_in_process(&["check-history", "/no/such/file"], "").0, 2);
+    let (code, _, err) = run_in_process(
+        &[
+            "check-history",
+            &conformance("jepsen-etcd/etcd_000.log"),
+            "--model",
+            "register",
+        ],
+        "",
+    );
+    assert_eq!(code, 2, "the register model has no cas: {err}");
+}
+
+#[test]
+fn timeout_gives_unknown_exit_3() {
+    // 40 overlapping writes, then a read of a value nobody wrote: proving the violation needs
+    // every order of the writes, far more than 50 ms of search.
+    let mut lines: Vec<String> = (0..40)
+        .map(|i| format!("{{\"process\":{i},\"type\":\"invoke\",\"f\":\"write\",\"value\":{i},\"time\":{i}}}"))
+        .collect();
+    lines.extend((0..40).map(|i| {
+        format!(
+            "{{\"process\":{i},\"type\":\"ok\",\"f\":\"write\",\"value\":{i},\"time\":{}}}",
+            100 + i
+        )
+    }));
+    lines.push(
+        "{\"process\":99,\"type\":\"invoke\",\"f\":\"read\",\"value\":null,\"time\":200}".into(),
+    );
+    lines.push(
+        "{\"process\":99,\"type\":\"ok\",\"f\":\"read\",\"value\":12345,\"time\":201}".into(),
+    );
+    let start = std::time::Instant::now();
+    let (code, out, _) = run_in_process(
+        &["check-history", "-", "--timeout", "0.05"],
+        &lines.join("\n"),
+    );
+    assert_eq!(code, 3, "{out}");
+    assert!(out.starts_with("unknown"), "{out}");
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(10),
+        "the timeout is honoured"
+    );
+    assert_eq!(
+        run_in_process(&["check-history", "-", "--timeout", "-1"], "x").0,
+        2
+    );
+}
