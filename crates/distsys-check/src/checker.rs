@@ -116,35 +116,28 @@ fn check_ops<M: Model>(
     ops: &[Operation],
     cancel: Cancel<'_>,
 ) -> Result<SearchOutcome, HistoryError> {
-    let ops = without_unobservable_unknowns(ops);
+    let ops = resolve_unknowns(ops);
     let prepared = model
         .prepare(&ops)
         .map_err(|(line, message)| HistoryError::new(line, message))?;
     Ok(search(model, &prepared, &intervals(&ops), cancel))
 }
 
-/// Drops the operations of unknown outcome whose effect no other operation can have seen: an
-/// indeterminate write, append, cas or add whose value (the new value for a cas) appears in no
-/// read's result and no cas's expected value.
+/// Resolves operations of unknown outcome before the search (known-bugs #17). For an
+/// indeterminate write, append, cas or add whose value (the new value for a cas) no other
+/// operation writes:
 ///
-/// Sound and complete (known-bugs #17): such an operation returns at infinity, so it may always
-/// be linearized last, where nothing observes it; conversely, in any linearization that places
-/// it earlier, no read or successful cas can follow it before the next overwrite (they would
-/// have to observe its value), so removing it leaves a valid linearization. Without this, every
-/// pending write doubles the search space.
-fn without_unobservable_unknowns(ops: &[Operation]) -> Vec<Operation> {
-    let observed: Vec<String> = ops
-        .iter()
-        .filter_map(|op| match op.kind {
-            OpKind::Read => op.output.as_ref().map(canonical),
-            OpKind::Cas => op
-                .input
-                .as_array()
-                .and_then(|pair| pair.first())
-                .map(canonical),
-            _ => None,
-        })
-        .collect();
+/// - if no read result and no cas expected value contains that value, the operation is dropped:
+///   it returns at infinity, so it may always be linearized last, where nothing observes it, and
+///   in any linearization that places it earlier nothing can follow it before the next overwrite
+///   (that would observe its value), so removing it leaves a valid linearization;
+/// - if it is a write or cas and a completed read returned exactly its value (or a cas expected
+///   exactly that value), it must have taken effect before the first such observer returned, so
+///   it gets that return time instead of infinity (and, for a cas, is known to have succeeded).
+///
+/// Both keep exactly the same set of valid linearizations, and both turn an exponential search
+/// over pending operations into a bounded window.
+fn resolve_unknowns(ops: &[Operation]) -> Vec<Operation> {
     let effect = |op: &Operation| -> Option<String> {
         match op.kind {
             OpKind::Write | OpKind::Append | OpKind::Add => Some(canonical(&op.input)),
@@ -156,19 +149,58 @@ fn without_unobservable_unknowns(ops: &[Operation]) -> Vec<Operation> {
             OpKind::Read | OpKind::Delete => None,
         }
     };
+    let observation = |op: &Operation| -> Option<String> {
+        match op.kind {
+            OpKind::Read => op.output.as_ref().map(canonical),
+            OpKind::Cas => op
+                .input
+                .as_array()
+                .and_then(|pair| pair.first())
+                .map(canonical),
+            _ => None,
+        }
+    };
+    let effects: Vec<Option<String>> = ops.iter().map(effect).collect();
+    let observations: Vec<(Option<u64>, String)> = ops
+        .iter()
+        .filter_map(|op| observation(op).map(|seen| (op.ret, seen)))
+        .collect();
     ops.iter()
-        .filter(|op| {
-            if op.is_complete() {
-                return true;
+        .zip(&effects)
+        .filter_map(|(op, token)| {
+            let Some(token) = token
+                .as_deref()
+                .filter(|t| !op.is_complete() && !t.is_empty())
+            else {
+                return Some(op.clone());
+            };
+            let writers = effects
+                .iter()
+                .flatten()
+                .filter(|other| other.contains(token))
+                .count();
+            if writers > 1 {
+                return Some(op.clone());
             }
-            match effect(op) {
-                Some(token) if !token.is_empty() => {
-                    observed.iter().any(|seen| seen.contains(token.as_str()))
-                }
-                _ => true,
+            // Substring matching over-approximates "observed": safe for dropping (a false match
+            // only keeps the operation), so the return-time rule uses exact observations only,
+            // and only for writes and cas, whose value a read returns whole.
+            let observed = observations.iter().any(|(_, seen)| seen.contains(token));
+            let exact = matches!(op.kind, OpKind::Write | OpKind::Cas);
+            let first_observer_return = observations
+                .iter()
+                .filter(|(ret, seen)| exact && ret.is_some() && seen == token)
+                .filter_map(|(ret, _)| *ret)
+                .min();
+            match (observed, first_observer_return) {
+                (false, _) => None,
+                (true, Some(ret)) if ret >= op.call => Some(Operation {
+                    ret: Some(ret),
+                    ..op.clone()
+                }),
+                _ => Some(op.clone()),
             }
         })
-        .cloned()
         .collect()
 }
 
