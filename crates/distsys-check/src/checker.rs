@@ -161,10 +161,17 @@ fn resolve_unknowns(ops: &[Operation]) -> Vec<Operation> {
         }
     };
     let effects: Vec<Option<String>> = ops.iter().map(effect).collect();
+    const SCAN_BUDGET_BYTES: usize = 64 << 20;
+    let mut budget = SCAN_BUDGET_BYTES;
     let observations: Vec<(Option<u64>, String)> = ops
         .iter()
         .filter_map(|op| observation(op).map(|seen| (op.ret, seen)))
         .collect();
+    let scan_cost = effects.iter().flatten().map(String::len).sum::<usize>()
+        + observations
+            .iter()
+            .map(|(_, seen)| seen.len())
+            .sum::<usize>();
     ops.iter()
         .zip(&effects)
         .filter_map(|(op, token)| {
@@ -174,6 +181,13 @@ fn resolve_unknowns(ops: &[Operation]) -> Vec<Operation> {
             else {
                 return Some(op.clone());
             };
+            // Substring scans cost the total length of values per unknown operation; past a
+            // budget, operations are kept as they are (always sound), so this pre-pass can
+            // never dominate the check.
+            if scan_cost > budget {
+                return Some(op.clone());
+            }
+            budget -= scan_cost;
             let writers = effects
                 .iter()
                 .flatten()

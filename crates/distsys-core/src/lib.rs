@@ -8,6 +8,7 @@ pub mod context;
 pub mod input;
 pub mod problem;
 pub mod quorum;
+pub mod retry;
 pub mod rules;
 pub mod schema;
 pub mod timing;

@@ -54,6 +54,8 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = VerdictFormat::Text)]
         output: VerdictFormat,
     },
+    /// Run the deterministic simulator: one seed, or a campaign of many in parallel.
+    Simulate(SimulateArgs),
     /// Run a benchmark and print its figures.
     Bench {
         #[command(subcommand)]
@@ -98,4 +100,47 @@ pub enum BenchTarget {
         #[arg(long, default_value_t = 1_000_000)]
         max_ops: usize,
     },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SimulateArgs {
+    /// Protocol to simulate.
+    #[arg(long, default_value = "raft")]
+    pub protocol: String,
+    /// Cluster size.
+    #[arg(long, default_value_t = 5)]
+    pub nodes: usize,
+    /// First seed (a single run unless --seeds is given).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Number of consecutive seeds to run (a campaign, in parallel on every core).
+    #[arg(long)]
+    pub seeds: Option<u64>,
+    /// Faults: all, none, or a list of drop,duplicate,reorder,partition,crash,pause,clock.
+    #[arg(long, default_value = "all")]
+    pub faults: String,
+    /// Virtual duration of each run, in milliseconds (suffixes ms and s accepted).
+    #[arg(long, default_value = "10s")]
+    pub duration: String,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 5)]
+    pub clients: usize,
+    /// One-way network latency in milliseconds.
+    #[arg(long, default_value_t = 1.0)]
+    pub latency_ms: f64,
+    /// Election timeout range in milliseconds, MIN-MAX.
+    #[arg(long, default_value = "150-300")]
+    pub election_timeout_ms: String,
+    /// Heartbeat interval in milliseconds.
+    #[arg(long, default_value_t = 50)]
+    pub heartbeat_ms: u64,
+    /// Enable a seeded bug (see --list-mutants).
+    #[arg(long)]
+    pub mutant: Option<String>,
+    /// Write the trace of the (first) run to this file, as JSON lines in the log schema.
+    #[arg(long)]
+    pub trace: Option<String>,
+    /// List the seeded bugs and exit.
+    #[arg(long)]
+    pub list_mutants: bool,
 }

@@ -3,6 +3,7 @@
 mod advise;
 mod bench;
 mod check_history;
+mod simulate;
 
 use crate::cli::{Command, SchemaKind};
 use crate::io::load_context;
@@ -55,6 +56,7 @@ pub fn dispatch(
             };
             check_history::run(&args, stdin, stdout, stderr)
         }
+        Command::Simulate(args) => simulate::run(&args, stdout, stderr),
         Command::Bench { what } => bench::run(what, stdout, stderr),
     }
 }

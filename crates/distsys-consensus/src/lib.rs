@@ -1,0 +1,14 @@
+//! distsys-consensus: consensus protocols as pure, sans-IO state machines, and the replicated
+//! key-value service built on them. Drivers (the deterministic simulator and the real node) feed
+//! inputs and carry out the outputs; nothing here reads a clock, touches a socket or draws
+//! randomness of its own.
+
+pub mod kv;
+pub mod mutants;
+pub mod raft;
+pub mod replica;
+pub mod safety;
+pub mod types;
+
+pub use mutants::Mutant;
+pub use types::*;

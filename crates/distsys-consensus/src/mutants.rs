@@ -1,0 +1,86 @@
+//! Deliberately broken protocol variants ("seeded bugs"). Each one reproduces a bug real
+//! systems shipped; the simulator's campaigns must catch every one, which is the proof that the
+//! checks are real. Never enabled outside simulation and tests.
+
+use std::str::FromStr;
+
+/// A seeded bug in the Raft core or its replica.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Mutant {
+    /// Grant a vote to a second candidate in the same term.
+    VoteTwice,
+    /// Answer a vote request before the vote is persisted: a crash right after forgets it.
+    ReplyBeforePersistVote,
+    /// Commit entries of an earlier term by counting replicas (Raft paper, figure 8).
+    CommitOldTermByCount,
+    /// Accept AppendEntries without checking the previous entry's term.
+    SkipPrevLogCheck,
+    /// Apply entries as soon as they are appended, before they are committed.
+    ApplyBeforeCommit,
+    /// Serve reads from a follower's local state without a read barrier.
+    FollowerStaleRead,
+    /// Serve reads on the leader from local state without confirming leadership (etcd 0.4).
+    LeaderReadWithoutQuorum,
+    /// A new leader does not append a no-op of its term (Redis-Raft, Jepsen 2020).
+    NoNoopOnElection,
+}
+
+impl Mutant {
+    /// Every mutant, in the order `--list-mutants` prints them.
+    pub const ALL: [Mutant; 8] = [
+        Mutant::VoteTwice,
+        Mutant::ReplyBeforePersistVote,
+        Mutant::CommitOldTermByCount,
+        Mutant::SkipPrevLogCheck,
+        Mutant::ApplyBeforeCommit,
+        Mutant::FollowerStaleRead,
+        Mutant::LeaderReadWithoutQuorum,
+        Mutant::NoNoopOnElection,
+    ];
+
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mutant::VoteTwice => "vote-twice",
+            Mutant::ReplyBeforePersistVote => "reply-before-persist-vote",
+            Mutant::CommitOldTermByCount => "commit-old-term",
+            Mutant::SkipPrevLogCheck => "skip-prev-log-check",
+            Mutant::ApplyBeforeCommit => "apply-before-commit",
+            Mutant::FollowerStaleRead => "follower-stale-read",
+            Mutant::LeaderReadWithoutQuorum => "leader-read-without-quorum",
+            Mutant::NoNoopOnElection => "no-noop-on-election",
+        }
+    }
+
+    /// What the bug is.
+    pub fn description(self) -> &'static str {
+        match self {
+            Mutant::VoteTwice => "grants a second vote in the same term (two leaders per term)",
+            Mutant::ReplyBeforePersistVote => {
+                "replies to RequestVote before the vote is durable; a crash forgets it"
+            }
+            Mutant::CommitOldTermByCount => {
+                "commits an old-term entry once a majority stores it (figure 8)"
+            }
+            Mutant::SkipPrevLogCheck => "accepts AppendEntries without the log-matching check",
+            Mutant::ApplyBeforeCommit => "applies entries when appended, before they commit",
+            Mutant::FollowerStaleRead => "followers answer reads from local state, no read barrier",
+            Mutant::LeaderReadWithoutQuorum => {
+                "the leader answers reads without confirming it still leads"
+            }
+            Mutant::NoNoopOnElection => {
+                "a new leader serves reads before committing an entry of its term"
+            }
+        }
+    }
+}
+
+impl FromStr for Mutant {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Mutant::ALL
+            .into_iter()
+            .find(|m| m.name() == s)
+            .ok_or_else(|| format!("unknown mutant {s:?}; --list-mutants shows them"))
+    }
+}

@@ -1,0 +1,160 @@
+//! Raft's in-memory log: entries after a snapshot point, with the snapshot kept for followers
+//! that fall behind it. Guarantees `snapshot.last_index + 1 == first entry index` (known-bugs #12).
+
+use crate::types::{chain_hash, Entry, Index, Snapshot, Term};
+
+/// The log of one node.
+#[derive(Debug, Clone, Default)]
+pub struct RaftLog {
+    snapshot: Option<Snapshot>,
+    entries: Vec<Entry>,
+}
+
+impl RaftLog {
+    /// A log made of a snapshot and the entries after it.
+    pub fn new(snapshot: Option<Snapshot>, entries: Vec<Entry>) -> RaftLog {
+        let log = RaftLog { snapshot, entries };
+        debug_assert!(log
+            .entries
+            .first()
+            .is_none_or(|e| e.index == log.offset() + 1));
+        log
+    }
+
+    /// Index of the last entry the snapshot covers (0 without a snapshot).
+    pub fn offset(&self) -> Index {
+        self.snapshot.as_ref().map_or(0, |s| s.last_index)
+    }
+
+    /// The snapshot, if any.
+    pub fn snapshot(&self) -> Option<&Snapshot> {
+        self.snapshot.as_ref()
+    }
+
+    /// Index of the last entry (or the snapshot's last index).
+    pub fn last_index(&self) -> Index {
+        self.entries.last().map_or(self.offset(), |e| e.index)
+    }
+
+    /// Term of the last entry.
+    pub fn last_term(&self) -> Term {
+        self.term(self.last_index()).unwrap_or(0)
+    }
+
+    /// Term of the entry at `index`: `Some(0)` at 0, `None` when compacted away or absent.
+    pub fn term(&self, index: Index) -> Option<Term> {
+        if index == 0 {
+            return Some(0);
+        }
+        let offset = self.offset();
+        if index == offset {
+            return self.snapshot.as_ref().map(|s| s.last_term);
+        }
+        self.entry(index).map(|e| e.term)
+    }
+
+    /// Chain hash of the prefix ending at `index` (0 at index 0), if known.
+    pub fn chain(&self, index: Index) -> Option<u64> {
+        if index == 0 {
+            return Some(0);
+        }
+        if index == self.offset() {
+            return self.snapshot.as_ref().map(|s| s.last_chain);
+        }
+        self.entry(index).map(|e| e.chain)
+    }
+
+    /// The entry at `index`, if held.
+    pub fn entry(&self, index: Index) -> Option<&Entry> {
+        let offset = self.offset();
+        if index <= offset {
+            return None;
+        }
+        self.entries.get((index - offset - 1) as usize)
+    }
+
+    /// Up to `max` entries starting at `from`.
+    pub fn slice(&self, from: Index, max: usize) -> Vec<Entry> {
+        let offset = self.offset();
+        if from <= offset {
+            return Vec::new();
+        }
+        let start = (from - offset - 1) as usize;
+        self.entries.iter().skip(start).take(max).cloned().collect()
+    }
+
+    /// Entries in `(after, upto]`.
+    pub fn range(&self, after: Index, upto: Index) -> Vec<Entry> {
+        if upto <= after {
+            return Vec::new();
+        }
+        self.slice(after + 1, (upto - after) as usize)
+    }
+
+    /// Appends a new entry with the next index, computing its chain hash.
+    pub fn append_new(&mut self, term: Term, data: Vec<u8>) -> Entry {
+        let index = self.last_index() + 1;
+        let chain = chain_hash(self.chain(index - 1).unwrap_or(0), index, term, &data);
+        let entry = Entry {
+            index,
+            term,
+            data,
+            chain,
+        };
+        self.entries.push(entry.clone());
+        entry
+    }
+
+    /// Appends an entry received from a leader (must follow the last one). The chain hash is
+    /// recomputed from this log's own prefix, never trusted from the sender, so it always
+    /// describes what this node really holds. Returns the entry as stored.
+    pub fn append(&mut self, mut entry: Entry) -> Entry {
+        debug_assert_eq!(
+            entry.index,
+            self.last_index() + 1,
+            "log appends are contiguous"
+        );
+        entry.chain = chain_hash(
+            self.chain(entry.index - 1).unwrap_or(0),
+            entry.index,
+            entry.term,
+            &entry.data,
+        );
+        self.entries.push(entry.clone());
+        entry
+    }
+
+    /// Drops every entry at or after `index`.
+    pub fn truncate(&mut self, index: Index) {
+        let offset = self.offset();
+        debug_assert!(index > offset, "never truncate into the snapshot");
+        self.entries
+            .truncate(index.saturating_sub(offset + 1) as usize);
+    }
+
+    /// Replaces the prefix up to `snapshot.last_index` by the snapshot. Entries after it are kept
+    /// only if the log agrees with the snapshot at its last index; otherwise the log is emptied.
+    pub fn install(&mut self, snapshot: Snapshot) {
+        let keep = self.term(snapshot.last_index) == Some(snapshot.last_term);
+        let last = snapshot.last_index;
+        if keep {
+            self.entries.retain(|e| e.index > last);
+        } else {
+            self.entries.clear();
+        }
+        self.snapshot = Some(snapshot);
+        debug_assert!(self.entries.first().is_none_or(|e| e.index == last + 1));
+    }
+
+    /// Index of the first entry of the term of the entry at `index` (fast backtracking hint).
+    pub fn first_index_of_term_at(&self, index: Index) -> Index {
+        let Some(term) = self.term(index) else {
+            return self.offset() + 1;
+        };
+        let mut i = index;
+        while i > self.offset() + 1 && self.term(i - 1) == Some(term) {
+            i -= 1;
+        }
+        i
+    }
+}

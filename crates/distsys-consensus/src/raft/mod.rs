@@ -1,0 +1,952 @@
+//! Raft as a pure state machine (no clock, no sockets, no RNG of its own: all injected).
+//!
+//! Inputs: [`Raft::tick`] with the driver's time, [`Raft::step`] with a message from a peer,
+//! [`Raft::propose`], [`Raft::read_index`], [`Raft::compact`]. Outputs accumulate in a
+//! [`Ready`] that the driver drains with [`Raft::ready`]: persist first, then send, then apply.
+//!
+//! Implemented: randomized election timeouts, pre-vote, check-quorum (a leader that has not heard
+//! from a majority within an election timeout steps down; a follower that has heard from a leader
+//! within the minimum election timeout ignores disruptive votes, and forgets the leader after
+//! that so pre-votes can succeed again, known-bugs #8), log replication with the log-matching
+//! check and fast conflict backtracking by term, pipelined AppendEntries bounded by in-flight
+//! message count and entries per message (known-bugs #14), commit only of entries of the
+//! leader's own term, a no-op at the start of every term, ReadIndex reads tagged with the term
+//! and a heartbeat round number (known-bugs #3), snapshots with InstallSnapshot, and leadership
+//! transfer (TimeoutNow).
+
+mod log;
+
+pub use log::RaftLog;
+
+use crate::mutants::Mutant;
+use crate::types::{
+    Entry, HardState, Index, Message, NodeId, PersistOp, Persisted, ReadId, Ready, Role, Snapshot,
+    Term, TimeUs,
+};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::collections::BTreeMap;
+
+/// Raft's configuration. Times are in microseconds of the driver's clock.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// This node.
+    pub id: NodeId,
+    /// Every voter, this node included.
+    pub voters: Vec<NodeId>,
+    /// Lower bound of the randomised election timeout.
+    pub election_timeout_min_us: TimeUs,
+    /// Upper bound (exclusive) of the randomised election timeout.
+    pub election_timeout_max_us: TimeUs,
+    /// Interval between leader heartbeats.
+    pub heartbeat_us: TimeUs,
+    /// Run a pre-vote round before a real election.
+    pub pre_vote: bool,
+    /// Leaders step down without a majority; followers with a live leader ignore votes.
+    pub check_quorum: bool,
+    /// AppendEntries messages with entries in flight per follower.
+    pub max_inflight_msgs: usize,
+    /// Entries per AppendEntries message.
+    pub max_entries_per_msg: usize,
+    /// A seeded bug to enable (tests and simulation only).
+    pub mutant: Option<Mutant>,
+}
+
+impl Config {
+    /// A configuration with the seed's defaults: 150-300 ms election timeout, 50 ms heartbeat,
+    /// pre-vote and check-quorum on.
+    pub fn new(id: NodeId, voters: Vec<NodeId>) -> Config {
+        Config {
+            id,
+            voters,
+            election_timeout_min_us: 150_000,
+            election_timeout_max_us: 300_000,
+            heartbeat_us: 50_000,
+            pre_vote: true,
+            check_quorum: true,
+            max_inflight_msgs: 64,
+            max_entries_per_msg: 64,
+            mutant: None,
+        }
+    }
+
+    fn quorum(&self) -> usize {
+        self.voters.len() / 2 + 1
+    }
+}
+
+/// Why a proposal or read was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotLeader {
+    /// The leader this node knows of, if any.
+    pub leader: Option<NodeId>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Progress {
+    next: Index,
+    matched: Index,
+    inflight: usize,
+    last_heard: TimeUs,
+    probe_acked: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct PendingRead {
+    id: ReadId,
+    probe: u64,
+}
+
+/// One Raft node.
+#[derive(Debug)]
+pub struct Raft {
+    config: Config,
+    rng: ChaCha8Rng,
+    hard_state: HardState,
+    role: Role,
+    leader: Option<NodeId>,
+    log: RaftLog,
+    commit: Index,
+    emitted: Index,
+    now: TimeUs,
+    election_deadline: TimeUs,
+    heartbeat_deadline: TimeUs,
+    leader_heard_at: TimeUs,
+    votes: BTreeMap<NodeId, bool>,
+    progress: BTreeMap<NodeId, Progress>,
+    probe: u64,
+    reads: Vec<PendingRead>,
+    transferring: bool,
+    deferred_hard_state: Option<HardState>,
+    ready: Ready,
+}
+
+impl Raft {
+    /// A node starting from its persisted state (empty for a new node). `seed` feeds the
+    /// election-timeout randomness; `now` is the driver's current time.
+    pub fn new(config: Config, persisted: &Persisted, seed: u64, now: TimeUs) -> Raft {
+        debug_assert!(config.voters.contains(&config.id));
+        debug_assert!(config.election_timeout_min_us < config.election_timeout_max_us);
+        debug_assert!(config.heartbeat_us < config.election_timeout_min_us);
+        let log = RaftLog::new(persisted.snapshot.clone(), persisted.entries.clone());
+        let commit = log.offset();
+        let mut raft = Raft {
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            hard_state: persisted.hard_state,
+            role: Role::Follower,
+            leader: None,
+            log,
+            commit,
+            emitted: commit,
+            now,
+            election_deadline: 0,
+            heartbeat_deadline: 0,
+            leader_heard_at: 0,
+            votes: BTreeMap::new(),
+            progress: BTreeMap::new(),
+            probe: 0,
+            reads: Vec::new(),
+            transferring: false,
+            deferred_hard_state: None,
+            ready: Ready::default(),
+            config,
+        };
+        if let Some(snapshot) = raft.log.snapshot().cloned() {
+            raft.ready.install = Some(snapshot);
+        }
+        raft.reset_election_deadline();
+        raft
+    }
+
+    // ----- accessors (read-only views for drivers and safety predicates) -----
+
+    /// This node's id.
+    pub fn id(&self) -> NodeId {
+        self.config.id
+    }
+    /// Current role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+    /// Current term.
+    pub fn term(&self) -> Term {
+        self.hard_state.term
+    }
+    /// Term and vote.
+    pub fn hard_state(&self) -> HardState {
+        self.hard_state
+    }
+    /// The leader this node follows, if known.
+    pub fn leader(&self) -> Option<NodeId> {
+        self.leader
+    }
+    /// Commit index.
+    pub fn commit_index(&self) -> Index {
+        self.commit
+    }
+    /// The log.
+    pub fn log(&self) -> &RaftLog {
+        &self.log
+    }
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+    /// Replication progress of each follower (leader only): `(follower, matched index)`.
+    pub fn follower_matches(&self) -> Vec<(NodeId, Index)> {
+        self.progress
+            .iter()
+            .map(|(id, p)| (*id, p.matched))
+            .collect()
+    }
+
+    // ----- inputs -----
+
+    /// Advances the node's clock; fires election, heartbeat and check-quorum timers.
+    pub fn tick(&mut self, now: TimeUs) {
+        self.now = self.now.max(now);
+        match self.role {
+            Role::Leader => {
+                if self.now >= self.heartbeat_deadline {
+                    self.heartbeat_deadline = self.now + self.config.heartbeat_us;
+                    self.broadcast_append(true);
+                }
+                if self.config.check_quorum && self.now >= self.election_deadline {
+                    let window = self.config.election_timeout_min_us;
+                    let heard = 1 + self
+                        .progress
+                        .values()
+                        .filter(|p| self.now.saturating_sub(p.last_heard) < window)
+                        .count();
+                    if heard < self.config.quorum() {
+                        let term = self.hard_state.term;
+                        self.become_follower(term, None);
+                    } else {
+                        self.election_deadline = self.now + window;
+                    }
+                }
+            }
+            _ => {
+                // Forget a leader not heard from for an election timeout (known-bugs #8).
+                if self.leader.is_some()
+                    && self.now.saturating_sub(self.leader_heard_at)
+                        >= self.config.election_timeout_min_us
+                {
+                    self.leader = None;
+                }
+                if self.now >= self.election_deadline {
+                    if self.config.pre_vote {
+                        self.start_pre_vote();
+                    } else {
+                        self.start_election();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Handles one message from a peer.
+    pub fn step(&mut self, from: NodeId, message: Message) {
+        if !self.config.voters.contains(&from) || from == self.config.id {
+            return;
+        }
+        let term = message.term();
+        let my_term = self.hard_state.term;
+        if term > my_term {
+            match &message {
+                // A pre-vote request never changes our term.
+                Message::RequestVote { pre_vote: true, .. } => {}
+                // A granted pre-vote carries the candidate's future term: not a newer term.
+                Message::RequestVoteResponse {
+                    pre_vote: true,
+                    granted: true,
+                    ..
+                } => {}
+                Message::RequestVote {
+                    pre_vote: false, ..
+                } if self.in_lease() && !self.transferring => {
+                    // A live leader exists: ignore a disruptive candidate (check-quorum lease).
+                    return;
+                }
+                Message::AppendEntries { .. } | Message::InstallSnapshot { .. } => {
+                    self.become_follower(term, Some(from))
+                }
+                _ => self.become_follower(term, None),
+            }
+        } else if term < my_term {
+            match message {
+                Message::AppendEntries { probe, .. } | Message::InstallSnapshot { probe, .. } => {
+                    // Tell a stale leader about the newer term so it steps down.
+                    self.send(
+                        from,
+                        Message::AppendEntriesResponse {
+                            term: my_term,
+                            success: false,
+                            match_index: 0,
+                            hint_index: 0,
+                            probe,
+                        },
+                    );
+                }
+                Message::RequestVote { pre_vote: true, .. } => {
+                    self.send(
+                        from,
+                        Message::RequestVoteResponse {
+                            term: my_term,
+                            granted: false,
+                            pre_vote: true,
+                        },
+                    );
+                }
+                _ => {}
+            }
+            return;
+        }
+        match message {
+            Message::RequestVote {
+                term,
+                last_index,
+                last_term,
+                pre_vote,
+            } => self.handle_vote_request(from, term, last_index, last_term, pre_vote),
+            Message::RequestVoteResponse {
+                term,
+                granted,
+                pre_vote,
+            } => self.handle_vote_response(from, term, granted, pre_vote),
+            Message::AppendEntries {
+                term,
+                prev_index,
+                prev_term,
+                entries,
+                commit,
+                probe,
+            } => self.handle_append(from, term, prev_index, prev_term, entries, commit, probe),
+            Message::AppendEntriesResponse {
+                success,
+                match_index,
+                hint_index,
+                probe,
+                ..
+            } => self.handle_append_response(from, success, match_index, hint_index, probe),
+            Message::InstallSnapshot {
+                term,
+                snapshot,
+                probe,
+            } => self.handle_snapshot(from, term, snapshot, probe),
+            Message::TimeoutNow { .. } => {
+                if self.role != Role::Leader {
+                    self.transferring = true;
+                    self.start_election();
+                }
+            }
+        }
+    }
+
+    /// Appends a command to the log (leader only); returns its index.
+    pub fn propose(&mut self, data: Vec<u8>) -> Result<Index, NotLeader> {
+        if self.role != Role::Leader || self.transferring {
+            return Err(NotLeader {
+                leader: self.leader.filter(|l| *l != self.config.id),
+            });
+        }
+        let entry = self.log.append_new(self.hard_state.term, data);
+        let index = entry.index;
+        self.ready.persist.push(PersistOp::Append(vec![entry]));
+        self.broadcast_append(false);
+        self.maybe_commit();
+        Ok(index)
+    }
+
+    /// Starts a linearizable read: the read is confirmed (in [`Ready::reads`]) once a majority
+    /// has acknowledged a heartbeat round sent after this call, in this term, and the leader has
+    /// committed an entry of its term; the driver serves it once it has applied that index.
+    pub fn read_index(&mut self, id: ReadId) -> Result<(), NotLeader> {
+        let local_read = match self.config.mutant {
+            Some(Mutant::FollowerStaleRead) => true,
+            Some(Mutant::LeaderReadWithoutQuorum) => self.role == Role::Leader,
+            _ => false,
+        };
+        if local_read {
+            self.ready.reads.push((id, self.commit));
+            return Ok(());
+        }
+        if self.role != Role::Leader {
+            return Err(NotLeader {
+                leader: self.leader,
+            });
+        }
+        self.probe += 1;
+        self.reads.push(PendingRead {
+            id,
+            probe: self.probe,
+        });
+        if self.config.voters.len() == 1 {
+            self.confirm_reads();
+        } else {
+            self.broadcast_heartbeat();
+        }
+        Ok(())
+    }
+
+    /// Compacts the log up to `index` (already applied by the driver) into a snapshot whose
+    /// state machine bytes are `data`.
+    pub fn compact(&mut self, index: Index, data: Vec<u8>) {
+        if index <= self.log.offset() || index > self.commit {
+            return;
+        }
+        let (Some(last_term), Some(last_chain)) = (self.log.term(index), self.log.chain(index))
+        else {
+            return;
+        };
+        let snapshot = Snapshot {
+            last_index: index,
+            last_term,
+            last_chain,
+            data,
+        };
+        self.log.install(snapshot.clone());
+        self.ready.persist.push(PersistOp::Snapshot(snapshot));
+    }
+
+    /// Hands leadership to `target` once its log has caught up (leader only; voters only,
+    /// known-bugs #9). Returns whether the transfer was started.
+    pub fn transfer_leadership(&mut self, target: NodeId) -> bool {
+        if self.role != Role::Leader || target == self.config.id {
+            return false;
+        }
+        let caught_up = self
+            .progress
+            .get(&target)
+            .is_some_and(|p| p.matched == self.log.last_index());
+        if caught_up {
+            self.send(
+                target,
+                Message::TimeoutNow {
+                    term: self.hard_state.term,
+                },
+            );
+        }
+        caught_up
+    }
+
+    /// Drains the outputs accumulated since the last call.
+    pub fn ready(&mut self) -> Ready {
+        let mut out = std::mem::take(&mut self.ready);
+        // Mutant: a vote persisted only with the *next* Ready, after its reply has left.
+        if let Some(hs) = self.deferred_hard_state.take() {
+            self.ready.persist.push(PersistOp::HardState(hs));
+        }
+        debug_assert!(out
+            .committed
+            .windows(2)
+            .all(|w| w[0].index + 1 == w[1].index));
+        out.committed
+            .retain(|e| e.index > out.install.as_ref().map_or(0, |s| s.last_index));
+        out
+    }
+
+    // ----- elections -----
+
+    fn in_lease(&self) -> bool {
+        self.config.check_quorum
+            && self.leader.is_some()
+            && self.now.saturating_sub(self.leader_heard_at) < self.config.election_timeout_min_us
+    }
+
+    fn reset_election_deadline(&mut self) {
+        let (min, max) = (
+            self.config.election_timeout_min_us,
+            self.config.election_timeout_max_us,
+        );
+        self.election_deadline = self.now + self.rng.random_range(min..max);
+    }
+
+    fn persist_hard_state(&mut self) {
+        self.ready
+            .persist
+            .push(PersistOp::HardState(self.hard_state));
+    }
+
+    fn set_role(&mut self, role: Role) {
+        if self.role != role {
+            self.role = role;
+            self.ready.roles.push((role, self.hard_state.term));
+        }
+    }
+
+    fn become_follower(&mut self, term: Term, leader: Option<NodeId>) {
+        if term > self.hard_state.term {
+            self.hard_state = HardState { term, vote: None };
+            self.persist_hard_state();
+        }
+        let was_leader = self.role == Role::Leader;
+        self.set_role(Role::Follower);
+        self.leader = leader;
+        if leader.is_some() {
+            self.leader_heard_at = self.now;
+        }
+        self.transferring = false;
+        self.votes.clear();
+        if was_leader {
+            self.progress.clear();
+            for read in std::mem::take(&mut self.reads) {
+                self.ready.reads_failed.push(read.id);
+            }
+        }
+        self.reset_election_deadline();
+    }
+
+    fn broadcast_vote_request(&mut self, term: Term, pre_vote: bool) {
+        let (last_index, last_term) = (self.log.last_index(), self.log.last_term());
+        for peer in self.peers() {
+            self.send(
+                peer,
+                Message::RequestVote {
+                    term,
+                    last_index,
+                    last_term,
+                    pre_vote,
+                },
+            );
+        }
+    }
+
+    fn start_pre_vote(&mut self) {
+        self.set_role(Role::PreCandidate);
+        self.leader = None;
+        self.votes = BTreeMap::from([(self.config.id, true)]);
+        self.reset_election_deadline();
+        if self.config.voters.len() == 1 {
+            self.start_election();
+            return;
+        }
+        self.broadcast_vote_request(self.hard_state.term + 1, true);
+    }
+
+    fn start_election(&mut self) {
+        self.hard_state = HardState {
+            term: self.hard_state.term + 1,
+            vote: Some(self.config.id),
+        };
+        self.persist_hard_state();
+        self.set_role(Role::Candidate);
+        self.leader = None;
+        self.votes = BTreeMap::from([(self.config.id, true)]);
+        self.reset_election_deadline();
+        if self.config.voters.len() == 1 {
+            self.become_leader();
+            return;
+        }
+        self.broadcast_vote_request(self.hard_state.term, false);
+    }
+
+    fn log_up_to_date(&self, last_index: Index, last_term: Term) -> bool {
+        (last_term, last_index) >= (self.log.last_term(), self.log.last_index())
+    }
+
+    fn handle_vote_request(
+        &mut self,
+        from: NodeId,
+        term: Term,
+        last_index: Index,
+        last_term: Term,
+        pre_vote: bool,
+    ) {
+        let up_to_date = self.log_up_to_date(last_index, last_term);
+        if pre_vote {
+            let granted = up_to_date && term > self.hard_state.term && !self.in_lease();
+            let reply_term = if granted { term } else { self.hard_state.term };
+            self.send(
+                from,
+                Message::RequestVoteResponse {
+                    term: reply_term,
+                    granted,
+                    pre_vote: true,
+                },
+            );
+            return;
+        }
+        debug_assert_eq!(term, self.hard_state.term);
+        let free = match self.hard_state.vote {
+            None => true,
+            Some(v) => v == from || self.config.mutant == Some(Mutant::VoteTwice),
+        };
+        let granted = free && up_to_date && self.role != Role::Leader;
+        if granted {
+            self.hard_state.vote = Some(from);
+            if self.config.mutant == Some(Mutant::ReplyBeforePersistVote) {
+                self.deferred_hard_state = Some(self.hard_state);
+            } else {
+                self.persist_hard_state();
+            }
+            self.reset_election_deadline();
+        }
+        self.send(
+            from,
+            Message::RequestVoteResponse {
+                term: self.hard_state.term,
+                granted,
+                pre_vote: false,
+            },
+        );
+    }
+
+    fn handle_vote_response(&mut self, from: NodeId, term: Term, granted: bool, pre_vote: bool) {
+        let expected = if pre_vote {
+            self.role == Role::PreCandidate && term == self.hard_state.term + 1
+                || (self.role == Role::PreCandidate && !granted)
+        } else {
+            self.role == Role::Candidate && term == self.hard_state.term
+        };
+        if !expected {
+            return;
+        }
+        self.votes.insert(from, granted);
+        let yes = self.votes.values().filter(|g| **g).count();
+        let no = self.votes.len() - yes;
+        if yes >= self.config.quorum() {
+            if pre_vote {
+                self.start_election();
+            } else {
+                self.become_leader();
+            }
+        } else if no >= self.config.quorum() {
+            let term = self.hard_state.term;
+            self.become_follower(term, None);
+        }
+    }
+
+    fn become_leader(&mut self) {
+        debug_assert_eq!(self.hard_state.vote, Some(self.config.id));
+        self.set_role(Role::Leader);
+        self.leader = Some(self.config.id);
+        self.transferring = false;
+        let next = self.log.last_index() + 1;
+        let now = self.now;
+        self.progress = self
+            .peers()
+            .into_iter()
+            .map(|p| {
+                (
+                    p,
+                    Progress {
+                        next,
+                        matched: 0,
+                        inflight: 0,
+                        last_heard: now,
+                        probe_acked: 0,
+                    },
+                )
+            })
+            .collect();
+        self.election_deadline = self.now + self.config.election_timeout_min_us;
+        self.heartbeat_deadline = self.now + self.config.heartbeat_us;
+        if self.config.mutant != Some(Mutant::NoNoopOnElection) {
+            let entry = self.log.append_new(self.hard_state.term, Vec::new());
+            self.ready.persist.push(PersistOp::Append(vec![entry]));
+        }
+        self.broadcast_append(true);
+        self.maybe_commit();
+    }
+
+    // ----- replication -----
+
+    fn peers(&self) -> Vec<NodeId> {
+        self.config
+            .voters
+            .iter()
+            .copied()
+            .filter(|v| *v != self.config.id)
+            .collect()
+    }
+
+    fn send(&mut self, to: NodeId, message: Message) {
+        self.ready.messages.push((to, message));
+    }
+
+    fn broadcast_heartbeat(&mut self) {
+        for peer in self.peers() {
+            self.send_append(peer, true);
+        }
+    }
+
+    fn broadcast_append(&mut self, heartbeat: bool) {
+        for peer in self.peers() {
+            self.send_append(peer, heartbeat);
+        }
+    }
+
+    /// Sends `peer` what it is missing (or a heartbeat). Entries go out optimistically
+    /// (pipelining) while fewer than `max_inflight_msgs` are unacknowledged.
+    fn send_append(&mut self, peer: NodeId, heartbeat: bool) {
+        let Some(progress) = self.progress.get(&peer).copied() else {
+            return;
+        };
+        let term = self.hard_state.term;
+        let probe = self.probe;
+        if progress.next <= self.log.offset() {
+            if let Some(snapshot) = self.log.snapshot().cloned() {
+                if let Some(p) = self.progress.get_mut(&peer) {
+                    p.next = snapshot.last_index + 1;
+                    p.inflight = self.config.max_inflight_msgs;
+                }
+                self.send(
+                    peer,
+                    Message::InstallSnapshot {
+                        term,
+                        snapshot,
+                        probe,
+                    },
+                );
+            }
+            return;
+        }
+        let can_send_entries = progress.inflight < self.config.max_inflight_msgs
+            && progress.next <= self.log.last_index();
+        if !can_send_entries && !heartbeat {
+            return;
+        }
+        let prev_index = progress.next - 1;
+        let prev_term = self.log.term(prev_index).unwrap_or(0);
+        let entries = if can_send_entries {
+            self.log
+                .slice(progress.next, self.config.max_entries_per_msg)
+        } else {
+            Vec::new()
+        };
+        if let (Some(last), Some(p)) = (entries.last(), self.progress.get_mut(&peer)) {
+            p.next = last.index + 1;
+            p.inflight += 1;
+        }
+        let commit = self.commit;
+        self.send(
+            peer,
+            Message::AppendEntries {
+                term,
+                prev_index,
+                prev_term,
+                entries,
+                commit,
+                probe,
+            },
+        );
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn handle_append(
+        &mut self,
+        from: NodeId,
+        term: Term,
+        prev_index: Index,
+        prev_term: Term,
+        entries: Vec<Entry>,
+        commit: Index,
+        probe: u64,
+    ) {
+        if self.role != Role::Follower || self.leader != Some(from) {
+            self.become_follower(term, Some(from));
+        }
+        self.leader_heard_at = self.now;
+        self.reset_election_deadline();
+        let reject = |raft: &mut Raft, hint_index: Index| {
+            raft.send(
+                from,
+                Message::AppendEntriesResponse {
+                    term,
+                    success: false,
+                    match_index: 0,
+                    hint_index,
+                    probe,
+                },
+            );
+        };
+        // Entries at or below our snapshot are committed and identical: skip them.
+        let offset = self.log.offset();
+        let (prev_index, prev_term, entries) = if prev_index < offset {
+            let skip = entries.iter().take_while(|e| e.index <= offset).count();
+            (
+                offset,
+                self.log.term(offset).unwrap_or(0),
+                entries[skip..].to_vec(),
+            )
+        } else {
+            (prev_index, prev_term, entries)
+        };
+        let skip_check = self.config.mutant == Some(Mutant::SkipPrevLogCheck);
+        if prev_index > self.log.last_index() {
+            return reject(self, self.log.last_index() + 1);
+        }
+        if !skip_check && self.log.term(prev_index) != Some(prev_term) {
+            let hint = self
+                .log
+                .first_index_of_term_at(prev_index)
+                .max(self.commit + 1);
+            return reject(self, hint);
+        }
+        // Every entry of the message is now either verified identical or appended.
+        let matched = prev_index + entries.len() as Index;
+        let mut appended = Vec::new();
+        for entry in entries {
+            match self.log.term(entry.index) {
+                Some(t) if t == entry.term && !skip_check => continue,
+                Some(_) => {
+                    if entry.index <= self.commit {
+                        // Only a broken leader can ask for this; refuse rather than lose data.
+                        debug_assert!(skip_check, "never truncate committed entries");
+                        return reject(self, self.commit + 1);
+                    }
+                    self.log.truncate(entry.index);
+                    self.ready.persist.push(PersistOp::Truncate(entry.index));
+                }
+                None => {}
+            }
+            if entry.index == self.log.last_index() + 1 {
+                appended.push(self.log.append(entry));
+            }
+        }
+        if !appended.is_empty() {
+            self.ready.persist.push(PersistOp::Append(appended));
+        }
+        let new_commit = commit.min(matched);
+        if new_commit > self.commit {
+            self.commit = new_commit;
+        }
+        self.emit_committed();
+        self.send(
+            from,
+            Message::AppendEntriesResponse {
+                term,
+                success: true,
+                match_index: matched,
+                hint_index: 0,
+                probe,
+            },
+        );
+    }
+
+    fn handle_append_response(
+        &mut self,
+        from: NodeId,
+        success: bool,
+        match_index: Index,
+        hint_index: Index,
+        probe: u64,
+    ) {
+        if self.role != Role::Leader {
+            return;
+        }
+        let now = self.now;
+        let last = self.log.last_index();
+        let Some(p) = self.progress.get_mut(&from) else {
+            return;
+        };
+        p.last_heard = now;
+        p.probe_acked = p.probe_acked.max(probe);
+        if success {
+            p.matched = p.matched.max(match_index.min(last));
+            p.next = p.next.max(p.matched + 1);
+            p.inflight = p.inflight.saturating_sub(1);
+        } else {
+            // Fast backtracking: jump to the follower's hint, never below what it matched.
+            p.next = hint_index
+                .min(p.next.saturating_sub(1))
+                .max(p.matched + 1)
+                .max(1);
+            p.inflight = 0;
+        }
+        self.maybe_commit();
+        self.confirm_reads();
+        self.send_append(from, !success);
+    }
+
+    fn handle_snapshot(&mut self, from: NodeId, term: Term, snapshot: Snapshot, probe: u64) {
+        if self.role != Role::Follower || self.leader != Some(from) {
+            self.become_follower(term, Some(from));
+        }
+        self.leader_heard_at = self.now;
+        self.reset_election_deadline();
+        let last = snapshot.last_index;
+        if last > self.commit {
+            self.log.install(snapshot.clone());
+            self.ready
+                .persist
+                .push(PersistOp::Snapshot(snapshot.clone()));
+            self.commit = last;
+            self.emitted = last;
+            self.ready.committed.clear();
+            self.ready.install = Some(snapshot);
+        }
+        let match_index = self.commit.max(last);
+        self.send(
+            from,
+            Message::AppendEntriesResponse {
+                term,
+                success: true,
+                match_index,
+                hint_index: 0,
+                probe,
+            },
+        );
+    }
+
+    /// Advances the commit index to the highest index stored on a majority, if that entry is of
+    /// the current term (Raft section 5.4.2; the mutant counts older terms too).
+    fn maybe_commit(&mut self) {
+        if self.role != Role::Leader {
+            return;
+        }
+        let mut matched: Vec<Index> = self.progress.values().map(|p| p.matched).collect();
+        matched.push(self.log.last_index());
+        matched.sort_unstable_by(|a, b| b.cmp(a));
+        let candidate = matched[self.config.quorum() - 1];
+        let own_term = self.log.term(candidate) == Some(self.hard_state.term);
+        if candidate > self.commit
+            && (own_term || self.config.mutant == Some(Mutant::CommitOldTermByCount))
+        {
+            self.commit = candidate;
+            self.emit_committed();
+            self.broadcast_append(false);
+        }
+        self.confirm_reads();
+    }
+
+    fn emit_committed(&mut self) {
+        let upto = if self.config.mutant == Some(Mutant::ApplyBeforeCommit) {
+            self.log.last_index()
+        } else {
+            self.commit
+        };
+        if upto > self.emitted {
+            let entries = self.log.range(self.emitted, upto);
+            if let Some(last) = entries.last() {
+                self.emitted = last.index;
+            }
+            self.ready.committed.extend(entries);
+        }
+    }
+
+    /// Releases the reads whose heartbeat round a majority acknowledged, once the leader has
+    /// committed an entry of its own term (before that its commit index may be stale).
+    fn confirm_reads(&mut self) {
+        if self.role != Role::Leader || self.reads.is_empty() {
+            return;
+        }
+        let committed_in_term = self.log.term(self.commit) == Some(self.hard_state.term)
+            || self.config.mutant == Some(Mutant::NoNoopOnElection);
+        if !committed_in_term {
+            return;
+        }
+        let mut acked: Vec<u64> = self.progress.values().map(|p| p.probe_acked).collect();
+        acked.push(u64::MAX);
+        acked.sort_unstable_by(|a, b| b.cmp(a));
+        let confirmed = acked[self.config.quorum() - 1];
+        let commit = self.commit;
+        let (done, waiting): (Vec<PendingRead>, Vec<PendingRead>) =
+            self.reads.iter().partition(|r| r.probe <= confirmed);
+        self.reads = waiting;
+        self.ready
+            .reads
+            .extend(done.into_iter().map(|r| (r.id, commit)));
+    }
+}

@@ -1,0 +1,254 @@
+//! A replica of the key-value service: the Raft core, the state machine, and the bookkeeping
+//! that answers clients. Sans-IO like the core, so the simulator and the real node drive the
+//! same code.
+//!
+//! Writes are proposed to the log and answered when applied (with the state machine's result,
+//! deduplicated by the client session); reads use ReadIndex and are answered once the state
+//! machine has applied the confirmed index. A node that is not the leader answers `NotLeader`
+//! with its best guess.
+
+use crate::kv::{Command, KvStore, Op, OpResult};
+use crate::raft::{Config, Raft};
+use crate::types::{
+    Entry, Index, Message, NodeId, PersistOp, Persisted, ReadId, Role, Snapshot, Term, TimeUs,
+};
+use std::collections::BTreeMap;
+
+/// Compact the log once this many applied entries follow the last snapshot.
+pub const COMPACT_AFTER_ENTRIES: Index = 512;
+
+/// What a client asks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientOp {
+    /// Linearizable read of a key.
+    Read { key: String },
+    /// A state-changing operation.
+    Write(Op),
+}
+
+/// A client request with its session identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientRequest {
+    /// Client session.
+    pub client: u64,
+    /// Sequence number within the session (the idempotency key with `client`).
+    pub seq: u64,
+    /// The operation.
+    pub op: ClientOp,
+}
+
+/// The answer to a client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientReply {
+    /// Done; for a read, the value read.
+    Ok { value: Option<String> },
+    /// A cas whose comparison failed: nothing changed.
+    CasFailed,
+    /// This node cannot serve the request; try the leader it names, if any.
+    NotLeader { leader: Option<NodeId> },
+}
+
+/// Outputs of one round: persist, then send, then answer.
+#[derive(Debug, Default)]
+pub struct ReplicaReady {
+    /// Durable changes, to apply before `messages` leave.
+    pub persist: Vec<PersistOp>,
+    /// Messages to peers.
+    pub messages: Vec<(NodeId, Message)>,
+    /// Answers: `(connection, client, seq, reply)`.
+    pub replies: Vec<(u64, u64, u64, ClientReply)>,
+    /// Entries applied to the state machine, in order.
+    pub applied: Vec<Entry>,
+    /// A snapshot installed into the state machine, before `applied`.
+    pub installed: Option<Snapshot>,
+    /// Role changes with their term.
+    pub roles: Vec<(Role, Term)>,
+}
+
+#[derive(Debug, Clone)]
+struct Waiting {
+    connection: u64,
+    client: u64,
+    seq: u64,
+}
+
+/// One replica of the replicated key-value store.
+#[derive(Debug)]
+pub struct Replica {
+    raft: Raft,
+    kv: KvStore,
+    writes: BTreeMap<Index, Waiting>,
+    reads: BTreeMap<ReadId, (Waiting, String)>,
+    confirmed_reads: Vec<(Index, Waiting, String)>,
+    next_read: ReadId,
+}
+
+impl Replica {
+    /// A replica recovering from its persisted state (empty for a new one). The state machine is
+    /// rebuilt from the snapshot, then from committed entries as the leader re-confirms them
+    /// (known-bugs #11: nothing is served before that).
+    pub fn new(config: Config, persisted: &Persisted, seed: u64, now: TimeUs) -> Replica {
+        let kv = persisted
+            .snapshot
+            .as_ref()
+            .and_then(|s| KvStore::restore(&s.data))
+            .unwrap_or_default();
+        Replica {
+            raft: Raft::new(config, persisted, seed, now),
+            kv,
+            writes: BTreeMap::new(),
+            reads: BTreeMap::new(),
+            confirmed_reads: Vec::new(),
+            next_read: 1,
+        }
+    }
+
+    /// The Raft core (read-only).
+    pub fn raft(&self) -> &Raft {
+        &self.raft
+    }
+
+    /// The state machine (read-only).
+    pub fn kv(&self) -> &KvStore {
+        &self.kv
+    }
+
+    /// Advances the clock.
+    pub fn tick(&mut self, now: TimeUs) {
+        self.raft.tick(now);
+    }
+
+    /// A message from a peer.
+    pub fn step(&mut self, from: NodeId, message: Message) {
+        self.raft.step(from, message);
+    }
+
+    /// Hands leadership to `target` (see [`Raft::transfer_leadership`]).
+    pub fn transfer_leadership(&mut self, target: NodeId) -> bool {
+        self.raft.transfer_leadership(target)
+    }
+
+    /// A client request arriving on `connection`. Answers come out of [`Replica::ready`].
+    pub fn request(
+        &mut self,
+        connection: u64,
+        request: ClientRequest,
+        out: &mut Vec<(u64, u64, u64, ClientReply)>,
+    ) {
+        let waiting = Waiting {
+            connection,
+            client: request.client,
+            seq: request.seq,
+        };
+        match request.op {
+            ClientOp::Read { key } => {
+                let id = self.next_read;
+                self.next_read += 1;
+                match self.raft.read_index(id) {
+                    Ok(()) => {
+                        self.reads.insert(id, (waiting, key));
+                    }
+                    Err(e) => out.push((
+                        connection,
+                        request.client,
+                        request.seq,
+                        ClientReply::NotLeader { leader: e.leader },
+                    )),
+                }
+            }
+            ClientOp::Write(op) => {
+                let data = Command {
+                    client: request.client,
+                    seq: request.seq,
+                    op,
+                }
+                .encode();
+                match self.raft.propose(data) {
+                    Ok(index) => {
+                        self.writes.insert(index, waiting);
+                    }
+                    Err(e) => out.push((
+                        connection,
+                        request.client,
+                        request.seq,
+                        ClientReply::NotLeader { leader: e.leader },
+                    )),
+                }
+            }
+        }
+    }
+
+    /// Drains the core's outputs, applies committed entries and answers clients.
+    pub fn ready(&mut self) -> ReplicaReady {
+        let ready = self.raft.ready();
+        let mut out = ReplicaReady {
+            persist: ready.persist,
+            messages: ready.messages,
+            roles: ready.roles,
+            ..ReplicaReady::default()
+        };
+        if let Some(snapshot) = ready.install {
+            if let Some(kv) = KvStore::restore(&snapshot.data) {
+                self.kv = kv;
+            }
+            self.writes.retain(|index, _| *index > snapshot.last_index);
+            out.installed = Some(snapshot);
+        }
+        for entry in ready.committed {
+            if entry.index != self.kv.applied() + 1 {
+                continue;
+            }
+            let result = self.kv.apply(&entry);
+            if let Some(waiting) = self.writes.remove(&entry.index) {
+                let reply = match &result {
+                    Some((command, result))
+                        if command.client == waiting.client && command.seq == waiting.seq =>
+                    {
+                        match result {
+                            OpResult::Done => ClientReply::Ok { value: None },
+                            OpResult::CasFailed(_) => ClientReply::CasFailed,
+                        }
+                    }
+                    // Another leader's entry took this index: ours was never committed here.
+                    _ => ClientReply::NotLeader {
+                        leader: self.raft.leader(),
+                    },
+                };
+                out.replies
+                    .push((waiting.connection, waiting.client, waiting.seq, reply));
+            }
+            out.applied.push(entry);
+        }
+        for (id, index) in ready.reads {
+            if let Some((waiting, key)) = self.reads.remove(&id) {
+                self.confirmed_reads.push((index, waiting, key));
+            }
+        }
+        for id in ready.reads_failed {
+            if let Some((w, _)) = self.reads.remove(&id) {
+                out.replies.push((
+                    w.connection,
+                    w.client,
+                    w.seq,
+                    ClientReply::NotLeader {
+                        leader: self.raft.leader(),
+                    },
+                ));
+            }
+        }
+        let applied = self.kv.applied();
+        let (serve, wait): (Vec<_>, Vec<_>) = std::mem::take(&mut self.confirmed_reads)
+            .into_iter()
+            .partition(|(i, _, _)| *i <= applied);
+        self.confirmed_reads = wait;
+        for (_, w, key) in serve {
+            let value = self.kv.get(&key).cloned();
+            out.replies
+                .push((w.connection, w.client, w.seq, ClientReply::Ok { value }));
+        }
+        if applied >= self.raft.log().offset() + COMPACT_AFTER_ENTRIES {
+            self.raft.compact(applied, self.kv.snapshot());
+        }
+        out
+    }
+}

@@ -1,0 +1,224 @@
+//! Raft's five safety properties as predicates over the whole cluster, checked after every step
+//! of a simulation (and usable by any test that builds a cluster):
+//!
+//! - `election_safety`: at most one leader per term.
+//! - `leader_append_only`: a leader never overwrites or deletes entries in its log.
+//! - `log_matching`: two logs with an entry of the same index and term agree on every entry up
+//!   to it (checked through the entries' chain hashes, which cover the whole prefix).
+//! - `leader_completeness`: every leader holds every committed entry.
+//! - `state_machine_safety`: no two nodes apply different entries at the same index.
+
+use crate::raft::Raft;
+use crate::types::{Entry, Index, NodeId, Role, Snapshot, Term};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// A broken safety property, with what shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SafetyViolation {
+    /// Which property.
+    pub property: &'static str,
+    /// The evidence.
+    pub detail: String,
+}
+
+impl fmt::Display for SafetyViolation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.property, self.detail)
+    }
+}
+
+fn violation(property: &'static str, detail: String) -> Result<(), SafetyViolation> {
+    Err(SafetyViolation { property, detail })
+}
+
+/// Remembers what the cluster has shown so far and checks each new observation against it.
+#[derive(Debug, Default)]
+pub struct SafetyMonitor {
+    leader_of_term: BTreeMap<Term, NodeId>,
+    leader_log: BTreeMap<NodeId, (Term, Index, u64)>,
+    entry_chain: BTreeMap<(Index, Term), (u64, NodeId)>,
+    /// Committed index -> (chain, node that showed it, that node's term when it did). The term
+    /// is at least the term in which the entry was committed.
+    committed_chain: BTreeMap<Index, (u64, NodeId, Term)>,
+    applied_chain: BTreeMap<Index, (u64, NodeId)>,
+}
+
+impl SafetyMonitor {
+    /// A monitor that has seen nothing.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Checks the cluster's current state. `nodes` are the live nodes.
+    pub fn observe<'a>(
+        &mut self,
+        nodes: impl IntoIterator<Item = &'a Raft>,
+    ) -> Result<(), SafetyViolation> {
+        let nodes: Vec<&Raft> = nodes.into_iter().collect();
+        for raft in &nodes {
+            self.check_log_matching(raft)?;
+            self.record_commit(raft)?;
+        }
+        for raft in &nodes {
+            if raft.role() == Role::Leader {
+                self.check_election_safety(raft)?;
+                self.check_leader_append_only(raft)?;
+                self.check_leader_completeness(raft)?;
+            } else {
+                self.leader_log.remove(&raft.id());
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks an entry a node applied to its state machine.
+    pub fn on_apply(&mut self, node: NodeId, entry: &Entry) -> Result<(), SafetyViolation> {
+        self.check_applied(node, entry.index, entry.chain)
+    }
+
+    /// Checks a snapshot a node installed into its state machine.
+    pub fn on_install(&mut self, node: NodeId, snapshot: &Snapshot) -> Result<(), SafetyViolation> {
+        self.check_applied(node, snapshot.last_index, snapshot.last_chain)
+    }
+
+    fn check_applied(
+        &mut self,
+        node: NodeId,
+        index: Index,
+        chain: u64,
+    ) -> Result<(), SafetyViolation> {
+        match self.applied_chain.get(&index) {
+            Some((seen, by)) if *seen != chain => violation(
+                "state_machine_safety",
+                format!("node {node} applied a different entry (or history) at index {index} than node {by}"),
+            ),
+            Some(_) => Ok(()),
+            None => {
+                self.applied_chain.insert(index, (chain, node));
+                Ok(())
+            }
+        }
+    }
+
+    fn check_election_safety(&mut self, raft: &Raft) -> Result<(), SafetyViolation> {
+        let term = raft.term();
+        match self.leader_of_term.get(&term) {
+            Some(other) if *other != raft.id() => violation(
+                "election_safety",
+                format!(
+                    "nodes {other} and {} were both leader in term {term}",
+                    raft.id()
+                ),
+            ),
+            _ => {
+                self.leader_of_term.insert(term, raft.id());
+                Ok(())
+            }
+        }
+    }
+
+    fn check_leader_append_only(&mut self, raft: &Raft) -> Result<(), SafetyViolation> {
+        let log = raft.log();
+        let (term, last) = (raft.term(), log.last_index());
+        if let Some(&(seen_term, seen_last, seen_chain)) = self.leader_log.get(&raft.id()) {
+            if seen_term == term && seen_last > log.offset() {
+                if last < seen_last || log.chain(seen_last) != Some(seen_chain) {
+                    return violation(
+                        "leader_append_only",
+                        format!(
+                            "leader {} of term {term} changed or dropped its entry {seen_last}",
+                            raft.id()
+                        ),
+                    );
+                }
+            }
+        }
+        if let Some(chain) = log.chain(last) {
+            self.leader_log.insert(raft.id(), (term, last, chain));
+        }
+        Ok(())
+    }
+
+    fn check_log_matching(&mut self, raft: &Raft) -> Result<(), SafetyViolation> {
+        let log = raft.log();
+        for index in [log.last_index(), raft.commit_index()] {
+            let (Some(term), Some(chain)) = (log.term(index), log.chain(index)) else {
+                continue;
+            };
+            if index == 0 {
+                continue;
+            }
+            match self.entry_chain.get(&(index, term)) {
+                Some((seen, by)) if *seen != chain => {
+                    return violation(
+                        "log_matching",
+                        format!(
+                            "nodes {by} and {} both hold an entry at index {index} of term {term} but their logs differ before it",
+                            raft.id()
+                        ),
+                    )
+                }
+                Some(_) => {}
+                None => {
+                    self.entry_chain.insert((index, term), (chain, raft.id()));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn record_commit(&mut self, raft: &Raft) -> Result<(), SafetyViolation> {
+        let commit = raft.commit_index();
+        let Some(chain) = raft.log().chain(commit) else {
+            return Ok(());
+        };
+        if commit == 0 {
+            return Ok(());
+        }
+        match self.committed_chain.get(&commit) {
+            Some((seen, by, _)) if *seen != chain => violation(
+                "state_machine_safety",
+                format!(
+                    "nodes {by} and {} committed different entries at index {commit}",
+                    raft.id()
+                ),
+            ),
+            Some(_) => Ok(()),
+            None => {
+                self.committed_chain
+                    .insert(commit, (chain, raft.id(), raft.term()));
+                Ok(())
+            }
+        }
+    }
+
+    /// A leader of term L must hold every entry committed in a term below L. The check uses the
+    /// highest committed index observed at a term below L (its chain covers the whole prefix);
+    /// a stale leader of an older term is not bound by later commits.
+    fn check_leader_completeness(&self, raft: &Raft) -> Result<(), SafetyViolation> {
+        /// How far back to look for a qualifying commit (bounded work per step).
+        const SCAN: usize = 256;
+        let log = raft.log();
+        let term = raft.term();
+        let Some((&index, &(chain, by, _))) = self
+            .committed_chain
+            .iter()
+            .rev()
+            .take(SCAN)
+            .find(|(_, (_, _, observed))| *observed < term)
+        else {
+            return Ok(());
+        };
+        if index <= log.offset() {
+            return Ok(());
+        }
+        if log.last_index() < index || log.chain(index) != Some(chain) {
+            return violation(
+                "leader_completeness",
+                format!("leader {} of term {term} lacks the entry committed at index {index} (committed by node {by})", raft.id()),
+            );
+        }
+        Ok(())
+    }
+}

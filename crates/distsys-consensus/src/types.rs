@@ -1,0 +1,244 @@
+//! Values shared by the consensus cores and their drivers.
+
+use serde::{Deserialize, Serialize};
+
+/// A node's identity.
+pub type NodeId = u64;
+/// A Raft term.
+pub type Term = u64;
+/// A log index (1-based; 0 means "before the first entry").
+pub type Index = u64;
+/// Time as the driver tells it, in microseconds.
+pub type TimeUs = u64;
+
+/// One log entry. `chain` is a hash of this entry and every entry before it, so two logs that
+/// agree on one entry's `chain` agree on the whole prefix (used by the safety predicates).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// Position in the log.
+    pub index: Index,
+    /// Term of the leader that created it.
+    pub term: Term,
+    /// The command (empty for the no-op a new leader appends).
+    pub data: Vec<u8>,
+    /// Hash of (previous chain, index, term, data).
+    pub chain: u64,
+}
+
+/// `chain` of the entry that follows a prefix whose last chain is `previous`.
+pub fn chain_hash(previous: u64, index: Index, term: Term, data: &[u8]) -> u64 {
+    // FNV-1a over the fields: stable across platforms and versions.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ previous.rotate_left(17);
+    for byte in index
+        .to_le_bytes()
+        .iter()
+        .chain(term.to_le_bytes().iter())
+        .chain(data.iter())
+    {
+        h ^= u64::from(*byte);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// The part of a node's state that must be durable before the messages that depend on it leave.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HardState {
+    /// Latest term seen.
+    pub term: Term,
+    /// Candidate voted for in `term`.
+    pub vote: Option<NodeId>,
+}
+
+/// A snapshot of the state machine at `last_index`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// Last log index the snapshot covers.
+    pub last_index: Index,
+    /// Term of that entry.
+    pub last_term: Term,
+    /// Chain hash of that entry.
+    pub last_chain: u64,
+    /// Serialized state machine.
+    pub data: Vec<u8>,
+}
+
+/// Everything a node keeps on disk: what a crash does not erase.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Persisted {
+    /// Term and vote.
+    pub hard_state: HardState,
+    /// Latest snapshot, if any.
+    pub snapshot: Option<Snapshot>,
+    /// Log entries after the snapshot.
+    pub entries: Vec<Entry>,
+}
+
+/// A change to apply to the persisted state, in order, before sending the Ready's messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PersistOp {
+    /// Store a new term/vote.
+    HardState(HardState),
+    /// Drop every entry at or after this index.
+    Truncate(Index),
+    /// Append entries (contiguous, after the current last).
+    Append(Vec<Entry>),
+    /// Replace the snapshot and drop log entries it covers.
+    Snapshot(Snapshot),
+}
+
+impl Persisted {
+    /// Applies one persist operation.
+    pub fn apply(&mut self, op: &PersistOp) {
+        match op {
+            PersistOp::HardState(hs) => self.hard_state = *hs,
+            PersistOp::Truncate(index) => {
+                // Entries are sorted by index: cut at the first one at or after `index`.
+                let keep = self.entries.partition_point(|e| e.index < *index);
+                self.entries.truncate(keep);
+            }
+            PersistOp::Append(entries) => {
+                if let (Some(last), Some(first)) = (self.entries.last(), entries.first()) {
+                    debug_assert_eq!(last.index + 1, first.index, "appends are contiguous");
+                }
+                self.entries.extend(entries.iter().cloned());
+            }
+            PersistOp::Snapshot(snapshot) => {
+                let covered = self
+                    .entries
+                    .partition_point(|e| e.index <= snapshot.last_index);
+                self.entries.drain(..covered);
+                if self
+                    .entries
+                    .first()
+                    .is_some_and(|e| e.index != snapshot.last_index + 1)
+                {
+                    // The log does not continue the snapshot: drop it (known-bugs #12).
+                    self.entries.clear();
+                }
+                self.snapshot = Some(snapshot.clone());
+            }
+        }
+    }
+}
+
+/// Roles a node can be in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Role {
+    /// Follows a leader (or waits for one).
+    Follower,
+    /// Asking for pre-votes (does not bump the term).
+    PreCandidate,
+    /// Asking for votes.
+    Candidate,
+    /// Leads its term.
+    Leader,
+}
+
+/// Raft's messages between nodes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Message {
+    /// Ask for a (pre-)vote. A pre-vote carries the term the candidate would use.
+    RequestVote {
+        term: Term,
+        last_index: Index,
+        last_term: Term,
+        pre_vote: bool,
+    },
+    /// Answer to a (pre-)vote.
+    RequestVoteResponse {
+        term: Term,
+        granted: bool,
+        pre_vote: bool,
+    },
+    /// Replicate entries (empty: a heartbeat). `probe` numbers the heartbeat round for ReadIndex.
+    AppendEntries {
+        term: Term,
+        prev_index: Index,
+        prev_term: Term,
+        entries: Vec<Entry>,
+        commit: Index,
+        probe: u64,
+    },
+    /// Answer to AppendEntries: on success the follower's matching index; on failure a hint of
+    /// where the logs may match (fast backtracking).
+    AppendEntriesResponse {
+        term: Term,
+        success: bool,
+        match_index: Index,
+        hint_index: Index,
+        probe: u64,
+    },
+    /// Replace the follower's state with a snapshot.
+    InstallSnapshot {
+        term: Term,
+        snapshot: Snapshot,
+        probe: u64,
+    },
+    /// Start an election now (leadership transfer).
+    TimeoutNow { term: Term },
+}
+
+impl Message {
+    /// The term the message carries.
+    pub fn term(&self) -> Term {
+        match self {
+            Message::RequestVote { term, .. }
+            | Message::RequestVoteResponse { term, .. }
+            | Message::AppendEntries { term, .. }
+            | Message::AppendEntriesResponse { term, .. }
+            | Message::InstallSnapshot { term, .. }
+            | Message::TimeoutNow { term } => *term,
+        }
+    }
+
+    /// A short name for traces.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Message::RequestVote { pre_vote: true, .. } => "PreVote",
+            Message::RequestVote { .. } => "RequestVote",
+            Message::RequestVoteResponse { pre_vote: true, .. } => "PreVoteResponse",
+            Message::RequestVoteResponse { .. } => "RequestVoteResponse",
+            Message::AppendEntries { .. } => "AppendEntries",
+            Message::AppendEntriesResponse { .. } => "AppendEntriesResponse",
+            Message::InstallSnapshot { .. } => "InstallSnapshot",
+            Message::TimeoutNow { .. } => "TimeoutNow",
+        }
+    }
+}
+
+/// A ReadIndex request's identity, chosen by the driver.
+pub type ReadId = u64;
+
+/// What the core asks its driver to do, drained by `ready()`. The driver must apply `persist`
+/// durably before sending `messages`, then apply `committed` in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ready {
+    /// Durable changes, in order.
+    pub persist: Vec<PersistOp>,
+    /// Messages to send, after `persist` is durable.
+    pub messages: Vec<(NodeId, Message)>,
+    /// Newly committed entries, in log order, to apply.
+    pub committed: Vec<Entry>,
+    /// A snapshot to install into the state machine (replaces its state), before `committed`.
+    pub install: Option<Snapshot>,
+    /// Reads whose index is confirmed: serve each once the state machine has applied `index`.
+    pub reads: Vec<(ReadId, Index)>,
+    /// Reads that cannot be served here (not leader, or leadership lost): retry elsewhere.
+    pub reads_failed: Vec<ReadId>,
+    /// Role changes, oldest first, with the term.
+    pub roles: Vec<(Role, Term)>,
+}
+
+impl Ready {
+    /// Whether there is nothing to do.
+    pub fn is_empty(&self) -> bool {
+        self.persist.is_empty()
+            && self.messages.is_empty()
+            && self.committed.is_empty()
+            && self.install.is_none()
+            && self.reads.is_empty()
+            && self.reads_failed.is_empty()
+            && self.roles.is_empty()
+    }
+}

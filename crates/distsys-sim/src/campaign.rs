@@ -1,0 +1,92 @@
+//! Many seeds, run in parallel on every core, summarised.
+
+use crate::sim::{RunReport, SimConfig, Simulation};
+use rayon::prelude::*;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The summary of a campaign.
+#[derive(Debug, Clone, Default)]
+pub struct CampaignReport {
+    /// Runs done.
+    pub runs: u64,
+    /// Failing runs, in seed order.
+    pub failures: Vec<RunReport>,
+    /// Elections won, all runs.
+    pub elections_won: u64,
+    /// Elections that produced no leader.
+    pub elections_failed: u64,
+    /// Entries committed, all runs.
+    pub commits: u64,
+    /// Client operations: attempted, ok, unknown.
+    pub ops: (u64, u64, u64),
+    /// Successful write latencies (microseconds), all runs, sorted.
+    pub write_latencies_us: Vec<u64>,
+    /// Worst time from healing to a leader, microseconds.
+    pub worst_leader_after_heal_us: u64,
+    /// Worst time from healing to every client operation done, microseconds.
+    pub worst_clients_done_after_heal_us: u64,
+    /// Events processed.
+    pub events: u64,
+}
+
+impl CampaignReport {
+    /// A percentile (0..=100) of write latency, in milliseconds.
+    pub fn latency_ms(&self, percentile: f64) -> f64 {
+        if self.write_latencies_us.is_empty() {
+            return 0.0;
+        }
+        let rank =
+            ((percentile / 100.0) * (self.write_latencies_us.len() - 1) as f64).round() as usize;
+        self.write_latencies_us[rank] as f64 / 1000.0
+    }
+}
+
+/// Runs `seeds` consecutive seeds from `first_seed` with `base` as the template;
+/// `progress` is called after each run with (done, total).
+pub fn run_campaign(
+    base: &SimConfig,
+    first_seed: u64,
+    seeds: u64,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> CampaignReport {
+    let done = AtomicU64::new(0);
+    let mut reports: Vec<RunReport> = (first_seed..first_seed + seeds)
+        .into_par_iter()
+        .map(|seed| {
+            let mut config = base.clone();
+            config.seed = seed;
+            config.trace = false;
+            let report = Simulation::new(config).run();
+            progress(done.fetch_add(1, Ordering::Relaxed) + 1, seeds);
+            report
+        })
+        .collect();
+    reports.sort_by_key(|r| r.seed);
+    let mut summary = CampaignReport {
+        runs: seeds,
+        ..CampaignReport::default()
+    };
+    for r in reports {
+        summary.elections_won += r.elections_won;
+        summary.elections_failed += r.elections_failed;
+        summary.commits += r.commits;
+        summary.ops.0 += r.ops_total;
+        summary.ops.1 += r.ops_ok;
+        summary.ops.2 += r.ops_unknown;
+        summary.events += r.events;
+        summary.worst_leader_after_heal_us = summary
+            .worst_leader_after_heal_us
+            .max(r.leader_after_heal_us.unwrap_or(0));
+        summary.worst_clients_done_after_heal_us = summary
+            .worst_clients_done_after_heal_us
+            .max(r.clients_done_after_heal_us.unwrap_or(0));
+        summary
+            .write_latencies_us
+            .extend(r.write_latencies_us.iter().copied());
+        if r.violation.is_some() {
+            summary.failures.push(r);
+        }
+    }
+    summary.write_latencies_us.sort_unstable();
+    summary
+}

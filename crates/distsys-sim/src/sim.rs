@@ -1,0 +1,1187 @@
+//! One simulated run: a cluster of replicas, a network, a fault schedule and clients, all driven
+//! by discrete events ordered by (virtual time, sequence number) and one seeded ChaCha RNG, so a
+//! seed replays bit for bit.
+
+use crate::faults::{Fault, FaultSet, Partition};
+use crate::trace::Trace;
+use distsys_check::history::{Completion, Event as HistoryEvent, HistoryBuilder, OpKind};
+use distsys_check::{check, CheckOptions, ModelKind, Verdict};
+use distsys_consensus::kv::Op;
+use distsys_consensus::raft::Config;
+use distsys_consensus::replica::{ClientOp, ClientReply, ClientRequest, Replica};
+use distsys_consensus::safety::SafetyMonitor;
+use distsys_consensus::{Message, Mutant, NodeId, Persisted, Role};
+use distsys_core::retry::RetryPolicy;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::{json, Value};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+
+/// Microseconds per millisecond.
+const MS: u64 = 1_000;
+/// Interval between a node's timer ticks, in microseconds of its own clock.
+const TICK_US: u64 = 5 * MS;
+/// Keys the clients use.
+const KEYS: usize = 5;
+/// Events allowed per virtual millisecond, on top of [`BASE_EVENTS`]: a healthy 5-node run uses
+/// 3 to 5 per millisecond; far more means the cluster is generating messages without bound.
+const MAX_EVENTS_PER_VIRTUAL_MS: u64 = 100;
+/// Events allowed regardless of elapsed virtual time.
+const BASE_EVENTS: u64 = 100_000;
+/// Upper bound on events waiting in the queue: more means a message storm (known-bugs #14).
+const MAX_QUEUED: usize = 1_000_000;
+
+/// Parameters of one run.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// Cluster size.
+    pub nodes: usize,
+    /// Seed of every random choice.
+    pub seed: u64,
+    /// Virtual duration, in milliseconds.
+    pub duration_ms: u64,
+    /// Concurrent clients.
+    pub clients: usize,
+    /// One-way network latency, in milliseconds (jittered).
+    pub latency_ms: f64,
+    /// Randomised election timeout range and heartbeat, in milliseconds.
+    pub election_timeout_ms: (u64, u64),
+    /// Heartbeat interval, in milliseconds.
+    pub heartbeat_ms: u64,
+    /// Faults to inject.
+    pub faults: FaultSet,
+    /// A seeded bug, if any.
+    pub mutant: Option<Mutant>,
+    /// Record a full trace (JSON lines in the seed's log schema).
+    pub trace: bool,
+}
+
+impl SimConfig {
+    /// Defaults: 5 nodes, 10 s, 5 clients, 1 ms latency, 150-300 ms elections, 50 ms heartbeat.
+    pub fn new(seed: u64) -> SimConfig {
+        SimConfig {
+            nodes: 5,
+            seed,
+            duration_ms: 10_000,
+            clients: 5,
+            latency_ms: 1.0,
+            election_timeout_ms: (150, 300),
+            heartbeat_ms: 50,
+            faults: FaultSet::all(),
+            mutant: None,
+            trace: false,
+        }
+    }
+}
+
+/// A property a run broke.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// `election_safety`, `log_matching`, `linearizability`, `liveness`...
+    pub property: String,
+    /// The evidence.
+    pub detail: String,
+    /// Virtual time of detection, in microseconds.
+    pub time_us: u64,
+}
+
+/// What one run measured.
+#[derive(Debug, Clone, Default)]
+pub struct RunReport {
+    /// The seed.
+    pub seed: u64,
+    /// The first violation, if any.
+    pub violation: Option<Violation>,
+    /// Elections won.
+    pub elections_won: u64,
+    /// Elections started that did not produce a leader in their term.
+    pub elections_failed: u64,
+    /// Entries committed (highest commit index reached).
+    pub commits: u64,
+    /// Client operations completed ok (and cas that failed cleanly).
+    pub ops_ok: u64,
+    /// Client operations that ended indeterminate or failed after every retry.
+    pub ops_unknown: u64,
+    /// Client operations attempted.
+    pub ops_total: u64,
+    /// Latency of successful writes, in microseconds (sorted).
+    pub write_latencies_us: Vec<u64>,
+    /// Time from the last fault healing to a leader, in microseconds (None: no leader by the end).
+    pub leader_after_heal_us: Option<u64>,
+    /// Time from the last fault healing until every client operation had completed.
+    pub clients_done_after_heal_us: Option<u64>,
+    /// Partition events (detected, healed).
+    pub partitions: (u64, u64),
+    /// Events processed.
+    pub events: u64,
+    /// The last trace lines before the end (or the violation).
+    pub tail: Vec<String>,
+    /// The whole trace, when requested.
+    pub trace: Vec<String>,
+}
+
+#[derive(Debug)]
+enum EventKind {
+    Tick(NodeId),
+    Deliver {
+        from: NodeId,
+        to: NodeId,
+        message: Message,
+    },
+    Request {
+        node: NodeId,
+        connection: u64,
+        request: ClientRequest,
+    },
+    Reply {
+        client: usize,
+        seq: u64,
+        attempt: u32,
+        reply: ClientReply,
+    },
+    ClientTimeout {
+        client: usize,
+        seq: u64,
+        attempt: u32,
+    },
+    ClientNext {
+        client: usize,
+    },
+    Fault(FaultAction),
+}
+
+#[derive(Debug, Clone)]
+enum FaultAction {
+    Partition,
+    Heal,
+    Crash(Option<NodeId>),
+    Restart(NodeId),
+    Pause,
+    Resume(NodeId),
+    HealAll,
+}
+
+struct Scheduled {
+    time: u64,
+    seq: u64,
+    kind: EventKind,
+}
+
+impl PartialEq for Scheduled {
+    fn eq(&self, other: &Self) -> bool {
+        (self.time, self.seq) == (other.time, other.seq)
+    }
+}
+impl Eq for Scheduled {}
+impl PartialOrd for Scheduled {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Scheduled {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.time, self.seq).cmp(&(other.time, other.seq))
+    }
+}
+
+struct Node {
+    replica: Option<Replica>,
+    persisted: Persisted,
+    paused: bool,
+    clock_offset_us: u64,
+    clock_rate: f64,
+    incarnation: u64,
+}
+
+#[derive(Debug, Clone)]
+struct Pending {
+    seq: u64,
+    kind: OpKind,
+    key: String,
+    input: Value,
+    op: ClientOp,
+    attempt: u32,
+    invoked_at: u64,
+}
+
+struct Client {
+    process: u64,
+    guess: NodeId,
+    next_seq: u64,
+    pending: Option<Pending>,
+}
+
+/// One simulation in progress.
+pub struct Simulation {
+    config: SimConfig,
+    rng: ChaCha8Rng,
+    now: u64,
+    seq: u64,
+    queue: BinaryHeap<Reverse<Scheduled>>,
+    nodes: BTreeMap<NodeId, Node>,
+    partition: Partition,
+    monitor: SafetyMonitor,
+    clients: Vec<Client>,
+    next_process: u64,
+    history: Vec<HistoryEvent>,
+    trace: Trace,
+    report: RunReport,
+    retry: RetryPolicy,
+    faults_end_us: u64,
+    clients_end_us: u64,
+    healed_at: Option<u64>,
+    request_timeout_us: u64,
+    value_counter: u64,
+    candidates: BTreeMap<(NodeId, u64), bool>,
+}
+
+fn micros(ms: f64) -> u64 {
+    (ms * 1000.0).round().max(0.0) as u64
+}
+
+impl Simulation {
+    /// Prepares a run.
+    pub fn new(config: SimConfig) -> Simulation {
+        let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+        let ids: Vec<NodeId> = (1..=config.nodes as u64).collect();
+        let clock = config.faults.has(Fault::Clock);
+        let nodes = ids
+            .iter()
+            .map(|&id| {
+                let (offset, rate) = if clock {
+                    (
+                        rng.random_range(0..500 * MS),
+                        1.0 + rng.random_range(-0.05..0.05),
+                    )
+                } else {
+                    (0, 1.0)
+                };
+                (
+                    id,
+                    Node {
+                        replica: None,
+                        persisted: Persisted::default(),
+                        paused: false,
+                        clock_offset_us: offset,
+                        clock_rate: rate,
+                        incarnation: 0,
+                    },
+                )
+            })
+            .collect();
+        let duration_us = config.duration_ms * MS;
+        let election_max_us = config.election_timeout_ms.1 * MS;
+        let rtt_us = micros(2.0 * config.latency_ms);
+        let clients = (0..config.clients)
+            .map(|i| Client {
+                process: i as u64,
+                guess: ids[i % ids.len()],
+                next_seq: 1,
+                pending: None,
+            })
+            .collect();
+        let mut sim = Simulation {
+            trace: Trace::new(config.trace),
+            report: RunReport {
+                seed: config.seed,
+                ..RunReport::default()
+            },
+            rng,
+            now: 0,
+            seq: 0,
+            queue: BinaryHeap::new(),
+            nodes,
+            partition: Partition::default(),
+            monitor: SafetyMonitor::new(),
+            next_process: config.clients as u64,
+            clients,
+            history: Vec::new(),
+            retry: RetryPolicy::default(),
+            faults_end_us: duration_us * 6 / 10,
+            clients_end_us: duration_us * 85 / 100,
+            healed_at: None,
+            request_timeout_us: 2 * election_max_us + 4 * rtt_us,
+            value_counter: 0,
+            candidates: BTreeMap::new(),
+            config,
+        };
+        for id in ids {
+            sim.start_node(id);
+        }
+        for client in 0..sim.config.clients {
+            let at = sim.rng.random_range(0..50 * MS);
+            sim.schedule(at, EventKind::ClientNext { client });
+        }
+        sim.schedule_faults();
+        sim
+    }
+
+    fn schedule(&mut self, at: u64, kind: EventKind) {
+        self.seq += 1;
+        self.queue.push(Reverse(Scheduled {
+            time: at,
+            seq: self.seq,
+            kind,
+        }));
+    }
+
+    fn node_clock(&self, id: NodeId) -> u64 {
+        let node = &self.nodes[&id];
+        node.clock_offset_us + (self.now as f64 * node.clock_rate) as u64
+    }
+
+    fn raft_config(&self, id: NodeId) -> Config {
+        let mut config = Config::new(id, self.nodes.keys().copied().collect());
+        config.election_timeout_min_us = self.config.election_timeout_ms.0 * MS;
+        config.election_timeout_max_us = self.config.election_timeout_ms.1 * MS;
+        config.heartbeat_us = self.config.heartbeat_ms * MS;
+        config.mutant = self.config.mutant;
+        config
+    }
+
+    fn start_node(&mut self, id: NodeId) {
+        let config = self.raft_config(id);
+        let now = self.node_clock(id);
+        let node = self.nodes.get_mut(&id).expect("node exists");
+        node.incarnation += 1;
+        let seed = self.config.seed ^ (id << 32) ^ node.incarnation;
+        node.replica = Some(Replica::new(config, &node.persisted, seed, now));
+        node.paused = false;
+        let at = self.now + self.rng.random_range(0..TICK_US);
+        self.schedule(at, EventKind::Tick(id));
+        self.process_ready(id);
+    }
+
+    /// Runs to the end; returns what it measured.
+    pub fn run(mut self) -> RunReport {
+        let end = self.config.duration_ms * MS;
+        while let Some(Reverse(event)) = self.queue.pop() {
+            if event.time > end || self.report.violation.is_some() {
+                break;
+            }
+            self.now = event.time;
+            self.report.events += 1;
+            let allowed = BASE_EVENTS
+                + MAX_EVENTS_PER_VIRTUAL_MS
+                    * (self.now / MS)
+                    * (self.config.nodes as u64).div_ceil(5);
+            if self.report.events > allowed || self.queue.len() > MAX_QUEUED {
+                let detail = format!(
+                    "{} events processed and {} waiting: the cluster generates messages without bound",
+                    self.report.events,
+                    self.queue.len()
+                );
+                self.fail("runaway", detail);
+                break;
+            }
+            self.handle(event.kind);
+            self.check_safety();
+        }
+        if self.report.violation.is_none() {
+            self.finish();
+        }
+        self.report.tail = self.trace.tail();
+        self.report.trace = self.trace.into_lines();
+        self.report.write_latencies_us.sort_unstable();
+        self.report
+    }
+
+    fn fail(&mut self, property: &str, detail: String) {
+        if self.report.violation.is_none() {
+            self.trace.record(
+                self.now,
+                None,
+                None,
+                "violation",
+                json!({"property": property, "detail": detail}),
+            );
+            self.report.violation = Some(Violation {
+                property: property.to_string(),
+                detail,
+                time_us: self.now,
+            });
+        }
+    }
+
+    fn check_safety(&mut self) {
+        let live = self
+            .nodes
+            .values()
+            .filter_map(|n| n.replica.as_ref())
+            .map(|r| r.raft());
+        if let Err(v) = self.monitor.observe(live) {
+            self.fail(v.property, v.detail);
+        }
+    }
+
+    fn alive(&self, id: NodeId) -> bool {
+        self.nodes
+            .get(&id)
+            .is_some_and(|n| n.replica.is_some() && !n.paused)
+    }
+
+    fn handle(&mut self, kind: EventKind) {
+        match kind {
+            EventKind::Tick(id) => {
+                let Some(node) = self.nodes.get(&id) else {
+                    return;
+                };
+                if node.replica.is_none() {
+                    return;
+                }
+                if !node.paused {
+                    let now = self.node_clock(id);
+                    if let Some(r) = self.nodes.get_mut(&id).and_then(|n| n.replica.as_mut()) {
+                        r.tick(now);
+                    }
+                    self.process_ready(id);
+                }
+                let rate = self.nodes[&id].clock_rate;
+                let next = self.now + (TICK_US as f64 / rate) as u64;
+                self.schedule(next, EventKind::Tick(id));
+            }
+            EventKind::Deliver { from, to, message } => {
+                if self.partition.blocks(from, to)
+                    || self.nodes.get(&to).is_none_or(|n| n.replica.is_none())
+                {
+                    return;
+                }
+                if self.nodes[&to].paused {
+                    // The message waits in the socket buffer until the process resumes.
+                    let at = self.now + 10 * MS;
+                    self.schedule(at, EventKind::Deliver { from, to, message });
+                    return;
+                }
+                if let Some(r) = self.nodes.get_mut(&to).and_then(|n| n.replica.as_mut()) {
+                    r.step(from, message);
+                }
+                self.process_ready(to);
+            }
+            EventKind::Request {
+                node,
+                connection,
+                request,
+            } => {
+                if !self.alive(node) {
+                    return;
+                }
+                let mut replies = Vec::new();
+                if let Some(r) = self.nodes.get_mut(&node).and_then(|n| n.replica.as_mut()) {
+                    r.request(connection, request, &mut replies);
+                }
+                self.send_replies(node, replies);
+                self.process_ready(node);
+            }
+            EventKind::Reply {
+                client,
+                seq,
+                attempt,
+                reply,
+            } => self.client_reply(client, seq, attempt, reply),
+            EventKind::ClientTimeout {
+                client,
+                seq,
+                attempt,
+            } => self.client_timeout(client, seq, attempt),
+            EventKind::ClientNext { client } => self.client_next(client),
+            EventKind::Fault(action) => self.apply_fault(action),
+        }
+    }
+
+    /// Carries out a node's outputs: persist (durable), then send, then apply and answer.
+    fn process_ready(&mut self, id: NodeId) {
+        let Some(replica) = self.nodes.get_mut(&id).and_then(|n| n.replica.as_mut()) else {
+            return;
+        };
+        let ready = replica.ready();
+        let term = replica.raft().term();
+        let commit = replica.raft().commit_index();
+        let node = self.nodes.get_mut(&id).expect("node exists");
+        for op in &ready.persist {
+            node.persisted.apply(op);
+        }
+        let mut vote_granted = false;
+        for (to, message) in ready.messages {
+            if matches!(
+                message,
+                Message::RequestVoteResponse {
+                    granted: true,
+                    pre_vote: false,
+                    ..
+                }
+            ) {
+                vote_granted = true;
+            }
+            self.send(id, to, message);
+        }
+        if let Some(snapshot) = &ready.installed {
+            if let Err(v) = self.monitor.on_install(id, snapshot) {
+                self.fail(v.property, v.detail);
+            }
+        }
+        for entry in &ready.applied {
+            if let Err(v) = self.monitor.on_apply(id, entry) {
+                self.fail(v.property, v.detail);
+            }
+        }
+        if !ready.applied.is_empty() {
+            let last = ready.applied.last().map_or(0, |e| e.index);
+            self.trace.record(
+                self.now,
+                Some(id),
+                Some(term),
+                "commit_applied",
+                json!({"applied_index": last, "entries": ready.applied.len()}),
+            );
+        }
+        self.report.commits = self.report.commits.max(commit);
+        for (role, role_term) in ready.roles {
+            self.on_role(id, role, role_term);
+        }
+        self.send_replies(id, ready.replies);
+        // A rare path made common: a node that just granted a vote sometimes dies at once.
+        if vote_granted
+            && self.config.faults.has(Fault::Crash)
+            && self.now < self.faults_end_us
+            && self.rng.random_bool(0.2)
+        {
+            self.apply_fault(FaultAction::Crash(Some(id)));
+        }
+    }
+
+    fn on_role(&mut self, id: NodeId, role: Role, term: u64) {
+        match role {
+            Role::Candidate => {
+                self.candidates.insert((id, term), false);
+                self.trace.record(
+                    self.now,
+                    Some(id),
+                    Some(term),
+                    "election_started",
+                    json!({"candidate": id}),
+                );
+            }
+            Role::Leader => {
+                self.candidates.insert((id, term), true);
+                self.report.elections_won += 1;
+                if let Some(healed) = self.healed_at {
+                    if self.report.leader_after_heal_us.is_none() {
+                        self.report.leader_after_heal_us = Some(self.now - healed);
+                    }
+                }
+                self.trace.record(
+                    self.now,
+                    Some(id),
+                    Some(term),
+                    "leader_elected",
+                    json!({"leader": id}),
+                );
+            }
+            Role::Follower | Role::PreCandidate => {}
+        }
+    }
+
+    fn send(&mut self, from: NodeId, to: NodeId, message: Message) {
+        let faults = &self.config.faults;
+        if faults.has(Fault::Drop) && self.now < self.faults_end_us && self.rng.random_bool(0.02) {
+            return;
+        }
+        let copies = if faults.has(Fault::Duplicate) && self.rng.random_bool(0.01) {
+            2
+        } else {
+            1
+        };
+        for _ in 0..copies {
+            let delay = self.link_delay();
+            let at = self.now + delay;
+            self.schedule(
+                at,
+                EventKind::Deliver {
+                    from,
+                    to,
+                    message: message.clone(),
+                },
+            );
+        }
+    }
+
+    fn link_delay(&mut self) -> u64 {
+        let base = micros(self.config.latency_ms);
+        let jitter = self.rng.random_range(0.75..1.5);
+        let mut delay = (base as f64 * jitter) as u64;
+        if self.config.faults.has(Fault::Reorder)
+            && self.now < self.faults_end_us
+            && self.rng.random_bool(0.05)
+        {
+            delay += self.rng.random_range(0..10 * base.max(MS));
+        }
+        delay.max(1)
+    }
+
+    fn send_replies(&mut self, node: NodeId, replies: Vec<(u64, u64, u64, ClientReply)>) {
+        for (connection, _client, seq, reply) in replies {
+            let client = (connection >> 8) as usize;
+            let attempt = (connection & 0xff) as u32;
+            let _ = node;
+            let at = self.now + self.link_delay();
+            self.schedule(
+                at,
+                EventKind::Reply {
+                    client,
+                    seq,
+                    attempt,
+                    reply,
+                },
+            );
+        }
+    }
+
+    // ----- faults -----
+
+    fn schedule_faults(&mut self) {
+        let kinds: Vec<Fault> = [Fault::Partition, Fault::Crash, Fault::Pause]
+            .into_iter()
+            .filter(|f| self.config.faults.has(*f))
+            .collect();
+        let mut at = 200 * MS;
+        while !kinds.is_empty() && at < self.faults_end_us {
+            let kind = kinds[self.rng.random_range(0..kinds.len())];
+            let action = match kind {
+                Fault::Partition => FaultAction::Partition,
+                Fault::Crash => FaultAction::Crash(None),
+                _ => FaultAction::Pause,
+            };
+            self.schedule(at, EventKind::Fault(action));
+            at += self.rng.random_range(300 * MS..1500 * MS);
+        }
+        let end = self.faults_end_us;
+        self.schedule(end, EventKind::Fault(FaultAction::HealAll));
+    }
+
+    fn leader(&self) -> Option<NodeId> {
+        self.nodes
+            .iter()
+            .filter(|(_, n)| !n.paused)
+            .filter_map(|(id, n)| {
+                n.replica
+                    .as_ref()
+                    .filter(|r| r.raft().role() == Role::Leader)
+                    .map(|r| (r.raft().term(), *id))
+            })
+            .max()
+            .map(|(_, id)| id)
+    }
+
+    /// A node to hit: the leader half of the time (leader-targeted faults), else any.
+    fn target(&mut self) -> NodeId {
+        let ids: Vec<NodeId> = self.nodes.keys().copied().collect();
+        match self.leader() {
+            Some(leader) if self.rng.random_bool(0.5) => leader,
+            _ => ids[self.rng.random_range(0..ids.len())],
+        }
+    }
+
+    fn apply_fault(&mut self, action: FaultAction) {
+        match action {
+            FaultAction::Partition => {
+                let mut ids: Vec<NodeId> = self.nodes.keys().copied().collect();
+                let shape = self.rng.random_range(0..4);
+                let description = match shape {
+                    0 => {
+                        // Full split into two random sides.
+                        for i in (1..ids.len()).rev() {
+                            let j = self.rng.random_range(0..=i);
+                            ids.swap(i, j);
+                        }
+                        let cut = self.rng.random_range(1..ids.len().max(2));
+                        let (a, b) = ids.split_at(cut.min(ids.len()));
+                        self.partition.split(a, b);
+                        format!("split {a:?} | {b:?}")
+                    }
+                    1 => {
+                        // Isolate one node (often the leader).
+                        let victim = self.target();
+                        let rest: Vec<NodeId> =
+                            ids.iter().copied().filter(|i| *i != victim).collect();
+                        self.partition.split(&[victim], &rest);
+                        format!("isolate {victim}")
+                    }
+                    2 => {
+                        // Asymmetric: one node's outgoing links are cut, incoming still work.
+                        let victim = self.target();
+                        for &other in ids.iter().filter(|i| **i != victim) {
+                            self.partition.one_way(victim, other);
+                        }
+                        format!("one-way from {victim}")
+                    }
+                    _ => {
+                        // Bridge: two sides that cannot talk, and one node that sees both.
+                        let bridge = self.target();
+                        let rest: Vec<NodeId> =
+                            ids.iter().copied().filter(|i| *i != bridge).collect();
+                        let (a, b) = rest.split_at(rest.len() / 2);
+                        self.partition.split(a, b);
+                        format!("bridge {bridge} between {a:?} and {b:?}")
+                    }
+                };
+                self.report.partitions.0 += 1;
+                self.trace.record(
+                    self.now,
+                    None,
+                    None,
+                    "partition_detected",
+                    json!({"partition": description}),
+                );
+                let heal = self.now + self.rng.random_range(200 * MS..2000 * MS);
+                self.schedule(
+                    heal.min(self.faults_end_us),
+                    EventKind::Fault(FaultAction::Heal),
+                );
+            }
+            FaultAction::Heal => {
+                if self.partition.is_active() {
+                    self.partition.heal();
+                    self.report.partitions.1 += 1;
+                    self.trace
+                        .record(self.now, None, None, "partition_healed", json!({}));
+                }
+            }
+            FaultAction::Crash(victim) => {
+                let victim = match victim {
+                    Some(v) => v,
+                    None => self.target(),
+                };
+                if let Some(node) = self.nodes.get_mut(&victim) {
+                    if node.replica.take().is_some() {
+                        self.trace
+                            .record(self.now, Some(victim), None, "node_crashed", json!({}));
+                        let back = self.now + self.rng.random_range(50 * MS..1500 * MS);
+                        self.schedule(
+                            back.min(self.faults_end_us),
+                            EventKind::Fault(FaultAction::Restart(victim)),
+                        );
+                    }
+                }
+            }
+            FaultAction::Restart(id) => {
+                if self.nodes.get(&id).is_some_and(|n| n.replica.is_none()) {
+                    self.trace
+                        .record(self.now, Some(id), None, "node_restarted", json!({}));
+                    self.start_node(id);
+                }
+            }
+            FaultAction::Pause => {
+                let victim = self.target();
+                if let Some(node) = self.nodes.get_mut(&victim) {
+                    if !node.paused && node.replica.is_some() {
+                        node.paused = true;
+                        self.trace
+                            .record(self.now, Some(victim), None, "node_paused", json!({}));
+                        let back = self.now + self.rng.random_range(100 * MS..1500 * MS);
+                        self.schedule(
+                            back.min(self.faults_end_us),
+                            EventKind::Fault(FaultAction::Resume(victim)),
+                        );
+                    }
+                }
+            }
+            FaultAction::Resume(id) => {
+                if let Some(node) = self.nodes.get_mut(&id) {
+                    if node.paused {
+                        node.paused = false;
+                        self.trace
+                            .record(self.now, Some(id), None, "node_resumed", json!({}));
+                    }
+                }
+            }
+            FaultAction::HealAll => {
+                self.apply_fault(FaultAction::Heal);
+                let ids: Vec<NodeId> = self.nodes.keys().copied().collect();
+                for id in ids {
+                    self.apply_fault(FaultAction::Resume(id));
+                    self.apply_fault(FaultAction::Restart(id));
+                }
+                self.healed_at = Some(self.now);
+                if self.leader().is_some() {
+                    self.report.leader_after_heal_us = Some(0);
+                }
+                self.trace
+                    .record(self.now, None, None, "faults_healed", json!({}));
+            }
+        }
+    }
+
+    // ----- clients -----
+
+    fn record(
+        &mut self,
+        client: usize,
+        completion: Option<Completion>,
+        kind: OpKind,
+        key: &str,
+        value: Value,
+    ) {
+        let process = self.clients[client].process;
+        self.history.push(HistoryEvent {
+            line: self.history.len() + 1,
+            process,
+            completion,
+            kind,
+            key: Some(key.to_string()),
+            value,
+            time: self.now,
+        });
+    }
+
+    fn client_next(&mut self, client: usize) {
+        if self.clients[client].pending.is_some() {
+            return;
+        }
+        if self.now >= self.clients_end_us {
+            self.maybe_all_done();
+            return;
+        }
+        let key = format!("k{}", self.rng.random_range(0..KEYS));
+        self.value_counter += 1;
+        let value = format!("v{}", self.value_counter);
+        let roll = self.rng.random_range(0..100);
+        let (kind, input, op) = if roll < 45 {
+            (
+                OpKind::Read,
+                Value::Null,
+                ClientOp::Read { key: key.clone() },
+            )
+        } else if roll < 75 {
+            (
+                OpKind::Write,
+                json!(value),
+                ClientOp::Write(Op::Put {
+                    key: key.clone(),
+                    value: value.clone(),
+                }),
+            )
+        } else if roll < 90 {
+            let expected = if self.rng.random_bool(0.5) {
+                None
+            } else {
+                Some(format!(
+                    "v{}",
+                    self.rng.random_range(1..=self.value_counter)
+                ))
+            };
+            (
+                OpKind::Cas,
+                json!([expected, value]),
+                ClientOp::Write(Op::Cas {
+                    key: key.clone(),
+                    expected,
+                    new: value.clone(),
+                }),
+            )
+        } else {
+            let piece = format!(" {value}");
+            (
+                OpKind::Append,
+                json!(piece),
+                ClientOp::Write(Op::Append {
+                    key: key.clone(),
+                    value: piece,
+                }),
+            )
+        };
+        let c = &mut self.clients[client];
+        let seq = c.next_seq;
+        c.next_seq += 1;
+        c.pending = Some(Pending {
+            seq,
+            kind,
+            key: key.clone(),
+            input: input.clone(),
+            op,
+            attempt: 0,
+            invoked_at: self.now,
+        });
+        self.report.ops_total += 1;
+        self.record(client, None, kind, &key, input);
+        self.client_send(client);
+    }
+
+    fn client_send(&mut self, client: usize) {
+        let Some(mut pending) = self.clients[client].pending.clone() else {
+            return;
+        };
+        pending.attempt += 1;
+        let ids: Vec<NodeId> = self.nodes.keys().copied().collect();
+        // Reads sometimes go to any node (a client that does not know or trust the leader).
+        let node = if pending.kind == OpKind::Read && self.rng.random_bool(0.3) {
+            ids[self.rng.random_range(0..ids.len())]
+        } else {
+            self.clients[client].guess
+        };
+        let request = ClientRequest {
+            client: client as u64 + 1,
+            seq: pending.seq,
+            op: pending.op.clone(),
+        };
+        let connection = ((client as u64) << 8) | u64::from(pending.attempt & 0xff);
+        let (seq, attempt) = (pending.seq, pending.attempt);
+        self.clients[client].pending = Some(pending);
+        let at = self.now + self.link_delay();
+        self.schedule(
+            at,
+            EventKind::Request {
+                node,
+                connection,
+                request,
+            },
+        );
+        let timeout = self.now + self.request_timeout_us;
+        self.schedule(
+            timeout,
+            EventKind::ClientTimeout {
+                client,
+                seq,
+                attempt,
+            },
+        );
+    }
+
+    fn client_reply(&mut self, client: usize, seq: u64, attempt: u32, reply: ClientReply) {
+        let Some(pending) = self.clients[client].pending.clone() else {
+            return;
+        };
+        if pending.seq != seq {
+            return;
+        }
+        match reply {
+            ClientReply::Ok { value } => {
+                let output = if pending.kind == OpKind::Read {
+                    json!(value)
+                } else {
+                    pending.input.clone()
+                };
+                self.record(
+                    client,
+                    Some(Completion::Ok),
+                    pending.kind,
+                    &pending.key,
+                    output,
+                );
+                if pending.kind.is_mutation() {
+                    self.report
+                        .write_latencies_us
+                        .push(self.now - pending.invoked_at);
+                }
+                self.complete(client);
+            }
+            ClientReply::CasFailed => {
+                self.record(
+                    client,
+                    Some(Completion::Fail),
+                    pending.kind,
+                    &pending.key,
+                    pending.input.clone(),
+                );
+                self.complete(client);
+            }
+            ClientReply::NotLeader { leader } => {
+                if attempt != pending.attempt {
+                    return;
+                }
+                let ids: Vec<NodeId> = self.nodes.keys().copied().collect();
+                let guess = match leader {
+                    Some(l) if l != self.clients[client].guess => l,
+                    _ => ids[self.rng.random_range(0..ids.len())],
+                };
+                self.clients[client].guess = guess;
+                self.retry_later(client, seq, leader.is_some());
+            }
+        }
+    }
+
+    fn complete(&mut self, client: usize) {
+        self.report.ops_ok += 1;
+        self.clients[client].pending = None;
+        let think = self.rng.random_range(0..20 * MS);
+        self.schedule(self.now + think, EventKind::ClientNext { client });
+    }
+
+    fn retry_later(&mut self, client: usize, seq: u64, immediately: bool) {
+        let Some(pending) = self.clients[client].pending.as_ref() else {
+            return;
+        };
+        let unit: f64 = self.rng.random_range(0.0..1.0);
+        match self.retry.backoff_ms(pending.attempt, unit) {
+            Some(delay_ms) => {
+                let delay = if immediately { 0 } else { delay_ms * MS };
+                // Bump the attempt so the old attempt's timeout is ignored.
+                if let Some(p) = self.clients[client].pending.as_mut() {
+                    p.attempt += 0;
+                }
+                let _ = seq;
+                self.schedule_resend(client, delay);
+            }
+            None => self.give_up(client),
+        }
+    }
+
+    fn schedule_resend(&mut self, client: usize, delay: u64) {
+        // Resending is an event of its own so that it happens at the right virtual time.
+        let Some(pending) = self.clients[client].pending.as_mut() else {
+            return;
+        };
+        let (seq, attempt) = (pending.seq, pending.attempt);
+        let at = self.now + delay.max(1);
+        // A ClientTimeout with attempt = current attempt + 1000 marks a scheduled resend.
+        self.schedule(
+            at,
+            EventKind::ClientTimeout {
+                client,
+                seq,
+                attempt: attempt + RESEND_MARK,
+            },
+        );
+    }
+
+    fn client_timeout(&mut self, client: usize, seq: u64, attempt: u32) {
+        let Some(pending) = self.clients[client].pending.clone() else {
+            return;
+        };
+        if pending.seq != seq {
+            return;
+        }
+        if attempt >= RESEND_MARK {
+            if attempt - RESEND_MARK == pending.attempt {
+                self.client_send(client);
+            }
+            return;
+        }
+        if attempt != pending.attempt {
+            return;
+        }
+        // No answer: maybe the node is down; try another one after a backoff.
+        let ids: Vec<NodeId> = self.nodes.keys().copied().collect();
+        self.clients[client].guess = ids[self.rng.random_range(0..ids.len())];
+        self.retry_later(client, seq, false);
+    }
+
+    /// Every attempt used up: the outcome is unknown. Jepsen retires the process.
+    fn give_up(&mut self, client: usize) {
+        let Some(pending) = self.clients[client].pending.take() else {
+            return;
+        };
+        let completion = if pending.kind == OpKind::Read {
+            Completion::Fail
+        } else {
+            Completion::Info
+        };
+        self.record(
+            client,
+            Some(completion),
+            pending.kind,
+            &pending.key,
+            pending.input.clone(),
+        );
+        self.report.ops_unknown += 1;
+        self.clients[client].process = self.next_process;
+        self.next_process += 1;
+        self.schedule(self.now + MS, EventKind::ClientNext { client });
+    }
+
+    fn maybe_all_done(&mut self) {
+        if self.clients.iter().all(|c| c.pending.is_none())
+            && self.report.clients_done_after_heal_us.is_none()
+        {
+            if let Some(healed) = self.healed_at {
+                self.report.clients_done_after_heal_us = Some(self.now - healed);
+            }
+        }
+    }
+
+    // ----- end of run -----
+
+    fn finish(&mut self) {
+        // Operations still pending have an unknown outcome.
+        for client in 0..self.clients.len() {
+            if let Some(pending) = self.clients[client].pending.take() {
+                if pending.kind.is_mutation() {
+                    self.report.ops_unknown += 1;
+                }
+            }
+        }
+        self.maybe_all_done();
+        // Liveness: after every fault healed, a leader must appear within a bounded time.
+        let bound = 20 * self.config.election_timeout_ms.1 * MS;
+        match (self.healed_at, self.report.leader_after_heal_us) {
+            (Some(_), None) => self.fail(
+                "liveness",
+                format!("no leader within {} ms after the faults healed", bound / MS),
+            ),
+            (Some(_), Some(t)) if t > bound => self.fail(
+                "liveness",
+                format!(
+                    "a leader took {} ms after the faults healed (bound {} ms)",
+                    t / MS,
+                    bound / MS
+                ),
+            ),
+            _ => {}
+        }
+        if self.report.violation.is_some() {
+            return;
+        }
+        // Linearizability of everything the clients saw (this also catches lost acknowledged
+        // writes: every later read must see them).
+        let mut builder = HistoryBuilder::new();
+        for event in &self.history {
+            if let Err(e) = builder.push(event.clone()) {
+                self.fail(
+                    "history",
+                    format!("the simulator recorded a malformed history: {e}"),
+                );
+                return;
+            }
+        }
+        let history = builder.finish();
+        let mut options = CheckOptions::new(ModelKind::Kv);
+        options.timeout = Some(std::time::Duration::from_secs(10));
+        match check(&history, &options) {
+            Ok(result) => match result.verdict {
+                Verdict::Linearizable => {}
+                Verdict::Violation(v) => {
+                    let text = distsys_check::report::violation_text(&v);
+                    self.fail("linearizability", text);
+                }
+                Verdict::Unknown(reason) => self.fail(
+                    "linearizability",
+                    format!("checker gave no verdict ({reason:?})"),
+                ),
+            },
+            Err(e) => self.fail("history", e.to_string()),
+        }
+        // Replicas that applied the same index agree (state machine safety, end of run).
+        let mut by_index: BTreeMap<u64, (u64, NodeId)> = BTreeMap::new();
+        for (id, node) in &self.nodes {
+            if let Some(r) = &node.replica {
+                let (applied, chain) = (r.kv().applied(), r.kv().applied_chain());
+                if let Some((other_chain, other)) = by_index.get(&applied) {
+                    if *other_chain != chain {
+                        let detail = format!("nodes {other} and {id} applied different histories up to index {applied}");
+                        self.fail("state_machine_safety", detail);
+                        return;
+                    }
+                }
+                by_index.insert(applied, (chain, *id));
+            }
+        }
+    }
+
+    /// The recorded client history (JSON Lines), for `--history`.
+    pub fn history_jsonl(events: &[HistoryEvent]) -> String {
+        distsys_check::generate::to_jsonl(events)
+    }
+}
+
+/// Marks a `ClientTimeout` event that is really a scheduled resend.
+const RESEND_MARK: u32 = 1_000_000;
