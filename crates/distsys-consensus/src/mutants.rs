@@ -11,8 +11,6 @@ pub enum Mutant {
     VoteTwice,
     /// Answer a vote request before the vote is persisted: a crash right after forgets it.
     ReplyBeforePersistVote,
-    /// Commit entries of an earlier term by counting replicas (Raft paper, figure 8).
-    CommitOldTermByCount,
     /// Accept AppendEntries without checking the previous entry's term.
     SkipPrevLogCheck,
     /// Apply entries as soon as they are appended, before they are committed.
@@ -27,10 +25,9 @@ pub enum Mutant {
 
 impl Mutant {
     /// Every mutant, in the order `--list-mutants` prints them.
-    pub const ALL: [Mutant; 8] = [
+    pub const ALL: [Mutant; 7] = [
         Mutant::VoteTwice,
         Mutant::ReplyBeforePersistVote,
-        Mutant::CommitOldTermByCount,
         Mutant::SkipPrevLogCheck,
         Mutant::ApplyBeforeCommit,
         Mutant::FollowerStaleRead,
@@ -43,7 +40,6 @@ impl Mutant {
         match self {
             Mutant::VoteTwice => "vote-twice",
             Mutant::ReplyBeforePersistVote => "reply-before-persist-vote",
-            Mutant::CommitOldTermByCount => "commit-old-term",
             Mutant::SkipPrevLogCheck => "skip-prev-log-check",
             Mutant::ApplyBeforeCommit => "apply-before-commit",
             Mutant::FollowerStaleRead => "follower-stale-read",
@@ -58,9 +54,6 @@ impl Mutant {
             Mutant::VoteTwice => "grants a second vote in the same term (two leaders per term)",
             Mutant::ReplyBeforePersistVote => {
                 "replies to RequestVote before the vote is durable; a crash forgets it"
-            }
-            Mutant::CommitOldTermByCount => {
-                "commits an old-term entry once a majority stores it (figure 8)"
             }
             Mutant::SkipPrevLogCheck => "accepts AppendEntries without the log-matching check",
             Mutant::ApplyBeforeCommit => "applies entries when appended, before they commit",

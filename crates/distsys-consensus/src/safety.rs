@@ -122,16 +122,15 @@ impl SafetyMonitor {
         let log = raft.log();
         let (term, last) = (raft.term(), log.last_index());
         if let Some(&(seen_term, seen_last, seen_chain)) = self.leader_log.get(&raft.id()) {
-            if seen_term == term && seen_last > log.offset() {
-                if last < seen_last || log.chain(seen_last) != Some(seen_chain) {
-                    return violation(
-                        "leader_append_only",
-                        format!(
-                            "leader {} of term {term} changed or dropped its entry {seen_last}",
-                            raft.id()
-                        ),
-                    );
-                }
+            let changed = last < seen_last || log.chain(seen_last) != Some(seen_chain);
+            if seen_term == term && seen_last > log.offset() && changed {
+                return violation(
+                    "leader_append_only",
+                    format!(
+                        "leader {} of term {term} changed or dropped its entry {seen_last}",
+                        raft.id()
+                    ),
+                );
             }
         }
         if let Some(chain) = log.chain(last) {

@@ -1,6 +1,6 @@
 //! Many seeds, run in parallel on every core, summarised.
 
-use crate::sim::{RunReport, SimConfig, Simulation};
+use crate::sim::{RunReport, SimConfig, Simulation, Violation};
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -56,7 +56,7 @@ pub fn run_campaign(
             let mut config = base.clone();
             config.seed = seed;
             config.trace = false;
-            let report = Simulation::new(config).run();
+            let report = run_one(config);
             progress(done.fetch_add(1, Ordering::Relaxed) + 1, seeds);
             report
         })
@@ -89,4 +89,31 @@ pub fn run_campaign(
     }
     summary.write_latencies_us.sort_unstable();
     summary
+}
+
+/// Runs one seed; a panic inside the protocol (a failed `debug_assert!` invariant, say) is a
+/// detected bug like any other and is reported as an `assertion` violation of that seed.
+pub fn run_one(config: SimConfig) -> RunReport {
+    let seed = config.seed;
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        Simulation::new(config).run()
+    })) {
+        Ok(report) => report,
+        Err(payload) => {
+            let detail = payload
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "panic without a message".to_string());
+            RunReport {
+                seed,
+                violation: Some(Violation {
+                    property: "assertion".into(),
+                    detail,
+                    time_us: 0,
+                }),
+                ..RunReport::default()
+            }
+        }
+    }
 }

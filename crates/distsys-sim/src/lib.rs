@@ -14,6 +14,6 @@ pub mod faults;
 pub mod sim;
 pub mod trace;
 
-pub use campaign::{run_campaign, CampaignReport};
+pub use campaign::{run_campaign, run_one, CampaignReport};
 pub use faults::{Fault, FaultSet};
 pub use sim::{RunReport, SimConfig, Simulation, Violation};

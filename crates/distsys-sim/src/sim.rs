@@ -155,7 +155,9 @@ enum EventKind {
 enum FaultAction {
     Partition,
     Heal,
-    Crash(Option<NodeId>),
+    /// Crash a node (a chosen one, or a random/leader target) and restart it within the
+    /// given number of microseconds (or after a random 50-1500 ms).
+    Crash(Option<NodeId>, Option<u64>),
     Restart(NodeId),
     Pause,
     Resume(NodeId),
@@ -234,6 +236,8 @@ pub struct Simulation {
     request_timeout_us: u64,
     value_counter: u64,
     candidates: BTreeMap<(NodeId, u64), bool>,
+    max_entries_per_msg: usize,
+    election_timeout_us: (u64, u64),
 }
 
 fn micros(ms: f64) -> u64 {
@@ -304,8 +308,24 @@ impl Simulation {
             request_timeout_us: 2 * election_max_us + 4 * rtt_us,
             value_counter: 0,
             candidates: BTreeMap::new(),
+            max_entries_per_msg: 64,
+            election_timeout_us: (
+                config.election_timeout_ms.0 * MS,
+                config.election_timeout_ms.1 * MS,
+            ),
             config,
         };
+        // Rare paths made common: some runs replicate one entry per message, so a leader's
+        // entries can reach followers separately (as after losses and retransmissions).
+        if sim.config.faults.has(Fault::Reorder) {
+            sim.max_entries_per_msg = [1, 4, 64][sim.rng.random_range(0..3)];
+        }
+        // Timer anomalies: some runs randomise election timeouts over a narrow range, so
+        // several candidates often stand in the same term (split votes).
+        if sim.config.faults.has(Fault::Clock) && sim.rng.random_bool(0.5) {
+            let (min, _) = sim.config.election_timeout_ms;
+            sim.election_timeout_us = (min * MS, min * MS + 2 * MS);
+        }
         for id in ids {
             sim.start_node(id);
         }
@@ -333,10 +353,13 @@ impl Simulation {
 
     fn raft_config(&self, id: NodeId) -> Config {
         let mut config = Config::new(id, self.nodes.keys().copied().collect());
-        config.election_timeout_min_us = self.config.election_timeout_ms.0 * MS;
-        config.election_timeout_max_us = self.config.election_timeout_ms.1 * MS;
+        (
+            config.election_timeout_min_us,
+            config.election_timeout_max_us,
+        ) = self.election_timeout_us;
         config.heartbeat_us = self.config.heartbeat_ms * MS;
         config.mutant = self.config.mutant;
+        config.max_entries_per_msg = self.max_entries_per_msg;
         config
     }
 
@@ -463,14 +486,27 @@ impl Simulation {
                 connection,
                 request,
             } => {
+                if self.nodes.get(&node).is_none_or(|n| n.replica.is_none()) {
+                    return;
+                }
                 if !self.alive(node) {
+                    // Requests wait in the socket buffer of a paused process (known-bugs #5).
+                    let at = self.now + 10 * MS;
+                    self.schedule(
+                        at,
+                        EventKind::Request {
+                            node,
+                            connection,
+                            request,
+                        },
+                    );
                     return;
                 }
                 let mut replies = Vec::new();
                 if let Some(r) = self.nodes.get_mut(&node).and_then(|n| n.replica.as_mut()) {
                     r.request(connection, request, &mut replies);
                 }
-                self.send_replies(node, replies);
+                self.send_replies(replies);
                 self.process_ready(node);
             }
             EventKind::Reply {
@@ -539,14 +575,16 @@ impl Simulation {
         for (role, role_term) in ready.roles {
             self.on_role(id, role, role_term);
         }
-        self.send_replies(id, ready.replies);
+        self.send_replies(ready.replies);
         // A rare path made common: a node that just granted a vote sometimes dies at once.
         if vote_granted
             && self.config.faults.has(Fault::Crash)
             && self.now < self.faults_end_us
-            && self.rng.random_bool(0.2)
+            && self.rng.random_bool(0.5)
         {
-            self.apply_fault(FaultAction::Crash(Some(id)));
+            // ...and is restarted by its supervisor almost at once.
+            let restart_within = self.rng.random_range(1..500);
+            self.apply_fault(FaultAction::Crash(Some(id), Some(restart_within)));
         }
     }
 
@@ -619,11 +657,12 @@ impl Simulation {
         delay.max(1)
     }
 
-    fn send_replies(&mut self, node: NodeId, replies: Vec<(u64, u64, u64, ClientReply)>) {
+    /// Sends answers back to clients. A connection number is `client << 8 | attempt`, so a late
+    /// answer to an old attempt can be told apart.
+    fn send_replies(&mut self, replies: Vec<(u64, u64, u64, ClientReply)>) {
         for (connection, _client, seq, reply) in replies {
             let client = (connection >> 8) as usize;
             let attempt = (connection & 0xff) as u32;
-            let _ = node;
             let at = self.now + self.link_delay();
             self.schedule(
                 at,
@@ -649,7 +688,7 @@ impl Simulation {
             let kind = kinds[self.rng.random_range(0..kinds.len())];
             let action = match kind {
                 Fault::Partition => FaultAction::Partition,
-                Fault::Crash => FaultAction::Crash(None),
+                Fault::Crash => FaultAction::Crash(None, None),
                 _ => FaultAction::Pause,
             };
             self.schedule(at, EventKind::Fault(action));
@@ -747,7 +786,7 @@ impl Simulation {
                         .record(self.now, None, None, "partition_healed", json!({}));
                 }
             }
-            FaultAction::Crash(victim) => {
+            FaultAction::Crash(victim, restart_within) => {
                 let victim = match victim {
                     Some(v) => v,
                     None => self.target(),
@@ -756,11 +795,12 @@ impl Simulation {
                     if node.replica.take().is_some() {
                         self.trace
                             .record(self.now, Some(victim), None, "node_crashed", json!({}));
-                        let back = self.now + self.rng.random_range(50 * MS..1500 * MS);
-                        self.schedule(
-                            back.min(self.faults_end_us),
-                            EventKind::Fault(FaultAction::Restart(victim)),
-                        );
+                        let delay = match restart_within {
+                            Some(d) => d,
+                            None => self.rng.random_range(50 * MS..1500 * MS),
+                        };
+                        let back = (self.now + delay).min(self.faults_end_us.max(self.now + 1));
+                        self.schedule(back, EventKind::Fault(FaultAction::Restart(victim)));
                     }
                 }
             }
@@ -995,7 +1035,7 @@ impl Simulation {
                     _ => ids[self.rng.random_range(0..ids.len())],
                 };
                 self.clients[client].guess = guess;
-                self.retry_later(client, seq, leader.is_some());
+                self.retry_later(client, leader.is_some());
             }
         }
     }
@@ -1007,7 +1047,10 @@ impl Simulation {
         self.schedule(self.now + think, EventKind::ClientNext { client });
     }
 
-    fn retry_later(&mut self, client: usize, seq: u64, immediately: bool) {
+    /// Retries the pending operation with the same idempotency key (client, seq), after the
+    /// retry policy's backoff (at once when a leader was named), or gives up when the attempts
+    /// are used up.
+    fn retry_later(&mut self, client: usize, immediately: bool) {
         let Some(pending) = self.clients[client].pending.as_ref() else {
             return;
         };
@@ -1015,11 +1058,6 @@ impl Simulation {
         match self.retry.backoff_ms(pending.attempt, unit) {
             Some(delay_ms) => {
                 let delay = if immediately { 0 } else { delay_ms * MS };
-                // Bump the attempt so the old attempt's timeout is ignored.
-                if let Some(p) = self.clients[client].pending.as_mut() {
-                    p.attempt += 0;
-                }
-                let _ = seq;
                 self.schedule_resend(client, delay);
             }
             None => self.give_up(client),
@@ -1063,7 +1101,7 @@ impl Simulation {
         // No answer: maybe the node is down; try another one after a backoff.
         let ids: Vec<NodeId> = self.nodes.keys().copied().collect();
         self.clients[client].guess = ids[self.rng.random_range(0..ids.len())];
-        self.retry_later(client, seq, false);
+        self.retry_later(client, false);
     }
 
     /// Every attempt used up: the outcome is unknown. Jepsen retires the process.

@@ -594,8 +594,8 @@ impl Raft {
 
     fn handle_vote_response(&mut self, from: NodeId, term: Term, granted: bool, pre_vote: bool) {
         let expected = if pre_vote {
-            self.role == Role::PreCandidate && term == self.hard_state.term + 1
-                || (self.role == Role::PreCandidate && !granted)
+            // Granted pre-votes carry our next term; refusals carry the voter's own term.
+            self.role == Role::PreCandidate && (term == self.hard_state.term + 1 || !granted)
         } else {
             self.role == Role::Candidate && term == self.hard_state.term
         };
@@ -891,7 +891,7 @@ impl Raft {
     }
 
     /// Advances the commit index to the highest index stored on a majority, if that entry is of
-    /// the current term (Raft section 5.4.2; the mutant counts older terms too).
+    /// the current term (Raft section 5.4.2).
     fn maybe_commit(&mut self) {
         if self.role != Role::Leader {
             return;
@@ -901,9 +901,7 @@ impl Raft {
         matched.sort_unstable_by(|a, b| b.cmp(a));
         let candidate = matched[self.config.quorum() - 1];
         let own_term = self.log.term(candidate) == Some(self.hard_state.term);
-        if candidate > self.commit
-            && (own_term || self.config.mutant == Some(Mutant::CommitOldTermByCount))
-        {
+        if candidate > self.commit && own_term {
             self.commit = candidate;
             self.emit_committed();
             self.broadcast_append(false);
