@@ -109,7 +109,8 @@ pub struct RunReport {
     pub write_latencies_us: Vec<u64>,
     /// Time from the last fault healing to a leader, in microseconds (None: no leader by the end).
     pub leader_after_heal_us: Option<u64>,
-    /// Time from the last fault healing until every client operation had completed.
+    /// Time from the last fault healing until every client operation pending at that moment
+    /// had completed (None: some never did).
     pub clients_done_after_heal_us: Option<u64>,
     /// Partition events (detected, healed).
     pub partitions: (u64, u64),
@@ -238,6 +239,8 @@ pub struct Simulation {
     candidates: BTreeMap<(NodeId, u64), bool>,
     max_entries_per_msg: usize,
     election_timeout_us: (u64, u64),
+    /// Client operations (client, seq) still pending when the faults healed.
+    pending_at_heal: std::collections::BTreeSet<(usize, u64)>,
 }
 
 fn micros(ms: f64) -> u64 {
@@ -313,6 +316,7 @@ impl Simulation {
                 config.election_timeout_ms.0 * MS,
                 config.election_timeout_ms.1 * MS,
             ),
+            pending_at_heal: std::collections::BTreeSet::new(),
             config,
         };
         // Rare paths made common: some runs replicate one entry per message, so a leader's
@@ -399,7 +403,6 @@ impl Simulation {
                 break;
             }
             self.handle(event.kind);
-            self.check_safety();
         }
         if self.report.violation.is_none() {
             self.finish();
@@ -427,13 +430,19 @@ impl Simulation {
         }
     }
 
-    fn check_safety(&mut self) {
-        let live = self
+    /// Checks the safety properties against the node that just changed. Only that node's state
+    /// moved, and the monitor remembers what every other node showed, so this is the same check
+    /// as looking at the whole cluster, in constant work per event.
+    fn check_safety(&mut self, id: NodeId) {
+        let Some(raft) = self
             .nodes
-            .values()
-            .filter_map(|n| n.replica.as_ref())
-            .map(|r| r.raft());
-        if let Err(v) = self.monitor.observe(live) {
+            .get(&id)
+            .and_then(|n| n.replica.as_ref())
+            .map(|r| r.raft())
+        else {
+            return;
+        };
+        if let Err(v) = self.monitor.observe(std::iter::once(raft)) {
             self.fail(v.property, v.detail);
         }
     }
@@ -576,6 +585,7 @@ impl Simulation {
             self.on_role(id, role, role_term);
         }
         self.send_replies(ready.replies);
+        self.check_safety(id);
         // A rare path made common: a node that just granted a vote sometimes dies at once.
         if vote_granted
             && self.config.faults.has(Fault::Crash)
@@ -843,6 +853,15 @@ impl Simulation {
                     self.apply_fault(FaultAction::Restart(id));
                 }
                 self.healed_at = Some(self.now);
+                self.pending_at_heal = self
+                    .clients
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, c)| c.pending.as_ref().map(|p| (i, p.seq)))
+                    .collect();
+                if self.pending_at_heal.is_empty() {
+                    self.report.clients_done_after_heal_us = Some(0);
+                }
                 if self.leader().is_some() {
                     self.report.leader_after_heal_us = Some(0);
                 }
@@ -879,7 +898,6 @@ impl Simulation {
             return;
         }
         if self.now >= self.clients_end_us {
-            self.maybe_all_done();
             return;
         }
         let key = format!("k{}", self.rng.random_range(0..KEYS));
@@ -1040,7 +1058,21 @@ impl Simulation {
         }
     }
 
+    /// Notes that a client's operation ended; records when the last one pending at the heal did.
+    fn ended(&mut self, client: usize) {
+        if let (Some(pending), Some(healed)) =
+            (self.clients[client].pending.as_ref(), self.healed_at)
+        {
+            if self.pending_at_heal.remove(&(client, pending.seq))
+                && self.pending_at_heal.is_empty()
+            {
+                self.report.clients_done_after_heal_us = Some(self.now - healed);
+            }
+        }
+    }
+
     fn complete(&mut self, client: usize) {
+        self.ended(client);
         self.report.ops_ok += 1;
         self.clients[client].pending = None;
         let think = self.rng.random_range(0..20 * MS);
@@ -1106,6 +1138,7 @@ impl Simulation {
 
     /// Every attempt used up: the outcome is unknown. Jepsen retires the process.
     fn give_up(&mut self, client: usize) {
+        self.ended(client);
         let Some(pending) = self.clients[client].pending.take() else {
             return;
         };
@@ -1127,16 +1160,6 @@ impl Simulation {
         self.schedule(self.now + MS, EventKind::ClientNext { client });
     }
 
-    fn maybe_all_done(&mut self) {
-        if self.clients.iter().all(|c| c.pending.is_none())
-            && self.report.clients_done_after_heal_us.is_none()
-        {
-            if let Some(healed) = self.healed_at {
-                self.report.clients_done_after_heal_us = Some(self.now - healed);
-            }
-        }
-    }
-
     // ----- end of run -----
 
     fn finish(&mut self) {
@@ -1148,7 +1171,6 @@ impl Simulation {
                 }
             }
         }
-        self.maybe_all_done();
         // Liveness: after every fault healed, a leader must appear within a bounded time.
         let bound = 20 * self.config.election_timeout_ms.1 * MS;
         match (self.healed_at, self.report.leader_after_heal_us) {

@@ -90,6 +90,16 @@ pub enum BenchTarget {
         #[arg(long, default_value_t = 2000)]
         iterations: u32,
     },
+    /// Simulator speed: events per second on one core, and wall time per simulated second for
+    /// 3, 5, 7, 51 and 1000-node clusters.
+    Sim {
+        /// Simulated seconds per cluster size.
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        /// Largest cluster to time.
+        #[arg(long, default_value_t = 1000)]
+        max_nodes: usize,
+    },
     /// Checker time per conformance history (against Porcupine's reference figures) and on
     /// generated histories of growing size.
     Check {

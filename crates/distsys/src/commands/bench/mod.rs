@@ -2,6 +2,7 @@
 
 mod advise;
 mod check;
+mod sim;
 
 use crate::cli::BenchTarget;
 use std::io::Write;
@@ -10,6 +11,7 @@ pub fn run(what: BenchTarget, stdout: &mut dyn Write, stderr: &mut dyn Write) ->
     match what {
         BenchTarget::Advise { iterations } => advise::run(iterations.max(1), stdout),
         BenchTarget::Check { dir, max_ops } => check::run(&dir, max_ops, stdout, stderr),
+        BenchTarget::Sim { seconds, max_nodes } => sim::run(seconds.max(1), max_nodes, stdout),
     }
 }
 
