@@ -744,11 +744,7 @@ impl Raft {
         commit: Index,
         probe: u64,
     ) {
-        if self.role != Role::Follower || self.leader != Some(from) {
-            self.become_follower(term, Some(from));
-        }
-        self.leader_heard_at = self.now;
-        self.reset_election_deadline();
+        self.follow(from, term);
         let reject = |raft: &mut Raft, hint_index: Index| {
             raft.send(
                 from,
@@ -860,12 +856,18 @@ impl Raft {
         self.send_append(from, !success);
     }
 
-    fn handle_snapshot(&mut self, from: NodeId, term: Term, snapshot: Snapshot, probe: u64) {
-        if self.role != Role::Follower || self.leader != Some(from) {
-            self.become_follower(term, Some(from));
+    /// Accepts `leader` as the leader of `term` (the current term): a candidate or stale
+    /// leader steps down, and the election timer restarts.
+    fn follow(&mut self, leader: NodeId, term: Term) {
+        if self.role != Role::Follower || self.leader != Some(leader) {
+            self.become_follower(term, Some(leader));
         }
         self.leader_heard_at = self.now;
         self.reset_election_deadline();
+    }
+
+    fn handle_snapshot(&mut self, from: NodeId, term: Term, snapshot: Snapshot, probe: u64) {
+        self.follow(from, term);
         let last = snapshot.last_index;
         if last > self.commit {
             self.log.install(snapshot.clone());
