@@ -13,8 +13,6 @@ pub struct CampaignReport {
     pub failures: Vec<RunReport>,
     /// Elections won, all runs.
     pub elections_won: u64,
-    /// Elections that produced no leader.
-    pub elections_failed: u64,
     /// Entries committed, all runs.
     pub commits: u64,
     /// Client operations: attempted, ok, unknown.
@@ -27,6 +25,14 @@ pub struct CampaignReport {
     pub worst_clients_done_after_heal_us: u64,
     /// Events processed.
     pub events: u64,
+    /// Elections: won, timed out alone, split vote.
+    pub election_results: (u64, u64, u64),
+    /// Latencies of completed operations by type, microseconds.
+    pub latency_by_operation_us: std::collections::BTreeMap<String, Vec<u64>>,
+    /// Worst replication lag per follower, seconds.
+    pub replication_lag_seconds: std::collections::BTreeMap<u64, f64>,
+    /// Partitions injected and healed.
+    pub partitions: (u64, u64),
 }
 
 impl CampaignReport {
@@ -68,7 +74,6 @@ pub fn run_campaign(
     };
     for r in reports {
         summary.elections_won += r.elections_won;
-        summary.elections_failed += r.elections_failed;
         summary.commits += r.commits;
         summary.ops.0 += r.ops_total;
         summary.ops.1 += r.ops_ok;
@@ -83,6 +88,25 @@ pub fn run_campaign(
         summary
             .write_latencies_us
             .extend(r.write_latencies_us.iter().copied());
+        summary.election_results.0 += r.election_results.0;
+        summary.election_results.1 += r.election_results.1;
+        summary.election_results.2 += r.election_results.2;
+        summary.partitions.0 += r.partitions.0;
+        summary.partitions.1 += r.partitions.1;
+        for (kind, samples) in &r.latency_by_operation_us {
+            summary
+                .latency_by_operation_us
+                .entry(kind.clone())
+                .or_default()
+                .extend(samples.iter().copied());
+        }
+        for (follower, lag) in &r.replication_lag_seconds {
+            let worst = summary
+                .replication_lag_seconds
+                .entry(*follower)
+                .or_insert(0.0);
+            *worst = worst.max(*lag);
+        }
         if r.violation.is_some() {
             summary.failures.push(r);
         }

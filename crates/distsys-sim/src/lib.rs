@@ -11,6 +11,7 @@
 
 pub mod campaign;
 pub mod faults;
+pub mod metrics;
 pub mod sim;
 pub mod trace;
 

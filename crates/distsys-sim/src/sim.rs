@@ -95,8 +95,6 @@ pub struct RunReport {
     pub violation: Option<Violation>,
     /// Elections won.
     pub elections_won: u64,
-    /// Elections started that did not produce a leader in their term.
-    pub elections_failed: u64,
     /// Entries committed (highest commit index reached).
     pub commits: u64,
     /// Client operations completed ok (and cas that failed cleanly).
@@ -114,6 +112,13 @@ pub struct RunReport {
     pub clients_done_after_heal_us: Option<u64>,
     /// Partition events (detected, healed).
     pub partitions: (u64, u64),
+    /// Elections by outcome: (won, timed out alone, split between several candidates).
+    pub election_results: (u64, u64, u64),
+    /// Latency of operations that completed ok, by operation type, in microseconds.
+    pub latency_by_operation_us: BTreeMap<String, Vec<u64>>,
+    /// At the end: for each follower of the leader, the age (seconds) of the oldest entry the
+    /// leader holds that the follower lacks.
+    pub replication_lag_seconds: BTreeMap<NodeId, f64>,
     /// Events processed.
     pub events: u64,
     /// The last trace lines before the end (or the violation).
@@ -239,6 +244,8 @@ pub struct Simulation {
     candidates: BTreeMap<(NodeId, u64), bool>,
     max_entries_per_msg: usize,
     election_timeout_us: (u64, u64),
+    /// When each log index was appended by its leader, for replication lag.
+    appended_at: BTreeMap<u64, u64>,
     /// Client operations (client, seq) still pending when the faults healed.
     pending_at_heal: std::collections::BTreeSet<(usize, u64)>,
 }
@@ -317,6 +324,7 @@ impl Simulation {
                 config.election_timeout_ms.1 * MS,
             ),
             pending_at_heal: std::collections::BTreeSet::new(),
+            appended_at: BTreeMap::new(),
             config,
         };
         // Rare paths made common: some runs replicate one entry per message, so a leader's
@@ -407,6 +415,7 @@ impl Simulation {
         if self.report.violation.is_none() {
             self.finish();
         }
+        self.final_metrics();
         self.report.tail = self.trace.tail();
         self.report.trace = self.trace.into_lines();
         self.report.write_latencies_us.sort_unstable();
@@ -543,8 +552,17 @@ impl Simulation {
         let term = replica.raft().term();
         let commit = replica.raft().commit_index();
         let node = self.nodes.get_mut(&id).expect("node exists");
+        let leading = node
+            .replica
+            .as_ref()
+            .is_some_and(|r| r.raft().role() == Role::Leader);
         for op in &ready.persist {
             node.persisted.apply(op);
+            if let (true, distsys_consensus::PersistOp::Append(entries)) = (leading, op) {
+                for entry in entries {
+                    self.appended_at.insert(entry.index, self.now);
+                }
+            }
         }
         let mut vote_granted = false;
         for (to, message) in ready.messages {
@@ -578,6 +596,21 @@ impl Simulation {
                 Some(term),
                 "commit_applied",
                 json!({"applied_index": last, "entries": ready.applied.len()}),
+            );
+        }
+        if leading && commit > self.report.commits {
+            let matched: Vec<(NodeId, u64)> = self
+                .nodes
+                .get(&id)
+                .and_then(|n| n.replica.as_ref())
+                .map(|r| r.raft().follower_matches())
+                .unwrap_or_default();
+            self.trace.record(
+                self.now,
+                Some(id),
+                Some(term),
+                "log_replicated",
+                json!({"commit_index": commit, "follower_match": matched}),
             );
         }
         self.report.commits = self.report.commits.max(commit);
@@ -1026,11 +1059,15 @@ impl Simulation {
                     &pending.key,
                     output,
                 );
+                let latency = self.now - pending.invoked_at;
                 if pending.kind.is_mutation() {
-                    self.report
-                        .write_latencies_us
-                        .push(self.now - pending.invoked_at);
+                    self.report.write_latencies_us.push(latency);
                 }
+                self.report
+                    .latency_by_operation_us
+                    .entry(pending.kind.name().to_string())
+                    .or_default()
+                    .push(latency);
                 self.complete(client);
             }
             ClientReply::CasFailed => {
@@ -1161,6 +1198,46 @@ impl Simulation {
     }
 
     // ----- end of run -----
+
+    /// Election outcomes per term, and each follower's replication lag behind the leader.
+    fn final_metrics(&mut self) {
+        let mut by_term: BTreeMap<u64, (usize, bool)> = BTreeMap::new();
+        for ((_, term), won) in &self.candidates {
+            let slot = by_term.entry(*term).or_default();
+            slot.0 += 1;
+            slot.1 |= *won;
+        }
+        for (candidates, won) in by_term.values() {
+            let r = &mut self.report.election_results;
+            match (won, candidates) {
+                (true, _) => r.0 += 1,
+                (false, 1) => r.1 += 1,
+                (false, _) => r.2 += 1,
+            }
+        }
+        let Some(leader) = self.leader() else { return };
+        let Some(raft) = self
+            .nodes
+            .get(&leader)
+            .and_then(|n| n.replica.as_ref())
+            .map(|r| r.raft())
+        else {
+            return;
+        };
+        let last = raft.log().last_index();
+        for (follower, matched) in raft.follower_matches() {
+            let seconds = if matched >= last {
+                0.0
+            } else {
+                self.appended_at
+                    .get(&(matched + 1))
+                    .map_or(0.0, |t| (self.now - t) as f64 / 1e6)
+            };
+            self.report
+                .replication_lag_seconds
+                .insert(follower, seconds);
+        }
+    }
 
     fn finish(&mut self) {
         // Operations still pending have an unknown outcome.

@@ -112,3 +112,34 @@ fn a_seed_replays_bit_for_bit() {
         }
     }
 }
+
+#[test]
+fn metrics_use_the_seed_names_and_agree_with_the_run() {
+    let summary = run_campaign(&config(0), 500, 4, &|_, _| {});
+    let text = distsys_sim::metrics::render(&summary);
+    for name in [
+        "leader_elections_total{result=\"success\"}",
+        "leader_elections_total{result=\"split_vote\"}",
+        "replication_lag_seconds{follower_id=",
+        "consensus_latency_seconds_bucket{le=\"0.005\",operation_type=\"write\"}",
+        "partition_events_total{type=\"detected\"}",
+    ] {
+        assert!(text.contains(name), "{name} missing:\n{text}");
+    }
+    let won = format!(
+        "leader_elections_total{{result=\"success\"}} {}",
+        summary.election_results.0
+    );
+    assert!(text.contains(&won), "{won}\n{text}");
+    assert!(
+        summary.election_results.0 >= 4,
+        "every run elects at least one leader"
+    );
+    let reads = summary
+        .latency_by_operation_us
+        .get("read")
+        .map_or(0, Vec::len);
+    assert!(text.contains(&format!(
+        "consensus_latency_seconds_count{{operation_type=\"read\"}} {reads}"
+    )));
+}

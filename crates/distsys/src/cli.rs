@@ -150,6 +150,9 @@ pub struct SimulateArgs {
     /// Write the trace of the (first) run to this file, as JSON lines in the log schema.
     #[arg(long)]
     pub trace: Option<String>,
+    /// Write the seed's metrics (Prometheus text format) for the whole campaign to this file.
+    #[arg(long)]
+    pub metrics: Option<String>,
     /// List the seeded bugs and exit.
     #[arg(long)]
     pub list_mutants: bool,

@@ -131,6 +131,11 @@ pub fn run(args: &SimulateArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) 
     });
     bar.finish_and_clear();
     let elapsed = start.elapsed();
+    if let Some(path) = &args.metrics {
+        if let Err(e) = std::fs::write(path, distsys_sim::metrics::render(&summary)) {
+            return fail(stderr, &format!("cannot write metrics {path}: {e}"));
+        }
+    }
     let _ = writeln!(
         stdout,
         "simulate raft: {} node(s), {} run(s) of {} ms virtual, faults {}, {} client(s){}",
@@ -149,7 +154,11 @@ pub fn run(args: &SimulateArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) 
         "violations:        {} run(s)",
         summary.failures.len()
     );
-    let _ = writeln!(stdout, "elections won:     {}", summary.elections_won);
+    let (won, timeout, split) = summary.election_results;
+    let _ = writeln!(
+        stdout,
+        "elections:         {won} won, {timeout} timed out, {split} split votes"
+    );
     let _ = writeln!(stdout, "entries committed: {}", summary.commits);
     let (total, ok, unknown) = summary.ops;
     let availability = if total == 0 {
