@@ -17,7 +17,8 @@ pub enum Mutant {
     ApplyBeforeCommit,
     /// Serve reads from a follower's local state without a read barrier.
     FollowerStaleRead,
-    /// Serve reads on the leader from local state without confirming leadership (etcd 0.4).
+    /// Serve reads on the leader from local state, and keep leading without a majority (no
+    /// check-quorum): a cut-off leader answers stale reads (etcd 0.4, Jepsen 2014).
     LeaderReadWithoutQuorum,
     /// A new leader does not append a no-op of its term (Redis-Raft, Jepsen 2020).
     NoNoopOnElection,
@@ -59,7 +60,7 @@ impl Mutant {
             Mutant::ApplyBeforeCommit => "applies entries when appended, before they commit",
             Mutant::FollowerStaleRead => "followers answer reads from local state, no read barrier",
             Mutant::LeaderReadWithoutQuorum => {
-                "the leader answers reads without confirming it still leads"
+                "the leader answers reads locally and keeps leading without a majority (etcd 0.4)"
             }
             Mutant::NoNoopOnElection => {
                 "a new leader serves reads before committing an entry of its term"

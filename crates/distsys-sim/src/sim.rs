@@ -51,6 +51,8 @@ pub struct SimConfig {
     pub heartbeat_ms: u64,
     /// Faults to inject.
     pub faults: FaultSet,
+    /// Serve leader reads from a lease (see `Config::lease_read`).
+    pub lease_read: bool,
     /// A seeded bug, if any.
     pub mutant: Option<Mutant>,
     /// Record a full trace (JSON lines in the seed's log schema).
@@ -69,6 +71,7 @@ impl SimConfig {
             election_timeout_ms: (150, 300),
             heartbeat_ms: 50,
             faults: FaultSet::all(),
+            lease_read: false,
             mutant: None,
             trace: false,
         }
@@ -372,6 +375,7 @@ impl Simulation {
         config.heartbeat_us = self.config.heartbeat_ms * MS;
         config.mutant = self.config.mutant;
         config.max_entries_per_msg = self.max_entries_per_msg;
+        config.lease_read = self.config.lease_read;
         config
     }
 
@@ -494,7 +498,11 @@ impl Simulation {
                     self.schedule(at, EventKind::Deliver { from, to, message });
                     return;
                 }
+                // The core learns the time with every input, not only at ticks: a process that
+                // was paused must see how late it is before it acts (known-bugs #5).
+                let now = self.node_clock(to);
                 if let Some(r) = self.nodes.get_mut(&to).and_then(|n| n.replica.as_mut()) {
+                    r.tick(now);
                     r.step(from, message);
                 }
                 self.process_ready(to);
@@ -521,7 +529,9 @@ impl Simulation {
                     return;
                 }
                 let mut replies = Vec::new();
+                let now = self.node_clock(node);
                 if let Some(r) = self.nodes.get_mut(&node).and_then(|n| n.replica.as_mut()) {
+                    r.tick(now);
                     r.request(connection, request, &mut replies);
                 }
                 self.send_replies(replies);
@@ -1004,12 +1014,14 @@ impl Simulation {
         };
         pending.attempt += 1;
         let ids: Vec<NodeId> = self.nodes.keys().copied().collect();
-        // Reads sometimes go to any node (a client that does not know or trust the leader).
-        let node = if pending.kind == OpKind::Read && self.rng.random_bool(0.3) {
-            ids[self.rng.random_range(0..ids.len())]
-        } else {
-            self.clients[client].guess
-        };
+        // A read's first attempt sometimes goes to any node (a client that does not know or trust
+        // the leader); retries follow the leader hints.
+        let node =
+            if pending.kind == OpKind::Read && pending.attempt == 1 && self.rng.random_bool(0.3) {
+                ids[self.rng.random_range(0..ids.len())]
+            } else {
+                self.clients[client].guess
+            };
         let request = ClientRequest {
             client: client as u64 + 1,
             seq: pending.seq,
@@ -1086,8 +1098,8 @@ impl Simulation {
                 }
                 let ids: Vec<NodeId> = self.nodes.keys().copied().collect();
                 let guess = match leader {
-                    Some(l) if l != self.clients[client].guess => l,
-                    _ => ids[self.rng.random_range(0..ids.len())],
+                    Some(l) => l,
+                    None => ids[self.rng.random_range(0..ids.len())],
                 };
                 self.clients[client].guess = guess;
                 self.retry_later(client, leader.is_some());

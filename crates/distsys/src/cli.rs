@@ -144,6 +144,9 @@ pub struct SimulateArgs {
     /// Heartbeat interval in milliseconds.
     #[arg(long, default_value_t = 50)]
     pub heartbeat_ms: u64,
+    /// Serve leader reads from a lease (clock-drift bound 10%) instead of a ReadIndex round.
+    #[arg(long)]
+    pub lease: bool,
     /// Enable a seeded bug (see --list-mutants).
     #[arg(long)]
     pub mutant: Option<String>,

@@ -1,6 +1,7 @@
 //! Raft as a pure state machine (no clock, no sockets, no RNG of its own: all injected).
 //!
-//! Inputs: [`Raft::tick`] with the driver's time, [`Raft::step`] with a message from a peer,
+//! Inputs: [`Raft::tick`] with the driver's time (call it before any other input whenever time
+//! may have moved, e.g. after a pause), [`Raft::step`] with a message from a peer,
 //! [`Raft::propose`], [`Raft::read_index`], [`Raft::compact`]. Outputs accumulate in a
 //! [`Ready`] that the driver drains with [`Raft::ready`]: persist first, then send, then apply.
 //!
@@ -48,6 +49,17 @@ pub struct Config {
     pub max_inflight_msgs: usize,
     /// Entries per AppendEntries message.
     pub max_entries_per_msg: usize,
+    /// Serve reads from a leader lease instead of a ReadIndex round while the lease holds.
+    /// Off by default. Assumes every node's clock runs at most `lease_drift_bound` (a ratio)
+    /// faster or slower than real time: the lease lasts
+    /// `election_timeout_min × (1 − 2 × lease_drift_bound)` from the *sending* of the heartbeat
+    /// round a majority acknowledged, on the leader's own monotonic clock (a paused leader's
+    /// lease has expired when it wakes, known-bugs #5). Refused unless `check_quorum` is on,
+    /// since followers only promise not to elect anyone else within an election timeout of
+    /// hearing from the leader when check-quorum is on (known-bugs #4).
+    pub lease_read: bool,
+    /// Bound on clock drift assumed by the leader lease (0.1 = 10%).
+    pub lease_drift_bound: f64,
     /// A seeded bug to enable (tests and simulation only).
     pub mutant: Option<Mutant>,
 }
@@ -66,12 +78,20 @@ impl Config {
             check_quorum: true,
             max_inflight_msgs: 64,
             max_entries_per_msg: 64,
+            lease_read: false,
+            lease_drift_bound: 0.1,
             mutant: None,
         }
     }
 
     fn quorum(&self) -> usize {
         self.voters.len() / 2 + 1
+    }
+
+    /// How long a lease lasts after its heartbeat round was sent, in microseconds.
+    pub fn lease_us(&self) -> TimeUs {
+        let factor = (1.0 - 2.0 * self.lease_drift_bound).clamp(0.0, 1.0);
+        (self.election_timeout_min_us as f64 * factor) as TimeUs
     }
 }
 
@@ -115,6 +135,11 @@ pub struct Raft {
     votes: BTreeMap<NodeId, bool>,
     progress: BTreeMap<NodeId, Progress>,
     probe: u64,
+    /// When this node started: with leases on it refuses votes for an election timeout after a
+    /// restart, because it no longer knows when it last heard from the leader.
+    started_at: TimeUs,
+    /// When recent heartbeat rounds were sent (bounded), for the leader lease.
+    probe_sent_at: std::collections::VecDeque<(u64, TimeUs)>,
     reads: Vec<PendingRead>,
     transferring: bool,
     deferred_hard_state: Option<HardState>,
@@ -145,6 +170,8 @@ impl Raft {
             votes: BTreeMap::new(),
             progress: BTreeMap::new(),
             probe: 0,
+            probe_sent_at: std::collections::VecDeque::new(),
+            started_at: now,
             reads: Vec::new(),
             transferring: false,
             deferred_hard_state: None,
@@ -209,9 +236,12 @@ impl Raft {
             Role::Leader => {
                 if self.now >= self.heartbeat_deadline {
                     self.heartbeat_deadline = self.now + self.config.heartbeat_us;
+                    self.new_probe_round();
                     self.broadcast_append(true);
                 }
-                if self.config.check_quorum && self.now >= self.election_deadline {
+                let check_quorum = self.config.check_quorum
+                    && self.config.mutant != Some(Mutant::LeaderReadWithoutQuorum);
+                if check_quorum && self.now >= self.election_deadline {
                     let window = self.config.election_timeout_min_us;
                     let heard = 1 + self
                         .progress
@@ -376,7 +406,11 @@ impl Raft {
                 leader: self.leader,
             });
         }
-        self.probe += 1;
+        if self.lease_holds() {
+            self.ready.reads.push((id, self.commit));
+            return Ok(());
+        }
+        self.new_probe_round();
         self.reads.push(PendingRead {
             id,
             probe: self.probe,
@@ -449,9 +483,12 @@ impl Raft {
     // ----- elections -----
 
     fn in_lease(&self) -> bool {
-        self.config.check_quorum
+        let fresh = self.config.lease_read
+            && self.now < self.started_at + self.config.election_timeout_min_us;
+        let heard_recently = self.config.check_quorum
             && self.leader.is_some()
-            && self.now.saturating_sub(self.leader_heard_at) < self.config.election_timeout_min_us
+            && self.now.saturating_sub(self.leader_heard_at) < self.config.election_timeout_min_us;
+        fresh || heard_recently
     }
 
     fn reset_election_deadline(&mut self) {
@@ -926,6 +963,44 @@ impl Raft {
         }
     }
 
+    /// Starts a new heartbeat round (numbered, its send time remembered for the lease).
+    fn new_probe_round(&mut self) {
+        /// Rounds remembered; older ones cannot start a lease that is still valid.
+        const ROUNDS_KEPT: usize = 64;
+        self.probe += 1;
+        if self.probe_sent_at.len() == ROUNDS_KEPT {
+            self.probe_sent_at.pop_front();
+        }
+        self.probe_sent_at.push_back((self.probe, self.now));
+    }
+
+    /// The newest heartbeat round a majority (this leader included) has acknowledged.
+    fn quorum_acked_probe(&self) -> u64 {
+        let mut acked: Vec<u64> = self.progress.values().map(|p| p.probe_acked).collect();
+        acked.push(u64::MAX);
+        acked.sort_unstable_by(|a, b| b.cmp(a));
+        acked[self.config.quorum() - 1]
+    }
+
+    /// Whether a leader lease covers a read now: enabled, check-quorum on, an entry of this
+    /// term committed, and a majority acknowledged a round sent less than the lease ago.
+    fn lease_holds(&self) -> bool {
+        if !self.config.lease_read || !self.config.check_quorum || self.role != Role::Leader {
+            return false;
+        }
+        if self.log.term(self.commit) != Some(self.hard_state.term) {
+            return false;
+        }
+        let acked = self.quorum_acked_probe();
+        let sent = self
+            .probe_sent_at
+            .iter()
+            .rev()
+            .find(|(probe, _)| *probe <= acked)
+            .map(|(_, at)| *at);
+        sent.is_some_and(|at| self.now < at + self.config.lease_us())
+    }
+
     /// Releases the reads whose heartbeat round a majority acknowledged, once the leader has
     /// committed an entry of its own term (before that its commit index may be stale).
     fn confirm_reads(&mut self) {
@@ -937,10 +1012,7 @@ impl Raft {
         if !committed_in_term {
             return;
         }
-        let mut acked: Vec<u64> = self.progress.values().map(|p| p.probe_acked).collect();
-        acked.push(u64::MAX);
-        acked.sort_unstable_by(|a, b| b.cmp(a));
-        let confirmed = acked[self.config.quorum() - 1];
+        let confirmed = self.quorum_acked_probe();
         let commit = self.commit;
         let (done, waiting): (Vec<PendingRead>, Vec<PendingRead>) =
             self.reads.iter().partition(|r| r.probe <= confirmed);

@@ -85,6 +85,7 @@ fn config(args: &SimulateArgs) -> Result<SimConfig, String> {
     config.election_timeout_ms = election;
     config.heartbeat_ms = args.heartbeat_ms;
     config.faults = args.faults.parse::<FaultSet>()?;
+    config.lease_read = args.lease;
     config.mutant = args
         .mutant
         .as_deref()
