@@ -104,16 +104,26 @@ impl Persisted {
                 self.entries.extend(entries.iter().cloned());
             }
             PersistOp::Snapshot(snapshot) => {
-                let covered = self
+                // The same rule as the in-memory log (`RaftLog::install`): the entries after the
+                // snapshot survive only if this log agrees with it at its last index.
+                let agrees = self
                     .entries
-                    .partition_point(|e| e.index <= snapshot.last_index);
-                self.entries.drain(..covered);
-                if self
-                    .entries
-                    .first()
-                    .is_some_and(|e| e.index != snapshot.last_index + 1)
-                {
-                    // The log does not continue the snapshot: drop it (known-bugs #12).
+                    .iter()
+                    .find(|e| e.index == snapshot.last_index)
+                    .map(|e| e.chain)
+                    .or_else(|| {
+                        self.snapshot
+                            .as_ref()
+                            .filter(|s| s.last_index == snapshot.last_index)
+                            .map(|s| s.last_chain)
+                    })
+                    == Some(snapshot.last_chain);
+                if agrees {
+                    let covered = self
+                        .entries
+                        .partition_point(|e| e.index <= snapshot.last_index);
+                    self.entries.drain(..covered);
+                } else {
                     self.entries.clear();
                 }
                 self.snapshot = Some(snapshot.clone());

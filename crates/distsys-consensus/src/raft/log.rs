@@ -133,9 +133,11 @@ impl RaftLog {
     }
 
     /// Replaces the prefix up to `snapshot.last_index` by the snapshot. Entries after it are kept
-    /// only if the log agrees with the snapshot at its last index; otherwise the log is emptied.
+    /// only if the log holds the snapshot's last entry (same chain); otherwise the log is emptied.
     pub fn install(&mut self, snapshot: Snapshot) {
-        let keep = self.term(snapshot.last_index) == Some(snapshot.last_term);
+        // Same rule as `Persisted::apply`: keep the suffix only if this log holds exactly the
+        // snapshot's last entry (same chain, hence the same whole prefix).
+        let keep = self.chain(snapshot.last_index) == Some(snapshot.last_chain);
         let last = snapshot.last_index;
         if keep {
             self.entries.retain(|e| e.index > last);
