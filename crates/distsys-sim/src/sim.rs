@@ -173,6 +173,20 @@ enum FaultAction {
     HealAll,
 }
 
+impl EventKind {
+    /// The node an input event is for: a peer message or a client request.
+    fn input_node(&self) -> Option<NodeId> {
+        match self {
+            EventKind::Deliver { to, .. } => Some(*to),
+            EventKind::Request { node, .. } => Some(*node),
+            _ => None,
+        }
+    }
+}
+
+/// How long an input waits in a paused process's socket buffer before it is tried again.
+const SOCKET_RETRY_US: u64 = 10 * MS;
+
 struct Scheduled {
     time: u64,
     seq: u64,
@@ -447,6 +461,7 @@ impl Simulation {
     /// moved, and the monitor remembers what every other node showed, so this is the same check
     /// as looking at the whole cluster, in constant work per event.
     fn check_safety(&mut self, id: NodeId) {
+        // Field-level borrows: the node is read while the monitor is updated.
         let Some(raft) = self
             .nodes
             .get(&id)
@@ -460,24 +475,41 @@ impl Simulation {
         }
     }
 
-    fn alive(&self, id: NodeId) -> bool {
-        self.nodes
-            .get(&id)
-            .is_some_and(|n| n.replica.is_some() && !n.paused)
+    /// The replica of a running node (`None` while it is crashed).
+    fn replica(&self, id: NodeId) -> Option<&Replica> {
+        self.nodes.get(&id).and_then(|n| n.replica.as_ref())
+    }
+
+    fn replica_mut(&mut self, id: NodeId) -> Option<&mut Replica> {
+        self.nodes.get_mut(&id).and_then(|n| n.replica.as_mut())
     }
 
     fn handle(&mut self, kind: EventKind) {
+        if let Some(id) = kind.input_node() {
+            let blocked = matches!(&kind, EventKind::Deliver { from, to, .. } if self.partition.blocks(*from, *to));
+            if blocked || self.replica(id).is_none() {
+                return;
+            }
+            if self.nodes[&id].paused {
+                // The input waits in the socket buffer until the process resumes (known-bugs #5).
+                self.schedule(self.now + SOCKET_RETRY_US, kind);
+                return;
+            }
+            // The core learns the time with every input, not only at ticks: a process that was
+            // paused must see how late it is before it acts (known-bugs #5).
+            let now = self.node_clock(id);
+            if let Some(r) = self.replica_mut(id) {
+                r.tick(now);
+            }
+        }
         match kind {
             EventKind::Tick(id) => {
-                let Some(node) = self.nodes.get(&id) else {
-                    return;
-                };
-                if node.replica.is_none() {
+                if self.replica(id).is_none() {
                     return;
                 }
-                if !node.paused {
+                if !self.nodes[&id].paused {
                     let now = self.node_clock(id);
-                    if let Some(r) = self.nodes.get_mut(&id).and_then(|n| n.replica.as_mut()) {
+                    if let Some(r) = self.replica_mut(id) {
                         r.tick(now);
                     }
                     self.process_ready(id);
@@ -487,22 +519,7 @@ impl Simulation {
                 self.schedule(next, EventKind::Tick(id));
             }
             EventKind::Deliver { from, to, message } => {
-                if self.partition.blocks(from, to)
-                    || self.nodes.get(&to).is_none_or(|n| n.replica.is_none())
-                {
-                    return;
-                }
-                if self.nodes[&to].paused {
-                    // The message waits in the socket buffer until the process resumes.
-                    let at = self.now + 10 * MS;
-                    self.schedule(at, EventKind::Deliver { from, to, message });
-                    return;
-                }
-                // The core learns the time with every input, not only at ticks: a process that
-                // was paused must see how late it is before it acts (known-bugs #5).
-                let now = self.node_clock(to);
-                if let Some(r) = self.nodes.get_mut(&to).and_then(|n| n.replica.as_mut()) {
-                    r.tick(now);
+                if let Some(r) = self.replica_mut(to) {
                     r.step(from, message);
                 }
                 self.process_ready(to);
@@ -512,26 +529,8 @@ impl Simulation {
                 connection,
                 request,
             } => {
-                if self.nodes.get(&node).is_none_or(|n| n.replica.is_none()) {
-                    return;
-                }
-                if !self.alive(node) {
-                    // Requests wait in the socket buffer of a paused process (known-bugs #5).
-                    let at = self.now + 10 * MS;
-                    self.schedule(
-                        at,
-                        EventKind::Request {
-                            node,
-                            connection,
-                            request,
-                        },
-                    );
-                    return;
-                }
                 let mut replies = Vec::new();
-                let now = self.node_clock(node);
-                if let Some(r) = self.nodes.get_mut(&node).and_then(|n| n.replica.as_mut()) {
-                    r.tick(now);
+                if let Some(r) = self.replica_mut(node) {
                     r.request(connection, request, &mut replies);
                 }
                 self.send_replies(replies);
@@ -555,7 +554,7 @@ impl Simulation {
 
     /// Carries out a node's outputs: persist (durable), then send, then apply and answer.
     fn process_ready(&mut self, id: NodeId) {
-        let Some(replica) = self.nodes.get_mut(&id).and_then(|n| n.replica.as_mut()) else {
+        let Some(replica) = self.replica_mut(id) else {
             return;
         };
         let ready = replica.ready();
@@ -610,9 +609,7 @@ impl Simulation {
         }
         if leading && commit > self.report.commits {
             let matched: Vec<(NodeId, u64)> = self
-                .nodes
-                .get(&id)
-                .and_then(|n| n.replica.as_ref())
+                .replica(id)
                 .map(|r| r.raft().follower_matches())
                 .unwrap_or_default();
             self.trace.record(
@@ -1228,12 +1225,7 @@ impl Simulation {
             }
         }
         let Some(leader) = self.leader() else { return };
-        let Some(raft) = self
-            .nodes
-            .get(&leader)
-            .and_then(|n| n.replica.as_ref())
-            .map(|r| r.raft())
-        else {
+        let Some(raft) = self.replica(leader).map(|r| r.raft()) else {
             return;
         };
         let last = raft.log().last_index();
