@@ -4,18 +4,16 @@
 //! Time is the line number.
 
 use super::jsonl::parse_type;
-use crate::history::{Event, History, HistoryBuilder, HistoryError, OpKind};
+use crate::history::{Event, History, HistoryError, OpKind};
 use serde_json::Value;
 
 const MARKER: &str = "jepsen.util - ";
 
 /// Parses a Jepsen etcd log.
 pub fn parse(text: &str) -> Result<History, HistoryError> {
-    let mut builder = HistoryBuilder::new();
-    for (index, line) in text.lines().enumerate() {
-        let line_no = index + 1;
+    super::parse_lines(text, |line_no, line| {
         let Some(at) = line.find(MARKER) else {
-            continue;
+            return Ok(None);
         };
         let fields: Vec<&str> = line[at + MARKER.len()..].trim_end().split('\t').collect();
         if fields.len() < 3 {
@@ -26,7 +24,7 @@ pub fn parse(text: &str) -> Result<History, HistoryError> {
         }
         let process: u64 = match fields[0].trim().parse() {
             Ok(p) => p,
-            Err(_) if fields[0].trim() == ":nemesis" => continue,
+            Err(_) if fields[0].trim() == ":nemesis" => return Ok(None),
             Err(_) => {
                 return Err(HistoryError::new(
                     line_no,
@@ -49,7 +47,7 @@ pub fn parse(text: &str) -> Result<History, HistoryError> {
             Some(raw) => parse_value(raw.trim())
                 .ok_or_else(|| HistoryError::new(line_no, format!("cannot read value {raw:?}")))?,
         };
-        builder.push(Event {
+        Ok(Some(Event {
             line: line_no,
             process,
             completion: parse_type(&kind, line_no)?,
@@ -58,9 +56,8 @@ pub fn parse(text: &str) -> Result<History, HistoryError> {
             key: None,
             value,
             time: line_no as u64,
-        })?;
-    }
-    Ok(builder.finish())
+        }))
+    })
 }
 
 fn parse_value(raw: &str) -> Option<Value> {

@@ -4,17 +4,12 @@
 
 use super::edn::{parse_map, Edn};
 use super::jsonl::parse_type;
-use crate::history::{Event, History, HistoryBuilder, HistoryError, OpKind};
+use crate::history::{Event, History, HistoryError, OpKind};
 use serde_json::Value;
 
 /// Parses a Jepsen kv history.
 pub fn parse(text: &str) -> Result<History, HistoryError> {
-    let mut builder = HistoryBuilder::new();
-    for (index, line) in text.lines().enumerate() {
-        let line_no = index + 1;
-        if line.trim().is_empty() {
-            continue;
-        }
+    super::parse_lines(text, |line_no, line| {
         let entries = parse_map(line).map_err(|e| HistoryError::new(line_no, e))?;
         let get = |name: &str| entries.iter().find(|(k, _)| k == name).map(|(_, v)| v);
         let process = match get("process") {
@@ -24,7 +19,7 @@ pub fn parse(text: &str) -> Result<History, HistoryError> {
                     format!("process {n} is not a non-negative integer"),
                 )
             })?,
-            Some(Edn::Keyword(k)) if k == "nemesis" => continue,
+            Some(Edn::Keyword(k)) if k == "nemesis" => return Ok(None),
             other => {
                 return Err(HistoryError::new(
                     line_no,
@@ -51,7 +46,7 @@ pub fn parse(text: &str) -> Result<History, HistoryError> {
             Some(Edn::Data(v)) => v.clone(),
             Some(Edn::Keyword(k)) => Value::String(format!(":{k}")),
         };
-        builder.push(Event {
+        Ok(Some(Event {
             line: line_no,
             process,
             completion: parse_type(kind_name, line_no)?,
@@ -60,7 +55,6 @@ pub fn parse(text: &str) -> Result<History, HistoryError> {
             key,
             value,
             time: line_no as u64,
-        })?;
-    }
-    Ok(builder.finish())
+        }))
+    })
 }

@@ -1,6 +1,6 @@
 //! The project's JSON Lines history format (design.md).
 
-use crate::history::{Completion, Event, History, HistoryBuilder, HistoryError, OpKind};
+use crate::history::{Completion, Event, History, HistoryError, OpKind};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -19,15 +19,10 @@ struct RawEvent {
 
 /// Parses a JSON Lines history. Blank lines are skipped; extra fields are ignored.
 pub fn parse(text: &str) -> Result<History, HistoryError> {
-    let mut builder = HistoryBuilder::new();
-    for (index, line) in text.lines().enumerate() {
-        let line_no = index + 1;
-        if line.trim().is_empty() {
-            continue;
-        }
+    super::parse_lines(text, |line_no, line| {
         let raw: RawEvent = serde_json::from_str(line)
             .map_err(|e| HistoryError::new(line_no, format!("not a history event: {e}")))?;
-        builder.push(Event {
+        Ok(Some(Event {
             line: line_no,
             process: raw.process,
             completion: parse_type(&raw.kind, line_no)?,
@@ -41,9 +36,8 @@ pub fn parse(text: &str) -> Result<History, HistoryError> {
             },
             value: raw.value,
             time: raw.time,
-        })?;
-    }
-    Ok(builder.finish())
+        }))
+    })
 }
 
 /// `invoke` | `ok` | `fail` | `info`.

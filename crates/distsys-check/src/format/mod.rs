@@ -6,7 +6,7 @@ pub mod jepsen_etcd;
 pub mod jepsen_kv;
 pub mod jsonl;
 
-use crate::history::{History, HistoryError};
+use crate::history::{Event, History, HistoryBuilder, HistoryError};
 use std::str::FromStr;
 
 /// A history file format.
@@ -85,4 +85,23 @@ pub fn parse_history(
         None => HistoryFormat::detect(text)?,
     };
     Ok((format.parse(text)?, format))
+}
+
+/// The loop every format shares: numbers the lines from 1, skips blank ones, and feeds the
+/// event `line_event` reads from each line (`None`: a line that is no client event, such as a
+/// fault-injection entry) to one [`HistoryBuilder`], which enforces the history rules.
+fn parse_lines(
+    text: &str,
+    mut line_event: impl FnMut(usize, &str) -> Result<Option<Event>, HistoryError>,
+) -> Result<History, HistoryError> {
+    let mut builder = HistoryBuilder::new();
+    for (index, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        if let Some(event) = line_event(index + 1, line)? {
+            builder.push(event)?;
+        }
+    }
+    Ok(builder.finish())
 }
