@@ -142,16 +142,8 @@ impl KvStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::chain_hash;
-
     fn entry(index: Index, command: &Command) -> Entry {
-        let data = command.encode();
-        Entry {
-            index,
-            term: 1,
-            chain: chain_hash(0, index, 1, &data),
-            data,
-        }
+        Entry::new(0, index, 1, command.encode(), None)
     }
 
     #[test]

@@ -4,11 +4,13 @@
 //! randomness of its own.
 
 pub mod kv;
+pub mod membership;
 pub mod mutants;
 pub mod raft;
 pub mod replica;
 pub mod safety;
 pub mod types;
 
+pub use membership::Membership;
 pub use mutants::Mutant;
 pub use types::*;

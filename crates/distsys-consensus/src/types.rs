@@ -1,5 +1,6 @@
 //! Values shared by the consensus cores and their drivers.
 
+use crate::membership::Membership;
 use serde::{Deserialize, Serialize};
 
 /// A node's identity.
@@ -19,26 +20,53 @@ pub struct Entry {
     pub index: Index,
     /// Term of the leader that created it.
     pub term: Term,
-    /// The command (empty for the no-op a new leader appends).
+    /// The command (empty for the no-op a new leader appends and for membership entries).
     pub data: Vec<u8>,
-    /// Hash of (previous chain, index, term, data).
+    /// The membership this entry installs, if it is a membership change. It takes effect on a
+    /// node as soon as the entry is in that node's log.
+    pub membership: Option<Membership>,
+    /// Hash of (previous chain, index, term, data, membership).
     pub chain: u64,
 }
 
-/// `chain` of the entry that follows a prefix whose last chain is `previous`.
-pub fn chain_hash(previous: u64, index: Index, term: Term, data: &[u8]) -> u64 {
-    // FNV-1a over the fields: stable across platforms and versions.
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ previous.rotate_left(17);
-    for byte in index
-        .to_le_bytes()
-        .iter()
-        .chain(term.to_le_bytes().iter())
-        .chain(data.iter())
-    {
-        h ^= u64::from(*byte);
-        h = h.wrapping_mul(0x0100_0000_01b3);
+impl Entry {
+    /// An entry following a prefix whose last chain hash is `previous`.
+    pub fn new(
+        previous: u64,
+        index: Index,
+        term: Term,
+        data: Vec<u8>,
+        membership: Option<Membership>,
+    ) -> Entry {
+        let mut entry = Entry {
+            index,
+            term,
+            data,
+            membership,
+            chain: 0,
+        };
+        entry.rechain(previous);
+        entry
     }
-    h
+
+    /// Recomputes `chain` for this entry placed after a prefix whose last chain is `previous`.
+    pub fn rechain(&mut self, previous: u64) {
+        // FNV-1a over the fields: stable across platforms and versions.
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ previous.rotate_left(17);
+        let membership = self.membership.as_ref().map(Membership::encode);
+        for byte in self
+            .index
+            .to_le_bytes()
+            .iter()
+            .chain(self.term.to_le_bytes().iter())
+            .chain(self.data.iter())
+            .chain(membership.iter().flatten())
+        {
+            h ^= u64::from(*byte);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.chain = h;
+    }
 }
 
 /// The part of a node's state that must be durable before the messages that depend on it leave.
@@ -59,6 +87,8 @@ pub struct Snapshot {
     pub last_term: Term,
     /// Chain hash of that entry.
     pub last_chain: u64,
+    /// The membership in effect at `last_index`.
+    pub membership: Membership,
     /// Serialized state machine.
     pub data: Vec<u8>,
 }

@@ -1,7 +1,8 @@
 //! Raft's in-memory log: entries after a snapshot point, with the snapshot kept for followers
 //! that fall behind it. Guarantees `snapshot.last_index + 1 == first entry index` (known-bugs #12).
 
-use crate::types::{chain_hash, Entry, Index, Snapshot, Term};
+use crate::membership::Membership;
+use crate::types::{Entry, Index, Snapshot, Term};
 
 /// The log of one node.
 #[derive(Debug, Clone, Default)]
@@ -92,15 +93,15 @@ impl RaftLog {
     }
 
     /// Appends a new entry with the next index, computing its chain hash.
-    pub fn append_new(&mut self, term: Term, data: Vec<u8>) -> Entry {
+    pub fn append_new(
+        &mut self,
+        term: Term,
+        data: Vec<u8>,
+        membership: Option<Membership>,
+    ) -> Entry {
         let index = self.last_index() + 1;
-        let chain = chain_hash(self.chain(index - 1).unwrap_or(0), index, term, &data);
-        let entry = Entry {
-            index,
-            term,
-            data,
-            chain,
-        };
+        let previous = self.chain(index - 1).unwrap_or(0);
+        let entry = Entry::new(previous, index, term, data, membership);
         self.entries.push(entry.clone());
         entry
     }
@@ -114,12 +115,7 @@ impl RaftLog {
             self.last_index() + 1,
             "log appends are contiguous"
         );
-        entry.chain = chain_hash(
-            self.chain(entry.index - 1).unwrap_or(0),
-            entry.index,
-            entry.term,
-            &entry.data,
-        );
+        entry.rechain(self.chain(entry.index - 1).unwrap_or(0));
         self.entries.push(entry.clone());
         entry
     }
@@ -146,6 +142,26 @@ impl RaftLog {
         }
         self.snapshot = Some(snapshot);
         debug_assert!(self.entries.first().is_none_or(|e| e.index == last + 1));
+    }
+
+    /// The membership in effect after the whole log: the last membership entry's, else the
+    /// snapshot's. `None` when neither carries one (the bootstrap membership applies).
+    pub fn membership(&self) -> Option<(Index, &Membership)> {
+        self.entries
+            .iter()
+            .rev()
+            .find_map(|e| e.membership.as_ref().map(|m| (e.index, m)))
+            .or_else(|| self.snapshot.as_ref().map(|s| (s.last_index, &s.membership)))
+    }
+
+    /// The membership in effect at `index` (which must be held or be the snapshot point).
+    pub fn membership_at(&self, index: Index) -> Option<&Membership> {
+        self.entries
+            .iter()
+            .rev()
+            .filter(|e| e.index <= index)
+            .find_map(|e| e.membership.as_ref())
+            .or_else(|| self.snapshot.as_ref().map(|s| &s.membership))
     }
 
     /// Index of the first entry of the term of the entry at `index` (fast backtracking hint).

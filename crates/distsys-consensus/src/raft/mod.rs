@@ -12,13 +12,19 @@
 //! check and fast conflict backtracking by term, pipelined AppendEntries bounded by in-flight
 //! message count and entries per message (known-bugs #14), commit only of entries of the
 //! leader's own term, a no-op at the start of every term, ReadIndex reads tagged with the term
-//! and a heartbeat round number (known-bugs #3), snapshots with InstallSnapshot, and leadership
-//! transfer (TimeoutNow).
+//! and a heartbeat round number (known-bugs #3), snapshots with InstallSnapshot, leadership
+//! transfer (TimeoutNow) to a caught-up voter only (known-bugs #9), and membership change by
+//! joint consensus ([`Raft::propose_membership`]): a membership takes effect when its entry is
+//! appended (known-bugs #6), a change starts only after the leader has committed an entry of its
+//! term (the single-server-change bug, Ongaro 2015), the leader leaves the joint membership on
+//! its own once it commits, and a leader that is no longer a voter steps down as soon as the
+//! membership without it commits (known-bugs #7).
 
 mod log;
 
 pub use log::RaftLog;
 
+use crate::membership::Membership;
 use crate::mutants::Mutant;
 use crate::types::{
     Entry, HardState, Index, Message, NodeId, PersistOp, Persisted, ReadId, Ready, Role, Snapshot,
@@ -26,14 +32,16 @@ use crate::types::{
 };
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Raft's configuration. Times are in microseconds of the driver's clock.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// This node.
     pub id: NodeId,
-    /// Every voter, this node included.
+    /// The bootstrap voters: the membership before any membership entry or snapshot. Every
+    /// founding node must be given the same list; a node joining a running cluster is given an
+    /// empty list and learns the membership from the leader's log.
     pub voters: Vec<NodeId>,
     /// Lower bound of the randomised election timeout.
     pub election_timeout_min_us: TimeUs,
@@ -84,16 +92,48 @@ impl Config {
         }
     }
 
-    fn quorum(&self) -> usize {
-        self.voters.len() / 2 + 1
-    }
-
     /// How long a lease lasts after its heartbeat round was sent, in microseconds.
     pub fn lease_us(&self) -> TimeUs {
         let factor = (1.0 - 2.0 * self.lease_drift_bound).clamp(0.0, 1.0);
         (self.election_timeout_min_us as f64 * factor) as TimeUs
     }
 }
+
+/// Why a membership change was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MembershipError {
+    /// Only the leader changes the membership.
+    NotLeader(NotLeader),
+    /// A change is still in progress (uncommitted, or joint): one at a time.
+    ChangeInProgress,
+    /// The leader has not committed an entry of its own term yet; changing the membership before
+    /// that can lose a committed change (the single-server-change bug, Ongaro 2015).
+    LeaderNotSettled,
+    /// A membership needs at least one voter.
+    NoVoters,
+}
+
+impl std::fmt::Display for MembershipError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MembershipError::NotLeader(NotLeader { leader: Some(l) }) => {
+                write!(f, "not the leader; node {l} is")
+            }
+            MembershipError::NotLeader(NotLeader { leader: None }) => {
+                write!(f, "not the leader; no leader known")
+            }
+            MembershipError::ChangeInProgress => {
+                write!(f, "a membership change is still in progress")
+            }
+            MembershipError::LeaderNotSettled => {
+                write!(f, "the leader has not committed an entry of its term yet")
+            }
+            MembershipError::NoVoters => write!(f, "a membership needs at least one voter"),
+        }
+    }
+}
+
+impl std::error::Error for MembershipError {}
 
 /// Why a proposal or read was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,6 +166,10 @@ pub struct Raft {
     role: Role,
     leader: Option<NodeId>,
     log: RaftLog,
+    /// The membership in effect: the last one in the log (appended, not necessarily committed).
+    membership: Membership,
+    /// Index of the entry that carries `membership` (0 for the bootstrap membership).
+    membership_index: Index,
     commit: Index,
     emitted: Index,
     now: TimeUs,
@@ -150,7 +194,6 @@ impl Raft {
     /// A node starting from its persisted state (empty for a new node). `seed` feeds the
     /// election-timeout randomness; `now` is the driver's current time.
     pub fn new(config: Config, persisted: &Persisted, seed: u64, now: TimeUs) -> Raft {
-        debug_assert!(config.voters.contains(&config.id));
         debug_assert!(config.election_timeout_min_us < config.election_timeout_max_us);
         debug_assert!(config.heartbeat_us < config.election_timeout_min_us);
         let log = RaftLog::new(persisted.snapshot.clone(), persisted.entries.clone());
@@ -161,6 +204,8 @@ impl Raft {
             role: Role::Follower,
             leader: None,
             log,
+            membership: Membership::default(),
+            membership_index: 0,
             commit,
             emitted: commit,
             now,
@@ -181,6 +226,7 @@ impl Raft {
         if let Some(snapshot) = raft.log.snapshot().cloned() {
             raft.ready.install = Some(snapshot);
         }
+        raft.refresh_membership();
         raft.reset_election_deadline();
         raft
     }
@@ -219,6 +265,14 @@ impl Raft {
     pub fn config(&self) -> &Config {
         &self.config
     }
+    /// The membership in effect (the last one in the log, committed or not).
+    pub fn membership(&self) -> &Membership {
+        &self.membership
+    }
+    /// Index of the entry that installed the membership in effect (0: the bootstrap one).
+    pub fn membership_index(&self) -> Index {
+        self.membership_index
+    }
     /// Replication progress of each follower (leader only): `(follower, matched index)`.
     pub fn follower_matches(&self) -> Vec<(NodeId, Index)> {
         self.progress
@@ -243,12 +297,15 @@ impl Raft {
                     && self.config.mutant != Some(Mutant::LeaderReadWithoutQuorum);
                 if check_quorum && self.now >= self.election_deadline {
                     let window = self.config.election_timeout_min_us;
-                    let heard = 1 + self
-                        .progress
-                        .values()
-                        .filter(|p| self.now.saturating_sub(p.last_heard) < window)
-                        .count();
-                    if heard < self.config.quorum() {
+                    let heard = self.membership.quorum_value(|id| {
+                        let recent = id == self.config.id
+                            || self
+                                .progress
+                                .get(&id)
+                                .is_some_and(|p| self.now.saturating_sub(p.last_heard) < window);
+                        u64::from(recent)
+                    });
+                    if heard == 0 {
                         let term = self.hard_state.term;
                         self.become_follower(term, None);
                     } else {
@@ -265,7 +322,10 @@ impl Raft {
                     self.leader = None;
                 }
                 if self.now >= self.election_deadline {
-                    if self.config.pre_vote {
+                    if !self.membership.is_voter(self.config.id) {
+                        // Learners and removed nodes never campaign.
+                        self.reset_election_deadline();
+                    } else if self.config.pre_vote {
                         self.start_pre_vote();
                     } else {
                         self.start_election();
@@ -277,7 +337,12 @@ impl Raft {
 
     /// Handles one message from a peer.
     pub fn step(&mut self, from: NodeId, message: Message) {
-        if !self.config.voters.contains(&from) || from == self.config.id {
+        if from == self.config.id {
+            return;
+        }
+        if matches!(message, Message::RequestVote { .. }) && !self.membership.is_voter(from) {
+            // A removed node (or one this node does not know yet) cannot be elected here: ignore
+            // it before its term disturbs anything (known-bugs #7).
             return;
         }
         let term = message.term();
@@ -365,7 +430,7 @@ impl Raft {
                 probe,
             } => self.handle_snapshot(from, term, snapshot, probe),
             Message::TimeoutNow { .. } => {
-                if self.role != Role::Leader {
+                if self.role != Role::Leader && self.membership.is_voter(self.config.id) {
                     self.transferring = true;
                     self.start_election();
                 }
@@ -380,7 +445,7 @@ impl Raft {
                 leader: self.leader.filter(|l| *l != self.config.id),
             });
         }
-        let entry = self.log.append_new(self.hard_state.term, data);
+        let entry = self.log.append_new(self.hard_state.term, data, None);
         let index = entry.index;
         self.ready.persist.push(PersistOp::Append(vec![entry]));
         self.broadcast_append(false);
@@ -415,11 +480,9 @@ impl Raft {
             id,
             probe: self.probe,
         });
-        if self.config.voters.len() == 1 {
-            self.confirm_reads();
-        } else {
-            self.broadcast_heartbeat();
-        }
+        self.broadcast_heartbeat();
+        // A leader that is a quorum on its own confirms at once.
+        self.confirm_reads();
         Ok(())
     }
 
@@ -438,15 +501,46 @@ impl Raft {
             last_term,
             last_chain,
             data,
+            membership: self.membership_at(index),
         };
         self.log.install(snapshot.clone());
         self.ready.persist.push(PersistOp::Snapshot(snapshot));
     }
 
+    /// Changes the membership to `voters` and `learners` (leader only). A change of voters
+    /// goes through a joint membership (old and new voters must both agree) that the leader
+    /// leaves on its own once it commits; a change of learners only is direct. Returns the index
+    /// of the entry that starts the change.
+    pub fn propose_membership(
+        &mut self,
+        voters: BTreeSet<NodeId>,
+        learners: BTreeSet<NodeId>,
+    ) -> Result<Index, MembershipError> {
+        if self.role != Role::Leader || self.transferring {
+            return Err(MembershipError::NotLeader(NotLeader {
+                leader: self.leader.filter(|l| *l != self.config.id),
+            }));
+        }
+        if voters.is_empty() {
+            return Err(MembershipError::NoVoters);
+        }
+        if self.membership.is_joint() || self.membership_index > self.commit {
+            return Err(MembershipError::ChangeInProgress);
+        }
+        if self.log.term(self.commit) != Some(self.hard_state.term) {
+            return Err(MembershipError::LeaderNotSettled);
+        }
+        let next = self.membership.change_to(voters, learners);
+        Ok(self.append_membership(next))
+    }
+
     /// Hands leadership to `target` once its log has caught up (leader only; voters only,
     /// known-bugs #9). Returns whether the transfer was started.
     pub fn transfer_leadership(&mut self, target: NodeId) -> bool {
-        if self.role != Role::Leader || target == self.config.id {
+        if self.role != Role::Leader
+            || target == self.config.id
+            || !self.membership.voters.contains(&target)
+        {
             return false;
         }
         let caught_up = self
@@ -536,7 +630,9 @@ impl Raft {
 
     fn broadcast_vote_request(&mut self, term: Term, pre_vote: bool) {
         let (last_index, last_term) = (self.log.last_index(), self.log.last_term());
-        for peer in self.peers() {
+        let me = self.config.id;
+        let voters = self.membership.all_voters();
+        for peer in voters.into_iter().filter(|v| *v != me) {
             self.send(
                 peer,
                 Message::RequestVote {
@@ -554,11 +650,8 @@ impl Raft {
         self.leader = None;
         self.votes = BTreeMap::from([(self.config.id, true)]);
         self.reset_election_deadline();
-        if self.config.voters.len() == 1 {
-            self.start_election();
-            return;
-        }
         self.broadcast_vote_request(self.hard_state.term + 1, true);
+        self.tally(true);
     }
 
     fn start_election(&mut self) {
@@ -571,11 +664,24 @@ impl Raft {
         self.leader = None;
         self.votes = BTreeMap::from([(self.config.id, true)]);
         self.reset_election_deadline();
-        if self.config.voters.len() == 1 {
-            self.become_leader();
-            return;
-        }
         self.broadcast_vote_request(self.hard_state.term, false);
+        self.tally(false);
+    }
+
+    /// Acts on the votes received so far: win, lose, or keep waiting.
+    fn tally(&mut self, pre_vote: bool) {
+        match self
+            .membership
+            .vote_result(|id| self.votes.get(&id).copied())
+        {
+            Some(true) if pre_vote => self.start_election(),
+            Some(true) => self.become_leader(),
+            Some(false) => {
+                let term = self.hard_state.term;
+                self.become_follower(term, None);
+            }
+            None => {}
+        }
     }
 
     fn log_up_to_date(&self, last_index: Index, last_term: Term) -> bool {
@@ -640,18 +746,7 @@ impl Raft {
             return;
         }
         self.votes.insert(from, granted);
-        let yes = self.votes.values().filter(|g| **g).count();
-        let no = self.votes.len() - yes;
-        if yes >= self.config.quorum() {
-            if pre_vote {
-                self.start_election();
-            } else {
-                self.become_leader();
-            }
-        } else if no >= self.config.quorum() {
-            let term = self.hard_state.term;
-            self.become_follower(term, None);
-        }
+        self.tally(pre_vote);
     }
 
     fn become_leader(&mut self) {
@@ -659,28 +754,12 @@ impl Raft {
         self.set_role(Role::Leader);
         self.leader = Some(self.config.id);
         self.transferring = false;
-        let next = self.log.last_index() + 1;
-        let now = self.now;
-        self.progress = self
-            .peers()
-            .into_iter()
-            .map(|p| {
-                (
-                    p,
-                    Progress {
-                        next,
-                        matched: 0,
-                        inflight: 0,
-                        last_heard: now,
-                        probe_acked: 0,
-                    },
-                )
-            })
-            .collect();
+        self.progress.clear();
+        self.sync_progress();
         self.election_deadline = self.now + self.config.election_timeout_min_us;
         self.heartbeat_deadline = self.now + self.config.heartbeat_us;
         if self.config.mutant != Some(Mutant::NoNoopOnElection) {
-            let entry = self.log.append_new(self.hard_state.term, Vec::new());
+            let entry = self.log.append_new(self.hard_state.term, Vec::new(), None);
             self.ready.persist.push(PersistOp::Append(vec![entry]));
         }
         self.broadcast_append(true);
@@ -689,13 +768,82 @@ impl Raft {
 
     // ----- replication -----
 
+    /// Every other node that receives the log (voters of both sets and learners).
     fn peers(&self) -> Vec<NodeId> {
-        self.config
-            .voters
-            .iter()
-            .copied()
-            .filter(|v| *v != self.config.id)
-            .collect()
+        self.progress.keys().copied().collect()
+    }
+
+    /// Makes the leader's progress table match the membership: new members start probing
+    /// from the end of the log, departed ones are forgotten.
+    fn sync_progress(&mut self) {
+        if self.role != Role::Leader {
+            return;
+        }
+        let members = self.membership.members();
+        let me = self.config.id;
+        self.progress.retain(|id, _| members.contains(id));
+        let next = self.log.last_index() + 1;
+        for id in members.into_iter().filter(|id| *id != me) {
+            self.progress.entry(id).or_insert(Progress {
+                next,
+                matched: 0,
+                inflight: 0,
+                last_heard: self.now,
+                probe_acked: 0,
+            });
+        }
+    }
+
+    /// Re-reads the membership in effect from the log (after an append, truncation or
+    /// snapshot that may have changed it).
+    fn refresh_membership(&mut self) {
+        let (index, membership) = match self.log.membership() {
+            Some((index, m)) => (index, m.clone()),
+            None => (0, Membership::new(self.config.voters.iter().copied())),
+        };
+        if (index, &membership) != (self.membership_index, &self.membership) {
+            self.membership = membership;
+            self.membership_index = index;
+            self.sync_progress();
+        }
+    }
+
+    /// The membership in effect at `index` (at or after the snapshot point).
+    fn membership_at(&self, index: Index) -> Membership {
+        self.log
+            .membership_at(index)
+            .cloned()
+            .unwrap_or_else(|| Membership::new(self.config.voters.iter().copied()))
+    }
+
+    /// Appends a membership entry (leader only) and starts replicating it; it is in effect here
+    /// from now on. Returns its index.
+    fn append_membership(&mut self, membership: Membership) -> Index {
+        debug_assert_eq!(self.role, Role::Leader);
+        let entry = self
+            .log
+            .append_new(self.hard_state.term, Vec::new(), Some(membership));
+        let index = entry.index;
+        self.ready.persist.push(PersistOp::Append(vec![entry]));
+        self.refresh_membership();
+        self.broadcast_append(false);
+        self.maybe_commit();
+        index
+    }
+
+    /// Once the membership entry commits: leave a joint membership, or step down if this leader
+    /// is no longer a voter (known-bugs #7).
+    fn advance_membership(&mut self) {
+        if self.role != Role::Leader || self.membership_index > self.commit {
+            return;
+        }
+        if self.membership.is_joint() {
+            let next = self.membership.leave_joint();
+            self.append_membership(next);
+        } else if !self.membership.is_voter(self.config.id) {
+            let term = self.hard_state.term;
+            self.become_follower(term, None);
+        }
     }
 
     fn send(&mut self, to: NodeId, message: Message) {
@@ -819,6 +967,7 @@ impl Raft {
         }
         // Every entry of the message is now either verified identical or appended.
         let matched = prev_index + entries.len() as Index;
+        let mut membership_moved = false;
         let mut appended = Vec::new();
         for entry in entries {
             match self.log.term(entry.index) {
@@ -831,12 +980,17 @@ impl Raft {
                     }
                     self.log.truncate(entry.index);
                     self.ready.persist.push(PersistOp::Truncate(entry.index));
+                    membership_moved |= entry.index <= self.membership_index;
                 }
                 None => {}
             }
             if entry.index == self.log.last_index() + 1 {
+                membership_moved |= entry.membership.is_some();
                 appended.push(self.log.append(entry));
             }
+        }
+        if membership_moved {
+            self.refresh_membership();
         }
         if !appended.is_empty() {
             self.ready.persist.push(PersistOp::Append(appended));
@@ -908,6 +1062,7 @@ impl Raft {
         let last = snapshot.last_index;
         if last > self.commit {
             self.log.install(snapshot.clone());
+            self.refresh_membership();
             self.ready
                 .persist
                 .push(PersistOp::Snapshot(snapshot.clone()));
@@ -935,15 +1090,21 @@ impl Raft {
         if self.role != Role::Leader {
             return;
         }
-        let mut matched: Vec<Index> = self.progress.values().map(|p| p.matched).collect();
-        matched.push(self.log.last_index());
-        matched.sort_unstable_by(|a, b| b.cmp(a));
-        let candidate = matched[self.config.quorum() - 1];
+        let (me, last) = (self.config.id, self.log.last_index());
+        let candidate = self.membership.quorum_value(|id| {
+            if id == me {
+                last
+            } else {
+                self.progress.get(&id).map_or(0, |p| p.matched)
+            }
+        });
+        let candidate = candidate.min(last);
         let own_term = self.log.term(candidate) == Some(self.hard_state.term);
         if candidate > self.commit && own_term {
             self.commit = candidate;
             self.emit_committed();
             self.broadcast_append(false);
+            self.advance_membership();
         }
         self.confirm_reads();
     }
@@ -976,10 +1137,14 @@ impl Raft {
 
     /// The newest heartbeat round a majority (this leader included) has acknowledged.
     fn quorum_acked_probe(&self) -> u64 {
-        let mut acked: Vec<u64> = self.progress.values().map(|p| p.probe_acked).collect();
-        acked.push(u64::MAX);
-        acked.sort_unstable_by(|a, b| b.cmp(a));
-        acked[self.config.quorum() - 1]
+        let me = self.config.id;
+        self.membership.quorum_value(|id| {
+            if id == me {
+                u64::MAX
+            } else {
+                self.progress.get(&id).map_or(0, |p| p.probe_acked)
+            }
+        })
     }
 
     /// Whether a leader lease covers a read now: enabled, check-quorum on, an entry of this

@@ -1,0 +1,186 @@
+//! Cluster membership and the one quorum rule every decision uses.
+//!
+//! A membership is a set of voters, and while a change is in progress (joint consensus, Raft
+//! dissertation section 4.3) also the *outgoing* voters: every decision (commit, election,
+//! check-quorum, read confirmation) then needs a majority of both sets. Learners receive the log
+//! but never count. A membership takes effect on a node as soon as the entry carrying it is in
+//! that node's log, not when it commits (known-bugs #6).
+
+use crate::types::NodeId;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+
+/// Who votes and who only listens.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Membership {
+    /// The voters (in a joint membership: the incoming voters).
+    pub voters: BTreeSet<NodeId>,
+    /// The outgoing voters while a change is in progress; empty otherwise.
+    pub outgoing: BTreeSet<NodeId>,
+    /// Nodes that receive the log but do not vote.
+    pub learners: BTreeSet<NodeId>,
+}
+
+impl Membership {
+    /// A membership of `voters` only.
+    pub fn new(voters: impl IntoIterator<Item = NodeId>) -> Membership {
+        Membership {
+            voters: voters.into_iter().collect(),
+            ..Membership::default()
+        }
+    }
+
+    /// Whether a change is in progress (two voter sets must agree).
+    pub fn is_joint(&self) -> bool {
+        !self.outgoing.is_empty()
+    }
+
+    /// Whether `id` votes (in either voter set).
+    pub fn is_voter(&self, id: NodeId) -> bool {
+        self.voters.contains(&id) || self.outgoing.contains(&id)
+    }
+
+    /// Every voter, in either set, once.
+    pub fn all_voters(&self) -> BTreeSet<NodeId> {
+        self.voters.union(&self.outgoing).copied().collect()
+    }
+
+    /// Every node that should receive the log: voters of both sets and learners.
+    pub fn members(&self) -> BTreeSet<NodeId> {
+        let mut all = self.all_voters();
+        all.extend(self.learners.iter().copied());
+        all
+    }
+
+    /// The largest value a quorum has reached: for each voter set, the highest `v` such that a
+    /// majority of the set reports at least `v`; the smaller of the two while joint. An empty
+    /// set constrains nothing (`u64::MAX`).
+    ///
+    /// Commit index: `value` = matched index. Election: 1 for a granted vote. Check-quorum: 1
+    /// for a voter heard from recently. One rule for every decision keeps joint consensus
+    /// correct everywhere at once.
+    pub fn quorum_value(&self, value: impl Fn(NodeId) -> u64) -> u64 {
+        majority_value(&self.voters, &value).min(majority_value(&self.outgoing, &value))
+    }
+
+    /// The outcome of a vote: `Some(true)` when a quorum granted, `Some(false)` when a quorum
+    /// can no longer be reached, `None` while undecided. `vote(id)` is `Some(granted)` for
+    /// answers received.
+    pub fn vote_result(&self, vote: impl Fn(NodeId) -> Option<bool>) -> Option<bool> {
+        if self.quorum_value(|id| u64::from(vote(id) == Some(true))) >= 1 {
+            Some(true)
+        } else if self.quorum_value(|id| u64::from(vote(id) != Some(false))) == 0 {
+            Some(false)
+        } else {
+            None
+        }
+    }
+
+    /// The membership that results from moving to `voters` and `learners`: joint (with the
+    /// current voters outgoing) when the voter set changes, direct otherwise (learners never
+    /// affect a quorum).
+    pub fn change_to(&self, voters: BTreeSet<NodeId>, learners: BTreeSet<NodeId>) -> Membership {
+        let outgoing = if voters == self.voters {
+            BTreeSet::new()
+        } else {
+            self.voters.clone()
+        };
+        Membership {
+            learners: learners.difference(&voters).copied().collect(),
+            voters,
+            outgoing,
+        }
+    }
+
+    /// The membership that ends a joint change: the incoming voters alone.
+    pub fn leave_joint(&self) -> Membership {
+        Membership {
+            voters: self.voters.clone(),
+            outgoing: BTreeSet::new(),
+            learners: self.learners.clone(),
+        }
+    }
+
+    /// A stable encoding for the log's chain hash.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (tag, set) in [(1u8, &self.voters), (2, &self.outgoing), (3, &self.learners)] {
+            out.push(tag);
+            out.extend((set.len() as u64).to_le_bytes());
+            for id in set {
+                out.extend(id.to_le_bytes());
+            }
+        }
+        out
+    }
+}
+
+/// The highest `v` such that a majority of `set` reports at least `v` (`u64::MAX` for an empty
+/// set).
+fn majority_value(set: &BTreeSet<NodeId>, value: &impl Fn(NodeId) -> u64) -> u64 {
+    if set.is_empty() {
+        return u64::MAX;
+    }
+    let mut values: Vec<u64> = set.iter().map(|id| value(*id)).collect();
+    values.sort_unstable_by(|a, b| b.cmp(a));
+    values[set.len() / 2]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(ids: &[NodeId]) -> BTreeSet<NodeId> {
+        ids.iter().copied().collect()
+    }
+
+    #[test]
+    fn majority_of_one_set() {
+        let m = Membership::new([1, 2, 3]);
+        let matched = |id| [0, 5, 3, 1][id as usize];
+        assert_eq!(m.quorum_value(matched), 3);
+        let m = Membership::new([1, 2, 3, 4, 5]);
+        let matched = |id| [0, 9, 9, 1, 1, 1][id as usize];
+        assert_eq!(m.quorum_value(matched), 1);
+    }
+
+    #[test]
+    fn joint_needs_both_majorities() {
+        let m = Membership::new([1, 2, 3]).change_to(set(&[3, 4, 5]), BTreeSet::new());
+        assert!(m.is_joint());
+        assert_eq!(m.outgoing, set(&[1, 2, 3]));
+        // 1, 2 and 3 granted: a majority of the old set but only one of the new.
+        let vote = |id| match id {
+            1..=3 => Some(true),
+            _ => None,
+        };
+        assert_eq!(m.vote_result(vote), None);
+        let vote = |id| match id {
+            1..=4 => Some(true),
+            _ => None,
+        };
+        assert_eq!(m.vote_result(vote), Some(true));
+        let vote = |id| match id {
+            4 | 5 => Some(false),
+            _ => Some(true),
+        };
+        assert_eq!(m.vote_result(vote), Some(false));
+        assert_eq!(m.leave_joint(), Membership::new([3, 4, 5]));
+    }
+
+    #[test]
+    fn learner_changes_are_not_joint_and_learners_do_not_count() {
+        let m = Membership::new([1, 2, 3]).change_to(set(&[1, 2, 3]), set(&[4]));
+        assert!(!m.is_joint());
+        assert!(!m.is_voter(4));
+        assert_eq!(m.members(), set(&[1, 2, 3, 4]));
+        assert_eq!(m.quorum_value(|id| u64::from(id == 4)), 0);
+    }
+
+    #[test]
+    fn encoding_distinguishes_the_sets() {
+        let a = Membership::new([1, 2]);
+        let b = Membership::new([1]).change_to(set(&[1]), set(&[2]));
+        assert_ne!(a.encode(), b.encode());
+    }
+}
