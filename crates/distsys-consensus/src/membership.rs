@@ -104,7 +104,11 @@ impl Membership {
     /// A stable encoding for the log's chain hash.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::new();
-        for (tag, set) in [(1u8, &self.voters), (2, &self.outgoing), (3, &self.learners)] {
+        for (tag, set) in [
+            (1u8, &self.voters),
+            (2, &self.outgoing),
+            (3, &self.learners),
+        ] {
             out.push(tag);
             out.extend((set.len() as u64).to_le_bytes());
             for id in set {

@@ -49,6 +49,15 @@ impl Entry {
         entry
     }
 
+    /// Approximate size on the wire, in bytes (flow control counts it).
+    pub fn size(&self) -> u64 {
+        const HEADER: u64 = 32;
+        let membership = self.membership.as_ref().map_or(0, |m| {
+            8 * (m.voters.len() + m.outgoing.len() + m.learners.len()) as u64
+        });
+        HEADER + self.data.len() as u64 + membership
+    }
+
     /// Recomputes `chain` for this entry placed after a prefix whose last chain is `previous`.
     pub fn rechain(&mut self, previous: u64) {
         // FNV-1a over the fields: stable across platforms and versions.

@@ -84,6 +84,27 @@ impl RaftLog {
         self.entries.iter().skip(start).take(max).cloned().collect()
     }
 
+    /// Entries from `from`: at most `max` of them and, beyond the first, at most `max_bytes` in
+    /// all (see [`Entry::size`]). Returns them with their total size.
+    pub fn slice_bounded(&self, from: Index, max: usize, max_bytes: u64) -> (Vec<Entry>, u64) {
+        let offset = self.offset();
+        if from <= offset {
+            return (Vec::new(), 0);
+        }
+        let start = (from - offset - 1) as usize;
+        let mut bytes = 0;
+        let mut out = Vec::new();
+        for entry in self.entries.iter().skip(start).take(max) {
+            let size = entry.size();
+            if !out.is_empty() && bytes + size > max_bytes {
+                break;
+            }
+            bytes += size;
+            out.push(entry.clone());
+        }
+        (out, bytes)
+    }
+
     /// Entries in `(after, upto]`.
     pub fn range(&self, after: Index, upto: Index) -> Vec<Entry> {
         if upto <= after {
@@ -151,7 +172,11 @@ impl RaftLog {
             .iter()
             .rev()
             .find_map(|e| e.membership.as_ref().map(|m| (e.index, m)))
-            .or_else(|| self.snapshot.as_ref().map(|s| (s.last_index, &s.membership)))
+            .or_else(|| {
+                self.snapshot
+                    .as_ref()
+                    .map(|s| (s.last_index, &s.membership))
+            })
     }
 
     /// The membership in effect at `index` (which must be held or be the snapshot point).

@@ -55,8 +55,13 @@ pub struct Config {
     pub check_quorum: bool,
     /// AppendEntries messages with entries in flight per follower.
     pub max_inflight_msgs: usize,
+    /// Bytes of entries in flight per follower (known-bugs #14: counting messages alone let
+    /// a slow follower be sent gigabytes). At least one message is always allowed.
+    pub max_inflight_bytes: u64,
     /// Entries per AppendEntries message.
     pub max_entries_per_msg: usize,
+    /// Bytes of entries per AppendEntries message (at least one entry is always sent).
+    pub max_msg_bytes: u64,
     /// Serve reads from a leader lease instead of a ReadIndex round while the lease holds.
     /// Off by default. Assumes every node's clock runs at most `lease_drift_bound` (a ratio)
     /// faster or slower than real time: the lease lasts
@@ -85,7 +90,9 @@ impl Config {
             pre_vote: true,
             check_quorum: true,
             max_inflight_msgs: 64,
+            max_inflight_bytes: 4 << 20,
             max_entries_per_msg: 64,
+            max_msg_bytes: 256 << 10,
             lease_read: false,
             lease_drift_bound: 0.1,
             mutant: None,
@@ -142,13 +149,57 @@ pub struct NotLeader {
     pub leader: Option<NodeId>,
 }
 
-#[derive(Debug, Clone, Copy)]
+/// What the leader knows of one follower.
+#[derive(Debug, Clone)]
 struct Progress {
     next: Index,
     matched: Index,
-    inflight: usize,
+    /// Unacknowledged AppendEntries with entries: (last index sent, bytes), oldest first.
+    inflight: std::collections::VecDeque<(Index, u64)>,
+    inflight_bytes: u64,
+    /// A snapshot is on its way: send nothing else until the follower answers.
+    snapshot_pending: bool,
     last_heard: TimeUs,
     probe_acked: u64,
+}
+
+impl Progress {
+    fn new(next: Index, now: TimeUs) -> Progress {
+        Progress {
+            next,
+            matched: 0,
+            inflight: std::collections::VecDeque::new(),
+            inflight_bytes: 0,
+            snapshot_pending: false,
+            last_heard: now,
+            probe_acked: 0,
+        }
+    }
+
+    /// Forgets every message in flight (after a rejection, they are all void).
+    fn clear_inflight(&mut self) {
+        self.inflight.clear();
+        self.inflight_bytes = 0;
+        self.snapshot_pending = false;
+    }
+
+    /// Frees the messages the follower has acknowledged up to `matched`.
+    fn free_inflight(&mut self, matched: Index) {
+        while let Some((last, bytes)) = self.inflight.front().copied() {
+            if last > matched {
+                break;
+            }
+            self.inflight.pop_front();
+            self.inflight_bytes -= bytes;
+        }
+        self.snapshot_pending = false;
+    }
+
+    fn can_send(&self, config: &Config) -> bool {
+        !self.snapshot_pending
+            && self.inflight.len() < config.max_inflight_msgs
+            && (self.inflight.is_empty() || self.inflight_bytes < config.max_inflight_bytes)
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -784,13 +835,10 @@ impl Raft {
         self.progress.retain(|id, _| members.contains(id));
         let next = self.log.last_index() + 1;
         for id in members.into_iter().filter(|id| *id != me) {
-            self.progress.entry(id).or_insert(Progress {
-                next,
-                matched: 0,
-                inflight: 0,
-                last_heard: self.now,
-                probe_acked: 0,
-            });
+            let now = self.now;
+            self.progress
+                .entry(id)
+                .or_insert_with(|| Progress::new(next, now));
         }
     }
 
@@ -863,18 +911,20 @@ impl Raft {
     }
 
     /// Sends `peer` what it is missing (or a heartbeat). Entries go out optimistically
-    /// (pipelining) while fewer than `max_inflight_msgs` are unacknowledged.
+    /// (pipelining) while fewer than `max_inflight_msgs` messages and `max_inflight_bytes`
+    /// bytes are unacknowledged.
     fn send_append(&mut self, peer: NodeId, heartbeat: bool) {
-        let Some(progress) = self.progress.get(&peer).copied() else {
+        let Some(progress) = self.progress.get(&peer) else {
             return;
         };
+        let (next, can_send) = (progress.next, progress.can_send(&self.config));
         let term = self.hard_state.term;
         let probe = self.probe;
-        if progress.next <= self.log.offset() {
+        if next <= self.log.offset() {
             if let Some(snapshot) = self.log.snapshot().cloned() {
                 if let Some(p) = self.progress.get_mut(&peer) {
                     p.next = snapshot.last_index + 1;
-                    p.inflight = self.config.max_inflight_msgs;
+                    p.snapshot_pending = true;
                 }
                 self.send(
                     peer,
@@ -887,22 +937,25 @@ impl Raft {
             }
             return;
         }
-        let can_send_entries = progress.inflight < self.config.max_inflight_msgs
-            && progress.next <= self.log.last_index();
+        let can_send_entries = can_send && next <= self.log.last_index();
         if !can_send_entries && !heartbeat {
             return;
         }
-        let prev_index = progress.next - 1;
+        let prev_index = next - 1;
         let prev_term = self.log.term(prev_index).unwrap_or(0);
-        let entries = if can_send_entries {
-            self.log
-                .slice(progress.next, self.config.max_entries_per_msg)
+        let (entries, bytes) = if can_send_entries {
+            self.log.slice_bounded(
+                next,
+                self.config.max_entries_per_msg,
+                self.config.max_msg_bytes,
+            )
         } else {
-            Vec::new()
+            (Vec::new(), 0)
         };
         if let (Some(last), Some(p)) = (entries.last(), self.progress.get_mut(&peer)) {
             p.next = last.index + 1;
-            p.inflight += 1;
+            p.inflight.push_back((last.index, bytes));
+            p.inflight_bytes += bytes;
         }
         let commit = self.commit;
         self.send(
@@ -1033,14 +1086,15 @@ impl Raft {
         if success {
             p.matched = p.matched.max(match_index.min(last));
             p.next = p.next.max(p.matched + 1);
-            p.inflight = p.inflight.saturating_sub(1);
+            let matched = p.matched;
+            p.free_inflight(matched);
         } else {
             // Fast backtracking: jump to the follower's hint, never below what it matched.
             p.next = hint_index
                 .min(p.next.saturating_sub(1))
                 .max(p.matched + 1)
                 .max(1);
-            p.inflight = 0;
+            p.clear_inflight();
         }
         self.maybe_commit();
         self.confirm_reads();
