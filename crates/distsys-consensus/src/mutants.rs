@@ -22,6 +22,10 @@ pub enum Mutant {
     LeaderReadWithoutQuorum,
     /// A new leader does not append a no-op of its term (Redis-Raft, Jepsen 2020).
     NoNoopOnElection,
+    /// Commit an entry of an earlier term by counting its replicas, with no no-op at the start
+    /// of a term to hide it (Raft paper, figure 8). Three leader changes in a precise order are
+    /// needed to lose data, so it is a scenario-only mutant (see [`Mutant::SCENARIO_ONLY`]).
+    CommitOldTerm,
 }
 
 impl Mutant {
@@ -36,6 +40,11 @@ impl Mutant {
         Mutant::NoNoopOnElection,
     ];
 
+    /// Mutants that need an interleaving too specific for random campaigns to meet within a
+    /// fixed budget; a deterministic scenario test sets each one up instead. Not offered by
+    /// `--mutant`/`--list-mutants`, whose promise is "caught by a campaign".
+    pub const SCENARIO_ONLY: [Mutant; 1] = [Mutant::CommitOldTerm];
+
     /// The name used on the command line.
     pub fn name(self) -> &'static str {
         match self {
@@ -46,6 +55,7 @@ impl Mutant {
             Mutant::FollowerStaleRead => "follower-stale-read",
             Mutant::LeaderReadWithoutQuorum => "leader-read-without-quorum",
             Mutant::NoNoopOnElection => "no-noop-on-election",
+            Mutant::CommitOldTerm => "commit-old-term",
         }
     }
 
@@ -64,6 +74,9 @@ impl Mutant {
             }
             Mutant::NoNoopOnElection => {
                 "a new leader serves reads before committing an entry of its term"
+            }
+            Mutant::CommitOldTerm => {
+                "commits an earlier term's entry once a majority holds it (Raft figure 8)"
             }
         }
     }

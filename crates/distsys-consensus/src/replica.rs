@@ -123,6 +123,15 @@ impl Replica {
         self.raft.step(from, message);
     }
 
+    /// Changes the membership (see [`Raft::propose_membership`]).
+    pub fn propose_membership(
+        &mut self,
+        voters: std::collections::BTreeSet<NodeId>,
+        learners: std::collections::BTreeSet<NodeId>,
+    ) -> Result<Index, crate::raft::MembershipError> {
+        self.raft.propose_membership(voters, learners)
+    }
+
     /// Hands leadership to `target` (see [`Raft::transfer_leadership`]).
     pub fn transfer_leadership(&mut self, target: NodeId) -> bool {
         self.raft.transfer_leadership(target)

@@ -101,3 +101,112 @@ fn restart_keeps_term_vote_and_log() {
     assert_eq!((restarted.term(), restarted.log().last_index()), before);
     assert_eq!(restarted.hard_state(), c.node(follower).hard_state());
 }
+
+/// Raft paper, figure 8, step by step on five nodes. Returns the violations seen (the cluster
+/// records them instead of panicking) and, if step (c) was reached, whether S1 committed the
+/// old-term entry there.
+fn figure_8(mutant: Option<distsys_consensus::Mutant>) -> (Vec<String>, Option<bool>) {
+    use distsys_consensus::Message;
+    // As in the paper: no pre-vote or check-quorum, so a node can be elected by exactly the
+    // voters the scenario lets it reach.
+    let mut c = Cluster::with(5, |cfg| {
+        cfg.mutant = mutant;
+        cfg.pre_vote = false;
+        cfg.check_quorum = false;
+    });
+    c.strict = false;
+    let elect = |c: &mut Cluster, id: NodeId, voters: &[NodeId]| {
+        // Only `id` and its voters can talk; it times out first.
+        c.cut.clear();
+        let all = c.ids();
+        for a in &all {
+            for b in &all {
+                let inside = |x: &NodeId| *x == id || voters.contains(x);
+                if a != b && !(inside(a) && inside(b)) {
+                    c.cut.insert((*a, *b));
+                }
+            }
+        }
+        for _ in 0..400 {
+            c.now += 5_000;
+            let now = c.now;
+            if let Some(node) = c.nodes.get_mut(&id) {
+                node.tick(now);
+            }
+            c.settle();
+            if c.nodes.get(&id).is_some_and(|n| n.role() == Role::Leader) {
+                return true;
+            }
+        }
+        false
+    };
+    // Term 1 (or so): S1 leads and commits a first entry everywhere.
+    assert!(elect(&mut c, 1, &[2, 3, 4, 5]));
+    c.cut.clear();
+    c.node(1).propose(b"one".to_vec()).expect("leader");
+    c.settle();
+    // (a) S1 appends `a` and it reaches S2 only.
+    c.drop_rule = Some(Box::new(|from, to, m| {
+        from == 1
+            && to != 2
+            && matches!(m, Message::AppendEntries { entries, .. } if !entries.is_empty())
+    }));
+    let index = c.node(1).propose(b"a".to_vec()).expect("leader");
+    c.settle();
+    c.drop_rule = None;
+    // (b) S1 crashes; S5 is elected by S3, S4 and appends `b` at the same index, alone.
+    c.crash(1);
+    assert!(elect(&mut c, 5, &[3, 4]));
+    c.cut = c
+        .ids()
+        .iter()
+        .flat_map(|a| c.ids().into_iter().map(move |b| (*a, b)))
+        .collect();
+    c.node(5).propose(b"b".to_vec()).expect("leader");
+    c.settle();
+    // (c) S5 crashes; S1 restarts, is elected by S2, S3 and replicates `a` to S3.
+    c.crash(5);
+    c.restart(1);
+    // A correct Raft stops here: S5's no-op of its term reached S3 and S4 during its election,
+    // so S1's log is no longer up to date for them.
+    if !elect(&mut c, 1, &[2, 3]) {
+        return (c.violations, None);
+    }
+    c.settle();
+    let committed_old_term = c.node(1).commit_index() >= index;
+    // (d) S1 crashes; S5 restarts and is elected by S2, S3, S4 (its last term is newer).
+    c.crash(1);
+    c.restart(5);
+    elect(&mut c, 5, &[2, 3, 4]);
+    c.settle();
+    c.cut.clear();
+    c.run_for(500);
+    (c.violations, Some(committed_old_term))
+}
+
+#[test]
+fn figure_8_an_old_term_entry_commits_only_through_one_of_the_current_term() {
+    use distsys_consensus::Mutant;
+    // The real Raft: the no-op stops the scenario before S1 can even be elected again.
+    let (violations, committed) = figure_8(None);
+    assert_eq!(committed, None);
+    assert_eq!(violations, Vec::<String>::new());
+    // Without the no-op, the commit rule alone must hold: S1 is elected in (c) but does not
+    // commit the old entry by counting replicas, so (d) overwrites nothing committed.
+    let (violations, committed) = figure_8(Some(Mutant::NoNoopOnElection));
+    assert_eq!(
+        committed,
+        Some(false),
+        "S1 committed an old-term entry by counting replicas"
+    );
+    assert_eq!(violations, Vec::<String>::new());
+    // The seeded bug commits it, and S5 then overwrites a committed entry: caught.
+    let (violations, committed) = figure_8(Some(Mutant::CommitOldTerm));
+    assert_eq!(committed, Some(true));
+    assert!(
+        violations
+            .iter()
+            .any(|v| v.contains("leader_completeness") || v.contains("state_machine_safety")),
+        "{violations:?}"
+    );
+}

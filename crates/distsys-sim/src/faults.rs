@@ -15,17 +15,22 @@ pub enum Fault {
     /// Network partitions: full split, minority isolation, one-way, bridge; then heal.
     Partition,
     /// Node crashes (volatile state lost, persisted state kept) and restarts, sometimes right
-    /// after the node answered a vote (a rare path made common).
+    /// after the node answered a vote (a rare path made common), sometimes in the middle of a
+    /// write: only a prefix of what it was persisting reaches the disk (a torn, unsynced tail)
+    /// and nothing that write would have acknowledged is sent.
     Crash,
     /// Process pauses (SIGSTOP/SIGCONT): the node stops, its clock does not.
     Pause,
     /// Clock offset and drift per node.
     Clock,
+    /// Membership changes while the other faults run: voters removed, nodes added back as
+    /// learners, learners promoted (joint consensus).
+    Membership,
 }
 
 impl Fault {
     /// Every fault class.
-    pub const ALL: [Fault; 7] = [
+    pub const ALL: [Fault; 8] = [
         Fault::Drop,
         Fault::Duplicate,
         Fault::Reorder,
@@ -33,6 +38,7 @@ impl Fault {
         Fault::Crash,
         Fault::Pause,
         Fault::Clock,
+        Fault::Membership,
     ];
 
     /// The name used by `--faults`.
@@ -45,6 +51,7 @@ impl Fault {
             Fault::Crash => "crash",
             Fault::Pause => "pause",
             Fault::Clock => "clock",
+            Fault::Membership => "membership",
         }
     }
 }
@@ -89,7 +96,7 @@ impl FromStr for FaultSet {
                     Fault::ALL
                         .into_iter()
                         .find(|f| f.name() == name.trim())
-                        .ok_or_else(|| format!("unknown fault {name:?} (all, none, or any of drop,duplicate,reorder,partition,crash,pause,clock)"))
+                        .ok_or_else(|| format!("unknown fault {name:?} (all, none, or any of drop,duplicate,reorder,partition,crash,pause,clock,membership)"))
                 })
                 .collect::<Result<BTreeSet<_>, _>>()
                 .map(FaultSet),

@@ -10,7 +10,7 @@ use distsys_consensus::kv::Op;
 use distsys_consensus::raft::Config;
 use distsys_consensus::replica::{ClientOp, ClientReply, ClientRequest, Replica};
 use distsys_consensus::safety::SafetyMonitor;
-use distsys_consensus::{Message, Mutant, NodeId, Persisted, Role};
+use distsys_consensus::{Message, Mutant, NodeId, PersistOp, Persisted, Role};
 use distsys_core::retry::RetryPolicy;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -170,6 +170,8 @@ enum FaultAction {
     Restart(NodeId),
     Pause,
     Resume(NodeId),
+    /// Ask the leader to change the membership by one node (remove, add as learner, promote).
+    ChangeMembership,
     HealAll,
 }
 
@@ -558,6 +560,12 @@ impl Simulation {
             return;
         };
         let ready = replica.ready();
+        if self.crash_during_write(id, &ready.persist) {
+            return;
+        }
+        let Some(replica) = self.replica(id) else {
+            return;
+        };
         let term = replica.raft().term();
         let commit = replica.raft().commit_index();
         let node = self.nodes.get_mut(&id).expect("node exists");
@@ -567,7 +575,7 @@ impl Simulation {
             .is_some_and(|r| r.raft().role() == Role::Leader);
         for op in &ready.persist {
             node.persisted.apply(op);
-            if let (true, distsys_consensus::PersistOp::Append(entries)) = (leading, op) {
+            if let (true, PersistOp::Append(entries)) = (leading, op) {
                 for entry in entries {
                     self.appended_at.insert(entry.index, self.now);
                 }
@@ -636,6 +644,42 @@ impl Simulation {
             let restart_within = self.rng.random_range(1..500);
             self.apply_fault(FaultAction::Crash(Some(id), Some(restart_within)));
         }
+    }
+
+    /// Sometimes (crash faults on) the node dies while writing this Ready: a prefix of its
+    /// persist operations reaches the disk, the last one possibly cut short (a torn, unsynced
+    /// tail), and nothing the Ready says is sent or applied. Returns whether it crashed.
+    fn crash_during_write(&mut self, id: NodeId, persist: &[PersistOp]) -> bool {
+        /// Chance that a write is interrupted by a crash.
+        const TORN_WRITE_PROBABILITY: f64 = 0.000_5;
+        if persist.is_empty()
+            || !self.config.faults.has(Fault::Crash)
+            || self.now >= self.faults_end_us
+            || !self.rng.random_bool(TORN_WRITE_PROBABILITY)
+        {
+            return false;
+        }
+        let durable = self.rng.random_range(0..persist.len());
+        let torn = match &persist[durable] {
+            PersistOp::Append(entries) if entries.len() > 1 => {
+                let kept = self.rng.random_range(1..entries.len());
+                Some(PersistOp::Append(entries[..kept].to_vec()))
+            }
+            _ => None,
+        };
+        let node = self.nodes.get_mut(&id).expect("node exists");
+        for op in persist[..durable].iter().chain(torn.iter()) {
+            node.persisted.apply(op);
+        }
+        self.trace.record(
+            self.now,
+            Some(id),
+            None,
+            "write_torn",
+            json!({"operations": persist.len(), "durable": durable, "torn_append": torn.is_some()}),
+        );
+        self.apply_fault(FaultAction::Crash(Some(id), None));
+        true
     }
 
     fn on_role(&mut self, id: NodeId, role: Role, term: u64) {
@@ -729,16 +773,22 @@ impl Simulation {
     // ----- faults -----
 
     fn schedule_faults(&mut self) {
-        let kinds: Vec<Fault> = [Fault::Partition, Fault::Crash, Fault::Pause]
-            .into_iter()
-            .filter(|f| self.config.faults.has(*f))
-            .collect();
+        let kinds: Vec<Fault> = [
+            Fault::Partition,
+            Fault::Crash,
+            Fault::Pause,
+            Fault::Membership,
+        ]
+        .into_iter()
+        .filter(|f| self.config.faults.has(*f))
+        .collect();
         let mut at = 200 * MS;
         while !kinds.is_empty() && at < self.faults_end_us {
             let kind = kinds[self.rng.random_range(0..kinds.len())];
             let action = match kind {
                 Fault::Partition => FaultAction::Partition,
                 Fault::Crash => FaultAction::Crash(None, None),
+                Fault::Membership => FaultAction::ChangeMembership,
                 _ => FaultAction::Pause,
             };
             self.schedule(at, EventKind::Fault(action));
@@ -746,6 +796,53 @@ impl Simulation {
         }
         let end = self.faults_end_us;
         self.schedule(end, EventKind::Fault(FaultAction::HealAll));
+    }
+
+    /// Moves one random node one step: voter -> removed (while enough voters remain), removed
+    /// -> learner, learner -> voter. Refusals (no leader, a change in progress) are traced.
+    fn change_membership(&mut self) {
+        let Some(leader) = self.leader() else {
+            return;
+        };
+        let ids: Vec<NodeId> = self.nodes.keys().copied().collect();
+        let node = ids[self.rng.random_range(0..ids.len())];
+        let Some(raft) = self.replica(leader).map(|r| r.raft()) else {
+            return;
+        };
+        let current = raft.membership().clone();
+        let (mut voters, mut learners) = (current.voters.clone(), current.learners.clone());
+        let min_voters = ids.len() / 2 + 1;
+        let step = if voters.contains(&node) {
+            if voters.len() <= min_voters {
+                return;
+            }
+            voters.remove(&node);
+            "remove"
+        } else if learners.remove(&node) {
+            voters.insert(node);
+            "promote"
+        } else {
+            learners.insert(node);
+            "add_learner"
+        };
+        let result = self
+            .nodes
+            .get_mut(&leader)
+            .and_then(|n| n.replica.as_mut())
+            .map(|r| r.propose_membership(voters.clone(), learners.clone()));
+        let outcome = match result {
+            Some(Ok(index)) => json!({"index": index}),
+            Some(Err(e)) => json!({"refused": e.to_string()}),
+            None => return,
+        };
+        self.trace.record(
+            self.now,
+            Some(leader),
+            None,
+            "membership_change",
+            json!({"step": step, "node": node, "voters": voters, "learners": learners, "outcome": outcome}),
+        );
+        self.process_ready(leader);
     }
 
     fn leader(&self) -> Option<NodeId> {
@@ -885,6 +982,7 @@ impl Simulation {
                     }
                 }
             }
+            FaultAction::ChangeMembership => self.change_membership(),
             FaultAction::HealAll => {
                 self.apply_fault(FaultAction::Heal);
                 let ids: Vec<NodeId> = self.nodes.keys().copied().collect();

@@ -809,7 +809,11 @@ impl Raft {
         self.sync_progress();
         self.election_deadline = self.now + self.config.election_timeout_min_us;
         self.heartbeat_deadline = self.now + self.config.heartbeat_us;
-        if self.config.mutant != Some(Mutant::NoNoopOnElection) {
+        let skip_noop = matches!(
+            self.config.mutant,
+            Some(Mutant::NoNoopOnElection | Mutant::CommitOldTerm)
+        );
+        if !skip_noop {
             let entry = self.log.append_new(self.hard_state.term, Vec::new(), None);
             self.ready.persist.push(PersistOp::Append(vec![entry]));
         }
@@ -1153,7 +1157,8 @@ impl Raft {
             }
         });
         let candidate = candidate.min(last);
-        let own_term = self.log.term(candidate) == Some(self.hard_state.term);
+        let own_term = self.log.term(candidate) == Some(self.hard_state.term)
+            || self.config.mutant == Some(Mutant::CommitOldTerm);
         if candidate > self.commit && own_term {
             self.commit = candidate;
             self.emit_committed();
