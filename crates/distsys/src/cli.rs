@@ -100,6 +100,22 @@ pub enum BenchTarget {
         #[arg(long, default_value_t = 1000)]
         max_nodes: usize,
     },
+    /// Raft core throughput in-process without I/O (committed entries/s), against TiKV's
+    /// raft-rs in the same harness when built with `--features raft-rs`.
+    Raft {
+        /// Cluster size.
+        #[arg(long, default_value_t = 3)]
+        nodes: usize,
+        /// Entries to commit per batch size.
+        #[arg(long, default_value_t = 200_000)]
+        entries: u64,
+        /// Proposals per batch (comma-separated).
+        #[arg(long, value_delimiter = ',', default_value = "1,16,64,256")]
+        batches: Vec<usize>,
+        /// Payload bytes per entry.
+        #[arg(long, default_value_t = 128)]
+        payload: usize,
+    },
     /// Checker time per conformance history (against Porcupine's reference figures) and on
     /// generated histories of growing size.
     Check {

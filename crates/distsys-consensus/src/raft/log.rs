@@ -117,7 +117,7 @@ impl RaftLog {
     pub fn append_new(
         &mut self,
         term: Term,
-        data: Vec<u8>,
+        data: impl Into<bytes::Bytes>,
         membership: Option<Membership>,
     ) -> Entry {
         let index = self.last_index() + 1;
@@ -171,7 +171,7 @@ impl RaftLog {
         self.entries
             .iter()
             .rev()
-            .find_map(|e| e.membership.as_ref().map(|m| (e.index, m)))
+            .find_map(|e| e.membership.as_deref().map(|m| (e.index, m)))
             .or_else(|| {
                 self.snapshot
                     .as_ref()
@@ -185,7 +185,7 @@ impl RaftLog {
             .iter()
             .rev()
             .filter(|e| e.index <= index)
-            .find_map(|e| e.membership.as_ref())
+            .find_map(|e| e.membership.as_deref())
             .or_else(|| self.snapshot.as_ref().map(|s| &s.membership))
     }
 

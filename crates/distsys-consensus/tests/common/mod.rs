@@ -300,7 +300,7 @@ impl Cluster {
         self.applied[&id]
             .iter()
             .filter(|e| !e.data.is_empty())
-            .map(|e| e.data.clone())
+            .map(|e| e.data.to_vec())
             .collect()
     }
 }

@@ -2,6 +2,7 @@
 
 mod advise;
 mod check;
+mod raft;
 mod sim;
 
 use crate::cli::BenchTarget;
@@ -12,6 +13,12 @@ pub fn run(what: BenchTarget, stdout: &mut dyn Write, stderr: &mut dyn Write) ->
         BenchTarget::Advise { iterations } => advise::run(iterations.max(1), stdout),
         BenchTarget::Check { dir, max_ops } => check::run(&dir, max_ops, stdout, stderr),
         BenchTarget::Sim { seconds, max_nodes } => sim::run(seconds.max(1), max_nodes, stdout),
+        BenchTarget::Raft {
+            nodes,
+            entries,
+            batches,
+            payload,
+        } => raft::run(nodes.max(1), entries.max(1), &batches, payload, stdout),
     }
 }
 
