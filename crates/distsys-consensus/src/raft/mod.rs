@@ -721,10 +721,7 @@ impl Raft {
 
     /// Acts on the votes received so far: win, lose, or keep waiting.
     fn tally(&mut self, pre_vote: bool) {
-        match self
-            .membership
-            .vote_result(|id| self.votes.get(&id).copied())
-        {
+        match self.membership.vote_result(&self.votes) {
             Some(true) if pre_vote => self.start_election(),
             Some(true) => self.become_leader(),
             Some(false) => {
@@ -1082,6 +1079,7 @@ impl Raft {
         }
         let now = self.now;
         let last = self.log.last_index();
+        let mut advanced = false;
         let Some(p) = self.progress.get_mut(&from) else {
             return;
         };
@@ -1092,6 +1090,8 @@ impl Raft {
             p.next = p.next.max(p.matched + 1);
             let matched = p.matched;
             p.free_inflight(matched);
+            // Only an acknowledgement past the commit index can move it.
+            advanced = matched > self.commit;
         } else {
             // Fast backtracking: jump to the follower's hint, never below what it matched.
             p.next = hint_index
@@ -1100,8 +1100,13 @@ impl Raft {
                 .max(1);
             p.clear_inflight();
         }
-        self.maybe_commit();
-        self.confirm_reads();
+        if advanced {
+            self.maybe_commit();
+        }
+        // Only an answer to a round some pending read waits for can release reads.
+        if self.reads.first().is_some_and(|r| r.probe <= probe) {
+            self.confirm_reads();
+        }
         self.send_append(from, !success);
     }
 
@@ -1149,13 +1154,10 @@ impl Raft {
             return;
         }
         let (me, last) = (self.config.id, self.log.last_index());
-        let candidate = self.membership.quorum_value(|id| {
-            if id == me {
-                last
-            } else {
-                self.progress.get(&id).map_or(0, |p| p.matched)
-            }
-        });
+        let progress = &self.progress;
+        let candidate = self
+            .membership
+            .quorum_value_sorted(0, || with_self(progress, me, last, |p| p.matched));
         let candidate = candidate.min(last);
         let own_term = self.log.term(candidate) == Some(self.hard_state.term)
             || self.config.mutant == Some(Mutant::CommitOldTerm);
@@ -1197,13 +1199,9 @@ impl Raft {
     /// The newest heartbeat round a majority (this leader included) has acknowledged.
     fn quorum_acked_probe(&self) -> u64 {
         let me = self.config.id;
-        self.membership.quorum_value(|id| {
-            if id == me {
-                u64::MAX
-            } else {
-                self.progress.get(&id).map_or(0, |p| p.probe_acked)
-            }
-        })
+        let progress = &self.progress;
+        self.membership
+            .quorum_value_sorted(0, || with_self(progress, me, u64::MAX, |p| p.probe_acked))
     }
 
     /// Whether a leader lease covers a read now: enabled, check-quorum on, an entry of this
@@ -1245,4 +1243,19 @@ impl Raft {
             .reads
             .extend(done.into_iter().map(|r| (r.id, commit)));
     }
+}
+
+/// `(node, value)` for every follower and this node, sorted by node (for
+/// [`Membership::quorum_value_sorted`]).
+fn with_self<'a>(
+    progress: &'a BTreeMap<NodeId, Progress>,
+    me: NodeId,
+    own: u64,
+    value: impl Fn(&Progress) -> u64 + 'a + Copy,
+) -> impl Iterator<Item = (NodeId, u64)> + 'a {
+    let below = progress.range(..me).map(move |(id, p)| (*id, value(p)));
+    let above = progress
+        .range(me.saturating_add(1)..)
+        .map(move |(id, p)| (*id, value(p)));
+    below.chain(std::iter::once((me, own))).chain(above)
 }
