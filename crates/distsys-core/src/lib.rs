@@ -6,6 +6,7 @@ pub mod advice;
 pub mod advisor;
 pub mod context;
 pub mod input;
+pub mod partitioning;
 pub mod problem;
 pub mod quorum;
 pub mod retry;
