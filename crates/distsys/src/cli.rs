@@ -100,6 +100,17 @@ pub enum BenchTarget {
         #[arg(long, default_value_t = 1000)]
         max_nodes: usize,
     },
+    /// Placement schemes (ring, bounded-load, rendezvous, jump, Maglev, and the `hashring`
+    /// crate) by cluster size: lookup time, balance, keys moved, memory; then range
+    /// partitioning under a Zipf workload.
+    Partition {
+        /// Keys placed.
+        #[arg(long, default_value_t = 1_000_000)]
+        keys: usize,
+        /// Cluster sizes (comma-separated).
+        #[arg(long, value_delimiter = ',', default_value = "10,100,1000")]
+        nodes: Vec<usize>,
+    },
     /// Raft core throughput in-process without I/O (committed entries/s), against TiKV's
     /// raft-rs in the same harness when built with `--features raft-rs`.
     Raft {

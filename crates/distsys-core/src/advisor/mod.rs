@@ -38,7 +38,7 @@ pub(crate) fn rationale(input: &str, choice: &str) -> Rationale {
     }
 }
 
-fn warning(code: &str, message: String) -> Warning {
+pub(crate) fn warning(code: &str, message: String) -> Warning {
     Warning {
         code: code.to_string(),
         message,

@@ -10,11 +10,17 @@
 //! - causal or eventual -> consistent hashing with bounded loads (Mirrokni et al.): `v` virtual
 //!   nodes per node smooth the ring, the load cap `(1 + epsilon)` bounds hot nodes, and adding a
 //!   node moves about `1/n` of the keys.
+//!
+//! Every answer quotes a measurement of the chosen scheme at the context's size, run when the
+//! advice is computed (`crate::partitioning::evidence`): bounded-load hashing places 20 000
+//! keys on the partition groups and on one more; range and directory partitioning run a short
+//! Zipf 0.99 workload through load splits and rebalancing.
 
 use super::environment::Environment;
 use super::scenarios::{self, scenario};
 use super::{rationale, Answer};
 use crate::advice::{FailureScenario, Protocol};
+use crate::partitioning::evidence;
 
 /// Virtual nodes per physical node (the seed's default).
 pub const VIRTUAL_NODES: u32 = 100;
@@ -110,12 +116,60 @@ fn hashing(env: &Environment) -> Answer {
                  {VIRTUAL_NODES} virtual nodes give a load spread of about 1/sqrt({VIRTUAL_NODES}) = 10% \
                  and the bounded-load cap (epsilon = {LOAD_EPSILON}) removes the remaining hot spots"
             ),
-        )],
+        ), measured_hashing(env)],
         warnings: Vec::new(),
     }
 }
 
+/// Partition groups the data is spread over (at least one).
+fn partition_groups(env: &Environment) -> usize {
+    (env.nodes / env.group.size.max(1)).max(1) as usize
+}
+
+fn measured_hashing(env: &Environment) -> crate::advice::Rationale {
+    // Every node is on the ring (replicas are the next distinct nodes clockwise).
+    let nodes = env.nodes.max(1) as usize;
+    let measured = evidence::hashing(nodes, VIRTUAL_NODES, LOAD_EPSILON);
+    rationale(
+        &format!("cluster_config.nodes={nodes}"),
+        &format!("{measured}; the cap allows {:.2}", 1.0 + LOAD_EPSILON),
+    )
+}
+
+/// The measured range run as a rationale, and a warning when one hot key alone outweighs a
+/// group's fair share (no split can fix that: it needs caching or key splitting).
+fn measured_range(env: &Environment) -> (crate::advice::Rationale, Option<crate::advice::Warning>) {
+    let groups = partition_groups(env);
+    let (experiment, outcome) = evidence::range(groups, 1);
+    let warning = (outcome.max_over_mean > HOT_KEY_LIMIT).then(|| {
+        super::warning(
+            "hot_key_exceeds_group_share",
+            format!(
+                "under a Zipf 0.99 workload over {} groups the hottest key alone takes {:.1}% of \
+                 queries, more than one group's fair share ({:.1}%): splits cannot spread a single \
+                 key, so the busiest group runs at {:.1}x the mean (and more with {groups} \
+                 groups); cache hot keys or split them at the application level",
+                experiment.nodes,
+                outcome.hottest_key_share * 100.0,
+                100.0 / experiment.nodes as f64,
+                outcome.max_over_mean
+            ),
+        )
+    });
+    (
+        rationale(
+            &format!("{groups} partition group(s)"),
+            &evidence::describe_range(&experiment, &outcome),
+        ),
+        warning,
+    )
+}
+
+/// Above this max/mean group load the advisor warns about hot keys.
+const HOT_KEY_LIMIT: f64 = 1.3;
+
 fn range(env: &Environment) -> Answer {
+    let measured = measured_range(env);
     let mut configuration = env.base_configuration();
     configuration.range_split_bytes = Some(RANGE_SPLIT_BYTES);
     configuration.range_split_qps = Some(RANGE_SPLIT_QPS);
@@ -151,8 +205,8 @@ fn range(env: &Environment) -> Answer {
             &format!("consistency_requirement={}", env.consistency().as_str()),
             "a total order per key is needed, so each partition is a consensus group; ranges (not \
              hashes) so that splits follow load and range scans stay on few nodes",
-        )],
-        warnings: Vec::new(),
+        ), measured.0],
+        warnings: measured.1.into_iter().collect(),
     }
 }
 
@@ -181,10 +235,12 @@ fn directory(env: &Environment) -> Answer {
                 .into(),
         ),
     );
+    let measured = answer.rationale.pop();
     answer.rationale = vec![rationale(
         &format!("cluster_config.regions has {} regions", env.regions().len()),
         "directory partitioning: placement is an explicit decision per partition, so data can be \
          pinned to the region that uses it (latency, residency) instead of wherever a hash puts it",
     )];
+    answer.rationale.extend(measured);
     answer
 }

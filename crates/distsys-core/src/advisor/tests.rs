@@ -233,3 +233,40 @@ proptest! {
         prop_assert_eq!(advise(&ctx), advise(&ctx));
     }
 }
+
+#[test]
+fn partitioning_quotes_measurements_of_the_chosen_scheme() {
+    use crate::partitioning::evidence;
+    let mut ctx = DistributedContext::new(ProblemType::Partitioning, 40);
+    ctx.consistency_requirement = Consistency::Eventual;
+    let advice = advise(&ctx);
+    let measured = evidence::hashing(40, 100, 0.25);
+    let quoted = advice
+        .rationale
+        .iter()
+        .find(|r| r.choice.starts_with("measured"))
+        .expect("a measured rationale");
+    assert!(quoted
+        .choice
+        .contains(&format!("{:.3}", measured.max_over_mean)));
+    assert!(measured.max_over_mean <= 1.25 + 1e-9);
+
+    // Range partitioning: 10 groups of 3 balance; 100 groups cannot spread the hottest key.
+    ctx.consistency_requirement = Consistency::Linearizable;
+    ctx.cluster_config.nodes = 30;
+    let advice = advise(&ctx);
+    assert!(advice
+        .rationale
+        .iter()
+        .any(|r| r.choice.contains("load splits")));
+    assert!(!advice
+        .warnings
+        .iter()
+        .any(|w| w.code == "hot_key_exceeds_group_share"));
+    ctx.cluster_config.nodes = 300;
+    let advice = advise(&ctx);
+    assert!(advice
+        .warnings
+        .iter()
+        .any(|w| w.code == "hot_key_exceeds_group_share"));
+}

@@ -4,9 +4,10 @@ use super::hash::{key_hash, node_hash};
 use super::{pick_replicas, Member, NodeId, Placement};
 use std::collections::BTreeMap;
 
-/// A lookup table of prime size `M` (at least 100 entries per node) filled by each node's
-/// permutation in turn: near-perfect balance, one table read per lookup, and little disruption
-/// when a node comes or goes.
+/// A lookup table of prime size `M` filled by each node's permutation in turn: near-perfect
+/// balance, one table read per lookup, and little disruption when a node comes or goes. `M` is
+/// fixed for a deployment (the paper's 65537, or a larger prime for more than 655 nodes, to keep
+/// at least 100 entries per node): changing it moves every key.
 #[derive(Debug, Clone)]
 pub struct Maglev {
     table: Vec<NodeId>,
@@ -19,11 +20,29 @@ fn prime_at_least(n: usize) -> usize {
     (n.max(2)..).find(|p| is_prime(*p)).unwrap_or(2)
 }
 
+/// Table sizes offered: primes about 10x apart, starting with the paper's.
+const TABLE_SIZES: [usize; 3] = [65_537, 655_373, 6_553_577];
+
 impl Maglev {
-    /// A Maglev table over `members` (weights repeat a node's turns).
+    /// The table size for a cluster of up to `nodes` (total weight): the smallest offered prime
+    /// with at least 100 entries per node.
+    pub fn table_size_for(nodes: usize) -> usize {
+        TABLE_SIZES
+            .into_iter()
+            .find(|m| *m >= nodes * 100)
+            .unwrap_or_else(|| prime_at_least(nodes * 100))
+    }
+
+    /// A Maglev table over `members` sized by [`Maglev::table_size_for`].
     pub fn new(members: &[Member]) -> Maglev {
         let total_weight: usize = members.iter().map(|m| m.weight.max(1) as usize).sum();
-        let size = prime_at_least((total_weight * 100).max(101));
+        Maglev::with_table_size(members, Maglev::table_size_for(total_weight))
+    }
+
+    /// A Maglev table of `size` entries (a prime larger than the node count; weights repeat a
+    /// node's turns).
+    pub fn with_table_size(members: &[Member], size: usize) -> Maglev {
+        let size = prime_at_least(size.max(members.len() + 1));
         let mut table = vec![NodeId::MAX; size];
         let perms: Vec<(NodeId, usize, usize, usize)> = members
             .iter()

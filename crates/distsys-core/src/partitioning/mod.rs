@@ -12,6 +12,7 @@
 
 mod bounded;
 pub mod directory;
+pub mod evidence;
 mod hash;
 mod jump;
 mod maglev;

@@ -22,13 +22,20 @@ impl Ring {
             zones: BTreeMap::new(),
         };
         for m in members {
-            ring.add(m);
+            ring.insert_points(m);
         }
+        ring.points.sort_unstable();
         ring
     }
 
     /// Adds a node (its points join the ring).
     pub fn add(&mut self, member: &Member) {
+        self.insert_points(member);
+        self.points.sort_unstable();
+    }
+
+    /// Appends a new node's points (the caller sorts).
+    fn insert_points(&mut self, member: &Member) {
         if self.zones.contains_key(&member.id) {
             return;
         }
@@ -36,7 +43,6 @@ impl Ring {
         let count = u64::from(self.vnodes) * u64::from(member.weight.max(1));
         self.points
             .extend((0..count).map(|i| (node_hash(member.id, i, 0), member.id)));
-        self.points.sort_unstable();
     }
 
     /// Removes a node and its points.
@@ -63,6 +69,11 @@ impl Ring {
         } else {
             i
         }
+    }
+
+    /// The points, sorted by hash.
+    pub(crate) fn points(&self) -> &[(u64, NodeId)] {
+        &self.points
     }
 
     /// The nodes met walking clockwise from `hash` (each point once, with repeats of nodes).

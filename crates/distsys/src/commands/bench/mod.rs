@@ -2,6 +2,7 @@
 
 mod advise;
 mod check;
+mod partition;
 mod raft;
 mod sim;
 
@@ -13,6 +14,7 @@ pub fn run(what: BenchTarget, stdout: &mut dyn Write, stderr: &mut dyn Write) ->
         BenchTarget::Advise { iterations } => advise::run(iterations.max(1), stdout),
         BenchTarget::Check { dir, max_ops } => check::run(&dir, max_ops, stdout, stderr),
         BenchTarget::Sim { seconds, max_nodes } => sim::run(seconds.max(1), max_nodes, stdout),
+        BenchTarget::Partition { keys, nodes } => partition::run(keys.max(1), &nodes, stdout),
         BenchTarget::Raft {
             nodes,
             entries,
