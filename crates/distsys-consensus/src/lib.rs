@@ -9,6 +9,7 @@ pub mod mutants;
 pub mod raft;
 pub mod replica;
 pub mod safety;
+pub mod testkit;
 pub mod types;
 
 pub use membership::Membership;

@@ -3,12 +3,10 @@
 //! reproduces the bug, the same scenario runs against it and must see the bug happen, so each
 //! test is shown able to fail. Bugs 15-18 (locks, checkers) are tested where those parts live.
 
-mod common;
-
-use common::Cluster;
 use distsys_consensus::kv::Op;
 use distsys_consensus::raft::Config;
 use distsys_consensus::replica::{ClientOp, ClientReply, ClientRequest, Replica};
+use distsys_consensus::testkit::Cluster;
 use distsys_consensus::{Message, Mutant, NodeId, Persisted, Role};
 use std::collections::BTreeSet;
 

@@ -1,9 +1,7 @@
-//! Membership change by joint consensus, step by step (driver in `common`).
+//! Membership change by joint consensus, step by step (driver: `distsys_consensus::testkit`).
 
-mod common;
-
-use common::Cluster;
 use distsys_consensus::raft::MembershipError;
+use distsys_consensus::testkit::Cluster;
 use distsys_consensus::{Membership, NodeId, Role};
 use std::collections::BTreeSet;
 

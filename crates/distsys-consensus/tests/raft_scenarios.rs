@@ -1,9 +1,7 @@
-//! Raft scenarios driven step by step, as in the paper (driver in `common`).
+//! Raft scenarios driven step by step, as in the paper (driver: `distsys_consensus::testkit`).
 
-mod common;
-
-use common::Cluster;
 use distsys_consensus::raft::{Config, Raft};
+use distsys_consensus::testkit::Cluster;
 use distsys_consensus::{NodeId, Role};
 
 #[test]

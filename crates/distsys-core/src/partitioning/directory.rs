@@ -24,12 +24,24 @@ pub struct Placement {
 }
 
 /// A change to the directory, applied in log order.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Command {
     /// Split the partition holding `at` so a new partition starts at `at` (same node).
     Split { at: Vec<u8> },
     /// Move a partition to another node.
     Move { partition: u64, to: NodeId },
+}
+
+impl Command {
+    /// Bytes for a replicated log entry.
+    pub fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// The command in a log entry, if it is one (other entries, such as no-ops, are `None`).
+    pub fn decode(bytes: &[u8]) -> Option<Command> {
+        serde_json::from_slice(bytes).ok()
+    }
 }
 
 /// Why a command was refused.

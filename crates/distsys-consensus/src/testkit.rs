@@ -1,25 +1,29 @@
-//! A tiny in-test driver for Raft scenarios, as in the paper: it delivers messages between
-//! nodes (or drops them across cut links or by a filter), persists before sending, crashes and
-//! restarts nodes from their disks, and checks after every step the five safety properties and
-//! that no acknowledgement leaves before the write it covers is durable (known-bugs #13).
+//! A step-by-step driver for Raft scenarios in tests, as in the paper: it delivers messages
+//! between nodes (or drops them across cut links or by a filter), persists before sending,
+//! crashes and restarts nodes from their disks, and checks after every step the five safety
+//! properties and that no acknowledgement leaves before the write it covers is durable
+//! (known-bugs #13). For tests only: it panics on a broken property unless told to record.
 
-#![allow(dead_code)]
-
-use distsys_consensus::raft::{Config, Raft};
-use distsys_consensus::safety::SafetyMonitor;
-use distsys_consensus::{Entry, Index, Message, NodeId, Persisted, ReadId, Role};
+use crate::raft::{Config, Raft};
+use crate::safety::SafetyMonitor;
+use crate::{Entry, Index, Message, NodeId, Persisted, ReadId, Role};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Decides whether a message is lost on the way: `(from, to, message)`.
 pub type DropRule = Box<dyn Fn(NodeId, NodeId, &Message) -> bool>;
 
+/// A cluster of Raft cores wired through an in-memory network.
 pub struct Cluster {
     /// Running nodes.
     pub nodes: BTreeMap<NodeId, Raft>,
     configs: BTreeMap<NodeId, Config>,
+    /// Per-node disks (what a crash keeps).
     pub disks: BTreeMap<NodeId, Persisted>,
+    /// Messages sent and not yet delivered: (from, to, message).
     pub inflight: VecDeque<(NodeId, NodeId, Message)>,
+    /// Directed links that drop everything.
     pub cut: BTreeSet<(NodeId, NodeId)>,
+    /// An extra rule for losing messages.
     pub drop_rule: Option<DropRule>,
     /// Entries each node applied since it last started.
     pub applied: BTreeMap<NodeId, Vec<Entry>>,
@@ -29,10 +33,12 @@ pub struct Cluster {
     pub failed_reads: Vec<(NodeId, ReadId)>,
     /// Every message handed to the network: (from, to, message).
     pub sent: Vec<(NodeId, NodeId, Message)>,
+    /// The cluster's clock, in microseconds.
     pub now: u64,
     monitor: SafetyMonitor,
     /// Broken properties seen; `strict` clusters panic instead of recording them.
     pub violations: Vec<String>,
+    /// Panic at the first broken property (the default) instead of recording it.
     pub strict: bool,
     starts: u64,
 }
@@ -81,10 +87,12 @@ impl Cluster {
         self.restart(id);
     }
 
+    /// A running node (panics if it is down).
     pub fn node(&mut self, id: NodeId) -> &mut Raft {
         self.nodes.get_mut(&id).expect("node is running")
     }
 
+    /// Every node's id, running or not.
     pub fn ids(&self) -> Vec<NodeId> {
         self.configs.keys().copied().collect()
     }
@@ -246,6 +254,7 @@ impl Cluster {
         }
     }
 
+    /// The running nodes that believe they lead.
     pub fn leaders(&self) -> Vec<NodeId> {
         self.nodes
             .values()
@@ -283,6 +292,7 @@ impl Cluster {
         }
     }
 
+    /// Restores every link.
     pub fn heal(&mut self) {
         self.cut.clear();
     }
