@@ -8,6 +8,7 @@
 //! - [`generate`]: random linearizable histories for tests and benchmarks.
 
 pub mod checker;
+pub mod diagnose;
 pub mod format;
 pub mod generate;
 pub mod history;

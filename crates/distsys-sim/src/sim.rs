@@ -128,6 +128,8 @@ pub struct RunReport {
     pub tail: Vec<String>,
     /// The whole trace, when requested.
     pub trace: Vec<String>,
+    /// The clients' history (invoke/ok/fail/info), when a trace was requested.
+    pub history: Vec<HistoryEvent>,
 }
 
 #[derive(Debug)]
@@ -437,6 +439,9 @@ impl Simulation {
         }
         self.final_metrics();
         self.report.tail = self.trace.tail();
+        if self.config.trace {
+            self.report.history = std::mem::take(&mut self.history);
+        }
         self.report.trace = self.trace.into_lines();
         self.report.write_latencies_us.sort_unstable();
         self.report
@@ -612,7 +617,12 @@ impl Simulation {
                 Some(id),
                 Some(term),
                 "commit_applied",
-                json!({"applied_index": last, "entries": ready.applied.len()}),
+                json!({
+                    "applied_index": last,
+                    "entries": ready.applied.len(),
+                    // Digest of the applied state: the chain hash covers every entry up to it.
+                    "applied_chain": format!("{:016x}", ready.applied.last().map_or(0, |e| e.chain)),
+                }),
             );
         }
         if leading && commit > self.report.commits {
@@ -707,7 +717,14 @@ impl Simulation {
                     Some(id),
                     Some(term),
                     "leader_elected",
-                    json!({"leader": id}),
+                    json!({
+                        "leader": id,
+                        "heartbeat_ms": self.config.heartbeat_ms,
+                        "election_timeout_ms": [
+                            self.election_timeout_us.0 / MS,
+                            self.election_timeout_us.1 / MS
+                        ],
+                    }),
                 );
             }
             Role::Follower | Role::PreCandidate => {}

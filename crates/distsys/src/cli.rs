@@ -56,6 +56,23 @@ pub enum Command {
     },
     /// Run the deterministic simulator: one seed, or a campaign of many in parallel.
     Simulate(SimulateArgs),
+    /// Find problems in logs, a metrics snapshot and a history: split-brain, leader flapping,
+    /// stale reads, stuck operations, data divergence, unhealed partitions, growing lag. Exit
+    /// 0: no findings, 1: findings, 2: bad input.
+    Diagnose {
+        /// JSON log files in the project's log schema (malformed lines are skipped and listed).
+        #[arg(long, num_args = 1..)]
+        logs: Vec<String>,
+        /// A Prometheus text snapshot: a file, or an http(s) URL such as a node's /metrics.
+        #[arg(long)]
+        metrics: Option<String>,
+        /// A history (any format check-history reads).
+        #[arg(long)]
+        history: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = VerdictFormat::Text)]
+        format: VerdictFormat,
+    },
     /// Run a benchmark and print its figures.
     Bench {
         #[command(subcommand)]
@@ -180,6 +197,10 @@ pub struct SimulateArgs {
     /// Write the trace of the (first) run to this file, as JSON lines in the log schema.
     #[arg(long)]
     pub trace: Option<String>,
+    /// Write the clients' history of the (first) run to this file (JSON lines, the format
+    /// check-history and diagnose read).
+    #[arg(long)]
+    pub history: Option<String>,
     /// Write the seed's metrics (Prometheus text format) for the whole campaign to this file.
     #[arg(long)]
     pub metrics: Option<String>,

@@ -63,6 +63,23 @@ impl FromStr for ModelKind {
 }
 
 impl ModelKind {
+    /// The model used when none is given: cas-register for Jepsen etcd logs (a single
+    /// register), set when the history adds to sets, kv otherwise (kv covers
+    /// read/write/cas/append/delete).
+    pub fn default_for(history: &crate::History, format: crate::HistoryFormat) -> ModelKind {
+        if format == crate::HistoryFormat::JepsenEtcd {
+            ModelKind::CasRegister
+        } else if history
+            .operations
+            .iter()
+            .any(|op| op.kind == crate::OpKind::Add)
+        {
+            ModelKind::Set
+        } else {
+            ModelKind::Kv
+        }
+    }
+
     /// The model's name as accepted by `--model`.
     pub fn name(self) -> &'static str {
         match self {

@@ -5,7 +5,7 @@ use crate::cli::VerdictFormat;
 use crate::io::read_limited;
 use crate::{EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_OK, EXIT_UNKNOWN};
 use distsys_check::{
-    check, parse_history, report, CheckOptions, History, HistoryFormat, ModelKind, OpKind, Verdict,
+    check, parse_history, report, CheckOptions, History, HistoryFormat, ModelKind, Verdict,
 };
 use serde_json::json;
 use std::io::{Read, Write};
@@ -23,16 +23,9 @@ pub struct Args {
     pub output: VerdictFormat,
 }
 
-/// The model used when none is given: cas-register for Jepsen etcd logs (a single register),
-/// set when the history adds to sets, kv otherwise (kv covers read/write/cas/append/delete).
+/// The model used when none is given (see [`ModelKind::default_for`]).
 pub fn default_model(history: &History, format: HistoryFormat) -> ModelKind {
-    if format == HistoryFormat::JepsenEtcd {
-        ModelKind::CasRegister
-    } else if history.operations.iter().any(|op| op.kind == OpKind::Add) {
-        ModelKind::Set
-    } else {
-        ModelKind::Kv
-    }
+    ModelKind::default_for(history, format)
 }
 
 pub fn run(

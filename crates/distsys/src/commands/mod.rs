@@ -3,6 +3,7 @@
 mod advise;
 mod bench;
 mod check_history;
+mod diagnose;
 mod simulate;
 
 use crate::cli::{Command, SchemaKind};
@@ -57,6 +58,20 @@ pub fn dispatch(
             check_history::run(&args, stdin, stdout, stderr)
         }
         Command::Simulate(args) => simulate::run(&args, stdout, stderr),
+        Command::Diagnose {
+            logs,
+            metrics,
+            history,
+            format,
+        } => diagnose::run(
+            &logs,
+            metrics.as_deref(),
+            history.as_deref(),
+            format,
+            stdin,
+            stdout,
+            stderr,
+        ),
         Command::Bench { what } => bench::run(what, stdout, stderr),
     }
 }

@@ -106,14 +106,22 @@ pub fn run(args: &SimulateArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) 
         Err(e) => return fail(stderr, &e),
     };
     let start = Instant::now();
-    if let Some(path) = &args.trace {
+    if args.trace.is_some() || args.history.is_some() {
         let mut traced = config.clone();
         traced.trace = true;
         let report = Simulation::new(traced).run();
-        let mut text = report.trace.join("\n");
-        text.push('\n');
-        if let Err(e) = std::fs::write(path, text) {
-            return fail(stderr, &format!("cannot write trace {path}: {e}"));
+        if let Some(path) = &args.trace {
+            let mut text = report.trace.join("\n");
+            text.push('\n');
+            if let Err(e) = std::fs::write(path, text) {
+                return fail(stderr, &format!("cannot write trace {path}: {e}"));
+            }
+        }
+        if let Some(path) = &args.history {
+            let text = Simulation::history_jsonl(&report.history);
+            if let Err(e) = std::fs::write(path, text) {
+                return fail(stderr, &format!("cannot write history {path}: {e}"));
+            }
         }
     }
     let seeds = args.seeds.unwrap_or(1).max(1);

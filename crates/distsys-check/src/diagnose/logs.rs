@@ -1,0 +1,102 @@
+//! Reading the project's JSON log lines (the seed's schema): `level`, `timestamp` (ISO 8601),
+//! `skill`, `node_id`, `term`, `event`, `context`.
+
+use serde_json::Value;
+
+/// One log event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogEvent {
+    /// File it came from.
+    pub file: String,
+    /// 1-based line number in that file.
+    pub line: usize,
+    /// Microseconds since the Unix epoch.
+    pub time_us: i64,
+    /// The node that logged it, if any.
+    pub node: Option<u64>,
+    /// The node's term when it logged it, if any.
+    pub term: Option<u64>,
+    /// The event name.
+    pub event: String,
+    /// Event fields.
+    pub context: Value,
+}
+
+impl LogEvent {
+    /// `file:line` for evidence.
+    pub fn at(&self) -> String {
+        format!("{}:{}", self.file, self.line)
+    }
+
+    /// A one-line summary for evidence: where, when, who, what.
+    pub fn describe(&self) -> String {
+        let mut out = format!("{} t={:.3}s {}", self.at(), self.seconds(), self.event);
+        if let Some(n) = self.node {
+            out.push_str(&format!(" node={n}"));
+        }
+        if let Some(t) = self.term {
+            out.push_str(&format!(" term={t}"));
+        }
+        if self.context.as_object().is_some_and(|o| !o.is_empty()) {
+            out.push_str(&format!(" {}", self.context));
+        }
+        out
+    }
+
+    /// Time in seconds (for evidence).
+    pub fn seconds(&self) -> f64 {
+        self.time_us as f64 / 1e6
+    }
+}
+
+/// Parses a log file. Malformed lines are returned as `(line, reason)` and skipped.
+pub fn parse(file: &str, text: &str) -> (Vec<LogEvent>, Vec<(String, String)>) {
+    let mut events = Vec::new();
+    let mut skipped = Vec::new();
+    for (index, raw) in text.lines().enumerate() {
+        let line = index + 1;
+        if raw.trim().is_empty() {
+            continue;
+        }
+        match parse_line(file, line, raw) {
+            Ok(event) => events.push(event),
+            Err(reason) => skipped.push((format!("{file}:{line}"), reason)),
+        }
+    }
+    (events, skipped)
+}
+
+fn parse_line(file: &str, line: usize, raw: &str) -> Result<LogEvent, String> {
+    let value: Value = serde_json::from_str(raw).map_err(|e| format!("not JSON: {e}"))?;
+    let object = value.as_object().ok_or("not a JSON object")?;
+    let event = object
+        .get("event")
+        .and_then(Value::as_str)
+        .ok_or("field `event` missing or not a string")?
+        .to_string();
+    let timestamp = object
+        .get("timestamp")
+        .and_then(Value::as_str)
+        .ok_or("field `timestamp` missing or not a string")?;
+    let time_us = chrono::DateTime::parse_from_rfc3339(timestamp)
+        .map_err(|e| format!("field `timestamp` is not ISO 8601 ({e})"))?
+        .timestamp_micros();
+    let number = |field: &str| -> Result<Option<u64>, String> {
+        match object.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => v
+                .as_u64()
+                .map(Some)
+                .ok_or_else(|| format!("field `{field}` must be a non-negative integer or null")),
+        }
+    };
+    Ok(LogEvent {
+        file: file.to_string(),
+        line,
+        time_us,
+        node: number("node_id")?,
+        term: number("term")?,
+        event,
+        context: object.get("context").cloned().unwrap_or(Value::Null),
+    })
+}
