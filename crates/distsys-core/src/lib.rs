@@ -4,7 +4,9 @@
 
 pub mod advice;
 pub mod advisor;
+pub mod clock;
 pub mod context;
+pub mod crdt;
 pub mod input;
 pub mod partitioning;
 pub mod problem;

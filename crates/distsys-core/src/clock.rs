@@ -1,0 +1,242 @@
+//! Clocks for ordering and conflict detection: hybrid logical clocks (Kulkarni et al. 2014),
+//! version vectors, and a sibling store with dotted version vectors (Preguiça et al.), as
+//! Riak keeps concurrent writes for the client to merge.
+
+use crate::crdt::{Dot, ReplicaId};
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+
+/// A hybrid logical clock reading: physical milliseconds and a logical counter. Ordered
+/// lexicographically; always at least the physical clock, and strictly larger than every
+/// timestamp the node has sent or received before.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct HlcTimestamp {
+    /// Physical part, in milliseconds.
+    pub wall_ms: u64,
+    /// Logical part, breaking ties within one millisecond.
+    pub logical: u32,
+}
+
+/// A node's hybrid logical clock.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Hlc {
+    last: HlcTimestamp,
+}
+
+impl Hlc {
+    /// A timestamp for a local event or a send, given the physical clock now.
+    pub fn now(&mut self, physical_ms: u64) -> HlcTimestamp {
+        self.last = if physical_ms > self.last.wall_ms {
+            HlcTimestamp {
+                wall_ms: physical_ms,
+                logical: 0,
+            }
+        } else {
+            HlcTimestamp {
+                wall_ms: self.last.wall_ms,
+                logical: self.last.logical + 1,
+            }
+        };
+        self.last
+    }
+
+    /// A timestamp for receiving `remote`, given the physical clock now.
+    pub fn update(&mut self, remote: HlcTimestamp, physical_ms: u64) -> HlcTimestamp {
+        let wall = physical_ms.max(self.last.wall_ms).max(remote.wall_ms);
+        let logical = if wall == self.last.wall_ms && wall == remote.wall_ms {
+            self.last.logical.max(remote.logical) + 1
+        } else if wall == self.last.wall_ms {
+            self.last.logical + 1
+        } else if wall == remote.wall_ms {
+            remote.logical + 1
+        } else {
+            0
+        };
+        self.last = HlcTimestamp {
+            wall_ms: wall,
+            logical,
+        };
+        self.last
+    }
+}
+
+/// How two version vectors (or the writes they stamp) relate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Causality {
+    /// Same history.
+    Equal,
+    /// The left one happened before the right one.
+    Before,
+    /// The left one happened after the right one.
+    After,
+    /// Neither saw the other: a conflict.
+    Concurrent,
+}
+
+/// Events seen per replica.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VersionVector(pub BTreeMap<ReplicaId, u64>);
+
+impl VersionVector {
+    /// Counts one more event at `replica`; returns its dot.
+    pub fn tick(&mut self, replica: ReplicaId) -> Dot {
+        let c = self.0.entry(replica).or_default();
+        *c += 1;
+        Dot {
+            replica,
+            counter: *c,
+        }
+    }
+
+    /// Whether this vector has seen `dot`.
+    pub fn covers(&self, dot: &Dot) -> bool {
+        self.0.get(&dot.replica).is_some_and(|c| *c >= dot.counter)
+    }
+
+    /// Pointwise maximum.
+    pub fn join(&mut self, other: &VersionVector) {
+        for (r, c) in &other.0 {
+            let mine = self.0.entry(*r).or_default();
+            *mine = (*mine).max(*c);
+        }
+    }
+
+    /// How `self` relates to `other`.
+    pub fn compare(&self, other: &VersionVector) -> Causality {
+        let mut less = false;
+        let mut greater = false;
+        for r in self.0.keys().chain(other.0.keys()) {
+            let (a, b) = (
+                self.0.get(r).copied().unwrap_or(0),
+                other.0.get(r).copied().unwrap_or(0),
+            );
+            match a.cmp(&b) {
+                Ordering::Less => less = true,
+                Ordering::Greater => greater = true,
+                Ordering::Equal => {}
+            }
+        }
+        match (less, greater) {
+            (false, false) => Causality::Equal,
+            (true, false) => Causality::Before,
+            (false, true) => Causality::After,
+            (true, true) => Causality::Concurrent,
+        }
+    }
+}
+
+/// A key's value on a server with dotted version vectors: every write carries the context
+/// (version vector) the client read; the server drops the siblings that context covers and
+/// keeps the rest next to the new value, each with its own dot. Concurrent writes are never
+/// lost: a read returns every sibling and a context, and the client writes back its merge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiblingStore<T> {
+    siblings: BTreeMap<Dot, T>,
+    seen: VersionVector,
+}
+
+impl<T> Default for SiblingStore<T> {
+    fn default() -> Self {
+        SiblingStore {
+            siblings: BTreeMap::new(),
+            seen: VersionVector::default(),
+        }
+    }
+}
+
+impl<T: Clone + Ord> SiblingStore<T> {
+    /// A write coordinated by `replica` with the `context` the client read.
+    pub fn put(&mut self, replica: ReplicaId, context: &VersionVector, value: T) {
+        self.siblings.retain(|dot, _| !context.covers(dot));
+        let dot = self.seen.tick(replica);
+        self.siblings.insert(dot, value);
+    }
+
+    /// The siblings (sorted, distinct) and the context to write back with.
+    pub fn get(&self) -> (Vec<T>, VersionVector) {
+        let mut values: Vec<T> = self.siblings.values().cloned().collect();
+        values.sort();
+        values.dedup();
+        (values, self.seen.clone())
+    }
+
+    /// Merges another replica's copy of the key (replication, anti-entropy).
+    pub fn merge(&mut self, other: &SiblingStore<T>) {
+        let seen = &self.seen;
+        let other_seen = &other.seen;
+        self.siblings
+            .retain(|dot, _| other.siblings.contains_key(dot) || !other_seen.covers(dot));
+        for (dot, v) in &other.siblings {
+            if !seen.covers(dot) {
+                self.siblings.insert(*dot, v.clone());
+            }
+        }
+        self.seen.join(&other.seen);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hlc_never_goes_back_and_orders_causally() {
+        let (mut a, mut b) = (Hlc::default(), Hlc::default());
+        let sent = a.now(1_000);
+        // b's wall clock is 300 ms behind: the receive is still stamped after the send.
+        let received = b.update(sent, 700);
+        assert!(received > sent);
+        let later = b.now(701);
+        assert!(
+            later > received,
+            "local events after a receive stay after it"
+        );
+        assert_eq!(
+            later.wall_ms, 1_000,
+            "the physical part follows the fastest clock seen"
+        );
+        assert_eq!(
+            a.now(1_000),
+            HlcTimestamp {
+                wall_ms: 1_000,
+                logical: 1
+            }
+        );
+    }
+
+    #[test]
+    fn version_vectors_detect_concurrency() {
+        let mut a = VersionVector::default();
+        a.tick(1);
+        let mut b = a.clone();
+        b.tick(2);
+        assert_eq!(a.compare(&b), Causality::Before);
+        assert_eq!(b.compare(&a), Causality::After);
+        a.tick(1);
+        assert_eq!(a.compare(&b), Causality::Concurrent);
+        a.join(&b);
+        assert_eq!(a.compare(&b), Causality::After);
+        assert_eq!(a.compare(&a.clone()), Causality::Equal);
+    }
+
+    #[test]
+    fn concurrent_writes_become_siblings_and_a_merge_replaces_them() {
+        let mut server = SiblingStore::default();
+        let (_, empty) = server.get();
+        // Two clients write from the same (empty) context: both values are kept.
+        server.put(1, &empty, "apple");
+        server.put(1, &empty, "pear");
+        let (values, context) = server.get();
+        assert_eq!(values, vec!["apple", "pear"]);
+        // The client merges and writes back with the context it read: one value remains.
+        server.put(1, &context, "apple+pear");
+        assert_eq!(server.get().0, vec!["apple+pear"]);
+        // A replica that missed all this merges in without resurrecting the old siblings.
+        let mut other = SiblingStore::default();
+        other.put(2, &VersionVector::default(), "kiwi");
+        other.merge(&server);
+        server.merge(&other);
+        assert_eq!(server.get().0, vec!["apple+pear", "kiwi"]);
+        assert_eq!(other.get().0, server.get().0);
+    }
+}
