@@ -88,7 +88,7 @@ fn replica_of(op: &Op) -> usize {
 /// unique, as in any real system). Returns the three states and every delta.
 fn execution(ops: &[(Op, u8)]) -> (Vec<All>, Vec<All>) {
     let mut replicas = vec![All::default(), All::default(), All::default()];
-    let mut clocks = vec![Hlc::default(); 3];
+    let mut clocks = [Hlc::default(); 3];
     let mut deltas = Vec::new();
     for (i, (o, spread)) in ops.iter().enumerate() {
         let r = replica_of(o);
