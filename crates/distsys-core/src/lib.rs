@@ -11,6 +11,7 @@ pub mod input;
 pub mod partitioning;
 pub mod problem;
 pub mod quorum;
+pub mod replication;
 pub mod retry;
 pub mod rules;
 pub mod schema;
