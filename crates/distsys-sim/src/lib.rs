@@ -12,6 +12,8 @@
 pub mod campaign;
 pub mod faults;
 pub mod metrics;
+pub mod replication;
+pub mod retry_storm;
 pub mod sim;
 pub mod trace;
 

@@ -158,6 +158,17 @@ pub enum BenchTarget {
 
 #[derive(Debug, clap::Args)]
 pub struct SimulateArgs {
+    /// What to simulate: `consensus` (the --protocol), `replication` (primary-backup in the
+    /// --mode, with a primary crash and a partition per run) or `retry-storm` (load
+    /// amplification after a failover: no jitter, jitter, jitter + retry budget).
+    #[arg(long, default_value = "consensus")]
+    pub model: String,
+    /// Replication mode for `--model replication`: sync, semisync (k = 1) or async.
+    #[arg(long, default_value = "sync")]
+    pub mode: String,
+    /// Backups for `--model replication`.
+    #[arg(long, default_value_t = 2)]
+    pub backups: usize,
     /// Protocol to simulate.
     #[arg(long, default_value = "raft")]
     pub protocol: String,

@@ -1,0 +1,68 @@
+//! Primary-backup replication simulated: what each mode loses on failover, and what it costs.
+
+use distsys_core::replication::{async_lag, ReplicationMode};
+use distsys_sim::replication::{run_replication, run_replication_campaign, ReplicationConfig};
+
+fn campaign(mode: ReplicationMode, seeds: u64) -> distsys_sim::replication::ReplicationReport {
+    run_replication_campaign(&ReplicationConfig::new(1_000, mode), seeds)
+}
+
+#[test]
+fn only_async_loses_acknowledged_writes_on_failover() {
+    let sync = campaign(ReplicationMode::Sync, 200);
+    let semi = campaign(ReplicationMode::SemiSync { k: 1 }, 200);
+    let asynchronous = campaign(ReplicationMode::Async, 200);
+    assert_eq!(sync.lost_acknowledged, 0);
+    assert_eq!(semi.lost_acknowledged, 0);
+    assert!(asynchronous.lost_acknowledged > 0, "async lost nothing");
+    // Every run crashed and recovered.
+    assert_eq!(sync.rto_ms.len(), 200);
+    assert!(asynchronous.rto_ms.iter().all(|r| *r < 1_000.0));
+    // What sync pays: it waits for the slowest backup, and stalls while one is cut off.
+    let p50 = |r: &distsys_sim::replication::ReplicationReport| r.latency_ms(0.5).unwrap_or(0.0);
+    assert!(p50(&sync) > p50(&asynchronous));
+    // Every mode loses the writes offered while no primary is up; sync also stalls while a
+    // backup is cut off.
+    assert!(
+        sync.timed_out > 2 * semi.timed_out,
+        "sync {} semi {}",
+        sync.timed_out,
+        semi.timed_out
+    );
+}
+
+#[test]
+fn async_lag_matches_the_rate_model() {
+    let mut config = ReplicationConfig::new(3, ReplicationMode::Async);
+    config.crash_at_ms = None;
+    config.partition_ms = None;
+    config.writes_per_second = 1_000;
+    config.apply_per_second = 800;
+    config.duration_ms = 10_000;
+    let report = run_replication(&config);
+    let model = async_lag(1_000.0, 800.0, 10.0);
+    let measured = report.max_lag as f64;
+    assert!(
+        (measured - model).abs() <= 0.05 * model,
+        "measured {measured}, model {model}"
+    );
+}
+
+#[test]
+fn jitter_and_a_budget_tame_the_retry_storm_after_a_failover() {
+    use distsys_sim::retry_storm::{arms, run_storm, StormConfig};
+    let config = StormConfig::new(9);
+    let [plain, seed_jitter, full, budget] = arms().map(|(_, arm)| run_storm(&config, &arm));
+    // Without jitter the retries come back in synchronised waves.
+    assert!(plain.peak_over_offered > seed_jitter.peak_over_offered);
+    assert!(plain.peak_over_offered > full.peak_over_offered);
+    assert!(plain.recovery_ms > 2 * seed_jitter.recovery_ms);
+    // The budget caps what retrying adds.
+    assert!(budget.amplification < full.amplification);
+    assert!(plain.amplification > budget.amplification);
+    assert!(
+        budget.failed > 0,
+        "the budget turns some retries into fast failures"
+    );
+    assert_eq!(plain.failed, 0);
+}
