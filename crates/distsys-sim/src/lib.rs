@@ -11,6 +11,7 @@
 
 pub mod campaign;
 pub mod faults;
+pub mod leaderless;
 pub mod metrics;
 pub mod replication;
 pub mod retry_storm;

@@ -159,13 +159,17 @@ pub enum BenchTarget {
 #[derive(Debug, clap::Args)]
 pub struct SimulateArgs {
     /// What to simulate: `consensus` (the --protocol), `replication` (primary-backup in the
-    /// --mode, with a primary crash and a partition per run) or `retry-storm` (load
-    /// amplification after a failover: no jitter, jitter, jitter + retry budget).
+    /// --mode, with a primary crash and a partition per run), `leaderless` (Dynamo-style
+    /// N/R/W quorums with read repair, hinted handoff and Merkle anti-entropy) or `retry-storm`
+    /// (load amplification after a failover: no jitter, jitter, jitter + retry budget).
     #[arg(long, default_value = "consensus")]
     pub model: String,
     /// Replication mode for `--model replication`: sync, semisync (k = 1) or async.
     #[arg(long, default_value = "sync")]
     pub mode: String,
+    /// N,R,W for `--model leaderless` (replicas per key, read and write quorums).
+    #[arg(long, default_value = "3,2,2")]
+    pub quorum: String,
     /// Backups for `--model replication`.
     #[arg(long, default_value_t = 2)]
     pub backups: usize,
