@@ -55,7 +55,7 @@ pub enum Command {
         output: VerdictFormat,
     },
     /// Run the deterministic simulator: one seed, or a campaign of many in parallel.
-    Simulate(SimulateArgs),
+    Simulate(Box<SimulateArgs>),
     /// Find problems in logs, a metrics snapshot and a history: split-brain, leader flapping,
     /// stale reads, stuck operations, data divergence, unhealed partitions, growing lag. Exit
     /// 0: no findings, 1: findings, 2: bad input.
