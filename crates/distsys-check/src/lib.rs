@@ -7,6 +7,7 @@
 //! - [`report`]: the text explanation and the self-contained HTML timeline.
 //! - [`generate`]: random linearizable histories for tests and benchmarks.
 
+pub mod causal;
 pub mod checker;
 pub mod diagnose;
 pub mod format;

@@ -10,6 +10,7 @@
 //! acknowledged writes), state machine agreement and liveness after the faults heal.
 
 pub mod campaign;
+pub mod causal;
 pub mod faults;
 pub mod leaderless;
 pub mod metrics;
