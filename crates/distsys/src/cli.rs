@@ -20,6 +20,10 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = OutputFormat::Json)]
         format: OutputFormat,
+        /// Also run the simulations behind the answer at the context's size and latency and
+        /// quote what they measured (about a second).
+        #[arg(long)]
+        evidence: bool,
     },
     /// Check a distributed_context and report every problem in it (exit 2 if any).
     Validate {

@@ -163,3 +163,31 @@ fn usage_errors_and_missing_files_exit_2() {
     assert!(err.contains("empty"), "{err}");
     assert_eq!(run_in_process(&["--help"], "").0, 0);
 }
+
+#[test]
+fn advise_evidence_quotes_simulation_measurements() {
+    let root = common::workspace_root();
+    let replication = root.join("examples/replication.yaml");
+    let (code, out, err) = run_in_process(
+        &["advise", &replication.to_string_lossy(), "--evidence"],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    let advice: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    let measured: Vec<&serde_json::Value> = advice["rationale"]
+        .as_array()
+        .expect("rationale")
+        .iter()
+        .filter(|r| {
+            r["input"]
+                .as_str()
+                .is_some_and(|i| i.starts_with("measured in simulation"))
+        })
+        .collect();
+    assert_eq!(measured.len(), 3, "one per replication mode");
+    let sync = measured[0]["choice"].as_str().expect("text");
+    assert!(sync.contains("0 acknowledged write(s) lost"), "{sync}");
+    // Without the flag, no simulation runs.
+    let (_, plain, _) = run_in_process(&["advise", &replication.to_string_lossy()], "");
+    assert!(!plain.contains("measured in simulation"));
+}

@@ -10,6 +10,7 @@ use std::io::{Read, Write};
 pub fn run(
     file: &str,
     format: OutputFormat,
+    evidence: bool,
     stdin: &mut dyn Read,
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
@@ -18,7 +19,11 @@ pub fn run(
         Ok(context) => context,
         Err(error) => return fail(stderr, &error),
     };
-    let advice = distsys_core::advise(&context);
+    let mut advice = distsys_core::advise(&context);
+    if evidence {
+        let measured = super::evidence::gather(&context, &advice);
+        advice.rationale.extend(measured);
+    }
     match format {
         OutputFormat::Json => print_json(stdout, &advice),
         OutputFormat::Yaml => match serde_norway::to_string(&advice) {

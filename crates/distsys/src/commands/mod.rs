@@ -4,6 +4,7 @@ mod advise;
 mod bench;
 mod check_history;
 mod diagnose;
+mod evidence;
 mod simulate;
 
 use crate::cli::{Command, SchemaKind};
@@ -19,7 +20,11 @@ pub fn dispatch(
     stderr: &mut dyn Write,
 ) -> i32 {
     match command {
-        Command::Advise { file, format } => advise::run(&file, format, stdin, stdout, stderr),
+        Command::Advise {
+            file,
+            format,
+            evidence,
+        } => advise::run(&file, format, evidence, stdin, stdout, stderr),
         Command::Validate { file } => match load_context(&file, stdin) {
             Ok(context) => {
                 let _ = writeln!(
