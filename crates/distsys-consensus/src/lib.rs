@@ -6,6 +6,7 @@
 pub mod kv;
 pub mod membership;
 pub mod mutants;
+pub mod paxos;
 pub mod raft;
 pub mod replica;
 pub mod safety;

@@ -1,0 +1,98 @@
+//! Multi-Paxos values: ballots, messages, persisted state.
+
+use crate::types::{Entry, Index, NodeId, ReadId, Role};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A ballot: higher round wins, then higher node id. `(0, 0)` is below every real ballot.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+pub struct Ballot {
+    /// Round number.
+    pub round: u64,
+    /// The proposer.
+    pub node: NodeId,
+}
+
+/// Messages between replicas (ordered only so drivers can queue them deterministically).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum PaxosMessage {
+    /// Phase 1a: promise not to accept below `ballot`, and report what you accepted from `from`.
+    Prepare { ballot: Ballot, from: Index },
+    /// Phase 1b: a promise (or a refusal naming the higher promise), with accepted values.
+    Promise {
+        ballot: Ballot,
+        ok: bool,
+        promised: Ballot,
+        accepted: Vec<(Index, Ballot, Vec<u8>)>,
+    },
+    /// Phase 2a: accept `value` in `slot` under `ballot`; `chosen` is the leader's chosen prefix.
+    Accept {
+        ballot: Ballot,
+        slot: Index,
+        value: Vec<u8>,
+        chosen: Index,
+    },
+    /// Phase 2b: accepted (or refused, naming the higher promise).
+    Accepted {
+        ballot: Ballot,
+        slot: Index,
+        ok: bool,
+        promised: Ballot,
+    },
+    /// Leader heartbeat: the ballot holds, and every slot up to `chosen` is chosen.
+    Heartbeat { ballot: Ballot, chosen: Index },
+    /// A learner asks for the chosen values from `from`.
+    Learn { from: Index },
+    /// Chosen values, in slot order.
+    Chosen { values: Vec<(Index, Vec<u8>)> },
+}
+
+/// What an acceptor keeps on disk: its promise and what it accepted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PaxosPersisted {
+    /// Highest ballot promised.
+    pub promised: Ballot,
+    /// Accepted value per slot, with the ballot it was accepted under.
+    pub accepted: BTreeMap<Index, (Ballot, Vec<u8>)>,
+}
+
+/// A durable change, applied before the messages of the same Ready leave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaxosPersistOp {
+    /// A new promise.
+    Promise(Ballot),
+    /// A value accepted in a slot.
+    Accept(Index, Ballot, Vec<u8>),
+}
+
+impl PaxosPersisted {
+    /// Applies one persist operation.
+    pub fn apply(&mut self, op: &PaxosPersistOp) {
+        match op {
+            PaxosPersistOp::Promise(b) => self.promised = self.promised.max(*b),
+            PaxosPersistOp::Accept(slot, b, v) => {
+                self.promised = self.promised.max(*b);
+                self.accepted.insert(*slot, (*b, v.clone()));
+            }
+        }
+    }
+}
+
+/// Outputs, drained by the driver: persist, then send, then apply.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PaxosReady {
+    /// Durable changes, in order.
+    pub persist: Vec<PaxosPersistOp>,
+    /// Messages to send after `persist` is durable.
+    pub messages: Vec<(NodeId, PaxosMessage)>,
+    /// Newly chosen entries, in slot order, to apply (`term` is the slot's round, 0 if unknown).
+    pub committed: Vec<Entry>,
+    /// Reads whose barrier is applied up to `Index` once `committed` is.
+    pub reads: Vec<(ReadId, Index)>,
+    /// Reads that cannot complete here (leadership lost).
+    pub reads_failed: Vec<ReadId>,
+    /// Role changes with the ballot round.
+    pub roles: Vec<(Role, u64)>,
+}
