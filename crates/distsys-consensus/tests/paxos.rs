@@ -9,11 +9,14 @@ use rand_chacha::ChaCha8Rng;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
+/// A message in flight: (delivery time, sequence, from, to, message).
+type InFlight = (u64, u64, NodeId, NodeId, PaxosMessage);
+
 struct Net {
     rng: ChaCha8Rng,
     nodes: BTreeMap<NodeId, Option<MultiPaxos>>,
     disks: BTreeMap<NodeId, PaxosPersisted>,
-    queue: BinaryHeap<Reverse<(u64, u64, NodeId, NodeId, PaxosMessage)>>,
+    queue: BinaryHeap<Reverse<InFlight>>,
     seq: u64,
     now: u64,
     faults: bool,
