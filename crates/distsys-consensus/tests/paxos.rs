@@ -2,7 +2,9 @@
 //! applies the same sequence (one value chosen per slot, never changed), only proposed values
 //! are chosen, and after the faults stop a leader commits new proposals everywhere.
 
-use distsys_consensus::paxos::{MultiPaxos, PaxosConfig, PaxosMessage, PaxosPersisted};
+use distsys_consensus::paxos::{
+    MultiPaxos, PaxosConfig, PaxosMessage, PaxosMutant, PaxosPersisted,
+};
 use distsys_consensus::{NodeId, Role};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -27,10 +29,13 @@ struct Net {
     chain_at: BTreeMap<u64, u64>,
     proposed: BTreeSet<Vec<u8>>,
     starts: u64,
+    mutant: Option<PaxosMutant>,
+    /// The first broken property seen.
+    violation: Option<String>,
 }
 
 impl Net {
-    fn new(n: u64, seed: u64) -> Net {
+    fn new(n: u64, seed: u64, mutant: Option<PaxosMutant>) -> Net {
         let mut net = Net {
             rng: ChaCha8Rng::seed_from_u64(seed),
             nodes: BTreeMap::new(),
@@ -44,6 +49,8 @@ impl Net {
             chain_at: BTreeMap::new(),
             proposed: BTreeSet::new(),
             starts: 0,
+            mutant,
+            violation: None,
         };
         for id in 1..=n {
             net.start(id);
@@ -54,12 +61,9 @@ impl Net {
     fn start(&mut self, id: NodeId) {
         self.starts += 1;
         let nodes: Vec<NodeId> = self.disks.keys().copied().collect();
-        let node = MultiPaxos::new(
-            PaxosConfig::new(id, nodes),
-            &self.disks[&id],
-            id * 1_000 + self.starts,
-            self.now,
-        );
+        let mut config = PaxosConfig::new(id, nodes);
+        config.mutant = self.mutant;
+        let node = MultiPaxos::new(config, &self.disks[&id], id * 1_000 + self.starts, self.now);
         self.nodes.insert(id, Some(node));
         self.applied.insert(id, Vec::new());
     }
@@ -93,22 +97,22 @@ impl Net {
         }
         for entry in ready.committed {
             let log = self.applied.get_mut(&id).expect("log");
-            assert_eq!(
-                entry.index,
-                log.len() as u64 + 1,
-                "node {id} applies in order"
-            );
+            if entry.index != log.len() as u64 + 1 {
+                self.violation
+                    .get_or_insert(format!("node {id} applied {} out of order", entry.index));
+            }
             log.push((entry.chain, entry.data.to_vec()));
             let first = *self.chain_at.entry(entry.index).or_insert(entry.chain);
-            assert_eq!(
-                first, entry.chain,
-                "node {id} applied a different history at {}",
-                entry.index
-            );
-            assert!(
-                entry.data.is_empty() || self.proposed.contains(&entry.data.to_vec()),
-                "value never proposed"
-            );
+            if first != entry.chain {
+                self.violation.get_or_insert(format!(
+                    "node {id} applied a different history at slot {}",
+                    entry.index
+                ));
+            }
+            if !(entry.data.is_empty() || self.proposed.contains(&entry.data.to_vec())) {
+                self.violation
+                    .get_or_insert("a value nobody proposed was chosen".into());
+            }
         }
     }
 
@@ -163,8 +167,8 @@ impl Net {
     }
 }
 
-fn chaos(seed: u64) -> Net {
-    let mut net = Net::new(5, seed);
+fn chaos(seed: u64, mutant: Option<PaxosMutant>) -> Net {
+    let mut net = Net::new(5, seed, mutant);
     let mut counter = 0u64;
     net.run(3_000, |net| {
         counter += 1;
@@ -216,12 +220,14 @@ fn chaos(seed: u64) -> Net {
 #[test]
 fn replicas_agree_under_every_fault_and_make_progress_after() {
     for seed in 0..60 {
-        let mut net = chaos(seed);
+        let mut net = chaos(seed, None);
+        assert_eq!(net.violation, None, "seed {seed}");
         let leader = net
             .leader()
             .unwrap_or_else(|| panic!("seed {seed}: no leader after healing"));
         net.propose(format!("final-{seed}").into_bytes());
         net.run(1_000, |_| {});
+        assert_eq!(net.violation, None, "seed {seed}");
         for (id, log) in &net.applied {
             assert!(
                 log.iter().any(|(_, v)| *v == format!("final-{seed}").into_bytes()),
@@ -307,4 +313,16 @@ fn a_new_leader_keeps_values_a_majority_accepted() {
     assert!(proposals.iter().any(
         |m| matches!(m, PaxosMessage::Accept { slot: s, value, .. } if *s == slot && value == b"a")
     ));
+}
+
+#[test]
+fn every_paxos_mutant_is_caught_within_the_seed_budget() {
+    for mutant in PaxosMutant::ALL {
+        let caught = (0..100).find(|seed| chaos(*seed, Some(mutant)).violation.is_some());
+        assert!(
+            caught.is_some(),
+            "{} was not caught in 100 seeds",
+            mutant.name()
+        );
+    }
 }

@@ -7,6 +7,8 @@ use crate::types::Index;
 #[derive(Debug, Clone, Default)]
 pub struct Acceptor {
     pub(super) state: PaxosPersisted,
+    /// Mutant AcceptLowerBallot.
+    pub(super) accept_lower: bool,
 }
 
 impl Acceptor {
@@ -25,7 +27,7 @@ impl Acceptor {
 
     /// Handles an accept: accepts if `ballot` is at least the current promise.
     pub fn accept(&mut self, ballot: Ballot, slot: Index, value: &[u8]) -> Option<PaxosPersistOp> {
-        if ballot < self.state.promised {
+        if ballot < self.state.promised && !self.accept_lower {
             return None;
         }
         let op = PaxosPersistOp::Accept(slot, ballot, value.to_vec());

@@ -37,6 +37,41 @@ pub struct PaxosConfig {
     pub election_timeout_us: (TimeUs, TimeUs),
     /// Leader heartbeat interval.
     pub heartbeat_us: TimeUs,
+    /// A seeded bug to enable (tests and simulation only).
+    pub mutant: Option<PaxosMutant>,
+}
+
+/// Deliberately broken Multi-Paxos variants; the fault tests must catch every one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PaxosMutant {
+    /// An acceptor accepts a ballot lower than the one it promised.
+    AcceptLowerBallot,
+    /// A new leader ignores the values phase 1 found and fills every open slot with no-ops.
+    IgnoreFoundValues,
+    /// The leader counts accept messages, not distinct acceptors (duplicates make a majority).
+    CountDuplicateAccepts,
+    /// A learner takes whatever it accepted as chosen, whatever the ballot.
+    LearnAnyBallot,
+}
+
+impl PaxosMutant {
+    /// Every mutant.
+    pub const ALL: [PaxosMutant; 4] = [
+        PaxosMutant::AcceptLowerBallot,
+        PaxosMutant::IgnoreFoundValues,
+        PaxosMutant::CountDuplicateAccepts,
+        PaxosMutant::LearnAnyBallot,
+    ];
+
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            PaxosMutant::AcceptLowerBallot => "accept-lower-ballot",
+            PaxosMutant::IgnoreFoundValues => "ignore-found-values",
+            PaxosMutant::CountDuplicateAccepts => "count-duplicate-accepts",
+            PaxosMutant::LearnAnyBallot => "learn-any-ballot",
+        }
+    }
 }
 
 impl PaxosConfig {
@@ -47,6 +82,7 @@ impl PaxosConfig {
             nodes,
             election_timeout_us: (150_000, 300_000),
             heartbeat_us: 50_000,
+            mutant: None,
         }
     }
 
@@ -80,6 +116,8 @@ pub struct MultiPaxos {
     preparing: Option<Preparing>,
     /// Leader: slot -> (value, acceptors that accepted it under `ballot`).
     proposals: BTreeMap<Index, (Vec<u8>, BTreeSet<NodeId>)>,
+    /// Mutant CountDuplicateAccepts: accept messages counted per slot.
+    accept_messages: BTreeMap<Index, usize>,
     next_slot: Index,
     /// Learner: chosen values by slot (above `applied`), and the chosen prefix.
     chosen: BTreeMap<Index, Vec<u8>>,
@@ -108,6 +146,7 @@ impl MultiPaxos {
             rng: ChaCha8Rng::seed_from_u64(seed),
             acceptor: Acceptor {
                 state: persisted.clone(),
+                accept_lower: config.mutant == Some(PaxosMutant::AcceptLowerBallot),
             },
             now,
             role: Role::Follower,
@@ -121,6 +160,7 @@ impl MultiPaxos {
             heartbeat_at: 0,
             preparing: None,
             proposals: BTreeMap::new(),
+            accept_messages: BTreeMap::new(),
             next_slot: 1,
             chosen: BTreeMap::new(),
             chosen_upto: 0,
@@ -398,10 +438,11 @@ impl MultiPaxos {
             .max(self.chosen_upto)
             .max(self.chosen.keys().next_back().copied().unwrap_or(0));
         for slot in self.chosen_upto + 1..=last {
+            let ignore = self.config.mutant == Some(PaxosMutant::IgnoreFoundValues);
             let value = match (self.chosen.get(&slot), p.found.get(&slot)) {
                 (Some(v), _) => v.clone(),
-                (None, Some((_, v))) => v.clone(),
-                (None, None) => Vec::new(),
+                (None, Some((_, v))) if !ignore => v.clone(),
+                _ => Vec::new(),
             };
             self.propose_in(slot, value);
         }
@@ -486,19 +527,23 @@ impl MultiPaxos {
         if let Some((_, acks)) = self.proposals.get_mut(&slot) {
             acks.insert(from);
         }
+        *self.accept_messages.entry(slot).or_insert(1) += 1;
         self.check_chosen(slot);
     }
 
     fn check_chosen(&mut self, slot: Index) {
         let majority = self.config.majority();
-        let done = self
-            .proposals
-            .get(&slot)
-            .is_some_and(|(_, acks)| acks.len() >= majority);
+        let counted = if self.config.mutant == Some(PaxosMutant::CountDuplicateAccepts) {
+            self.accept_messages.get(&slot).copied().unwrap_or(1)
+        } else {
+            self.proposals.get(&slot).map_or(0, |(_, acks)| acks.len())
+        };
+        let done = self.proposals.contains_key(&slot) && counted >= majority;
         if done {
             if let Some((value, _)) = self.proposals.remove(&slot) {
                 self.chosen.insert(slot, value);
             }
+            self.accept_messages.remove(&slot);
             self.advance();
         }
     }
@@ -529,8 +574,9 @@ impl MultiPaxos {
             if self.chosen.contains_key(&slot) {
                 continue;
             }
+            let any = self.config.mutant == Some(PaxosMutant::LearnAnyBallot);
             match self.acceptor.state.accepted.get(&slot) {
-                Some((b, v)) if *b == ballot => {
+                Some((b, v)) if *b == ballot || any => {
                     self.chosen.insert(slot, v.clone());
                 }
                 _ => {
