@@ -257,14 +257,16 @@ impl Message {
 /// A ReadIndex request's identity, chosen by the driver.
 pub type ReadId = u64;
 
-/// What the core asks its driver to do, drained by `ready()`. The driver must apply `persist`
-/// durably before sending `messages`, then apply `committed` in order.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Ready {
+/// What a consensus core asks its driver to do, drained by `ready()`: the one output shape
+/// every protocol uses (`M` its messages, `P` its persist operations; Raft's by default). The
+/// driver must apply `persist` durably before sending `messages`, then apply `committed` in
+/// order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ready<M = Message, P = PersistOp> {
     /// Durable changes, in order.
-    pub persist: Vec<PersistOp>,
+    pub persist: Vec<P>,
     /// Messages to send, after `persist` is durable.
-    pub messages: Vec<(NodeId, Message)>,
+    pub messages: Vec<(NodeId, M)>,
     /// Newly committed entries, in log order, to apply.
     pub committed: Vec<Entry>,
     /// A snapshot to install into the state machine (replaces its state), before `committed`.
@@ -273,11 +275,25 @@ pub struct Ready {
     pub reads: Vec<(ReadId, Index)>,
     /// Reads that cannot be served here (not leader, or leadership lost): retry elsewhere.
     pub reads_failed: Vec<ReadId>,
-    /// Role changes, oldest first, with the term.
+    /// Role changes, oldest first, with the term (or ballot round).
     pub roles: Vec<(Role, Term)>,
 }
 
-impl Ready {
+impl<M, P> Default for Ready<M, P> {
+    fn default() -> Self {
+        Ready {
+            persist: Vec::new(),
+            messages: Vec::new(),
+            committed: Vec::new(),
+            install: None,
+            reads: Vec::new(),
+            reads_failed: Vec::new(),
+            roles: Vec::new(),
+        }
+    }
+}
+
+impl<M, P> Ready<M, P> {
     /// Whether there is nothing to do.
     pub fn is_empty(&self) -> bool {
         self.persist.is_empty()

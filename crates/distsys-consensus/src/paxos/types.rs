@@ -1,6 +1,6 @@
 //! Multi-Paxos values: ballots, messages, persisted state.
 
-use crate::types::{Entry, Index, NodeId, ReadId, Role};
+use crate::types::{Index, NodeId, Ready};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -80,19 +80,5 @@ impl PaxosPersisted {
     }
 }
 
-/// Outputs, drained by the driver: persist, then send, then apply.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PaxosReady {
-    /// Durable changes, in order.
-    pub persist: Vec<PaxosPersistOp>,
-    /// Messages to send after `persist` is durable.
-    pub messages: Vec<(NodeId, PaxosMessage)>,
-    /// Newly chosen entries, in slot order, to apply (`term` is the slot's round, 0 if unknown).
-    pub committed: Vec<Entry>,
-    /// Reads whose barrier is applied up to `Index` once `committed` is.
-    pub reads: Vec<(ReadId, Index)>,
-    /// Reads that cannot complete here (leadership lost).
-    pub reads_failed: Vec<ReadId>,
-    /// Role changes with the ballot round.
-    pub roles: Vec<(Role, u64)>,
-}
+/// Multi-Paxos outputs: the shared [`Ready`] shape with Paxos messages and persist operations.
+pub type PaxosReady = Ready<PaxosMessage, PaxosPersistOp>;
