@@ -3,6 +3,7 @@
 //! inputs and carry out the outputs; nothing here reads a clock, touches a socket or draws
 //! randomness of its own.
 
+pub mod core;
 pub mod kv;
 pub mod membership;
 pub mod mutants;
@@ -13,6 +14,7 @@ pub mod safety;
 pub mod testkit;
 pub mod types;
 
+pub use crate::core::Core;
 pub use membership::Membership;
 pub use mutants::Mutant;
 pub use types::*;

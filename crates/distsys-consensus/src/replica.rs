@@ -7,11 +7,10 @@
 //! machine has applied the confirmed index. A node that is not the leader answers `NotLeader`
 //! with its best guess.
 
+use crate::core::Core;
 use crate::kv::{Command, KvStore, Op, OpResult};
 use crate::raft::{Config, Raft};
-use crate::types::{
-    Entry, Index, Message, NodeId, PersistOp, Persisted, ReadId, Role, Snapshot, Term, TimeUs,
-};
+use crate::types::{Entry, Index, NodeId, Persisted, ReadId, Role, Snapshot, Term, TimeUs};
 use std::collections::BTreeMap;
 
 /// Compact the log once this many applied entries follow the last snapshot.
@@ -49,12 +48,12 @@ pub enum ClientReply {
 }
 
 /// Outputs of one round: persist, then send, then answer.
-#[derive(Debug, Default)]
-pub struct ReplicaReady {
+#[derive(Debug)]
+pub struct ReplicaReady<C: Core = Raft> {
     /// Durable changes, to apply before `messages` leave.
-    pub persist: Vec<PersistOp>,
+    pub persist: Vec<C::PersistOp>,
     /// Messages to peers.
-    pub messages: Vec<(NodeId, Message)>,
+    pub messages: Vec<(NodeId, C::Message)>,
     /// Answers: `(connection, client, seq, reply)`.
     pub replies: Vec<(u64, u64, u64, ClientReply)>,
     /// Entries applied to the state machine, in order.
@@ -72,10 +71,10 @@ struct Waiting {
     seq: u64,
 }
 
-/// One replica of the replicated key-value store.
+/// One replica of the replicated key-value store, over any consensus core (Raft by default).
 #[derive(Debug)]
-pub struct Replica {
-    raft: Raft,
+pub struct Replica<C: Core = Raft> {
+    core: C,
     kv: KvStore,
     writes: BTreeMap<Index, Waiting>,
     reads: BTreeMap<ReadId, (Waiting, String)>,
@@ -83,18 +82,42 @@ pub struct Replica {
     next_read: ReadId,
 }
 
-impl Replica {
-    /// A replica recovering from its persisted state (empty for a new one). The state machine is
-    /// rebuilt from the snapshot, then from committed entries as the leader re-confirms them
-    /// (known-bugs #11: nothing is served before that).
+impl Replica<Raft> {
+    /// A Raft replica recovering from its persisted state (empty for a new one).
     pub fn new(config: Config, persisted: &Persisted, seed: u64, now: TimeUs) -> Replica {
-        let kv = persisted
-            .snapshot
-            .as_ref()
-            .and_then(|s| KvStore::restore(&s.data))
+        Replica::with_core(Raft::new(config, persisted, seed, now), persisted)
+    }
+
+    /// The Raft core (read-only).
+    pub fn raft(&self) -> &Raft {
+        &self.core
+    }
+
+    /// Changes the membership (see [`Raft::propose_membership`]).
+    pub fn propose_membership(
+        &mut self,
+        voters: std::collections::BTreeSet<NodeId>,
+        learners: std::collections::BTreeSet<NodeId>,
+    ) -> Result<Index, crate::raft::MembershipError> {
+        self.core.propose_membership(voters, learners)
+    }
+
+    /// Hands leadership to `target` (see [`Raft::transfer_leadership`]).
+    pub fn transfer_leadership(&mut self, target: NodeId) -> bool {
+        self.core.transfer_leadership(target)
+    }
+}
+
+impl<C: Core> Replica<C> {
+    /// A replica over `core`, recovering from `persisted`. The state machine is rebuilt from
+    /// the snapshot, then from committed entries as the leader re-confirms them (known-bugs
+    /// #11: nothing is served before that).
+    pub fn with_core(core: C, persisted: &C::Persisted) -> Replica<C> {
+        let kv = C::snapshot_data(persisted)
+            .and_then(KvStore::restore)
             .unwrap_or_default();
         Replica {
-            raft: Raft::new(config, persisted, seed, now),
+            core,
             kv,
             writes: BTreeMap::new(),
             reads: BTreeMap::new(),
@@ -103,9 +126,9 @@ impl Replica {
         }
     }
 
-    /// The Raft core (read-only).
-    pub fn raft(&self) -> &Raft {
-        &self.raft
+    /// The consensus core (read-only).
+    pub fn core(&self) -> &C {
+        &self.core
     }
 
     /// The state machine (read-only).
@@ -115,26 +138,12 @@ impl Replica {
 
     /// Advances the clock.
     pub fn tick(&mut self, now: TimeUs) {
-        self.raft.tick(now);
+        self.core.tick(now);
     }
 
     /// A message from a peer.
-    pub fn step(&mut self, from: NodeId, message: Message) {
-        self.raft.step(from, message);
-    }
-
-    /// Changes the membership (see [`Raft::propose_membership`]).
-    pub fn propose_membership(
-        &mut self,
-        voters: std::collections::BTreeSet<NodeId>,
-        learners: std::collections::BTreeSet<NodeId>,
-    ) -> Result<Index, crate::raft::MembershipError> {
-        self.raft.propose_membership(voters, learners)
-    }
-
-    /// Hands leadership to `target` (see [`Raft::transfer_leadership`]).
-    pub fn transfer_leadership(&mut self, target: NodeId) -> bool {
-        self.raft.transfer_leadership(target)
+    pub fn step(&mut self, from: NodeId, message: C::Message) {
+        self.core.step(from, message);
     }
 
     /// A client request arriving on `connection`. Answers come out of [`Replica::ready`].
@@ -153,7 +162,7 @@ impl Replica {
             ClientOp::Read { key } => {
                 let id = self.next_read;
                 self.next_read += 1;
-                match self.raft.read_index(id) {
+                match self.core.read_index(id) {
                     Ok(()) => {
                         self.reads.insert(id, (waiting, key));
                     }
@@ -172,7 +181,7 @@ impl Replica {
                     op,
                 }
                 .encode();
-                match self.raft.propose(data) {
+                match self.core.propose(data) {
                     Ok(index) => {
                         self.writes.insert(index, waiting);
                     }
@@ -188,13 +197,15 @@ impl Replica {
     }
 
     /// Drains the core's outputs, applies committed entries and answers clients.
-    pub fn ready(&mut self) -> ReplicaReady {
-        let ready = self.raft.ready();
+    pub fn ready(&mut self) -> ReplicaReady<C> {
+        let ready = self.core.ready();
         let mut out = ReplicaReady {
             persist: ready.persist,
             messages: ready.messages,
             roles: ready.roles,
-            ..ReplicaReady::default()
+            replies: Vec::new(),
+            applied: Vec::new(),
+            installed: None,
         };
         if let Some(snapshot) = ready.install {
             if let Some(kv) = KvStore::restore(&snapshot.data) {
@@ -220,7 +231,7 @@ impl Replica {
                     }
                     // Another leader's entry took this index: ours was never committed here.
                     _ => ClientReply::NotLeader {
-                        leader: self.raft.leader(),
+                        leader: self.core.leader(),
                     },
                 };
                 out.replies
@@ -240,7 +251,7 @@ impl Replica {
                     w.client,
                     w.seq,
                     ClientReply::NotLeader {
-                        leader: self.raft.leader(),
+                        leader: self.core.leader(),
                     },
                 ));
             }
@@ -255,8 +266,8 @@ impl Replica {
             out.replies
                 .push((w.connection, w.client, w.seq, ClientReply::Ok { value }));
         }
-        if applied >= self.raft.log().offset() + COMPACT_AFTER_ENTRIES {
-            self.raft.compact(applied, self.kv.snapshot());
+        if self.core.compacts() && applied >= self.core.log_offset() + COMPACT_AFTER_ENTRIES {
+            self.core.compact(applied, self.kv.snapshot());
         }
         out
     }

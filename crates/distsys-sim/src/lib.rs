@@ -14,6 +14,7 @@ pub mod causal;
 pub mod faults;
 pub mod leaderless;
 pub mod metrics;
+pub mod protocol;
 pub mod replication;
 pub mod retry_storm;
 pub mod sim;
@@ -21,4 +22,5 @@ pub mod trace;
 
 pub use campaign::{run_campaign, run_one, CampaignReport};
 pub use faults::{Fault, FaultSet};
+pub use protocol::Protocol;
 pub use sim::{RunReport, SimConfig, Simulation, Violation};

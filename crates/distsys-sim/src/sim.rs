@@ -3,14 +3,16 @@
 //! seed replays bit for bit.
 
 use crate::faults::{Fault, FaultSet, Partition};
+use crate::protocol::{BuildParams, Protocol, SimCore};
 use crate::trace::Trace;
 use distsys_check::history::{Completion, Event as HistoryEvent, HistoryBuilder, OpKind};
 use distsys_check::{check, CheckOptions, ModelKind, Verdict};
 use distsys_consensus::kv::Op;
-use distsys_consensus::raft::Config;
+use distsys_consensus::paxos::{MultiPaxos, PaxosMutant};
+use distsys_consensus::raft::Raft;
 use distsys_consensus::replica::{ClientOp, ClientReply, ClientRequest, Replica};
 use distsys_consensus::safety::SafetyMonitor;
-use distsys_consensus::{Message, Mutant, NodeId, PersistOp, Persisted, Role};
+use distsys_consensus::{Core, Mutant, NodeId, Role};
 use distsys_core::retry::RetryPolicy;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -53,8 +55,12 @@ pub struct SimConfig {
     pub faults: FaultSet,
     /// Serve leader reads from a lease (see `Config::lease_read`).
     pub lease_read: bool,
-    /// A seeded bug, if any.
+    /// The protocol to run.
+    pub protocol: Protocol,
+    /// A Raft seeded bug, if any.
     pub mutant: Option<Mutant>,
+    /// A Multi-Paxos seeded bug, if any.
+    pub paxos_mutant: Option<PaxosMutant>,
     /// Record a full trace (JSON lines in the seed's log schema).
     pub trace: bool,
 }
@@ -72,7 +78,9 @@ impl SimConfig {
             heartbeat_ms: 50,
             faults: FaultSet::all(),
             lease_read: false,
+            protocol: Protocol::Raft,
             mutant: None,
+            paxos_mutant: None,
             trace: false,
         }
     }
@@ -133,12 +141,12 @@ pub struct RunReport {
 }
 
 #[derive(Debug)]
-enum EventKind {
+enum EventKind<M> {
     Tick(NodeId),
     Deliver {
         from: NodeId,
         to: NodeId,
-        message: Message,
+        message: M,
     },
     Request {
         node: NodeId,
@@ -177,7 +185,7 @@ enum FaultAction {
     HealAll,
 }
 
-impl EventKind {
+impl<M> EventKind<M> {
     /// The node an input event is for: a peer message or a client request.
     fn input_node(&self) -> Option<NodeId> {
         match self {
@@ -191,32 +199,32 @@ impl EventKind {
 /// How long an input waits in a paused process's socket buffer before it is tried again.
 const SOCKET_RETRY_US: u64 = 10 * MS;
 
-struct Scheduled {
+struct Scheduled<M> {
     time: u64,
     seq: u64,
-    kind: EventKind,
+    kind: EventKind<M>,
 }
 
-impl PartialEq for Scheduled {
+impl<M> PartialEq for Scheduled<M> {
     fn eq(&self, other: &Self) -> bool {
         (self.time, self.seq) == (other.time, other.seq)
     }
 }
-impl Eq for Scheduled {}
-impl PartialOrd for Scheduled {
+impl<M> Eq for Scheduled<M> {}
+impl<M> PartialOrd for Scheduled<M> {
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
         Some(self.cmp(other))
     }
 }
-impl Ord for Scheduled {
+impl<M> Ord for Scheduled<M> {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         (self.time, self.seq).cmp(&(other.time, other.seq))
     }
 }
 
-struct Node {
-    replica: Option<Replica>,
-    persisted: Persisted,
+struct Node<C: Core> {
+    replica: Option<Replica<C>>,
+    persisted: C::Persisted,
     paused: bool,
     clock_offset_us: u64,
     clock_rate: f64,
@@ -241,14 +249,14 @@ struct Client {
     pending: Option<Pending>,
 }
 
-/// One simulation in progress.
-pub struct Simulation {
+/// One simulation in progress, of any protocol.
+pub struct Sim<C: SimCore> {
     config: SimConfig,
     rng: ChaCha8Rng,
     now: u64,
     seq: u64,
-    queue: BinaryHeap<Reverse<Scheduled>>,
-    nodes: BTreeMap<NodeId, Node>,
+    queue: BinaryHeap<Reverse<Scheduled<C::Message>>>,
+    nodes: BTreeMap<NodeId, Node<C>>,
     partition: Partition,
     monitor: SafetyMonitor,
     clients: Vec<Client>,
@@ -275,9 +283,9 @@ fn micros(ms: f64) -> u64 {
     (ms * 1000.0).round().max(0.0) as u64
 }
 
-impl Simulation {
+impl<C: SimCore> Sim<C> {
     /// Prepares a run.
-    pub fn new(config: SimConfig) -> Simulation {
+    pub fn new(config: SimConfig) -> Sim<C> {
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
         let ids: Vec<NodeId> = (1..=config.nodes as u64).collect();
         let clock = config.faults.has(Fault::Clock);
@@ -296,7 +304,7 @@ impl Simulation {
                     id,
                     Node {
                         replica: None,
-                        persisted: Persisted::default(),
+                        persisted: C::Persisted::default(),
                         paused: false,
                         clock_offset_us: offset,
                         clock_rate: rate,
@@ -316,7 +324,7 @@ impl Simulation {
                 pending: None,
             })
             .collect();
-        let mut sim = Simulation {
+        let mut sim = Sim {
             trace: Trace::new(config.trace),
             report: RunReport {
                 seed: config.seed,
@@ -370,7 +378,7 @@ impl Simulation {
         sim
     }
 
-    fn schedule(&mut self, at: u64, kind: EventKind) {
+    fn schedule(&mut self, at: u64, kind: EventKind<C::Message>) {
         self.seq += 1;
         self.queue.push(Reverse(Scheduled {
             time: at,
@@ -384,26 +392,26 @@ impl Simulation {
         node.clock_offset_us + (self.now as f64 * node.clock_rate) as u64
     }
 
-    fn raft_config(&self, id: NodeId) -> Config {
-        let mut config = Config::new(id, self.nodes.keys().copied().collect());
-        (
-            config.election_timeout_min_us,
-            config.election_timeout_max_us,
-        ) = self.election_timeout_us;
-        config.heartbeat_us = self.config.heartbeat_ms * MS;
-        config.mutant = self.config.mutant;
-        config.max_entries_per_msg = self.max_entries_per_msg;
-        config.lease_read = self.config.lease_read;
-        config
+    fn build_params(&self) -> BuildParams {
+        BuildParams {
+            election_timeout_us: self.election_timeout_us,
+            heartbeat_us: self.config.heartbeat_ms * MS,
+            max_entries_per_msg: self.max_entries_per_msg,
+            lease_read: self.config.lease_read,
+            mutant: self.config.mutant,
+            paxos_mutant: self.config.paxos_mutant,
+        }
     }
 
     fn start_node(&mut self, id: NodeId) {
-        let config = self.raft_config(id);
+        let params = self.build_params();
+        let ids: Vec<NodeId> = self.nodes.keys().copied().collect();
         let now = self.node_clock(id);
         let node = self.nodes.get_mut(&id).expect("node exists");
         node.incarnation += 1;
         let seed = self.config.seed ^ (id << 32) ^ node.incarnation;
-        node.replica = Some(Replica::new(config, &node.persisted, seed, now));
+        let core = C::build(id, ids, &params, &node.persisted, seed, now);
+        node.replica = Some(Replica::with_core(core, &node.persisted));
         node.paused = false;
         let at = self.now + self.rng.random_range(0..TICK_US);
         self.schedule(at, EventKind::Tick(id));
@@ -469,29 +477,29 @@ impl Simulation {
     /// as looking at the whole cluster, in constant work per event.
     fn check_safety(&mut self, id: NodeId) {
         // Field-level borrows: the node is read while the monitor is updated.
-        let Some(raft) = self
+        let Some(core) = self
             .nodes
             .get(&id)
             .and_then(|n| n.replica.as_ref())
-            .map(|r| r.raft())
+            .map(|r| r.core())
         else {
             return;
         };
-        if let Err(v) = self.monitor.observe(std::iter::once(raft)) {
+        if let Err(v) = core.observe_safety(&mut self.monitor) {
             self.fail(v.property, v.detail);
         }
     }
 
     /// The replica of a running node (`None` while it is crashed).
-    fn replica(&self, id: NodeId) -> Option<&Replica> {
+    fn replica(&self, id: NodeId) -> Option<&Replica<C>> {
         self.nodes.get(&id).and_then(|n| n.replica.as_ref())
     }
 
-    fn replica_mut(&mut self, id: NodeId) -> Option<&mut Replica> {
+    fn replica_mut(&mut self, id: NodeId) -> Option<&mut Replica<C>> {
         self.nodes.get_mut(&id).and_then(|n| n.replica.as_mut())
     }
 
-    fn handle(&mut self, kind: EventKind) {
+    fn handle(&mut self, kind: EventKind<C::Message>) {
         if let Some(id) = kind.input_node() {
             let blocked = matches!(&kind, EventKind::Deliver { from, to, .. } if self.partition.blocks(*from, *to));
             if blocked || self.replica(id).is_none() {
@@ -571,31 +579,24 @@ impl Simulation {
         let Some(replica) = self.replica(id) else {
             return;
         };
-        let term = replica.raft().term();
-        let commit = replica.raft().commit_index();
+        let term = replica.core().term();
+        let commit = replica.core().commit_index();
         let node = self.nodes.get_mut(&id).expect("node exists");
         let leading = node
             .replica
             .as_ref()
-            .is_some_and(|r| r.raft().role() == Role::Leader);
+            .is_some_and(|r| r.core().role() == Role::Leader);
         for op in &ready.persist {
-            node.persisted.apply(op);
-            if let (true, PersistOp::Append(entries)) = (leading, op) {
-                for entry in entries {
-                    self.appended_at.insert(entry.index, self.now);
+            C::apply_persist(&mut node.persisted, op);
+            if leading {
+                for index in C::appended(op) {
+                    self.appended_at.insert(index, self.now);
                 }
             }
         }
         let mut vote_granted = false;
         for (to, message) in ready.messages {
-            if matches!(
-                message,
-                Message::RequestVoteResponse {
-                    granted: true,
-                    pre_vote: false,
-                    ..
-                }
-            ) {
+            if C::is_vote_grant(&message) {
                 vote_granted = true;
             }
             self.send(id, to, message);
@@ -628,7 +629,7 @@ impl Simulation {
         if leading && commit > self.report.commits {
             let matched: Vec<(NodeId, u64)> = self
                 .replica(id)
-                .map(|r| r.raft().follower_matches())
+                .map(|r| r.core().follower_progress())
                 .unwrap_or_default();
             self.trace.record(
                 self.now,
@@ -659,7 +660,7 @@ impl Simulation {
     /// Sometimes (crash faults on) the node dies while writing this Ready: a prefix of its
     /// persist operations reaches the disk, the last one possibly cut short (a torn, unsynced
     /// tail), and nothing the Ready says is sent or applied. Returns whether it crashed.
-    fn crash_during_write(&mut self, id: NodeId, persist: &[PersistOp]) -> bool {
+    fn crash_during_write(&mut self, id: NodeId, persist: &[C::PersistOp]) -> bool {
         /// Chance that a write is interrupted by a crash.
         const TORN_WRITE_PROBABILITY: f64 = 0.000_5;
         if persist.is_empty()
@@ -670,16 +671,16 @@ impl Simulation {
             return false;
         }
         let durable = self.rng.random_range(0..persist.len());
-        let torn = match &persist[durable] {
-            PersistOp::Append(entries) if entries.len() > 1 => {
-                let kept = self.rng.random_range(1..entries.len());
-                Some(PersistOp::Append(entries[..kept].to_vec()))
-            }
-            _ => None,
+        let appended = C::appended(&persist[durable]).len();
+        let torn = if appended > 1 {
+            let kept = self.rng.random_range(1..appended);
+            C::torn(&persist[durable], kept)
+        } else {
+            None
         };
         let node = self.nodes.get_mut(&id).expect("node exists");
         for op in persist[..durable].iter().chain(torn.iter()) {
-            node.persisted.apply(op);
+            C::apply_persist(&mut node.persisted, op);
         }
         self.trace.record(
             self.now,
@@ -731,7 +732,7 @@ impl Simulation {
         }
     }
 
-    fn send(&mut self, from: NodeId, to: NodeId, message: Message) {
+    fn send(&mut self, from: NodeId, to: NodeId, message: C::Message) {
         let faults = &self.config.faults;
         if faults.has(Fault::Drop) && self.now < self.faults_end_us && self.rng.random_bool(0.02) {
             return;
@@ -823,10 +824,13 @@ impl Simulation {
         };
         let ids: Vec<NodeId> = self.nodes.keys().copied().collect();
         let node = ids[self.rng.random_range(0..ids.len())];
-        let Some(raft) = self.replica(leader).map(|r| r.raft()) else {
+        let Some(current) = self
+            .replica(leader)
+            .and_then(|r| r.core().membership())
+            .cloned()
+        else {
             return;
         };
-        let current = raft.membership().clone();
         let (mut voters, mut learners) = (current.voters.clone(), current.learners.clone());
         let min_voters = ids.len() / 2 + 1;
         let step = if voters.contains(&node) {
@@ -846,7 +850,7 @@ impl Simulation {
             .nodes
             .get_mut(&leader)
             .and_then(|n| n.replica.as_mut())
-            .map(|r| r.propose_membership(voters.clone(), learners.clone()));
+            .and_then(|r| C::propose_membership(r, voters.clone(), learners.clone()));
         let outcome = match result {
             Some(Ok(index)) => json!({"index": index}),
             Some(Err(e)) => json!({"refused": e.to_string()}),
@@ -869,8 +873,8 @@ impl Simulation {
             .filter_map(|(id, n)| {
                 n.replica
                     .as_ref()
-                    .filter(|r| r.raft().role() == Role::Leader)
-                    .map(|r| (r.raft().term(), *id))
+                    .filter(|r| r.core().role() == Role::Leader)
+                    .map(|r| (r.core().term(), *id))
             })
             .max()
             .map(|(_, id)| id)
@@ -1340,11 +1344,11 @@ impl Simulation {
             }
         }
         let Some(leader) = self.leader() else { return };
-        let Some(raft) = self.replica(leader).map(|r| r.raft()) else {
+        let Some(core) = self.replica(leader).map(|r| r.core()) else {
             return;
         };
-        let last = raft.log().last_index();
-        for (follower, matched) in raft.follower_matches() {
+        let last = core.last_index();
+        for (follower, matched) in core.follower_progress() {
             let seconds = if matched >= last {
                 0.0
             } else {
@@ -1430,6 +1434,32 @@ impl Simulation {
                 }
                 by_index.insert(applied, (chain, *id));
             }
+        }
+    }
+}
+
+/// One simulation run of the protocol its configuration names.
+pub struct Simulation(Run);
+
+enum Run {
+    Raft(Box<Sim<Raft>>),
+    MultiPaxos(Box<Sim<MultiPaxos>>),
+}
+
+impl Simulation {
+    /// A run ready to start, of `config.protocol`.
+    pub fn new(config: SimConfig) -> Simulation {
+        Simulation(match config.protocol {
+            Protocol::Raft => Run::Raft(Box::new(Sim::new(config))),
+            Protocol::MultiPaxos => Run::MultiPaxos(Box::new(Sim::new(config))),
+        })
+    }
+
+    /// Runs to the end; returns what it measured.
+    pub fn run(self) -> RunReport {
+        match self.0 {
+            Run::Raft(sim) => sim.run(),
+            Run::MultiPaxos(sim) => sim.run(),
         }
     }
 

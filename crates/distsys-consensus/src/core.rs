@@ -1,0 +1,141 @@
+//! The interface every consensus core offers its drivers (the simulator and the node), so one
+//! driver runs Raft and Multi-Paxos alike: time in, messages in, proposals and reads in, one
+//! [`Ready`] out (persist, then send, then apply).
+
+use crate::paxos::{MultiPaxos, PaxosMessage, PaxosPersistOp, PaxosPersisted};
+use crate::raft::{NotLeader, Raft};
+use crate::types::{
+    Index, Message, NodeId, PersistOp, Persisted, ReadId, Ready, Role, Term, TimeUs,
+};
+
+/// A sans-IO consensus core.
+pub trait Core {
+    /// Messages between replicas.
+    type Message: Clone + std::fmt::Debug + Send;
+    /// A durable change.
+    type PersistOp: Clone + std::fmt::Debug;
+    /// Everything on disk.
+    type Persisted: Clone + Default + std::fmt::Debug + Send;
+
+    /// Applies a durable change to the disk image.
+    fn apply_persist(disk: &mut Self::Persisted, op: &Self::PersistOp);
+    /// The state machine snapshot on disk, if the protocol keeps one.
+    fn snapshot_data(disk: &Self::Persisted) -> Option<&[u8]>;
+    /// Advances the core's clock.
+    fn tick(&mut self, now: TimeUs);
+    /// A message from a peer.
+    fn step(&mut self, from: NodeId, message: Self::Message);
+    /// Proposes a command (leader only); returns its log index or slot.
+    fn propose(&mut self, data: Vec<u8>) -> Result<Index, NotLeader>;
+    /// Starts a linearizable read, confirmed in [`Ready::reads`].
+    fn read_index(&mut self, id: ReadId) -> Result<(), NotLeader>;
+    /// Drains the outputs.
+    fn ready(&mut self) -> Ready<Self::Message, Self::PersistOp>;
+    /// Current role.
+    fn role(&self) -> Role;
+    /// Current term (Raft) or ballot round (Paxos).
+    fn term(&self) -> Term;
+    /// The leader this replica follows, if known.
+    fn leader(&self) -> Option<NodeId>;
+    /// Highest index known committed (chosen) here.
+    fn commit_index(&self) -> Index;
+    /// Whether [`Core::compact`] does anything (the log is compacted into snapshots).
+    fn compacts(&self) -> bool {
+        false
+    }
+    /// Index the last snapshot covers (0 without one).
+    fn log_offset(&self) -> Index {
+        0
+    }
+    /// Compacts the log up to `index` (applied) into a snapshot of `data`.
+    fn compact(&mut self, _index: Index, _data: Vec<u8>) {}
+}
+
+impl Core for Raft {
+    type Message = Message;
+    type PersistOp = PersistOp;
+    type Persisted = Persisted;
+
+    fn apply_persist(disk: &mut Persisted, op: &PersistOp) {
+        disk.apply(op);
+    }
+    fn snapshot_data(disk: &Persisted) -> Option<&[u8]> {
+        disk.snapshot.as_ref().map(|s| s.data.as_slice())
+    }
+    fn tick(&mut self, now: TimeUs) {
+        Raft::tick(self, now)
+    }
+    fn step(&mut self, from: NodeId, message: Message) {
+        Raft::step(self, from, message)
+    }
+    fn propose(&mut self, data: Vec<u8>) -> Result<Index, NotLeader> {
+        Raft::propose(self, data)
+    }
+    fn read_index(&mut self, id: ReadId) -> Result<(), NotLeader> {
+        Raft::read_index(self, id)
+    }
+    fn ready(&mut self) -> Ready {
+        Raft::ready(self)
+    }
+    fn role(&self) -> Role {
+        Raft::role(self)
+    }
+    fn term(&self) -> Term {
+        Raft::term(self)
+    }
+    fn leader(&self) -> Option<NodeId> {
+        Raft::leader(self)
+    }
+    fn commit_index(&self) -> Index {
+        Raft::commit_index(self)
+    }
+    fn compacts(&self) -> bool {
+        true
+    }
+    fn log_offset(&self) -> Index {
+        self.log().offset()
+    }
+    fn compact(&mut self, index: Index, data: Vec<u8>) {
+        Raft::compact(self, index, data)
+    }
+}
+
+impl Core for MultiPaxos {
+    type Message = PaxosMessage;
+    type PersistOp = PaxosPersistOp;
+    type Persisted = PaxosPersisted;
+
+    fn apply_persist(disk: &mut PaxosPersisted, op: &PaxosPersistOp) {
+        disk.apply(op);
+    }
+    fn snapshot_data(_disk: &PaxosPersisted) -> Option<&[u8]> {
+        None
+    }
+    fn tick(&mut self, now: TimeUs) {
+        MultiPaxos::tick(self, now)
+    }
+    fn step(&mut self, from: NodeId, message: PaxosMessage) {
+        MultiPaxos::step(self, from, message)
+    }
+    fn propose(&mut self, data: Vec<u8>) -> Result<Index, NotLeader> {
+        MultiPaxos::propose(self, data)
+    }
+    fn read_index(&mut self, id: ReadId) -> Result<(), NotLeader> {
+        MultiPaxos::read_index(self, id)
+    }
+    fn ready(&mut self) -> Ready<PaxosMessage, PaxosPersistOp> {
+        MultiPaxos::ready(self)
+    }
+    fn role(&self) -> Role {
+        MultiPaxos::role(self)
+    }
+    fn term(&self) -> Term {
+        self.ballot().round
+    }
+    fn leader(&self) -> Option<NodeId> {
+        MultiPaxos::leader(self)
+    }
+    fn commit_index(&self) -> Index {
+        self.chosen_upto()
+    }
+}

@@ -1,0 +1,181 @@
+//! What the simulator needs from a protocol beyond the [`Core`] interface: how to build a
+//! node from the run's parameters, and the few protocol-specific observations it makes
+//! (Raft's safety predicates, replication progress, membership). Everything else in the
+//! simulator is the same code for every protocol.
+
+use distsys_consensus::paxos::{MultiPaxos, PaxosConfig, PaxosMutant};
+use distsys_consensus::raft::{Config, Raft};
+use distsys_consensus::replica::Replica;
+use distsys_consensus::safety::{SafetyMonitor, SafetyViolation};
+use distsys_consensus::{Core, Index, Membership, Message, Mutant, NodeId, PersistOp};
+use std::collections::BTreeSet;
+
+/// The protocols the simulator runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Protocol {
+    /// Raft (the default).
+    #[default]
+    Raft,
+    /// Multi-Paxos.
+    MultiPaxos,
+}
+
+impl Protocol {
+    /// The name `--protocol` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Raft => "raft",
+            Protocol::MultiPaxos => "multipaxos",
+        }
+    }
+}
+
+/// A node's timers and knobs, as the run chose them.
+#[derive(Debug, Clone)]
+pub struct BuildParams {
+    /// Randomised election (leader-failure) timeout range, in microseconds.
+    pub election_timeout_us: (u64, u64),
+    /// Heartbeat interval, in microseconds.
+    pub heartbeat_us: u64,
+    /// Entries per replication message (Raft).
+    pub max_entries_per_msg: usize,
+    /// Leader lease reads (Raft).
+    pub lease_read: bool,
+    /// A Raft seeded bug.
+    pub mutant: Option<Mutant>,
+    /// A Multi-Paxos seeded bug.
+    pub paxos_mutant: Option<PaxosMutant>,
+}
+
+/// A protocol the simulator can run.
+pub trait SimCore: Core + Sized {
+    /// Builds node `id` of `nodes` from its disk.
+    fn build(
+        id: NodeId,
+        nodes: Vec<NodeId>,
+        params: &BuildParams,
+        persisted: &Self::Persisted,
+        seed: u64,
+        now: u64,
+    ) -> Self;
+    /// Whether a message grants a vote (the simulator sometimes kills the voter right after).
+    fn is_vote_grant(_message: &Self::Message) -> bool {
+        false
+    }
+    /// Log indexes a persist operation appends (for the replication-lag metric).
+    fn appended(_op: &Self::PersistOp) -> Vec<Index> {
+        Vec::new()
+    }
+    /// A persist operation cut to its first `kept` appended entries (a torn write).
+    fn torn(_op: &Self::PersistOp, _kept: usize) -> Option<Self::PersistOp> {
+        None
+    }
+    /// `(follower, matched index)` on a leader (for traces and the lag metric).
+    fn follower_progress(&self) -> Vec<(NodeId, Index)> {
+        Vec::new()
+    }
+    /// The last index in the local log.
+    fn last_index(&self) -> Index {
+        self.commit_index()
+    }
+    /// Protocol-specific safety predicates over this node, remembered by the monitor.
+    fn observe_safety(&self, _monitor: &mut SafetyMonitor) -> Result<(), SafetyViolation> {
+        Ok(())
+    }
+    /// The membership in effect, for protocols that can change it.
+    fn membership(&self) -> Option<&Membership> {
+        None
+    }
+    /// Asks the replica to change the membership; `None` when the protocol cannot.
+    fn propose_membership(
+        _replica: &mut Replica<Self>,
+        _voters: BTreeSet<NodeId>,
+        _learners: BTreeSet<NodeId>,
+    ) -> Option<Result<Index, String>> {
+        None
+    }
+}
+
+impl SimCore for Raft {
+    fn build(
+        id: NodeId,
+        nodes: Vec<NodeId>,
+        params: &BuildParams,
+        persisted: &Self::Persisted,
+        seed: u64,
+        now: u64,
+    ) -> Raft {
+        let mut config = Config::new(id, nodes);
+        (
+            config.election_timeout_min_us,
+            config.election_timeout_max_us,
+        ) = params.election_timeout_us;
+        config.heartbeat_us = params.heartbeat_us;
+        config.mutant = params.mutant;
+        config.max_entries_per_msg = params.max_entries_per_msg;
+        config.lease_read = params.lease_read;
+        Raft::new(config, persisted, seed, now)
+    }
+    fn is_vote_grant(message: &Message) -> bool {
+        matches!(
+            message,
+            Message::RequestVoteResponse {
+                granted: true,
+                pre_vote: false,
+                ..
+            }
+        )
+    }
+    fn appended(op: &PersistOp) -> Vec<Index> {
+        match op {
+            PersistOp::Append(entries) => entries.iter().map(|e| e.index).collect(),
+            _ => Vec::new(),
+        }
+    }
+    fn torn(op: &PersistOp, kept: usize) -> Option<PersistOp> {
+        match op {
+            PersistOp::Append(entries) => Some(PersistOp::Append(entries[..kept].to_vec())),
+            _ => None,
+        }
+    }
+    fn follower_progress(&self) -> Vec<(NodeId, Index)> {
+        self.follower_matches()
+    }
+    fn last_index(&self) -> Index {
+        self.log().last_index()
+    }
+    fn observe_safety(&self, monitor: &mut SafetyMonitor) -> Result<(), SafetyViolation> {
+        monitor.observe(std::iter::once(self))
+    }
+    fn membership(&self) -> Option<&Membership> {
+        Some(Raft::membership(self))
+    }
+    fn propose_membership(
+        replica: &mut Replica<Raft>,
+        voters: BTreeSet<NodeId>,
+        learners: BTreeSet<NodeId>,
+    ) -> Option<Result<Index, String>> {
+        Some(
+            replica
+                .propose_membership(voters, learners)
+                .map_err(|e| e.to_string()),
+        )
+    }
+}
+
+impl SimCore for MultiPaxos {
+    fn build(
+        id: NodeId,
+        nodes: Vec<NodeId>,
+        params: &BuildParams,
+        persisted: &Self::Persisted,
+        seed: u64,
+        now: u64,
+    ) -> MultiPaxos {
+        let mut config = PaxosConfig::new(id, nodes);
+        config.election_timeout_us = params.election_timeout_us;
+        config.heartbeat_us = params.heartbeat_us;
+        config.mutant = params.paxos_mutant;
+        MultiPaxos::new(config, persisted, seed, now)
+    }
+}
