@@ -54,7 +54,8 @@ fn mutants_are_listed_and_a_broken_variant_exits_1() {
     );
     assert_eq!(code, 1, "{out}");
     assert!(
-        out.contains("VIOLATION in seed") && out.contains("replay: distsys simulate --seed"),
+        out.contains("VIOLATION in seed")
+            && out.contains("replay: distsys simulate --protocol raft --seed"),
         "{out}"
     );
 }
@@ -74,4 +75,50 @@ fn bad_simulate_flags_exit_2() {
         assert_eq!(code, 2, "{args:?}: {err}");
         assert!(err.starts_with("error:"), "{args:?}: {err}");
     }
+}
+
+#[test]
+fn multipaxos_runs_in_the_same_simulator_and_lists_its_own_mutants() {
+    let (code, out, err) = run_in_process(
+        &[
+            "simulate",
+            "--protocol",
+            "multipaxos",
+            "--seed",
+            "5",
+            "--duration",
+            "3s",
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with("simulate multipaxos:"), "{out}");
+    assert!(out.contains("violations:        0"), "{out}");
+    let (code, out, _) = run_in_process(
+        &["simulate", "--protocol", "multipaxos", "--list-mutants"],
+        "",
+    );
+    assert_eq!(code, 0);
+    assert_eq!(
+        out.lines().count(),
+        distsys_consensus::paxos::PaxosMutant::ALL.len()
+    );
+    let (code, out, err) = run_in_process(
+        &[
+            "simulate",
+            "--protocol",
+            "multipaxos",
+            "--seed",
+            "7",
+            "--mutant",
+            "ignore-found-values",
+            "--seeds",
+            "20",
+        ],
+        "",
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    let (code, _, err) = run_in_process(&["simulate", "--protocol", "pbft"], "");
+    assert_eq!(code, 2);
+    assert!(err.contains("pbft is planned"), "{err}");
 }

@@ -63,6 +63,20 @@ impl PaxosMutant {
         PaxosMutant::LearnAnyBallot,
     ];
 
+    /// What the bug is.
+    pub fn description(self) -> &'static str {
+        match self {
+            PaxosMutant::AcceptLowerBallot => "an acceptor accepts below the ballot it promised",
+            PaxosMutant::IgnoreFoundValues => {
+                "a new leader drops the values phase 1 found (fills open slots with no-ops)"
+            }
+            PaxosMutant::CountDuplicateAccepts => {
+                "the leader counts accept messages, not acceptors (duplicates make a majority)"
+            }
+            PaxosMutant::LearnAnyBallot => "a learner takes any accepted value as chosen",
+        }
+    }
+
     /// The name used on the command line.
     pub fn name(self) -> &'static str {
         match self {

@@ -3,8 +3,9 @@
 use super::fail;
 use crate::cli::SimulateArgs;
 use crate::{EXIT_CHECK_FAILED, EXIT_OK};
+use distsys_consensus::paxos::PaxosMutant;
 use distsys_consensus::Mutant;
-use distsys_sim::{run_campaign, FaultSet, SimConfig, Simulation};
+use distsys_sim::{run_campaign, FaultSet, Protocol, SimConfig, Simulation};
 use std::io::Write;
 use std::time::Instant;
 
@@ -46,12 +47,15 @@ fn parse_range(text: &str) -> Result<(u64, u64), String> {
 }
 
 fn config(args: &SimulateArgs) -> Result<SimConfig, String> {
-    if args.protocol != "raft" {
-        return Err(format!(
-            "--protocol {}: only raft is implemented so far (multipaxos and pbft are planned)",
-            args.protocol
-        ));
-    }
+    let protocol = match args.protocol.as_str() {
+        "raft" => Protocol::Raft,
+        "multipaxos" | "multi-paxos" | "paxos" => Protocol::MultiPaxos,
+        other => {
+            return Err(format!(
+                "--protocol {other}: raft and multipaxos are implemented (pbft is planned)"
+            ))
+        }
+    };
     if !(1..=51).contains(&args.nodes) {
         return Err(format!(
             "--nodes must be between 1 and 51, got {}",
@@ -86,18 +90,40 @@ fn config(args: &SimulateArgs) -> Result<SimConfig, String> {
     config.heartbeat_ms = args.heartbeat_ms;
     config.faults = args.faults.parse::<FaultSet>()?;
     config.lease_read = args.lease;
-    config.mutant = args
-        .mutant
-        .as_deref()
-        .map(str::parse::<Mutant>)
-        .transpose()?;
+    config.protocol = protocol;
+    match (protocol, args.mutant.as_deref()) {
+        (_, None) => {}
+        (Protocol::Raft, Some(name)) => config.mutant = Some(name.parse::<Mutant>()?),
+        (Protocol::MultiPaxos, Some(name)) => {
+            config.paxos_mutant = Some(
+                PaxosMutant::ALL
+                    .into_iter()
+                    .find(|m| m.name() == name)
+                    .ok_or_else(|| {
+                        format!("unknown multipaxos mutant {name:?}; --list-mutants shows them")
+                    })?,
+            )
+        }
+    }
+    if protocol == Protocol::MultiPaxos && args.lease {
+        return Err("--lease is a Raft option".into());
+    }
     Ok(config)
 }
 
 pub fn run(args: &SimulateArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> i32 {
     if args.list_mutants {
-        for m in Mutant::ALL {
-            let _ = writeln!(stdout, "{:<28} {}", m.name(), m.description());
+        if matches!(
+            args.protocol.as_str(),
+            "multipaxos" | "multi-paxos" | "paxos"
+        ) {
+            for m in PaxosMutant::ALL {
+                let _ = writeln!(stdout, "{:<28} {}", m.name(), m.description());
+            }
+        } else {
+            for m in Mutant::ALL {
+                let _ = writeln!(stdout, "{:<28} {}", m.name(), m.description());
+            }
         }
         return EXIT_OK;
     }
@@ -160,7 +186,8 @@ pub fn run(args: &SimulateArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) 
     }
     let _ = writeln!(
         stdout,
-        "simulate raft: {} node(s), {} run(s) of {} ms virtual, faults {}, {} client(s){}",
+        "simulate {}: {} node(s), {} run(s) of {} ms virtual, faults {}, {} client(s){}",
+        config.protocol.name(),
         config.nodes,
         summary.runs,
         config.duration_ms,
@@ -168,7 +195,9 @@ pub fn run(args: &SimulateArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) 
         config.clients,
         config
             .mutant
-            .map(|m| format!(", mutant {}", m.name()))
+            .map(|m| m.name())
+            .or(config.paxos_mutant.map(|m| m.name()))
+            .map(|m| format!(", mutant {m}"))
             .unwrap_or_default()
     );
     let _ = writeln!(
@@ -240,13 +269,16 @@ pub fn run(args: &SimulateArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) 
         }
         let _ = writeln!(
             stdout,
-            "replay: distsys simulate --seed {} --nodes {} --faults {}{} --trace trace.jsonl",
+            "replay: distsys simulate --protocol {} --seed {} --nodes {} --faults {}{} --trace trace.jsonl",
+            config.protocol.name(),
             first.seed,
             config.nodes,
             config.faults.describe(),
             config
                 .mutant
-                .map(|m| format!(" --mutant {}", m.name()))
+                .map(|m| m.name())
+                .or(config.paxos_mutant.map(|m| m.name()))
+                .map(|m| format!(" --mutant {m}"))
                 .unwrap_or_default()
         );
         return EXIT_CHECK_FAILED;
