@@ -132,6 +132,8 @@ pub struct RunReport {
     pub replication_lag_seconds: BTreeMap<NodeId, f64>,
     /// Events processed.
     pub events: u64,
+    /// Messages the nodes sent to each other.
+    pub messages: u64,
     /// The last trace lines before the end (or the violation).
     pub tail: Vec<String>,
     /// The whole trace, when requested.
@@ -733,6 +735,7 @@ impl<C: SimCore> Sim<C> {
     }
 
     fn send(&mut self, from: NodeId, to: NodeId, message: C::Message) {
+        self.report.messages += 1;
         let faults = &self.config.faults;
         if faults.has(Fault::Drop) && self.now < self.faults_end_us && self.rng.random_bool(0.02) {
             return;

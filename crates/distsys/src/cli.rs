@@ -132,6 +132,13 @@ pub enum BenchTarget {
         #[arg(long, value_delimiter = ',', default_value = "10,100,1000")]
         nodes: Vec<usize>,
     },
+    /// Raft and Multi-Paxos in the simulator at 3, 5 and 7 nodes and 1 and 50 ms latency:
+    /// messages per committed operation, commit latency, throughput.
+    Protocols {
+        /// Simulated seconds per run.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
     /// Raft core throughput in-process without I/O (committed entries/s), against TiKV's
     /// raft-rs in the same harness when built with `--features raft-rs`.
     Raft {

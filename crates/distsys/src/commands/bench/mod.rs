@@ -3,6 +3,7 @@
 mod advise;
 mod check;
 mod partition;
+mod protocols;
 mod raft;
 mod sim;
 
@@ -15,6 +16,7 @@ pub fn run(what: BenchTarget, stdout: &mut dyn Write, stderr: &mut dyn Write) ->
         BenchTarget::Check { dir, max_ops } => check::run(&dir, max_ops, stdout, stderr),
         BenchTarget::Sim { seconds, max_nodes } => sim::run(seconds.max(1), max_nodes, stdout),
         BenchTarget::Partition { keys, nodes } => partition::run(keys.max(1), &nodes, stdout),
+        BenchTarget::Protocols { seconds } => protocols::run(seconds.max(1), stdout),
         BenchTarget::Raft {
             nodes,
             entries,
