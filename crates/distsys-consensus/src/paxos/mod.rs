@@ -478,17 +478,8 @@ impl MultiPaxos {
         self.persist(Some(op));
         let accepted = BTreeSet::from([self.config.id]);
         self.proposals.insert(slot, (value.clone(), accepted));
-        let chosen = self.chosen_upto;
         for peer in self.others() {
-            self.send(
-                peer,
-                PaxosMessage::Accept {
-                    ballot,
-                    slot,
-                    value: value.clone(),
-                    chosen,
-                },
-            );
+            self.send_accept(peer, slot, &value);
         }
         self.check_chosen(slot);
     }
@@ -651,9 +642,20 @@ impl MultiPaxos {
         }
     }
 
+    /// Asks `peer` to accept `value` in `slot` under this leader's ballot, telling it the
+    /// chosen prefix.
+    fn send_accept(&mut self, peer: NodeId, slot: Index, value: &[u8]) {
+        let message = PaxosMessage::Accept {
+            ballot: self.ballot,
+            slot,
+            value: value.to_vec(),
+            chosen: self.chosen_upto,
+        };
+        self.send(peer, message);
+    }
+
     /// Re-sends the accepts not yet acknowledged (messages may have been lost).
     fn retransmit(&mut self) {
-        let (ballot, chosen) = (self.ballot, self.chosen_upto);
         let pending: Vec<(Index, Vec<u8>, BTreeSet<NodeId>)> = self
             .proposals
             .iter()
@@ -662,15 +664,7 @@ impl MultiPaxos {
             .collect();
         for (slot, value, acks) in pending {
             for peer in self.others().into_iter().filter(|p| !acks.contains(p)) {
-                self.send(
-                    peer,
-                    PaxosMessage::Accept {
-                        ballot,
-                        slot,
-                        value: value.clone(),
-                        chosen,
-                    },
-                );
+                self.send_accept(peer, slot, &value);
             }
         }
     }
