@@ -38,12 +38,8 @@ pub struct CampaignReport {
 impl CampaignReport {
     /// A percentile (0..=100) of write latency, in milliseconds.
     pub fn latency_ms(&self, percentile: f64) -> f64 {
-        if self.write_latencies_us.is_empty() {
-            return 0.0;
-        }
-        let rank =
-            ((percentile / 100.0) * (self.write_latencies_us.len() - 1) as f64).round() as usize;
-        self.write_latencies_us[rank] as f64 / 1000.0
+        crate::stats::percentile(&self.write_latencies_us, percentile / 100.0)
+            .map_or(0.0, |us| us as f64 / 1000.0)
     }
 }
 

@@ -18,6 +18,7 @@ pub mod protocol;
 pub mod replication;
 pub mod retry_storm;
 pub mod sim;
+pub mod stats;
 pub mod trace;
 
 pub use campaign::{run_campaign, run_one, CampaignReport};

@@ -88,11 +88,7 @@ pub struct ReplicationReport {
 impl ReplicationReport {
     /// Latency percentile in milliseconds.
     pub fn latency_ms(&self, p: f64) -> Option<f64> {
-        if self.latencies_us.is_empty() {
-            return None;
-        }
-        let i = ((self.latencies_us.len() - 1) as f64 * p).round() as usize;
-        Some(self.latencies_us[i] as f64 / 1000.0)
+        crate::stats::percentile(&self.latencies_us, p).map(|us| us as f64 / 1000.0)
     }
 }
 

@@ -19,13 +19,6 @@ fn measured(what: &str, figures: String) -> Rationale {
     }
 }
 
-fn percentile_ms(sorted_us: &[u64], p: f64) -> f64 {
-    if sorted_us.is_empty() {
-        return 0.0;
-    }
-    sorted_us[((sorted_us.len() - 1) as f64 * p).round() as usize] as f64 / 1000.0
-}
-
 /// The measured rationale entries for `advice`.
 pub fn gather(context: &DistributedContext, advice: &Advice) -> Vec<Rationale> {
     let latency_ms = context
@@ -70,8 +63,8 @@ fn raft(context: &DistributedContext, advice: &Advice, latency_ms: f64) -> Ratio
             "{} safety or linearizability violation(s); {} elections won; commit latency p50 {:.1} ms, p99 {:.1} ms; a leader within {:.0} ms of the last fault healing (worst run)",
             report.failures.len(),
             report.elections_won,
-            percentile_ms(&report.write_latencies_us, 0.5),
-            percentile_ms(&report.write_latencies_us, 0.99),
+            report.latency_ms(50.0),
+            report.latency_ms(99.0),
             report.worst_leader_after_heal_us as f64 / 1000.0
         ),
     )

@@ -326,12 +326,8 @@ fn replication(args: &SimulateArgs, stdout: &mut dyn Write, stderr: &mut dyn Wri
             .map_or("-".to_string(), |v| format!("{v:.1} ms"))
     };
     let rto = |p: f64| {
-        if r.rto_ms.is_empty() {
-            "-".to_string()
-        } else {
-            let i = ((r.rto_ms.len() - 1) as f64 * p).round() as usize;
-            format!("{:.0} ms", r.rto_ms[i])
-        }
+        distsys_sim::stats::percentile(&r.rto_ms, p)
+            .map_or("-".to_string(), |ms| format!("{ms:.0} ms"))
     };
     let _ = writeln!(
         stdout,

@@ -4,6 +4,7 @@
 
 use crate::EXIT_OK;
 use distsys_core::timing::Timing;
+use distsys_sim::stats::percentile;
 use distsys_sim::{FaultSet, Protocol, SimConfig, Simulation};
 use std::io::Write;
 
@@ -43,11 +44,7 @@ pub fn run(seconds: u64, stdout: &mut dyn Write) -> i32 {
                     latencies.extend(r.write_latencies_us);
                 }
                 latencies.sort_unstable();
-                let pct = |p: f64| {
-                    latencies
-                        .get(((latencies.len().max(1) - 1) as f64 * p).round() as usize)
-                        .map_or(0.0, |us| *us as f64 / 1000.0)
-                };
+                let pct = |p: f64| percentile(&latencies, p).map_or(0.0, |us| us as f64 / 1000.0);
                 let _ = writeln!(
                     stdout,
                     "{:<11} {:>5} {:>11} {:>12.1} {:>14.1} {:>14.1} {:>12.0}",
