@@ -8,14 +8,14 @@
 //! key would beat is an update LWW loses. HLC stamps lose none; skewed wall clocks do. Each
 //! resolution of concurrent writes is logged as a `conflict_resolved` event.
 
+use crate::queue::EventQueue;
 use crate::trace::Trace;
 use distsys_check::causal::{check_causal, CausalEvent, CausalViolation, WriteId};
 use distsys_core::clock::{Hlc, HlcTimestamp};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::BTreeMap;
 
 const MS: u64 = 1_000;
 
@@ -81,7 +81,7 @@ struct Write {
     hlc: HlcTimestamp,
 }
 
-#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug)]
 enum Event {
     Issue { replica: u64 },
     Arrive { replica: u64, write: usize },
@@ -174,17 +174,11 @@ pub fn run_causal(config: &CausalConfig) -> CausalReport {
         trace: Trace::new(config.trace),
         report: CausalReport::default(),
     };
-    let mut queue: BinaryHeap<Reverse<(u64, u64, Event)>> = BinaryHeap::new();
-    let mut seq = 0u64;
+    let mut queue = EventQueue::new();
     for replica in 0..n {
-        seq += 1;
-        queue.push(Reverse((
-            rng.random_range(0..5 * MS),
-            seq,
-            Event::Issue { replica },
-        )));
+        queue.push(rng.random_range(0..5 * MS), Event::Issue { replica });
     }
-    while let Some(Reverse((now, _, event))) = queue.pop() {
+    while let Some((now, event)) = queue.pop() {
         match event {
             Event::Issue { replica } => {
                 let r = replica as usize;
@@ -207,21 +201,18 @@ pub fn run_causal(config: &CausalConfig) -> CausalReport {
                 });
                 st.make_visible(now, replica, w);
                 for other in (0..n).filter(|o| *o != replica) {
-                    seq += 1;
                     let at = now + rng.random_range(1..20) * MS;
-                    queue.push(Reverse((
+                    queue.push(
                         at,
-                        seq,
                         Event::Arrive {
                             replica: other,
                             write: w,
                         },
-                    )));
+                    );
                 }
                 if issued[r] < config.writes_per_replica {
-                    seq += 1;
                     let at = now + rng.random_range(1..10) * MS;
-                    queue.push(Reverse((at, seq, Event::Issue { replica })));
+                    queue.push(at, Event::Issue { replica });
                 }
             }
             Event::Arrive { replica, write } => {

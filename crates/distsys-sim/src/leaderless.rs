@@ -9,13 +9,12 @@
 //! `r + w <= n` does not; and after the faults stop, every replica of every key converges to the
 //! same version. Deterministic per seed.
 
-use distsys_core::partitioning::Member;
-use distsys_core::partitioning::{Placement, Ring};
+use crate::queue::EventQueue;
+use distsys_core::partitioning::{Member, Placement, Ring};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::collections::{BTreeMap, BTreeSet};
 
 type NodeId = u64;
 /// A write's version: (time, coordinator), unique and totally ordered (last writer wins).
@@ -82,7 +81,7 @@ pub struct LeaderlessReport {
     pub diverged_runs: u64,
 }
 
-#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug)]
 enum Msg {
     Store {
         key: usize,
@@ -105,7 +104,7 @@ enum Msg {
     },
 }
 
-#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug)]
 enum Event {
     Deliver { to: NodeId, msg: Msg },
     ClientNext { client: usize },
@@ -129,8 +128,7 @@ struct Op {
 struct Run {
     cfg: LeaderlessConfig,
     rng: ChaCha8Rng,
-    queue: BinaryHeap<Reverse<(u64, u64, Event)>>,
-    seq: u64,
+    queue: EventQueue<Event>,
     now: u64,
     ring: Ring,
     up: Vec<bool>,
@@ -151,8 +149,7 @@ const MS: u64 = 1_000;
 
 impl Run {
     fn schedule(&mut self, at: u64, e: Event) {
-        self.seq += 1;
-        self.queue.push(Reverse((at, self.seq, e)));
+        self.queue.push(at, e);
     }
 
     fn faults_on(&self) -> bool {
@@ -451,8 +448,7 @@ pub fn run_leaderless(cfg: &LeaderlessConfig) -> LeaderlessReport {
     let members: Vec<Member> = (1..=cfg.nodes as NodeId).map(Member::new).collect();
     let mut run = Run {
         rng: ChaCha8Rng::seed_from_u64(cfg.seed),
-        queue: BinaryHeap::new(),
-        seq: 0,
+        queue: EventQueue::new(),
         now: 0,
         ring: Ring::new(&members, 16),
         up: vec![true; cfg.nodes],
@@ -489,7 +485,7 @@ pub fn run_leaderless(cfg: &LeaderlessConfig) -> LeaderlessReport {
     run.schedule(500 * MS, Event::AntiEntropy);
     run.schedule(100 * MS, Event::Handoff);
     let end = cfg.duration_ms * MS;
-    while let Some(Reverse((at, _, event))) = run.queue.pop() {
+    while let Some((at, event)) = run.queue.pop() {
         if at > end {
             break;
         }

@@ -15,6 +15,7 @@ pub mod faults;
 pub mod leaderless;
 pub mod metrics;
 pub mod protocol;
+pub mod queue;
 pub mod replication;
 pub mod retry_storm;
 pub mod sim;

@@ -7,12 +7,13 @@
 //! writes are acknowledged again (RTO). A crash loses the primary's replication stream still in
 //! flight. Deterministic per seed.
 
+use crate::queue::EventQueue;
 use distsys_core::replication::ReplicationMode;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap};
+use std::collections::BTreeSet;
 
 const MS: u64 = 1_000;
 
@@ -92,7 +93,7 @@ impl ReplicationReport {
     }
 }
 
-#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug)]
 enum Event {
     /// A client offers write `n` (the n-th write of the run).
     Offer(u64),
@@ -124,8 +125,7 @@ struct Backup {
 struct Run {
     config: ReplicationConfig,
     rng: ChaCha8Rng,
-    queue: BinaryHeap<Reverse<(u64, u64, Event)>>,
-    seq_counter: u64,
+    queue: EventQueue<Event>,
     now: u64,
     /// The current primary: None (the original), or Some(backup index) after a failover.
     primary: Option<usize>,
@@ -147,8 +147,7 @@ struct Run {
 
 impl Run {
     fn schedule(&mut self, at: u64, event: Event) {
-        self.seq_counter += 1;
-        self.queue.push(Reverse((at, self.seq_counter, event)));
+        self.queue.push(at, event);
     }
 
     fn cut(&self, b: usize) -> bool {
@@ -343,8 +342,7 @@ impl Run {
 pub fn run_replication(config: &ReplicationConfig) -> ReplicationReport {
     let mut run = Run {
         rng: ChaCha8Rng::seed_from_u64(config.seed),
-        queue: BinaryHeap::new(),
-        seq_counter: 0,
+        queue: EventQueue::new(),
         now: 0,
         primary: None,
         alive: true,
@@ -376,7 +374,7 @@ pub fn run_replication(config: &ReplicationConfig) -> ReplicationReport {
     if let Some((_, to)) = config.partition_ms {
         run.schedule(to * MS, Event::Heal);
     }
-    while let Some(Reverse((at, _, event))) = run.queue.pop() {
+    while let Some((at, event)) = run.queue.pop() {
         if at > config.duration_ms * MS + config.timeout_ms * MS {
             break;
         }

@@ -5,11 +5,10 @@
 //! the service and fail together again; jitter spreads them out, and a retry budget caps how
 //! much retrying can add at all. Deterministic per seed.
 
+use crate::queue::EventQueue;
 use distsys_core::retry::{JitterMode, RetryBudget, RetryPolicy};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 
 /// How clients retry in one arm of the experiment.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -72,19 +71,17 @@ pub struct StormOutcome {
 /// Width of the load buckets: capacity is enforced per bucket, peaks are measured on them.
 const BUCKET_MS: u64 = 10;
 
-/// An attempt to send: (time us, sequence, client, attempt number, previous delay ms).
-type Attempt = (u64, u64, usize, u32, u64);
+/// An attempt to send: (client, attempt number, previous delay ms).
+type Attempt = (usize, u32, u64);
 
 /// Runs one arm.
 pub fn run_storm(config: &StormConfig, arm: &RetryArm) -> StormOutcome {
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-    let mut queue: BinaryHeap<Reverse<Attempt>> = BinaryHeap::new();
-    let mut seq = 0u64;
+    let mut queue: EventQueue<Attempt> = EventQueue::new();
     let interval_us = (1e6 / config.rate_per_client) as u64;
     for c in 0..config.clients {
-        seq += 1;
         let first = rng.random_range(0..interval_us);
-        queue.push(Reverse((first, seq, c, 0, 0)));
+        queue.push(first, (c, 0, 0));
     }
     let mut budgets: Vec<Option<RetryBudget>> = (0..config.clients)
         .map(|_| {
@@ -98,7 +95,7 @@ pub fn run_storm(config: &StormConfig, arm: &RetryArm) -> StormOutcome {
     let capacity_per_bucket = config.capacity_per_second * BUCKET_MS as f64 / 1000.0;
     let mut out = StormOutcome::default();
     let end_us = config.duration_ms * 1000;
-    while let Some(Reverse((at, _, client, attempt, previous))) = queue.pop() {
+    while let Some((at, (client, attempt, previous))) = queue.pop() {
         if at >= end_us {
             continue;
         }
@@ -110,8 +107,7 @@ pub fn run_storm(config: &StormConfig, arm: &RetryArm) -> StormOutcome {
             if let Some(b) = budgets[client].as_mut() {
                 b.request(now_ms);
             }
-            seq += 1;
-            queue.push(Reverse((at + interval_us, seq, client, 0, 0)));
+            queue.push(at + interval_us, (client, 0, 0));
         }
         out.attempts += 1;
         load[bucket] += 1;
@@ -137,8 +133,7 @@ pub fn run_storm(config: &StormConfig, arm: &RetryArm) -> StormOutcome {
             .flatten();
         match delay {
             Some(d) => {
-                seq += 1;
-                queue.push(Reverse((at + d.max(1) * 1000, seq, client, tries, d)));
+                queue.push(at + d.max(1) * 1000, (client, tries, d));
             }
             None => out.failed += 1,
         }

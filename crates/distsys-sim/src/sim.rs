@@ -4,6 +4,7 @@
 
 use crate::faults::{Fault, FaultSet, Partition};
 use crate::protocol::{BuildParams, Protocol, SimCore};
+use crate::queue::EventQueue;
 use crate::trace::Trace;
 use distsys_check::history::{Completion, Event as HistoryEvent, HistoryBuilder, OpKind};
 use distsys_check::{check, CheckOptions, ModelKind, Verdict};
@@ -17,8 +18,7 @@ use distsys_core::retry::RetryPolicy;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::BTreeMap;
 
 /// Microseconds per millisecond.
 const MS: u64 = 1_000;
@@ -201,29 +201,6 @@ impl<M> EventKind<M> {
 /// How long an input waits in a paused process's socket buffer before it is tried again.
 const SOCKET_RETRY_US: u64 = 10 * MS;
 
-struct Scheduled<M> {
-    time: u64,
-    seq: u64,
-    kind: EventKind<M>,
-}
-
-impl<M> PartialEq for Scheduled<M> {
-    fn eq(&self, other: &Self) -> bool {
-        (self.time, self.seq) == (other.time, other.seq)
-    }
-}
-impl<M> Eq for Scheduled<M> {}
-impl<M> PartialOrd for Scheduled<M> {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl<M> Ord for Scheduled<M> {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.time, self.seq).cmp(&(other.time, other.seq))
-    }
-}
-
 struct Node<C: Core> {
     replica: Option<Replica<C>>,
     persisted: C::Persisted,
@@ -256,8 +233,7 @@ pub struct Sim<C: SimCore> {
     config: SimConfig,
     rng: ChaCha8Rng,
     now: u64,
-    seq: u64,
-    queue: BinaryHeap<Reverse<Scheduled<C::Message>>>,
+    queue: EventQueue<EventKind<C::Message>>,
     nodes: BTreeMap<NodeId, Node<C>>,
     partition: Partition,
     monitor: SafetyMonitor,
@@ -334,8 +310,7 @@ impl<C: SimCore> Sim<C> {
             },
             rng,
             now: 0,
-            seq: 0,
-            queue: BinaryHeap::new(),
+            queue: EventQueue::new(),
             nodes,
             partition: Partition::default(),
             monitor: SafetyMonitor::new(),
@@ -381,12 +356,7 @@ impl<C: SimCore> Sim<C> {
     }
 
     fn schedule(&mut self, at: u64, kind: EventKind<C::Message>) {
-        self.seq += 1;
-        self.queue.push(Reverse(Scheduled {
-            time: at,
-            seq: self.seq,
-            kind,
-        }));
+        self.queue.push(at, kind);
     }
 
     fn node_clock(&self, id: NodeId) -> u64 {
@@ -423,11 +393,11 @@ impl<C: SimCore> Sim<C> {
     /// Runs to the end; returns what it measured.
     pub fn run(mut self) -> RunReport {
         let end = self.config.duration_ms * MS;
-        while let Some(Reverse(event)) = self.queue.pop() {
-            if event.time > end || self.report.violation.is_some() {
+        while let Some((time, kind)) = self.queue.pop() {
+            if time > end || self.report.violation.is_some() {
                 break;
             }
-            self.now = event.time;
+            self.now = time;
             self.report.events += 1;
             let allowed = BASE_EVENTS
                 + MAX_EVENTS_PER_VIRTUAL_MS
@@ -442,7 +412,7 @@ impl<C: SimCore> Sim<C> {
                 self.fail("runaway", detail);
                 break;
             }
-            self.handle(event.kind);
+            self.handle(kind);
         }
         if self.report.violation.is_none() {
             self.finish();
