@@ -9,6 +9,7 @@ use distsys_consensus::replica::Replica;
 use distsys_consensus::safety::{SafetyMonitor, SafetyViolation};
 use distsys_consensus::{Core, Index, Membership, Message, Mutant, NodeId, PersistOp};
 use std::collections::BTreeSet;
+use std::ops::RangeInclusive;
 
 /// The protocols the simulator runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -62,9 +63,10 @@ pub trait SimCore: Core + Sized {
     fn is_vote_grant(_message: &Self::Message) -> bool {
         false
     }
-    /// Log indexes a persist operation appends (for the replication-lag metric).
-    fn appended(_op: &Self::PersistOp) -> Vec<Index> {
-        Vec::new()
+    /// Log indexes a persist operation appends, as a range (empty: none), for the
+    /// replication-lag metric and torn writes.
+    fn appended(_op: &Self::PersistOp) -> RangeInclusive<Index> {
+        RangeInclusive::new(1, 0)
     }
     /// A persist operation cut to its first `kept` appended entries (a torn write).
     fn torn(_op: &Self::PersistOp, _kept: usize) -> Option<Self::PersistOp> {
@@ -126,10 +128,14 @@ impl SimCore for Raft {
             }
         )
     }
-    fn appended(op: &PersistOp) -> Vec<Index> {
+    fn appended(op: &PersistOp) -> RangeInclusive<Index> {
+        // Appends are contiguous: first to last entry.
         match op {
-            PersistOp::Append(entries) => entries.iter().map(|e| e.index).collect(),
-            _ => Vec::new(),
+            PersistOp::Append(entries) => match (entries.first(), entries.last()) {
+                (Some(first), Some(last)) => first.index..=last.index,
+                _ => RangeInclusive::new(1, 0),
+            },
+            _ => RangeInclusive::new(1, 0),
         }
     }
     fn torn(op: &PersistOp, kept: usize) -> Option<PersistOp> {

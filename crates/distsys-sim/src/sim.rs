@@ -643,7 +643,7 @@ impl<C: SimCore> Sim<C> {
             return false;
         }
         let durable = self.rng.random_range(0..persist.len());
-        let appended = C::appended(&persist[durable]).len();
+        let appended = C::appended(&persist[durable]).count();
         let torn = if appended > 1 {
             let kept = self.rng.random_range(1..appended);
             C::torn(&persist[durable], kept)
