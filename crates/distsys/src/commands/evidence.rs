@@ -28,7 +28,7 @@ pub fn gather(context: &DistributedContext, advice: &Advice) -> Vec<Rationale> {
         .max(0.1);
     match context.problem_type {
         ProblemType::Consensus if advice.protocol.name.starts_with("Raft") => {
-            vec![raft(context, advice, latency_ms)]
+            vec![raft(advice, latency_ms)]
         }
         ProblemType::Consensus => vec![measured(
             &advice.protocol.name,
@@ -40,7 +40,7 @@ pub fn gather(context: &DistributedContext, advice: &Advice) -> Vec<Rationale> {
     }
 }
 
-fn raft(context: &DistributedContext, advice: &Advice, latency_ms: f64) -> Rationale {
+fn raft(advice: &Advice, latency_ms: f64) -> Rationale {
     let c = &advice.configuration;
     let mut config = SimConfig::new(1);
     config.nodes = (c.group_size as usize).clamp(1, 51);
@@ -53,7 +53,6 @@ fn raft(context: &DistributedContext, advice: &Advice, latency_ms: f64) -> Ratio
     );
     config.faults = FaultSet::all();
     let report = run_campaign(&config, 1, SEEDS, &|_, _| {});
-    let _ = context;
     measured(
         &format!(
             "{SEEDS} Raft runs of 5 s, {} nodes, {latency_ms} ms latency, every fault, these timers",
