@@ -3,6 +3,7 @@
 //! [`Ready`] out (persist, then send, then apply).
 
 use crate::paxos::{MultiPaxos, PaxosMessage, PaxosPersistOp, PaxosPersisted};
+use crate::pbft::{Envelope, Pbft, PbftPersistOp, PbftPersisted, PbftReady};
 use crate::raft::{NotLeader, Raft};
 use crate::types::{
     Index, Message, NodeId, PersistOp, Persisted, ReadId, Ready, Role, Term, TimeUs,
@@ -49,6 +50,17 @@ pub trait Core {
     }
     /// Compacts the log up to `index` (applied) into a snapshot of `data`.
     fn compact(&mut self, _index: Index, _data: Vec<u8>) {}
+    /// Whether every replica executes and answers every client request, reads included (a
+    /// byzantine-tolerant protocol: the client trusts an answer f+1 replicas agree on), instead
+    /// of the leader alone answering.
+    fn replies_from_every_replica(&self) -> bool {
+        false
+    }
+    /// For protocols that checkpoint at fixed points: the driver calls [`Core::compact`] with the
+    /// state machine's snapshot right after applying every multiple of this index.
+    fn checkpoint_interval(&self) -> Option<Index> {
+        None
+    }
 }
 
 impl Core for Raft {
@@ -137,5 +149,57 @@ impl Core for MultiPaxos {
     }
     fn commit_index(&self) -> Index {
         self.chosen_upto()
+    }
+}
+
+impl Core for Pbft {
+    type Message = Envelope;
+    type PersistOp = PbftPersistOp;
+    type Persisted = PbftPersisted;
+
+    fn apply_persist(disk: &mut PbftPersisted, op: &PbftPersistOp) {
+        disk.apply(op);
+    }
+    fn snapshot_data(disk: &PbftPersisted) -> Option<&[u8]> {
+        Pbft::snapshot_data(disk)
+    }
+    fn tick(&mut self, now: TimeUs) {
+        Pbft::tick(self, now)
+    }
+    fn step(&mut self, from: NodeId, message: Envelope) {
+        Pbft::step(self, from, message)
+    }
+    fn propose(&mut self, data: Vec<u8>) -> Result<Index, NotLeader> {
+        Pbft::propose(self, data)
+    }
+    fn read_index(&mut self, _id: ReadId) -> Result<(), NotLeader> {
+        // Reads are ordered like writes (see `replies_from_every_replica`).
+        Err(NotLeader {
+            leader: Pbft::leader(self),
+        })
+    }
+    fn ready(&mut self) -> PbftReady {
+        Pbft::ready(self)
+    }
+    fn role(&self) -> Role {
+        Pbft::role(self)
+    }
+    fn term(&self) -> Term {
+        self.view()
+    }
+    fn leader(&self) -> Option<NodeId> {
+        Pbft::leader(self)
+    }
+    fn commit_index(&self) -> Index {
+        self.executed()
+    }
+    fn compact(&mut self, index: Index, data: Vec<u8>) {
+        self.checkpoint(index, data)
+    }
+    fn replies_from_every_replica(&self) -> bool {
+        true
+    }
+    fn checkpoint_interval(&self) -> Option<Index> {
+        Some(self.config_checkpoint_interval())
     }
 }

@@ -21,6 +21,9 @@ pub enum Op {
         expected: Option<String>,
         new: String,
     },
+    /// Read `key` through the log (protocols that order reads like writes, such as PBFT,
+    /// where a read's answer must come from f+1 replicas that executed it at the same point).
+    Get { key: String },
 }
 
 /// A command in the log: an operation with its idempotency key (client, sequence number).
@@ -56,6 +59,8 @@ pub enum OpResult {
     Done,
     /// A cas whose comparison failed (nothing changed); carries the value found.
     CasFailed(Option<String>),
+    /// The value an ordered read found.
+    Value(Option<String>),
 }
 
 /// The key-value store and its client sessions.
@@ -82,6 +87,12 @@ impl KvStore {
     /// sequence of entries.
     pub fn applied_chain(&self) -> u64 {
         self.applied_chain
+    }
+
+    /// The last command this client session applied: its sequence number and result (what a
+    /// retry of that command is answered with).
+    pub fn session(&self, client: u64) -> Option<(u64, &OpResult)> {
+        self.sessions.get(&client).map(|(seq, result)| (*seq, result))
     }
 
     /// Applies the next committed entry; returns the command and its result (`None` for a
@@ -114,6 +125,7 @@ impl KvStore {
                 self.data.remove(key);
                 OpResult::Done
             }
+            Op::Get { key } => OpResult::Value(self.data.get(key).cloned()),
             Op::Cas { key, expected, new } => {
                 if self.data.get(key) == expected.as_ref() {
                     self.data.insert(key.clone(), new.clone());

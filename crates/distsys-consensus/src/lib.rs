@@ -8,6 +8,7 @@ pub mod kv;
 pub mod membership;
 pub mod mutants;
 pub mod paxos;
+pub mod pbft;
 pub mod raft;
 pub mod replica;
 pub mod safety;

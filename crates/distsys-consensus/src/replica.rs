@@ -47,6 +47,17 @@ pub enum ClientReply {
     NotLeader { leader: Option<NodeId> },
 }
 
+/// The answer a command's result gives its client.
+fn reply_for(result: &OpResult) -> ClientReply {
+    match result {
+        OpResult::Done => ClientReply::Ok { value: None },
+        OpResult::CasFailed(_) => ClientReply::CasFailed,
+        OpResult::Value(value) => ClientReply::Ok {
+            value: value.clone(),
+        },
+    }
+}
+
 /// Outputs of one round: persist, then send, then answer.
 #[derive(Debug)]
 pub struct ReplicaReady<C: Core = Raft> {
@@ -80,6 +91,8 @@ pub struct Replica<C: Core = Raft> {
     reads: BTreeMap<ReadId, (Waiting, String)>,
     confirmed_reads: Vec<(Index, Waiting, String)>,
     next_read: ReadId,
+    /// Protocols where every replica answers: requests waiting for execution, by session.
+    sessions: BTreeMap<(u64, u64), Waiting>,
 }
 
 impl Replica<Raft> {
@@ -123,6 +136,7 @@ impl<C: Core> Replica<C> {
             reads: BTreeMap::new(),
             confirmed_reads: Vec::new(),
             next_read: 1,
+            sessions: BTreeMap::new(),
         }
     }
 
@@ -158,6 +172,10 @@ impl<C: Core> Replica<C> {
             client: request.client,
             seq: request.seq,
         };
+        if self.core.replies_from_every_replica() {
+            self.request_ordered(waiting, request.op, out);
+            return;
+        }
         match request.op {
             ClientOp::Read { key } => {
                 let id = self.next_read;
@@ -196,6 +214,43 @@ impl<C: Core> Replica<C> {
         }
     }
 
+    /// Every replica executes every request in log order, reads included, and answers it; a
+    /// retry of the session's last executed command is answered from the session at once.
+    fn request_ordered(
+        &mut self,
+        waiting: Waiting,
+        op: ClientOp,
+        out: &mut Vec<(u64, u64, u64, ClientReply)>,
+    ) {
+        if let Some((last, result)) = self.kv.session(waiting.client) {
+            if waiting.seq <= last {
+                if waiting.seq == last {
+                    out.push((
+                        waiting.connection,
+                        waiting.client,
+                        waiting.seq,
+                        reply_for(result),
+                    ));
+                }
+                return;
+            }
+        }
+        let op = match op {
+            ClientOp::Read { key } => Op::Get { key },
+            ClientOp::Write(op) => op,
+        };
+        let data = Command {
+            client: waiting.client,
+            seq: waiting.seq,
+            op,
+        }
+        .encode();
+        self.sessions
+            .insert((waiting.client, waiting.seq), waiting.clone());
+        // Ordered protocols take every request; the answer comes when it executes.
+        let _ = self.core.propose(data);
+    }
+
     /// Drains the core's outputs, applies committed entries and answers clients.
     pub fn ready(&mut self) -> ReplicaReady<C> {
         let ready = self.core.ready();
@@ -219,15 +274,23 @@ impl<C: Core> Replica<C> {
                 continue;
             }
             let result = self.kv.apply(&entry);
+            if let Some((command, result)) = &result {
+                if let Some(w) = self.sessions.remove(&(command.client, command.seq)) {
+                    out.replies
+                        .push((w.connection, w.client, w.seq, reply_for(result)));
+                }
+            }
+            if let Some(interval) = self.core.checkpoint_interval() {
+                if entry.index % interval == 0 {
+                    self.core.compact(entry.index, self.kv.snapshot());
+                }
+            }
             if let Some(waiting) = self.writes.remove(&entry.index) {
                 let reply = match &result {
                     Some((command, result))
                         if command.client == waiting.client && command.seq == waiting.seq =>
                     {
-                        match result {
-                            OpResult::Done => ClientReply::Ok { value: None },
-                            OpResult::CasFailed(_) => ClientReply::CasFailed,
-                        }
+                        reply_for(result)
                     }
                     // Another leader's entry took this index: ours was never committed here.
                     _ => ClientReply::NotLeader {

@@ -42,12 +42,38 @@ pub struct SafetyMonitor {
     /// is at least the term in which the entry was committed.
     committed_chain: BTreeMap<Index, (u64, NodeId, Term)>,
     applied_chain: BTreeMap<Index, (u64, NodeId)>,
+    /// Sequence number -> (value decided, first node that decided it), for protocols that
+    /// report decisions (PBFT's committed requests).
+    decided: BTreeMap<Index, (u64, NodeId)>,
 }
 
 impl SafetyMonitor {
     /// A monitor that has seen nothing.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// `node` committed the value hashed `value` at `index`: no node (itself included) may
+    /// commit a different one there (agreement).
+    pub fn on_decided(
+        &mut self,
+        node: NodeId,
+        index: Index,
+        value: u64,
+    ) -> Result<(), SafetyViolation> {
+        match self.decided.get(&index) {
+            Some((other, by)) if *other != value => violation(
+                "agreement",
+                format!(
+                    "node {node} committed {value:016x} at sequence {index}, node {by} committed {other:016x}"
+                ),
+            ),
+            Some(_) => Ok(()),
+            None => {
+                self.decided.insert(index, (value, node));
+                Ok(())
+            }
+        }
     }
 
     /// Checks the cluster's current state. `nodes` are the live nodes.

@@ -33,6 +33,10 @@ pub struct CampaignReport {
     pub replication_lag_seconds: std::collections::BTreeMap<u64, f64>,
     /// Partitions injected and healed.
     pub partitions: (u64, u64),
+    /// Messages honest replicas refused, by reason, over every run.
+    pub rejected: std::collections::BTreeMap<&'static str, u64>,
+    /// Worst time from the faults healing to the first client operation completing.
+    pub worst_first_ok_after_heal_us: u64,
 }
 
 impl CampaignReport {
@@ -87,6 +91,12 @@ pub fn run_campaign(
         summary.election_results.0 += r.election_results.0;
         summary.election_results.1 += r.election_results.1;
         summary.election_results.2 += r.election_results.2;
+        summary.worst_first_ok_after_heal_us = summary
+            .worst_first_ok_after_heal_us
+            .max(r.first_ok_after_heal_us.unwrap_or(0));
+        for (reason, count) in &r.rejected {
+            *summary.rejected.entry(reason).or_default() += count;
+        }
         summary.partitions.0 += r.partitions.0;
         summary.partitions.1 += r.partitions.1;
         for (kind, samples) in &r.latency_by_operation_us {

@@ -4,6 +4,8 @@
 //! simulator is the same code for every protocol.
 
 use distsys_consensus::paxos::{MultiPaxos, PaxosConfig, PaxosMutant};
+use distsys_consensus::pbft::byzantine::Adversary;
+use distsys_consensus::pbft::{Envelope, Keys, Pbft, PbftConfig, PbftMutant};
 use distsys_consensus::raft::{Config, Raft};
 use distsys_consensus::replica::Replica;
 use distsys_consensus::safety::{SafetyMonitor, SafetyViolation};
@@ -19,6 +21,8 @@ pub enum Protocol {
     Raft,
     /// Multi-Paxos.
     MultiPaxos,
+    /// PBFT (byzantine fault tolerant, n = 3f+1).
+    Pbft,
 }
 
 impl Protocol {
@@ -27,7 +31,13 @@ impl Protocol {
         match self {
             Protocol::Raft => "raft",
             Protocol::MultiPaxos => "multipaxos",
+            Protocol::Pbft => "pbft",
         }
+    }
+
+    /// Whether the protocol tolerates byzantine replicas.
+    pub fn byzantine_tolerant(self) -> bool {
+        self == Protocol::Pbft
     }
 }
 
@@ -46,6 +56,10 @@ pub struct BuildParams {
     pub mutant: Option<Mutant>,
     /// A Multi-Paxos seeded bug.
     pub paxos_mutant: Option<PaxosMutant>,
+    /// A PBFT seeded bug.
+    pub pbft_mutant: Option<PbftMutant>,
+    /// The cluster's shared secret (PBFT derives its pair keys from it).
+    pub secret: [u8; 32],
 }
 
 /// A protocol the simulator can run.
@@ -87,6 +101,21 @@ pub trait SimCore: Core + Sized {
     /// The membership in effect, for protocols that can change it.
     fn membership(&self) -> Option<&Membership> {
         None
+    }
+    /// What a byzantine replica sends instead of `message` to `to`: `(receiver, message, extra
+    /// delay in microseconds)`. Only byzantine-tolerant protocols have an adversary; the others
+    /// send the message unchanged.
+    fn corrupt(
+        _adversary: &mut Adversary,
+        _rng: &mut rand_chacha::ChaCha8Rng,
+        to: NodeId,
+        message: Self::Message,
+    ) -> Vec<(NodeId, Self::Message, u64)> {
+        vec![(to, message, 0)]
+    }
+    /// Messages this replica refused (forged, replayed...), by reason.
+    fn rejections(&self) -> Vec<(&'static str, u64)> {
+        Vec::new()
     }
     /// Asks the replica to change the membership; `None` when the protocol cannot.
     fn propose_membership(
@@ -183,5 +212,54 @@ impl SimCore for MultiPaxos {
         config.heartbeat_us = params.heartbeat_us;
         config.mutant = params.paxos_mutant;
         MultiPaxos::new(config, persisted, seed, now)
+    }
+}
+
+impl SimCore for Pbft {
+    fn build(
+        id: NodeId,
+        nodes: Vec<NodeId>,
+        params: &BuildParams,
+        persisted: &Self::Persisted,
+        _seed: u64,
+        now: u64,
+    ) -> Pbft {
+        let keys = Keys::derive(&params.secret, id, &nodes);
+        let mut config = PbftConfig::new(id, nodes, keys);
+        // The request timer plays the election timeout's part.
+        config.request_timeout_us = params.election_timeout_us.1;
+        config.retransmit_us = params.heartbeat_us;
+        config.mutant = params.pbft_mutant;
+        Pbft::new(config, persisted, now)
+    }
+    fn observe_safety(&self, monitor: &mut SafetyMonitor) -> Result<(), SafetyViolation> {
+        for (seq, digest) in self.recently_decided() {
+            let mut value = [0u8; 8];
+            value.copy_from_slice(&digest[..8]);
+            monitor.on_decided(self.id(), *seq, u64::from_le_bytes(value))?;
+        }
+        Ok(())
+    }
+    fn corrupt(
+        adversary: &mut Adversary,
+        rng: &mut rand_chacha::ChaCha8Rng,
+        _to: NodeId,
+        message: Envelope,
+    ) -> Vec<(NodeId, Envelope, u64)> {
+        adversary
+            .outgoing(rng, message)
+            .into_iter()
+            .map(|(envelope, delay)| (envelope.to, envelope, delay))
+            .collect()
+    }
+    fn rejections(&self) -> Vec<(&'static str, u64)> {
+        let r = Pbft::rejections(self);
+        vec![
+            ("forged", r.forged),
+            ("replayed", r.replayed),
+            ("bad_digest", r.bad_digest),
+            ("equivocation", r.equivocation),
+            ("bad_new_view", r.bad_new_view),
+        ]
     }
 }

@@ -10,6 +10,8 @@ use distsys_check::history::{Completion, Event as HistoryEvent, HistoryBuilder, 
 use distsys_check::{check, CheckOptions, ModelKind, Verdict};
 use distsys_consensus::kv::Op;
 use distsys_consensus::paxos::{MultiPaxos, PaxosMutant};
+use distsys_consensus::pbft::byzantine::{Adversary, Behaviour};
+use distsys_consensus::pbft::{Pbft, PbftMutant};
 use distsys_consensus::raft::Raft;
 use distsys_consensus::replica::{ClientOp, ClientReply, ClientRequest, Replica};
 use distsys_consensus::safety::SafetyMonitor;
@@ -18,7 +20,7 @@ use distsys_core::retry::RetryPolicy;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Microseconds per millisecond.
 const MS: u64 = 1_000;
@@ -61,11 +63,25 @@ pub struct SimConfig {
     pub mutant: Option<Mutant>,
     /// A Multi-Paxos seeded bug, if any.
     pub paxos_mutant: Option<PaxosMutant>,
+    /// A PBFT seeded bug, if any.
+    pub pbft_mutant: Option<PbftMutant>,
+    /// Byzantine replicas (PBFT only; chosen per seed).
+    pub byzantine: usize,
+    /// What byzantine replicas may do; each one draws a non-empty subset per seed.
+    pub byzantine_behaviours: Vec<Behaviour>,
     /// Record a full trace (JSON lines in the seed's log schema).
     pub trace: bool,
 }
 
 impl SimConfig {
+    /// The seeded bug's name, if one is enabled.
+    pub fn mutant_name(&self) -> Option<&'static str> {
+        self.mutant
+            .map(|m| m.name())
+            .or(self.paxos_mutant.map(|m| m.name()))
+            .or(self.pbft_mutant.map(|m| m.name()))
+    }
+
     /// Defaults: 5 nodes, 10 s, 5 clients, 1 ms latency, 150-300 ms elections, 50 ms heartbeat.
     pub fn new(seed: u64) -> SimConfig {
         SimConfig {
@@ -81,6 +97,9 @@ impl SimConfig {
             protocol: Protocol::Raft,
             mutant: None,
             paxos_mutant: None,
+            pbft_mutant: None,
+            byzantine: 0,
+            byzantine_behaviours: Behaviour::ALL.to_vec(),
             trace: false,
         }
     }
@@ -140,6 +159,12 @@ pub struct RunReport {
     pub trace: Vec<String>,
     /// The clients' history (invoke/ok/fail/info), when a trace was requested.
     pub history: Vec<HistoryEvent>,
+    /// The byzantine replicas and what each did.
+    pub byzantine: BTreeMap<NodeId, Vec<&'static str>>,
+    /// Messages the honest replicas refused, by reason (forged, replayed, bad_digest...).
+    pub rejected: BTreeMap<&'static str, u64>,
+    /// Time from the last fault healing to the first client operation completing after it.
+    pub first_ok_after_heal_us: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -156,6 +181,7 @@ enum EventKind<M> {
         request: ClientRequest,
     },
     Reply {
+        from: NodeId,
         client: usize,
         seq: u64,
         attempt: u32,
@@ -219,6 +245,8 @@ struct Pending {
     op: ClientOp,
     attempt: u32,
     invoked_at: u64,
+    /// Byzantine-tolerant protocols: the answers so far, with the replicas that gave each.
+    votes: Vec<(ClientReply, BTreeSet<NodeId>)>,
 }
 
 struct Client {
@@ -255,6 +283,10 @@ pub struct Sim<C: SimCore> {
     appended_at: BTreeMap<u64, u64>,
     /// Client operations (client, seq) still pending when the faults healed.
     pending_at_heal: std::collections::BTreeSet<(usize, u64)>,
+    /// The byzantine replicas' adversary (byzantine-tolerant protocols with `byzantine > 0`).
+    adversary: Option<Adversary>,
+    /// The cluster secret (PBFT keys).
+    secret: [u8; 32],
 }
 
 fn micros(ms: f64) -> u64 {
@@ -331,8 +363,12 @@ impl<C: SimCore> Sim<C> {
             ),
             pending_at_heal: std::collections::BTreeSet::new(),
             appended_at: BTreeMap::new(),
+            adversary: None,
+            secret: [0; 32],
             config,
         };
+        sim.rng.fill(&mut sim.secret[..]);
+        sim.choose_byzantine(&ids);
         // Rare paths made common: some runs replicate one entry per message, so a leader's
         // entries can reach followers separately (as after losses and retransmissions).
         if sim.config.faults.has(Fault::Reorder) {
@@ -355,6 +391,52 @@ impl<C: SimCore> Sim<C> {
         sim
     }
 
+    /// Picks the byzantine replicas (the first primary among them half of the time) and what
+    /// each does: a random non-empty subset of the configured behaviours.
+    fn choose_byzantine(&mut self, ids: &[NodeId]) {
+        let count = self.config.byzantine.min(ids.len());
+        if count == 0 || !self.config.protocol.byzantine_tolerant() {
+            return;
+        }
+        let mut pool: Vec<NodeId> = ids.to_vec();
+        let mut chosen = BTreeSet::new();
+        if self.rng.random_bool(0.5) {
+            chosen.insert(pool.remove(0));
+        }
+        while chosen.len() < count {
+            let i = self.rng.random_range(0..pool.len());
+            chosen.insert(pool.remove(i));
+        }
+        let options = self.config.byzantine_behaviours.clone();
+        let mut behaviours = BTreeMap::new();
+        for id in chosen {
+            let mut set: BTreeSet<Behaviour> = options
+                .iter()
+                .copied()
+                .filter(|_| self.rng.random_bool(0.5))
+                .collect();
+            if set.is_empty() && !options.is_empty() {
+                set.insert(options[self.rng.random_range(0..options.len())]);
+            }
+            self.report
+                .byzantine
+                .insert(id, set.iter().map(|b| b.name()).collect());
+            behaviours.insert(id, set);
+        }
+        self.trace.record(
+            0,
+            None,
+            None,
+            "byzantine_replicas",
+            json!({"replicas": self.report.byzantine}),
+        );
+        self.adversary = Some(Adversary::new(&self.secret, ids, behaviours));
+    }
+
+    fn is_byzantine(&self, id: NodeId) -> bool {
+        self.adversary.as_ref().is_some_and(|a| a.controls(id))
+    }
+
     fn schedule(&mut self, at: u64, kind: EventKind<C::Message>) {
         self.queue.push(at, kind);
     }
@@ -372,6 +454,8 @@ impl<C: SimCore> Sim<C> {
             lease_read: self.config.lease_read,
             mutant: self.config.mutant,
             paxos_mutant: self.config.paxos_mutant,
+            pbft_mutant: self.config.pbft_mutant,
+            secret: self.secret,
         }
     }
 
@@ -448,6 +532,9 @@ impl<C: SimCore> Sim<C> {
     /// moved, and the monitor remembers what every other node showed, so this is the same check
     /// as looking at the whole cluster, in constant work per event.
     fn check_safety(&mut self, id: NodeId) {
+        if self.is_byzantine(id) {
+            return;
+        }
         // Field-level borrows: the node is read while the monitor is updated.
         let Some(core) = self
             .nodes
@@ -520,15 +607,16 @@ impl<C: SimCore> Sim<C> {
                 if let Some(r) = self.replica_mut(node) {
                     r.request(connection, request, &mut replies);
                 }
-                self.send_replies(replies);
+                self.send_replies(node, replies);
                 self.process_ready(node);
             }
             EventKind::Reply {
+                from,
                 client,
                 seq,
                 attempt,
                 reply,
-            } => self.client_reply(client, seq, attempt, reply),
+            } => self.client_reply(from, client, seq, attempt, reply),
             EventKind::ClientTimeout {
                 client,
                 seq,
@@ -573,12 +661,13 @@ impl<C: SimCore> Sim<C> {
             }
             self.send(id, to, message);
         }
-        if let Some(snapshot) = &ready.installed {
+        let honest = !self.is_byzantine(id);
+        if let Some(snapshot) = ready.installed.as_ref().filter(|_| honest) {
             if let Err(v) = self.monitor.on_install(id, snapshot) {
                 self.fail(v.property, v.detail);
             }
         }
-        for entry in &ready.applied {
+        for entry in ready.applied.iter().filter(|_| honest) {
             if let Err(v) = self.monitor.on_apply(id, entry) {
                 self.fail(v.property, v.detail);
             }
@@ -615,7 +704,7 @@ impl<C: SimCore> Sim<C> {
         for (role, role_term) in ready.roles {
             self.on_role(id, role, role_term);
         }
-        self.send_replies(ready.replies);
+        self.send_replies(id, ready.replies);
         self.check_safety(id);
         // A rare path made common: a node that just granted a vote sometimes dies at once.
         if vote_granted
@@ -705,6 +794,17 @@ impl<C: SimCore> Sim<C> {
     }
 
     fn send(&mut self, from: NodeId, to: NodeId, message: C::Message) {
+        if let Some(adversary) = self.adversary.as_mut().filter(|a| a.controls(from)) {
+            for (to, message, delay) in C::corrupt(adversary, &mut self.rng, to, message) {
+                self.transmit(from, to, message, delay);
+            }
+            return;
+        }
+        self.transmit(from, to, message, 0);
+    }
+
+    /// Puts a message on the network (loss, duplication, latency, reordering apply).
+    fn transmit(&mut self, from: NodeId, to: NodeId, message: C::Message, extra_delay: u64) {
         self.report.messages += 1;
         let faults = &self.config.faults;
         if faults.has(Fault::Drop) && self.now < self.faults_end_us && self.rng.random_bool(0.02) {
@@ -716,7 +816,7 @@ impl<C: SimCore> Sim<C> {
             1
         };
         for _ in 0..copies {
-            let delay = self.link_delay();
+            let delay = self.link_delay() + extra_delay;
             let at = self.now + delay;
             self.schedule(
                 at,
@@ -744,14 +844,28 @@ impl<C: SimCore> Sim<C> {
 
     /// Sends answers back to clients. A connection number is `client << 8 | attempt`, so a late
     /// answer to an old attempt can be told apart.
-    fn send_replies(&mut self, replies: Vec<(u64, u64, u64, ClientReply)>) {
-        for (connection, _client, seq, reply) in replies {
+    fn send_replies(&mut self, from: NodeId, replies: Vec<(u64, u64, u64, ClientReply)>) {
+        let (silent, lies) = self
+            .adversary
+            .as_ref()
+            .map_or((false, false), |a| (a.silent(from), a.lies(from)));
+        if silent {
+            return;
+        }
+        for (connection, _client, seq, mut reply) in replies {
+            if lies {
+                // The byzantine replicas agree on the same made-up answer.
+                reply = ClientReply::Ok {
+                    value: Some(format!("lie-{seq}")),
+                };
+            }
             let client = (connection >> 8) as usize;
             let attempt = (connection & 0xff) as u32;
             let at = self.now + self.link_delay();
             self.schedule(
                 at,
                 EventKind::Reply {
+                    from,
                     client,
                     seq,
                     attempt,
@@ -932,6 +1046,7 @@ impl<C: SimCore> Sim<C> {
                     Some(v) => v,
                     None => self.target(),
                 };
+                self.count_rejections(victim);
                 if let Some(node) = self.nodes.get_mut(&victim) {
                     if node.replica.take().is_some() {
                         self.trace
@@ -1091,6 +1206,7 @@ impl<C: SimCore> Sim<C> {
             op,
             attempt: 0,
             invoked_at: self.now,
+            votes: Vec::new(),
         });
         self.report.ops_total += 1;
         self.record(client, None, kind, &key, input);
@@ -1119,15 +1235,24 @@ impl<C: SimCore> Sim<C> {
         let connection = ((client as u64) << 8) | u64::from(pending.attempt & 0xff);
         let (seq, attempt) = (pending.seq, pending.attempt);
         self.clients[client].pending = Some(pending);
-        let at = self.now + self.link_delay();
-        self.schedule(
-            at,
-            EventKind::Request {
-                node,
-                connection,
-                request,
-            },
-        );
+        // Byzantine-tolerant protocols: the request goes to every replica, and the client waits
+        // for f+1 matching answers.
+        let targets = if self.config.protocol.byzantine_tolerant() {
+            ids
+        } else {
+            vec![node]
+        };
+        for node in targets {
+            let at = self.now + self.link_delay();
+            self.schedule(
+                at,
+                EventKind::Request {
+                    node,
+                    connection,
+                    request: request.clone(),
+                },
+            );
+        }
         let timeout = self.now + self.request_timeout_us;
         self.schedule(
             timeout,
@@ -1139,13 +1264,40 @@ impl<C: SimCore> Sim<C> {
         );
     }
 
-    fn client_reply(&mut self, client: usize, seq: u64, attempt: u32, reply: ClientReply) {
-        let Some(pending) = self.clients[client].pending.clone() else {
+    fn client_reply(
+        &mut self,
+        from: NodeId,
+        client: usize,
+        seq: u64,
+        attempt: u32,
+        reply: ClientReply,
+    ) {
+        let Some(pending) = self.clients[client].pending.as_mut() else {
             return;
         };
         if pending.seq != seq {
             return;
         }
+        let reply = if self.config.protocol.byzantine_tolerant() {
+            // Accept an answer once f+1 replicas gave it: at least one of them is correct.
+            let needed = (self.config.nodes.saturating_sub(1) / 3) + 1;
+            let index = match pending.votes.iter().position(|(r, _)| *r == reply) {
+                Some(i) => i,
+                None => {
+                    pending.votes.push((reply, BTreeSet::new()));
+                    pending.votes.len() - 1
+                }
+            };
+            let (reply, voters) = &mut pending.votes[index];
+            voters.insert(from);
+            if voters.len() < needed {
+                return;
+            }
+            reply.clone()
+        } else {
+            reply
+        };
+        let pending = pending.clone();
         match reply {
             ClientReply::Ok { value } => {
                 let output = if pending.kind == OpKind::Read {
@@ -1211,6 +1363,9 @@ impl<C: SimCore> Sim<C> {
 
     fn complete(&mut self, client: usize) {
         self.ended(client);
+        if let (Some(healed), None) = (self.healed_at, self.report.first_ok_after_heal_us) {
+            self.report.first_ok_after_heal_us = Some(self.now - healed);
+        }
         self.report.ops_ok += 1;
         self.clients[client].pending = None;
         let think = self.rng.random_range(0..20 * MS);
@@ -1300,8 +1455,25 @@ impl<C: SimCore> Sim<C> {
 
     // ----- end of run -----
 
+    /// Adds what an honest replica refused to the run's counts (at a crash and at the end).
+    fn count_rejections(&mut self, id: NodeId) {
+        if self.is_byzantine(id) {
+            return;
+        }
+        let Some(counts) = self.replica(id).map(|r| r.core().rejections()) else {
+            return;
+        };
+        for (reason, count) in counts {
+            *self.report.rejected.entry(reason).or_default() += count;
+        }
+    }
+
     /// Election outcomes per term, and each follower's replication lag behind the leader.
     fn final_metrics(&mut self) {
+        let ids: Vec<NodeId> = self.nodes.keys().copied().collect();
+        for id in ids {
+            self.count_rejections(id);
+        }
         let mut by_term: BTreeMap<u64, (usize, bool)> = BTreeMap::new();
         for ((_, term), won) in &self.candidates {
             let slot = by_term.entry(*term).or_default();
@@ -1344,9 +1516,33 @@ impl<C: SimCore> Sim<C> {
                 }
             }
         }
-        // Liveness: after every fault healed, a leader must appear within a bounded time.
+        // Liveness: after every fault healed, a leader must appear within a bounded time. A
+        // byzantine-tolerant protocol must complete a client operation (a byzantine primary
+        // may keep its role and do nothing).
         let bound = 20 * self.config.election_timeout_ms.1 * MS;
-        match (self.healed_at, self.report.leader_after_heal_us) {
+        if self.config.protocol.byzantine_tolerant() {
+            match (self.healed_at, self.report.first_ok_after_heal_us) {
+                (Some(_), None) => self.fail(
+                    "liveness",
+                    "no client operation completed after the faults healed".to_string(),
+                ),
+                (Some(_), Some(t)) if t > bound => self.fail(
+                    "liveness",
+                    format!(
+                        "the first client operation after the faults healed took {} ms (bound {} ms)",
+                        t / MS,
+                        bound / MS
+                    ),
+                ),
+                _ => {}
+            }
+        }
+        let leader_bound = if self.config.protocol.byzantine_tolerant() {
+            None
+        } else {
+            self.report.leader_after_heal_us
+        };
+        match (self.healed_at.filter(|_| !self.config.protocol.byzantine_tolerant()), leader_bound) {
             (Some(_), None) => self.fail(
                 "liveness",
                 format!("no leader within {} ms after the faults healed", bound / MS),
@@ -1396,6 +1592,9 @@ impl<C: SimCore> Sim<C> {
         // Replicas that applied the same index agree (state machine safety, end of run).
         let mut by_index: BTreeMap<u64, (u64, NodeId)> = BTreeMap::new();
         for (id, node) in &self.nodes {
+            if self.is_byzantine(*id) {
+                continue;
+            }
             if let Some(r) = &node.replica {
                 let (applied, chain) = (r.kv().applied(), r.kv().applied_chain());
                 if let Some((other_chain, other)) = by_index.get(&applied) {
@@ -1417,6 +1616,7 @@ pub struct Simulation(Run);
 enum Run {
     Raft(Box<Sim<Raft>>),
     MultiPaxos(Box<Sim<MultiPaxos>>),
+    Pbft(Box<Sim<Pbft>>),
 }
 
 impl Simulation {
@@ -1425,6 +1625,7 @@ impl Simulation {
         Simulation(match config.protocol {
             Protocol::Raft => Run::Raft(Box::new(Sim::new(config))),
             Protocol::MultiPaxos => Run::MultiPaxos(Box::new(Sim::new(config))),
+            Protocol::Pbft => Run::Pbft(Box::new(Sim::new(config))),
         })
     }
 
@@ -1433,6 +1634,7 @@ impl Simulation {
         match self.0 {
             Run::Raft(sim) => sim.run(),
             Run::MultiPaxos(sim) => sim.run(),
+            Run::Pbft(sim) => sim.run(),
         }
     }
 

@@ -220,6 +220,17 @@ pub struct SimulateArgs {
     /// Enable a seeded bug (see --list-mutants).
     #[arg(long)]
     pub mutant: Option<String>,
+    /// PBFT: byzantine replicas, chosen per seed (default f, the most n = 3f+1 tolerates).
+    #[arg(long)]
+    pub byzantine: Option<usize>,
+    /// PBFT: what byzantine replicas may do: all, or a list of silent, equivocate,
+    /// wrong-digest, forge, replay, lie, delay (each replica draws a non-empty subset per seed).
+    #[arg(long, default_value = "all")]
+    pub byzantine_behaviour: String,
+    /// PBFT: allow more byzantine replicas than the configuration tolerates (an experiment
+    /// expected to find violations).
+    #[arg(long)]
+    pub beyond_tolerance: bool,
     /// Write the trace of the (first) run to this file, as JSON lines in the log schema.
     #[arg(long)]
     pub trace: Option<String>,

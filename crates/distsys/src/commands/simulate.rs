@@ -4,6 +4,8 @@ use super::fail;
 use crate::cli::SimulateArgs;
 use crate::{EXIT_CHECK_FAILED, EXIT_OK};
 use distsys_consensus::paxos::PaxosMutant;
+use distsys_consensus::pbft::byzantine::Behaviour;
+use distsys_consensus::pbft::PbftMutant;
 use distsys_consensus::Mutant;
 use distsys_sim::{run_campaign, FaultSet, Protocol, SimConfig, Simulation};
 use std::io::Write;
@@ -50,9 +52,10 @@ fn config(args: &SimulateArgs) -> Result<SimConfig, String> {
     let protocol = match args.protocol.as_str() {
         "raft" => Protocol::Raft,
         "multipaxos" | "multi-paxos" | "paxos" => Protocol::MultiPaxos,
+        "pbft" => Protocol::Pbft,
         other => {
             return Err(format!(
-                "--protocol {other}: raft and multipaxos are implemented (pbft is planned)"
+                "--protocol must be raft, multipaxos or pbft, got {other:?}"
             ))
         }
     };
@@ -104,11 +107,75 @@ fn config(args: &SimulateArgs) -> Result<SimConfig, String> {
                     })?,
             )
         }
+        (Protocol::Pbft, Some(name)) => {
+            config.pbft_mutant = Some(
+                PbftMutant::ALL
+                    .into_iter()
+                    .find(|m| m.name() == name)
+                    .ok_or_else(|| {
+                        format!("unknown pbft mutant {name:?}; --list-mutants --protocol pbft shows them")
+                    })?,
+            )
+        }
     }
-    if protocol == Protocol::MultiPaxos && args.lease {
+    if protocol != Protocol::Raft && args.lease {
         return Err("--lease is a Raft option".into());
     }
+    byzantine(args, &mut config)?;
     Ok(config)
+}
+
+/// `--byzantine`, `--byzantine-behaviour`, `--beyond-tolerance`: PBFT only; at most f of the
+/// n = 3f+1 replicas unless the experiment asks for more.
+fn byzantine(args: &SimulateArgs, config: &mut SimConfig) -> Result<(), String> {
+    if config.protocol != Protocol::Pbft {
+        if args.byzantine.is_some_and(|k| k > 0) || args.beyond_tolerance {
+            return Err(format!(
+                "--byzantine: {} tolerates crash faults only; byzantine replicas need --protocol pbft",
+                config.protocol.name()
+            ));
+        }
+        return Ok(());
+    }
+    if config.nodes < 4 {
+        return Err(format!(
+            "--nodes: pbft needs n = 3f+1 >= 4 replicas to tolerate one byzantine replica, got {}",
+            config.nodes
+        ));
+    }
+    let f = (config.nodes - 1) / 3;
+    let k = args.byzantine.unwrap_or(f);
+    if k > config.nodes {
+        return Err(format!(
+            "--byzantine {k} is more than the {} replicas",
+            config.nodes
+        ));
+    }
+    if k > f && !args.beyond_tolerance {
+        return Err(format!(
+            "--byzantine {k}: {} replicas tolerate f = {f} (n >= 3f+1); pass --beyond-tolerance to run it anyway and expect violations",
+            config.nodes
+        ));
+    }
+    config.byzantine = k;
+    config.byzantine_behaviours = if args.byzantine_behaviour.trim() == "all" {
+        Behaviour::ALL.to_vec()
+    } else {
+        args.byzantine_behaviour
+            .split(',')
+            .map(|name| {
+                Behaviour::parse(name.trim()).ok_or_else(|| {
+                    let known: Vec<&str> = Behaviour::ALL.iter().map(|b| b.name()).collect();
+                    format!(
+                        "--byzantine-behaviour: unknown behaviour {:?} (all, or a list of {})",
+                        name.trim(),
+                        known.join(", ")
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    Ok(())
 }
 
 pub fn run(args: &SimulateArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> i32 {
@@ -119,6 +186,10 @@ pub fn run(args: &SimulateArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) 
         ) {
             for m in PaxosMutant::ALL {
                 let _ = writeln!(stdout, "{:<28} {}", m.name(), m.description());
+            }
+        } else if args.protocol == "pbft" {
+            for m in PbftMutant::ALL {
+                let _ = writeln!(stdout, "{:<30} {}", m.name(), m.description());
             }
         } else {
             for m in Mutant::ALL {
@@ -194,12 +265,34 @@ pub fn run(args: &SimulateArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) 
         config.faults.describe(),
         config.clients,
         config
-            .mutant
-            .map(|m| m.name())
-            .or(config.paxos_mutant.map(|m| m.name()))
+            .mutant_name()
             .map(|m| format!(", mutant {m}"))
             .unwrap_or_default()
     );
+    if config.protocol.byzantine_tolerant() {
+        let behaviours: Vec<&str> = config.byzantine_behaviours.iter().map(|b| b.name()).collect();
+        let _ = writeln!(
+            stdout,
+            "byzantine:         {} replica(s) per run (f = {}), behaviours {}",
+            config.byzantine,
+            (config.nodes - 1) / 3,
+            behaviours.join(",")
+        );
+        let rejected: Vec<String> = summary
+            .rejected
+            .iter()
+            .map(|(reason, count)| format!("{count} {reason}"))
+            .collect();
+        let _ = writeln!(
+            stdout,
+            "rejected messages: {}",
+            if rejected.is_empty() {
+                "none".to_string()
+            } else {
+                rejected.join(", ")
+            }
+        );
+    }
     let _ = writeln!(
         stdout,
         "violations:        {} run(s)",
@@ -224,12 +317,21 @@ pub fn run(args: &SimulateArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) 
         summary.latency_ms(50.0),
         summary.latency_ms(99.0)
     );
-    let _ = writeln!(
-        stdout,
-        "after faults heal: a leader within {:.0} ms, operations pending at the heal done within {:.0} ms (worst run)",
-        summary.worst_leader_after_heal_us as f64 / 1000.0,
-        summary.worst_clients_done_after_heal_us as f64 / 1000.0
-    );
+    if config.protocol.byzantine_tolerant() {
+        let _ = writeln!(
+            stdout,
+            "after faults heal: first operation completed within {:.0} ms, operations pending at the heal done within {:.0} ms (worst run)",
+            summary.worst_first_ok_after_heal_us as f64 / 1000.0,
+            summary.worst_clients_done_after_heal_us as f64 / 1000.0
+        );
+    } else {
+        let _ = writeln!(
+            stdout,
+            "after faults heal: a leader within {:.0} ms, operations pending at the heal done within {:.0} ms (worst run)",
+            summary.worst_leader_after_heal_us as f64 / 1000.0,
+            summary.worst_clients_done_after_heal_us as f64 / 1000.0
+        );
+    }
     let _ = writeln!(
         stdout,
         "events:            {} in {:.1} s wall ({:.0} events/s)",
@@ -267,19 +369,37 @@ pub fn run(args: &SimulateArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) 
         for line in &first.tail {
             let _ = writeln!(stdout, "  {line}");
         }
+        if !first.byzantine.is_empty() {
+            let _ = writeln!(stdout, "byzantine replicas in that run: {:?}", first.byzantine);
+        }
+        let byzantine = if config.protocol.byzantine_tolerant() {
+            let behaviours: Vec<&str> =
+                config.byzantine_behaviours.iter().map(|b| b.name()).collect();
+            format!(
+                " --byzantine {} --byzantine-behaviour {}{}",
+                config.byzantine,
+                behaviours.join(","),
+                if config.byzantine > (config.nodes - 1) / 3 {
+                    " --beyond-tolerance"
+                } else {
+                    ""
+                }
+            )
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             stdout,
-            "replay: distsys simulate --protocol {} --seed {} --nodes {} --faults {}{} --trace trace.jsonl",
+            "replay: distsys simulate --protocol {} --seed {} --nodes {} --faults {}{}{} --trace trace.jsonl",
             config.protocol.name(),
             first.seed,
             config.nodes,
             config.faults.describe(),
             config
-                .mutant
-                .map(|m| m.name())
-                .or(config.paxos_mutant.map(|m| m.name()))
+                .mutant_name()
                 .map(|m| format!(" --mutant {m}"))
-                .unwrap_or_default()
+                .unwrap_or_default(),
+            byzantine
         );
         return EXIT_CHECK_FAILED;
     }

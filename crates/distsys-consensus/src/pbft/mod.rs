@@ -1,0 +1,1239 @@
+//! PBFT (Castro and Liskov) as a pure state machine with the same driver contract as Raft and
+//! Multi-Paxos: time in ([`Pbft::tick`]), authenticated messages in ([`Pbft::step`]), client
+//! requests in ([`Pbft::propose`]), one [`Ready`](crate::types::Ready) out (persist, then send,
+//! then execute).
+//!
+//! n = 3f+1 replicas tolerate f byzantine ones. The primary of view `v` assigns a sequence number
+//! to a request (PRE-PREPARE); a backup that accepts it says so to all (PREPARE); a replica with
+//! the pre-prepare and 2f matching prepares is *prepared* and says so (COMMIT); with 2f+1
+//! matching commits the request is *committed* and executes once every earlier one has. Every
+//! replica answers the client, which accepts a result once f+1 replicas gave it.
+//!
+//! Every `checkpoint_interval` requests a replica announces the digest of its state
+//! (CHECKPOINT); 2f+1 matching announcements make it stable: the low watermark moves up, the
+//! log below is dropped, and the primary may assign numbers up to `window` above it. A replica
+//! that fell behind fetches a checkpointed state that f+1 replicas vouch for.
+//!
+//! Backups start a timer for every client request; if it has not executed in time they move to
+//! the next view (VIEW-CHANGE, with their prepared and pre-prepared requests and checkpoints). The
+//! new primary decides from 2f+1 or more of those messages which request each open sequence
+//! number keeps (see [`view_change::decide`]) and sends NEW-VIEW naming the messages it used;
+//! a backup accepts the view only if the same decision follows from the same messages, which it
+//! received itself, authenticated by their senders.
+//!
+//! Every message carries an HMAC-SHA256 with the key its sender and receiver share and a nonce;
+//! forged, altered and replayed messages are dropped and counted ([`Pbft::rejections`]).
+
+mod auth;
+pub mod byzantine;
+mod messages;
+pub mod view_change;
+
+pub use auth::{Keys, Rejections, ReplayWindow};
+pub use messages::{
+    digest, null_digest, state_digest, Body, CheckpointState, Digest, Envelope, NewView,
+    PbftPersistOp, PbftPersisted, PbftReady, PreparedEntry, SlotRecord, View, ViewChange,
+};
+
+use crate::membership::Membership;
+use crate::raft::NotLeader;
+use crate::types::{Entry, Index, NodeId, Role, Snapshot, TimeUs};
+use bytes::Bytes;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+/// Configuration. Times are in microseconds of the driver's clock.
+#[derive(Debug, Clone)]
+pub struct PbftConfig {
+    /// This replica.
+    pub id: NodeId,
+    /// Every replica, this one included (n = 3f+1).
+    pub nodes: Vec<NodeId>,
+    /// This replica's pair keys.
+    pub keys: Keys,
+    /// Requests between checkpoints (K).
+    pub checkpoint_interval: Index,
+    /// Sequence numbers the primary may assign above the stable checkpoint (L; a multiple of K).
+    pub window: Index,
+    /// How long a backup waits for a request it knows of to execute before it moves to the next
+    /// view (doubled for every further view while changing).
+    pub request_timeout_us: TimeUs,
+    /// How often a replica resends what a stalled sequence number or view change needs.
+    pub retransmit_us: TimeUs,
+    /// A seeded bug to enable (tests and simulation only).
+    pub mutant: Option<PbftMutant>,
+}
+
+impl PbftConfig {
+    /// Defaults: checkpoints every 16 requests, a window of 64, 300 ms request timer, 50 ms
+    /// retransmission.
+    pub fn new(id: NodeId, nodes: Vec<NodeId>, keys: Keys) -> PbftConfig {
+        PbftConfig {
+            id,
+            nodes,
+            keys,
+            checkpoint_interval: 16,
+            window: 64,
+            request_timeout_us: 300_000,
+            retransmit_us: 50_000,
+            mutant: None,
+        }
+    }
+
+    /// The number of byzantine replicas tolerated: f = (n - 1) / 3.
+    pub fn faults_tolerated(&self) -> usize {
+        self.nodes.len().saturating_sub(1) / 3
+    }
+}
+
+/// Deliberately broken PBFT variants; the byzantine campaigns must catch every one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PbftMutant {
+    /// A backup accepts a pre-prepare without checking that the request matches its digest.
+    SkipDigestCheck,
+    /// Messages are accepted without checking their authenticator or nonce.
+    AcceptUnauthenticated,
+    /// A backup accepts a new view as the primary states it, without recomputing the decision
+    /// from the view-change messages.
+    NewViewWithoutProofs,
+    /// Replicas leave their prepared requests out of their view-change messages.
+    ViewChangeWithoutPrepared,
+}
+
+impl PbftMutant {
+    /// Every mutant.
+    pub const ALL: [PbftMutant; 4] = [
+        PbftMutant::SkipDigestCheck,
+        PbftMutant::AcceptUnauthenticated,
+        PbftMutant::NewViewWithoutProofs,
+        PbftMutant::ViewChangeWithoutPrepared,
+    ];
+
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            PbftMutant::SkipDigestCheck => "skip-digest-check",
+            PbftMutant::AcceptUnauthenticated => "accept-unauthenticated",
+            PbftMutant::NewViewWithoutProofs => "new-view-without-proofs",
+            PbftMutant::ViewChangeWithoutPrepared => "view-change-without-prepared",
+        }
+    }
+
+    /// What the bug is.
+    pub fn description(self) -> &'static str {
+        match self {
+            PbftMutant::SkipDigestCheck => {
+                "a backup accepts a pre-prepare whose request does not match its digest"
+            }
+            PbftMutant::AcceptUnauthenticated => {
+                "messages are accepted without checking their MAC or nonce (forgeries and replays get in)"
+            }
+            PbftMutant::NewViewWithoutProofs => {
+                "a backup takes a new view's decision on the primary's word, without recomputing it"
+            }
+            PbftMutant::ViewChangeWithoutPrepared => {
+                "view-change messages leave out prepared requests (a new view may drop committed ones)"
+            }
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Slot {
+    /// The pre-prepare accepted in the latest view: (view, digest).
+    accepted: Option<(View, Digest)>,
+    /// The request with the accepted digest.
+    request: Option<Bytes>,
+    prepares: BTreeMap<(View, Digest), BTreeSet<NodeId>>,
+    commits: BTreeMap<(View, Digest), BTreeSet<NodeId>>,
+    /// The view in which this replica became prepared and sent its commit.
+    commit_sent_in: Option<View>,
+    committed: Option<Digest>,
+    /// Q: digests pre-prepared here, with the latest view.
+    pre_prepared: BTreeMap<Digest, View>,
+    /// P: the latest prepared request.
+    prepared: Option<PreparedEntry>,
+    /// Chain hash after executing this sequence number (set when executed).
+    chain: Option<u64>,
+    touched_at: TimeUs,
+}
+
+impl Slot {
+    fn record(&self) -> SlotRecord {
+        SlotRecord {
+            accepted: self
+                .accepted
+                .zip(self.request.clone())
+                .map(|((v, d), r)| (v, d, r)),
+            prepared: self.prepared.clone(),
+            pre_prepared: self.pre_prepared.clone(),
+            committed: self.committed,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Changing {
+    target: View,
+    started: TimeUs,
+    timeout: TimeUs,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Fetch {
+    seq: Index,
+    digest: Digest,
+    asked_at: TimeUs,
+    attempt: usize,
+}
+
+/// One PBFT replica.
+#[derive(Debug)]
+pub struct Pbft {
+    config: PbftConfig,
+    f: usize,
+    now: TimeUs,
+    view: View,
+    changing: Option<Changing>,
+    slots: BTreeMap<Index, Slot>,
+    /// Primary: next sequence number to assign.
+    next_seq: Index,
+    /// Primary: requests waiting for the window to move.
+    queued: VecDeque<Bytes>,
+    /// Primary: digests assigned and not yet executed.
+    assigned: BTreeMap<Digest, Index>,
+    /// Client requests known here and not executed yet, with when the timer started.
+    pending: BTreeMap<Digest, (TimeUs, Bytes)>,
+    executed: Index,
+    chain: u64,
+    stable: CheckpointState,
+    own_checkpoints: BTreeMap<Index, CheckpointState>,
+    checkpoint_votes: BTreeMap<(Index, Digest), BTreeSet<NodeId>>,
+    fetching: Option<Fetch>,
+    view_changes: BTreeMap<View, BTreeMap<NodeId, (ViewChange, Digest)>>,
+    /// The last view-change message this replica sent (resent to laggards and while changing).
+    sent_view_change: Option<ViewChange>,
+    /// The new-view message that started the current view, if this replica sent it.
+    sent_new_view: Option<NewView>,
+    /// A new-view waiting for view-change messages this replica has not received yet.
+    pending_new_view: Option<NewView>,
+    windows: BTreeMap<NodeId, ReplayWindow>,
+    epoch: u64,
+    counter: u64,
+    rejections: Rejections,
+    decided: Vec<(Index, Digest)>,
+    last_decided: Vec<(Index, Digest)>,
+    retransmit_at: TimeUs,
+    ready: PbftReady,
+}
+
+impl Pbft {
+    /// A replica recovering from its persisted state (empty for a new one). It starts a new
+    /// nonce epoch, so its peers accept its messages again after a restart.
+    pub fn new(config: PbftConfig, persisted: &PbftPersisted, now: TimeUs) -> Pbft {
+        debug_assert!(config.nodes.contains(&config.id), "a replica is a member");
+        debug_assert!(config.window >= 2 * config.checkpoint_interval);
+        let f = config.faults_tolerated();
+        let stable = persisted
+            .stable
+            .clone()
+            .unwrap_or_else(CheckpointState::genesis);
+        let mut pbft = Pbft {
+            f,
+            now,
+            view: persisted.view,
+            changing: persisted.changing_to.map(|target| Changing {
+                target,
+                started: now,
+                timeout: config.request_timeout_us,
+            }),
+            slots: BTreeMap::new(),
+            next_seq: stable.seq + 1,
+            queued: VecDeque::new(),
+            assigned: BTreeMap::new(),
+            pending: BTreeMap::new(),
+            executed: stable.seq,
+            chain: stable.chain,
+            own_checkpoints: BTreeMap::new(),
+            checkpoint_votes: BTreeMap::new(),
+            fetching: None,
+            view_changes: BTreeMap::new(),
+            sent_view_change: None,
+            sent_new_view: None,
+            pending_new_view: None,
+            windows: BTreeMap::new(),
+            epoch: persisted.epoch + 1,
+            counter: 0,
+            rejections: Rejections::default(),
+            decided: Vec::new(),
+            last_decided: Vec::new(),
+            retransmit_at: now,
+            ready: PbftReady::default(),
+            stable,
+            config,
+        };
+        pbft.ready.persist.push(PbftPersistOp::Epoch(pbft.epoch));
+        let me = pbft.config.id;
+        let (current, current_primary) = (pbft.view, pbft.primary(pbft.view));
+        for (&seq, record) in &persisted.slots {
+            let slot = pbft.slots.entry(seq).or_default();
+            if let Some((view, digest, request)) = &record.accepted {
+                slot.accepted = Some((*view, *digest));
+                slot.request = Some(request.clone());
+                if *view == current && current_primary != me {
+                    slot.prepares.entry((*view, *digest)).or_default().insert(me);
+                }
+            }
+            slot.prepared = record.prepared.clone();
+            if let Some(p) = &record.prepared {
+                if p.view == current {
+                    slot.commit_sent_in = Some(p.view);
+                    slot.commits.entry((p.view, p.digest)).or_default().insert(me);
+                }
+            }
+            slot.pre_prepared = record.pre_prepared.clone();
+            slot.committed = record.committed;
+            if let Some((_, digest)) = slot.accepted {
+                pbft.assigned.insert(digest, seq);
+            }
+            pbft.next_seq = pbft.next_seq.max(seq + 1);
+        }
+        pbft.role_changed();
+        pbft.execute();
+        pbft
+    }
+
+    /// The view.
+    pub fn view(&self) -> View {
+        self.view
+    }
+
+    /// The primary of `view`.
+    pub fn primary(&self, view: View) -> NodeId {
+        self.config.nodes[(view % self.config.nodes.len() as u64) as usize]
+    }
+
+    fn is_primary(&self) -> bool {
+        self.primary(self.view) == self.config.id
+    }
+
+    /// This replica's id.
+    pub fn id(&self) -> NodeId {
+        self.config.id
+    }
+
+    /// Whether it is between views.
+    pub fn changing_view(&self) -> bool {
+        self.changing.is_some()
+    }
+
+    /// Last sequence number executed.
+    pub fn executed(&self) -> Index {
+        self.executed
+    }
+
+    /// The last stable checkpoint.
+    pub fn stable_checkpoint(&self) -> Index {
+        self.stable.seq
+    }
+
+    /// Requests between checkpoints.
+    pub fn config_checkpoint_interval(&self) -> Index {
+        self.config.checkpoint_interval
+    }
+
+    /// Messages refused so far, by reason.
+    pub fn rejections(&self) -> Rejections {
+        self.rejections
+    }
+
+    /// Sequence numbers committed here since the previous [`Pbft::ready`] call but one (what the
+    /// last `ready` reported), for the agreement check.
+    pub fn recently_decided(&self) -> &[(Index, Digest)] {
+        &self.last_decided
+    }
+
+    /// Current role: primary (leader), backup (follower), or changing views (candidate).
+    pub fn role(&self) -> Role {
+        if self.changing.is_some() {
+            Role::Candidate
+        } else if self.is_primary() {
+            Role::Leader
+        } else {
+            Role::Follower
+        }
+    }
+
+    /// The primary this replica follows, unless it is changing views.
+    pub fn leader(&self) -> Option<NodeId> {
+        self.changing.is_none().then(|| self.primary(self.view))
+    }
+
+    /// The stable checkpoint's state on disk.
+    pub fn snapshot_data(disk: &PbftPersisted) -> Option<&[u8]> {
+        disk.stable
+            .as_ref()
+            .map(|s| s.data.as_ref())
+            .filter(|d| !d.is_empty())
+    }
+
+    fn role_changed(&mut self) {
+        let term = self.changing.map_or(self.view, |c| c.target);
+        self.ready.roles.push((self.role(), term));
+    }
+
+    fn low(&self) -> Index {
+        self.stable.seq
+    }
+
+    fn high(&self) -> Index {
+        self.stable.seq + self.config.window
+    }
+
+    fn send(&mut self, to: NodeId, body: Body) {
+        self.counter += 1;
+        let envelope = self.config.keys.seal(to, self.epoch, self.counter, body);
+        self.ready.messages.push((to, envelope));
+    }
+
+    fn multicast(&mut self, body: Body) {
+        let others: Vec<NodeId> = self
+            .config
+            .nodes
+            .iter()
+            .copied()
+            .filter(|n| *n != self.config.id)
+            .collect();
+        for to in others {
+            self.send(to, body.clone());
+        }
+    }
+
+    fn persist_slot(&mut self, seq: Index) {
+        if let Some(slot) = self.slots.get(&seq) {
+            let record = slot.record();
+            self.ready.persist.push(PbftPersistOp::Slot(seq, record));
+        }
+    }
+
+    fn persist_view(&mut self) {
+        self.ready.persist.push(PbftPersistOp::View {
+            view: self.view,
+            changing_to: self.changing.map(|c| c.target),
+        });
+    }
+
+    // ----- inputs -----
+
+    /// Advances the clock: request timers, view-change timers, retransmission.
+    pub fn tick(&mut self, now: TimeUs) {
+        self.now = self.now.max(now);
+        let now = self.now;
+        match self.changing {
+            Some(c) if now >= c.started + c.timeout => self.start_view_change(c.target + 1),
+            None if !self.is_primary()
+                && self
+                    .pending
+                    .values()
+                    .any(|(since, _)| now >= since + self.config.request_timeout_us) =>
+            {
+                self.start_view_change(self.view + 1)
+            }
+            _ => {}
+        }
+        if now >= self.retransmit_at + self.config.retransmit_us {
+            self.retransmit_at = now;
+            self.retransmit();
+        }
+    }
+
+    /// A client request (encoded command) arriving at this replica. The primary assigns it a
+    /// sequence number; a backup passes it on and starts its timer. Always `Ok(0)`: the answer
+    /// comes from every replica once executed.
+    pub fn propose(&mut self, data: Vec<u8>) -> Result<Index, NotLeader> {
+        let data = Bytes::from(data);
+        let d = digest(&data);
+        self.pending.entry(d).or_insert((self.now, data.clone()));
+        if self.is_primary() && self.changing.is_none() {
+            self.assign(d, data);
+        } else if self.changing.is_none() {
+            let primary = self.primary(self.view);
+            self.send(primary, Body::Request { data });
+        }
+        Ok(0)
+    }
+
+    /// An envelope from the network. Unauthenticated, misaddressed and replayed ones are dropped
+    /// and counted.
+    pub fn step(&mut self, _from: NodeId, envelope: Envelope) {
+        let from = envelope.from;
+        if from == self.config.id || !self.config.nodes.contains(&from) {
+            self.rejections.forged += 1;
+            return;
+        }
+        if self.config.mutant != Some(PbftMutant::AcceptUnauthenticated) {
+            if !self.config.keys.verify(&envelope) {
+                self.rejections.forged += 1;
+                return;
+            }
+            let window = self.windows.entry(from).or_default();
+            if !window.accept(envelope.epoch, envelope.counter) {
+                self.rejections.replayed += 1;
+                return;
+            }
+        }
+        match envelope.body {
+            Body::Request { data } => {
+                if self.is_primary() && self.changing.is_none() {
+                    let d = digest(&data);
+                    self.assign(d, data);
+                }
+            }
+            Body::PrePrepare {
+                view,
+                seq,
+                digest,
+                request,
+            } => self.on_pre_prepare(from, view, seq, digest, request),
+            Body::Prepare { view, seq, digest } => self.on_prepare(from, view, seq, digest),
+            Body::Commit { view, seq, digest } => self.on_commit(from, view, seq, digest),
+            Body::Checkpoint { seq, digest } => self.on_checkpoint(from, seq, digest),
+            Body::ViewChange(vc) => self.on_view_change(from, vc),
+            Body::NewView(nv) => self.on_new_view(from, nv),
+            Body::FetchState { seq } => self.on_fetch_state(from, seq),
+            Body::State { seq, chain, data } => self.on_state(seq, chain, data),
+        }
+    }
+
+    /// Drains the outputs.
+    pub fn ready(&mut self) -> PbftReady {
+        self.last_decided = std::mem::take(&mut self.decided);
+        std::mem::take(&mut self.ready)
+    }
+
+    // ----- normal case -----
+
+    fn assign(&mut self, d: Digest, request: Bytes) {
+        if self.assigned.contains_key(&d) {
+            return;
+        }
+        if self.next_seq > self.high() {
+            if !self.queued.iter().any(|q| digest(q) == d) {
+                self.queued.push_back(request);
+            }
+            return;
+        }
+        let (seq, view, now) = (self.next_seq, self.view, self.now);
+        self.next_seq += 1;
+        self.assigned.insert(d, seq);
+        let slot = self.slots.entry(seq).or_default();
+        slot.accepted = Some((view, d));
+        slot.request = Some(request.clone());
+        let q = slot.pre_prepared.entry(d).or_insert(view);
+        *q = (*q).max(view);
+        slot.touched_at = now;
+        self.persist_slot(seq);
+        self.multicast(Body::PrePrepare {
+            view,
+            seq,
+            digest: d,
+            request,
+        });
+    }
+
+    fn in_window(&self, seq: Index) -> bool {
+        seq > self.low() && seq <= self.high()
+    }
+
+    fn on_pre_prepare(&mut self, from: NodeId, view: View, seq: Index, d: Digest, request: Bytes) {
+        if self.changing.is_some() || view != self.view || from != self.primary(view) {
+            return;
+        }
+        if !self.in_window(seq) {
+            return;
+        }
+        if self.config.mutant != Some(PbftMutant::SkipDigestCheck) && digest(&request) != d {
+            self.rejections.bad_digest += 1;
+            return;
+        }
+        let (me, now) = (self.config.id, self.now);
+        let slot = self.slots.entry(seq).or_default();
+        if let Some((v, accepted)) = slot.accepted {
+            if v == view {
+                if accepted != d {
+                    self.rejections.equivocation += 1;
+                }
+                return;
+            }
+        }
+        slot.accepted = Some((view, d));
+        slot.request = Some(request);
+        let q = slot.pre_prepared.entry(d).or_insert(view);
+        *q = (*q).max(view);
+        slot.prepares.entry((view, d)).or_default().insert(me);
+        slot.touched_at = now;
+        self.persist_slot(seq);
+        self.multicast(Body::Prepare {
+            view,
+            seq,
+            digest: d,
+        });
+        self.check_prepared(seq);
+    }
+
+    fn on_prepare(&mut self, from: NodeId, view: View, seq: Index, d: Digest) {
+        if self.changing.is_some() || view != self.view || from == self.primary(view) {
+            return;
+        }
+        if !self.in_window(seq) {
+            return;
+        }
+        let slot = self.slots.entry(seq).or_default();
+        slot.prepares.entry((view, d)).or_default().insert(from);
+        if slot.committed.is_some() && slot.commit_sent_in == Some(view) {
+            // The sender is still working on a number this replica already committed: help it.
+            self.send(
+                from,
+                Body::Commit {
+                    view,
+                    seq,
+                    digest: d,
+                },
+            );
+        }
+        self.check_prepared(seq);
+    }
+
+    fn check_prepared(&mut self, seq: Index) {
+        let view = self.view;
+        let me = self.config.id;
+        let needed = 2 * self.f;
+        let Some(slot) = self.slots.get_mut(&seq) else {
+            return;
+        };
+        let Some((v, d)) = slot.accepted else {
+            return;
+        };
+        if v != view || slot.commit_sent_in == Some(view) {
+            return;
+        }
+        if slot.prepares.get(&(v, d)).map_or(0, BTreeSet::len) < needed {
+            return;
+        }
+        let request = slot.request.clone().unwrap_or_default();
+        slot.prepared = Some(PreparedEntry {
+            seq,
+            digest: d,
+            view,
+            request,
+        });
+        slot.commit_sent_in = Some(view);
+        slot.commits.entry((view, d)).or_default().insert(me);
+        self.persist_slot(seq);
+        self.multicast(Body::Commit {
+            view,
+            seq,
+            digest: d,
+        });
+        self.check_committed(seq);
+    }
+
+    fn on_commit(&mut self, from: NodeId, view: View, seq: Index, d: Digest) {
+        if self.changing.is_some() || view != self.view || !self.in_window(seq) {
+            return;
+        }
+        let slot = self.slots.entry(seq).or_default();
+        let first = slot.commits.entry((view, d)).or_default().insert(from);
+        if !first && slot.committed == Some(d) && slot.commit_sent_in == Some(view) {
+            // A retransmission: the sender lacks commits for a number this replica committed.
+            self.send(
+                from,
+                Body::Commit {
+                    view,
+                    seq,
+                    digest: d,
+                },
+            );
+        }
+        self.check_committed(seq);
+    }
+
+    fn check_committed(&mut self, seq: Index) {
+        let view = self.view;
+        let quorum = 2 * self.f + 1;
+        let Some(slot) = self.slots.get_mut(&seq) else {
+            return;
+        };
+        let Some((v, d)) = slot.accepted else {
+            return;
+        };
+        if v != view || slot.commit_sent_in != Some(view) || slot.committed == Some(d) {
+            return;
+        }
+        if slot.commits.get(&(v, d)).map_or(0, BTreeSet::len) < quorum {
+            return;
+        }
+        slot.committed = Some(d);
+        self.decided.push((seq, d));
+        self.persist_slot(seq);
+        self.execute();
+    }
+
+    /// Executes committed requests in sequence order.
+    fn execute(&mut self) {
+        loop {
+            let next = self.executed + 1;
+            let Some(slot) = self.slots.get_mut(&next) else {
+                break;
+            };
+            let Some(d) = slot.committed else {
+                break;
+            };
+            let request = if d == null_digest() {
+                Bytes::new()
+            } else {
+                slot.request.clone().unwrap_or_default()
+            };
+            let entry = Entry::new(self.chain, next, 0, request, None);
+            slot.chain = Some(entry.chain);
+            self.chain = entry.chain;
+            self.executed = next;
+            self.pending.remove(&d);
+            self.assigned.remove(&d);
+            self.ready.committed.push(entry);
+        }
+    }
+
+    fn retransmit(&mut self) {
+        let now = self.now;
+        if self.changing.is_some() {
+            if let Some(vc) = self.sent_view_change.clone() {
+                self.multicast(Body::ViewChange(vc));
+            }
+            return;
+        }
+        let view = self.view;
+        let primary = self.is_primary();
+        let stalled: Vec<(Index, Digest, Bytes, bool)> = self
+            .slots
+            .range(self.executed + 1..=self.high())
+            .filter(|(_, s)| s.committed.is_none() && now >= s.touched_at + self.config.retransmit_us)
+            .filter_map(|(seq, s)| {
+                let (v, d) = s.accepted?;
+                (v == view).then(|| {
+                    (
+                        *seq,
+                        d,
+                        s.request.clone().unwrap_or_default(),
+                        s.commit_sent_in == Some(view),
+                    )
+                })
+            })
+            .collect();
+        for (seq, d, request, committing) in stalled {
+            if let Some(slot) = self.slots.get_mut(&seq) {
+                slot.touched_at = now;
+            }
+            if primary {
+                self.multicast(Body::PrePrepare {
+                    view,
+                    seq,
+                    digest: d,
+                    request,
+                });
+            } else {
+                self.multicast(Body::Prepare {
+                    view,
+                    seq,
+                    digest: d,
+                });
+            }
+            if committing {
+                self.multicast(Body::Commit {
+                    view,
+                    seq,
+                    digest: d,
+                });
+            }
+        }
+        if let Some((seq, cp)) = self.own_checkpoints.last_key_value() {
+            let body = Body::Checkpoint {
+                seq: *seq,
+                digest: cp.digest,
+            };
+            self.multicast(body);
+        }
+        if let Some(fetch) = self.fetching {
+            if now >= fetch.asked_at + self.config.retransmit_us {
+                self.ask_for_state();
+            }
+        }
+    }
+
+    // ----- checkpoints and state transfer -----
+
+    /// Takes a checkpoint of the state after executing `seq` (the driver calls this every
+    /// `checkpoint_interval` requests with the state machine's snapshot).
+    pub fn checkpoint(&mut self, seq: Index, data: Vec<u8>) {
+        if seq <= self.stable.seq || seq > self.executed {
+            return;
+        }
+        let Some(chain) = self.slots.get(&seq).and_then(|s| s.chain) else {
+            return;
+        };
+        let checkpoint = CheckpointState {
+            seq,
+            chain,
+            digest: state_digest(chain, &data),
+            data: Bytes::from(data),
+        };
+        let d = checkpoint.digest;
+        self.own_checkpoints.insert(seq, checkpoint);
+        self.checkpoint_votes
+            .entry((seq, d))
+            .or_default()
+            .insert(self.config.id);
+        self.multicast(Body::Checkpoint { seq, digest: d });
+        self.check_stable(seq, d);
+    }
+
+    fn on_checkpoint(&mut self, from: NodeId, seq: Index, d: Digest) {
+        if seq <= self.stable.seq {
+            if seq < self.stable.seq {
+                // The sender is behind: tell it where the cluster is.
+                let body = Body::Checkpoint {
+                    seq: self.stable.seq,
+                    digest: self.stable.digest,
+                };
+                self.send(from, body);
+            }
+            return;
+        }
+        let votes = self.checkpoint_votes.entry((seq, d)).or_default();
+        votes.insert(from);
+        let count = votes.len();
+        self.check_stable(seq, d);
+        if seq > self.executed && count > self.f {
+            self.start_fetch(seq, d);
+        }
+    }
+
+    fn check_stable(&mut self, seq: Index, d: Digest) {
+        let votes = self.checkpoint_votes.get(&(seq, d)).map_or(0, BTreeSet::len);
+        if votes < 2 * self.f + 1 {
+            return;
+        }
+        match self.own_checkpoints.get(&seq) {
+            Some(cp) if cp.digest == d => {
+                let cp = cp.clone();
+                self.make_stable(cp);
+            }
+            _ if seq > self.executed => self.start_fetch(seq, d),
+            _ => {}
+        }
+    }
+
+    fn make_stable(&mut self, checkpoint: CheckpointState) {
+        if checkpoint.seq <= self.stable.seq {
+            return;
+        }
+        let seq = checkpoint.seq;
+        self.ready
+            .persist
+            .push(PbftPersistOp::Stable(checkpoint.clone()));
+        self.stable = checkpoint;
+        self.slots.retain(|s, _| *s > seq);
+        self.own_checkpoints.retain(|s, _| *s > seq);
+        self.checkpoint_votes.retain(|(s, _), _| *s > seq);
+        self.assigned.retain(|_, s| *s > seq);
+        self.next_seq = self.next_seq.max(seq + 1);
+        if self.is_primary() && self.changing.is_none() {
+            while self.next_seq <= self.high() {
+                let Some(request) = self.queued.pop_front() else {
+                    break;
+                };
+                let d = digest(&request);
+                self.assign(d, request);
+            }
+        }
+    }
+
+    fn start_fetch(&mut self, seq: Index, d: Digest) {
+        if seq <= self.executed || self.fetching.is_some_and(|f| f.seq >= seq) {
+            return;
+        }
+        self.fetching = Some(Fetch {
+            seq,
+            digest: d,
+            asked_at: self.now,
+            attempt: 0,
+        });
+        self.ask_for_state();
+    }
+
+    fn ask_for_state(&mut self) {
+        let Some(mut fetch) = self.fetching else {
+            return;
+        };
+        let me = self.config.id;
+        let sources: Vec<NodeId> = self
+            .checkpoint_votes
+            .get(&(fetch.seq, fetch.digest))
+            .map(|v| v.iter().copied().filter(|n| *n != me).collect())
+            .unwrap_or_default();
+        if sources.is_empty() {
+            self.fetching = None;
+            return;
+        }
+        let source = sources[fetch.attempt % sources.len()];
+        fetch.attempt += 1;
+        fetch.asked_at = self.now;
+        self.fetching = Some(fetch);
+        self.send(source, Body::FetchState { seq: fetch.seq });
+    }
+
+    fn on_fetch_state(&mut self, from: NodeId, seq: Index) {
+        let checkpoint = if self.stable.seq == seq {
+            Some(self.stable.clone())
+        } else {
+            self.own_checkpoints.get(&seq).cloned()
+        };
+        if let Some(cp) = checkpoint {
+            self.send(
+                from,
+                Body::State {
+                    seq,
+                    chain: cp.chain,
+                    data: cp.data,
+                },
+            );
+        }
+    }
+
+    fn on_state(&mut self, seq: Index, chain: u64, data: Bytes) {
+        let Some(fetch) = self.fetching else {
+            return;
+        };
+        if fetch.seq != seq {
+            return;
+        }
+        let d = state_digest(chain, &data);
+        if d != fetch.digest {
+            self.rejections.bad_digest += 1;
+            return;
+        }
+        self.fetching = None;
+        if seq <= self.executed {
+            return;
+        }
+        self.executed = seq;
+        self.chain = chain;
+        self.ready.install = Some(Snapshot {
+            last_index: seq,
+            last_term: 0,
+            last_chain: chain,
+            membership: Membership::new(self.config.nodes.iter().copied()),
+            data: data.to_vec(),
+        });
+        // f+1 replicas vouch for this state, so a correct one holds it: it becomes this
+        // replica's low watermark.
+        self.make_stable(CheckpointState {
+            seq,
+            chain,
+            data,
+            digest: d,
+        });
+        let now = self.now;
+        for (since, _) in self.pending.values_mut() {
+            *since = now;
+        }
+        self.execute();
+    }
+
+    // ----- view change -----
+
+    fn start_view_change(&mut self, target: View) {
+        if target <= self.view || self.changing.is_some_and(|c| c.target >= target) {
+            return;
+        }
+        let attempts = (target - self.view).min(6);
+        self.changing = Some(Changing {
+            target,
+            started: self.now,
+            timeout: self.config.request_timeout_us << (attempts - 1),
+        });
+        self.persist_view();
+        self.role_changed();
+        let vc = self.build_view_change(target);
+        let d = vc_digest(&vc);
+        self.view_changes
+            .entry(target)
+            .or_default()
+            .insert(self.config.id, (vc.clone(), d));
+        self.sent_view_change = Some(vc.clone());
+        self.multicast(Body::ViewChange(vc));
+        self.try_new_view(target);
+        self.try_pending_new_view();
+    }
+
+    fn build_view_change(&self, target: View) -> ViewChange {
+        let above = self.slots.range(self.stable.seq + 1..);
+        let prepared = if self.config.mutant == Some(PbftMutant::ViewChangeWithoutPrepared) {
+            Vec::new()
+        } else {
+            above.clone().filter_map(|(_, s)| s.prepared.clone()).collect()
+        };
+        let pre_prepared = above
+            .flat_map(|(seq, s)| s.pre_prepared.iter().map(|(d, v)| (*seq, *d, *v)))
+            .collect();
+        let checkpoints = std::iter::once((self.stable.seq, self.stable.digest))
+            .chain(self.own_checkpoints.values().map(|c| (c.seq, c.digest)))
+            .collect();
+        ViewChange {
+            view: target,
+            stable: self.stable.seq,
+            checkpoints,
+            prepared,
+            pre_prepared,
+        }
+    }
+
+    fn on_view_change(&mut self, from: NodeId, vc: ViewChange) {
+        if vc.view <= self.view {
+            if self.changing.is_none() {
+                // The sender lags behind this view: resend what let this replica in.
+                if let Some(mine) = self.sent_view_change.clone().filter(|m| m.view == self.view) {
+                    self.send(from, Body::ViewChange(mine));
+                }
+                if let Some(nv) = self.sent_new_view.clone().filter(|n| n.view == self.view) {
+                    self.send(from, Body::NewView(nv));
+                }
+            }
+            return;
+        }
+        if vc.prepared.iter().any(|p| digest(&p.request) != p.digest) {
+            self.rejections.bad_digest += 1;
+            return;
+        }
+        let target = vc.view;
+        let d = vc_digest(&vc);
+        self.view_changes
+            .entry(target)
+            .or_default()
+            .insert(from, (vc, d));
+        // f+1 replicas want a later view than this one: at least one correct replica does, so
+        // join the smallest such view.
+        let current = self.changing.map_or(self.view, |c| c.target);
+        let mut wanting: BTreeMap<NodeId, View> = BTreeMap::new();
+        for (view, senders) in self.view_changes.range(current + 1..) {
+            for sender in senders.keys() {
+                wanting.entry(*sender).or_insert(*view);
+            }
+        }
+        wanting.remove(&self.config.id);
+        if wanting.len() > self.f {
+            let smallest = wanting.values().copied().min().unwrap_or(target);
+            self.start_view_change(smallest);
+        }
+        self.try_new_view(target);
+        self.try_pending_new_view();
+    }
+
+    /// The new primary decides once enough view-change messages allow it.
+    fn try_new_view(&mut self, view: View) {
+        if self.primary(view) != self.config.id || self.changing.map(|c| c.target) != Some(view) {
+            return;
+        }
+        let Some(messages) = self.view_changes.get(&view) else {
+            return;
+        };
+        let refs: Vec<&ViewChange> = messages.values().map(|(m, _)| m).collect();
+        let Some(decision) = view_change::decide(&refs, self.f, self.config.window) else {
+            return;
+        };
+        let nv = NewView {
+            view,
+            proofs: messages.iter().map(|(id, (_, d))| (*id, *d)).collect(),
+            checkpoint: decision.checkpoint,
+            requests: decision.requests,
+        };
+        self.sent_new_view = Some(nv.clone());
+        self.multicast(Body::NewView(nv.clone()));
+        self.enter_view(nv);
+    }
+
+    fn on_new_view(&mut self, from: NodeId, nv: NewView) {
+        if from != self.primary(nv.view) || nv.view < self.view {
+            return;
+        }
+        if nv.view == self.view && self.changing.is_none() {
+            return;
+        }
+        self.pending_new_view = Some(nv);
+        self.try_pending_new_view();
+    }
+
+    /// Accepts the waiting new-view once this replica holds every view-change message it names
+    /// and the same decision follows from them.
+    fn try_pending_new_view(&mut self) {
+        let Some(nv) = self.pending_new_view.clone() else {
+            return;
+        };
+        if nv.view < self.view || (nv.view == self.view && self.changing.is_none()) {
+            self.pending_new_view = None;
+            return;
+        }
+        if self.config.mutant == Some(PbftMutant::NewViewWithoutProofs) {
+            self.enter_view(nv);
+            return;
+        }
+        let senders: BTreeSet<NodeId> = nv.proofs.iter().map(|(id, _)| *id).collect();
+        if senders.len() != nv.proofs.len() || senders.len() < 2 * self.f + 1 {
+            self.rejections.bad_new_view += 1;
+            self.pending_new_view = None;
+            return;
+        }
+        let Some(held) = self.view_changes.get(&nv.view) else {
+            return;
+        };
+        let mut messages = Vec::new();
+        for (id, d) in &nv.proofs {
+            match held.get(id) {
+                Some((m, held_digest)) if held_digest == d => messages.push(m),
+                // Not received yet (or the sender told this replica something else): wait.
+                _ => return,
+            }
+        }
+        let decision = view_change::decide(&messages, self.f, self.config.window);
+        let stated = view_change::Decision {
+            checkpoint: nv.checkpoint,
+            requests: nv.requests.clone(),
+        };
+        if decision.as_ref() != Some(&stated) {
+            self.rejections.bad_new_view += 1;
+            self.pending_new_view = None;
+            self.start_view_change(nv.view + 1);
+            return;
+        }
+        self.enter_view(nv);
+    }
+
+    /// The request body for a digest a new view assigns: from the view-change messages' prepared
+    /// entries (checked against their digests on receipt), this replica's log, or its pending
+    /// client requests.
+    fn body_for(&self, view: View, seq: Index, d: Digest) -> Option<Bytes> {
+        if d == null_digest() {
+            return Some(Bytes::new());
+        }
+        let from_messages = self.view_changes.get(&view).and_then(|m| {
+            m.values()
+                .flat_map(|(vc, _)| vc.prepared.iter())
+                .find(|p| p.digest == d)
+                .map(|p| p.request.clone())
+        });
+        from_messages
+            .or_else(|| {
+                self.slots
+                    .get(&seq)
+                    .filter(|s| s.accepted.is_some_and(|(_, a)| a == d))
+                    .and_then(|s| s.request.clone())
+            })
+            .or_else(|| self.pending.get(&d).map(|(_, r)| r.clone()))
+    }
+
+    fn enter_view(&mut self, nv: NewView) {
+        let view = nv.view;
+        let bodies: Vec<(Index, Digest, Option<Bytes>)> = nv
+            .requests
+            .iter()
+            .map(|(seq, d)| (*seq, *d, self.body_for(view, *seq, *d)))
+            .collect();
+        self.view = view;
+        self.changing = None;
+        self.pending_new_view = None;
+        self.persist_view();
+        self.role_changed();
+        let me = self.config.id;
+        let primary = self.is_primary();
+        // The checkpoint the view starts from.
+        let (h, hd) = nv.checkpoint;
+        if h > self.stable.seq {
+            match self.own_checkpoints.get(&h) {
+                Some(cp) if cp.digest == hd => {
+                    let cp = cp.clone();
+                    self.make_stable(cp);
+                }
+                _ if h > self.executed => {
+                    let vouchers: Vec<NodeId> = self
+                        .view_changes
+                        .get(&view)
+                        .map(|m| {
+                            m.iter()
+                                .filter(|(_, (vc, _))| vc.checkpoints.contains(&(h, hd)))
+                                .map(|(id, _)| *id)
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    self.checkpoint_votes
+                        .entry((h, hd))
+                        .or_default()
+                        .extend(vouchers);
+                    self.start_fetch(h, hd);
+                }
+                _ => {}
+            }
+        }
+        self.assigned.clear();
+        let now = self.now;
+        let mut last = self.stable.seq.max(h);
+        for (seq, d, body) in bodies {
+            last = last.max(seq);
+            if seq <= self.stable.seq {
+                continue;
+            }
+            let Some(body) = body else {
+                continue;
+            };
+            let slot = self.slots.entry(seq).or_default();
+            slot.accepted = Some((view, d));
+            slot.request = Some(body);
+            let q = slot.pre_prepared.entry(d).or_insert(view);
+            *q = (*q).max(view);
+            slot.touched_at = now;
+            if !primary {
+                slot.prepares.entry((view, d)).or_default().insert(me);
+            }
+            if d != null_digest() {
+                self.assigned.insert(d, seq);
+            }
+            self.persist_slot(seq);
+            if !primary {
+                self.multicast(Body::Prepare {
+                    view,
+                    seq,
+                    digest: d,
+                });
+            }
+            self.check_prepared(seq);
+        }
+        self.next_seq = last + 1;
+        self.view_changes.retain(|v, _| *v > view);
+        for (since, _) in self.pending.values_mut() {
+            *since = now;
+        }
+        if primary {
+            let waiting: Vec<(Digest, Bytes)> = self
+                .pending
+                .iter()
+                .map(|(d, (_, r))| (*d, r.clone()))
+                .chain(self.queued.drain(..).map(|r| (digest(&r), r)))
+                .collect();
+            for (d, request) in waiting {
+                self.assign(d, request);
+            }
+        }
+    }
+}
+
+fn vc_digest(vc: &ViewChange) -> Digest {
+    digest(&postcard::to_allocvec(vc).unwrap_or_default())
+}
