@@ -174,7 +174,10 @@ impl Slot {
 #[derive(Debug, Clone, Copy)]
 struct Changing {
     target: View,
-    started: TimeUs,
+    /// When 2f+1 replicas (this one included) had asked for `target`: only then does the timer
+    /// run that moves on to the next view, so a lone replica cannot race ahead (Castro and
+    /// Liskov's liveness rule).
+    started: Option<TimeUs>,
     timeout: TimeUs,
 }
 
@@ -241,11 +244,7 @@ impl Pbft {
             f,
             now,
             view: persisted.view,
-            changing: persisted.changing_to.map(|target| Changing {
-                target,
-                started: now,
-                timeout: config.request_timeout_us,
-            }),
+            changing: None,
             slots: BTreeMap::new(),
             next_seq: stable.seq + 1,
             queued: VecDeque::new(),
@@ -299,6 +298,10 @@ impl Pbft {
         }
         pbft.role_changed();
         pbft.execute();
+        if let Some(target) = persisted.changing_to {
+            // It was changing views when it stopped: say so again (same promises, from disk).
+            pbft.start_view_change(target);
+        }
         pbft
     }
 
@@ -429,9 +432,14 @@ impl Pbft {
         self.now = self.now.max(now);
         let now = self.now;
         match self.changing {
-            Some(c) if now >= c.started + c.timeout => self.start_view_change(c.target + 1),
-            None if !self.is_primary()
-                && self
+            Some(Changing {
+                target,
+                started: Some(started),
+                timeout,
+            }) if now >= started + timeout => self.start_view_change(target + 1),
+            // The primary too: a primary whose requests do not execute (its view may be over
+            // without it knowing, after a restart) asks for the next view like anyone else.
+            None if self
                     .pending
                     .values()
                     .any(|(since, _)| now >= since + self.config.request_timeout_us) =>
@@ -561,6 +569,13 @@ impl Pbft {
             if v == view {
                 if accepted != d {
                     self.rejections.equivocation += 1;
+                    return;
+                }
+                // A retransmission: the primary lacks this replica's votes for this number.
+                let committing = slot.commit_sent_in == Some(view);
+                self.send(from, Body::Prepare { view, seq, digest: d });
+                if committing {
+                    self.send(from, Body::Commit { view, seq, digest: d });
                 }
                 return;
             }
@@ -713,9 +728,10 @@ impl Pbft {
         }
         let view = self.view;
         let primary = self.is_primary();
+        let first = self.executed + 1;
         let stalled: Vec<(Index, Digest, Bytes, bool)> = self
             .slots
-            .range(self.executed + 1..=self.high())
+            .range(first..=self.high().max(first))
             .filter(|(_, s)| s.committed.is_none() && now >= s.touched_at + self.config.retransmit_us)
             .filter_map(|(seq, s)| {
                 let (v, d) = s.accepted?;
@@ -958,7 +974,7 @@ impl Pbft {
         let attempts = (target - self.view).min(6);
         self.changing = Some(Changing {
             target,
-            started: self.now,
+            started: None,
             timeout: self.config.request_timeout_us << (attempts - 1),
         });
         self.persist_view();
@@ -971,6 +987,7 @@ impl Pbft {
             .insert(self.config.id, (vc.clone(), d));
         self.sent_view_change = Some(vc.clone());
         self.multicast(Body::ViewChange(vc));
+        self.start_view_change_timer();
         self.try_new_view(target);
         self.try_pending_new_view();
     }
@@ -1020,6 +1037,7 @@ impl Pbft {
             .entry(target)
             .or_default()
             .insert(from, (vc, d));
+        self.start_view_change_timer();
         // f+1 replicas want a later view than this one: at least one correct replica does, so
         // join the smallest such view.
         let current = self.changing.map_or(self.view, |c| c.target);
@@ -1036,6 +1054,17 @@ impl Pbft {
         }
         self.try_new_view(target);
         self.try_pending_new_view();
+    }
+
+    fn start_view_change_timer(&mut self) {
+        let quorum = 2 * self.f + 1;
+        let now = self.now;
+        if let Some(c) = self.changing.as_mut() {
+            let asked = self.view_changes.get(&c.target).map_or(0, BTreeMap::len);
+            if c.started.is_none() && asked >= quorum {
+                c.started = Some(now);
+            }
+        }
     }
 
     /// The new primary decides once enough view-change messages allow it.
