@@ -213,13 +213,19 @@ pub struct Pbft {
     checkpoint_votes: BTreeMap<(Index, Digest), BTreeSet<NodeId>>,
     fetching: Option<Fetch>,
     view_changes: BTreeMap<View, BTreeMap<NodeId, (ViewChange, Digest)>>,
-    /// The last view-change message this replica sent (resent to laggards and while changing).
+    /// The last view-change message this replica sent (resent while changing).
     sent_view_change: Option<ViewChange>,
+    /// View-change messages this replica sent for the current view and later ones (resent to
+    /// replicas that lag behind).
+    sent_view_changes: BTreeMap<View, ViewChange>,
     /// The new-view message that started the current view, if this replica sent it.
     sent_new_view: Option<NewView>,
     /// A new-view waiting for view-change messages this replica has not received yet.
     pending_new_view: Option<NewView>,
     windows: BTreeMap<NodeId, ReplayWindow>,
+    /// When this replica last resent view-change state to each lagging peer (at most once per
+    /// retransmission interval, so two replicas never answer each other's answers forever).
+    helped_at: BTreeMap<NodeId, TimeUs>,
     epoch: u64,
     counter: u64,
     rejections: Rejections,
@@ -257,9 +263,11 @@ impl Pbft {
             fetching: None,
             view_changes: BTreeMap::new(),
             sent_view_change: None,
+            sent_view_changes: BTreeMap::new(),
             sent_new_view: None,
             pending_new_view: None,
             windows: BTreeMap::new(),
+            helped_at: BTreeMap::new(),
             epoch: persisted.epoch + 1,
             counter: 0,
             rejections: Rejections::default(),
@@ -986,6 +994,7 @@ impl Pbft {
             .or_default()
             .insert(self.config.id, (vc.clone(), d));
         self.sent_view_change = Some(vc.clone());
+        self.sent_view_changes.insert(target, vc.clone());
         self.multicast(Body::ViewChange(vc));
         self.start_view_change_timer();
         self.try_new_view(target);
@@ -1015,16 +1024,29 @@ impl Pbft {
     }
 
     fn on_view_change(&mut self, from: NodeId, vc: ViewChange) {
-        if vc.view <= self.view {
-            if self.changing.is_none() {
-                // The sender lags behind this view: resend what let this replica in.
-                if let Some(mine) = self.sent_view_change.clone().filter(|m| m.view == self.view) {
+        let my_target = self.changing.map_or(self.view, |c| c.target);
+        let lagging = vc.view < my_target || (vc.view == self.view && self.changing.is_none());
+        let helped_recently = self
+            .helped_at
+            .get(&from)
+            .is_some_and(|t| self.now < t + self.config.retransmit_us);
+        if lagging && !helped_recently {
+            self.helped_at.insert(from, self.now);
+            // The sender lags behind: resend what moved this replica on (its view-change
+            // messages for the sender's view and for this replica's view, and the new-view it
+            // sent), so the sender can follow.
+            let mut views = vec![vc.view, self.view];
+            views.dedup();
+            for v in views {
+                if let Some(mine) = self.sent_view_changes.get(&v).cloned() {
                     self.send(from, Body::ViewChange(mine));
                 }
-                if let Some(nv) = self.sent_new_view.clone().filter(|n| n.view == self.view) {
-                    self.send(from, Body::NewView(nv));
-                }
             }
+            if let Some(nv) = self.sent_new_view.clone().filter(|n| n.view >= vc.view) {
+                self.send(from, Body::NewView(nv));
+            }
+        }
+        if vc.view <= self.view {
             return;
         }
         if vc.prepared.iter().any(|p| digest(&p.request) != p.digest) {
@@ -1246,6 +1268,7 @@ impl Pbft {
         }
         self.next_seq = last + 1;
         self.view_changes.retain(|v, _| *v > view);
+        self.sent_view_changes.retain(|v, _| *v >= view);
         for (since, _) in self.pending.values_mut() {
             *since = now;
         }
