@@ -1038,6 +1038,13 @@ impl Pbft {
             let mut views = vec![vc.view, self.view];
             views.dedup();
             for v in views {
+                if v > self.view && !self.sent_view_changes.contains_key(&v) {
+                    // Not sent (or forgotten in a restart) for a view this replica never
+                    // entered: its log has not changed since it left its view, so the message
+                    // it builds now says what it would have said then.
+                    let mine = self.build_view_change(v);
+                    self.sent_view_changes.insert(v, mine);
+                }
                 if let Some(mine) = self.sent_view_changes.get(&v).cloned() {
                     self.send(from, Body::ViewChange(mine));
                 }
