@@ -203,6 +203,11 @@ pub struct PbftPersisted {
     pub slots: BTreeMap<Index, SlotRecord>,
     /// The last stable checkpoint (`None`: genesis).
     pub stable: Option<CheckpointState>,
+    /// View-change messages sent for the current view and later ones (resent after a restart to
+    /// replicas still waiting for them, unchanged, so their digests still match).
+    pub sent_view_changes: BTreeMap<View, ViewChange>,
+    /// The last new-view message sent as primary.
+    pub sent_new_view: Option<NewView>,
 }
 
 /// A durable change, applied before the messages of the same Ready leave.
@@ -221,6 +226,10 @@ pub enum PbftPersistOp {
     Slot(Index, SlotRecord),
     /// A new stable checkpoint; records at or below it are dropped.
     Stable(CheckpointState),
+    /// A view-change message sent.
+    SentViewChange(ViewChange),
+    /// A new-view message sent.
+    SentNewView(NewView),
 }
 
 impl PbftPersisted {
@@ -231,7 +240,12 @@ impl PbftPersisted {
             PbftPersistOp::View { view, changing_to } => {
                 self.view = *view;
                 self.changing_to = *changing_to;
+                self.sent_view_changes.retain(|v, _| v >= view);
             }
+            PbftPersistOp::SentViewChange(vc) => {
+                self.sent_view_changes.insert(vc.view, vc.clone());
+            }
+            PbftPersistOp::SentNewView(nv) => self.sent_new_view = Some(nv.clone()),
             PbftPersistOp::Slot(seq, record) => {
                 if self.stable.as_ref().is_none_or(|s| *seq > s.seq) {
                     self.slots.insert(*seq, record.clone());

@@ -263,8 +263,8 @@ impl Pbft {
             fetching: None,
             view_changes: BTreeMap::new(),
             sent_view_change: None,
-            sent_view_changes: BTreeMap::new(),
-            sent_new_view: None,
+            sent_view_changes: persisted.sent_view_changes.clone(),
+            sent_new_view: persisted.sent_new_view.clone(),
             pending_new_view: None,
             windows: BTreeMap::new(),
             helped_at: BTreeMap::new(),
@@ -987,7 +987,12 @@ impl Pbft {
         });
         self.persist_view();
         self.role_changed();
-        let vc = self.build_view_change(target);
+        // After a restart, the message sent before it (peers may hold it already).
+        let vc = self
+            .sent_view_changes
+            .get(&target)
+            .cloned()
+            .unwrap_or_else(|| self.build_view_change(target));
         let d = vc_digest(&vc);
         self.view_changes
             .entry(target)
@@ -995,6 +1000,9 @@ impl Pbft {
             .insert(self.config.id, (vc.clone(), d));
         self.sent_view_change = Some(vc.clone());
         self.sent_view_changes.insert(target, vc.clone());
+        self.ready
+            .persist
+            .push(PbftPersistOp::SentViewChange(vc.clone()));
         self.multicast(Body::ViewChange(vc));
         self.start_view_change_timer();
         self.try_new_view(target);
@@ -1043,7 +1051,8 @@ impl Pbft {
                     // entered: its log has not changed since it left its view, so the message
                     // it builds now says what it would have said then.
                     let mine = self.build_view_change(v);
-                    self.sent_view_changes.insert(v, mine);
+                    self.sent_view_changes.insert(v, mine.clone());
+                    self.ready.persist.push(PbftPersistOp::SentViewChange(mine));
                 }
                 if let Some(mine) = self.sent_view_changes.get(&v).cloned() {
                     self.send(from, Body::ViewChange(mine));
@@ -1115,6 +1124,9 @@ impl Pbft {
             requests: decision.requests,
         };
         self.sent_new_view = Some(nv.clone());
+        self.ready
+            .persist
+            .push(PbftPersistOp::SentNewView(nv.clone()));
         self.multicast(Body::NewView(nv.clone()));
         self.enter_view(nv);
     }
