@@ -68,8 +68,10 @@ pub struct ViewChange {
 pub struct NewView {
     /// The view it starts.
     pub view: View,
-    /// The view-change messages decided on: sender and digest of its message.
-    pub proofs: Vec<(NodeId, Digest)>,
+    /// The view-change messages decided on, with their senders. A backup uses one only if it
+    /// received the same message from its sender, or f+1 replicas acknowledged receiving it
+    /// (so a correct one did), or it is the primary's own.
+    pub proofs: Vec<(NodeId, ViewChange)>,
     /// The checkpoint the view starts from.
     pub checkpoint: (Index, Digest),
     /// The request (or the null request) pre-prepared at each sequence number above it.
@@ -107,6 +109,12 @@ pub enum Body {
     Checkpoint { seq: Index, digest: Digest },
     /// Move to a new view.
     ViewChange(ViewChange),
+    /// The sender received `sender`'s view-change message for `view` with this digest.
+    ViewChangeAck {
+        view: View,
+        sender: NodeId,
+        digest: Digest,
+    },
     /// Start a new view.
     NewView(NewView),
     /// Ask for the checkpointed state at `seq`.
@@ -125,6 +133,7 @@ impl Body {
             Body::Commit { .. } => "Commit",
             Body::Checkpoint { .. } => "Checkpoint",
             Body::ViewChange(_) => "ViewChange",
+            Body::ViewChangeAck { .. } => "ViewChangeAck",
             Body::NewView(_) => "NewView",
             Body::FetchState { .. } => "FetchState",
             Body::State { .. } => "State",

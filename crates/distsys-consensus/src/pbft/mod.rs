@@ -213,6 +213,10 @@ pub struct Pbft {
     checkpoint_votes: BTreeMap<(Index, Digest), BTreeSet<NodeId>>,
     fetching: Option<Fetch>,
     view_changes: BTreeMap<View, BTreeMap<NodeId, (ViewChange, Digest)>>,
+    /// View-change acknowledgements: view -> (sender, digest) -> replicas that received it.
+    acks: BTreeMap<View, BTreeMap<(NodeId, Digest), BTreeSet<NodeId>>>,
+    /// When this replica last acknowledged each (view, sender).
+    acked_at: BTreeMap<(View, NodeId), (Digest, TimeUs)>,
     /// The last view-change message this replica sent (resent while changing).
     sent_view_change: Option<ViewChange>,
     /// View-change messages this replica sent for the current view and later ones (resent to
@@ -262,6 +266,8 @@ impl Pbft {
             checkpoint_votes: BTreeMap::new(),
             fetching: None,
             view_changes: BTreeMap::new(),
+            acks: BTreeMap::new(),
+            acked_at: BTreeMap::new(),
             sent_view_change: None,
             sent_view_changes: persisted.sent_view_changes.clone(),
             sent_new_view: persisted.sent_new_view.clone(),
@@ -514,6 +520,11 @@ impl Pbft {
             Body::Commit { view, seq, digest } => self.on_commit(from, view, seq, digest),
             Body::Checkpoint { seq, digest } => self.on_checkpoint(from, seq, digest),
             Body::ViewChange(vc) => self.on_view_change(from, vc),
+            Body::ViewChangeAck {
+                view,
+                sender,
+                digest,
+            } => self.on_view_change_ack(from, view, sender, digest),
             Body::NewView(nv) => self.on_new_view(from, nv),
             Body::FetchState { seq } => self.on_fetch_state(from, seq),
             Body::State { seq, chain, data } => self.on_state(seq, chain, data),
@@ -1075,6 +1086,7 @@ impl Pbft {
             .entry(target)
             .or_default()
             .insert(from, (vc, d));
+        self.acknowledge(target, from, d);
         self.start_view_change_timer();
         // f+1 replicas want a later view than this one: at least one correct replica does, so
         // join the smallest such view.
@@ -1092,6 +1104,55 @@ impl Pbft {
         }
         self.try_new_view(target);
         self.try_pending_new_view();
+    }
+
+    /// Tells every replica this one received `sender`'s view-change message with digest `d`
+    /// (again at most once per retransmission interval, unless the message changed).
+    fn acknowledge(&mut self, view: View, sender: NodeId, d: Digest) {
+        let me = self.config.id;
+        self.acks
+            .entry(view)
+            .or_default()
+            .entry((sender, d))
+            .or_default()
+            .insert(me);
+        let now = self.now;
+        let fresh = match self.acked_at.get(&(view, sender)) {
+            Some((acked, at)) => *acked != d || now >= at + self.config.retransmit_us,
+            None => true,
+        };
+        if fresh {
+            self.acked_at.insert((view, sender), (d, now));
+            self.multicast(Body::ViewChangeAck {
+                view,
+                sender,
+                digest: d,
+            });
+        }
+    }
+
+    fn on_view_change_ack(&mut self, from: NodeId, view: View, sender: NodeId, d: Digest) {
+        if view <= self.view || sender == from {
+            return;
+        }
+        self.acks
+            .entry(view)
+            .or_default()
+            .entry((sender, d))
+            .or_default()
+            .insert(from);
+        self.try_new_view(view);
+        self.try_pending_new_view();
+    }
+
+    /// Whether f+1 replicas other than its sender acknowledged `sender`'s message with digest
+    /// `d` for `view`: at least one correct replica received exactly that from the sender.
+    fn vouched(&self, view: View, sender: NodeId, d: Digest) -> bool {
+        self.acks
+            .get(&view)
+            .and_then(|a| a.get(&(sender, d)))
+            .map_or(0, |ackers| ackers.iter().filter(|a| **a != sender).count())
+            > self.f
     }
 
     fn start_view_change_timer(&mut self) {
@@ -1113,13 +1174,21 @@ impl Pbft {
         let Some(messages) = self.view_changes.get(&view) else {
             return;
         };
-        let refs: Vec<&ViewChange> = messages.values().map(|(m, _)| m).collect();
+        // Only messages every backup will accept: its own, or ones f+1 replicas acknowledged
+        // (a sender that told replicas different things is left out).
+        let me = self.config.id;
+        let usable: Vec<(NodeId, &ViewChange)> = messages
+            .iter()
+            .filter(|(id, (_, d))| **id == me || self.vouched(view, **id, *d))
+            .map(|(id, (m, _))| (*id, m))
+            .collect();
+        let refs: Vec<&ViewChange> = usable.iter().map(|(_, m)| *m).collect();
         let Some(decision) = view_change::decide(&refs, self.f, self.config.window) else {
             return;
         };
         let nv = NewView {
             view,
-            proofs: messages.iter().map(|(id, (_, d))| (*id, *d)).collect(),
+            proofs: usable.iter().map(|(id, m)| (*id, (*m).clone())).collect(),
             checkpoint: decision.checkpoint,
             requests: decision.requests,
         };
@@ -1153,26 +1222,33 @@ impl Pbft {
             return;
         }
         if self.config.mutant == Some(PbftMutant::NewViewWithoutProofs) {
+            self.adopt_proofs(&nv);
             self.enter_view(nv);
             return;
         }
         let senders: BTreeSet<NodeId> = nv.proofs.iter().map(|(id, _)| *id).collect();
-        if senders.len() != nv.proofs.len() || senders.len() < 2 * self.f + 1 {
+        let malformed = nv.proofs.iter().any(|(_, m)| {
+            m.view != nv.view || m.prepared.iter().any(|p| digest(&p.request) != p.digest)
+        });
+        if malformed || senders.len() != nv.proofs.len() || senders.len() < 2 * self.f + 1 {
             self.rejections.bad_new_view += 1;
             self.pending_new_view = None;
             return;
         }
-        let Some(held) = self.view_changes.get(&nv.view) else {
-            return;
-        };
-        let mut messages = Vec::new();
-        for (id, d) in &nv.proofs {
-            match held.get(id) {
-                Some((m, held_digest)) if held_digest == d => messages.push(m),
-                // Not received yet (or the sender told this replica something else): wait.
-                _ => return,
+        let primary = self.primary(nv.view);
+        for (id, m) in &nv.proofs {
+            let d = vc_digest(m);
+            let held = self
+                .view_changes
+                .get(&nv.view)
+                .and_then(|h| h.get(id))
+                .is_some_and(|(_, held)| *held == d);
+            if !(held || *id == primary || self.vouched(nv.view, *id, d)) {
+                // Neither received from its sender nor vouched for yet: wait for more acks.
+                return;
             }
         }
+        let messages: Vec<&ViewChange> = nv.proofs.iter().map(|(_, m)| m).collect();
         let decision = view_change::decide(&messages, self.f, self.config.window);
         let stated = view_change::Decision {
             checkpoint: nv.checkpoint,
@@ -1184,7 +1260,16 @@ impl Pbft {
             self.start_view_change(nv.view + 1);
             return;
         }
+        self.adopt_proofs(&nv);
         self.enter_view(nv);
+    }
+
+    /// Keeps a new view's view-change messages: the view's request bodies come from them.
+    fn adopt_proofs(&mut self, nv: &NewView) {
+        let held = self.view_changes.entry(nv.view).or_default();
+        for (id, m) in &nv.proofs {
+            held.insert(*id, (m.clone(), vc_digest(m)));
+        }
     }
 
     /// The request body for a digest a new view assigns: from the view-change messages' prepared
@@ -1287,6 +1372,8 @@ impl Pbft {
         }
         self.next_seq = last + 1;
         self.view_changes.retain(|v, _| *v > view);
+        self.acks.retain(|v, _| *v > view);
+        self.acked_at.retain(|(v, _), _| *v > view);
         self.sent_view_changes.retain(|v, _| *v >= view);
         for (since, _) in self.pending.values_mut() {
             *since = now;
