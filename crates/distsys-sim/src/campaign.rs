@@ -121,6 +121,23 @@ pub fn run_campaign(
     summary
 }
 
+/// Runs seeds from `first_seed` in batches of `batch` (each batch in parallel) until one breaks a
+/// property, trying at most `budget` seeds: the first failing run, or `None` when all passed.
+/// This is how a seeded bug is shown to be caught within a fixed seed budget.
+pub fn first_failure(base: &SimConfig, first_seed: u64, budget: u64, batch: u64) -> Option<RunReport> {
+    let batch = batch.max(1);
+    let mut next = first_seed;
+    while next < first_seed + budget {
+        let size = batch.min(first_seed + budget - next);
+        let summary = run_campaign(base, next, size, &|_, _| {});
+        if let Some(failure) = summary.failures.into_iter().next() {
+            return Some(failure);
+        }
+        next += size;
+    }
+    None
+}
+
 /// Runs one seed; a panic inside the protocol (a failed `debug_assert!` invariant, say) is a
 /// detected bug like any other and is reported as an `assertion` violation of that seed.
 pub fn run_one(config: SimConfig) -> RunReport {

@@ -22,7 +22,7 @@ pub mod sim;
 pub mod stats;
 pub mod trace;
 
-pub use campaign::{run_campaign, run_one, CampaignReport};
+pub use campaign::{first_failure, run_campaign, run_one, CampaignReport};
 pub use faults::{Fault, FaultSet};
 pub use protocol::Protocol;
 pub use sim::{RunReport, SimConfig, Simulation, Violation};

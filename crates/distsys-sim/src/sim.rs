@@ -224,13 +224,14 @@ impl<M> EventKind<M> {
     }
 }
 
-/// How long an input waits in a paused process's socket buffer before it is tried again.
-const SOCKET_RETRY_US: u64 = 10 * MS;
 
 struct Node<C: Core> {
     replica: Option<Replica<C>>,
     persisted: C::Persisted,
     paused: bool,
+    /// Inputs that arrived while paused, waiting in the socket buffers (in arrival order) until
+    /// the process resumes; lost if it crashes.
+    parked: Vec<EventKind<C::Message>>,
     clock_offset_us: u64,
     clock_rate: f64,
     incarnation: u64,
@@ -316,6 +317,7 @@ impl<C: SimCore> Sim<C> {
                         replica: None,
                         persisted: C::Persisted::default(),
                         paused: false,
+                        parked: Vec::new(),
                         clock_offset_us: offset,
                         clock_rate: rate,
                         incarnation: 0,
@@ -564,9 +566,9 @@ impl<C: SimCore> Sim<C> {
             if blocked || self.replica(id).is_none() {
                 return;
             }
-            if self.nodes[&id].paused {
+            if let Some(node) = self.nodes.get_mut(&id).filter(|n| n.paused) {
                 // The input waits in the socket buffer until the process resumes (known-bugs #5).
-                self.schedule(self.now + SOCKET_RETRY_US, kind);
+                node.parked.push(kind);
                 return;
             }
             // The core learns the time with every input, not only at ticks: a process that was
@@ -1048,6 +1050,7 @@ impl<C: SimCore> Sim<C> {
                 };
                 self.count_rejections(victim);
                 if let Some(node) = self.nodes.get_mut(&victim) {
+                    node.parked.clear();
                     if node.replica.take().is_some() {
                         self.trace
                             .record(self.now, Some(victim), None, "node_crashed", json!({}));
@@ -1086,6 +1089,10 @@ impl<C: SimCore> Sim<C> {
                 if let Some(node) = self.nodes.get_mut(&id) {
                     if node.paused {
                         node.paused = false;
+                        let parked = std::mem::take(&mut node.parked);
+                        for kind in parked {
+                            self.queue.push(self.now, kind);
+                        }
                         self.trace
                             .record(self.now, Some(id), None, "node_resumed", json!({}));
                     }

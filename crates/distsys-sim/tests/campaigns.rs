@@ -2,7 +2,7 @@
 //! seeded bug is caught within a fixed seed budget, and a seed replays bit for bit.
 
 use distsys_consensus::Mutant;
-use distsys_sim::{run_campaign, FaultSet, SimConfig, Simulation};
+use distsys_sim::{first_failure, run_campaign, FaultSet, SimConfig, Simulation};
 
 fn config(seed: u64) -> SimConfig {
     let mut c = SimConfig::new(seed);
@@ -59,18 +59,9 @@ fn every_mutant_is_caught_within_the_seed_budget() {
     for mutant in Mutant::ALL {
         let mut base = config(0);
         base.mutant = Some(mutant);
-        let mut caught = None;
-        let mut first = 1;
-        while caught.is_none() && first <= SEED_BUDGET {
-            let summary = run_campaign(&base, first, 8, &|_, _| {});
-            caught = summary
-                .failures
-                .first()
-                .map(|r| (r.seed, r.violation.clone()));
-            first += 8;
-        }
-        let (seed, violation) = caught
+        let failure = first_failure(&base, 1, SEED_BUDGET, 8)
             .unwrap_or_else(|| panic!("{} was not caught in {SEED_BUDGET} seeds", mutant.name()));
+        let (seed, violation) = (failure.seed, failure.violation);
         let violation = violation.expect("failing runs carry their violation");
         assert!(!violation.property.is_empty());
         eprintln!(

@@ -2,7 +2,7 @@
 //! passes, every seeded bug is caught within a fixed seed budget, and a seed replays.
 
 use distsys_consensus::paxos::PaxosMutant;
-use distsys_sim::{run_campaign, FaultSet, Protocol, SimConfig, Simulation};
+use distsys_sim::{first_failure, run_campaign, FaultSet, Protocol, SimConfig, Simulation};
 
 fn config(seed: u64) -> SimConfig {
     let mut c = SimConfig::new(seed);
@@ -40,15 +40,8 @@ fn every_multipaxos_mutant_is_caught_within_the_seed_budget() {
     for mutant in PaxosMutant::ALL {
         let mut base = config(0);
         base.paxos_mutant = Some(mutant);
-        let mut caught = None;
-        let mut first = 1;
-        while caught.is_none() && first <= SEED_BUDGET {
-            let summary = run_campaign(&base, first, 16, &|_, _| {});
-            caught = summary.failures.first().map(|r| r.seed);
-            first += 16;
-        }
         assert!(
-            caught.is_some(),
+            first_failure(&base, 1, SEED_BUDGET, 16).is_some(),
             "{} was not caught in {SEED_BUDGET} seeds",
             mutant.name()
         );

@@ -1155,6 +1155,14 @@ impl Pbft {
             > self.f
     }
 
+    /// The highest view this replica is in or has asked for.
+    fn promised(&self) -> View {
+        let asked = self.sent_view_changes.keys().next_back().copied().unwrap_or(0);
+        self.view
+            .max(asked)
+            .max(self.changing.map_or(0, |c| c.target))
+    }
+
     fn start_view_change_timer(&mut self) {
         let quorum = 2 * self.f + 1;
         let now = self.now;
@@ -1217,7 +1225,9 @@ impl Pbft {
         let Some(nv) = self.pending_new_view.clone() else {
             return;
         };
-        if nv.view < self.view || (nv.view == self.view && self.changing.is_none()) {
+        // A replica that asked for a view never goes back to an earlier one: its view-change
+        // message may be used to start that view, and must stay true.
+        if nv.view < self.promised() || (nv.view == self.view && self.changing.is_none()) {
             self.pending_new_view = None;
             return;
         }
