@@ -120,8 +120,8 @@ impl Core for MultiPaxos {
     fn apply_persist(disk: &mut PaxosPersisted, op: &PaxosPersistOp) {
         disk.apply(op);
     }
-    fn snapshot_data(_disk: &PaxosPersisted) -> Option<&[u8]> {
-        None
+    fn snapshot_data(disk: &PaxosPersisted) -> Option<&[u8]> {
+        disk.snapshot.as_ref().map(|s| s.data.as_slice())
     }
     fn tick(&mut self, now: TimeUs) {
         MultiPaxos::tick(self, now)
@@ -149,6 +149,15 @@ impl Core for MultiPaxos {
     }
     fn commit_index(&self) -> Index {
         self.chosen_upto()
+    }
+    fn compacts(&self) -> bool {
+        true
+    }
+    fn log_offset(&self) -> Index {
+        self.compacted()
+    }
+    fn compact(&mut self, index: Index, data: Vec<u8>) {
+        MultiPaxos::compact(self, index, data)
     }
 }
 

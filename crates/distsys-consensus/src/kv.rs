@@ -92,7 +92,9 @@ impl KvStore {
     /// The last command this client session applied: its sequence number and result (what a
     /// retry of that command is answered with).
     pub fn session(&self, client: u64) -> Option<(u64, &OpResult)> {
-        self.sessions.get(&client).map(|(seq, result)| (*seq, result))
+        self.sessions
+            .get(&client)
+            .map(|(seq, result)| (*seq, result))
     }
 
     /// Applies the next committed entry; returns the command and its result (`None` for a

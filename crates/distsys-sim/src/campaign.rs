@@ -124,7 +124,12 @@ pub fn run_campaign(
 /// Runs seeds from `first_seed` in batches of `batch` (each batch in parallel) until one breaks a
 /// property, trying at most `budget` seeds: the first failing run, or `None` when all passed.
 /// This is how a seeded bug is shown to be caught within a fixed seed budget.
-pub fn first_failure(base: &SimConfig, first_seed: u64, budget: u64, batch: u64) -> Option<RunReport> {
+pub fn first_failure(
+    base: &SimConfig,
+    first_seed: u64,
+    budget: u64,
+    batch: u64,
+) -> Option<RunReport> {
     let batch = batch.max(1);
     let mut next = first_seed;
     while next < first_seed + budget {

@@ -165,6 +165,8 @@ pub struct RunReport {
     pub rejected: BTreeMap<&'static str, u64>,
     /// Time from the last fault healing to the first client operation completing after it.
     pub first_ok_after_heal_us: Option<u64>,
+    /// Snapshots installed by lagging replicas (state transfer).
+    pub snapshots_installed: u64,
 }
 
 #[derive(Debug)]
@@ -223,7 +225,6 @@ impl<M> EventKind<M> {
         }
     }
 }
-
 
 struct Node<C: Core> {
     replica: Option<Replica<C>>,
@@ -664,6 +665,16 @@ impl<C: SimCore> Sim<C> {
             self.send(id, to, message);
         }
         let honest = !self.is_byzantine(id);
+        if let Some(snapshot) = &ready.installed {
+            self.report.snapshots_installed += 1;
+            self.trace.record(
+                self.now,
+                Some(id),
+                Some(term),
+                "snapshot_installed",
+                json!({"last_index": snapshot.last_index}),
+            );
+        }
         if let Some(snapshot) = ready.installed.as_ref().filter(|_| honest) {
             if let Err(v) = self.monitor.on_install(id, snapshot) {
                 self.fail(v.property, v.detail);
@@ -1549,7 +1560,11 @@ impl<C: SimCore> Sim<C> {
         } else {
             self.report.leader_after_heal_us
         };
-        match (self.healed_at.filter(|_| !self.config.protocol.byzantine_tolerant()), leader_bound) {
+        match (
+            self.healed_at
+                .filter(|_| !self.config.protocol.byzantine_tolerant()),
+            leader_bound,
+        ) {
             (Some(_), None) => self.fail(
                 "liveness",
                 format!("no leader within {} ms after the faults healed", bound / MS),

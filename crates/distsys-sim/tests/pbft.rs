@@ -23,7 +23,12 @@ fn assert_clean(nodes: usize, byzantine: usize, first: u64, seeds: u64) {
     let failures: Vec<String> = summary
         .failures
         .iter()
-        .map(|r| format!("seed {}: {:?} byzantine {:?}", r.seed, r.violation, r.byzantine))
+        .map(|r| {
+            format!(
+                "seed {}: {:?} byzantine {:?}",
+                r.seed, r.violation, r.byzantine
+            )
+        })
         .collect();
     assert!(failures.is_empty(), "{nodes} nodes: {failures:#?}");
     assert!(summary.ops.1 > 500 * seeds, "{:?}", summary.ops);
@@ -56,7 +61,12 @@ fn pbft_without_byzantine_replicas_commits_every_operation_without_faults() {
     assert_eq!(report.violation, None);
     assert!(report.ops_ok > 1000, "{}", report.ops_ok);
     assert_eq!(report.ops_ok, report.ops_total);
-    assert_eq!(report.rejected.values().sum::<u64>(), 0, "{:?}", report.rejected);
+    assert_eq!(
+        report.rejected.values().sum::<u64>(),
+        0,
+        "{:?}",
+        report.rejected
+    );
 }
 
 /// Seeds tried per mutant; every one must be caught within it.

@@ -17,7 +17,7 @@
 mod acceptor;
 mod types;
 
-pub use types::{Ballot, PaxosMessage, PaxosPersistOp, PaxosPersisted, PaxosReady};
+pub use types::{Ballot, PaxosMessage, PaxosPersistOp, PaxosPersisted, PaxosReady, PaxosSnapshot};
 
 use crate::raft::NotLeader;
 use crate::types::{Entry, Index, NodeId, ReadId, Role, TimeUs};
@@ -109,6 +109,8 @@ impl PaxosConfig {
 #[derive(Debug, Default)]
 struct Preparing {
     promises: BTreeSet<NodeId>,
+    /// The acceptor with the furthest compacted prefix, and that prefix.
+    compacted: (Index, NodeId),
     /// Highest-ballot accepted value seen per slot.
     found: BTreeMap<Index, (Ballot, Vec<u8>)>,
 }
@@ -138,6 +140,8 @@ pub struct MultiPaxos {
     chosen_upto: Index,
     applied: Index,
     applied_chain: u64,
+    /// The last snapshot (the chosen prefix it covers is no longer kept slot by slot).
+    snapshot: Option<PaxosSnapshot>,
     /// Reads waiting for their barrier slot.
     reads: Vec<(ReadId, Index)>,
     ready: PaxosReady,
@@ -180,10 +184,18 @@ impl MultiPaxos {
             chosen_upto: 0,
             applied: 0,
             applied_chain: 0,
+            snapshot: persisted.snapshot.clone(),
             reads: Vec::new(),
             ready: PaxosReady::default(),
             config,
         };
+        if let Some(s) = &persisted.snapshot {
+            // The state machine restarts from the snapshot (the driver restores it).
+            paxos.chosen_upto = s.index;
+            paxos.applied = s.index;
+            paxos.applied_chain = s.chain;
+            paxos.next_slot = s.index + 1;
+        }
         paxos.reset_deadline();
         paxos
     }
@@ -210,6 +222,30 @@ impl MultiPaxos {
     pub fn chosen_upto(&self) -> Index {
         self.chosen_upto
     }
+    /// The slot the last snapshot covers (0 without one).
+    pub fn compacted(&self) -> Index {
+        self.snapshot.as_ref().map_or(0, |s| s.index)
+    }
+
+    /// Replaces the applied prefix up to `index` (which must be the last applied slot) by the
+    /// state machine's snapshot `data`: chosen values and accepted entries up to it are dropped,
+    /// and learners behind it get the snapshot instead.
+    pub fn compact(&mut self, index: Index, data: Vec<u8>) {
+        if index != self.applied || index <= self.compacted() {
+            return;
+        }
+        let snapshot = PaxosSnapshot {
+            index,
+            chain: self.applied_chain,
+            data,
+        };
+        self.chosen.retain(|slot, _| *slot > index);
+        let op = PaxosPersistOp::Compact(snapshot.clone());
+        self.acceptor.state.apply(&op);
+        self.persist(Some(op));
+        self.snapshot = Some(snapshot);
+    }
+
     /// The acceptor's state (what is on disk).
     pub fn acceptor_state(&self) -> &PaxosPersisted {
         &self.acceptor.state
@@ -248,7 +284,8 @@ impl MultiPaxos {
                 ok,
                 promised,
                 accepted,
-            } => self.on_promise(from, ballot, ok, promised, accepted),
+                compacted,
+            } => self.on_promise(from, ballot, ok, promised, accepted, compacted),
             PaxosMessage::Accept {
                 ballot,
                 slot,
@@ -276,6 +313,7 @@ impl MultiPaxos {
                 }
                 self.advance();
             }
+            PaxosMessage::Snapshot { snapshot } => self.install(snapshot),
         }
     }
 
@@ -387,6 +425,7 @@ impl MultiPaxos {
         } else {
             Vec::new()
         };
+        let compacted = self.compacted();
         self.send(
             from,
             PaxosMessage::Promise {
@@ -394,6 +433,7 @@ impl MultiPaxos {
                 ok,
                 promised,
                 accepted,
+                compacted,
             },
         );
     }
@@ -405,6 +445,7 @@ impl MultiPaxos {
         ok: bool,
         promised: Ballot,
         accepted: Vec<(Index, Ballot, Vec<u8>)>,
+        compacted: Index,
     ) {
         if self.role != Role::Candidate || ballot != self.ballot {
             return;
@@ -418,6 +459,9 @@ impl MultiPaxos {
         }
         if let Some(p) = self.preparing.as_mut() {
             p.promises.insert(from);
+            if compacted > p.compacted.0 {
+                p.compacted = (compacted, from);
+            }
             for (slot, b, v) in accepted {
                 let better = p.found.get(&slot).is_none_or(|(seen, _)| b > *seen);
                 if better {
@@ -437,6 +481,15 @@ impl MultiPaxos {
             .is_some_and(|p| p.promises.len() >= self.config.majority());
         if !enough {
             return;
+        }
+        if let Some((compacted, holder)) = self.preparing.as_ref().map(|p| p.compacted) {
+            if compacted > self.chosen_upto {
+                // An acceptor compacted chosen slots this node does not know: their values are
+                // only in its snapshot. Learn it first, then lead.
+                let from = self.chosen_upto + 1;
+                self.send(holder, PaxosMessage::Learn { from });
+                return;
+            }
         }
         let Some(p) = self.preparing.take() else {
             return;
@@ -599,6 +652,12 @@ impl MultiPaxos {
     }
 
     fn on_learn(&mut self, from: NodeId, slot: Index) {
+        if slot <= self.compacted() {
+            if let Some(snapshot) = self.snapshot.clone() {
+                self.send(from, PaxosMessage::Snapshot { snapshot });
+            }
+            return;
+        }
         let values: Vec<(Index, Vec<u8>)> = (slot..=self.chosen_upto)
             .take(LEARN_BATCH)
             .filter_map(|s| self.log_value(s).map(|v| (s, v)))
@@ -606,6 +665,33 @@ impl MultiPaxos {
         if !values.is_empty() {
             self.send(from, PaxosMessage::Chosen { values });
         }
+    }
+
+    /// Installs a snapshot of a chosen prefix beyond what this node applied.
+    fn install(&mut self, snapshot: PaxosSnapshot) {
+        if snapshot.index <= self.chosen_upto.max(self.applied) {
+            return;
+        }
+        let index = snapshot.index;
+        self.chosen.retain(|slot, _| *slot > index);
+        self.chosen_upto = index;
+        self.applied = index;
+        self.applied_chain = snapshot.chain;
+        self.next_slot = self.next_slot.max(index + 1);
+        self.ready.install = Some(crate::types::Snapshot {
+            last_index: index,
+            last_term: 0,
+            last_chain: snapshot.chain,
+            membership: crate::membership::Membership::new(self.config.nodes.iter().copied()),
+            data: snapshot.data.clone(),
+        });
+        let op = PaxosPersistOp::Compact(snapshot.clone());
+        self.acceptor.state.apply(&op);
+        self.persist(Some(op));
+        self.snapshot = Some(snapshot);
+        self.advance();
+        // A candidate that waited for this snapshot can now lead.
+        self.maybe_lead();
     }
 
     /// A chosen value this node knows (kept for learners that ask).

@@ -26,6 +26,9 @@ pub enum PaxosMessage {
         ok: bool,
         promised: Ballot,
         accepted: Vec<(Index, Ballot, Vec<u8>)>,
+        /// Slots up to here are chosen and compacted into this acceptor's snapshot: it no
+        /// longer reports them, so the new leader must learn that snapshot before leading.
+        compacted: Index,
     },
     /// Phase 2a: accept `value` in `slot` under `ballot`; `chosen` is the leader's chosen prefix.
     Accept {
@@ -47,6 +50,20 @@ pub enum PaxosMessage {
     Learn { from: Index },
     /// Chosen values, in slot order.
     Chosen { values: Vec<(Index, Vec<u8>)> },
+    /// The state after every slot up to `snapshot.index` (for a learner behind the sender's
+    /// compacted log).
+    Snapshot { snapshot: PaxosSnapshot },
+}
+
+/// The state machine after applying every chosen slot up to `index`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct PaxosSnapshot {
+    /// Last slot covered.
+    pub index: Index,
+    /// Chain hash of the applied sequence up to `index`.
+    pub chain: u64,
+    /// The state machine's snapshot.
+    pub data: Vec<u8>,
 }
 
 /// What an acceptor keeps on disk: its promise and what it accepted.
@@ -54,8 +71,10 @@ pub enum PaxosMessage {
 pub struct PaxosPersisted {
     /// Highest ballot promised.
     pub promised: Ballot,
-    /// Accepted value per slot, with the ballot it was accepted under.
+    /// Accepted value per slot, with the ballot it was accepted under (above the snapshot).
     pub accepted: BTreeMap<Index, (Ballot, Vec<u8>)>,
+    /// The chosen prefix compacted into a snapshot.
+    pub snapshot: Option<PaxosSnapshot>,
 }
 
 /// A durable change, applied before the messages of the same Ready leave.
@@ -65,6 +84,8 @@ pub enum PaxosPersistOp {
     Promise(Ballot),
     /// A value accepted in a slot.
     Accept(Index, Ballot, Vec<u8>),
+    /// The chosen prefix up to the snapshot's index is replaced by the snapshot.
+    Compact(PaxosSnapshot),
 }
 
 impl PaxosPersisted {
@@ -75,6 +96,16 @@ impl PaxosPersisted {
             PaxosPersistOp::Accept(slot, b, v) => {
                 self.promised = self.promised.max(*b);
                 self.accepted.insert(*slot, (*b, v.clone()));
+            }
+            PaxosPersistOp::Compact(snapshot) => {
+                if self
+                    .snapshot
+                    .as_ref()
+                    .is_none_or(|s| s.index < snapshot.index)
+                {
+                    self.accepted.retain(|slot, _| *slot > snapshot.index);
+                    self.snapshot = Some(snapshot.clone());
+                }
             }
         }
     }

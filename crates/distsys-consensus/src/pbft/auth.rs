@@ -63,7 +63,15 @@ impl Keys {
         self.id
     }
 
-    fn mac(&self, peer: NodeId, from: NodeId, to: NodeId, epoch: u64, counter: u64, body: &Body) -> Option<Digest> {
+    fn mac(
+        &self,
+        peer: NodeId,
+        from: NodeId,
+        to: NodeId,
+        epoch: u64,
+        counter: u64,
+        body: &Body,
+    ) -> Option<Digest> {
         let key = self.pair.get(&peer)?;
         let bytes = postcard::to_allocvec(&Signed {
             from,
@@ -95,7 +103,14 @@ impl Keys {
 
     /// An envelope claiming to come from `claimed` but authenticated with this replica's own key
     /// for `to`: what a forger can produce (tests and the byzantine adversary).
-    pub fn forge(&self, claimed: NodeId, to: NodeId, epoch: u64, counter: u64, body: Body) -> Envelope {
+    pub fn forge(
+        &self,
+        claimed: NodeId,
+        to: NodeId,
+        epoch: u64,
+        counter: u64,
+        body: Body,
+    ) -> Envelope {
         let mac = self
             .mac(to, claimed, to, epoch, counter, &body)
             .unwrap_or([0; 32]);

@@ -293,14 +293,20 @@ impl Pbft {
                 slot.accepted = Some((*view, *digest));
                 slot.request = Some(request.clone());
                 if *view == current && current_primary != me {
-                    slot.prepares.entry((*view, *digest)).or_default().insert(me);
+                    slot.prepares
+                        .entry((*view, *digest))
+                        .or_default()
+                        .insert(me);
                 }
             }
             slot.prepared = record.prepared.clone();
             if let Some(p) = &record.prepared {
                 if p.view == current {
                     slot.commit_sent_in = Some(p.view);
-                    slot.commits.entry((p.view, p.digest)).or_default().insert(me);
+                    slot.commits
+                        .entry((p.view, p.digest))
+                        .or_default()
+                        .insert(me);
                 }
             }
             slot.pre_prepared = record.pre_prepared.clone();
@@ -454,9 +460,9 @@ impl Pbft {
             // The primary too: a primary whose requests do not execute (its view may be over
             // without it knowing, after a restart) asks for the next view like anyone else.
             None if self
-                    .pending
-                    .values()
-                    .any(|(since, _)| now >= since + self.config.request_timeout_us) =>
+                .pending
+                .values()
+                .any(|(since, _)| now >= since + self.config.request_timeout_us) =>
             {
                 self.start_view_change(self.view + 1)
             }
@@ -592,9 +598,23 @@ impl Pbft {
                 }
                 // A retransmission: the primary lacks this replica's votes for this number.
                 let committing = slot.commit_sent_in == Some(view);
-                self.send(from, Body::Prepare { view, seq, digest: d });
+                self.send(
+                    from,
+                    Body::Prepare {
+                        view,
+                        seq,
+                        digest: d,
+                    },
+                );
                 if committing {
-                    self.send(from, Body::Commit { view, seq, digest: d });
+                    self.send(
+                        from,
+                        Body::Commit {
+                            view,
+                            seq,
+                            digest: d,
+                        },
+                    );
                 }
                 return;
             }
@@ -751,7 +771,9 @@ impl Pbft {
         let stalled: Vec<(Index, Digest, Bytes, bool)> = self
             .slots
             .range(first..=self.high().max(first))
-            .filter(|(_, s)| s.committed.is_none() && now >= s.touched_at + self.config.retransmit_us)
+            .filter(|(_, s)| {
+                s.committed.is_none() && now >= s.touched_at + self.config.retransmit_us
+            })
             .filter_map(|(seq, s)| {
                 let (v, d) = s.accepted?;
                 (v == view).then(|| {
@@ -853,7 +875,10 @@ impl Pbft {
     }
 
     fn check_stable(&mut self, seq: Index, d: Digest) {
-        let votes = self.checkpoint_votes.get(&(seq, d)).map_or(0, BTreeSet::len);
+        let votes = self
+            .checkpoint_votes
+            .get(&(seq, d))
+            .map_or(0, BTreeSet::len);
         if votes < 2 * self.f + 1 {
             return;
         }
@@ -1025,7 +1050,10 @@ impl Pbft {
         let prepared = if self.config.mutant == Some(PbftMutant::ViewChangeWithoutPrepared) {
             Vec::new()
         } else {
-            above.clone().filter_map(|(_, s)| s.prepared.clone()).collect()
+            above
+                .clone()
+                .filter_map(|(_, s)| s.prepared.clone())
+                .collect()
         };
         let pre_prepared = above
             .flat_map(|(seq, s)| s.pre_prepared.iter().map(|(d, v)| (*seq, *d, *v)))
@@ -1157,7 +1185,12 @@ impl Pbft {
 
     /// The highest view this replica is in or has asked for.
     fn promised(&self) -> View {
-        let asked = self.sent_view_changes.keys().next_back().copied().unwrap_or(0);
+        let asked = self
+            .sent_view_changes
+            .keys()
+            .next_back()
+            .copied()
+            .unwrap_or(0);
         self.view
             .max(asked)
             .max(self.changing.map_or(0, |c| c.target))

@@ -180,7 +180,10 @@ mod tests {
         let cp = (16, [7; 32]);
         a.checkpoints.push(cp);
         // One voucher (maybe a liar): genesis.
-        assert_eq!(decide(&[&a, &b, &c], 1, 64).map(|d| d.checkpoint), Some(genesis()));
+        assert_eq!(
+            decide(&[&a, &b, &c], 1, 64).map(|d| d.checkpoint),
+            Some(genesis())
+        );
         b.checkpoints.push(cp);
         b.stable = 16;
         assert_eq!(decide(&[&a, &b, &c], 1, 64).map(|d| d.checkpoint), Some(cp));

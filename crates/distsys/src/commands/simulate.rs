@@ -107,16 +107,16 @@ fn config(args: &SimulateArgs) -> Result<SimConfig, String> {
                     })?,
             )
         }
-        (Protocol::Pbft, Some(name)) => {
-            config.pbft_mutant = Some(
-                PbftMutant::ALL
-                    .into_iter()
-                    .find(|m| m.name() == name)
-                    .ok_or_else(|| {
-                        format!("unknown pbft mutant {name:?}; --list-mutants --protocol pbft shows them")
-                    })?,
-            )
-        }
+        (Protocol::Pbft, Some(name)) => config.pbft_mutant = Some(
+            PbftMutant::ALL
+                .into_iter()
+                .find(|m| m.name() == name)
+                .ok_or_else(|| {
+                    format!(
+                        "unknown pbft mutant {name:?}; --list-mutants --protocol pbft shows them"
+                    )
+                })?,
+        ),
     }
     if protocol != Protocol::Raft && args.lease {
         return Err("--lease is a Raft option".into());
@@ -270,7 +270,11 @@ pub fn run(args: &SimulateArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) 
             .unwrap_or_default()
     );
     if config.protocol.byzantine_tolerant() {
-        let behaviours: Vec<&str> = config.byzantine_behaviours.iter().map(|b| b.name()).collect();
+        let behaviours: Vec<&str> = config
+            .byzantine_behaviours
+            .iter()
+            .map(|b| b.name())
+            .collect();
         let _ = writeln!(
             stdout,
             "byzantine:         {} replica(s) per run (f = {}), behaviours {}",
@@ -370,11 +374,18 @@ pub fn run(args: &SimulateArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) 
             let _ = writeln!(stdout, "  {line}");
         }
         if !first.byzantine.is_empty() {
-            let _ = writeln!(stdout, "byzantine replicas in that run: {:?}", first.byzantine);
+            let _ = writeln!(
+                stdout,
+                "byzantine replicas in that run: {:?}",
+                first.byzantine
+            );
         }
         let byzantine = if config.protocol.byzantine_tolerant() {
-            let behaviours: Vec<&str> =
-                config.byzantine_behaviours.iter().map(|b| b.name()).collect();
+            let behaviours: Vec<&str> = config
+                .byzantine_behaviours
+                .iter()
+                .map(|b| b.name())
+                .collect();
             format!(
                 " --byzantine {} --byzantine-behaviour {}{}",
                 config.byzantine,
