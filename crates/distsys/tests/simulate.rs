@@ -118,7 +118,100 @@ fn multipaxos_runs_in_the_same_simulator_and_lists_its_own_mutants() {
         "",
     );
     assert_eq!(code, 1, "{out}{err}");
-    let (code, _, err) = run_in_process(&["simulate", "--protocol", "pbft"], "");
+    let (code, _, err) = run_in_process(&["simulate", "--protocol", "zab"], "");
     assert_eq!(code, 2);
-    assert!(err.contains("pbft is planned"), "{err}");
+    assert!(err.contains("raft, multipaxos or pbft"), "{err}");
+}
+
+#[test]
+fn simulate_runs_pbft_with_byzantine_replicas_and_enforces_the_tolerance() {
+    let (code, out, err) = run_in_process(
+        &[
+            "simulate",
+            "--protocol",
+            "pbft",
+            "--nodes",
+            "4",
+            "--seed",
+            "3",
+            "--seeds",
+            "4",
+            "--duration",
+            "4s",
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with("simulate pbft:"), "{out}");
+    // f byzantine replicas by default, doing everything the adversary can.
+    assert!(
+        out.contains("byzantine:         1 replica(s) per run (f = 1)"),
+        "{out}"
+    );
+    assert!(out.contains("violations:        0"), "{out}");
+    assert!(out.contains(" forged"), "{out}");
+    // More than f needs the explicit experiment flag, and names the rule.
+    let (code, _, err) = run_in_process(
+        &[
+            "simulate",
+            "--protocol",
+            "pbft",
+            "--nodes",
+            "4",
+            "--byzantine",
+            "2",
+        ],
+        "",
+    );
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("f = 1") && err.contains("--beyond-tolerance"),
+        "{err}"
+    );
+    // Too few replicas for any byzantine fault, and byzantine faults on a crash-fault protocol.
+    let (code, _, err) = run_in_process(&["simulate", "--protocol", "pbft", "--nodes", "3"], "");
+    assert_eq!(code, 2);
+    assert!(err.contains("3f+1"), "{err}");
+    let (code, _, err) = run_in_process(&["simulate", "--byzantine", "1"], "");
+    assert_eq!(code, 2);
+    assert!(err.contains("--protocol pbft"), "{err}");
+    let (code, _, err) = run_in_process(
+        &[
+            "simulate",
+            "--protocol",
+            "pbft",
+            "--byzantine-behaviour",
+            "silent,sneaky",
+        ],
+        "",
+    );
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("\"sneaky\"") && err.contains("equivocate"),
+        "{err}"
+    );
+    // The mutants are listed, and one is caught (exit 1) with its replay line.
+    let (code, out, _) = run_in_process(&["simulate", "--protocol", "pbft", "--list-mutants"], "");
+    assert_eq!(code, 0);
+    assert_eq!(
+        out.lines().count(),
+        distsys_consensus::pbft::PbftMutant::ALL.len()
+    );
+    let (code, out, err) = run_in_process(
+        &[
+            "simulate",
+            "--protocol",
+            "pbft",
+            "--mutant",
+            "view-change-without-prepared",
+            "--seeds",
+            "8",
+        ],
+        "",
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("--mutant view-change-without-prepared --byzantine 1"),
+        "{out}"
+    );
 }

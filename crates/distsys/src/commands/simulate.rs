@@ -107,16 +107,18 @@ fn config(args: &SimulateArgs) -> Result<SimConfig, String> {
                     })?,
             )
         }
-        (Protocol::Pbft, Some(name)) => config.pbft_mutant = Some(
-            PbftMutant::ALL
-                .into_iter()
-                .find(|m| m.name() == name)
-                .ok_or_else(|| {
-                    format!(
+        (Protocol::Pbft, Some(name)) => {
+            config.pbft_mutant = Some(
+                PbftMutant::ALL
+                    .into_iter()
+                    .find(|m| m.name() == name)
+                    .ok_or_else(|| {
+                        format!(
                         "unknown pbft mutant {name:?}; --list-mutants --protocol pbft shows them"
                     )
-                })?,
-        ),
+                    })?,
+            )
+        }
     }
     if protocol != Protocol::Raft && args.lease {
         return Err("--lease is a Raft option".into());
