@@ -154,6 +154,8 @@ struct Slot {
     prepared: Option<PreparedEntry>,
     /// Chain hash after executing this sequence number (set when executed).
     chain: Option<u64>,
+    /// When this replica last resent its votes here to each peer (see `Pbft::help`).
+    helped: BTreeMap<NodeId, TimeUs>,
     touched_at: TimeUs,
 }
 
@@ -597,25 +599,7 @@ impl Pbft {
                     return;
                 }
                 // A retransmission: the primary lacks this replica's votes for this number.
-                let committing = slot.commit_sent_in == Some(view);
-                self.send(
-                    from,
-                    Body::Prepare {
-                        view,
-                        seq,
-                        digest: d,
-                    },
-                );
-                if committing {
-                    self.send(
-                        from,
-                        Body::Commit {
-                            view,
-                            seq,
-                            digest: d,
-                        },
-                    );
-                }
+                self.help(from, seq);
                 return;
             }
         }
@@ -643,10 +627,45 @@ impl Pbft {
         }
         let slot = self.slots.entry(seq).or_default();
         slot.prepares.entry((view, d)).or_default().insert(from);
-        if slot.committed.is_some() && slot.commit_sent_in == Some(view) {
-            // The sender is still working on a number this replica already committed: help it.
+        if slot.committed.is_some() {
+            // The sender is still working on a number this replica already committed.
+            self.help(from, seq);
+        }
+        self.check_prepared(seq);
+    }
+
+    /// Resends this replica's own votes for `seq` (its prepare as a backup, its commit once
+    /// prepared) to a peer whose retransmission shows it still works on that number; at most
+    /// once per retransmission interval per peer, so two replicas never answer each other's
+    /// answers without end.
+    fn help(&mut self, to: NodeId, seq: Index) {
+        let (view, now) = (self.view, self.now);
+        let interval = self.config.retransmit_us;
+        let backup = !self.is_primary();
+        let Some(slot) = self.slots.get_mut(&seq) else {
+            return;
+        };
+        let Some((_, d)) = slot.accepted.filter(|(v, _)| *v == view) else {
+            return;
+        };
+        if slot.helped.get(&to).is_some_and(|at| now < at + interval) {
+            return;
+        }
+        slot.helped.insert(to, now);
+        let committing = slot.commit_sent_in == Some(view);
+        if backup {
             self.send(
-                from,
+                to,
+                Body::Prepare {
+                    view,
+                    seq,
+                    digest: d,
+                },
+            );
+        }
+        if committing {
+            self.send(
+                to,
                 Body::Commit {
                     view,
                     seq,
@@ -654,7 +673,6 @@ impl Pbft {
                 },
             );
         }
-        self.check_prepared(seq);
     }
 
     fn check_prepared(&mut self, seq: Index) {
@@ -697,16 +715,9 @@ impl Pbft {
         }
         let slot = self.slots.entry(seq).or_default();
         let first = slot.commits.entry((view, d)).or_default().insert(from);
-        if !first && slot.committed == Some(d) && slot.commit_sent_in == Some(view) {
+        if !first && slot.committed == Some(d) {
             // A retransmission: the sender lacks commits for a number this replica committed.
-            self.send(
-                from,
-                Body::Commit {
-                    view,
-                    seq,
-                    digest: d,
-                },
-            );
+            self.help(from, seq);
         }
         self.check_committed(seq);
     }
