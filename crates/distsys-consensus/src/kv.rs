@@ -21,6 +21,10 @@ pub enum Op {
         expected: Option<String>,
         new: String,
     },
+    /// Add one to the integer in `key` (absent counts as 0); answers the new value.
+    Incr { key: String },
+    /// Set several keys at once (atomically: one log entry).
+    PutMany { pairs: Vec<(String, String)> },
     /// Read `key` through the log (protocols that order reads like writes, such as PBFT,
     /// where a read's answer must come from f+1 replicas that executed it at the same point).
     Get { key: String },
@@ -59,8 +63,10 @@ pub enum OpResult {
     Done,
     /// A cas whose comparison failed (nothing changed); carries the value found.
     CasFailed(Option<String>),
-    /// The value an ordered read found.
+    /// The value an ordered read found, the value a delete removed, or an increment's result.
     Value(Option<String>),
+    /// The operation does not apply to the value found (nothing changed).
+    Invalid(String),
 }
 
 /// The key-value store and its client sessions.
@@ -123,8 +129,23 @@ impl KvStore {
                 self.data.entry(key.clone()).or_default().push_str(value);
                 OpResult::Done
             }
-            Op::Delete { key } => {
-                self.data.remove(key);
+            Op::Delete { key } => OpResult::Value(self.data.remove(key)),
+            Op::Incr { key } => {
+                let current = self.data.get(key).map_or(Some(0), |v| v.parse::<i64>().ok());
+                match current.and_then(|n| n.checked_add(1)) {
+                    Some(n) => {
+                        self.data.insert(key.clone(), n.to_string());
+                        OpResult::Value(Some(n.to_string()))
+                    }
+                    None => OpResult::Invalid(
+                        "value is not an integer or out of range".to_string(),
+                    ),
+                }
+            }
+            Op::PutMany { pairs } => {
+                for (key, value) in pairs {
+                    self.data.insert(key.clone(), value.clone());
+                }
                 OpResult::Done
             }
             Op::Get { key } => OpResult::Value(self.data.get(key).cloned()),

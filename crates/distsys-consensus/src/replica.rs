@@ -43,6 +43,8 @@ pub enum ClientReply {
     Ok { value: Option<String> },
     /// A cas whose comparison failed: nothing changed.
     CasFailed,
+    /// The operation does not apply to the value found (nothing changed), with why.
+    Invalid(String),
     /// This node cannot serve the request; try the leader it names, if any.
     NotLeader { leader: Option<NodeId> },
 }
@@ -55,6 +57,7 @@ fn reply_for(result: &OpResult) -> ClientReply {
         OpResult::Value(value) => ClientReply::Ok {
             value: value.clone(),
         },
+        OpResult::Invalid(why) => ClientReply::Invalid(why.clone()),
     }
 }
 

@@ -1341,7 +1341,9 @@ impl<C: SimCore> Sim<C> {
                     .push(latency);
                 self.complete(client);
             }
-            ClientReply::CasFailed => {
+            // The simulated workload never sends an operation that can be invalid (no INCR);
+            // like a failed cas, nothing changed.
+            ClientReply::CasFailed | ClientReply::Invalid(_) => {
                 self.record(
                     client,
                     Some(Completion::Fail),

@@ -1,0 +1,310 @@
+//! The client port: the Redis protocol, so `redis-cli` and `redis-benchmark` work. Every
+//! connection is a client session (a random id and a sequence number per command: the
+//! idempotency key the state machine deduplicates by). Writes and reads go through the Raft
+//! log and ReadIndex on the leader; elsewhere the answer is `-MOVED 0 host:port` naming the
+//! leader's client port (`redis-cli -c` follows it). `READONLY` lets a connection read the local
+//! replica without a ReadIndex round (possibly stale).
+
+use crate::node::{Input, Status};
+use crate::resp::{decode, Reply};
+use distsys_consensus::kv::Op;
+use distsys_consensus::replica::{ClientOp, ClientReply};
+use distsys_consensus::NodeId;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::mpsc::Sender;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+
+/// How long a client waits for its answer before it is told the outcome is unknown.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What every connection shares.
+pub struct Shared {
+    /// The protocol thread.
+    pub inputs: Sender<Input>,
+    /// Client addresses by node, for redirections.
+    pub clients: BTreeMap<NodeId, SocketAddr>,
+    /// AUTH password, if any.
+    pub password: Option<String>,
+    /// The broken variant: every GET reads the local replica.
+    pub unsafe_stale_reads: bool,
+}
+
+/// Serves clients on `listener`.
+pub async fn listen(listener: TcpListener, shared: Arc<Shared>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let _ = serve(stream, shared).await;
+        });
+    }
+}
+
+struct Session {
+    client: u64,
+    seq: u64,
+    authed: bool,
+    stale: bool,
+}
+
+async fn serve(mut stream: TcpStream, shared: Arc<Shared>) -> std::io::Result<()> {
+    let _ = stream.set_nodelay(true);
+    let mut session = Session {
+        client: rand::random::<u64>() >> 1,
+        seq: 0,
+        authed: shared.password.is_none(),
+        stale: shared.unsafe_stale_reads,
+    };
+    let mut buf = Vec::with_capacity(4096);
+    let mut chunk = [0u8; 16 << 10];
+    loop {
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        let mut out = Vec::new();
+        loop {
+            match decode(&buf) {
+                Ok(Some((args, used))) => {
+                    buf.drain(..used);
+                    if args.is_empty() {
+                        continue;
+                    }
+                    let quit = args[0].eq_ignore_ascii_case(b"QUIT");
+                    let reply = execute(&shared, &mut session, args).await;
+                    reply.encode(&mut out);
+                    if quit {
+                        stream.write_all(&out).await?;
+                        return Ok(());
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    // Malformed input: say why and close this connection (only this one).
+                    Reply::Error(format!("ERR {e}")).encode(&mut out);
+                    stream.write_all(&out).await?;
+                    return Ok(());
+                }
+            }
+        }
+        if !out.is_empty() {
+            stream.write_all(&out).await?;
+        }
+    }
+}
+
+fn text(arg: &[u8]) -> String {
+    String::from_utf8_lossy(arg).into_owned()
+}
+
+fn wrong_args(name: &str) -> Reply {
+    Reply::Error(format!(
+        "ERR wrong number of arguments for '{}' command",
+        name.to_lowercase()
+    ))
+}
+
+/// Runs one operation through the protocol thread.
+async fn submit(
+    shared: &Shared,
+    session: &mut Session,
+    op: ClientOp,
+    kind: &'static str,
+) -> Result<ClientReply, Reply> {
+    session.seq += 1;
+    let (reply, answer) = oneshot::channel();
+    shared
+        .inputs
+        .send(Input::Request {
+            client: session.client,
+            seq: session.seq,
+            op,
+            kind,
+            reply,
+        })
+        .map_err(|_| Reply::Error("ERR node is shutting down".into()))?;
+    match tokio::time::timeout(ANSWER_TIMEOUT, answer).await {
+        Ok(Ok(ClientReply::NotLeader { leader })) => Err(redirect(shared, leader)),
+        Ok(Ok(reply)) => Ok(reply),
+        Ok(Err(_)) => Err(Reply::Error("ERR node is shutting down".into())),
+        Err(_) => Err(Reply::Error(
+            "TIMEOUT no answer within 10 s: the operation may or may not have taken effect".into(),
+        )),
+    }
+}
+
+fn redirect(shared: &Shared, leader: Option<NodeId>) -> Reply {
+    match leader.and_then(|l| shared.clients.get(&l)) {
+        Some(addr) => Reply::Error(format!("MOVED 0 {addr}")),
+        None => Reply::Error("TRYAGAIN no leader known yet".into()),
+    }
+}
+
+async fn read(shared: &Shared, session: &mut Session, key: String) -> Result<Option<String>, Reply> {
+    if session.stale {
+        let (reply, answer) = oneshot::channel();
+        shared
+            .inputs
+            .send(Input::LocalRead { key, reply })
+            .map_err(|_| Reply::Error("ERR node is shutting down".into()))?;
+        return answer
+            .await
+            .map_err(|_| Reply::Error("ERR node is shutting down".into()));
+    }
+    match submit(shared, session, ClientOp::Read { key }, "read").await? {
+        ClientReply::Ok { value } => Ok(value),
+        other => Err(Reply::Error(format!("ERR unexpected answer {other:?}"))),
+    }
+}
+
+async fn write(shared: &Shared, session: &mut Session, op: Op, kind: &'static str) -> Result<ClientReply, Reply> {
+    submit(shared, session, ClientOp::Write(op), kind).await
+}
+
+async fn status(shared: &Shared) -> Option<Status> {
+    let (reply, answer) = oneshot::channel();
+    shared.inputs.send(Input::Status(reply)).ok()?;
+    answer.await.ok()
+}
+
+async fn execute(shared: &Shared, session: &mut Session, args: Vec<Vec<u8>>) -> Reply {
+    let name = text(&args[0]).to_ascii_uppercase();
+    let argc = args.len();
+    if !session.authed && !matches!(name.as_str(), "AUTH" | "QUIT" | "HELLO") {
+        return Reply::Error("NOAUTH Authentication required.".into());
+    }
+    let result: Result<Reply, Reply> = async {
+        Ok(match name.as_str() {
+            "PING" => match argc {
+                1 => Reply::Simple("PONG".into()),
+                2 => Reply::Bulk(Some(args[1].clone())),
+                _ => return Err(wrong_args(&name)),
+            },
+            "QUIT" => Reply::Simple("OK".into()),
+            "AUTH" => {
+                let given = match argc {
+                    2 => &args[1],
+                    3 => &args[2],
+                    _ => return Err(wrong_args(&name)),
+                };
+                match &shared.password {
+                    None => Reply::Error("ERR AUTH called without any password configured".into()),
+                    Some(p) if p.as_bytes() == given.as_slice() => {
+                        session.authed = true;
+                        Reply::Simple("OK".into())
+                    }
+                    Some(_) => Reply::Error("WRONGPASS invalid password".into()),
+                }
+            }
+            "READONLY" => {
+                session.stale = true;
+                Reply::Simple("OK".into())
+            }
+            "READWRITE" => {
+                session.stale = shared.unsafe_stale_reads;
+                Reply::Simple("OK".into())
+            }
+            // What redis-cli and redis-benchmark ask on connect.
+            "COMMAND" | "CONFIG" => Reply::Array(Vec::new()),
+            "SELECT" | "CLIENT" => Reply::Simple("OK".into()),
+            "GET" => {
+                if argc != 2 {
+                    return Err(wrong_args(&name));
+                }
+                Reply::Bulk(read(shared, session, text(&args[1])).await?.map(String::into_bytes))
+            }
+            "EXISTS" => {
+                if argc < 2 {
+                    return Err(wrong_args(&name));
+                }
+                let mut count = 0;
+                for key in &args[1..] {
+                    count += i64::from(read(shared, session, text(key)).await?.is_some());
+                }
+                Reply::Integer(count)
+            }
+            "MGET" => {
+                if argc < 2 {
+                    return Err(wrong_args(&name));
+                }
+                let mut values = Vec::new();
+                for key in &args[1..] {
+                    values.push(Reply::Bulk(read(shared, session, text(key)).await?.map(String::into_bytes)));
+                }
+                Reply::Array(values)
+            }
+            "SET" => {
+                if argc != 3 {
+                    return Err(Reply::Error("ERR syntax error (SET key value; options are not supported)".into()));
+                }
+                let op = Op::Put { key: text(&args[1]), value: text(&args[2]) };
+                write(shared, session, op, "write").await?;
+                Reply::Simple("OK".into())
+            }
+            "MSET" => {
+                if argc < 3 || argc % 2 == 0 {
+                    return Err(wrong_args(&name));
+                }
+                let pairs = args[1..].chunks(2).map(|p| (text(&p[0]), text(&p[1]))).collect();
+                write(shared, session, Op::PutMany { pairs }, "write").await?;
+                Reply::Simple("OK".into())
+            }
+            "DEL" => {
+                if argc < 2 {
+                    return Err(wrong_args(&name));
+                }
+                let mut removed = 0;
+                for key in &args[1..] {
+                    if let ClientReply::Ok { value: Some(_) } =
+                        write(shared, session, Op::Delete { key: text(key) }, "delete").await?
+                    {
+                        removed += 1;
+                    }
+                }
+                Reply::Integer(removed)
+            }
+            "INCR" => {
+                if argc != 2 {
+                    return Err(wrong_args(&name));
+                }
+                match write(shared, session, Op::Incr { key: text(&args[1]) }, "write").await? {
+                    ClientReply::Ok { value: Some(v) } => Reply::Integer(v.parse().unwrap_or(0)),
+                    ClientReply::Invalid(why) => Reply::Error(format!("ERR {why}")),
+                    other => Reply::Error(format!("ERR unexpected answer {other:?}")),
+                }
+            }
+            "CAS" => {
+                // CAS key expected new: 1 if key held `expected` and now holds `new`, else 0.
+                if argc != 4 {
+                    return Err(wrong_args(&name));
+                }
+                let op = Op::Cas { key: text(&args[1]), expected: Some(text(&args[2])), new: text(&args[3]) };
+                match write(shared, session, op, "cas").await? {
+                    ClientReply::CasFailed => Reply::Integer(0),
+                    _ => Reply::Integer(1),
+                }
+            }
+            "INFO" => {
+                let s = status(shared).await.ok_or_else(|| Reply::Error("ERR node is shutting down".into()))?;
+                let info = format!(
+                    "# Replication\r\nrole:{}\r\nnode_id:{}\r\nterm:{}\r\nleader:{}\r\ncommit_index:{}\r\napplied_index:{}\r\nlast_index:{}\r\n",
+                    s.role, s.id, s.term,
+                    s.leader.map_or("none".to_string(), |l| l.to_string()),
+                    s.commit_index, s.applied_index, s.last_index
+                );
+                Reply::Bulk(Some(info.into_bytes()))
+            }
+            _ => Reply::Error(format!("ERR unknown command '{}'", text(&args[0]))),
+        })
+    }
+    .await;
+    result.unwrap_or_else(|e| e)
+}

@@ -1,0 +1,194 @@
+//! A node's configuration file (YAML or JSON), validated with errors that name the field.
+
+use distsys_consensus::NodeId;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// One member of the cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Member {
+    /// Address its peers connect to.
+    pub peer: SocketAddr,
+    /// Its RESP (Redis protocol) client address, named in MOVED redirections.
+    pub client: SocketAddr,
+}
+
+/// A node's configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// This node's id (a key of `members`).
+    pub id: NodeId,
+    /// Every member of the cluster, this one included, by id.
+    pub members: BTreeMap<NodeId, Member>,
+    /// Where the HTTP admin port listens (/metrics, /health, /status).
+    pub admin: SocketAddr,
+    /// Where this node keeps its data (created if missing).
+    pub data_dir: PathBuf,
+    /// The cluster key, hex (at least 32 hex digits): peers prove they hold it with an HMAC
+    /// handshake; a process without it can neither join nor send messages.
+    pub cluster_key: String,
+    /// Password clients must give with AUTH (none: no AUTH needed).
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Heartbeat interval, ms.
+    #[serde(default = "default_heartbeat_ms")]
+    pub heartbeat_ms: u64,
+    /// Randomised election timeout range, ms.
+    #[serde(default = "default_election_timeout_ms")]
+    pub election_timeout_ms: (u64, u64),
+    /// A deliberately broken variant for the chaos tests: serve GET from the local state machine
+    /// on any node without a ReadIndex round (stale reads). Never set it in production.
+    #[serde(default)]
+    pub unsafe_stale_reads: bool,
+}
+
+fn default_heartbeat_ms() -> u64 {
+    50
+}
+
+fn default_election_timeout_ms() -> (u64, u64) {
+    (300, 600)
+}
+
+/// A configuration that cannot be used, with the field and the rule it breaks.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid YAML/JSON for this shape.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// The parser's message (names the field).
+        message: String,
+    },
+    /// A field breaks a rule.
+    #[error("{field}: {rule}")]
+    Invalid {
+        /// The field.
+        field: &'static str,
+        /// The rule.
+        rule: String,
+    },
+}
+
+impl NodeConfig {
+    /// Reads and validates a configuration file.
+    pub fn load(path: &Path) -> Result<NodeConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let config: NodeConfig = if text.trim_start().starts_with('{') {
+            serde_json::from_str(&text).map_err(|e| ConfigError::Parse {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            })?
+        } else {
+            serde_norway::from_str(&text).map_err(|e| ConfigError::Parse {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            })?
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks every rule.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |field, rule: String| Err(ConfigError::Invalid { field, rule });
+        if !self.members.contains_key(&self.id) {
+            return invalid("id", format!("{} is not a key of members", self.id));
+        }
+        if self.members.contains_key(&0) {
+            return invalid("members", "ids start at 1".into());
+        }
+        if self.key().is_none() {
+            return invalid(
+                "cluster_key",
+                "must be at least 32 hex digits (16 bytes), e.g. from `openssl rand -hex 32`".into(),
+            );
+        }
+        if self.heartbeat_ms == 0 || self.heartbeat_ms >= self.election_timeout_ms.0 {
+            return invalid(
+                "heartbeat_ms",
+                "must be positive and below the election timeout minimum".into(),
+            );
+        }
+        if self.election_timeout_ms.0 >= self.election_timeout_ms.1 {
+            return invalid("election_timeout_ms", "must be [min, max] with min < max".into());
+        }
+        Ok(())
+    }
+
+    /// The cluster key's bytes.
+    pub fn key(&self) -> Option<Vec<u8>> {
+        let hex = self.cluster_key.trim();
+        if hex.len() < 32 || hex.len() % 2 != 0 {
+            return None;
+        }
+        (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok())
+            .collect()
+    }
+
+    /// This node's own addresses.
+    pub fn me(&self) -> &Member {
+        &self.members[&self.id]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> NodeConfig {
+        let mut members = BTreeMap::new();
+        members.insert(
+            1,
+            Member {
+                peer: "127.0.0.1:7101".parse().expect("addr"),
+                client: "127.0.0.1:7001".parse().expect("addr"),
+            },
+        );
+        NodeConfig {
+            id: 1,
+            members,
+            admin: "127.0.0.1:7201".parse().expect("addr"),
+            data_dir: "/tmp/x".into(),
+            cluster_key: "00112233445566778899aabbccddeeff".into(),
+            password: None,
+            heartbeat_ms: 50,
+            election_timeout_ms: (300, 600),
+            unsafe_stale_reads: false,
+        }
+    }
+
+    #[test]
+    fn rules_name_their_field() {
+        assert!(config().validate().is_ok());
+        let mut c = config();
+        c.id = 2;
+        assert!(c.validate().unwrap_err().to_string().starts_with("id:"));
+        let mut c = config();
+        c.cluster_key = "abc".into();
+        assert!(c.validate().unwrap_err().to_string().starts_with("cluster_key:"));
+        let mut c = config();
+        c.heartbeat_ms = 300;
+        assert!(c.validate().unwrap_err().to_string().starts_with("heartbeat_ms:"));
+        let bad = serde_norway::from_str::<NodeConfig>("id: 1\nmembers: {}\nadmin: x\n");
+        assert!(bad.is_err());
+    }
+}

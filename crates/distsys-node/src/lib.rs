@@ -1,0 +1,143 @@
+//! distsys-node: the real replicated key-value node. The same sans-IO Raft core and replica the
+//! simulator runs, driven by a protocol thread; peers over TCP with length-prefixed postcard
+//! frames after an HMAC handshake on the cluster key; term, vote, log and snapshots in redb,
+//! fsynced before the messages and answers that depend on them; a Redis-protocol client port;
+//! an HTTP admin port with Prometheus metrics; JSON logs in the seed's schema.
+
+pub mod admin;
+pub mod client;
+pub mod config;
+pub mod frame;
+pub mod logging;
+pub mod metrics;
+pub mod node;
+pub mod resp;
+pub mod storage;
+pub mod transport;
+
+pub use config::{ConfigError, Member, NodeConfig};
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+/// Why a node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// Bad configuration.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Storage could not be opened or read.
+    #[error(transparent)]
+    Storage(#[from] storage::StorageError),
+    /// A port could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The async runtime could not start.
+    #[error("runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+/// Runs a node until the process is told to stop (SIGINT or SIGTERM).
+pub fn run(config: NodeConfig) -> Result<(), NodeError> {
+    config.validate()?;
+    logging::init(config.id);
+    let key = Arc::new(config.key().ok_or(ConfigError::Invalid {
+        field: "cluster_key",
+        rule: "must be hex".into(),
+    })?);
+    let storage = storage::Storage::open(&config.data_dir)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(NodeError::Runtime)?;
+    let metrics = metrics::Metrics::new();
+    let (inputs, receiver) = std::sync::mpsc::channel();
+    let members: Vec<u64> = config.members.keys().copied().collect();
+    let mut peers = BTreeMap::new();
+    let mut outgoing = Vec::new();
+    for (&id, member) in &config.members {
+        if id == config.id {
+            continue;
+        }
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        peers.insert(id, tx);
+        outgoing.push((id, member.peer, rx));
+    }
+    let node = node::Node::new(
+        config.id,
+        members.clone(),
+        (config.heartbeat_ms, config.election_timeout_ms),
+        storage,
+        peers,
+        metrics.clone(),
+    )?;
+    let me = config.me().clone();
+    let bind = |addr| {
+        runtime.block_on(async move {
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|source| NodeError::Bind { addr, source })
+        })
+    };
+    let peer_listener = bind(me.peer)?;
+    let client_listener = bind(me.client)?;
+    let admin_listener = bind(config.admin)?;
+    let member_set: Arc<BTreeSet<u64>> = Arc::new(members.into_iter().collect());
+    runtime.spawn(transport::listen(
+        peer_listener,
+        config.id,
+        member_set,
+        key.clone(),
+        inputs.clone(),
+    ));
+    for (peer, addr, rx) in outgoing {
+        runtime.spawn(transport::connect(
+            config.id,
+            peer,
+            addr,
+            key.clone(),
+            rx,
+            inputs.clone(),
+        ));
+    }
+    let shared = Arc::new(client::Shared {
+        inputs: inputs.clone(),
+        clients: config
+            .members
+            .iter()
+            .map(|(id, m)| (*id, m.client))
+            .collect(),
+        password: config.password.clone(),
+        unsafe_stale_reads: config.unsafe_stale_reads,
+    });
+    runtime.spawn(client::listen(client_listener, shared));
+    runtime.spawn(admin::serve(admin_listener, metrics, inputs.clone()));
+    tracing::info!(
+        event = "node_listening",
+        context = %serde_json::json!({"peer": me.peer.to_string(), "client": me.client.to_string(), "admin": config.admin.to_string()}),
+    );
+    let protocol = std::thread::Builder::new()
+        .name("raft".into())
+        .spawn(move || node.run(receiver))
+        .map_err(NodeError::Runtime)?;
+    runtime.block_on(async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .map_err(NodeError::Runtime)?;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        Ok::<(), NodeError>(())
+    })?;
+    tracing::info!(event = "node_stopping", context = "{}");
+    drop(inputs);
+    drop(runtime);
+    let _ = protocol.join();
+    Ok(())
+}

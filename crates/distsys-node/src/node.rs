@@ -1,0 +1,366 @@
+//! The protocol thread: the same sans-IO Raft replica the simulator drives, fed by the network,
+//! the client port and a 5 ms clock. Every round it drains what arrived (many client writes
+//! share a round, hence one fsync), writes the Ready's state to disk **before** sending its
+//! messages or answering, then sends, applies and answers.
+
+use crate::metrics::Metrics;
+use crate::storage::Storage;
+use distsys_consensus::raft::Config;
+use distsys_consensus::replica::{ClientOp, ClientReply, ClientRequest, Replica};
+use distsys_consensus::{Index, Message, NodeId, PersistOp, Role};
+use serde::Serialize;
+use serde_json::json;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc::UnboundedSender, oneshot};
+
+/// Something for the protocol thread.
+pub enum Input {
+    /// A message from a peer.
+    Peer(NodeId, Message),
+    /// A client operation; the answer goes to `reply`.
+    Request {
+        /// Client session id.
+        client: u64,
+        /// Sequence number in the session.
+        seq: u64,
+        /// The operation.
+        op: ClientOp,
+        /// Operation type, for the latency metric.
+        kind: &'static str,
+        /// Where the answer goes.
+        reply: oneshot::Sender<ClientReply>,
+    },
+    /// A read of the local state machine, without a ReadIndex round (possibly stale).
+    LocalRead {
+        /// The key.
+        key: String,
+        /// Where the value goes.
+        reply: oneshot::Sender<Option<String>>,
+    },
+    /// The node's status, for /status and INFO.
+    Status(oneshot::Sender<Status>),
+    /// A peer link went up or down.
+    Link {
+        /// The peer.
+        peer: NodeId,
+        /// Up or down.
+        up: bool,
+    },
+}
+
+/// What /status shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    /// This node.
+    pub id: NodeId,
+    /// leader, follower, candidate, pre_candidate.
+    pub role: &'static str,
+    /// Current term.
+    pub term: u64,
+    /// The leader it knows, if any.
+    pub leader: Option<NodeId>,
+    /// Highest committed index.
+    pub commit_index: Index,
+    /// Highest index applied to the state machine.
+    pub applied_index: Index,
+    /// Last index in the log.
+    pub last_index: Index,
+    /// Peers: link state, and on the leader, matched index and lag.
+    pub peers: BTreeMap<NodeId, PeerStatus>,
+}
+
+/// A peer as this node sees it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PeerStatus {
+    /// Whether the outgoing link is connected.
+    pub connected: bool,
+    /// On the leader: the follower's matched index.
+    pub match_index: Option<Index>,
+    /// On the leader: entries the follower lacks.
+    pub lag_entries: Option<u64>,
+    /// On the leader: age of the oldest entry the follower lacks, seconds.
+    pub lag_seconds: Option<f64>,
+}
+
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Leader => "leader",
+        Role::Follower => "follower",
+        Role::Candidate => "candidate",
+        Role::PreCandidate => "pre_candidate",
+    }
+}
+
+/// The protocol thread's state.
+pub struct Node {
+    id: NodeId,
+    replica: Replica,
+    storage: Storage,
+    peers: BTreeMap<NodeId, UnboundedSender<Message>>,
+    links: BTreeMap<NodeId, bool>,
+    waiting: HashMap<u64, (oneshot::Sender<ClientReply>, Instant, &'static str)>,
+    next_connection: u64,
+    metrics: Metrics,
+    start: Instant,
+    role: Role,
+    /// When the leader appended each index not yet matched everywhere (replication lag).
+    appended_at: BTreeMap<Index, Instant>,
+}
+
+impl Node {
+    /// A node recovering from its disk.
+    pub fn new(
+        id: NodeId,
+        members: Vec<NodeId>,
+        timers: (u64, (u64, u64)),
+        storage: Storage,
+        peers: BTreeMap<NodeId, UnboundedSender<Message>>,
+        metrics: Metrics,
+    ) -> Result<Node, crate::storage::StorageError> {
+        let persisted = storage.load()?;
+        let mut config = Config::new(id, members);
+        config.heartbeat_us = timers.0 * 1000;
+        config.election_timeout_min_us = timers.1 .0 * 1000;
+        config.election_timeout_max_us = timers.1 .1 * 1000;
+        let seed: u64 = rand::random();
+        let replica = Replica::new(config, &persisted, seed, 0);
+        tracing::info!(
+            event = "node_started",
+            term = persisted.hard_state.term,
+            context = %json!({"log_entries": persisted.entries.len(), "snapshot_index": persisted.snapshot.as_ref().map(|s| s.last_index)}),
+        );
+        Ok(Node {
+            id,
+            replica,
+            storage,
+            links: peers.keys().map(|p| (*p, false)).collect(),
+            peers,
+            waiting: HashMap::new(),
+            next_connection: 1,
+            metrics,
+            start: Instant::now(),
+            role: Role::Follower,
+            appended_at: BTreeMap::new(),
+        })
+    }
+
+    /// Runs until every input sender is gone. A storage failure ends the process: nothing that
+    /// depends on the failed write is sent or acknowledged.
+    pub fn run(mut self, inputs: Receiver<Input>) {
+        let tick = Duration::from_millis(5);
+        loop {
+            let first = match inputs.recv_timeout(tick) {
+                Ok(input) => Some(input),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => return,
+            };
+            let now = self.start.elapsed().as_micros() as u64;
+            self.replica.tick(now);
+            if let Some(input) = first {
+                self.handle(input);
+            }
+            // Group commit: everything already waiting joins this round.
+            for _ in 0..4096 {
+                match inputs.try_recv() {
+                    Ok(input) => self.handle(input),
+                    Err(_) => break,
+                }
+            }
+            if let Err(e) = self.process_ready() {
+                tracing::error!(
+                    event = "storage_failed",
+                    term = self.replica.raft().term(),
+                    context = %json!({"error": e.to_string()}),
+                );
+                std::process::exit(70);
+            }
+        }
+    }
+
+    fn handle(&mut self, input: Input) {
+        match input {
+            Input::Peer(from, message) => self.replica.step(from, message),
+            Input::Request {
+                client,
+                seq,
+                op,
+                kind,
+                reply,
+            } => {
+                let connection = self.next_connection;
+                self.next_connection += 1;
+                self.waiting
+                    .insert(connection, (reply, Instant::now(), kind));
+                let mut out = Vec::new();
+                self.replica
+                    .request(connection, ClientRequest { client, seq, op }, &mut out);
+                self.answer(out);
+            }
+            Input::LocalRead { key, reply } => {
+                let _ = reply.send(self.replica.kv().get(&key).cloned());
+            }
+            Input::Status(reply) => {
+                let _ = reply.send(self.status());
+            }
+            Input::Link { peer, up } => {
+                let was = self.links.insert(peer, up).unwrap_or(false);
+                if was != up {
+                    let event = if up { "partition_healed" } else { "partition_detected" };
+                    self.metrics
+                        .partition(if up { "healed" } else { "detected" });
+                    tracing::warn!(
+                        event = event,
+                        term = self.replica.raft().term(),
+                        context = %json!({"peer": peer}),
+                    );
+                }
+            }
+        }
+    }
+
+    fn answer(&mut self, replies: Vec<(u64, u64, u64, ClientReply)>) {
+        for (connection, _, _, reply) in replies {
+            if let Some((sender, started, kind)) = self.waiting.remove(&connection) {
+                if !matches!(reply, ClientReply::NotLeader { .. }) {
+                    self.metrics
+                        .latency(kind, started.elapsed().as_secs_f64());
+                }
+                let _ = sender.send(reply);
+            }
+        }
+    }
+
+    fn process_ready(&mut self) -> Result<(), crate::storage::StorageError> {
+        let ready = self.replica.ready();
+        // Durable first: term, vote and entries are on disk before any message that depends
+        // on them leaves, and before any client is answered.
+        self.storage.apply(&ready.persist)?;
+        let raft = self.replica.raft();
+        let term = raft.term();
+        if raft.role() == Role::Leader {
+            let now = Instant::now();
+            for op in &ready.persist {
+                if let PersistOp::Append(entries) = op {
+                    for e in entries {
+                        self.appended_at.insert(e.index, now);
+                    }
+                }
+            }
+        }
+        for (to, message) in ready.messages {
+            if let Some(peer) = self.peers.get(&to) {
+                let _ = peer.send(message);
+            }
+        }
+        for (role, role_term) in ready.roles {
+            match role {
+                Role::Candidate => {
+                    if self.role == Role::Candidate {
+                        self.metrics.election("timeout");
+                    }
+                    tracing::info!(
+                        event = "election_started",
+                        term = role_term,
+                        context = %json!({"candidate": self.id}),
+                    );
+                }
+                Role::Leader => {
+                    self.metrics.election("success");
+                    tracing::info!(
+                        event = "leader_elected",
+                        term = role_term,
+                        context = %json!({"leader": self.id}),
+                    );
+                }
+                Role::Follower | Role::PreCandidate => {}
+            }
+            self.role = role;
+        }
+        if let Some(snapshot) = &ready.installed {
+            tracing::info!(
+                event = "snapshot_installed",
+                term = term,
+                context = %json!({"last_index": snapshot.last_index}),
+            );
+        }
+        if let Some(last) = ready.applied.last() {
+            tracing::debug!(
+                event = "commit_applied",
+                term = term,
+                context = %json!({"applied_index": last.index, "entries": ready.applied.len(), "applied_chain": format!("{:016x}", last.chain)}),
+            );
+        }
+        self.answer(ready.replies);
+        self.update_lag();
+        Ok(())
+    }
+
+    fn update_lag(&mut self) {
+        let raft = self.replica.raft();
+        if raft.role() != Role::Leader {
+            self.appended_at.clear();
+            return;
+        }
+        let last = raft.log().last_index();
+        let matches = raft.follower_matches();
+        let now = Instant::now();
+        let mut lowest = last;
+        for (follower, matched) in &matches {
+            lowest = lowest.min(*matched);
+            let seconds = if *matched >= last {
+                0.0
+            } else {
+                self.appended_at
+                    .get(&(matched + 1))
+                    .map_or(0.0, |t| now.duration_since(*t).as_secs_f64())
+            };
+            self.metrics.lag(*follower, seconds);
+        }
+        self.appended_at.retain(|i, _| *i > lowest);
+    }
+
+    fn status(&self) -> Status {
+        let raft = self.replica.raft();
+        let leading = raft.role() == Role::Leader;
+        let last = raft.log().last_index();
+        let matches: BTreeMap<NodeId, Index> = raft.follower_matches().into_iter().collect();
+        let now = Instant::now();
+        let peers = self
+            .links
+            .iter()
+            .map(|(id, up)| {
+                let matched = matches.get(id).copied().filter(|_| leading);
+                let lag_seconds = matched.map(|m| {
+                    if m >= last {
+                        0.0
+                    } else {
+                        self.appended_at
+                            .get(&(m + 1))
+                            .map_or(0.0, |t| now.duration_since(*t).as_secs_f64())
+                    }
+                });
+                (
+                    *id,
+                    PeerStatus {
+                        connected: *up,
+                        match_index: matched,
+                        lag_entries: matched.map(|m| last.saturating_sub(m)),
+                        lag_seconds,
+                    },
+                )
+            })
+            .collect();
+        Status {
+            id: self.id,
+            role: role_name(raft.role()),
+            term: raft.term(),
+            leader: raft.leader(),
+            commit_index: raft.commit_index(),
+            applied_index: self.replica.kv().applied(),
+            last_index: last,
+            peers,
+        }
+    }
+}

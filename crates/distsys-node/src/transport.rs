@@ -1,0 +1,151 @@
+//! Peer links over TCP: one outgoing connection per peer (reconnected with backoff and jitter,
+//! frames batched into one write while messages wait), and a listener whose connections are
+//! accepted only after the HMAC handshake proves the cluster key. A malformed frame closes its
+//! connection, never the process.
+
+use crate::frame::{proof, read_frame, verify, write_frame, FrameError, Handshake};
+use crate::node::Input;
+use distsys_consensus::{Message, NodeId};
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::mpsc::Sender;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncWriteExt, BufReader, BufWriter};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Accepts peer connections on `listener` for the rest of the process.
+pub async fn listen(
+    listener: TcpListener,
+    me: NodeId,
+    members: Arc<BTreeSet<NodeId>>,
+    key: Arc<Vec<u8>>,
+    inputs: Sender<Input>,
+) {
+    loop {
+        let Ok((stream, addr)) = listener.accept().await else {
+            continue;
+        };
+        let (members, key, inputs) = (members.clone(), key.clone(), inputs.clone());
+        tokio::spawn(async move {
+            if let Err(e) = serve_peer(stream, me, &members, &key, &inputs).await {
+                tracing::debug!(event = "peer_connection_closed", context = %serde_json::json!({"addr": addr.to_string(), "reason": e.to_string()}));
+            }
+        });
+    }
+}
+
+async fn serve_peer(
+    stream: TcpStream,
+    me: NodeId,
+    members: &BTreeSet<NodeId>,
+    key: &[u8],
+    inputs: &Sender<Input>,
+) -> Result<(), FrameError> {
+    let _ = stream.set_nodelay(true);
+    let (read, mut write) = stream.into_split();
+    let mut read = BufReader::new(read);
+    let from = tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
+        let Handshake::Hello { from, nonce: client } = read_frame(&mut read).await? else {
+            return Err(FrameError::Refused("expected hello"));
+        };
+        if from == me || !members.contains(&from) {
+            return Err(FrameError::Refused("not a member"));
+        }
+        let server: [u8; 16] = rand::random();
+        let mac = proof(key, b"server", from, &client, &server);
+        write_frame(&mut write, &Handshake::Challenge { nonce: server, mac }).await?;
+        write.flush().await?;
+        let Handshake::Proof { mac } = read_frame(&mut read).await? else {
+            return Err(FrameError::Refused("expected proof"));
+        };
+        if !verify(key, b"client", from, &client, &server, &mac) {
+            return Err(FrameError::Refused("wrong cluster key"));
+        }
+        Ok(from)
+    })
+    .await
+    .map_err(|_| FrameError::Refused("handshake timed out"))??;
+    loop {
+        let message: Message = read_frame(&mut read).await?;
+        if inputs.send(Input::Peer(from, message)).is_err() {
+            return Ok(());
+        }
+    }
+}
+
+/// Keeps a connection to `peer` at `addr` and writes `outgoing` to it. While the peer is
+/// unreachable its messages are dropped (Raft resends what matters).
+pub async fn connect(
+    me: NodeId,
+    peer: NodeId,
+    addr: SocketAddr,
+    key: Arc<Vec<u8>>,
+    mut outgoing: UnboundedReceiver<Message>,
+    inputs: Sender<Input>,
+) {
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        match handshake(me, peer, addr, &key).await {
+            Ok(stream) => {
+                backoff = Duration::from_millis(50);
+                let _ = inputs.send(Input::Link { peer, up: true });
+                let mut writer = BufWriter::new(stream);
+                let result: Result<(), FrameError> = async {
+                    while let Some(message) = outgoing.recv().await {
+                        write_frame(&mut writer, &message).await?;
+                        // Batch: everything already queued goes in the same write.
+                        while let Ok(more) = outgoing.try_recv() {
+                            write_frame(&mut writer, &more).await?;
+                        }
+                        writer.flush().await?;
+                    }
+                    Ok(())
+                }
+                .await;
+                let _ = inputs.send(Input::Link { peer, up: false });
+                if result.is_ok() {
+                    return;
+                }
+            }
+            Err(_) => {
+                while outgoing.try_recv().is_ok() {}
+            }
+        }
+        let jitter = rand::random::<u64>() % (backoff.as_millis() as u64 / 2 + 1);
+        tokio::time::sleep(backoff + Duration::from_millis(jitter)).await;
+        backoff = (backoff * 2).min(Duration::from_secs(1));
+        while outgoing.try_recv().is_ok() {}
+    }
+}
+
+async fn handshake(
+    me: NodeId,
+    peer: NodeId,
+    addr: SocketAddr,
+    key: &[u8],
+) -> Result<TcpStream, FrameError> {
+    tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
+        let mut stream = TcpStream::connect(addr).await?;
+        let _ = stream.set_nodelay(true);
+        let client: [u8; 16] = rand::random();
+        write_frame(&mut stream, &Handshake::Hello { from: me, nonce: client }).await?;
+        stream.flush().await?;
+        let Handshake::Challenge { nonce: server, mac } = read_frame(&mut stream).await? else {
+            return Err(FrameError::Refused("expected challenge"));
+        };
+        if !verify(key, b"server", me, &client, &server, &mac) {
+            return Err(FrameError::Refused("peer does not hold the cluster key"));
+        }
+        let mac = proof(key, b"client", me, &client, &server);
+        write_frame(&mut stream, &Handshake::Proof { mac }).await?;
+        stream.flush().await?;
+        let _ = peer;
+        Ok(stream)
+    })
+    .await
+    .map_err(|_| FrameError::Refused("handshake timed out"))?
+}
