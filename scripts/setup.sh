@@ -2,13 +2,19 @@
 # Installs what distsys needs beyond the Rust toolchain, on Debian (run as root).
 #   scripts/setup.sh          nothing extra is needed to build and test
 #   scripts/setup.sh browser  chromium, to screenshot HTML reports
+#   scripts/setup.sh redis    redis-tools (redis-cli, redis-benchmark) to talk to a node
+#   scripts/setup.sh metrics  prometheus (promtool, to check /metrics)
+#   scripts/setup.sh etcd     etcd-server and etcd-client (the peer of `bench cluster`)
 set -euo pipefail
 groups=("$@")
 packages=()
 for group in "${groups[@]}"; do
   case "$group" in
     browser) packages+=(chromium) ;;
-    *) echo "unknown group: $group (known: browser)" >&2; exit 2 ;;
+    redis) packages+=(redis-tools) ;;
+    metrics) packages+=(prometheus) ;;
+    etcd) packages+=(etcd-server etcd-client) ;;
+    *) echo "unknown group: $group (known: browser, redis, metrics, etcd)" >&2; exit 2 ;;
   esac
 done
 if [ ${#packages[@]} -eq 0 ]; then

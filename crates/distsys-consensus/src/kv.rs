@@ -131,15 +131,18 @@ impl KvStore {
             }
             Op::Delete { key } => OpResult::Value(self.data.remove(key)),
             Op::Incr { key } => {
-                let current = self.data.get(key).map_or(Some(0), |v| v.parse::<i64>().ok());
+                let current = self
+                    .data
+                    .get(key)
+                    .map_or(Some(0), |v| v.parse::<i64>().ok());
                 match current.and_then(|n| n.checked_add(1)) {
                     Some(n) => {
                         self.data.insert(key.clone(), n.to_string());
                         OpResult::Value(Some(n.to_string()))
                     }
-                    None => OpResult::Invalid(
-                        "value is not an integer or out of range".to_string(),
-                    ),
+                    None => {
+                        OpResult::Invalid("value is not an integer or out of range".to_string())
+                    }
                 }
             }
             Op::PutMany { pairs } => {

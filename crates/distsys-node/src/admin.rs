@@ -54,13 +54,20 @@ async fn ask(state: &AdminState) -> Option<crate::node::Status> {
 async fn health(State(state): State<AdminState>) -> impl IntoResponse {
     match ask(&state).await {
         Some(_) => (StatusCode::OK, "ok\n"),
-        None => (StatusCode::SERVICE_UNAVAILABLE, "protocol thread not answering\n"),
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "protocol thread not answering\n",
+        ),
     }
 }
 
 async fn status(State(state): State<AdminState>) -> impl IntoResponse {
     match ask(&state).await {
         Some(s) => Json(s).into_response(),
-        None => (StatusCode::SERVICE_UNAVAILABLE, "protocol thread not answering\n").into_response(),
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "protocol thread not answering\n",
+        )
+            .into_response(),
     }
 }

@@ -148,7 +148,11 @@ fn redirect(shared: &Shared, leader: Option<NodeId>) -> Reply {
     }
 }
 
-async fn read(shared: &Shared, session: &mut Session, key: String) -> Result<Option<String>, Reply> {
+async fn read(
+    shared: &Shared,
+    session: &mut Session,
+    key: String,
+) -> Result<Option<String>, Reply> {
     if session.stale {
         let (reply, answer) = oneshot::channel();
         shared
@@ -165,7 +169,12 @@ async fn read(shared: &Shared, session: &mut Session, key: String) -> Result<Opt
     }
 }
 
-async fn write(shared: &Shared, session: &mut Session, op: Op, kind: &'static str) -> Result<ClientReply, Reply> {
+async fn write(
+    shared: &Shared,
+    session: &mut Session,
+    op: Op,
+    kind: &'static str,
+) -> Result<ClientReply, Reply> {
     submit(shared, session, ClientOp::Write(op), kind).await
 }
 

@@ -117,7 +117,8 @@ impl NodeConfig {
         if self.key().is_none() {
             return invalid(
                 "cluster_key",
-                "must be at least 32 hex digits (16 bytes), e.g. from `openssl rand -hex 32`".into(),
+                "must be at least 32 hex digits (16 bytes), e.g. from `openssl rand -hex 32`"
+                    .into(),
             );
         }
         if self.heartbeat_ms == 0 || self.heartbeat_ms >= self.election_timeout_ms.0 {
@@ -127,7 +128,10 @@ impl NodeConfig {
             );
         }
         if self.election_timeout_ms.0 >= self.election_timeout_ms.1 {
-            return invalid("election_timeout_ms", "must be [min, max] with min < max".into());
+            return invalid(
+                "election_timeout_ms",
+                "must be [min, max] with min < max".into(),
+            );
         }
         Ok(())
     }
@@ -184,10 +188,18 @@ mod tests {
         assert!(c.validate().unwrap_err().to_string().starts_with("id:"));
         let mut c = config();
         c.cluster_key = "abc".into();
-        assert!(c.validate().unwrap_err().to_string().starts_with("cluster_key:"));
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .starts_with("cluster_key:"));
         let mut c = config();
         c.heartbeat_ms = 300;
-        assert!(c.validate().unwrap_err().to_string().starts_with("heartbeat_ms:"));
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .starts_with("heartbeat_ms:"));
         let bad = serde_norway::from_str::<NodeConfig>("id: 1\nmembers: {}\nadmin: x\n");
         assert!(bad.is_err());
     }

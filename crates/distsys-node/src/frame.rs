@@ -73,7 +73,14 @@ pub fn proof(key: &[u8], role: &[u8], from: u64, client: &[u8; 16], server: &[u8
 }
 
 /// Constant-time check of a proof.
-pub fn verify(key: &[u8], role: &[u8], from: u64, client: &[u8; 16], server: &[u8; 16], given: &[u8; 32]) -> bool {
+pub fn verify(
+    key: &[u8],
+    role: &[u8],
+    from: u64,
+    client: &[u8; 16],
+    server: &[u8; 16],
+    given: &[u8; 32],
+) -> bool {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
     mac.update(role);
     mac.update(&from.to_be_bytes());
@@ -104,12 +111,15 @@ mod tests {
 
     #[test]
     fn a_frame_round_trips_and_an_oversized_one_is_refused() {
-        let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
         rt.block_on(async {
             let mut buf = Vec::new();
             let m = distsys_consensus::Message::TimeoutNow { term: 7 };
             write_frame(&mut buf, &m).await.expect("write");
-            let back: distsys_consensus::Message = read_frame(&mut buf.as_slice()).await.expect("read");
+            let back: distsys_consensus::Message =
+                read_frame(&mut buf.as_slice()).await.expect("read");
             assert_eq!(back, m);
             let huge = (MAX_FRAME + 1).to_be_bytes();
             let r = read_frame::<distsys_consensus::Message, _>(&mut huge.as_slice()).await;

@@ -45,6 +45,9 @@ impl Visit for Fields {
 
 struct SchemaLayer {
     node_id: u64,
+    /// A duplicate of the standard error descriptor: writing through it does not take the
+    /// process-wide stderr lock, which the command-line front end may hold for its whole run.
+    out: std::sync::Mutex<Box<dyn Write + Send>>,
 }
 
 impl<S: Subscriber> Layer<S> for SchemaLayer {
@@ -73,14 +76,23 @@ impl<S: Subscriber> Layer<S> for SchemaLayer {
             "event": fields.event.unwrap_or_else(|| "log".into()),
             "context": context,
         });
-        let mut err = std::io::stderr().lock();
-        let _ = writeln!(err, "{line}");
+        if let Ok(mut out) = self.out.lock() {
+            let _ = writeln!(out, "{line}");
+        }
     }
 }
 
 /// Installs the JSON logger for node `node_id` (once per process; later calls do nothing).
 pub fn init(node_id: u64) {
+    use std::os::fd::AsFd;
+    let out: Box<dyn Write + Send> = match std::io::stderr().as_fd().try_clone_to_owned() {
+        Ok(fd) => Box::new(std::fs::File::from(fd)),
+        Err(_) => Box::new(std::io::sink()),
+    };
     let _ = tracing_subscriber::registry()
-        .with(SchemaLayer { node_id })
+        .with(SchemaLayer {
+            node_id,
+            out: std::sync::Mutex::new(out),
+        })
         .try_init();
 }

@@ -207,7 +207,11 @@ impl Node {
             Input::Link { peer, up } => {
                 let was = self.links.insert(peer, up).unwrap_or(false);
                 if was != up {
-                    let event = if up { "partition_healed" } else { "partition_detected" };
+                    let event = if up {
+                        "partition_healed"
+                    } else {
+                        "partition_detected"
+                    };
                     self.metrics
                         .partition(if up { "healed" } else { "detected" });
                     tracing::warn!(
@@ -224,8 +228,7 @@ impl Node {
         for (connection, _, _, reply) in replies {
             if let Some((sender, started, kind)) = self.waiting.remove(&connection) {
                 if !matches!(reply, ClientReply::NotLeader { .. }) {
-                    self.metrics
-                        .latency(kind, started.elapsed().as_secs_f64());
+                    self.metrics.latency(kind, started.elapsed().as_secs_f64());
                 }
                 let _ = sender.send(reply);
             }

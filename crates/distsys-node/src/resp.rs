@@ -27,7 +27,12 @@ fn number(bytes: &[u8]) -> Result<i64, RespError> {
     std::str::from_utf8(bytes)
         .ok()
         .and_then(|s| s.parse::<i64>().ok())
-        .ok_or_else(|| RespError(format!("invalid length {:?}", String::from_utf8_lossy(bytes))))
+        .ok_or_else(|| {
+            RespError(format!(
+                "invalid length {:?}",
+                String::from_utf8_lossy(bytes)
+            ))
+        })
 }
 
 /// Decodes one command from the front of `buf`: `Ok(None)` if it is incomplete, else the
@@ -64,7 +69,10 @@ pub fn decode(buf: &[u8]) -> Result<Option<(Vec<Vec<u8>>, usize)>, RespError> {
             return Ok(None);
         }
         if buf[at] != b'$' {
-            return Err(RespError(format!("expected '$', got '{}'", buf[at] as char)));
+            return Err(RespError(format!(
+                "expected '$', got '{}'",
+                buf[at] as char
+            )));
         }
         let Some((len, start)) = line(buf, at + 1)? else {
             return Ok(None);
@@ -145,7 +153,9 @@ mod tests {
         for cut in 0..cmd.len() {
             assert_eq!(decode(&cmd[..cut]), Ok(None), "prefix of {cut} bytes");
         }
-        let (args, _) = decode(b"PING  hello\r\n").expect("valid").expect("complete");
+        let (args, _) = decode(b"PING  hello\r\n")
+            .expect("valid")
+            .expect("complete");
         assert_eq!(args, vec![b"PING".to_vec(), b"hello".to_vec()]);
         assert!(decode(b"*1\r\n:3\r\n").is_err());
         assert!(decode(b"*-5\r\n").is_err());

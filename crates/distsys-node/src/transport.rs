@@ -49,7 +49,11 @@ async fn serve_peer(
     let (read, mut write) = stream.into_split();
     let mut read = BufReader::new(read);
     let from = tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
-        let Handshake::Hello { from, nonce: client } = read_frame(&mut read).await? else {
+        let Handshake::Hello {
+            from,
+            nonce: client,
+        } = read_frame(&mut read).await?
+        else {
             return Err(FrameError::Refused("expected hello"));
         };
         if from == me || !members.contains(&from) {
@@ -111,9 +115,7 @@ pub async fn connect(
                     return;
                 }
             }
-            Err(_) => {
-                while outgoing.try_recv().is_ok() {}
-            }
+            Err(_) => while outgoing.try_recv().is_ok() {},
         }
         let jitter = rand::random::<u64>() % (backoff.as_millis() as u64 / 2 + 1);
         tokio::time::sleep(backoff + Duration::from_millis(jitter)).await;
@@ -132,7 +134,14 @@ async fn handshake(
         let mut stream = TcpStream::connect(addr).await?;
         let _ = stream.set_nodelay(true);
         let client: [u8; 16] = rand::random();
-        write_frame(&mut stream, &Handshake::Hello { from: me, nonce: client }).await?;
+        write_frame(
+            &mut stream,
+            &Handshake::Hello {
+                from: me,
+                nonce: client,
+            },
+        )
+        .await?;
         stream.flush().await?;
         let Handshake::Challenge { nonce: server, mac } = read_frame(&mut stream).await? else {
             return Err(FrameError::Refused("expected challenge"));

@@ -12,6 +12,21 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run one node of a replicated key-value cluster (Raft, redb, RESP client port, HTTP admin).
+    Serve {
+        /// The node's configuration (YAML or JSON).
+        #[arg(long)]
+        config: String,
+    },
+    /// Start or stop a local cluster on loopback (each node its own process and data dir).
+    Cluster {
+        #[command(subcommand)]
+        action: ClusterAction,
+    },
+    /// Jepsen-style test on real processes: a local cluster, concurrent clients recording a
+    /// history, kill -9 / pause / restart faults (often on the leader), then the history is
+    /// checked for linearizability (exit 1 on a violation).
+    Chaos(ChaosArgs),
     /// Recommend a protocol, its configuration and its failure scenarios for a distributed_context.
     Advise {
         /// Context file (JSON or YAML), or `-` for standard input.
@@ -95,6 +110,59 @@ pub enum OutputFormat {
 pub enum VerdictFormat {
     Text,
     Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClusterAction {
+    /// Write configurations and start the nodes in the background.
+    Up {
+        /// Nodes.
+        #[arg(long, default_value_t = 3)]
+        nodes: usize,
+        /// Where configurations, data and logs go.
+        #[arg(long, default_value = "distsys-cluster")]
+        dir: String,
+        /// Node i (from 1) serves clients on BASE+i, peers on BASE+100+i, admin on BASE+200+i.
+        #[arg(long, default_value_t = 7000)]
+        base_port: u16,
+        /// Password clients must AUTH with.
+        #[arg(long)]
+        password: Option<String>,
+    },
+    /// Stop the nodes started by `up` (SIGTERM, then SIGKILL after 5 s).
+    Down {
+        /// The directory given to `up`.
+        #[arg(long, default_value = "distsys-cluster")]
+        dir: String,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ChaosArgs {
+    /// Nodes.
+    #[arg(long, default_value_t = 5)]
+    pub nodes: usize,
+    /// How long faults are injected (then everything heals and is checked).
+    #[arg(long, default_value = "30s")]
+    pub duration: String,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 5)]
+    pub clients: usize,
+    /// Seed of the fault schedule and the workload.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// First port (clients BASE+i, peers BASE+100+i, admin BASE+200+i).
+    #[arg(long, default_value_t = 17000)]
+    pub base_port: u16,
+    /// Run the deliberately broken node: GET answered from any node's local state (stale reads).
+    #[arg(long)]
+    pub unsafe_stale_reads: bool,
+    /// Keep the cluster's directory (configurations, data, logs) and print where it is.
+    #[arg(long)]
+    pub keep: bool,
+    /// Write the recorded history here (JSON lines).
+    #[arg(long)]
+    pub history: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

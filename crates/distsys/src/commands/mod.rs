@@ -2,7 +2,9 @@
 
 mod advise;
 mod bench;
+mod chaos;
 mod check_history;
+mod cluster;
 mod diagnose;
 mod evidence;
 mod simulate;
@@ -20,6 +22,9 @@ pub fn dispatch(
     stderr: &mut dyn Write,
 ) -> i32 {
     match command {
+        Command::Serve { config } => cluster::serve(&config, stderr),
+        Command::Cluster { action } => cluster::run(action, stdout, stderr),
+        Command::Chaos(args) => chaos::run(&args, stdout, stderr),
         Command::Advise {
             file,
             format,
