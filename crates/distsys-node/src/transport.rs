@@ -158,3 +158,62 @@ async fn handshake(
     .await
     .map_err(|_| FrameError::Refused("handshake timed out"))?
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_key_holder_can_connect_and_send() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let addr = listener.local_addr().expect("addr");
+            let key = Arc::new(b"0123456789abcdef0123456789abcdef".to_vec());
+            let members = Arc::new(BTreeSet::from([1, 2]));
+            let (inputs, received) = std::sync::mpsc::channel();
+            tokio::spawn(listen(listener, 1, members, key.clone(), inputs));
+            // Wrong key: refused during the handshake.
+            let wrong = handshake(2, 1, addr, b"another cluster key............").await;
+            assert!(matches!(wrong, Err(FrameError::Refused(_))), "{wrong:?}");
+            // Not a member, even with the key.
+            assert!(handshake(9, 1, addr, &key).await.is_err());
+            // The right key: messages get through, attributed to the authenticated sender.
+            let mut stream = handshake(2, 1, addr, &key).await.expect("handshake");
+            write_frame(&mut stream, &Message::TimeoutNow { term: 4 })
+                .await
+                .expect("send");
+            stream.flush().await.expect("flush");
+            let got =
+                tokio::task::spawn_blocking(move || received.recv_timeout(Duration::from_secs(5)))
+                    .await
+                    .expect("join");
+            match got {
+                Ok(Input::Peer(from, Message::TimeoutNow { term })) => {
+                    assert_eq!((from, term), (2, 4));
+                }
+                _ => panic!("the message did not arrive"),
+            }
+            // Garbage after the handshake closes that connection only.
+            let mut bad = handshake(2, 1, addr, &key).await.expect("handshake");
+            bad.write_all(&[0, 0, 0, 3, 0xff, 0xff, 0xff])
+                .await
+                .expect("write");
+            let mut buf = [0u8; 1];
+            let closed = tokio::time::timeout(
+                Duration::from_secs(5),
+                tokio::io::AsyncReadExt::read(&mut bad, &mut buf),
+            )
+            .await;
+            assert!(matches!(closed, Ok(Ok(0)) | Ok(Err(_))), "{closed:?}");
+            assert!(
+                handshake(2, 1, addr, &key).await.is_ok(),
+                "the listener still serves"
+            );
+        });
+    }
+}

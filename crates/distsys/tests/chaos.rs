@@ -1,0 +1,58 @@
+//! Jepsen-style runs on real node processes (short ones; longer runs are `distsys chaos
+//! --duration 300s`): the correct node keeps the history linearizable through kill -9, pauses
+//! and a full-cluster restart, and the deliberately broken node (stale reads from any replica)
+//! is caught.
+
+use assert_cmd::Command;
+
+fn chaos(args: &[&str]) -> (i32, String) {
+    let out = Command::cargo_bin("distsys")
+        .expect("binary")
+        .arg("chaos")
+        .args(args)
+        .timeout(std::time::Duration::from_secs(170))
+        .output()
+        .expect("runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn the_node_survives_kill_pause_and_full_restart_with_a_linearizable_history() {
+    let (code, out) = chaos(&[
+        "--nodes",
+        "5",
+        "--duration",
+        "15s",
+        "--seed",
+        "11",
+        "--base-port",
+        "21000",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("verdict: linearizable, no acknowledged write lost"),
+        "{out}"
+    );
+    assert!(out.contains("kill -9 every node, restart all"), "{out}");
+    assert!(out.contains("final reads 5/5"), "{out}");
+}
+
+#[test]
+fn stale_reads_from_any_replica_are_caught() {
+    let (code, out) = chaos(&[
+        "--nodes",
+        "5",
+        "--duration",
+        "8s",
+        "--seed",
+        "12",
+        "--base-port",
+        "22000",
+        "--unsafe-stale-reads",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("NOT linearizable"), "{out}");
+}
