@@ -200,8 +200,25 @@ pub enum BenchTarget {
         #[arg(long, value_delimiter = ',', default_value = "10,100,1000")]
         nodes: Vec<usize>,
     },
-    /// Raft and Multi-Paxos in the simulator at 3, 5 and 7 nodes and 1 and 50 ms latency:
-    /// messages per committed operation, commit latency, throughput.
+    /// This project's 3-node cluster against etcd 3.4 (3 members), both on loopback and
+    /// fsyncing, under the same workload: ops/s and p50/p99 latency for 1, 16 and 64 clients,
+    /// write-only and 50% writes; then redis-benchmark against the node, if installed.
+    Cluster {
+        /// Seconds per measurement.
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        /// Client counts (comma-separated).
+        #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
+        clients: Vec<usize>,
+        /// Value size in bytes.
+        #[arg(long, default_value_t = 100)]
+        value_size: usize,
+        /// First port for this project's cluster (etcd uses 23791-23803).
+        #[arg(long, default_value_t = 19000)]
+        base_port: u16,
+    },
+    /// Raft, Multi-Paxos and PBFT in the simulator at 3/4, 5, 7 and 10 nodes and 1 and 50 ms
+    /// latency: messages per committed operation, commit latency, throughput.
     Protocols {
         /// Simulated seconds per run.
         #[arg(long, default_value_t = 10)]

@@ -7,6 +7,7 @@
 
 use super::cluster::{configs, signal, spawn, write_config};
 use super::fail;
+use super::resp_client::{Answer, Connections};
 use crate::cli::ChaosArgs;
 use crate::{EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_OK};
 use distsys_check::history::{Completion, Event, HistoryBuilder, OpKind};
@@ -16,8 +17,8 @@ use nix::sys::signal::Signal;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::Write;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Child;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -55,78 +56,6 @@ impl Recorder {
             value,
             time: self.start.elapsed().as_nanos() as u64,
         });
-    }
-}
-
-/// A reply from a node.
-#[derive(Debug, Clone, PartialEq)]
-enum Answer {
-    Simple(String),
-    Error(String),
-    Integer(i64),
-    Bulk(Option<String>),
-}
-
-fn read_answer(reader: &mut BufReader<TcpStream>) -> std::io::Result<Answer> {
-    let mut line = String::new();
-    if reader.read_line(&mut line)? == 0 {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::UnexpectedEof,
-            "closed",
-        ));
-    }
-    let line = line.trim_end_matches(['\r', '\n']);
-    let bad = || std::io::Error::new(std::io::ErrorKind::InvalidData, "bad reply");
-    let (kind, rest) = line.split_at(line.len().min(1));
-    Ok(match kind {
-        "+" => Answer::Simple(rest.to_string()),
-        "-" => Answer::Error(rest.to_string()),
-        ":" => Answer::Integer(rest.parse().map_err(|_| bad())?),
-        "$" => {
-            let len: i64 = rest.parse().map_err(|_| bad())?;
-            if len < 0 {
-                Answer::Bulk(None)
-            } else {
-                let mut buf = vec![0; len as usize + 2];
-                reader.read_exact(&mut buf)?;
-                buf.truncate(len as usize);
-                Answer::Bulk(Some(String::from_utf8_lossy(&buf).into_owned()))
-            }
-        }
-        _ => return Err(bad()),
-    })
-}
-
-/// A client's connections, one per node, opened on demand.
-struct Connections {
-    addrs: Vec<SocketAddr>,
-    open: Vec<Option<(TcpStream, BufReader<TcpStream>)>>,
-}
-
-impl Connections {
-    fn call(&mut self, node: usize, args: &[&str]) -> std::io::Result<Answer> {
-        if self.open[node].is_none() {
-            let stream = TcpStream::connect_timeout(&self.addrs[node], Duration::from_millis(500))?;
-            stream.set_read_timeout(Some(Duration::from_secs(3)))?;
-            stream.set_write_timeout(Some(Duration::from_secs(3)))?;
-            stream.set_nodelay(true)?;
-            let reader = BufReader::new(stream.try_clone()?);
-            self.open[node] = Some((stream, reader));
-        }
-        let mut wire = format!("*{}\r\n", args.len());
-        for a in args {
-            wire.push_str(&format!("${}\r\n{a}\r\n", a.len()));
-        }
-        let result = match self.open[node].as_mut() {
-            Some((stream, reader)) => stream
-                .write_all(wire.as_bytes())
-                .and_then(|()| read_answer(reader)),
-            None => Err(std::io::Error::other("not connected")),
-        };
-        if result.is_err() {
-            self.open[node] = None;
-        }
-        result
     }
 }
 
@@ -218,10 +147,7 @@ fn client_loop(
 ) -> (u64, u64, u64) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ (id << 20));
     let n = addrs.len();
-    let mut conns = Connections {
-        open: (0..n).map(|_| None).collect(),
-        addrs,
-    };
+    let mut conns = Connections::new(addrs);
     let mut process = id;
     let mut guess = rng.random_range(0..n);
     let (mut ok, mut failed, mut unknown) = (0, 0, 0);
@@ -546,10 +472,7 @@ fn campaign(
     }
     // Final reads of every key, recorded like any other operation.
     let mut rng = ChaCha8Rng::seed_from_u64(args.seed ^ 0xF17A1);
-    let mut conns = Connections {
-        open: (0..addrs.len()).map(|_| None).collect(),
-        addrs: addrs.clone(),
-    };
+    let mut conns = Connections::new(addrs.clone());
     let mut guess = recovered.map_or(0, |(i, _)| i);
     let reader = next_process.fetch_add(1, Ordering::Relaxed);
     let mut final_reads = 0;

@@ -7,6 +7,7 @@ mod check_history;
 mod cluster;
 mod diagnose;
 mod evidence;
+mod resp_client;
 mod simulate;
 
 use crate::cli::{Command, SchemaKind};

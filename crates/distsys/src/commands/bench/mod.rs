@@ -2,6 +2,7 @@
 
 mod advise;
 mod check;
+mod cluster;
 mod partition;
 mod protocols;
 mod raft;
@@ -17,6 +18,19 @@ pub fn run(what: BenchTarget, stdout: &mut dyn Write, stderr: &mut dyn Write) ->
         BenchTarget::Sim { seconds, max_nodes } => sim::run(seconds.max(1), max_nodes, stdout),
         BenchTarget::Partition { keys, nodes } => partition::run(keys.max(1), &nodes, stdout),
         BenchTarget::Protocols { seconds } => protocols::run(seconds.max(1), stdout),
+        BenchTarget::Cluster {
+            seconds,
+            clients,
+            value_size,
+            base_port,
+        } => cluster::run(
+            seconds.max(1),
+            &clients,
+            value_size,
+            base_port,
+            stdout,
+            stderr,
+        ),
         BenchTarget::Raft {
             nodes,
             entries,
