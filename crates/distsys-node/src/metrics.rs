@@ -102,10 +102,72 @@ impl Metrics {
         self.partitions.get_or_create(&label("type", kind)).inc();
     }
 
-    /// The Prometheus text exposition (OpenMetrics, ends with `# EOF`).
+    /// The Prometheus text exposition format 0.0.4 (what `promtool check metrics` and every
+    /// Prometheus scrape read).
     pub fn render(&self) -> String {
         let mut out = String::new();
         let _ = encode(&mut out, &self.registry);
-        out
+        openmetrics_to_prometheus_text(&out)
+    }
+}
+
+/// prometheus-client writes OpenMetrics, where a counter family `x` has samples `x_total` and
+/// the text ends with `# EOF`; the Prometheus text format names the family `x_total` in its
+/// HELP and TYPE lines and has no EOF marker.
+fn openmetrics_to_prometheus_text(text: &str) -> String {
+    let counters: std::collections::BTreeSet<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        if line == "# EOF" {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
+            let rest = line.strip_prefix(prefix)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters
+                .contains(name)
+                .then(|| format!("{prefix}{name}_total {tail}"))
+        });
+        out.push_str(renamed.as_deref().unwrap_or(line));
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_are_named_with_total_and_there_is_no_eof() {
+        let m = Metrics::new();
+        m.election("success");
+        m.latency("write", 0.002);
+        m.lag(2, 0.5);
+        let text = m.render();
+        assert!(
+            text.contains("# TYPE leader_elections_total counter"),
+            "{text}"
+        );
+        assert!(text.contains("# HELP leader_elections_total "), "{text}");
+        assert!(
+            text.contains("leader_elections_total{result=\"success\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "consensus_latency_seconds_bucket{le=\"0.005\",operation_type=\"write\"} 1"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("replication_lag_seconds{follower_id=\"2\"} 0.5"),
+            "{text}"
+        );
+        assert!(!text.contains("# EOF"));
     }
 }
