@@ -35,9 +35,12 @@ fn number(bytes: &[u8]) -> Result<i64, RespError> {
         })
 }
 
+/// A decoded command: its arguments and how many input bytes it used.
+pub type Decoded = (Vec<Vec<u8>>, usize);
+
 /// Decodes one command from the front of `buf`: `Ok(None)` if it is incomplete, else the
 /// arguments and how many bytes they used.
-pub fn decode(buf: &[u8]) -> Result<Option<(Vec<Vec<u8>>, usize)>, RespError> {
+pub fn decode(buf: &[u8]) -> Result<Option<Decoded>, RespError> {
     if buf.is_empty() {
         return Ok(None);
     }

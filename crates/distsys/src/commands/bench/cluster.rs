@@ -19,6 +19,11 @@ use std::time::{Duration, Instant};
 /// Keys in the workload.
 const KEYS: u64 = 1000;
 
+/// The next operation of a client: (is a write, key, value).
+type NextOp<'a> = &'a mut dyn FnMut() -> (bool, String, String);
+/// Runs one operation for client `c`; true if it succeeded.
+type RunOp<'a> = &'a (dyn Fn(usize, NextOp<'_>) -> bool + Sync);
+
 /// One measurement: operations done and their latencies (µs, sorted).
 struct Measured {
     ops: u64,
@@ -32,7 +37,7 @@ fn drive(
     seconds: u64,
     write_ratio: f64,
     value_size: usize,
-    op: &(dyn Fn(usize, &mut dyn FnMut() -> (bool, String, String)) -> bool + Sync),
+    op: RunOp<'_>,
 ) -> Measured {
     let end = Instant::now() + Duration::from_secs(seconds);
     let start = Instant::now();
@@ -293,8 +298,8 @@ pub fn run(
     };
     let _ = writeln!(
         stdout,
-        "{:<23} {:<52} {}",
-        "workload", "distsys (RESP, to the leader)", "etcd 3.4 (v3 JSON gateway, any member)"
+        "{:<23} {:<52} etcd 3.4 (v3 JSON gateway, any member)",
+        "workload", "distsys (RESP, to the leader)"
     );
     for (i, (label, node)) in rows.iter().enumerate() {
         let _ = writeln!(
