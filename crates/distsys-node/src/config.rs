@@ -40,6 +40,10 @@ pub struct NodeConfig {
     /// Randomised election timeout range, ms.
     #[serde(default = "default_election_timeout_ms")]
     pub election_timeout_ms: (u64, u64),
+    /// Where to connect to reach a peer, when not at its own `peer` address (a proxy; the
+    /// chaos tests route every link through one to cut it).
+    #[serde(default)]
+    pub peer_routes: BTreeMap<NodeId, SocketAddr>,
     /// A deliberately broken variant for the chaos tests: serve GET from the local state machine
     /// on any node without a ReadIndex round (stale reads). Never set it in production.
     #[serde(default)]
@@ -177,6 +181,7 @@ mod tests {
             heartbeat_ms: 50,
             election_timeout_ms: (300, 600),
             unsafe_stale_reads: false,
+            peer_routes: BTreeMap::new(),
         }
     }
 

@@ -67,7 +67,8 @@ pub fn run(config: NodeConfig) -> Result<(), NodeError> {
         }
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         peers.insert(id, tx);
-        outgoing.push((id, member.peer, rx));
+        let route = config.peer_routes.get(&id).copied().unwrap_or(member.peer);
+        outgoing.push((id, route, rx));
     }
     let node = node::Node::new(
         config.id,

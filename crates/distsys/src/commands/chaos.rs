@@ -17,6 +17,7 @@ use nix::sys::signal::Signal;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -279,6 +280,25 @@ pub fn run(args: &ChaosArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> 
     ));
     let _ = std::fs::remove_dir_all(&dir);
     let mut cluster = configs(args.nodes, &dir, args.base_port, None);
+    // Every peer link goes through a proxy the fault schedule can cut.
+    let cuts = Arc::new(Mutex::new(BTreeSet::new()));
+    let peer_addrs: Vec<SocketAddr> = cluster.iter().map(|(_, c)| c.me().peer).collect();
+    for (i, (_, config)) in cluster.iter_mut().enumerate() {
+        for (j, target) in peer_addrs.iter().enumerate() {
+            if i == j {
+                continue;
+            }
+            let port = args.base_port + 300 + (i * 10 + j) as u16;
+            let route = SocketAddr::from(([127, 0, 0, 1], port));
+            if let Err(e) = proxy::start(route, *target, (i, j), cuts.clone()) {
+                return fail(
+                    stderr,
+                    &format!("cannot start the link proxy on {route}: {e}"),
+                );
+            }
+            config.peer_routes.insert(j as u64 + 1, route);
+        }
+    }
     let mut paths = Vec::new();
     for (node_dir, config) in &mut cluster {
         config.unsafe_stale_reads = args.unsafe_stale_reads;
@@ -294,7 +314,15 @@ pub fn run(args: &ChaosArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> 
             Err(e) => return fail(stderr, &format!("cannot start a node: {e}")),
         }
     }
-    let code = campaign(args, seconds, &cluster, &paths, &mut children, stdout);
+    let code = campaign(
+        args,
+        seconds,
+        &cluster,
+        &paths,
+        &mut children,
+        &cuts,
+        stdout,
+    );
     for child in children.iter_mut().flatten() {
         let _ = child.kill();
         let _ = child.wait();
@@ -313,6 +341,7 @@ fn campaign(
     cluster: &[(PathBuf, NodeConfig)],
     paths: &[PathBuf],
     children: &mut [Option<Child>],
+    cuts: &proxy::Cuts,
     stdout: &mut dyn Write,
 ) -> i32 {
     let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
@@ -374,7 +403,38 @@ fn campaign(
         let on_leader = current == Some(victim);
         let role = if on_leader { " (the leader)" } else { "" };
         let down_for = Duration::from_millis(rng.random_range(500..2500));
-        if rng.random_bool(0.5) {
+        let fault = rng.random_range(0..3);
+        if fault == 2 {
+            // A network partition: the victim alone (often the leader), or a random split.
+            let n = cluster.len();
+            let side: BTreeSet<usize> = if rng.random_bool(0.5) {
+                BTreeSet::from([victim])
+            } else {
+                (0..n).filter(|_| rng.random_bool(0.5)).collect()
+            };
+            let names: Vec<usize> = side.iter().map(|i| i + 1).collect();
+            say(
+                stdout,
+                format!(
+                    "partition {names:?} from the rest for {} ms",
+                    down_for.as_millis()
+                ),
+            );
+            if let Ok(mut cut) = cuts.lock() {
+                for a in 0..n {
+                    for b in 0..n {
+                        if side.contains(&a) != side.contains(&b) {
+                            cut.insert((a, b));
+                        }
+                    }
+                }
+            }
+            std::thread::sleep(down_for);
+            if let Ok(mut cut) = cuts.lock() {
+                cut.clear();
+            }
+            say(stdout, "partition healed".into());
+        } else if fault == 1 {
             say(
                 stdout,
                 format!(
@@ -552,5 +612,79 @@ fn campaign(
             let _ = writeln!(stdout, "verdict: unknown ({reason:?})");
             crate::EXIT_UNKNOWN
         }
+    }
+}
+
+/// Fault-injecting TCP proxies, one per directed peer link: a cut link drops its connection and
+/// refuses new ones until healed.
+mod proxy {
+    use std::collections::BTreeSet;
+    use std::io::{Read, Write};
+    use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    /// The links cut now, as (from node index, to node index).
+    pub type Cuts = Arc<Mutex<BTreeSet<(usize, usize)>>>;
+
+    fn is_cut(cuts: &Cuts, link: (usize, usize)) -> bool {
+        cuts.lock().map_or(false, |c| c.contains(&link))
+    }
+
+    /// Forwards connections made to `listen` to `target` while `link` is not cut.
+    pub fn start(
+        listen: SocketAddr,
+        target: SocketAddr,
+        link: (usize, usize),
+        cuts: Cuts,
+    ) -> std::io::Result<()> {
+        let listener = TcpListener::bind(listen)?;
+        std::thread::spawn(move || {
+            for incoming in listener.incoming() {
+                let Ok(inbound) = incoming else { continue };
+                if is_cut(&cuts, link) {
+                    let _ = inbound.shutdown(Shutdown::Both);
+                    continue;
+                }
+                let Ok(outbound) = TcpStream::connect_timeout(&target, Duration::from_millis(500))
+                else {
+                    let _ = inbound.shutdown(Shutdown::Both);
+                    continue;
+                };
+                for (from, to) in [(&inbound, &outbound), (&outbound, &inbound)] {
+                    let (Ok(mut from), Ok(mut to)) = (from.try_clone(), to.try_clone()) else {
+                        continue;
+                    };
+                    let cuts = cuts.clone();
+                    std::thread::spawn(move || {
+                        let _ = from.set_read_timeout(Some(Duration::from_millis(50)));
+                        let mut buf = [0u8; 16 << 10];
+                        loop {
+                            if is_cut(&cuts, link) {
+                                break;
+                            }
+                            match from.read(&mut buf) {
+                                Ok(0) => break,
+                                Ok(n) => {
+                                    if to.write_all(&buf[..n]).is_err() {
+                                        break;
+                                    }
+                                }
+                                Err(e)
+                                    if matches!(
+                                        e.kind(),
+                                        std::io::ErrorKind::WouldBlock
+                                            | std::io::ErrorKind::TimedOut
+                                    ) => {}
+                                Err(_) => break,
+                            }
+                        }
+                        let _ = from.shutdown(Shutdown::Both);
+                        let _ = to.shutdown(Shutdown::Both);
+                    });
+                }
+            }
+        });
+        Ok(())
     }
 }

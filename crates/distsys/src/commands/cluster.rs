@@ -60,6 +60,7 @@ pub fn configs(
                 heartbeat_ms: 50,
                 election_timeout_ms: (300, 600),
                 unsafe_stale_reads: false,
+                peer_routes: BTreeMap::new(),
             };
             (node_dir, config)
         })
