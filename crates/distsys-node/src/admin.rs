@@ -2,10 +2,11 @@
 
 use crate::metrics::Metrics;
 use crate::node::Input;
+use axum::extract::Path;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
@@ -28,6 +29,8 @@ pub async fn serve(listener: TcpListener, metrics: Metrics, inputs: Sender<Input
         .route("/metrics", get(metrics_page))
         .route("/health", get(health))
         .route("/status", get(status))
+        .route("/admin/transfer/{target}", post(transfer))
+        .route("/admin/membership", post(membership))
         .with_state(state);
     let _ = axum::serve(listener, app).await;
 }
@@ -69,5 +72,81 @@ async fn status(State(state): State<AdminState>) -> impl IntoResponse {
             "protocol thread not answering\n",
         )
             .into_response(),
+    }
+}
+
+fn send(state: &AdminState, input: Input) -> bool {
+    state
+        .inputs
+        .lock()
+        .ok()
+        .is_some_and(|i| i.send(input).is_ok())
+}
+
+/// `POST /admin/transfer/{id}`: the leader hands leadership to member `id`.
+async fn transfer(State(state): State<AdminState>, Path(target): Path<u64>) -> impl IntoResponse {
+    let (reply, answer) = oneshot::channel();
+    if !send(&state, Input::Transfer { target, reply }) {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "protocol thread not answering\n".to_string(),
+        );
+    }
+    match answer.await {
+        Ok(Ok(())) => (
+            StatusCode::OK,
+            format!("transferring leadership to {target}\n"),
+        ),
+        Ok(Err(why)) => (StatusCode::CONFLICT, format!("{why}\n")),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "protocol thread not answering\n".to_string(),
+        ),
+    }
+}
+
+/// The body of `POST /admin/membership`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MembershipChange {
+    voters: std::collections::BTreeSet<u64>,
+    #[serde(default)]
+    learners: std::collections::BTreeSet<u64>,
+}
+
+/// `POST /admin/membership` with `{"voters":[...],"learners":[...]}`: the leader changes the
+/// membership by joint consensus.
+async fn membership(State(state): State<AdminState>, body: String) -> impl IntoResponse {
+    let change: MembershipChange = match serde_json::from_str(&body) {
+        Ok(c) => c,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                format!("body: {e} (expected {{\"voters\":[..],\"learners\":[..]}})\n"),
+            )
+        }
+    };
+    let (reply, answer) = oneshot::channel();
+    let input = Input::Membership {
+        voters: change.voters,
+        learners: change.learners,
+        reply,
+    };
+    if !send(&state, input) {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "protocol thread not answering\n".to_string(),
+        );
+    }
+    match answer.await {
+        Ok(Ok(index)) => (
+            StatusCode::OK,
+            format!("membership change at log index {index}\n"),
+        ),
+        Ok(Err(why)) => (StatusCode::CONFLICT, format!("{why}\n")),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "protocol thread not answering\n".to_string(),
+        ),
     }
 }

@@ -41,6 +41,22 @@ pub enum Input {
     },
     /// The node's status, for /status and INFO.
     Status(oneshot::Sender<Status>),
+    /// Hand leadership to a member (leader only).
+    Transfer {
+        /// The member to lead.
+        target: NodeId,
+        /// Whether the transfer started, or why not.
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    /// Change the voting members and learners (leader only; joint consensus).
+    Membership {
+        /// The new voters.
+        voters: std::collections::BTreeSet<NodeId>,
+        /// The new learners.
+        learners: std::collections::BTreeSet<NodeId>,
+        /// The log index of the change, or why it was refused.
+        reply: oneshot::Sender<Result<Index, String>>,
+    },
     /// A peer link went up or down.
     Link {
         /// The peer.
@@ -203,6 +219,38 @@ impl Node {
             }
             Input::Status(reply) => {
                 let _ = reply.send(self.status());
+            }
+            Input::Transfer { target, reply } => {
+                let result = if !self.links.contains_key(&target) {
+                    Err(format!("{target} is not another member of this cluster"))
+                } else if self.replica.raft().role() != Role::Leader {
+                    Err(format!(
+                        "not the leader (the leader is {:?})",
+                        self.replica.raft().leader()
+                    ))
+                } else if self.replica.transfer_leadership(target) {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "{target} cannot take over now (not a voter, or a transfer is in progress)"
+                    ))
+                };
+                let _ = reply.send(result);
+            }
+            Input::Membership {
+                voters,
+                learners,
+                reply,
+            } => {
+                let known = |n: &NodeId| *n == self.id || self.links.contains_key(n);
+                let result = if let Some(n) = voters.iter().chain(&learners).find(|n| !known(n)) {
+                    Err(format!("{n} is not in this cluster's configuration (members must be configured to be reachable)"))
+                } else {
+                    self.replica
+                        .propose_membership(voters, learners)
+                        .map_err(|e| e.to_string())
+                };
+                let _ = reply.send(result);
             }
             Input::Link { peer, up } => {
                 let was = self.links.insert(peer, up).unwrap_or(false);

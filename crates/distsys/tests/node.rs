@@ -1,0 +1,166 @@
+//! The node as a user runs it: `distsys cluster up`, Redis-protocol clients, the admin port
+//! (status, metrics, leadership transfer, membership change), a restart that keeps the data,
+//! and `cluster down`.
+
+use assert_cmd::Command;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+const BASE: u16 = 25000;
+
+fn resp(port: u16, args: &[&str]) -> String {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let mut wire = format!("*{}\r\n", args.len());
+    for a in args {
+        wire.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+    }
+    stream.write_all(wire.as_bytes()).expect("write");
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    reader.read_line(&mut line).expect("read");
+    if let Some(len) = line.strip_prefix('$') {
+        if let Ok(n) = len.trim().parse::<usize>() {
+            let mut value = String::new();
+            reader.read_line(&mut value).expect("read");
+            assert_eq!(value.trim_end().len(), n);
+            return value.trim_end().to_string();
+        }
+    }
+    line.trim_end().to_string()
+}
+
+fn http(method: &str, url: &str, body: &str) -> (u16, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(5)))
+        .build()
+        .into();
+    let response = if method == "POST" {
+        agent.post(url).send(body.to_string())
+    } else {
+        agent.get(url).call()
+    };
+    match response {
+        Ok(mut r) => (
+            r.status().as_u16(),
+            r.body_mut().read_to_string().unwrap_or_default(),
+        ),
+        Err(_) => (0, String::new()),
+    }
+}
+
+fn leader() -> Option<u16> {
+    (1..=3u16).find(|i| {
+        http(
+            "GET",
+            &format!("http://127.0.0.1:{}/status", BASE + 200 + i),
+            "",
+        )
+        .1
+        .contains("\"role\":\"leader\"")
+    })
+}
+
+fn wait_leader(not: Option<u16>) -> u16 {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(20) {
+        if let Some(l) = leader().filter(|l| Some(*l) != not) {
+            return l;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("no leader within 20 s");
+}
+
+fn cluster(args: &[&str]) -> String {
+    let out = Command::cargo_bin("distsys")
+        .expect("binary")
+        .arg("cluster")
+        .args(args)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_local_cluster_serves_redis_clients_and_obeys_admin_commands() {
+    let dir = std::env::temp_dir().join(format!("distsys-node-test-{}", std::process::id()));
+    let dir = dir.display().to_string();
+    let base = BASE.to_string();
+    cluster(&["up", "--nodes", "3", "--dir", &dir, "--base-port", &base]);
+    let result = std::panic::catch_unwind(|| {
+        let l = wait_leader(None);
+        let follower = l % 3 + 1;
+        assert_eq!(resp(BASE + l, &["SET", "greeting", "hello"]), "+OK");
+        assert_eq!(resp(BASE + l, &["GET", "greeting"]), "hello");
+        assert_eq!(resp(BASE + l, &["INCR", "n"]), ":1");
+        assert_eq!(resp(BASE + l, &["CAS", "greeting", "hello", "hi"]), ":1");
+        assert_eq!(resp(BASE + l, &["CAS", "greeting", "hello", "hey"]), ":0");
+        // A follower names the leader's client port.
+        assert_eq!(
+            resp(BASE + follower, &["GET", "greeting"]),
+            format!("-MOVED 0 127.0.0.1:{}", BASE + l)
+        );
+        // Malformed input: an error, and the node keeps serving.
+        assert!(resp(BASE + l, &["NOSUCH"]).starts_with("-ERR unknown command"));
+        let (code, metrics) = http(
+            "GET",
+            &format!("http://127.0.0.1:{}/metrics", BASE + 200 + l),
+            "",
+        );
+        assert_eq!(code, 200);
+        assert!(
+            metrics.contains("# TYPE leader_elections_total counter"),
+            "{metrics}"
+        );
+        assert!(
+            metrics.contains("consensus_latency_seconds_bucket"),
+            "{metrics}"
+        );
+        // Leadership transfer.
+        let (code, text) = http(
+            "POST",
+            &format!(
+                "http://127.0.0.1:{}/admin/transfer/{follower}",
+                BASE + 200 + l
+            ),
+            "",
+        );
+        assert_eq!(code, 200, "{text}");
+        let new = wait_leader(Some(l));
+        assert_eq!(new, follower);
+        // Membership: an unknown member is refused, a known change is accepted.
+        let url = format!("http://127.0.0.1:{}/admin/membership", BASE + 200 + new);
+        let (code, _) = http("POST", &url, r#"{"voters":[1,2,3,9]}"#);
+        assert_eq!(code, 409);
+        let (code, _) = http("POST", &url, "not json");
+        assert_eq!(code, 400);
+        let (code, text) = http("POST", &url, r#"{"voters":[1,2,3]}"#);
+        assert_eq!(code, 200, "{text}");
+        assert_eq!(resp(BASE + new, &["GET", "greeting"]), "hi");
+    });
+    cluster(&["down", "--dir", &dir]);
+    // Restarted from disk, the data is still there.
+    if result.is_ok() {
+        cluster(&["up", "--nodes", "3", "--dir", &dir, "--base-port", &base]);
+        let restarted = std::panic::catch_unwind(|| {
+            // The restart writes new configurations (a new key) but keeps the data dirs.
+            let l = wait_leader(None);
+            assert_eq!(resp(BASE + l, &["GET", "greeting"]), "hi");
+            assert_eq!(resp(BASE + l, &["INCR", "n"]), ":2");
+        });
+        cluster(&["down", "--dir", &dir]);
+        let _ = std::fs::remove_dir_all(&dir);
+        if let Err(e) = restarted {
+            std::panic::resume_unwind(e);
+        }
+    }
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
