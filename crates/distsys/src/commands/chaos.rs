@@ -628,7 +628,7 @@ mod proxy {
     pub type Cuts = Arc<Mutex<BTreeSet<(usize, usize)>>>;
 
     fn is_cut(cuts: &Cuts, link: (usize, usize)) -> bool {
-        cuts.lock().map_or(false, |c| c.contains(&link))
+        cuts.lock().is_ok_and(|c| c.contains(&link))
     }
 
     /// Forwards connections made to `listen` to `target` while `link` is not cut.
