@@ -317,3 +317,59 @@ async fn execute(shared: &Shared, session: &mut Session, args: Vec<Vec<u8>>) -> 
     .await;
     result.unwrap_or_else(|e| e)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(shared: &Shared, session: &mut Session, args: &[&str]) -> Reply {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let args = args.iter().map(|a| a.as_bytes().to_vec()).collect();
+        rt.block_on(execute(shared, session, args))
+    }
+
+    #[test]
+    fn a_password_is_required_before_anything_but_auth() {
+        let (inputs, _received) = std::sync::mpsc::channel();
+        let shared = Shared {
+            inputs,
+            clients: BTreeMap::new(),
+            password: Some("s3cret".into()),
+            unsafe_stale_reads: false,
+        };
+        let mut session = Session {
+            client: 1,
+            seq: 0,
+            authed: false,
+            stale: false,
+        };
+        assert_eq!(
+            run(&shared, &mut session, &["GET", "k"]),
+            Reply::Error("NOAUTH Authentication required.".into())
+        );
+        assert_eq!(
+            run(&shared, &mut session, &["AUTH", "guess"]),
+            Reply::Error("WRONGPASS invalid password".into())
+        );
+        assert_eq!(session.seq, 0, "nothing reached the log");
+        assert_eq!(
+            run(&shared, &mut session, &["AUTH", "default", "s3cret"]),
+            Reply::Simple("OK".into())
+        );
+        assert_eq!(
+            run(&shared, &mut session, &["PING"]),
+            Reply::Simple("PONG".into())
+        );
+        assert_eq!(
+            run(&shared, &mut session, &["SET", "k"]),
+            Reply::Error("ERR syntax error (SET key value; options are not supported)".into())
+        );
+        assert_eq!(
+            run(&shared, &mut session, &["FLUSHALL"]),
+            Reply::Error("ERR unknown command 'FLUSHALL'".into())
+        );
+    }
+}

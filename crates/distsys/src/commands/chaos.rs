@@ -125,12 +125,11 @@ fn perform(
             }
         }
     }
+    // A read that did not complete changed nothing, nor did a write every node refused
+    // (redirections, no leader, connection refused); a write that may have reached a node is
+    // unknown.
     if read || !sent {
-        // A read that did not complete changed nothing; a write that never reached a node
-        // is unknown only if it may have.
-        if read {
-            return Outcome::Fail;
-        }
+        return Outcome::Fail;
     }
     Outcome::Unknown
 }
