@@ -191,3 +191,26 @@ fn advise_evidence_quotes_simulation_measurements() {
     let (_, plain, _) = run_in_process(&["advise", &replication.to_string_lossy()], "");
     assert!(!plain.contains("measured in simulation"));
 }
+
+#[test]
+fn advise_evidence_runs_pbft_with_byzantine_replicas_for_a_byzantine_context() {
+    let root = common::workspace_root();
+    let byzantine = root.join("examples/byzantine.json");
+    let (code, out, err) = run_in_process(
+        &[
+            "advise",
+            &byzantine.to_string_lossy(),
+            "--evidence",
+            "--format",
+            "text",
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("pbft runs of 5 s"), "{out}");
+    assert!(out.contains("byzantine replica(s) per run"), "{out}");
+    assert!(
+        out.contains("0 safety or linearizability violation(s)"),
+        "{out}"
+    );
+}

@@ -7,7 +7,7 @@ use distsys_core::{DistributedContext, ProblemType};
 use distsys_sim::causal::{run_causal, CausalConfig};
 use distsys_sim::leaderless::{run_leaderless_campaign, LeaderlessConfig};
 use distsys_sim::replication::{run_replication_campaign, ReplicationConfig};
-use distsys_sim::{run_campaign, FaultSet, SimConfig};
+use distsys_sim::{run_campaign, FaultSet, Protocol, SimConfig};
 
 /// Seeds per measurement: enough for a stable figure, few enough to answer in a second.
 const SEEDS: u64 = 20;
@@ -27,23 +27,34 @@ pub fn gather(context: &DistributedContext, advice: &Advice) -> Vec<Rationale> {
         .unwrap_or(1.0)
         .max(0.1);
     match context.problem_type {
-        ProblemType::Consensus if advice.protocol.name.starts_with("Raft") => {
-            vec![raft(advice, latency_ms)]
-        }
-        ProblemType::Consensus => vec![measured(
-            &advice.protocol.name,
-            "not simulated yet: only Raft runs in the simulator so far".into(),
-        )],
+        ProblemType::Consensus => vec![consensus(advice, latency_ms)],
         ProblemType::Replication => replication(advice, latency_ms),
         ProblemType::ConflictResolution => vec![conflicts()],
         ProblemType::Partitioning | ProblemType::Transaction => Vec::new(),
     }
 }
 
-fn raft(advice: &Advice, latency_ms: f64) -> Rationale {
+/// Runs the advised protocol (Raft, Multi-Paxos or PBFT with f byzantine replicas doing
+/// everything the adversary can) with the advised timers under every fault.
+fn consensus(advice: &Advice, latency_ms: f64) -> Rationale {
     let c = &advice.configuration;
+    let name = advice.protocol.name.as_str();
+    let protocol = if name.contains("PBFT") {
+        Protocol::Pbft
+    } else if name.contains("Paxos") {
+        Protocol::MultiPaxos
+    } else {
+        Protocol::Raft
+    };
     let mut config = SimConfig::new(1);
+    config.protocol = protocol;
     config.nodes = (c.group_size as usize).clamp(1, 51);
+    if protocol == Protocol::Pbft {
+        if config.nodes < 4 {
+            return measured(name, "not simulated: PBFT needs at least 4 replicas".into());
+        }
+        config.byzantine = (config.nodes - 1) / 3;
+    }
     config.duration_ms = 5_000;
     config.latency_ms = latency_ms;
     config.heartbeat_ms = c.heartbeat_ms;
@@ -53,18 +64,34 @@ fn raft(advice: &Advice, latency_ms: f64) -> Rationale {
     );
     config.faults = FaultSet::all();
     let report = run_campaign(&config, 1, SEEDS, &|_, _| {});
+    let byzantine = if protocol == Protocol::Pbft {
+        format!(", {} byzantine replica(s) per run", config.byzantine)
+    } else {
+        String::new()
+    };
+    let recovery = if protocol == Protocol::Pbft {
+        format!(
+            "a client operation completed within {:.0} ms of the last fault healing",
+            report.worst_first_ok_after_heal_us as f64 / 1000.0
+        )
+    } else {
+        format!(
+            "a leader within {:.0} ms of the last fault healing",
+            report.worst_leader_after_heal_us as f64 / 1000.0
+        )
+    };
     measured(
         &format!(
-            "{SEEDS} Raft runs of 5 s, {} nodes, {latency_ms} ms latency, every fault, these timers",
+            "{SEEDS} {} runs of 5 s, {} nodes, {latency_ms} ms latency, every fault{byzantine}, these timers",
+            protocol.name(),
             config.nodes
         ),
         format!(
-            "{} safety or linearizability violation(s); {} elections won; commit latency p50 {:.1} ms, p99 {:.1} ms; a leader within {:.0} ms of the last fault healing (worst run)",
+            "{} safety or linearizability violation(s); {} leader/view changes; commit latency p50 {:.1} ms, p99 {:.1} ms; {recovery} (worst run)",
             report.failures.len(),
             report.elections_won,
             report.latency_ms(50.0),
             report.latency_ms(99.0),
-            report.worst_leader_after_heal_us as f64 / 1000.0
         ),
     )
 }
