@@ -19,6 +19,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
+/// Unparsed input a connection may hold: a bigger command closes it (memory stays bounded).
+const MAX_PENDING_INPUT: usize = 64 << 20;
+
 /// How long a client waits for its answer before it is told the outcome is unknown.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -70,6 +73,15 @@ async fn serve(mut stream: TcpStream, shared: Arc<Shared>) -> std::io::Result<()
             return Ok(());
         }
         buf.extend_from_slice(&chunk[..n]);
+        if buf.len() > MAX_PENDING_INPUT {
+            let mut out = Vec::new();
+            Reply::Error(format!(
+                "ERR Protocol error: command larger than {MAX_PENDING_INPUT} bytes"
+            ))
+            .encode(&mut out);
+            stream.write_all(&out).await?;
+            return Ok(());
+        }
         let mut out = Vec::new();
         loop {
             match decode(&buf) {
