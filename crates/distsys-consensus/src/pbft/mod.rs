@@ -557,22 +557,42 @@ impl Pbft {
             }
             return;
         }
-        let (seq, view, now) = (self.next_seq, self.view, self.now);
+        let (seq, view) = (self.next_seq, self.view);
         self.next_seq += 1;
         self.assigned.insert(d, seq);
-        let slot = self.slots.entry(seq).or_default();
-        slot.accepted = Some((view, d));
-        slot.request = Some(request.clone());
-        let q = slot.pre_prepared.entry(d).or_insert(view);
-        *q = (*q).max(view);
-        slot.touched_at = now;
-        self.persist_slot(seq);
+        self.accept(seq, d, request.clone());
         self.multicast(Body::PrePrepare {
             view,
             seq,
             digest: d,
             request,
         });
+    }
+
+    /// Records the pre-prepare of `d` (with its request) at `seq` in the current view and writes
+    /// it to disk; a backup also votes for it (its own prepare, multicast to all) and checks
+    /// whether it is prepared. The primary's own pre-prepares carry no prepare.
+    fn accept(&mut self, seq: Index, d: Digest, request: Bytes) {
+        let (view, now, me) = (self.view, self.now, self.config.id);
+        let backup = !self.is_primary();
+        let slot = self.slots.entry(seq).or_default();
+        slot.accepted = Some((view, d));
+        slot.request = Some(request);
+        let q = slot.pre_prepared.entry(d).or_insert(view);
+        *q = (*q).max(view);
+        slot.touched_at = now;
+        if backup {
+            slot.prepares.entry((view, d)).or_default().insert(me);
+        }
+        self.persist_slot(seq);
+        if backup {
+            self.multicast(Body::Prepare {
+                view,
+                seq,
+                digest: d,
+            });
+        }
+        self.check_prepared(seq);
     }
 
     fn in_window(&self, seq: Index) -> bool {
@@ -590,7 +610,6 @@ impl Pbft {
             self.rejections.bad_digest += 1;
             return;
         }
-        let (me, now) = (self.config.id, self.now);
         let slot = self.slots.entry(seq).or_default();
         if let Some((v, accepted)) = slot.accepted {
             if v == view {
@@ -603,19 +622,7 @@ impl Pbft {
                 return;
             }
         }
-        slot.accepted = Some((view, d));
-        slot.request = Some(request);
-        let q = slot.pre_prepared.entry(d).or_insert(view);
-        *q = (*q).max(view);
-        slot.prepares.entry((view, d)).or_default().insert(me);
-        slot.touched_at = now;
-        self.persist_slot(seq);
-        self.multicast(Body::Prepare {
-            view,
-            seq,
-            digest: d,
-        });
-        self.check_prepared(seq);
+        self.accept(seq, d, request);
     }
 
     fn on_prepare(&mut self, from: NodeId, view: View, seq: Index, d: Digest) {
@@ -1361,7 +1368,6 @@ impl Pbft {
         self.pending_new_view = None;
         self.persist_view();
         self.role_changed();
-        let me = self.config.id;
         let primary = self.is_primary();
         // The checkpoint the view starts from.
         let (h, hd) = nv.checkpoint;
@@ -1402,27 +1408,10 @@ impl Pbft {
             let Some(body) = body else {
                 continue;
             };
-            let slot = self.slots.entry(seq).or_default();
-            slot.accepted = Some((view, d));
-            slot.request = Some(body);
-            let q = slot.pre_prepared.entry(d).or_insert(view);
-            *q = (*q).max(view);
-            slot.touched_at = now;
-            if !primary {
-                slot.prepares.entry((view, d)).or_default().insert(me);
-            }
             if d != null_digest() {
                 self.assigned.insert(d, seq);
             }
-            self.persist_slot(seq);
-            if !primary {
-                self.multicast(Body::Prepare {
-                    view,
-                    seq,
-                    digest: d,
-                });
-            }
-            self.check_prepared(seq);
+            self.accept(seq, d, body);
         }
         self.next_seq = last + 1;
         self.view_changes.retain(|v, _| *v > view);
