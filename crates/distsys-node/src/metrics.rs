@@ -107,35 +107,8 @@ impl Metrics {
     pub fn render(&self) -> String {
         let mut out = String::new();
         let _ = encode(&mut out, &self.registry);
-        openmetrics_to_prometheus_text(&out)
+        distsys_check::exposition::openmetrics_to_prometheus_text(&out)
     }
-}
-
-/// prometheus-client writes OpenMetrics, where a counter family `x` has samples `x_total` and
-/// the text ends with `# EOF`; the Prometheus text format names the family `x_total` in its
-/// HELP and TYPE lines and has no EOF marker.
-fn openmetrics_to_prometheus_text(text: &str) -> String {
-    let counters: std::collections::BTreeSet<&str> = text
-        .lines()
-        .filter_map(|l| l.strip_prefix("# TYPE "))
-        .filter_map(|l| l.strip_suffix(" counter"))
-        .collect();
-    let mut out = String::with_capacity(text.len());
-    for line in text.lines() {
-        if line == "# EOF" {
-            continue;
-        }
-        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
-            let rest = line.strip_prefix(prefix)?;
-            let (name, tail) = rest.split_once(' ')?;
-            counters
-                .contains(name)
-                .then(|| format!("{prefix}{name}_total {tail}"))
-        });
-        out.push_str(renamed.as_deref().unwrap_or(line));
-        out.push('\n');
-    }
-    out
 }
 
 #[cfg(test)]

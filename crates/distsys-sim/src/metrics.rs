@@ -18,7 +18,7 @@ fn label(name: &str, value: impl ToString) -> Labels {
     vec![(name.to_string(), value.to_string())]
 }
 
-/// Renders a campaign's figures as Prometheus text (ends with `# EOF`).
+/// Renders a campaign's figures in the Prometheus text format 0.0.4.
 pub fn render(summary: &CampaignReport) -> String {
     let mut registry = Registry::default();
     let elections = Family::<Labels, Counter>::default();
@@ -80,5 +80,5 @@ pub fn render(summary: &CampaignReport) -> String {
     let mut out = String::new();
     // Encoding into a String cannot fail.
     let _ = encode(&mut out, &registry);
-    out
+    distsys_check::exposition::openmetrics_to_prometheus_text(&out)
 }
