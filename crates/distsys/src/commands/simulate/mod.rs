@@ -1,6 +1,12 @@
 //! `distsys simulate`.
 
 use super::fail;
+
+mod causal;
+mod leaderless;
+mod replication;
+mod retry_storm;
+
 use crate::cli::SimulateArgs;
 use crate::{EXIT_CHECK_FAILED, EXIT_OK};
 use distsys_consensus::paxos::PaxosMutant;
@@ -202,10 +208,10 @@ pub fn run(args: &SimulateArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) 
     }
     match args.model.as_str() {
         "consensus" => {}
-        "replication" => return replication(args, stdout, stderr),
-        "retry-storm" => return retry_storm(args, stdout),
-        "leaderless" => return leaderless(args, stdout, stderr),
-        "causal" => return causal(args, stdout, stderr),
+        "replication" => return replication::run(args, stdout, stderr),
+        "retry-storm" => return retry_storm::run(args, stdout),
+        "leaderless" => return leaderless::run(args, stdout, stderr),
+        "causal" => return causal::run(args, stdout, stderr),
         other => return fail(
             stderr,
             &format!(
@@ -417,255 +423,4 @@ pub fn run(args: &SimulateArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) 
         return EXIT_CHECK_FAILED;
     }
     EXIT_OK
-}
-
-/// `--model replication`: primary-backup runs in one mode, summed over the seeds.
-fn replication(args: &SimulateArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> i32 {
-    use distsys_core::replication::ReplicationMode;
-    use distsys_sim::replication::{run_replication_campaign, ReplicationConfig};
-    let mode = match args.mode.as_str() {
-        "sync" => ReplicationMode::Sync,
-        "semisync" | "semi-sync" => ReplicationMode::SemiSync { k: 1 },
-        "async" => ReplicationMode::Async,
-        other => {
-            return fail(
-                stderr,
-                &format!("--mode must be sync, semisync or async, got {other:?}"),
-            )
-        }
-    };
-    if args.backups == 0 || args.backups > 16 {
-        return fail(stderr, &"--backups must be between 1 and 16");
-    }
-    let duration_ms = match parse_duration_ms(&args.duration) {
-        Ok(d) if d >= 1_000 => d,
-        Ok(_) => {
-            return fail(
-                stderr,
-                &"--duration must be at least 1s for --model replication",
-            )
-        }
-        Err(e) => return fail(stderr, &e),
-    };
-    let mut base = ReplicationConfig::new(args.seed, mode);
-    base.backups = args.backups;
-    base.duration_ms = duration_ms;
-    base.latency_ms = args.latency_ms.max(0.01);
-    let seeds = args.seeds.unwrap_or(1).max(1);
-    let start = Instant::now();
-    let r = run_replication_campaign(&base, seeds);
-    let pct = |p: f64| {
-        r.latency_ms(p)
-            .map_or("-".to_string(), |v| format!("{v:.1} ms"))
-    };
-    let rto = |p: f64| {
-        distsys_sim::stats::percentile(&r.rto_ms, p)
-            .map_or("-".to_string(), |ms| format!("{ms:.0} ms"))
-    };
-    let _ = writeln!(
-        stdout,
-        "simulate replication: mode {}, 1 primary + {} backup(s), {} run(s) of {} ms, 1000 writes/s, primary crash in 4-6 s (detected after 300 ms), backup 1 cut off during 1-2.5 s",
-        args.mode, args.backups, seeds, duration_ms
-    );
-    let _ = writeln!(
-        stdout,
-        "writes:              {} offered, {} acknowledged, {} not acknowledged (timeout or no primary)",
-        r.writes, r.acknowledged, r.timed_out
-    );
-    let _ = writeln!(
-        stdout,
-        "lost acknowledged:   {} write(s) (RPO; {:.2} per failover)",
-        r.lost_acknowledged,
-        r.lost_acknowledged as f64 / seeds as f64
-    );
-    let _ = writeln!(
-        stdout,
-        "write latency:       p50 {}, p99 {}",
-        pct(0.5),
-        pct(0.99)
-    );
-    let _ = writeln!(
-        stdout,
-        "replication lag:     at most {} write(s) behind",
-        r.max_lag
-    );
-    let _ = writeln!(
-        stdout,
-        "recovery (RTO):      median {}, worst {}",
-        rto(0.5),
-        rto(1.0)
-    );
-    let _ = writeln!(
-        stdout,
-        "wall time:           {:.1} s",
-        start.elapsed().as_secs_f64()
-    );
-    // Sync and semi-sync promise that a correct failover loses nothing acknowledged.
-    if mode != ReplicationMode::Async && r.lost_acknowledged > 0 {
-        let _ = writeln!(
-            stdout,
-            "VIOLATION: {} lost acknowledged write(s) in a mode that promises none",
-            r.lost_acknowledged
-        );
-        return EXIT_CHECK_FAILED;
-    }
-    EXIT_OK
-}
-
-/// `--model retry-storm`: the same failover under each retry strategy.
-fn retry_storm(args: &SimulateArgs, stdout: &mut dyn Write) -> i32 {
-    use distsys_sim::retry_storm::{arms, run_storm, StormConfig};
-    let config = StormConfig::new(args.seed);
-    let _ = writeln!(
-        stdout,
-        "retry storm: {} clients x {} requests/s against {} attempts/s; a leader failover from {} to {} ms fails every request sent meanwhile at its end",
-        config.clients,
-        config.rate_per_client,
-        config.capacity_per_second,
-        config.outage_ms.0,
-        config.outage_ms.1
-    );
-    let _ = writeln!(
-        stdout,
-        "{:<22} {:>14} {:>22} {:>14} {:>16}",
-        "retries", "amplification", "peak / offered (10ms)", "recovery ms", "failed requests"
-    );
-    for (name, arm) in arms() {
-        let o = run_storm(&config, &arm);
-        let _ = writeln!(
-            stdout,
-            "{:<22} {:>14.3} {:>22.1} {:>14} {:>16}",
-            name, o.amplification, o.peak_over_offered, o.recovery_ms, o.failed
-        );
-    }
-    EXIT_OK
-}
-
-/// `--model leaderless`: N/R/W quorum replication under crashes and message loss.
-fn leaderless(args: &SimulateArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> i32 {
-    use distsys_sim::leaderless::{run_leaderless_campaign, LeaderlessConfig};
-    let parts: Vec<Option<usize>> = args
-        .quorum
-        .split(',')
-        .map(|p| p.trim().parse().ok())
-        .collect();
-    let (n, r, w) = match parts.as_slice() {
-        [Some(n), Some(r), Some(w)]
-            if (1..=5).contains(n) && (1..=*n).contains(r) && (1..=*n).contains(w) =>
-        {
-            (*n, *r, *w)
-        }
-        _ => {
-            return fail(
-                stderr,
-                &format!(
-                    "--quorum must be N,R,W with 1 <= R,W <= N <= 5, got {:?}",
-                    args.quorum
-                ),
-            )
-        }
-    };
-    let seeds = args.seeds.unwrap_or(1).max(1);
-    let report = run_leaderless_campaign(&LeaderlessConfig::new(args.seed, n, r, w), seeds);
-    let _ = writeln!(
-        stdout,
-        "simulate leaderless: N={n} R={r} W={w} (R+W {} N) on 5 nodes, 4 keys, 6 clients, {} run(s); crashes and 2% message loss",
-        if r + w > n { ">" } else { "<=" },
-        seeds
-    );
-    let _ = writeln!(
-        stdout,
-        "operations:          {} reads, {} writes completed, {} timed out",
-        report.reads, report.writes, report.timed_out
-    );
-    let _ = writeln!(
-        stdout,
-        "stale reads:         {} (older than a write completed before the read began)",
-        report.stale_reads
-    );
-    let _ = writeln!(
-        stdout,
-        "repair:              {} read repairs, {} hints handed off, {} keys re-sent by anti-entropy",
-        report.read_repairs, report.hints_delivered, report.anti_entropy_keys
-    );
-    let _ = writeln!(
-        stdout,
-        "converged:           {} of {} run(s) with every replica equal at the end",
-        report.runs - report.diverged_runs,
-        report.runs
-    );
-    // R+W>N promises fresh reads; divergence after repair is a bug in any configuration.
-    if (r + w > n && report.stale_reads > 0) || report.diverged_runs > 0 {
-        return EXIT_CHECK_FAILED;
-    }
-    EXIT_OK
-}
-
-/// `--model causal`: causal broadcast checked for causality; LWW losses on skewed clocks.
-fn causal(args: &SimulateArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> i32 {
-    use distsys_sim::causal::{run_causal, CausalConfig};
-    let broken = match args.mutant.as_deref() {
-        None => false,
-        Some("deliver-on-arrival") => true,
-        Some(other) => {
-            return fail(
-                stderr,
-                &format!("--model causal knows one mutant, deliver-on-arrival; got {other:?}"),
-            )
-        }
-    };
-    let seeds = args.seeds.unwrap_or(1).max(1);
-    let (mut writes, mut buffered, mut conflicts, mut wall, mut hlc) = (0, 0, 0, 0, 0);
-    let mut violations = Vec::new();
-    for seed in args.seed..args.seed + seeds {
-        let mut config = CausalConfig::new(seed);
-        config.deliver_on_arrival = broken;
-        config.trace = seed == args.seed && args.trace.is_some();
-        let r = run_causal(&config);
-        if let (Some(path), true) = (&args.trace, config.trace) {
-            let mut text = r.trace.join("\n");
-            text.push('\n');
-            if let Err(e) = std::fs::write(path, text) {
-                return fail(stderr, &format!("cannot write trace {path}: {e}"));
-            }
-        }
-        writes += r.writes;
-        buffered += r.buffered;
-        conflicts += r.conflicts_resolved;
-        wall += r.lost_with_wall_clocks;
-        hlc += r.lost_with_hlc;
-        if let Some(v) = r.violation {
-            violations.push((seed, v));
-        }
-    }
-    let _ = writeln!(
-        stdout,
-        "simulate causal: 4 replicas, 3 keys, 60 writes each, clocks up to 50 ms apart, {seeds} run(s){}",
-        if broken { ", mutant deliver-on-arrival" } else { "" }
-    );
-    let _ = writeln!(
-        stdout,
-        "writes:              {writes}, {buffered} arrival(s) waited for a cause"
-    );
-    let _ = writeln!(
-        stdout,
-        "causality:           {} violating run(s)",
-        violations.len()
-    );
-    if let Some((seed, v)) = violations.first() {
-        let _ = writeln!(stdout, "  seed {seed}: {v}");
-    }
-    let _ = writeln!(
-        stdout,
-        "conflicts resolved:  {conflicts} concurrent write pair(s), last writer wins on HLC"
-    );
-    let _ = writeln!(
-        stdout,
-        "LWW lost updates:    {wall} with wall clocks, {hlc} with hybrid logical clocks (a write beaten by its own cause)"
-    );
-    if violations.is_empty() {
-        EXIT_OK
-    } else {
-        EXIT_CHECK_FAILED
-    }
 }
