@@ -104,26 +104,10 @@ fn config(args: &SimulateArgs) -> Result<SimConfig, String> {
         (_, None) => {}
         (Protocol::Raft, Some(name)) => config.mutant = Some(name.parse::<Mutant>()?),
         (Protocol::MultiPaxos, Some(name)) => {
-            config.paxos_mutant = Some(
-                PaxosMutant::ALL
-                    .into_iter()
-                    .find(|m| m.name() == name)
-                    .ok_or_else(|| {
-                        format!("unknown multipaxos mutant {name:?}; --list-mutants shows them")
-                    })?,
-            )
+            config.paxos_mutant = Some(named(&PaxosMutant::ALL, PaxosMutant::name, name, protocol)?)
         }
         (Protocol::Pbft, Some(name)) => {
-            config.pbft_mutant = Some(
-                PbftMutant::ALL
-                    .into_iter()
-                    .find(|m| m.name() == name)
-                    .ok_or_else(|| {
-                        format!(
-                        "unknown pbft mutant {name:?}; --list-mutants --protocol pbft shows them"
-                    )
-                    })?,
-            )
+            config.pbft_mutant = Some(named(&PbftMutant::ALL, PbftMutant::name, name, protocol)?)
         }
     }
     if protocol != Protocol::Raft && args.lease {
@@ -186,23 +170,64 @@ fn byzantine(args: &SimulateArgs, config: &mut SimConfig) -> Result<(), String> 
     Ok(())
 }
 
+/// The seeded bug of `protocol` called `name`.
+fn named<M: Copy>(
+    all: &[M],
+    name_of: fn(M) -> &'static str,
+    name: &str,
+    protocol: Protocol,
+) -> Result<M, String> {
+    all.iter()
+        .copied()
+        .find(|m| name_of(*m) == name)
+        .ok_or_else(|| {
+            format!(
+                "unknown {} mutant {name:?}; --list-mutants --protocol {} shows them",
+                protocol.name(),
+                protocol.name()
+            )
+        })
+}
+
+/// Prints one seeded bug per line: its name (in a column at least 28 wide) and what it breaks.
+fn list<M: Copy>(
+    all: &[M],
+    name_of: fn(M) -> &'static str,
+    description_of: fn(M) -> &'static str,
+    stdout: &mut dyn Write,
+) {
+    let width = all
+        .iter()
+        .map(|m| name_of(*m).len() + 2)
+        .max()
+        .unwrap_or(0)
+        .max(28);
+    for m in all {
+        let _ = writeln!(stdout, "{:<width$} {}", name_of(*m), description_of(*m));
+    }
+}
+
 pub fn run(args: &SimulateArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> i32 {
     if args.list_mutants {
         if matches!(
             args.protocol.as_str(),
             "multipaxos" | "multi-paxos" | "paxos"
         ) {
-            for m in PaxosMutant::ALL {
-                let _ = writeln!(stdout, "{:<28} {}", m.name(), m.description());
-            }
+            list(
+                &PaxosMutant::ALL,
+                PaxosMutant::name,
+                PaxosMutant::description,
+                stdout,
+            );
         } else if args.protocol == "pbft" {
-            for m in PbftMutant::ALL {
-                let _ = writeln!(stdout, "{:<30} {}", m.name(), m.description());
-            }
+            list(
+                &PbftMutant::ALL,
+                PbftMutant::name,
+                PbftMutant::description,
+                stdout,
+            );
         } else {
-            for m in Mutant::ALL {
-                let _ = writeln!(stdout, "{:<28} {}", m.name(), m.description());
-            }
+            list(&Mutant::ALL, Mutant::name, Mutant::description, stdout);
         }
         return EXIT_OK;
     }
