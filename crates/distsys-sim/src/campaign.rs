@@ -40,6 +40,22 @@ pub struct CampaignReport {
 }
 
 impl CampaignReport {
+    /// One line per failing run: its seed, the property it broke and the evidence, and the
+    /// byzantine replicas it had, if any (for assertion messages and logs).
+    pub fn failure_lines(&self) -> Vec<String> {
+        self.failures
+            .iter()
+            .map(|r| {
+                let byzantine = if r.byzantine.is_empty() {
+                    String::new()
+                } else {
+                    format!(" byzantine {:?}", r.byzantine)
+                };
+                format!("seed {}: {:?}{byzantine}", r.seed, r.violation)
+            })
+            .collect()
+    }
+
     /// A percentile (0..=100) of write latency, in milliseconds.
     pub fn latency_ms(&self, percentile: f64) -> f64 {
         crate::stats::percentile(&self.write_latencies_us, percentile / 100.0)

@@ -13,11 +13,7 @@ fn config(seed: u64) -> SimConfig {
 #[test]
 fn correct_raft_passes_a_campaign_with_every_fault() {
     let summary = run_campaign(&config(0), 1, 40, &|_, _| {});
-    let failures: Vec<String> = summary
-        .failures
-        .iter()
-        .map(|r| format!("seed {}: {:?}", r.seed, r.violation))
-        .collect();
+    let failures = summary.failure_lines();
     assert!(failures.is_empty(), "{failures:#?}");
     assert!(
         summary.elections_won >= 40,
@@ -140,11 +136,7 @@ fn leader_lease_is_safe_under_every_fault_and_saves_a_round_trip() {
     let mut lease = config(0);
     lease.lease_read = true;
     let summary = run_campaign(&lease, 200, 24, &|_, _| {});
-    let failures: Vec<String> = summary
-        .failures
-        .iter()
-        .map(|r| format!("seed {}: {:?}", r.seed, r.violation))
-        .collect();
+    let failures = summary.failure_lines();
     assert!(failures.is_empty(), "{failures:#?}");
     // Without faults, a lease read is answered without a heartbeat round: faster at the median.
     let median_read_us = |lease_read: bool| {

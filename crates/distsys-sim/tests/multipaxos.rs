@@ -14,11 +14,7 @@ fn config(seed: u64) -> SimConfig {
 #[test]
 fn correct_multipaxos_passes_a_campaign_with_every_fault() {
     let summary = run_campaign(&config(0), 1, 40, &|_, _| {});
-    let failures: Vec<String> = summary
-        .failures
-        .iter()
-        .map(|r| format!("seed {}: {:?}", r.seed, r.violation))
-        .collect();
+    let failures = summary.failure_lines();
     assert!(failures.is_empty(), "{failures:#?}");
     assert!(summary.elections_won >= 40, "{}", summary.elections_won);
     assert!(summary.ops.1 > 10_000, "{:?}", summary.ops);

@@ -20,16 +20,7 @@ fn config(nodes: usize, byzantine: usize) -> SimConfig {
 
 fn assert_clean(nodes: usize, byzantine: usize, first: u64, seeds: u64) {
     let summary = run_campaign(&config(nodes, byzantine), first, seeds, &|_, _| {});
-    let failures: Vec<String> = summary
-        .failures
-        .iter()
-        .map(|r| {
-            format!(
-                "seed {}: {:?} byzantine {:?}",
-                r.seed, r.violation, r.byzantine
-            )
-        })
-        .collect();
+    let failures = summary.failure_lines();
     assert!(failures.is_empty(), "{nodes} nodes: {failures:#?}");
     assert!(summary.ops.1 > 500 * seeds, "{:?}", summary.ops);
     // The adversary was active and the honest replicas refused what they had to.
