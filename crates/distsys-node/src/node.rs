@@ -360,16 +360,21 @@ impl Node {
         let mut lowest = last;
         for (follower, matched) in &matches {
             lowest = lowest.min(*matched);
-            let seconds = if *matched >= last {
-                0.0
-            } else {
-                self.appended_at
-                    .get(&(matched + 1))
-                    .map_or(0.0, |t| now.duration_since(*t).as_secs_f64())
-            };
-            self.metrics.lag(*follower, seconds);
+            self.metrics
+                .lag(*follower, self.lag_seconds(*matched, last, now));
         }
         self.appended_at.retain(|i, _| *i > lowest);
+    }
+
+    /// On the leader: how long ago it appended the oldest entry a follower that matched up to
+    /// `matched` lacks (0 when it has everything up to `last`).
+    fn lag_seconds(&self, matched: Index, last: Index, now: Instant) -> f64 {
+        if matched >= last {
+            return 0.0;
+        }
+        self.appended_at
+            .get(&(matched + 1))
+            .map_or(0.0, |t| now.duration_since(*t).as_secs_f64())
     }
 
     fn status(&self) -> Status {
@@ -383,15 +388,7 @@ impl Node {
             .iter()
             .map(|(id, up)| {
                 let matched = matches.get(id).copied().filter(|_| leading);
-                let lag_seconds = matched.map(|m| {
-                    if m >= last {
-                        0.0
-                    } else {
-                        self.appended_at
-                            .get(&(m + 1))
-                            .map_or(0.0, |t| now.duration_since(*t).as_secs_f64())
-                    }
-                });
+                let lag_seconds = matched.map(|m| self.lag_seconds(m, last, now));
                 (
                     *id,
                     PeerStatus {
