@@ -6,6 +6,7 @@
 //! every key, and checks the whole history with the project's linearizability checker.
 
 use super::cluster::{configs, signal, spawn, write_config};
+use super::cluster::{leader as cluster_leader, wait_for_leader as wait_cluster};
 use super::fail;
 use super::resp_client::{Answer, Connections};
 use crate::cli::ChaosArgs;
@@ -213,42 +214,6 @@ fn client_loop(
     (ok, failed, unknown)
 }
 
-fn leader(configs: &[(PathBuf, NodeConfig)]) -> Option<(usize, u64)> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_millis(300)))
-        .build()
-        .into();
-    configs
-        .iter()
-        .enumerate()
-        .filter_map(|(i, (_, c))| {
-            let text = agent
-                .get(&format!("http://{}/status", c.admin))
-                .call()
-                .ok()?
-                .body_mut()
-                .read_to_string()
-                .ok()?;
-            let status: Value = serde_json::from_str(&text).ok()?;
-            (status["role"] == "leader").then(|| (i, status["term"].as_u64().unwrap_or(0)))
-        })
-        .max_by_key(|(_, term)| *term)
-}
-
-fn wait_for_leader(
-    configs: &[(PathBuf, NodeConfig)],
-    within: Duration,
-) -> Option<(usize, Duration)> {
-    let start = Instant::now();
-    while start.elapsed() < within {
-        if let Some((i, _)) = leader(configs) {
-            return Some((i, start.elapsed()));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    None
-}
-
 fn parse_seconds(text: &str) -> Option<u64> {
     let t = text.trim();
     t.strip_suffix('s')
@@ -344,11 +309,12 @@ fn campaign(
     stdout: &mut dyn Write,
 ) -> i32 {
     let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
+    let admins: Vec<SocketAddr> = cluster.iter().map(|(_, c)| c.admin).collect();
     let start = Instant::now();
     let say = |out: &mut dyn Write, text: String| {
         let _ = writeln!(out, "t={:>6.2}s {text}", start.elapsed().as_secs_f64());
     };
-    match wait_for_leader(cluster, Duration::from_secs(15)) {
+    match wait_cluster(&admins, Duration::from_secs(15)) {
         Some((i, t)) => say(
             stdout,
             format!(
@@ -394,7 +360,7 @@ fn campaign(
     let mut failovers = Vec::new();
     while Instant::now() < end {
         std::thread::sleep(Duration::from_millis(rng.random_range(500..1500)));
-        let current = leader(cluster).map(|(i, _)| i);
+        let current = cluster_leader(&admins).map(|(i, _)| i);
         let victim = match current {
             Some(l) if rng.random_bool(0.5) => l,
             _ => rng.random_range(0..cluster.len()),
@@ -449,7 +415,7 @@ fn campaign(
             if on_leader {
                 let t = Instant::now();
                 while t.elapsed() < Duration::from_secs(5) {
-                    if let Some((i, _)) = leader(cluster) {
+                    if let Some((i, _)) = cluster_leader(&admins) {
                         if i != victim {
                             failovers.push(t.elapsed());
                             say(
@@ -489,7 +455,7 @@ fn campaign(
         }
     }
     say(stdout, "faults stop; waiting for a leader".into());
-    let healed = wait_for_leader(cluster, Duration::from_secs(15));
+    let healed = wait_cluster(&admins, Duration::from_secs(15));
     std::thread::sleep(Duration::from_secs(2));
     stop.store(true, Ordering::Relaxed);
     let (mut ok, mut failed, mut unknown) = (0, 0, 0);
@@ -518,7 +484,7 @@ fn campaign(
             Err(e) => say(stdout, format!("cannot restart node {}: {e}", i + 1)),
         }
     }
-    let recovered = wait_for_leader(cluster, Duration::from_secs(15));
+    let recovered = wait_cluster(&admins, Duration::from_secs(15));
     match recovered {
         Some((i, t)) => say(
             stdout,

@@ -94,6 +94,45 @@ pub fn spawn(config_path: &Path) -> std::io::Result<Child> {
         .spawn()
 }
 
+/// The node that reports itself leader with the highest term, by index into `admins` (the
+/// nodes' admin addresses), with that term.
+pub fn leader(admins: &[std::net::SocketAddr]) -> Option<(usize, u64)> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_millis(300)))
+        .build()
+        .into();
+    admins
+        .iter()
+        .enumerate()
+        .filter_map(|(i, admin)| {
+            let text = agent
+                .get(&format!("http://{admin}/status"))
+                .call()
+                .ok()?
+                .body_mut()
+                .read_to_string()
+                .ok()?;
+            let status: serde_json::Value = serde_json::from_str(&text).ok()?;
+            (status["role"] == "leader").then(|| (i, status["term"].as_u64().unwrap_or(0)))
+        })
+        .max_by_key(|(_, term)| *term)
+}
+
+/// Polls until some node leads (its index and how long it took), for at most `within`.
+pub fn wait_for_leader(
+    admins: &[std::net::SocketAddr],
+    within: Duration,
+) -> Option<(usize, Duration)> {
+    let start = Instant::now();
+    while start.elapsed() < within {
+        if let Some((i, _)) = leader(admins) {
+            return Some((i, start.elapsed()));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
 /// Sends `signal` to a process, ignoring one that is already gone.
 pub fn signal(pid: u32, signal: Signal) {
     let _ = kill(Pid::from_raw(pid as i32), signal);

@@ -4,7 +4,7 @@
 //! over its v3 JSON gateway (HTTP keep-alive), each client on its own connection, linearizable
 //! reads on both. Then redis-benchmark against the node, if it is installed.
 
-use crate::commands::cluster::{configs, spawn, write_config};
+use crate::commands::cluster::{configs, spawn, wait_for_leader, write_config};
 use crate::commands::fail;
 use crate::commands::resp_client::{Answer, Connections};
 use crate::EXIT_OK;
@@ -112,16 +112,6 @@ fn wait_http(url: &str, within: Duration) -> bool {
     false
 }
 
-fn node_leader(admins: &[SocketAddr]) -> Option<usize> {
-    admins.iter().position(|a| {
-        ureq::get(&format!("http://{a}/status"))
-            .call()
-            .ok()
-            .and_then(|mut r| r.body_mut().read_to_string().ok())
-            .is_some_and(|t| t.contains("\"role\":\"leader\""))
-    })
-}
-
 fn b64(s: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(s)
@@ -215,13 +205,7 @@ pub fn run(
     }
     let admins: Vec<SocketAddr> = cluster.iter().map(|(_, c)| c.admin).collect();
     let addrs: Vec<SocketAddr> = cluster.iter().map(|(_, c)| c.me().client).collect();
-    let start = Instant::now();
-    let mut leader = None;
-    while leader.is_none() && start.elapsed() < Duration::from_secs(15) {
-        leader = node_leader(&admins);
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let Some(leader) = leader else {
+    let Some((leader, _)) = wait_for_leader(&admins, Duration::from_secs(15)) else {
         return fail(stderr, &"the node cluster elected no leader within 15 s");
     };
     let _ = writeln!(
