@@ -7,6 +7,7 @@
 //! that node's log, not when it commits (known-bugs #6).
 
 use crate::types::NodeId;
+use distsys_types::JointQuorum;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -60,8 +61,7 @@ impl Membership {
     /// for a voter heard from recently. One rule for every decision keeps joint consensus
     /// correct everywhere at once.
     pub fn quorum_value(&self, value: impl Fn(NodeId) -> u64) -> u64 {
-        let of = |set: &BTreeSet<NodeId>| set.iter().map(|id| value(*id)).collect::<Vec<_>>();
-        majority_value(of(&self.voters)).min(majority_value(of(&self.outgoing)))
+        JointQuorum::new(&self.voters, &self.outgoing).reached(value)
     }
 
     /// [`Membership::quorum_value`] for values given as `(node, value)` pairs sorted by node
@@ -83,11 +83,11 @@ impl Membership {
             }
             out
         };
-        let incoming = majority_value(of(&self.voters));
+        let incoming = JointQuorum::set_reached(of(&self.voters));
         if self.outgoing.is_empty() {
             return incoming;
         }
-        incoming.min(majority_value(of(&self.outgoing)))
+        incoming.min(JointQuorum::set_reached(of(&self.outgoing)))
     }
 
     /// The outcome of a vote: `Some(true)` when a quorum granted, `Some(false)` when a quorum
@@ -148,15 +148,6 @@ impl Membership {
     }
 }
 
-/// The highest `v` such that a majority of the values is at least `v` (`u64::MAX` when there
-/// are none: an empty set constrains nothing).
-fn majority_value(mut values: Vec<u64>) -> u64 {
-    if values.is_empty() {
-        return u64::MAX;
-    }
-    let middle = values.len() / 2;
-    *values.select_nth_unstable_by(middle, |a, b| b.cmp(a)).1
-}
 
 #[cfg(test)]
 mod tests {

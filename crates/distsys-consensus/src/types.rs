@@ -4,8 +4,8 @@ use crate::membership::Membership;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-/// A node's identity.
-pub type NodeId = u64;
+/// A node's identity (the one definition, in distsys-types).
+pub use distsys_types::NodeId;
 /// A Raft term.
 pub type Term = u64;
 /// A log index (1-based; 0 means "before the first entry").

@@ -1,21 +1,28 @@
-//! Quorum arithmetic for crash-fault and byzantine-fault tolerant groups.
+//! Quorum arithmetic for the advisor, in the input's `u32` / `u64` numbers.
 //!
-//! Formulas (n nodes, f tolerated faults):
-//! - crash faults: a quorum is a strict majority, `q = floor(n/2) + 1`; any two quorums intersect
-//!   (`2q > n`) and a quorum survives f crashes when `n >= 2f + 1`.
-//! - byzantine faults: `q = floor((n + f)/2) + 1` (= `2f + 1` when `n = 3f + 1`); any two quorums
-//!   share at least `2q - n >= f + 1` nodes, so at least one honest node, and a quorum of honest
-//!   nodes exists when `n >= 3f + 1`.
+//! The formulas live once, in [`distsys_types::QuorumSystem`] (crash majority
+//! `floor(n/2) + 1`; byzantine `floor((n + f)/2) + 1`, any two quorums sharing `>= f + 1`
+//! nodes); the protocols and the simulator take their thresholds from the same type, so the
+//! advice and the running code cannot disagree. These functions only convert.
+
+use distsys_types::QuorumSystem;
+
+fn count(n: u32) -> usize {
+    n as usize
+}
+
+fn back(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
 
 /// Size of a crash-fault quorum (strict majority) of `nodes` voters.
 pub fn crash_quorum(nodes: u32) -> u32 {
-    debug_assert!(nodes >= 1);
-    nodes / 2 + 1
+    back(QuorumSystem::crash(count(nodes)).quorum())
 }
 
 /// Largest number of crash faults `nodes` voters can survive: `(n - 1) / 2`.
 pub fn max_crash_faults(nodes: u32) -> u32 {
-    nodes.saturating_sub(1) / 2
+    back(QuorumSystem::max_crash_faults(count(nodes)))
 }
 
 /// Smallest node count that survives `f` crash faults: `2f + 1`.
@@ -23,15 +30,17 @@ pub fn min_nodes_crash(f: u64) -> u64 {
     f.saturating_mul(2).saturating_add(1)
 }
 
-/// Size of a byzantine quorum of `nodes` replicas tolerating `f` byzantine faults.
+/// Size of a byzantine quorum of `nodes` replicas tolerating `f` byzantine faults (`f` is
+/// capped at the most `nodes` can tolerate).
 pub fn byzantine_quorum(nodes: u32, f: u32) -> u32 {
-    debug_assert!(u64::from(nodes) >= min_nodes_byzantine(u64::from(f)));
-    (nodes + f) / 2 + 1
+    let f = count(f).min(QuorumSystem::max_byzantine_faults(count(nodes)));
+    let system = QuorumSystem::byzantine(count(nodes), f).unwrap_or(QuorumSystem::byzantine_max(count(nodes)));
+    back(system.quorum())
 }
 
 /// Largest number of byzantine faults `nodes` replicas can survive: `(n - 1) / 3`.
 pub fn max_byzantine_faults(nodes: u32) -> u32 {
-    nodes.saturating_sub(1) / 3
+    back(QuorumSystem::max_byzantine_faults(count(nodes)))
 }
 
 /// Smallest node count that survives `f` byzantine faults: `3f + 1`.
@@ -59,37 +68,15 @@ mod tests {
     }
 
     #[test]
-    fn byzantine_quorum_is_2f_plus_1_at_3f_plus_1() {
-        for f in 0..50 {
-            let n = 3 * f + 1;
-            assert_eq!(byzantine_quorum(n, f), 2 * f + 1);
-        }
-    }
-
-    #[test]
-    fn max_faults() {
-        assert_eq!(max_crash_faults(1), 0);
-        assert_eq!(max_crash_faults(5), 2);
-        assert_eq!(max_crash_faults(6), 2);
-        assert_eq!(max_byzantine_faults(4), 1);
-        assert_eq!(max_byzantine_faults(6), 1);
-        assert_eq!(max_byzantine_faults(7), 2);
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn crash_quorums_intersect_and_survive(n in 1u32..=1000) {
-            let q = crash_quorum(n);
-            proptest::prop_assert!(2 * q > n);
-            proptest::prop_assert!(n - max_crash_faults(n) >= q);
-        }
-
-        #[test]
-        fn byzantine_quorums_share_an_honest_node_and_survive(n in 1u32..=1000, f_pick in 0u32..400) {
-            let f = f_pick.min(max_byzantine_faults(n));
-            let q = byzantine_quorum(n, f);
-            proptest::prop_assert!(quorum_overlap(n, q) > f);
-            proptest::prop_assert!(n - f >= q, "n={} f={} q={}", n, f, q);
+    fn conversions_agree_with_the_quorum_system() {
+        for n in 1u32..=1000 {
+            assert_eq!(crash_quorum(n), n / 2 + 1);
+            for f in 0..=max_byzantine_faults(n) {
+                let q = byzantine_quorum(n, f);
+                assert_eq!(q, (n + f) / 2 + 1);
+                assert!(quorum_overlap(n, q) > f);
+                assert!(n - f >= q);
+            }
         }
     }
 }

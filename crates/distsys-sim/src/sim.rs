@@ -17,6 +17,7 @@ use distsys_consensus::replica::{ClientOp, ClientReply, ClientRequest, Replica};
 use distsys_consensus::safety::SafetyMonitor;
 use distsys_consensus::{Core, Mutant, NodeId, Role};
 use distsys_core::retry::RetryPolicy;
+use distsys_types::QuorumSystem;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
@@ -932,7 +933,7 @@ impl<C: SimCore> Sim<C> {
             return;
         };
         let (mut voters, mut learners) = (current.voters.clone(), current.learners.clone());
-        let min_voters = ids.len() / 2 + 1;
+        let min_voters = QuorumSystem::crash(ids.len()).quorum();
         let step = if voters.contains(&node) {
             if voters.len() <= min_voters {
                 return;
@@ -1298,7 +1299,7 @@ impl<C: SimCore> Sim<C> {
         }
         let reply = if self.config.protocol.byzantine_tolerant() {
             // Accept an answer once f+1 replicas gave it: at least one of them is correct.
-            let needed = (self.config.nodes.saturating_sub(1) / 3) + 1;
+            let needed = QuorumSystem::byzantine_max(self.config.nodes).vouch();
             let index = match pending.votes.iter().position(|(r, _)| *r == reply) {
                 Some(i) => i,
                 None => {

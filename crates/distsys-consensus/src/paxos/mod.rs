@@ -100,8 +100,9 @@ impl PaxosConfig {
         }
     }
 
+    /// Promises (phase 1) and accepts (phase 2) needed: a crash majority of the acceptors.
     fn majority(&self) -> usize {
-        self.nodes.len() / 2 + 1
+        distsys_types::QuorumSystem::crash(self.nodes.len()).quorum()
     }
 }
 

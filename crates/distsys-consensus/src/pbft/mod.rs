@@ -39,6 +39,7 @@ use crate::membership::Membership;
 use crate::raft::NotLeader;
 use crate::types::{Entry, Index, NodeId, Role, Snapshot, TimeUs};
 use bytes::Bytes;
+use distsys_types::QuorumSystem;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Configuration. Times are in microseconds of the driver's clock.
@@ -81,7 +82,12 @@ impl PbftConfig {
 
     /// The number of byzantine replicas tolerated: f = (n - 1) / 3.
     pub fn faults_tolerated(&self) -> usize {
-        self.nodes.len().saturating_sub(1) / 3
+        QuorumSystem::max_byzantine_faults(self.nodes.len())
+    }
+
+    /// The byzantine quorum system of these replicas at the most faults they tolerate.
+    pub fn quorum_system(&self) -> QuorumSystem {
+        QuorumSystem::byzantine_max(self.nodes.len())
     }
 }
 
@@ -195,7 +201,9 @@ struct Fetch {
 #[derive(Debug)]
 pub struct Pbft {
     config: PbftConfig,
-    f: usize,
+    /// The thresholds: quorum `floor((n+f)/2)+1`, vouching `f+1` (never a literal 2f+1, which
+    /// is a quorum only at n = 3f+1).
+    quorums: QuorumSystem,
     now: TimeUs,
     view: View,
     changing: Option<Changing>,
@@ -247,13 +255,13 @@ impl Pbft {
     pub fn new(config: PbftConfig, persisted: &PbftPersisted, now: TimeUs) -> Pbft {
         debug_assert!(config.nodes.contains(&config.id), "a replica is a member");
         debug_assert!(config.window >= 2 * config.checkpoint_interval);
-        let f = config.faults_tolerated();
+        let quorums = config.quorum_system();
         let stable = persisted
             .stable
             .clone()
             .unwrap_or_else(CheckpointState::genesis);
         let mut pbft = Pbft {
-            f,
+            quorums,
             now,
             view: persisted.view,
             changing: None,
@@ -685,7 +693,8 @@ impl Pbft {
     fn check_prepared(&mut self, seq: Index) {
         let view = self.view;
         let me = self.config.id;
-        let needed = 2 * self.f;
+        // The pre-prepare stands for the primary's vote: prepared = a quorum with it.
+        let needed = self.quorums.quorum() - 1;
         let Some(slot) = self.slots.get_mut(&seq) else {
             return;
         };
@@ -731,7 +740,7 @@ impl Pbft {
 
     fn check_committed(&mut self, seq: Index) {
         let view = self.view;
-        let quorum = 2 * self.f + 1;
+        let quorum = self.quorums.quorum();
         let Some(slot) = self.slots.get_mut(&seq) else {
             return;
         };
@@ -887,7 +896,7 @@ impl Pbft {
         votes.insert(from);
         let count = votes.len();
         self.check_stable(seq, d);
-        if seq > self.executed && count > self.f {
+        if seq > self.executed && self.quorums.is_vouched(count) {
             self.start_fetch(seq, d);
         }
     }
@@ -897,7 +906,7 @@ impl Pbft {
             .checkpoint_votes
             .get(&(seq, d))
             .map_or(0, BTreeSet::len);
-        if votes < 2 * self.f + 1 {
+        if !self.quorums.is_quorum(votes) {
             return;
         }
         match self.own_checkpoints.get(&seq) {
@@ -1144,7 +1153,7 @@ impl Pbft {
             }
         }
         wanting.remove(&self.config.id);
-        if wanting.len() > self.f {
+        if self.quorums.is_vouched(wanting.len()) {
             let smallest = wanting.values().copied().min().unwrap_or(target);
             self.start_view_change(smallest);
         }
@@ -1197,8 +1206,10 @@ impl Pbft {
         self.acks
             .get(&view)
             .and_then(|a| a.get(&(sender, d)))
-            .map_or(0, |ackers| ackers.iter().filter(|a| **a != sender).count())
-            > self.f
+            .is_some_and(|ackers| {
+                self.quorums
+                    .is_vouched(ackers.iter().filter(|a| **a != sender).count())
+            })
     }
 
     /// The highest view this replica is in or has asked for.
@@ -1215,7 +1226,7 @@ impl Pbft {
     }
 
     fn start_view_change_timer(&mut self) {
-        let quorum = 2 * self.f + 1;
+        let quorum = self.quorums.quorum();
         let now = self.now;
         if let Some(c) = self.changing.as_mut() {
             let asked = self.view_changes.get(&c.target).map_or(0, BTreeMap::len);
@@ -1242,7 +1253,7 @@ impl Pbft {
             .map(|(id, (m, _))| (*id, m))
             .collect();
         let refs: Vec<&ViewChange> = usable.iter().map(|(_, m)| *m).collect();
-        let Some(decision) = view_change::decide(&refs, self.f, self.config.window) else {
+        let Some(decision) = view_change::decide(&refs, &self.quorums, self.config.window) else {
             return;
         };
         let nv = NewView {
@@ -1291,7 +1302,7 @@ impl Pbft {
         let malformed = nv.proofs.iter().any(|(_, m)| {
             m.view != nv.view || m.prepared.iter().any(|p| digest(&p.request) != p.digest)
         });
-        if malformed || senders.len() != nv.proofs.len() || senders.len() < 2 * self.f + 1 {
+        if malformed || senders.len() != nv.proofs.len() || !self.quorums.is_quorum(senders.len()) {
             self.rejections.bad_new_view += 1;
             self.pending_new_view = None;
             return;
@@ -1310,7 +1321,7 @@ impl Pbft {
             }
         }
         let messages: Vec<&ViewChange> = nv.proofs.iter().map(|(_, m)| m).collect();
-        let decision = view_change::decide(&messages, self.f, self.config.window);
+        let decision = view_change::decide(&messages, &self.quorums, self.config.window);
         let stated = view_change::Decision {
             checkpoint: nv.checkpoint,
             requests: nv.requests.clone(),

@@ -7,6 +7,7 @@
 
 use super::messages::{null_digest, Digest, View, ViewChange};
 use crate::types::Index;
+use distsys_types::QuorumSystem;
 
 /// What a new view starts from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,16 +18,16 @@ pub struct Decision {
     pub requests: Vec<(Index, Digest)>,
 }
 
-/// Decides from `messages` (the view-change messages of `S`, each from a different replica) in a
-/// cluster tolerating `f` faults with a watermark window of `window` sequence numbers. `None`
+/// Decides from `messages` (the view-change messages of `S`, each from a different replica)
+/// with the thresholds of `quorums` (a quorum `q`, `f + 1` to vouch; at `n = 3f + 1` these are
+/// the paper's `2f + 1` and `f + 1`) and a watermark window of `window` sequence numbers. `None`
 /// while `S` does not allow a decision yet (the primary waits for more messages).
-pub fn decide(messages: &[&ViewChange], f: usize, window: Index) -> Option<Decision> {
-    let quorum = 2 * f + 1;
-    if messages.len() < quorum {
+pub fn decide(messages: &[&ViewChange], quorums: &QuorumSystem, window: Index) -> Option<Decision> {
+    if !quorums.is_quorum(messages.len()) {
         return None;
     }
     // The checkpoint: the highest one that f+1 messages vouch for (so a correct replica holds
-    // it) and that is at or above the stable checkpoint of 2f+1 of them.
+    // it) and that is at or above the stable checkpoint of a quorum of them.
     let mut candidates: Vec<(Index, Digest)> = messages
         .iter()
         .flat_map(|m| m.checkpoints.iter().copied())
@@ -39,7 +40,7 @@ pub fn decide(messages: &[&ViewChange], f: usize, window: Index) -> Option<Decis
             .filter(|m| m.checkpoints.contains(&(*seq, *digest)))
             .count();
         let below = messages.iter().filter(|m| m.stable <= *seq).count();
-        vouched > f && below >= quorum
+        quorums.is_vouched(vouched) && quorums.is_quorum(below)
     })?;
     let low = checkpoint.0;
     let last = messages
@@ -55,7 +56,7 @@ pub fn decide(messages: &[&ViewChange], f: usize, window: Index) -> Option<Decis
         .unwrap_or(low);
     let mut requests = Vec::new();
     for seq in low + 1..=last {
-        requests.push((seq, choose(messages, f, seq)?));
+        requests.push((seq, choose(messages, quorums, seq)?));
     }
     Some(Decision {
         checkpoint,
@@ -63,11 +64,10 @@ pub fn decide(messages: &[&ViewChange], f: usize, window: Index) -> Option<Decis
     })
 }
 
-/// The request for `seq`: one prepared in view `v` that 2f+1 messages do not contradict with a
-/// later prepared request (A1) and that f+1 messages saw pre-prepared in view `v` or later
-/// (A2); else the null request if 2f+1 messages prepared nothing there (B); else undecided.
-fn choose(messages: &[&ViewChange], f: usize, seq: Index) -> Option<Digest> {
-    let quorum = 2 * f + 1;
+/// The request for `seq`: one prepared in view `v` that a quorum of messages do not contradict
+/// with a later prepared request (A1) and that f+1 messages saw pre-prepared in view `v` or
+/// later (A2); else the null request if a quorum prepared nothing there (B); else undecided.
+fn choose(messages: &[&ViewChange], quorums: &QuorumSystem, seq: Index) -> Option<Digest> {
     let prepared_at = |m: &ViewChange| -> Option<(View, Digest)> {
         m.prepared
             .iter()
@@ -96,7 +96,7 @@ fn choose(messages: &[&ViewChange], f: usize, seq: Index) -> Option<Digest> {
                     .any(|(s, d, v)| *s == seq && *d == digest && *v >= view)
             })
             .count();
-        if not_contradicted >= quorum && pre_prepared > f {
+        if quorums.is_quorum(not_contradicted) && quorums.is_vouched(pre_prepared) {
             return Some(digest);
         }
     }
@@ -104,7 +104,7 @@ fn choose(messages: &[&ViewChange], f: usize, seq: Index) -> Option<Digest> {
         .iter()
         .filter(|m| m.stable < seq && prepared_at(m).is_none())
         .count();
-    (nothing >= quorum).then(null_digest)
+    quorums.is_quorum(nothing).then(null_digest)
 }
 
 #[cfg(test)]
@@ -112,6 +112,9 @@ mod tests {
     use super::super::messages::{digest, state_digest, PreparedEntry};
     use super::*;
     use bytes::Bytes;
+
+    /// n = 4, f = 1: quorum 3, vouching 2.
+    const F1: QuorumSystem = QuorumSystem::byzantine_max(4);
 
     fn genesis() -> (Index, Digest) {
         (0, state_digest(0, &[]))
@@ -144,7 +147,7 @@ mod tests {
         let a = vc(&[(1, b"x", 2)], &[(1, b"x", 2)]);
         let b = vc(&[(1, b"x", 2)], &[(1, b"x", 2)]);
         let c = vc(&[], &[]);
-        let d = decide(&[&a, &b, &c], 1, 64).expect("decides");
+        let d = decide(&[&a, &b, &c], &F1, 64).expect("decides");
         assert_eq!(d.checkpoint, genesis());
         assert_eq!(d.requests, vec![(1, digest(b"x"))]);
     }
@@ -156,10 +159,10 @@ mod tests {
         let a = vc(&[(1, b"x", 2)], &[(1, b"x", 2)]);
         let b = vc(&[], &[(1, b"x", 2)]);
         // With S = {liar, a, b}: y fails A2, x fails A1 (the liar contradicts it), null fails B.
-        assert_eq!(decide(&[&liar, &a, &b], 1, 64), None);
+        assert_eq!(decide(&[&liar, &a, &b], &F1, 64), None);
         // One more honest message decides x.
         let c = vc(&[(1, b"x", 2)], &[(1, b"x", 2)]);
-        let d = decide(&[&liar, &a, &b, &c], 1, 64).expect("decides");
+        let d = decide(&[&liar, &a, &b, &c], &F1, 64).expect("decides");
         assert_eq!(d.requests, vec![(1, digest(b"x"))]);
     }
 
@@ -168,7 +171,7 @@ mod tests {
         let a = vc(&[(2, b"x", 1)], &[(2, b"x", 1)]);
         let b = vc(&[(2, b"x", 1)], &[(2, b"x", 1), (1, b"z", 1)]);
         let c = vc(&[], &[]);
-        let d = decide(&[&a, &b, &c], 1, 64).expect("decides");
+        let d = decide(&[&a, &b, &c], &F1, 64).expect("decides");
         assert_eq!(d.requests, vec![(1, null_digest()), (2, digest(b"x"))]);
     }
 
@@ -181,18 +184,18 @@ mod tests {
         a.checkpoints.push(cp);
         // One voucher (maybe a liar): genesis.
         assert_eq!(
-            decide(&[&a, &b, &c], 1, 64).map(|d| d.checkpoint),
+            decide(&[&a, &b, &c], &F1, 64).map(|d| d.checkpoint),
             Some(genesis())
         );
         b.checkpoints.push(cp);
         b.stable = 16;
-        assert_eq!(decide(&[&a, &b, &c], 1, 64).map(|d| d.checkpoint), Some(cp));
+        assert_eq!(decide(&[&a, &b, &c], &F1, 64).map(|d| d.checkpoint), Some(cp));
     }
 
     #[test]
     fn fewer_than_a_quorum_decides_nothing() {
         let a = vc(&[], &[]);
         let b = vc(&[], &[]);
-        assert_eq!(decide(&[&a, &b], 1, 64), None);
+        assert_eq!(decide(&[&a, &b], &F1, 64), None);
     }
 }

@@ -29,8 +29,8 @@ pub use ring::Ring;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-/// A physical node.
-pub type NodeId = u64;
+/// A node's identity (the one definition, in distsys-types).
+pub use distsys_types::NodeId;
 
 /// A node taking part in placement.
 #[derive(Debug, Clone, PartialEq, Eq)]
