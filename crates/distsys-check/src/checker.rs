@@ -2,7 +2,6 @@
 //! a violation with the smallest part of the history that still cannot be linearized.
 
 use crate::history::{History, HistoryError, OpKind, Operation};
-use crate::model::canonical;
 use crate::model::{KvModel, Model, ModelKind, RegisterModel, SetModel};
 use crate::search::{search, Cancel, Interval, SearchOutcome, DEFAULT_MEMO_BYTES_MAX};
 use rayon::prelude::*;
@@ -116,106 +115,27 @@ fn check_ops<M: Model>(
     ops: &[Operation],
     cancel: Cancel<'_>,
 ) -> Result<SearchOutcome, HistoryError> {
-    let ops = resolve_unknowns(ops);
-    let prepared = model
-        .prepare(&ops)
-        .map_err(|(line, message)| HistoryError::new(line, message))?;
-    Ok(search(model, &prepared, &intervals(&ops), cancel))
-}
-
-/// Resolves operations of unknown outcome before the search (known-bugs #17). For an
-/// indeterminate write, append, cas or add whose value (the new value for a cas) no other
-/// operation writes:
-///
-/// - if no read result and no cas expected value contains that value, the operation is dropped:
-///   it returns at infinity, so it may always be linearized last, where nothing observes it, and
-///   in any linearization that places it earlier nothing can follow it before the next overwrite
-///   (that would observe its value), so removing it leaves a valid linearization;
-/// - if it is a write or cas and a completed read returned exactly its value (or a cas expected
-///   exactly that value), it must have taken effect before the first such observer returned, so
-///   it gets that return time instead of infinity (and, for a cas, is known to have succeeded).
-///
-/// Both keep exactly the same set of valid linearizations, and both turn an exponential search
-/// over pending operations into a bounded window.
-fn resolve_unknowns(ops: &[Operation]) -> Vec<Operation> {
-    let effect = |op: &Operation| -> Option<String> {
-        match op.kind {
-            OpKind::Write | OpKind::Append | OpKind::Add => Some(canonical(&op.input)),
-            OpKind::Cas => op
-                .input
-                .as_array()
-                .and_then(|pair| pair.get(1))
-                .map(canonical),
-            OpKind::Read | OpKind::Delete => None,
-        }
-    };
-    let observation = |op: &Operation| -> Option<String> {
-        match op.kind {
-            OpKind::Read => op.output.as_ref().map(canonical),
-            OpKind::Cas => op
-                .input
-                .as_array()
-                .and_then(|pair| pair.first())
-                .map(canonical),
-            _ => None,
-        }
-    };
-    let effects: Vec<Option<String>> = ops.iter().map(effect).collect();
-    const SCAN_BUDGET_BYTES: usize = 64 << 20;
-    let mut budget = SCAN_BUDGET_BYTES;
-    let observations: Vec<(Option<u64>, String)> = ops
+    // A read with unknown outcome constrains nothing (the parsers already drop them).
+    let known: Vec<Operation>;
+    let ops = if ops
         .iter()
-        .filter_map(|op| observation(op).map(|seen| (op.ret, seen)))
-        .collect();
-    let scan_cost = effects.iter().flatten().map(String::len).sum::<usize>()
-        + observations
+        .any(|op| op.kind == OpKind::Read && op.ret.is_none())
+    {
+        known = ops
             .iter()
-            .map(|(_, seen)| seen.len())
-            .sum::<usize>();
-    ops.iter()
-        .zip(&effects)
-        .filter_map(|(op, token)| {
-            let Some(token) = token
-                .as_deref()
-                .filter(|t| !op.is_complete() && !t.is_empty())
-            else {
-                return Some(op.clone());
-            };
-            // Substring scans cost the total length of values per unknown operation; past a
-            // budget, operations are kept as they are (always sound), so this pre-pass can
-            // never dominate the check.
-            if scan_cost > budget {
-                return Some(op.clone());
-            }
-            budget -= scan_cost;
-            let writers = effects
-                .iter()
-                .flatten()
-                .filter(|other| other.contains(token))
-                .count();
-            if writers > 1 {
-                return Some(op.clone());
-            }
-            // Substring matching over-approximates "observed": safe for dropping (a false match
-            // only keeps the operation), so the return-time rule uses exact observations only,
-            // and only for writes and cas, whose value a read returns whole.
-            let observed = observations.iter().any(|(_, seen)| seen.contains(token));
-            let exact = matches!(op.kind, OpKind::Write | OpKind::Cas);
-            let first_observer_return = observations
-                .iter()
-                .filter(|(ret, seen)| exact && ret.is_some() && seen == token)
-                .filter_map(|(ret, _)| *ret)
-                .min();
-            match (observed, first_observer_return) {
-                (false, _) => None,
-                (true, Some(ret)) if ret >= op.call => Some(Operation {
-                    ret: Some(ret),
-                    ..op.clone()
-                }),
-                _ => Some(op.clone()),
-            }
-        })
-        .collect()
+            .filter(|op| op.kind != OpKind::Read || op.ret.is_some())
+            .cloned()
+            .collect();
+        &known[..]
+    } else {
+        ops
+    };
+    let mut prepared = model
+        .prepare(ops)
+        .map_err(|(line, message)| HistoryError::new(line, message))?;
+    let mut intervals = intervals(ops);
+    model.simplify(&mut prepared, &mut intervals);
+    Ok(search(model, &prepared, &intervals, cancel))
 }
 
 /// [`check`] for one model type.

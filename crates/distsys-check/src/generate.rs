@@ -192,3 +192,144 @@ pub fn to_jsonl(events: &[Event]) -> String {
     }
     out
 }
+
+/// A tiny random history (1 to `ops_max` operations, at most 12) for differential tests against
+/// the brute-force [`crate::oracle`], built to hit what breaks rewrites of unknown outcomes:
+/// values drawn from a small pool rich in nulls, empty strings, repeated values and strings
+/// that look like numbers (`1`, `1.0`, `"1"`); kv appends whose concatenations rebuild a put's
+/// value; deletes; about a third of the mutations with unknown outcome. Half the histories
+/// record what a sequential run at random linearization points returned (mostly
+/// linearizable), the rest get random read results and cas expectations (mostly not).
+pub fn small_history(model: crate::ModelKind, seed: u64, ops_max: usize) -> History {
+    use crate::ModelKind;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let pool: Vec<Value> = match model {
+        ModelKind::Kv => vec![
+            Value::Null,
+            json!(""),
+            json!("a"),
+            json!("b"),
+            json!("ab"),
+            json!("ba"),
+            json!("1"),
+            json!(1),
+        ],
+        ModelKind::Set => vec![json!(1), json!("1"), json!(2), json!("a"), Value::Null],
+        _ => vec![
+            Value::Null,
+            json!(1),
+            json!("1"),
+            json!(1.0),
+            json!(2),
+            json!(0),
+            json!("0"),
+            json!(""),
+        ],
+    };
+    let kinds: &[OpKind] = match model {
+        ModelKind::Register => &[OpKind::Read, OpKind::Write, OpKind::Delete],
+        ModelKind::CasRegister => &[OpKind::Read, OpKind::Write, OpKind::Cas, OpKind::Delete],
+        ModelKind::Kv => &[
+            OpKind::Read,
+            OpKind::Write,
+            OpKind::Append,
+            OpKind::Append,
+            OpKind::Cas,
+            OpKind::Delete,
+        ],
+        ModelKind::Set => &[OpKind::Read, OpKind::Add, OpKind::Add],
+    };
+    let faithful = rng.random_bool(0.5);
+    let keys = if rng.random_bool(0.2) { 2 } else { 1 };
+    let n = rng.random_range(1..=ops_max.clamp(1, crate::oracle::ORACLE_OPS_MAX));
+    let pick = |rng: &mut ChaCha8Rng| pool[rng.random_range(0..pool.len())].clone();
+    // (operation, linearization point, takes effect)
+    let mut planned: Vec<(crate::Operation, u64, bool)> = (0..n)
+        .map(|i| {
+            let kind = kinds[rng.random_range(0..kinds.len())];
+            let call = rng.random_range(0..24u64);
+            let ret = call + rng.random_range(0..10u64);
+            let unknown = kind != OpKind::Read && rng.random_bool(0.35);
+            let input = match kind {
+                OpKind::Read | OpKind::Delete => Value::Null,
+                OpKind::Cas => json!([pick(&mut rng), pick(&mut rng)]),
+                _ => pick(&mut rng),
+            };
+            let op = crate::Operation {
+                process: i as u64,
+                kind,
+                key: (keys > 1).then(|| ["x", "y"][rng.random_range(0..2)].to_string()),
+                input,
+                output: (kind == OpKind::Read).then(|| {
+                    if model == ModelKind::Set {
+                        let size = rng.random_range(0..3);
+                        Value::Array((0..size).map(|_| pick(&mut rng)).collect())
+                    } else {
+                        pick(&mut rng)
+                    }
+                }),
+                call,
+                ret: (!unknown).then_some(ret),
+                line: i + 1,
+            };
+            let point = rng.random_range(call..=ret);
+            (op, point, !unknown || rng.random_bool(0.5))
+        })
+        .collect();
+    if faithful {
+        planned.sort_by_key(|(_, point, _)| *point);
+        let mut state: FxHashMap<Option<String>, Value> = FxHashMap::default();
+        let mut sets: FxHashMap<Option<String>, Vec<Value>> = FxHashMap::default();
+        for (op, _, effect) in planned.iter_mut() {
+            let current = state.get(&op.key).cloned().unwrap_or(Value::Null);
+            let text = |v: &Value| match v {
+                Value::Null => String::new(),
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            match op.kind {
+                OpKind::Read if model == ModelKind::Set => {
+                    op.output = Some(Value::Array(sets.get(&op.key).cloned().unwrap_or_default()));
+                }
+                OpKind::Read => op.output = Some(current),
+                OpKind::Cas => {
+                    if rng.random_bool(0.6) {
+                        op.input = json!([current, pick(&mut rng)]);
+                    }
+                    let holds = op.input.get(0).is_some_and(|e| {
+                        e == &current
+                            || (model == ModelKind::Kv
+                                && text(e).is_empty()
+                                && text(&current).is_empty())
+                    });
+                    if *effect && holds {
+                        let new = op.input.get(1).cloned().unwrap_or(Value::Null);
+                        state.insert(op.key.clone(), new);
+                    }
+                }
+                _ if !*effect => {}
+                OpKind::Write => {
+                    state.insert(op.key.clone(), op.input.clone());
+                }
+                OpKind::Delete => {
+                    state.insert(op.key.clone(), Value::Null);
+                }
+                OpKind::Append => {
+                    let next = text(&current) + &text(&op.input);
+                    state.insert(op.key.clone(), Value::String(next));
+                }
+                OpKind::Add => {
+                    let set = sets.entry(op.key.clone()).or_default();
+                    if !set.contains(&op.input) {
+                        set.push(op.input.clone());
+                    }
+                }
+            }
+        }
+        planned.sort_by_key(|(op, _, _)| op.line);
+    }
+    History {
+        operations: planned.into_iter().map(|(op, _, _)| op).collect(),
+        failed: 0,
+    }
+}

@@ -5,6 +5,7 @@
 //! - [`search`]: the JIT linearization search with memoization for one key.
 //! - [`checker`]: partition by key, search in parallel, explain violations.
 //! - [`report`]: the text explanation and the self-contained HTML timeline.
+//! - [`oracle`]: a brute-force checker for tiny histories, to test the fast one against.
 //! - [`generate`]: random linearizable histories for tests and benchmarks.
 
 pub mod causal;
@@ -15,6 +16,7 @@ pub mod format;
 pub mod generate;
 pub mod history;
 pub mod model;
+pub mod oracle;
 pub mod report;
 pub mod search;
 

@@ -1,42 +1,63 @@
 //! One key of a key-value store: get, put, append (string concatenation), cas, delete.
 //! Partitioning by key (P-compositionality) makes the whole store linearizable iff every key is.
 //! An absent key and the empty string are the same value (Jepsen's kv tests read a missing key
-//! as `""`; the JSON Lines format reads it as `null`).
+//! as `""`; the JSON Lines format reads it as `null`). Other values compare by strict JSON
+//! equality (`1` is not `"1"`); an append concatenates the text of the value (a string's
+//! characters, any other value's JSON text) and always leaves a string.
 
-use super::{canonical, Model};
+use super::register::retain_marked;
+use super::Model;
 use crate::history::{OpKind, Operation};
+use crate::search::Interval;
+use serde_json::Value;
 use std::sync::Arc;
 
 /// The key-value model (per key).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct KvModel;
 
+/// A present value: a tag byte (`s` a string, `j` any other JSON value) then the string's
+/// characters or the value's JSON text. One allocation, hashed and compared as one string.
+pub type KvValue = Arc<str>;
+
 /// A key-value operation on one key.
 #[derive(Debug, Clone)]
 pub enum KvOp {
     /// A completed get that returned this value (`None` = absent).
-    Get(Option<Arc<str>>),
+    Get(Option<KvValue>),
     /// Put a value (`None`: the empty string or null, same as absent).
-    Put(Option<Arc<str>>),
+    Put(Option<KvValue>),
     /// Append to the value (absent counts as empty).
-    Append(Option<Arc<str>>),
+    Append(Option<KvValue>),
     /// Remove the key.
     Delete,
     /// Compare-and-set; `known`: completed ok.
     Cas {
-        expected: Option<Arc<str>>,
-        new: Option<Arc<str>>,
+        /// The value the cas expects.
+        expected: Option<KvValue>,
+        /// The value it sets.
+        new: Option<KvValue>,
+        /// Whether it completed ok (else its outcome is unknown).
         known: bool,
     },
 }
 
-fn value(v: &serde_json::Value) -> Option<Arc<str>> {
-    let text = canonical(v);
-    (!v.is_null() && !text.is_empty()).then(|| Arc::from(text))
+fn value(v: &Value) -> Option<KvValue> {
+    match v {
+        Value::Null => None,
+        Value::String(s) if s.is_empty() => None,
+        Value::String(s) => Some(Arc::from(format!("s{s}"))),
+        other => Some(Arc::from(format!("j{other}"))),
+    }
+}
+
+/// The text an append concatenates: a string's characters, another value's JSON text.
+fn text(v: &KvValue) -> &str {
+    v.get(1..).unwrap_or("")
 }
 
 impl Model for KvModel {
-    type State = Option<Arc<str>>;
+    type State = Option<KvValue>;
     type Op = KvOp;
 
     fn prepare(&self, ops: &[Operation]) -> Result<Vec<KvOp>, (usize, String)> {
@@ -80,9 +101,13 @@ impl Model for KvModel {
             KvOp::Get(v) => (v == state).then(|| state.clone()),
             KvOp::Put(v) => Some(v.clone()),
             KvOp::Append(v) => Some(match (state, v) {
-                (Some(s), Some(v)) => Some(Arc::from(format!("{s}{v}"))),
-                (s, None) => s.clone(),
-                (None, v) => v.clone(),
+                (None, None) => None,
+                (Some(s), None) if s.starts_with('s') => Some(s.clone()),
+                (s, v) => Some(Arc::from(format!(
+                    "s{}{}",
+                    s.as_ref().map_or("", text),
+                    v.as_ref().map_or("", text)
+                ))),
             }),
             KvOp::Delete => Some(None),
             KvOp::Cas {
@@ -99,5 +124,121 @@ impl Model for KvModel {
                 }
             }
         }
+    }
+
+    /// The register's two rewrites (see [`super::RegisterModel`]), adapted to appends:
+    ///
+    /// - **drop** an unknown put, append or cas whose (non-empty) text occurs in no read's
+    ///   result and no cas's expected value with a chance to see it (returning at or after its
+    ///   invocation). From where it takes effect to the next put or delete, the value contains
+    ///   that text (appends only extend it), so nothing there reads it or succeeds a cas on it;
+    ///   removing it leaves the later state unchanged after that put or delete.
+    /// - **pin** an unknown put or cas of a present value no other operation writes, on a key
+    ///   with no appends (else appends could build the same value), to the return of its first
+    ///   completed observer.
+    ///
+    /// The substring scans are bounded (`SCAN_BUDGET_BYTES`); past the bound operations are
+    /// kept as they are, which is always exact.
+    fn simplify(&self, ops: &mut Vec<KvOp>, intervals: &mut Vec<Interval>) {
+        const SCAN_BUDGET_BYTES: usize = 64 << 20;
+        debug_assert_eq!(ops.len(), intervals.len());
+        let has_appends = ops.iter().any(|op| matches!(op, KvOp::Append(_)));
+        // Every observation: the value a completed get returned or a cas expected, and the
+        // observer's return (`None`: an unknown cas).
+        let observations: Vec<(&KvValue, Option<u64>)> = ops
+            .iter()
+            .zip(intervals.iter())
+            .filter_map(|(op, iv)| match op {
+                KvOp::Get(Some(v)) => Some((v, iv.ret)),
+                KvOp::Cas {
+                    expected: Some(v), ..
+                } => Some((v, iv.ret)),
+                _ => None,
+            })
+            .collect();
+        // Per exact value: writers, and the first and last completed observer's return, and
+        // whether an unknown cas expects it.
+        #[derive(Default)]
+        struct Exact {
+            writers: usize,
+            first_ret: Option<u64>,
+            last_ret: Option<u64>,
+            unknown_observer: bool,
+        }
+        let mut exact: rustc_hash::FxHashMap<&KvValue, Exact> = Default::default();
+        for (v, ret) in &observations {
+            let e = exact.entry(*v).or_default();
+            match ret {
+                Some(r) => {
+                    e.first_ret = Some(e.first_ret.map_or(*r, |f| f.min(*r)));
+                    e.last_ret = Some(e.last_ret.map_or(*r, |l| l.max(*r)));
+                }
+                None => e.unknown_observer = true,
+            }
+        }
+        for op in ops.iter() {
+            if let KvOp::Put(Some(w)) | KvOp::Cas { new: Some(w), .. } = op {
+                exact.entry(w).or_default().writers += 1;
+            }
+        }
+        let mut budget = SCAN_BUDGET_BYTES;
+        let mut keep = vec![true; ops.len()];
+        let mut pins: Vec<(usize, u64)> = Vec::new();
+        for (index, (op, interval)) in ops.iter().zip(intervals.iter()).enumerate() {
+            if interval.ret.is_some() {
+                continue;
+            }
+            let v = match op {
+                KvOp::Put(Some(v)) | KvOp::Append(Some(v)) => v,
+                KvOp::Cas { new: Some(v), .. } => v,
+                _ => continue,
+            };
+            let needle = text(v);
+            if needle.is_empty() {
+                continue;
+            }
+            // An observer returning before the invocation cannot see this operation's effect.
+            let observed = if has_appends {
+                let may_see =
+                    |(_, ret): &&(&KvValue, Option<u64>)| ret.is_none_or(|r| r >= interval.call);
+                let cost: usize = observations
+                    .iter()
+                    .filter(may_see)
+                    .map(|(o, _)| o.len())
+                    .sum();
+                if cost > budget {
+                    continue;
+                }
+                budget -= cost;
+                observations
+                    .iter()
+                    .filter(may_see)
+                    .any(|(o, _)| text(o).contains(needle))
+            } else {
+                // Without appends every state is exactly one put's or cas's value.
+                exact.get(v).is_some_and(|e| {
+                    e.unknown_observer || e.last_ret.is_some_and(|r| r >= interval.call)
+                })
+            };
+            if !observed {
+                keep[index] = false;
+                continue;
+            }
+            if has_appends {
+                continue;
+            }
+            if let Some(e) = exact.get(v).filter(|e| e.writers == 1) {
+                if let Some(ret) = e.first_ret.filter(|&r| r >= interval.call) {
+                    pins.push((index, ret));
+                }
+            }
+        }
+        for (index, ret) in pins {
+            intervals[index].ret = Some(ret);
+            if let KvOp::Cas { known, .. } = &mut ops[index] {
+                *known = true;
+            }
+        }
+        retain_marked(ops, intervals, &keep);
     }
 }

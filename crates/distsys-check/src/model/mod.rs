@@ -10,11 +10,12 @@ mod kv;
 mod register;
 mod set;
 
-pub use kv::KvModel;
-pub use register::RegisterModel;
-pub use set::SetModel;
+pub use kv::{KvModel, KvOp, KvValue};
+pub use register::{RegisterModel, RegisterOp};
+pub use set::{SetModel, SetOp};
 
 use crate::history::Operation;
+use crate::search::Interval;
 use std::fmt::Debug;
 use std::hash::Hash;
 use std::str::FromStr;
@@ -32,6 +33,15 @@ pub trait Model: Sync {
     fn init(&self) -> Self::State;
     /// The state after `op`, or `None` if `op`'s observed result is impossible from `state`.
     fn step(&self, state: &Self::State, op: &Self::Op) -> Option<Self::State>;
+
+    /// Rewrites operations of unknown outcome (`ret: None`) before the search, where that
+    /// provably keeps the verdict: drop one that nothing can observe, or give one the return
+    /// time of the first operation that must have seen its effect. Each implementation states
+    /// its proof; all are tested against the brute-force [`crate::oracle`]. The default keeps
+    /// everything (always exact).
+    fn simplify(&self, ops: &mut Vec<Self::Op>, intervals: &mut Vec<Interval>) {
+        let _ = (ops, intervals);
+    }
 }
 
 /// The models selectable with `--model`.

@@ -1,8 +1,10 @@
 //! Read/write (and optionally compare-and-set) register. Values are interned to integers so the
-//! state is one `u32` (0 = nil/absent), which keeps the memo table small and fast.
+//! state is one `u32` (0 = nil/absent), which keeps the memo table small and fast. Values compare
+//! by strict JSON equality: `1`, `1.0` and `"1"` are three different values.
 
-use super::{canonical, Model};
+use super::Model;
 use crate::history::{OpKind, Operation};
+use crate::search::Interval;
 use rustc_hash::FxHashMap;
 use serde_json::Value;
 
@@ -39,7 +41,8 @@ impl Interner {
             return 0;
         }
         let next = u32::try_from(self.0.len() + 1).unwrap_or(u32::MAX);
-        *self.0.entry(canonical(value)).or_insert(next)
+        // The JSON text tells strings from numbers (`"1"` vs `1`), unlike the bare text.
+        *self.0.entry(value.to_string()).or_insert(next)
     }
 }
 
@@ -111,4 +114,103 @@ impl Model for RegisterModel {
             }
         }
     }
+
+    /// Two rewrites of operations with unknown outcome, each proven to keep the verdict (and
+    /// tested against the brute-force oracle, `tests/oracle.rs`):
+    ///
+    /// - **drop**: an unknown write or cas of value `v` that no read returns and no cas expects
+    ///   (`v` may be nil), among those returning at or after its invocation (or never). In a linearization that applies it, the state is `v` from there to
+    ///   the next overwrite, so nothing in between reads it or succeeds a cas on it: only
+    ///   unknown cas that fail (the same as never happening, so they can move to the end) and
+    ///   then a write or delete, whose result does not depend on the state. Removing it leaves
+    ///   a linearization; conversely it can always be linearized last.
+    /// - **pin**: an unknown write or cas of a non-nil `v` that no other operation writes, which
+    ///   a completed read returned or a completed cas expected. Only it can produce the state
+    ///   `v`, so it takes effect before that observer's linearization point, hence before the
+    ///   observer returns: it may be given the earliest such return time (and a cas is then
+    ///   known to have succeeded). Every operation invoked after that time follows it anyway.
+    fn simplify(&self, ops: &mut Vec<RegisterOp>, intervals: &mut Vec<Interval>) {
+        debug_assert_eq!(ops.len(), intervals.len());
+        #[derive(Clone, Copy, Default)]
+        struct Seen {
+            unknown_observer: bool,
+            first_observer_ret: Option<u64>,
+            last_observer_ret: Option<u64>,
+            writers: u32,
+        }
+        let values = ops
+            .iter()
+            .map(|op| match *op {
+                RegisterOp::Read(v) | RegisterOp::Write(v) => v,
+                RegisterOp::Cas { expected, new, .. } => expected.max(new),
+                RegisterOp::Delete => 0,
+            })
+            .max()
+            .unwrap_or(0) as usize;
+        let mut seen = vec![Seen::default(); values + 1];
+        for (op, interval) in ops.iter().zip(intervals.iter()) {
+            let mut observe = |v: u32| {
+                let s = &mut seen[v as usize];
+                match interval.ret {
+                    Some(ret) => {
+                        s.first_observer_ret =
+                            Some(s.first_observer_ret.map_or(ret, |r| r.min(ret)));
+                        s.last_observer_ret = Some(s.last_observer_ret.map_or(ret, |r| r.max(ret)));
+                    }
+                    None => s.unknown_observer = true,
+                }
+            };
+            match *op {
+                RegisterOp::Read(v) => observe(v),
+                RegisterOp::Write(v) => seen[v as usize].writers += 1,
+                RegisterOp::Cas { expected, new, .. } => {
+                    // An unknown cas's expectation counts as an observation for the drop rule;
+                    // the pin rule only uses completed observers (the `ret` above).
+                    observe(expected);
+                    seen[new as usize].writers += 1;
+                }
+                RegisterOp::Delete => {}
+            }
+        }
+        let mut keep = vec![true; ops.len()];
+        for (index, (op, interval)) in ops.iter_mut().zip(intervals.iter_mut()).enumerate() {
+            if interval.ret.is_some() {
+                continue;
+            }
+            let v = match *op {
+                RegisterOp::Write(v) => v,
+                RegisterOp::Cas { new, .. } => new,
+                RegisterOp::Read(_) | RegisterOp::Delete => continue,
+            };
+            let s = seen[v as usize];
+            // An observer that returned before the invocation cannot have seen its effect.
+            let observed =
+                s.unknown_observer || s.last_observer_ret.is_some_and(|r| r >= interval.call);
+            if !observed {
+                keep[index] = false;
+            } else if v != 0 && s.writers == 1 {
+                if let Some(ret) = s.first_observer_ret.filter(|&r| r >= interval.call) {
+                    interval.ret = Some(ret);
+                    if let RegisterOp::Cas { known, .. } = op {
+                        *known = true;
+                    }
+                }
+            }
+        }
+        retain_marked(ops, intervals, &keep);
+    }
+}
+
+/// Keeps the operations (and their intervals) marked `true`.
+pub(crate) fn retain_marked<T>(ops: &mut Vec<T>, intervals: &mut Vec<Interval>, keep: &[bool]) {
+    let mut index = 0;
+    ops.retain(|_| {
+        index += 1;
+        keep[index - 1]
+    });
+    let mut index = 0;
+    intervals.retain(|_| {
+        index += 1;
+        keep[index - 1]
+    });
 }
