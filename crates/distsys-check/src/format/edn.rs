@@ -1,15 +1,31 @@
-//! The small subset of EDN (Clojure data) that Jepsen history maps use: maps of keywords to
-//! nil, booleans, integers, floats, strings, keywords and vectors of those.
+//! The part of EDN (Clojure data) that Jepsen histories use: maps of keywords to nil, booleans,
+//! integers (with an optional `N`), floats (optional `M`), strings with escapes, keywords,
+//! symbols, vectors, lists, sets (`#{}`), nested maps and tagged values (`#inst "..."`, the tag
+//! is dropped); commas are whitespace, `;` starts a comment to the end of the line and `#_`
+//! discards the next form. Nesting deeper than [`DEPTH_MAX`] is an error, not a stack overflow.
 
-use serde_json::{Number, Value};
+use serde_json::{Map, Number, Value};
+
+/// Deepest nesting of vectors, lists, sets and maps accepted.
+pub const DEPTH_MAX: usize = 64;
 
 /// An EDN value. Keywords are kept apart from strings (`:ok` is not `"ok"`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Edn {
-    /// A scalar or vector, as JSON.
+    /// A scalar or collection, as JSON (keywords inside collections become `":name"` strings).
     Data(Value),
     /// `:name`
     Keyword(String),
+}
+
+impl Edn {
+    /// The value as JSON (a keyword becomes the string `":name"`).
+    pub fn into_json(self) -> Value {
+        match self {
+            Edn::Data(v) => v,
+            Edn::Keyword(k) => Value::String(format!(":{k}")),
+        }
+    }
 }
 
 /// Parses a `{:k v, ...}` map; returns its entries in order.
@@ -17,12 +33,13 @@ pub fn parse_map(text: &str) -> Result<Vec<(String, Edn)>, String> {
     let mut parser = Parser {
         bytes: text.as_bytes(),
         pos: 0,
+        depth: 0,
     };
-    parser.skip_ws();
+    parser.skip_ws()?;
     parser.expect(b'{')?;
     let mut entries = Vec::new();
     loop {
-        parser.skip_ws();
+        parser.skip_ws()?;
         match parser.peek() {
             Some(b'}') => {
                 parser.pos += 1;
@@ -35,23 +52,37 @@ pub fn parse_map(text: &str) -> Result<Vec<(String, Edn)>, String> {
             Edn::Keyword(k) => k,
             other => return Err(format!("map key must be a keyword, got {other:?}")),
         };
-        parser.skip_ws();
         let value = parser.value()?;
         entries.push((key, value));
     }
-    parser.skip_ws();
-    if parser.pos != parser.bytes.len() {
-        return Err(format!(
-            "unexpected text after the map at byte {}",
-            parser.pos
-        ));
-    }
+    parser.finish()?;
     Ok(entries)
+}
+
+/// Parses one EDN value filling the whole text (whitespace and comments aside).
+pub fn parse_value(text: &str) -> Result<Edn, String> {
+    let mut parser = Parser {
+        bytes: text.as_bytes(),
+        pos: 0,
+        depth: 0,
+    };
+    let value = parser.value()?;
+    parser.finish()?;
+    Ok(value)
 }
 
 struct Parser<'a> {
     bytes: &'a [u8],
     pos: usize,
+    /// Values being read (nesting), bounded by [`DEPTH_MAX`].
+    depth: usize,
+}
+
+fn is_delimiter(b: u8) -> bool {
+    matches!(
+        b,
+        b' ' | b'\t' | b'\n' | b'\r' | b',' | b'}' | b']' | b')' | b'{' | b'[' | b'(' | b'"' | b';'
+    )
 }
 
 impl Parser<'_> {
@@ -59,9 +90,30 @@ impl Parser<'_> {
         self.bytes.get(self.pos).copied()
     }
 
-    fn skip_ws(&mut self) {
-        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r' | b',')) {
-            self.pos += 1;
+    fn finish(&mut self) -> Result<(), String> {
+        self.skip_ws()?;
+        if self.pos != self.bytes.len() {
+            return Err(format!("unexpected text at byte {}", self.pos));
+        }
+        Ok(())
+    }
+
+    /// Skips whitespace, commas, `;` comments and `#_` discarded forms.
+    fn skip_ws(&mut self) -> Result<(), String> {
+        loop {
+            match self.peek() {
+                Some(b' ' | b'\t' | b'\n' | b'\r' | b',') => self.pos += 1,
+                Some(b';') => {
+                    while !matches!(self.peek(), None | Some(b'\n')) {
+                        self.pos += 1;
+                    }
+                }
+                Some(b'#') if self.bytes.get(self.pos + 1) == Some(&b'_') => {
+                    self.pos += 2;
+                    self.value()?;
+                }
+                _ => return Ok(()),
+            }
         }
     }
 
@@ -74,27 +126,51 @@ impl Parser<'_> {
         }
     }
 
-    fn token(&mut self) -> &str {
+    fn token(&mut self) -> Result<&str, String> {
         let start = self.pos;
-        while let Some(b) = self.peek() {
-            if matches!(
-                b,
-                b' ' | b'\t' | b'\n' | b'\r' | b',' | b'}' | b']' | b'{' | b'['
-            ) {
-                break;
-            }
+        while self.peek().is_some_and(|b| !is_delimiter(b)) {
             self.pos += 1;
         }
-        std::str::from_utf8(&self.bytes[start..self.pos]).unwrap_or("")
+        std::str::from_utf8(&self.bytes[start..self.pos])
+            .map_err(|_| format!("invalid UTF-8 at byte {start}"))
+    }
+
+    /// Items of a collection up to `close`, each at `depth + 1`.
+    fn items(&mut self, close: u8, what: &str) -> Result<Vec<Value>, String> {
+        let mut items = Vec::new();
+        loop {
+            self.skip_ws()?;
+            match self.peek() {
+                Some(b) if b == close => {
+                    self.pos += 1;
+                    return Ok(items);
+                }
+                None => return Err(format!("unterminated {what} (missing '{}')", close as char)),
+                _ => items.push(self.value()?.into_json()),
+            }
+        }
     }
 
     fn value(&mut self) -> Result<Edn, String> {
-        self.skip_ws();
+        if self.depth >= DEPTH_MAX {
+            return Err(format!(
+                "nesting deeper than {DEPTH_MAX} levels at byte {}",
+                self.pos
+            ));
+        }
+        self.depth += 1;
+        let value = self.value_here();
+        self.depth -= 1;
+        value
+    }
+
+    fn value_here(&mut self) -> Result<Edn, String> {
+        self.skip_ws()?;
         match self.peek() {
             None => Err("unexpected end of line (truncated?)".into()),
             Some(b':') => {
                 self.pos += 1;
-                let name = self.token().to_string();
+                let name = self.token()?.to_string();
                 if name.is_empty() {
                     Err(format!("empty keyword at byte {}", self.pos))
                 } else {
@@ -104,26 +180,73 @@ impl Parser<'_> {
             Some(b'"') => self.string().map(|s| Edn::Data(Value::String(s))),
             Some(b'[') => {
                 self.pos += 1;
-                let mut items = Vec::new();
-                loop {
-                    self.skip_ws();
-                    match self.peek() {
-                        Some(b']') => {
-                            self.pos += 1;
-                            return Ok(Edn::Data(Value::Array(items)));
+                Ok(Edn::Data(Value::Array(self.items(b']', "vector")?)))
+            }
+            Some(b'(') => {
+                self.pos += 1;
+                Ok(Edn::Data(Value::Array(self.items(b')', "list")?)))
+            }
+            Some(b'{') => {
+                self.pos += 1;
+                let items = self.items(b'}', "map")?;
+                if items.len() % 2 != 0 {
+                    return Err(format!("a map needs key-value pairs at byte {}", self.pos));
+                }
+                let mut map = Map::new();
+                let mut items = items.into_iter();
+                while let (Some(k), Some(v)) = (items.next(), items.next()) {
+                    let key = match k {
+                        Value::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    map.insert(key, v);
+                }
+                Ok(Edn::Data(Value::Object(map)))
+            }
+            Some(b'#') => {
+                self.pos += 1;
+                match self.peek() {
+                    Some(b'{') => {
+                        self.pos += 1;
+                        Ok(Edn::Data(Value::Array(self.items(b'}', "set")?)))
+                    }
+                    _ => {
+                        // A tagged value: `#inst "..."`, `#uuid "..."`; the tag is dropped.
+                        let tag = self.token()?.to_string();
+                        if tag.is_empty() {
+                            return Err(format!("bad '#' at byte {}", self.pos));
                         }
-                        None => return Err("unterminated vector (missing ']')".into()),
-                        _ => match self.value()? {
-                            Edn::Data(v) => items.push(v),
-                            Edn::Keyword(k) => items.push(Value::String(format!(":{k}"))),
-                        },
+                        self.value()
                     }
                 }
             }
+            Some(b'\\') => {
+                // A character literal: `\a`, `\newline`, `\space`.
+                self.pos += 1;
+                let start = self.pos;
+                let first = self.peek().ok_or("unterminated character literal")?;
+                self.pos += 1;
+                let rest = self.token()?;
+                let c = match (first, rest) {
+                    (b'n', "ewline") => "\n".to_string(),
+                    (b's', "pace") => " ".to_string(),
+                    (b't', "ab") => "\t".to_string(),
+                    (b'r', "eturn") => "\r".to_string(),
+                    (_, "") => String::from_utf8_lossy(&self.bytes[start..self.pos]).into(),
+                    _ => return Err(format!("unknown character literal at byte {start}")),
+                };
+                Ok(Edn::Data(Value::String(c)))
+            }
             Some(_) => {
                 let start = self.pos;
-                let token = self.token().to_string();
-                scalar(&token).ok_or_else(|| format!("cannot read {token:?} at byte {start}"))
+                let token = self.token()?.to_string();
+                if token.is_empty() {
+                    return Err(format!(
+                        "unexpected '{}' at byte {start}",
+                        self.bytes[start] as char
+                    ));
+                }
+                Ok(scalar(&token))
             }
         }
     }
@@ -141,13 +264,26 @@ impl Parser<'_> {
                 Some(b'\\') => {
                     self.pos += 1;
                     let escaped = self.peek().ok_or("unterminated escape")?;
-                    out.push(match escaped {
-                        b'n' => b'\n',
-                        b't' => b'\t',
-                        b'r' => b'\r',
-                        other => other,
-                    });
                     self.pos += 1;
+                    match escaped {
+                        b'n' => out.push(b'\n'),
+                        b't' => out.push(b'\t'),
+                        b'r' => out.push(b'\r'),
+                        b'b' => out.push(8),
+                        b'f' => out.push(12),
+                        b'u' => {
+                            let hex = self
+                                .bytes
+                                .get(self.pos..self.pos + 4)
+                                .and_then(|h| std::str::from_utf8(h).ok())
+                                .and_then(|h| u32::from_str_radix(h, 16).ok())
+                                .ok_or_else(|| format!("bad \\u escape at byte {}", self.pos))?;
+                            self.pos += 4;
+                            let c = char::from_u32(hex).unwrap_or(char::REPLACEMENT_CHARACTER);
+                            out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+                        }
+                        other => out.push(other),
+                    }
                 }
                 Some(b) => {
                     out.push(b);
@@ -158,19 +294,37 @@ impl Parser<'_> {
     }
 }
 
-fn scalar(token: &str) -> Option<Edn> {
-    Some(Edn::Data(match token {
+/// nil, booleans, numbers; any other token is a symbol, read as its name.
+fn scalar(token: &str) -> Edn {
+    Edn::Data(match token {
         "nil" => Value::Null,
         "true" => Value::Bool(true),
         "false" => Value::Bool(false),
         _ => {
-            if let Ok(i) = token.parse::<i64>() {
+            let digits = token
+                .strip_suffix('N')
+                .or_else(|| token.strip_suffix('M'))
+                .filter(|d| !d.is_empty())
+                .unwrap_or(token);
+            let looks_numeric = digits
+                .strip_prefix(['-', '+'])
+                .unwrap_or(digits)
+                .starts_with(|c: char| c.is_ascii_digit());
+            if !looks_numeric {
+                return Edn::Data(Value::String(token.to_string()));
+            }
+            if let Ok(i) = digits.parse::<i64>() {
                 Value::Number(i.into())
+            } else if let Ok(u) = digits.parse::<u64>() {
+                Value::Number(u.into())
             } else {
-                Value::Number(Number::from_f64(token.parse::<f64>().ok()?)?)
+                match digits.parse::<f64>().ok().and_then(Number::from_f64) {
+                    Some(n) => Value::Number(n),
+                    None => Value::String(token.to_string()),
+                }
             }
         }
-    }))
+    })
 }
 
 #[cfg(test)]
@@ -199,5 +353,28 @@ mod tests {
         assert!(parse_map(r#"{:process 0, :type"#).is_err());
         assert!(parse_map(r#"{:process 0} trailing"#).is_err());
         assert!(parse_map(r#"{"process" 0}"#).is_err());
+    }
+
+    #[test]
+    fn reads_comments_sets_escapes_and_nesting() {
+        let entries = parse_map(
+            "{:value #{1 2} ; a comment\n, :s \"a\\\"b\\u0041\", #_ :skipped :m {:a [1 (2)]}, :t #inst \"x\"}",
+        )
+        .unwrap();
+        assert_eq!(entries[0], ("value".into(), Edn::Data(json!([1, 2]))));
+        assert_eq!(entries[1], ("s".into(), Edn::Data(json!("a\"bA"))));
+        assert_eq!(entries[2], ("m".into(), Edn::Data(json!({":a": [1, [2]]}))));
+        assert_eq!(entries[3], ("t".into(), Edn::Data(json!("x"))));
+        let deep = format!("{{:value {}}}", "[".repeat(100_000));
+        let error = parse_map(&deep).unwrap_err();
+        assert!(error.contains("nesting deeper than"), "{error}");
+        let discards = format!("{{:value {}1}}", "#_".repeat(100_000));
+        assert!(parse_map(&discards)
+            .unwrap_err()
+            .contains("nesting deeper than"));
+        let tags = format!("{{:value {}1}}", "#t ".repeat(100_000));
+        assert!(parse_map(&tags)
+            .unwrap_err()
+            .contains("nesting deeper than"));
     }
 }

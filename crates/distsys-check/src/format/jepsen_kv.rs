@@ -1,6 +1,8 @@
 //! Jepsen's kv history format: one Clojure map per line,
 //! `{:process 0, :type :invoke, :f :append, :key "0", :value "x 0 0 y"}`.
-//! Events of the `:nemesis` process (fault injection) are skipped. Time is the line number.
+//! Keys in any order, any EDN whitespace and comments (see [`super::edn`]); lines holding only a
+//! comment are skipped, and so are events of the `:nemesis` process (fault injection). Time is
+//! the line number.
 
 use super::edn::{parse_map, Edn};
 use super::jsonl::parse_type;
@@ -10,6 +12,9 @@ use serde_json::Value;
 /// Parses a Jepsen kv history.
 pub fn parse(text: &str) -> Result<History, HistoryError> {
     super::parse_lines(text, |line_no, line| {
+        if line.trim_start().starts_with(';') {
+            return Ok(None);
+        }
         let entries = parse_map(line).map_err(|e| HistoryError::new(line_no, e))?;
         let get = |name: &str| entries.iter().find(|(k, _)| k == name).map(|(_, v)| v);
         let process = match get("process") {

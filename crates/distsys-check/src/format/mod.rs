@@ -37,16 +37,22 @@ impl FromStr for HistoryFormat {
 impl HistoryFormat {
     /// Detects the format from the first non-empty line.
     pub fn detect(text: &str) -> Result<HistoryFormat, HistoryError> {
-        let Some((index, line)) = text.lines().enumerate().find(|(_, l)| !l.trim().is_empty())
+        let Some((index, line)) = text
+            .lines()
+            .enumerate()
+            .find(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with(';'))
         else {
             return Err(HistoryError::new(1, "the history is empty"));
         };
         let line = line.trim_start();
-        if line.starts_with("{:") {
+        let after_brace = line
+            .strip_prefix('{')
+            .map(|rest| rest.trim_start_matches([' ', '\t', ',']));
+        if after_brace.is_some_and(|rest| rest.starts_with(':')) {
             Ok(HistoryFormat::JepsenKv)
         } else if line.starts_with('{') {
             Ok(HistoryFormat::Jsonl)
-        } else if line.contains("jepsen.util - ") {
+        } else if jepsen_etcd::log_fields(line).is_some() {
             Ok(HistoryFormat::JepsenEtcd)
         } else {
             Err(HistoryError::new(
