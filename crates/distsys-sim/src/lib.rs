@@ -20,6 +20,7 @@ pub mod replication;
 pub mod retry_storm;
 pub mod sim;
 pub mod stats;
+pub mod sweep;
 pub mod trace;
 
 pub use campaign::{first_failure, run_campaign, run_one, CampaignReport};

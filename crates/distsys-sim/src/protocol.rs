@@ -73,6 +73,12 @@ pub trait SimCore: Core + Sized {
         seed: u64,
         now: u64,
     ) -> Self;
+    /// How long after every fault healed the protocol must serve clients again (a leader
+    /// elected; for protocols whose every replica answers, a client operation completed): the
+    /// simulator's liveness check. The default is 20 election timeouts.
+    fn recovery_bound_us(_nodes: usize, params: &BuildParams) -> u64 {
+        20 * params.election_timeout_us.1
+    }
     /// Whether a message grants a vote (the simulator sometimes kills the voter right after).
     fn is_vote_grant(_message: &Self::Message) -> bool {
         false
@@ -224,13 +230,11 @@ impl SimCore for Pbft {
         _seed: u64,
         now: u64,
     ) -> Pbft {
-        let keys = Keys::derive(&params.secret, id, &nodes);
-        let mut config = PbftConfig::new(id, nodes, keys);
-        // The request timer plays the election timeout's part.
-        config.request_timeout_us = params.election_timeout_us.1;
-        config.retransmit_us = params.heartbeat_us;
-        config.mutant = params.pbft_mutant;
-        Pbft::new(config, persisted, now)
+        Pbft::new(pbft_config(id, nodes, params), persisted, now)
+    }
+    fn recovery_bound_us(nodes: usize, params: &BuildParams) -> u64 {
+        let ids: Vec<NodeId> = (1..=nodes as NodeId).collect();
+        pbft_config(1, ids, params).recovery_bound_us()
     }
     fn observe_safety(&self, monitor: &mut SafetyMonitor) -> Result<(), SafetyViolation> {
         for (seq, digest) in self.recently_decided() {
@@ -262,4 +266,15 @@ impl SimCore for Pbft {
             ("bad_new_view", r.bad_new_view),
         ]
     }
+}
+
+/// A PBFT replica's configuration from the run's parameters: the request timer plays the
+/// election timeout's part, retransmission the heartbeat's.
+fn pbft_config(id: NodeId, nodes: Vec<NodeId>, params: &BuildParams) -> PbftConfig {
+    let keys = Keys::derive(&params.secret, id, &nodes);
+    let mut config = PbftConfig::new(id, nodes, keys);
+    config.request_timeout_us = params.election_timeout_us.1;
+    config.retransmit_us = params.heartbeat_us;
+    config.mutant = params.pbft_mutant;
+    config
 }

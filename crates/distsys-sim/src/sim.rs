@@ -72,6 +72,10 @@ pub struct SimConfig {
     pub byzantine_behaviours: Vec<Behaviour>,
     /// Record a full trace (JSON lines in the seed's log schema).
     pub trace: bool,
+    /// Nodes that crash when the faults heal and never restart: a beyond-tolerance experiment
+    /// (more crashed nodes than the protocol survives must stall it, which the liveness check
+    /// reports). 0 in every normal run.
+    pub down_after_heal: usize,
 }
 
 impl SimConfig {
@@ -102,6 +106,7 @@ impl SimConfig {
             byzantine: 0,
             byzantine_behaviours: Behaviour::ALL.to_vec(),
             trace: false,
+            down_after_heal: 0,
         }
     }
 }
@@ -288,6 +293,8 @@ pub struct Sim<C: SimCore> {
     pending_at_heal: std::collections::BTreeSet<(usize, u64)>,
     /// The byzantine replicas' adversary (byzantine-tolerant protocols with `byzantine > 0`).
     adversary: Option<Adversary>,
+    /// Nodes crashed for good when the faults healed (`SimConfig::down_after_heal`).
+    stays_down: BTreeSet<NodeId>,
     /// The cluster secret (PBFT keys).
     secret: [u8; 32],
 }
@@ -368,6 +375,7 @@ impl<C: SimCore> Sim<C> {
             pending_at_heal: std::collections::BTreeSet::new(),
             appended_at: BTreeMap::new(),
             adversary: None,
+            stays_down: BTreeSet::new(),
             secret: [0; 32],
             config,
         };
@@ -478,12 +486,58 @@ impl<C: SimCore> Sim<C> {
         self.process_ready(id);
     }
 
+    /// The liveness bound: how long after the heal the protocol must serve clients again
+    /// (see [`SimCore::recovery_bound_us`]), from the configured timers.
+    fn recovery_bound_us(&self) -> u64 {
+        let mut params = self.build_params();
+        params.election_timeout_us = (
+            self.config.election_timeout_ms.0 * MS,
+            self.config.election_timeout_ms.1 * MS,
+        );
+        C::recovery_bound_us(self.config.nodes, &params)
+    }
+
+    /// Whether the liveness check still waits for its evidence (a leader, or for protocols
+    /// whose every replica answers, a completed client operation) after the heal.
+    fn recovery_pending(&self) -> bool {
+        self.healed_at.is_some()
+            && if self.config.protocol.byzantine_tolerant() {
+                self.report.first_ok_after_heal_us.is_none()
+            } else {
+                self.report.leader_after_heal_us.is_none()
+            }
+    }
+
+    /// At the end of the configured duration, a run whose liveness is not yet decided goes on
+    /// (clients included) until the recovery bound after the heal, so a short run never calls
+    /// a protocol stuck that was given less than its bound. Returns the new end, if extended.
+    fn extend_for_liveness(&mut self, end: u64) -> Option<u64> {
+        let healed = self.healed_at?;
+        let deadline = healed + self.recovery_bound_us() + MS;
+        if !self.recovery_pending() || deadline <= end {
+            return None;
+        }
+        self.clients_end_us = deadline;
+        for client in 0..self.clients.len() {
+            if self.clients[client].pending.is_none() {
+                self.schedule(self.now, EventKind::ClientNext { client });
+            }
+        }
+        Some(deadline)
+    }
+
     /// Runs to the end; returns what it measured.
     pub fn run(mut self) -> RunReport {
-        let end = self.config.duration_ms * MS;
+        let mut end = self.config.duration_ms * MS;
         while let Some((time, kind)) = self.queue.pop() {
-            if time > end || self.report.violation.is_some() {
+            if self.report.violation.is_some() {
                 break;
+            }
+            if time > end {
+                match self.extend_for_liveness(end) {
+                    Some(later) => end = later,
+                    None => break,
+                }
             }
             self.now = time;
             self.report.events += 1;
@@ -1076,6 +1130,9 @@ impl<C: SimCore> Sim<C> {
                 }
             }
             FaultAction::Restart(id) => {
+                if self.stays_down.contains(&id) {
+                    return;
+                }
                 if self.nodes.get(&id).is_some_and(|n| n.replica.is_none()) {
                     self.trace
                         .record(self.now, Some(id), None, "node_restarted", json!({}));
@@ -1118,6 +1175,7 @@ impl<C: SimCore> Sim<C> {
                     self.apply_fault(FaultAction::Resume(id));
                     self.apply_fault(FaultAction::Restart(id));
                 }
+                self.crash_for_good();
                 self.healed_at = Some(self.now);
                 self.pending_at_heal = self
                     .clients
@@ -1134,6 +1192,17 @@ impl<C: SimCore> Sim<C> {
                 self.trace
                     .record(self.now, None, None, "faults_healed", json!({}));
             }
+        }
+    }
+
+    /// Crashes `down_after_heal` random nodes for the rest of the run.
+    fn crash_for_good(&mut self) {
+        let mut ids: Vec<NodeId> = self.nodes.keys().copied().collect();
+        let down = self.config.down_after_heal.min(ids.len());
+        for _ in 0..down {
+            let id = ids.remove(self.rng.random_range(0..ids.len()));
+            self.stays_down.insert(id);
+            self.apply_fault(FaultAction::Crash(Some(id), None));
         }
     }
 
@@ -1540,7 +1609,7 @@ impl<C: SimCore> Sim<C> {
         // Liveness: after every fault healed, a leader must appear within a bounded time. A
         // byzantine-tolerant protocol must complete a client operation (a byzantine primary
         // may keep its role and do nothing).
-        let bound = 20 * self.config.election_timeout_ms.1 * MS;
+        let bound = self.recovery_bound_us();
         if self.config.protocol.byzantine_tolerant() {
             match (self.healed_at, self.report.first_ok_after_heal_us) {
                 (Some(_), None) => self.fail(

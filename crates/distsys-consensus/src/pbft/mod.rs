@@ -85,11 +85,34 @@ impl PbftConfig {
         QuorumSystem::max_byzantine_faults(self.nodes.len())
     }
 
+    /// How long a replica waits for view `v + attempt` to start once a quorum asked for it,
+    /// having last been in view `v`: the request timeout doubled for each view that failed,
+    /// at most [`MAX_VIEW_CHANGE_DOUBLINGS`] times. Unbounded doubling (as in the paper) makes
+    /// the wait after a long fault grow with the fault's length (seconds after a few failed
+    /// views); a cap keeps recovery within [`PbftConfig::recovery_bound_us`] once the network
+    /// delivers within the capped timeout.
+    pub fn view_change_timeout_us(&self, attempt: View) -> TimeUs {
+        let doublings = attempt.saturating_sub(1).min(u64::from(MAX_VIEW_CHANGE_DOUBLINGS));
+        self.request_timeout_us << doublings
+    }
+
+    /// The longest a correct cluster takes, after the network heals and every correct replica
+    /// runs, to complete a client request: the view-change timer in progress, then up to `f`
+    /// views whose primaries are byzantine, each at the longest view-change timeout, then one
+    /// more for a correct primary to install its view and execute: `(f + 2)` longest timeouts.
+    pub fn recovery_bound_us(&self) -> TimeUs {
+        let longest = self.view_change_timeout_us(View::MAX);
+        (self.faults_tolerated() as TimeUs + 2).saturating_mul(longest)
+    }
+
     /// The byzantine quorum system of these replicas at the most faults they tolerate.
     pub fn quorum_system(&self) -> QuorumSystem {
         QuorumSystem::byzantine_max(self.nodes.len())
     }
 }
+
+/// The most times a view-change timeout doubles (see [`PbftConfig::view_change_timeout_us`]).
+pub const MAX_VIEW_CHANGE_DOUBLINGS: u32 = 2;
 
 /// Deliberately broken PBFT variants; the byzantine campaigns must catch every one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -870,14 +893,7 @@ impl Pbft {
             digest: state_digest(chain, &data),
             data: Bytes::from(data),
         };
-        let d = checkpoint.digest;
-        self.own_checkpoints.insert(seq, checkpoint);
-        self.checkpoint_votes
-            .entry((seq, d))
-            .or_default()
-            .insert(self.config.id);
-        self.multicast(Body::Checkpoint { seq, digest: d });
-        self.check_stable(seq, d);
+        self.hold_checkpoint(checkpoint);
     }
 
     fn on_checkpoint(&mut self, from: NodeId, seq: Index, d: Digest) {
@@ -919,7 +935,24 @@ impl Pbft {
         }
     }
 
+    /// This replica holds `checkpoint` (it executed up to it, or fetched a state f+1 replicas
+    /// vouch for): it announces it, and the checkpoint becomes stable once a quorum does.
+    fn hold_checkpoint(&mut self, checkpoint: CheckpointState) {
+        let (seq, d) = (checkpoint.seq, checkpoint.digest);
+        debug_assert!(seq <= self.executed, "a replica holds only states it has reached");
+        self.own_checkpoints.insert(seq, checkpoint);
+        self.checkpoint_votes
+            .entry((seq, d))
+            .or_default()
+            .insert(self.config.id);
+        self.multicast(Body::Checkpoint { seq, digest: d });
+        self.check_stable(seq, d);
+    }
+
+    /// The low watermark moves to `checkpoint`: a quorum announced it, or a new view (whose
+    /// decision a quorum's view-change messages justify) starts from it.
     fn make_stable(&mut self, checkpoint: CheckpointState) {
+        debug_assert!(checkpoint.seq <= self.executed || self.own_checkpoints.contains_key(&checkpoint.seq));
         if checkpoint.seq <= self.stable.seq {
             return;
         }
@@ -1021,9 +1054,11 @@ impl Pbft {
             membership: Membership::new(self.config.nodes.iter().copied()),
             data: data.to_vec(),
         });
-        // f+1 replicas vouch for this state, so a correct one holds it: it becomes this
-        // replica's low watermark.
-        self.make_stable(CheckpointState {
+        // f+1 replicas vouch for this state, so a correct one holds it and it is safe to run
+        // from. It becomes the low watermark only once a quorum announced it: a stable
+        // checkpoint fewer than a quorum hold would make view changes wait for a checkpoint
+        // certificate that cannot form (the new primary needs a quorum at or below it).
+        self.hold_checkpoint(CheckpointState {
             seq,
             chain,
             data,
@@ -1042,11 +1077,10 @@ impl Pbft {
         if target <= self.view || self.changing.is_some_and(|c| c.target >= target) {
             return;
         }
-        let attempts = (target - self.view).min(6);
         self.changing = Some(Changing {
             target,
             started: None,
-            timeout: self.config.request_timeout_us << (attempts - 1),
+            timeout: self.config.view_change_timeout_us(target - self.view),
         });
         self.persist_view();
         self.role_changed();
