@@ -5,7 +5,7 @@ use crate::history::{History, HistoryError, OpKind, Operation};
 use crate::model::{KvModel, Model, ModelKind, RegisterModel, SetModel};
 use crate::search::{search, Cancel, Interval, SearchOutcome, DEFAULT_MEMO_BYTES_MAX};
 use rayon::prelude::*;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// How a check is run.
@@ -15,25 +15,45 @@ pub struct CheckOptions {
     pub model: ModelKind,
     /// Give up (verdict `Unknown`) after this long.
     pub timeout: Option<Duration>,
-    /// Time allowed for shrinking a violation to its smallest explanation.
-    pub explain_budget: Duration,
-    /// Memory budget of one key's search, in bytes (verdict `Unknown` beyond it).
-    pub memo_bytes_max: usize,
+    /// Time allowed for shrinking a violation to its smallest explanation, after the verdict
+    /// (`None`: [`default_explain_budget`] of the verdict's time).
+    pub explain_budget: Option<Duration>,
+    /// Memory budget of one key's search, in bytes (verdict `Unknown` beyond it; `None`:
+    /// [`memo_budget_bytes`] of the key's size).
+    pub memo_bytes_max: Option<usize>,
     /// Whether to shrink a violation to its core (else the core is the whole key's history).
     pub explain: bool,
+    /// Whether a polynomial algorithm may decide the keys that qualify (registers with unique
+    /// written values, see [`crate::zones`]); `false`: always the search.
+    pub fast_paths: bool,
 }
 
 impl CheckOptions {
-    /// Options for a model, no timeout, 10 s to explain a violation.
+    /// Options for a model: no timeout, explanation within the default budget, memory budget
+    /// scaled to the input.
     pub fn new(model: ModelKind) -> Self {
         CheckOptions {
             model,
             timeout: None,
-            explain_budget: Duration::from_secs(10),
-            memo_bytes_max: DEFAULT_MEMO_BYTES_MAX,
+            explain_budget: None,
+            memo_bytes_max: None,
             explain: true,
+            fast_paths: true,
         }
     }
+}
+
+/// Shrinking's default budget: 10 times the verdict's time, at least 100 ms, at most 10 s.
+pub fn default_explain_budget(verdict_time: Duration) -> Duration {
+    (verdict_time * 10).clamp(Duration::from_millis(100), Duration::from_secs(10))
+}
+
+/// The default memory budget of one key's search: 4 KiB per operation of the key, at least
+/// 64 MiB and at most [`DEFAULT_MEMO_BYTES_MAX`].
+pub fn memo_budget_bytes(key_operations: usize) -> usize {
+    key_operations
+        .saturating_mul(4096)
+        .clamp(64 << 20, DEFAULT_MEMO_BYTES_MAX)
 }
 
 /// A violation, explained.
@@ -53,6 +73,8 @@ pub struct Violation {
     pub linearizable_until: u64,
     /// Whether the shrinking finished within its budget (else `core` is larger than needed).
     pub minimal: bool,
+    /// Whether shrinking was run at all (`false`: verdict only, `core` is the partition).
+    pub explained: bool,
     /// Index in `core` of the operation whose invocation or completion ends the shortest
     /// non-linearizable prefix: the point where no valid order is left.
     pub culprit: Option<usize>,
@@ -70,12 +92,17 @@ pub enum Verdict {
 }
 
 /// Why a check gave no verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UnknownReason {
     /// The `--timeout` passed.
     Timeout,
     /// A key's search reached its memory budget.
-    MemoryLimit,
+    MemoryLimit {
+        /// The key (`None`: the single register).
+        key: Option<String>,
+        /// The budget it reached, in bytes.
+        bytes_max: usize,
+    },
 }
 
 /// A verdict with the figures of the check.
@@ -87,8 +114,12 @@ pub struct CheckResult {
     pub operations: usize,
     /// Partitions (keys) checked.
     pub partitions: usize,
-    /// Wall time of the search (without explanation).
+    /// Wall time to the verdict (without explanation).
     pub search_time: Duration,
+    /// Wall time of shrinking a violation (zero otherwise).
+    pub explain_time: Duration,
+    /// The search algorithm used (see [`crate::search`]).
+    pub algorithm: &'static str,
 }
 
 /// Checks a history against a model. Errors are operations the model cannot interpret.
@@ -110,11 +141,14 @@ fn intervals(ops: &[Operation]) -> Vec<Interval> {
         .collect()
 }
 
+/// Checks one partition: simplify, then the model's polynomial decision if the operations
+/// qualify (and `fast`), else the search. Returns the outcome and the algorithm used.
 fn check_ops<M: Model>(
     model: &M,
     ops: &[Operation],
     cancel: Cancel<'_>,
-) -> Result<SearchOutcome, HistoryError> {
+    fast: bool,
+) -> Result<(SearchOutcome, &'static str), HistoryError> {
     // A read with unknown outcome constrains nothing (the parsers already drop them).
     let known: Vec<Operation>;
     let ops = if ops
@@ -135,56 +169,132 @@ fn check_ops<M: Model>(
         .map_err(|(line, message)| HistoryError::new(line, message))?;
     let mut intervals = intervals(ops);
     model.simplify(&mut prepared, &mut intervals);
-    Ok(search(model, &prepared, &intervals, cancel))
+    if fast {
+        if let Some((linearizable, algorithm)) = model.decide_fast(&prepared, &intervals) {
+            let outcome = if linearizable {
+                SearchOutcome::Linearizable
+            } else {
+                SearchOutcome::NotLinearizable
+            };
+            return Ok((outcome, algorithm));
+        }
+    }
+    Ok((search(model, &prepared, &intervals, cancel), ALGORITHM))
 }
 
-/// [`check`] for one model type.
+/// [`check`] for one model type: [`decide_with`], then [`explain_with`] if asked and needed.
 pub fn check_with<M: Model>(
+    model: &M,
+    history: &History,
+    options: &CheckOptions,
+) -> Result<CheckResult, HistoryError> {
+    let mut result = decide_with(model, history, options)?;
+    if options.explain {
+        if let Verdict::Violation(v) = &result.verdict {
+            let start = Instant::now();
+            let budget = options
+                .explain_budget
+                .unwrap_or_else(|| default_explain_budget(result.search_time));
+            let explained = explain_with(model, v, budget, options.memo_bytes_max);
+            result.explain_time = start.elapsed();
+            result.verdict = Verdict::Violation(Box::new(explained));
+        }
+    }
+    Ok(result)
+}
+
+/// The verdict only (a violation's core is its whole key): every key is searched in parallel,
+/// largest first, and as soon as one key is proven not linearizable every other key's search
+/// is cancelled.
+pub fn decide(history: &History, options: &CheckOptions) -> Result<CheckResult, HistoryError> {
+    match options.model {
+        ModelKind::Register => decide_with(&RegisterModel { allow_cas: false }, history, options),
+        ModelKind::CasRegister => decide_with(&RegisterModel { allow_cas: true }, history, options),
+        ModelKind::Kv => decide_with(&KvModel, history, options),
+        ModelKind::Set => decide_with(&SetModel, history, options),
+    }
+}
+
+/// Shrinks a violation found by [`decide`] within `budget` (see [`Violation::core`]).
+pub fn explain(violation: &Violation, model: ModelKind, budget: Duration) -> Violation {
+    match model {
+        ModelKind::Register => {
+            explain_with(&RegisterModel { allow_cas: false }, violation, budget, None)
+        }
+        ModelKind::CasRegister => {
+            explain_with(&RegisterModel { allow_cas: true }, violation, budget, None)
+        }
+        ModelKind::Kv => explain_with(&KvModel, violation, budget, None),
+        ModelKind::Set => explain_with(&SetModel, violation, budget, None),
+    }
+}
+
+/// [`decide`] for one model type.
+pub fn decide_with<M: Model>(
     model: &M,
     history: &History,
     options: &CheckOptions,
 ) -> Result<CheckResult, HistoryError> {
     let start = Instant::now();
     let deadline = options.timeout.map(|t| start + t);
-    let flag = AtomicBool::new(false);
-    let cancel = Cancel {
-        flag: &flag,
-        deadline,
-        memo_bytes_max: options.memo_bytes_max,
-    };
+    // Set by the first key proven not linearizable: every other key's search stops.
+    let found = AtomicBool::new(false);
+    let algorithms: std::sync::Mutex<std::collections::BTreeSet<&'static str>> = Default::default();
     let partitions = history.partitions();
     // Largest partitions first, so the parallel tail is short.
     let mut order: Vec<usize> = (0..partitions.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(partitions[i].1.len()));
-    let mut outcomes: Vec<(usize, SearchOutcome)> = order
+    let mut outcomes: Vec<(usize, SearchOutcome, usize)> = order
         .par_iter()
-        .map(|&i| check_ops(model, &partitions[i].1, cancel).map(|o| (i, o)))
-        .collect::<Result<_, _>>()?;
-    outcomes.sort_by_key(|&(i, _)| i);
+        .map(|&i| {
+            if found.load(Ordering::Relaxed) {
+                return Ok((i, SearchOutcome::Cancelled, 0));
+            }
+            let ops = &partitions[i].1;
+            let bytes_max = options
+                .memo_bytes_max
+                .unwrap_or_else(|| memo_budget_bytes(ops.len()));
+            let cancel = Cancel {
+                flag: &found,
+                deadline,
+                memo_bytes_max: bytes_max,
+            };
+            let (outcome, algorithm) = check_ops(model, ops, cancel, options.fast_paths)?;
+            if outcome == SearchOutcome::NotLinearizable {
+                found.store(true, Ordering::Relaxed);
+            }
+            algorithms.lock().map(|mut a| a.insert(algorithm)).ok();
+            Ok((i, outcome, bytes_max))
+        })
+        .collect::<Result<_, HistoryError>>()?;
+    outcomes.sort_by_key(|&(i, _, _)| i);
     let search_time = start.elapsed();
     let first_violation = outcomes
         .iter()
-        .find(|(_, o)| *o == SearchOutcome::NotLinearizable);
-    let verdict = if let Some(&(i, _)) = first_violation {
+        .find(|(_, o, _)| *o == SearchOutcome::NotLinearizable);
+    let verdict = if let Some(&(i, _, _)) = first_violation {
         let (key, ops) = &partitions[i];
-        Verdict::Violation(Box::new(if options.explain {
-            explain(model, key.clone(), ops, options)
-        } else {
-            Violation {
-                key: key.clone(),
-                partition: ops.clone(),
-                core: ops.clone(),
-                linearizable_until: 0,
-                minimal: false,
-                culprit: None,
-            }
+        Verdict::Violation(Box::new(Violation {
+            key: key.clone(),
+            partition: ops.clone(),
+            core: ops.clone(),
+            linearizable_until: 0,
+            minimal: false,
+            explained: false,
+            culprit: None,
         }))
+    } else if let Some(&(i, _, bytes_max)) = outcomes
+        .iter()
+        .find(|(_, o, _)| *o == SearchOutcome::OutOfMemory)
+    {
+        Verdict::Unknown(UnknownReason::MemoryLimit {
+            key: partitions[i].0.clone(),
+            bytes_max,
+        })
     } else if outcomes
         .iter()
-        .any(|(_, o)| *o == SearchOutcome::OutOfMemory)
+        .any(|(_, o, _)| *o == SearchOutcome::Cancelled)
     {
-        Verdict::Unknown(UnknownReason::MemoryLimit)
-    } else if outcomes.iter().any(|(_, o)| *o == SearchOutcome::Cancelled) {
         Verdict::Unknown(UnknownReason::Timeout)
     } else {
         Verdict::Linearizable
@@ -194,8 +304,23 @@ pub fn check_with<M: Model>(
         operations: history.operations.len(),
         partitions: partitions.len(),
         search_time,
+        explain_time: Duration::ZERO,
+        algorithm: match algorithms
+            .into_inner()
+            .map(|a| a.into_iter().collect::<Vec<_>>())
+        {
+            Ok(names) if names.len() == 1 => names[0],
+            Ok(names) if names.len() > 1 => MIXED,
+            _ => ALGORITHM,
+        },
     })
 }
+
+/// The name of the search reported in [`CheckResult::algorithm`].
+pub const ALGORITHM: &str = "wgl-jit-memo";
+/// [`CheckResult::algorithm`] when some keys were decided by the search and others by a
+/// polynomial algorithm.
+pub const MIXED: &str = "unique-value-zones+wgl-jit-memo";
 
 /// The operations of `ops` as seen by an observer who stops watching at `cut`: operations
 /// invoked after it are gone, operations returning after it have an unknown outcome (and reads
@@ -214,29 +339,32 @@ fn prefix(ops: &[Operation], cut: u64) -> Vec<Operation> {
         .collect()
 }
 
-/// Shrinks a non-linearizable partition to a small core that is still not linearizable.
+/// Shrinks a violation's partition to a small core that is still not linearizable, within
+/// `budget` (else `minimal` is false and the core is the smallest found so far).
 ///
 /// 1. Binary search for the shortest prefix (in time) that is not linearizable: if a prefix is
 ///    linearizable, so is every shorter one, so the property is monotone.
 /// 2. Drop reads one at a time while the rest stays non-linearizable: removing a read from a
 ///    linearizable history leaves it linearizable (the same order works), so each kept removal
 ///    preserves the proof.
-fn explain<M: Model>(
+pub fn explain_with<M: Model>(
     model: &M,
-    key: Option<String>,
-    ops: &[Operation],
-    options: &CheckOptions,
+    violation: &Violation,
+    budget: Duration,
+    memo_bytes_max: Option<usize>,
 ) -> Violation {
+    let key = violation.key.clone();
+    let ops = &violation.partition[..];
     let flag = AtomicBool::new(false);
     let cancel = Cancel {
         flag: &flag,
-        deadline: Some(Instant::now() + options.explain_budget),
-        memo_bytes_max: options.memo_bytes_max,
+        deadline: Some(Instant::now() + budget),
+        memo_bytes_max: memo_bytes_max.unwrap_or_else(|| memo_budget_bytes(ops.len())),
     };
     let violates = |candidate: &[Operation]| {
         matches!(
-            check_ops(model, candidate, cancel),
-            Ok(SearchOutcome::NotLinearizable)
+            check_ops(model, candidate, cancel, true),
+            Ok((SearchOutcome::NotLinearizable, _))
         )
     };
     let mut times: Vec<u64> = ops
@@ -295,6 +423,7 @@ fn explain<M: Model>(
         core,
         linearizable_until,
         minimal,
+        explained: true,
         culprit,
     }
 }

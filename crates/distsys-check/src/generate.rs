@@ -201,6 +201,17 @@ pub fn to_jsonl(events: &[Event]) -> String {
 /// record what a sequential run at random linearization points returned (mostly
 /// linearizable), the rest get random read results and cas expectations (mostly not).
 pub fn small_history(model: crate::ModelKind, seed: u64, ops_max: usize) -> History {
+    small_history_with(model, seed, ops_max, false)
+}
+
+/// [`small_history`] of a read/write register whose writes write unique integers (reads
+/// return nil, a written value or one nobody writes): the histories the unique-value
+/// algorithm ([`crate::zones`]) decides.
+pub fn small_unique_register_history(seed: u64, ops_max: usize) -> History {
+    small_history_with(crate::ModelKind::Register, seed, ops_max, true)
+}
+
+fn small_history_with(model: crate::ModelKind, seed: u64, ops_max: usize, unique: bool) -> History {
     use crate::ModelKind;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let pool: Vec<Value> = match model {
@@ -227,6 +238,7 @@ pub fn small_history(model: crate::ModelKind, seed: u64, ops_max: usize) -> Hist
         ],
     };
     let kinds: &[OpKind] = match model {
+        ModelKind::Register if unique => &[OpKind::Read, OpKind::Write],
         ModelKind::Register => &[OpKind::Read, OpKind::Write, OpKind::Delete],
         ModelKind::CasRegister => &[OpKind::Read, OpKind::Write, OpKind::Cas, OpKind::Delete],
         ModelKind::Kv => &[
@@ -242,6 +254,13 @@ pub fn small_history(model: crate::ModelKind, seed: u64, ops_max: usize) -> Hist
     let faithful = rng.random_bool(0.5);
     let keys = if rng.random_bool(0.2) { 2 } else { 1 };
     let n = rng.random_range(1..=ops_max.clamp(1, crate::oracle::ORACLE_OPS_MAX));
+    let pool: Vec<Value> = if unique {
+        (0..=n as i64 + 1)
+            .map(|v| if v == 0 { Value::Null } else { json!(v) })
+            .collect()
+    } else {
+        pool
+    };
     let pick = |rng: &mut ChaCha8Rng| pool[rng.random_range(0..pool.len())].clone();
     // (operation, linearization point, takes effect)
     let mut planned: Vec<(crate::Operation, u64, bool)> = (0..n)
@@ -253,6 +272,7 @@ pub fn small_history(model: crate::ModelKind, seed: u64, ops_max: usize) -> Hist
             let input = match kind {
                 OpKind::Read | OpKind::Delete => Value::Null,
                 OpKind::Cas => json!([pick(&mut rng), pick(&mut rng)]),
+                _ if unique => json!(i + 1),
                 _ => pick(&mut rng),
             };
             let op = crate::Operation {
@@ -331,5 +351,408 @@ pub fn small_history(model: crate::ModelKind, seed: u64, ops_max: usize) -> Hist
     History {
         operations: planned.into_iter().map(|(op, _, _)| op).collect(),
         failed: 0,
+    }
+}
+
+/// A family of generated histories for benchmarks and the test suite (`distsys
+/// generate-history`): its object and operations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// One read/write register, unique written integers (Jepsen etcd log style).
+    Register,
+    /// One read/write/cas register, unique written integers; a cas whose comparison fails
+    /// completes `fail`.
+    CasRegister,
+    /// Keys of strings with get and append (`"x P N y"`, unique), Jepsen kv style.
+    KvAppend,
+}
+
+impl std::str::FromStr for Family {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "register" => Ok(Family::Register),
+            "cas-register" => Ok(Family::CasRegister),
+            "kv-append" | "kv" => Ok(Family::KvAppend),
+            _ => Err(format!(
+                "unknown family {s:?} (register, cas-register, kv-append)"
+            )),
+        }
+    }
+}
+
+impl Family {
+    /// The family's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Register => "register",
+            Family::CasRegister => "cas-register",
+            Family::KvAppend => "kv-append",
+        }
+    }
+
+    /// The model that checks it.
+    pub fn model(self) -> crate::ModelKind {
+        match self {
+            Family::Register => crate::ModelKind::Register,
+            Family::CasRegister => crate::ModelKind::CasRegister,
+            Family::KvAppend => crate::ModelKind::Kv,
+        }
+    }
+}
+
+/// A violation planted in a generated history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plant {
+    /// None: the history is linearizable by construction.
+    None,
+    /// A read returns a value that was certainly overwritten before it began.
+    StaleRead,
+    /// An acknowledged write (register) or append (kv) is missing from a read that began after
+    /// it completed (the read returns what was there before it).
+    LostWrite,
+    /// A read returns one append twice (kv-append only; a stale read elsewhere).
+    DuplicatedAppend,
+}
+
+impl std::str::FromStr for Plant {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "none" => Ok(Plant::None),
+            "stale-read" => Ok(Plant::StaleRead),
+            "lost-write" => Ok(Plant::LostWrite),
+            "duplicated-append" => Ok(Plant::DuplicatedAppend),
+            _ => Err(format!(
+                "unknown violation {s:?} (none, stale-read, lost-write, duplicated-append)"
+            )),
+        }
+    }
+}
+
+/// Shape of a generated family history.
+#[derive(Debug, Clone, Copy)]
+pub struct FamilyConfig {
+    /// The family.
+    pub family: Family,
+    /// Operations (before `fail`ed cas are dropped by the reader).
+    pub operations: usize,
+    /// Concurrent clients, each always busy with one operation.
+    pub clients: usize,
+    /// Keys (kv-append only; registers have one).
+    pub keys: usize,
+    /// Share of mutations with unknown outcome (`info`), 0 to 1.
+    pub info_share: f64,
+    /// The planted violation.
+    pub plant: Plant,
+    /// RNG seed.
+    pub seed: u64,
+}
+
+struct Planned {
+    process: u64,
+    kind: OpKind,
+    key: Option<String>,
+    input: Value,
+    output: Value,
+    completion: Completion,
+    call: u64,
+    ret: u64,
+    point: u64,
+    effect: bool,
+}
+
+/// Generates a family history's events in time order (lines numbered from 1) and whether it
+/// is linearizable, known by construction: without a plant, every operation has a
+/// linearization point inside its interval (an unknown one: after its invocation, or none)
+/// and read results are what a sequential run at those points returns; a plant changes one
+/// read so that no order explains it (unique values make that provable). `false` is returned
+/// only if the plant could be placed; with no place for it the history stays linearizable.
+pub fn family(config: &FamilyConfig) -> (Vec<Event>, bool) {
+    let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+    let clients = config.clients.max(1);
+    let keys = if config.family == Family::KvAppend {
+        config.keys.max(1)
+    } else {
+        1
+    };
+    // Mean operation duration: `clients` ticks, so about `clients` operations overlap.
+    let duration_max = 2 * clients as u64;
+    let mut next_process = clients as u64;
+    let mut free: std::collections::BinaryHeap<std::cmp::Reverse<(u64, u64)>> = (0..clients as u64)
+        .map(|p| std::cmp::Reverse((0, p)))
+        .collect();
+    let mut per_process: FxHashMap<u64, u64> = FxHashMap::default();
+    let mut ops: Vec<Planned> = Vec::with_capacity(config.operations);
+    let mut counter = 0i64;
+    while ops.len() < config.operations {
+        let Some(std::cmp::Reverse((at, process))) = free.pop() else {
+            break;
+        };
+        let call = at + rng.random_range(1..=2u64);
+        let ret = call + rng.random_range(1..=duration_max);
+        let kind = match (config.family, rng.random_range(0..10)) {
+            (_, 0..=3) => OpKind::Read,
+            (Family::CasRegister, 4..=6) => OpKind::Cas,
+            (Family::KvAppend, _) => OpKind::Append,
+            _ => OpKind::Write,
+        };
+        counter += 1;
+        let n = per_process.entry(process).or_default();
+        *n += 1;
+        let input = match kind {
+            OpKind::Read => Value::Null,
+            OpKind::Append => json!(format!("x {process} {n} y")),
+            // The expected value is filled in at the linearization point.
+            OpKind::Cas => json!([Value::Null, counter]),
+            _ => json!(counter),
+        };
+        let unknown = kind != OpKind::Read && rng.random_bool(config.info_share.clamp(0.0, 1.0));
+        let point = if unknown {
+            rng.random_range(call..=ret + duration_max)
+        } else {
+            rng.random_range(call..=ret)
+        };
+        ops.push(Planned {
+            process,
+            kind,
+            key: (config.family == Family::KvAppend).then(|| rng.random_range(0..keys).to_string()),
+            input,
+            output: Value::Null,
+            completion: if unknown {
+                Completion::Info
+            } else {
+                Completion::Ok
+            },
+            call,
+            ret,
+            point,
+            effect: !unknown || rng.random_bool(0.5),
+        });
+        // Jepsen retires a process whose operation is indeterminate.
+        let next = if unknown {
+            next_process += 1;
+            next_process - 1
+        } else {
+            process
+        };
+        free.push(std::cmp::Reverse((ret, next)));
+    }
+    // The sequential run at the linearization points.
+    let mut order: Vec<usize> = (0..ops.len()).collect();
+    order.sort_by_key(|&i| (ops[i].point, i));
+    let mut state: FxHashMap<Option<String>, Value> = FxHashMap::default();
+    let mut written: Vec<i64> = Vec::new();
+    for &i in &order {
+        let op = &mut ops[i];
+        let current = state.get(&op.key).cloned().unwrap_or(Value::Null);
+        match op.kind {
+            OpKind::Read => {
+                op.output = match (&current, config.family) {
+                    (Value::Null, Family::KvAppend) => json!(""),
+                    _ => current,
+                }
+            }
+            OpKind::Cas => {
+                // Never nil: Jepsen etcd cas values are integers.
+                let expected = if !current.is_null() && (written.is_empty() || rng.random_bool(0.5))
+                {
+                    current.clone()
+                } else if written.is_empty() {
+                    json!(0)
+                } else {
+                    json!(written[rng.random_range(0..written.len())])
+                };
+                let holds = expected == current;
+                op.input[0] = expected;
+                if op.completion == Completion::Ok && !holds {
+                    op.completion = Completion::Fail;
+                }
+                if op.effect && holds {
+                    state.insert(op.key.clone(), op.input[1].clone());
+                    written.extend(op.input[1].as_i64());
+                }
+            }
+            _ if !op.effect => {}
+            OpKind::Append => {
+                let text = format!(
+                    "{}{}",
+                    current.as_str().unwrap_or(""),
+                    op.input.as_str().unwrap_or("")
+                );
+                state.insert(op.key.clone(), json!(text));
+            }
+            _ => {
+                state.insert(op.key.clone(), op.input.clone());
+                written.extend(op.input.as_i64());
+            }
+        }
+    }
+    let linearizable = !plant(config, &mut ops, &mut rng);
+    let mut events: Vec<(u64, u8, Event)> = Vec::with_capacity(2 * ops.len());
+    for op in ops {
+        let event = |completion: Option<Completion>, value: Value, time: u64| Event {
+            line: 0,
+            process: op.process,
+            completion,
+            kind: op.kind,
+            key: op.key.clone(),
+            value,
+            time,
+        };
+        events.push((op.call, 0, event(None, op.input.clone(), op.call)));
+        let value = if op.kind == OpKind::Read {
+            op.output.clone()
+        } else {
+            op.input.clone()
+        };
+        events.push((op.ret, 1, event(Some(op.completion), value, op.ret)));
+    }
+    events.sort_by_key(|(time, order, _)| (*time, *order));
+    let events = events
+        .into_iter()
+        .enumerate()
+        .map(|(i, (_, _, mut event))| {
+            event.line = i + 1;
+            event
+        })
+        .collect();
+    (events, linearizable)
+}
+
+/// Plants the configured violation; returns whether it was placed.
+fn plant(config: &FamilyConfig, ops: &mut [Planned], rng: &mut ChaCha8Rng) -> bool {
+    let certain = |op: &Planned| op.completion == Completion::Ok;
+    let overwrites = |op: &Planned| certain(op) && matches!(op.kind, OpKind::Write | OpKind::Cas);
+    // Reads late in the history, so a violation is not found by a short prefix only.
+    let reads: Vec<usize> = (ops.len() / 2..ops.len())
+        .filter(|&i| ops[i].kind == OpKind::Read)
+        .collect();
+    if reads.is_empty() || config.plant == Plant::None {
+        return false;
+    }
+    let start = rng.random_range(0..reads.len());
+    for offset in 0..reads.len() {
+        let r = reads[(start + offset) % reads.len()];
+        let read_call = ops[r].call;
+        match (config.family, config.plant) {
+            (Family::KvAppend, Plant::DuplicatedAppend) => {
+                // A read holding some append: show one of them twice.
+                let Some(text) = ops[r].output.as_str().map(str::to_string) else {
+                    continue;
+                };
+                let Some(end) = text.find(" y") else { continue };
+                let element = &text[..end + 2];
+                ops[r].output = json!(format!("{element}{text}"));
+                return true;
+            }
+            (Family::KvAppend, _) => {
+                // An acknowledged append that completed before the read began, missing from it.
+                let Some(text) = ops[r].output.as_str().map(str::to_string) else {
+                    continue;
+                };
+                let key = ops[r].key.clone();
+                let lost = ops.iter().find(|a| {
+                    a.kind == OpKind::Append
+                        && certain(a)
+                        && a.key == key
+                        && a.ret < read_call
+                        && a.input.as_str().is_some_and(|v| text.contains(v))
+                });
+                if let Some(v) = lost.and_then(|a| a.input.as_str().map(str::to_string)) {
+                    ops[r].output = json!(text.replacen(&v, "", 1));
+                    return true;
+                }
+            }
+            _ => {
+                // A completed write W, overwritten by a completed write or cas W2 with
+                // W.ret < W2.call and W2.ret < read.call: reading W's value is impossible.
+                let overwritten = ops
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, w)| w.kind == OpKind::Write && certain(w) && w.ret < read_call);
+                let mut found = None;
+                for (wi, w) in overwritten {
+                    let later = ops.iter().any(|w2| {
+                        overwrites(w2)
+                            && w2.call > w.ret
+                            && w2.ret < read_call
+                            && (w2.kind == OpKind::Write || w2.effect)
+                    });
+                    if later && ops[r].output != w.input {
+                        found = Some(wi);
+                        if config.plant == Plant::LostWrite {
+                            // The newest such write: the read returns the value just before a
+                            // later acknowledged write, as if that write were lost.
+                            continue;
+                        }
+                        break;
+                    }
+                }
+                if let Some(wi) = found {
+                    ops[r].output = ops[wi].input.clone();
+                    return true;
+                }
+            }
+        }
+    }
+    false
+}
+
+/// Renders events as a Jepsen etcd log (single register, integer values).
+pub fn to_jepsen_etcd(events: &[Event]) -> String {
+    let mut out = String::new();
+    for e in events {
+        let kind = completion_name(e.completion);
+        let value = match (e.completion, e.kind) {
+            (Some(Completion::Info), _) => ":timed-out".to_string(),
+            (None, OpKind::Read) => "nil".to_string(),
+            _ => edn(&e.value),
+        };
+        out.push_str(&format!(
+            "INFO  jepsen.util - {}\t:{kind}\t:{}\t{value}\n",
+            e.process,
+            e.kind.name()
+        ));
+    }
+    out
+}
+
+/// Renders events as Jepsen kv maps (`{:process 0, :type :invoke, :f :append, ...}`).
+pub fn to_jepsen_kv(events: &[Event]) -> String {
+    let mut out = String::new();
+    for e in events {
+        let f = match e.kind {
+            OpKind::Read => "get",
+            OpKind::Write => "put",
+            other => other.name(),
+        };
+        let key = e.key.as_deref().unwrap_or("");
+        out.push_str(&format!(
+            "{{:process {}, :type :{}, :f :{f}, :key {}, :value {}}}\n",
+            e.process,
+            completion_name(e.completion),
+            edn(&json!(key)),
+            edn(&e.value)
+        ));
+    }
+    out
+}
+
+fn completion_name(c: Option<Completion>) -> &'static str {
+    match c {
+        None => "invoke",
+        Some(Completion::Ok) => "ok",
+        Some(Completion::Fail) => "fail",
+        Some(Completion::Info) => "info",
+    }
+}
+
+/// A JSON value as EDN text (strings and numbers print the same; arrays as vectors).
+fn edn(v: &Value) -> String {
+    match v {
+        Value::Null => "nil".to_string(),
+        Value::Array(items) => format!("[{}]", items.iter().map(edn).collect::<Vec<_>>().join(" ")),
+        other => other.to_string(),
     }
 }

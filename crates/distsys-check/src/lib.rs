@@ -3,6 +3,7 @@
 //! - [`format`]: the project's JSON Lines history, Jepsen etcd logs and Jepsen kv maps.
 //! - [`model`]: register, cas-register, key-value and set specifications behind one trait.
 //! - [`search`]: the JIT linearization search with memoization for one key.
+//! - [`zones`]: the O(n log n) decision for registers with unique written values.
 //! - [`checker`]: partition by key, search in parallel, explain violations.
 //! - [`report`]: the text explanation and the self-contained HTML timeline.
 //! - [`oracle`]: a brute-force checker for tiny histories, to test the fast one against.
@@ -19,8 +20,11 @@ pub mod model;
 pub mod oracle;
 pub mod report;
 pub mod search;
+pub mod zones;
 
-pub use checker::{check, CheckOptions, CheckResult, UnknownReason, Verdict, Violation};
+pub use checker::{
+    check, decide, explain, CheckOptions, CheckResult, UnknownReason, Verdict, Violation,
+};
 pub use format::{parse_history, HistoryFormat};
 pub use history::{History, HistoryError, OpKind, Operation};
 pub use model::ModelKind;

@@ -9,6 +9,15 @@ use std::fmt::Write;
 
 /// The text explanation of a result.
 pub fn text(result: &CheckResult) -> String {
+    let mut out = verdict_line(result);
+    if let Verdict::Violation(v) = &result.verdict {
+        out.push_str(&explanation_text(v));
+    }
+    out
+}
+
+/// The first line of [`text`]: the verdict, printable before a violation is explained.
+pub fn verdict_line(result: &CheckResult) -> String {
     let mut out = String::new();
     match &result.verdict {
         Verdict::Linearizable => {
@@ -25,16 +34,62 @@ pub fn text(result: &CheckResult) -> String {
                 out,
                 "unknown: the search was stopped ({}) after {:.1} ms before reaching a verdict ({} operations, {} key(s))",
                 match reason {
-                    crate::checker::UnknownReason::Timeout => "timeout",
-                    crate::checker::UnknownReason::MemoryLimit => "memory limit of one key's search reached",
+                    crate::checker::UnknownReason::Timeout => "timeout".to_string(),
+                    crate::checker::UnknownReason::MemoryLimit { key, bytes_max } => format!(
+                        "the search of {} reached its memory limit of {} MiB",
+                        key_name(key),
+                        bytes_max >> 20
+                    ),
                 },
                 result.search_time.as_secs_f64() * 1e3,
                 result.operations,
                 result.partitions
             );
         }
-        Verdict::Violation(v) => out.push_str(&violation_text(v)),
+        Verdict::Violation(v) => {
+            let _ = writeln!(
+                out,
+                "NOT linearizable: {} ({} operations) has no valid order (verdict in {:.1} ms).",
+                key_name(&v.key),
+                v.partition.len(),
+                result.search_time.as_secs_f64() * 1e3
+            );
+        }
     }
+    out
+}
+
+/// The verdict and its figures as one JSON object (`verdict`, `algorithm`, `search_ms`,
+/// `explain_ms`, `history_operations`, `keys`; for a violation `key`, `minimal`, `explained`,
+/// `linearizable_until` and the core's `operations`; for no verdict `reason`, and for a
+/// memory limit `key` and `memo_bytes_max`).
+pub fn json(result: &CheckResult) -> serde_json::Value {
+    use serde_json::json;
+    let mut out = match &result.verdict {
+        Verdict::Linearizable => json!({"verdict": "linearizable"}),
+        Verdict::Unknown(crate::checker::UnknownReason::Timeout) => {
+            json!({"verdict": "unknown", "reason": "timeout"})
+        }
+        Verdict::Unknown(crate::checker::UnknownReason::MemoryLimit { key, bytes_max }) => {
+            json!({"verdict": "unknown", "reason": "memory-limit", "key": key, "memo_bytes_max": bytes_max})
+        }
+        Verdict::Violation(v) => json!({
+            "verdict": "violation",
+            "key": v.key,
+            "linearizable_until": v.linearizable_until,
+            "minimal": v.minimal,
+            "explained": v.explained,
+            "operations": v.core.iter().map(|op| json!({
+                "process": op.process, "f": op.kind.name(), "key": op.key, "value": op.input,
+                "output": op.output, "call": op.call, "return": op.ret, "line": op.line,
+            })).collect::<Vec<_>>(),
+        }),
+    };
+    out["algorithm"] = json!(result.algorithm);
+    out["history_operations"] = json!(result.operations);
+    out["keys"] = json!(result.partitions);
+    out["search_ms"] = json!(result.search_time.as_secs_f64() * 1e3);
+    out["explain_ms"] = json!(result.explain_time.as_secs_f64() * 1e3);
     out
 }
 
@@ -59,12 +114,28 @@ pub fn violation_text(v: &Violation) -> String {
         key_name(&v.key),
         v.partition.len()
     );
+    out.push_str(&explanation_text(v));
+    out
+}
+
+/// The explanation of a violation without its verdict line: the core, per process.
+pub fn explanation_text(v: &Violation) -> String {
+    let mut out = String::new();
+    if !v.explained {
+        let _ = writeln!(
+            out,
+            "Verdict only (not shrunk): all {} operations of {} together cannot be linearized.",
+            v.core.len(),
+            key_name(&v.key)
+        );
+        return out;
+    }
     let _ = writeln!(
         out,
         "Its history is linearizable up to time {}; these {} operations cannot be linearized together{}:",
         v.linearizable_until,
         v.core.len(),
-        if v.minimal { "" } else { " (shrinking ran out of time; a smaller set may exist)" }
+        if v.minimal { "" } else { " (not minimal: shrinking ran out of its --explain-budget; a smaller set may exist)" }
     );
     if let Some(culprit) = v.culprit.and_then(|i| v.core.get(i)) {
         let _ = writeln!(

@@ -160,10 +160,17 @@ impl EntryList {
     }
 }
 
-/// Bitset of linearized operations with an incrementally maintained Zobrist hash.
+/// Bitset of linearized operations with an incrementally maintained Zobrist hash, and the
+/// bounds of its interesting part: the search linearizes roughly in time order, so the set is
+/// a run of full words (`full`), then a few mixed words up to `top`, then zeros. The memo
+/// stores only `full` and the mixed words, a few bytes instead of `n / 8` per entry.
 struct Linearized {
     words: Vec<u64>,
     hash: u64,
+    /// Leading words with every bit set.
+    full: usize,
+    /// One past the last nonzero word.
+    top: usize,
 }
 
 fn zobrist(op: u32) -> u64 {
@@ -179,12 +186,43 @@ impl Linearized {
         Linearized {
             words: vec![0; n.div_ceil(64)],
             hash: 0,
+            full: 0,
+            top: 0,
         }
     }
+
     fn flip(&mut self, op: u32) {
-        self.words[(op / 64) as usize] ^= 1u64 << (op % 64);
+        let w = (op / 64) as usize;
+        self.words[w] ^= 1u64 << (op % 64);
         self.hash ^= zobrist(op);
+        if self.words[w] & (1u64 << (op % 64)) != 0 {
+            self.top = self.top.max(w + 1);
+            while self.full < self.words.len() && self.words[self.full] == u64::MAX {
+                self.full += 1;
+            }
+        } else {
+            self.full = self.full.min(w);
+            while self.top > 0 && self.words[self.top - 1] == 0 {
+                self.top -= 1;
+            }
+        }
+        debug_assert!(self.full <= self.top);
     }
+
+    /// The mixed words: everything but the full prefix and the zero tail.
+    fn mixed(&self) -> &[u64] {
+        &self.words[self.full..self.top.max(self.full)]
+    }
+}
+
+/// One memo entry: the set's hash (combined with the state's), its full-word prefix, where its
+/// mixed words sit in the shared arena, and the state.
+struct Seen<S> {
+    hash: u64,
+    full: u32,
+    offset: u32,
+    len: u32,
+    state: S,
 }
 
 /// Searches for a linearization of `ops` (with their `intervals`) under `model`.
@@ -203,19 +241,17 @@ pub fn search<M: Model>(
     }
     let mut list = EntryList::new(intervals);
     let mut linearized = Linearized::new(ops.len());
-    let words = linearized.words.len();
-    // Memo of (linearized set, state) pairs already explored: entries hold the combined hash,
-    // the offset of the set's bits in one shared arena, and the state. No allocation per entry.
-    let mut seen: HashTable<(u64, usize, M::State)> = HashTable::new();
+    // Memo of (linearized set, state) pairs already explored. No allocation per entry: the
+    // mixed words of every set live in one arena.
+    let mut seen: HashTable<Seen<M::State>> = HashTable::new();
     let mut arena: Vec<u64> = Vec::new();
     let state_hasher = rustc_hash::FxBuildHasher;
     let mut stack: Vec<(u32, M::State)> = Vec::new();
     let mut state = model.init();
     let mut entry = list.first();
     let mut iterations: u64 = 0;
-    let entry_bytes = words * 8 + std::mem::size_of::<(u64, usize, M::State)>() + 16;
-    let max_entries = cancel.memo_bytes_max / entry_bytes.max(1);
-    let mut entries: usize = 0;
+    let entry_bytes = std::mem::size_of::<Seen<M::State>>() + 16;
+    let mut memo_bytes: usize = 0;
     while list.first() != NIL {
         iterations += 1;
         if iterations % CANCEL_CHECK_INTERVAL == 0 && cancel.fired() {
@@ -229,26 +265,50 @@ pub fn search<M: Model>(
             op, is_call, next, ..
         } = list.entries[entry as usize];
         if is_call {
-            if let Some(new_state) = model.step(&state, &ops[op as usize]) {
+            let accepted = model.step(&state, &ops[op as usize]).filter(|new_state| {
+                linearized.flip(op);
+                let ok = open_ops_may_follow(model, ops, &list, op, new_state, &linearized);
+                linearized.flip(op);
+                ok
+            });
+            if let Some(new_state) = accepted {
                 linearized.flip(op);
                 let hash = linearized.hash ^ state_hasher.hash_one(&new_state);
-                let bits = &linearized.words;
+                let full = linearized.full as u32;
+                let mixed = linearized.mixed();
                 let known = seen
-                    .find(hash, |(h, offset, s)| {
-                        *h == hash && *s == new_state && arena[*offset..*offset + words] == bits[..]
+                    .find(hash, |e| {
+                        e.hash == hash
+                            && e.full == full
+                            && e.len as usize == mixed.len()
+                            && e.state == new_state
+                            && arena[e.offset as usize..(e.offset + e.len) as usize] == *mixed
                     })
                     .is_some();
                 if known {
                     linearized.flip(op);
                     entry = next;
                 } else {
-                    entries += 1;
-                    if entries > max_entries {
+                    memo_bytes += entry_bytes + mixed.len() * 8;
+                    let Ok(offset) = u32::try_from(arena.len()) else {
+                        return SearchOutcome::OutOfMemory;
+                    };
+                    if memo_bytes > cancel.memo_bytes_max {
                         return SearchOutcome::OutOfMemory;
                     }
-                    let offset = arena.len();
-                    arena.extend_from_slice(bits);
-                    seen.insert_unique(hash, (hash, offset, new_state.clone()), |(h, _, _)| *h);
+                    arena.extend_from_slice(mixed);
+                    let len = mixed.len() as u32;
+                    seen.insert_unique(
+                        hash,
+                        Seen {
+                            hash,
+                            full,
+                            offset,
+                            len,
+                            state: new_state.clone(),
+                        },
+                        |e| e.hash,
+                    );
                     stack.push((op, std::mem::replace(&mut state, new_state)));
                     list.lift(op);
                     entry = list.first();
@@ -268,4 +328,39 @@ pub fn search<M: Model>(
         }
     }
     SearchOutcome::Linearizable
+}
+
+/// Whether every open operation (invoked, not linearized, before the first pending return:
+/// the call entries at the head of the list) other than `op` can still take effect from
+/// `state` ([`Model::may_follow`]). If one cannot, no extension of linearizing `op` now
+/// succeeds, so the search need not try it.
+fn open_ops_may_follow<M: Model>(
+    model: &M,
+    ops: &[M::Op],
+    list: &EntryList,
+    op: u32,
+    state: &M::State,
+    linearized: &Linearized,
+) -> bool {
+    if !M::PRUNES {
+        return true;
+    }
+    let is_linearized = |i: u32| {
+        linearized
+            .words
+            .get((i / 64) as usize)
+            .is_some_and(|w| w & (1u64 << (i % 64)) != 0)
+    };
+    let mut entry = list.first();
+    while entry != NIL {
+        let e = list.entries[entry as usize];
+        if !e.is_call {
+            break;
+        }
+        if e.op != op && !model.may_follow(state, &ops[e.op as usize], &is_linearized) {
+            return false;
+        }
+        entry = e.next;
+    }
+    true
 }

@@ -5,7 +5,7 @@
 //!
 //! `DISTSYS_ORACLE_CASES=100000 cargo nextest run -p distsys-check --test oracle` runs more.
 
-use distsys_check::generate::small_history;
+use distsys_check::generate::{small_history, small_unique_register_history};
 use distsys_check::oracle::linearizable;
 use distsys_check::{check, CheckOptions, History, ModelKind, OpKind, Operation, Verdict};
 use serde_json::{json, Value};
@@ -91,6 +91,43 @@ fn kv_agrees_with_the_oracle() {
 #[test]
 fn set_agrees_with_the_oracle() {
     differential(ModelKind::Set, 4);
+}
+
+#[test]
+fn unique_value_registers_agree_with_the_oracle_by_zones_and_by_search() {
+    let cases = cases();
+    let (mut by_zones, mut violations) = (0u64, 0u64);
+    for seed in 0..cases {
+        let history = small_unique_register_history(seed ^ 0x5EED, 9);
+        let expected = linearizable(ModelKind::Register, &history.operations).expect("oracle");
+        violations += u64::from(!expected);
+        for fast_paths in [true, false] {
+            let mut options = CheckOptions::new(ModelKind::Register);
+            options.explain = false;
+            options.fast_paths = fast_paths;
+            let result = check(&history, &options).expect("accepts");
+            if fast_paths && result.algorithm == distsys_check::model::ZONES {
+                by_zones += 1;
+            }
+            assert_eq!(
+                result.verdict == Verdict::Linearizable,
+                expected,
+                "seed {seed} (fast paths {fast_paths}, {}): {:#?}",
+                result.algorithm,
+                history.operations
+            );
+        }
+    }
+    // Most of these histories must be decided by the zone algorithm, or it is not tested.
+    assert!(
+        by_zones * 10 > cases * 6,
+        "zones decided {by_zones} of {cases}"
+    );
+    assert!(
+        violations * 10 > cases && violations * 10 < cases * 9,
+        "{violations}"
+    );
+    eprintln!("unique register: {cases} histories, {by_zones} by zones, {violations} violations, 0 disagreements");
 }
 
 fn op(kind: OpKind, input: Value, output: Option<Value>, call: u64, ret: Option<u64>) -> Operation {

@@ -54,8 +54,10 @@ pub enum Command {
     },
     /// Check a history for linearizability (exit 0 linearizable, 1 violation, 2 bad input, 3 unknown).
     CheckHistory {
-        /// History file (JSON Lines, Jepsen etcd log or Jepsen kv maps), or `-` for standard input.
-        file: String,
+        /// History files (JSON Lines, Jepsen etcd log or Jepsen kv maps), or `-` for standard
+        /// input; several are checked in one process, a verdict line each, exit code the worst.
+        #[arg(required = true, num_args = 1..)]
+        files: Vec<String>,
         /// Input format (default: detected from the first line).
         #[arg(long, default_value = "auto")]
         format: String,
@@ -72,6 +74,45 @@ pub enum Command {
         /// Output format of the verdict.
         #[arg(long, value_enum, default_value_t = VerdictFormat::Text)]
         output: VerdictFormat,
+        /// Seconds allowed for shrinking a violation to its core, after the verdict (default:
+        /// 10 times the verdict's time, at least 0.1 s, at most 10 s).
+        #[arg(long)]
+        explain_budget: Option<f64>,
+        /// Verdict only: do not shrink a violation to its core.
+        #[arg(long)]
+        no_explain: bool,
+    },
+    /// Write a generated history of a hard family with a verdict known by construction (the
+    /// verdict goes to stderr): 1..64 clients, any size, unknown outcomes, planted violations.
+    GenerateHistory {
+        /// register, cas-register or kv-append.
+        #[arg(long, default_value = "cas-register")]
+        family: String,
+        /// Operations.
+        #[arg(long, default_value_t = 1000)]
+        ops: usize,
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 10)]
+        clients: usize,
+        /// Keys (kv-append).
+        #[arg(long, default_value_t = 10)]
+        keys: usize,
+        /// Share of mutations with unknown outcome (0 to 1).
+        #[arg(long, default_value_t = 0.02)]
+        info: f64,
+        /// Planted violation: none, stale-read, lost-write, duplicated-append.
+        #[arg(long, default_value = "none")]
+        violation: String,
+        /// RNG seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Output format: jsonl, jepsen-etcd (registers) or jepsen-kv (default: jepsen-etcd
+        /// for registers, jepsen-kv for kv-append).
+        #[arg(long, default_value = "auto")]
+        format: String,
+        /// Output file (default: standard output).
+        #[arg(long)]
+        out: Option<String>,
     },
     /// Run the deterministic simulator: one seed, or a campaign of many in parallel.
     Simulate(Box<SimulateArgs>),
@@ -240,15 +281,23 @@ pub enum BenchTarget {
         #[arg(long, default_value_t = 128)]
         payload: usize,
     },
-    /// Checker time per conformance history (against Porcupine's reference figures) and on
-    /// generated histories of growing size.
+    /// The checker side by side with Porcupine (built from --porcupine with `go`) in the same
+    /// run: every conformance history and generated families at 1k/10k/100k operations, with
+    /// and without violations, 1/10/50 clients; verdicts, times, ratio, peak RSS.
     Check {
         /// Folder holding the conformance histories (`jepsen-etcd/`, `kv/`, `expected.txt`).
         #[arg(long, default_value = "testdata/conformance")]
         dir: String,
-        /// Largest generated history, in operations (10k, 100k, 1M... up to this).
-        #[arg(long, default_value_t = 1_000_000)]
+        /// Largest generated history, in operations (1k, 10k, 100k... up to this).
+        #[arg(long, default_value_t = 100_000)]
         max_ops: usize,
+        /// Porcupine's Go source (copied to a temporary folder and built there).
+        #[arg(long, default_value = "../shared/peers/porcupine")]
+        porcupine: String,
+        /// Oracle run: this many random tiny histories per model checked against the
+        /// brute-force oracle (0: skip).
+        #[arg(long, default_value_t = 0)]
+        oracle_cases: u64,
     },
 }
 

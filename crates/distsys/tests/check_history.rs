@@ -169,3 +169,107 @@ fn timeout_gives_unknown_exit_3() {
         2
     );
 }
+
+#[test]
+fn many_files_one_verdict_line_each_exit_code_the_worst() {
+    let ok = conformance("jepsen-etcd/etcd_002.log");
+    let bad = conformance("jepsen-etcd/etcd_000.log");
+    let (code, out, _) = run_in_process(&["check-history", &ok, &ok], "");
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out.matches(": linearizable").count(), 2, "{out}");
+    let (code, out, _) = run_in_process(&["check-history", &ok, &bad, "--no-explain"], "");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains(&format!("{ok}: linearizable")), "{out}");
+    assert!(out.contains(&format!("{bad}: NOT linearizable")), "{out}");
+    assert!(out.contains("not shrunk"), "{out}");
+    // A file that cannot be read is the worst outcome: exit 2, the others still checked.
+    let (code, out, err) = run_in_process(&["check-history", &bad, "/no/such/file", &ok], "");
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(out.contains(&format!("{ok}: linearizable")), "{out}");
+    let (code, out, _) = run_in_process(&["check-history", &ok, &bad, "--output", "json"], "");
+    assert_eq!(code, 1);
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert_eq!(lines[0]["file"], ok.as_str());
+    assert_eq!(lines[1]["verdict"], "violation");
+    assert!(lines[1]["algorithm"].is_string(), "{out}");
+}
+
+#[test]
+fn deep_nesting_exits_2_not_a_stack_overflow() {
+    let deep = "[".repeat(100_000);
+    for history in [
+        format!("{{:process 0, :type :invoke, :f :write, :value {deep}}}"),
+        format!("INFO  jepsen.util - 0\t:invoke\t:write\t{deep}"),
+        format!(
+            "{{\"process\":0,\"type\":\"invoke\",\"f\":\"write\",\"value\":{deep},\"time\":1}}"
+        ),
+    ] {
+        let (code, _, err) = run_in_process(&["check-history", "-"], &history);
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains("line 1"), "{err}");
+    }
+}
+
+#[test]
+fn space_separated_etcd_log_is_decided_like_its_tab_separated_twin() {
+    for (file, want) in [("etcd_000.log", 1), ("etcd_002.log", 0)] {
+        let text = std::fs::read_to_string(conformance(&format!("jepsen-etcd/{file}")))
+            .expect("conformance file");
+        let spaced = text.replace('\t', "   ").replace('\n', "\r\n");
+        let (code, out, err) = run_in_process(&["check-history", "-"], &spaced);
+        assert_eq!(code, want, "{file}: {out}{err}");
+    }
+}
+
+#[test]
+fn generated_families_get_their_verdict_by_construction() {
+    let dir = std::env::temp_dir().join(format!("distsys-gen-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    for (family, violation, clients) in [
+        ("register", "none", 1),
+        ("register", "stale-read", 10),
+        ("cas-register", "none", 10),
+        ("cas-register", "lost-write", 5),
+        ("kv-append", "none", 10),
+        ("kv-append", "duplicated-append", 10),
+        ("kv-append", "lost-write", 3),
+    ] {
+        let path = dir.join(format!("{family}-{violation}.txt"));
+        let path = path.to_string_lossy().into_owned();
+        let clients = clients.to_string();
+        let (code, _, err) = run_in_process(
+            &[
+                "generate-history",
+                "--family",
+                family,
+                "--ops",
+                "400",
+                "--clients",
+                &clients,
+                "--violation",
+                violation,
+                "--info",
+                "0.05",
+                "--out",
+                &path,
+            ],
+            "",
+        );
+        assert_eq!(code, 0, "{err}");
+        let linearizable = err.contains("expected verdict: linearizable");
+        assert_eq!(linearizable, violation == "none", "{err}");
+        let (code, out, _) = run_in_process(&["check-history", &path], "");
+        assert_eq!(
+            code,
+            if linearizable { 0 } else { 1 },
+            "{family} {violation}: {out}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+    let (code, _, err) = run_in_process(&["generate-history", "--family", "graph"], "");
+    assert_eq!(code, 2, "{err}");
+}

@@ -23,8 +23,9 @@ pub type KvValue = Arc<str>;
 /// A key-value operation on one key.
 #[derive(Debug, Clone)]
 pub enum KvOp {
-    /// A completed get that returned this value (`None` = absent).
-    Get(Option<KvValue>),
+    /// A completed get that returned this value (`None` = absent); `growing`: the key has no
+    /// put, delete or cas, so its value only ever grows by appends.
+    Get(Option<KvValue>, bool),
     /// Put a value (`None`: the empty string or null, same as absent).
     Put(Option<KvValue>),
     /// Append to the value (absent counts as empty).
@@ -61,10 +62,13 @@ impl Model for KvModel {
     type Op = KvOp;
 
     fn prepare(&self, ops: &[Operation]) -> Result<Vec<KvOp>, (usize, String)> {
+        let growing = ops
+            .iter()
+            .all(|op| matches!(op.kind, OpKind::Read | OpKind::Append));
         ops.iter()
             .map(|op| {
                 Ok(match op.kind {
-                    OpKind::Read => KvOp::Get(op.output.as_ref().and_then(value)),
+                    OpKind::Read => KvOp::Get(op.output.as_ref().and_then(value), growing),
                     OpKind::Write => KvOp::Put(value(&op.input)),
                     OpKind::Append => KvOp::Append(value(&op.input)),
                     OpKind::Delete => KvOp::Delete,
@@ -98,7 +102,7 @@ impl Model for KvModel {
 
     fn step(&self, state: &Self::State, op: &KvOp) -> Option<Self::State> {
         match op {
-            KvOp::Get(v) => (v == state).then(|| state.clone()),
+            KvOp::Get(v, _) => (v == state).then(|| state.clone()),
             KvOp::Put(v) => Some(v.clone()),
             KvOp::Append(v) => Some(match (state, v) {
                 (None, None) => None,
@@ -126,6 +130,19 @@ impl Model for KvModel {
         }
     }
 
+    const PRUNES: bool = true;
+
+    /// On a key with appends only, a get can still be satisfied only if the current value is a
+    /// prefix of what it returned: values only grow.
+    fn may_follow(&self, state: &Self::State, op: &KvOp, _: &dyn Fn(u32) -> bool) -> bool {
+        match (op, state) {
+            (KvOp::Get(_, false), _) | (KvOp::Get(_, true), None) => true,
+            (KvOp::Get(None, true), Some(_)) => false,
+            (KvOp::Get(Some(wanted), true), Some(now)) => text(wanted).starts_with(text(now)),
+            _ => true,
+        }
+    }
+
     /// The register's two rewrites (see [`super::RegisterModel`]), adapted to appends:
     ///
     /// - **drop** an unknown put, append or cas whose (non-empty) text occurs in no read's
@@ -149,7 +166,7 @@ impl Model for KvModel {
             .iter()
             .zip(intervals.iter())
             .filter_map(|(op, iv)| match op {
-                KvOp::Get(Some(v)) => Some((v, iv.ret)),
+                KvOp::Get(Some(v), _) => Some((v, iv.ret)),
                 KvOp::Cas {
                     expected: Some(v), ..
                 } => Some((v, iv.ret)),

@@ -11,7 +11,7 @@ mod register;
 mod set;
 
 pub use kv::{KvModel, KvOp, KvValue};
-pub use register::{RegisterModel, RegisterOp};
+pub use register::{RegisterModel, RegisterOp, ZONES};
 pub use set::{SetModel, SetOp};
 
 use crate::history::Operation;
@@ -33,6 +33,34 @@ pub trait Model: Sync {
     fn init(&self) -> Self::State;
     /// The state after `op`, or `None` if `op`'s observed result is impossible from `state`.
     fn step(&self, state: &Self::State, op: &Self::Op) -> Option<Self::State>;
+
+    /// Whether [`Model::may_follow`] can ever say no (the search skips the check otherwise).
+    const PRUNES: bool = false;
+
+    /// Whether `op`, not linearized yet, can still take effect at some later point starting
+    /// from `state`, whatever else happens in between (`linearized(i)`: whether operation `i`
+    /// already took its place); `false` only when provably impossible (the search then
+    /// abandons this state early). The default never prunes.
+    fn may_follow(
+        &self,
+        state: &Self::State,
+        op: &Self::Op,
+        linearized: &dyn Fn(u32) -> bool,
+    ) -> bool {
+        let _ = (state, op, linearized);
+        true
+    }
+
+    /// A decision by a polynomial algorithm when the operations qualify (after
+    /// [`Model::simplify`]), with the algorithm's name; `None` falls back to the search.
+    fn decide_fast(
+        &self,
+        ops: &[Self::Op],
+        intervals: &[Interval],
+    ) -> Option<(bool, &'static str)> {
+        let _ = (ops, intervals);
+        None
+    }
 
     /// Rewrites operations of unknown outcome (`ret: None`) before the search, where that
     /// provably keeps the verdict: drop one that nothing can observe, or give one the return

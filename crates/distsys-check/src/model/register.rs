@@ -15,11 +15,18 @@ pub struct RegisterModel {
     pub allow_cas: bool,
 }
 
+/// [`RegisterOp::Read`]'s `source` when several operations (or none but the initial state
+/// and others) may produce the value: no pruning.
+pub const SOURCE_ANY: u32 = u32::MAX;
+/// `source` of a nil that only the initial state holds (nothing writes or deletes).
+pub const SOURCE_INITIAL: u32 = u32::MAX - 1;
+
 /// A register operation with interned values (0 = nil).
 #[derive(Debug, Clone, Copy)]
 pub enum RegisterOp {
-    /// A completed read that returned this value.
-    Read(u32),
+    /// A completed read that returned this value; `source`: the index of the only operation
+    /// that writes the value, [`SOURCE_INITIAL`] or [`SOURCE_ANY`] (set by `simplify`).
+    Read(u32, u32),
     /// A write (`known`: completed ok).
     Write(u32),
     /// A delete: the register becomes nil.
@@ -55,9 +62,10 @@ impl Model for RegisterModel {
         ops.iter()
             .map(|op| {
                 Ok(match op.kind {
-                    OpKind::Read => {
-                        RegisterOp::Read(interner.id(op.output.as_ref().unwrap_or(&Value::Null)))
-                    }
+                    OpKind::Read => RegisterOp::Read(
+                        interner.id(op.output.as_ref().unwrap_or(&Value::Null)),
+                        SOURCE_ANY,
+                    ),
                     OpKind::Write => RegisterOp::Write(interner.id(&op.input)),
                     OpKind::Delete => RegisterOp::Delete,
                     OpKind::Cas if self.allow_cas => match op.input.as_array().map(Vec::as_slice) {
@@ -95,7 +103,7 @@ impl Model for RegisterModel {
 
     fn step(&self, state: &u32, op: &RegisterOp) -> Option<u32> {
         match *op {
-            RegisterOp::Read(v) => (v == *state).then_some(*state),
+            RegisterOp::Read(v, _) => (v == *state).then_some(*state),
             RegisterOp::Write(v) => Some(v),
             RegisterOp::Delete => Some(0),
             RegisterOp::Cas {
@@ -141,7 +149,7 @@ impl Model for RegisterModel {
         let values = ops
             .iter()
             .map(|op| match *op {
-                RegisterOp::Read(v) | RegisterOp::Write(v) => v,
+                RegisterOp::Read(v, _) | RegisterOp::Write(v) => v,
                 RegisterOp::Cas { expected, new, .. } => expected.max(new),
                 RegisterOp::Delete => 0,
             })
@@ -161,7 +169,7 @@ impl Model for RegisterModel {
                 }
             };
             match *op {
-                RegisterOp::Read(v) => observe(v),
+                RegisterOp::Read(v, _) => observe(v),
                 RegisterOp::Write(v) => seen[v as usize].writers += 1,
                 RegisterOp::Cas { expected, new, .. } => {
                     // An unknown cas's expectation counts as an observation for the drop rule;
@@ -180,7 +188,7 @@ impl Model for RegisterModel {
             let v = match *op {
                 RegisterOp::Write(v) => v,
                 RegisterOp::Cas { new, .. } => new,
-                RegisterOp::Read(_) | RegisterOp::Delete => continue,
+                RegisterOp::Read(..) | RegisterOp::Delete => continue,
             };
             let s = seen[v as usize];
             // An observer that returned before the invocation cannot have seen its effect.
@@ -198,8 +206,71 @@ impl Model for RegisterModel {
             }
         }
         retain_marked(ops, intervals, &keep);
+        // Each read's source, for `may_follow`: the only operation left that writes its value.
+        let mut source = vec![SOURCE_INITIAL; values + 1];
+        for (index, op) in ops.iter().enumerate() {
+            let written = match *op {
+                RegisterOp::Write(v) | RegisterOp::Cas { new: v, .. } => v,
+                RegisterOp::Delete => 0,
+                RegisterOp::Read(..) => continue,
+            };
+            let s = &mut source[written as usize];
+            *s = if *s == SOURCE_INITIAL && written != 0 {
+                index as u32
+            } else {
+                SOURCE_ANY
+            };
+        }
+        for op in ops.iter_mut() {
+            if let RegisterOp::Read(v, s) = op {
+                *s = match source[*v as usize] {
+                    // A non-nil value nobody writes: no source at all, the read is impossible
+                    // anywhere; the search finds that by itself.
+                    SOURCE_INITIAL if *v != 0 => SOURCE_ANY,
+                    other => other,
+                };
+            }
+        }
+    }
+
+    const PRUNES: bool = true;
+
+    /// Registers without cas whose written values are unique (and no nil written), every
+    /// outcome known after `simplify`: [`crate::zones`].
+    fn decide_fast(
+        &self,
+        ops: &[RegisterOp],
+        intervals: &[Interval],
+    ) -> Option<(bool, &'static str)> {
+        let zone_ops: Vec<crate::zones::ZoneOp> = ops
+            .iter()
+            .map(|op| match *op {
+                RegisterOp::Read(v, _) => Some(crate::zones::ZoneOp::Read(v)),
+                RegisterOp::Write(v) => Some(crate::zones::ZoneOp::Write(v)),
+                RegisterOp::Delete | RegisterOp::Cas { .. } => None,
+            })
+            .collect::<Option<_>>()?;
+        crate::zones::decide(&zone_ops, intervals).map(|linearizable| (linearizable, ZONES))
+    }
+
+    /// A read of a value that only one operation writes cannot be satisfied any more once
+    /// that operation is linearized and the register holds something else (and a nil that only
+    /// the initial state holds, once the register holds anything else): values are written
+    /// once.
+    fn may_follow(&self, state: &u32, op: &RegisterOp, linearized: &dyn Fn(u32) -> bool) -> bool {
+        match *op {
+            RegisterOp::Read(v, source) if v != *state => match source {
+                SOURCE_ANY => true,
+                SOURCE_INITIAL => false,
+                writer => !linearized(writer),
+            },
+            _ => true,
+        }
     }
 }
+
+/// The name of the zone algorithm in [`crate::CheckResult::algorithm`].
+pub const ZONES: &str = "unique-value-zones";
 
 /// Keeps the operations (and their intervals) marked `true`.
 pub(crate) fn retain_marked<T>(ops: &mut Vec<T>, intervals: &mut Vec<Interval>, keep: &[bool]) {

@@ -1,31 +1,58 @@
-//! `distsys check-history`.
+//! `distsys check-history FILE...` and `distsys generate-history`.
 
 use super::fail;
 use crate::cli::VerdictFormat;
 use crate::io::read_limited;
 use crate::{EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_OK, EXIT_UNKNOWN};
+use distsys_check::checker::default_explain_budget;
+use distsys_check::generate::{
+    family, to_jepsen_etcd, to_jepsen_kv, to_jsonl, Family, FamilyConfig, Plant,
+};
 use distsys_check::{
-    check, parse_history, report, CheckOptions, History, HistoryFormat, ModelKind, Verdict,
+    decide, explain, parse_history, report, CheckOptions, History, HistoryFormat, ModelKind,
+    Verdict,
 };
 use serde_json::json;
 use std::io::{Read, Write};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Largest history accepted, in bytes (4 GiB).
 const MAX_HISTORY_BYTES: u64 = 4 << 30;
 
 pub struct Args {
-    pub file: String,
+    pub files: Vec<String>,
     pub format: String,
     pub model: String,
     pub timeout: Option<f64>,
     pub report: Option<String>,
     pub output: VerdictFormat,
+    pub explain_budget: Option<f64>,
+    pub no_explain: bool,
 }
 
 /// The model used when none is given (see [`ModelKind::default_for`]).
 pub fn default_model(history: &History, format: HistoryFormat) -> ModelKind {
     ModelKind::default_for(history, format)
+}
+
+fn seconds(name: &str, value: Option<f64>) -> Result<Option<Duration>, String> {
+    match value {
+        Some(secs) if !(secs.is_finite() && secs > 0.0) => Err(format!(
+            "--{name} must be a positive number of seconds, got {secs}"
+        )),
+        other => Ok(other.map(Duration::from_secs_f64)),
+    }
+}
+
+/// How bad an exit code is: a file that could not be read (2) is worse than no verdict (3),
+/// worse than a violation (1), worse than ok (0).
+fn severity(code: i32) -> u8 {
+    match code {
+        EXIT_OK => 0,
+        EXIT_CHECK_FAILED => 1,
+        EXIT_UNKNOWN => 2,
+        _ => 3,
+    }
 }
 
 pub fn run(
@@ -41,81 +68,221 @@ pub fn run(
             Err(e) => return fail(stderr, &e),
         },
     };
-    let timeout = match args.timeout {
-        Some(secs) if !(secs.is_finite() && secs > 0.0) => {
-            return fail(
-                stderr,
-                &format!("--timeout must be a positive number of seconds, got {secs}"),
-            )
-        }
-        other => other.map(Duration::from_secs_f64),
+    let (timeout, explain_budget) = match (
+        seconds("timeout", args.timeout),
+        seconds("explain-budget", args.explain_budget),
+    ) {
+        (Ok(t), Ok(e)) => (t, e),
+        (Err(e), _) | (_, Err(e)) => return fail(stderr, &e),
     };
-    let text = match read_limited(&args.file, stdin, MAX_HISTORY_BYTES) {
+    let model = match args.model.as_str() {
+        "auto" => None,
+        name => match name.parse::<ModelKind>() {
+            Ok(m) => Some(m),
+            Err(e) => return fail(stderr, &e),
+        },
+    };
+    if args.report.is_some() && args.files.len() > 1 {
+        return fail(stderr, &"--report takes one history file");
+    }
+    let many = args.files.len() > 1;
+    let mut worst = EXIT_OK;
+    for file in &args.files {
+        let code = run_one(
+            args,
+            file,
+            format,
+            model,
+            timeout,
+            explain_budget,
+            many,
+            stdin,
+            stdout,
+            stderr,
+        );
+        if severity(code) > severity(worst) {
+            worst = code;
+        }
+    }
+    worst
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_one(
+    args: &Args,
+    file: &str,
+    format: Option<HistoryFormat>,
+    model: Option<ModelKind>,
+    timeout: Option<Duration>,
+    explain_budget: Option<Duration>,
+    many: bool,
+    stdin: &mut dyn Read,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> i32 {
+    let text = match read_limited(file, stdin, MAX_HISTORY_BYTES) {
         Ok(text) => text,
         Err(e) => return fail(stderr, &e),
     };
     let (history, format) = match parse_history(&text, format) {
         Ok(parsed) => parsed,
-        Err(e) => return fail(stderr, &format!("{}: {e}", args.file)),
+        Err(e) => return fail(stderr, &format!("{file}: {e}")),
     };
-    let model = match args.model.as_str() {
-        "auto" => default_model(&history, format),
-        name => match name.parse::<ModelKind>() {
-            Ok(m) => m,
-            Err(e) => return fail(stderr, &e),
-        },
-    };
+    drop(text);
+    let model = model.unwrap_or_else(|| default_model(&history, format));
     let mut options = CheckOptions::new(model);
     options.timeout = timeout;
-    let result = match check(&history, &options) {
+    options.explain = false;
+    // The verdict first, printed at once; a violation is explained after it, within budget.
+    let mut result = match decide(&history, &options) {
         Ok(result) => result,
-        Err(e) => return fail(stderr, &format!("{}: {e}", args.file)),
+        Err(e) => return fail(stderr, &format!("{file}: {e}")),
     };
+    let text_output = matches!(args.output, VerdictFormat::Text);
+    if text_output {
+        let prefix = if many {
+            format!("{file}: ")
+        } else {
+            String::new()
+        };
+        let _ = write!(stdout, "{prefix}{}", report::verdict_line(&result));
+        let _ = stdout.flush();
+    }
+    if let Verdict::Violation(v) = &result.verdict {
+        if !args.no_explain {
+            let budget =
+                explain_budget.unwrap_or_else(|| default_explain_budget(result.search_time));
+            let start = Instant::now();
+            let explained = explain(v, model, budget);
+            result.explain_time = start.elapsed();
+            result.verdict = Verdict::Violation(Box::new(explained));
+        }
+        if text_output {
+            if let Verdict::Violation(v) = &result.verdict {
+                let _ = write!(stdout, "{}", report::explanation_text(v));
+            }
+        }
+    }
     if let Some(path) = &args.report {
         let page = report::html(
             &result,
             &history.operations,
-            &format!("distsys check-history: {}", args.file),
+            &format!("distsys check-history: {file}"),
         );
         if let Err(e) = std::fs::write(path, page) {
             let _ = writeln!(stderr, "error: cannot write report {path}: {e}");
             return EXIT_BAD_INPUT;
         }
     }
-    match args.output {
-        VerdictFormat::Text => {
-            let _ = write!(stdout, "{}", report::text(&result));
-            let _ = writeln!(stdout, "(format {}, model {})", format.name(), model.name());
+    if text_output {
+        let _ = writeln!(
+            stdout,
+            "(format {}, model {}, algorithm {})",
+            format.name(),
+            model.name(),
+            result.algorithm
+        );
+    } else {
+        let mut out = report::json(&result);
+        if many {
+            out["file"] = json!(file);
         }
-        VerdictFormat::Json => {
-            let verdict = match &result.verdict {
-                Verdict::Linearizable => json!({"verdict": "linearizable"}),
-                Verdict::Unknown(reason) => {
-                    json!({"verdict": "unknown", "reason": format!("{reason:?}")})
-                }
-                Verdict::Violation(v) => json!({
-                    "verdict": "violation",
-                    "key": v.key,
-                    "linearizable_until": v.linearizable_until,
-                    "minimal": v.minimal,
-                    "operations": v.core.iter().map(|op| json!({
-                        "process": op.process, "f": op.kind.name(), "key": op.key, "value": op.input,
-                        "output": op.output, "call": op.call, "return": op.ret, "line": op.line,
-                    })).collect::<Vec<_>>(),
-                }),
-            };
-            let mut out = verdict;
-            out["format"] = json!(format.name());
-            out["model"] = json!(model.name());
-            out["history_operations"] = json!(result.operations);
-            out["keys"] = json!(result.partitions);
-            out["search_ms"] = json!(result.search_time.as_secs_f64() * 1e3);
-            let _ = writeln!(stdout, "{out}");
-        }
+        out["format"] = json!(format.name());
+        out["model"] = json!(model.name());
+        let _ = writeln!(stdout, "{out}");
     }
     match result.verdict {
         Verdict::Linearizable => EXIT_OK,
         Verdict::Violation(_) => EXIT_CHECK_FAILED,
         Verdict::Unknown(_) => EXIT_UNKNOWN,
     }
+}
+
+pub struct GenerateArgs {
+    pub family: String,
+    pub ops: usize,
+    pub clients: usize,
+    pub keys: usize,
+    pub info: f64,
+    pub violation: String,
+    pub seed: u64,
+    pub format: String,
+    pub out: Option<String>,
+}
+
+/// `distsys generate-history`: the history on stdout (or `--out`), its verdict on stderr.
+pub fn generate(args: &GenerateArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> i32 {
+    let family_kind = match args.family.parse::<Family>() {
+        Ok(f) => f,
+        Err(e) => return fail(stderr, &e),
+    };
+    let plant = match args.violation.parse::<Plant>() {
+        Ok(p) => p,
+        Err(e) => return fail(stderr, &e),
+    };
+    if !(0.0..=1.0).contains(&args.info) {
+        return fail(
+            stderr,
+            &format!("--info must be within 0..1, got {}", args.info),
+        );
+    }
+    if !(1..=1024).contains(&args.clients) {
+        return fail(
+            stderr,
+            &format!("--clients must be within 1..1024, got {}", args.clients),
+        );
+    }
+    let format = match (args.format.as_str(), family_kind) {
+        ("auto", Family::KvAppend) => HistoryFormat::JepsenKv,
+        ("auto", _) => HistoryFormat::JepsenEtcd,
+        (name, _) => match name.parse::<HistoryFormat>() {
+            Ok(f) => f,
+            Err(e) => return fail(stderr, &e),
+        },
+    };
+    if format == HistoryFormat::JepsenEtcd && family_kind == Family::KvAppend {
+        return fail(
+            stderr,
+            &"the Jepsen etcd format holds one register: use jepsen-kv or jsonl",
+        );
+    }
+    let config = FamilyConfig {
+        family: family_kind,
+        operations: args.ops,
+        clients: args.clients,
+        keys: args.keys,
+        info_share: args.info,
+        plant,
+        seed: args.seed,
+    };
+    let (events, linearizable) = family(&config);
+    let text = match format {
+        HistoryFormat::Jsonl => to_jsonl(&events),
+        HistoryFormat::JepsenEtcd => to_jepsen_etcd(&events),
+        HistoryFormat::JepsenKv => to_jepsen_kv(&events),
+    };
+    let written = match &args.out {
+        Some(path) => std::fs::write(path, text).map_err(|e| format!("cannot write {path}: {e}")),
+        None => stdout
+            .write_all(text.as_bytes())
+            .map_err(|e| format!("cannot write the history: {e}")),
+    };
+    if let Err(e) = written {
+        let _ = writeln!(stderr, "error: {e}");
+        return EXIT_BAD_INPUT;
+    }
+    let _ = writeln!(
+        stderr,
+        "expected verdict: {} ({} {} ops, {} clients, violation {})",
+        if linearizable {
+            "linearizable"
+        } else {
+            "violation"
+        },
+        family_kind.name(),
+        args.ops,
+        args.clients,
+        args.violation
+    );
+    EXIT_OK
 }

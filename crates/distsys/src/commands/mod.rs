@@ -51,23 +51,52 @@ pub fn dispatch(
             print_json(stdout, &schema)
         }
         Command::CheckHistory {
-            file,
+            files,
             format,
             model,
             timeout,
             report,
             output,
+            explain_budget,
+            no_explain,
         } => {
             let args = check_history::Args {
-                file,
+                files,
                 format,
                 model,
                 timeout,
                 report,
                 output,
+                explain_budget,
+                no_explain,
             };
             check_history::run(&args, stdin, stdout, stderr)
         }
+        Command::GenerateHistory {
+            family,
+            ops,
+            clients,
+            keys,
+            info,
+            violation,
+            seed,
+            format,
+            out,
+        } => check_history::generate(
+            &check_history::GenerateArgs {
+                family,
+                ops,
+                clients,
+                keys,
+                info,
+                violation,
+                seed,
+                format,
+                out,
+            },
+            stdout,
+            stderr,
+        ),
         Command::Simulate(args) => simulate::run(&args, stdout, stderr),
         Command::Diagnose {
             logs,

@@ -1,108 +1,27 @@
-//! `distsys bench check`: checker time on the conformance histories, side by side with
-//! Porcupine's figures, and on generated histories of growing size.
+//! `distsys bench check`: the checker side by side with Porcupine in the same run, on the same
+//! files: every conformance history, and generated families (register, cas-register,
+//! kv-append) at 1k/10k/100k operations, with and without a planted violation, 1/10/50
+//! clients. Porcupine is built from its Go source (`--porcupine`, copied to a temporary folder)
+//! and timed verdict-only (`CheckEventsTimeout`) by its own harness; distsys is timed
+//! verdict-only and with the explanation. Peak RSS: distsys's own per history (Linux
+//! `clear_refs` resets the peak), Porcupine's per process (`/usr/bin/time`).
 
 use super::peak_rss_mib;
-use crate::{EXIT_BAD_INPUT, EXIT_OK};
-use distsys_check::generate::{generate, history_of, GenConfig, OpMix};
-use distsys_check::{check, parse_history, CheckOptions, History, HistoryFormat, Verdict};
+use crate::{EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_OK};
+use distsys_check::generate::{
+    family, small_history, to_jepsen_etcd, to_jepsen_kv, Family, FamilyConfig, Plant,
+};
+use distsys_check::{check, decide, oracle, parse_history, CheckOptions, ModelKind, Verdict};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// Porcupine's `CheckEvents` time per history (ns, mean of 3), measured on a machine of this
-/// kind: Porcupine commit 55508eb, Go 1.19, GOMAXPROCS=2 (shared/anchors/porcupine.md, run 1).
-/// Porcupine needs Go and its source, which this machine cannot fetch, so the figures are quoted.
-const PORCUPINE_NS: &[(&str, u64)] = &[
-    ("etcd_000.log", 346478),
-    ("etcd_001.log", 341737),
-    ("etcd_002.log", 222292562),
-    ("etcd_003.log", 175774),
-    ("etcd_004.log", 114507),
-    ("etcd_005.log", 239195),
-    ("etcd_006.log", 266432),
-    ("etcd_007.log", 146660908),
-    ("etcd_008.log", 95832),
-    ("etcd_009.log", 194345),
-    ("etcd_010.log", 120055),
-    ("etcd_011.log", 205091),
-    ("etcd_012.log", 176262),
-    ("etcd_013.log", 127643),
-    ("etcd_014.log", 104922),
-    ("etcd_015.log", 171969),
-    ("etcd_016.log", 121243),
-    ("etcd_017.log", 232772),
-    ("etcd_018.log", 986925),
-    ("etcd_019.log", 270648),
-    ("etcd_020.log", 128374),
-    ("etcd_021.log", 171047),
-    ("etcd_022.log", 146093),
-    ("etcd_023.log", 135398),
-    ("etcd_024.log", 119477),
-    ("etcd_025.log", 311322),
-    ("etcd_026.log", 112043),
-    ("etcd_027.log", 147850),
-    ("etcd_028.log", 178215),
-    ("etcd_029.log", 378699),
-    ("etcd_030.log", 168103),
-    ("etcd_031.log", 107480),
-    ("etcd_032.log", 115799),
-    ("etcd_033.log", 117007),
-    ("etcd_034.log", 156546),
-    ("etcd_035.log", 126528),
-    ("etcd_036.log", 136700),
-    ("etcd_037.log", 235169),
-    ("etcd_038.log", 136272),
-    ("etcd_039.log", 124822),
-    ("etcd_040.log", 13144891),
-    ("etcd_041.log", 83227),
-    ("etcd_042.log", 103968),
-    ("etcd_043.log", 67974),
-    ("etcd_044.log", 355745),
-    ("etcd_045.log", 93422),
-    ("etcd_046.log", 71296),
-    ("etcd_047.log", 142375),
-    ("etcd_048.log", 131225),
-    ("etcd_049.log", 140799),
-    ("etcd_050.log", 118413),
-    ("etcd_051.log", 188019),
-    ("etcd_052.log", 158345),
-    ("etcd_053.log", 2492037),
-    ("etcd_054.log", 151956),
-    ("etcd_055.log", 138265),
-    ("etcd_056.log", 531927),
-    ("etcd_057.log", 72196960),
-    ("etcd_058.log", 88431),
-    ("etcd_059.log", 121080),
-    ("etcd_060.log", 102222),
-    ("etcd_061.log", 208580),
-    ("etcd_062.log", 50145),
-    ("etcd_063.log", 192246),
-    ("etcd_064.log", 67273),
-    ("etcd_065.log", 172152),
-    ("etcd_066.log", 169652),
-    ("etcd_067.log", 87106),
-    ("etcd_068.log", 71002),
-    ("etcd_069.log", 113288),
-    ("c01-ok.txt", 109539),
-    ("c01-bad.txt", 68465),
-    ("c10-ok.txt", 853718),
-    ("c10-bad.txt", 456130),
-];
+/// Timing repetitions of the verdict-only check; the median is reported.
+const REPEATS: usize = 3;
 
-/// Timing repetitions per history; the median is reported.
-const REPEATS: usize = 5;
-
-fn median_time(mut f: impl FnMut()) -> Duration {
-    let mut times: Vec<Duration> = (0..REPEATS)
-        .map(|_| {
-            let start = Instant::now();
-            f();
-            start.elapsed()
-        })
-        .collect();
-    times.sort();
-    times[REPEATS / 2]
-}
+/// Porcupine's per-check timeout, seconds.
+const PORCUPINE_TIMEOUT_S: u64 = 30;
 
 fn verdict_name(v: &Verdict) -> &'static str {
     match v {
@@ -112,8 +31,197 @@ fn verdict_name(v: &Verdict) -> &'static str {
     }
 }
 
-pub fn run(dir: &str, max_ops: usize, stdout: &mut dyn Write, stderr: &mut dyn Write) -> i32 {
-    let mut histories: Vec<(String, History, HistoryFormat, String)> = Vec::new();
+/// Resets this process's peak RSS (Linux), so the next `peak_rss_mib` covers what follows.
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// One history's figures from both checkers.
+struct Row {
+    name: String,
+    group: String,
+    ops: usize,
+    expected: &'static str,
+    ours: &'static str,
+    ours_ms: f64,
+    ours_explained_ms: f64,
+    ours_rss_mib: Option<f64>,
+    theirs: String,
+    theirs_ms: Option<f64>,
+    theirs_rss_mib: Option<f64>,
+}
+
+/// Porcupine's (verdict, ms) on one history, and its process's peak RSS in MiB.
+type PorcupineFigures = (Option<(String, f64)>, Option<f64>);
+
+struct Porcupine {
+    dir: PathBuf,
+    binary: PathBuf,
+}
+
+impl Porcupine {
+    /// Copies the source to a temporary folder and compiles its test binary there.
+    fn build(source: &Path, stderr: &mut dyn Write) -> Option<Porcupine> {
+        let dir = std::env::temp_dir().join(format!("distsys-porcupine-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        if std::fs::create_dir_all(&dir).is_err() {
+            return None;
+        }
+        let entries = std::fs::read_dir(source).ok()?;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_file() {
+                let _ = std::fs::copy(&path, dir.join(entry.file_name()));
+            }
+        }
+        let binary = dir.join("porcupine.test");
+        let status = Command::new("go")
+            .args(["test", "-c", "-o"])
+            .arg(&binary)
+            .arg(".")
+            .current_dir(&dir)
+            .env("GOFLAGS", "-mod=mod")
+            .env("GOPROXY", "off")
+            .env("GOCACHE", dir.join(".gocache"))
+            .status();
+        match status {
+            Ok(s) if s.success() => Some(Porcupine { dir, binary }),
+            Ok(s) => {
+                let _ = writeln!(stderr, "porcupine: go test -c failed ({s})");
+                None
+            }
+            Err(e) => {
+                let _ = writeln!(
+                    stderr,
+                    "porcupine: cannot run go ({e}); scripts/setup.sh porcupine installs it"
+                );
+                None
+            }
+        }
+    }
+
+    /// Checks files of one format in one process: (verdict, ms) per file, and the process's
+    /// peak RSS.
+    fn check(&self, files: &[PathBuf], kv: bool) -> (Vec<Option<(String, f64)>>, Option<f64>) {
+        let hist = files
+            .iter()
+            .map(|f| f.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let rss_file = self.dir.join("rss.txt");
+        let time = Path::new("/usr/bin/time");
+        let mut command = if time.exists() {
+            let mut c = Command::new(time);
+            c.arg("-f")
+                .arg("%M")
+                .arg("-o")
+                .arg(&rss_file)
+                .arg(&self.binary);
+            c
+        } else {
+            Command::new(&self.binary)
+        };
+        let output = command
+            .args(["-test.run", "TestZZFiles", "-test.count", "1", "-test.v"])
+            .current_dir(&self.dir)
+            .env("HIST", hist)
+            .env("FORMAT", if kv { "kv" } else { "etcd" })
+            .env("TIMEOUT_S", PORCUPINE_TIMEOUT_S.to_string())
+            .output();
+        let stdout = output
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        let results = files
+            .iter()
+            .map(|f| {
+                let name = f.to_string_lossy();
+                stdout.lines().find_map(|line| {
+                    let mut parts = line.split_whitespace();
+                    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+                        (Some("PORC"), Some(file), Some(verdict), Some(ms)) if file == name => {
+                            Some((verdict.to_string(), ms.parse().ok()?))
+                        }
+                        _ => None,
+                    }
+                })
+            })
+            .collect();
+        let rss = std::fs::read_to_string(&rss_file)
+            .ok()
+            .and_then(|t| t.lines().last()?.trim().parse::<f64>().ok())
+            .map(|kib| kib / 1024.0);
+        (results, rss)
+    }
+}
+
+impl Drop for Porcupine {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn porcupine_verdict(v: &str) -> String {
+    match v {
+        "Ok" => "linearizable".into(),
+        "Illegal" => "violation".into(),
+        other => other.to_lowercase(),
+    }
+}
+
+/// Times distsys on one history file: verdict-only median, then with the explanation.
+fn time_ours(text: &str) -> Result<(&'static str, f64, f64, Option<f64>, usize), String> {
+    let (history, format) = parse_history(text, None).map_err(|e| e.to_string())?;
+    let model = ModelKind::default_for(&history, format);
+    let mut verdict_only = CheckOptions::new(model);
+    verdict_only.explain = false;
+    reset_peak_rss();
+    let mut verdict = "unknown";
+    let mut times: Vec<Duration> = Vec::with_capacity(REPEATS);
+    for _ in 0..REPEATS {
+        let start = Instant::now();
+        let result = decide(&history, &verdict_only).map_err(|e| e.to_string())?;
+        times.push(start.elapsed());
+        verdict = verdict_name(&result.verdict);
+    }
+    times.sort();
+    let start = Instant::now();
+    let _ = check(&history, &CheckOptions::new(model));
+    let explained = start.elapsed();
+    let rss = peak_rss_mib();
+    Ok((
+        verdict,
+        times[REPEATS / 2].as_secs_f64() * 1e3,
+        explained.as_secs_f64() * 1e3,
+        rss,
+        history.operations.len(),
+    ))
+}
+
+pub fn run(
+    dir: &str,
+    max_ops: usize,
+    porcupine_source: &str,
+    oracle_cases: u64,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> i32 {
+    if oracle_cases > 0 {
+        return run_oracle(oracle_cases, stdout);
+    }
+    let porcupine = Porcupine::build(Path::new(porcupine_source), stderr);
+    if porcupine.is_none() {
+        let _ = writeln!(
+            stderr,
+            "warning: Porcupine not built from {porcupine_source}: its columns stay empty"
+        );
+    }
+    let work = std::env::temp_dir().join(format!("distsys-bench-check-{}", std::process::id()));
+    if std::fs::create_dir_all(&work).is_err() {
+        let _ = writeln!(stderr, "error: cannot create {}", work.display());
+        return EXIT_BAD_INPUT;
+    }
+    // (group, name, path, expected verdict, kv format)
+    let mut cases: Vec<(String, String, PathBuf, &'static str, bool)> = Vec::new();
     for sub in ["jepsen-etcd", "kv"] {
         let folder = Path::new(dir).join(sub);
         let Ok(expected) = std::fs::read_to_string(folder.join("expected.txt")) else {
@@ -129,123 +237,261 @@ pub fn run(dir: &str, max_ops: usize, stdout: &mut dyn Write, stderr: &mut dyn W
             let (Some(file), Some(verdict)) = (parts.next(), parts.next()) else {
                 continue;
             };
-            let text = match std::fs::read_to_string(folder.join(file)) {
-                Ok(t) => t,
+            let path = match std::fs::canonicalize(folder.join(file)) {
+                Ok(p) => p,
                 Err(e) => {
                     let _ = writeln!(stderr, "error: {file}: {e}");
                     return EXIT_BAD_INPUT;
                 }
             };
-            match parse_history(&text, None) {
-                Ok((history, format)) => {
-                    histories.push((file.to_string(), history, format, verdict.to_string()))
-                }
-                Err(e) => {
-                    let _ = writeln!(stderr, "error: {file}: {e}");
-                    return EXIT_BAD_INPUT;
+            let expected = if verdict == "linearizable" {
+                "linearizable"
+            } else {
+                "violation"
+            };
+            cases.push((
+                format!("conformance {sub}"),
+                file.to_string(),
+                path,
+                expected,
+                sub == "kv",
+            ));
+        }
+    }
+    let mut size = 1_000;
+    while size <= max_ops {
+        for family_kind in [Family::Register, Family::CasRegister, Family::KvAppend] {
+            for clients in [1, 10, 50] {
+                for plant in [Plant::None, Plant::StaleRead] {
+                    let plant = match (family_kind, plant) {
+                        (Family::KvAppend, Plant::StaleRead) => Plant::DuplicatedAppend,
+                        (_, p) => p,
+                    };
+                    let config = FamilyConfig {
+                        family: family_kind,
+                        operations: size,
+                        clients,
+                        keys: (size / 1000).max(10),
+                        info_share: 0.02,
+                        plant,
+                        seed: size as u64 * 31 + clients as u64,
+                    };
+                    let (events, linearizable) = family(&config);
+                    let kv = family_kind == Family::KvAppend;
+                    let text = if kv {
+                        to_jepsen_kv(&events)
+                    } else {
+                        to_jepsen_etcd(&events)
+                    };
+                    let name = format!(
+                        "{}-{}k-c{clients}-{}",
+                        family_kind.name(),
+                        size / 1000,
+                        if plant == Plant::None { "ok" } else { "bad" }
+                    );
+                    let path = work.join(format!("{name}.txt"));
+                    if std::fs::write(&path, text).is_err() {
+                        let _ = writeln!(stderr, "error: cannot write {}", path.display());
+                        return EXIT_BAD_INPUT;
+                    }
+                    let group = format!(
+                        "{} {}",
+                        family_kind.name(),
+                        if plant == Plant::None {
+                            "ok"
+                        } else {
+                            "violation"
+                        }
+                    );
+                    let expected = if linearizable {
+                        "linearizable"
+                    } else {
+                        "violation"
+                    };
+                    cases.push((group, name, path, expected, kv));
                 }
             }
         }
-    }
-    let _ = writeln!(stdout, "linearizability checker: verdict time per history (median of {REPEATS}), against Porcupine");
-    let _ = writeln!(
-        stdout,
-        "{:<14} {:>5} {:>13} {:>6} {:>11} {:>14} {:>8}",
-        "history", "ops", "verdict", "agrees", "distsys ms", "porcupine ms", "speedup"
-    );
-    let (mut ours_total, mut theirs_total, mut explain_total) =
-        (Duration::ZERO, Duration::ZERO, Duration::ZERO);
-    let mut disagreements = 0;
-    let mut slowest = (Duration::ZERO, String::new());
-    for (file, history, format, expected) in &histories {
-        let model = super::super::check_history::default_model(history, *format);
-        let mut verdict_only = CheckOptions::new(model);
-        verdict_only.explain = false;
-        let mut verdict = Verdict::Unknown(distsys_check::UnknownReason::Timeout);
-        let ours = median_time(|| {
-            verdict = check(history, &verdict_only)
-                .map(|r| r.verdict)
-                .unwrap_or(Verdict::Unknown(distsys_check::UnknownReason::Timeout));
-        });
-        if matches!(verdict, Verdict::Violation(_)) {
-            let start = Instant::now();
-            let _ = check(history, &CheckOptions::new(model));
-            explain_total += start.elapsed().saturating_sub(ours);
-        }
-        let agrees = verdict_name(&verdict) == expected;
-        disagreements += usize::from(!agrees);
-        let theirs = PORCUPINE_NS
-            .iter()
-            .find(|(f, _)| f == file)
-            .map(|(_, ns)| Duration::from_nanos(*ns));
-        ours_total += ours;
-        if let Some(t) = theirs {
-            theirs_total += t;
-        }
-        if ours > slowest.0 {
-            slowest = (ours, file.clone());
-        }
-        let _ = writeln!(
-            stdout,
-            "{:<14} {:>5} {:>13} {:>6} {:>11.3} {:>14} {:>8}",
-            file,
-            history.operations.len(),
-            verdict_name(&verdict),
-            if agrees { "yes" } else { "NO" },
-            ours.as_secs_f64() * 1e3,
-            theirs.map_or("-".to_string(), |t| format!("{:.3}", t.as_secs_f64() * 1e3)),
-            theirs.map_or("-".to_string(), |t| format!(
-                "{:.1}x",
-                t.as_secs_f64() / ours.as_secs_f64().max(1e-9)
-            )),
-        );
-    }
-    let _ = writeln!(stdout, "---");
-    let _ = writeln!(
-        stdout,
-        "total: {} histories, distsys {:.1} ms, porcupine {:.1} ms, speedup {:.1}x (goal >= 5x); verdicts that disagree with expected.txt: {disagreements}",
-        histories.len(),
-        ours_total.as_secs_f64() * 1e3,
-        theirs_total.as_secs_f64() * 1e3,
-        theirs_total.as_secs_f64() / ours_total.as_secs_f64().max(1e-9)
-    );
-    let _ = writeln!(stdout, "slowest: {} {:.3} ms (goal < 1000 ms); shrinking the violations to their cores took {:.1} ms more in total", slowest.1, slowest.0.as_secs_f64() * 1e3, explain_total.as_secs_f64() * 1e3);
-    let _ = writeln!(
-        stdout,
-        "peak RSS so far: {}",
-        peak_rss_mib().map_or("unknown".into(), |m| format!("{m:.1} MiB"))
-    );
-    let _ = writeln!(stdout, "\ngenerated linearizable kv histories (16 clients, 100 ops per key on average, 2% unknown outcomes)");
-    let _ = writeln!(
-        stdout,
-        "{:>9} {:>7} {:>11} {:>10} {:>14}",
-        "ops", "keys", "check ms", "ns/op", "peak RSS MiB"
-    );
-    let mut size = 10_000;
-    while size <= max_ops.max(10_000) {
-        let config = GenConfig {
-            operations: size,
-            processes: 16,
-            keys: (size / 100).max(1),
-            info_probability: 0.02,
-            mix: OpMix::Kv,
-            seed: size as u64,
-        };
-        let history = history_of(&generate(&config));
-        let start = Instant::now();
-        let result = check(&history, &CheckOptions::new(distsys_check::ModelKind::Kv));
-        let elapsed = start.elapsed();
-        let verdict = result.map(|r| verdict_name(&r.verdict)).unwrap_or("error");
-        let _ = writeln!(
-            stdout,
-            "{:>9} {:>7} {:>11.1} {:>10.0} {:>14}   {verdict}",
-            size,
-            config.keys,
-            elapsed.as_secs_f64() * 1e3,
-            elapsed.as_nanos() as f64 / size as f64,
-            peak_rss_mib().map_or("?".into(), |m| format!("{m:.1}"))
-        );
         size *= 10;
     }
-    EXIT_OK
+    // Porcupine: one process per generated file (so its RSS is per history), one per
+    // conformance folder.
+    let mut theirs: Vec<PorcupineFigures> = vec![(None, None); cases.len()];
+    if let Some(p) = &porcupine {
+        for kv in [false, true] {
+            let indices: Vec<usize> = (0..cases.len())
+                .filter(|&i| cases[i].0.starts_with("conformance") && cases[i].4 == kv)
+                .collect();
+            let files: Vec<PathBuf> = indices.iter().map(|&i| cases[i].2.clone()).collect();
+            let (results, rss) = p.check(&files, kv);
+            for (&i, r) in indices.iter().zip(results) {
+                theirs[i] = (r, rss);
+            }
+        }
+        for (i, case) in cases.iter().enumerate() {
+            if case.0.starts_with("conformance") {
+                continue;
+            }
+            let (results, rss) = p.check(std::slice::from_ref(&case.2), case.4);
+            theirs[i] = (results.into_iter().next().flatten(), rss);
+        }
+    }
+    let mut rows = Vec::new();
+    for (case, (their, their_rss)) in cases.iter().zip(theirs) {
+        let text = match std::fs::read_to_string(&case.2) {
+            Ok(t) => t,
+            Err(e) => {
+                let _ = writeln!(stderr, "error: {}: {e}", case.1);
+                return EXIT_BAD_INPUT;
+            }
+        };
+        let (ours, ours_ms, ours_explained_ms, ours_rss_mib, ops) = match time_ours(&text) {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = writeln!(stderr, "error: {}: {e}", case.1);
+                return EXIT_BAD_INPUT;
+            }
+        };
+        rows.push(Row {
+            name: case.1.clone(),
+            group: case.0.clone(),
+            ops,
+            expected: case.3,
+            ours,
+            ours_ms,
+            ours_explained_ms,
+            ours_rss_mib,
+            theirs: their
+                .as_ref()
+                .map_or("-".into(), |(v, _)| porcupine_verdict(v)),
+            theirs_ms: their.map(|(_, ms)| ms),
+            theirs_rss_mib: their_rss,
+        });
+    }
+    let _ = std::fs::remove_dir_all(&work);
+    print_rows(&rows, stdout)
+}
+
+fn print_rows(rows: &[Row], stdout: &mut dyn Write) -> i32 {
+    let _ = writeln!(
+        stdout,
+        "linearizability checkers on the same files (distsys: median of {REPEATS} verdict-only runs, then once with the explanation; Porcupine: CheckEventsTimeout, verdict only)"
+    );
+    let _ = writeln!(
+        stdout,
+        "{:<26} {:>7} {:>12} {:>12} {:>12} {:>10} {:>11} {:>12} {:>8} {:>9} {:>9}",
+        "history",
+        "ops",
+        "expected",
+        "distsys",
+        "porcupine",
+        "ours ms",
+        "explain ms",
+        "porcupine ms",
+        "ratio",
+        "ours MiB",
+        "porc MiB"
+    );
+    let mut wrong = 0;
+    for r in rows {
+        let ratio = r.theirs_ms.map(|t| t / r.ours_ms.max(1e-3));
+        wrong += usize::from(r.ours != r.expected);
+        let _ = writeln!(
+            stdout,
+            "{:<26} {:>7} {:>12} {:>12} {:>12} {:>10.3} {:>11.3} {:>12} {:>8} {:>9} {:>9}",
+            r.name,
+            r.ops,
+            r.expected,
+            r.ours,
+            r.theirs,
+            r.ours_ms,
+            r.ours_explained_ms,
+            r.theirs_ms.map_or("-".into(), |t| format!("{t:.3}")),
+            ratio.map_or("-".into(), |x| format!("{x:.1}x")),
+            r.ours_rss_mib.map_or("-".into(), |m| format!("{m:.0}")),
+            r.theirs_rss_mib.map_or("-".into(), |m| format!("{m:.0}")),
+        );
+    }
+    let _ = writeln!(stdout, "---\nper family: histories, distsys total ms (slowest), Porcupine total ms, total ratio (lowest single ratio), verdict disagreements with Porcupine");
+    let mut groups: Vec<&str> = rows.iter().map(|r| r.group.as_str()).collect();
+    groups.dedup();
+    for group in groups {
+        let members: Vec<&Row> = rows.iter().filter(|r| r.group == group).collect();
+        let ours: f64 = members.iter().map(|r| r.ours_ms).sum();
+        let slowest = members.iter().map(|r| r.ours_ms).fold(0.0, f64::max);
+        let theirs: f64 = members.iter().filter_map(|r| r.theirs_ms).sum();
+        let lowest = members
+            .iter()
+            .filter_map(|r| r.theirs_ms.map(|t| t / r.ours_ms.max(1e-3)))
+            .fold(f64::INFINITY, f64::min);
+        let disagree = members
+            .iter()
+            .filter(|r| r.theirs != "-" && r.theirs != "unknown" && r.theirs != r.ours)
+            .count();
+        let _ = writeln!(
+            stdout,
+            "{group:<28} {:>3}  distsys {ours:>10.1} ms ({slowest:.1})  porcupine {theirs:>10.1} ms  {:>7.1}x ({})  disagreements {disagree}",
+            members.len(),
+            theirs / ours.max(1e-3),
+            if lowest.is_finite() { format!("{lowest:.1}x") } else { "-".into() },
+        );
+    }
+    let _ = writeln!(
+        stdout,
+        "verdicts that differ from the expected (by construction or expected.txt): {wrong}"
+    );
+    if wrong == 0 {
+        EXIT_OK
+    } else {
+        EXIT_CHECK_FAILED
+    }
+}
+
+/// The differential run against the brute-force oracle, `cases` tiny histories per model.
+fn run_oracle(cases: u64, stdout: &mut dyn Write) -> i32 {
+    let mut total_disagreements = 0u64;
+    for (index, model) in [
+        ModelKind::Register,
+        ModelKind::CasRegister,
+        ModelKind::Kv,
+        ModelKind::Set,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let start = Instant::now();
+        let (mut violations, mut disagreements, mut unknown_ops) = (0u64, 0u64, 0usize);
+        for seed in 0..cases {
+            let history = small_history(model, (index as u64 + 1) << 40 | seed, 9);
+            unknown_ops += history
+                .operations
+                .iter()
+                .filter(|op| op.ret.is_none())
+                .count();
+            let Ok(expected) = oracle::linearizable(model, &history.operations) else {
+                disagreements += 1;
+                continue;
+            };
+            let mut options = CheckOptions::new(model);
+            options.explain = false;
+            let verdict = decide(&history, &options).map(|r| r.verdict);
+            match (verdict, expected) {
+                (Ok(Verdict::Linearizable), true) => {}
+                (Ok(Verdict::Violation(_)), false) => violations += 1,
+                _ => disagreements += 1,
+            }
+        }
+        total_disagreements += disagreements;
+        let _ = writeln!(
+            stdout,
+            "{:<13} {cases} histories ({violations} violations, {unknown_ops} unknown-outcome ops): {disagreements} disagreements with the brute-force oracle ({:.1} s)",
+            model.name(),
+            start.elapsed().as_secs_f64()
+        );
+    }
+    if total_disagreements == 0 {
+        EXIT_OK
+    } else {
+        EXIT_CHECK_FAILED
+    }
 }

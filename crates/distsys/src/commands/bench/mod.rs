@@ -14,7 +14,12 @@ use std::io::Write;
 pub fn run(what: BenchTarget, stdout: &mut dyn Write, stderr: &mut dyn Write) -> i32 {
     match what {
         BenchTarget::Advise { iterations } => advise::run(iterations.max(1), stdout),
-        BenchTarget::Check { dir, max_ops } => check::run(&dir, max_ops, stdout, stderr),
+        BenchTarget::Check {
+            dir,
+            max_ops,
+            porcupine,
+            oracle_cases,
+        } => check::run(&dir, max_ops, &porcupine, oracle_cases, stdout, stderr),
         BenchTarget::Sim { seconds, max_nodes } => sim::run(seconds.max(1), max_nodes, stdout),
         BenchTarget::Partition { keys, nodes } => partition::run(keys.max(1), &nodes, stdout),
         BenchTarget::Protocols { seconds } => protocols::run(seconds.max(1), stdout),
