@@ -211,6 +211,18 @@ pub fn small_unique_register_history(seed: u64, ops_max: usize) -> History {
     small_history_with(crate::ModelKind::Register, seed, ops_max, true)
 }
 
+/// A tiny key-value history of gets and appends of unique values (`"<i>"`), gets returning
+/// what a sequential run returned or random concatenations (repeats included): the keys the
+/// append-chain decision ([`crate::zones`] through the kv model) takes.
+pub fn small_kv_append_history(seed: u64, ops_max: usize) -> History {
+    small_history_with(crate::ModelKind::Kv, seed, ops_max, true)
+}
+
+/// [`small_unique_register_history`] with cas too (each cas sets a unique integer).
+pub fn small_unique_cas_register_history(seed: u64, ops_max: usize) -> History {
+    small_history_with(crate::ModelKind::CasRegister, seed, ops_max, true)
+}
+
 fn small_history_with(model: crate::ModelKind, seed: u64, ops_max: usize, unique: bool) -> History {
     use crate::ModelKind;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -240,7 +252,9 @@ fn small_history_with(model: crate::ModelKind, seed: u64, ops_max: usize, unique
     let kinds: &[OpKind] = match model {
         ModelKind::Register if unique => &[OpKind::Read, OpKind::Write],
         ModelKind::Register => &[OpKind::Read, OpKind::Write, OpKind::Delete],
+        ModelKind::CasRegister if unique => &[OpKind::Read, OpKind::Write, OpKind::Cas],
         ModelKind::CasRegister => &[OpKind::Read, OpKind::Write, OpKind::Cas, OpKind::Delete],
+        ModelKind::Kv if unique => &[OpKind::Read, OpKind::Append, OpKind::Append],
         ModelKind::Kv => &[
             OpKind::Read,
             OpKind::Write,
@@ -271,7 +285,9 @@ fn small_history_with(model: crate::ModelKind, seed: u64, ops_max: usize, unique
             let unknown = kind != OpKind::Read && rng.random_bool(0.35);
             let input = match kind {
                 OpKind::Read | OpKind::Delete => Value::Null,
+                OpKind::Cas if unique => json!([pick(&mut rng), i + 1]),
                 OpKind::Cas => json!([pick(&mut rng), pick(&mut rng)]),
+                OpKind::Append if unique => json!(format!("<{}>", i + 1)),
                 _ if unique => json!(i + 1),
                 _ => pick(&mut rng),
             };
@@ -281,7 +297,13 @@ fn small_history_with(model: crate::ModelKind, seed: u64, ops_max: usize, unique
                 key: (keys > 1).then(|| ["x", "y"][rng.random_range(0..2)].to_string()),
                 input,
                 output: (kind == OpKind::Read).then(|| {
-                    if model == ModelKind::Set {
+                    if model == ModelKind::Kv && unique {
+                        let parts = rng.random_range(0..4);
+                        let text: String = (0..parts)
+                            .map(|_| format!("<{}>", rng.random_range(1..=n)))
+                            .collect();
+                        json!(text)
+                    } else if model == ModelKind::Set {
                         let size = rng.random_range(0..3);
                         Value::Array((0..size).map(|_| pick(&mut rng)).collect())
                     } else {
@@ -314,7 +336,12 @@ fn small_history_with(model: crate::ModelKind, seed: u64, ops_max: usize, unique
                 OpKind::Read => op.output = Some(current),
                 OpKind::Cas => {
                     if rng.random_bool(0.6) {
-                        op.input = json!([current, pick(&mut rng)]);
+                        let new = if unique {
+                            op.input.get(1).cloned().unwrap_or(Value::Null)
+                        } else {
+                            pick(&mut rng)
+                        };
+                        op.input = json!([current, new]);
                     }
                     let holds = op.input.get(0).is_some_and(|e| {
                         e == &current

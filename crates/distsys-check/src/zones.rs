@@ -1,93 +1,245 @@
-//! A polynomial decision for read/write registers whose written values are unique: the
-//! cluster (zone) characterisation of Gibbons & Korach (1997) and Golab, Li & Shah (2011),
-//! decided by a topological sort in O(n log n).
+//! A polynomial decision for registers (read, write, compare-and-set) whose written values are
+//! unique: the cluster (zone) characterisation of Gibbons & Korach (1997) and Golab, Li & Shah
+//! (2011), extended to cas, decided by a topological sort in O(n log n).
 //!
-//! With unique values every read names the one write it read from, so a linearization is a
-//! sequence of *clusters*: a write followed by the reads of its value, before the next write;
-//! the initial nil is a virtual write at the beginning of time. Write `f(C)` for the earliest
-//! return in cluster `C` and `s(C)` for its latest invocation. Cluster `X` can precede cluster
-//! `Y` exactly when nothing in `Y` precedes something in `X` in real time, that is when
-//! `s(X) <= f(Y)` (operations touching at an instant are concurrent, as in the search). Inside a
-//! cluster the write must come first, so no read may return before its write is invoked. The
-//! history is linearizable iff those per-cluster conditions hold and the relation "`Y` must
-//! precede `X` when `f(Y) < s(X)`" is acyclic: a topological order of the clusters is then a
-//! linearization (reads inside a cluster in real-time order), and any linearization orders the
-//! clusters topologically. A source of the remaining clusters, if any exists, is either the one
-//! with the smallest `s` or the one with the smallest `f`, so each step is two heap looks.
+//! With unique values every read and every cas names the one operation that wrote the value it
+//! saw, so a linearization is a sequence of *clusters*: the writer of a value, the reads of it,
+//! then the next writer. A cas that succeeded from `e` to `n` is the last operation of `e`'s
+//! cluster and the writer of `n`'s, so the clusters linked by cas form *chains*, each starting
+//! at a plain write (or at the initial nil, a virtual write at the beginning of time), and a
+//! chain's clusters are consecutive in any linearization. Within a chain the operations fall
+//! into *blocks* in a fixed order (writer, reads, cas, reads, cas, ...; a block of reads in any
+//! order). For a set of operations write `f` for its earliest return and `s` for its latest
+//! invocation; block (or chain) `P` can precede `Q` exactly when nothing in `Q` precedes
+//! something in `P` in real time: `s(P) <= f(Q)` (operations touching at an instant are
+//! concurrent, as in the search). So the history is linearizable iff
+//! - every read and cas sees a value some chain reaches, no value has two successful cas out of
+//!   it (the first changes the value, which never comes back);
+//! - inside every chain, each block's `f` is at least every earlier block's `s`;
+//! - the chains can be ordered so that `s(U) <= f(V)` whenever `U` comes before `V`: the
+//!   relation "`V` must precede `U` when `f(V) < s(U)`" is acyclic. A source of the remaining
+//!   chains, if any exists, is the one with the smallest `s` or the one with the smallest `f`,
+//!   so each step of the topological sort is two ordered-set looks.
 //!
 //! Every decision is tested against the brute-force oracle (`tests/oracle.rs`).
 
 use crate::search::Interval;
 use std::collections::BTreeSet;
 
-/// One operation as the zone algorithm sees it: a write of `value`, or a read of `value`
-/// (0 = nil, only held initially).
+/// One operation as the zone algorithm sees it (values interned, 0 = nil, held initially).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ZoneOp {
     /// A write of a value no other operation writes.
     Write(u32),
     /// A completed read.
     Read(u32),
+    /// A completed (so successful) cas from the first value to the second.
+    Cas(u32, u32),
 }
 
-/// Decides linearizability for completed operations of a register with unique written
-/// values; `None` if the operations do not qualify (an unknown outcome, a value written twice
-/// or a nil written), so the caller falls back to the general search.
+/// Earliest return and latest invocation of a set of operations (times shifted by one, so 0 is
+/// the virtual initial write).
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    f: u64,
+    s: u64,
+}
+
+impl Span {
+    const EMPTY: Span = Span { f: u64::MAX, s: 0 };
+    fn add(&mut self, call: u64, ret: u64) {
+        self.f = self.f.min(ret);
+        self.s = self.s.max(call);
+    }
+}
+
+/// Decides linearizability for a register with unique written values; `None` if the
+/// operations do not qualify (a value written twice, a nil written, an unknown read), so the
+/// caller falls back to the general search. Writes and cas of unknown outcome (`ret: None`)
+/// are taken as the rewrites of [`crate::model::Model::simplify`] take them: one whose value
+/// nothing left observes is dropped (it may never happen), repeatedly; one that is observed
+/// took effect (it alone produces its value) before its first observer returned, and gets that
+/// return.
 pub fn decide(ops: &[ZoneOp], intervals: &[Interval]) -> Option<bool> {
     debug_assert_eq!(ops.len(), intervals.len());
-    // Times shifted by one so that 0 is "before everything" for the initial nil.
+    const NONE: u32 = u32::MAX;
     let values = ops
         .iter()
         .map(|op| match *op {
             ZoneOp::Write(v) | ZoneOp::Read(v) => v,
+            ZoneOp::Cas(e, n) => e.max(n),
         })
         .max()
         .unwrap_or(0) as usize;
-    // Per value: (write call, write ret) of its one write, earliest return, latest call.
-    let mut write: Vec<Option<(u64, u64)>> = vec![None; values + 1];
-    let mut f = vec![u64::MAX; values + 1];
-    let mut s = vec![0u64; values + 1];
-    write[0] = Some((0, 0));
-    f[0] = 0;
+    // Times shifted by one, so 0 is the virtual initial write; `None`: unknown outcome.
+    let mut times: Vec<(u64, Option<u64>)> = Vec::with_capacity(ops.len());
     for (op, iv) in ops.iter().zip(intervals) {
-        let call = iv.call.checked_add(1)?;
-        let ret = iv.ret?.checked_add(1)?;
-        let v = match *op {
-            ZoneOp::Write(0) => return None,
+        let ret = match iv.ret {
+            Some(r) => Some(r.checked_add(1)?),
+            None if matches!(op, ZoneOp::Read(_)) => return None,
+            None => None,
+        };
+        times.push((iv.call.checked_add(1)?, ret));
+    }
+    // First make sure the values are unique: only then do the rules below hold.
+    let mut writer = vec![NONE; values + 1];
+    let mut plain_write = vec![false; values + 1];
+    plain_write[0] = true;
+    for (index, op) in ops.iter().enumerate() {
+        let written = match *op {
+            ZoneOp::Read(_) => continue,
             ZoneOp::Write(v) => {
-                if write[v as usize].replace((call, ret)).is_some() {
-                    return None;
-                }
+                plain_write[v as usize] = true;
                 v
             }
-            ZoneOp::Read(v) => v,
-        } as usize;
-        f[v] = f[v].min(ret);
-        s[v] = s[v].max(call);
+            ZoneOp::Cas(_, n) => n,
+        };
+        if written == 0 || writer[written as usize] != NONE {
+            return None;
+        }
+        writer[written as usize] = index as u32;
     }
-    // Reads of a value nobody wrote, or returning before their write was invoked.
-    for (op, iv) in ops.iter().zip(intervals) {
-        if let ZoneOp::Read(v) = *op {
-            match write[v as usize] {
-                None => return Some(false),
-                Some((call, _)) if iv.ret.map_or(u64::MAX, |r| r + 1) < call => return Some(false),
-                Some(_) => {}
+    // Drop unknown writers nothing observes, until none is left to drop.
+    let mut alive = vec![true; ops.len()];
+    let mut observers = vec![0u32; values + 1];
+    for (index, op) in ops.iter().enumerate() {
+        match *op {
+            ZoneOp::Read(v) => observers[v as usize] += 1,
+            ZoneOp::Cas(e, _) => observers[e as usize] += 1,
+            ZoneOp::Write(_) => {}
+        }
+        debug_assert!(alive[index]);
+    }
+    let mut unobserved: Vec<u32> = (1..=values as u32)
+        .filter(|&v| observers[v as usize] == 0)
+        .collect();
+    while let Some(v) = unobserved.pop() {
+        let w = writer[v as usize];
+        if w == NONE || times[w as usize].1.is_some() || !alive[w as usize] {
+            continue;
+        }
+        alive[w as usize] = false;
+        if let ZoneOp::Cas(e, _) = ops[w as usize] {
+            observers[e as usize] -= 1;
+            if observers[e as usize] == 0 && e != 0 {
+                unobserved.push(e);
             }
         }
     }
-    // Topological sort of the clusters under "Y before X when f(Y) < s(X)".
-    let mut by_s: BTreeSet<(u64, usize)> = BTreeSet::new();
-    let mut by_f: BTreeSet<(u64, usize)> = BTreeSet::new();
-    for v in (0..=values).filter(|&v| write[v].is_some()) {
-        by_s.insert((s[v], v));
-        by_f.insert((f[v], v));
+    let mut out_cas = vec![NONE; values + 1];
+    let mut reads: Vec<Span> = vec![Span::EMPTY; values + 1];
+    for (index, op) in ops.iter().enumerate() {
+        let (call, ret) = times[index];
+        match *op {
+            ZoneOp::Read(v) => reads[v as usize].add(call, ret?),
+            ZoneOp::Write(_) => {}
+            ZoneOp::Cas(e, _) if alive[index] => {
+                if out_cas[e as usize] != NONE {
+                    // Two successful cas out of one value: the first replaced it for good.
+                    return Some(false);
+                }
+                out_cas[e as usize] = index as u32;
+            }
+            ZoneOp::Cas(..) => {}
+        }
     }
+    // Walk every chain from its start; check its blocks; collect its span.
+    let mut reached = vec![false; values + 1];
+    let mut chains: Vec<Span> = Vec::new();
+    let mut members: Vec<usize> = Vec::new();
+    for start in 0..=values {
+        let starts = start == 0
+            || (plain_write[start] && writer[start] != NONE && alive[writer[start] as usize]);
+        if !starts {
+            continue;
+        }
+        members.clear();
+        let mut v = start;
+        loop {
+            if reached[v] {
+                return Some(false);
+            }
+            reached[v] = true;
+            members.push(v);
+            let cas = out_cas[v];
+            if cas == NONE {
+                break;
+            }
+            match ops[cas as usize] {
+                ZoneOp::Cas(_, n) => v = n as usize,
+                _ => return None,
+            }
+        }
+        // Returns of the writers, unknown ones pinned to their first observer, from the end
+        // of the chain back (a cas out of a value observes it).
+        let mut writer_ret = vec![0u64; members.len()];
+        let mut next_writer_ret = u64::MAX;
+        for (slot, &value) in members.iter().enumerate().rev() {
+            let ret = if value == 0 {
+                0
+            } else {
+                times[writer[value] as usize]
+                    .1
+                    .unwrap_or_else(|| reads[value].f.min(next_writer_ret))
+            };
+            writer_ret[slot] = ret;
+            next_writer_ret = ret;
+        }
+        let mut chain = Span::EMPTY;
+        let mut earlier_s = 0u64;
+        let mut block = |span: Span, chain: &mut Span| -> bool {
+            if span.f < earlier_s {
+                return false;
+            }
+            earlier_s = earlier_s.max(span.s);
+            chain.f = chain.f.min(span.f);
+            chain.s = chain.s.max(span.s);
+            true
+        };
+        for (slot, &value) in members.iter().enumerate() {
+            let writer_span = if value == 0 {
+                Span { f: 0, s: 0 }
+            } else {
+                Span {
+                    f: writer_ret[slot],
+                    s: times[writer[value] as usize].0,
+                }
+            };
+            if !block(writer_span, &mut chain) {
+                return Some(false);
+            }
+            if reads[value].f != u64::MAX && !block(reads[value], &mut chain) {
+                return Some(false);
+            }
+        }
+        chains.push(chain);
+    }
+    // A read or a completed cas of a value no chain reaches (never written, or on a cycle of
+    // cas) is impossible; an unknown cas out of such a value never succeeded, so it never
+    // happened (and no read of its value can be explained: that read is impossible too).
+    let seen_unreached = (0..=values).any(|v| {
+        !reached[v]
+            && (reads[v].f != u64::MAX
+                || (out_cas[v] != NONE && times[out_cas[v] as usize].1.is_some()))
+    });
+    if seen_unreached {
+        return Some(false);
+    }
+    Some(sources_all_the_way(&chains))
+}
+
+/// Whether the chains have a topological order under "`V` before `U` when `f(V) < s(U)`".
+fn sources_all_the_way(chains: &[Span]) -> bool {
+    let mut by_s: BTreeSet<(u64, usize)> =
+        chains.iter().enumerate().map(|(i, c)| (c.s, i)).collect();
+    let mut by_f: BTreeSet<(u64, usize)> =
+        chains.iter().enumerate().map(|(i, c)| (c.f, i)).collect();
     let is_source = |v: usize, by_f: &BTreeSet<(u64, usize)>| {
         let min_f_others = by_f
             .iter()
             .find(|&&(_, other)| other != v)
             .map_or(u64::MAX, |&(t, _)| t);
-        s[v] <= min_f_others
+        chains[v].s <= min_f_others
     };
     while let Some(&(_, a)) = by_s.first() {
         let pick = if is_source(a, &by_f) {
@@ -95,11 +247,11 @@ pub fn decide(ops: &[ZoneOp], intervals: &[Interval]) -> Option<bool> {
         } else {
             match by_f.first() {
                 Some(&(_, m)) if is_source(m, &by_f) => m,
-                _ => return Some(false),
+                _ => return false,
             }
         };
-        by_s.remove(&(s[pick], pick));
-        by_f.remove(&(f[pick], pick));
+        by_s.remove(&(chains[pick].s, pick));
+        by_f.remove(&(chains[pick].f, pick));
     }
-    Some(true)
+    true
 }

@@ -5,7 +5,10 @@
 //!
 //! `DISTSYS_ORACLE_CASES=100000 cargo nextest run -p distsys-check --test oracle` runs more.
 
-use distsys_check::generate::{small_history, small_unique_register_history};
+use distsys_check::generate::{
+    small_history, small_kv_append_history, small_unique_cas_register_history,
+    small_unique_register_history,
+};
 use distsys_check::oracle::linearizable;
 use distsys_check::{check, CheckOptions, History, ModelKind, OpKind, Operation, Verdict};
 use serde_json::{json, Value};
@@ -93,16 +96,15 @@ fn set_agrees_with_the_oracle() {
     differential(ModelKind::Set, 4);
 }
 
-#[test]
-fn unique_value_registers_agree_with_the_oracle_by_zones_and_by_search() {
+fn unique_values(model: ModelKind, generate: fn(u64, usize) -> History) {
     let cases = cases();
     let (mut by_zones, mut violations) = (0u64, 0u64);
     for seed in 0..cases {
-        let history = small_unique_register_history(seed ^ 0x5EED, 9);
-        let expected = linearizable(ModelKind::Register, &history.operations).expect("oracle");
+        let history = generate(seed ^ 0x5EED, 9);
+        let expected = linearizable(model, &history.operations).expect("oracle");
         violations += u64::from(!expected);
         for fast_paths in [true, false] {
-            let mut options = CheckOptions::new(ModelKind::Register);
+            let mut options = CheckOptions::new(model);
             options.explain = false;
             options.fast_paths = fast_paths;
             let result = check(&history, &options).expect("accepts");
@@ -127,7 +129,25 @@ fn unique_value_registers_agree_with_the_oracle_by_zones_and_by_search() {
         violations * 10 > cases && violations * 10 < cases * 9,
         "{violations}"
     );
-    eprintln!("unique register: {cases} histories, {by_zones} by zones, {violations} violations, 0 disagreements");
+    eprintln!(
+        "unique {}: {cases} histories, {by_zones} by zones, {violations} violations, 0 disagreements",
+        model.name()
+    );
+}
+
+#[test]
+fn unique_value_registers_agree_with_the_oracle_by_zones_and_by_search() {
+    unique_values(ModelKind::Register, small_unique_register_history);
+}
+
+#[test]
+fn unique_value_cas_registers_agree_with_the_oracle_by_zones_and_by_search() {
+    unique_values(ModelKind::CasRegister, small_unique_cas_register_history);
+}
+
+#[test]
+fn append_only_kv_keys_agree_with_the_oracle_by_zones_and_by_search() {
+    unique_values(ModelKind::Kv, small_kv_append_history);
 }
 
 fn op(kind: OpKind, input: Value, output: Option<Value>, call: u64, ret: Option<u64>) -> Operation {

@@ -132,6 +132,13 @@ impl Model for KvModel {
 
     const PRUNES: bool = true;
 
+    /// A key with gets and appends only, whose longest get splits into the appends' values in
+    /// exactly one way: its states are the prefixes of that get's value, so each append is a
+    /// cas from one prefix to the next and [`crate::zones`] decides it (see [`append_chain`]).
+    fn decide_fast(&self, ops: &[KvOp], intervals: &[Interval]) -> Option<(bool, &'static str)> {
+        append_chain(ops, intervals).map(|linearizable| (linearizable, super::register::ZONES))
+    }
+
     /// On a key with appends only, a get can still be satisfied only if the current value is a
     /// prefix of what it returned: values only grow.
     fn may_follow(&self, state: &Self::State, op: &KvOp, _: &dyn Fn(u32) -> bool) -> bool {
@@ -258,4 +265,119 @@ impl Model for KvModel {
         }
         retain_marked(ops, intervals, &keep);
     }
+}
+
+/// The zone decision for an append-only key with unique append values.
+///
+/// States only grow, so every state is a prefix of the longest value `L` any get returned, and
+/// `L` is the concatenation, in linearization order, of the values of the appends applied
+/// before it, each once. If `L` splits into unused append values in exactly one way (at each
+/// position exactly one unused append's value fits), that split is the order of those appends:
+/// the `i`-th is a cas from prefix `i - 1` to prefix `i`, each get reads the prefix it returned
+/// (a get returning anything else is a violation), and an append of unknown outcome in `L` took
+/// effect before the first get that saw it returned (it alone produces its text), so it gets
+/// that return. A completed append outside `L` comes after every get (else some get would hold
+/// it), hence after every operation of the chain: it is possible iff no operation of the chain
+/// was invoked after it returned. Unknown appends outside `L` never matter (they may land last).
+/// `None` when the key does not qualify (a put, a delete, a cas, an empty append, a split that
+/// is not unique): the search decides it.
+fn append_chain(ops: &[KvOp], intervals: &[Interval]) -> Option<bool> {
+    use crate::zones::ZoneOp;
+    let mut longest: &str = "";
+    for op in ops {
+        match op {
+            // Appends always leave a string: a get of another JSON value never matches.
+            KvOp::Get(Some(v), true) if !v.starts_with('s') => return Some(false),
+            KvOp::Get(v, true) => {
+                let t = v.as_ref().map_or("", text);
+                if t.len() > longest.len() {
+                    longest = t;
+                }
+            }
+            KvOp::Append(Some(_)) => {}
+            _ => return None,
+        }
+    }
+    // Appends by value; lengths of values, to find the candidates at a position.
+    let mut by_value: rustc_hash::FxHashMap<&str, Vec<usize>> = Default::default();
+    let mut lengths: Vec<usize> = Vec::new();
+    for (index, op) in ops.iter().enumerate() {
+        if let KvOp::Append(Some(v)) = op {
+            let t = text(v);
+            by_value.entry(t).or_default().push(index);
+            if !lengths.contains(&t.len()) {
+                lengths.push(t.len());
+            }
+        }
+    }
+    if by_value.values().any(|appends| appends.len() > 1) {
+        return None;
+    }
+    // The split of `longest`: version i ends at boundary[i]; chain[i - 1] wrote version i.
+    let mut boundary: Vec<usize> = vec![0];
+    let mut chain: Vec<usize> = Vec::new();
+    let mut used = vec![false; ops.len()];
+    let mut position = 0;
+    while position < longest.len() {
+        let mut candidates = lengths.iter().filter_map(|&len| {
+            let piece = longest.get(position..position + len)?;
+            let &index = by_value.get(piece)?.first()?;
+            (!used[index]).then_some((index, len))
+        });
+        let Some((index, len)) = candidates.next() else {
+            // No unused append fits: no order of distinct appends builds this value.
+            return Some(false);
+        };
+        if candidates.next().is_some() {
+            return None;
+        }
+        used[index] = true;
+        chain.push(index);
+        position += len;
+        boundary.push(position);
+    }
+    let version_at: rustc_hash::FxHashMap<usize, u32> = boundary
+        .iter()
+        .enumerate()
+        .map(|(version, &end)| (end, version as u32))
+        .collect();
+    let mut zone_ops: Vec<ZoneOp> = Vec::with_capacity(ops.len());
+    let mut zone_intervals: Vec<Interval> = Vec::with_capacity(ops.len());
+    // First return of a get of each version, then suffix minima: the first observer of the
+    // append that wrote version i is the first get of a version >= i.
+    let mut first_get = vec![u64::MAX; boundary.len()];
+    for (op, iv) in ops.iter().zip(intervals) {
+        if let KvOp::Get(v, _) = op {
+            let t = v.as_ref().map_or("", text);
+            let Some(&version) = version_at.get(&t.len()).filter(|_| longest.starts_with(t)) else {
+                return Some(false);
+            };
+            let ret = iv.ret?;
+            first_get[version as usize] = first_get[version as usize].min(ret);
+            zone_ops.push(ZoneOp::Read(version));
+            zone_intervals.push(*iv);
+        }
+    }
+    for version in (0..first_get.len().saturating_sub(1)).rev() {
+        first_get[version] = first_get[version].min(first_get[version + 1]);
+    }
+    let mut chain_call_max = zone_intervals.iter().map(|iv| iv.call).max().unwrap_or(0);
+    for (i, &index) in chain.iter().enumerate() {
+        let iv = intervals[index];
+        let ret = iv.ret.unwrap_or(first_get[i + 1]);
+        zone_ops.push(ZoneOp::Cas(i as u32, i as u32 + 1));
+        zone_intervals.push(Interval {
+            call: iv.call,
+            ret: Some(ret),
+        });
+        chain_call_max = chain_call_max.max(iv.call);
+    }
+    for (index, (op, iv)) in ops.iter().zip(intervals).enumerate() {
+        if let (KvOp::Append(_), false, Some(ret)) = (op, used[index], iv.ret) {
+            if ret < chain_call_max {
+                return Some(false);
+            }
+        }
+    }
+    crate::zones::decide(&zone_ops, &zone_intervals)
 }

@@ -235,8 +235,8 @@ impl Model for RegisterModel {
 
     const PRUNES: bool = true;
 
-    /// Registers without cas whose written values are unique (and no nil written), every
-    /// outcome known after `simplify`: [`crate::zones`].
+    /// Registers (with or without cas) whose written values are unique (and no nil written),
+    /// every outcome known after `simplify`: [`crate::zones`].
     fn decide_fast(
         &self,
         ops: &[RegisterOp],
@@ -247,7 +247,10 @@ impl Model for RegisterModel {
             .map(|op| match *op {
                 RegisterOp::Read(v, _) => Some(crate::zones::ZoneOp::Read(v)),
                 RegisterOp::Write(v) => Some(crate::zones::ZoneOp::Write(v)),
-                RegisterOp::Delete | RegisterOp::Cas { .. } => None,
+                RegisterOp::Cas { expected, new, .. } => {
+                    Some(crate::zones::ZoneOp::Cas(expected, new))
+                }
+                RegisterOp::Delete => None,
             })
             .collect::<Option<_>>()?;
         crate::zones::decide(&zone_ops, intervals).map(|linearizable| (linearizable, ZONES))
