@@ -23,7 +23,7 @@ pub mod stats;
 pub mod sweep;
 pub mod trace;
 
-pub use campaign::{first_failure, run_campaign, run_one, CampaignReport};
+pub use campaign::{first_failure, run_campaign, run_one, shard_range, CampaignReport, FailedRun};
 pub use faults::{Fault, FaultSet};
 pub use protocol::Protocol;
-pub use sim::{RunReport, SimConfig, Simulation, Violation};
+pub use sim::{FailureKind, RunReport, SimConfig, Simulation, Violation};

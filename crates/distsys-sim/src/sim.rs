@@ -29,11 +29,20 @@ const MS: u64 = 1_000;
 const TICK_US: u64 = 5 * MS;
 /// Keys the clients use.
 const KEYS: usize = 5;
-/// Events allowed per virtual millisecond, on top of [`BASE_EVENTS`]: a healthy 5-node run uses
-/// 3 to 5 per millisecond; far more means the cluster is generating messages without bound.
-const MAX_EVENTS_PER_VIRTUAL_MS: u64 = 100;
-/// Events allowed regardless of elapsed virtual time.
-const BASE_EVENTS: u64 = 100_000;
+/// Events allowed regardless of elapsed virtual time, on top of the protocol's rate
+/// ([`SimCore::events_per_ms_bound`]): far more events than that means the cluster generates
+/// messages without bound (a message storm), and the run ends as a `runaway`.
+const BASE_EVENTS: u64 = 20_000;
+/// Wall-clock time one run may take before it is cut short as a `runaway` (checked every
+/// [`WALL_CHECK_EVERY`] events). Only a pathological run reaches it; the event budget, which is
+/// deterministic, stops message storms long before.
+const WALL_BUDGET: std::time::Duration = std::time::Duration::from_secs(60);
+/// The window, in virtual milliseconds, over which a burst of events counts as a storm.
+const STORM_WINDOW_MS: u64 = 200;
+/// How many times the protocol's event rate a window may hold before the run is a storm.
+const STORM_BURST: u64 = 3;
+/// Events between two looks at the wall clock.
+const WALL_CHECK_EVERY: u64 = 1 << 14;
 /// Upper bound on events waiting in the queue: more means a message storm (known-bugs #14).
 const MAX_QUEUED: usize = 1_000_000;
 
@@ -112,7 +121,7 @@ impl SimConfig {
 }
 
 /// A property a run broke.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Violation {
     /// `election_safety`, `log_matching`, `linearizability`, `liveness`...
     pub property: String,
@@ -120,6 +129,58 @@ pub struct Violation {
     pub detail: String,
     /// Virtual time of detection, in microseconds.
     pub time_us: u64,
+}
+
+/// What kind of failure a violation is, so that a stall or a message storm is never reported
+/// as a safety violation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FailureKind {
+    /// A safety property of the protocol (election safety, log matching, leader completeness,
+    /// state machine safety, agreement) or of the replicated state broke.
+    Safety,
+    /// The clients' history is not linearizable (a lost or stale acknowledged operation).
+    Linearizability,
+    /// The protocol did not serve clients again within its recovery bound after the heal.
+    Liveness,
+    /// The run generated messages without bound, or ran past its wall budget (a message storm).
+    Runaway,
+    /// An invariant asserted inside the protocol failed (a panic).
+    Assertion,
+}
+
+impl FailureKind {
+    /// Every kind, in report order.
+    pub const ALL: [FailureKind; 5] = [
+        FailureKind::Safety,
+        FailureKind::Linearizability,
+        FailureKind::Liveness,
+        FailureKind::Runaway,
+        FailureKind::Assertion,
+    ];
+
+    /// The name in summaries and JSON reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            FailureKind::Safety => "safety",
+            FailureKind::Linearizability => "linearizability",
+            FailureKind::Liveness => "liveness",
+            FailureKind::Runaway => "runaway",
+            FailureKind::Assertion => "assertion",
+        }
+    }
+}
+
+impl Violation {
+    /// The kind of failure this is.
+    pub fn kind(&self) -> FailureKind {
+        match self.property.as_str() {
+            "linearizability" | "history" => FailureKind::Linearizability,
+            "liveness" => FailureKind::Liveness,
+            "runaway" => FailureKind::Runaway,
+            "assertion" => FailureKind::Assertion,
+            _ => FailureKind::Safety,
+        }
+    }
 }
 
 /// What one run measured.
@@ -295,6 +356,8 @@ pub struct Sim<C: SimCore> {
     adversary: Option<Adversary>,
     /// Nodes crashed for good when the faults healed (`SimConfig::down_after_heal`).
     stays_down: BTreeSet<NodeId>,
+    /// The storm-detection window: (window number, events processed when it began).
+    storm_window: (u64, u64),
     /// The cluster secret (PBFT keys).
     secret: [u8; 32],
 }
@@ -376,6 +439,7 @@ impl<C: SimCore> Sim<C> {
             appended_at: BTreeMap::new(),
             adversary: None,
             stays_down: BTreeSet::new(),
+            storm_window: (0, 0),
             secret: [0; 32],
             config,
         };
@@ -526,9 +590,45 @@ impl<C: SimCore> Sim<C> {
         Some(deadline)
     }
 
+    /// Why the run must stop as a message storm, if it must: more events than the protocol's
+    /// rate allows for the virtual time elapsed, too many waiting, or past the wall budget.
+    fn runaway(&mut self, rate: u64, started: std::time::Instant) -> Option<String> {
+        // A storm also shows as a burst: more than STORM_BURST times the rate over a window
+        // (the cumulative budget alone lets a run bank what quiet periods left unused).
+        let window = self.now / (STORM_WINDOW_MS * MS);
+        if window != self.storm_window.0 {
+            self.storm_window = (window, self.report.events);
+        } else if self.report.events - self.storm_window.1 > STORM_BURST * rate * STORM_WINDOW_MS {
+            return Some(format!(
+                "{} events in {STORM_WINDOW_MS} virtual ms at {} ms (more than {STORM_BURST} x {rate} per ms): the cluster generates messages without bound",
+                self.report.events - self.storm_window.1,
+                self.now / MS
+            ));
+        }
+        let allowed = BASE_EVENTS + rate * (self.now / MS + 100);
+        if self.report.events > allowed || self.queue.len() > MAX_QUEUED {
+            return Some(format!(
+                "{} events processed and {} waiting at {} ms (budget {allowed}: {rate} per virtual ms): the cluster generates messages without bound",
+                self.report.events,
+                self.queue.len(),
+                self.now / MS
+            ));
+        }
+        if self.report.events % WALL_CHECK_EVERY == 0 && started.elapsed() > WALL_BUDGET {
+            return Some(format!(
+                "{} events processed in more than {} s of wall time (the run's wall budget)",
+                self.report.events,
+                WALL_BUDGET.as_secs()
+            ));
+        }
+        None
+    }
+
     /// Runs to the end; returns what it measured.
     pub fn run(mut self) -> RunReport {
         let mut end = self.config.duration_ms * MS;
+        let rate = C::events_per_ms_bound(self.config.nodes);
+        let started = std::time::Instant::now();
         while let Some((time, kind)) = self.queue.pop() {
             if self.report.violation.is_some() {
                 break;
@@ -541,16 +641,7 @@ impl<C: SimCore> Sim<C> {
             }
             self.now = time;
             self.report.events += 1;
-            let allowed = BASE_EVENTS
-                + MAX_EVENTS_PER_VIRTUAL_MS
-                    * (self.now / MS)
-                    * (self.config.nodes as u64).div_ceil(5);
-            if self.report.events > allowed || self.queue.len() > MAX_QUEUED {
-                let detail = format!(
-                    "{} events processed and {} waiting: the cluster generates messages without bound",
-                    self.report.events,
-                    self.queue.len()
-                );
+            if let Some(detail) = self.runaway(rate, started) {
                 self.fail("runaway", detail);
                 break;
             }

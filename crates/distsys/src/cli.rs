@@ -116,6 +116,14 @@ pub enum Command {
     },
     /// Run the deterministic simulator: one seed, or a campaign of many in parallel.
     Simulate(Box<SimulateArgs>),
+    /// Merge the `--report-json` files of a sharded campaign (`simulate --shard I/N`) and print
+    /// the summary one unsharded run prints (exit 1 if a run failed, 2 if the shards do not
+    /// cover the campaign's seeds exactly once).
+    MergeReports {
+        /// The shards' report files, in any order.
+        #[arg(required = true)]
+        files: Vec<String>,
+    },
     /// Find problems in logs, a metrics snapshot and a history: split-brain, leader flapping,
     /// stale reads, stuck operations, data divergence, unhealed partitions, growing lag. Exit
     /// 0: no findings, 1: findings, 2: bad input.
@@ -378,4 +386,11 @@ pub struct SimulateArgs {
     /// List the seeded bugs and exit.
     #[arg(long)]
     pub list_mutants: bool,
+    /// Run only shard I of N of the seed range (I from 0, as Kubernetes' JOB_COMPLETION_INDEX):
+    /// a contiguous block; the N shards cover every seed once. Merge with `merge-reports`.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// Also write the campaign's summary as JSON (what `merge-reports` combines).
+    #[arg(long, value_name = "FILE")]
+    pub report_json: Option<String>,
 }

@@ -55,7 +55,8 @@ fn mutants_are_listed_and_a_broken_variant_exits_1() {
     assert_eq!(code, 1, "{out}");
     assert!(
         out.contains("VIOLATION in seed")
-            && out.contains("replay: distsys simulate --protocol raft --seed"),
+            && out.contains("replay: distsys simulate --protocol raft --nodes 5")
+            && out.contains("--mutant follower-stale-read --seed "),
         "{out}"
     );
 }
@@ -214,4 +215,55 @@ fn simulate_runs_pbft_with_byzantine_replicas_and_enforces_the_tolerance() {
         out.contains("--mutant view-change-without-prepared --byzantine 1"),
         "{out}"
     );
+}
+
+/// `--shard I/N` splits a campaign; `merge-reports` of the shards prints exactly what the
+/// unsharded campaign prints (wall-time line aside), failures included; a missing or repeated
+/// shard is refused.
+#[test]
+fn sharded_campaigns_merge_to_the_unsharded_summary() {
+    let dir = std::env::temp_dir().join(format!("distsys-shards-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    // A seeded bug, so that the failures (seeds, evidence, replay line) must merge too.
+    let base = [
+        "simulate",
+        "--mutant",
+        "follower-stale-read",
+        "--seeds",
+        "10",
+        "--seed",
+        "4100",
+        "--duration",
+        "3s",
+    ];
+    let (code, whole, err) = run_in_process(&base, "");
+    assert_eq!(code, 1, "{whole}{err}");
+    let mut files = Vec::new();
+    for index in [2, 0, 1] {
+        let path = dir.join(format!("shard{index}.json"));
+        let p = path.to_string_lossy().into_owned();
+        let shard = format!("{index}/3");
+        let mut args = base.to_vec();
+        args.extend(["--shard", &shard, "--report-json", &p]);
+        let (code, out, err) = run_in_process(&args, "");
+        assert!(code == 0 || code == 1, "{out}{err}");
+        files.push(p);
+    }
+    let mut merge = vec!["merge-reports"];
+    merge.extend(files.iter().map(String::as_str));
+    let (code, merged, err) = run_in_process(&merge, "");
+    assert_eq!(code, 1, "{merged}{err}");
+    let without_wall = |text: &str| {
+        text.lines()
+            .filter(|l| !l.starts_with("events:"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(without_wall(&whole), without_wall(&merged));
+    let (code, _, err) = run_in_process(&["merge-reports", &files[0], &files[1]], "");
+    assert_eq!(code, 2, "a missing shard is refused");
+    assert!(err.contains("missing"), "{err}");
+    let (code, _, _) = run_in_process(&["merge-reports", &files[1], &files[1], &files[2]], "");
+    assert_eq!(code, 2, "a repeated shard is refused");
+    std::fs::remove_dir_all(&dir).ok();
 }

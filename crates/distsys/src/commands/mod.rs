@@ -98,6 +98,7 @@ pub fn dispatch(
             stderr,
         ),
         Command::Simulate(args) => simulate::run(&args, stdout, stderr),
+        Command::MergeReports { files } => simulate::summary::merge_reports(&files, stdout, stderr),
         Command::Diagnose {
             logs,
             metrics,

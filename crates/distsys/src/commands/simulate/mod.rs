@@ -6,9 +6,10 @@ mod causal;
 mod leaderless;
 mod replication;
 mod retry_storm;
+pub mod summary;
 
 use crate::cli::SimulateArgs;
-use crate::{EXIT_CHECK_FAILED, EXIT_OK};
+use crate::EXIT_OK;
 use distsys_consensus::paxos::PaxosMutant;
 use distsys_consensus::pbft::byzantine::Behaviour;
 use distsys_consensus::pbft::PbftMutant;
@@ -135,7 +136,7 @@ fn byzantine(args: &SimulateArgs, config: &mut SimConfig) -> Result<(), String> 
             config.nodes
         ));
     }
-    let f = (config.nodes - 1) / 3;
+    let f = distsys_types::QuorumSystem::max_byzantine_faults(config.nodes);
     let k = args.byzantine.unwrap_or(f);
     if k > config.nodes {
         return Err(format!(
@@ -268,17 +269,25 @@ pub fn run(args: &SimulateArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) 
         }
     }
     let seeds = args.seeds.unwrap_or(1).max(1);
-    let bar = indicatif::ProgressBar::new(seeds);
+    let shard = match args.shard.as_deref().map(summary::parse_shard).transpose() {
+        Ok(shard) => shard,
+        Err(e) => return fail(stderr, &e),
+    };
+    let (first_seed, shard_seeds) = match shard {
+        Some((index, shards)) => distsys_sim::shard_range(config.seed, seeds, index, shards),
+        None => (config.seed, seeds),
+    };
+    let bar = indicatif::ProgressBar::new(shard_seeds);
     bar.set_style(
         indicatif::ProgressStyle::with_template(
             "{bar:40} {pos}/{len} seeds, {elapsed} elapsed, ~{eta} left",
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    if seeds < 2 {
+    if shard_seeds < 2 {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
-    let summary = run_campaign(&config, config.seed, seeds, &|done, _| {
+    let summary = run_campaign(&config, first_seed, shard_seeds, &|done, _| {
         bar.set_position(done)
     });
     bar.finish_and_clear();
@@ -288,164 +297,29 @@ pub fn run(args: &SimulateArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) 
             return fail(stderr, &format!("cannot write metrics {path}: {e}"));
         }
     }
-    let _ = writeln!(
-        stdout,
-        "simulate {}: {} node(s), {} run(s) of {} ms virtual, faults {}, {} client(s){}",
-        config.protocol.name(),
-        config.nodes,
-        summary.runs,
-        config.duration_ms,
-        config.faults.describe(),
-        config.clients,
-        config
-            .mutant_name()
-            .map(|m| format!(", mutant {m}"))
-            .unwrap_or_default()
-    );
-    if config.protocol.byzantine_tolerant() {
-        let behaviours: Vec<&str> = config
-            .byzantine_behaviours
-            .iter()
-            .map(|b| b.name())
-            .collect();
-        let _ = writeln!(
-            stdout,
-            "byzantine:         {} replica(s) per run (f = {}), behaviours {}",
-            config.byzantine,
-            (config.nodes - 1) / 3,
-            behaviours.join(",")
-        );
-        let rejected: Vec<String> = summary
-            .rejected
-            .iter()
-            .map(|(reason, count)| format!("{count} {reason}"))
-            .collect();
-        let _ = writeln!(
-            stdout,
-            "rejected messages: {}",
-            if rejected.is_empty() {
-                "none".to_string()
-            } else {
-                rejected.join(", ")
-            }
-        );
-    }
-    let _ = writeln!(
-        stdout,
-        "violations:        {} run(s)",
-        summary.failures.len()
-    );
-    let (won, timeout, split) = summary.election_results;
-    let _ = writeln!(
-        stdout,
-        "elections:         {won} won, {timeout} timed out, {split} split votes"
-    );
-    let _ = writeln!(stdout, "entries committed: {}", summary.commits);
-    let (total, ok, unknown) = summary.ops;
-    let availability = if total == 0 {
-        0.0
-    } else {
-        100.0 * ok as f64 / total as f64
-    };
-    let _ = writeln!(stdout, "client operations: {total} attempted, {ok} completed, {unknown} indeterminate ({availability:.1}% completed)");
-    let _ = writeln!(
-        stdout,
-        "write latency:     p50 {:.1} ms, p99 {:.1} ms (virtual)",
-        summary.latency_ms(50.0),
-        summary.latency_ms(99.0)
-    );
-    if config.protocol.byzantine_tolerant() {
-        let _ = writeln!(
-            stdout,
-            "after faults heal: first operation completed within {:.0} ms, operations pending at the heal done within {:.0} ms (worst run)",
-            summary.worst_first_ok_after_heal_us as f64 / 1000.0,
-            summary.worst_clients_done_after_heal_us as f64 / 1000.0
-        );
-    } else {
-        let _ = writeln!(
-            stdout,
-            "after faults heal: a leader within {:.0} ms, operations pending at the heal done within {:.0} ms (worst run)",
-            summary.worst_leader_after_heal_us as f64 / 1000.0,
-            summary.worst_clients_done_after_heal_us as f64 / 1000.0
-        );
-    }
-    let _ = writeln!(
-        stdout,
-        "events:            {} in {:.1} s wall ({:.0} events/s)",
-        summary.events,
-        elapsed.as_secs_f64(),
-        summary.events as f64 / elapsed.as_secs_f64().max(1e-9)
-    );
-    if let Some(first) = summary.failures.first() {
-        let v = first.violation.as_ref().expect("failures have a violation");
-        let seeds_failed: Vec<String> = summary
-            .failures
-            .iter()
-            .take(20)
-            .map(|r| r.seed.to_string())
-            .collect();
-        let _ = writeln!(
-            stdout,
-            "\nVIOLATION in seed {}: {} at {:.3} ms virtual",
-            first.seed,
-            v.property,
-            v.time_us as f64 / 1000.0
-        );
-        let _ = writeln!(stdout, "{}", v.detail.trim_end());
-        let _ = writeln!(
-            stdout,
-            "failing seeds: {}{}",
-            seeds_failed.join(", "),
-            if summary.failures.len() > 20 {
-                ", ..."
-            } else {
-                ""
-            }
-        );
-        let _ = writeln!(stdout, "last events before it:");
-        for line in &first.tail {
-            let _ = writeln!(stdout, "  {line}");
-        }
-        if !first.byzantine.is_empty() {
-            let _ = writeln!(
-                stdout,
-                "byzantine replicas in that run: {:?}",
-                first.byzantine
-            );
-        }
-        let byzantine = if config.protocol.byzantine_tolerant() {
-            let behaviours: Vec<&str> = config
-                .byzantine_behaviours
-                .iter()
-                .map(|b| b.name())
-                .collect();
-            format!(
-                " --byzantine {} --byzantine-behaviour {}{}",
-                config.byzantine,
-                behaviours.join(","),
-                if config.byzantine > (config.nodes - 1) / 3 {
-                    " --beyond-tolerance"
-                } else {
-                    ""
-                }
-            )
-        } else {
-            String::new()
+    let header = summary::Header::of(&config, seeds);
+    if let Some(path) = &args.report_json {
+        let file = summary::ReportFile {
+            format: summary::REPORT_FORMAT.to_string(),
+            header: header.clone(),
+            covers: (first_seed, shard_seeds),
+            report: summary.clone(),
         };
+        let written = serde_json::to_string(&file)
+            .map_err(|e| e.to_string())
+            .and_then(|text| std::fs::write(path, text).map_err(|e| e.to_string()));
+        if let Err(e) = written {
+            return fail(stderr, &format!("cannot write report {path}: {e}"));
+        }
+    }
+    if let Some((index, shards)) = shard {
         let _ = writeln!(
             stdout,
-            "replay: distsys simulate --protocol {} --seed {} --nodes {} --faults {}{}{} --trace trace.jsonl",
-            config.protocol.name(),
-            first.seed,
-            config.nodes,
-            config.faults.describe(),
-            config
-                .mutant_name()
-                .map(|m| format!(" --mutant {m}"))
-                .unwrap_or_default(),
-            byzantine
+            "shard {index}/{shards}: seeds {first_seed}..{} of {}..{}",
+            first_seed + shard_seeds,
+            config.seed,
+            config.seed + seeds
         );
-        return EXIT_CHECK_FAILED;
     }
-    EXIT_OK
+    summary::print(&header, &summary, Some(elapsed), stdout)
 }
