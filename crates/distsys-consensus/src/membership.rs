@@ -148,7 +148,6 @@ impl Membership {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

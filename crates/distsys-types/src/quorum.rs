@@ -225,7 +225,9 @@ mod tests {
         let pick = |mut seed: u64| {
             let mut order: Vec<usize> = (0..n).collect();
             for i in (1..n).rev() {
-                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 order.swap(i, (seed >> 33) as usize % (i + 1));
             }
             let mut member = vec![false; n];
@@ -267,11 +269,17 @@ mod tests {
             let crash = QuorumSystem::crash(n);
             assert!(crash.min_overlap() >= 1, "crash n={n}");
             assert!(crash.survives(crash.faults()), "crash n={n}");
-            assert!(!crash.survives(crash.faults() + 1), "crash n={n}: f is the most");
+            assert!(
+                !crash.survives(crash.faults() + 1),
+                "crash n={n}: f is the most"
+            );
             for f in 0..=QuorumSystem::max_byzantine_faults(n) {
                 let byz = QuorumSystem::byzantine(n, f).unwrap();
                 assert!(byz.min_overlap() > f, "byzantine n={n} f={f}");
-                assert!(byz.survives(f), "byzantine n={n} f={f}: honest nodes form a quorum");
+                assert!(
+                    byz.survives(f),
+                    "byzantine n={n} f={f}: honest nodes form a quorum"
+                );
                 assert!(byz.quorum() <= n);
             }
             let too_many = QuorumSystem::max_byzantine_faults(n) + 1;

@@ -92,7 +92,9 @@ impl PbftConfig {
     /// views); a cap keeps recovery within [`PbftConfig::recovery_bound_us`] once the network
     /// delivers within the capped timeout.
     pub fn view_change_timeout_us(&self, attempt: View) -> TimeUs {
-        let doublings = attempt.saturating_sub(1).min(u64::from(MAX_VIEW_CHANGE_DOUBLINGS));
+        let doublings = attempt
+            .saturating_sub(1)
+            .min(u64::from(MAX_VIEW_CHANGE_DOUBLINGS));
         self.request_timeout_us << doublings
     }
 
@@ -939,7 +941,10 @@ impl Pbft {
     /// vouch for): it announces it, and the checkpoint becomes stable once a quorum does.
     fn hold_checkpoint(&mut self, checkpoint: CheckpointState) {
         let (seq, d) = (checkpoint.seq, checkpoint.digest);
-        debug_assert!(seq <= self.executed, "a replica holds only states it has reached");
+        debug_assert!(
+            seq <= self.executed,
+            "a replica holds only states it has reached"
+        );
         self.own_checkpoints.insert(seq, checkpoint);
         self.checkpoint_votes
             .entry((seq, d))
@@ -952,7 +957,9 @@ impl Pbft {
     /// The low watermark moves to `checkpoint`: a quorum announced it, or a new view (whose
     /// decision a quorum's view-change messages justify) starts from it.
     fn make_stable(&mut self, checkpoint: CheckpointState) {
-        debug_assert!(checkpoint.seq <= self.executed || self.own_checkpoints.contains_key(&checkpoint.seq));
+        debug_assert!(
+            checkpoint.seq <= self.executed || self.own_checkpoints.contains_key(&checkpoint.seq)
+        );
         if checkpoint.seq <= self.stable.seq {
             return;
         }

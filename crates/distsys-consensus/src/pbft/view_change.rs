@@ -189,7 +189,10 @@ mod tests {
         );
         b.checkpoints.push(cp);
         b.stable = 16;
-        assert_eq!(decide(&[&a, &b, &c], &F1, 64).map(|d| d.checkpoint), Some(cp));
+        assert_eq!(
+            decide(&[&a, &b, &c], &F1, 64).map(|d| d.checkpoint),
+            Some(cp)
+        );
     }
 
     #[test]
