@@ -561,15 +561,50 @@ impl<C: SimCore> Sim<C> {
         C::recovery_bound_us(self.config.nodes, &params)
     }
 
+    /// What the liveness check demands after the heal, with when it happened (microseconds
+    /// after the heal): a client operation completed, for every protocol (a leader without a
+    /// quorum, or a byzantine primary doing nothing, serves nobody); and a leader, for the
+    /// protocols that have one.
+    fn recovery_evidence(&self) -> Vec<(&'static str, Option<u64>)> {
+        let mut evidence = vec![(
+            "client operation completed",
+            self.report.first_ok_after_heal_us,
+        )];
+        if !self.config.protocol.byzantine_tolerant() {
+            evidence.push(("leader", self.report.leader_after_heal_us));
+        }
+        evidence
+    }
+
+    /// Liveness: every piece of recovery evidence within the recovery bound after the heal.
+    fn check_recovery(&mut self) {
+        if self.healed_at.is_none() {
+            return;
+        }
+        let bound = self.recovery_bound_us();
+        for (what, at) in self.recovery_evidence() {
+            match at {
+                None => self.fail(
+                    "liveness",
+                    format!("no {what} within {} ms after the faults healed", bound / MS),
+                ),
+                Some(t) if t > bound => self.fail(
+                    "liveness",
+                    format!(
+                        "the first {what} after the faults healed took {} ms (bound {} ms)",
+                        t / MS,
+                        bound / MS
+                    ),
+                ),
+                _ => {}
+            }
+        }
+    }
+
     /// Whether the liveness check still waits for its evidence (a leader, or for protocols
     /// whose every replica answers, a completed client operation) after the heal.
     fn recovery_pending(&self) -> bool {
-        self.healed_at.is_some()
-            && if self.config.protocol.byzantine_tolerant() {
-                self.report.first_ok_after_heal_us.is_none()
-            } else {
-                self.report.leader_after_heal_us.is_none()
-            }
+        self.healed_at.is_some() && self.recovery_evidence().iter().any(|(_, t)| t.is_none())
     }
 
     /// At the end of the configured duration, a run whose liveness is not yet decided goes on
@@ -1697,51 +1732,7 @@ impl<C: SimCore> Sim<C> {
                 }
             }
         }
-        // Liveness: after every fault healed, a leader must appear within a bounded time. A
-        // byzantine-tolerant protocol must complete a client operation (a byzantine primary
-        // may keep its role and do nothing).
-        let bound = self.recovery_bound_us();
-        if self.config.protocol.byzantine_tolerant() {
-            match (self.healed_at, self.report.first_ok_after_heal_us) {
-                (Some(_), None) => self.fail(
-                    "liveness",
-                    "no client operation completed after the faults healed".to_string(),
-                ),
-                (Some(_), Some(t)) if t > bound => self.fail(
-                    "liveness",
-                    format!(
-                        "the first client operation after the faults healed took {} ms (bound {} ms)",
-                        t / MS,
-                        bound / MS
-                    ),
-                ),
-                _ => {}
-            }
-        }
-        let leader_bound = if self.config.protocol.byzantine_tolerant() {
-            None
-        } else {
-            self.report.leader_after_heal_us
-        };
-        match (
-            self.healed_at
-                .filter(|_| !self.config.protocol.byzantine_tolerant()),
-            leader_bound,
-        ) {
-            (Some(_), None) => self.fail(
-                "liveness",
-                format!("no leader within {} ms after the faults healed", bound / MS),
-            ),
-            (Some(_), Some(t)) if t > bound => self.fail(
-                "liveness",
-                format!(
-                    "a leader took {} ms after the faults healed (bound {} ms)",
-                    t / MS,
-                    bound / MS
-                ),
-            ),
-            _ => {}
-        }
+        self.check_recovery();
         if self.report.violation.is_some() {
             return;
         }

@@ -116,6 +116,10 @@ pub enum Command {
     },
     /// Run the deterministic simulator: one seed, or a campaign of many in parallel.
     Simulate(Box<SimulateArgs>),
+    /// Sweep cluster sizes: every protocol at every size up to --max-nodes with every fault
+    /// count it tolerates (PBFT: 0..=f byzantine replicas), a campaign of every fault per cell;
+    /// plus one fault beyond tolerance per size, which must be caught (exit 1 otherwise).
+    Sweep(SweepArgs),
     /// Merge the `--report-json` files of a sharded campaign (`simulate --shard I/N`) and print
     /// the summary one unsharded run prints (exit 1 if a run failed, 2 if the shards do not
     /// cover the campaign's seeds exactly once).
@@ -393,4 +397,30 @@ pub struct SimulateArgs {
     /// Also write the campaign's summary as JSON (what `merge-reports` combines).
     #[arg(long, value_name = "FILE")]
     pub report_json: Option<String>,
+}
+
+/// `distsys sweep`.
+#[derive(Debug, clap::Args)]
+pub struct SweepArgs {
+    /// Protocols: all, or a list of raft, multipaxos, pbft.
+    #[arg(long, default_value = "all")]
+    pub protocols: String,
+    /// Largest cluster size (from each protocol's minimum: 1, PBFT 4).
+    #[arg(long, default_value_t = 13)]
+    pub max_nodes: usize,
+    /// Seeds per cell (beyond tolerance: the budget to catch it in).
+    #[arg(long, default_value_t = 500)]
+    pub seeds: u64,
+    /// First seed (each cell offsets it by a million times its index).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Virtual duration of each run (ms, or with an s suffix).
+    #[arg(long, default_value = "10s")]
+    pub duration: String,
+    /// Leave out the beyond-tolerance cells.
+    #[arg(long)]
+    pub no_beyond: bool,
+    /// Run only the cells of shard I of N (cell k belongs to shard k mod N).
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
 }

@@ -1,13 +1,16 @@
 //! `advise --evidence`: runs the simulations behind the answer at the context's size and
 //! latency and quotes what they measured, as extra rationale entries.
 
-use distsys_core::advice::{Advice, Rationale};
+use crate::commands::simulate::summary::Header;
+use distsys_consensus::Mutant;
+use distsys_core::advice::{Advice, Rationale, Warning};
 use distsys_core::replication::ReplicationMode;
 use distsys_core::{DistributedContext, ProblemType};
 use distsys_sim::causal::{run_causal, CausalConfig};
 use distsys_sim::leaderless::{run_leaderless_campaign, LeaderlessConfig};
 use distsys_sim::replication::{run_replication_campaign, ReplicationConfig};
-use distsys_sim::{run_campaign, FaultSet, Protocol, SimConfig};
+use distsys_sim::{run_campaign, CampaignReport, FailureKind, FaultSet, Protocol, SimConfig};
+use distsys_types::QuorumSystem;
 
 /// Seeds per measurement: enough for a stable figure, few enough to answer in a second.
 const SEEDS: u64 = 20;
@@ -19,57 +22,77 @@ fn measured(what: &str, figures: String) -> Rationale {
     }
 }
 
-/// The measured rationale entries for `advice`.
-pub fn gather(context: &DistributedContext, advice: &Advice) -> Vec<Rationale> {
+/// What the simulations behind an answer found, and what they changed in it.
+#[derive(Debug, Default)]
+pub struct Evidence {
+    /// Measured rationale entries.
+    pub rationale: Vec<Rationale>,
+    /// Warnings the measurements raised (the answer changed, or is unsafe).
+    pub warnings: Vec<Warning>,
+    /// Set when the advised design failed in simulation and no safe variant was found: the
+    /// answer must not be recommended (exit 1), with the seed and how to replay it.
+    pub unsafe_design: Option<String>,
+}
+
+/// Runs the simulations behind `advice` at the context's size and latency, and applies what
+/// they show: a configuration its own evidence finds stalling is replaced by one that passes
+/// (both measurements quoted); one that breaks safety is reported unsafe.
+pub fn gather(context: &DistributedContext, advice: &mut Advice) -> Evidence {
     let latency_ms = context
         .network_assumptions
         .latency_ms
         .unwrap_or(1.0)
         .max(0.1);
     match context.problem_type {
-        ProblemType::Consensus => vec![consensus(advice, latency_ms)],
-        ProblemType::Replication => replication(advice, latency_ms),
-        ProblemType::ConflictResolution => vec![conflicts()],
-        ProblemType::Partitioning | ProblemType::Transaction => Vec::new(),
+        ProblemType::Consensus => consensus(advice, latency_ms, None),
+        ProblemType::Replication => Evidence {
+            rationale: replication(advice, latency_ms),
+            ..Evidence::default()
+        },
+        ProblemType::ConflictResolution => Evidence {
+            rationale: vec![conflicts()],
+            ..Evidence::default()
+        },
+        ProblemType::Partitioning | ProblemType::Transaction => Evidence::default(),
     }
 }
 
-/// Runs the advised protocol (Raft, Multi-Paxos or PBFT with f byzantine replicas doing
-/// everything the adversary can) with the advised timers under every fault.
-fn consensus(advice: &Advice, latency_ms: f64) -> Rationale {
-    let c = &advice.configuration;
+/// The simulated protocol of a consensus answer.
+fn protocol_of(advice: &Advice) -> Protocol {
     let name = advice.protocol.name.as_str();
-    let protocol = if name.contains("PBFT") {
+    if name.contains("PBFT") {
         Protocol::Pbft
     } else if name.contains("Paxos") {
         Protocol::MultiPaxos
     } else {
         Protocol::Raft
-    };
+    }
+}
+
+/// The campaign template for the advised protocol, group and timers: every fault, PBFT with f
+/// byzantine replicas doing everything the adversary can.
+fn consensus_config(advice: &Advice, latency_ms: f64, timer_scale: u64) -> SimConfig {
+    let c = &advice.configuration;
+    let protocol = protocol_of(advice);
     let mut config = SimConfig::new(1);
     config.protocol = protocol;
     config.nodes = (c.group_size as usize).clamp(1, 51);
     if protocol == Protocol::Pbft {
-        if config.nodes < 4 {
-            return measured(name, "not simulated: PBFT needs at least 4 replicas".into());
-        }
-        config.byzantine = (config.nodes - 1) / 3;
+        config.byzantine = QuorumSystem::max_byzantine_faults(config.nodes);
     }
     config.duration_ms = 5_000;
     config.latency_ms = latency_ms;
-    config.heartbeat_ms = c.heartbeat_ms;
-    config.election_timeout_ms = (
-        c.timeout_ms,
-        c.election_timeout_max_ms.unwrap_or(2 * c.timeout_ms),
-    );
+    config.heartbeat_ms = c.heartbeat_ms.max(1) * timer_scale;
+    let min = c.timeout_ms.max(c.heartbeat_ms + 1) * timer_scale;
+    let max = c.election_timeout_max_ms.unwrap_or(2 * c.timeout_ms) * timer_scale;
+    config.election_timeout_ms = (min, max.max(min + 1));
     config.faults = FaultSet::all();
-    let report = run_campaign(&config, 1, SEEDS, &|_, _| {});
-    let byzantine = if protocol == Protocol::Pbft {
-        format!(", {} byzantine replica(s) per run", config.byzantine)
-    } else {
-        String::new()
-    };
-    let recovery = if protocol == Protocol::Pbft {
+    config
+}
+
+/// One campaign's figures, as a sentence.
+fn consensus_figures(config: &SimConfig, report: &CampaignReport) -> String {
+    let recovery = if config.protocol.byzantine_tolerant() {
         format!(
             "a client operation completed within {:.0} ms of the last fault healing",
             report.worst_first_ok_after_heal_us as f64 / 1000.0
@@ -80,20 +103,114 @@ fn consensus(advice: &Advice, latency_ms: f64) -> Rationale {
             report.worst_leader_after_heal_us as f64 / 1000.0
         )
     };
-    measured(
-        &format!(
-            "{SEEDS} {} runs of 5 s, {} nodes, {latency_ms} ms latency, every fault{byzantine}, these timers",
-            protocol.name(),
-            config.nodes
-        ),
-        format!(
-            "{} safety or linearizability violation(s); {} leader/view changes; commit latency p50 {:.1} ms, p99 {:.1} ms; {recovery} (worst run)",
-            report.failures.len(),
-            report.elections_won,
-            report.latency_ms(50.0),
-            report.latency_ms(99.0),
-        ),
+    format!(
+        "{} failing run(s) ({}); {} leader/view changes; commit latency p50 {:.1} ms, p99 {:.1} ms; {recovery} (worst run)",
+        report.failures.len(),
+        report.failures_summary(),
+        report.elections_won,
+        report.latency_ms(50.0),
+        report.latency_ms(99.0),
     )
+}
+
+fn consensus_what(config: &SimConfig) -> String {
+    let byzantine = if config.protocol.byzantine_tolerant() {
+        format!(", {} byzantine replica(s) per run", config.byzantine)
+    } else {
+        String::new()
+    };
+    format!(
+        "{SEEDS} {} runs of 5 s, {} nodes, {} ms latency, every fault{byzantine}, timers {}-{} ms / heartbeat {} ms",
+        config.protocol.name(),
+        config.nodes,
+        config.latency_ms,
+        config.election_timeout_ms.0,
+        config.election_timeout_ms.1,
+        config.heartbeat_ms
+    )
+}
+
+/// Timer scales tried when the advised timers stall: each doubles them.
+const TIMER_SCALES: [u64; 6] = [2, 4, 8, 16, 32, 64];
+
+/// Runs the advised protocol with the advised timers under every fault. If runs stall
+/// (liveness or runaway only), longer timers are tried and the first that passes replaces the
+/// advised ones; if a run breaks safety or linearizability, or no timers pass, the design is
+/// reported unsafe with the seed and the replay command. `mutant` plants a seeded bug (tests).
+fn consensus(advice: &mut Advice, latency_ms: f64, mutant: Option<Mutant>) -> Evidence {
+    let name = advice.protocol.name.clone();
+    let mut evidence = Evidence::default();
+    if protocol_of(advice) == Protocol::Pbft && advice.configuration.group_size < 4 {
+        evidence.rationale.push(measured(
+            &name,
+            "not simulated: PBFT needs at least 4 replicas".into(),
+        ));
+        return evidence;
+    }
+    let mut config = consensus_config(advice, latency_ms, 1);
+    config.mutant = mutant;
+    let report = run_campaign(&config, 1, SEEDS, &|_, _| {});
+    evidence.rationale.push(measured(
+        &consensus_what(&config),
+        consensus_figures(&config, &report),
+    ));
+    let Some(first) = report.failures.first() else {
+        return evidence;
+    };
+    let replay = format!(
+        "distsys simulate {} --seed {}",
+        Header::of(&config, SEEDS).replay_flags,
+        first.seed
+    );
+    let only_stalls = report.failures_of(FailureKind::Safety) == 0
+        && report.failures_of(FailureKind::Linearizability) == 0
+        && report.failures_of(FailureKind::Assertion) == 0;
+    if only_stalls {
+        for scale in TIMER_SCALES {
+            let mut longer = consensus_config(advice, latency_ms, scale);
+            longer.mutant = mutant;
+            let retry = run_campaign(&longer, 1, SEEDS, &|_, _| {});
+            if retry.failures.is_empty() {
+                evidence.rationale.push(measured(
+                    &consensus_what(&longer),
+                    consensus_figures(&longer, &retry),
+                ));
+                evidence.warnings.push(Warning {
+                    code: "evidence_changed_timers".into(),
+                    message: format!(
+                        "with the timers first derived ({}-{} ms, heartbeat {} ms) the simulation stalled in {} of {SEEDS} runs (first: seed {}, replay: {replay}); timers {scale}x longer passed every run and are recommended instead",
+                        config.election_timeout_ms.0,
+                        config.election_timeout_ms.1,
+                        config.heartbeat_ms,
+                        report.failures.len(),
+                        first.seed
+                    ),
+                });
+                let c = &mut advice.configuration;
+                c.timeout_ms = longer.election_timeout_ms.0;
+                c.election_timeout_max_ms = Some(longer.election_timeout_ms.1);
+                c.heartbeat_ms = longer.heartbeat_ms;
+                c.request_timeout_ms = c.request_timeout_ms.saturating_mul(scale);
+                return evidence;
+            }
+        }
+    }
+    let kind = first
+        .violation
+        .as_ref()
+        .map_or("failure", |v| v.kind().name());
+    let message = format!(
+        "the advised design failed its own simulation: {} of {SEEDS} runs failed ({}); first: seed {} ({kind}); replay: {replay}. Do not deploy this configuration.",
+        report.failures.len(),
+        report.failures_summary(),
+        first.seed
+    );
+    evidence.warnings.push(Warning {
+        code: "evidence_unsafe".into(),
+        message: message.clone(),
+    });
+    evidence.unsafe_design = Some(message);
+    evidence
 }
 
 fn replication(advice: &Advice, latency_ms: f64) -> Vec<Rationale> {
@@ -163,4 +280,71 @@ fn conflicts() -> Rationale {
             "{violations} causality violation(s); {conflicts} concurrent write pairs resolved; last-writer-wins lost {wall} update(s) to their own causes on wall clocks and {hlc} on hybrid logical clocks"
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn advice_for(example: &str) -> (DistributedContext, Advice) {
+        let path = format!("{}/../../examples/{example}", env!("CARGO_MANIFEST_DIR"));
+        let Ok(context) = crate::io::load_context(&path, &mut std::io::empty()) else {
+            panic!("cannot load {path}");
+        };
+        let advice = distsys_core::advise(&context);
+        (context, advice)
+    }
+
+    #[test]
+    fn sound_advice_passes_its_evidence_unchanged() {
+        let (context, mut advice) = advice_for("consensus.yaml");
+        let before = advice.configuration.clone();
+        let evidence = gather(&context, &mut advice);
+        assert!(evidence.unsafe_design.is_none(), "{:?}", evidence.warnings);
+        assert!(evidence.warnings.is_empty(), "{:?}", evidence.warnings);
+        assert_eq!(advice.configuration, before);
+    }
+
+    /// Timers far below the round trip (a planted bad configuration) stall the cluster in
+    /// simulation: the answer must change to timers that pass, and say so.
+    #[test]
+    fn timers_the_evidence_shows_stalling_are_replaced() {
+        let (_, mut advice) = advice_for("consensus.yaml");
+        let c = &mut advice.configuration;
+        (c.heartbeat_ms, c.timeout_ms, c.election_timeout_max_ms) = (1, 2, Some(3));
+        let evidence = consensus(&mut advice, 20.0, None);
+        assert!(evidence.unsafe_design.is_none(), "{:?}", evidence.warnings);
+        let warning = evidence
+            .warnings
+            .iter()
+            .find(|w| w.code == "evidence_changed_timers")
+            .expect("the answer says its timers changed");
+        assert!(
+            warning.message.contains("replay: distsys simulate"),
+            "{}",
+            warning.message
+        );
+        assert!(
+            advice.configuration.timeout_ms > 2,
+            "{:?}",
+            advice.configuration
+        );
+        // Both measurements are quoted: the stalled one and the one that passed.
+        assert_eq!(evidence.rationale.len(), 2, "{:?}", evidence.rationale);
+        assert!(evidence.rationale[1].choice.starts_with("0 failing run(s)"));
+    }
+
+    /// A design that breaks safety in simulation (a planted seeded bug) is not recommended:
+    /// the evidence says unsafe, with the seed and the replay command.
+    #[test]
+    fn a_design_its_evidence_shows_unsafe_is_not_recommended() {
+        let (_, mut advice) = advice_for("consensus.yaml");
+        let evidence = consensus(&mut advice, 1.0, Some(Mutant::VoteTwice));
+        let why = evidence.unsafe_design.expect("reported unsafe");
+        assert!(why.contains("--mutant vote-twice --seed "), "{why}");
+        assert!(evidence
+            .warnings
+            .iter()
+            .any(|w| w.code == "evidence_unsafe"));
+    }
 }

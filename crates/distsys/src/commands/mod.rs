@@ -9,6 +9,7 @@ mod diagnose;
 mod evidence;
 mod resp_client;
 mod simulate;
+mod sweep;
 
 use crate::cli::{Command, SchemaKind};
 use crate::io::load_context;
@@ -98,6 +99,7 @@ pub fn dispatch(
             stderr,
         ),
         Command::Simulate(args) => simulate::run(&args, stdout, stderr),
+        Command::Sweep(args) => sweep::run(&args, stdout, stderr),
         Command::MergeReports { files } => simulate::summary::merge_reports(&files, stdout, stderr),
         Command::Diagnose {
             logs,

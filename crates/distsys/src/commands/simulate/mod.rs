@@ -18,7 +18,7 @@ use distsys_sim::{run_campaign, FaultSet, Protocol, SimConfig, Simulation};
 use std::io::Write;
 use std::time::Instant;
 
-fn parse_duration_ms(text: &str) -> Result<u64, String> {
+pub(crate) fn parse_duration_ms(text: &str) -> Result<u64, String> {
     let t = text.trim();
     let (number, factor) = if let Some(n) = t.strip_suffix("ms") {
         (n, 1)

@@ -1,0 +1,140 @@
+//! `distsys sweep`: every protocol at every cluster size and fault count, a campaign per cell
+//! (see `distsys_sim::sweep`), and one fault beyond tolerance per size, which must be caught.
+
+use crate::cli::SweepArgs;
+use crate::commands::fail;
+use crate::commands::simulate::summary::parse_shard;
+use crate::{EXIT_CHECK_FAILED, EXIT_OK};
+use distsys_sim::sweep::{beyond_tolerance, within_tolerance, Cell, PROTOCOLS};
+use distsys_sim::{first_failure, run_campaign, Protocol};
+use std::io::Write;
+use std::time::Instant;
+
+fn protocols(list: &str) -> Result<Vec<Protocol>, String> {
+    if list.trim() == "all" {
+        return Ok(PROTOCOLS.to_vec());
+    }
+    list.split(',')
+        .map(|name| {
+            PROTOCOLS
+                .iter()
+                .copied()
+                .find(|p| p.name() == name.trim())
+                .ok_or_else(|| {
+                    format!("--protocols: unknown protocol {name:?} (all, or a list of raft, multipaxos, pbft)")
+                })
+        })
+        .collect()
+}
+
+/// Runs the sweep; exit 1 when a cell within tolerance failed or a cell beyond it was never
+/// caught.
+pub fn run(args: &SweepArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> i32 {
+    let protocols = match protocols(&args.protocols) {
+        Ok(p) => p,
+        Err(e) => return fail(stderr, &e),
+    };
+    if !(1..=51).contains(&args.max_nodes) || args.seeds == 0 || args.seeds > 1_000_000 {
+        return fail(
+            stderr,
+            &format!(
+                "--max-nodes must be 1..=51 and --seeds 1..=1000000, got {} and {}",
+                args.max_nodes, args.seeds
+            ),
+        );
+    }
+    let duration_ms = match super::simulate::parse_duration_ms(&args.duration) {
+        Ok(d) => d,
+        Err(e) => return fail(stderr, &e),
+    };
+    let shard = match args.shard.as_deref().map(parse_shard).transpose() {
+        Ok(s) => s,
+        Err(e) => return fail(stderr, &e),
+    };
+    let mut cells: Vec<Cell> = within_tolerance(&protocols, args.max_nodes);
+    if !args.no_beyond {
+        cells.extend(beyond_tolerance(&protocols, args.max_nodes));
+    }
+    let cells: Vec<(usize, Cell)> = cells
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| shard.is_none_or(|(index, shards)| *i as u64 % shards == index))
+        .collect();
+    let bar = indicatif::ProgressBar::new(cells.len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} cells, {elapsed} elapsed, {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let _ = writeln!(
+        stdout,
+        "sweep: {} cell(s), {} seed(s) of {duration_ms} ms each from seed {}, every fault",
+        cells.len(),
+        args.seeds,
+        args.seed
+    );
+    let _ = writeln!(
+        stdout,
+        "{:<42} {:>6}  {:<64} {:>8}",
+        "cell", "runs", "outcome", "wall"
+    );
+    let mut bad = 0;
+    for (i, cell) in &cells {
+        bar.set_message(cell.label());
+        let started = Instant::now();
+        let first = args.seed + 1_000_000 * *i as u64;
+        let (runs, outcome, ok) = match cell.tolerance {
+            distsys_sim::sweep::Tolerance::Within => {
+                let summary =
+                    run_campaign(&cell.config(duration_ms), first, args.seeds, &|_, _| {});
+                let ok = summary.failures.is_empty();
+                let outcome = match summary.failures.first() {
+                    None => "0 failures".to_string(),
+                    Some(f) => format!(
+                        "FAILED ({}); first seed {}",
+                        summary.failures_summary(),
+                        f.seed
+                    ),
+                };
+                (summary.runs, outcome, ok)
+            }
+            distsys_sim::sweep::Tolerance::Beyond => {
+                match first_failure(&cell.config(duration_ms), first, args.seeds, 8) {
+                    Some(f) => {
+                        let kind = f.violation.as_ref().map_or("?", |v| v.kind().name());
+                        (
+                            f.seed - first + 1,
+                            format!("caught: {kind} at seed {}", f.seed),
+                            true,
+                        )
+                    }
+                    None => (
+                        args.seeds,
+                        "NOT CAUGHT: no violation or stall".to_string(),
+                        false,
+                    ),
+                }
+            }
+        };
+        bad += u32::from(!ok);
+        bar.suspend(|| {
+            let _ = writeln!(
+                stdout,
+                "{:<42} {:>6}  {:<64} {:>7.1}s",
+                cell.label(),
+                runs,
+                outcome,
+                started.elapsed().as_secs_f64()
+            );
+        });
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let _ = writeln!(stdout, "cells failing: {bad}");
+    if bad > 0 {
+        EXIT_CHECK_FAILED
+    } else {
+        EXIT_OK
+    }
+}
