@@ -375,9 +375,14 @@ pub fn explain_with<M: Model>(
     times.sort_unstable();
     times.dedup();
     let mut minimal = true;
-    // Invariant: the prefix at times[hi] violates (the whole history does).
+    // Invariant: the prefix at times[hi] violates (the whole history does); every prefix
+    // before times[lo] is linearizable.
     let (mut lo, mut hi) = (0usize, times.len().saturating_sub(1));
     while lo < hi {
+        if cancel.fired() {
+            minimal = false;
+            break;
+        }
         let mid = lo + (hi - lo) / 2;
         if violates(&prefix(ops, times[mid])) {
             hi = mid;
@@ -392,20 +397,46 @@ pub fn explain_with<M: Model>(
         Some(&cut) => prefix(ops, cut),
         None => ops.to_vec(),
     };
-    let linearizable_until = if hi == 0 { 0 } else { times[hi - 1] };
-    let mut index = core.len();
-    while index > 0 && minimal {
-        index -= 1;
-        if core[index].kind != OpKind::Read {
-            continue;
+    let linearizable_until = if lo == 0 { 0 } else { times[lo - 1] };
+    // Remove reads in chunks, halving the chunk down to single reads (so at the end every
+    // read left is needed): few checks when most reads are not needed.
+    let reads = |core: &[Operation]| -> Vec<usize> {
+        (0..core.len())
+            .filter(|&i| core[i].kind == OpKind::Read)
+            .collect()
+    };
+    let mut chunk = reads(&core).len().next_power_of_two().max(2) / 2;
+    'shrink: while minimal {
+        let mut start = 0;
+        loop {
+            let positions = reads(&core);
+            if start >= positions.len() {
+                break;
+            }
+            if cancel.fired() {
+                minimal = false;
+                break 'shrink;
+            }
+            let drop: Vec<usize> = positions[start..(start + chunk).min(positions.len())].to_vec();
+            let candidate: Vec<Operation> = core
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| drop.binary_search(i).is_err())
+                .map(|(_, op)| op.clone())
+                .collect();
+            if violates(&candidate) {
+                core = candidate;
+            } else if cancel.fired() {
+                minimal = false;
+                break 'shrink;
+            } else {
+                start += chunk;
+            }
         }
-        let mut candidate = core.clone();
-        candidate.remove(index);
-        if violates(&candidate) {
-            core = candidate;
-        } else if cancel.fired() {
-            minimal = false;
+        if chunk == 1 {
+            break;
         }
+        chunk /= 2;
     }
     let cut = times.get(hi).copied();
     let culprit = cut.and_then(|cut| {

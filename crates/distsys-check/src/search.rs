@@ -209,6 +209,10 @@ impl Linearized {
         debug_assert!(self.full <= self.top);
     }
 
+    fn contains(&self, op: u32) -> bool {
+        self.words[(op / 64) as usize] & (1u64 << (op % 64)) != 0
+    }
+
     /// The mixed words: everything but the full prefix and the zero tail.
     fn mixed(&self) -> &[u64] {
         &self.words[self.full..self.top.max(self.full)]
@@ -252,6 +256,8 @@ pub fn search<M: Model>(
     let mut iterations: u64 = 0;
     let entry_bytes = std::mem::size_of::<Seen<M::State>>() + 16;
     let mut memo_bytes: usize = 0;
+    let prunes = model.prunes(ops);
+    let twin_before = twins(ops, intervals);
     while list.first() != NIL {
         iterations += 1;
         if iterations % CANCEL_CHECK_INTERVAL == 0 && cancel.fired() {
@@ -265,12 +271,18 @@ pub fn search<M: Model>(
             op, is_call, next, ..
         } = list.entries[entry as usize];
         if is_call {
-            let accepted = model.step(&state, &ops[op as usize]).filter(|new_state| {
-                linearized.flip(op);
-                let ok = open_ops_may_follow(model, ops, &list, op, new_state, &linearized);
-                linearized.flip(op);
-                ok
-            });
+            // Identical unknown operations take effect in invocation order (see `twins`).
+            let twin_waits = twin_before[op as usize].is_some_and(|t| !linearized.contains(t));
+            let accepted = (!twin_waits)
+                .then(|| model.step(&state, &ops[op as usize]))
+                .flatten()
+                .filter(|new_state| {
+                    linearized.flip(op);
+                    let ok = !prunes
+                        || open_ops_may_follow(model, ops, &list, op, new_state, &linearized);
+                    linearized.flip(op);
+                    ok
+                });
             if let Some(new_state) = accepted {
                 linearized.flip(op);
                 let hash = linearized.hash ^ state_hasher.hash_one(&new_state);
@@ -330,6 +342,25 @@ pub fn search<M: Model>(
     SearchOutcome::Linearizable
 }
 
+/// For each operation of unknown outcome, the previous one (in invocation order) identical to
+/// it, if any. Identical unknown operations are interchangeable: in any linearization where a
+/// later-invoked twin takes effect before an earlier one (or the earlier one never does), they
+/// can trade places (the earlier one was invoked before the later one's point, the later one
+/// before the earlier one's), which changes nothing. So the search only lets a twin take
+/// effect after its predecessor has, cutting the subsets it would otherwise try.
+fn twins<O: Eq + std::hash::Hash>(ops: &[O], intervals: &[Interval]) -> Vec<Option<u32>> {
+    let mut unknown: Vec<usize> = (0..ops.len())
+        .filter(|&i| intervals[i].ret.is_none())
+        .collect();
+    unknown.sort_by_key(|&i| (intervals[i].call, i));
+    let mut last: rustc_hash::FxHashMap<&O, u32> = Default::default();
+    let mut before = vec![None; ops.len()];
+    for i in unknown {
+        before[i] = last.insert(&ops[i], i as u32);
+    }
+    before
+}
+
 /// Whether every open operation (invoked, not linearized, before the first pending return:
 /// the call entries at the head of the list) other than `op` can still take effect from
 /// `state` ([`Model::may_follow`]). If one cannot, no extension of linearizing `op` now
@@ -342,9 +373,6 @@ fn open_ops_may_follow<M: Model>(
     state: &M::State,
     linearized: &Linearized,
 ) -> bool {
-    if !M::PRUNES {
-        return true;
-    }
     let is_linearized = |i: u32| {
         linearized
             .words

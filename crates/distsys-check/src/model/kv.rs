@@ -21,7 +21,7 @@ pub struct KvModel;
 pub type KvValue = Arc<str>;
 
 /// A key-value operation on one key.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum KvOp {
     /// A completed get that returned this value (`None` = absent); `growing`: the key has no
     /// put, delete or cas, so its value only ever grows by appends.
@@ -130,7 +130,9 @@ impl Model for KvModel {
         }
     }
 
-    const PRUNES: bool = true;
+    fn prunes(&self, ops: &[KvOp]) -> bool {
+        ops.iter().any(|op| matches!(op, KvOp::Get(_, true)))
+    }
 
     /// A key with gets and appends only, whose longest get splits into the appends' values in
     /// exactly one way: its states are the prefixes of that get's value, so each append is a

@@ -25,7 +25,7 @@ pub trait Model: Sync {
     /// The object's state; hashed and compared by the search's memo table.
     type State: Clone + Eq + Hash + Send + Debug;
     /// One operation in the model's own form.
-    type Op: Clone + Send + Sync + Debug;
+    type Op: Clone + Send + Sync + Debug + Eq + Hash;
 
     /// Converts a partition's operations; an error names the offending operation's line.
     fn prepare(&self, ops: &[Operation]) -> Result<Vec<Self::Op>, (usize, String)>;
@@ -34,8 +34,12 @@ pub trait Model: Sync {
     /// The state after `op`, or `None` if `op`'s observed result is impossible from `state`.
     fn step(&self, state: &Self::State, op: &Self::Op) -> Option<Self::State>;
 
-    /// Whether [`Model::may_follow`] can ever say no (the search skips the check otherwise).
-    const PRUNES: bool = false;
+    /// Whether [`Model::may_follow`] can say no for any of these operations (the search skips
+    /// the check otherwise).
+    fn prunes(&self, ops: &[Self::Op]) -> bool {
+        let _ = ops;
+        false
+    }
 
     /// Whether `op`, not linearized yet, can still take effect at some later point starting
     /// from `state`, whatever else happens in between (`linearized(i)`: whether operation `i`

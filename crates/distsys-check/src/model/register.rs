@@ -22,7 +22,7 @@ pub const SOURCE_ANY: u32 = u32::MAX;
 pub const SOURCE_INITIAL: u32 = u32::MAX - 1;
 
 /// A register operation with interned values (0 = nil).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RegisterOp {
     /// A completed read that returned this value; `source`: the index of the only operation
     /// that writes the value, [`SOURCE_INITIAL`] or [`SOURCE_ANY`] (set by `simplify`).
@@ -123,9 +123,11 @@ impl Model for RegisterModel {
         }
     }
 
-    /// Two rewrites of operations with unknown outcome, each proven to keep the verdict (and
+    /// Rewrites of operations with unknown outcome, each proven to keep the verdict (and
     /// tested against the brute-force oracle, `tests/oracle.rs`):
     ///
+    /// - an unknown cas from a value to itself is dropped: whether or not it takes effect, the
+    ///   state stays what it was, and an unknown outcome constrains nothing else;
     /// - **drop**: an unknown write or cas of value `v` that no read returns and no cas expects
     ///   (`v` may be nil), among those returning at or after its invocation (or never). In a linearization that applies it, the state is `v` from there to
     ///   the next overwrite, so nothing in between reads it or succeeds a cas on it: only
@@ -187,6 +189,11 @@ impl Model for RegisterModel {
             }
             let v = match *op {
                 RegisterOp::Write(v) => v,
+                // An unknown cas from a value to itself never changes the state.
+                RegisterOp::Cas { expected, new, .. } if expected == new => {
+                    keep[index] = false;
+                    continue;
+                }
                 RegisterOp::Cas { new, .. } => new,
                 RegisterOp::Read(..) | RegisterOp::Delete => continue,
             };
@@ -233,7 +240,10 @@ impl Model for RegisterModel {
         }
     }
 
-    const PRUNES: bool = true;
+    fn prunes(&self, ops: &[RegisterOp]) -> bool {
+        ops.iter()
+            .any(|op| matches!(op, RegisterOp::Read(_, source) if *source != SOURCE_ANY))
+    }
 
     /// Registers (with or without cas) whose written values are unique (and no nil written),
     /// every outcome known after `simplify`: [`crate::zones`].

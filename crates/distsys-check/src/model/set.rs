@@ -11,7 +11,7 @@ use rustc_hash::FxHashMap;
 pub struct SetModel;
 
 /// A set operation with interned elements.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum SetOp {
     /// Add one element.
     Add(u32),

@@ -67,12 +67,9 @@ impl Porcupine {
         if std::fs::create_dir_all(&dir).is_err() {
             return None;
         }
-        let entries = std::fs::read_dir(source).ok()?;
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_file() {
-                let _ = std::fs::copy(&path, dir.join(entry.file_name()));
-            }
+        if let Err(e) = copy_tree(source, &dir) {
+            let _ = writeln!(stderr, "porcupine: cannot copy {}: {e}", source.display());
+            return None;
         }
         let binary = dir.join("porcupine.test");
         let status = Command::new("go")
@@ -152,6 +149,21 @@ impl Porcupine {
             .map(|kib| kib / 1024.0);
         (results, rss)
     }
+}
+
+/// Copies a folder (files and subfolders; Porcupine embeds `visualization/`).
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let path = entry.path();
+        if path.is_dir() {
+            copy_tree(&path, &to.join(entry.file_name()))?;
+        } else {
+            std::fs::copy(&path, to.join(entry.file_name()))?;
+        }
+    }
+    Ok(())
 }
 
 impl Drop for Porcupine {
@@ -271,7 +283,9 @@ pub fn run(
                         family: family_kind,
                         operations: size,
                         clients,
-                        keys: (size / 1000).max(10),
+                        // About 100 operations per key, so values stay short (Porcupine reads lines
+                        // of at most 4 KiB).
+                        keys: (size / 100).max(10),
                         info_share: 0.02,
                         plant,
                         seed: size as u64 * 31 + clients as u64,
@@ -413,8 +427,12 @@ fn print_rows(rows: &[Row], stdout: &mut dyn Write) -> i32 {
         );
     }
     let _ = writeln!(stdout, "---\nper family: histories, distsys total ms (slowest), Porcupine total ms, total ratio (lowest single ratio), verdict disagreements with Porcupine");
-    let mut groups: Vec<&str> = rows.iter().map(|r| r.group.as_str()).collect();
-    groups.dedup();
+    let mut groups: Vec<&str> = Vec::new();
+    for r in rows {
+        if !groups.contains(&r.group.as_str()) {
+            groups.push(&r.group);
+        }
+    }
     for group in groups {
         let members: Vec<&Row> = rows.iter().filter(|r| r.group == group).collect();
         let ours: f64 = members.iter().map(|r| r.ours_ms).sum();
