@@ -104,6 +104,14 @@ pub struct Configuration {
     /// Clock used to order concurrent writes: `hlc`, `version_vector`, `none`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clock: Option<String>,
+    /// Non-voting members (learners): they receive the log and serve ReadIndex reads, but never
+    /// count towards a quorum. Present when the cluster is larger than the voting group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub learners: Option<u32>,
+    /// Probability that a quorum of the voting group is reachable, when every node is
+    /// independently unreachable with `partition_probability` (binomial model).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quorum_availability: Option<f64>,
     /// How many of the group's nodes go to each region (round-robin), when regions are given.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub placement: Vec<RegionPlacement>,

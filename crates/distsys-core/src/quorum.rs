@@ -34,7 +34,8 @@ pub fn min_nodes_crash(f: u64) -> u64 {
 /// capped at the most `nodes` can tolerate).
 pub fn byzantine_quorum(nodes: u32, f: u32) -> u32 {
     let f = count(f).min(QuorumSystem::max_byzantine_faults(count(nodes)));
-    let system = QuorumSystem::byzantine(count(nodes), f).unwrap_or(QuorumSystem::byzantine_max(count(nodes)));
+    let system = QuorumSystem::byzantine(count(nodes), f)
+        .unwrap_or(QuorumSystem::byzantine_max(count(nodes)));
     back(system.quorum())
 }
 

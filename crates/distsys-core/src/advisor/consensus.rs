@@ -59,13 +59,53 @@ fn raft(env: &Environment) -> Answer {
         },
         configuration,
         failure_scenarios,
-        rationale: vec![rationale(
-            "network_assumptions.byzantine=false",
-            "crash-fault consensus: Raft (pre-vote and check-quorum on, so a partitioned node \
-             cannot disrupt the group and an isolated leader steps down)",
-        )],
+        rationale: voter_rationale(env),
         warnings: Vec::new(),
     }
+}
+
+/// Why Raft, and for clusters larger than one voting group should be, the voters-plus-learners
+/// design.
+fn voter_rationale(env: &Environment) -> Vec<crate::advice::Rationale> {
+    let mut out = vec![rationale(
+        "network_assumptions.byzantine=false",
+        "crash-fault consensus: Raft (pre-vote and check-quorum on, so a partitioned node \
+         cannot disrupt the group and an isolated leader steps down)",
+    )];
+    let learners = env.learners();
+    if learners > 0 {
+        let g = &env.group;
+        out.push(rationale(
+            &format!("cluster_config.nodes={}", env.nodes),
+            &format!(
+                "{} voters + {learners} learners, not one {}-voter group: a commit waits for {} \
+                 voters (not {}) and the leader sends {} messages per round to voters; learners \
+                 receive the log, serve ReadIndex reads (one round trip to the leader) and can be \
+                 promoted by a joint-consensus membership change when a voter is lost; the voters \
+                 tolerate {} crashes, any number of learners may fail",
+                g.size,
+                env.nodes,
+                g.quorum,
+                env.nodes / 2 + 1,
+                g.size - 1,
+                g.f
+            ),
+        ));
+    }
+    if let Some(availability) = env.quorum_availability() {
+        out.push(rationale(
+            &format!(
+                "network_assumptions.partition_probability={}",
+                env.partition_probability
+            ),
+            &format!(
+                "a quorum of {} of {} voters is reachable with probability {availability:.4} (each \
+                 node independently unreachable with p = {})",
+                env.group.quorum, env.group.size, env.partition_probability
+            ),
+        ));
+    }
+    out
 }
 
 fn multi_paxos(env: &Environment) -> Answer {

@@ -83,6 +83,11 @@ impl<'a> Environment<'a> {
                 max_crash_faults(n)
             }
         };
+        // Crash-fault consensus over more nodes than one group should vote with: a voting
+        // group of at most MAX_RECOMMENDED_VOTERS, the rest learners.
+        let voters_and_learners = context.problem_type == ProblemType::Consensus
+            && !byzantine
+            && nodes > super::MAX_RECOMMENDED_VOTERS;
         let spans_all_nodes = matches!(
             context.problem_type,
             ProblemType::Consensus | ProblemType::Replication | ProblemType::ConflictResolution
@@ -95,7 +100,19 @@ impl<'a> Environment<'a> {
                 max_f(nodes.min(3)).min(1)
             }
         });
-        let size = if spans_all_nodes {
+        let (f, size) = if voters_and_learners {
+            // 2f+1 voters for the asked f, between 3 and 7; f what those voters tolerate.
+            let voters = f
+                .saturating_mul(2)
+                .saturating_add(1)
+                .clamp(3, super::MAX_RECOMMENDED_VOTERS);
+            (max_crash_faults(voters), voters)
+        } else {
+            (f, 0)
+        };
+        let size = if voters_and_learners {
+            size
+        } else if spans_all_nodes {
             nodes
         } else if byzantine {
             nodes.min(3 * f + 1)
@@ -156,9 +173,30 @@ impl<'a> Environment<'a> {
             .map(|largest| self.group.size - largest.nodes >= self.group.quorum)
     }
 
+    /// Nodes outside the voting group that still hold the data (learners of a consensus
+    /// group larger than the recommended voter count); 0 otherwise.
+    pub fn learners(&self) -> u32 {
+        if self.context.problem_type == ProblemType::Consensus {
+            self.nodes.saturating_sub(self.group.size)
+        } else {
+            0
+        }
+    }
+
+    /// Probability that a quorum of the voting group is reachable when every node is
+    /// independently unreachable with the partition probability `p`:
+    /// `sum over k >= q of C(n, k) (1-p)^k p^(n-k)`. `None` without a partition probability.
+    pub fn quorum_availability(&self) -> Option<f64> {
+        let p = self.context.network_assumptions.partition_probability?;
+        let exact = quorum_availability(self.group.size, self.group.quorum, p);
+        Some((exact * 1e6).round() / 1e6)
+    }
+
     /// The configuration fields every answer shares: group, quorum and timers.
     pub fn base_configuration(&self) -> Configuration {
         Configuration {
+            learners: (self.learners() > 0).then(|| self.learners()),
+            quorum_availability: self.quorum_availability(),
             group_size: self.group.size,
             failure_tolerance: self.group.f,
             quorum_size: self.group.quorum,
@@ -170,6 +208,32 @@ impl<'a> Environment<'a> {
             ..Configuration::default()
         }
     }
+}
+
+/// Probability that at least `quorum` of `nodes` are reachable when each is independently
+/// unreachable with probability `p` (binomial tail, summed in log space so 1000 nodes do not
+/// overflow).
+pub fn quorum_availability(nodes: u32, quorum: u32, p: f64) -> f64 {
+    let p = p.clamp(0.0, 1.0);
+    if p == 0.0 {
+        return 1.0;
+    }
+    if p == 1.0 {
+        return if quorum == 0 { 1.0 } else { 0.0 };
+    }
+    let (ln_up, ln_down) = ((1.0 - p).ln(), p.ln());
+    let n = f64::from(nodes);
+    let mut ln_choose = 0.0; // ln C(n, 0)
+    let mut total = 0.0;
+    for k in 0..=nodes {
+        if k > 0 {
+            ln_choose += (n - f64::from(k) + 1.0).ln() - f64::from(k).ln();
+        }
+        if k >= quorum {
+            total += (ln_choose + f64::from(k) * ln_up + (n - f64::from(k)) * ln_down).exp();
+        }
+    }
+    total.clamp(0.0, 1.0)
 }
 
 /// Spreads `members` over `regions` round-robin; returns the shares largest first (ties in input

@@ -87,7 +87,15 @@ fn common_rationale(env: &Environment) -> Vec<Rationale> {
     } else {
         "cluster_config.failure_tolerance absent".to_string()
     };
-    let f_choice = if env.f_given {
+    let f_choice = if env.learners() > 0 {
+        format!(
+            "f={}: what a voting group of {} tolerates ({kind} faults); the other {} nodes are \
+             learners, outside every quorum",
+            env.f,
+            g.size,
+            env.learners()
+        )
+    } else if env.f_given {
         format!("f={} {kind} faults as requested", env.f)
     } else {
         match env.context.problem_type {
@@ -97,9 +105,8 @@ fn common_rationale(env: &Environment) -> Vec<Rationale> {
                 env.f
             ),
             _ => format!(
-                "f={}: the most {} {kind} faults {} nodes survive ({})",
+                "f={}: the most {kind} faults {} nodes survive ({})",
                 env.f,
-                kind,
                 env.nodes,
                 if g.byzantine { "(n-1)/3" } else { "(n-1)/2" }
             ),
@@ -197,6 +204,22 @@ fn common_warnings(
                 g.quorum
             ),
         ));
+    }
+    if let Some(asked) = env.context.cluster_config.failure_tolerance {
+        if env.learners() > 0 && u64::from(asked) > u64::from(env.f) {
+            out.push(warning(
+                "failure_tolerance_capped",
+                format!(
+                    "failure_tolerance {asked} asks for {} voters; the design keeps {} voters \
+                     (tolerating {}) and {} learners: larger voting groups slow every commit; \
+                     for more tolerance, shard the data over several groups",
+                    2 * u64::from(asked) + 1,
+                    g.size,
+                    env.f,
+                    env.learners()
+                ),
+            ));
+        }
     }
     if env.f_given && env.f == 0 && env.nodes >= 3 {
         out.push(warning(

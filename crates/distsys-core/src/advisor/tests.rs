@@ -131,13 +131,12 @@ fn questionable_inputs_are_warned_about() {
     let mut ctx = context(ProblemType::Consensus, 4);
     ctx.consistency_requirement = Consistency::Linearizable;
     assert!(codes(&advise(&ctx)).contains(&"even_node_count"));
-    let mut ctx = context(ProblemType::Consensus, 9);
+    let mut ctx = context(ProblemType::Consensus, 7);
     ctx.cluster_config.failure_tolerance = Some(0);
     ctx.network_assumptions.partition_probability = Some(0.5);
     let found = advise(&ctx);
     for code in [
         "no_fault_tolerance",
-        "too_many_voters",
         "partition_probability_high",
         "consistency_weaker_than_consensus",
     ] {
@@ -269,4 +268,80 @@ fn partitioning_quotes_measurements_of_the_chosen_scheme() {
         .warnings
         .iter()
         .any(|w| w.code == "hot_key_exceeds_group_share"));
+}
+
+/// Crash-fault consensus over more nodes than one group should vote with is answered with a
+/// voting group of at most 7 and the rest learners, at every size, never one big group.
+#[test]
+fn large_consensus_clusters_get_voters_and_learners() {
+    for nodes in [8u32, 9, 13, 51, 100, 1000] {
+        let mut ctx = context(ProblemType::Consensus, nodes);
+        ctx.consistency_requirement = Consistency::Linearizable;
+        let advice = advise(&ctx);
+        let c = &advice.configuration;
+        assert!(
+            c.group_size <= MAX_RECOMMENDED_VOTERS && c.group_size % 2 == 1,
+            "{c:?}"
+        );
+        assert_eq!(c.learners, Some(nodes - c.group_size), "n={nodes}");
+        assert_eq!(c.quorum_size, c.group_size / 2 + 1);
+        assert_eq!(c.failure_tolerance, (c.group_size - 1) / 2);
+        assert!(!codes(&advice).contains(&"too_many_voters"), "n={nodes}");
+        assert!(advice
+            .rationale
+            .iter()
+            .any(|r| r.choice.contains("learners")));
+    }
+    // Asking for more tolerance than 7 voters give says so.
+    let mut ctx = context(ProblemType::Consensus, 1000);
+    ctx.cluster_config.failure_tolerance = Some(5);
+    let advice = advise(&ctx);
+    assert_eq!(advice.configuration.group_size, 7);
+    assert!(codes(&advice).contains(&"failure_tolerance_capped"));
+    // Byzantine groups keep every replica a voter (PBFT has no learners here) and are warned.
+    let mut ctx = context(ProblemType::Consensus, 10);
+    ctx.network_assumptions.byzantine = true;
+    let advice = advise(&ctx);
+    assert_eq!(advice.configuration.learners, None);
+    assert!(codes(&advice).contains(&"too_many_voters"));
+    // Up to 7 nodes nothing changes.
+    let advice = advise(&context(ProblemType::Consensus, 7));
+    assert_eq!(advice.configuration.group_size, 7);
+    assert_eq!(advice.configuration.learners, None);
+}
+
+/// The availability figure is the binomial tail, checked against a brute-force count over
+/// every subset of reachable nodes.
+#[test]
+fn quorum_availability_matches_brute_force() {
+    use super::environment::quorum_availability;
+    for nodes in 1u32..=12 {
+        for quorum in 1..=nodes {
+            for p in [0.0, 0.01, 0.1, 0.3, 0.5, 0.9, 1.0] {
+                let mut brute = 0.0;
+                for mask in 0u32..(1 << nodes) {
+                    let up = mask.count_ones();
+                    if up >= quorum {
+                        brute += (1.0f64 - p).powi(up as i32) * p.powi((nodes - up) as i32);
+                    }
+                }
+                let fast = quorum_availability(nodes, quorum, p);
+                assert!(
+                    (fast - brute).abs() < 1e-9,
+                    "n={nodes} q={quorum} p={p}: {fast} vs {brute}"
+                );
+            }
+        }
+    }
+    // p = 0.3 per node, majority of 5: about 0.84.
+    let mut ctx = context(ProblemType::Consensus, 5);
+    ctx.network_assumptions.partition_probability = Some(0.3);
+    let a = advise(&ctx)
+        .configuration
+        .quorum_availability
+        .expect("figure");
+    assert!((a - 0.83692).abs() < 1e-4, "{a}");
+    // 1000 nodes do not overflow.
+    let a = quorum_availability(1000, 501, 0.3);
+    assert!(a > 0.999_999 && a <= 1.0, "{a}");
 }
