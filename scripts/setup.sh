@@ -5,6 +5,7 @@
 #   scripts/setup.sh redis    redis-tools (redis-cli, redis-benchmark) to talk to a node
 #   scripts/setup.sh metrics  prometheus (promtool, to check /metrics)
 #   scripts/setup.sh etcd     etcd-server and etcd-client (the peer of `bench cluster`)
+#   scripts/setup.sh porcupine  golang-go, to build Porcupine for `bench check` (alias: go)
 set -euo pipefail
 groups=("$@")
 packages=()
@@ -14,7 +15,8 @@ for group in "${groups[@]}"; do
     redis) packages+=(redis-tools) ;;
     metrics) packages+=(prometheus) ;;
     etcd) packages+=(etcd-server etcd-client) ;;
-    *) echo "unknown group: $group (known: browser, redis, metrics, etcd)" >&2; exit 2 ;;
+    go|porcupine) packages+=(golang-go) ;;
+    *) echo "unknown group: $group (known: browser, redis, metrics, etcd, porcupine)" >&2; exit 2 ;;
   esac
 done
 if [ ${#packages[@]} -eq 0 ]; then
