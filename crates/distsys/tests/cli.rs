@@ -210,7 +210,8 @@ fn advise_evidence_runs_pbft_with_byzantine_replicas_for_a_byzantine_context() {
     assert!(out.contains("pbft runs of 5 s"), "{out}");
     assert!(out.contains("byzantine replica(s) per run"), "{out}");
     assert!(
-        out.contains("0 safety or linearizability violation(s)"),
+        out.contains("0 failing run(s) (safety 0, linearizability 0, liveness 0, runaway 0"),
         "{out}"
     );
+    assert!(!out.contains("evidence_unsafe"), "{out}");
 }
