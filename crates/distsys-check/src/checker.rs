@@ -441,10 +441,8 @@ pub fn explain_with<M: Model>(
     let cut = times.get(hi).copied();
     let culprit = cut.and_then(|cut| {
         // The original return of each operation of the core (the prefix forgot some).
-        let returns: rustc_hash::FxHashMap<(usize, u64), Option<u64>> = ops
-            .iter()
-            .map(|o| ((o.line, o.process), o.ret))
-            .collect();
+        let returns: rustc_hash::FxHashMap<(usize, u64), Option<u64>> =
+            ops.iter().map(|o| ((o.line, o.process), o.ret)).collect();
         core.iter()
             .position(|op| returns.get(&(op.line, op.process)) == Some(&Some(cut)))
             .or_else(|| core.iter().position(|op| op.call == cut))

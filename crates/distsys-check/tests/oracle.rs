@@ -150,6 +150,11 @@ fn append_only_kv_keys_agree_with_the_oracle_by_zones_and_by_search() {
     unique_values(ModelKind::Kv, small_kv_append_history);
 }
 
+#[test]
+fn kv_keys_of_unique_puts_and_cas_agree_with_the_oracle_by_zones_and_by_search() {
+    unique_values(ModelKind::Kv, small_unique_cas_register_history);
+}
+
 fn op(kind: OpKind, input: Value, output: Option<Value>, call: u64, ret: Option<u64>) -> Operation {
     Operation {
         process: call,

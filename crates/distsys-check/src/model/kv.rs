@@ -137,8 +137,37 @@ impl Model for KvModel {
     /// A key with gets and appends only, whose longest get splits into the appends' values in
     /// exactly one way: its states are the prefixes of that get's value, so each append is a
     /// cas from one prefix to the next and [`crate::zones`] decides it (see [`append_chain`]).
+    ///
+    /// A key with no appends whose put and cas values are unique (and never absent) is a
+    /// register with unique values, decided by [`crate::zones`] too.
     fn decide_fast(&self, ops: &[KvOp], intervals: &[Interval]) -> Option<(bool, &'static str)> {
-        append_chain(ops, intervals).map(|linearizable| (linearizable, super::register::ZONES))
+        let decided = if ops.iter().any(|op| matches!(op, KvOp::Append(_))) {
+            append_chain(ops, intervals)
+        } else {
+            use crate::zones::ZoneOp;
+            let mut ids: rustc_hash::FxHashMap<KvValue, u32> = Default::default();
+            let mut id = |v: &Option<KvValue>| -> u32 {
+                v.as_ref().map_or(0, |v| {
+                    let next = ids.len() as u32 + 1;
+                    *ids.entry(v.clone()).or_insert(next)
+                })
+            };
+            let zone_ops = ops
+                .iter()
+                .map(|op| match op {
+                    KvOp::Get(v, _) => Some(ZoneOp::Read(id(v))),
+                    KvOp::Put(v @ Some(_)) => Some(ZoneOp::Write(id(v))),
+                    KvOp::Cas {
+                        expected,
+                        new: new @ Some(_),
+                        ..
+                    } => Some(ZoneOp::Cas(id(expected), id(new))),
+                    _ => None,
+                })
+                .collect::<Option<Vec<_>>>()?;
+            crate::zones::decide(&zone_ops, intervals)
+        };
+        decided.map(|linearizable| (linearizable, super::register::ZONES))
     }
 
     /// On a key with appends only, a get can still be satisfied only if the current value is a
