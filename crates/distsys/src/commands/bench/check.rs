@@ -9,7 +9,8 @@
 use super::peak_rss_mib;
 use crate::{EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_OK};
 use distsys_check::generate::{
-    family, small_history, to_jepsen_etcd, to_jepsen_kv, Family, FamilyConfig, Plant,
+    family, small_history, small_kv_append_history, small_unique_cas_register_history,
+    small_unique_register_history, to_jepsen_etcd, to_jepsen_kv, Family, FamilyConfig, Plant,
 };
 use distsys_check::{check, decide, oracle, parse_history, CheckOptions, ModelKind, Verdict};
 use std::io::Write;
@@ -465,22 +466,41 @@ fn print_rows(rows: &[Row], stdout: &mut dyn Write) -> i32 {
     }
 }
 
-/// The differential run against the brute-force oracle, `cases` tiny histories per model.
+/// The differential run against the brute-force oracle, `cases` tiny histories per generator:
+/// the general ones of every model and the unique-value ones the zone algorithm takes.
 fn run_oracle(cases: u64, stdout: &mut dyn Write) -> i32 {
+    type Generate = fn(u64) -> distsys_check::History;
+    let generators: [(&str, ModelKind, Generate); 8] = [
+        ("register", ModelKind::Register, |s| {
+            small_history(ModelKind::Register, s, 9)
+        }),
+        ("cas-register", ModelKind::CasRegister, |s| {
+            small_history(ModelKind::CasRegister, s, 9)
+        }),
+        ("kv", ModelKind::Kv, |s| small_history(ModelKind::Kv, s, 9)),
+        ("set", ModelKind::Set, |s| {
+            small_history(ModelKind::Set, s, 9)
+        }),
+        ("unique register", ModelKind::Register, |s| {
+            small_unique_register_history(s, 9)
+        }),
+        ("unique cas-register", ModelKind::CasRegister, |s| {
+            small_unique_cas_register_history(s, 9)
+        }),
+        ("unique kv put/cas", ModelKind::Kv, |s| {
+            small_unique_cas_register_history(s, 9)
+        }),
+        ("unique kv-append", ModelKind::Kv, |s| {
+            small_kv_append_history(s, 9)
+        }),
+    ];
     let mut total_disagreements = 0u64;
-    for (index, model) in [
-        ModelKind::Register,
-        ModelKind::CasRegister,
-        ModelKind::Kv,
-        ModelKind::Set,
-    ]
-    .into_iter()
-    .enumerate()
-    {
+    for (index, (name, model, generate)) in generators.into_iter().enumerate() {
         let start = Instant::now();
         let (mut violations, mut disagreements, mut unknown_ops) = (0u64, 0u64, 0usize);
+        let mut algorithms: std::collections::BTreeMap<&str, u64> = Default::default();
         for seed in 0..cases {
-            let history = small_history(model, (index as u64 + 1) << 40 | seed, 9);
+            let history = generate(((index as u64 + 1) << 40) | seed);
             unknown_ops += history
                 .operations
                 .iter()
@@ -492,8 +512,11 @@ fn run_oracle(cases: u64, stdout: &mut dyn Write) -> i32 {
             };
             let mut options = CheckOptions::new(model);
             options.explain = false;
-            let verdict = decide(&history, &options).map(|r| r.verdict);
-            match (verdict, expected) {
+            let result = decide(&history, &options);
+            if let Ok(r) = &result {
+                *algorithms.entry(r.algorithm).or_default() += 1;
+            }
+            match (result.map(|r| r.verdict), expected) {
                 (Ok(Verdict::Linearizable), true) => {}
                 (Ok(Verdict::Violation(_)), false) => violations += 1,
                 _ => disagreements += 1,
@@ -502,8 +525,7 @@ fn run_oracle(cases: u64, stdout: &mut dyn Write) -> i32 {
         total_disagreements += disagreements;
         let _ = writeln!(
             stdout,
-            "{:<13} {cases} histories ({violations} violations, {unknown_ops} unknown-outcome ops): {disagreements} disagreements with the brute-force oracle ({:.1} s)",
-            model.name(),
+            "{name:<20} {cases} histories ({violations} violations, {unknown_ops} unknown-outcome ops; {algorithms:?}): {disagreements} disagreements with the brute-force oracle ({:.1} s)",
             start.elapsed().as_secs_f64()
         );
     }
