@@ -119,10 +119,10 @@ pub struct ClusterConfig {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NetworkAssumptions {
-    /// Typical one-way message latency between nodes, in milliseconds (>= 1). When absent:
-    /// 1 ms within one region, 50 ms across regions.
+    /// Typical one-way message latency between nodes, in milliseconds (1 to 600000; larger values
+    /// would overflow the derived timers). When absent: 1 ms within one region, 50 ms across regions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1.0))]
+    #[schemars(range(min = 1.0, max = 600000.0))]
     pub latency_ms: Option<f64>,
     /// Probability that the network is partitioned at a given moment, 0 to 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -151,17 +151,19 @@ pub fn parse_document(text: &str, format: Option<Format>) -> Result<Value, Input
                 message: e.to_string(),
             }
         }),
-        Format::Yaml => serde_norway::from_str::<Value>(text).map_err(|e| {
-            let location = e.location();
-            let line = location.as_ref().map(|l| l.line());
-            InputError::Syntax {
-                format,
-                line,
-                column: location.as_ref().map(|l| l.column()),
-                field: line.and_then(|line| field_at_line(text, line)),
-                message: e.to_string(),
-            }
-        }),
+        Format::Yaml => serde_norway::from_str::<crate::strict_yaml::Strict>(text)
+            .map(|s| s.0)
+            .map_err(|e| {
+                let location = e.location();
+                let line = location.as_ref().map(|l| l.line());
+                InputError::Syntax {
+                    format,
+                    line,
+                    column: location.as_ref().map(|l| l.column()),
+                    field: line.and_then(|line| field_at_line(text, line)),
+                    message: e.to_string(),
+                }
+            }),
     }
 }
 

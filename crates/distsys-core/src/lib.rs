@@ -15,6 +15,7 @@ pub mod replication;
 pub mod retry;
 pub mod rules;
 pub mod schema;
+mod strict_yaml;
 pub mod timing;
 
 pub use advice::Advice;

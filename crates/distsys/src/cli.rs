@@ -314,6 +314,7 @@ pub enum BenchTarget {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(allow_negative_numbers = true)]
 pub struct SimulateArgs {
     /// What to simulate: `consensus` (the --protocol), `replication` (primary-backup in the
     /// --mode, with a primary crash and a partition per run), `leaderless` (Dynamo-style
@@ -401,6 +402,7 @@ pub struct SimulateArgs {
 
 /// `distsys sweep`.
 #[derive(Debug, clap::Args)]
+#[command(allow_negative_numbers = true)]
 pub struct SweepArgs {
     /// Protocols: all, or a list of raft, multipaxos, pbft.
     #[arg(long, default_value = "all")]

@@ -76,6 +76,36 @@ fn bad_simulate_flags_exit_2() {
         assert_eq!(code, 2, "{args:?}: {err}");
         assert!(err.starts_with("error:"), "{args:?}: {err}");
     }
+    // Counts and ranges are checked, and the error names the flag.
+    for (args, flag) in [
+        (vec!["simulate", "--seeds", "0"], "--seeds"),
+        (vec!["simulate", "--seeds", "100000000"], "--seeds"),
+        (
+            vec![
+                "simulate",
+                "--seed",
+                "18446744073709551610",
+                "--seeds",
+                "10",
+            ],
+            "--seeds",
+        ),
+        (
+            vec!["simulate", "--seeds", "18446744073709551615"],
+            "--seeds",
+        ),
+        (vec!["simulate", "--nodes", "-3"], "--nodes"),
+        (
+            vec!["simulate", "--duration", "99999999999999s"],
+            "--duration",
+        ),
+        (vec!["sweep", "--seeds", "0"], "--seeds"),
+        (vec!["simulate", "--shard", "2/2"], "--shard"),
+    ] {
+        let (code, out, err) = run_in_process(&args, "");
+        assert_eq!(code, 2, "{args:?}: {out}{err}");
+        assert!(err.contains(flag), "{args:?}: {err}");
+    }
 }
 
 #[test]

@@ -34,12 +34,28 @@ pub fn run(args: &SweepArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> 
         Ok(p) => p,
         Err(e) => return fail(stderr, &e),
     };
-    if !(1..=51).contains(&args.max_nodes) || args.seeds == 0 || args.seeds > 1_000_000 {
+    let max_seeds = super::simulate::MAX_SEEDS;
+    if !(1..=51).contains(&args.max_nodes) || args.seeds == 0 || args.seeds > max_seeds {
         return fail(
             stderr,
             &format!(
-                "--max-nodes must be 1..=51 and --seeds 1..=1000000, got {} and {}",
+                "--max-nodes must be 1..=51 and --seeds 1..={max_seeds}, got {} and {}",
                 args.max_nodes, args.seeds
+            ),
+        );
+    }
+    // Cell k starts at seed + 1,000,000 k: the last cell's range must fit in 64 bits.
+    if args
+        .seed
+        .checked_add(1_000_000 * 200)
+        .and_then(|s| s.checked_add(args.seeds))
+        .is_none()
+    {
+        return fail(
+            stderr,
+            &format!(
+                "--seed {} is too large for the sweep's seed ranges",
+                args.seed
             ),
         );
     }

@@ -18,6 +18,28 @@ use distsys_sim::{run_campaign, FaultSet, Protocol, SimConfig, Simulation};
 use std::io::Write;
 use std::time::Instant;
 
+/// Longest virtual run accepted (1 hour).
+const MAX_DURATION_MS: u64 = 3_600_000;
+/// Most seeds one process runs (a campaign keeps every run's latencies in memory); larger
+/// campaigns run as shards (`--shard I/N`) and merge.
+pub const MAX_SEEDS: u64 = 100_000;
+
+/// `--seeds K` with `--seed S`: 1..=MAX_SEEDS seeds whose range fits in 64 bits.
+fn check_seeds(first: u64, seeds: Option<u64>) -> Result<u64, String> {
+    let seeds = seeds.unwrap_or(1);
+    if seeds == 0 || seeds > MAX_SEEDS {
+        return Err(format!(
+            "--seeds must be 1..={MAX_SEEDS} (split larger campaigns with --shard I/N and merge-reports), got {seeds}"
+        ));
+    }
+    if first.checked_add(seeds).is_none() {
+        return Err(format!(
+            "--seed {first} with --seeds {seeds}: the seed range passes 2^64-1"
+        ));
+    }
+    Ok(seeds)
+}
+
 pub(crate) fn parse_duration_ms(text: &str) -> Result<u64, String> {
     let t = text.trim();
     let (number, factor) = if let Some(n) = t.strip_suffix("ms") {
@@ -32,10 +54,11 @@ pub(crate) fn parse_duration_ms(text: &str) -> Result<u64, String> {
         .parse::<u64>()
         .ok()
         .filter(|v| *v > 0)
-        .map(|v| v * factor)
+        .and_then(|v| v.checked_mul(factor))
+        .filter(|ms| *ms <= MAX_DURATION_MS)
         .ok_or_else(|| {
             format!(
-                "--duration must be a positive number of ms (or with an s suffix), got {text:?}"
+                "--duration must be a positive number of ms (or with an s suffix) of at most {MAX_DURATION_MS} ms (1 hour virtual), got {text:?}"
             )
         })
 }
@@ -268,7 +291,10 @@ pub fn run(args: &SimulateArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) 
             }
         }
     }
-    let seeds = args.seeds.unwrap_or(1).max(1);
+    let seeds = match check_seeds(config.seed, args.seeds) {
+        Ok(seeds) => seeds,
+        Err(e) => return fail(stderr, &e),
+    };
     let shard = match args.shard.as_deref().map(summary::parse_shard).transpose() {
         Ok(shard) => shard,
         Err(e) => return fail(stderr, &e),
