@@ -19,7 +19,7 @@ mod strict_yaml;
 pub mod timing;
 
 pub use advice::Advice;
-pub use advisor::advise;
+pub use advisor::{advise, advise_measured};
 pub use context::{Consistency, DistributedContext, ProblemType};
 pub use input::{parse_context, Format, InputError};
 pub use problem::Problem;

@@ -62,6 +62,9 @@ pub struct Environment<'a> {
     pub partition_probability: f64,
     /// Group members per region, round-robin, largest first (empty without regions).
     pub placement: Vec<RegionPlacement>,
+    /// Whether to run the measurements behind the answer (partitioning schemes placed at the
+    /// context's size); off for an instant answer, on for `advise --evidence`.
+    pub measure: bool,
 }
 
 impl<'a> Environment<'a> {
@@ -142,6 +145,7 @@ impl<'a> Environment<'a> {
                 .partition_probability
                 .unwrap_or(0.0),
             placement: round_robin(size, regions),
+            measure: false,
         }
     }
 

@@ -51,7 +51,19 @@ pub(crate) fn warning(code: &str, message: String) -> Warning {
 /// answer (byzantine: any two quorums share at least `f + 1` nodes), `timeout_ms > heartbeat_ms`,
 /// at least three failure scenarios, and output valid against [`crate::schema::output_schema`].
 pub fn advise(context: &DistributedContext) -> Advice {
-    let env = Environment::new(context);
+    advise_with(Environment::new(context))
+}
+
+/// [`advise`], plus the measurements that take longer than an instant answer should: the
+/// partitioning scheme placed and loaded at the context's size (`advise --evidence`).
+pub fn advise_measured(context: &DistributedContext) -> Advice {
+    let mut env = Environment::new(context);
+    env.measure = true;
+    advise_with(env)
+}
+
+fn advise_with(env: Environment) -> Advice {
+    let context = env.context;
     let answer = match context.problem_type {
         ProblemType::Consensus => consensus::answer(&env),
         ProblemType::Replication => replication::answer(&env),

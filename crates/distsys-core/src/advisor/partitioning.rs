@@ -126,7 +126,19 @@ fn partition_groups(env: &Environment) -> usize {
     (env.nodes / env.group.size.max(1)).max(1) as usize
 }
 
+/// Said where a measurement was not run (plain `advise`).
+fn not_measured(env: &Environment) -> crate::advice::Rationale {
+    rationale(
+        &format!("cluster_config.nodes={}", env.nodes),
+        "placement not measured in this answer: `advise --evidence` places and loads the scheme \
+         at this size and quotes the figures",
+    )
+}
+
 fn measured_hashing(env: &Environment) -> crate::advice::Rationale {
+    if !env.measure {
+        return not_measured(env);
+    }
     // Every node is on the ring (replicas are the next distinct nodes clockwise).
     let nodes = env.nodes.max(1) as usize;
     let measured = evidence::hashing(nodes, VIRTUAL_NODES, LOAD_EPSILON);
@@ -140,6 +152,9 @@ fn measured_hashing(env: &Environment) -> crate::advice::Rationale {
 /// group's fair share (no split can fix that: it needs caching or key splitting).
 fn measured_range(env: &Environment) -> (crate::advice::Rationale, Option<crate::advice::Warning>) {
     let groups = partition_groups(env);
+    if !env.measure {
+        return (not_measured(env), hot_key_bound_warning(groups));
+    }
     let (experiment, outcome) = evidence::range(groups, 1);
     let warning = (outcome.max_over_mean > HOT_KEY_LIMIT).then(|| {
         super::warning(
@@ -163,6 +178,35 @@ fn measured_range(env: &Environment) -> (crate::advice::Rationale, Option<crate:
         ),
         warning,
     )
+}
+
+/// Keys and exponent of the Zipf workload the range measurement runs (and the analytic bound
+/// assumes).
+const ZIPF_KEYS: u32 = 5_000;
+const ZIPF_EXPONENT: f64 = 0.99;
+
+/// Without a measurement: the hottest key's share of a Zipf workload is `1 / H(K, s)` (the
+/// generalised harmonic number), and the group holding it carries at least that, so its load
+/// over the mean is at least `share x groups`; warn when that bound already passes the limit.
+fn hot_key_bound_warning(groups: usize) -> Option<crate::advice::Warning> {
+    let harmonic: f64 = (1..=ZIPF_KEYS)
+        .map(|k| f64::from(k).powf(-ZIPF_EXPONENT))
+        .sum();
+    let share = 1.0 / harmonic;
+    let bound = share * groups as f64;
+    (bound > HOT_KEY_LIMIT).then(|| {
+        super::warning(
+            "hot_key_exceeds_group_share",
+            format!(
+                "under a Zipf {ZIPF_EXPONENT} workload over {ZIPF_KEYS} keys the hottest key alone \
+                 takes {:.1}% of queries, more than one of {groups} groups' fair share ({:.1}%): \
+                 splits cannot spread a single key, so the busiest group runs at {bound:.1}x the \
+                 mean or more; cache hot keys or split them at the application level",
+                share * 100.0,
+                100.0 / groups as f64
+            ),
+        )
+    })
 }
 
 /// Above this max/mean group load the advisor warns about hot keys.

@@ -238,7 +238,7 @@ fn partitioning_quotes_measurements_of_the_chosen_scheme() {
     use crate::partitioning::evidence;
     let mut ctx = DistributedContext::new(ProblemType::Partitioning, 40);
     ctx.consistency_requirement = Consistency::Eventual;
-    let advice = advise(&ctx);
+    let advice = advise_measured(&ctx);
     let measured = evidence::hashing(40, 100, 0.25);
     let quoted = advice
         .rationale
@@ -253,21 +253,50 @@ fn partitioning_quotes_measurements_of_the_chosen_scheme() {
     // Range partitioning: 10 groups of 3 balance; 100 groups cannot spread the hottest key.
     ctx.consistency_requirement = Consistency::Linearizable;
     ctx.cluster_config.nodes = 30;
-    let advice = advise(&ctx);
+    let advice = advise_measured(&ctx);
     assert!(advice
         .rationale
         .iter()
         .any(|r| r.choice.contains("load splits")));
-    assert!(!advice
-        .warnings
-        .iter()
-        .any(|w| w.code == "hot_key_exceeds_group_share"));
+    let hot = |a: &Advice| {
+        a.warnings
+            .iter()
+            .any(|w| w.code == "hot_key_exceeds_group_share")
+    };
+    assert!(!hot(&advice));
+    assert!(
+        !hot(&advise(&ctx)),
+        "the instant answer's bound agrees at 10 groups"
+    );
     ctx.cluster_config.nodes = 300;
-    let advice = advise(&ctx);
-    assert!(advice
-        .warnings
+    assert!(hot(&advise_measured(&ctx)));
+    assert!(
+        hot(&advise(&ctx)),
+        "the instant answer's bound agrees at 100 groups"
+    );
+    // The instant answer runs no measurement and says where to get one.
+    assert!(advise(&ctx)
+        .rationale
         .iter()
-        .any(|w| w.code == "hot_key_exceeds_group_share"));
+        .any(|r| r.choice.contains("advise --evidence")));
+}
+
+/// Wherever the instant answer's analytic bound warns about a hot key, the measurement does
+/// too (the bound is a lower bound of the measured max/mean).
+#[test]
+fn the_hot_key_bound_never_warns_where_the_measurement_does_not() {
+    for nodes in [3u32, 12, 30, 39, 45, 60, 90, 150, 300] {
+        let mut ctx = DistributedContext::new(ProblemType::Partitioning, nodes);
+        ctx.consistency_requirement = Consistency::Linearizable;
+        let hot = |a: &Advice| {
+            a.warnings
+                .iter()
+                .any(|w| w.code == "hot_key_exceeds_group_share")
+        };
+        if hot(&advise(&ctx)) {
+            assert!(hot(&advise_measured(&ctx)), "n={nodes}");
+        }
+    }
 }
 
 /// Crash-fault consensus over more nodes than one group should vote with is answered with a

@@ -19,7 +19,11 @@ pub fn run(
         Ok(context) => context,
         Err(error) => return fail(stderr, &error),
     };
-    let mut advice = distsys_core::advise(&context);
+    let mut advice = if evidence {
+        distsys_core::advise_measured(&context)
+    } else {
+        distsys_core::advise(&context)
+    };
     let mut unsafe_design = None;
     if evidence {
         let measured = super::evidence::gather(&context, &mut advice);

@@ -11,7 +11,7 @@ pub fn run(iterations: u32, stdout: &mut dyn Write) -> i32 {
     for problem in ProblemType::ALL {
         for consistency in Consistency::ALL {
             for byzantine in [false, true] {
-                for nodes in [3u32, 7, 100] {
+                for nodes in [3u32, 7, 100, 1000] {
                     let mut ctx = DistributedContext::new(problem, nodes);
                     ctx.consistency_requirement = consistency;
                     ctx.network_assumptions.byzantine = byzantine;
