@@ -120,6 +120,9 @@ pub struct CheckResult {
     pub explain_time: Duration,
     /// The search algorithm used (see [`crate::search`]).
     pub algorithm: &'static str,
+    /// Keys whose search was stopped (or never started) because another key had already been
+    /// proven not linearizable.
+    pub cancelled_keys: usize,
 }
 
 /// Checks a history against a model. Errors are operations the model cannot interpret.
@@ -269,6 +272,17 @@ pub fn decide_with<M: Model>(
         .collect::<Result<_, HistoryError>>()?;
     outcomes.sort_by_key(|&(i, _, _)| i);
     let search_time = start.elapsed();
+    let violated = outcomes
+        .iter()
+        .any(|(_, o, _)| *o == SearchOutcome::NotLinearizable);
+    let cancelled_keys = if violated {
+        outcomes
+            .iter()
+            .filter(|(_, o, _)| *o == SearchOutcome::Cancelled)
+            .count()
+    } else {
+        0
+    };
     let first_violation = outcomes
         .iter()
         .find(|(_, o, _)| *o == SearchOutcome::NotLinearizable);
@@ -305,6 +319,7 @@ pub fn decide_with<M: Model>(
         partitions: partitions.len(),
         search_time,
         explain_time: Duration::ZERO,
+        cancelled_keys,
         algorithm: match algorithms
             .into_inner()
             .map(|a| a.into_iter().collect::<Vec<_>>())

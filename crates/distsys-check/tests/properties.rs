@@ -236,3 +236,59 @@ fn timeout_gives_unknown_instead_of_hanging() {
         result.verdict
     );
 }
+
+#[test]
+fn a_violation_in_one_key_stops_the_search_of_the_others() {
+    // Key "hard": 40 overlapping writes of 20 values (no unique-value algorithm applies) and a
+    // read of a value nobody wrote: the search must try every order of the writes, far more
+    // than any test can wait for. Key "easy": a stale read. The verdict must come from "easy"
+    // and the search of "hard" must be cancelled, not run to its memory limit.
+    let write = |key: &str, i: u64, value: u64| Operation {
+        process: i,
+        kind: OpKind::Write,
+        key: Some(key.to_string()),
+        input: json!(value),
+        output: None,
+        call: i,
+        ret: Some(1000 + i),
+        line: i as usize + 1,
+    };
+    let read = |key: &str, process: u64, value: u64, call: u64| Operation {
+        process,
+        kind: OpKind::Read,
+        key: Some(key.to_string()),
+        input: json!(null),
+        output: Some(json!(value)),
+        call,
+        ret: Some(call + 1),
+        line: process as usize + 1,
+    };
+    let mut ops: Vec<Operation> = (0..40).map(|i| write("hard", i, i % 20)).collect();
+    ops.push(read("hard", 99, 12345, 2000));
+    ops.push(write("easy", 100, 1));
+    ops.push(Operation {
+        call: 1150,
+        ret: Some(1151),
+        ..write("easy", 101, 2)
+    });
+    ops.push(read("easy", 102, 1, 1200));
+    let history = History {
+        operations: ops,
+        failed: 0,
+    };
+    let mut options = CheckOptions::new(ModelKind::Kv);
+    options.explain = false;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .expect("thread pool");
+    let result = pool.install(|| distsys_check::decide(&history, &options).expect("checks"));
+    match &result.verdict {
+        Verdict::Violation(v) => assert_eq!(v.key.as_deref(), Some("easy")),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        result.cancelled_keys, 1,
+        "the search of \"hard\" was not cancelled"
+    );
+}

@@ -280,3 +280,28 @@ fn generated_families_get_their_verdict_by_construction() {
     let (code, _, err) = run_in_process(&["generate-history", "--family", "graph"], "");
     assert_eq!(code, 2, "{err}");
 }
+
+#[test]
+fn explain_budget_and_no_explain() {
+    let bad = conformance("jepsen-etcd/etcd_000.log");
+    let (code, out, _) = run_in_process(&["check-history", &bad, "--explain-budget", "30"], "");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.starts_with("NOT linearizable"), "{out}");
+    assert!(
+        !out.contains("not shrunk") && !out.contains("not minimal"),
+        "{out}"
+    );
+    let (code, out, _) = run_in_process(
+        &["check-history", &bad, "--no-explain", "--output", "json"],
+        "",
+    );
+    assert_eq!(code, 1);
+    let json: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
+    assert_eq!(json["explained"], false, "{out}");
+    assert_eq!(json["minimal"], false, "{out}");
+    for bad_budget in ["0", "-1", "nan"] {
+        let (code, _, err) =
+            run_in_process(&["check-history", &bad, "--explain-budget", bad_budget], "");
+        assert_eq!(code, 2, "{bad_budget}: {err}");
+    }
+}
