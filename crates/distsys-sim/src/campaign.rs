@@ -130,6 +130,22 @@ impl CampaignReport {
             .max(other.worst_first_ok_after_heal_us);
     }
 
+    /// How fast the worst run recovered after the heal, as a phrase: the first completed client
+    /// operation for protocols whose every replica answers, else the first leader.
+    pub fn recovery_phrase(&self, every_replica_answers: bool) -> String {
+        if every_replica_answers {
+            format!(
+                "a client operation completed within {:.0} ms",
+                self.worst_first_ok_after_heal_us as f64 / 1000.0
+            )
+        } else {
+            format!(
+                "a leader within {:.0} ms",
+                self.worst_leader_after_heal_us as f64 / 1000.0
+            )
+        }
+    }
+
     /// Failing runs by kind, every kind listed (0 when none).
     pub fn failures_by_kind(&self) -> Vec<(FailureKind, u64)> {
         FailureKind::ALL

@@ -92,17 +92,10 @@ fn consensus_config(advice: &Advice, latency_ms: f64, timer_scale: u64) -> SimCo
 
 /// One campaign's figures, as a sentence.
 fn consensus_figures(config: &SimConfig, report: &CampaignReport) -> String {
-    let recovery = if config.protocol.byzantine_tolerant() {
-        format!(
-            "a client operation completed within {:.0} ms of the last fault healing",
-            report.worst_first_ok_after_heal_us as f64 / 1000.0
-        )
-    } else {
-        format!(
-            "a leader within {:.0} ms of the last fault healing",
-            report.worst_leader_after_heal_us as f64 / 1000.0
-        )
-    };
+    let recovery = format!(
+        "{} of the last fault healing",
+        report.recovery_phrase(config.protocol.byzantine_tolerant())
+    );
     format!(
         "{} failing run(s) ({}); {} leader/view changes; commit latency p50 {:.1} ms, p99 {:.1} ms; {recovery} (worst run)",
         report.failures.len(),

@@ -185,17 +185,7 @@ fn print_figures(
         summary.latency_ms(50.0),
         summary.latency_ms(99.0)
     );
-    let recovered = if header.byzantine.is_some() {
-        format!(
-            "first operation completed within {:.0} ms",
-            summary.worst_first_ok_after_heal_us as f64 / 1000.0
-        )
-    } else {
-        format!(
-            "a leader within {:.0} ms",
-            summary.worst_leader_after_heal_us as f64 / 1000.0
-        )
-    };
+    let recovered = summary.recovery_phrase(header.byzantine.is_some());
     let _ = writeln!(
         stdout,
         "after faults heal: {recovered}, operations pending at the heal done within {:.0} ms (worst run)",
