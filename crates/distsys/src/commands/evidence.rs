@@ -2,6 +2,7 @@
 //! latency and quotes what they measured, as extra rationale entries.
 
 use crate::commands::simulate::summary::Header;
+use distsys_consensus::pbft::byzantine::Behaviour;
 use distsys_consensus::Mutant;
 use distsys_core::advice::{Advice, Rationale, Warning};
 use distsys_core::replication::ReplicationMode;
@@ -123,6 +124,39 @@ fn consensus_what(config: &SimConfig) -> String {
     )
 }
 
+/// Seeds per byzantine behaviour on its own.
+const SEEDS_PER_BEHAVIOUR: u64 = 4;
+
+/// Byzantine protocols: every adversary behaviour also gets runs of its own (a mix of
+/// behaviours can hide what one does alone, e.g. colluding equivocation). Quotes the results;
+/// returns the first behaviour's campaign that failed, if any.
+fn per_behaviour(base: &SimConfig, evidence: &mut Evidence) -> Option<(SimConfig, CampaignReport)> {
+    let mut lines = Vec::new();
+    let mut failed = None;
+    for behaviour in Behaviour::ALL {
+        let mut config = base.clone();
+        config.byzantine_behaviours = vec![behaviour];
+        let report = run_campaign(&config, 1_000, SEEDS_PER_BEHAVIOUR, &|_, _| {});
+        lines.push(format!(
+            "{} {}/{}",
+            behaviour.name(),
+            report.failures.len(),
+            report.runs
+        ));
+        if failed.is_none() && !report.failures.is_empty() {
+            failed = Some((config, report));
+        }
+    }
+    evidence.rationale.push(measured(
+        &format!(
+            "{SEEDS_PER_BEHAVIOUR} pbft runs per byzantine behaviour alone, {} byzantine replica(s), every fault",
+            base.byzantine
+        ),
+        format!("failing runs per behaviour: {}", lines.join(", ")),
+    ));
+    failed
+}
+
 /// Timer scales tried when the advised timers stall: each doubles them.
 const TIMER_SCALES: [u64; 6] = [2, 4, 8, 16, 32, 64];
 
@@ -147,12 +181,22 @@ fn consensus(advice: &mut Advice, latency_ms: f64, mutant: Option<Mutant>) -> Ev
         &consensus_what(&config),
         consensus_figures(&config, &report),
     ));
+    let (config, report) = match report.failures.is_empty() {
+        true if config.protocol.byzantine_tolerant() => {
+            match per_behaviour(&config, &mut evidence) {
+                Some(failed) => failed,
+                None => return evidence,
+            }
+        }
+        true => return evidence,
+        false => (config, report),
+    };
     let Some(first) = report.failures.first() else {
         return evidence;
     };
     let replay = format!(
         "distsys simulate {} --seed {}",
-        Header::of(&config, SEEDS).replay_flags,
+        Header::of(&config, report.runs).replay_flags,
         first.seed
     );
     let only_stalls = report.failures_of(FailureKind::Safety) == 0
