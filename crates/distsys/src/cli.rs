@@ -84,36 +84,7 @@ pub enum Command {
     },
     /// Write a generated history of a hard family with a verdict known by construction (the
     /// verdict goes to stderr): 1..64 clients, any size, unknown outcomes, planted violations.
-    GenerateHistory {
-        /// register, cas-register or kv-append.
-        #[arg(long, default_value = "cas-register")]
-        family: String,
-        /// Operations.
-        #[arg(long, default_value_t = 1000)]
-        ops: usize,
-        /// Concurrent clients.
-        #[arg(long, default_value_t = 10)]
-        clients: usize,
-        /// Keys (kv-append).
-        #[arg(long, default_value_t = 10)]
-        keys: usize,
-        /// Share of mutations with unknown outcome (0 to 1).
-        #[arg(long, default_value_t = 0.02)]
-        info: f64,
-        /// Planted violation: none, stale-read, lost-write, duplicated-append.
-        #[arg(long, default_value = "none")]
-        violation: String,
-        /// RNG seed.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Output format: jsonl, jepsen-etcd (registers) or jepsen-kv (default: jepsen-etcd
-        /// for registers, jepsen-kv for kv-append).
-        #[arg(long, default_value = "auto")]
-        format: String,
-        /// Output file (default: standard output).
-        #[arg(long)]
-        out: Option<String>,
-    },
+    GenerateHistory(GenerateArgs),
     /// Run the deterministic simulator: one seed, or a campaign of many in parallel.
     Simulate(Box<SimulateArgs>),
     /// Sweep cluster sizes: every protocol at every size up to --max-nodes with every fault
@@ -425,4 +396,37 @@ pub struct SweepArgs {
     /// Run only the cells of shard I of N (cell k belongs to shard k mod N).
     #[arg(long, value_name = "I/N")]
     pub shard: Option<String>,
+}
+
+/// `distsys generate-history`: a history of a family whose verdict is known by construction.
+#[derive(Debug, clap::Args)]
+pub struct GenerateArgs {
+    /// register, cas-register or kv-append.
+    #[arg(long, default_value = "cas-register")]
+    pub family: String,
+    /// Operations.
+    #[arg(long, default_value_t = 1000)]
+    pub ops: usize,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 10)]
+    pub clients: usize,
+    /// Keys (kv-append).
+    #[arg(long, default_value_t = 10)]
+    pub keys: usize,
+    /// Share of mutations with unknown outcome (0 to 1).
+    #[arg(long, default_value_t = 0.02)]
+    pub info: f64,
+    /// Planted violation: none, stale-read, lost-write, duplicated-append.
+    #[arg(long, default_value = "none")]
+    pub violation: String,
+    /// RNG seed.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Output format: jsonl, jepsen-etcd (registers) or jepsen-kv (default: jepsen-etcd
+    /// for registers, jepsen-kv for kv-append).
+    #[arg(long, default_value = "auto")]
+    pub format: String,
+    /// Output file (default: standard output).
+    #[arg(long)]
+    pub out: Option<String>,
 }

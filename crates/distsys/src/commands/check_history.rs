@@ -197,18 +197,7 @@ fn run_one(
         Verdict::Unknown(_) => EXIT_UNKNOWN,
     }
 }
-
-pub struct GenerateArgs {
-    pub family: String,
-    pub ops: usize,
-    pub clients: usize,
-    pub keys: usize,
-    pub info: f64,
-    pub violation: String,
-    pub seed: u64,
-    pub format: String,
-    pub out: Option<String>,
-}
+pub use crate::cli::GenerateArgs;
 
 /// `distsys generate-history`: the history on stdout (or `--out`), its verdict on stderr.
 pub fn generate(args: &GenerateArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> i32 {

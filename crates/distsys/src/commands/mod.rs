@@ -73,31 +73,7 @@ pub fn dispatch(
             };
             check_history::run(&args, stdin, stdout, stderr)
         }
-        Command::GenerateHistory {
-            family,
-            ops,
-            clients,
-            keys,
-            info,
-            violation,
-            seed,
-            format,
-            out,
-        } => check_history::generate(
-            &check_history::GenerateArgs {
-                family,
-                ops,
-                clients,
-                keys,
-                info,
-                violation,
-                seed,
-                format,
-                out,
-            },
-            stdout,
-            stderr,
-        ),
+        Command::GenerateHistory(args) => check_history::generate(&args, stdout, stderr),
         Command::Simulate(args) => simulate::run(&args, stdout, stderr),
         Command::Sweep(args) => sweep::run(&args, stdout, stderr),
         Command::MergeReports { files } => simulate::summary::merge_reports(&files, stdout, stderr),
