@@ -260,7 +260,7 @@ pub fn search<M: Model>(
     let twin_before = twins(ops, intervals);
     while list.first() != NIL {
         iterations += 1;
-        if iterations % CANCEL_CHECK_INTERVAL == 0 && cancel.fired() {
+        if iterations.is_multiple_of(CANCEL_CHECK_INTERVAL) && cancel.fired() {
             return SearchOutcome::Cancelled;
         }
         debug_assert_ne!(

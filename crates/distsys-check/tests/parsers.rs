@@ -125,7 +125,7 @@ impl Respacer {
         ["\t", " ", "  ", " \t ", "\t\t", "    "][(self.next() % 6) as usize]
     }
     fn eol(&mut self) -> &'static str {
-        if self.next() % 3 == 0 {
+        if self.next().is_multiple_of(3) {
             "\r\n"
         } else {
             "\n"
@@ -154,7 +154,7 @@ fn space_separated_etcd_logs_read_like_their_tab_separated_twins() {
                 first = false;
                 respaced.push_str(field);
             }
-            if r.next() % 4 == 0 {
+            if r.next().is_multiple_of(4) {
                 respaced.push(' ');
             }
             respaced.push_str(r.eol());
@@ -196,7 +196,7 @@ fn jepsen_kv_maps_in_any_key_order_spacing_and_comments() {
                 text.push_str(&format!(":{key}{}{value}", r.gap()));
             }
             text.push_str(&format!("{}}}", r.gap()));
-            if r.next() % 5 == 0 {
+            if r.next().is_multiple_of(5) {
                 text.push_str(" ; trailing comment {:not \"a map\"");
             }
             rewritten.push_str(&text);

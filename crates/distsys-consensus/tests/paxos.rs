@@ -172,7 +172,7 @@ fn chaos(seed: u64, mutant: Option<PaxosMutant>) -> Net {
     let mut counter = 0u64;
     net.run(3_000, |net| {
         counter += 1;
-        if counter % 3 == 0 {
+        if counter.is_multiple_of(3) {
             net.propose(format!("v{seed}-{counter}").into_bytes());
         }
         if net.rng.random_bool(0.003) {

@@ -271,7 +271,7 @@ async fn execute(shared: &Shared, session: &mut Session, args: Vec<Vec<u8>>) -> 
                 Reply::Simple("OK".into())
             }
             "MSET" => {
-                if argc < 3 || argc % 2 == 0 {
+                if argc < 3 || argc.is_multiple_of(2) {
                     return Err(wrong_args(&name));
                 }
                 let pairs = args[1..].chunks(2).map(|p| (text(&p[0]), text(&p[1]))).collect();

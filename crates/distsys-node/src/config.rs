@@ -143,7 +143,7 @@ impl NodeConfig {
     /// The cluster key's bytes.
     pub fn key(&self) -> Option<Vec<u8>> {
         let hex = self.cluster_key.trim();
-        if hex.len() < 32 || hex.len() % 2 != 0 {
+        if hex.len() < 32 || !hex.len().is_multiple_of(2) {
             return None;
         }
         (0..hex.len())

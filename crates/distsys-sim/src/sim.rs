@@ -649,7 +649,7 @@ impl<C: SimCore> Sim<C> {
                 self.now / MS
             ));
         }
-        if self.report.events % WALL_CHECK_EVERY == 0 && started.elapsed() > WALL_BUDGET {
+        if self.report.events.is_multiple_of(WALL_CHECK_EVERY) && started.elapsed() > WALL_BUDGET {
             return Some(format!(
                 "{} events processed in more than {} s of wall time (the run's wall budget)",
                 self.report.events,

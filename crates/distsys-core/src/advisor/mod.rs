@@ -204,7 +204,7 @@ fn common_warnings(
             "single_node",
             "one node tolerates no failure at all: any crash is an outage and may lose data".into(),
         ));
-    } else if g.size % 2 == 0 && !g.byzantine && leader_group {
+    } else if g.size.is_multiple_of(2) && !g.byzantine && leader_group {
         out.push(warning(
             "even_node_count",
             format!(

@@ -16,7 +16,12 @@ pub struct Maglev {
 
 /// The smallest prime at least `n`.
 fn prime_at_least(n: usize) -> usize {
-    let is_prime = |p: usize| p >= 2 && (2..).take_while(|d| d * d <= p).all(|d| p % d != 0);
+    let is_prime = |p: usize| {
+        p >= 2
+            && (2..)
+                .take_while(|d| d * d <= p)
+                .all(|d| !p.is_multiple_of(d))
+    };
     (n.max(2)..).find(|p| is_prime(*p)).unwrap_or(2)
 }
 
