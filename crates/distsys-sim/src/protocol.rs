@@ -35,6 +35,16 @@ impl Protocol {
         }
     }
 
+    /// The protocol `--protocol` names: its name, or `multi-paxos` / `paxos` for Multi-Paxos.
+    pub fn parse(name: &str) -> Option<Protocol> {
+        match name.trim() {
+            "raft" => Some(Protocol::Raft),
+            "multipaxos" | "multi-paxos" | "paxos" => Some(Protocol::MultiPaxos),
+            "pbft" => Some(Protocol::Pbft),
+            _ => None,
+        }
+    }
+
     /// Whether the protocol tolerates byzantine replicas.
     pub fn byzantine_tolerant(self) -> bool {
         self == Protocol::Pbft

@@ -16,11 +16,7 @@ fn protocols(list: &str) -> Result<Vec<Protocol>, String> {
     }
     list.split(',')
         .map(|name| {
-            PROTOCOLS
-                .iter()
-                .copied()
-                .find(|p| p.name() == name.trim())
-                .ok_or_else(|| {
+            Protocol::parse(name).ok_or_else(|| {
                     format!("--protocols: unknown protocol {name:?} (all, or a list of raft, multipaxos, pbft)")
                 })
         })

@@ -79,16 +79,12 @@ fn parse_range(text: &str) -> Result<(u64, u64), String> {
 }
 
 fn config(args: &SimulateArgs) -> Result<SimConfig, String> {
-    let protocol = match args.protocol.as_str() {
-        "raft" => Protocol::Raft,
-        "multipaxos" | "multi-paxos" | "paxos" => Protocol::MultiPaxos,
-        "pbft" => Protocol::Pbft,
-        other => {
-            return Err(format!(
-                "--protocol must be raft, multipaxos or pbft, got {other:?}"
-            ))
-        }
-    };
+    let protocol = Protocol::parse(&args.protocol).ok_or_else(|| {
+        format!(
+            "--protocol must be raft, multipaxos or pbft, got {:?}",
+            args.protocol
+        )
+    })?;
     if !(1..=51).contains(&args.nodes) {
         return Err(format!(
             "--nodes must be between 1 and 51, got {}",
@@ -233,25 +229,20 @@ fn list<M: Copy>(
 
 pub fn run(args: &SimulateArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> i32 {
     if args.list_mutants {
-        if matches!(
-            args.protocol.as_str(),
-            "multipaxos" | "multi-paxos" | "paxos"
-        ) {
-            list(
+        match Protocol::parse(&args.protocol) {
+            Some(Protocol::MultiPaxos) => list(
                 &PaxosMutant::ALL,
                 PaxosMutant::name,
                 PaxosMutant::description,
                 stdout,
-            );
-        } else if args.protocol == "pbft" {
-            list(
+            ),
+            Some(Protocol::Pbft) => list(
                 &PbftMutant::ALL,
                 PbftMutant::name,
                 PbftMutant::description,
                 stdout,
-            );
-        } else {
-            list(&Mutant::ALL, Mutant::name, Mutant::description, stdout);
+            ),
+            _ => list(&Mutant::ALL, Mutant::name, Mutant::description, stdout),
         }
         return EXIT_OK;
     }
