@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what distsys needs beyond the Rust toolchain, on Debian (run as root).
+# Installs what distsys needs beyond the Rust toolchain, on Debian: as root, or through sudo
+# when it is there (without either it says what to run and exits 2).
 #   scripts/setup.sh          nothing extra is needed to build and test
 #   scripts/setup.sh browser  chromium, to screenshot HTML reports
 #   scripts/setup.sh redis    redis-tools (redis-cli, redis-benchmark) to talk to a node
@@ -23,5 +24,15 @@ if [ ${#packages[@]} -eq 0 ]; then
   echo "nothing to install: building and testing need only cargo and cargo-nextest"
   exit 0
 fi
-apt-get update
-DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${packages[@]}"
+as_root=()
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then
+    as_root=(sudo)
+  else
+    echo "setup.sh: installing ${packages[*]} needs root, and there is no sudo here;" >&2
+    echo "  run as root: apt-get install -y --no-install-recommends ${packages[*]}" >&2
+    exit 2
+  fi
+fi
+"${as_root[@]}" apt-get update
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${packages[@]}"
