@@ -309,6 +309,7 @@ fn small_history_with(model: crate::ModelKind, seed: u64, ops_max: usize, unique
                     } else {
                         pick(&mut rng)
                     }
+                    .into()
                 }),
                 call,
                 ret: (!unknown).then_some(ret),
@@ -331,9 +332,10 @@ fn small_history_with(model: crate::ModelKind, seed: u64, ops_max: usize, unique
             };
             match op.kind {
                 OpKind::Read if model == ModelKind::Set => {
-                    op.output = Some(Value::Array(sets.get(&op.key).cloned().unwrap_or_default()));
+                    op.output =
+                        Some(Value::Array(sets.get(&op.key).cloned().unwrap_or_default()).into());
                 }
-                OpKind::Read => op.output = Some(current),
+                OpKind::Read => op.output = Some(current.into()),
                 OpKind::Cas => {
                     if rng.random_bool(0.6) {
                         let new = if unique {

@@ -9,6 +9,176 @@
 use rustc_hash::FxHashMap;
 use serde_json::Value;
 use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+/// A string held as the first `len` bytes of a text that other values share: the reads of an
+/// append-only key return ever longer prefixes of one text, so each read costs a pointer and a
+/// length instead of a copy of its whole value. Compares, hashes and prints as the string it
+/// holds (`as_str`), whatever text it shares.
+#[derive(Clone)]
+pub struct SharedText {
+    text: Arc<str>,
+    len: usize,
+}
+
+impl SharedText {
+    /// A string of its own (shared with nothing yet).
+    pub fn new(text: impl Into<Arc<str>>) -> Self {
+        let text: Arc<str> = text.into();
+        SharedText {
+            len: text.len(),
+            text,
+        }
+    }
+
+    /// The first `len` bytes of `text`; `None` unless `len` is a char boundary of `text`.
+    pub fn prefix(text: &Arc<str>, len: usize) -> Option<Self> {
+        text.is_char_boundary(len).then(|| SharedText {
+            text: text.clone(),
+            len,
+        })
+    }
+
+    /// The string.
+    pub fn as_str(&self) -> &str {
+        &self.text[..self.len]
+    }
+
+    /// Its length in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether it is the empty string.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The identity of the text it shares: values with the same base are prefixes of one
+    /// text, so the shorter of two is a prefix of the longer.
+    pub fn base(&self) -> usize {
+        Arc::as_ptr(&self.text) as *const u8 as usize
+    }
+
+    /// Whether `self` is a prefix of `other` (`other` starts with `self`); constant time when
+    /// both share one text.
+    pub fn is_prefix_of(&self, other: &SharedText) -> bool {
+        if Arc::ptr_eq(&self.text, &other.text) {
+            self.len <= other.len
+        } else {
+            other.as_str().starts_with(self.as_str())
+        }
+    }
+}
+
+impl PartialEq for SharedText {
+    fn eq(&self, other: &Self) -> bool {
+        self.len == other.len
+            && (Arc::ptr_eq(&self.text, &other.text) || self.as_str() == other.as_str())
+    }
+}
+
+impl Eq for SharedText {}
+
+impl Hash for SharedText {
+    /// The length and at most 32 bytes at each end: equal strings hash alike (so `Eq` and `Hash`
+    /// agree), in time independent of the length; different strings that collide are told apart
+    /// by `eq`.
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let bytes = self.as_str().as_bytes();
+        state.write_usize(bytes.len());
+        if bytes.len() <= 64 {
+            state.write(bytes);
+        } else {
+            state.write(&bytes[..32]);
+            state.write(&bytes[bytes.len() - 32..]);
+        }
+    }
+}
+
+impl fmt::Debug for SharedText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+/// What a read returned: a JSON value, or a string held as a [`SharedText`] (the parsers and
+/// [`HistoryBuilder`] hold every non-empty string read result that way). Equality is strict JSON
+/// equality either way: a `Text` equals exactly the JSON string with the same characters (never
+/// a number, `1` is not `"1"`).
+#[derive(Clone, Debug)]
+pub enum ReadValue {
+    /// Any JSON value.
+    Json(Value),
+    /// A JSON string.
+    Text(SharedText),
+}
+
+impl ReadValue {
+    /// The string, if the value is one.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            ReadValue::Json(Value::String(s)) => Some(s),
+            ReadValue::Json(_) => None,
+            ReadValue::Text(t) => Some(t.as_str()),
+        }
+    }
+
+    /// The value as JSON (a `Text` is copied into a JSON string).
+    pub fn to_json(&self) -> Value {
+        match self {
+            ReadValue::Json(v) => v.clone(),
+            ReadValue::Text(t) => Value::String(t.as_str().to_string()),
+        }
+    }
+}
+
+impl From<Value> for ReadValue {
+    fn from(value: Value) -> Self {
+        ReadValue::Json(value)
+    }
+}
+
+impl PartialEq for ReadValue {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (ReadValue::Json(a), ReadValue::Json(b)) => a == b,
+            (ReadValue::Text(a), ReadValue::Text(b)) => a == b,
+            (ReadValue::Text(t), ReadValue::Json(v)) | (ReadValue::Json(v), ReadValue::Text(t)) => {
+                v.as_str() == Some(t.as_str())
+            }
+        }
+    }
+}
+
+impl PartialEq<Value> for ReadValue {
+    fn eq(&self, other: &Value) -> bool {
+        match self {
+            ReadValue::Json(v) => v == other,
+            ReadValue::Text(t) => other.as_str() == Some(t.as_str()),
+        }
+    }
+}
+
+impl fmt::Display for ReadValue {
+    /// As JSON text.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReadValue::Json(v) => write!(f, "{v}"),
+            ReadValue::Text(t) => write!(f, "{}", Value::String(t.as_str().to_string())),
+        }
+    }
+}
+
+impl serde::Serialize for ReadValue {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ReadValue::Json(v) => v.serialize(serializer),
+            ReadValue::Text(t) => serializer.serialize_str(t.as_str()),
+        }
+    }
+}
 
 /// What an operation does. Names accepted in inputs are listed in [`OpKind::parse`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -71,7 +241,7 @@ pub struct Operation {
     /// Argument: written/appended/added value, `[expected, new]` for cas, `null` otherwise.
     pub input: Value,
     /// Result, when known: the value a read returned (`null` = absent).
-    pub output: Option<Value>,
+    pub output: Option<ReadValue>,
     /// Invocation time.
     pub call: u64,
     /// Completion time; `None` when the outcome is unknown (`info` or never completed).
@@ -189,12 +359,60 @@ pub struct Event {
 
 /// Pairs invocations with completions, per process, and enforces the history rules. Every
 /// format's parser feeds it events; it is the one place those rules live.
+///
+/// String read results are held compactly: each key keeps a few growing texts, and a read
+/// whose string is a prefix of one of them (or extends one, which then grows) is stored as that
+/// text's prefix ([`SharedText`]), checked byte by byte, so the ever longer reads of an
+/// append-only key cost one copy of the longest, not one copy each.
 #[derive(Debug, Default)]
 pub struct HistoryBuilder {
     operations: Vec<Option<Operation>>,
     in_flight: FxHashMap<u64, usize>,
     failed: usize,
     last_time: u64,
+    texts: TextLogs,
+}
+
+/// Per key, at most [`TextLogs::PER_KEY`] growing texts; the reads that are prefixes of them.
+#[derive(Debug, Default)]
+struct TextLogs {
+    logs: Vec<String>,
+    /// Log indices of each key, the most recently used last.
+    by_key: FxHashMap<Option<String>, Vec<usize>>,
+    /// (operation index, log, length) of every read held as a prefix of a log.
+    reads: Vec<(usize, usize, usize)>,
+}
+
+impl TextLogs {
+    const PER_KEY: usize = 8;
+
+    /// The log of `key` that `text` is a prefix of, or that `text` extends (grown to it), or a
+    /// new one while the key has fewer than [`Self::PER_KEY`]; `None`: `text` stays on its own.
+    fn share(&mut self, key: &Option<String>, text: &str) -> Option<usize> {
+        let logs = match self.by_key.get_mut(key) {
+            Some(logs) => logs,
+            None => self.by_key.entry(key.clone()).or_default(),
+        };
+        for slot in (0..logs.len()).rev() {
+            let log = &mut self.logs[logs[slot]];
+            let common = log.len().min(text.len());
+            if log.as_bytes()[..common] != text.as_bytes()[..common] {
+                continue;
+            }
+            if text.len() > log.len() {
+                log.push_str(&text[common..]);
+            }
+            let index = logs.remove(slot);
+            logs.push(index);
+            return Some(index);
+        }
+        if logs.len() >= Self::PER_KEY {
+            return None;
+        }
+        logs.push(self.logs.len());
+        self.logs.push(text.to_string());
+        self.logs.len().checked_sub(1)
+    }
 }
 
 impl HistoryBuilder {
@@ -207,6 +425,30 @@ impl HistoryBuilder {
     /// invocation on a process that already has one in flight, a completion whose operation or
     /// key differs from its invocation, or time going backwards.
     pub fn push(&mut self, event: Event) -> Result<(), HistoryError> {
+        self.push_text(event, None)
+    }
+
+    /// [`HistoryBuilder::push`] for an event whose value is the string `text` (borrowed from
+    /// the input; `event.value` is ignored): a read's result is then compared with its key's
+    /// texts in place, never copied unless it extends them.
+    pub fn push_str(&mut self, event: Event, text: &str) -> Result<(), HistoryError> {
+        self.push_text(event, Some(text))
+    }
+
+    fn push_text(&mut self, mut event: Event, text: Option<&str>) -> Result<(), HistoryError> {
+        let is_read_result = event.kind == OpKind::Read && event.completion == Some(Completion::Ok);
+        let mut shared = None;
+        if is_read_result {
+            let borrowed = text.or_else(|| event.value.as_str());
+            shared = borrowed.filter(|t| !t.is_empty()).map(|t| t.len());
+            if shared.is_none() {
+                if let Some(t) = text {
+                    event.value = Value::String(t.to_string());
+                }
+            }
+        } else if let Some(t) = text {
+            event.value = Value::String(t.to_string());
+        }
         if event.time < self.last_time {
             return Err(HistoryError::new(
                 event.line,
@@ -219,7 +461,28 @@ impl HistoryBuilder {
         self.last_time = event.time;
         match event.completion {
             None => self.invoke(event),
-            Some(completion) => self.complete(event, completion),
+            Some(completion) => {
+                let index = self.in_flight.get(&event.process).copied();
+                // Kept apart while `complete` checks the event (the read's value is set below).
+                let owned = match shared {
+                    Some(_) => std::mem::take(&mut event.value),
+                    None => Value::Null,
+                };
+                self.complete(event, completion)?;
+                let (Some(len), Some(index)) = (shared, index) else {
+                    return Ok(());
+                };
+                let Some(op) = self.operations[index].as_mut() else {
+                    return Ok(());
+                };
+                let text = text.or(owned.as_str()).unwrap_or("");
+                debug_assert_eq!(text.len(), len);
+                match self.texts.share(&op.key, text) {
+                    Some(log) => self.texts.reads.push((index, log, len)),
+                    None => op.output = Some(ReadValue::Text(SharedText::new(text))),
+                }
+                Ok(())
+            }
         }
     }
 
@@ -294,7 +557,7 @@ impl HistoryBuilder {
             Completion::Ok => {
                 op.ret = Some(event.time);
                 if op.kind == OpKind::Read {
-                    op.output = Some(event.value);
+                    op.output = Some(ReadValue::Json(event.value));
                 }
             }
             Completion::Fail => {
@@ -309,7 +572,14 @@ impl HistoryBuilder {
     }
 
     /// The history; invocations still in flight become indeterminate (`info`).
-    pub fn finish(self) -> History {
+    pub fn finish(mut self) -> History {
+        let logs: Vec<Arc<str>> = self.texts.logs.drain(..).map(Arc::from).collect();
+        for &(index, log, len) in &self.texts.reads {
+            if let Some(Some(op)) = self.operations.get_mut(index) {
+                // `len` is the length of a string the log starts with: a char boundary.
+                op.output = SharedText::prefix(&logs[log], len).map(ReadValue::Text);
+            }
+        }
         History {
             operations: self
                 .operations

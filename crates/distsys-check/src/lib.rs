@@ -25,6 +25,6 @@ pub mod zones;
 pub use checker::{
     check, decide, explain, CheckOptions, CheckResult, UnknownReason, Verdict, Violation,
 };
-pub use format::{parse_history, HistoryFormat};
-pub use history::{History, HistoryError, OpKind, Operation};
+pub use format::{parse_history, parse_history_reader, HistoryFormat};
+pub use history::{History, HistoryError, OpKind, Operation, ReadValue, SharedText};
 pub use model::ModelKind;

@@ -57,7 +57,10 @@ fn cas_pair(op: &Operation) -> Option<(&Value, &Value)> {
 
 /// The state after `op` (which took effect), or `None` if its result is impossible there.
 fn step(model: ModelKind, state: &State, op: &Operation) -> Option<State> {
-    let output = op.output.clone().unwrap_or(Value::Null);
+    let output = op
+        .output
+        .as_ref()
+        .map_or(Value::Null, crate::history::ReadValue::to_json);
     match (model, state) {
         (ModelKind::Set, State::Set(elements)) => match op.kind {
             OpKind::Add => {

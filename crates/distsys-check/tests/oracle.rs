@@ -161,7 +161,7 @@ fn op(kind: OpKind, input: Value, output: Option<Value>, call: u64, ret: Option<
         kind,
         key: None,
         input,
-        output,
+        output: output.map(Into::into),
         call,
         ret,
         line: call as usize,

@@ -52,7 +52,7 @@ fn make_one_read_stale(history: &History, pick: usize) -> Option<History> {
                             && w2.call > w.ret.unwrap_or(u64::MAX)
                             && w2.ret.unwrap_or(u64::MAX) < read.call
                     });
-                    (overwritten && read.output.as_ref() != Some(&w.input))
+                    (overwritten && read.output.as_ref().is_none_or(|o| *o != w.input))
                         .then(|| (ri, w.input.clone()))
                 })
         })
@@ -62,7 +62,7 @@ fn make_one_read_stale(history: &History, pick: usize) -> Option<History> {
     }
     let (index, stale) = candidates[pick % candidates.len()].clone();
     let mut mutated = history.clone();
-    mutated.operations[index].output = Some(stale);
+    mutated.operations[index].output = Some(stale.into());
     Some(mutated)
 }
 
@@ -118,7 +118,7 @@ fn classic_small_histories() {
         kind,
         key: None,
         input,
-        output,
+        output: output.map(Into::into),
         call,
         ret,
         line: call as usize,
@@ -213,7 +213,7 @@ fn timeout_gives_unknown_instead_of_hanging() {
         kind: OpKind::Read,
         key: None,
         input: json!(null),
-        output: Some(json!(12345)),
+        output: Some(json!(12345).into()),
         call: 2000,
         ret: Some(2001),
         line: 100,
@@ -258,7 +258,7 @@ fn a_violation_in_one_key_stops_the_search_of_the_others() {
         kind: OpKind::Read,
         key: Some(key.to_string()),
         input: json!(null),
-        output: Some(json!(value)),
+        output: Some(json!(value).into()),
         call,
         ret: Some(call + 1),
         line: process as usize + 1,

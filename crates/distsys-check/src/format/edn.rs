@@ -5,33 +5,40 @@
 //! discards the next form. Nesting deeper than [`DEPTH_MAX`] is an error, not a stack overflow.
 
 use serde_json::{Map, Number, Value};
+use std::borrow::Cow;
 
 /// Deepest nesting of vectors, lists, sets and maps accepted.
 pub const DEPTH_MAX: usize = 64;
 
-/// An EDN value. Keywords are kept apart from strings (`:ok` is not `"ok"`).
+/// An EDN value. Keywords are kept apart from strings (`:ok` is not `"ok"`). Borrows from the
+/// text it was read from: a string with no escapes is a slice of it, found by `memchr`, never
+/// copied (Jepsen kv reads return values of many kilobytes).
 #[derive(Debug, Clone, PartialEq)]
-pub enum Edn {
-    /// A scalar or collection, as JSON (keywords inside collections become `":name"` strings).
+pub enum Edn<'a> {
+    /// A scalar or collection, as JSON (keywords inside collections become `":name"` strings,
+    /// strings inside collections JSON strings).
     Data(Value),
     /// `:name`
-    Keyword(String),
+    Keyword(&'a str),
+    /// A string (not inside a collection).
+    Str(Cow<'a, str>),
 }
 
-impl Edn {
+impl Edn<'_> {
     /// The value as JSON (a keyword becomes the string `":name"`).
     pub fn into_json(self) -> Value {
         match self {
             Edn::Data(v) => v,
             Edn::Keyword(k) => Value::String(format!(":{k}")),
+            Edn::Str(s) => Value::String(s.into_owned()),
         }
     }
 }
 
 /// Parses a `{:k v, ...}` map; returns its entries in order.
-pub fn parse_map(text: &str) -> Result<Vec<(String, Edn)>, String> {
+pub fn parse_map(text: &str) -> Result<Vec<(&str, Edn<'_>)>, String> {
     let mut parser = Parser {
-        bytes: text.as_bytes(),
+        text,
         pos: 0,
         depth: 0,
     };
@@ -60,9 +67,9 @@ pub fn parse_map(text: &str) -> Result<Vec<(String, Edn)>, String> {
 }
 
 /// Parses one EDN value filling the whole text (whitespace and comments aside).
-pub fn parse_value(text: &str) -> Result<Edn, String> {
+pub fn parse_value(text: &str) -> Result<Edn<'_>, String> {
     let mut parser = Parser {
-        bytes: text.as_bytes(),
+        text,
         pos: 0,
         depth: 0,
     };
@@ -72,7 +79,7 @@ pub fn parse_value(text: &str) -> Result<Edn, String> {
 }
 
 struct Parser<'a> {
-    bytes: &'a [u8],
+    text: &'a str,
     pos: usize,
     /// Values being read (nesting), bounded by [`DEPTH_MAX`].
     depth: usize,
@@ -85,14 +92,18 @@ fn is_delimiter(b: u8) -> bool {
     )
 }
 
-impl Parser<'_> {
+impl<'a> Parser<'a> {
     fn peek(&self) -> Option<u8> {
-        self.bytes.get(self.pos).copied()
+        self.text.as_bytes().get(self.pos).copied()
+    }
+
+    fn byte_at(&self, pos: usize) -> Option<u8> {
+        self.text.as_bytes().get(pos).copied()
     }
 
     fn finish(&mut self) -> Result<(), String> {
         self.skip_ws()?;
-        if self.pos != self.bytes.len() {
+        if self.pos != self.text.len() {
             return Err(format!("unexpected text at byte {}", self.pos));
         }
         Ok(())
@@ -108,7 +119,7 @@ impl Parser<'_> {
                         self.pos += 1;
                     }
                 }
-                Some(b'#') if self.bytes.get(self.pos + 1) == Some(&b'_') => {
+                Some(b'#') if self.byte_at(self.pos + 1) == Some(b'_') => {
                     self.pos += 2;
                     self.value()?;
                 }
@@ -126,13 +137,15 @@ impl Parser<'_> {
         }
     }
 
-    fn token(&mut self) -> Result<&str, String> {
+    fn token(&mut self) -> Result<&'a str, String> {
         let start = self.pos;
         while self.peek().is_some_and(|b| !is_delimiter(b)) {
             self.pos += 1;
         }
-        std::str::from_utf8(&self.bytes[start..self.pos])
-            .map_err(|_| format!("invalid UTF-8 at byte {start}"))
+        // Delimiters are ASCII, so a token ends on a char boundary (unless the text does).
+        let text: &'a str = self.text;
+        text.get(start..self.pos)
+            .ok_or_else(|| format!("invalid UTF-8 at byte {start}"))
     }
 
     /// Items of a collection up to `close`, each at `depth + 1`.
@@ -151,7 +164,7 @@ impl Parser<'_> {
         }
     }
 
-    fn value(&mut self) -> Result<Edn, String> {
+    fn value(&mut self) -> Result<Edn<'a>, String> {
         if self.depth >= DEPTH_MAX {
             return Err(format!(
                 "nesting deeper than {DEPTH_MAX} levels at byte {}",
@@ -164,20 +177,20 @@ impl Parser<'_> {
         value
     }
 
-    fn value_here(&mut self) -> Result<Edn, String> {
+    fn value_here(&mut self) -> Result<Edn<'a>, String> {
         self.skip_ws()?;
         match self.peek() {
             None => Err("unexpected end of line (truncated?)".into()),
             Some(b':') => {
                 self.pos += 1;
-                let name = self.token()?.to_string();
+                let name = self.token()?;
                 if name.is_empty() {
                     Err(format!("empty keyword at byte {}", self.pos))
                 } else {
                     Ok(Edn::Keyword(name))
                 }
             }
-            Some(b'"') => self.string().map(|s| Edn::Data(Value::String(s))),
+            Some(b'"') => self.string().map(Edn::Str),
             Some(b'[') => {
                 self.pos += 1;
                 Ok(Edn::Data(Value::Array(self.items(b']', "vector")?)))
@@ -232,7 +245,7 @@ impl Parser<'_> {
                     (b's', "pace") => " ".to_string(),
                     (b't', "ab") => "\t".to_string(),
                     (b'r', "eturn") => "\r".to_string(),
-                    (_, "") => String::from_utf8_lossy(&self.bytes[start..self.pos]).into(),
+                    (_, "") => self.text.get(start..self.pos).unwrap_or("").to_string(),
                     _ => return Err(format!("unknown character literal at byte {start}")),
                 };
                 Ok(Edn::Data(Value::String(c)))
@@ -243,7 +256,7 @@ impl Parser<'_> {
                 if token.is_empty() {
                     return Err(format!(
                         "unexpected '{}' at byte {start}",
-                        self.bytes[start] as char
+                        self.byte_at(start).unwrap_or(b'?') as char
                     ));
                 }
                 Ok(scalar(&token))
@@ -251,15 +264,26 @@ impl Parser<'_> {
         }
     }
 
-    fn string(&mut self) -> Result<String, String> {
+    fn string(&mut self) -> Result<Cow<'a, str>, String> {
         self.expect(b'"')?;
+        // No escape before the closing quote: the string is a slice of the text.
+        let text: &'a str = self.text;
+        let rest = &text[self.pos..];
+        if let Some(end) = memchr::memchr2(b'"', b'\\', rest.as_bytes()) {
+            if rest.as_bytes()[end] == b'"' {
+                self.pos += end + 1;
+                return Ok(Cow::Borrowed(&rest[..end]));
+            }
+        }
         let mut out = Vec::new();
         loop {
             match self.peek() {
                 None => return Err("unterminated string".into()),
                 Some(b'"') => {
                     self.pos += 1;
-                    return String::from_utf8(out).map_err(|e| e.to_string());
+                    return String::from_utf8(out)
+                        .map(Cow::Owned)
+                        .map_err(|e| e.to_string());
                 }
                 Some(b'\\') => {
                     self.pos += 1;
@@ -273,7 +297,8 @@ impl Parser<'_> {
                         b'f' => out.push(12),
                         b'u' => {
                             let hex = self
-                                .bytes
+                                .text
+                                .as_bytes()
                                 .get(self.pos..self.pos + 4)
                                 .and_then(|h| std::str::from_utf8(h).ok())
                                 .and_then(|h| u32::from_str_radix(h, 16).ok())
@@ -295,7 +320,7 @@ impl Parser<'_> {
 }
 
 /// nil, booleans, numbers; any other token is a symbol, read as its name.
-fn scalar(token: &str) -> Edn {
+fn scalar(token: &str) -> Edn<'static> {
     Edn::Data(match token {
         "nil" => Value::Null,
         "true" => Value::Bool(true),
@@ -338,11 +363,11 @@ mod tests {
             r#"{:process 0, :type :invoke, :f :cas, :key "k\"1", :value [1 nil], :x 1.5}"#,
         )
         .unwrap();
-        assert_eq!(entries[0], ("process".into(), Edn::Data(json!(0))));
-        assert_eq!(entries[1], ("type".into(), Edn::Keyword("invoke".into())));
-        assert_eq!(entries[3], ("key".into(), Edn::Data(json!("k\"1"))));
-        assert_eq!(entries[4], ("value".into(), Edn::Data(json!([1, null]))));
-        assert_eq!(entries[5], ("x".into(), Edn::Data(json!(1.5))));
+        assert_eq!(entries[0], ("process", Edn::Data(json!(0))));
+        assert_eq!(entries[1], ("type", Edn::Keyword("invoke")));
+        assert_eq!(entries[3], ("key", Edn::Str("k\"1".into())));
+        assert_eq!(entries[4], ("value", Edn::Data(json!([1, null]))));
+        assert_eq!(entries[5], ("x", Edn::Data(json!(1.5))));
     }
 
     #[test]
@@ -361,10 +386,10 @@ mod tests {
             "{:value #{1 2} ; a comment\n, :s \"a\\\"b\\u0041\", #_ :skipped :m {:a [1 (2)]}, :t #inst \"x\"}",
         )
         .unwrap();
-        assert_eq!(entries[0], ("value".into(), Edn::Data(json!([1, 2]))));
-        assert_eq!(entries[1], ("s".into(), Edn::Data(json!("a\"bA"))));
-        assert_eq!(entries[2], ("m".into(), Edn::Data(json!({":a": [1, [2]]}))));
-        assert_eq!(entries[3], ("t".into(), Edn::Data(json!("x"))));
+        assert_eq!(entries[0], ("value", Edn::Data(json!([1, 2]))));
+        assert_eq!(entries[1], ("s", Edn::Str("a\"bA".into())));
+        assert_eq!(entries[2], ("m", Edn::Data(json!({":a": [1, [2]]}))));
+        assert_eq!(entries[3], ("t", Edn::Str("x".into())));
         let deep = format!("{{:value {}}}", "[".repeat(100_000));
         let error = parse_map(&deep).unwrap_err();
         assert!(error.contains("nesting deeper than"), "{error}");

@@ -7,7 +7,7 @@
 
 use super::edn::{parse_value as parse_edn, Edn};
 use super::jsonl::parse_type;
-use crate::history::{Event, History, HistoryError, OpKind};
+use crate::history::{Event, History, HistoryBuilder, HistoryError, OpKind};
 use serde_json::Value;
 
 /// The rest of a `jepsen.util` log line after `jepsen.util - `, if it is one (any whitespace
@@ -37,7 +37,23 @@ fn field(text: &str) -> Option<(&str, &str)> {
 
 /// Parses a Jepsen etcd log.
 pub fn parse(text: &str) -> Result<History, HistoryError> {
-    super::parse_lines(text, |line_no, line| {
+    super::HistoryFormat::JepsenEtcd.parse(text)
+}
+
+/// Reads one (non-blank) line into `builder`.
+pub(crate) fn line(
+    line_no: usize,
+    line: &str,
+    builder: &mut HistoryBuilder,
+) -> Result<(), HistoryError> {
+    match event(line_no, line)? {
+        Some(event) => builder.push(event),
+        None => Ok(()),
+    }
+}
+
+fn event(line_no: usize, line: &str) -> Result<Option<Event>, HistoryError> {
+    {
         let Some(rest) = log_fields(line) else {
             return Ok(None);
         };
@@ -88,13 +104,13 @@ pub fn parse(text: &str) -> Result<History, HistoryError> {
             value,
             time: line_no as u64,
         }))
-    })
+    }
 }
 
 /// A value: `nil`, an integer, `[from to]`; a keyword (`:timed-out`) is no value.
 fn parse_value(raw: &str) -> Result<Value, String> {
     match parse_edn(raw)? {
         Edn::Keyword(_) => Ok(Value::Null),
-        Edn::Data(v) => Ok(v),
+        other => Ok(other.into_json()),
     }
 }

@@ -1,6 +1,7 @@
 //! The project's JSON Lines history format (design.md).
 
-use crate::history::{Completion, Event, History, HistoryError, OpKind};
+use super::HistoryFormat;
+use crate::history::{Completion, Event, History, HistoryBuilder, HistoryError, OpKind};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -19,24 +20,30 @@ struct RawEvent {
 
 /// Parses a JSON Lines history. Blank lines are skipped; extra fields are ignored.
 pub fn parse(text: &str) -> Result<History, HistoryError> {
-    super::parse_lines(text, |line_no, line| {
-        let raw: RawEvent = serde_json::from_str(line)
-            .map_err(|e| HistoryError::new(line_no, format!("not a history event: {e}")))?;
-        Ok(Some(Event {
-            line: line_no,
-            process: raw.process,
-            completion: parse_type(&raw.kind, line_no)?,
-            kind: OpKind::parse(&raw.f).ok_or_else(|| {
-                HistoryError::new(line_no, format!("unknown operation {:?}", raw.f))
-            })?,
-            key: match raw.key {
-                None | Some(Value::Null) => None,
-                Some(Value::String(s)) => Some(s),
-                Some(other) => Some(other.to_string()),
-            },
-            value: raw.value,
-            time: raw.time,
-        }))
+    HistoryFormat::Jsonl.parse(text)
+}
+
+/// Reads one (non-blank) line into `builder`.
+pub(crate) fn line(
+    line_no: usize,
+    line: &str,
+    builder: &mut HistoryBuilder,
+) -> Result<(), HistoryError> {
+    let raw: RawEvent = serde_json::from_str(line)
+        .map_err(|e| HistoryError::new(line_no, format!("not a history event: {e}")))?;
+    builder.push(Event {
+        line: line_no,
+        process: raw.process,
+        completion: parse_type(&raw.kind, line_no)?,
+        kind: OpKind::parse(&raw.f)
+            .ok_or_else(|| HistoryError::new(line_no, format!("unknown operation {:?}", raw.f)))?,
+        key: match raw.key {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s),
+            Some(other) => Some(other.to_string()),
+        },
+        value: raw.value,
+        time: raw.time,
     })
 }
 

@@ -6,7 +6,8 @@ pub mod jepsen_etcd;
 pub mod jepsen_kv;
 pub mod jsonl;
 
-use crate::history::{Event, History, HistoryBuilder, HistoryError};
+use crate::history::{History, HistoryBuilder, HistoryError};
+use std::io::BufRead;
 use std::str::FromStr;
 
 /// A history file format.
@@ -37,13 +38,16 @@ impl FromStr for HistoryFormat {
 impl HistoryFormat {
     /// Detects the format from the first non-empty line.
     pub fn detect(text: &str) -> Result<HistoryFormat, HistoryError> {
-        let Some((index, line)) = text
-            .lines()
-            .enumerate()
-            .find(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with(';'))
-        else {
+        let Some((index, line)) = text.lines().enumerate().find(|(_, l)| significant(l)) else {
             return Err(HistoryError::new(1, "the history is empty"));
         };
+        Self::detect_line(index + 1, line)
+    }
+
+    /// The format of a history whose first significant line (not blank, no `;` comment) is
+    /// `line`, line number `line_no`.
+    fn detect_line(line_no: usize, line: &str) -> Result<HistoryFormat, HistoryError> {
+        let index = line_no - 1;
         let line = line.trim_start();
         let after_brace = line
             .strip_prefix('{')
@@ -73,12 +77,41 @@ impl HistoryFormat {
 
     /// Parses a whole history in this format.
     pub fn parse(self, text: &str) -> Result<History, HistoryError> {
-        match self {
-            HistoryFormat::Jsonl => jsonl::parse(text),
-            HistoryFormat::JepsenEtcd => jepsen_etcd::parse(text),
-            HistoryFormat::JepsenKv => jepsen_kv::parse(text),
-        }
+        self.parse_reader(text.as_bytes())
     }
+
+    /// Parses a history read line by line from `reader` (never held whole in memory).
+    pub fn parse_reader(self, reader: impl BufRead) -> Result<History, HistoryError> {
+        self.parse_lines(&mut Lines::new(reader), None)
+    }
+
+    /// Parses the lines, `first` (read by format detection) before the reader's.
+    fn parse_lines<R: BufRead>(
+        self,
+        lines: &mut Lines<R>,
+        first: Option<(usize, String)>,
+    ) -> Result<History, HistoryError> {
+        let mut builder = HistoryBuilder::new();
+        let line: fn(usize, &str, &mut HistoryBuilder) -> Result<(), HistoryError> = match self {
+            HistoryFormat::Jsonl => jsonl::line,
+            HistoryFormat::JepsenEtcd => jepsen_etcd::line,
+            HistoryFormat::JepsenKv => jepsen_kv::line,
+        };
+        if let Some((number, text)) = first {
+            line(number, &text, &mut builder)?;
+        }
+        while let Some((number, text)) = lines.next()? {
+            if !text.trim().is_empty() {
+                line(number, text, &mut builder)?;
+            }
+        }
+        Ok(builder.finish())
+    }
+}
+
+/// Whether a line says anything (not blank, not a `;` comment).
+fn significant(line: &str) -> bool {
+    !line.trim().is_empty() && !line.trim_start().starts_with(';')
 }
 
 /// Parses a history, detecting its format unless one is given.
@@ -86,28 +119,93 @@ pub fn parse_history(
     text: &str,
     format: Option<HistoryFormat>,
 ) -> Result<(History, HistoryFormat), HistoryError> {
-    let format = match format {
-        Some(f) => f,
-        None => HistoryFormat::detect(text)?,
-    };
-    Ok((format.parse(text)?, format))
+    parse_history_reader(text.as_bytes(), format)
 }
 
-/// The loop every format shares: numbers the lines from 1, skips blank ones, and feeds the
-/// event `line_event` reads from each line (`None`: a line that is no client event, such as a
-/// fault-injection entry) to one [`HistoryBuilder`], which enforces the history rules.
-fn parse_lines(
-    text: &str,
-    mut line_event: impl FnMut(usize, &str) -> Result<Option<Event>, HistoryError>,
-) -> Result<History, HistoryError> {
-    let mut builder = HistoryBuilder::new();
-    for (index, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        if let Some(event) = line_event(index + 1, line)? {
-            builder.push(event)?;
+/// [`parse_history`] reading line by line from `reader`: the input is never held whole, and
+/// the history keeps string read results as shared prefixes (see [`HistoryBuilder`]), so a
+/// history of long append-only values takes memory in proportion to its operations, not to
+/// its size in bytes. A line that is not UTF-8 or a read error is an error naming the line.
+pub fn parse_history_reader(
+    reader: impl BufRead,
+    format: Option<HistoryFormat>,
+) -> Result<(History, HistoryFormat), HistoryError> {
+    let mut lines = Lines::new(reader);
+    let (format, first) = match format {
+        Some(f) => (f, None),
+        None => loop {
+            match lines.next()? {
+                None => return Err(HistoryError::new(1, "the history is empty")),
+                Some((number, line)) if significant(line) => {
+                    let format = HistoryFormat::detect_line(number, line)?;
+                    break (format, Some((number, line.to_string())));
+                }
+                Some(_) => {}
+            }
+        },
+    };
+    Ok((format.parse_lines(&mut lines, first)?, format))
+}
+
+/// The lines of a reader, numbered from 1, line ends (LF or CRLF) removed: a line inside the
+/// reader's buffer is borrowed from it (found by `memchr`), only a line across its end copied.
+struct Lines<R> {
+    reader: R,
+    /// A line that crossed the end of the reader's buffer.
+    spill: Vec<u8>,
+    /// Bytes of the reader's buffer the last line took (consumed at the next call).
+    taken: usize,
+    /// The number of the last line.
+    number: usize,
+}
+
+impl<R: BufRead> Lines<R> {
+    fn new(reader: R) -> Self {
+        Lines {
+            reader,
+            spill: Vec::new(),
+            taken: 0,
+            number: 0,
         }
     }
-    Ok(builder.finish())
+
+    fn next(&mut self) -> Result<Option<(usize, &str)>, HistoryError> {
+        self.reader.consume(std::mem::take(&mut self.taken));
+        self.number += 1;
+        let number = self.number;
+        let error = |e: std::io::Error| HistoryError::new(number, format!("cannot read: {e}"));
+        let available = self.reader.fill_buf().map_err(error)?;
+        if available.is_empty() {
+            return Ok(None);
+        }
+        let bytes: &[u8] = if let Some(end) = memchr::memchr(b'\n', available) {
+            self.taken = end + 1;
+            &self.reader.fill_buf().map_err(error)?[..end]
+        } else {
+            self.spill.clear();
+            loop {
+                let available = self.reader.fill_buf().map_err(error)?;
+                if available.is_empty() {
+                    break;
+                }
+                match memchr::memchr(b'\n', available) {
+                    Some(end) => {
+                        self.spill.extend_from_slice(&available[..end]);
+                        self.reader.consume(end + 1);
+                        break;
+                    }
+                    None => {
+                        let n = available.len();
+                        self.spill.extend_from_slice(available);
+                        self.reader.consume(n);
+                    }
+                }
+            }
+            &self.spill
+        };
+        let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+        let line =
+            std::str::from_utf8(bytes).map_err(|_| HistoryError::new(number, "not UTF-8 text"))?;
+        Ok(Some((number, line)))
+    }
 }

@@ -7,18 +7,34 @@
 
 use super::register::retain_marked;
 use super::Model;
-use crate::history::{OpKind, Operation};
+use crate::history::{OpKind, Operation, ReadValue, SharedText};
 use crate::search::Interval;
 use serde_json::Value;
-use std::sync::Arc;
 
 /// The key-value model (per key).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct KvModel;
 
-/// A present value: a tag byte (`s` a string, `j` any other JSON value) then the string's
-/// characters or the value's JSON text. One allocation, hashed and compared as one string.
-pub type KvValue = Arc<str>;
+/// A present value: a non-empty string, or any other JSON value held as its JSON text
+/// (`json`). The text is a [`SharedText`], so the reads of an append-only key share one text
+/// (compared in constant time when they do) instead of holding a copy each.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct KvValue {
+    /// Whether the value is not a string (`text` is then its JSON text).
+    pub json: bool,
+    /// The string's characters or the value's JSON text.
+    pub text: SharedText,
+}
+
+impl KvValue {
+    fn string(text: SharedText) -> Self {
+        KvValue { json: false, text }
+    }
+
+    fn is_string(&self) -> bool {
+        !self.json
+    }
+}
 
 /// A key-value operation on one key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -47,14 +63,26 @@ fn value(v: &Value) -> Option<KvValue> {
     match v {
         Value::Null => None,
         Value::String(s) if s.is_empty() => None,
-        Value::String(s) => Some(Arc::from(format!("s{s}"))),
-        other => Some(Arc::from(format!("j{other}"))),
+        Value::String(s) => Some(KvValue::string(SharedText::new(s.as_str()))),
+        other => Some(KvValue {
+            json: true,
+            text: SharedText::new(other.to_string()),
+        }),
+    }
+}
+
+/// A read's result as a value: a shared text stays shared.
+fn read_value(v: &ReadValue) -> Option<KvValue> {
+    match v {
+        ReadValue::Json(v) => value(v),
+        ReadValue::Text(t) if t.is_empty() => None,
+        ReadValue::Text(t) => Some(KvValue::string(t.clone())),
     }
 }
 
 /// The text an append concatenates: a string's characters, another value's JSON text.
 fn text(v: &KvValue) -> &str {
-    v.get(1..).unwrap_or("")
+    v.text.as_str()
 }
 
 impl Model for KvModel {
@@ -68,7 +96,7 @@ impl Model for KvModel {
         ops.iter()
             .map(|op| {
                 Ok(match op.kind {
-                    OpKind::Read => KvOp::Get(op.output.as_ref().and_then(value), growing),
+                    OpKind::Read => KvOp::Get(op.output.as_ref().and_then(read_value), growing),
                     OpKind::Write => KvOp::Put(value(&op.input)),
                     OpKind::Append => KvOp::Append(value(&op.input)),
                     OpKind::Delete => KvOp::Delete,
@@ -106,12 +134,12 @@ impl Model for KvModel {
             KvOp::Put(v) => Some(v.clone()),
             KvOp::Append(v) => Some(match (state, v) {
                 (None, None) => None,
-                (Some(s), None) if s.starts_with('s') => Some(s.clone()),
-                (s, v) => Some(Arc::from(format!(
-                    "s{}{}",
+                (Some(s), None) if s.is_string() => Some(s.clone()),
+                (s, v) => Some(KvValue::string(SharedText::new(format!(
+                    "{}{}",
                     s.as_ref().map_or("", text),
                     v.as_ref().map_or("", text)
-                ))),
+                )))),
             }),
             KvOp::Delete => Some(None),
             KvOp::Cas {
@@ -176,7 +204,7 @@ impl Model for KvModel {
         match (op, state) {
             (KvOp::Get(_, false), _) | (KvOp::Get(_, true), None) => true,
             (KvOp::Get(None, true), Some(_)) => false,
-            (KvOp::Get(Some(wanted), true), Some(now)) => text(wanted).starts_with(text(now)),
+            (KvOp::Get(Some(wanted), true), Some(now)) => now.text.is_prefix_of(&wanted.text),
             _ => true,
         }
     }
@@ -254,21 +282,24 @@ impl Model for KvModel {
             }
             // An observer returning before the invocation cannot see this operation's effect.
             let observed = if has_appends {
-                let may_see =
-                    |(_, ret): &&(&KvValue, Option<u64>)| ret.is_none_or(|r| r >= interval.call);
-                let cost: usize = observations
+                // Observations sharing one text are prefixes of its longest one among them,
+                // which contains whatever they contain: only that one is scanned.
+                let mut longest: rustc_hash::FxHashMap<usize, &KvValue> = Default::default();
+                for (o, _) in observations
                     .iter()
-                    .filter(may_see)
-                    .map(|(o, _)| o.len())
-                    .sum();
+                    .filter(|(_, ret)| ret.is_none_or(|r| r >= interval.call))
+                {
+                    let slot = longest.entry(o.text.base()).or_insert(o);
+                    if o.text.len() > slot.text.len() {
+                        *slot = o;
+                    }
+                }
+                let cost: usize = longest.values().map(|o| o.text.len()).sum();
                 if cost > budget {
                     continue;
                 }
                 budget -= cost;
-                observations
-                    .iter()
-                    .filter(may_see)
-                    .any(|(o, _)| text(o).contains(needle))
+                longest.values().any(|o| text(o).contains(needle))
             } else {
                 // Without appends every state is exactly one put's or cas's value.
                 exact.get(v).is_some_and(|e| {
@@ -314,21 +345,23 @@ impl Model for KvModel {
 /// is not unique): the search decides it.
 fn append_chain(ops: &[KvOp], intervals: &[Interval]) -> Option<bool> {
     use crate::zones::ZoneOp;
-    let mut longest: &str = "";
+    let mut longest_value: Option<&SharedText> = None;
     for op in ops {
         match op {
             // Appends always leave a string: a get of another JSON value never matches.
-            KvOp::Get(Some(v), true) if !v.starts_with('s') => return Some(false),
+            KvOp::Get(Some(v), true) if !v.is_string() => return Some(false),
             KvOp::Get(v, true) => {
-                let t = v.as_ref().map_or("", text);
-                if t.len() > longest.len() {
-                    longest = t;
+                if let Some(v) = v {
+                    if longest_value.is_none_or(|l| v.text.len() > l.len()) {
+                        longest_value = Some(&v.text);
+                    }
                 }
             }
             KvOp::Append(Some(_)) => {}
             _ => return None,
         }
     }
+    let longest: &str = longest_value.map_or("", SharedText::as_str);
     // Appends by value; lengths of values, to find the candidates at a position.
     let mut by_value: rustc_hash::FxHashMap<&str, Vec<usize>> = Default::default();
     let mut lengths: Vec<usize> = Vec::new();
@@ -379,8 +412,12 @@ fn append_chain(ops: &[KvOp], intervals: &[Interval]) -> Option<bool> {
     let mut first_get = vec![u64::MAX; boundary.len()];
     for (op, iv) in ops.iter().zip(intervals) {
         if let KvOp::Get(v, _) = op {
-            let t = v.as_ref().map_or("", text);
-            let Some(&version) = version_at.get(&t.len()).filter(|_| longest.starts_with(t)) else {
+            let (len, prefix) = match (v, longest_value) {
+                (None, _) => (0, true),
+                (Some(v), Some(l)) => (v.text.len(), v.text.is_prefix_of(l)),
+                (Some(_), None) => (0, false),
+            };
+            let Some(&version) = version_at.get(&len).filter(|_| prefix) else {
                 return Some(false);
             };
             let ret = iv.ret?;

@@ -3,7 +3,7 @@
 //! by strict JSON equality: `1`, `1.0` and `"1"` are three different values.
 
 use super::Model;
-use crate::history::{OpKind, Operation};
+use crate::history::{OpKind, Operation, ReadValue};
 use crate::search::Interval;
 use rustc_hash::FxHashMap;
 use serde_json::Value;
@@ -63,7 +63,7 @@ impl Model for RegisterModel {
             .map(|op| {
                 Ok(match op.kind {
                     OpKind::Read => RegisterOp::Read(
-                        interner.id(op.output.as_ref().unwrap_or(&Value::Null)),
+                        interner.id(&op.output.as_ref().map_or(Value::Null, ReadValue::to_json)),
                         SOURCE_ANY,
                     ),
                     OpKind::Write => RegisterOp::Write(interner.id(&op.input)),

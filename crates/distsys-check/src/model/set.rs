@@ -34,7 +34,10 @@ impl Model for SetModel {
             .map(|op| match op.kind {
                 OpKind::Add => Ok(SetOp::Add(id(&op.input))),
                 OpKind::Read => {
-                    let output = op.output.clone().unwrap_or_default();
+                    let output = op
+                        .output
+                        .as_ref()
+                        .map_or(serde_json::Value::Null, crate::history::ReadValue::to_json);
                     let items = match output {
                         serde_json::Value::Array(items) => items,
                         serde_json::Value::Null => Vec::new(),

@@ -2,18 +2,17 @@
 
 use super::fail;
 use crate::cli::VerdictFormat;
-use crate::io::read_limited;
 use crate::{EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_OK, EXIT_UNKNOWN};
 use distsys_check::checker::default_explain_budget;
 use distsys_check::generate::{
     family, to_jepsen_etcd, to_jepsen_kv, to_jsonl, Family, FamilyConfig, Plant,
 };
 use distsys_check::{
-    decide, explain, parse_history, report, CheckOptions, History, HistoryFormat, ModelKind,
+    decide, explain, parse_history_reader, report, CheckOptions, History, HistoryFormat, ModelKind,
     Verdict,
 };
 use serde_json::json;
-use std::io::{Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::time::{Duration, Instant};
 
 /// Largest history accepted, in bytes (4 GiB).
@@ -120,15 +119,23 @@ fn run_one(
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> i32 {
-    let text = match read_limited(file, stdin, MAX_HISTORY_BYTES) {
-        Ok(text) => text,
-        Err(e) => return fail(stderr, &e),
+    // Read line by line: the file is never held whole (a 100k-op kv history is ~1 GB).
+    let parsed = if file == "-" {
+        let limited = Limited::new(stdin, "standard input");
+        parse_history_reader(BufReader::with_capacity(1 << 20, limited), format)
+    } else {
+        match std::fs::File::open(file) {
+            Ok(f) => {
+                let limited = Limited::new(f, file);
+                parse_history_reader(BufReader::with_capacity(1 << 20, limited), format)
+            }
+            Err(e) => return fail(stderr, &format!("cannot read {file}: {e}")),
+        }
     };
-    let (history, format) = match parse_history(&text, format) {
+    let (history, format) = match parsed {
         Ok(parsed) => parsed,
         Err(e) => return fail(stderr, &format!("{file}: {e}")),
     };
-    drop(text);
     let model = model.unwrap_or_else(|| default_model(&history, format));
     let mut options = CheckOptions::new(model);
     options.timeout = timeout;
@@ -197,6 +204,37 @@ fn run_one(
         Verdict::Unknown(_) => EXIT_UNKNOWN,
     }
 }
+/// A reader that fails past [`MAX_HISTORY_BYTES`].
+struct Limited<'a, R> {
+    inner: R,
+    source: &'a str,
+    read: u64,
+}
+
+impl<'a, R> Limited<'a, R> {
+    fn new(inner: R, source: &'a str) -> Self {
+        Limited {
+            inner,
+            source,
+            read: 0,
+        }
+    }
+}
+
+impl<R: Read> Read for Limited<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        if self.read > MAX_HISTORY_BYTES {
+            return Err(std::io::Error::other(format!(
+                "{} is larger than {MAX_HISTORY_BYTES} bytes",
+                self.source
+            )));
+        }
+        Ok(n)
+    }
+}
+
 pub use crate::cli::GenerateArgs;
 
 /// `distsys generate-history`: the history on stdout (or `--out`), its verdict on stderr.
