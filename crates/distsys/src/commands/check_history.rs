@@ -122,12 +122,12 @@ fn run_one(
     // Read line by line: the file is never held whole (a 100k-op kv history is ~1 GB).
     let parsed = if file == "-" {
         let limited = Limited::new(stdin, "standard input");
-        parse_history_reader(BufReader::with_capacity(1 << 20, limited), format)
+        parse_history_reader(BufReader::with_capacity(1 << 16, limited), format)
     } else {
         match std::fs::File::open(file) {
             Ok(f) => {
                 let limited = Limited::new(f, file);
-                parse_history_reader(BufReader::with_capacity(1 << 20, limited), format)
+                parse_history_reader(BufReader::with_capacity(1 << 16, limited), format)
             }
             Err(e) => return fail(stderr, &format!("cannot read {file}: {e}")),
         }
