@@ -61,6 +61,18 @@ impl SharedText {
         Arc::as_ptr(&self.text) as *const u8 as usize
     }
 
+    /// `prefix` followed by `suffix` as a prefix of `self`'s text, if `self` starts with exactly
+    /// that (no copy); `None` otherwise.
+    pub fn extension(&self, prefix: &SharedText, suffix: &str) -> Option<SharedText> {
+        let len = prefix.len.checked_add(suffix.len())?;
+        let whole = self.as_str();
+        let fits = len <= whole.len()
+            && prefix.is_prefix_of(self)
+            && whole.as_bytes()[prefix.len..len] == *suffix.as_bytes();
+        // `whole[..len]` is `prefix` then `suffix`, both strings: `len` is a char boundary.
+        fits.then(|| SharedText::prefix(&self.text, len)).flatten()
+    }
+
     /// Whether `self` is a prefix of `other` (`other` starts with `self`); constant time when
     /// both share one text.
     pub fn is_prefix_of(&self, other: &SharedText) -> bool {

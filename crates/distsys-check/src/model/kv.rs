@@ -44,8 +44,10 @@ pub enum KvOp {
     Get(Option<KvValue>, bool),
     /// Put a value (`None`: the empty string or null, same as absent).
     Put(Option<KvValue>),
-    /// Append to the value (absent counts as empty).
-    Append(Option<KvValue>),
+    /// Append to the value (absent counts as empty). The second field is no part of the
+    /// meaning: the longest string a get of the key returned, so that a state that grows along
+    /// it is held as its prefix instead of a new copy (see [`Model::step`]).
+    Append(Option<KvValue>, Option<SharedText>),
     /// Remove the key.
     Delete,
     /// Compare-and-set; `known`: completed ok.
@@ -93,12 +95,20 @@ impl Model for KvModel {
         let growing = ops
             .iter()
             .all(|op| matches!(op.kind, OpKind::Read | OpKind::Append));
+        let mut longest: Option<SharedText> = None;
+        for op in ops.iter().filter(|op| op.kind == OpKind::Read) {
+            if let Some(v) = op.output.as_ref().and_then(read_value) {
+                if v.is_string() && longest.as_ref().is_none_or(|l| v.text.len() > l.len()) {
+                    longest = Some(v.text);
+                }
+            }
+        }
         ops.iter()
             .map(|op| {
                 Ok(match op.kind {
                     OpKind::Read => KvOp::Get(op.output.as_ref().and_then(read_value), growing),
                     OpKind::Write => KvOp::Put(value(&op.input)),
-                    OpKind::Append => KvOp::Append(value(&op.input)),
+                    OpKind::Append => KvOp::Append(value(&op.input), longest.clone()),
                     OpKind::Delete => KvOp::Delete,
                     OpKind::Cas => match op.input.as_array().map(Vec::as_slice) {
                         Some([expected, new]) => KvOp::Cas {
@@ -132,14 +142,17 @@ impl Model for KvModel {
         match op {
             KvOp::Get(v, _) => (v == state).then(|| state.clone()),
             KvOp::Put(v) => Some(v.clone()),
-            KvOp::Append(v) => Some(match (state, v) {
+            KvOp::Append(v, along) => Some(match (state, v) {
                 (None, None) => None,
                 (Some(s), None) if s.is_string() => Some(s.clone()),
-                (s, v) => Some(KvValue::string(SharedText::new(format!(
-                    "{}{}",
-                    s.as_ref().map_or("", text),
-                    v.as_ref().map_or("", text)
-                )))),
+                (Some(s), None) => Some(KvValue::string(s.text.clone())),
+                (None, Some(v)) => Some(KvValue::string(v.text.clone())),
+                (Some(s), Some(v)) => Some(KvValue::string(
+                    along
+                        .as_ref()
+                        .and_then(|along| along.extension(&s.text, text(v)))
+                        .unwrap_or_else(|| SharedText::new(format!("{}{}", text(s), text(v)))),
+                )),
             }),
             KvOp::Delete => Some(None),
             KvOp::Cas {
@@ -169,7 +182,7 @@ impl Model for KvModel {
     /// A key with no appends whose put and cas values are unique (and never absent) is a
     /// register with unique values, decided by [`crate::zones`] too.
     fn decide_fast(&self, ops: &[KvOp], intervals: &[Interval]) -> Option<(bool, &'static str)> {
-        let decided = if ops.iter().any(|op| matches!(op, KvOp::Append(_))) {
+        let decided = if ops.iter().any(|op| matches!(op, KvOp::Append(..))) {
             append_chain(ops, intervals)
         } else {
             use crate::zones::ZoneOp;
@@ -225,7 +238,7 @@ impl Model for KvModel {
     fn simplify(&self, ops: &mut Vec<KvOp>, intervals: &mut Vec<Interval>) {
         const SCAN_BUDGET_BYTES: usize = 64 << 20;
         debug_assert_eq!(ops.len(), intervals.len());
-        let has_appends = ops.iter().any(|op| matches!(op, KvOp::Append(_)));
+        let has_appends = ops.iter().any(|op| matches!(op, KvOp::Append(..)));
         // Every observation: the value a completed get returned or a cas expected, and the
         // observer's return (`None`: an unknown cas).
         let observations: Vec<(&KvValue, Option<u64>)> = ops
@@ -272,7 +285,7 @@ impl Model for KvModel {
                 continue;
             }
             let v = match op {
-                KvOp::Put(Some(v)) | KvOp::Append(Some(v)) => v,
+                KvOp::Put(Some(v)) | KvOp::Append(Some(v), _) => v,
                 KvOp::Cas { new: Some(v), .. } => v,
                 _ => continue,
             };
@@ -357,7 +370,7 @@ fn append_chain(ops: &[KvOp], intervals: &[Interval]) -> Option<bool> {
                     }
                 }
             }
-            KvOp::Append(Some(_)) => {}
+            KvOp::Append(Some(_), _) => {}
             _ => return None,
         }
     }
@@ -366,7 +379,7 @@ fn append_chain(ops: &[KvOp], intervals: &[Interval]) -> Option<bool> {
     let mut by_value: rustc_hash::FxHashMap<&str, Vec<usize>> = Default::default();
     let mut lengths: Vec<usize> = Vec::new();
     for (index, op) in ops.iter().enumerate() {
-        if let KvOp::Append(Some(v)) = op {
+        if let KvOp::Append(Some(v), _) = op {
             let t = text(v);
             by_value.entry(t).or_default().push(index);
             if !lengths.contains(&t.len()) {
@@ -441,7 +454,7 @@ fn append_chain(ops: &[KvOp], intervals: &[Interval]) -> Option<bool> {
         chain_call_max = chain_call_max.max(iv.call);
     }
     for (index, (op, iv)) in ops.iter().zip(intervals).enumerate() {
-        if let (KvOp::Append(_), false, Some(ret)) = (op, used[index], iv.ret) {
+        if let (KvOp::Append(..), false, Some(ret)) = (op, used[index], iv.ret) {
             if ret < chain_call_max {
                 return Some(false);
             }
