@@ -21,7 +21,9 @@ for group in "${groups[@]}"; do
   esac
 done
 if [ ${#packages[@]} -eq 0 ]; then
-  echo "nothing to install: building and testing need only cargo and cargo-nextest"
+  echo "nothing to install: building and testing need only cargo and cargo-nextest."
+  echo "optional groups (scripts/setup.sh GROUP...):"
+  sed -n 's/^#   scripts\/setup.sh \([a-z]\+\) \+/  \1: /p' "$0"
   exit 0
 fi
 as_root=()

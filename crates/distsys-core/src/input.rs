@@ -132,6 +132,9 @@ pub fn parse_context(text: &str, format: Option<Format>) -> Result<DistributedCo
 
 /// Parses text into a JSON document without validating it.
 pub fn parse_document(text: &str, format: Option<Format>) -> Result<Value, InputError> {
+    // A UTF-8 byte-order mark (what some Windows editors write first) is not part of the
+    // document: both JSON and YAML readers are given the text after it.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let format = format.unwrap_or_else(|| Format::sniff(text));
     if text.trim().is_empty() {
         return Err(InputError::Invalid(vec![Problem::new(
@@ -148,7 +151,7 @@ pub fn parse_document(text: &str, format: Option<Format>) -> Result<Value, Input
                 line: (line > 0).then_some(line),
                 column: (column > 0).then_some(column),
                 field: field_at_line(text, line),
-                message: e.to_string(),
+                message: explain(text, Some(line), e.to_string()),
             }
         }),
         Format::Yaml => serde_norway::from_str::<crate::strict_yaml::Strict>(text)
@@ -161,10 +164,39 @@ pub fn parse_document(text: &str, format: Option<Format>) -> Result<Value, Input
                     line,
                     column: location.as_ref().map(|l| l.column()),
                     field: line.and_then(|line| field_at_line(text, line)),
-                    message: e.to_string(),
+                    message: explain(text, line, e.to_string()),
                 }
             }),
     }
+}
+
+/// The parser's message, with what it means in words where the parser's own words do not say
+/// it: a tab used for indentation (YAML allows only spaces), a number too large for any field.
+fn explain(text: &str, line: Option<usize>, message: String) -> String {
+    let indent_has_tab = |raw: &str| raw[..raw.len() - raw.trim_start().len()].contains('\t');
+    let lines: Vec<&str> = text.lines().collect();
+    // The parser may point at the tab's line or the one after it; else the first such line.
+    let mut near = line.into_iter().flat_map(|l| [l.saturating_sub(1), l]);
+    let tab_line = near
+        .find(|&n| n >= 1 && lines.get(n - 1).is_some_and(|raw| indent_has_tab(raw)))
+        .or_else(|| {
+            lines
+                .iter()
+                .position(|raw| indent_has_tab(raw))
+                .map(|i| i + 1)
+        });
+    if let Some(n) = tab_line {
+        return format!(
+            "line {n} is indented with a tab; YAML allows only spaces for indentation ({message})"
+        );
+    }
+    if message.contains("number out of range") {
+        return format!(
+            "a number is too large to be read (integers must fit in 64 bits; every field's \
+             range is in `distsys schema input`) ({message})"
+        );
+    }
+    message
 }
 
 /// Every structural problem the input schema finds, in document order.
@@ -337,6 +369,48 @@ mod tests {
         let text = err.to_string();
         assert!(matches!(err, InputError::Syntax { .. }), "{text}");
         assert!(text.contains("cluster_config.nodes"), "{text}");
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped_in_both_formats() {
+        let yaml = "\u{feff}problem_type: consensus\ncluster_config:\n  nodes: 3\n";
+        assert_eq!(
+            parse_context(yaml, None).map(|c| c.cluster_config.nodes),
+            Ok(3)
+        );
+        let json = "\u{feff}{\"problem_type\": \"consensus\", \"cluster_config\": {\"nodes\": 3}}";
+        assert_eq!(
+            parse_context(json, None).map(|c| c.cluster_config.nodes),
+            Ok(3)
+        );
+    }
+
+    #[test]
+    fn a_tab_in_the_indentation_is_named_with_its_line() {
+        let text = parse_context(
+            "problem_type: consensus\ncluster_config:\n\tnodes: 3\n",
+            None,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(text.contains("line 3 is indented with a tab"), "{text}");
+        assert!(text.contains("only spaces"), "{text}");
+    }
+
+    #[test]
+    fn a_number_too_large_is_explained_in_words() {
+        let text = parse_context(
+            "problem_type: consensus\ncluster_config:\n  nodes: 3\n  failure_tolerance: 1e400\n",
+            None,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            text.contains("too large")
+                || text.contains("finite")
+                || text.contains("failure_tolerance"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 mod cli;
 mod commands;
 mod io;
+pub mod reference;
 mod report;
 
 use clap::Parser;

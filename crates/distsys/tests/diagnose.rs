@@ -74,13 +74,49 @@ fn no_inputs_or_unreadable_files_exit_2() {
     let (code, _, err) = run_in_process(&["diagnose", "--logs", "/nonexistent/x.jsonl"], "");
     assert_eq!(code, 2);
     assert!(err.contains("/nonexistent/x.jsonl"), "{err}");
-    // Malformed log lines alone are skipped and listed, not fatal.
+    // Malformed log lines among good ones are skipped and listed, not fatal...
     let bad = temp("bad.jsonl");
-    std::fs::write(&bad, "garbage\n{\"event\":1}\n").expect("write");
+    let good = r#"{"timestamp":"2026-01-01T00:00:00Z","event":"became_leader","node":1,"term":2}"#;
+    std::fs::write(&bad, format!("garbage\n{{\"event\":1}}\n{good}\n")).expect("write");
     let (code, out, _) = run_in_process(&["diagnose", "--logs", &bad], "");
     assert_eq!(code, 0, "{out}");
     assert!(
         out.contains("bad.jsonl:1") && out.contains("bad.jsonl:2"),
         "{out}"
     );
+    // ...but a file of malformed lines only is not read as "no findings".
+    let only_bad = temp("only-bad.jsonl");
+    std::fs::write(&only_bad, "garbage\n{\"event\":1}\n").expect("write");
+    let (code, out, err) = run_in_process(&["diagnose", "--logs", &only_bad], "");
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains("only-bad.jsonl:1") && err.contains("not JSON"),
+        "{err}"
+    );
+}
+
+#[test]
+fn inputs_with_no_record_are_exit_2_naming_the_format_expected() {
+    let yaml = temp("context.yaml");
+    std::fs::write(
+        &yaml,
+        "problem_type: consensus\ncluster_config:\n  nodes: 5\n",
+    )
+    .expect("write");
+    let empty = temp("empty.log");
+    std::fs::write(&empty, "\n\n").expect("write");
+    let cases: [(&[&str], &str); 4] = [
+        (&["--logs", &yaml], "no line is a log record"),
+        (&["--logs", &empty], "no log record"),
+        (&["--metrics", &yaml], "line 1 is neither a sample"),
+        (&["--history", &empty], "history"),
+    ];
+    for (flags, expected) in cases {
+        let mut args = vec!["diagnose"];
+        args.extend_from_slice(flags);
+        let (code, out, err) = run_in_process(&args, "");
+        assert_eq!(code, 2, "{flags:?}: {out}{err}");
+        assert!(err.contains(expected), "{flags:?}: {err}");
+        assert!(out.is_empty(), "{flags:?} printed a report: {out}");
+    }
 }

@@ -15,6 +15,27 @@ pub struct Sample {
 
 /// Parses the text format; an error names what is wrong.
 pub fn parse(text: &str) -> Result<Vec<Sample>, String> {
+    let mut samples = 0usize;
+    for (index, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if !looks_like_sample(line) {
+            return Err(format!(
+                "not a Prometheus text snapshot: line {} is neither a sample (`name{{labels}} \
+                 value`) nor a # comment: {:?}",
+                index + 1,
+                truncate(line)
+            ));
+        }
+        samples += 1;
+    }
+    if samples == 0 {
+        return Err(
+            "not a Prometheus text snapshot: no sample line (`name{labels} value`) in it".into(),
+        );
+    }
     let lines = text.lines().map(|l| Ok(l.to_string()));
     let scrape =
         Scrape::parse(lines).map_err(|e| format!("not a Prometheus text snapshot: {e}"))?;
@@ -51,4 +72,87 @@ pub fn value(samples: &[Sample], name: &str, label: Option<(&str, &str)>) -> Opt
         .map(|s| s.value)
         .collect();
     (!matching.is_empty()).then(|| matching.iter().sum())
+}
+
+/// Whether a line has the shape of a Prometheus sample: a metric name
+/// (`[a-zA-Z_:][a-zA-Z0-9_:]*`), optional `{labels}`, then a value (and an optional timestamp).
+fn looks_like_sample(line: &str) -> bool {
+    let name_end = line
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+        .unwrap_or(line.len());
+    let name = &line[..name_end];
+    let starts_well = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':');
+    if !starts_well {
+        return false;
+    }
+    let mut rest = &line[name_end..];
+    if rest.starts_with('{') {
+        // Label values may hold `}` inside quotes: find the closing brace outside quotes.
+        let mut in_quotes = false;
+        let mut escaped = false;
+        let mut close = None;
+        for (i, c) in rest.char_indices().skip(1) {
+            match (in_quotes, escaped, c) {
+                (true, true, _) => escaped = false,
+                (true, false, '\\') => escaped = true,
+                (_, false, '"') => in_quotes = !in_quotes,
+                (false, _, '}') => {
+                    close = Some(i);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let Some(close) = close else { return false };
+        rest = &rest[close + 1..];
+    }
+    let mut fields = rest.split_whitespace();
+    let value_ok = fields
+        .next()
+        .is_some_and(|v| v.parse::<f64>().is_ok() || matches!(v, "NaN" | "+Inf" | "-Inf" | "Inf"));
+    let timestamp_ok = fields.next().is_none_or(|t| t.parse::<i64>().is_ok());
+    value_ok && timestamp_ok && fields.next().is_none()
+}
+
+/// At most 80 characters of a line, for an error message.
+fn truncate(line: &str) -> String {
+    line.chars().take(80).collect()
+}
+
+#[cfg(test)]
+mod shape_tests {
+    use super::*;
+
+    #[test]
+    fn samples_comments_and_everything_else() {
+        for good in [
+            "up 1",
+            "raft_term{node=\"1\"} 3",
+            "x{a=\"}\\\"{\",b=\"c\"} 1.5e3 1700000000000",
+            "y NaN",
+            "_z:total +Inf",
+        ] {
+            assert!(looks_like_sample(good), "{good}");
+        }
+        for bad in [
+            "nodes: 5",
+            "- a",
+            "{\"a\": 1}",
+            "9x 1",
+            "up",
+            "up one",
+            "up 1 2 3",
+            "x{a=\"1\" 2",
+        ] {
+            assert!(!looks_like_sample(bad), "{bad}");
+        }
+        assert!(parse("nodes: 5\nregions: 1\n")
+            .unwrap_err()
+            .contains("line 1"));
+        assert!(parse("# HELP a b\n\n").unwrap_err().contains("no sample"));
+        assert_eq!(parse("# TYPE up gauge\nup 1\n").map(|s| s.len()), Ok(1));
+    }
 }

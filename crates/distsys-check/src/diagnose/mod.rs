@@ -89,13 +89,28 @@ pub struct Diagnosis {
     pub events: usize,
 }
 
-/// Diagnoses the inputs. Malformed log lines are skipped and listed; an unreadable metrics
-/// snapshot or history is an error (the caller's exit code 2).
+/// Diagnoses the inputs. Malformed log lines are skipped and listed; an input with no record
+/// at all (a log file with no log line, a metrics file with no sample, a history with no
+/// operation) and an unreadable metrics snapshot or history are errors (the caller's exit
+/// code 2): nothing passes unread.
 pub fn diagnose(inputs: &Inputs) -> Result<Diagnosis, String> {
     let mut events = Vec::new();
     let mut skipped = Vec::new();
     for (name, text) in &inputs.logs {
         let (mut parsed, bad) = logs::parse(name, text);
+        if parsed.is_empty() {
+            return Err(match bad.first() {
+                Some((at, reason)) => format!(
+                    "{name}: no line is a log record of the project's log schema (JSON objects \
+                     with `timestamp` and `event`); {} line(s), the first ({at}): {reason}",
+                    bad.len()
+                ),
+                None => format!(
+                    "{name}: no log record (the file is empty): expected JSON lines with \
+                     `timestamp` and `event`"
+                ),
+            });
+        }
         events.append(&mut parsed);
         skipped.extend(bad.into_iter().map(|(at, reason)| Skipped { at, reason }));
     }
@@ -107,7 +122,14 @@ pub fn diagnose(inputs: &Inputs) -> Result<Diagnosis, String> {
     };
     let history = match &inputs.history {
         Some((name, text)) => {
-            Some(crate::parse_history(text, None).map_err(|e| format!("{name}: {e}"))?)
+            let parsed = crate::parse_history(text, None).map_err(|e| format!("{name}: {e}"))?;
+            if parsed.0.operations.is_empty() && parsed.0.failed == 0 {
+                return Err(format!(
+                    "{name}: no operation in this history (expected JSON lines, a Jepsen etcd \
+                     log or Jepsen kv maps)"
+                ));
+            }
+            Some(parsed)
         }
         None => None,
     };

@@ -70,6 +70,11 @@ fn protocol_of(advice: &Advice) -> Protocol {
     }
 }
 
+/// Largest group an evidence campaign simulates (the largest `distsys simulate --nodes` runs:
+/// a 5 s run of 51 PBFT replicas is already seconds of CPU); a larger advised group is
+/// simulated at this size and the answer says so.
+const MAX_EVIDENCE_NODES: usize = 51;
+
 /// The campaign template for the advised protocol, group and timers: every fault, PBFT with f
 /// byzantine replicas doing everything the adversary can.
 fn consensus_config(advice: &Advice, latency_ms: f64, timer_scale: u64) -> SimConfig {
@@ -77,7 +82,7 @@ fn consensus_config(advice: &Advice, latency_ms: f64, timer_scale: u64) -> SimCo
     let protocol = protocol_of(advice);
     let mut config = SimConfig::new(1);
     config.protocol = protocol;
-    config.nodes = (c.group_size as usize).clamp(1, 51);
+    config.nodes = (c.group_size as usize).clamp(1, MAX_EVIDENCE_NODES);
     if protocol == Protocol::Pbft {
         config.byzantine = QuorumSystem::max_byzantine_faults(config.nodes);
     }
@@ -107,21 +112,34 @@ fn consensus_figures(config: &SimConfig, report: &CampaignReport) -> String {
     )
 }
 
-fn consensus_what(config: &SimConfig) -> String {
+fn consensus_what(advice: &Advice, config: &SimConfig) -> String {
     let byzantine = if config.protocol.byzantine_tolerant() {
         format!(", {} byzantine replica(s) per run", config.byzantine)
     } else {
         String::new()
     };
     format!(
-        "{SEEDS} {} runs of 5 s, {} nodes, {} ms latency, every fault{byzantine}, timers {}-{} ms / heartbeat {} ms",
+        "{SEEDS} {} runs of 5 s, {} nodes{}, {} ms latency, every fault{byzantine}, timers {}-{} ms / heartbeat {} ms",
         config.protocol.name(),
         config.nodes,
+        size_note(advice, config),
         config.latency_ms,
         config.election_timeout_ms.0,
         config.election_timeout_ms.1,
         config.heartbeat_ms
     )
+}
+
+/// Why the simulated size differs from the advised group's, when it does.
+fn size_note(advice: &Advice, config: &SimConfig) -> String {
+    let group = advice.configuration.group_size as usize;
+    if group == config.nodes {
+        String::new()
+    } else {
+        format!(
+            " (the advised group has {group}; the simulator runs at most {MAX_EVIDENCE_NODES} nodes, so this measures a {MAX_EVIDENCE_NODES}-node group of the same protocol and timers, not the full size)"
+        )
+    }
 }
 
 /// Seeds per byzantine behaviour on its own.
@@ -178,7 +196,7 @@ fn consensus(advice: &mut Advice, latency_ms: f64, mutant: Option<Mutant>) -> Ev
     config.mutant = mutant;
     let report = run_campaign(&config, 1, SEEDS, &|_, _| {});
     evidence.rationale.push(measured(
-        &consensus_what(&config),
+        &consensus_what(advice, &config),
         consensus_figures(&config, &report),
     ));
     let (config, report) = match report.failures.is_empty() {
@@ -209,7 +227,7 @@ fn consensus(advice: &mut Advice, latency_ms: f64, mutant: Option<Mutant>) -> Ev
             let retry = run_campaign(&longer, 1, SEEDS, &|_, _| {});
             if retry.failures.is_empty() {
                 evidence.rationale.push(measured(
-                    &consensus_what(&longer),
+                    &consensus_what(advice, &longer),
                     consensus_figures(&longer, &retry),
                 ));
                 evidence.warnings.push(Warning {
