@@ -305,3 +305,44 @@ fn explain_budget_and_no_explain() {
         assert_eq!(code, 2, "{bad_budget}: {err}");
     }
 }
+
+#[test]
+fn a_declared_format_that_matches_no_line_is_exit_2_naming_it_and_the_first_line() {
+    let dir = std::env::temp_dir().join(format!("distsys-noformat-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let jsonl = dir.join("h.jsonl");
+    std::fs::write(
+        &jsonl,
+        "{\"process\":0,\"type\":\"invoke\",\"f\":\"write\",\"value\":1,\"time\":1}\n{\"process\":0,\"type\":\"ok\",\"f\":\"write\",\"value\":1,\"time\":2}\n",
+    )
+    .expect("write");
+    let jsonl = jsonl.to_string_lossy().into_owned();
+    // Read as what it is, it is a history...
+    let (code, out, err) = run_in_process(&["check-history", &jsonl], "");
+    assert_eq!(code, 0, "{out}{err}");
+    // ...declared as a Jepsen etcd log, no line is one: not "linearizable: 0 operations".
+    for format in ["jepsen-etcd", "jepsen-kv"] {
+        let (code, out, err) = run_in_process(&["check-history", "--format", format, &jsonl], "");
+        assert_eq!(code, 2, "{format}: {out}{err}");
+        let named = err.contains(&format!("no operation of the {format} format"))
+            && err.contains("first line")
+            && err.contains("process");
+        // The kv reader refuses the first line outright, which names it as well.
+        assert!(named || err.contains("line 1:"), "{err}");
+    }
+}
+
+#[test]
+fn a_jsonl_syntax_error_names_one_line_and_a_column() {
+    let (code, _, err) = run_in_process(
+        &["check-history", "-"],
+        "{\"process\":0,\"type\":\"invoke\",\"f\":\"write\",\"value\":1,\"time\":1}\n{\"process\":0,\"type\":\"ok\",\"f\":\"wri",
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("line 2"), "{err}");
+    assert!(
+        !err.contains("line 1"),
+        "two line numbers in one message: {err}"
+    );
+    assert!(err.contains("column"), "{err}");
+}

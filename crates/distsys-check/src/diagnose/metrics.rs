@@ -137,8 +137,12 @@ mod shape_tests {
         ] {
             assert!(looks_like_sample(good), "{good}");
         }
+        // `nodes: 5` is a sample of a metric named `nodes:` (colons are legal in names), so a
+        // YAML file is refused at its first line that is not `key: number`.
+        assert!(looks_like_sample("nodes: 5"));
         for bad in [
-            "nodes: 5",
+            "cluster_config:",
+            "problem_type: consensus",
             "- a",
             "{\"a\": 1}",
             "9x 1",
@@ -149,9 +153,9 @@ mod shape_tests {
         ] {
             assert!(!looks_like_sample(bad), "{bad}");
         }
-        assert!(parse("nodes: 5\nregions: 1\n")
+        assert!(parse("nodes: 5\ncluster_config:\n  regions: 1\n")
             .unwrap_err()
-            .contains("line 1"));
+            .contains("line 2"));
         assert!(parse("# HELP a b\n\n").unwrap_err().contains("no sample"));
         assert_eq!(parse("# TYPE up gauge\nup 1\n").map(|s| s.len()), Ok(1));
     }

@@ -23,6 +23,22 @@ pub fn parse(text: &str) -> Result<History, HistoryError> {
     HistoryFormat::Jsonl.parse(text)
 }
 
+/// serde_json's message for an error inside one line, with the position said as a column of
+/// that line (serde_json counts lines within the line it was given: always "line 1", which
+/// read next to the history's own line number looked like a second, contradictory one).
+fn in_line(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    let message = match text.rfind(" at line ") {
+        Some(at) => &text[..at],
+        None => &text,
+    };
+    if error.column() > 0 {
+        format!("{message} (column {})", error.column())
+    } else {
+        message.to_string()
+    }
+}
+
 /// Reads one (non-blank) line into `builder`.
 pub(crate) fn line(
     line_no: usize,
@@ -30,7 +46,7 @@ pub(crate) fn line(
     builder: &mut HistoryBuilder,
 ) -> Result<(), HistoryError> {
     let raw: RawEvent = serde_json::from_str(line)
-        .map_err(|e| HistoryError::new(line_no, format!("not a history event: {e}")))?;
+        .map_err(|e| HistoryError::new(line_no, format!("not a history event: {}", in_line(&e))))?;
     builder.push(Event {
         line: line_no,
         process: raw.process,

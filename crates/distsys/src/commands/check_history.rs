@@ -106,6 +106,43 @@ pub fn run(
     worst
 }
 
+/// The error for a history with no record of its format: which format was expected, what its
+/// records look like, and the file's first line (a file, not standard input, can be re-read).
+fn no_record(file: &str, format: HistoryFormat) -> String {
+    let (name, shape) = match format {
+        HistoryFormat::Jsonl => (
+            "jsonl",
+            r#"JSON objects such as {"process":0,"type":"invoke","f":"write","value":1}"#,
+        ),
+        HistoryFormat::JepsenEtcd => (
+            "jepsen-etcd",
+            "Jepsen log lines such as `INFO  jepsen.util - 0 :invoke :write 1` (tabs or spaces between fields)",
+        ),
+        HistoryFormat::JepsenKv => (
+            "jepsen-kv",
+            "Jepsen maps such as {:process 0, :type :invoke, :f :write, :key 1, :value 1}",
+        ),
+    };
+    let first = (file != "-")
+        .then(|| std::fs::File::open(file).ok())
+        .flatten()
+        .and_then(|f| {
+            use std::io::BufRead;
+            BufReader::new(f.take(1 << 16))
+                .lines()
+                .map_while(Result::ok)
+                .find(|l| !l.trim().is_empty())
+        });
+    let first = match first {
+        Some(line) => format!(
+            "; its first line: {:?}",
+            line.chars().take(100).collect::<String>()
+        ),
+        None => "; it has no non-blank line".to_string(),
+    };
+    format!("{file}: no operation of the {name} format in it (expected {shape}){first}")
+}
+
 #[allow(clippy::too_many_arguments)]
 fn run_one(
     args: &Args,
@@ -136,6 +173,9 @@ fn run_one(
         Ok(parsed) => parsed,
         Err(e) => return fail(stderr, &format!("{file}: {e}")),
     };
+    if history.operations.is_empty() && history.failed == 0 {
+        return fail(stderr, &no_record(file, format));
+    }
     let model = model.unwrap_or_else(|| default_model(&history, format));
     let mut options = CheckOptions::new(model);
     options.timeout = timeout;
