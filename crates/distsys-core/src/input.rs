@@ -126,8 +126,22 @@ pub fn parse_context(text: &str, format: Option<Format>) -> Result<DistributedCo
     if !problems.is_empty() {
         return Err(InputError::Invalid(problems));
     }
-    serde_json::from_value(document)
-        .map_err(|e| InputError::Invalid(vec![Problem::new("(root)", "type", e.to_string())]))
+    // The schema and the rules accept the document; what can still fail here is a number the
+    // schema's JSON types allow but the Rust field cannot hold (an integer past 32 or 64 bits,
+    // which JSON readers give as a float): name the field and say so.
+    serde_path_to_error::deserialize(document).map_err(|e| {
+        let field = e.path().to_string();
+        let field = if field.is_empty() || field == "." { "(root)".to_string() } else { field };
+        let message = e.inner().to_string();
+        let message = if message.contains("floating point") || message.contains("out of range") {
+            format!(
+                "{message}: the number is too large for this field (see its range in `distsys schema input`)"
+            )
+        } else {
+            message
+        };
+        InputError::Invalid(vec![Problem::new(field, "type", message)])
+    })
 }
 
 /// Parses text into a JSON document without validating it.
@@ -173,6 +187,17 @@ pub fn parse_document(text: &str, format: Option<Format>) -> Result<Value, Input
 /// The parser's message, with what it means in words where the parser's own words do not say
 /// it: a tab used for indentation (YAML allows only spaces), a number too large for any field.
 fn explain(text: &str, line: Option<usize>, message: String) -> String {
+    // The position is reported once, by the caller: drop the parser's own trailing copy of it.
+    let message = match message.rfind(" at line ") {
+        Some(at)
+            if message[at + 9..]
+                .split(" column ")
+                .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())) =>
+        {
+            message[..at].to_string()
+        }
+        _ => message,
+    };
     let indent_has_tab = |raw: &str| raw[..raw.len() - raw.trim_start().len()].contains('\t');
     let lines: Vec<&str> = text.lines().collect();
     // The parser may point at the tab's line or the one after it; else the first such line.
@@ -405,12 +430,16 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(
-            text.contains("too large")
-                || text.contains("finite")
-                || text.contains("failure_tolerance"),
-            "{text}"
-        );
+        // YAML reads 1e400 as text, refused as not an integer: the field is named.
+        assert!(text.contains("failure_tolerance"), "{text}");
+        for document in [
+            "problem_type: consensus\ncluster_config:\n  nodes: 3\n  failure_tolerance: 99999999999999999999999\n",
+            "{\"problem_type\": \"consensus\", \"cluster_config\": {\"nodes\": 3, \"failure_tolerance\": 99999999999999999999999}}",
+        ] {
+            let text = parse_context(document, None).unwrap_err().to_string();
+            assert!(text.contains("too large"), "{text}");
+            assert!(text.contains("failure_tolerance"), "{text}");
+        }
     }
 
     #[test]

@@ -17,6 +17,13 @@ impl<'de> Deserialize<'de> for Strict {
 
 struct StrictVisitor;
 
+/// The error for an integer outside the 64-bit range every field is read in.
+fn too_large<E: de::Error>(v: impl fmt::Display) -> E {
+    E::custom(format!(
+        "{v} is too large: integers must fit in 64 bits (every field's range is in `distsys schema input`)"
+    ))
+}
+
 impl<'de> Visitor<'de> for StrictVisitor {
     type Value = Value;
 
@@ -42,6 +49,14 @@ impl<'de> Visitor<'de> for StrictVisitor {
                 "{v} is not a finite number (NaN and infinities are refused: give a number)"
             ))
         })
+    }
+
+    fn visit_u128<E: de::Error>(self, v: u128) -> Result<Value, E> {
+        u64::try_from(v).map(Value::from).map_err(|_| too_large(v))
+    }
+
+    fn visit_i128<E: de::Error>(self, v: i128) -> Result<Value, E> {
+        i64::try_from(v).map(Value::from).map_err(|_| too_large(v))
     }
 
     fn visit_str<E>(self, v: &str) -> Result<Value, E> {
