@@ -11,7 +11,20 @@ use common::{run_in_process, workspace_root};
 struct Figure {
     command: String,
     deterministic: bool,
+    /// Minutes to re-run: compared only with `DISTSYS_SLOW_FIGURES=1`.
+    slow: bool,
+    /// `lines=N`: the block holds the first N lines of the output.
+    lines: Option<usize>,
     body: String,
+}
+
+/// The output without its wall-clock lines (`wall time: ...`, `events: N in X s wall ...`),
+/// which are not figures of the deterministic simulator; `scripts/readme-figures` drops the
+/// same lines.
+fn without_wall_clock(out: &str) -> String {
+    out.split_inclusive('\n')
+        .filter(|l| !(l.starts_with("wall time:") || l.contains(" s wall")))
+        .collect()
 }
 
 fn figures(readme: &str) -> Vec<Figure> {
@@ -33,6 +46,11 @@ fn figures(readme: &str) -> Vec<Figure> {
         out.push(Figure {
             command: command.trim().to_string(),
             deterministic: tags.split_whitespace().any(|t| t == "deterministic"),
+            slow: tags.split_whitespace().any(|t| t == "slow"),
+            lines: tags
+                .split_whitespace()
+                .find_map(|t| t.strip_prefix("lines="))
+                .map(|n| n.parse().expect("lines=N takes a number")),
             body: body[..end].to_string(),
         });
         rest = &body[end..];
@@ -52,7 +70,11 @@ fn deterministic_figures_match_a_fresh_run() {
         all.iter().filter(|f| f.deterministic).count() >= 3,
         "the README keeps its deterministic figures in figure blocks"
     );
-    for figure in all.iter().filter(|f| f.deterministic) {
+    let slow_too = std::env::var_os("DISTSYS_SLOW_FIGURES").is_some();
+    for figure in all
+        .iter()
+        .filter(|f| f.deterministic && (slow_too || !f.slow))
+    {
         let args: Vec<&str> = figure.command.split_whitespace().collect();
         let (code, out, err) = run_in_process(&args, "");
         assert!(
@@ -60,11 +82,10 @@ fn deterministic_figures_match_a_fresh_run() {
             "distsys {}: exit {code}: {err}",
             figure.command
         );
-        // Wall-clock lines are not figures of the deterministic simulator.
-        let out: String = out
-            .split_inclusive('\n')
-            .filter(|l| !l.starts_with("wall time:"))
-            .collect();
+        let mut out = without_wall_clock(&out);
+        if let Some(n) = figure.lines {
+            out = out.split_inclusive('\n').take(n).collect();
+        }
         if out != figure.body {
             let line = out
                 .lines()
@@ -99,6 +120,12 @@ fn the_block_reader_sees_headers_tags_and_bodies() {
     let f = figures(text);
     assert_eq!(f.len(), 2);
     assert_eq!(f[0].command, "bench protocols --seconds 1");
-    assert!(f[0].deterministic && !f[1].deterministic);
+    assert!(f[0].deterministic && !f[1].deterministic && !f[0].slow);
+    assert_eq!(
+        without_wall_clock(
+            "events: 5 in 1.2 s wall (4 events/s)\nwall time: 3 s\nLWW: 1 with wall clocks\n"
+        ),
+        "LWW: 1 with wall clocks\n"
+    );
     assert_eq!((f[0].body.as_str(), f[1].body.as_str()), ("a\nb\n", "c\n"));
 }
