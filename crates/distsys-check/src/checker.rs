@@ -258,9 +258,11 @@ pub fn decide_with<M: Model>(
     // Largest partitions first, so the parallel tail is short.
     let mut order: Vec<usize> = (0..partitions.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(partitions[i].1.len()));
-    let run = |&i: &usize| {
+    // One key's check with a deadline; `None` when that deadline (not the user's timeout, not
+    // another key's violation) cut it short, so it must run again with more time.
+    let run = |i: usize, key_deadline: Option<Instant>| {
         if found.load(Ordering::Relaxed) {
-            return Ok((i, SearchOutcome::Cancelled, 0));
+            return Ok(Some((i, SearchOutcome::Cancelled, 0)));
         }
         let ops = &partitions[i].1;
         let bytes_max = options
@@ -268,28 +270,57 @@ pub fn decide_with<M: Model>(
             .unwrap_or_else(|| memo_budget_bytes(ops.len()));
         let cancel = Cancel {
             flag: &found,
-            deadline,
+            deadline: key_deadline,
             memo_bytes_max: bytes_max,
         };
         let (outcome, algorithm) = check_ops(model, ops, cancel, options.fast_paths)?;
         if outcome == SearchOutcome::NotLinearizable {
             found.store(true, Ordering::Relaxed);
         }
+        let cut_short = outcome == SearchOutcome::Cancelled
+            && !found.load(Ordering::Relaxed)
+            && key_deadline != deadline
+            && deadline.is_none_or(|d| Instant::now() < d);
+        if cut_short {
+            return Ok(None);
+        }
         algorithms.lock().map(|mut a| a.insert(algorithm)).ok();
-        Ok((i, outcome, bytes_max))
+        Ok(Some((i, outcome, bytes_max)))
     };
-    // One key stays on this thread: handing it to the pool costs a wake-up of tens of
-    // microseconds, as much as the verdict of a small history. Several keys go to the pool
-    // even when small, so a hopeless key never holds back another key's violation.
-    let sequential = partitions.len() == 1;
-    let mut outcomes: Vec<(usize, SearchOutcome, usize)> = if sequential {
-        order.iter().map(run).collect::<Result<_, HistoryError>>()?
+    // First the small keys on this thread, smallest first, each within `INLINE_KEY_BUDGET`
+    // (at most `INLINE_TOTAL_BUDGET` in all): most
+    // keys of most histories are decided in microseconds, less than handing them to the thread
+    // pool costs (a wake-up of tens of microseconds). Then the keys that needed longer, in
+    // parallel, largest first, with the whole timeout. A violation found on the way cancels
+    // the rest, so a hopeless key never holds back another's violation for longer than its
+    // inline budget. A history of one key runs on this thread with the whole timeout.
+    let mut outcomes: Vec<(usize, SearchOutcome, usize)> = Vec::with_capacity(order.len());
+    let mut pending: Vec<usize> = Vec::new();
+    if partitions.len() == 1 {
+        outcomes.extend(run(order[0], deadline)?);
     } else {
-        order
-            .par_iter()
-            .map(run)
-            .collect::<Result<_, HistoryError>>()?
-    };
+        let inline_until = Instant::now() + INLINE_TOTAL_BUDGET;
+        for &i in order.iter().rev() {
+            let now = Instant::now();
+            if partitions[i].1.len() > INLINE_KEY_OPS_MAX || now >= inline_until {
+                pending.push(i);
+                continue;
+            }
+            let inline = now + INLINE_KEY_BUDGET;
+            let key_deadline = Some(deadline.map_or(inline, |d| d.min(inline)));
+            match run(i, key_deadline)? {
+                Some(outcome) => outcomes.push(outcome),
+                None => pending.push(i),
+            }
+        }
+        pending.reverse();
+    }
+    let rest: Vec<Option<(usize, SearchOutcome, usize)>> = pending
+        .par_iter()
+        .map(|&i| run(i, deadline))
+        .collect::<Result<_, HistoryError>>()?;
+    // With the whole timeout `run` never asks for another try.
+    outcomes.extend(rest.into_iter().flatten());
     outcomes.sort_by_key(|&(i, _, _)| i);
     let search_time = start.elapsed();
     let violated = outcomes
@@ -350,6 +381,14 @@ pub fn decide_with<M: Model>(
         },
     })
 }
+
+/// How long [`decide`] checks one key of a several-key history on the calling thread before
+/// leaving it to the thread pool.
+const INLINE_KEY_BUDGET: Duration = Duration::from_micros(200);
+/// Keys larger than this go to the thread pool at once (their decision may not be cut short).
+const INLINE_KEY_OPS_MAX: usize = 512;
+/// Once [`decide`] has spent this long on the calling thread, the keys left go to the pool.
+const INLINE_TOTAL_BUDGET: Duration = Duration::from_millis(2);
 
 /// The name of the search reported in [`CheckResult::algorithm`].
 pub const ALGORITHM: &str = "wgl-jit-memo";

@@ -292,3 +292,58 @@ fn a_violation_in_one_key_stops_the_search_of_the_others() {
         "the search of \"hard\" was not cancelled"
     );
 }
+
+#[test]
+fn keys_too_slow_for_the_calling_thread_are_decided_by_the_pool() {
+    // Two keys: "big", a generated register history searched without the zone algorithm (far
+    // longer than the inline budget of a key, so its first try is cut short), and "small",
+    // two operations. The verdict must be the one known by construction, never `Unknown`.
+    use distsys_check::generate::{family, history_of, Family, FamilyConfig, Plant};
+    for (plant, linearizable) in [(Plant::None, true), (Plant::StaleRead, false)] {
+        let (events, expected) = family(&FamilyConfig {
+            family: Family::Register,
+            operations: 500,
+            clients: 8,
+            keys: 1,
+            info_share: 0.02,
+            plant,
+            seed: 7,
+        });
+        assert_eq!(expected, linearizable);
+        let mut history = history_of(&events);
+        for op in &mut history.operations {
+            op.key = Some("big".into());
+        }
+        let small =
+            |kind, input: serde_json::Value, output: Option<serde_json::Value>, call| Operation {
+                process: 1_000_000 + call,
+                kind,
+                key: Some("small".into()),
+                input,
+                output: output.map(Into::into),
+                call,
+                ret: Some(call + 1),
+                line: 0,
+            };
+        history
+            .operations
+            .push(small(OpKind::Write, json!(1), None, 0));
+        history
+            .operations
+            .push(small(OpKind::Read, json!(null), Some(json!(1)), 2));
+        let mut options = CheckOptions::new(ModelKind::Register);
+        options.explain = false;
+        options.fast_paths = false;
+        let start = std::time::Instant::now();
+        let result = distsys_check::decide(&history, &options).expect("checks");
+        assert!(
+            start.elapsed() > std::time::Duration::from_micros(200),
+            "the big key must outlast its inline budget for this test to mean anything"
+        );
+        match (&result.verdict, linearizable) {
+            (Verdict::Linearizable, true) => {}
+            (Verdict::Violation(v), false) => assert_eq!(v.key.as_deref(), Some("big")),
+            (other, _) => panic!("{plant:?}: {other:?}"),
+        }
+    }
+}
