@@ -285,6 +285,9 @@ pub enum BenchTarget {
         /// brute-force oracle (0: skip).
         #[arg(long, default_value_t = 0)]
         oracle_cases: u64,
+        /// Print only the per-family summary (what the README quotes), not a row per history.
+        #[arg(long)]
+        summary: bool,
     },
 }
 

@@ -210,9 +210,17 @@ fn time_ours(text: &str) -> Result<(&'static str, f64, f64, Option<f64>, usize),
     ))
 }
 
+/// How much `bench check` runs and prints.
+pub struct Sizes {
+    /// Largest generated history, in operations.
+    pub max_ops: usize,
+    /// Print only the per-family summary.
+    pub summary: bool,
+}
+
 pub fn run(
     dir: &str,
-    max_ops: usize,
+    sizes: Sizes,
     porcupine_source: &str,
     oracle_cases: u64,
     stdout: &mut dyn Write,
@@ -221,6 +229,7 @@ pub fn run(
     if oracle_cases > 0 {
         return run_oracle(oracle_cases, stdout);
     }
+    let Sizes { max_ops, summary } = sizes;
     let porcupine = Porcupine::build(Path::new(porcupine_source), stderr);
     if porcupine.is_none() {
         let _ = writeln!(
@@ -384,16 +393,15 @@ pub fn run(
         });
     }
     let _ = std::fs::remove_dir_all(&work);
-    print_rows(&rows, stdout)
+    print_rows(&rows, summary, stdout)
 }
 
-fn print_rows(rows: &[Row], stdout: &mut dyn Write) -> i32 {
+fn print_rows(rows: &[Row], summary: bool, stdout: &mut dyn Write) -> i32 {
     let _ = writeln!(
         stdout,
         "linearizability checkers on the same files (distsys: median of {REPEATS} verdict-only runs, then once with the explanation; Porcupine: CheckEventsTimeout, verdict only)"
     );
-    let _ = writeln!(
-        stdout,
+    let columns = format!(
         "{:<26} {:>7} {:>12} {:>12} {:>12} {:>10} {:>11} {:>12} {:>8} {:>9} {:>9}",
         "history",
         "ops",
@@ -407,10 +415,12 @@ fn print_rows(rows: &[Row], stdout: &mut dyn Write) -> i32 {
         "ours MiB",
         "porc MiB"
     );
-    let mut wrong = 0;
-    for r in rows {
+    if !summary {
+        let _ = writeln!(stdout, "{columns}");
+    }
+    let wrong = rows.iter().filter(|r| r.ours != r.expected).count();
+    for r in rows.iter().filter(|_| !summary) {
         let ratio = r.theirs_ms.map(|t| t / r.ours_ms.max(1e-3));
-        wrong += usize::from(r.ours != r.expected);
         let _ = writeln!(
             stdout,
             "{:<26} {:>7} {:>12} {:>12} {:>12} {:>10.3} {:>11.3} {:>12} {:>8} {:>9} {:>9}",
