@@ -300,6 +300,12 @@ pub struct History {
 }
 
 impl History {
+    /// Whether nothing was read at all: no operation, not even a failed one (what a file of
+    /// another format, or of no record, parses to). Such an input must not pass as checked.
+    pub fn has_no_record(&self) -> bool {
+        self.operations.is_empty() && self.failed == 0
+    }
+
     /// The operations grouped by key, keys in sorted order (`None` first). Operations on
     /// different keys are independent (P-compositionality), so each group is checked alone.
     pub fn partitions(&self) -> Vec<(Option<String>, Vec<Operation>)> {

@@ -1,5 +1,6 @@
 //! Argument definitions (clap). The names here are stable: scripts depend on them.
 
+use clap::builder::RangedU64ValueParser as Ranged;
 use clap::{Parser, Subcommand, ValueEnum};
 
 /// distsys: distributed-systems design with correctness you can check. Advise a design
@@ -145,13 +146,13 @@ pub enum ClusterAction {
     /// Write configurations and start the nodes in the background.
     Up {
         /// Nodes.
-        #[arg(long, default_value_t = 3, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=99))]
+        #[arg(long, default_value_t = 3, value_parser = Ranged::<usize>::new().range(1..=99))]
         nodes: usize,
         /// Where configurations, data and logs go.
         #[arg(long, default_value = "distsys-cluster")]
         dir: String,
         /// Node i (from 1) serves clients on BASE+i, peers on BASE+100+i, admin on BASE+200+i.
-        #[arg(long, default_value_t = 7000, value_parser = clap::builder::RangedU64ValueParser::<u16>::new().range(1..=65235))]
+        #[arg(long, default_value_t = 7000, value_parser = Ranged::<u16>::new().range(1..=65235))]
         base_port: u16,
         /// Password clients must AUTH with.
         #[arg(long)]
@@ -168,19 +169,19 @@ pub enum ClusterAction {
 #[derive(Debug, clap::Args)]
 pub struct ChaosArgs {
     /// Nodes.
-    #[arg(long, default_value_t = 5, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=99))]
+    #[arg(long, default_value_t = 5, value_parser = Ranged::<usize>::new().range(1..=99))]
     pub nodes: usize,
     /// How long faults are injected (then everything heals and is checked).
     #[arg(long, default_value = "30s")]
     pub duration: String,
     /// Concurrent clients.
-    #[arg(long, default_value_t = 5, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1000))]
+    #[arg(long, default_value_t = 5, value_parser = Ranged::<usize>::new().range(1..=1000))]
     pub clients: usize,
     /// Seed of the fault schedule and the workload.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// First port (clients BASE+i, peers BASE+100+i, admin BASE+200+i).
-    #[arg(long, default_value_t = 17000, value_parser = clap::builder::RangedU64ValueParser::<u16>::new().range(1..=65235))]
+    #[arg(long, default_value_t = 17000, value_parser = Ranged::<u16>::new().range(1..=65235))]
     pub base_port: u16,
     /// Run the deliberately broken node: GET answered from any node's local state (stale reads).
     #[arg(long)]
@@ -204,17 +205,17 @@ pub enum BenchTarget {
     /// Advise latency over every built-in example and a spread of generated contexts.
     Advise {
         /// Answers to time per context (160 contexts: the default takes a few seconds).
-        #[arg(long, default_value_t = 200, value_parser = clap::builder::RangedU64ValueParser::<u32>::new().range(1..=1_000_000))]
+        #[arg(long, default_value_t = 200, value_parser = Ranged::<u32>::new().range(1..=1_000_000))]
         iterations: u32,
     },
     /// Simulator speed: events per second on one core, and wall time per simulated second for
     /// 3, 5, 7, 51 and 1000-node clusters.
     Sim {
         /// Simulated seconds per cluster size.
-        #[arg(long, default_value_t = 5, value_parser = clap::builder::RangedU64ValueParser::<u64>::new().range(1..=3600))]
+        #[arg(long, default_value_t = 5, value_parser = Ranged::<u64>::new().range(1..=3600))]
         seconds: u64,
         /// Largest cluster to time.
-        #[arg(long, default_value_t = 1000, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1000))]
+        #[arg(long, default_value_t = 1000, value_parser = Ranged::<usize>::new().range(1..=1000))]
         max_nodes: usize,
     },
     /// Placement schemes (ring, bounded-load, rendezvous, jump, Maglev, and the `hashring`
@@ -222,10 +223,10 @@ pub enum BenchTarget {
     /// partitioning under a Zipf workload.
     Partition {
         /// Keys placed.
-        #[arg(long, default_value_t = 1_000_000, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000_000))]
+        #[arg(long, default_value_t = 1_000_000, value_parser = Ranged::<usize>::new().range(1..=100_000_000))]
         keys: usize,
         /// Cluster sizes (comma-separated).
-        #[arg(long, value_delimiter = ',', default_value = "10,100,1000", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000))]
+        #[arg(long, value_delimiter = ',', default_value = "10,100,1000", value_parser = Ranged::<usize>::new().range(1..=10_000))]
         nodes: Vec<usize>,
     },
     /// This project's 3-node cluster against etcd 3.4 (3 members), both on loopback and
@@ -233,39 +234,39 @@ pub enum BenchTarget {
     /// write-only and 50% writes; then redis-benchmark against the node, if installed.
     Cluster {
         /// Seconds per measurement.
-        #[arg(long, default_value_t = 5, value_parser = clap::builder::RangedU64ValueParser::<u64>::new().range(1..=3600))]
+        #[arg(long, default_value_t = 5, value_parser = Ranged::<u64>::new().range(1..=3600))]
         seconds: u64,
         /// Client counts (comma-separated).
-        #[arg(long, value_delimiter = ',', default_value = "1,16,64", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1024))]
+        #[arg(long, value_delimiter = ',', default_value = "1,16,64", value_parser = Ranged::<usize>::new().range(1..=1024))]
         clients: Vec<usize>,
         /// Value size in bytes.
-        #[arg(long, default_value_t = 100, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=1_048_576))]
+        #[arg(long, default_value_t = 100, value_parser = Ranged::<usize>::new().range(0..=1_048_576))]
         value_size: usize,
         /// First port for this project's cluster (etcd uses 23791-23803).
-        #[arg(long, default_value_t = 19000, value_parser = clap::builder::RangedU64ValueParser::<u16>::new().range(1..=65235))]
+        #[arg(long, default_value_t = 19000, value_parser = Ranged::<u16>::new().range(1..=65235))]
         base_port: u16,
     },
     /// Raft, Multi-Paxos and PBFT in the simulator at 3/4, 5, 7 and 10 nodes and 1 and 50 ms
     /// latency: messages per committed operation, commit latency, throughput.
     Protocols {
         /// Simulated seconds per run.
-        #[arg(long, default_value_t = 10, value_parser = clap::builder::RangedU64ValueParser::<u64>::new().range(1..=3600))]
+        #[arg(long, default_value_t = 10, value_parser = Ranged::<u64>::new().range(1..=3600))]
         seconds: u64,
     },
     /// Raft core throughput in-process without I/O (committed entries/s), against TiKV's
     /// raft-rs in the same harness when built with `--features raft-rs`.
     Raft {
         /// Cluster size.
-        #[arg(long, default_value_t = 3, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=51))]
+        #[arg(long, default_value_t = 3, value_parser = Ranged::<usize>::new().range(1..=51))]
         nodes: usize,
         /// Entries to commit per batch size.
-        #[arg(long, default_value_t = 200_000, value_parser = clap::builder::RangedU64ValueParser::<u64>::new().range(1..=100_000_000))]
+        #[arg(long, default_value_t = 200_000, value_parser = Ranged::<u64>::new().range(1..=100_000_000))]
         entries: u64,
         /// Proposals per batch (comma-separated).
-        #[arg(long, value_delimiter = ',', default_value = "1,16,64,256", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=65536))]
+        #[arg(long, value_delimiter = ',', default_value = "1,16,64,256", value_parser = Ranged::<usize>::new().range(1..=65536))]
         batches: Vec<usize>,
         /// Payload bytes per entry.
-        #[arg(long, default_value_t = 128, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=1_048_576))]
+        #[arg(long, default_value_t = 128, value_parser = Ranged::<usize>::new().range(0..=1_048_576))]
         payload: usize,
     },
     /// The checker side by side with Porcupine (built from --porcupine with `go`) in the same
@@ -276,7 +277,7 @@ pub enum BenchTarget {
         #[arg(long, default_value = "testdata/conformance")]
         dir: String,
         /// Largest generated history, in operations (1k, 10k, 100k... up to this).
-        #[arg(long, default_value_t = 100_000, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000_000))]
+        #[arg(long, default_value_t = 100_000, value_parser = Ranged::<usize>::new().range(1..=10_000_000))]
         max_ops: usize,
         /// Porcupine's Go source (copied to a temporary folder and built there).
         #[arg(long, default_value = "../shared/peers/porcupine")]

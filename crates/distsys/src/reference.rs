@@ -28,6 +28,12 @@ fn leaf_commands() -> Vec<(Vec<String>, Command)> {
     out
 }
 
+/// Whether an argument takes more than one value (`FILES...`, `--logs A B`).
+fn takes_many(arg: &Arg) -> bool {
+    arg.get_num_args()
+        .is_some_and(|range| range.max_values() > 1)
+}
+
 /// How one argument reads in a usage line: `[--format=json|text]`, `[--nodes=5]`,
 /// `[--timeout TIMEOUT]`, `[--lease]`, `FILE...`.
 fn usage_of(arg: &Arg) -> String {
@@ -36,9 +42,7 @@ fn usage_of(arg: &Arg) -> String {
         .and_then(|names| names.first())
         .map(|n| n.to_string())
         .unwrap_or_else(|| arg.get_id().as_str().to_uppercase());
-    let many = arg
-        .get_num_args()
-        .is_some_and(|range| range.max_values() > 1);
+    let many = takes_many(arg);
     if arg.is_positional() {
         let body = if many { format!("{name}...") } else { name };
         let optional = !arg.is_required_set();
@@ -165,8 +169,7 @@ pub fn command_shapes() -> Vec<CommandShape> {
             let mut flags = Vec::new();
             for arg in visible_args(&cmd) {
                 if arg.is_positional() {
-                    let many = arg.get_num_args().is_some_and(|r| r.max_values() > 1);
-                    positionals = if many {
+                    positionals = if takes_many(arg) {
                         usize::MAX
                     } else {
                         positionals.saturating_add(1)

@@ -82,8 +82,14 @@ const VALUES: &[&str] = &[
     "0,0",
 ];
 
-/// The files a file argument may get, with whether each has at least one record.
-fn files() -> Vec<(PathBuf, bool)> {
+/// The files a file argument may get, with whether each has at least one record (written
+/// once per test process, read by every draw).
+fn files() -> &'static [(PathBuf, bool)] {
+    static FILES: std::sync::OnceLock<Vec<(PathBuf, bool)>> = std::sync::OnceLock::new();
+    FILES.get_or_init(write_files)
+}
+
+fn write_files() -> Vec<(PathBuf, bool)> {
     let dir = std::env::temp_dir().join(format!("distsys-random-flags-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let example = |name: &str| {

@@ -123,7 +123,7 @@ pub fn diagnose(inputs: &Inputs) -> Result<Diagnosis, String> {
     let history = match &inputs.history {
         Some((name, text)) => {
             let parsed = crate::parse_history(text, None).map_err(|e| format!("{name}: {e}"))?;
-            if parsed.0.operations.is_empty() && parsed.0.failed == 0 {
+            if parsed.0.has_no_record() {
                 return Err(format!(
                     "{name}: no operation in this history (expected JSON lines, a Jepsen etcd \
                      log or Jepsen kv maps)"

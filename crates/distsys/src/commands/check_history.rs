@@ -173,7 +173,7 @@ fn run_one(
         Ok(parsed) => parsed,
         Err(e) => return fail(stderr, &format!("{file}: {e}")),
     };
-    if history.operations.is_empty() && history.failed == 0 {
+    if history.has_no_record() {
         return fail(stderr, &no_record(file, format));
     }
     let model = model.unwrap_or_else(|| default_model(&history, format));

@@ -9,11 +9,13 @@ mod raft;
 mod sim;
 
 use crate::cli::BenchTarget;
+
+// Every count and duration below is range-checked (at least 1) by clap (cli.rs).
 use std::io::Write;
 
 pub fn run(what: BenchTarget, stdout: &mut dyn Write, stderr: &mut dyn Write) -> i32 {
     match what {
-        BenchTarget::Advise { iterations } => advise::run(iterations.max(1), stdout),
+        BenchTarget::Advise { iterations } => advise::run(iterations, stdout),
         BenchTarget::Check {
             dir,
             max_ops,
@@ -28,28 +30,21 @@ pub fn run(what: BenchTarget, stdout: &mut dyn Write, stderr: &mut dyn Write) ->
             stdout,
             stderr,
         ),
-        BenchTarget::Sim { seconds, max_nodes } => sim::run(seconds.max(1), max_nodes, stdout),
-        BenchTarget::Partition { keys, nodes } => partition::run(keys.max(1), &nodes, stdout),
-        BenchTarget::Protocols { seconds } => protocols::run(seconds.max(1), stdout),
+        BenchTarget::Sim { seconds, max_nodes } => sim::run(seconds, max_nodes, stdout),
+        BenchTarget::Partition { keys, nodes } => partition::run(keys, &nodes, stdout),
+        BenchTarget::Protocols { seconds } => protocols::run(seconds, stdout),
         BenchTarget::Cluster {
             seconds,
             clients,
             value_size,
             base_port,
-        } => cluster::run(
-            seconds.max(1),
-            &clients,
-            value_size,
-            base_port,
-            stdout,
-            stderr,
-        ),
+        } => cluster::run(seconds, &clients, value_size, base_port, stdout, stderr),
         BenchTarget::Raft {
             nodes,
             entries,
             batches,
             payload,
-        } => raft::run(nodes.max(1), entries.max(1), &batches, payload, stdout),
+        } => raft::run(nodes, entries, &batches, payload, stdout),
     }
 }
 
