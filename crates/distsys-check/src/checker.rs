@@ -232,6 +232,72 @@ pub fn explain(violation: &Violation, model: ModelKind, budget: Duration) -> Vio
     }
 }
 
+/// The history's operations by key; one key (a register, most Jepsen etcd logs) keeps its
+/// operations as they are, not a copy.
+fn partitions_of(history: &History) -> Vec<(Option<String>, std::borrow::Cow<'_, [Operation]>)> {
+    match history.operations.first() {
+        Some(first) if history.operations.iter().all(|op| op.key == first.key) => {
+            vec![(first.key.clone(), (&history.operations[..]).into())]
+        }
+        _ => history
+            .partitions()
+            .into_iter()
+            .map(|(key, ops)| (key, ops.into()))
+            .collect(),
+    }
+}
+
+/// The verdict from every key's outcome (`(key index, outcome, memo budget)`, in key order)
+/// and, after a violation, how many keys it cancelled: the first violated key wins, then a
+/// key out of memory, then a timeout.
+fn verdict_of(
+    outcomes: &[(usize, SearchOutcome, usize)],
+    partitions: &[(Option<String>, std::borrow::Cow<'_, [Operation]>)],
+) -> (Verdict, usize) {
+    let violated = outcomes
+        .iter()
+        .any(|(_, o, _)| *o == SearchOutcome::NotLinearizable);
+    let cancelled_keys = if violated {
+        outcomes
+            .iter()
+            .filter(|(_, o, _)| *o == SearchOutcome::Cancelled)
+            .count()
+    } else {
+        0
+    };
+    let first_violation = outcomes
+        .iter()
+        .find(|(_, o, _)| *o == SearchOutcome::NotLinearizable);
+    let verdict = if let Some(&(i, _, _)) = first_violation {
+        let (key, ops) = &partitions[i];
+        Verdict::Violation(Box::new(Violation {
+            key: key.clone(),
+            partition: ops.to_vec(),
+            core: ops.to_vec(),
+            linearizable_until: 0,
+            minimal: false,
+            explained: false,
+            culprit: None,
+        }))
+    } else if let Some(&(i, _, bytes_max)) = outcomes
+        .iter()
+        .find(|(_, o, _)| *o == SearchOutcome::OutOfMemory)
+    {
+        Verdict::Unknown(UnknownReason::MemoryLimit {
+            key: partitions[i].0.clone(),
+            bytes_max,
+        })
+    } else if outcomes
+        .iter()
+        .any(|(_, o, _)| *o == SearchOutcome::Cancelled)
+    {
+        Verdict::Unknown(UnknownReason::Timeout)
+    } else {
+        Verdict::Linearizable
+    };
+    (verdict, cancelled_keys)
+}
+
 /// [`decide`] for one model type.
 pub fn decide_with<M: Model>(
     model: &M,
@@ -243,18 +309,7 @@ pub fn decide_with<M: Model>(
     // Set by the first key proven not linearizable: every other key's search stops.
     let found = AtomicBool::new(false);
     let algorithms: std::sync::Mutex<std::collections::BTreeSet<&'static str>> = Default::default();
-    // One key (a register, most Jepsen etcd logs): its operations as they are, not a copy.
-    let partitions: Vec<(Option<String>, std::borrow::Cow<'_, [Operation]>)> =
-        match history.operations.first() {
-            Some(first) if history.operations.iter().all(|op| op.key == first.key) => {
-                vec![(first.key.clone(), (&history.operations[..]).into())]
-            }
-            _ => history
-                .partitions()
-                .into_iter()
-                .map(|(key, ops)| (key, ops.into()))
-                .collect(),
-        };
+    let partitions = partitions_of(history);
     // Largest partitions first, so the parallel tail is short.
     let mut order: Vec<usize> = (0..partitions.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(partitions[i].1.len()));
@@ -323,47 +378,7 @@ pub fn decide_with<M: Model>(
     outcomes.extend(rest.into_iter().flatten());
     outcomes.sort_by_key(|&(i, _, _)| i);
     let search_time = start.elapsed();
-    let violated = outcomes
-        .iter()
-        .any(|(_, o, _)| *o == SearchOutcome::NotLinearizable);
-    let cancelled_keys = if violated {
-        outcomes
-            .iter()
-            .filter(|(_, o, _)| *o == SearchOutcome::Cancelled)
-            .count()
-    } else {
-        0
-    };
-    let first_violation = outcomes
-        .iter()
-        .find(|(_, o, _)| *o == SearchOutcome::NotLinearizable);
-    let verdict = if let Some(&(i, _, _)) = first_violation {
-        let (key, ops) = &partitions[i];
-        Verdict::Violation(Box::new(Violation {
-            key: key.clone(),
-            partition: ops.to_vec(),
-            core: ops.to_vec(),
-            linearizable_until: 0,
-            minimal: false,
-            explained: false,
-            culprit: None,
-        }))
-    } else if let Some(&(i, _, bytes_max)) = outcomes
-        .iter()
-        .find(|(_, o, _)| *o == SearchOutcome::OutOfMemory)
-    {
-        Verdict::Unknown(UnknownReason::MemoryLimit {
-            key: partitions[i].0.clone(),
-            bytes_max,
-        })
-    } else if outcomes
-        .iter()
-        .any(|(_, o, _)| *o == SearchOutcome::Cancelled)
-    {
-        Verdict::Unknown(UnknownReason::Timeout)
-    } else {
-        Verdict::Linearizable
-    };
+    let (verdict, cancelled_keys) = verdict_of(&outcomes, &partitions);
     Ok(CheckResult {
         verdict,
         operations: history.operations.len(),
@@ -411,6 +426,52 @@ fn prefix(ops: &[Operation], cut: u64) -> Vec<Operation> {
             _ => Some(op.clone()),
         })
         .collect()
+}
+
+/// Removes reads from a violating core in chunks, halving the chunk down to single reads (so
+/// at the end every read left is needed): few checks when most reads are not needed. Returns
+/// the core and whether it is minimal (false when `fired` cut the shrinking short).
+fn shrink_reads(
+    mut core: Vec<Operation>,
+    violates: &dyn Fn(&[Operation]) -> bool,
+    fired: &dyn Fn() -> bool,
+) -> (Vec<Operation>, bool) {
+    let reads = |core: &[Operation]| -> Vec<usize> {
+        (0..core.len())
+            .filter(|&i| core[i].kind == OpKind::Read)
+            .collect()
+    };
+    let mut chunk = reads(&core).len().next_power_of_two().max(2) / 2;
+    loop {
+        let mut start = 0;
+        loop {
+            let positions = reads(&core);
+            if start >= positions.len() {
+                break;
+            }
+            if fired() {
+                return (core, false);
+            }
+            let drop: Vec<usize> = positions[start..(start + chunk).min(positions.len())].to_vec();
+            let candidate: Vec<Operation> = core
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| drop.binary_search(i).is_err())
+                .map(|(_, op)| op.clone())
+                .collect();
+            if violates(&candidate) {
+                core = candidate;
+            } else if fired() {
+                return (core, false);
+            } else {
+                start += chunk;
+            }
+        }
+        if chunk == 1 {
+            return (core, true);
+        }
+        chunk /= 2;
+    }
 }
 
 /// Shrinks a violation's partition to a small core that is still not linearizable, within
@@ -472,45 +533,8 @@ pub fn explain_with<M: Model>(
         None => ops.to_vec(),
     };
     let linearizable_until = if lo == 0 { 0 } else { times[lo - 1] };
-    // Remove reads in chunks, halving the chunk down to single reads (so at the end every
-    // read left is needed): few checks when most reads are not needed.
-    let reads = |core: &[Operation]| -> Vec<usize> {
-        (0..core.len())
-            .filter(|&i| core[i].kind == OpKind::Read)
-            .collect()
-    };
-    let mut chunk = reads(&core).len().next_power_of_two().max(2) / 2;
-    'shrink: while minimal {
-        let mut start = 0;
-        loop {
-            let positions = reads(&core);
-            if start >= positions.len() {
-                break;
-            }
-            if cancel.fired() {
-                minimal = false;
-                break 'shrink;
-            }
-            let drop: Vec<usize> = positions[start..(start + chunk).min(positions.len())].to_vec();
-            let candidate: Vec<Operation> = core
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| drop.binary_search(i).is_err())
-                .map(|(_, op)| op.clone())
-                .collect();
-            if violates(&candidate) {
-                core = candidate;
-            } else if cancel.fired() {
-                minimal = false;
-                break 'shrink;
-            } else {
-                start += chunk;
-            }
-        }
-        if chunk == 1 {
-            break;
-        }
-        chunk /= 2;
+    if minimal {
+        (core, minimal) = shrink_reads(core, &violates, &|| cancel.fired());
     }
     let cut = times.get(hi).copied();
     let culprit = cut.and_then(|cut| {

@@ -52,76 +52,20 @@ pub fn generate(config: &GenConfig) -> Vec<Event> {
     let mut linearization = 0u64;
     for _ in 0..config.operations {
         linearization += 10;
-        let slot = loop {
-            let free: Vec<usize> = (0..processes)
-                .filter(|&p| free_at[p] < linearization)
-                .collect();
-            if free.is_empty() {
-                linearization += 10;
-                continue;
-            }
-            break free[rng.random_range(0..free.len())];
-        };
+        let slot = free_slot(&free_at, &mut linearization, &mut rng);
         let call = rng.random_range(
             (free_at[slot] + 1).max(linearization.saturating_sub(50))..=linearization,
         );
         let ret = linearization + rng.random_range(0..50u64);
         let key = (config.keys > 1).then(|| format!("k{}", rng.random_range(0..config.keys)));
         let current = state.get(&key).cloned().flatten();
-        let kinds: &[OpKind] = match config.mix {
-            OpMix::Register => &[OpKind::Read, OpKind::Write],
-            OpMix::CasRegister => &[OpKind::Read, OpKind::Write, OpKind::Cas],
-            OpMix::Kv => &[
-                OpKind::Read,
-                OpKind::Write,
-                OpKind::Cas,
-                OpKind::Append,
-                OpKind::Delete,
-            ],
-        };
+        let kinds = kinds_of(config.mix);
         let kind = kinds[rng.random_range(0..kinds.len())];
         counter += 1;
         let fresh = format!("v{counter}");
         let unknown = kind != OpKind::Read && rng.random_bool(config.info_probability);
         let takes_effect = !unknown || rng.random_bool(0.5);
-        let (input, output, completion, next) = match kind {
-            OpKind::Read => (Value::Null, json!(current), Completion::Ok, current.clone()),
-            OpKind::Write => (
-                json!(fresh),
-                Value::Null,
-                Completion::Ok,
-                Some(fresh.clone()),
-            ),
-            OpKind::Append => (
-                json!(format!(" {fresh}")),
-                Value::Null,
-                Completion::Ok,
-                Some(format!("{} {fresh}", current.clone().unwrap_or_default())),
-            ),
-            OpKind::Delete => (Value::Null, Value::Null, Completion::Ok, None),
-            OpKind::Cas | OpKind::Add => {
-                let expected = if rng.random_bool(0.6) {
-                    current.clone()
-                } else {
-                    Some(format!("v{}", rng.random_range(0..=counter)))
-                };
-                let holds = expected == current;
-                (
-                    json!([expected, fresh]),
-                    Value::Null,
-                    if holds {
-                        Completion::Ok
-                    } else {
-                        Completion::Fail
-                    },
-                    if holds {
-                        Some(fresh.clone())
-                    } else {
-                        current.clone()
-                    },
-                )
-            }
-        };
+        let (input, output, completion, next) = effect(kind, current, fresh, counter, &mut rng);
         if takes_effect {
             state.insert(key.clone(), next);
         }
@@ -150,6 +94,83 @@ pub fn generate(config: &GenConfig) -> Vec<Event> {
             next_process += 1;
         }
     }
+    numbered(events)
+}
+
+/// A client slot free before the linearization point, drawn at random; the point moves on by
+/// 10 until one is.
+fn free_slot(free_at: &[u64], linearization: &mut u64, rng: &mut ChaCha8Rng) -> usize {
+    loop {
+        let free: Vec<usize> = (0..free_at.len())
+            .filter(|&p| free_at[p] < *linearization)
+            .collect();
+        if free.is_empty() {
+            *linearization += 10;
+            continue;
+        }
+        return free[rng.random_range(0..free.len())];
+    }
+}
+
+/// The operation kinds a mix draws from.
+fn kinds_of(mix: OpMix) -> &'static [OpKind] {
+    match mix {
+        OpMix::Register => &[OpKind::Read, OpKind::Write],
+        OpMix::CasRegister => &[OpKind::Read, OpKind::Write, OpKind::Cas],
+        OpMix::Kv => &[
+            OpKind::Read,
+            OpKind::Write,
+            OpKind::Cas,
+            OpKind::Append,
+            OpKind::Delete,
+        ],
+    }
+}
+
+/// What one operation of `kind` does to a key holding `current`: its input, its output, its
+/// completion and the key's next value (`fresh`: the value it writes; a cas expects the
+/// current value 60% of the time, else some value `v0..=v{counter}`).
+fn effect(
+    kind: OpKind,
+    current: Option<String>,
+    fresh: String,
+    counter: u64,
+    rng: &mut ChaCha8Rng,
+) -> (Value, Value, Completion, Option<String>) {
+    match kind {
+        OpKind::Read => (Value::Null, json!(current), Completion::Ok, current),
+        OpKind::Write => (json!(fresh), Value::Null, Completion::Ok, Some(fresh)),
+        OpKind::Append => (
+            json!(format!(" {fresh}")),
+            Value::Null,
+            Completion::Ok,
+            Some(format!("{} {fresh}", current.unwrap_or_default())),
+        ),
+        OpKind::Delete => (Value::Null, Value::Null, Completion::Ok, None),
+        OpKind::Cas | OpKind::Add => {
+            let expected = if rng.random_bool(0.6) {
+                current.clone()
+            } else {
+                Some(format!("v{}", rng.random_range(0..=counter)))
+            };
+            let holds = expected == current;
+            let completion = if holds {
+                Completion::Ok
+            } else {
+                Completion::Fail
+            };
+            (
+                json!([expected, fresh]),
+                Value::Null,
+                completion,
+                if holds { Some(fresh) } else { current },
+            )
+        }
+    }
+}
+
+/// Events sorted by time (invocations before completions at one instant), numbered from line 1.
+fn numbered(mut events: Vec<(u64, u8, Event)>) -> Vec<Event> {
     events.sort_by_key(|(time, order, _)| (*time, *order));
     events
         .into_iter()
@@ -224,9 +245,43 @@ pub fn small_unique_cas_register_history(seed: u64, ops_max: usize) -> History {
 }
 
 fn small_history_with(model: crate::ModelKind, seed: u64, ops_max: usize, unique: bool) -> History {
-    use crate::ModelKind;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let pool: Vec<Value> = match model {
+    let kinds = small_kinds(model, unique);
+    let faithful = rng.random_bool(0.5);
+    let keys = if rng.random_bool(0.2) { 2 } else { 1 };
+    let n = rng.random_range(1..=ops_max.clamp(1, crate::oracle::ORACLE_OPS_MAX));
+    let pool: Vec<Value> = if unique {
+        (0..=n as i64 + 1)
+            .map(|v| if v == 0 { Value::Null } else { json!(v) })
+            .collect()
+    } else {
+        small_pool(model)
+    };
+    let plan = SmallPlan {
+        model,
+        unique,
+        keys,
+        n,
+        pool: &pool,
+    };
+    // (operation, linearization point, takes effect)
+    let mut planned: Vec<(crate::Operation, u64, bool)> = (0..n)
+        .map(|i| plan.operation(i, kinds[rng.random_range(0..kinds.len())], &mut rng))
+        .collect();
+    if faithful {
+        plan.replay_in_order(&mut planned, &mut rng);
+    }
+    History {
+        operations: planned.into_iter().map(|(op, _, _)| op).collect(),
+        failed: 0,
+    }
+}
+
+/// The values a small history of `model` draws from: nulls, empty and look-alike values
+/// (`1`, `"1"`, `1.0`) that a checker comparing text instead of JSON would confuse.
+fn small_pool(model: crate::ModelKind) -> Vec<Value> {
+    use crate::ModelKind;
+    match model {
         ModelKind::Kv => vec![
             Value::Null,
             json!(""),
@@ -248,8 +303,13 @@ fn small_history_with(model: crate::ModelKind, seed: u64, ops_max: usize, unique
             json!("0"),
             json!(""),
         ],
-    };
-    let kinds: &[OpKind] = match model {
+    }
+}
+
+/// The operation kinds a small history of `model` draws from (no delete with unique values).
+fn small_kinds(model: crate::ModelKind, unique: bool) -> &'static [OpKind] {
+    use crate::ModelKind;
+    match model {
         ModelKind::Register if unique => &[OpKind::Read, OpKind::Write],
         ModelKind::Register => &[OpKind::Read, OpKind::Write, OpKind::Delete],
         ModelKind::CasRegister if unique => &[OpKind::Read, OpKind::Write, OpKind::Cas],
@@ -264,72 +324,89 @@ fn small_history_with(model: crate::ModelKind, seed: u64, ops_max: usize, unique
             OpKind::Delete,
         ],
         ModelKind::Set => &[OpKind::Read, OpKind::Add, OpKind::Add],
-    };
-    let faithful = rng.random_bool(0.5);
-    let keys = if rng.random_bool(0.2) { 2 } else { 1 };
-    let n = rng.random_range(1..=ops_max.clamp(1, crate::oracle::ORACLE_OPS_MAX));
-    let pool: Vec<Value> = if unique {
-        (0..=n as i64 + 1)
-            .map(|v| if v == 0 { Value::Null } else { json!(v) })
-            .collect()
-    } else {
-        pool
-    };
-    let pick = |rng: &mut ChaCha8Rng| pool[rng.random_range(0..pool.len())].clone();
-    // (operation, linearization point, takes effect)
-    let mut planned: Vec<(crate::Operation, u64, bool)> = (0..n)
-        .map(|i| {
-            let kind = kinds[rng.random_range(0..kinds.len())];
-            let call = rng.random_range(0..24u64);
-            let ret = call + rng.random_range(0..10u64);
-            let unknown = kind != OpKind::Read && rng.random_bool(0.35);
-            let input = match kind {
-                OpKind::Read | OpKind::Delete => Value::Null,
-                OpKind::Cas if unique => json!([pick(&mut rng), i + 1]),
-                OpKind::Cas => json!([pick(&mut rng), pick(&mut rng)]),
-                OpKind::Append if unique => json!(format!("<{}>", i + 1)),
-                _ if unique => json!(i + 1),
-                _ => pick(&mut rng),
-            };
-            let op = crate::Operation {
-                process: i as u64,
-                kind,
-                key: (keys > 1).then(|| ["x", "y"][rng.random_range(0..2)].to_string()),
-                input,
-                output: (kind == OpKind::Read).then(|| {
-                    if model == ModelKind::Kv && unique {
-                        let parts = rng.random_range(0..4);
-                        let text: String = (0..parts)
-                            .map(|_| format!("<{}>", rng.random_range(1..=n)))
-                            .collect();
-                        json!(text)
-                    } else if model == ModelKind::Set {
-                        let size = rng.random_range(0..3);
-                        Value::Array((0..size).map(|_| pick(&mut rng)).collect())
-                    } else {
-                        pick(&mut rng)
-                    }
-                    .into()
-                }),
-                call,
-                ret: (!unknown).then_some(ret),
-                line: i + 1,
-            };
-            let point = rng.random_range(call..=ret);
-            (op, point, !unknown || rng.random_bool(0.5))
-        })
-        .collect();
-    if faithful {
+    }
+}
+
+/// The shape of one small history being drawn.
+struct SmallPlan<'a> {
+    model: crate::ModelKind,
+    unique: bool,
+    keys: usize,
+    n: usize,
+    pool: &'a [Value],
+}
+
+impl SmallPlan<'_> {
+    fn pick(&self, rng: &mut ChaCha8Rng) -> Value {
+        self.pool[rng.random_range(0..self.pool.len())].clone()
+    }
+
+    /// Operation `i` of `kind` with random times, key, input and (for a read) output, its
+    /// linearization point and whether it takes effect.
+    fn operation(
+        &self,
+        i: usize,
+        kind: OpKind,
+        rng: &mut ChaCha8Rng,
+    ) -> (crate::Operation, u64, bool) {
+        use crate::ModelKind;
+        let (unique, n) = (self.unique, self.n);
+        let call = rng.random_range(0..24u64);
+        let ret = call + rng.random_range(0..10u64);
+        let unknown = kind != OpKind::Read && rng.random_bool(0.35);
+        let input = match kind {
+            OpKind::Read | OpKind::Delete => Value::Null,
+            OpKind::Cas if unique => json!([self.pick(rng), i + 1]),
+            OpKind::Cas => json!([self.pick(rng), self.pick(rng)]),
+            OpKind::Append if unique => json!(format!("<{}>", i + 1)),
+            _ if unique => json!(i + 1),
+            _ => self.pick(rng),
+        };
+        let key = (self.keys > 1).then(|| ["x", "y"][rng.random_range(0..2)].to_string());
+        let output = (kind == OpKind::Read).then(|| {
+            if self.model == ModelKind::Kv && unique {
+                let parts = rng.random_range(0..4);
+                let text: String = (0..parts)
+                    .map(|_| format!("<{}>", rng.random_range(1..=n)))
+                    .collect();
+                json!(text)
+            } else if self.model == ModelKind::Set {
+                let size = rng.random_range(0..3);
+                Value::Array((0..size).map(|_| self.pick(rng)).collect())
+            } else {
+                self.pick(rng)
+            }
+            .into()
+        });
+        let op = crate::Operation {
+            process: i as u64,
+            kind,
+            key,
+            input,
+            output,
+            call,
+            ret: (!unknown).then_some(ret),
+            line: i + 1,
+        };
+        let point = rng.random_range(call..=ret);
+        (op, point, !unknown || rng.random_bool(0.5))
+    }
+
+    /// Makes the history linearizable: replays the operations in the order of their points,
+    /// giving each read what the state holds then (and most cas the current value).
+    fn replay_in_order(&self, planned: &mut [(crate::Operation, u64, bool)], rng: &mut ChaCha8Rng) {
+        use crate::ModelKind;
+        let model = self.model;
         planned.sort_by_key(|(_, point, _)| *point);
         let mut state: FxHashMap<Option<String>, Value> = FxHashMap::default();
         let mut sets: FxHashMap<Option<String>, Vec<Value>> = FxHashMap::default();
+        let text = |v: &Value| match v {
+            Value::Null => String::new(),
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
         for (op, _, effect) in planned.iter_mut() {
             let current = state.get(&op.key).cloned().unwrap_or(Value::Null);
-            let text = |v: &Value| match v {
-                Value::Null => String::new(),
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
             match op.kind {
                 OpKind::Read if model == ModelKind::Set => {
                     op.output =
@@ -338,10 +415,10 @@ fn small_history_with(model: crate::ModelKind, seed: u64, ops_max: usize, unique
                 OpKind::Read => op.output = Some(current.into()),
                 OpKind::Cas => {
                     if rng.random_bool(0.6) {
-                        let new = if unique {
+                        let new = if self.unique {
                             op.input.get(1).cloned().unwrap_or(Value::Null)
                         } else {
-                            pick(&mut rng)
+                            self.pick(rng)
                         };
                         op.input = json!([current, new]);
                     }
@@ -376,10 +453,6 @@ fn small_history_with(model: crate::ModelKind, seed: u64, ops_max: usize, unique
             }
         }
         planned.sort_by_key(|(op, _, _)| op.line);
-    }
-    History {
-        operations: planned.into_iter().map(|(op, _, _)| op).collect(),
-        failed: 0,
     }
 }
 
@@ -499,6 +572,34 @@ struct Planned {
 /// only if the plant could be placed; with no place for it the history stays linearizable.
 pub fn family(config: &FamilyConfig) -> (Vec<Event>, bool) {
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+    let mut ops = plan_family(config, &mut rng);
+    run_at_points(config.family, &mut ops, &mut rng);
+    let linearizable = !plant(config, &mut ops, &mut rng);
+    let mut events: Vec<(u64, u8, Event)> = Vec::with_capacity(2 * ops.len());
+    for op in ops {
+        let event = |completion: Option<Completion>, value: Value, time: u64| Event {
+            line: 0,
+            process: op.process,
+            completion,
+            kind: op.kind,
+            key: op.key.clone(),
+            value,
+            time,
+        };
+        events.push((op.call, 0, event(None, op.input.clone(), op.call)));
+        let value = if op.kind == OpKind::Read {
+            op.output.clone()
+        } else {
+            op.input.clone()
+        };
+        events.push((op.ret, 1, event(Some(op.completion), value, op.ret)));
+    }
+    (numbered(events), linearizable)
+}
+
+/// The family's operations with their times, inputs, linearization points and whether they
+/// take effect (outputs and cas expectations are filled in by [`run_at_points`]).
+fn plan_family(config: &FamilyConfig, rng: &mut ChaCha8Rng) -> Vec<Planned> {
     let clients = config.clients.max(1);
     let keys = if config.family == Family::KvAppend {
         config.keys.max(1)
@@ -567,6 +668,12 @@ pub fn family(config: &FamilyConfig) -> (Vec<Event>, bool) {
         };
         free.push(std::cmp::Reverse((ret, next)));
     }
+    ops
+}
+
+/// The sequential run at the linearization points: gives every read what the state holds, every
+/// cas an expected value (the current one half the time) and its completion.
+fn run_at_points(family: Family, ops: &mut [Planned], rng: &mut ChaCha8Rng) {
     // The sequential run at the linearization points.
     let mut order: Vec<usize> = (0..ops.len()).collect();
     order.sort_by_key(|&i| (ops[i].point, i));
@@ -577,7 +684,7 @@ pub fn family(config: &FamilyConfig) -> (Vec<Event>, bool) {
         let current = state.get(&op.key).cloned().unwrap_or(Value::Null);
         match op.kind {
             OpKind::Read => {
-                op.output = match (&current, config.family) {
+                op.output = match (&current, family) {
                     (Value::Null, Family::KvAppend) => json!(""),
                     _ => current,
                 }
@@ -617,36 +724,6 @@ pub fn family(config: &FamilyConfig) -> (Vec<Event>, bool) {
             }
         }
     }
-    let linearizable = !plant(config, &mut ops, &mut rng);
-    let mut events: Vec<(u64, u8, Event)> = Vec::with_capacity(2 * ops.len());
-    for op in ops {
-        let event = |completion: Option<Completion>, value: Value, time: u64| Event {
-            line: 0,
-            process: op.process,
-            completion,
-            kind: op.kind,
-            key: op.key.clone(),
-            value,
-            time,
-        };
-        events.push((op.call, 0, event(None, op.input.clone(), op.call)));
-        let value = if op.kind == OpKind::Read {
-            op.output.clone()
-        } else {
-            op.input.clone()
-        };
-        events.push((op.ret, 1, event(Some(op.completion), value, op.ret)));
-    }
-    events.sort_by_key(|(time, order, _)| (*time, *order));
-    let events = events
-        .into_iter()
-        .enumerate()
-        .map(|(i, (_, _, mut event))| {
-            event.line = i + 1;
-            event
-        })
-        .collect();
-    (events, linearizable)
 }
 
 /// Plants the configured violation; returns whether it was placed.

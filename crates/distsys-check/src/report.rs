@@ -183,36 +183,48 @@ fn escape(s: &str) -> String {
 /// Operations drawn at most in one HTML timeline, to keep the page usable.
 const MAX_DRAWN: usize = 5000;
 
-/// A self-contained HTML page (inline SVG and CSS, no scripts fetched) showing the checked
-/// operations on a time axis. For a violation it shows the offending key, marks where its
-/// history stops being linearizable and highlights the operations of the core.
-pub fn html(result: &CheckResult, all_ops: &[Operation], title: &str) -> String {
-    let culprit: Option<&Operation> = match &result.verdict {
-        Verdict::Violation(v) => v.culprit.and_then(|i| v.core.get(i)),
-        _ => None,
-    };
-    let (ops, core, cut, headline): (Vec<&Operation>, Vec<&Operation>, Option<u64>, String) =
+/// What the page shows for a verdict: the operations drawn, the core of a violation, where the
+/// linearizable prefix ends, and the headline.
+struct Shown<'a> {
+    ops: Vec<&'a Operation>,
+    core: Vec<&'a Operation>,
+    cut: Option<u64>,
+    headline: String,
+}
+
+impl<'a> Shown<'a> {
+    fn of(result: &'a CheckResult, all_ops: &'a [Operation]) -> Shown<'a> {
         match &result.verdict {
-            Verdict::Violation(v) => (
-                v.partition.iter().collect(),
-                v.core.iter().collect(),
-                Some(v.linearizable_until),
-                format!("NOT linearizable: {} has no valid order", key_name(&v.key)),
-            ),
-            Verdict::Linearizable => (
-                all_ops.iter().collect(),
-                Vec::new(),
-                None,
-                "linearizable".to_string(),
-            ),
-            Verdict::Unknown(_) => (
-                all_ops.iter().collect(),
-                Vec::new(),
-                None,
-                "unknown (stopped before a verdict)".to_string(),
-            ),
-        };
-    let drawn: Vec<&Operation> = ops.iter().copied().take(MAX_DRAWN).collect();
+            Verdict::Violation(v) => Shown {
+                ops: v.partition.iter().collect(),
+                core: v.core.iter().collect(),
+                cut: Some(v.linearizable_until),
+                headline: format!("NOT linearizable: {} has no valid order", key_name(&v.key)),
+            },
+            Verdict::Linearizable => Shown {
+                ops: all_ops.iter().collect(),
+                core: Vec::new(),
+                cut: None,
+                headline: "linearizable".to_string(),
+            },
+            Verdict::Unknown(_) => Shown {
+                ops: all_ops.iter().collect(),
+                core: Vec::new(),
+                cut: None,
+                headline: "unknown (stopped before a verdict)".to_string(),
+            },
+        }
+    }
+}
+
+/// The inline SVG timeline: one row per process, one box per operation (classed core,
+/// culprit, prefix, unknown or plain), and a dashed line where the linearizable prefix ends.
+fn timeline_svg(
+    drawn: &[&Operation],
+    core: &[&Operation],
+    culprit: Option<&Operation>,
+    cut: Option<u64>,
+) -> String {
     let is_core = |op: &Operation| {
         core.iter()
             .any(|c| c.line == op.line && c.process == op.process)
@@ -251,7 +263,7 @@ pub fn html(result: &CheckResult, all_ops: &[Operation], title: &str) -> String 
             y + 10.0
         );
     }
-    for op in &drawn {
+    for op in drawn {
         let row_index = processes.binary_search(&op.process).unwrap_or(0);
         let y = 30.0 + row * row_index as f64 + 2.0;
         let x0 = x(op.call);
@@ -290,6 +302,21 @@ pub fn html(result: &CheckResult, all_ops: &[Operation], title: &str) -> String 
         );
     }
     svg.push_str("</svg>");
+    svg
+}
+
+/// A self-contained HTML page (inline SVG and CSS, no scripts fetched) showing the checked
+/// operations on a time axis. For a violation it shows the offending key, marks where its
+/// history stops being linearizable and highlights the operations of the core.
+pub fn html(result: &CheckResult, all_ops: &[Operation], title: &str) -> String {
+    let culprit: Option<&Operation> = match &result.verdict {
+        Verdict::Violation(v) => v.culprit.and_then(|i| v.core.get(i)),
+        _ => None,
+    };
+    let shown = Shown::of(result, all_ops);
+    let (ops, core, headline) = (&shown.ops, &shown.core, &shown.headline);
+    let drawn: Vec<&Operation> = ops.iter().copied().take(MAX_DRAWN).collect();
+    let svg = timeline_svg(&drawn, core, culprit, shown.cut);
     let core_list: String = core
         .iter()
         .map(|op| {

@@ -229,6 +229,66 @@ struct Seen<S> {
     state: S,
 }
 
+/// Memo of (linearized set, state) pairs already explored. No allocation per entry: the
+/// mixed words of every set live in one arena.
+struct Memo<S> {
+    seen: HashTable<Seen<S>>,
+    arena: Vec<u64>,
+    bytes: usize,
+    bytes_max: usize,
+}
+
+impl<S: Clone + PartialEq> Memo<S> {
+    fn new(bytes_max: usize) -> Memo<S> {
+        Memo {
+            seen: HashTable::new(),
+            arena: Vec::new(),
+            bytes: 0,
+            bytes_max,
+        }
+    }
+
+    /// Records the pair (`full` and `mixed`: the linearized set; `hash`: of the set and the
+    /// state): `Some(true)` if it is new, `Some(false)` if it was explored before, `None` when
+    /// recording it would pass the memory budget.
+    #[inline]
+    fn insert(&mut self, hash: u64, full: u32, mixed: &[u64], state: &S) -> Option<bool> {
+        let arena = &self.arena;
+        let known = self
+            .seen
+            .find(hash, |e| {
+                e.hash == hash
+                    && e.full == full
+                    && e.len as usize == mixed.len()
+                    && e.state == *state
+                    && arena[e.offset as usize..(e.offset + e.len) as usize] == *mixed
+            })
+            .is_some();
+        if known {
+            return Some(false);
+        }
+        self.bytes += std::mem::size_of::<Seen<S>>() + 16 + mixed.len() * 8;
+        let offset = u32::try_from(self.arena.len()).ok()?;
+        if self.bytes > self.bytes_max {
+            return None;
+        }
+        self.arena.extend_from_slice(mixed);
+        let len = mixed.len() as u32;
+        self.seen.insert_unique(
+            hash,
+            Seen {
+                hash,
+                full,
+                offset,
+                len,
+                state: state.clone(),
+            },
+            |e| e.hash,
+        );
+        Some(true)
+    }
+}
+
 /// Searches for a linearization of `ops` (with their `intervals`) under `model`.
 pub fn search<M: Model>(
     model: &M,
@@ -245,17 +305,12 @@ pub fn search<M: Model>(
     }
     let mut list = EntryList::new(intervals);
     let mut linearized = Linearized::new(ops.len());
-    // Memo of (linearized set, state) pairs already explored. No allocation per entry: the
-    // mixed words of every set live in one arena.
-    let mut seen: HashTable<Seen<M::State>> = HashTable::new();
-    let mut arena: Vec<u64> = Vec::new();
+    let mut memo: Memo<M::State> = Memo::new(cancel.memo_bytes_max);
     let state_hasher = rustc_hash::FxBuildHasher;
     let mut stack: Vec<(u32, M::State)> = Vec::new();
     let mut state = model.init();
     let mut entry = list.first();
     let mut iterations: u64 = 0;
-    let entry_bytes = std::mem::size_of::<Seen<M::State>>() + 16;
-    let mut memo_bytes: usize = 0;
     let prunes = model.prunes(ops);
     let twin_before = twins(ops, intervals);
     while list.first() != NIL {
@@ -286,41 +341,15 @@ pub fn search<M: Model>(
             if let Some(new_state) = accepted {
                 linearized.flip(op);
                 let hash = linearized.hash ^ state_hasher.hash_one(&new_state);
-                let full = linearized.full as u32;
-                let mixed = linearized.mixed();
-                let known = seen
-                    .find(hash, |e| {
-                        e.hash == hash
-                            && e.full == full
-                            && e.len as usize == mixed.len()
-                            && e.state == new_state
-                            && arena[e.offset as usize..(e.offset + e.len) as usize] == *mixed
-                    })
-                    .is_some();
-                if known {
+                let Some(new) =
+                    memo.insert(hash, linearized.full as u32, linearized.mixed(), &new_state)
+                else {
+                    return SearchOutcome::OutOfMemory;
+                };
+                if !new {
                     linearized.flip(op);
                     entry = next;
                 } else {
-                    memo_bytes += entry_bytes + mixed.len() * 8;
-                    let Ok(offset) = u32::try_from(arena.len()) else {
-                        return SearchOutcome::OutOfMemory;
-                    };
-                    if memo_bytes > cancel.memo_bytes_max {
-                        return SearchOutcome::OutOfMemory;
-                    }
-                    arena.extend_from_slice(mixed);
-                    let len = mixed.len() as u32;
-                    seen.insert_unique(
-                        hash,
-                        Seen {
-                            hash,
-                            full,
-                            offset,
-                            len,
-                            state: new_state.clone(),
-                        },
-                        |e| e.hash,
-                    );
                     stack.push((op, std::mem::replace(&mut state, new_state)));
                     list.lift(op);
                     entry = list.first();

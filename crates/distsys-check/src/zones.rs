@@ -53,6 +53,13 @@ impl Span {
     }
 }
 
+/// No operation: the sentinel of the per-value tables below.
+const NONE: u32 = u32::MAX;
+
+/// How [`decide`] ends early: `Err(None)` the history does not qualify, `Err(Some(false))` a
+/// violation found before the chains are ordered.
+type Phase<T> = Result<T, Option<bool>>;
+
 /// Decides linearizability for a register with unique written values; `None` if the
 /// operations do not qualify (a value written twice, a nil written, an unknown read), so the
 /// caller falls back to the general search. Writes and cas of unknown outcome (`ret: None`)
@@ -62,7 +69,14 @@ impl Span {
 /// return.
 pub fn decide(ops: &[ZoneOp], intervals: &[Interval]) -> Option<bool> {
     debug_assert_eq!(ops.len(), intervals.len());
-    const NONE: u32 = u32::MAX;
+    match decide_in_phases(ops, intervals) {
+        Ok(linearizable) => Some(linearizable),
+        Err(early) => early,
+    }
+}
+
+/// The phases of [`decide`], each ending it early through [`Phase`]'s error.
+fn decide_in_phases(ops: &[ZoneOp], intervals: &[Interval]) -> Phase<bool> {
     let values = ops
         .iter()
         .map(|op| match *op {
@@ -71,8 +85,49 @@ pub fn decide(ops: &[ZoneOp], intervals: &[Interval]) -> Option<bool> {
         })
         .max()
         .unwrap_or(0) as usize;
-    // Times shifted by one, so 0 is the virtual initial write; `None`: unknown outcome.
-    let mut times: Vec<(u64, Option<u64>)> = Vec::with_capacity(ops.len());
+    let times = shifted_times(ops, intervals).ok_or(None)?;
+    let writers = Writers::of(ops, values).ok_or(None)?;
+    let alive = drop_unobserved_unknowns(ops, &times, &writers.writer, values);
+    let (out_cas, reads) = cas_and_reads(ops, &times, &alive, values)?;
+    let table = Tables {
+        ops,
+        times: &times,
+        writers: &writers,
+        out_cas: &out_cas,
+        reads: &reads,
+    };
+    // Walk every chain from its start; check its blocks; collect its span.
+    let mut reached = vec![false; values + 1];
+    let mut chains: Vec<Span> = Vec::new();
+    let mut members: Vec<usize> = Vec::new();
+    for start in 0..=values {
+        let starts = start == 0
+            || (writers.plain[start]
+                && writers.writer[start] != NONE
+                && alive[writers.writer[start] as usize]);
+        if starts {
+            chains.push(table.chain_from(start, &mut reached, &mut members)?);
+        }
+    }
+    // A read or a completed cas of a value no chain reaches (never written, or on a cycle of
+    // cas) is impossible; an unknown cas out of such a value never succeeded, so it never
+    // happened (and no read of its value can be explained: that read is impossible too).
+    let seen_unreached = (0..=values).any(|v| {
+        !reached[v]
+            && (reads[v].f != u64::MAX
+                || (out_cas[v] != NONE && times[out_cas[v] as usize].1.is_some()))
+    });
+    if seen_unreached {
+        return Err(Some(false));
+    }
+    Ok(sources_all_the_way(&chains))
+}
+
+/// Invocation and return of every operation shifted by one, so 0 is the virtual initial write
+/// (`None` return: unknown outcome); `None` when a read's outcome is unknown or a time
+/// overflows.
+fn shifted_times(ops: &[ZoneOp], intervals: &[Interval]) -> Option<Vec<(u64, Option<u64>)>> {
+    let mut times = Vec::with_capacity(ops.len());
     for (op, iv) in ops.iter().zip(intervals) {
         let ret = match iv.ret {
             Some(r) => Some(r.checked_add(1)?),
@@ -81,34 +136,58 @@ pub fn decide(ops: &[ZoneOp], intervals: &[Interval]) -> Option<bool> {
         };
         times.push((iv.call.checked_add(1)?, ret));
     }
-    // First make sure the values are unique: only then do the rules below hold.
-    let mut writer = vec![NONE; values + 1];
-    let mut plain_write = vec![false; values + 1];
-    plain_write[0] = true;
-    for (index, op) in ops.iter().enumerate() {
-        let written = match *op {
-            ZoneOp::Read(_) => continue,
-            ZoneOp::Write(v) => {
-                plain_write[v as usize] = true;
-                v
+    Some(times)
+}
+
+/// The one operation that writes each value, and whether it is a plain write.
+struct Writers {
+    /// Per value: the index of its writer, or [`NONE`].
+    writer: Vec<u32>,
+    /// Per value: written by a plain write (nil, value 0, by the virtual initial write).
+    plain: Vec<bool>,
+}
+
+impl Writers {
+    /// The writers, or `None` when a value is written twice or nil is written: only with
+    /// unique values do the rules of this module hold.
+    fn of(ops: &[ZoneOp], values: usize) -> Option<Writers> {
+        let mut writer = vec![NONE; values + 1];
+        let mut plain = vec![false; values + 1];
+        plain[0] = true;
+        for (index, op) in ops.iter().enumerate() {
+            let written = match *op {
+                ZoneOp::Read(_) => continue,
+                ZoneOp::Write(v) => {
+                    plain[v as usize] = true;
+                    v
+                }
+                ZoneOp::Cas(_, n) => n,
+            };
+            if written == 0 || writer[written as usize] != NONE {
+                return None;
             }
-            ZoneOp::Cas(_, n) => n,
-        };
-        if written == 0 || writer[written as usize] != NONE {
-            return None;
+            writer[written as usize] = index as u32;
         }
-        writer[written as usize] = index as u32;
+        Some(Writers { writer, plain })
     }
-    // Drop unknown writers nothing observes, until none is left to drop.
+}
+
+/// Which operations stay: unknown writers nothing observes are dropped, until none is left to
+/// drop (dropping an unknown cas removes its observation of the value it came from).
+fn drop_unobserved_unknowns(
+    ops: &[ZoneOp],
+    times: &[(u64, Option<u64>)],
+    writer: &[u32],
+    values: usize,
+) -> Vec<bool> {
     let mut alive = vec![true; ops.len()];
     let mut observers = vec![0u32; values + 1];
-    for (index, op) in ops.iter().enumerate() {
+    for op in ops {
         match *op {
             ZoneOp::Read(v) => observers[v as usize] += 1,
             ZoneOp::Cas(e, _) => observers[e as usize] += 1,
             ZoneOp::Write(_) => {}
         }
-        debug_assert!(alive[index]);
     }
     let mut unobserved: Vec<u32> = (1..=values as u32)
         .filter(|&v| observers[v as usize] == 0)
@@ -126,65 +205,73 @@ pub fn decide(ops: &[ZoneOp], intervals: &[Interval]) -> Option<bool> {
             }
         }
     }
+    alive
+}
+
+/// Per value: the cas that leaves it (or [`NONE`]) and the span of its reads; a violation when
+/// two cas that stay leave one value (the first replaced it for good).
+fn cas_and_reads(
+    ops: &[ZoneOp],
+    times: &[(u64, Option<u64>)],
+    alive: &[bool],
+    values: usize,
+) -> Phase<(Vec<u32>, Vec<Span>)> {
     let mut out_cas = vec![NONE; values + 1];
     let mut reads: Vec<Span> = vec![Span::EMPTY; values + 1];
     for (index, op) in ops.iter().enumerate() {
         let (call, ret) = times[index];
         match *op {
-            ZoneOp::Read(v) => reads[v as usize].add(call, ret?),
+            ZoneOp::Read(v) => reads[v as usize].add(call, ret.ok_or(None)?),
             ZoneOp::Write(_) => {}
             ZoneOp::Cas(e, _) if alive[index] => {
                 if out_cas[e as usize] != NONE {
-                    // Two successful cas out of one value: the first replaced it for good.
-                    return Some(false);
+                    return Err(Some(false));
                 }
                 out_cas[e as usize] = index as u32;
             }
             ZoneOp::Cas(..) => {}
         }
     }
-    // Walk every chain from its start; check its blocks; collect its span.
-    let mut reached = vec![false; values + 1];
-    let mut chains: Vec<Span> = Vec::new();
-    let mut members: Vec<usize> = Vec::new();
-    for start in 0..=values {
-        let starts = start == 0
-            || (plain_write[start] && writer[start] != NONE && alive[writer[start] as usize]);
-        if !starts {
-            continue;
-        }
+    Ok((out_cas, reads))
+}
+
+/// The per-value tables a chain walk reads.
+struct Tables<'a> {
+    ops: &'a [ZoneOp],
+    times: &'a [(u64, Option<u64>)],
+    writers: &'a Writers,
+    out_cas: &'a [u32],
+    reads: &'a [Span],
+}
+
+impl Tables<'_> {
+    /// Walks the chain starting at value `start` (marking its values reached), checks that
+    /// its blocks (writer, reads, cas, reads, ...) can come in that order, and returns its span
+    /// (`members`: a buffer reused across chains).
+    fn chain_from(
+        &self,
+        start: usize,
+        reached: &mut [bool],
+        members: &mut Vec<usize>,
+    ) -> Phase<Span> {
         members.clear();
         let mut v = start;
         loop {
             if reached[v] {
-                return Some(false);
+                return Err(Some(false));
             }
             reached[v] = true;
             members.push(v);
-            let cas = out_cas[v];
+            let cas = self.out_cas[v];
             if cas == NONE {
                 break;
             }
-            match ops[cas as usize] {
+            match self.ops[cas as usize] {
                 ZoneOp::Cas(_, n) => v = n as usize,
-                _ => return None,
+                _ => return Err(None),
             }
         }
-        // Returns of the writers, unknown ones pinned to their first observer, from the end
-        // of the chain back (a cas out of a value observes it).
-        let mut writer_ret = vec![0u64; members.len()];
-        let mut next_writer_ret = u64::MAX;
-        for (slot, &value) in members.iter().enumerate().rev() {
-            let ret = if value == 0 {
-                0
-            } else {
-                times[writer[value] as usize]
-                    .1
-                    .unwrap_or_else(|| reads[value].f.min(next_writer_ret))
-            };
-            writer_ret[slot] = ret;
-            next_writer_ret = ret;
-        }
+        let writer_ret = self.writer_returns(members);
         let mut chain = Span::EMPTY;
         let mut earlier_s = 0u64;
         let mut block = |span: Span, chain: &mut Span| -> bool {
@@ -202,30 +289,37 @@ pub fn decide(ops: &[ZoneOp], intervals: &[Interval]) -> Option<bool> {
             } else {
                 Span {
                     f: writer_ret[slot],
-                    s: times[writer[value] as usize].0,
+                    s: self.times[self.writers.writer[value] as usize].0,
                 }
             };
             if !block(writer_span, &mut chain) {
-                return Some(false);
+                return Err(Some(false));
             }
-            if reads[value].f != u64::MAX && !block(reads[value], &mut chain) {
-                return Some(false);
+            if self.reads[value].f != u64::MAX && !block(self.reads[value], &mut chain) {
+                return Err(Some(false));
             }
         }
-        chains.push(chain);
+        Ok(chain)
     }
-    // A read or a completed cas of a value no chain reaches (never written, or on a cycle of
-    // cas) is impossible; an unknown cas out of such a value never succeeded, so it never
-    // happened (and no read of its value can be explained: that read is impossible too).
-    let seen_unreached = (0..=values).any(|v| {
-        !reached[v]
-            && (reads[v].f != u64::MAX
-                || (out_cas[v] != NONE && times[out_cas[v] as usize].1.is_some()))
-    });
-    if seen_unreached {
-        return Some(false);
+
+    /// Returns of the chain's writers, unknown ones pinned to their first observer, from the
+    /// end of the chain back (a cas out of a value observes it).
+    fn writer_returns(&self, members: &[usize]) -> Vec<u64> {
+        let mut writer_ret = vec![0u64; members.len()];
+        let mut next_writer_ret = u64::MAX;
+        for (slot, &value) in members.iter().enumerate().rev() {
+            let ret = if value == 0 {
+                0
+            } else {
+                self.times[self.writers.writer[value] as usize]
+                    .1
+                    .unwrap_or_else(|| self.reads[value].f.min(next_writer_ret))
+            };
+            writer_ret[slot] = ret;
+            next_writer_ret = ret;
+        }
+        writer_ret
     }
-    Some(sources_all_the_way(&chains))
 }
 
 /// Whether the chains have a topological order under "`V` before `U` when `f(V) < s(U)`".

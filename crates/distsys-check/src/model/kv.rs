@@ -252,31 +252,7 @@ impl Model for KvModel {
                 _ => None,
             })
             .collect();
-        // Per exact value: writers, and the first and last completed observer's return, and
-        // whether an unknown cas expects it.
-        #[derive(Default)]
-        struct Exact {
-            writers: usize,
-            first_ret: Option<u64>,
-            last_ret: Option<u64>,
-            unknown_observer: bool,
-        }
-        let mut exact: rustc_hash::FxHashMap<&KvValue, Exact> = Default::default();
-        for (v, ret) in &observations {
-            let e = exact.entry(*v).or_default();
-            match ret {
-                Some(r) => {
-                    e.first_ret = Some(e.first_ret.map_or(*r, |f| f.min(*r)));
-                    e.last_ret = Some(e.last_ret.map_or(*r, |l| l.max(*r)));
-                }
-                None => e.unknown_observer = true,
-            }
-        }
-        for op in ops.iter() {
-            if let KvOp::Put(Some(w)) | KvOp::Cas { new: Some(w), .. } = op {
-                exact.entry(w).or_default().writers += 1;
-            }
-        }
+        let exact = Exact::table(&observations, ops);
         let mut budget = SCAN_BUDGET_BYTES;
         let mut keep = vec![true; ops.len()];
         let mut pins: Vec<(usize, u64)> = Vec::new();
@@ -295,24 +271,10 @@ impl Model for KvModel {
             }
             // An observer returning before the invocation cannot see this operation's effect.
             let observed = if has_appends {
-                // Observations sharing one text are prefixes of its longest one among them,
-                // which contains whatever they contain: only that one is scanned.
-                let mut longest: rustc_hash::FxHashMap<usize, &KvValue> = Default::default();
-                for (o, _) in observations
-                    .iter()
-                    .filter(|(_, ret)| ret.is_none_or(|r| r >= interval.call))
-                {
-                    let slot = longest.entry(o.text.base()).or_insert(o);
-                    if o.text.len() > slot.text.len() {
-                        *slot = o;
-                    }
+                match observed_after(&observations, interval.call, needle, &mut budget) {
+                    Some(observed) => observed,
+                    None => continue,
                 }
-                let cost: usize = longest.values().map(|o| o.text.len()).sum();
-                if cost > budget {
-                    continue;
-                }
-                budget -= cost;
-                longest.values().any(|o| text(o).contains(needle))
             } else {
                 // Without appends every state is exactly one put's or cas's value.
                 exact.get(v).is_some_and(|e| {
@@ -340,6 +302,106 @@ impl Model for KvModel {
         }
         retain_marked(ops, intervals, &keep);
     }
+}
+
+/// Per exact value, for [`KvModel`]'s simplify: its writers, the first and last completed
+/// observer's return, and whether an unknown cas expects it.
+#[derive(Default)]
+struct Exact {
+    writers: usize,
+    first_ret: Option<u64>,
+    last_ret: Option<u64>,
+    unknown_observer: bool,
+}
+
+impl Exact {
+    /// The table of every observed or written value.
+    fn table<'a>(
+        observations: &[(&'a KvValue, Option<u64>)],
+        ops: &'a [KvOp],
+    ) -> rustc_hash::FxHashMap<&'a KvValue, Exact> {
+        let mut exact: rustc_hash::FxHashMap<&KvValue, Exact> = Default::default();
+        for (v, ret) in observations {
+            let e = exact.entry(*v).or_default();
+            match ret {
+                Some(r) => {
+                    e.first_ret = Some(e.first_ret.map_or(*r, |f| f.min(*r)));
+                    e.last_ret = Some(e.last_ret.map_or(*r, |l| l.max(*r)));
+                }
+                None => e.unknown_observer = true,
+            }
+        }
+        for op in ops {
+            if let KvOp::Put(Some(w)) | KvOp::Cas { new: Some(w), .. } = op {
+                exact.entry(w).or_default().writers += 1;
+            }
+        }
+        exact
+    }
+}
+
+/// Whether an observation that may come after `call` (an observer returning before the
+/// invocation cannot see the effect) contains `needle`; `None` when scanning would pass the
+/// `budget` of bytes left (which it then keeps). Observations sharing one text are prefixes
+/// of its longest one among them, which contains whatever they contain: only that one is
+/// scanned.
+fn observed_after(
+    observations: &[(&KvValue, Option<u64>)],
+    call: u64,
+    needle: &str,
+    budget: &mut usize,
+) -> Option<bool> {
+    let mut longest: rustc_hash::FxHashMap<usize, &KvValue> = Default::default();
+    for (o, _) in observations
+        .iter()
+        .filter(|(_, ret)| ret.is_none_or(|r| r >= call))
+    {
+        let slot = longest.entry(o.text.base()).or_insert(o);
+        if o.text.len() > slot.text.len() {
+            *slot = o;
+        }
+    }
+    let cost: usize = longest.values().map(|o| o.text.len()).sum();
+    if cost > *budget {
+        return None;
+    }
+    *budget -= cost;
+    Some(longest.values().any(|o| text(o).contains(needle)))
+}
+
+/// The split of `longest` into distinct appends: version i ends at `boundary[i]`,
+/// `chain[i - 1]` wrote version i, `used` marks the appends in the chain. `Err(Some(false))`
+/// when no order of distinct appends builds the value, `Err(None)` when two appends fit at
+/// one position (the zone decision does not apply).
+#[allow(clippy::type_complexity)]
+fn split_into_appends(
+    longest: &str,
+    ops: usize,
+    by_value: &rustc_hash::FxHashMap<&str, Vec<usize>>,
+    lengths: &[usize],
+) -> Result<(Vec<usize>, Vec<usize>, Vec<bool>), Option<bool>> {
+    let mut boundary: Vec<usize> = vec![0];
+    let mut chain: Vec<usize> = Vec::new();
+    let mut used = vec![false; ops];
+    let mut position = 0;
+    while position < longest.len() {
+        let mut candidates = lengths.iter().filter_map(|&len| {
+            let piece = longest.get(position..position + len)?;
+            let &index = by_value.get(piece)?.first()?;
+            (!used[index]).then_some((index, len))
+        });
+        let Some((index, len)) = candidates.next() else {
+            return Err(Some(false));
+        };
+        if candidates.next().is_some() {
+            return Err(None);
+        }
+        used[index] = true;
+        chain.push(index);
+        position += len;
+        boundary.push(position);
+    }
+    Ok((boundary, chain, used))
 }
 
 /// The zone decision for an append-only key with unique append values.
@@ -390,29 +452,11 @@ fn append_chain(ops: &[KvOp], intervals: &[Interval]) -> Option<bool> {
     if by_value.values().any(|appends| appends.len() > 1) {
         return None;
     }
-    // The split of `longest`: version i ends at boundary[i]; chain[i - 1] wrote version i.
-    let mut boundary: Vec<usize> = vec![0];
-    let mut chain: Vec<usize> = Vec::new();
-    let mut used = vec![false; ops.len()];
-    let mut position = 0;
-    while position < longest.len() {
-        let mut candidates = lengths.iter().filter_map(|&len| {
-            let piece = longest.get(position..position + len)?;
-            let &index = by_value.get(piece)?.first()?;
-            (!used[index]).then_some((index, len))
-        });
-        let Some((index, len)) = candidates.next() else {
-            // No unused append fits: no order of distinct appends builds this value.
-            return Some(false);
-        };
-        if candidates.next().is_some() {
-            return None;
-        }
-        used[index] = true;
-        chain.push(index);
-        position += len;
-        boundary.push(position);
-    }
+    let (boundary, chain, used) = match split_into_appends(longest, ops.len(), &by_value, &lengths)
+    {
+        Ok(split) => split,
+        Err(early) => return early,
+    };
     let version_at: rustc_hash::FxHashMap<usize, u32> = boundary
         .iter()
         .enumerate()
