@@ -185,20 +185,31 @@ fn common_rationale(env: &Environment) -> Vec<Rationale> {
     out
 }
 
+/// The warnings every answer may carry, in a fixed order: group size and tolerance, timers
+/// and partitions, voters and regions, then what the context asks for.
 fn common_warnings(
     env: &Environment,
     protocol: &Protocol,
     configuration: &Configuration,
 ) -> Vec<Warning> {
-    let g = env.group;
     let ctx = env.context;
-    let mut out = Vec::new();
     let leader_group = !matches!(
         ctx.problem_type,
         ProblemType::Partitioning | ProblemType::Transaction
     ) && !protocol.name.starts_with("Leaderless")
         && !protocol.name.starts_with("CRDT")
         && !protocol.name.contains("version vectors");
+    let mut out = Vec::new();
+    size_warnings(env, leader_group, &mut out);
+    timing_warnings(env, configuration, &mut out);
+    voter_and_region_warnings(env, leader_group, &mut out);
+    context_warnings(env, &mut out);
+    out
+}
+
+/// One node, an even group, a capped or zero failure tolerance.
+fn size_warnings(env: &Environment, leader_group: bool, out: &mut Vec<Warning>) {
+    let g = env.group;
     if g.size == 1 {
         out.push(warning(
             "single_node",
@@ -248,6 +259,11 @@ fn common_warnings(
             ),
         ));
     }
+}
+
+/// Timers shorter than the latency allows; a partition probability too high for a CP design.
+fn timing_warnings(env: &Environment, configuration: &Configuration, out: &mut Vec<Warning>) {
+    let ctx = env.context;
     // Only answers with an election timer can flap.
     if configuration.election_timeout_max_ms.is_some() && env.timing.classic_timeouts_too_short() {
         out.push(warning(
@@ -275,6 +291,11 @@ fn common_warnings(
             ),
         ));
     }
+}
+
+/// Too many voters; regions whose loss loses the quorum, outnumber the nodes, or look too close.
+fn voter_and_region_warnings(env: &Environment, leader_group: bool, out: &mut Vec<Warning>) {
+    let g = env.group;
     if leader_group && g.size > MAX_RECOMMENDED_VOTERS {
         out.push(warning(
             "too_many_voters",
@@ -322,6 +343,11 @@ fn common_warnings(
             ),
         ));
     }
+}
+
+/// Consistency weaker than consensus gives; byzantine without a tolerated liar.
+fn context_warnings(env: &Environment, out: &mut Vec<Warning>) {
+    let (g, ctx) = (env.group, env.context);
     if ctx.problem_type == ProblemType::Consensus
         && !ctx.consistency_requirement.needs_total_order()
     {
@@ -344,7 +370,6 @@ fn common_warnings(
             ),
         ));
     }
-    out
 }
 
 #[cfg(test)]
