@@ -219,47 +219,8 @@ impl Run {
 
     fn handle(&mut self, event: Event) {
         match event {
-            Event::Offer(n) => {
-                self.report.writes += 1;
-                let interval = 1_000_000 / self.config.writes_per_second.max(1);
-                if self.now + interval < self.config.duration_ms * MS {
-                    self.schedule(self.now + interval, Event::Offer(n + 1));
-                }
-                if !self.alive {
-                    self.report.timed_out += 1;
-                    return;
-                }
-                self.log_len += 1;
-                let seq = self.log_len;
-                self.pending.insert(seq, self.now);
-                let epoch = self.epoch;
-                let timeout = self.now + self.config.timeout_ms * MS;
-                self.schedule(timeout, Event::Timeout { seq, epoch });
-                self.ship(seq);
-                self.acknowledge_ready();
-            }
-            Event::Receive { b, seq, epoch } => {
-                let backup = &mut self.backups[b];
-                // A dead primary's replication stream dies with it (what its socket buffers still
-                // held never arrives), and a newer primary's log replaces an older one's.
-                if epoch != self.epoch
-                    || !self.alive
-                    || backup.promoted
-                    || seq != backup.received + 1
-                {
-                    return;
-                }
-                backup.received = seq;
-                if !backup.applying {
-                    backup.applying = true;
-                    let at = self.now + 1_000_000 / self.config.apply_per_second.max(1);
-                    self.schedule(at, Event::Apply { b });
-                }
-                let lag = self.log_len.saturating_sub(self.backups[b].applied);
-                self.report.max_lag = self.report.max_lag.max(lag);
-                let at = self.now + self.delay();
-                self.schedule(at, Event::Ack { b, seq, epoch });
-            }
+            Event::Offer(n) => self.offer(n),
+            Event::Receive { b, seq, epoch } => self.receive(b, seq, epoch),
             Event::Apply { b } => {
                 let backup = &mut self.backups[b];
                 if backup.applied < backup.received {
@@ -292,35 +253,81 @@ impl Run {
                 let at = self.now + self.config.detect_ms * MS;
                 self.schedule(at, Event::Promote);
             }
-            Event::Promote => {
-                // The most up-to-date reachable backup takes over (a correct failover).
-                let best = (0..self.backups.len())
-                    .filter(|b| !self.backups[*b].promoted && !self.cut(*b))
-                    .max_by_key(|b| (self.backups[*b].received, Reverse(*b)));
-                let Some(b) = best else { return };
-                let held = self.backups[b].received;
-                self.report.lost_acknowledged += self.acknowledged.range(held + 1..).count() as u64;
-                self.acknowledged.retain(|s| *s <= held);
-                self.backups[b].promoted = true;
-                self.primary = Some(b);
-                self.epoch += 1;
-                self.alive = true;
-                self.log_len = held;
-                // The others realign on the new primary's log.
-                for (i, other) in self.backups.iter_mut().enumerate() {
-                    if i != b {
-                        other.received = other.received.min(held);
-                        other.applied = other.applied.min(held);
-                    }
-                }
-                self.acked_by = self.backups.iter().map(|x| x.received).collect();
-                for i in 0..self.backups.len() {
-                    if i != b {
-                        self.resend(i);
-                    }
-                }
-            }
+            Event::Promote => self.promote(),
             Event::Heal => self.resend(0),
+        }
+    }
+
+    /// Write `n` offered to the primary: the next one scheduled, this one logged, shipped and
+    /// given its timeout (or timed out at once when the primary is down).
+    fn offer(&mut self, n: u64) {
+        self.report.writes += 1;
+        let interval = 1_000_000 / self.config.writes_per_second.max(1);
+        if self.now + interval < self.config.duration_ms * MS {
+            self.schedule(self.now + interval, Event::Offer(n + 1));
+        }
+        if !self.alive {
+            self.report.timed_out += 1;
+            return;
+        }
+        self.log_len += 1;
+        let seq = self.log_len;
+        self.pending.insert(seq, self.now);
+        let epoch = self.epoch;
+        let timeout = self.now + self.config.timeout_ms * MS;
+        self.schedule(timeout, Event::Timeout { seq, epoch });
+        self.ship(seq);
+        self.acknowledge_ready();
+    }
+
+    /// Backup `b` receives entry `seq` of `epoch`'s log, in order, and acknowledges it.
+    fn receive(&mut self, b: usize, seq: u64, epoch: u64) {
+        let backup = &mut self.backups[b];
+        // A dead primary's replication stream dies with it (what its socket buffers still
+        // held never arrives), and a newer primary's log replaces an older one's.
+        if epoch != self.epoch || !self.alive || backup.promoted || seq != backup.received + 1 {
+            return;
+        }
+        backup.received = seq;
+        if !backup.applying {
+            backup.applying = true;
+            let at = self.now + 1_000_000 / self.config.apply_per_second.max(1);
+            self.schedule(at, Event::Apply { b });
+        }
+        let lag = self.log_len.saturating_sub(self.backups[b].applied);
+        self.report.max_lag = self.report.max_lag.max(lag);
+        let at = self.now + self.delay();
+        self.schedule(at, Event::Ack { b, seq, epoch });
+    }
+
+    /// Failover: the most up-to-date reachable backup takes over (a correct failover); the
+    /// acknowledged writes it lacks are lost, the others realign on its log.
+    fn promote(&mut self) {
+        // The most up-to-date reachable backup takes over (a correct failover).
+        let best = (0..self.backups.len())
+            .filter(|b| !self.backups[*b].promoted && !self.cut(*b))
+            .max_by_key(|b| (self.backups[*b].received, Reverse(*b)));
+        let Some(b) = best else { return };
+        let held = self.backups[b].received;
+        self.report.lost_acknowledged += self.acknowledged.range(held + 1..).count() as u64;
+        self.acknowledged.retain(|s| *s <= held);
+        self.backups[b].promoted = true;
+        self.primary = Some(b);
+        self.epoch += 1;
+        self.alive = true;
+        self.log_len = held;
+        // The others realign on the new primary's log.
+        for (i, other) in self.backups.iter_mut().enumerate() {
+            if i != b {
+                other.received = other.received.min(held);
+                other.applied = other.applied.min(held);
+            }
+        }
+        self.acked_by = self.backups.iter().map(|x| x.received).collect();
+        for i in 0..self.backups.len() {
+            if i != b {
+                self.resend(i);
+            }
         }
     }
 
