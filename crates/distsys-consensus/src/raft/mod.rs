@@ -420,32 +420,7 @@ impl Raft {
                 _ => self.become_follower(term, None),
             }
         } else if term < my_term {
-            match message {
-                Message::AppendEntries { probe, .. } | Message::InstallSnapshot { probe, .. } => {
-                    // Tell a stale leader about the newer term so it steps down.
-                    self.send(
-                        from,
-                        Message::AppendEntriesResponse {
-                            term: my_term,
-                            success: false,
-                            match_index: 0,
-                            hint_index: 0,
-                            probe,
-                        },
-                    );
-                }
-                Message::RequestVote { pre_vote: true, .. } => {
-                    self.send(
-                        from,
-                        Message::RequestVoteResponse {
-                            term: my_term,
-                            granted: false,
-                            pre_vote: true,
-                        },
-                    );
-                }
-                _ => {}
-            }
+            self.answer_stale(from, &message);
             return;
         }
         match message {
@@ -486,6 +461,38 @@ impl Raft {
                     self.start_election();
                 }
             }
+        }
+    }
+
+    /// A message from an older term: a stale leader hears the newer term (so it steps down),
+    /// a pre-vote from the past is refused; anything else is dropped.
+    fn answer_stale(&mut self, from: NodeId, message: &Message) {
+        let my_term = self.hard_state.term;
+        match *message {
+            Message::AppendEntries { probe, .. } | Message::InstallSnapshot { probe, .. } => {
+                // Tell a stale leader about the newer term so it steps down.
+                self.send(
+                    from,
+                    Message::AppendEntriesResponse {
+                        term: my_term,
+                        success: false,
+                        match_index: 0,
+                        hint_index: 0,
+                        probe,
+                    },
+                );
+            }
+            Message::RequestVote { pre_vote: true, .. } => {
+                self.send(
+                    from,
+                    Message::RequestVoteResponse {
+                        term: my_term,
+                        granted: false,
+                        pre_vote: true,
+                    },
+                );
+            }
+            _ => {}
         }
     }
 
