@@ -21,6 +21,7 @@ impl Acceptor {
         if ballot == self.state.promised {
             return (true, None);
         }
+        debug_assert!(ballot > self.state.promised, "a promise only moves up");
         self.state.promised = ballot;
         (true, Some(PaxosPersistOp::Promise(ballot)))
     }

@@ -394,7 +394,11 @@ impl MultiPaxos {
         self.leader = None;
         self.set_role(Role::Candidate);
         self.reset_deadline();
-        let (_, op) = self.acceptor.prepare(self.ballot);
+        let (promised_here, op) = self.acceptor.prepare(self.ballot);
+        debug_assert!(
+            promised_here,
+            "a fresh ballot above every promise seen is promised by the local acceptor"
+        );
         self.persist(op);
         let from = self.chosen_upto + 1;
         let mut preparing = Preparing::default();
@@ -476,6 +480,12 @@ impl MultiPaxos {
     /// With promises from a majority: re-propose every open slot under this ballot (the value
     /// accepted with the highest ballot, or a no-op in a hole) and lead.
     fn maybe_lead(&mut self) {
+        if self.role != Role::Candidate {
+            // Stepped down since phase 1 began (a higher ballot was promised here): that round
+            // is over, even if its promises reach a majority later.
+            self.preparing = None;
+            return;
+        }
         let enough = self
             .preparing
             .as_ref()
@@ -495,6 +505,10 @@ impl MultiPaxos {
         let Some(p) = self.preparing.take() else {
             return;
         };
+        debug_assert!(
+            p.promises.contains(&self.config.id) && self.acceptor.state.promised <= self.ballot,
+            "a leader counts its own promise and has promised nothing higher"
+        );
         self.set_role(Role::Leader);
         self.leader = Some(self.config.id);
         let last = p
@@ -600,6 +614,10 @@ impl MultiPaxos {
         let done = self.proposals.contains_key(&slot) && counted >= majority;
         if done {
             if let Some((value, _)) = self.proposals.remove(&slot) {
+                debug_assert!(
+                    self.config.mutant.is_some() || self.chosen.get(&slot).is_none_or(|c| *c == value),
+                    "a slot is chosen with one value (a seeded bug may break this; the checks then report it)"
+                );
                 self.chosen.insert(slot, value);
             }
             self.accept_messages.remove(&slot);
@@ -715,6 +733,10 @@ impl MultiPaxos {
             self.applied = slot;
             self.ready.committed.push(entry);
         }
+        debug_assert!(
+            self.applied <= self.chosen_upto,
+            "only chosen slots are applied"
+        );
         let applied = self.applied;
         let (done, waiting): (Vec<_>, Vec<_>) =
             self.reads.iter().partition(|(_, slot)| *slot <= applied);
