@@ -100,7 +100,10 @@ mod tests {
     fn encodes_a_command_as_an_array_of_bulk_strings() {
         let mut out = Vec::new();
         encode_command(&["SET", "k", "a b\r\n"], &mut out);
-        assert_eq!(out, b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\na b\r\n\r\n".to_vec());
+        assert_eq!(
+            out,
+            b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\na b\r\n\r\n".to_vec()
+        );
     }
 
     proptest! {

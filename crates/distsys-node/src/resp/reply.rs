@@ -93,12 +93,7 @@ fn decode_at(buf: &[u8], at: usize, depth: usize) -> Result<Option<DecodedReply>
             }
             Reply::Array(items)
         }
-        other => {
-            return Err(RespError(format!(
-                "unknown reply type '{}'",
-                other as char
-            )))
-        }
+        other => return Err(RespError(format!("unknown reply type '{}'", other as char))),
     };
     Ok(Some((reply, next)))
 }
@@ -125,7 +120,6 @@ mod tests {
         );
     }
 
-
     #[test]
     fn decodes_every_reply_kind_and_waits_for_partial_input() {
         let wire = b"*6\r\n+OK\r\n-MOVED 0 127.0.0.1:7001\r\n:-3\r\n$-1\r\n$4\r\na\r\nb\r\n*0\r\n";
@@ -143,7 +137,11 @@ mod tests {
             ])
         );
         for cut in 0..wire.len() {
-            assert_eq!(decode_reply(&wire[..cut]), Ok(None), "prefix of {cut} bytes");
+            assert_eq!(
+                decode_reply(&wire[..cut]),
+                Ok(None),
+                "prefix of {cut} bytes"
+            );
         }
         assert!(decode_reply(b"?x\r\n").is_err());
         assert!(decode_reply(b":12a\r\n").is_err());
@@ -158,7 +156,8 @@ mod tests {
             "[a-zA-Z0-9 ]{0,20}".prop_map(Reply::Simple),
             "[a-zA-Z0-9 ]{0,20}".prop_map(Reply::Error),
             any::<i64>().prop_map(Reply::Integer),
-            proptest::option::of(proptest::collection::vec(any::<u8>(), 0..40)).prop_map(Reply::Bulk),
+            proptest::option::of(proptest::collection::vec(any::<u8>(), 0..40))
+                .prop_map(Reply::Bulk),
         ];
         leaf.prop_recursive(3, 16, 4, |inner| {
             proptest::collection::vec(inner, 0..4).prop_map(Reply::Array)
