@@ -15,6 +15,8 @@
 //! - [`evidence`]: the simulations behind an advised design, and what they change in it.
 //! - [`replay`]: the `distsys simulate` flags that replay a simulated configuration.
 
+#![warn(missing_docs)]
+
 pub mod bench;
 pub mod chaos;
 pub mod client;
