@@ -3,34 +3,26 @@
 //! and `cluster down`.
 
 use assert_cmd::Command;
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
+use distsys_harness::client::Connections;
+use distsys_node::resp::Reply;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 const BASE: u16 = 25000;
 
+/// Sends one command to the node at `port` (the project's one RESP codec, through the
+/// harness's client) and renders the reply as redis-cli would: `+OK`, `:1`, `-ERR ...`, a bulk
+/// string's text.
 fn resp(port: u16, args: &[&str]) -> String {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .expect("timeout");
-    let mut wire = format!("*{}\r\n", args.len());
-    for a in args {
-        wire.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+    let mut conns = Connections::new(vec![SocketAddr::from(([127, 0, 0, 1], port))]);
+    match conns.call(0, args).expect("a reply") {
+        Reply::Simple(s) => format!("+{s}"),
+        Reply::Error(e) => format!("-{e}"),
+        Reply::Integer(n) => format!(":{n}"),
+        Reply::Bulk(Some(b)) => String::from_utf8_lossy(&b).into_owned(),
+        Reply::Bulk(None) => "$-1".to_string(),
+        Reply::Array(items) => format!("*{}", items.len()),
     }
-    stream.write_all(wire.as_bytes()).expect("write");
-    let mut reader = BufReader::new(stream);
-    let mut line = String::new();
-    reader.read_line(&mut line).expect("read");
-    if let Some(len) = line.strip_prefix('$') {
-        if let Ok(n) = len.trim().parse::<usize>() {
-            let mut value = String::new();
-            reader.read_line(&mut value).expect("read");
-            assert_eq!(value.trim_end().len(), n);
-            return value.trim_end().to_string();
-        }
-    }
-    line.trim_end().to_string()
 }
 
 fn http(method: &str, url: &str, body: &str) -> (u16, String) {

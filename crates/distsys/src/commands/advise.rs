@@ -26,7 +26,7 @@ pub fn run(
     };
     let mut unsafe_design = None;
     if evidence {
-        let measured = super::evidence::gather(&context, &mut advice);
+        let measured = distsys_harness::evidence::gather(&context, &mut advice);
         advice.rationale.extend(measured.rationale);
         advice.warnings.extend(measured.warnings);
         unsafe_design = measured.unsafe_design;

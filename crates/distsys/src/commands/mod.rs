@@ -6,8 +6,6 @@ mod chaos;
 mod check_history;
 mod cluster;
 mod diagnose;
-mod evidence;
-mod resp_client;
 mod simulate;
 mod sweep;
 

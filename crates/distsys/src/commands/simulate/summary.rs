@@ -51,33 +51,7 @@ impl Header {
                     .collect::<Vec<String>>(),
             )
         });
-        let mut flags = format!(
-            "--protocol {} --nodes {} --faults {} --duration {}ms --clients {} --latency-ms {} --election-timeout-ms {}-{} --heartbeat-ms {}",
-            config.protocol.name(),
-            config.nodes,
-            config.faults.describe(),
-            config.duration_ms,
-            config.clients,
-            config.latency_ms,
-            config.election_timeout_ms.0,
-            config.election_timeout_ms.1,
-            config.heartbeat_ms
-        );
-        if config.lease_read {
-            flags.push_str(" --lease");
-        }
-        if let Some(m) = config.mutant_name() {
-            flags.push_str(&format!(" --mutant {m}"));
-        }
-        if let Some((count, f, behaviours)) = &byzantine {
-            flags.push_str(&format!(
-                " --byzantine {count} --byzantine-behaviour {}",
-                behaviours.join(",")
-            ));
-            if count > f {
-                flags.push_str(" --beyond-tolerance");
-            }
-        }
+        let flags = distsys_harness::replay::replay_flags(config);
         Header {
             protocol: config.protocol.name().to_string(),
             nodes: config.nodes,

@@ -1,62 +1,14 @@
-//! `advise --evidence`: runs the simulations behind the answer at the context's size and
-//! latency and quotes what they measured, as extra rationale entries.
+//! Consensus evidence: a campaign of the advised protocol, group and timers under every
+//! fault (PBFT also per byzantine behaviour alone); stalls retried with longer timers,
+//! safety failures reported unsafe with the seed and the replay command.
 
-use crate::commands::simulate::summary::Header;
+use super::{measured, Evidence, SEEDS};
+use crate::replay::replay_flags;
 use distsys_consensus::pbft::byzantine::Behaviour;
 use distsys_consensus::Mutant;
-use distsys_core::advice::{Advice, Rationale, Warning};
-use distsys_core::replication::ReplicationMode;
-use distsys_core::{DistributedContext, ProblemType};
-use distsys_sim::causal::{run_causal, CausalConfig};
-use distsys_sim::leaderless::{run_leaderless_campaign, LeaderlessConfig};
-use distsys_sim::replication::{run_replication_campaign, ReplicationConfig};
+use distsys_core::advice::{Advice, Warning};
 use distsys_sim::{run_campaign, CampaignReport, FailureKind, FaultSet, Protocol, SimConfig};
 use distsys_types::QuorumSystem;
-
-/// Seeds per measurement: enough for a stable figure, few enough to answer in a second.
-const SEEDS: u64 = 20;
-
-fn measured(what: &str, figures: String) -> Rationale {
-    Rationale {
-        input: format!("measured in simulation: {what}"),
-        choice: figures,
-    }
-}
-
-/// What the simulations behind an answer found, and what they changed in it.
-#[derive(Debug, Default)]
-pub struct Evidence {
-    /// Measured rationale entries.
-    pub rationale: Vec<Rationale>,
-    /// Warnings the measurements raised (the answer changed, or is unsafe).
-    pub warnings: Vec<Warning>,
-    /// Set when the advised design failed in simulation and no safe variant was found: the
-    /// answer must not be recommended (exit 1), with the seed and how to replay it.
-    pub unsafe_design: Option<String>,
-}
-
-/// Runs the simulations behind `advice` at the context's size and latency, and applies what
-/// they show: a configuration its own evidence finds stalling is replaced by one that passes
-/// (both measurements quoted); one that breaks safety is reported unsafe.
-pub fn gather(context: &DistributedContext, advice: &mut Advice) -> Evidence {
-    let latency_ms = context
-        .network_assumptions
-        .latency_ms
-        .unwrap_or(1.0)
-        .max(0.1);
-    match context.problem_type {
-        ProblemType::Consensus => consensus(advice, latency_ms, None),
-        ProblemType::Replication => Evidence {
-            rationale: replication(advice, latency_ms),
-            ..Evidence::default()
-        },
-        ProblemType::ConflictResolution => Evidence {
-            rationale: vec![conflicts()],
-            ..Evidence::default()
-        },
-        ProblemType::Partitioning | ProblemType::Transaction => Evidence::default(),
-    }
-}
 
 /// The simulated protocol of a consensus answer.
 fn protocol_of(advice: &Advice) -> Protocol {
@@ -182,7 +134,7 @@ const TIMER_SCALES: [u64; 6] = [2, 4, 8, 16, 32, 64];
 /// (liveness or runaway only), longer timers are tried and the first that passes replaces the
 /// advised ones; if a run breaks safety or linearizability, or no timers pass, the design is
 /// reported unsafe with the seed and the replay command. `mutant` plants a seeded bug (tests).
-fn consensus(advice: &mut Advice, latency_ms: f64, mutant: Option<Mutant>) -> Evidence {
+pub fn consensus(advice: &mut Advice, latency_ms: f64, mutant: Option<Mutant>) -> Evidence {
     let name = advice.protocol.name.clone();
     let mut evidence = Evidence::default();
     if protocol_of(advice) == Protocol::Pbft && advice.configuration.group_size < 4 {
@@ -214,7 +166,7 @@ fn consensus(advice: &mut Advice, latency_ms: f64, mutant: Option<Mutant>) -> Ev
     };
     let replay = format!(
         "distsys simulate {} --seed {}",
-        Header::of(&config, report.runs).replay_flags,
+        replay_flags(&config),
         first.seed
     );
     let only_stalls = report.failures_of(FailureKind::Safety) == 0
@@ -268,83 +220,18 @@ fn consensus(advice: &mut Advice, latency_ms: f64, mutant: Option<Mutant>) -> Ev
     evidence
 }
 
-fn replication(advice: &Advice, latency_ms: f64) -> Vec<Rationale> {
-    let c = &advice.configuration;
-    if c.replication_mode.as_deref() == Some("leaderless") {
-        let n = c.replica_count.unwrap_or(3).clamp(1, 5) as usize;
-        let r = c.read_quorum.unwrap_or(2).clamp(1, n as u32) as usize;
-        let w = c.write_quorum.unwrap_or(2).clamp(1, n as u32) as usize;
-        let report = run_leaderless_campaign(&LeaderlessConfig::new(1, n, r, w), SEEDS);
-        return vec![measured(
-            &format!("{SEEDS} leaderless runs, N={n} R={r} W={w}, crashes and 2% message loss"),
-            format!(
-                "{} stale read(s) in {} reads; {} of {} runs converged after read repair ({}), hinted handoff ({}) and anti-entropy ({} keys)",
-                report.stale_reads,
-                report.reads,
-                report.runs - report.diverged_runs,
-                report.runs,
-                report.read_repairs,
-                report.hints_delivered,
-                report.anti_entropy_keys
-            ),
-        )];
-    }
-    [
-        ("sync", ReplicationMode::Sync),
-        ("semi_sync (k=1)", ReplicationMode::SemiSync { k: 1 }),
-        ("async", ReplicationMode::Async),
-    ]
-    .into_iter()
-    .map(|(name, mode)| {
-        let mut base = ReplicationConfig::new(1, mode);
-        base.latency_ms = latency_ms;
-        base.backups = (c.replica_count.unwrap_or(3).saturating_sub(1) as usize).clamp(1, 16);
-        let r = run_replication_campaign(&base, SEEDS);
-        let rto = r.rto_ms.last().copied().unwrap_or(0.0);
-        measured(
-            &format!(
-                "{SEEDS} primary-backup runs in {name} mode, {} backup(s), {latency_ms} ms latency, a primary crash and a backup cut off each",
-                base.backups
-            ),
-            format!(
-                "write latency p50 {:.1} ms, p99 {:.1} ms; {} acknowledged write(s) lost on failover ({:.2} per failover); {:.1}% of writes not acknowledged; lag up to {} writes; recovery within {rto:.0} ms",
-                r.latency_ms(0.5).unwrap_or(0.0),
-                r.latency_ms(0.99).unwrap_or(0.0),
-                r.lost_acknowledged,
-                r.lost_acknowledged as f64 / SEEDS as f64,
-                100.0 * r.timed_out as f64 / r.writes.max(1) as f64,
-                r.max_lag
-            ),
-        )
-    })
-    .collect()
-}
-
-fn conflicts() -> Rationale {
-    let (mut conflicts, mut wall, mut hlc, mut violations) = (0, 0, 0, 0);
-    for seed in 1..=SEEDS {
-        let r = run_causal(&CausalConfig::new(seed));
-        conflicts += r.conflicts_resolved;
-        wall += r.lost_with_wall_clocks;
-        hlc += r.lost_with_hlc;
-        violations += u64::from(r.violation.is_some());
-    }
-    measured(
-        &format!("{SEEDS} runs of causal broadcast, 4 replicas, clocks up to 50 ms apart"),
-        format!(
-            "{violations} causality violation(s); {conflicts} concurrent write pairs resolved; last-writer-wins lost {wall} update(s) to their own causes on wall clocks and {hlc} on hybrid logical clocks"
-        ),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::evidence::gather;
+    use distsys_core::DistributedContext;
 
     fn advice_for(example: &str) -> (DistributedContext, Advice) {
         let path = format!("{}/../../examples/{example}", env!("CARGO_MANIFEST_DIR"));
-        let Ok(context) = crate::io::load_context(&path, &mut std::io::empty()) else {
-            panic!("cannot load {path}");
+        let text = std::fs::read_to_string(&path).expect("the example is readable");
+        let format = distsys_core::Format::from_path(&path);
+        let Ok(context) = distsys_core::parse_context(&text, format) else {
+            panic!("cannot parse {path}");
         };
         let advice = distsys_core::advise(&context);
         (context, advice)

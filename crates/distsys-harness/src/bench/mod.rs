@@ -1,0 +1,9 @@
+//! The benchmarks that drive real processes or other implementations: this project's cluster
+//! against etcd's under one load generator ([`cluster`], [`load`], [`etcd`]), and the Raft
+//! core against TiKV's raft-rs in one in-process harness ([`raft`]). They measure; nothing
+//! here asserts a figure.
+
+pub mod cluster;
+pub mod etcd;
+pub mod load;
+pub mod raft;

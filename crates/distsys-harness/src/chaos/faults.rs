@@ -1,0 +1,128 @@
+//! The fault schedule: one fault at a time, every 0.5-1.5 s, each lasting 0.5-2.5 s: a network
+//! partition (the victim alone, or a random split), a kill -9 and restart, or a SIGSTOP and
+//! SIGCONT; half the time aimed at the leader.
+
+use super::step::Step;
+use super::Campaign;
+use crate::cluster::{leader, signal};
+use nix::sys::signal::Signal;
+use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+/// Injects faults until `seconds` have passed; returns how long each failover after a kill
+/// of the leader took.
+pub fn schedule(campaign: &mut Campaign<'_>, rng: &mut ChaCha8Rng, seconds: u64) -> Vec<Duration> {
+    let end = Instant::now() + Duration::from_secs(seconds);
+    let mut failovers = Vec::new();
+    while Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(rng.random_range(500..1500)));
+        let current = leader(&campaign.admins).map(|(i, _)| i);
+        let victim = match current {
+            Some(l) if rng.random_bool(0.5) => l,
+            _ => rng.random_range(0..campaign.nodes.len()),
+        };
+        let on_leader = current == Some(victim);
+        let lasting = Duration::from_millis(rng.random_range(500..2500));
+        match rng.random_range(0..3) {
+            2 => partition(campaign, rng, victim, lasting),
+            1 => {
+                if let Some(failover) = kill_and_restart(campaign, victim, on_leader, lasting) {
+                    failovers.push(failover);
+                }
+            }
+            _ => pause(campaign, victim, on_leader, lasting),
+        }
+    }
+    failovers
+}
+
+/// Cuts every link between one side and the rest for `lasting`, then heals them all.
+fn partition(campaign: &mut Campaign<'_>, rng: &mut ChaCha8Rng, victim: usize, lasting: Duration) {
+    let n = campaign.nodes.len();
+    let side: BTreeSet<usize> = if rng.random_bool(0.5) {
+        BTreeSet::from([victim])
+    } else {
+        (0..n).filter(|_| rng.random_bool(0.5)).collect()
+    };
+    campaign.say(Step::Partition {
+        side: side.iter().map(|i| i + 1).collect(),
+        lasting,
+    });
+    if let Ok(mut cut) = campaign.cuts.lock() {
+        for a in 0..n {
+            for b in 0..n {
+                if side.contains(&a) != side.contains(&b) {
+                    cut.insert((a, b));
+                }
+            }
+        }
+    }
+    std::thread::sleep(lasting);
+    if let Ok(mut cut) = campaign.cuts.lock() {
+        cut.clear();
+    }
+    campaign.say(Step::Healed);
+}
+
+/// Kills `victim`, measures the failover if it led (up to 5 s), restarts it after `lasting`.
+fn kill_and_restart(
+    campaign: &mut Campaign<'_>,
+    victim: usize,
+    on_leader: bool,
+    lasting: Duration,
+) -> Option<Duration> {
+    campaign.say(Step::Kill {
+        node: victim + 1,
+        leader: on_leader,
+        restart_in: lasting,
+    });
+    campaign.nodes.kill(victim);
+    let mut failover = None;
+    if on_leader {
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(5) {
+            if let Some((i, _)) = leader(&campaign.admins).filter(|(i, _)| *i != victim) {
+                failover = Some(t.elapsed());
+                campaign.say(Step::NewLeader {
+                    node: i + 1,
+                    after: t.elapsed(),
+                });
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    std::thread::sleep(lasting);
+    restart(campaign, victim);
+    failover
+}
+
+/// Starts `victim` again and says how that went.
+pub fn restart(campaign: &mut Campaign<'_>, victim: usize) {
+    let step = match campaign.nodes.restart(victim) {
+        Ok(()) => Step::Restarted { node: victim + 1 },
+        Err(e) => Step::CannotRestart {
+            node: victim + 1,
+            error: e.to_string(),
+        },
+    };
+    campaign.say(step);
+}
+
+/// Pauses `victim` with SIGSTOP for `lasting`, then resumes it (nothing if it is not running).
+fn pause(campaign: &mut Campaign<'_>, victim: usize, on_leader: bool, lasting: Duration) {
+    let Some(pid) = campaign.nodes.pid(victim) else {
+        return;
+    };
+    campaign.say(Step::Pause {
+        node: victim + 1,
+        leader: on_leader,
+        lasting,
+    });
+    signal(pid, Signal::SIGSTOP);
+    std::thread::sleep(lasting);
+    signal(pid, Signal::SIGCONT);
+    campaign.say(Step::Resume { node: victim + 1 });
+}

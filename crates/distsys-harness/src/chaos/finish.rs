@@ -1,0 +1,81 @@
+//! The end of a chaos run: every node killed at once and restarted (what was acknowledged
+//! must survive), a final read of every key, and the whole history checked for
+//! linearizability.
+
+use super::recorder::Recorder;
+use super::step::Step;
+use super::workload::{perform, Outcome, KEYS};
+use super::{Campaign, CheckFailure};
+use crate::client::Connections;
+use crate::cluster::wait_for_leader;
+use distsys_check::history::{Completion, Event, HistoryBuilder, OpKind};
+use distsys_check::{check, CheckOptions, ModelKind, Verdict};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde_json::Value;
+use std::time::Duration;
+
+/// Kills and restarts every node, one after the other; returns the leader elected after it
+/// (its index), if one was within 15 s.
+pub fn full_restart(campaign: &mut Campaign<'_>) -> Option<usize> {
+    campaign.say(Step::FullRestart);
+    for i in 0..campaign.nodes.len() {
+        if let Err(e) = campaign.nodes.restart(i) {
+            campaign.say(Step::CannotRestart {
+                node: i + 1,
+                error: e.to_string(),
+            });
+        }
+    }
+    let recovered = wait_for_leader(&campaign.admins, Duration::from_secs(15));
+    campaign.say(match recovered {
+        Some((i, after)) => Step::Recovered { node: i + 1, after },
+        None => Step::NotRecovered,
+    });
+    recovered.map(|(i, _)| i)
+}
+
+/// Reads every key as a fresh process `reader` (up to 5 attempts each, starting at `guess`),
+/// recording the reads like any other operation; returns how many keys were read.
+pub fn final_reads(
+    campaign: &Campaign<'_>,
+    recorder: &Recorder,
+    reader: u64,
+    mut guess: usize,
+) -> usize {
+    let mut rng = ChaCha8Rng::seed_from_u64(campaign.config.seed ^ 0xF17A1);
+    let mut conns = Connections::new(campaign.clients.clone());
+    let mut read = 0;
+    for k in 0..KEYS {
+        let key = format!("k{k}");
+        // A few attempts: a loaded machine may still be settling after the restart.
+        for _ in 0..5 {
+            recorder.record(reader, None, OpKind::Read, &key, Value::Null);
+            if let Outcome::Ok(v) = perform(&mut conns, &mut rng, &mut guess, &["GET", &key], true)
+            {
+                read += 1;
+                recorder.record(reader, Some(Completion::Ok), OpKind::Read, &key, v);
+                break;
+            }
+            let fail = Some(Completion::Fail);
+            recorder.record(reader, fail, OpKind::Read, &key, Value::Null);
+        }
+    }
+    read
+}
+
+/// Checks a recorded history against the key-value model, for at most 60 s.
+pub fn verdict(events: &[Event]) -> Result<Verdict, CheckFailure> {
+    let mut builder = HistoryBuilder::new();
+    for e in events {
+        builder
+            .push(e.clone())
+            .map_err(|e| CheckFailure::Malformed(e.to_string()))?;
+    }
+    let history = builder.finish();
+    let mut options = CheckOptions::new(ModelKind::Kv);
+    options.timeout = Some(Duration::from_secs(60));
+    check(&history, &options)
+        .map(|r| r.verdict)
+        .map_err(|e| CheckFailure::Check(e.to_string()))
+}

@@ -1,0 +1,287 @@
+//! A Jepsen-style test of real node processes. It starts a local cluster whose peer links all
+//! go through cuttable proxies ([`proxy`]), runs concurrent clients over the Redis protocol
+//! that record every operation ([`workload`], [`recorder`]), and meanwhile partitions, kills
+//! and restarts, pauses and resumes nodes, half the time aiming at the leader ([`faults`]).
+//! When the faults stop it heals everything, kills and restarts every node at once
+//! (acknowledged writes must survive), reads every key, and checks the whole history with the
+//! project's linearizability checker ([`finish`]). Progress is reported as [`Step`]s.
+
+pub mod faults;
+pub mod finish;
+pub mod proxy;
+pub mod recorder;
+pub mod step;
+pub mod workload;
+
+pub use step::Step;
+pub use workload::KEYS;
+
+use crate::cluster::{layout, wait_for_leader, write_config, NodeProgram, Nodes};
+use distsys_check::history::Event;
+use distsys_check::Verdict;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use recorder::Recorder;
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::ops::RangeInclusive;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use workload::{Shared, Workers};
+
+/// Cluster sizes a chaos run takes.
+pub const NODES: RangeInclusive<usize> = 3..=9;
+/// Client counts a chaos run takes.
+pub const CLIENTS: RangeInclusive<usize> = 1..=64;
+/// Election timeout maximum of the generated configurations, ms.
+pub const ELECTION_MAX_MS: u64 = 600;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct ChaosConfig {
+    /// The program that runs a node.
+    pub program: NodeProgram,
+    /// Nodes, within [`NODES`].
+    pub nodes: usize,
+    /// Concurrent clients, within [`CLIENTS`].
+    pub clients: usize,
+    /// Seconds of faults (at least 1).
+    pub seconds: u64,
+    /// Seed of the fault schedule and the workload.
+    pub seed: u64,
+    /// First port: clients on BASE+i, peers on BASE+100+i, admin on BASE+200+i, the link
+    /// proxies on BASE+300 onwards.
+    pub base_port: u16,
+    /// Run the deliberately broken node (GET answered from any node's local state) and send
+    /// reads to random nodes.
+    pub unsafe_stale_reads: bool,
+    /// Keep the cluster's directory (configurations, data, logs) instead of removing it.
+    pub keep: bool,
+}
+
+/// Why a chaos run could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ChaosError {
+    /// `nodes` or `clients` out of [`NODES`] or [`CLIENTS`], or no seconds of faults.
+    #[error("nodes must be in {NODES:?}, clients in {CLIENTS:?} and seconds positive")]
+    Size,
+    /// A link proxy could not listen.
+    #[error("cannot start the link proxy on {route}: {source}")]
+    Proxy {
+        /// Its address.
+        route: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A configuration could not be written.
+    #[error(transparent)]
+    Config(std::io::Error),
+    /// A node could not be started.
+    #[error("cannot start a node: {0}")]
+    Start(std::io::Error),
+}
+
+/// Why the recorded history got no verdict.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CheckFailure {
+    /// The recorder produced a history the checker refuses (a harness bug).
+    #[error("the recorded history is malformed: {0}")]
+    Malformed(String),
+    /// The checker could not run.
+    #[error("cannot check the history: {0}")]
+    Check(String),
+}
+
+/// What a run that got its cluster up measured and concluded.
+#[derive(Debug)]
+pub struct ChaosReport {
+    /// Client operations that took effect, failed, and whose outcome is unknown.
+    pub ok: u64,
+    /// See `ok`.
+    pub failed: u64,
+    /// See `ok`.
+    pub unknown: u64,
+    /// Keys read back after the full restart, of [`KEYS`].
+    pub final_reads: usize,
+    /// How long each failover after a kill -9 of the leader took.
+    pub failovers: Vec<Duration>,
+    /// A leader was elected within 15 s after the faults stopped.
+    pub healed: bool,
+    /// A leader was elected within 15 s after the full restart.
+    pub recovered: bool,
+    /// The whole history, in real-time order (what `--history` writes).
+    pub history: Vec<Event>,
+    /// The checker's verdict on it.
+    pub verdict: Result<Verdict, CheckFailure>,
+}
+
+impl ChaosReport {
+    /// The cluster recovered from everything: a leader after the faults and after the full
+    /// restart, and every key read back.
+    pub fn lively(&self) -> bool {
+        self.healed && self.recovered && self.final_reads == KEYS
+    }
+}
+
+/// How a run ended.
+#[derive(Debug)]
+pub enum ChaosOutcome {
+    /// No leader within 15 s of starting: nothing was tested.
+    NotUp,
+    /// The run went through; its report.
+    Checked(Box<ChaosReport>),
+}
+
+/// A finished run: how it ended, and where its directory was kept, if asked to.
+#[derive(Debug)]
+pub struct ChaosRun {
+    /// How it ended.
+    pub outcome: ChaosOutcome,
+    /// The cluster directory, when `keep` was set (else it was removed).
+    pub kept_dir: Option<PathBuf>,
+}
+
+/// A running campaign: the nodes, their addresses, the link cuts, and the progress sink.
+pub struct Campaign<'a> {
+    config: &'a ChaosConfig,
+    nodes: Nodes,
+    admins: Vec<SocketAddr>,
+    clients: Vec<SocketAddr>,
+    cuts: proxy::Cuts,
+    start: Instant,
+    on_step: &'a mut dyn FnMut(Duration, &Step),
+}
+
+impl Campaign<'_> {
+    fn say(&mut self, step: Step) {
+        (self.on_step)(self.start.elapsed(), &step);
+    }
+}
+
+/// Runs a chaos test (see the module documentation); `on_step` hears each step as it happens,
+/// with the time since the cluster started. Every node process is killed before this returns;
+/// the directory (under the system's temporary directory) is removed unless `config.keep`.
+pub fn run(
+    config: &ChaosConfig,
+    on_step: &mut dyn FnMut(Duration, &Step),
+) -> Result<ChaosRun, ChaosError> {
+    if !NODES.contains(&config.nodes) || !CLIENTS.contains(&config.clients) || config.seconds == 0 {
+        return Err(ChaosError::Size);
+    }
+    let dir = std::env::temp_dir().join(format!(
+        "distsys-chaos-{}-{}",
+        std::process::id(),
+        config.seed
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    let started = start(config, &dir);
+    let outcome = started.map(|(nodes, admins, clients, cuts)| {
+        let mut campaign = Campaign {
+            config,
+            nodes,
+            admins,
+            clients,
+            cuts,
+            start: Instant::now(),
+            on_step,
+        };
+        let outcome = campaign_run(&mut campaign);
+        campaign.nodes.kill_all();
+        outcome
+    });
+    let kept_dir = if config.keep {
+        Some(dir)
+    } else {
+        let _ = std::fs::remove_dir_all(&dir);
+        None
+    };
+    Ok(ChaosRun {
+        outcome: outcome?,
+        kept_dir,
+    })
+}
+
+type Started = (Nodes, Vec<SocketAddr>, Vec<SocketAddr>, proxy::Cuts);
+
+/// Writes the configurations (every peer link routed through a proxy) and starts the nodes.
+fn start(config: &ChaosConfig, dir: &std::path::Path) -> Result<Started, ChaosError> {
+    let mut cluster = layout(config.nodes, dir, config.base_port, None);
+    let cuts: proxy::Cuts = Arc::new(Mutex::new(BTreeSet::new()));
+    let peer_addrs: Vec<SocketAddr> = cluster.iter().map(|(_, c)| c.me().peer).collect();
+    for (i, (_, node)) in cluster.iter_mut().enumerate() {
+        for (j, target) in peer_addrs.iter().enumerate().filter(|(j, _)| *j != i) {
+            let port = config.base_port + 300 + (i * 10 + j) as u16;
+            let route = SocketAddr::from(([127, 0, 0, 1], port));
+            proxy::start(route, *target, (i, j), cuts.clone())
+                .map_err(|source| ChaosError::Proxy { route, source })?;
+            node.peer_routes.insert(j as u64 + 1, route);
+        }
+    }
+    let mut paths = Vec::new();
+    for (node_dir, node) in &mut cluster {
+        node.unsafe_stale_reads = config.unsafe_stale_reads;
+        paths.push(write_config(node_dir, node).map_err(ChaosError::Config)?);
+    }
+    let nodes = Nodes::start(config.program.clone(), paths).map_err(ChaosError::Start)?;
+    let admins = cluster.iter().map(|(_, c)| c.admin).collect();
+    let clients = cluster.iter().map(|(_, c)| c.me().client).collect();
+    Ok((nodes, admins, clients, cuts))
+}
+
+/// The campaign proper: wait for a leader, run the clients through the fault schedule, heal,
+/// restart everything, read every key, check the history.
+fn campaign_run(campaign: &mut Campaign<'_>) -> ChaosOutcome {
+    let config = campaign.config;
+    let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+    match wait_for_leader(&campaign.admins, Duration::from_secs(15)) {
+        Some((i, after)) => campaign.say(Step::Up {
+            nodes: config.nodes,
+            leader: i + 1,
+            after,
+        }),
+        None => {
+            campaign.say(Step::NotUp);
+            return ChaosOutcome::NotUp;
+        }
+    }
+    let shared = Shared {
+        recorder: Arc::new(Recorder::new()),
+        stop: Arc::new(AtomicBool::new(false)),
+        next_process: Arc::new(AtomicU64::new(config.clients as u64 + 1)),
+        values: Arc::new(AtomicU64::new(1)),
+    };
+    let workers = Workers::start(
+        config.clients,
+        &campaign.clients,
+        config.seed,
+        config.unsafe_stale_reads,
+        &shared,
+    );
+    let failovers = faults::schedule(campaign, &mut rng, config.seconds);
+    campaign.say(Step::FaultsStop);
+    let healed = wait_for_leader(&campaign.admins, Duration::from_secs(15)).is_some();
+    std::thread::sleep(Duration::from_secs(2));
+    let tally = workers.stop();
+    if !healed {
+        campaign.say(Step::NoLeaderAfterFaults);
+    }
+    let recovered = finish::full_restart(campaign);
+    let reader = shared.next_process.fetch_add(1, Ordering::Relaxed);
+    let final_reads =
+        finish::final_reads(campaign, &shared.recorder, reader, recovered.unwrap_or(0));
+    let history = shared.recorder.take();
+    let verdict = finish::verdict(&history);
+    ChaosOutcome::Checked(Box::new(ChaosReport {
+        ok: tally.ok,
+        failed: tally.failed,
+        unknown: tally.unknown,
+        final_reads,
+        failovers,
+        healed,
+        recovered: recovered.is_some(),
+        history,
+        verdict,
+    }))
+}
