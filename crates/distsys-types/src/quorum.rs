@@ -42,7 +42,7 @@ impl fmt::Display for QuorumError {
             QuorumError::TooFewForByzantine { nodes, faults } => write!(
                 f,
                 "{faults} byzantine fault(s) need at least 3f+1 = {} nodes, got {nodes}",
-                faults.saturating_mul(3).saturating_add(1)
+                QuorumSystem::min_nodes(FaultModel::Byzantine, *faults)
             ),
         }
     }
@@ -76,7 +76,7 @@ impl QuorumSystem {
     /// Byzantine quorums of `nodes` nodes tolerating `faults` liars; refused unless
     /// `nodes >= 3 * faults + 1`.
     pub fn byzantine(nodes: usize, faults: usize) -> Result<QuorumSystem, QuorumError> {
-        if nodes < faults.saturating_mul(3).saturating_add(1) {
+        if nodes < Self::min_nodes(FaultModel::Byzantine, faults) {
             return Err(QuorumError::TooFewForByzantine { nodes, faults });
         }
         Ok(QuorumSystem {
