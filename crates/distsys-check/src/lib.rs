@@ -12,7 +12,6 @@
 pub mod causal;
 pub mod checker;
 pub mod diagnose;
-pub mod exposition;
 pub mod format;
 pub mod generate;
 pub mod history;

@@ -83,11 +83,7 @@ impl Membership {
             }
             out
         };
-        let incoming = JointQuorum::set_reached(of(&self.voters));
-        if self.outgoing.is_empty() {
-            return incoming;
-        }
-        incoming.min(JointQuorum::set_reached(of(&self.outgoing)))
+        JointQuorum::new(&self.voters, &self.outgoing).reached_by_set(of)
     }
 
     /// The outcome of a vote: `Some(true)` when a quorum granted, `Some(false)` when a quorum

@@ -100,6 +100,17 @@ pub struct Snapshot {
     pub data: Vec<u8>,
 }
 
+impl Snapshot {
+    /// Where the snapshot ends: its last index and that entry's chain hash (what the
+    /// snapshot-agreement rule, [`distsys_types::snapshot::install`], compares).
+    pub fn point(&self) -> distsys_types::snapshot::ChainPoint {
+        distsys_types::snapshot::ChainPoint {
+            index: self.last_index,
+            chain: self.last_chain,
+        }
+    }
+}
+
 /// Everything a node keeps on disk: what a crash does not erase.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Persisted {
@@ -141,28 +152,13 @@ impl Persisted {
                 self.entries.extend(entries.iter().cloned());
             }
             PersistOp::Snapshot(snapshot) => {
-                // The same rule as the in-memory log (`RaftLog::install`): the entries after the
-                // snapshot survive only if this log agrees with it at its last index.
-                let agrees = self
-                    .entries
-                    .iter()
-                    .find(|e| e.index == snapshot.last_index)
-                    .map(|e| e.chain)
-                    .or_else(|| {
-                        self.snapshot
-                            .as_ref()
-                            .filter(|s| s.last_index == snapshot.last_index)
-                            .map(|s| s.last_chain)
-                    })
-                    == Some(snapshot.last_chain);
-                if agrees {
-                    let covered = self
-                        .entries
-                        .partition_point(|e| e.index <= snapshot.last_index);
-                    self.entries.drain(..covered);
-                } else {
-                    self.entries.clear();
-                }
+                // The one snapshot-agreement rule (`distsys_types::snapshot`), as in memory.
+                let retained = distsys_types::snapshot::install(
+                    snapshot.point(),
+                    self.snapshot.as_ref().map(Snapshot::point),
+                    |i| self.entries.iter().find(|e| e.index == i).map(|e| e.chain),
+                );
+                self.entries.retain(|e| retained.keeps(e.index));
                 self.snapshot = Some(snapshot.clone());
             }
         }

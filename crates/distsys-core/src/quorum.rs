@@ -5,7 +5,7 @@
 //! nodes); the protocols and the simulator take their thresholds from the same type, so the
 //! advice and the running code cannot disagree. These functions only convert.
 
-use distsys_types::QuorumSystem;
+use distsys_types::{FaultModel, QuorumSystem};
 
 fn count(n: u32) -> usize {
     n as usize
@@ -13,6 +13,14 @@ fn count(n: u32) -> usize {
 
 fn back(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+fn count64(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
+}
+
+fn back64(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
 }
 
 /// Size of a crash-fault quorum (strict majority) of `nodes` voters.
@@ -27,7 +35,7 @@ pub fn max_crash_faults(nodes: u32) -> u32 {
 
 /// Smallest node count that survives `f` crash faults: `2f + 1`.
 pub fn min_nodes_crash(f: u64) -> u64 {
-    f.saturating_mul(2).saturating_add(1)
+    back64(QuorumSystem::min_nodes(FaultModel::Crash, count64(f)))
 }
 
 /// Size of a byzantine quorum of `nodes` replicas tolerating `f` byzantine faults (`f` is
@@ -46,13 +54,13 @@ pub fn max_byzantine_faults(nodes: u32) -> u32 {
 
 /// Smallest node count that survives `f` byzantine faults: `3f + 1`.
 pub fn min_nodes_byzantine(f: u64) -> u64 {
-    f.saturating_mul(3).saturating_add(1)
+    back64(QuorumSystem::min_nodes(FaultModel::Byzantine, count64(f)))
 }
 
 /// The minimum overlap of any two quorums of size `quorum` among `nodes` nodes: `2q - n`
 /// (zero when they need not intersect).
 pub fn quorum_overlap(nodes: u32, quorum: u32) -> u32 {
-    (2 * quorum).saturating_sub(nodes)
+    back(QuorumSystem::overlap(count(nodes), count(quorum)))
 }
 
 #[cfg(test)]

@@ -17,6 +17,8 @@ pub mod transport;
 
 pub use config::{ConfigError, Member, NodeConfig};
 
+use distsys_types::event;
+use distsys_types::Event;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -119,9 +121,13 @@ pub fn run(config: NodeConfig) -> Result<(), NodeError> {
     });
     runtime.spawn(client::listen(client_listener, shared));
     runtime.spawn(admin::serve(admin_listener, metrics, inputs.clone()));
-    tracing::info!(
-        event = "node_listening",
-        context = %serde_json::json!({"peer": me.peer.to_string(), "client": me.client.to_string(), "admin": config.admin.to_string()}),
+    logging::emit(
+        None,
+        &Event::NodeListening(event::NodeListening {
+            peer: me.peer.to_string(),
+            client: me.client.to_string(),
+            admin: config.admin.to_string(),
+        }),
     );
     let protocol = std::thread::Builder::new()
         .name("raft".into())
@@ -136,7 +142,7 @@ pub fn run(config: NodeConfig) -> Result<(), NodeError> {
         }
         Ok::<(), NodeError>(())
     })?;
-    tracing::info!(event = "node_stopping", context = "{}");
+    logging::emit(None, &Event::NodeStopping(event::NoContext {}));
     drop(inputs);
     drop(runtime);
     let _ = protocol.join();

@@ -1,7 +1,10 @@
-//! JSON log lines in the seed's schema (`level`, `timestamp`, `skill`, `node_id`, `term`,
-//! `event`, `context`), written by a tracing layer. Events give `event`, optionally `term`,
-//! and `context` as a JSON string.
+//! JSON log lines in the log schema of `distsys_types::event` (`level`, `timestamp`, `skill`,
+//! `node_id`, `term`, `event`, `context`), written by a tracing layer. The node logs through
+//! [`emit`], which gives the layer an event's ([`LogEvent`]) name, the term and the context as a JSON
+//! string; other tracing events are written as `event: "log"` with their message.
 
+use distsys_types::event::{self, Level as LineLevel};
+use distsys_types::Event as LogEvent;
 use serde_json::{json, Value};
 use std::io::Write;
 use tracing::field::{Field, Visit};
@@ -55,11 +58,11 @@ impl<S: Subscriber> Layer<S> for SchemaLayer {
         let mut fields = Fields::default();
         event.record(&mut fields);
         let level = match *event.metadata().level() {
-            Level::ERROR => "ERROR",
-            Level::WARN => "WARN",
-            Level::INFO => "INFO",
-            Level::DEBUG => "DEBUG",
-            Level::TRACE => "TRACE",
+            Level::ERROR => LineLevel::Error,
+            Level::WARN => LineLevel::Warn,
+            Level::INFO => LineLevel::Info,
+            Level::DEBUG => LineLevel::Debug,
+            Level::TRACE => LineLevel::Trace,
         };
         let mut context = fields.context.unwrap_or_else(|| json!({}));
         if let (Some(message), Some(map)) = (fields.message, context.as_object_mut()) {
@@ -67,18 +70,43 @@ impl<S: Subscriber> Layer<S> for SchemaLayer {
                 map.insert("message".into(), Value::String(message));
             }
         }
-        let line = json!({
-            "level": level,
-            "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-            "skill": "distributed-systems",
-            "node_id": self.node_id,
-            "term": fields.term,
-            "event": fields.event.unwrap_or_else(|| "log".into()),
-            "context": context,
-        });
+        let line = event::line(
+            level,
+            &chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            Some(self.node_id),
+            fields.term,
+            fields.event.as_deref().unwrap_or(event::UNNAMED),
+            context,
+        );
         if let Ok(mut out) = self.out.lock() {
             let _ = writeln!(out, "{line}");
         }
+    }
+}
+
+/// Logs `event` at its kind's level ([`distsys_types::EventKind::level`]), with the node's
+/// `term` when it has one.
+pub fn emit(term: Option<u64>, event: &LogEvent) {
+    emit_at(event.kind().level(), term, event);
+}
+
+/// Logs `event` at `level`: [`emit`] for the node's most frequent events, written at
+/// [`LineLevel::Debug`].
+pub fn emit_at(level: LineLevel, term: Option<u64>, event: &LogEvent) {
+    let name = event.kind().name();
+    let context = event.context().to_string();
+    let context = context.as_str();
+    macro_rules! at {
+        ($level:expr) => {
+            tracing::event!($level, event = name, term = term, context = context)
+        };
+    }
+    match level {
+        LineLevel::Error => at!(Level::ERROR),
+        LineLevel::Warn => at!(Level::WARN),
+        LineLevel::Info => at!(Level::INFO),
+        LineLevel::Debug => at!(Level::DEBUG),
+        LineLevel::Trace => at!(Level::TRACE),
     }
 }
 

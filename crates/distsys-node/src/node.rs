@@ -3,13 +3,16 @@
 //! share a round, hence one fsync), writes the Ready's state to disk **before** sending its
 //! messages or answering, then sends, applies and answers.
 
+use crate::logging;
 use crate::metrics::Metrics;
 use crate::storage::Storage;
 use distsys_consensus::raft::Config;
 use distsys_consensus::replica::{ClientOp, ClientReply, ClientRequest, Replica};
 use distsys_consensus::{Index, Message, NodeId, PersistOp, Role};
+use distsys_types::event::{self, Level};
+use distsys_types::metrics::{ElectionResult, PartitionChange};
+use distsys_types::Event;
 use serde::Serialize;
-use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
@@ -142,10 +145,12 @@ impl Node {
         config.election_timeout_max_us = timers.1 .1 * 1000;
         let seed: u64 = rand::random();
         let replica = Replica::new(config, &persisted, seed, 0);
-        tracing::info!(
-            event = "node_started",
-            term = persisted.hard_state.term,
-            context = %json!({"log_entries": persisted.entries.len(), "snapshot_index": persisted.snapshot.as_ref().map(|s| s.last_index)}),
+        logging::emit(
+            Some(persisted.hard_state.term),
+            &Event::NodeStarted(event::NodeStarted {
+                log_entries: persisted.entries.len() as u64,
+                snapshot_index: persisted.snapshot.as_ref().map(|s| s.last_index),
+            }),
         );
         Ok(Node {
             id,
@@ -185,10 +190,11 @@ impl Node {
                 }
             }
             if let Err(e) = self.process_ready() {
-                tracing::error!(
-                    event = "storage_failed",
-                    term = self.replica.raft().term(),
-                    context = %json!({"error": e.to_string()}),
+                logging::emit(
+                    Some(self.replica.raft().term()),
+                    &Event::StorageFailed(event::StorageFailed {
+                        error: e.to_string(),
+                    }),
                 );
                 std::process::exit(70);
             }
@@ -255,18 +261,23 @@ impl Node {
             Input::Link { peer, up } => {
                 let was = self.links.insert(peer, up).unwrap_or(false);
                 if was != up {
-                    let event = if up {
-                        "partition_healed"
-                    } else {
-                        "partition_detected"
-                    };
-                    self.metrics
-                        .partition(if up { "healed" } else { "detected" });
-                    tracing::warn!(
-                        event = event,
-                        term = self.replica.raft().term(),
-                        context = %json!({"peer": peer}),
+                    self.metrics.partitions(
+                        if up {
+                            PartitionChange::Healed
+                        } else {
+                            PartitionChange::Detected
+                        },
+                        1,
                     );
+                    let event = if up {
+                        Event::PartitionHealed(event::PartitionHealed { peer: Some(peer) })
+                    } else {
+                        Event::PartitionDetected(event::PartitionDetected {
+                            partition: None,
+                            peer: Some(peer),
+                        })
+                    };
+                    logging::emit(Some(self.replica.raft().term()), &event);
                 }
             }
         }
@@ -276,7 +287,8 @@ impl Node {
         for (connection, _, _, reply) in replies {
             if let Some((sender, started, kind)) = self.waiting.remove(&connection) {
                 if !matches!(reply, ClientReply::NotLeader { .. }) {
-                    self.metrics.latency(kind, started.elapsed().as_secs_f64());
+                    self.metrics
+                        .latency(kind, [started.elapsed().as_secs_f64()]);
                 }
                 let _ = sender.send(reply);
             }
@@ -309,20 +321,22 @@ impl Node {
             match role {
                 Role::Candidate => {
                     if self.role == Role::Candidate {
-                        self.metrics.election("timeout");
+                        self.metrics.elections(ElectionResult::Timeout, 1);
                     }
-                    tracing::info!(
-                        event = "election_started",
-                        term = role_term,
-                        context = %json!({"candidate": self.id}),
+                    logging::emit(
+                        Some(role_term),
+                        &Event::ElectionStarted(event::ElectionStarted { candidate: self.id }),
                     );
                 }
                 Role::Leader => {
-                    self.metrics.election("success");
-                    tracing::info!(
-                        event = "leader_elected",
-                        term = role_term,
-                        context = %json!({"leader": self.id}),
+                    self.metrics.elections(ElectionResult::Success, 1);
+                    logging::emit(
+                        Some(role_term),
+                        &Event::LeaderElected(event::LeaderElected {
+                            leader: self.id,
+                            heartbeat_ms: None,
+                            election_timeout_ms: None,
+                        }),
                     );
                 }
                 Role::Follower | Role::PreCandidate => {}
@@ -330,17 +344,22 @@ impl Node {
             self.role = role;
         }
         if let Some(snapshot) = &ready.installed {
-            tracing::info!(
-                event = "snapshot_installed",
-                term = term,
-                context = %json!({"last_index": snapshot.last_index}),
+            logging::emit(
+                Some(term),
+                &Event::SnapshotInstalled(event::SnapshotInstalled {
+                    last_index: snapshot.last_index,
+                }),
             );
         }
         if let Some(last) = ready.applied.last() {
-            tracing::debug!(
-                event = "commit_applied",
-                term = term,
-                context = %json!({"applied_index": last.index, "entries": ready.applied.len(), "applied_chain": format!("{:016x}", last.chain)}),
+            logging::emit_at(
+                Level::Debug,
+                Some(term),
+                &Event::CommitApplied(event::CommitApplied::new(
+                    last.index,
+                    ready.applied.len(),
+                    last.chain,
+                )),
             );
         }
         self.answer(ready.replies);

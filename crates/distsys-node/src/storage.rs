@@ -2,7 +2,7 @@
 //! go into one write transaction, committed with an fsync before the Ready's messages leave, so
 //! the client writes that arrived together share one fsync (group commit).
 
-use distsys_consensus::{Entry, HardState, Index, PersistOp, Persisted, Snapshot};
+use distsys_consensus::{Entry, HardState, PersistOp, Persisted, Snapshot};
 use redb::{Database, ReadableTable, TableDefinition};
 use std::path::Path;
 
@@ -86,21 +86,25 @@ impl Storage {
                         }
                     }
                     PersistOp::Snapshot(snapshot) => {
-                        // The same rule as the in-memory log: entries after the snapshot stay
-                        // only if the log agrees with it at its last index.
-                        let agrees = match log.get(snapshot.last_index).map_err(err)? {
-                            Some(v) => {
-                                let e: Entry = postcard::from_bytes(v.value()).map_err(err)?;
-                                e.chain == snapshot.last_chain
-                            }
-                            None => false,
+                        // The one snapshot-agreement rule (`distsys_types::snapshot`), as in
+                        // memory: the current snapshot's point counts as well as a held entry.
+                        let current = match meta.get("snapshot").map_err(err)? {
+                            Some(v) => Some(
+                                postcard::from_bytes::<Snapshot>(v.value())
+                                    .map_err(err)?
+                                    .point(),
+                            ),
+                            None => None,
                         };
-                        let last: Index = snapshot.last_index;
-                        if agrees {
-                            log.retain(|i, _| i > last).map_err(err)?;
-                        } else {
-                            log.retain(|_, _| false).map_err(err)?;
-                        }
+                        let held = match log.get(snapshot.last_index).map_err(err)? {
+                            Some(v) => {
+                                Some(postcard::from_bytes::<Entry>(v.value()).map_err(err)?.chain)
+                            }
+                            None => None,
+                        };
+                        let retained =
+                            distsys_types::snapshot::install(snapshot.point(), current, |_| held);
+                        log.retain(|i, _| retained.keeps(i)).map_err(err)?;
                         let bytes = postcard::to_allocvec(snapshot).map_err(err)?;
                         meta.insert("snapshot", bytes.as_slice()).map_err(err)?;
                     }
@@ -151,7 +155,16 @@ mod tests {
         storage
             .apply(&[PersistOp::Snapshot(snapshot.clone())])
             .expect("snapshot");
+        expected.apply(&PersistOp::Snapshot(snapshot.clone()));
+        assert_eq!(storage.load().expect("load"), expected);
+        // The same snapshot again: the log no longer holds entry 1, but the snapshot on disk
+        // ends there with the same chain, so entry 2 stays (the rule the in-memory log and
+        // `Persisted` follow; the disk once dropped it).
+        storage
+            .apply(&[PersistOp::Snapshot(snapshot.clone())])
+            .expect("snapshot again");
         expected.apply(&PersistOp::Snapshot(snapshot));
+        assert_eq!(expected.entries, vec![e2.clone()]);
         assert_eq!(storage.load().expect("load"), expected);
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -6,6 +6,8 @@
 use crate::frame::{proof, read_frame, verify, write_frame, FrameError, Handshake};
 use crate::node::Input;
 use distsys_consensus::{Message, NodeId};
+use distsys_types::event::{self, Level};
+use distsys_types::Event;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::mpsc::Sender;
@@ -32,7 +34,14 @@ pub async fn listen(
         let (members, key, inputs) = (members.clone(), key.clone(), inputs.clone());
         tokio::spawn(async move {
             if let Err(e) = serve_peer(stream, me, &members, &key, &inputs).await {
-                tracing::debug!(event = "peer_connection_closed", context = %serde_json::json!({"addr": addr.to_string(), "reason": e.to_string()}));
+                crate::logging::emit_at(
+                    Level::Debug,
+                    None,
+                    &Event::PeerConnectionClosed(event::PeerConnectionClosed {
+                        addr: addr.to_string(),
+                        reason: e.to_string(),
+                    }),
+                );
             }
         });
     }

@@ -12,9 +12,10 @@ use crate::queue::EventQueue;
 use crate::trace::Trace;
 use distsys_check::causal::{check_causal, CausalEvent, CausalViolation, WriteId};
 use distsys_core::clock::{Hlc, HlcTimestamp};
+use distsys_types::event::ConflictResolved;
+use distsys_types::Event as LogEvent;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde_json::json;
 use std::collections::BTreeMap;
 
 const MS: u64 = 1_000;
@@ -131,12 +132,11 @@ impl State {
                 now,
                 Some(r + 1),
                 None,
-                "conflict_resolved",
-                json!({
-                    "key": format!("k{}", write.key),
-                    "strategy": "lww_hlc",
-                    "winner": [winner.id.0 + 1, winner.id.1],
-                    "loser": [loser.id.0 + 1, loser.id.1],
+                LogEvent::ConflictResolved(ConflictResolved {
+                    key: format!("k{}", write.key),
+                    strategy: "lww_hlc".into(),
+                    winner: [winner.id.0 + 1, winner.id.1],
+                    loser: [loser.id.0 + 1, loser.id.1],
                 }),
             );
         }

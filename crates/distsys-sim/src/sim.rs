@@ -17,7 +17,8 @@ use distsys_consensus::replica::{ClientOp, ClientReply, ClientRequest, Replica};
 use distsys_consensus::safety::SafetyMonitor;
 use distsys_consensus::{Core, Mutant, NodeId, Role};
 use distsys_core::retry::RetryPolicy;
-use distsys_types::QuorumSystem;
+use distsys_types::event::{self, MembershipOutcome, MembershipStep, NoContext};
+use distsys_types::{Event, QuorumSystem};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
@@ -503,8 +504,19 @@ impl<C: SimCore> Sim<C> {
             0,
             None,
             None,
-            "byzantine_replicas",
-            json!({"replicas": self.report.byzantine}),
+            Event::ByzantineReplicas(event::ByzantineReplicas {
+                replicas: self
+                    .report
+                    .byzantine
+                    .iter()
+                    .map(|(id, names)| {
+                        (
+                            id.to_string(),
+                            names.iter().map(|n| n.to_string()).collect(),
+                        )
+                    })
+                    .collect(),
+            }),
         );
         self.adversary = Some(Adversary::new(&self.secret, ids, behaviours));
     }
@@ -701,8 +713,10 @@ impl<C: SimCore> Sim<C> {
                 self.now,
                 None,
                 None,
-                "violation",
-                json!({"property": property, "detail": detail}),
+                Event::Violation(event::Violation {
+                    property: property.to_string(),
+                    detail: detail.clone(),
+                }),
             );
             self.report.violation = Some(Violation {
                 property: property.to_string(),
@@ -852,8 +866,9 @@ impl<C: SimCore> Sim<C> {
                 self.now,
                 Some(id),
                 Some(term),
-                "snapshot_installed",
-                json!({"last_index": snapshot.last_index}),
+                Event::SnapshotInstalled(event::SnapshotInstalled {
+                    last_index: snapshot.last_index,
+                }),
             );
         }
         if let Some(snapshot) = ready.installed.as_ref().filter(|_| honest) {
@@ -872,13 +887,12 @@ impl<C: SimCore> Sim<C> {
                 self.now,
                 Some(id),
                 Some(term),
-                "commit_applied",
-                json!({
-                    "applied_index": last,
-                    "entries": ready.applied.len(),
-                    // Digest of the applied state: the chain hash covers every entry up to it.
-                    "applied_chain": format!("{:016x}", ready.applied.last().map_or(0, |e| e.chain)),
-                }),
+                // Digest of the applied state: the chain hash covers every entry up to it.
+                Event::CommitApplied(event::CommitApplied::new(
+                    last,
+                    ready.applied.len(),
+                    ready.applied.last().map_or(0, |e| e.chain),
+                )),
             );
         }
         if leading && commit > self.report.commits {
@@ -890,8 +904,10 @@ impl<C: SimCore> Sim<C> {
                 self.now,
                 Some(id),
                 Some(term),
-                "log_replicated",
-                json!({"commit_index": commit, "follower_match": matched}),
+                Event::LogReplicated(event::LogReplicated {
+                    commit_index: commit,
+                    follower_match: matched,
+                }),
             );
         }
         self.report.commits = self.report.commits.max(commit);
@@ -941,8 +957,11 @@ impl<C: SimCore> Sim<C> {
             self.now,
             Some(id),
             None,
-            "write_torn",
-            json!({"operations": persist.len(), "durable": durable, "torn_append": torn.is_some()}),
+            Event::WriteTorn(event::WriteTorn {
+                operations: persist.len() as u64,
+                durable: durable as u64,
+                torn_append: torn.is_some(),
+            }),
         );
         self.apply_fault(FaultAction::Crash(Some(id), None));
         true
@@ -956,8 +975,7 @@ impl<C: SimCore> Sim<C> {
                     self.now,
                     Some(id),
                     Some(term),
-                    "election_started",
-                    json!({"candidate": id}),
+                    Event::ElectionStarted(event::ElectionStarted { candidate: id }),
                 );
             }
             Role::Leader => {
@@ -972,14 +990,13 @@ impl<C: SimCore> Sim<C> {
                     self.now,
                     Some(id),
                     Some(term),
-                    "leader_elected",
-                    json!({
-                        "leader": id,
-                        "heartbeat_ms": self.config.heartbeat_ms,
-                        "election_timeout_ms": [
+                    Event::LeaderElected(event::LeaderElected {
+                        leader: id,
+                        heartbeat_ms: Some(self.config.heartbeat_ms),
+                        election_timeout_ms: Some([
                             self.election_timeout_us.0 / MS,
-                            self.election_timeout_us.1 / MS
-                        ],
+                            self.election_timeout_us.1 / MS,
+                        ]),
                     }),
                 );
             }
@@ -1119,13 +1136,13 @@ impl<C: SimCore> Sim<C> {
                 return;
             }
             voters.remove(&node);
-            "remove"
+            MembershipStep::Remove
         } else if learners.remove(&node) {
             voters.insert(node);
-            "promote"
+            MembershipStep::Promote
         } else {
             learners.insert(node);
-            "add_learner"
+            MembershipStep::AddLearner
         };
         let result = self
             .nodes
@@ -1133,16 +1150,21 @@ impl<C: SimCore> Sim<C> {
             .and_then(|n| n.replica.as_mut())
             .and_then(|r| C::propose_membership(r, voters.clone(), learners.clone()));
         let outcome = match result {
-            Some(Ok(index)) => json!({"index": index}),
-            Some(Err(e)) => json!({"refused": e.to_string()}),
+            Some(Ok(index)) => MembershipOutcome::Index(index),
+            Some(Err(e)) => MembershipOutcome::Refused(e.to_string()),
             None => return,
         };
         self.trace.record(
             self.now,
             Some(leader),
             None,
-            "membership_change",
-            json!({"step": step, "node": node, "voters": voters, "learners": learners, "outcome": outcome}),
+            Event::MembershipChange(event::MembershipChange {
+                step,
+                node,
+                voters,
+                learners,
+                outcome,
+            }),
         );
         self.process_ready(leader);
     }
@@ -1218,8 +1240,10 @@ impl<C: SimCore> Sim<C> {
                     self.now,
                     None,
                     None,
-                    "partition_detected",
-                    json!({"partition": description}),
+                    Event::PartitionDetected(event::PartitionDetected {
+                        partition: Some(description),
+                        peer: None,
+                    }),
                 );
                 let heal = self.now + self.rng.random_range(200 * MS..2000 * MS);
                 self.schedule(
@@ -1231,8 +1255,12 @@ impl<C: SimCore> Sim<C> {
                 if self.partition.is_active() {
                     self.partition.heal();
                     self.report.partitions.1 += 1;
-                    self.trace
-                        .record(self.now, None, None, "partition_healed", json!({}));
+                    self.trace.record(
+                        self.now,
+                        None,
+                        None,
+                        Event::PartitionHealed(event::PartitionHealed { peer: None }),
+                    );
                 }
             }
             FaultAction::Crash(victim, restart_within) => {
@@ -1244,8 +1272,12 @@ impl<C: SimCore> Sim<C> {
                 if let Some(node) = self.nodes.get_mut(&victim) {
                     node.parked.clear();
                     if node.replica.take().is_some() {
-                        self.trace
-                            .record(self.now, Some(victim), None, "node_crashed", json!({}));
+                        self.trace.record(
+                            self.now,
+                            Some(victim),
+                            None,
+                            Event::NodeCrashed(NoContext {}),
+                        );
                         let delay = match restart_within {
                             Some(d) => d,
                             None => self.rng.random_range(50 * MS..1500 * MS),
@@ -1261,7 +1293,7 @@ impl<C: SimCore> Sim<C> {
                 }
                 if self.nodes.get(&id).is_some_and(|n| n.replica.is_none()) {
                     self.trace
-                        .record(self.now, Some(id), None, "node_restarted", json!({}));
+                        .record(self.now, Some(id), None, Event::NodeRestarted(NoContext {}));
                     self.start_node(id);
                 }
             }
@@ -1270,8 +1302,12 @@ impl<C: SimCore> Sim<C> {
                 if let Some(node) = self.nodes.get_mut(&victim) {
                     if !node.paused && node.replica.is_some() {
                         node.paused = true;
-                        self.trace
-                            .record(self.now, Some(victim), None, "node_paused", json!({}));
+                        self.trace.record(
+                            self.now,
+                            Some(victim),
+                            None,
+                            Event::NodePaused(NoContext {}),
+                        );
                         let back = self.now + self.rng.random_range(100 * MS..1500 * MS);
                         self.schedule(
                             back.min(self.faults_end_us),
@@ -1288,8 +1324,12 @@ impl<C: SimCore> Sim<C> {
                         for kind in parked {
                             self.queue.push(self.now, kind);
                         }
-                        self.trace
-                            .record(self.now, Some(id), None, "node_resumed", json!({}));
+                        self.trace.record(
+                            self.now,
+                            Some(id),
+                            None,
+                            Event::NodeResumed(NoContext {}),
+                        );
                     }
                 }
             }
@@ -1316,7 +1356,7 @@ impl<C: SimCore> Sim<C> {
                     self.report.leader_after_heal_us = Some(0);
                 }
                 self.trace
-                    .record(self.now, None, None, "faults_healed", json!({}));
+                    .record(self.now, None, None, Event::FaultsHealed(NoContext {}));
             }
         }
     }

@@ -1,8 +1,8 @@
-//! The run's trace: JSON lines in the seed's log schema (`level`, `timestamp`, `skill`,
-//! `node_id`, `term`, `event`, `context`), with virtual time as the timestamp. Deterministic:
-//! the same seed gives byte-identical lines.
+//! The run's trace: JSON lines in the log schema (`distsys_types::event`: `level`, `timestamp`,
+//! `skill`, `node_id`, `term`, `event`, `context`), with virtual time as the timestamp.
+//! Deterministic: the same seed gives byte-identical lines.
 
-use serde_json::{json, Value};
+use distsys_types::{Event, LogLine};
 use std::collections::VecDeque;
 
 /// Lines kept for the report of a failing run.
@@ -32,32 +32,9 @@ impl Trace {
         }
     }
 
-    /// Records one event.
-    pub fn record(
-        &mut self,
-        time_us: u64,
-        node: Option<u64>,
-        term: Option<u64>,
-        event: &str,
-        context: Value,
-    ) {
-        let level = if event == "violation" {
-            "ERROR"
-        } else if event.contains("partition") || event.contains("crash") {
-            "WARN"
-        } else {
-            "INFO"
-        };
-        let line = json!({
-            "level": level,
-            "timestamp": timestamp(time_us),
-            "skill": "distributed-systems",
-            "node_id": node,
-            "term": term,
-            "event": event,
-            "context": context,
-        })
-        .to_string();
+    /// Records one event, at its kind's level.
+    pub fn record(&mut self, time_us: u64, node: Option<u64>, term: Option<u64>, event: Event) {
+        let line = LogLine::new(timestamp(time_us), node, term, event).to_json();
         if self.tail.len() == TAIL_LINES {
             self.tail.pop_front();
         }

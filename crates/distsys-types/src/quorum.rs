@@ -42,7 +42,7 @@ impl fmt::Display for QuorumError {
             QuorumError::TooFewForByzantine { nodes, faults } => write!(
                 f,
                 "{faults} byzantine fault(s) need at least 3f+1 = {} nodes, got {nodes}",
-                faults.saturating_mul(3).saturating_add(1)
+                QuorumSystem::min_nodes(FaultModel::Byzantine, *faults)
             ),
         }
     }
@@ -76,7 +76,7 @@ impl QuorumSystem {
     /// Byzantine quorums of `nodes` nodes tolerating `faults` liars; refused unless
     /// `nodes >= 3 * faults + 1`.
     pub fn byzantine(nodes: usize, faults: usize) -> Result<QuorumSystem, QuorumError> {
-        if nodes < faults.saturating_mul(3).saturating_add(1) {
+        if nodes < Self::min_nodes(FaultModel::Byzantine, faults) {
             return Err(QuorumError::TooFewForByzantine { nodes, faults });
         }
         Ok(QuorumSystem {
@@ -104,6 +104,23 @@ impl QuorumSystem {
     /// The most crash faults `nodes` nodes can tolerate: `(nodes - 1) / 2`.
     pub const fn max_crash_faults(nodes: usize) -> usize {
         nodes.saturating_sub(1) / 2
+    }
+
+    /// The fewest nodes that tolerate `faults` faults of `model`: `2f + 1` (crash) or `3f + 1`
+    /// (byzantine), saturating. The inverse of [`QuorumSystem::max_crash_faults`] and
+    /// [`QuorumSystem::max_byzantine_faults`]: `max_*_faults(min_nodes(f)) == f`.
+    pub const fn min_nodes(model: FaultModel, faults: usize) -> usize {
+        let per_fault = match model {
+            FaultModel::Crash => 2,
+            FaultModel::Byzantine => 3,
+        };
+        faults.saturating_mul(per_fault).saturating_add(1)
+    }
+
+    /// The fewest nodes any two sets of `quorum` nodes out of `nodes` share: `2q - n` (0 when
+    /// they need not meet). For a system's own quorum size see [`QuorumSystem::min_overlap`].
+    pub const fn overlap(nodes: usize, quorum: usize) -> usize {
+        quorum.saturating_mul(2).saturating_sub(nodes)
     }
 
     /// Nodes in the group.
@@ -150,7 +167,7 @@ impl QuorumSystem {
 
     /// The fewest nodes any two quorums share: `2q - n`.
     pub fn min_overlap(&self) -> usize {
-        (2 * self.quorum()).saturating_sub(self.nodes)
+        Self::overlap(self.nodes, self.quorum())
     }
 
     /// Whether a quorum is left when `down` nodes are unreachable.
@@ -197,12 +214,18 @@ impl<'a> JointQuorum<'a> {
     /// largest `v` a majority of it reports at least, and the smaller of the two while joint.
     /// An empty set constrains nothing (`u64::MAX`).
     pub fn reached(&self, value: impl Fn(NodeId) -> u64) -> u64 {
-        let of = |set: &BTreeSet<NodeId>| set.iter().map(|id| value(*id)).collect::<Vec<_>>();
-        let incoming = Self::set_reached(of(self.incoming));
+        self.reached_by_set(|set| set.iter().map(|id| value(*id)).collect())
+    }
+
+    /// [`JointQuorum::reached`] with the values of a whole voter set at a time: `values_of`
+    /// gives one value per voter of the set it is called with (in any order), and is called
+    /// once per voter set. For callers that can list a set's values faster than per node.
+    pub fn reached_by_set(&self, values_of: impl Fn(&BTreeSet<NodeId>) -> Vec<u64>) -> u64 {
+        let incoming = Self::set_reached(values_of(self.incoming));
         if self.outgoing.is_empty() {
             return incoming;
         }
-        incoming.min(Self::set_reached(of(self.outgoing)))
+        incoming.min(Self::set_reached(values_of(self.outgoing)))
     }
 
     /// The largest `v` a majority of one voter set's `values` reaches (`u64::MAX` for an empty
@@ -285,6 +308,25 @@ mod tests {
             let too_many = QuorumSystem::max_byzantine_faults(n) + 1;
             assert!(QuorumSystem::byzantine(n, too_many).is_err(), "n={n}");
         }
+    }
+
+    #[test]
+    fn min_nodes_inverts_max_faults() {
+        for f in 0..200 {
+            let crash = QuorumSystem::min_nodes(FaultModel::Crash, f);
+            let byzantine = QuorumSystem::min_nodes(FaultModel::Byzantine, f);
+            assert_eq!(crash, 2 * f + 1);
+            assert_eq!(byzantine, 3 * f + 1);
+            assert_eq!(QuorumSystem::max_crash_faults(crash), f);
+            assert_eq!(QuorumSystem::max_byzantine_faults(byzantine), f);
+            // One node fewer no longer tolerates f.
+            assert!(QuorumSystem::max_crash_faults(crash - 1) < f || f == 0);
+            assert!(QuorumSystem::max_byzantine_faults(byzantine - 1) < f || f == 0);
+        }
+        assert_eq!(
+            QuorumSystem::min_nodes(FaultModel::Byzantine, usize::MAX),
+            usize::MAX
+        );
     }
 
     #[test]

@@ -6,21 +6,12 @@ use super::metrics::{self, Sample};
 use super::{ChecklistItem, Finding, Status};
 use crate::{check, CheckOptions, History, HistoryFormat, ModelKind, Verdict};
 use distsys_core::timing::Timing;
+use distsys_types::metrics::{ElectionResult, LEADER_ELECTIONS, REPLICATION_LAG};
+use distsys_types::{Event, EventKind};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Evidence lines quoted per finding at most.
 const MAX_EVIDENCE: usize = 8;
-/// Events that explain an election: a fault the cluster had to react to.
-const FAULT_EVENTS: [&str; 8] = [
-    "node_crashed",
-    "node_restarted",
-    "node_paused",
-    "node_resumed",
-    "partition_detected",
-    "partition_healed",
-    "membership_change",
-    "write_torn",
-];
 /// Elections no fault explains, per minute, above which leaders are flapping.
 const FLAPPING_PER_MINUTE: f64 = 6.0;
 /// ...and at least this many of them.
@@ -28,23 +19,27 @@ const FLAPPING_MIN_ELECTIONS: usize = 5;
 /// Election timeout assumed when the logs do not say (the classic upper bound), in ms.
 const DEFAULT_ELECTION_MAX_MS: u64 = 300;
 
-fn named<'a>(events: &'a [LogEvent], name: &str) -> impl Iterator<Item = &'a LogEvent> {
-    let name = name.to_string();
-    events.iter().filter(move |e| e.event == name)
+fn named(events: &[LogEvent], kind: EventKind) -> impl Iterator<Item = &LogEvent> {
+    events.iter().filter(move |e| e.kind == Some(kind))
+}
+
+/// Whether `e` is a fault the cluster had to react to (an election it explains).
+fn is_fault(e: &LogEvent) -> bool {
+    e.kind.is_some_and(EventKind::is_fault)
 }
 
 /// The largest election timeout the leaders report (`election_timeout_ms: [min, max]`).
 fn election_timeout_ms(events: &[LogEvent]) -> (Option<(u64, u64)>, Option<u64>) {
     let mut range = None;
     let mut heartbeat = None;
-    for e in named(events, "leader_elected") {
-        if let Some([min, max]) = e.context.get("election_timeout_ms").and_then(|v| {
-            let a = v.as_array()?;
-            Some([a.first()?.as_u64()?, a.get(1)?.as_u64()?])
-        }) {
+    for e in events {
+        let Some(Event::LeaderElected(elected)) = &e.data else {
+            continue;
+        };
+        if let Some([min, max]) = elected.election_timeout_ms {
             range = Some((min, max));
         }
-        if let Some(h) = e.context.get("heartbeat_ms").and_then(|v| v.as_u64()) {
+        if let Some(h) = elected.heartbeat_ms {
             heartbeat = Some(h);
         }
     }
@@ -56,7 +51,7 @@ fn election_timeout_ms(events: &[LogEvent]) -> (Option<(u64, u64)>, Option<u64>)
 pub fn split_brain(events: &[LogEvent]) -> Vec<Finding> {
     let mut findings = Vec::new();
     let mut by_term: BTreeMap<u64, BTreeMap<u64, &LogEvent>> = BTreeMap::new();
-    for e in named(events, "leader_elected") {
+    for e in named(events, EventKind::LeaderElected) {
         if let (Some(node), Some(term)) = (e.node, e.term) {
             by_term.entry(term).or_default().entry(node).or_insert(e);
         }
@@ -90,9 +85,11 @@ pub fn split_brain(events: &[LogEvent]) -> Vec<Finding> {
     let mut newest: Option<&LogEvent> = None;
     let mut reported: BTreeSet<(u64, u64)> = BTreeSet::new();
     for e in events {
-        match e.event.as_str() {
-            "leader_elected" if e.term > newest.and_then(|n| n.term) => newest = Some(e),
-            "log_replicated" => {
+        match e.kind {
+            Some(EventKind::LeaderElected) if e.term > newest.and_then(|n| n.term) => {
+                newest = Some(e)
+            }
+            Some(EventKind::LogReplicated) => {
                 let (Some(node), Some(term), Some(new)) = (e.node, e.term, newest) else {
                     continue;
                 };
@@ -136,16 +133,17 @@ fn fault_windows(events: &[LogEvent], grace_us: i64) -> Vec<(i64, i64)> {
     let mut windows = Vec::new();
     let mut open: BTreeMap<(String, Option<u64>), i64> = BTreeMap::new();
     for e in events {
-        let (opens, closes) = match e.event.as_str() {
-            "partition_detected" => (Some("partition"), None),
-            "partition_healed" | "faults_healed" => (None, Some("partition")),
-            "node_crashed" => (Some("down"), None),
-            "node_restarted" => (None, Some("down")),
-            "node_paused" => (Some("paused"), None),
-            "node_resumed" => (None, Some("paused")),
+        let (opens, closes) = match e.kind {
+            Some(EventKind::PartitionDetected) => (Some("partition"), None),
+            Some(EventKind::PartitionHealed | EventKind::FaultsHealed) => (None, Some("partition")),
+            Some(EventKind::NodeCrashed) => (Some("down"), None),
+            Some(EventKind::NodeRestarted) => (None, Some("down")),
+            Some(EventKind::NodePaused) => (Some("paused"), None),
+            Some(EventKind::NodeResumed) => (None, Some("paused")),
             _ => (None, None),
         };
-        let node = if e.event.starts_with("partition") || e.event == "faults_healed" {
+        // Partitions (and the end of all faults) concern the network, not the node logging.
+        let node = if opens == Some("partition") || closes == Some("partition") {
             None
         } else {
             e.node
@@ -157,13 +155,13 @@ fn fault_windows(events: &[LogEvent], grace_us: i64) -> Vec<(i64, i64)> {
             if let Some(start) = open.remove(&(kind.to_string(), node)) {
                 windows.push((start, e.time_us + grace_us));
             }
-            if e.event == "faults_healed" {
+            if e.kind == Some(EventKind::FaultsHealed) {
                 for (_, start) in std::mem::take(&mut open) {
                     windows.push((start, e.time_us + grace_us));
                 }
             }
         }
-        if FAULT_EVENTS.contains(&e.event.as_str()) {
+        if is_fault(e) {
             windows.push((e.time_us, e.time_us + grace_us));
         }
     }
@@ -178,13 +176,13 @@ pub fn leader_flapping(events: &[LogEvent], samples: Option<&[Sample]>) -> Vec<F
     let (range, heartbeat) = election_timeout_ms(events);
     let election_max_ms = range.map_or(DEFAULT_ELECTION_MAX_MS, |r| r.1);
     let windows = fault_windows(events, 3 * election_max_ms as i64 * 1000);
-    let started: Vec<&LogEvent> = named(events, "election_started").collect();
+    let started: Vec<&LogEvent> = named(events, EventKind::ElectionStarted).collect();
     let unexplained: Vec<&LogEvent> = started
         .iter()
         .copied()
         .filter(|e| !windows.iter().any(|(a, b)| (*a..=*b).contains(&e.time_us)))
         .collect();
-    let won: BTreeSet<(Option<u64>, Option<u64>)> = named(events, "leader_elected")
+    let won: BTreeSet<(Option<u64>, Option<u64>)> = named(events, EventKind::LeaderElected)
         .map(|e| (e.node, e.term))
         .collect();
     let span_min = match (events.first(), events.last()) {
@@ -196,13 +194,22 @@ pub fn leader_flapping(events: &[LogEvent], samples: Option<&[Sample]>) -> Vec<F
         unexplained.len() >= FLAPPING_MIN_ELECTIONS && rate >= FLAPPING_PER_MINUTE;
     // Metrics alone: more failed elections than won ones.
     let from_metrics = samples.and_then(|s| {
-        let won = metrics::value(s, "leader_elections_total", Some(("result", "success")))?;
-        let split = metrics::value(s, "leader_elections_total", Some(("result", "split_vote")))
-            .unwrap_or(0.0);
-        let timeout = metrics::value(s, "leader_elections_total", Some(("result", "timeout")))
-            .unwrap_or(0.0);
-        (split + timeout > won && split + timeout >= FLAPPING_MIN_ELECTIONS as f64)
-            .then(|| format!("metrics: leader_elections_total success={won} split_vote={split} timeout={timeout}"))
+        let elections = |result: ElectionResult| {
+            metrics::value(
+                s,
+                LEADER_ELECTIONS.name,
+                Some((LEADER_ELECTIONS.label, result.as_str())),
+            )
+        };
+        let won = elections(ElectionResult::Success)?;
+        let split = elections(ElectionResult::SplitVote).unwrap_or(0.0);
+        let timeout = elections(ElectionResult::Timeout).unwrap_or(0.0);
+        (split + timeout > won && split + timeout >= FLAPPING_MIN_ELECTIONS as f64).then(|| {
+            format!(
+                "metrics: {} success={won} split_vote={split} timeout={timeout}",
+                LEADER_ELECTIONS.name
+            )
+        })
     });
     if !flapping_in_logs && from_metrics.is_none() {
         return Vec::new();
@@ -212,7 +219,7 @@ pub fn leader_flapping(events: &[LogEvent], samples: Option<&[Sample]>) -> Vec<F
     for e in &started {
         start_of.entry((e.node, e.term)).or_insert(e.time_us);
     }
-    let mut rounds: Vec<i64> = named(events, "leader_elected")
+    let mut rounds: Vec<i64> = named(events, EventKind::LeaderElected)
         .filter_map(|e| start_of.get(&(e.node, e.term)).map(|s| e.time_us - s))
         .filter(|d| *d >= 0)
         .collect();
@@ -279,13 +286,11 @@ pub fn data_divergence(events: &[LogEvent]) -> Vec<Finding> {
     let mut seen: BTreeMap<u64, (&str, &LogEvent)> = BTreeMap::new();
     let mut findings = Vec::new();
     let mut reported = BTreeSet::new();
-    for e in named(events, "commit_applied") {
-        let (Some(index), Some(chain)) = (
-            e.context.get("applied_index").and_then(|v| v.as_u64()),
-            e.context.get("applied_chain").and_then(|v| v.as_str()),
-        ) else {
+    for e in events {
+        let Some(Event::CommitApplied(applied)) = &e.data else {
             continue;
         };
+        let (index, chain) = (applied.applied_index, applied.applied_chain.as_str());
         match seen.get(&index) {
             Some((other_chain, other)) if *other_chain != chain && other.node != e.node => {
                 let pair = (other.node, e.node);
@@ -322,9 +327,9 @@ pub fn data_divergence(events: &[LogEvent]) -> Vec<Finding> {
 pub fn partition_not_healed(events: &[LogEvent]) -> Vec<Finding> {
     let mut open: Vec<&LogEvent> = Vec::new();
     for e in events {
-        match e.event.as_str() {
-            "partition_detected" => open.push(e),
-            "partition_healed" | "faults_healed" => open.clear(),
+        match e.kind {
+            Some(EventKind::PartitionDetected) => open.push(e),
+            Some(EventKind::PartitionHealed | EventKind::FaultsHealed) => open.clear(),
             _ => {}
         }
     }
@@ -359,20 +364,14 @@ pub fn replication_lag(events: &[LogEvent], samples: Option<&[Sample]>) -> Vec<F
     /// Seconds behind (metric) that count as a real lag.
     const LAG_SECONDS: f64 = 5.0;
     let mut lag: BTreeMap<u64, Vec<(u64, &LogEvent)>> = BTreeMap::new();
-    for e in named(events, "log_replicated") {
-        let commit = e.context.get("commit_index").and_then(|v| v.as_u64());
-        let matches = e.context.get("follower_match").and_then(|v| v.as_array());
-        if let (Some(commit), Some(matches)) = (commit, matches) {
-            for m in matches {
-                if let (Some(id), Some(matched)) = (
-                    m.get(0).and_then(|v| v.as_u64()),
-                    m.get(1).and_then(|v| v.as_u64()),
-                ) {
-                    lag.entry(id)
-                        .or_default()
-                        .push((commit.saturating_sub(matched), e));
-                }
-            }
+    for e in events {
+        let Some(Event::LogReplicated(replicated)) = &e.data else {
+            continue;
+        };
+        for &(id, matched) in &replicated.follower_match {
+            lag.entry(id)
+                .or_default()
+                .push((replicated.commit_index.saturating_sub(matched), e));
         }
     }
     let mut findings = Vec::new();
@@ -401,15 +400,12 @@ pub fn replication_lag(events: &[LogEvent], samples: Option<&[Sample]>) -> Vec<F
         }
     }
     if let Some(samples) = samples {
-        for s in samples
-            .iter()
-            .filter(|s| s.name == "replication_lag_seconds")
-        {
+        for s in samples.iter().filter(|s| s.name == REPLICATION_LAG.name) {
             if s.value >= LAG_SECONDS {
                 let follower = s
                     .labels
                     .iter()
-                    .find(|(k, _)| k == "follower_id")
+                    .find(|(k, _)| k == REPLICATION_LAG.label)
                     .and_then(|(_, v)| v.parse().ok());
                 findings.push(Finding {
                     kind: "replication_lag_growing".into(),
@@ -536,7 +532,7 @@ pub fn checklist(
         detail,
     };
     let has_logs = !events.is_empty();
-    let partitions = named(events, "partition_detected").count();
+    let partitions = named(events, EventKind::PartitionDetected).count();
     let mut list = Vec::new();
     list.push(if !has_logs {
         item(
@@ -564,15 +560,17 @@ pub fn checklist(
          (chronyc tracking) against the lease margin"
             .into(),
     ));
-    let elected = named(events, "leader_elected").count();
+    let elected = named(events, EventKind::LeaderElected).count();
     let last_fault = events
         .iter()
-        .filter(|e| FAULT_EVENTS.contains(&e.event.as_str()))
+        .filter(|e| is_fault(e))
         .map(|e| e.time_us)
         .max();
     let progress_after = events.iter().any(|e| {
-        (e.event == "log_replicated" || e.event == "commit_applied")
-            && last_fault.is_none_or(|t| e.time_us > t)
+        matches!(
+            e.kind,
+            Some(EventKind::LogReplicated | EventKind::CommitApplied)
+        ) && last_fault.is_none_or(|t| e.time_us > t)
     });
     list.push(if !has_logs {
         item("quorum available", Status::NotObservable, "no logs".into())
@@ -589,7 +587,9 @@ pub fn checklist(
             "no commit progress after the last fault (or no leader ever elected)".into(),
         )
     });
-    let digests = named(events, "commit_applied").any(|e| e.context.get("applied_chain").is_some());
+    let digests = events
+        .iter()
+        .any(|e| matches!(e.data, Some(Event::CommitApplied(_))));
     list.push(if found("data_divergence") {
         item(
             "log divergence",

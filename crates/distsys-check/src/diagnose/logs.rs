@@ -1,6 +1,9 @@
-//! Reading the project's JSON log lines (the seed's schema): `level`, `timestamp` (ISO 8601),
-//! `skill`, `node_id`, `term`, `event`, `context`.
+//! Reading the project's JSON log lines (the schema of `distsys_types::event`): `level`,
+//! `timestamp` (ISO 8601), `skill`, `node_id`, `term`, `event`, `context`. The event's name is
+//! read into an [`EventKind`] and its context into an [`Event`], which the detectors match on.
 
+use distsys_types::event::field;
+use distsys_types::{Event, EventKind};
 use serde_json::Value;
 
 /// One log event.
@@ -16,8 +19,12 @@ pub struct LogEvent {
     pub node: Option<u64>,
     /// The node's term when it logged it, if any.
     pub term: Option<u64>,
-    /// The event name.
+    /// The event name, as logged.
     pub event: String,
+    /// The event, when the name is one of [`EventKind`]'s.
+    pub kind: Option<EventKind>,
+    /// The event with its data, when the context is what that kind carries.
+    pub data: Option<Event>,
     /// Event fields.
     pub context: Value,
 }
@@ -70,33 +77,40 @@ fn parse_line(file: &str, line: usize, raw: &str) -> Result<LogEvent, String> {
     let value: Value = serde_json::from_str(raw).map_err(|e| format!("not JSON: {e}"))?;
     let object = value.as_object().ok_or("not a JSON object")?;
     let event = object
-        .get("event")
+        .get(field::EVENT)
         .and_then(Value::as_str)
         .ok_or("field `event` missing or not a string")?
         .to_string();
     let timestamp = object
-        .get("timestamp")
+        .get(field::TIMESTAMP)
         .and_then(Value::as_str)
         .ok_or("field `timestamp` missing or not a string")?;
     let time_us = chrono::DateTime::parse_from_rfc3339(timestamp)
         .map_err(|e| format!("field `timestamp` is not ISO 8601 ({e})"))?
         .timestamp_micros();
-    let number = |field: &str| -> Result<Option<u64>, String> {
-        match object.get(field) {
+    let number = |name: &str| -> Result<Option<u64>, String> {
+        match object.get(name) {
             None | Some(Value::Null) => Ok(None),
             Some(v) => v
                 .as_u64()
                 .map(Some)
-                .ok_or_else(|| format!("field `{field}` must be a non-negative integer or null")),
+                .ok_or_else(|| format!("field `{name}` must be a non-negative integer or null")),
         }
     };
+    let context = object.get(field::CONTEXT).cloned().unwrap_or(Value::Null);
+    let kind = EventKind::from_name(&event);
+    // A context that is not what the kind carries (another tool's, or a partial one) still
+    // counts by its name; only the data is unknown.
+    let data = kind.and_then(|k| Event::from_context(k, &context).ok());
     Ok(LogEvent {
         file: file.to_string(),
         line,
         time_us,
-        node: number("node_id")?,
-        term: number("term")?,
+        node: number(field::NODE_ID)?,
+        term: number(field::TERM)?,
         event,
-        context: object.get("context").cloned().unwrap_or(Value::Null),
+        kind,
+        data,
+        context,
     })
 }

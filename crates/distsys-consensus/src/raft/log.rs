@@ -3,6 +3,7 @@
 
 use crate::membership::Membership;
 use crate::types::{Entry, Index, Snapshot, Term};
+use distsys_types::snapshot;
 
 /// The log of one node.
 #[derive(Debug, Clone, Default)]
@@ -56,13 +57,9 @@ impl RaftLog {
 
     /// Chain hash of the prefix ending at `index` (0 at index 0), if known.
     pub fn chain(&self, index: Index) -> Option<u64> {
-        if index == 0 {
-            return Some(0);
-        }
-        if index == self.offset() {
-            return self.snapshot.as_ref().map(|s| s.last_chain);
-        }
-        self.entry(index).map(|e| e.chain)
+        snapshot::known_chain(index, self.snapshot.as_ref().map(Snapshot::point), |i| {
+            self.entry(i).map(|e| e.chain)
+        })
     }
 
     /// The entry at `index`, if held.
@@ -150,17 +147,17 @@ impl RaftLog {
     }
 
     /// Replaces the prefix up to `snapshot.last_index` by the snapshot. Entries after it are kept
-    /// only if the log holds the snapshot's last entry (same chain); otherwise the log is emptied.
+    /// only if the log knows the snapshot's last chain (see [`distsys_types::snapshot::install`]);
+    /// otherwise the log is emptied.
     pub fn install(&mut self, snapshot: Snapshot) {
-        // Same rule as `Persisted::apply`: keep the suffix only if this log holds exactly the
-        // snapshot's last entry (same chain, hence the same whole prefix).
-        let keep = self.chain(snapshot.last_index) == Some(snapshot.last_chain);
+        // The one snapshot-agreement rule (`distsys_types::snapshot`), as on disk.
+        let retained = snapshot::install(
+            snapshot.point(),
+            self.snapshot.as_ref().map(Snapshot::point),
+            |i| self.entry(i).map(|e| e.chain),
+        );
         let last = snapshot.last_index;
-        if keep {
-            self.entries.retain(|e| e.index > last);
-        } else {
-            self.entries.clear();
-        }
+        self.entries.retain(|e| retained.keeps(e.index));
         self.snapshot = Some(snapshot);
         debug_assert!(self.entries.first().is_none_or(|e| e.index == last + 1));
     }

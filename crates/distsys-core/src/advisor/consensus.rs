@@ -86,7 +86,7 @@ fn voter_rationale(env: &Environment) -> Vec<crate::advice::Rationale> {
                 g.size,
                 env.nodes,
                 g.quorum,
-                env.nodes / 2 + 1,
+                crate::quorum::crash_quorum(env.nodes),
                 g.size - 1,
                 g.f
             ),
@@ -170,7 +170,7 @@ fn pbft(env: &Environment) -> Answer {
                 g.f,
                 g.size,
                 g.quorum,
-                2 * g.quorum - g.size,
+                crate::quorum::quorum_overlap(g.size, g.quorum),
                 g.f + 1
             ),
         },

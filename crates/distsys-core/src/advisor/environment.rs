@@ -3,7 +3,10 @@
 
 use crate::advice::{Configuration, RegionPlacement};
 use crate::context::{Consistency, DistributedContext, ProblemType};
-use crate::quorum::{byzantine_quorum, crash_quorum, max_byzantine_faults, max_crash_faults};
+use crate::quorum::{
+    byzantine_quorum, crash_quorum, max_byzantine_faults, max_crash_faults, min_nodes_byzantine,
+    min_nodes_crash,
+};
 use crate::timing::{Timing, DEFAULT_LATENCY_MS_CROSS_REGION, DEFAULT_LATENCY_MS_LOCAL};
 
 /// One replication (or consensus) group: its size, fault budget and quorum.
@@ -105,9 +108,8 @@ impl<'a> Environment<'a> {
         });
         let (f, size) = if voters_and_learners {
             // 2f+1 voters for the asked f, between 3 and 7; f what those voters tolerate.
-            let voters = f
-                .saturating_mul(2)
-                .saturating_add(1)
+            let voters = u32::try_from(min_nodes_crash(u64::from(f)))
+                .unwrap_or(u32::MAX)
                 .clamp(3, super::MAX_RECOMMENDED_VOTERS);
             (max_crash_faults(voters), voters)
         } else {
@@ -117,10 +119,13 @@ impl<'a> Environment<'a> {
             size
         } else if spans_all_nodes {
             nodes
-        } else if byzantine {
-            nodes.min(3 * f + 1)
         } else {
-            nodes.min(2 * f + 1)
+            let needed = if byzantine {
+                min_nodes_byzantine(u64::from(f))
+            } else {
+                min_nodes_crash(u64::from(f))
+            };
+            nodes.min(u32::try_from(needed).unwrap_or(u32::MAX))
         };
         let group = Group::new(size, f, byzantine);
         let regions = &context.cluster_config.regions;

@@ -189,8 +189,10 @@ fn primary_crash_async() -> FailureScenario {
 
 fn leaderless(env: &Environment) -> Answer {
     let g = env.group;
-    let f = g.f.min(g.size.saturating_sub(1) / 2);
-    let n = (2 * f + 1).min(g.size);
+    let f = g.f.min(crate::quorum::max_crash_faults(g.size));
+    let n = u32::try_from(crate::quorum::min_nodes_crash(u64::from(f)))
+        .unwrap_or(u32::MAX)
+        .min(g.size);
     let w = f + 1;
     let r = 1;
     let mut configuration = env.base_configuration();
