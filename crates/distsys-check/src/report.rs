@@ -361,7 +361,7 @@ g.unknown rect {{ fill: #fff3e0; stroke: #fb8c00; stroke-dasharray: 4 2; }}
         } else {
             "#c62828"
         },
-        headline = escape(&headline),
+        headline = escape(headline),
         ops = result.operations,
         keys = result.partitions,
         ms = result.search_time.as_secs_f64() * 1e3,

@@ -608,6 +608,10 @@ impl Pbft {
     fn accept(&mut self, seq: Index, d: Digest, request: Bytes) {
         let (view, now, me) = (self.view, self.now, self.config.id);
         let backup = !self.is_primary();
+        debug_assert!(
+            seq > self.stable.seq,
+            "pre-prepares above the stable checkpoint only"
+        );
         let slot = self.slots.entry(seq).or_default();
         slot.accepted = Some((view, d));
         slot.request = Some(request);
@@ -778,6 +782,12 @@ impl Pbft {
         if slot.commits.get(&(v, d)).map_or(0, BTreeSet::len) < quorum {
             return;
         }
+        debug_assert!(
+            slot.prepared
+                .as_ref()
+                .is_some_and(|p| p.digest == d && p.view == view),
+            "committed-local only after prepared here, in this view, for this digest"
+        );
         slot.committed = Some(d);
         self.decided.push((seq, d));
         self.persist_slot(seq);
@@ -799,6 +809,7 @@ impl Pbft {
             } else {
                 slot.request.clone().unwrap_or_default()
             };
+            debug_assert!(slot.chain.is_none(), "each sequence number executes once");
             let entry = Entry::new(self.chain, next, 0, request, None);
             slot.chain = Some(entry.chain);
             self.chain = entry.chain;
@@ -1084,6 +1095,10 @@ impl Pbft {
         if target <= self.view || self.changing.is_some_and(|c| c.target >= target) {
             return;
         }
+        debug_assert!(
+            target > self.view,
+            "a view change aims past the current view"
+        );
         self.changing = Some(Changing {
             target,
             started: None,
@@ -1410,6 +1425,7 @@ impl Pbft {
 
     fn enter_view(&mut self, nv: NewView) {
         let view = nv.view;
+        debug_assert!(view > self.view, "views only move forward");
         let bodies: Vec<(Index, Digest, Option<Bytes>)> = nv
             .requests
             .iter()
@@ -1466,6 +1482,10 @@ impl Pbft {
             self.accept(seq, d, body);
         }
         self.next_seq = last + 1;
+        debug_assert!(
+            self.next_seq > self.stable.seq,
+            "the primary numbers requests after the checkpoint"
+        );
         self.view_changes.retain(|v, _| *v > view);
         self.acks.retain(|v, _| *v > view);
         self.acked_at.retain(|(v, _), _| *v > view);
