@@ -51,6 +51,7 @@ const VALUES: &[&str] = &[
     "2/1",
     "0/0",
     "1-2",
+    "1-18446744073709551615",
     "300-150",
     "150-300",
     "3,2,2",
@@ -299,6 +300,9 @@ proptest! {
             unread |= !stdin_has_records;
         }
         let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        if std::env::var_os("DISTSYS_FUZZ_ECHO").is_some() {
+            eprintln!("RUN {argv:?}");
+        }
         let started = std::time::Instant::now();
         let (code, out, err) = run_in_process(&argv, &stdin);
         if std::env::var_os("DISTSYS_FUZZ_TIMES").is_some() && started.elapsed().as_secs_f64() > 1.0 {

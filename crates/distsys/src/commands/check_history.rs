@@ -39,7 +39,10 @@ fn seconds(name: &str, value: Option<f64>) -> Result<Option<Duration>, String> {
         Some(secs) if !(secs.is_finite() && secs > 0.0) => Err(format!(
             "--{name} must be a positive number of seconds, got {secs}"
         )),
-        other => Ok(other.map(Duration::from_secs_f64)),
+        Some(secs) => Duration::try_from_secs_f64(secs)
+            .map(Some)
+            .map_err(|_| format!("--{name} must be at most {} seconds, got {secs}", u64::MAX)),
+        None => Ok(None),
     }
 }
 

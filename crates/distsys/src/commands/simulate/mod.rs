@@ -67,9 +67,9 @@ fn parse_range(text: &str) -> Result<(u64, u64), String> {
     let parts: Vec<&str> = text.split('-').collect();
     match parts.as_slice() {
         [a, b] => match (a.trim().parse::<u64>(), b.trim().parse::<u64>()) {
-            (Ok(a), Ok(b)) if a > 0 && a < b => Ok((a, b)),
+            (Ok(a), Ok(b)) if a > 0 && a < b && b <= 3_600_000 => Ok((a, b)),
             _ => Err(format!(
-                "--election-timeout-ms must be MIN-MAX with 0 < MIN < MAX, got {text:?}"
+                "--election-timeout-ms must be MIN-MAX with 0 < MIN < MAX <= 3600000 (an hour), got {text:?}"
             )),
         },
         _ => Err(format!(
@@ -97,9 +97,9 @@ fn config(args: &SimulateArgs) -> Result<SimConfig, String> {
             args.clients
         ));
     }
-    if !(args.latency_ms.is_finite() && args.latency_ms > 0.0) {
+    if !(args.latency_ms.is_finite() && args.latency_ms > 0.0 && args.latency_ms <= 600_000.0) {
         return Err(format!(
-            "--latency-ms must be positive, got {}",
+            "--latency-ms must be positive and at most 600000 (ten minutes, the context's bound), got {:?}",
             args.latency_ms
         ));
     }
