@@ -198,136 +198,208 @@ async fn status(shared: &Shared) -> Option<Status> {
 
 async fn execute(shared: &Shared, session: &mut Session, args: Vec<Vec<u8>>) -> Reply {
     let name = text(&args[0]).to_ascii_uppercase();
-    let argc = args.len();
     if !session.authed && !matches!(name.as_str(), "AUTH" | "QUIT" | "HELLO") {
         return Reply::Error("NOAUTH Authentication required.".into());
     }
-    let result: Result<Reply, Reply> = async {
-        Ok(match name.as_str() {
-            "PING" => match argc {
-                1 => Reply::Simple("PONG".into()),
-                2 => Reply::Bulk(Some(args[1].clone())),
-                _ => return Err(wrong_args(&name)),
-            },
-            "QUIT" => Reply::Simple("OK".into()),
-            "AUTH" => {
-                let given = match argc {
-                    2 => &args[1],
-                    3 => &args[2],
-                    _ => return Err(wrong_args(&name)),
-                };
-                match &shared.password {
-                    None => Reply::Error("ERR AUTH called without any password configured".into()),
-                    Some(p) if p.as_bytes() == given.as_slice() => {
-                        session.authed = true;
-                        Reply::Simple("OK".into())
-                    }
-                    Some(_) => Reply::Error("WRONGPASS invalid password".into()),
-                }
-            }
-            "READONLY" => {
-                session.stale = true;
-                Reply::Simple("OK".into())
-            }
-            "READWRITE" => {
-                session.stale = shared.unsafe_stale_reads;
-                Reply::Simple("OK".into())
-            }
-            // What redis-cli and redis-benchmark ask on connect.
-            "COMMAND" | "CONFIG" => Reply::Array(Vec::new()),
-            "SELECT" | "CLIENT" => Reply::Simple("OK".into()),
-            "GET" => {
-                if argc != 2 {
-                    return Err(wrong_args(&name));
-                }
-                Reply::Bulk(read(shared, session, text(&args[1])).await?.map(String::into_bytes))
-            }
-            "EXISTS" => {
-                if argc < 2 {
-                    return Err(wrong_args(&name));
-                }
-                let mut count = 0;
-                for key in &args[1..] {
-                    count += i64::from(read(shared, session, text(key)).await?.is_some());
-                }
-                Reply::Integer(count)
-            }
-            "MGET" => {
-                if argc < 2 {
-                    return Err(wrong_args(&name));
-                }
-                let mut values = Vec::new();
-                for key in &args[1..] {
-                    values.push(Reply::Bulk(read(shared, session, text(key)).await?.map(String::into_bytes)));
-                }
-                Reply::Array(values)
-            }
-            "SET" => {
-                if argc != 3 {
-                    return Err(Reply::Error("ERR syntax error (SET key value; options are not supported)".into()));
-                }
-                let op = Op::Put { key: text(&args[1]), value: text(&args[2]) };
-                write(shared, session, op, "write").await?;
-                Reply::Simple("OK".into())
-            }
-            "MSET" => {
-                if argc < 3 || argc.is_multiple_of(2) {
-                    return Err(wrong_args(&name));
-                }
-                let pairs = args[1..].chunks(2).map(|p| (text(&p[0]), text(&p[1]))).collect();
-                write(shared, session, Op::PutMany { pairs }, "write").await?;
-                Reply::Simple("OK".into())
-            }
-            "DEL" => {
-                if argc < 2 {
-                    return Err(wrong_args(&name));
-                }
-                let mut removed = 0;
-                for key in &args[1..] {
-                    if let ClientReply::Ok { value: Some(_) } =
-                        write(shared, session, Op::Delete { key: text(key) }, "delete").await?
-                    {
-                        removed += 1;
-                    }
-                }
-                Reply::Integer(removed)
-            }
-            "INCR" => {
-                if argc != 2 {
-                    return Err(wrong_args(&name));
-                }
-                match write(shared, session, Op::Incr { key: text(&args[1]) }, "write").await? {
-                    ClientReply::Ok { value: Some(v) } => Reply::Integer(v.parse().unwrap_or(0)),
-                    ClientReply::Invalid(why) => Reply::Error(format!("ERR {why}")),
-                    other => Reply::Error(format!("ERR unexpected answer {other:?}")),
-                }
-            }
-            "CAS" => {
-                // CAS key expected new: 1 if key held `expected` and now holds `new`, else 0.
-                if argc != 4 {
-                    return Err(wrong_args(&name));
-                }
-                let op = Op::Cas { key: text(&args[1]), expected: Some(text(&args[2])), new: text(&args[3]) };
-                match write(shared, session, op, "cas").await? {
-                    ClientReply::CasFailed => Reply::Integer(0),
-                    _ => Reply::Integer(1),
-                }
-            }
-            "INFO" => {
-                let s = status(shared).await.ok_or_else(|| Reply::Error("ERR node is shutting down".into()))?;
-                let info = format!(
-                    "# Replication\r\nrole:{}\r\nnode_id:{}\r\nterm:{}\r\nleader:{}\r\ncommit_index:{}\r\napplied_index:{}\r\nlast_index:{}\r\n",
-                    s.role, s.id, s.term,
-                    s.leader.map_or("none".to_string(), |l| l.to_string()),
-                    s.commit_index, s.applied_index, s.last_index
-                );
-                Reply::Bulk(Some(info.into_bytes()))
-            }
-            _ => Reply::Error(format!("ERR unknown command '{}'", text(&args[0]))),
-        })
-    }
-    .await;
+    let result = match connection_command(shared, session, &name, &args) {
+        Some(result) => result,
+        None => data_command(shared, session, &name, &args).await,
+    };
     result.unwrap_or_else(|e| e)
+}
+
+/// The commands about the connection itself (ping, authentication, read mode, what clients
+/// ask on connect); `None` for any other command.
+fn connection_command(
+    shared: &Shared,
+    session: &mut Session,
+    name: &str,
+    args: &[Vec<u8>],
+) -> Option<Result<Reply, Reply>> {
+    let argc = args.len();
+    Some(Ok(match name {
+        "PING" => match argc {
+            1 => Reply::Simple("PONG".into()),
+            2 => Reply::Bulk(Some(args[1].clone())),
+            _ => return Some(Err(wrong_args(name))),
+        },
+        "QUIT" => Reply::Simple("OK".into()),
+        "AUTH" => {
+            let given = match argc {
+                2 => &args[1],
+                3 => &args[2],
+                _ => return Some(Err(wrong_args(name))),
+            };
+            match &shared.password {
+                None => Reply::Error("ERR AUTH called without any password configured".into()),
+                Some(p) if p.as_bytes() == given.as_slice() => {
+                    session.authed = true;
+                    Reply::Simple("OK".into())
+                }
+                Some(_) => Reply::Error("WRONGPASS invalid password".into()),
+            }
+        }
+        "READONLY" => {
+            session.stale = true;
+            Reply::Simple("OK".into())
+        }
+        "READWRITE" => {
+            session.stale = shared.unsafe_stale_reads;
+            Reply::Simple("OK".into())
+        }
+        // What redis-cli and redis-benchmark ask on connect.
+        "COMMAND" | "CONFIG" => Reply::Array(Vec::new()),
+        "SELECT" | "CLIENT" => Reply::Simple("OK".into()),
+        _ => return None,
+    }))
+}
+
+/// The commands on data (reads through the log or a lease, writes through the log) and INFO.
+async fn data_command(
+    shared: &Shared,
+    session: &mut Session,
+    name: &str,
+    args: &[Vec<u8>],
+) -> Result<Reply, Reply> {
+    let argc = args.len();
+    Ok(match name {
+        "GET" | "EXISTS" | "MGET" => return read_command(shared, session, name, args).await,
+        "INFO" => return info(shared).await,
+        "SET" => {
+            if argc != 3 {
+                return Err(Reply::Error(
+                    "ERR syntax error (SET key value; options are not supported)".into(),
+                ));
+            }
+            let op = Op::Put {
+                key: text(&args[1]),
+                value: text(&args[2]),
+            };
+            write(shared, session, op, "write").await?;
+            Reply::Simple("OK".into())
+        }
+        "MSET" => {
+            if argc < 3 || argc.is_multiple_of(2) {
+                return Err(wrong_args(name));
+            }
+            let pairs = args[1..]
+                .chunks(2)
+                .map(|p| (text(&p[0]), text(&p[1])))
+                .collect();
+            write(shared, session, Op::PutMany { pairs }, "write").await?;
+            Reply::Simple("OK".into())
+        }
+        "DEL" => {
+            if argc < 2 {
+                return Err(wrong_args(name));
+            }
+            let mut removed = 0;
+            for key in &args[1..] {
+                if let ClientReply::Ok { value: Some(_) } =
+                    write(shared, session, Op::Delete { key: text(key) }, "delete").await?
+                {
+                    removed += 1;
+                }
+            }
+            Reply::Integer(removed)
+        }
+        "INCR" => {
+            if argc != 2 {
+                return Err(wrong_args(name));
+            }
+            match write(
+                shared,
+                session,
+                Op::Incr {
+                    key: text(&args[1]),
+                },
+                "write",
+            )
+            .await?
+            {
+                ClientReply::Ok { value: Some(v) } => Reply::Integer(v.parse().unwrap_or(0)),
+                ClientReply::Invalid(why) => Reply::Error(format!("ERR {why}")),
+                other => Reply::Error(format!("ERR unexpected answer {other:?}")),
+            }
+        }
+        "CAS" => {
+            // CAS key expected new: 1 if key held `expected` and now holds `new`, else 0.
+            if argc != 4 {
+                return Err(wrong_args(name));
+            }
+            let op = Op::Cas {
+                key: text(&args[1]),
+                expected: Some(text(&args[2])),
+                new: text(&args[3]),
+            };
+            match write(shared, session, op, "cas").await? {
+                ClientReply::CasFailed => Reply::Integer(0),
+                _ => Reply::Integer(1),
+            }
+        }
+        _ => Reply::Error(format!("ERR unknown command '{}'", text(&args[0]))),
+    })
+}
+
+/// INFO: the node's replication status, in Redis's `# Replication` section format.
+async fn info(shared: &Shared) -> Result<Reply, Reply> {
+    let s = status(shared)
+        .await
+        .ok_or_else(|| Reply::Error("ERR node is shutting down".into()))?;
+    let info = format!(
+        "# Replication\r\nrole:{}\r\nnode_id:{}\r\nterm:{}\r\nleader:{}\r\ncommit_index:{}\r\napplied_index:{}\r\nlast_index:{}\r\n",
+        s.role, s.id, s.term,
+        s.leader.map_or("none".to_string(), |l| l.to_string()),
+        s.commit_index, s.applied_index, s.last_index
+    );
+    Ok(Reply::Bulk(Some(info.into_bytes())))
+}
+
+/// GET, EXISTS and MGET: reads through the log (or the session's stale mode).
+async fn read_command(
+    shared: &Shared,
+    session: &mut Session,
+    name: &str,
+    args: &[Vec<u8>],
+) -> Result<Reply, Reply> {
+    let argc = args.len();
+    Ok(match name {
+        "GET" => {
+            if argc != 2 {
+                return Err(wrong_args(name));
+            }
+            Reply::Bulk(
+                read(shared, session, text(&args[1]))
+                    .await?
+                    .map(String::into_bytes),
+            )
+        }
+        "EXISTS" => {
+            if argc < 2 {
+                return Err(wrong_args(name));
+            }
+            let mut count = 0;
+            for key in &args[1..] {
+                count += i64::from(read(shared, session, text(key)).await?.is_some());
+            }
+            Reply::Integer(count)
+        }
+        "MGET" => {
+            if argc < 2 {
+                return Err(wrong_args(name));
+            }
+            let mut values = Vec::new();
+            for key in &args[1..] {
+                values.push(Reply::Bulk(
+                    read(shared, session, text(key))
+                        .await?
+                        .map(String::into_bytes),
+                ));
+            }
+            Reply::Array(values)
+        }
+        _ => return Err(Reply::Error(format!("ERR unknown command '{name}'"))),
+    })
 }
 
 #[cfg(test)]

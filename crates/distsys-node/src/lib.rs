@@ -61,17 +61,7 @@ pub fn run(config: NodeConfig) -> Result<(), NodeError> {
     let metrics = metrics::Metrics::new();
     let (inputs, receiver) = std::sync::mpsc::channel();
     let members: Vec<u64> = config.members.keys().copied().collect();
-    let mut peers = BTreeMap::new();
-    let mut outgoing = Vec::new();
-    for (&id, member) in &config.members {
-        if id == config.id {
-            continue;
-        }
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        peers.insert(id, tx);
-        let route = config.peer_routes.get(&id).copied().unwrap_or(member.peer);
-        outgoing.push((id, route, rx));
-    }
+    let (peers, outgoing) = peer_channels(&config);
     let node = node::Node::new(
         config.id,
         members.clone(),
@@ -133,18 +123,48 @@ pub fn run(config: NodeConfig) -> Result<(), NodeError> {
         .name("raft".into())
         .spawn(move || node.run(receiver))
         .map_err(NodeError::Runtime)?;
-    runtime.block_on(async {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .map_err(NodeError::Runtime)?;
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-        Ok::<(), NodeError>(())
-    })?;
+    runtime.block_on(stop_signal())?;
     logging::emit(None, &Event::NodeStopping(event::NoContext {}));
     drop(inputs);
     drop(runtime);
     let _ = protocol.join();
+    Ok(())
+}
+
+/// One channel per peer: the senders the protocol thread writes to, and for each peer its id,
+/// the address to dial (its route, when one is configured) and the receiver its link drains.
+#[allow(clippy::type_complexity)]
+fn peer_channels(
+    config: &NodeConfig,
+) -> (
+    BTreeMap<u64, tokio::sync::mpsc::UnboundedSender<distsys_consensus::Message>>,
+    Vec<(
+        u64,
+        std::net::SocketAddr,
+        tokio::sync::mpsc::UnboundedReceiver<distsys_consensus::Message>,
+    )>,
+) {
+    let mut peers = BTreeMap::new();
+    let mut outgoing = Vec::new();
+    for (&id, member) in &config.members {
+        if id == config.id {
+            continue;
+        }
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        peers.insert(id, tx);
+        let route = config.peer_routes.get(&id).copied().unwrap_or(member.peer);
+        outgoing.push((id, route, rx));
+    }
+    (peers, outgoing)
+}
+
+/// Waits for SIGINT or SIGTERM.
+async fn stop_signal() -> Result<(), NodeError> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(NodeError::Runtime)?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
     Ok(())
 }

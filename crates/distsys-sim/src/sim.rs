@@ -15,7 +15,7 @@ use distsys_consensus::pbft::{Pbft, PbftMutant};
 use distsys_consensus::raft::Raft;
 use distsys_consensus::replica::{ClientOp, ClientReply, ClientRequest, Replica};
 use distsys_consensus::safety::SafetyMonitor;
-use distsys_consensus::{Core, Mutant, NodeId, Role};
+use distsys_consensus::{Core, Entry, Mutant, NodeId, Role, Snapshot};
 use distsys_core::retry::RetryPolicy;
 use distsys_types::event::{self, MembershipOutcome, MembershipStep, NoContext};
 use distsys_types::{Event, QuorumSystem};
@@ -859,42 +859,7 @@ impl<C: SimCore> Sim<C> {
             }
             self.send(id, to, message);
         }
-        let honest = !self.is_byzantine(id);
-        if let Some(snapshot) = &ready.installed {
-            self.report.snapshots_installed += 1;
-            self.trace.record(
-                self.now,
-                Some(id),
-                Some(term),
-                Event::SnapshotInstalled(event::SnapshotInstalled {
-                    last_index: snapshot.last_index,
-                }),
-            );
-        }
-        if let Some(snapshot) = ready.installed.as_ref().filter(|_| honest) {
-            if let Err(v) = self.monitor.on_install(id, snapshot) {
-                self.fail(v.property, v.detail);
-            }
-        }
-        for entry in ready.applied.iter().filter(|_| honest) {
-            if let Err(v) = self.monitor.on_apply(id, entry) {
-                self.fail(v.property, v.detail);
-            }
-        }
-        if !ready.applied.is_empty() {
-            let last = ready.applied.last().map_or(0, |e| e.index);
-            self.trace.record(
-                self.now,
-                Some(id),
-                Some(term),
-                // Digest of the applied state: the chain hash covers every entry up to it.
-                Event::CommitApplied(event::CommitApplied::new(
-                    last,
-                    ready.applied.len(),
-                    ready.applied.last().map_or(0, |e| e.chain),
-                )),
-            );
-        }
+        self.observe_applied(id, term, ready.installed.as_ref(), &ready.applied);
         if leading && commit > self.report.commits {
             let matched: Vec<(NodeId, u64)> = self
                 .replica(id)
@@ -925,6 +890,53 @@ impl<C: SimCore> Sim<C> {
             // ...and is restarted by its supervisor almost at once.
             let restart_within = self.rng.random_range(1..500);
             self.apply_fault(FaultAction::Crash(Some(id), Some(restart_within)));
+        }
+    }
+
+    /// Records an installed snapshot and the applied entries of node `id` in the trace, and
+    /// hands them to the safety monitor (honest nodes only).
+    fn observe_applied(
+        &mut self,
+        id: NodeId,
+        term: u64,
+        installed: Option<&Snapshot>,
+        applied: &[Entry],
+    ) {
+        let honest = !self.is_byzantine(id);
+        if let Some(snapshot) = installed {
+            self.report.snapshots_installed += 1;
+            self.trace.record(
+                self.now,
+                Some(id),
+                Some(term),
+                Event::SnapshotInstalled(event::SnapshotInstalled {
+                    last_index: snapshot.last_index,
+                }),
+            );
+        }
+        if let Some(snapshot) = installed.filter(|_| honest) {
+            if let Err(v) = self.monitor.on_install(id, snapshot) {
+                self.fail(v.property, v.detail);
+            }
+        }
+        for entry in applied.iter().filter(|_| honest) {
+            if let Err(v) = self.monitor.on_apply(id, entry) {
+                self.fail(v.property, v.detail);
+            }
+        }
+        if !applied.is_empty() {
+            let last = applied.last().map_or(0, |e| e.index);
+            self.trace.record(
+                self.now,
+                Some(id),
+                Some(term),
+                // Digest of the applied state: the chain hash covers every entry up to it.
+                Event::CommitApplied(event::CommitApplied::new(
+                    last,
+                    applied.len(),
+                    applied.last().map_or(0, |e| e.chain),
+                )),
+            );
         }
     }
 
@@ -1194,63 +1206,7 @@ impl<C: SimCore> Sim<C> {
 
     fn apply_fault(&mut self, action: FaultAction) {
         match action {
-            FaultAction::Partition => {
-                let mut ids: Vec<NodeId> = self.nodes.keys().copied().collect();
-                let shape = self.rng.random_range(0..4);
-                let description = match shape {
-                    0 => {
-                        // Full split into two random sides.
-                        for i in (1..ids.len()).rev() {
-                            let j = self.rng.random_range(0..=i);
-                            ids.swap(i, j);
-                        }
-                        let cut = self.rng.random_range(1..ids.len().max(2));
-                        let (a, b) = ids.split_at(cut.min(ids.len()));
-                        self.partition.split(a, b);
-                        format!("split {a:?} | {b:?}")
-                    }
-                    1 => {
-                        // Isolate one node (often the leader).
-                        let victim = self.target();
-                        let rest: Vec<NodeId> =
-                            ids.iter().copied().filter(|i| *i != victim).collect();
-                        self.partition.split(&[victim], &rest);
-                        format!("isolate {victim}")
-                    }
-                    2 => {
-                        // Asymmetric: one node's outgoing links are cut, incoming still work.
-                        let victim = self.target();
-                        for &other in ids.iter().filter(|i| **i != victim) {
-                            self.partition.one_way(victim, other);
-                        }
-                        format!("one-way from {victim}")
-                    }
-                    _ => {
-                        // Bridge: two sides that cannot talk, and one node that sees both.
-                        let bridge = self.target();
-                        let rest: Vec<NodeId> =
-                            ids.iter().copied().filter(|i| *i != bridge).collect();
-                        let (a, b) = rest.split_at(rest.len() / 2);
-                        self.partition.split(a, b);
-                        format!("bridge {bridge} between {a:?} and {b:?}")
-                    }
-                };
-                self.report.partitions.0 += 1;
-                self.trace.record(
-                    self.now,
-                    None,
-                    None,
-                    Event::PartitionDetected(event::PartitionDetected {
-                        partition: Some(description),
-                        peer: None,
-                    }),
-                );
-                let heal = self.now + self.rng.random_range(200 * MS..2000 * MS);
-                self.schedule(
-                    heal.min(self.faults_end_us),
-                    EventKind::Fault(FaultAction::Heal),
-                );
-            }
+            FaultAction::Partition => self.start_partition(),
             FaultAction::Heal => {
                 if self.partition.is_active() {
                     self.partition.heal();
@@ -1263,30 +1219,7 @@ impl<C: SimCore> Sim<C> {
                     );
                 }
             }
-            FaultAction::Crash(victim, restart_within) => {
-                let victim = match victim {
-                    Some(v) => v,
-                    None => self.target(),
-                };
-                self.count_rejections(victim);
-                if let Some(node) = self.nodes.get_mut(&victim) {
-                    node.parked.clear();
-                    if node.replica.take().is_some() {
-                        self.trace.record(
-                            self.now,
-                            Some(victim),
-                            None,
-                            Event::NodeCrashed(NoContext {}),
-                        );
-                        let delay = match restart_within {
-                            Some(d) => d,
-                            None => self.rng.random_range(50 * MS..1500 * MS),
-                        };
-                        let back = (self.now + delay).min(self.faults_end_us.max(self.now + 1));
-                        self.schedule(back, EventKind::Fault(FaultAction::Restart(victim)));
-                    }
-                }
-            }
+            FaultAction::Crash(victim, restart_within) => self.crash(victim, restart_within),
             FaultAction::Restart(id) => {
                 if self.stays_down.contains(&id) {
                     return;
@@ -1297,25 +1230,7 @@ impl<C: SimCore> Sim<C> {
                     self.start_node(id);
                 }
             }
-            FaultAction::Pause => {
-                let victim = self.target();
-                if let Some(node) = self.nodes.get_mut(&victim) {
-                    if !node.paused && node.replica.is_some() {
-                        node.paused = true;
-                        self.trace.record(
-                            self.now,
-                            Some(victim),
-                            None,
-                            Event::NodePaused(NoContext {}),
-                        );
-                        let back = self.now + self.rng.random_range(100 * MS..1500 * MS);
-                        self.schedule(
-                            back.min(self.faults_end_us),
-                            EventKind::Fault(FaultAction::Resume(victim)),
-                        );
-                    }
-                }
-            }
+            FaultAction::Pause => self.pause_one(),
             FaultAction::Resume(id) => {
                 if let Some(node) = self.nodes.get_mut(&id) {
                     if node.paused {
@@ -1334,31 +1249,141 @@ impl<C: SimCore> Sim<C> {
                 }
             }
             FaultAction::ChangeMembership => self.change_membership(),
-            FaultAction::HealAll => {
-                self.apply_fault(FaultAction::Heal);
-                let ids: Vec<NodeId> = self.nodes.keys().copied().collect();
-                for id in ids {
-                    self.apply_fault(FaultAction::Resume(id));
-                    self.apply_fault(FaultAction::Restart(id));
+            FaultAction::HealAll => self.heal_all(),
+        }
+    }
+
+    /// A partition of a random shape (a split, an isolated node, one-way links out of a node,
+    /// or a bridge node between two sides), healed 0.2-2 s later.
+    fn start_partition(&mut self) {
+        let mut ids: Vec<NodeId> = self.nodes.keys().copied().collect();
+        let shape = self.rng.random_range(0..4);
+        let description = match shape {
+            0 => {
+                // Full split into two random sides.
+                for i in (1..ids.len()).rev() {
+                    let j = self.rng.random_range(0..=i);
+                    ids.swap(i, j);
                 }
-                self.crash_for_good();
-                self.healed_at = Some(self.now);
-                self.pending_at_heal = self
-                    .clients
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, c)| c.pending.as_ref().map(|p| (i, p.seq)))
-                    .collect();
-                if self.pending_at_heal.is_empty() {
-                    self.report.clients_done_after_heal_us = Some(0);
+                let cut = self.rng.random_range(1..ids.len().max(2));
+                let (a, b) = ids.split_at(cut.min(ids.len()));
+                self.partition.split(a, b);
+                format!("split {a:?} | {b:?}")
+            }
+            1 => {
+                // Isolate one node (often the leader).
+                let victim = self.target();
+                let rest: Vec<NodeId> = ids.iter().copied().filter(|i| *i != victim).collect();
+                self.partition.split(&[victim], &rest);
+                format!("isolate {victim}")
+            }
+            2 => {
+                // Asymmetric: one node's outgoing links are cut, incoming still work.
+                let victim = self.target();
+                for &other in ids.iter().filter(|i| **i != victim) {
+                    self.partition.one_way(victim, other);
                 }
-                if self.leader().is_some() {
-                    self.report.leader_after_heal_us = Some(0);
-                }
-                self.trace
-                    .record(self.now, None, None, Event::FaultsHealed(NoContext {}));
+                format!("one-way from {victim}")
+            }
+            _ => {
+                // Bridge: two sides that cannot talk, and one node that sees both.
+                let bridge = self.target();
+                let rest: Vec<NodeId> = ids.iter().copied().filter(|i| *i != bridge).collect();
+                let (a, b) = rest.split_at(rest.len() / 2);
+                self.partition.split(a, b);
+                format!("bridge {bridge} between {a:?} and {b:?}")
+            }
+        };
+        self.report.partitions.0 += 1;
+        self.trace.record(
+            self.now,
+            None,
+            None,
+            Event::PartitionDetected(event::PartitionDetected {
+                partition: Some(description),
+                peer: None,
+            }),
+        );
+        let heal = self.now + self.rng.random_range(200 * MS..2000 * MS);
+        self.schedule(
+            heal.min(self.faults_end_us),
+            EventKind::Fault(FaultAction::Heal),
+        );
+    }
+
+    /// Crashes `victim` (or a target), losing what it did not persist, and schedules its
+    /// restart after `restart_within` (or 50-1500 ms).
+    fn crash(&mut self, victim: Option<NodeId>, restart_within: Option<u64>) {
+        let victim = match victim {
+            Some(v) => v,
+            None => self.target(),
+        };
+        self.count_rejections(victim);
+        if let Some(node) = self.nodes.get_mut(&victim) {
+            node.parked.clear();
+            if node.replica.take().is_some() {
+                self.trace.record(
+                    self.now,
+                    Some(victim),
+                    None,
+                    Event::NodeCrashed(NoContext {}),
+                );
+                let delay = match restart_within {
+                    Some(d) => d,
+                    None => self.rng.random_range(50 * MS..1500 * MS),
+                };
+                let back = (self.now + delay).min(self.faults_end_us.max(self.now + 1));
+                self.schedule(back, EventKind::Fault(FaultAction::Restart(victim)));
             }
         }
+    }
+
+    /// Pauses a target for 0.1-1.5 s: its events are parked until it resumes.
+    fn pause_one(&mut self) {
+        let victim = self.target();
+        if let Some(node) = self.nodes.get_mut(&victim) {
+            if !node.paused && node.replica.is_some() {
+                node.paused = true;
+                self.trace.record(
+                    self.now,
+                    Some(victim),
+                    None,
+                    Event::NodePaused(NoContext {}),
+                );
+                let back = self.now + self.rng.random_range(100 * MS..1500 * MS);
+                self.schedule(
+                    back.min(self.faults_end_us),
+                    EventKind::Fault(FaultAction::Resume(victim)),
+                );
+            }
+        }
+    }
+
+    /// The end of the faults: heal, resume and restart everything (but the nodes that stay
+    /// down), and start the liveness clock.
+    fn heal_all(&mut self) {
+        self.apply_fault(FaultAction::Heal);
+        let ids: Vec<NodeId> = self.nodes.keys().copied().collect();
+        for id in ids {
+            self.apply_fault(FaultAction::Resume(id));
+            self.apply_fault(FaultAction::Restart(id));
+        }
+        self.crash_for_good();
+        self.healed_at = Some(self.now);
+        self.pending_at_heal = self
+            .clients
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| c.pending.as_ref().map(|p| (i, p.seq)))
+            .collect();
+        if self.pending_at_heal.is_empty() {
+            self.report.clients_done_after_heal_us = Some(0);
+        }
+        if self.leader().is_some() {
+            self.report.leader_after_heal_us = Some(0);
+        }
+        self.trace
+            .record(self.now, None, None, Event::FaultsHealed(NoContext {}));
     }
 
     /// Crashes `down_after_heal` random nodes for the rest of the run.

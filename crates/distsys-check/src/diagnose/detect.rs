@@ -171,6 +171,68 @@ fn fault_windows(events: &[LogEvent], grace_us: i64) -> Vec<(i64, i64)> {
     windows
 }
 
+/// Metrics alone show flapping: more failed elections (split votes, timeouts) than won ones.
+fn flapping_in_metrics(s: &[Sample]) -> Option<String> {
+    let elections = |result: ElectionResult| {
+        metrics::value(
+            s,
+            LEADER_ELECTIONS.name,
+            Some((LEADER_ELECTIONS.label, result.as_str())),
+        )
+    };
+    let won = elections(ElectionResult::Success)?;
+    let split = elections(ElectionResult::SplitVote).unwrap_or(0.0);
+    let timeout = elections(ElectionResult::Timeout).unwrap_or(0.0);
+    (split + timeout > won && split + timeout >= FLAPPING_MIN_ELECTIONS as f64).then(|| {
+        format!(
+            "metrics: {} success={won} split_vote={split} timeout={timeout}",
+            LEADER_ELECTIONS.name
+        )
+    })
+}
+
+/// The round trip, observed: a candidate that wins does so one vote round after it starts, so
+/// the median time from a candidacy to its victory (`None` when no election was won).
+fn observed_round_trip_ms(events: &[LogEvent], started: &[&LogEvent]) -> Option<f64> {
+    let mut start_of: BTreeMap<(Option<u64>, Option<u64>), i64> = BTreeMap::new();
+    for e in started {
+        start_of.entry((e.node, e.term)).or_insert(e.time_us);
+    }
+    let mut rounds: Vec<i64> = named(events, EventKind::LeaderElected)
+        .filter_map(|e| start_of.get(&(e.node, e.term)).map(|s| e.time_us - s))
+        .filter(|d| *d >= 0)
+        .collect();
+    rounds.sort_unstable();
+    rounds.get(rounds.len() / 2).map(|us| *us as f64 / 1000.0)
+}
+
+/// The timers to set: derived from the observed round trip when there is one.
+fn flapping_fix(rtt_ms: Option<f64>, range: Option<(u64, u64)>, heartbeat: Option<u64>) -> String {
+    let configured = match (range, heartbeat) {
+        (Some((min, max)), Some(h)) => {
+            format!(" (configured: heartbeat {h} ms, election timeout {min}-{max} ms)")
+        }
+        (Some((min, max)), None) => format!(" (configured election timeout {min}-{max} ms)"),
+        _ => String::new(),
+    };
+    match rtt_ms {
+        Some(rtt) => {
+            let t = Timing::from_latency_ms(rtt / 2.0);
+            format!(
+                "set the heartbeat to {} ms and the election timeout to {}-{} ms{configured}: \
+                 computed from the observed round trip of {rtt:.1} ms (median time from a \
+                 candidacy to its victory) as heartbeat = max(50, 1.5 x rtt), election timeout \
+                 = max(3 x heartbeat, 10 x rtt) to twice that; keep pre-vote on",
+                t.heartbeat_ms, t.election_timeout_min_ms, t.election_timeout_max_ms
+            )
+        }
+        None => format!(
+            "raise the election timeout to at least 10 round trips and 3 heartbeats{configured}; \
+             no election was won in these logs, so the round trip could not be measured"
+        ),
+    }
+}
+
 /// Elections that no fault explains, too often: the timeouts are too short for the network.
 pub fn leader_flapping(events: &[LogEvent], samples: Option<&[Sample]>) -> Vec<Finding> {
     let (range, heartbeat) = election_timeout_ms(events);
@@ -192,39 +254,11 @@ pub fn leader_flapping(events: &[LogEvent], samples: Option<&[Sample]>) -> Vec<F
     let rate = unexplained.len() as f64 / span_min;
     let flapping_in_logs =
         unexplained.len() >= FLAPPING_MIN_ELECTIONS && rate >= FLAPPING_PER_MINUTE;
-    // Metrics alone: more failed elections than won ones.
-    let from_metrics = samples.and_then(|s| {
-        let elections = |result: ElectionResult| {
-            metrics::value(
-                s,
-                LEADER_ELECTIONS.name,
-                Some((LEADER_ELECTIONS.label, result.as_str())),
-            )
-        };
-        let won = elections(ElectionResult::Success)?;
-        let split = elections(ElectionResult::SplitVote).unwrap_or(0.0);
-        let timeout = elections(ElectionResult::Timeout).unwrap_or(0.0);
-        (split + timeout > won && split + timeout >= FLAPPING_MIN_ELECTIONS as f64).then(|| {
-            format!(
-                "metrics: {} success={won} split_vote={split} timeout={timeout}",
-                LEADER_ELECTIONS.name
-            )
-        })
-    });
+    let from_metrics = samples.and_then(flapping_in_metrics);
     if !flapping_in_logs && from_metrics.is_none() {
         return Vec::new();
     }
-    // The round trip, observed: a candidate that wins does so one vote round after it starts.
-    let mut start_of: BTreeMap<(Option<u64>, Option<u64>), i64> = BTreeMap::new();
-    for e in &started {
-        start_of.entry((e.node, e.term)).or_insert(e.time_us);
-    }
-    let mut rounds: Vec<i64> = named(events, EventKind::LeaderElected)
-        .filter_map(|e| start_of.get(&(e.node, e.term)).map(|s| e.time_us - s))
-        .filter(|d| *d >= 0)
-        .collect();
-    rounds.sort_unstable();
-    let rtt_ms = rounds.get(rounds.len() / 2).map(|us| *us as f64 / 1000.0);
+    let rtt_ms = observed_round_trip_ms(events, &started);
     let split_votes = started
         .iter()
         .filter(|e| !won.contains(&(e.node, e.term)))
@@ -233,29 +267,7 @@ pub fn leader_flapping(events: &[LogEvent], samples: Option<&[Sample]>) -> Vec<F
         .len();
     let nodes: BTreeSet<u64> = unexplained.iter().filter_map(|e| e.node).collect();
     let terms: BTreeSet<u64> = unexplained.iter().filter_map(|e| e.term).collect();
-    let configured = match (range, heartbeat) {
-        (Some((min, max)), Some(h)) => {
-            format!(" (configured: heartbeat {h} ms, election timeout {min}-{max} ms)")
-        }
-        (Some((min, max)), None) => format!(" (configured election timeout {min}-{max} ms)"),
-        _ => String::new(),
-    };
-    let fix = match rtt_ms {
-        Some(rtt) => {
-            let t = Timing::from_latency_ms(rtt / 2.0);
-            format!(
-                "set the heartbeat to {} ms and the election timeout to {}-{} ms{configured}: \
-                 computed from the observed round trip of {rtt:.1} ms (median time from a \
-                 candidacy to its victory) as heartbeat = max(50, 1.5 x rtt), election timeout \
-                 = max(3 x heartbeat, 10 x rtt) to twice that; keep pre-vote on",
-                t.heartbeat_ms, t.election_timeout_min_ms, t.election_timeout_max_ms
-            )
-        }
-        None => format!(
-            "raise the election timeout to at least 10 round trips and 3 heartbeats{configured}; \
-             no election was won in these logs, so the round trip could not be measured"
-        ),
-    };
+    let fix = flapping_fix(rtt_ms, range, heartbeat);
     let mut evidence = vec![format!(
         "{} election(s) started, {} with no crash, pause, partition or membership change to \
          explain them ({rate:.1} per minute); {split_votes} term(s) with no winner",
@@ -526,21 +538,49 @@ pub fn checklist(
     findings: &[Finding],
 ) -> Vec<ChecklistItem> {
     let found = |kind: &str| findings.iter().any(|f| f.kind == kind);
-    let item = |item: &str, status: Status, detail: String| ChecklistItem {
+    vec![
+        reachability_item(events, found("partition_not_healed")),
+        item(
+            "clock sync",
+            Status::NotObservable,
+            "the logs carry one timestamp per line and no clock offsets; compare node clocks \
+             (chronyc tracking) against the lease margin"
+                .into(),
+        ),
+        quorum_item(events),
+        divergence_item(events, found("data_divergence")),
+        metrics_item(
+            samples,
+            found("leader_flapping") || found("replication_lag_growing"),
+        ),
+        reads_item(has_history, found("stale_read")),
+        item(
+            "retry storms",
+            Status::NotObservable,
+            "attempts per request are not in these inputs".into(),
+        ),
+    ]
+}
+
+/// One line of the checklist.
+fn item(item: &str, status: Status, detail: String) -> ChecklistItem {
+    ChecklistItem {
         item: item.into(),
         status,
         detail,
-    };
-    let has_logs = !events.is_empty();
+    }
+}
+
+/// Network reachability: every partition the logs show was healed.
+fn reachability_item(events: &[LogEvent], not_healed: bool) -> ChecklistItem {
     let partitions = named(events, EventKind::PartitionDetected).count();
-    let mut list = Vec::new();
-    list.push(if !has_logs {
+    if events.is_empty() {
         item(
             "network reachability",
             Status::NotObservable,
             "no logs".into(),
         )
-    } else if found("partition_not_healed") {
+    } else if not_healed {
         item(
             "network reachability",
             Status::Problem,
@@ -552,14 +592,11 @@ pub fn checklist(
             Status::Ok,
             format!("{partitions} partition(s) detected, all healed"),
         )
-    });
-    list.push(item(
-        "clock sync",
-        Status::NotObservable,
-        "the logs carry one timestamp per line and no clock offsets; compare node clocks \
-         (chronyc tracking) against the lease margin"
-            .into(),
-    ));
+    }
+}
+
+/// Quorum available: a leader was elected and commits continue after the last fault.
+fn quorum_item(events: &[LogEvent]) -> ChecklistItem {
     let elected = named(events, EventKind::LeaderElected).count();
     let last_fault = events
         .iter()
@@ -572,7 +609,7 @@ pub fn checklist(
             Some(EventKind::LogReplicated | EventKind::CommitApplied)
         ) && last_fault.is_none_or(|t| e.time_us > t)
     });
-    list.push(if !has_logs {
+    if events.is_empty() {
         item("quorum available", Status::NotObservable, "no logs".into())
     } else if elected > 0 && progress_after {
         item(
@@ -586,11 +623,15 @@ pub fn checklist(
             Status::Problem,
             "no commit progress after the last fault (or no leader ever elected)".into(),
         )
-    });
+    }
+}
+
+/// Log divergence: the applied-state digests agree (observable only when the logs carry them).
+fn divergence_item(events: &[LogEvent], diverged: bool) -> ChecklistItem {
     let digests = events
         .iter()
         .any(|e| matches!(e.data, Some(Event::CommitApplied(_))));
-    list.push(if found("data_divergence") {
+    if diverged {
         item(
             "log divergence",
             Status::Problem,
@@ -608,14 +649,18 @@ pub fn checklist(
             Status::NotObservable,
             "no applied-state digests in the logs".into(),
         )
-    });
-    list.push(match samples {
+    }
+}
+
+/// Metrics anomalies: none of the metric findings.
+fn metrics_item(samples: Option<&[Sample]>, anomaly: bool) -> ChecklistItem {
+    match samples {
         None => item(
             "metrics anomalies",
             Status::NotObservable,
             "no metrics snapshot".into(),
         ),
-        Some(_) if found("leader_flapping") || found("replication_lag_growing") => item(
+        Some(_) if anomaly => item(
             "metrics anomalies",
             Status::Problem,
             "see the findings".into(),
@@ -625,29 +670,25 @@ pub fn checklist(
             Status::Ok,
             format!("{} sample(s), none out of range", s.len()),
         ),
-    });
-    list.push(if has_history {
-        let stale = found("stale_read");
-        item(
-            "reads linearizable",
-            if stale { Status::Problem } else { Status::Ok },
-            if stale {
-                "the checker found a stale read".into()
-            } else {
-                "the history is linearizable (or undecided within 30 s)".into()
-            },
-        )
-    } else {
-        item(
+    }
+}
+
+/// Reads linearizable: the history's verdict, when a history was given.
+fn reads_item(has_history: bool, stale: bool) -> ChecklistItem {
+    if !has_history {
+        return item(
             "reads linearizable",
             Status::NotObservable,
             "no history given".into(),
-        )
-    });
-    list.push(item(
-        "retry storms",
-        Status::NotObservable,
-        "attempts per request are not in these inputs".into(),
-    ));
-    list
+        );
+    }
+    item(
+        "reads linearizable",
+        if stale { Status::Problem } else { Status::Ok },
+        if stale {
+            "the checker found a stale read".into()
+        } else {
+            "the history is linearizable (or undecided within 30 s)".into()
+        },
+    )
 }

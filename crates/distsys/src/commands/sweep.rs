@@ -96,39 +96,7 @@ pub fn run(args: &SweepArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> 
         bar.set_message(cell.label());
         let started = Instant::now();
         let first = args.seed + 1_000_000 * *i as u64;
-        let (runs, outcome, ok) = match cell.tolerance {
-            distsys_sim::sweep::Tolerance::Within => {
-                let summary =
-                    run_campaign(&cell.config(duration_ms), first, args.seeds, &|_, _| {});
-                let ok = summary.failures.is_empty();
-                let outcome = match summary.failures.first() {
-                    None => "0 failures".to_string(),
-                    Some(f) => format!(
-                        "FAILED ({}); first seed {}",
-                        summary.failures_summary(),
-                        f.seed
-                    ),
-                };
-                (summary.runs, outcome, ok)
-            }
-            distsys_sim::sweep::Tolerance::Beyond => {
-                match first_failure(&cell.config(duration_ms), first, args.seeds, 8) {
-                    Some(f) => {
-                        let kind = f.violation.as_ref().map_or("?", |v| v.kind().name());
-                        (
-                            f.seed - first + 1,
-                            format!("caught: {kind} at seed {}", f.seed),
-                            true,
-                        )
-                    }
-                    None => (
-                        args.seeds,
-                        "NOT CAUGHT: no violation or stall".to_string(),
-                        false,
-                    ),
-                }
-            }
-        };
+        let (runs, outcome, ok) = run_cell(cell, duration_ms, first, args.seeds);
         bad += u32::from(!ok);
         bar.suspend(|| {
             let _ = writeln!(
@@ -148,5 +116,42 @@ pub fn run(args: &SweepArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> 
         EXIT_CHECK_FAILED
     } else {
         EXIT_OK
+    }
+}
+
+/// One cell's campaign: runs, the outcome text and whether the cell holds (within tolerance:
+/// no failure; beyond it: a violation or stall caught).
+fn run_cell(cell: &Cell, duration_ms: u64, first: u64, seeds: u64) -> (u64, String, bool) {
+    match cell.tolerance {
+        distsys_sim::sweep::Tolerance::Within => {
+            let summary = run_campaign(&cell.config(duration_ms), first, seeds, &|_, _| {});
+            let ok = summary.failures.is_empty();
+            let outcome = match summary.failures.first() {
+                None => "0 failures".to_string(),
+                Some(f) => format!(
+                    "FAILED ({}); first seed {}",
+                    summary.failures_summary(),
+                    f.seed
+                ),
+            };
+            (summary.runs, outcome, ok)
+        }
+        distsys_sim::sweep::Tolerance::Beyond => {
+            match first_failure(&cell.config(duration_ms), first, seeds, 8) {
+                Some(f) => {
+                    let kind = f.violation.as_ref().map_or("?", |v| v.kind().name());
+                    (
+                        f.seed - first + 1,
+                        format!("caught: {kind} at seed {}", f.seed),
+                        true,
+                    )
+                }
+                None => (
+                    seeds,
+                    "NOT CAUGHT: no violation or stall".to_string(),
+                    false,
+                ),
+            }
+        }
     }
 }

@@ -218,54 +218,27 @@ pub struct Sizes {
     pub summary: bool,
 }
 
-pub fn run(
-    dir: &str,
-    sizes: Sizes,
-    porcupine_source: &str,
-    oracle_cases: u64,
-    stdout: &mut dyn Write,
-    stderr: &mut dyn Write,
-) -> i32 {
-    if oracle_cases > 0 {
-        return run_oracle(oracle_cases, stdout);
-    }
-    let Sizes { max_ops, summary } = sizes;
-    let porcupine = Porcupine::build(Path::new(porcupine_source), stderr);
-    if porcupine.is_none() {
-        let _ = writeln!(
-            stderr,
-            "warning: Porcupine not built from {porcupine_source}: its columns stay empty"
-        );
-    }
-    let work = std::env::temp_dir().join(format!("distsys-bench-check-{}", std::process::id()));
-    if std::fs::create_dir_all(&work).is_err() {
-        let _ = writeln!(stderr, "error: cannot create {}", work.display());
-        return EXIT_BAD_INPUT;
-    }
-    // (group, name, path, expected verdict, kv format)
-    let mut cases: Vec<(String, String, PathBuf, &'static str, bool)> = Vec::new();
+/// One history of the bench: (group, name, path, expected verdict, kv format).
+type Case = (String, String, PathBuf, &'static str, bool);
+
+/// The conformance histories of `dir` (`jepsen-etcd/` and `kv/`, each with its `expected.txt`).
+fn conformance_cases(dir: &str) -> Result<Vec<Case>, String> {
+    let mut cases: Vec<Case> = Vec::new();
     for sub in ["jepsen-etcd", "kv"] {
         let folder = Path::new(dir).join(sub);
         let Ok(expected) = std::fs::read_to_string(folder.join("expected.txt")) else {
-            let _ = writeln!(
-                stderr,
-                "error: cannot read {}/expected.txt (run from the repository root or pass --dir)",
+            return Err(format!(
+                "cannot read {}/expected.txt (run from the repository root or pass --dir)",
                 folder.display()
-            );
-            return EXIT_BAD_INPUT;
+            ));
         };
         for line in expected.lines().filter(|l| !l.trim().is_empty()) {
             let mut parts = line.split_whitespace();
             let (Some(file), Some(verdict)) = (parts.next(), parts.next()) else {
                 continue;
             };
-            let path = match std::fs::canonicalize(folder.join(file)) {
-                Ok(p) => p,
-                Err(e) => {
-                    let _ = writeln!(stderr, "error: {file}: {e}");
-                    return EXIT_BAD_INPUT;
-                }
-            };
+            let path =
+                std::fs::canonicalize(folder.join(file)).map_err(|e| format!("{file}: {e}"))?;
             let expected = if verdict == "linearizable" {
                 "linearizable"
             } else {
@@ -280,6 +253,13 @@ pub fn run(
             ));
         }
     }
+    Ok(cases)
+}
+
+/// The generated families written to `work`: 1k, 10k, ... up to `max_ops` operations; register,
+/// cas-register and kv-append; 1, 10 and 50 clients; with and without a planted violation.
+fn generated_cases(work: &Path, max_ops: usize) -> Result<Vec<Case>, String> {
+    let mut cases: Vec<Case> = Vec::new();
     let mut size = 1_000;
     while size <= max_ops {
         for family_kind in [Family::Register, Family::CasRegister, Family::KvAppend] {
@@ -315,8 +295,7 @@ pub fn run(
                     );
                     let path = work.join(format!("{name}.txt"));
                     if std::fs::write(&path, text).is_err() {
-                        let _ = writeln!(stderr, "error: cannot write {}", path.display());
-                        return EXIT_BAD_INPUT;
+                        return Err(format!("cannot write {}", path.display()));
                     }
                     let group = format!(
                         "{} {}",
@@ -338,10 +317,15 @@ pub fn run(
         }
         size *= 10;
     }
+    Ok(cases)
+}
+
+/// Porcupine's verdict, time and RSS per case (empty without Porcupine).
+fn porcupine_figures(porcupine: Option<&Porcupine>, cases: &[Case]) -> Vec<PorcupineFigures> {
     // Porcupine: one process per generated file (so its RSS is per history), one per
     // conformance folder.
     let mut theirs: Vec<PorcupineFigures> = vec![(None, None); cases.len()];
-    if let Some(p) = &porcupine {
+    if let Some(p) = porcupine {
         for kv in [false, true] {
             let indices: Vec<usize> = (0..cases.len())
                 .filter(|&i| cases[i].0.starts_with("conformance") && cases[i].4 == kv)
@@ -360,6 +344,44 @@ pub fn run(
             theirs[i] = (results.into_iter().next().flatten(), rss);
         }
     }
+    theirs
+}
+
+pub fn run(
+    dir: &str,
+    sizes: Sizes,
+    porcupine_source: &str,
+    oracle_cases: u64,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> i32 {
+    if oracle_cases > 0 {
+        return run_oracle(oracle_cases, stdout);
+    }
+    let Sizes { max_ops, summary } = sizes;
+    let porcupine = Porcupine::build(Path::new(porcupine_source), stderr);
+    if porcupine.is_none() {
+        let _ = writeln!(
+            stderr,
+            "warning: Porcupine not built from {porcupine_source}: its columns stay empty"
+        );
+    }
+    let work = std::env::temp_dir().join(format!("distsys-bench-check-{}", std::process::id()));
+    if std::fs::create_dir_all(&work).is_err() {
+        let _ = writeln!(stderr, "error: cannot create {}", work.display());
+        return EXIT_BAD_INPUT;
+    }
+    let cases = match conformance_cases(dir).and_then(|mut cases| {
+        cases.extend(generated_cases(&work, max_ops)?);
+        Ok(cases)
+    }) {
+        Ok(cases) => cases,
+        Err(e) => {
+            let _ = writeln!(stderr, "error: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let theirs = porcupine_figures(porcupine.as_ref(), &cases);
     let mut rows = Vec::new();
     for (case, (their, their_rss)) in cases.iter().zip(theirs) {
         let text = match std::fs::read_to_string(&case.2) {

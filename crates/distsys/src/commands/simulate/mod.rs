@@ -227,23 +227,56 @@ fn list<M: Copy>(
     }
 }
 
+/// `--list-mutants`: the seeded bugs of the protocol `--protocol` names (Raft's otherwise).
+fn list_mutants(protocol: &str, stdout: &mut dyn Write) {
+    match Protocol::parse(protocol) {
+        Some(Protocol::MultiPaxos) => list(
+            &PaxosMutant::ALL,
+            PaxosMutant::name,
+            PaxosMutant::description,
+            stdout,
+        ),
+        Some(Protocol::Pbft) => list(
+            &PbftMutant::ALL,
+            PbftMutant::name,
+            PbftMutant::description,
+            stdout,
+        ),
+        _ => list(&Mutant::ALL, Mutant::name, Mutant::description, stdout),
+    }
+}
+
+/// `--trace` and `--history`: the first run's trace and client history, written to their files.
+fn write_first_run(args: &SimulateArgs, config: &SimConfig) -> Result<(), String> {
+    if args.trace.is_none() && args.history.is_none() {
+        return Ok(());
+    }
+    let mut traced = config.clone();
+    traced.trace = true;
+    let report = Simulation::new(traced).run();
+    if let Some(path) = &args.trace {
+        let mut text = report.trace.join("\n");
+        text.push('\n');
+        std::fs::write(path, text).map_err(|e| format!("cannot write trace {path}: {e}"))?;
+    }
+    if let Some(path) = &args.history {
+        let text = Simulation::history_jsonl(&report.history);
+        std::fs::write(path, text).map_err(|e| format!("cannot write history {path}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// `--report-json`: the campaign's report, for `merge-reports`.
+fn write_report(path: &str, file: &summary::ReportFile) -> Result<(), String> {
+    serde_json::to_string(file)
+        .map_err(|e| e.to_string())
+        .and_then(|text| std::fs::write(path, text).map_err(|e| e.to_string()))
+        .map_err(|e| format!("cannot write report {path}: {e}"))
+}
+
 pub fn run(args: &SimulateArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> i32 {
     if args.list_mutants {
-        match Protocol::parse(&args.protocol) {
-            Some(Protocol::MultiPaxos) => list(
-                &PaxosMutant::ALL,
-                PaxosMutant::name,
-                PaxosMutant::description,
-                stdout,
-            ),
-            Some(Protocol::Pbft) => list(
-                &PbftMutant::ALL,
-                PbftMutant::name,
-                PbftMutant::description,
-                stdout,
-            ),
-            _ => list(&Mutant::ALL, Mutant::name, Mutant::description, stdout),
-        }
+        list_mutants(&args.protocol, stdout);
         return EXIT_OK;
     }
     match args.model.as_str() {
@@ -264,23 +297,8 @@ pub fn run(args: &SimulateArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) 
         Err(e) => return fail(stderr, &e),
     };
     let start = Instant::now();
-    if args.trace.is_some() || args.history.is_some() {
-        let mut traced = config.clone();
-        traced.trace = true;
-        let report = Simulation::new(traced).run();
-        if let Some(path) = &args.trace {
-            let mut text = report.trace.join("\n");
-            text.push('\n');
-            if let Err(e) = std::fs::write(path, text) {
-                return fail(stderr, &format!("cannot write trace {path}: {e}"));
-            }
-        }
-        if let Some(path) = &args.history {
-            let text = Simulation::history_jsonl(&report.history);
-            if let Err(e) = std::fs::write(path, text) {
-                return fail(stderr, &format!("cannot write history {path}: {e}"));
-            }
-        }
+    if let Err(e) = write_first_run(args, &config) {
+        return fail(stderr, &e);
     }
     let seeds = match check_seeds(config.seed, args.seeds) {
         Ok(seeds) => seeds,
@@ -322,11 +340,8 @@ pub fn run(args: &SimulateArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) 
             covers: (first_seed, shard_seeds),
             report: summary.clone(),
         };
-        let written = serde_json::to_string(&file)
-            .map_err(|e| e.to_string())
-            .and_then(|text| std::fs::write(path, text).map_err(|e| e.to_string()));
-        if let Err(e) = written {
-            return fail(stderr, &format!("cannot write report {path}: {e}"));
+        if let Err(e) = write_report(path, &file) {
+            return fail(stderr, &e);
         }
     }
     if let Some((index, shards)) = shard {
