@@ -263,7 +263,6 @@ async fn data_command(
 ) -> Result<Reply, Reply> {
     let argc = args.len();
     Ok(match name {
-        "GET" | "EXISTS" | "MGET" => return read_command(shared, session, name, args).await,
         "INFO" => return info(shared).await,
         "SET" => {
             if argc != 3 {
@@ -337,7 +336,8 @@ async fn data_command(
                 _ => Reply::Integer(1),
             }
         }
-        _ => Reply::Error(format!("ERR unknown command '{}'", text(&args[0]))),
+        // GET, EXISTS, MGET, and the unknown commands.
+        _ => return read_command(shared, session, name, args).await,
     })
 }
 
@@ -355,7 +355,8 @@ async fn info(shared: &Shared) -> Result<Reply, Reply> {
     Ok(Reply::Bulk(Some(info.into_bytes())))
 }
 
-/// GET, EXISTS and MGET: reads through the log (or the session's stale mode).
+/// GET, EXISTS and MGET: reads through the log (or the session's stale mode); any other
+/// command is unknown.
 async fn read_command(
     shared: &Shared,
     session: &mut Session,
@@ -398,7 +399,7 @@ async fn read_command(
             }
             Reply::Array(values)
         }
-        _ => return Err(Reply::Error(format!("ERR unknown command '{name}'"))),
+        _ => Reply::Error(format!("ERR unknown command '{}'", text(&args[0]))),
     })
 }
 
