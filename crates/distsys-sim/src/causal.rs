@@ -11,7 +11,7 @@
 use crate::queue::EventQueue;
 use crate::trace::Trace;
 use distsys_check::causal::{check_causal, CausalEvent, CausalViolation, WriteId};
-use distsys_core::clock::{Hlc, HlcTimestamp};
+use distsys_patterns::clock::{Hlc, HlcTimestamp};
 use distsys_types::event::ConflictResolved;
 use distsys_types::Event as LogEvent;
 use rand::{RngExt, SeedableRng};

@@ -10,7 +10,7 @@
 //! same version. Deterministic per seed.
 
 use crate::queue::EventQueue;
-use distsys_core::partitioning::{Member, Placement, Ring};
+use distsys_patterns::partitioning::{Member, Placement, Ring};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -364,7 +364,7 @@ impl Run {
             node.iter()
                 .filter(|(k, _)| **k % buckets == bucket)
                 .fold(0xcbf2_9ce4_8422_2325u64, |h, (k, v)| {
-                    distsys_core::partitioning::mix(h ^ *k as u64, v.0 ^ (v.1 << 48))
+                    distsys_patterns::partitioning::mix(h ^ *k as u64, v.0 ^ (v.1 << 48))
                 })
         };
         for a in 1..=self.cfg.nodes as NodeId {
@@ -375,7 +375,7 @@ impl Run {
                 let (sa, sb) = (&self.store[a as usize - 1], &self.store[b as usize - 1]);
                 let root = |s| {
                     (0..buckets).fold(0u64, |h, bkt| {
-                        distsys_core::partitioning::mix(h, hash(s, bkt))
+                        distsys_patterns::partitioning::mix(h, hash(s, bkt))
                     })
                 };
                 if root(sa) == root(sb) {

@@ -8,7 +8,7 @@
 //! flight. Deterministic per seed.
 
 use crate::queue::EventQueue;
-use distsys_core::replication::ReplicationMode;
+use distsys_patterns::replication::ReplicationMode;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;

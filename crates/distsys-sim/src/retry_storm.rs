@@ -6,7 +6,7 @@
 //! much retrying can add at all. Deterministic per seed.
 
 use crate::queue::EventQueue;
-use distsys_core::retry::{JitterMode, RetryBudget, RetryPolicy};
+use distsys_patterns::retry::{JitterMode, RetryBudget, RetryPolicy};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 

@@ -16,7 +16,7 @@ use distsys_consensus::raft::Raft;
 use distsys_consensus::replica::{ClientOp, ClientReply, ClientRequest, Replica};
 use distsys_consensus::safety::SafetyMonitor;
 use distsys_consensus::{Core, Entry, Mutant, NodeId, Role, Snapshot};
-use distsys_core::retry::RetryPolicy;
+use distsys_patterns::retry::RetryPolicy;
 use distsys_types::event::{self, MembershipOutcome, MembershipStep, NoContext};
 use distsys_types::{Event, QuorumSystem};
 use rand::{RngExt, SeedableRng};

@@ -4,7 +4,7 @@
 
 use distsys_consensus::testkit::Cluster;
 use distsys_consensus::NodeId;
-use distsys_core::partitioning::directory::{
+use distsys_patterns::partitioning::directory::{
     serve, CachingClient, Command, Directory, DirectoryState, Placement,
 };
 

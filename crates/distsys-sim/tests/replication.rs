@@ -1,6 +1,6 @@
 //! Primary-backup replication simulated: what each mode loses on failover, and what it costs.
 
-use distsys_core::replication::{async_lag, ReplicationMode};
+use distsys_patterns::replication::{async_lag, ReplicationMode};
 use distsys_sim::replication::{run_replication, run_replication_campaign, ReplicationConfig};
 
 fn campaign(mode: ReplicationMode, seeds: u64) -> distsys_sim::replication::ReplicationReport {

@@ -1,6 +1,6 @@
 //! Reading a context from a file or standard input, with errors worded for the command line.
 
-use distsys_core::{parse_context, DistributedContext, Format, InputError};
+use distsys_advisor::{parse_context, DistributedContext, Format, InputError};
 use std::io::Read;
 
 /// Why a context could not be loaded.

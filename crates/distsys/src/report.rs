@@ -1,6 +1,6 @@
 //! The `--format text` report: the advice laid out for a person to read.
 
-use distsys_core::{Advice, DistributedContext};
+use distsys_advisor::{Advice, DistributedContext};
 use std::fmt::Write;
 
 /// Renders the advice as a plain-text report.

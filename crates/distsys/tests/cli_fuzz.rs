@@ -88,7 +88,7 @@ fn check(text: &str) -> Result<(), TestCaseError> {
     if advise_code == 0 {
         let parsed: Value =
             serde_json::from_str(&advice).map_err(|e| TestCaseError::fail(e.to_string()))?;
-        let errors: Vec<String> = distsys_core::schema::output_validator()
+        let errors: Vec<String> = distsys_advisor::schema::output_validator()
             .iter_errors(&parsed)
             .map(|e| e.to_string())
             .collect();

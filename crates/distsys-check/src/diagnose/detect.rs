@@ -5,7 +5,7 @@ use super::logs::LogEvent;
 use super::metrics::{self, Sample};
 use super::{ChecklistItem, Finding, Status};
 use crate::{check, CheckOptions, History, HistoryFormat, ModelKind, Verdict};
-use distsys_core::timing::Timing;
+use distsys_advisor::timing::Timing;
 use distsys_types::metrics::{ElectionResult, LEADER_ELECTIONS, REPLICATION_LAG};
 use distsys_types::{Event, EventKind};
 use std::collections::{BTreeMap, BTreeSet};

@@ -4,9 +4,9 @@
 
 use super::{measured, Evidence, SEEDS};
 use crate::replay::replay_flags;
+use distsys_advisor::advice::{Advice, Warning};
 use distsys_consensus::pbft::byzantine::Behaviour;
 use distsys_consensus::Mutant;
-use distsys_core::advice::{Advice, Warning};
 use distsys_sim::{run_campaign, CampaignReport, FailureKind, FaultSet, Protocol, SimConfig};
 use distsys_types::QuorumSystem;
 
@@ -224,16 +224,16 @@ pub fn consensus(advice: &mut Advice, latency_ms: f64, mutant: Option<Mutant>) -
 mod tests {
     use super::*;
     use crate::evidence::gather;
-    use distsys_core::DistributedContext;
+    use distsys_advisor::DistributedContext;
 
     fn advice_for(example: &str) -> (DistributedContext, Advice) {
         let path = format!("{}/../../examples/{example}", env!("CARGO_MANIFEST_DIR"));
         let text = std::fs::read_to_string(&path).expect("the example is readable");
-        let format = distsys_core::Format::from_path(&path);
-        let Ok(context) = distsys_core::parse_context(&text, format) else {
+        let format = distsys_advisor::Format::from_path(&path);
+        let Ok(context) = distsys_advisor::parse_context(&text, format) else {
             panic!("cannot parse {path}");
         };
-        let advice = distsys_core::advise(&context);
+        let advice = distsys_advisor::advise(&context);
         (context, advice)
     }
 

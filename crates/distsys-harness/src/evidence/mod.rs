@@ -6,8 +6,8 @@
 pub mod consensus;
 pub mod replication;
 
-use distsys_core::advice::{Advice, Rationale, Warning};
-use distsys_core::{DistributedContext, ProblemType};
+use distsys_advisor::advice::{Advice, Rationale, Warning};
+use distsys_advisor::{DistributedContext, ProblemType};
 
 /// Seeds per measurement: enough for a stable figure, few enough to answer in a second.
 pub const SEEDS: u64 = 20;

@@ -2,8 +2,8 @@
 //! causal broadcast for conflict resolution.
 
 use super::{measured, SEEDS};
-use distsys_core::advice::{Advice, Rationale};
-use distsys_core::replication::ReplicationMode;
+use distsys_advisor::advice::{Advice, Rationale};
+use distsys_patterns::replication::ReplicationMode;
 use distsys_sim::causal::{run_causal, CausalConfig};
 use distsys_sim::leaderless::{run_leaderless_campaign, LeaderlessConfig};
 use distsys_sim::replication::{run_replication_campaign, ReplicationConfig};

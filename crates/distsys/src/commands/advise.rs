@@ -20,9 +20,9 @@ pub fn run(
         Err(error) => return fail(stderr, &error),
     };
     let mut advice = if evidence {
-        distsys_core::advise_measured(&context)
+        distsys_advisor::advise_measured(&context)
     } else {
-        distsys_core::advise(&context)
+        distsys_advisor::advise(&context)
     };
     let mut unsafe_design = None;
     if evidence {
@@ -42,8 +42,8 @@ pub fn run(
 }
 
 fn print(
-    context: &distsys_core::DistributedContext,
-    advice: &distsys_core::advice::Advice,
+    context: &distsys_advisor::DistributedContext,
+    advice: &distsys_advisor::advice::Advice,
     format: OutputFormat,
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,

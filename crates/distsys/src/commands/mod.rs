@@ -44,8 +44,8 @@ pub fn dispatch(
         },
         Command::Schema { which } => {
             let schema = match which {
-                SchemaKind::Input => distsys_core::schema::input_schema(),
-                SchemaKind::Output => distsys_core::schema::output_schema(),
+                SchemaKind::Input => distsys_advisor::schema::input_schema(),
+                SchemaKind::Output => distsys_advisor::schema::output_schema(),
             };
             print_json(stdout, &schema)
         }

@@ -1,7 +1,7 @@
 //! `distsys bench advise`: advise latency.
 
 use crate::EXIT_OK;
-use distsys_core::{advise, Consistency, DistributedContext, ProblemType};
+use distsys_advisor::{advise, Consistency, DistributedContext, ProblemType};
 use std::io::Write;
 use std::time::Instant;
 
@@ -35,7 +35,7 @@ pub fn run(iterations: u32, stdout: &mut dyn Write) -> i32 {
     for (name, text) in &cases {
         let start = Instant::now();
         for _ in 0..iterations {
-            if let Ok(ctx) = distsys_core::parse_context(std::hint::black_box(text), None) {
+            if let Ok(ctx) = distsys_advisor::parse_context(std::hint::black_box(text), None) {
                 std::hint::black_box(advise(&ctx));
             }
         }

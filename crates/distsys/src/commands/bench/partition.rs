@@ -2,8 +2,8 @@
 //! with the `hashring` crate's ring as a peer, then the range-partitioning Zipf experiment.
 
 use crate::EXIT_OK;
-use distsys_core::partitioning::range::ZipfExperiment;
-use distsys_core::partitioning::{
+use distsys_patterns::partitioning::range::ZipfExperiment;
+use distsys_patterns::partitioning::{
     BoundedLoad, Jump, Maglev, Member, NodeId, Placement, Rendezvous, Ring,
 };
 use std::collections::BTreeMap;

@@ -3,7 +3,7 @@
 //! throughput (virtual).
 
 use crate::EXIT_OK;
-use distsys_core::timing::Timing;
+use distsys_advisor::timing::Timing;
 use distsys_sim::stats::percentile;
 use distsys_sim::{FaultSet, Protocol, SimConfig, Simulation};
 use std::io::Write;

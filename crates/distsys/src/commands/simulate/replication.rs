@@ -9,7 +9,7 @@ use std::time::Instant;
 
 /// `--model replication`: primary-backup runs in one mode, summed over the seeds.
 pub(super) fn run(args: &SimulateArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> i32 {
-    use distsys_core::replication::ReplicationMode;
+    use distsys_patterns::replication::ReplicationMode;
     use distsys_sim::replication::{run_replication_campaign, ReplicationConfig};
     let mode = match args.mode.as_str() {
         "sync" => ReplicationMode::Sync,

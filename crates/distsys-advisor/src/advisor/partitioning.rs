@@ -12,7 +12,7 @@
 //!   node moves about `1/n` of the keys.
 //!
 //! Every answer quotes a measurement of the chosen scheme at the context's size, run when the
-//! advice is computed (`crate::partitioning::evidence`): bounded-load hashing places 20 000
+//! advice is computed (`distsys_patterns::partitioning::evidence`): bounded-load hashing places 20 000
 //! keys on the partition groups and on one more; range and directory partitioning run a short
 //! Zipf 0.99 workload through load splits and rebalancing.
 
@@ -20,7 +20,7 @@ use super::environment::Environment;
 use super::scenarios::{self, scenario};
 use super::{rationale, Answer};
 use crate::advice::{FailureScenario, Protocol};
-use crate::partitioning::evidence;
+use distsys_patterns::partitioning::evidence;
 
 /// Virtual nodes per physical node (the seed's default).
 pub const VIRTUAL_NODES: u32 = 100;

@@ -235,7 +235,7 @@ proptest! {
 
 #[test]
 fn partitioning_quotes_measurements_of_the_chosen_scheme() {
-    use crate::partitioning::evidence;
+    use distsys_patterns::partitioning::evidence;
     let mut ctx = DistributedContext::new(ProblemType::Partitioning, 40);
     ctx.consistency_requirement = Consistency::Eventual;
     let advice = advise_measured(&ctx);
