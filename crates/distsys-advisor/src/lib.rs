@@ -1,6 +1,6 @@
 //! distsys-advisor: the advisor, pure (no I/O, no async runtime): the `distributed_context`
 //! model and its validation ([`context`], [`input`], [`rules`], [`schema`]), quorum and timer
-//! arithmetic ([`quorum`], [`timing`]), and the rules that turn a context into a protocol, its
+//! arithmetic ([`quorum`], [`timing`]), the problems found in an input ([`problem`]), and the rules that turn a context into a protocol, its
 //! configuration and its failure scenarios ([`advisor`], [`advice`]). The building blocks it
 //! quotes (placement, CRDTs, clocks, replication, retries) live in `distsys-patterns`.
 

@@ -1,5 +1,6 @@
 //! distsys-check: histories and the linearizability checker.
 //!
+//! - [`history`]: operations, their outcomes and values (a history's vocabulary).
 //! - [`format`]: the project's JSON Lines history, Jepsen etcd logs and Jepsen kv maps.
 //! - [`model`]: register, cas-register, key-value and set specifications behind one trait.
 //! - [`search`]: the JIT linearization search with memoization for one key.
@@ -8,6 +9,8 @@
 //! - [`report`]: the text explanation and the self-contained HTML timeline.
 //! - [`oracle`]: a brute-force checker for tiny histories, to test the fast one against.
 //! - [`generate`]: random linearizable histories for tests and benchmarks.
+//! - [`causal`]: the causal-consistency checker (every read sees the writes it depends on).
+//! - [`diagnose`]: reads a cluster's logs, metrics and history and names what went wrong.
 
 pub mod causal;
 pub mod checker;

@@ -3,6 +3,12 @@
 //! frames after an HMAC handshake on the cluster key; term, vote, log and snapshots in redb,
 //! fsynced before the messages and answers that depend on them; a Redis-protocol client port;
 //! an HTTP admin port with Prometheus metrics; JSON logs in the seed's schema.
+//!
+//! - [`node`]: the protocol thread; [`storage`]: durable state in redb; [`config`]: the
+//!   configuration file and its validation.
+//! - [`transport`]: peer links over TCP; [`frame`]: their frames and the HMAC handshake.
+//! - [`client`]: the Redis-protocol client port; [`resp`]: the project's one RESP codec.
+//! - [`admin`]: the HTTP admin port; [`metrics`]: the Prometheus families; [`logging`]: JSON logs.
 
 pub mod admin;
 pub mod client;

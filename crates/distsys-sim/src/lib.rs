@@ -8,6 +8,16 @@
 //! idempotency keys; every operation is recorded. After every event the five Raft safety
 //! properties are checked; at the end, the history's linearizability (which also catches lost
 //! acknowledged writes), state machine agreement and liveness after the faults heal.
+//!
+//! - [`sim`]: one run of a consensus protocol ([`Simulation`]); [`protocol`]: what the
+//!   simulator needs from a protocol beyond its core; [`faults`]: the fault vocabulary and the
+//!   network model; [`queue`]: the discrete-event queue.
+//! - [`campaign`]: many seeds in parallel, summarised; [`sweep`]: cluster sizes and fault
+//!   counts as a parameter space; [`trace`]: the run's JSON trace; [`metrics`]: its Prometheus
+//!   text; [`stats`]: summary statistics.
+//! - The other models, simulated on the same queue: [`replication`] (primary-backup sync,
+//!   async, semi-sync), [`leaderless`] (Dynamo-style quorums), [`causal`] (causal delivery with
+//!   vector clocks), [`retry_storm`] (retries against a failover).
 
 pub mod campaign;
 pub mod causal;

@@ -1,4 +1,7 @@
-//! The `distsys` command line, as a library so tests can drive it in-process.
+//! The `distsys` command line, as a library so tests can drive it in-process: it parses flags
+//! (clap), calls one library or harness function with a plain configuration, prints the result
+//! and picks the exit code. [`reference`] renders the command reference (README and
+//! docs/commands.md) from the same clap definitions, so the docs cannot drift.
 //!
 //! Exit codes (stable): 0 ok; 1 a check failed (a violation was found); 2 bad input or usage.
 //! Errors go to stderr, results to stdout.

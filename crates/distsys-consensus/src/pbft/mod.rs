@@ -239,6 +239,10 @@ pub struct Pbft {
     queued: VecDeque<Bytes>,
     /// Primary: digests assigned and not yet executed.
     assigned: BTreeMap<Digest, Index>,
+    /// True while [`Pbft::enter_view`] installs a new-view's pre-prepares: a checkpoint that
+    /// becomes stable meanwhile must not assign queued requests, whose sequence numbers the
+    /// new-view may still hold (the primary would pre-prepare two digests at one (view, seq)).
+    installing_view: bool,
     /// Client requests known here and not executed yet, with when the timer started.
     pending: BTreeMap<Digest, (TimeUs, Bytes)>,
     executed: Index,
@@ -294,6 +298,7 @@ impl Pbft {
             next_seq: stable.seq + 1,
             queued: VecDeque::new(),
             assigned: BTreeMap::new(),
+            installing_view: false,
             pending: BTreeMap::new(),
             executed: stable.seq,
             chain: stable.chain,
@@ -516,7 +521,7 @@ impl Pbft {
         let data = Bytes::from(data);
         let d = digest(&data);
         self.pending.entry(d).or_insert((self.now, data.clone()));
-        if self.is_primary() && self.changing.is_none() {
+        if self.is_primary() && self.changing.is_none() && !self.installing_view {
             self.assign(d, data);
         } else if self.changing.is_none() {
             let primary = self.primary(self.view);
@@ -546,7 +551,7 @@ impl Pbft {
         }
         match envelope.body {
             Body::Request { data } => {
-                if self.is_primary() && self.changing.is_none() {
+                if self.is_primary() && self.changing.is_none() && !self.installing_view {
                     let d = digest(&data);
                     self.assign(d, data);
                 }
@@ -613,6 +618,10 @@ impl Pbft {
             "pre-prepares above the stable checkpoint only"
         );
         let slot = self.slots.entry(seq).or_default();
+        debug_assert!(
+            slot.accepted.is_none_or(|(v, old)| v != view || old == d),
+            "one digest per (view, seq): a replica never accepts two pre-prepares for one slot"
+        );
         slot.accepted = Some((view, d));
         slot.request = Some(request);
         let q = slot.pre_prepared.entry(d).or_insert(view);
@@ -984,7 +993,7 @@ impl Pbft {
         self.checkpoint_votes.retain(|(s, _), _| *s > seq);
         self.assigned.retain(|_, s| *s > seq);
         self.next_seq = self.next_seq.max(seq + 1);
-        if self.is_primary() && self.changing.is_none() {
+        if self.is_primary() && self.changing.is_none() && !self.installing_view {
             while self.next_seq <= self.high() {
                 let Some(request) = self.queued.pop_front() else {
                     break;
@@ -1434,6 +1443,7 @@ impl Pbft {
         self.view = view;
         self.changing = None;
         self.pending_new_view = None;
+        self.installing_view = true;
         self.persist_view();
         self.role_changed();
         let primary = self.is_primary();
@@ -1482,6 +1492,7 @@ impl Pbft {
             self.accept(seq, d, body);
         }
         self.next_seq = last + 1;
+        self.installing_view = false;
         debug_assert!(
             self.next_seq > self.stable.seq,
             "the primary numbers requests after the checkpoint"
