@@ -17,6 +17,8 @@ pub struct Advice {
     pub configuration: Configuration,
     /// What happens under the failures that matter for this answer, and how the system recovers.
     pub failure_scenarios: Vec<FailureScenario>,
+    /// The figures a user decides with: latency, failover, messages, availability, cost.
+    pub figures: Figures,
     /// Which input led to which choice.
     pub rationale: Vec<Rationale>,
     /// Questionable inputs and risks the user should look at.
@@ -115,6 +117,62 @@ pub struct Configuration {
     /// How many of the group's nodes go to each region (round-robin), when regions are given.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub placement: Vec<RegionPlacement>,
+}
+
+/// Figures computed from the configuration and its placement (the model is in `model`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Figures {
+    /// Expected time from the leader (or coordinator) receiving a write to the write being
+    /// durable on the quorum it waits for, in ms: the network's floor.
+    pub commit_latency_ms: f64,
+    /// The client's round trip to the leader from the leader's region, in ms, to add to
+    /// every latency here.
+    pub client_hop_ms: f64,
+    /// Read latency at the server per read path, in ms (client hop not included).
+    pub read_latency_ms: Vec<ReadLatency>,
+    /// Time from a leader failure to a new leader serving, in ms: the upper election (or
+    /// view-change) timeout plus one quorum round. Absent where no leader is replaced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failover_ms: Option<u64>,
+    /// Messages sent per write (learners included).
+    pub messages_per_write: u64,
+    /// Probability that a write can be served when each node is independently unreachable
+    /// with `partition_probability` (absent without one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_availability: Option<f64>,
+    /// Nodes to run.
+    pub nodes: u32,
+    /// Regions they run in.
+    pub regions: u32,
+    /// Cross-region round trips a write waits for.
+    pub cross_region_rounds_per_write: u32,
+    /// Where the leader (or leaseholder, coordinator) should sit: the region with the most
+    /// members, next to the writers. Absent with fewer than two regions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leader_region: Option<String>,
+    /// The assumptions behind these figures.
+    pub model: String,
+}
+
+/// The latency of one read path.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReadLatency {
+    /// The read path (`read_index`, `lease`, `quorum`, ...).
+    pub path: String,
+    /// Its latency at the server, in ms.
+    pub latency_ms: f64,
+}
+
+impl ReadLatency {
+    /// A read path and its latency.
+    pub fn new(path: &str, latency_ms: f64) -> ReadLatency {
+        ReadLatency {
+            path: path.to_string(),
+            latency_ms,
+        }
+    }
 }
 
 /// Nodes of one group placed in one region.

@@ -11,6 +11,7 @@
 //!   consistency, Kleppmann & Howard 2020): a faulty replica cannot make honest ones diverge.
 
 use super::environment::Environment;
+use super::figures::WritePath;
 use super::scenarios::{self, scenario};
 use super::{consensus, rationale, Answer};
 use crate::advice::{Protocol, Warning};
@@ -59,6 +60,7 @@ fn mergeable_base(env: &Environment, clock: &str) -> crate::advice::Configuratio
 fn version_vectors(env: &Environment) -> Answer {
     let byzantine = env.byzantine();
     Answer {
+        write_path: WritePath::Local,
         protocol: Protocol {
             name: if byzantine {
                 "Hash-linked causal history with version vectors".into()
@@ -91,7 +93,7 @@ fn version_vectors(env: &Environment) -> Answer {
                     .into(),
             ),
             scenarios::divergent_partition("siblings from both sides are returned and merged"),
-            scenarios::replica_disk_loss(env),
+            scenarios::replica_disk_loss(env.group.size, 1),
         ],
         rationale: vec![rationale(
             "consistency_requirement=causal",

@@ -8,7 +8,8 @@
 //! - otherwise -> Raft with pre-vote, check-quorum and ReadIndex reads.
 
 use super::environment::Environment;
-use super::scenarios;
+use super::figures::WritePath;
+use super::scenarios::{self, Family};
 use super::{rationale, Answer};
 use crate::advice::Protocol;
 use crate::context::Consistency;
@@ -31,19 +32,25 @@ pub fn answer(env: &Environment) -> Answer {
 }
 
 fn raft(env: &Environment) -> Answer {
+    leader_log(env, Family::Raft)
+}
+
+/// Raft's answer, with the failure scenarios written in `family`'s words.
+fn leader_log(env: &Environment, family: Family) -> Answer {
     let mut configuration = env.base_configuration();
     configuration.pre_vote = Some(true);
     configuration.check_quorum = Some(true);
     configuration.read_path = Some(read_path(env.consistency()).to_string());
     let mut failure_scenarios = vec![
-        scenarios::leader_crash(env),
-        scenarios::minority_partition(env),
+        scenarios::leader_crash(env, family),
+        scenarios::minority_partition(env, family),
         scenarios::quorum_loss(env),
-        scenarios::slow_replica(env),
-        scenarios::clock_skew_timers(env),
+        scenarios::slow_replica(env, family),
+        scenarios::clock_skew_timers(env, family),
     ];
-    failure_scenarios.extend(scenarios::region_loss(env));
+    failure_scenarios.extend(scenarios::region_loss(env, env.group.quorum));
     Answer {
+        write_path: WritePath::Leader { acks: env.group.quorum - 1, rounds: 1, failover: true },
         protocol: Protocol {
             name: "Raft".into(),
             description: "Leader-based replicated log: a leader elected by a majority appends client \
@@ -109,7 +116,7 @@ fn voter_rationale(env: &Environment) -> Vec<crate::advice::Rationale> {
 }
 
 fn multi_paxos(env: &Environment) -> Answer {
-    let mut answer = raft(env);
+    let mut answer = leader_log(env, Family::MultiPaxos);
     answer.configuration.pre_vote = None;
     answer.configuration.check_quorum = None;
     answer.protocol = Protocol {
@@ -152,10 +159,11 @@ fn pbft(env: &Environment) -> Answer {
         scenarios::byzantine_forgery(env),
         scenarios::minority_partition_bft(env),
         scenarios::quorum_loss(env),
-        scenarios::slow_replica(env),
+        scenarios::slow_replica_bft(env),
     ];
-    failure_scenarios.extend(scenarios::region_loss(env));
+    failure_scenarios.extend(scenarios::region_loss(env, env.group.quorum));
     Answer {
+        write_path: WritePath::Byzantine,
         protocol: Protocol {
             name: "PBFT".into(),
             description: "Practical Byzantine Fault Tolerance: the primary assigns sequence numbers \

@@ -177,9 +177,9 @@ impl<'a> Environment<'a> {
     }
 
     /// Whether losing the largest region keeps a quorum (`None` without at least two regions).
-    pub fn survives_region_loss(&self) -> Option<bool> {
+    pub fn survives_region_loss(&self, quorum: u32) -> Option<bool> {
         self.largest_region_share()
-            .map(|largest| self.group.size - largest.nodes >= self.group.quorum)
+            .map(|largest| self.group.size - largest.nodes >= quorum)
     }
 
     /// Nodes outside the voting group that still hold the data (learners of a consensus
@@ -309,11 +309,11 @@ mod tests {
             env.placement.iter().map(|p| p.nodes).collect::<Vec<_>>(),
             vec![2, 2, 1]
         );
-        assert_eq!(env.survives_region_loss(), Some(true));
+        assert_eq!(env.survives_region_loss(env.group.quorum), Some(true));
         assert_eq!(env.timing.latency_ms, DEFAULT_LATENCY_MS_CROSS_REGION);
         let two = ctx(ProblemType::Consensus, 5, None, &["a", "b"]);
-        assert_eq!(Environment::new(&two).survives_region_loss(), Some(false));
+        assert_eq!(Environment::new(&two).survives_region_loss(3), Some(false));
         let one = ctx(ProblemType::Consensus, 5, None, &["a"]);
-        assert_eq!(Environment::new(&one).survives_region_loss(), None);
+        assert_eq!(Environment::new(&one).survives_region_loss(3), None);
     }
 }

@@ -8,6 +8,7 @@
 mod conflict;
 mod consensus;
 pub mod environment;
+pub mod figures;
 mod partitioning;
 mod replication;
 mod scenarios;
@@ -25,6 +26,7 @@ pub const HIGH_PARTITION_PROBABILITY: f64 = 0.2;
 /// What a problem-type module decides; [`advise`] adds what every answer shares.
 pub(crate) struct Answer {
     pub protocol: Protocol,
+    pub write_path: figures::WritePath,
     pub configuration: Configuration,
     pub failure_scenarios: Vec<FailureScenario>,
     pub rationale: Vec<Rationale>,
@@ -73,7 +75,7 @@ fn advise_with(env: Environment) -> Advice {
     };
     debug_assert!(answer.failure_scenarios.len() >= 3);
     debug_assert!(answer.configuration.timeout_ms > answer.configuration.heartbeat_ms);
-    let mut rationale = common_rationale(&env);
+    let mut rationale = common_rationale(&env, answer.configuration.quorum_size);
     rationale.extend(answer.rationale);
     let mut warnings = answer.warnings;
     warnings.extend(common_warnings(
@@ -81,8 +83,10 @@ fn advise_with(env: Environment) -> Advice {
         &answer.protocol,
         &answer.configuration,
     ));
+    let figures = figures::figures(&env, &answer.configuration, answer.write_path);
     Advice {
         problem_type: context.problem_type,
+        figures,
         protocol: answer.protocol,
         configuration: answer.configuration,
         failure_scenarios: answer.failure_scenarios,
@@ -91,7 +95,7 @@ fn advise_with(env: Environment) -> Advice {
     }
 }
 
-fn common_rationale(env: &Environment) -> Vec<Rationale> {
+fn common_rationale(env: &Environment, quorum: u32) -> Vec<Rationale> {
     let g = env.group;
     let kind = if g.byzantine { "byzantine" } else { "crash" };
     let f_input = if env.f_given {
@@ -167,7 +171,7 @@ fn common_rationale(env: &Environment) -> Vec<Rationale> {
             ),
         ),
     ];
-    if let Some(survives) = env.survives_region_loss() {
+    if let Some(survives) = env.survives_region_loss(quorum) {
         let shares: Vec<String> = env
             .placement
             .iter()
@@ -202,7 +206,7 @@ fn common_warnings(
     let mut out = Vec::new();
     size_warnings(env, leader_group, &mut out);
     timing_warnings(env, configuration, &mut out);
-    voter_and_region_warnings(env, leader_group, &mut out);
+    voter_and_region_warnings(env, configuration, leader_group, &mut out);
     context_warnings(env, &mut out);
     out
 }
@@ -214,6 +218,14 @@ fn size_warnings(env: &Environment, leader_group: bool, out: &mut Vec<Warning>) 
         out.push(warning(
             "single_node",
             "one node tolerates no failure at all: any crash is an outage and may lose data".into(),
+        ));
+    } else if g.size == 2 && !g.byzantine && leader_group {
+        out.push(warning(
+            "two_nodes_need_a_witness",
+            "2 voters need 2 of 2 for every decision, so either crash stops writes: add a witness \
+             (a third voter that stores the log's metadata but no data, on a separate machine or \
+             zone), giving a quorum of 2 of 3 that survives one crash"
+                .into(),
         ));
     } else if g.size.is_multiple_of(2) && !g.byzantine && leader_group {
         out.push(warning(
@@ -293,8 +305,40 @@ fn timing_warnings(env: &Environment, configuration: &Configuration, out: &mut V
     }
 }
 
+/// What to do when losing the largest region loses the quorum: with two regions, the 2-2-1
+/// layout (a witness voter in a third failure domain); otherwise spread over three regions.
+fn region_loss_remedy(env: &Environment, quorum: u32) -> String {
+    let g = env.group;
+    let largest = env.placement.first().map_or(0, |p| p.nodes);
+    let lost = format!(
+        "with {} region(s), the largest holds {largest} of {} group members: losing it loses the \
+         quorum of {quorum}",
+        env.regions().len(),
+        g.size
+    );
+    if env.regions().len() != 2 || g.byzantine {
+        return format!("{lost}; use at least 3 regions");
+    }
+    // 2-2-1: the two regions hold equal halves of the data voters, a witness in a third
+    // failure domain breaks the tie; losing either region leaves a quorum.
+    let half = (g.size / 2).max(1);
+    let voters = 2 * half + 1;
+    let q = crate::quorum::crash_quorum(voters);
+    format!(
+        "{lost}; use a {half}-{half}-1 layout instead: {half} voters in each region and 1 witness \
+         (a voter holding the log's metadata, no data) in a third failure domain (another zone or \
+         a small third region); losing either region leaves {} of {voters}, a quorum of {q}",
+        half + 1
+    )
+}
+
 /// Too many voters; regions whose loss loses the quorum, outnumber the nodes, or look too close.
-fn voter_and_region_warnings(env: &Environment, leader_group: bool, out: &mut Vec<Warning>) {
+fn voter_and_region_warnings(
+    env: &Environment,
+    configuration: &Configuration,
+    leader_group: bool,
+    out: &mut Vec<Warning>,
+) {
     let g = env.group;
     if leader_group && g.size > MAX_RECOMMENDED_VOTERS {
         out.push(warning(
@@ -309,17 +353,10 @@ fn voter_and_region_warnings(env: &Environment, leader_group: bool, out: &mut Ve
             ),
         ));
     }
-    if env.survives_region_loss() == Some(false) {
+    if env.survives_region_loss(configuration.quorum_size) == Some(false) {
         out.push(warning(
             "region_loss_loses_quorum",
-            format!(
-                "with {} region(s), the largest holds {} of {} group members: losing it loses the \
-                 quorum of {}; use at least 3 regions",
-                env.regions().len(),
-                env.placement.first().map_or(0, |p| p.nodes),
-                g.size,
-                g.quorum
-            ),
+            region_loss_remedy(env, configuration.quorum_size),
         ));
     }
     if env.regions().len() > env.nodes as usize {

@@ -14,6 +14,7 @@
 //!   may be stale until read repair or anti-entropy), hinted handoff, Merkle-tree anti-entropy.
 
 use super::environment::Environment;
+use super::figures::WritePath;
 use super::scenarios::{self, scenario};
 use super::{consensus, rationale, Answer};
 use crate::advice::{FailureScenario, Protocol, Warning};
@@ -96,10 +97,15 @@ fn semi_sync(env: &Environment) -> Answer {
              acknowledged without k copies); the lagging backup catches up from the primary's log."
                 .into(),
         ),
-        scenarios::minority_partition(env),
+        scenarios::minority_partition(env, scenarios::Family::PrimaryBackup),
     ];
-    failure_scenarios.extend(scenarios::region_loss(env));
+    failure_scenarios.extend(scenarios::region_loss(env, env.group.quorum));
     Answer {
+        write_path: WritePath::Leader {
+            acks: k,
+            rounds: 1,
+            failover: true,
+        },
         protocol: Protocol {
             name: "Semi-synchronous primary-backup".into(),
             description: format!(
@@ -145,8 +151,9 @@ fn asynchronous(env: &Environment) -> Answer {
         ),
         scenarios::divergent_partition("backups resume from the primary's log position"),
     ];
-    failure_scenarios.extend(scenarios::region_loss(env));
+    failure_scenarios.extend(scenarios::region_loss(env, 1));
     Answer {
+        write_path: WritePath::Leader { acks: 0, rounds: 1, failover: true },
         protocol: Protocol {
             name: "Asynchronous primary-backup with causal sessions".into(),
             description: "The primary acknowledges a write at once and streams its log to the \
@@ -219,10 +226,13 @@ fn leaderless(env: &Environment) -> Answer {
         scenarios::divergent_partition(
             "concurrent versions are kept as siblings (version vectors) and merged by the client",
         ),
-        scenarios::replica_disk_loss(env),
+        scenarios::replica_disk_loss(n, w),
     ];
-    failure_scenarios.extend(scenarios::region_loss(env));
+    if n == g.size {
+        failure_scenarios.extend(scenarios::region_loss(env, w));
+    }
     Answer {
+        write_path: WritePath::Leaderless { n, w, r },
         protocol: Protocol {
             name: "Leaderless quorum replication (Dynamo-style)".into(),
             description: format!(

@@ -12,54 +12,157 @@ pub(crate) fn scenario(name: &str, behavior: String, recovery: String) -> Failur
     }
 }
 
+/// The protocol a scenario is written for: each has its own words (terms or ballots, how a
+/// lagging replica catches up), so no answer carries another protocol's mechanisms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// Raft: terms, pre-vote, check-quorum, ReadIndex, InstallSnapshot.
+    Raft,
+    /// Multi-Paxos: ballots, phase 1 over the open slots, no-op hole filling.
+    MultiPaxos,
+    /// A primary with backups, failover decided by a consensus-elected coordinator.
+    PrimaryBackup,
+}
+
+/// How many of `members` may be lost while `quorum` of them remain: `members - quorum`.
+pub fn spare(members: u32, quorum: u32) -> u32 {
+    members.saturating_sub(quorum)
+}
+
 /// The leader (or primary) crashes.
-pub fn leader_crash(env: &Environment) -> FailureScenario {
+pub fn leader_crash(env: &Environment, family: Family) -> FailureScenario {
     let t = &env.timing;
-    scenario(
-        "leader crash",
-        format!(
-            "Writes stall until a follower's randomised election timeout ({}-{} ms) fires; a candidate \
-             needs {} of {} votes and only a node holding every committed entry can win, so no \
-             acknowledged write is lost. Expected unavailability: about {} ms plus one round trip.",
-            t.election_timeout_min_ms, t.election_timeout_max_ms, env.group.quorum, env.group.size,
-            t.election_timeout_max_ms
-        ),
-        format!(
-            "The new leader commits a no-op entry of its term before serving reads; clients retry \
-             after {} ms with the same idempotency key, so a write that did commit is applied once.",
-            t.request_timeout_ms
-        ),
-    )
-}
-
-/// A minority of at most `f` nodes is cut off.
-pub fn minority_partition(env: &Environment) -> FailureScenario {
     let g = &env.group;
-    scenario(
-        "minority partition",
-        format!(
-            "Up to {} node(s) isolated: the side with {} or more of {} nodes keeps electing and \
-             committing. Isolated nodes cannot win a pre-vote, so they do not inflate terms; an \
-             isolated leader stops acting as leader after one election timeout without a majority \
-             (check-quorum) and reads go through ReadIndex, so it never serves stale data.",
-            g.f, g.quorum, g.size
+    if spare(g.size, g.quorum) == 0 {
+        return scenario(
+            "leader crash",
+            format!(
+                "No failover is possible: the {} surviving node(s) of {} are fewer than the quorum \
+                 of {} a new leader needs, so writes and linearizable reads stop until the crashed \
+                 node returns with its disk (no acknowledged write is lost).",
+                g.size - 1,
+                g.size,
+                g.quorum
+            ),
+            "Restart the node from its durable state; to survive a crash, add a voter (3 nodes, \
+             or 2 plus a witness that votes and stores only the log's metadata)."
+                .to_string(),
+        );
+    }
+    let (behavior, recovery) = match family {
+        Family::Raft => (
+            format!(
+                "Writes stall until a follower's randomised election timeout ({}-{} ms) fires; a \
+                 candidate needs {} of {} votes and only a node holding every committed entry can \
+                 win, so no acknowledged write is lost. Expected unavailability: about {} ms plus \
+                 one round trip.",
+                t.election_timeout_min_ms,
+                t.election_timeout_max_ms,
+                g.quorum,
+                g.size,
+                t.election_timeout_max_ms
+            ),
+            format!(
+                "The new leader commits a no-op entry of its term before serving reads; clients \
+                 retry after {} ms with the same idempotency key, so a write that did commit is \
+                 applied once.",
+                t.request_timeout_ms
+            ),
         ),
-        "On heal, isolated nodes learn the current term, drop uncommitted entries that conflict \
-         with the leader's log and catch up by AppendEntries or a snapshot."
-            .to_string(),
-    )
+        Family::MultiPaxos | Family::PrimaryBackup => (
+            format!(
+                "Writes stall until a replica's leader-failure timeout ({}-{} ms) fires; it runs \
+                 phase 1 with a higher ballot and needs promises from {} of {} acceptors, which \
+                 report every value they accepted in the open slots, so no chosen value is lost. \
+                 Expected unavailability: about {} ms plus one round trip.",
+                t.election_timeout_min_ms,
+                t.election_timeout_max_ms,
+                g.quorum,
+                g.size,
+                t.election_timeout_max_ms
+            ),
+            format!(
+                "The new leader re-proposes the highest-ballot value of each open slot and fills \
+                 holes with no-ops before serving; clients retry after {} ms with the same \
+                 idempotency key, so a write that was chosen is applied once.",
+                t.request_timeout_ms
+            ),
+        ),
+    };
+    scenario("leader crash", behavior, recovery)
 }
 
-/// More than `f` nodes are unreachable: no quorum anywhere.
+/// A minority of at most `n - q` nodes is cut off.
+pub fn minority_partition(env: &Environment, family: Family) -> FailureScenario {
+    let g = &env.group;
+    let cut = spare(g.size, g.quorum);
+    if cut == 0 {
+        return scenario(
+            "network partition",
+            format!(
+                "Any cut separates the {} nodes into sides smaller than the quorum of {}, so \
+                 writes and linearizable reads stop on both sides until the network heals (they \
+                 time out rather than return wrong answers).",
+                g.size, g.quorum
+            ),
+            "On heal the nodes exchange what they missed and resume; no acknowledged write is lost."
+                .to_string(),
+        );
+    }
+    let (behavior, recovery) = match family {
+        Family::Raft => (
+            format!(
+                "Up to {cut} node(s) isolated: the side with {} or more of {} nodes keeps electing \
+                 and committing. Isolated nodes cannot win a pre-vote, so they do not inflate \
+                 terms; an isolated leader stops acting as leader after one election timeout \
+                 without a majority (check-quorum) and reads go through ReadIndex, so it never \
+                 serves stale data.",
+                g.quorum, g.size
+            ),
+            "On heal, isolated nodes learn the current term, drop uncommitted entries that \
+             conflict with the leader's log and catch up by AppendEntries or a snapshot."
+                .to_string(),
+        ),
+        Family::MultiPaxos => (
+            format!(
+                "Up to {cut} node(s) isolated: the side with {} or more of {} acceptors keeps \
+                 choosing values; a leader cut off from them gets no accepts, so it chooses nothing \
+                 and its ballot is superseded; reads go through the log (or a leader read barrier \
+                 confirmed by {} acceptors), so none is stale.",
+                g.quorum, g.size, g.quorum
+            ),
+            "On heal, isolated acceptors see the higher ballot, reject the old leader's messages \
+             and learn the values chosen meanwhile from the leader."
+                .to_string(),
+        ),
+        Family::PrimaryBackup => (
+            format!(
+                "Up to {cut} node(s) isolated: the coordinator group ({} of {} to decide) keeps one \
+                 primary; a primary cut off from it is fenced by its epoch (the backups and the \
+                 coordinator refuse writes of an older epoch), so two primaries never both \
+                 acknowledge writes.",
+                g.quorum, g.size
+            ),
+            "On heal, isolated replicas learn the current epoch, truncate what the new primary \
+             does not have and resync from its log."
+                .to_string(),
+        ),
+    };
+    scenario("minority partition", behavior, recovery)
+}
+
+/// More than `n - q` nodes are unreachable: no quorum anywhere.
 pub fn quorum_loss(env: &Environment) -> FailureScenario {
     let g = &env.group;
     scenario(
-        "majority partition or more than f failures",
+        "majority partition or too many failures",
         format!(
             "With more than {} of {} nodes unreachable no side holds a quorum of {}: writes and \
              linearizable reads are refused (the system chooses consistency over availability), \
              reads and writes time out rather than return wrong answers.",
-            g.f, g.size, g.quorum
+            spare(g.size, g.quorum),
+            g.size,
+            g.quorum
         ),
         "Restore connectivity or restart the failed nodes from their durable state; never force \
          a minority to proceed, since that can lose acknowledged writes."
@@ -68,32 +171,82 @@ pub fn quorum_loss(env: &Environment) -> FailureScenario {
 }
 
 /// One replica is slow or far behind.
-pub fn slow_replica(env: &Environment) -> FailureScenario {
-    scenario(
-        "slow or lagging replica",
+pub fn slow_replica(env: &Environment, family: Family) -> FailureScenario {
+    let g = &env.group;
+    let behavior = if spare(g.size, g.quorum) == 0 {
+        format!(
+            "A commit waits for all {} nodes (the quorum is {} of {}), so one slow node slows \
+             every write.",
+            g.size, g.quorum, g.size
+        )
+    } else {
         format!(
             "Commits only wait for the fastest {} of {} nodes, so one slow replica does not slow \
-             writes; the leader bounds in-flight appends to it (by count and bytes).",
-            env.group.quorum, env.group.size
+             writes; the leader bounds in-flight messages to it (by count and bytes).",
+            g.quorum, g.size
+        )
+    };
+    let recovery = match family {
+        Family::Raft => {
+            "The replica catches up with pipelined appends; if it fell behind the compaction \
+             point, the leader sends a snapshot (InstallSnapshot) and then resumes appends."
+        }
+        Family::MultiPaxos => {
+            "The leader re-sends the values chosen in the slots the replica missed; below the \
+             compaction point it sends a snapshot of the state machine instead."
+        }
+        Family::PrimaryBackup => {
+            "The backup replays the primary's log from its last applied position; below the \
+             primary's retained log it is rebuilt from a snapshot first."
+        }
+    };
+    scenario("slow or lagging replica", behavior, recovery.to_string())
+}
+
+/// One replica of a BFT group is slow or far behind.
+pub fn slow_replica_bft(env: &Environment) -> FailureScenario {
+    let g = &env.group;
+    let behavior = match spare(g.size, g.quorum) {
+        0 => format!(
+            "A request waits for all {} replicas (the quorum is {} of {}), so one slow replica \
+             slows every request.",
+            g.size, g.quorum, g.size
         ),
-        "The replica catches up with pipelined appends; if it fell behind the compaction point, \
-         the leader sends a snapshot (InstallSnapshot) and then resumes appends."
-            .to_string(),
+        slack => format!(
+            "A request commits with the fastest {} of {} replicas, so up to {slack} slow \
+             replica(s) do not slow it; a replica below the low watermark ignores requests it \
+             cannot place.",
+            g.quorum, g.size
+        ),
+    };
+    scenario(
+        "slow or lagging replica",
+        behavior,
+        format!(
+            "The replica fetches the last stable checkpoint (proved by {} matching checkpoint \
+             messages) and the requests after it, then rejoins the agreement.",
+            g.quorum
+        ),
     )
 }
 
 /// Clocks drift or jump, for protocols that only use local timers.
-pub fn clock_skew_timers(env: &Environment) -> FailureScenario {
+pub fn clock_skew_timers(env: &Environment, family: Family) -> FailureScenario {
+    let order = match family {
+        Family::Raft => "terms and log indexes",
+        Family::MultiPaxos => "ballots and slot numbers",
+        Family::PrimaryBackup => "epochs and log positions",
+    };
     scenario(
         "clock skew or drift",
         format!(
-            "Safety does not depend on clocks: terms and log indexes order events. Timers are \
-             measured on each node's monotonic clock; drift only changes when elections start \
-             (randomised {}-{} ms). Leader leases are off by default because they assume bounded drift.",
+            "Safety does not depend on clocks: {order} order events. Timers are measured on each \
+             node's monotonic clock; drift only changes when a failover starts (randomised {}-{} \
+             ms). Leader leases are off by default because they assume bounded drift.",
             env.timing.election_timeout_min_ms, env.timing.election_timeout_max_ms
         ),
         "Nothing to repair; keep NTP running if leader leases are enabled, and keep the lease \
-         shorter than the election timeout minus the maximum drift."
+         shorter than the failure-detection timeout minus the maximum drift."
             .to_string(),
     )
 }
@@ -108,10 +261,10 @@ pub fn byzantine_equivocation(env: &Environment) -> FailureScenario {
              prepared only with the pre-prepare plus {} matching prepares and committed with {} \
              matching commits; any two sets of {} replicas share at least {} and so an honest one, \
              which never prepares two requests at one sequence number.",
-            2 * g.f,
+            g.quorum - 1,
             g.quorum,
             g.quorum,
-            2 * g.quorum - g.size
+            crate::quorum::quorum_overlap(g.size, g.quorum)
         ),
         format!(
             "Backups that see no progress within {} ms start a view change; the new primary's \
@@ -138,24 +291,25 @@ pub fn byzantine_forgery(env: &Environment) -> FailureScenario {
     )
 }
 
-/// A whole region is lost. Only meaningful with two or more regions.
-pub fn region_loss(env: &Environment) -> Option<FailureScenario> {
+/// A whole region is lost, in a design that needs `quorum` of the group's members for a write.
+/// Only meaningful with two or more regions.
+pub fn region_loss(env: &Environment, quorum: u32) -> Option<FailureScenario> {
     let largest = env.largest_region_share()?;
     let remaining = env.group.size - largest.nodes;
-    let survives = remaining >= env.group.quorum;
+    let survives = remaining >= quorum;
     Some(scenario(
         "region loss",
         if survives {
             format!(
                 "Losing region {} removes {} of {} group members; the {} left still form a quorum \
                  of {}, so the group keeps serving (with the cross-region latency of the rest).",
-                largest.region, largest.nodes, env.group.size, remaining, env.group.quorum
+                largest.region, largest.nodes, env.group.size, remaining, quorum
             )
         } else {
             format!(
                 "Losing region {} removes {} of {} group members; the {} left are fewer than the \
                  quorum of {}, so the group becomes unavailable until the region returns.",
-                largest.region, largest.nodes, env.group.size, remaining, env.group.quorum
+                largest.region, largest.nodes, env.group.size, remaining, quorum
             )
         },
         if survives {
@@ -181,16 +335,24 @@ pub fn divergent_partition(resolution: &str) -> FailureScenario {
     )
 }
 
-/// A replica crashes and loses its disk.
-pub fn replica_disk_loss(env: &Environment) -> FailureScenario {
+/// A replica crashes and loses its disk, in a set of `members` copies that needs `quorum` of
+/// them for a write.
+pub fn replica_disk_loss(members: u32, quorum: u32) -> FailureScenario {
+    let left = members.saturating_sub(1);
+    let behavior = if left >= quorum {
+        format!(
+            "The data runs on {left} of {members} replicas; writes still reach the quorum of \
+             {quorum}."
+        )
+    } else {
+        format!(
+            "The {left} replica(s) left of {members} are fewer than the write quorum of {quorum}: \
+             writes stop until the replica is replaced (reads of what the survivors hold go on)."
+        )
+    };
     scenario(
         "replica crash with disk loss",
-        format!(
-            "The group runs with {} of {} replicas; writes still reach the quorum of {}.",
-            env.group.size - 1,
-            env.group.size,
-            env.group.quorum
-        ),
+        behavior,
         "Replace the node through a membership change; it is rebuilt from a snapshot plus the \
          log (or Merkle-tree anti-entropy for leaderless stores) before it votes or serves."
             .to_string(),
@@ -206,13 +368,15 @@ pub fn minority_partition_bft(env: &Environment) -> FailureScenario {
             "Up to {} replica(s) cut off: the {} or more that still talk gather quorums of {} and \
              keep committing; if the primary is on the cut-off side the others change view after \
              {} ms.",
-            g.f,
-            g.size - g.f,
+            spare(g.size, g.quorum),
+            g.quorum,
             g.quorum,
             env.timing.election_timeout_min_ms
         ),
-        "On heal, the cut-off replicas fetch the last stable checkpoint (proved by 2f+1 matching \
-         checkpoint messages) and the requests after it."
-            .to_string(),
+        format!(
+            "On heal, the cut-off replicas fetch the last stable checkpoint (proved by {} matching \
+             checkpoint messages) and the requests after it.",
+            g.quorum
+        ),
     )
 }

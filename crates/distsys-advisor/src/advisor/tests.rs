@@ -374,3 +374,226 @@ fn quorum_availability_matches_brute_force() {
     let a = quorum_availability(1000, 501, 0.3);
     assert!(a > 0.999_999 && a <= 1.0, "{a}");
 }
+
+/// Every `(\d+)` right after `prefix` in `text` (e.g. "quorum of " -> the quorum numbers).
+fn numbers_after(text: &str, prefix: &str) -> Vec<u32> {
+    text.match_indices(prefix)
+        .filter_map(|(i, _)| {
+            let rest = &text[i + prefix.len()..];
+            let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+            digits.parse().ok()
+        })
+        .collect()
+}
+
+/// Every "X of Y" pair in `text`.
+fn x_of_y(text: &str) -> Vec<(u32, u32)> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let number =
+        |w: &str| -> Option<u32> { w.trim_matches(|c: char| !c.is_ascii_digit()).parse().ok() };
+    words
+        .windows(3)
+        .filter(|w| w[1] == "of")
+        .filter_map(|w| Some((number(w[0])?, number(w[2])?)))
+        .filter(|_| true)
+        .collect()
+}
+
+/// The numbers a scenario may state about its quorum system, checked against the answer's own
+/// configuration: what the issue found contradicted (more than f unreachable, 2 of 2 votes after
+/// a crash, 2f prepares at n > 3f+1, a quorum of 4 where W is 3).
+fn scenario_numbers_agree(advice: &Advice) -> Result<(), String> {
+    let c = &advice.configuration;
+    let n = c.group_size;
+    let q = c.quorum_size;
+    let members = c.replica_count.unwrap_or(n);
+    let mut quorums = vec![q];
+    quorums.extend(c.write_quorum);
+    quorums.extend(c.read_quorum);
+    for s in &advice.failure_scenarios {
+        let text = format!("{} {}", s.behavior, s.recovery);
+        let fail = |what: &str| {
+            Err(format!(
+                "{what} in {:?}: {text}\nconfiguration {c:?}",
+                s.scenario
+            ))
+        };
+        for x in numbers_after(&text, "quorum of ") {
+            if !quorums.contains(&x) {
+                return fail(&format!("quorum of {x}, configured {quorums:?}"));
+            }
+        }
+        for x in numbers_after(&text, "more than ") {
+            if text.contains(&format!("more than {x} of {n} nodes unreachable")) && x != n - q {
+                return fail(&format!("more than {x} unreachable, n - q = {}", n - q));
+            }
+        }
+        for prefix in ["Up to ", "up to "] {
+            for x in numbers_after(&text, prefix) {
+                let isolated = text.contains(&format!("{prefix}{x} node(s) isolated"))
+                    || text.contains(&format!("{prefix}{x} replica(s) cut off"))
+                    || text.contains(&format!("{prefix}{x} slow"));
+                if isolated && x != n - q {
+                    return fail(&format!("{x} may be cut off, n - q = {}", n - q));
+                }
+            }
+        }
+        for x in numbers_after(&text, "plus ") {
+            if text.contains(&format!("plus {x} matching prepares")) && x != q - 1 {
+                return fail(&format!("{x} prepares, q - 1 = {}", q - 1));
+            }
+        }
+        for x in numbers_after(&text, "share at least ") {
+            if x != quorum_overlap(n, q) {
+                return fail(&format!("overlap {x}, 2q - n = {}", quorum_overlap(n, q)));
+            }
+        }
+        for x in numbers_after(&text, "proved by ") {
+            if x != q {
+                return fail(&format!("{x} checkpoint messages, q = {q}"));
+            }
+        }
+        for (x, y) in x_of_y(&text) {
+            let allowed_total = [n, members, n.saturating_sub(1), members.saturating_sub(1)];
+            if !allowed_total.contains(&y) {
+                return fail(&format!("{x} of {y}: {y} is not a group size"));
+            }
+            if x > y {
+                return fail(&format!("{x} of {y}"));
+            }
+            if text.contains(&format!("needs {x} of {y} votes"))
+                || text.contains(&format!("promises from {x} of {y}"))
+            {
+                if x != q || y != n {
+                    return fail(&format!("{x} of {y} votes, quorum {q} of {n}"));
+                }
+                if n - q == 0 {
+                    return fail("an election after a crash that no survivor set can win");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Raft's own mechanisms, which no other protocol's answer may claim.
+const RAFT_WORDS: [&str; 6] = [
+    "pre-vote",
+    "check-quorum",
+    "ReadIndex",
+    "InstallSnapshot",
+    "AppendEntries",
+    "current term",
+];
+
+fn no_foreign_mechanisms(advice: &Advice) -> Result<(), String> {
+    let raft =
+        advice.protocol.name.contains("Raft") || advice.protocol.description.contains("Raft");
+    if raft {
+        return Ok(());
+    }
+    for s in &advice.failure_scenarios {
+        for word in RAFT_WORDS {
+            if s.behavior.contains(word) || s.recovery.contains(word) {
+                return Err(format!(
+                    "{} answer says {word:?} in {:?}",
+                    advice.protocol.name, s.scenario
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(4000))]
+
+    #[test]
+    fn no_scenario_states_a_number_its_configuration_contradicts(ctx in valid_context()) {
+        let advice = advise(&ctx);
+        prop_assert!(scenario_numbers_agree(&advice).is_ok(), "{}", scenario_numbers_agree(&advice).unwrap_err());
+        prop_assert!(no_foreign_mechanisms(&advice).is_ok(), "{}", no_foreign_mechanisms(&advice).unwrap_err());
+    }
+}
+
+#[test]
+fn the_scenario_checks_reject_the_contradictions_the_issue_found() {
+    let mut ctx = context(ProblemType::Consensus, 5);
+    ctx.cluster_config.failure_tolerance = Some(0);
+    let mut advice = advise(&ctx);
+    assert!(scenario_numbers_agree(&advice).is_ok());
+    // The old text: "more than f of n" with f = 0 where 2 of 5 may fail.
+    advice.failure_scenarios[0].behavior =
+        "With more than 0 of 5 nodes unreachable no side holds a quorum of 3".into();
+    assert!(scenario_numbers_agree(&advice).is_err());
+    advice.failure_scenarios[0].behavior = "a quorum of 4".into();
+    assert!(scenario_numbers_agree(&advice).is_err());
+    // Two nodes: an election that needs 2 of 2 votes after one crashed.
+    let two = advise(&context(ProblemType::Consensus, 2));
+    assert!(scenario_numbers_agree(&two).is_ok());
+    let mut broken = two.clone();
+    broken.failure_scenarios[0].behavior = "a candidate needs 2 of 2 votes".into();
+    assert!(scenario_numbers_agree(&broken).is_err());
+    // Raft words in a PBFT answer.
+    let mut byzantine = context(ProblemType::Consensus, 9);
+    byzantine.network_assumptions.byzantine = true;
+    let mut pbft = advise(&byzantine);
+    assert!(no_foreign_mechanisms(&pbft).is_ok() && scenario_numbers_agree(&pbft).is_ok());
+    pbft.failure_scenarios[0].recovery = "catch up with InstallSnapshot".into();
+    assert!(no_foreign_mechanisms(&pbft).is_err());
+    pbft.failure_scenarios[0].behavior = "pre-prepare plus 4 matching prepares".into();
+    assert!(scenario_numbers_agree(&pbft).is_err());
+}
+
+#[test]
+fn five_nodes_in_three_regions_at_40_ms_commit_in_one_80_ms_round() {
+    // Source: the issue's expectation; a leader in a 2-2-1 placement waits for its local peer
+    // and the nearest remote one: one cross-region round trip, 2 x 40 ms.
+    let mut ctx = context(ProblemType::Consensus, 5);
+    ctx.cluster_config.regions = vec!["a".into(), "b".into(), "c".into()];
+    ctx.network_assumptions.latency_ms = Some(40.0);
+    ctx.consistency_requirement = Consistency::Linearizable;
+    let f = advise(&ctx).figures;
+    assert_eq!(f.commit_latency_ms, 80.0);
+    assert_eq!(f.client_hop_ms, 2.0);
+    assert_eq!(f.cross_region_rounds_per_write, 1);
+    assert_eq!(f.read_latency_ms[0].path, "read_index");
+    assert_eq!(f.read_latency_ms[0].latency_ms, 80.0);
+    assert_eq!(f.leader_region.as_deref(), Some("a"));
+    assert_eq!(f.messages_per_write, 8);
+    assert_eq!((f.nodes, f.regions), (5, 3));
+}
+
+#[test]
+fn availability_of_a_majority_of_five_at_p_0_3_is_about_0_84() {
+    // Binomial: P(at least 3 of 5 up) with each down w.p. 0.3 = 0.83692.
+    let mut ctx = context(ProblemType::Consensus, 5);
+    ctx.network_assumptions.partition_probability = Some(0.3);
+    let f = advise(&ctx).figures;
+    assert_eq!(f.write_availability, Some(0.8369));
+}
+
+#[test]
+fn two_regions_get_a_2_2_1_layout_with_a_witness_and_two_nodes_get_a_witness() {
+    // Source: the usual answer to two data centres (etcd FAQ and CockroachDB's topology
+    // patterns): a tie-breaker voter in a third failure domain.
+    let mut ctx = context(ProblemType::Consensus, 5);
+    ctx.cluster_config.regions = vec!["east".into(), "west".into()];
+    let advice = advise(&ctx);
+    let w = advice
+        .warnings
+        .iter()
+        .find(|w| w.code == "region_loss_loses_quorum")
+        .expect("two regions lose the quorum with the largest");
+    assert!(w.message.contains("2-2-1 layout"), "{}", w.message);
+    assert!(
+        w.message.contains("leaves 3 of 5, a quorum of 3"),
+        "{}",
+        w.message
+    );
+    let two = advise(&context(ProblemType::Consensus, 2));
+    assert!(codes(&two).contains(&"two_nodes_need_a_witness"));
+    assert!(
+        !codes(&advise(&context(ProblemType::Consensus, 3))).contains(&"two_nodes_need_a_witness")
+    );
+}

@@ -9,6 +9,7 @@
 //!   idempotent under retry; no cross-partition locks, so no blocking under partition.
 
 use super::environment::Environment;
+use super::figures::WritePath;
 use super::scenarios::{self, scenario};
 use super::{rationale, Answer};
 use crate::advice::Protocol;
@@ -56,11 +57,24 @@ fn two_phase_commit(env: &Environment) -> Answer {
             "Clients retry the whole transaction with backoff; the abort released its locks."
                 .into(),
         ),
-        scenarios::minority_partition(env),
+        if env.byzantine() {
+            scenarios::minority_partition_bft(env)
+        } else {
+            scenarios::minority_partition(env, scenarios::Family::Raft)
+        },
         scenarios::quorum_loss(env),
     ];
-    failure_scenarios.extend(scenarios::region_loss(env));
+    failure_scenarios.extend(scenarios::region_loss(env, env.group.quorum));
     Answer {
+        write_path: if env.byzantine() {
+            WritePath::Byzantine
+        } else {
+            WritePath::Leader {
+                acks: env.group.quorum - 1,
+                rounds: 2,
+                failover: true,
+            }
+        },
         protocol: Protocol {
             name: format!("Two-phase commit over {group_protocol} groups"),
             description: format!(
@@ -92,6 +106,7 @@ fn sagas(env: &Environment) -> Answer {
     configuration.replica_count = Some(env.group.size);
     configuration.election_timeout_max_ms = None;
     Answer {
+        write_path: WritePath::Leader { acks: env.group.quorum - 1, rounds: 1, failover: true },
         protocol: Protocol {
             name: "Sagas with compensating actions".into(),
             description: "A transaction is a sequence of local transactions, each with a \
