@@ -19,6 +19,11 @@ pub struct Advice {
     pub failure_scenarios: Vec<FailureScenario>,
     /// The figures a user decides with: latency, failover, messages, availability, cost.
     pub figures: Figures,
+    /// The safety mechanisms the design relies on (fencing, clock bounds, concurrency
+    /// control, lease margin), each with why it is needed.
+    pub safety_mechanisms: Vec<Mechanism>,
+    /// How to run it: what to monitor, and the runbooks that keep the quorum.
+    pub operations: Operations,
     /// Which input led to which choice.
     pub rationale: Vec<Rationale>,
     /// Questionable inputs and risks the user should look at.
@@ -153,6 +158,48 @@ pub struct Figures {
     pub leader_region: Option<String>,
     /// The assumptions behind these figures.
     pub model: String,
+}
+
+/// A safety mechanism the design relies on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Mechanism {
+    /// Its name, e.g. `fencing tokens`.
+    pub name: String,
+    /// What it prevents and how, with this configuration's numbers.
+    pub why: String,
+}
+
+/// How to run the design.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Operations {
+    /// What to watch, with thresholds.
+    pub monitor: Vec<Monitor>,
+    /// Step-by-step procedures that keep the quorum.
+    pub runbooks: Vec<Runbook>,
+}
+
+/// One thing to watch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Monitor {
+    /// The metric: its Prometheus name where the distsys node exports it.
+    pub metric: String,
+    /// When to act.
+    pub threshold: String,
+    /// What it means when it fires.
+    pub why: String,
+}
+
+/// A procedure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Runbook {
+    /// Its name, e.g. `rolling upgrade`.
+    pub name: String,
+    /// The steps, in order.
+    pub steps: Vec<String>,
 }
 
 /// The latency of one read path.

@@ -43,12 +43,18 @@ pub fn text_report(context: &DistributedContext, advice: &Advice) -> String {
             let _ = writeln!(out, "  {name:<width$}  {shown}");
         }
     }
+    figures_section(&mut out, advice);
     let _ = writeln!(out, "\nFAILURE SCENARIOS");
     for (i, s) in advice.failure_scenarios.iter().enumerate() {
         let _ = writeln!(out, "  {}. {}", i + 1, s.scenario);
         let _ = writeln!(out, "     what happens: {}", s.behavior);
         let _ = writeln!(out, "     recovery:     {}", s.recovery);
     }
+    let _ = writeln!(out, "\nSAFETY MECHANISMS");
+    for m in &advice.safety_mechanisms {
+        let _ = writeln!(out, "  - {}: {}", m.name, m.why);
+    }
+    operations_section(&mut out, advice);
     let _ = writeln!(out, "\nRATIONALE");
     for r in &advice.rationale {
         let _ = writeln!(out, "  - {}\n      -> {}", r.input, r.choice);
@@ -61,4 +67,49 @@ pub fn text_report(context: &DistributedContext, advice: &Advice) -> String {
         let _ = writeln!(out, "  ! [{}] {}", w.code, w.message);
     }
     out
+}
+
+fn figures_section(out: &mut String, advice: &Advice) {
+    let f = &advice.figures;
+    let _ = writeln!(out, "\nFIGURES");
+    let _ = writeln!(
+        out,
+        "  commit latency    {} ms (+ {} ms client round trip from the leader's region)",
+        f.commit_latency_ms, f.client_hop_ms
+    );
+    let reads: Vec<String> = f
+        .read_latency_ms
+        .iter()
+        .map(|r| format!("{} {} ms", r.path, r.latency_ms))
+        .collect();
+    let _ = writeln!(out, "  read latency      {}", reads.join(", "));
+    if let Some(ms) = f.failover_ms {
+        let _ = writeln!(out, "  failover          {ms} ms");
+    }
+    let _ = writeln!(out, "  messages/write    {}", f.messages_per_write);
+    if let Some(a) = f.write_availability {
+        let _ = writeln!(out, "  availability      {a} (writes)");
+    }
+    let _ = writeln!(
+        out,
+        "  cost              {} nodes, {} region(s), {} cross-region round(s) per write",
+        f.nodes, f.regions, f.cross_region_rounds_per_write
+    );
+    if let Some(region) = &f.leader_region {
+        let _ = writeln!(out, "  leader in         {region}");
+    }
+    let _ = writeln!(out, "  model             {}", f.model);
+}
+
+fn operations_section(out: &mut String, advice: &Advice) {
+    let _ = writeln!(out, "\nOPERATIONS");
+    for m in &advice.operations.monitor {
+        let _ = writeln!(out, "  watch {}: {} ({})", m.metric, m.threshold, m.why);
+    }
+    for r in &advice.operations.runbooks {
+        let _ = writeln!(out, "  {}:", r.name);
+        for (i, step) in r.steps.iter().enumerate() {
+            let _ = writeln!(out, "    {}. {step}", i + 1);
+        }
+    }
 }

@@ -178,7 +178,7 @@ pub fn figures(env: &Environment, configuration: &Configuration, path: WritePath
         messages_per_write: messages,
         write_availability: p.map(|p| {
             let exact = super::environment::quorum_availability(reachable_of, needed, p);
-            (exact * 1e4).round() / 1e4
+            (exact * 1e6).round() / 1e6
         }),
         nodes: env.nodes,
         regions: env.regions().len().max(1) as u32,
@@ -189,10 +189,15 @@ pub fn figures(env: &Environment, configuration: &Configuration, path: WritePath
             .filter(|_| env.regions().len() > 1)
             .map(|r| r.region.clone()),
         model: format!(
-            "one-way latency {remote} ms between regions, {local} ms inside one; the leader (or \
-             coordinator) in the region with the most members, clients next to it; disk, CPU and \
-             queueing not counted; availability: each node independently unreachable with \
-             partition_probability, a write needs {needed} of {reachable_of} reachable"
+            "{}; the leader (or coordinator) in the region with the most members, clients next \
+             to it; disk, CPU and queueing not counted; availability: each node independently \
+             unreachable with partition_probability, a write needs {needed} of {reachable_of} \
+             reachable",
+            if env.regions().len() > 1 {
+                format!("one-way latency {remote} ms between regions, {local} ms inside one")
+            } else {
+                format!("one-way latency {remote} ms between every pair of nodes (one region)")
+            }
         ),
     }
 }

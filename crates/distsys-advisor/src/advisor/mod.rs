@@ -9,6 +9,7 @@ mod conflict;
 mod consensus;
 pub mod environment;
 pub mod figures;
+pub mod operations;
 mod partitioning;
 mod replication;
 mod scenarios;
@@ -84,9 +85,14 @@ fn advise_with(env: Environment) -> Advice {
         &answer.configuration,
     ));
     let figures = figures::figures(&env, &answer.configuration, answer.write_path);
+    let safety_mechanisms =
+        operations::safety_mechanisms(&env, &answer.configuration, answer.write_path);
+    let operations = operations::operations(&env, &figures, answer.write_path);
     Advice {
         problem_type: context.problem_type,
         figures,
+        safety_mechanisms,
+        operations,
         protocol: answer.protocol,
         configuration: answer.configuration,
         failure_scenarios: answer.failure_scenarios,
