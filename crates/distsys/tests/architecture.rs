@@ -95,6 +95,10 @@ impl<'ast> Visit<'ast> for LongFunctions {
 
 fn long_functions(source: &str) -> Vec<(String, usize, usize)> {
     let file = syn::parse_file(source).expect("every source file parses");
+    if is_test_only(&file.attrs) {
+        // A test module in a file of its own (`#![cfg(test)]`).
+        return Vec::new();
+    }
     let mut visitor = LongFunctions::default();
     visitor.visit_file(&file);
     visitor.0
@@ -136,6 +140,7 @@ fn the_length_check_counts_from_fn_to_the_closing_brace_and_skips_tests() {
     assert_eq!(long_functions(&braces_in_strings).len(), 1);
     let in_tests = format!("#[cfg(test)]\nmod tests {{\n{over}}}\n#[test]\n{at_limit}");
     assert!(long_functions(&in_tests).is_empty());
+    assert!(long_functions(&format!("#![cfg(test)]\n{over}")).is_empty());
     let trait_default =
         format!("trait T {{\n    fn d(&self) {{\n{body}    let z = 3;\n    }}\n}}\n");
     assert_eq!(long_functions(&trait_default).len(), 1);

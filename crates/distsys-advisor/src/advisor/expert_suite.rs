@@ -2,6 +2,8 @@
 //! written out (protocol, numbers, warnings) and the source of each expectation. A change
 //! of the advisor that contradicts one of them fails here, naming the case.
 
+#![cfg(test)]
+
 use super::advise;
 use crate::advice::Advice;
 use crate::context::{Consistency, DistributedContext, ProblemType};

@@ -92,23 +92,37 @@ fn round1(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }
 
-/// The figures of a design whose writes take `path`, for `configuration`.
-pub fn figures(env: &Environment, configuration: &Configuration, path: WritePath) -> Figures {
+/// What one write path costs, before rounding.
+struct PathFigures {
+    commit: f64,
+    reads: Vec<ReadLatency>,
+    failover: Option<u64>,
+    messages: u64,
+    /// Members a write needs reachable.
+    needed: u32,
+    rounds_crossing: u32,
+}
+
+/// The figures of `path` over round trips `rtts` (fastest first) from the leader's seat.
+fn path_figures(
+    env: &Environment,
+    configuration: &Configuration,
+    path: WritePath,
+    rtts: &[f64],
+) -> PathFigures {
     let n = configuration.group_size;
     let members = configuration.replica_count.unwrap_or(n);
-    let rtts = peer_rtts(env, members.max(n));
-    let (local, remote) = one_way_ms(env);
+    let (local, _) = one_way_ms(env);
     let cross = |ms: f64| u32::from(env.regions().len() > 1 && ms > 2.0 * local);
     let learners = configuration.learners.unwrap_or(0);
     let t = &env.timing;
-    let p = env.context.network_assumptions.partition_probability;
     let (commit, reads, failover, messages, needed, rounds_crossing) = match path {
         WritePath::Leader {
             acks,
             rounds,
             failover,
         } => {
-            let round = kth(&rtts, acks);
+            let round = kth(rtts, acks);
             let mut reads = vec![ReadLatency::new("lease", 0.0)];
             if configuration.read_path.as_deref() == Some("read_index") {
                 reads.insert(0, ReadLatency::new("read_index", round));
@@ -120,7 +134,7 @@ pub fn figures(env: &Environment, configuration: &Configuration, path: WritePath
             (
                 f64::from(rounds) * round,
                 reads,
-                failover.then(|| t.election_timeout_max_ms + kth(&rtts, acks).ceil() as u64),
+                failover.then(|| t.election_timeout_max_ms + kth(rtts, acks).ceil() as u64),
                 u64::from(rounds) * (2 * u64::from(n.saturating_sub(1)) + u64::from(learners)),
                 acks + 1,
                 rounds * cross(round),
@@ -128,12 +142,12 @@ pub fn figures(env: &Environment, configuration: &Configuration, path: WritePath
         }
         WritePath::Byzantine => {
             let q = configuration.quorum_size;
-            let round = kth(&rtts, q.saturating_sub(1));
+            let round = kth(rtts, q.saturating_sub(1));
             let n64 = u64::from(n);
             let m = n64.saturating_sub(1);
             (
                 1.5 * round,
-                vec![ReadLatency::new("quorum", kth(&rtts, q.saturating_sub(1)))],
+                vec![ReadLatency::new("quorum", kth(rtts, q.saturating_sub(1)))],
                 Some(t.election_timeout_min_ms + (2.0 * round).ceil() as u64),
                 m + m * m + n64 * m + n64,
                 q,
@@ -141,10 +155,10 @@ pub fn figures(env: &Environment, configuration: &Configuration, path: WritePath
             )
         }
         WritePath::Leaderless { n, w, r } => {
-            let round = kth(&rtts, w.saturating_sub(1));
+            let round = kth(rtts, w.saturating_sub(1));
             (
                 round,
-                vec![ReadLatency::new("quorum", kth(&rtts, r.saturating_sub(1)))],
+                vec![ReadLatency::new("quorum", kth(rtts, r.saturating_sub(1)))],
                 None,
                 2 * u64::from(n),
                 w,
@@ -160,6 +174,31 @@ pub fn figures(env: &Environment, configuration: &Configuration, path: WritePath
             0,
         ),
     };
+    PathFigures {
+        commit,
+        reads,
+        failover,
+        messages,
+        needed,
+        rounds_crossing,
+    }
+}
+
+/// The figures of a design whose writes take `path`, for `configuration`.
+pub fn figures(env: &Environment, configuration: &Configuration, path: WritePath) -> Figures {
+    let n = configuration.group_size;
+    let members = configuration.replica_count.unwrap_or(n);
+    let rtts = peer_rtts(env, members.max(n));
+    let (local, remote) = one_way_ms(env);
+    let p = env.context.network_assumptions.partition_probability;
+    let PathFigures {
+        commit,
+        reads,
+        failover,
+        messages,
+        needed,
+        rounds_crossing,
+    } = path_figures(env, configuration, path, &rtts);
     let reachable_of = match path {
         WritePath::Leaderless { n, .. } => n,
         _ => members,

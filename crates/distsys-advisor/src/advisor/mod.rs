@@ -415,7 +415,6 @@ fn context_warnings(env: &Environment, out: &mut Vec<Warning>) {
     }
 }
 
-#[cfg(test)]
 mod expert_suite;
 #[cfg(test)]
 mod tests;

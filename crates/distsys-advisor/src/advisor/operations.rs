@@ -126,8 +126,6 @@ fn monitor(metric: &str, threshold: String, why: &str) -> Monitor {
 /// What to watch and how to change the cluster without losing its quorum.
 pub fn operations(env: &Environment, figures: &Figures, path: WritePath) -> Operations {
     let t = &env.timing;
-    let g = &env.group;
-    let spare = g.size.saturating_sub(g.quorum);
     let mut monitor_list = vec![
         monitor(
             CONSENSUS_LATENCY.name,
@@ -186,42 +184,49 @@ pub fn operations(env: &Environment, figures: &Figures, path: WritePath) -> Oper
     }
     Operations {
         monitor: monitor_list,
-        runbooks: vec![
-            Runbook {
-                name: "membership change".into(),
-                steps: vec![
-                    "add the new node as a learner (non-voting) and wait until its replication lag \
+        runbooks: runbooks(env),
+    }
+}
+
+/// Membership change and rolling upgrade, with the quorum arithmetic of the group.
+fn runbooks(env: &Environment) -> Vec<Runbook> {
+    let g = &env.group;
+    let spare = g.size.saturating_sub(g.quorum);
+    vec![
+        Runbook {
+            name: "membership change".into(),
+            steps: vec![
+                "add the new node as a learner (non-voting) and wait until its replication lag \
                      is below one heartbeat"
-                        .into(),
-                    "promote it with one membership change at a time (joint consensus for \
+                    .into(),
+                "promote it with one membership change at a time (joint consensus for \
                      several), and check the new configuration is committed before the next"
-                        .into(),
-                    format!(
-                        "remove the old node last; never run with more than {spare} of {} voters \
+                    .into(),
+                format!(
+                    "remove the old node last; never run with more than {spare} of {} voters \
                          down during the change (quorum {})",
-                        g.size, g.quorum
-                    ),
-                ],
-            },
-            Runbook {
-                name: "rolling upgrade".into(),
-                steps: vec![
-                    "upgrade one node at a time, followers first; transfer leadership away from \
+                    g.size, g.quorum
+                ),
+            ],
+        },
+        Runbook {
+            name: "rolling upgrade".into(),
+            steps: vec![
+                "upgrade one node at a time, followers first; transfer leadership away from \
                      the leader before upgrading it"
-                        .into(),
-                    "after each node: wait for it to be healthy and caught up (replication lag \
+                    .into(),
+                "after each node: wait for it to be healthy and caught up (replication lag \
                      below one heartbeat) before the next"
-                        .into(),
-                    format!(
-                        "at most {} node(s) down at once ({} of {} must stay up); keep the old \
+                    .into(),
+                format!(
+                    "at most {} node(s) down at once ({} of {} must stay up); keep the old \
                          version able to read the new one's messages and disk format until every \
                          node runs the new one",
-                        spare.min(1),
-                        g.quorum,
-                        g.size
-                    ),
-                ],
-            },
-        ],
-    }
+                    spare.min(1),
+                    g.quorum,
+                    g.size
+                ),
+            ],
+        },
+    ]
 }
