@@ -131,6 +131,46 @@ pub struct NetworkAssumptions {
     /// Whether up to `f` nodes may behave arbitrarily (lie, equivocate, forge).
     #[serde(default)]
     pub byzantine: bool,
+    /// One-way latency between two nodes of the same region, in milliseconds (0.01 to 600000),
+    /// when the nodes span two or more regions (`latency_ms` is then the latency between
+    /// regions). When absent: 1 ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.01, max = 600000.0))]
+    pub intra_region_latency_ms: Option<f64>,
+}
+
+/// What the workload looks like, when it changes the design.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Workload {
+    /// Keys ordered by time (logs, metrics, events): every insert hits the newest key range.
+    TimeSeries,
+    /// Several users editing one document at once.
+    CollaborativeText,
+    /// A few keys take most of the traffic.
+    HotKeys,
+    /// Locks, leases and leader election for other services.
+    LockService,
+}
+
+impl Workload {
+    /// Every workload hint.
+    pub const ALL: [Workload; 4] = [
+        Workload::TimeSeries,
+        Workload::CollaborativeText,
+        Workload::HotKeys,
+        Workload::LockService,
+    ];
+
+    /// The name used in the input format.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Workload::TimeSeries => "time_series",
+            Workload::CollaborativeText => "collaborative_text",
+            Workload::HotKeys => "hot_keys",
+            Workload::LockService => "lock_service",
+        }
+    }
 }
 
 /// The whole input: a description of the system to design.
@@ -148,6 +188,9 @@ pub struct DistributedContext {
     /// Network latency, partitions and faults.
     #[serde(default)]
     pub network_assumptions: NetworkAssumptions,
+    /// What the workload looks like (optional; the design then answers its known traps).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload: Option<Workload>,
 }
 
 impl DistributedContext {
@@ -162,6 +205,7 @@ impl DistributedContext {
             },
             consistency_requirement: Consistency::default(),
             network_assumptions: NetworkAssumptions::default(),
+            workload: None,
         }
     }
 

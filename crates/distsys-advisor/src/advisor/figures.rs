@@ -4,7 +4,8 @@
 //! Latency model (stated in every answer's `figures.model`): the group's members are placed per
 //! region as `configuration.placement` says (one region when none is given); the leader (or
 //! primary, or coordinator) sits in the region holding the most members, next to the writers.
-//! One-way latency is `latency_ms` between regions and 1 ms inside one (with one region,
+//! One-way latency is `latency_ms` between regions and `intra_region_latency_ms` (1 ms by
+//! default) inside one (with one region,
 //! `latency_ms` between every pair). Disk writes, CPU and queueing are not counted: the
 //! figures are the network's floor.
 
@@ -70,7 +71,12 @@ fn peer_rtts(env: &Environment, members: u32) -> Vec<f64> {
 fn one_way_ms(env: &Environment) -> (f64, f64) {
     let between = env.timing.latency_ms;
     if env.regions().len() > 1 {
-        (DEFAULT_LATENCY_MS_LOCAL.min(between), between)
+        let inside = env
+            .context
+            .network_assumptions
+            .intra_region_latency_ms
+            .unwrap_or(DEFAULT_LATENCY_MS_LOCAL);
+        (inside.min(between), between)
     } else {
         (between, between)
     }

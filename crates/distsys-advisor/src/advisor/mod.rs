@@ -14,6 +14,7 @@ mod partitioning;
 mod replication;
 mod scenarios;
 mod transaction;
+mod workload;
 
 use crate::advice::{Advice, Configuration, FailureScenario, Protocol, Rationale, Warning};
 use crate::context::{DistributedContext, ProblemType};
@@ -84,6 +85,7 @@ fn advise_with(env: Environment) -> Advice {
         &answer.protocol,
         &answer.configuration,
     ));
+    warnings.extend(workload::workload_warnings(&env, &answer.configuration));
     let figures = figures::figures(&env, &answer.configuration, answer.write_path);
     let safety_mechanisms =
         operations::safety_mechanisms(&env, &answer.configuration, answer.write_path);

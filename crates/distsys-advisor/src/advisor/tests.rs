@@ -192,7 +192,9 @@ fn valid_context() -> impl Strategy<Value = DistributedContext> {
                         latency_ms,
                         partition_probability: p,
                         byzantine,
+                        intra_region_latency_ms: None,
                     },
+                    workload: None,
                 }
             },
         )
@@ -639,4 +641,51 @@ fn each_design_names_the_safety_mechanisms_it_relies_on() {
         upgrade.steps
     );
     assert_eq!(five.operations.monitor[0].metric, "leader_elections_total");
+}
+
+#[test]
+fn workload_hints_name_their_traps() {
+    use crate::context::Workload;
+    let hinted = |problem, workload| {
+        let mut c = context(problem, 9);
+        c.workload = Some(workload);
+        advise(&c)
+    };
+    assert!(
+        codes(&hinted(ProblemType::Partitioning, Workload::TimeSeries))
+            .contains(&"time_ordered_keys")
+    );
+    assert!(codes(&hinted(
+        ProblemType::ConflictResolution,
+        Workload::CollaborativeText
+    ))
+    .contains(&"needs_sequence_crdt"));
+    assert!(codes(&hinted(ProblemType::Partitioning, Workload::HotKeys)).contains(&"hot_keys"));
+    assert!(
+        codes(&hinted(ProblemType::Replication, Workload::LockService))
+            .contains(&"lock_service_needs_consensus")
+    );
+    assert!(
+        !codes(&hinted(ProblemType::Consensus, Workload::LockService))
+            .contains(&"lock_service_needs_consensus")
+    );
+    // 200 ms between regions: quorum reads cost 400 ms, leases and follower reads are offered.
+    let mut wan = context(ProblemType::Consensus, 3);
+    wan.consistency_requirement = Consistency::Linearizable;
+    wan.cluster_config.regions = vec!["eu".into(), "us".into(), "ap".into()];
+    wan.network_assumptions.latency_ms = Some(200.0);
+    let advice = advise(&wan);
+    let w = advice
+        .warnings
+        .iter()
+        .find(|w| w.code == "wan_quorum_reads")
+        .expect("WAN read warning");
+    assert!(w.message.contains("about 400 ms"), "{}", w.message);
+    // A slower intra-region network changes the local round.
+    let mut slow = context(ProblemType::Consensus, 5);
+    slow.consistency_requirement = Consistency::Linearizable;
+    slow.cluster_config.regions = vec!["a".into(), "b".into(), "c".into()];
+    slow.network_assumptions.latency_ms = Some(40.0);
+    slow.network_assumptions.intra_region_latency_ms = Some(5.0);
+    assert_eq!(advise(&slow).figures.client_hop_ms, 10.0);
 }
