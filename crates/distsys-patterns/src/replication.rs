@@ -71,6 +71,20 @@ mod tests {
         assert_eq!(ReplicationMode::Async.backups_in_sync(3), 0);
     }
 
+    /// The seed's template with its own numbers: replica latencies [10, 20, 30] ms, a sync
+    /// write waits 30.
+    #[test]
+    fn the_seed_figures_as_written_sync_10_20_30_waits_30() {
+        assert_eq!(
+            ReplicationMode::Sync.write_latency_ms(10.0, &[20.0, 30.0]),
+            30.0
+        );
+        assert_eq!(
+            ReplicationMode::Sync.write_latency_ms(0.0, &[10.0, 20.0, 30.0]),
+            30.0
+        );
+    }
+
     /// The seed's test: 1000 writes/s applied at 800/s for 60 s leave 12 000 behind.
     #[test]
     fn async_lag_grows_with_the_rate_gap() {

@@ -5,10 +5,11 @@
 //! idempotency table that answers a duplicate with the first result, and a retry budget that
 //! keeps retries from multiplying load during an outage (as tower and Finagle do).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Exponential backoff with jitter. Defaults are the seed's: 10 attempts, 50 ms initial,
-/// 10 000 ms cap, multiplier 2.0, jitter 0.25.
+/// 10 000 ms cap, multiplier 2.0, jitter 0.25. No delay exceeds `max_ms`, for any jitter
+/// draw: near the cap, proportional jitter spreads below it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RetryPolicy {
     /// Attempts in all, the first included.
@@ -71,7 +72,12 @@ impl RetryPolicy {
         let u = unit_random.clamp(0.0, 1.0);
         let base = self.base_ms(attempt);
         let delay = match self.mode {
-            JitterMode::Proportional => base * (1.0 - self.jitter + 2.0 * self.jitter * u),
+            // Jitter within the cap: near the cap the jitter spreads below it, never above.
+            JitterMode::Proportional => {
+                let jitter = self.jitter.clamp(0.0, 1.0);
+                let centre = base.min(self.max_ms as f64 / (1.0 + jitter));
+                centre * (1.0 - jitter + 2.0 * jitter * u)
+            }
             JitterMode::Full => base * u,
             JitterMode::Equal => base / 2.0 + base / 2.0 * u,
             JitterMode::Decorrelated => {
@@ -80,7 +86,9 @@ impl RetryPolicy {
                 (low + (high - low) * u).min(self.max_ms as f64)
             }
         };
-        Some(delay.round().max(0.0) as u64)
+        let delay = delay.round().clamp(0.0, self.max_ms as f64) as u64;
+        debug_assert!(delay <= self.max_ms, "the cap holds after jitter");
+        Some(delay)
     }
 
     /// The un-jittered backoff before attempt `attempt + 1`.
@@ -138,11 +146,15 @@ pub enum Dedup<R> {
 
 /// Server-side deduplication: remembers each idempotency key's parameters (a digest) and first
 /// result for a window (the seed's 300 s).
+///
+/// Keys expire by time on every call ([`IdempotencyTable::check`] and
+/// [`IdempotencyTable::record`]); times may arrive out of order (a key recorded at an earlier
+/// time than the last call expires at its own first use plus the window).
 #[derive(Debug, Clone)]
 pub struct IdempotencyTable<R> {
     window_ms: u64,
     entries: BTreeMap<String, (u64, R, u64)>,
-    expiry: VecDeque<(u64, String)>,
+    expiry: BTreeSet<(u64, String)>,
 }
 
 impl<R: Clone> IdempotencyTable<R> {
@@ -151,7 +163,7 @@ impl<R: Clone> IdempotencyTable<R> {
         IdempotencyTable {
             window_ms,
             entries: BTreeMap::new(),
-            expiry: VecDeque::new(),
+            expiry: BTreeSet::new(),
         }
     }
 
@@ -169,11 +181,12 @@ impl<R: Clone> IdempotencyTable<R> {
 
     /// Remembers the first result of a key.
     pub fn record(&mut self, key: &str, params_digest: u64, result: R, now_ms: u64) {
+        self.expire(now_ms);
         if !self.entries.contains_key(key) {
             self.entries
                 .insert(key.to_string(), (params_digest, result, now_ms));
             self.expiry
-                .push_back((now_ms + self.window_ms, key.to_string()));
+                .insert((now_ms.saturating_add(self.window_ms), key.to_string()));
         }
     }
 
@@ -188,11 +201,12 @@ impl<R: Clone> IdempotencyTable<R> {
     }
 
     fn expire(&mut self, now_ms: u64) {
-        while self.expiry.front().is_some_and(|(at, _)| *at <= now_ms) {
-            if let Some((_, key)) = self.expiry.pop_front() {
+        while self.expiry.first().is_some_and(|(at, _)| *at <= now_ms) {
+            if let Some((_, key)) = self.expiry.pop_first() {
                 self.entries.remove(&key);
             }
         }
+        debug_assert_eq!(self.expiry.len(), self.entries.len(), "one expiry per key");
     }
 }
 
@@ -266,7 +280,10 @@ mod tests {
         let p = RetryPolicy::default();
         assert_eq!(p.backoff_ms(1, 0.5), Some(50));
         assert_eq!(p.backoff_ms(2, 0.5), Some(100));
-        assert_eq!(p.backoff_ms(9, 0.5), Some(10_000));
+        // At the cap the jitter spreads below it: [0.6, 1] x 10 s, never above.
+        assert_eq!(p.backoff_ms(9, 0.5), Some(8_000));
+        assert_eq!(p.backoff_ms(9, 1.0), Some(10_000));
+        assert_eq!(p.backoff_ms(9, 0.0), Some(6_000));
         assert_eq!(p.backoff_ms(10, 0.5), None);
         assert_eq!(p.backoff_ms(1, 0.0), Some(38));
         assert_eq!(p.backoff_ms(1, 1.0), Some(63));
@@ -302,6 +319,50 @@ mod tests {
         assert_eq!(p.next_delay_ms(2, 1_000, 0.0), Some(50));
         assert_eq!(p.next_delay_ms(2, 1_000, 1.0), Some(3_000));
         assert_eq!(p.next_delay_ms(2, 9_000, 1.0), Some(10_000), "capped");
+    }
+
+    proptest::proptest! {
+        /// No delay exceeds the cap, for any policy, attempt, jitter mode and draw.
+        #[test]
+        fn no_delay_exceeds_the_cap(
+            initial in 0u64..20_000,
+            max in 0u64..60_000,
+            multiplier in 1.0f64..10.0,
+            jitter in 0.0f64..=1.0,
+            mode in proptest::sample::select(vec![
+                JitterMode::Proportional, JitterMode::Full, JitterMode::Equal, JitterMode::Decorrelated,
+            ]),
+            attempt in 1u32..40,
+            previous in 0u64..200_000,
+            u in 0.0f64..=1.0,
+        ) {
+            let p = RetryPolicy { max_attempts: 50, initial_ms: initial, max_ms: max, multiplier, jitter, mode };
+            let d = p.next_delay_ms(attempt, previous, u).expect("attempts left");
+            proptest::prop_assert!(d <= max, "{d} > {max} for {p:?} attempt {attempt} u {u}");
+        }
+    }
+
+    #[test]
+    fn the_idempotency_table_expires_on_record_and_with_times_out_of_order() {
+        let mut t: IdempotencyTable<u32> = IdempotencyTable::new(300_000);
+        t.record("a", 1, 10, 1_000);
+        // Only records, no check: old keys still go.
+        t.record("b", 2, 20, 400_000);
+        assert_eq!(t.len(), 1, "a expired at 301 s");
+        // A time earlier than the last call: c expires at its own 5 s + 300 s.
+        t.record("c", 3, 30, 5_000);
+        assert_eq!(t.check("c", 3, 6_000), Dedup::Duplicate(30));
+        assert_eq!(
+            t.check("b", 2, 305_001),
+            Dedup::Duplicate(20),
+            "b lives until 700 s"
+        );
+        assert_eq!(
+            t.check("c", 3, 305_001),
+            Dedup::Execute,
+            "c expired at 305 s"
+        );
+        assert_eq!(t.len(), 1);
     }
 
     #[test]

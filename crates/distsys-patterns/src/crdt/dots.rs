@@ -30,7 +30,7 @@ impl<T> Default for DotKernel<T> {
     }
 }
 
-impl<T: Clone + PartialEq + std::fmt::Debug> DotKernel<T> {
+impl<T: Clone + Ord + std::fmt::Debug> DotKernel<T> {
     /// The next dot of `replica` (one past every dot of it seen).
     pub fn next_dot(&self, replica: ReplicaId) -> Dot {
         let last = self
@@ -92,14 +92,23 @@ impl<T: Clone + PartialEq + std::fmt::Debug> DotKernel<T> {
     }
 }
 
-impl<T: Clone + PartialEq + std::fmt::Debug> Crdt for DotKernel<T> {
+impl<T: Clone + Ord + std::fmt::Debug> Crdt for DotKernel<T> {
+    /// Keeps what both hold, and what one holds that the other never saw. A dot is unique
+    /// only if its replica never reuses a counter (it must keep its state across restarts, or
+    /// restart under a new [`ReplicaId`], see [`super::incarnation_id`]); should two states
+    /// still hold one dot with different values, both keep the larger value, so the merge
+    /// stays commutative and replicas converge.
     fn merge(&mut self, other: &Self) {
-        // Keep what both hold, and what one holds that the other never saw.
         self.entries
             .retain(|d, _| other.entries.contains_key(d) || !other.context.contains(d));
         for (d, v) in &other.entries {
-            if !self.entries.contains_key(d) && !self.context.contains(d) {
-                self.entries.insert(*d, v.clone());
+            match self.entries.get_mut(d) {
+                Some(mine) if *mine < *v => *mine = v.clone(),
+                Some(_) => {}
+                None if !self.context.contains(d) => {
+                    self.entries.insert(*d, v.clone());
+                }
+                None => {}
             }
         }
         self.context.extend(other.context.iter().copied());

@@ -23,6 +23,13 @@ pub use set::{GSet, ORSet, TwoPSet};
 /// A replica's identity.
 pub type ReplicaId = u64;
 
+/// The identity of incarnation `incarnation` of node `node`: a replica that restarts without
+/// its CRDT state (a lost disk) must take a new incarnation, or it would reissue dots and
+/// counter slots it already used. Persist the incarnation (bump it before first use).
+pub fn incarnation_id(node: u32, incarnation: u32) -> ReplicaId {
+    (u64::from(node) << 32) | u64::from(incarnation)
+}
+
 /// A state-based CRDT: `merge` is the join of a semilattice.
 pub trait Crdt: Clone + PartialEq + std::fmt::Debug {
     /// Merges another state (or delta) into this one.

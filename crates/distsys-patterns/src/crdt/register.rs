@@ -6,14 +6,16 @@ use crate::clock::HlcTimestamp;
 
 /// A last-writer-wins register: the write with the larger (hybrid logical clock, replica)
 /// stamp wins. Concurrent writes lose all but one value; HLC stamps (unlike wall clocks) never
-/// let a causally later write lose to an earlier one.
+/// let a causally later write lose to an earlier one. Two writes with one stamp (a replica
+/// that reissued a stamp after a restart) are ordered by value, so every replica keeps the
+/// same one whatever the merge order.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct LWWRegister<T> {
     value: Option<T>,
     stamp: (HlcTimestamp, ReplicaId),
 }
 
-impl<T: Clone + PartialEq + std::fmt::Debug> LWWRegister<T> {
+impl<T: Clone + Ord + std::fmt::Debug> LWWRegister<T> {
     /// Writes `value` stamped `(at, replica)`; returns the delta (the whole register).
     pub fn set(&mut self, value: T, at: HlcTimestamp, replica: ReplicaId) -> LWWRegister<T> {
         let write = LWWRegister {
@@ -35,9 +37,14 @@ impl<T: Clone + PartialEq + std::fmt::Debug> LWWRegister<T> {
     }
 }
 
-impl<T: Clone + PartialEq + std::fmt::Debug> Crdt for LWWRegister<T> {
+impl<T: Clone + Ord + std::fmt::Debug> Crdt for LWWRegister<T> {
     fn merge(&mut self, other: &Self) {
-        if other.value.is_some() && (self.value.is_none() || other.stamp > self.stamp) {
+        let wins = match (&self.value, &other.value) {
+            (_, None) => false,
+            (None, Some(_)) => true,
+            (Some(mine), Some(theirs)) => (other.stamp, theirs) > (self.stamp, mine),
+        };
+        if wins {
             *self = other.clone();
         }
     }

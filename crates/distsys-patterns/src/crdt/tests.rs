@@ -265,7 +265,104 @@ fn lww_on_skewed_wall_clocks_loses_a_causally_later_write_and_hlc_does_not() {
     let t1 = c1.now(wall_1);
     let mut hlc = LWWRegister::default();
     hlc.set("from 1", t1, 1);
-    c2.update(t1, wall_2);
+    c2.update(t1, wall_2)
+        .expect("an unbounded clock accepts every stamp");
     hlc.set("from 2, after reading 1", c2.now(wall_2), 2);
     assert_eq!(hlc.get(), Some(&"from 2, after reading 1"));
+}
+
+#[test]
+fn pn_counter_values_never_wrap() {
+    // The case: two replicas adding i64::MAX gave -2.
+    let (mut a, mut b) = (PNCounter::default(), PNCounter::default());
+    a.add(1, i64::MAX);
+    b.add(2, i64::MAX);
+    a.merge(&b);
+    assert_eq!(a.value(), 2 * i128::from(i64::MAX));
+    let mut c = PNCounter::default();
+    c.add(1, i64::MIN);
+    c.add(2, i64::MIN);
+    assert_eq!(c.value(), 2 * i128::from(i64::MIN));
+    // A replica's count saturates instead of wrapping.
+    let mut g = GCounter::default();
+    g.inc(1, u64::MAX);
+    g.inc(1, 5);
+    assert_eq!(g.value(), u128::from(u64::MAX));
+}
+
+#[test]
+fn lww_registers_with_one_stamp_and_different_values_merge_the_same_both_ways() {
+    let at = crate::clock::HlcTimestamp {
+        wall_ms: 1_000,
+        logical: 0,
+    };
+    let (mut a, mut b) = (LWWRegister::default(), LWWRegister::default());
+    a.set("x".to_string(), at, 7);
+    b.set("y".to_string(), at, 7);
+    let (mut ab, mut ba) = (a.clone(), b.clone());
+    ab.merge(&b);
+    ba.merge(&a);
+    assert_eq!(ab, ba);
+    assert_eq!(ab.get().map(String::as_str), Some("y"));
+}
+
+#[test]
+fn a_reused_dot_with_different_values_still_converges() {
+    // A replica that lost its state reissues dot (1, 1) with another value.
+    let (mut a, mut b) = (ORSet::default(), ORSet::default());
+    a.add(1, "first".to_string());
+    b.add(1, "second".to_string());
+    let (mut ab, mut ba) = (a.clone(), b.clone());
+    ab.merge(&b);
+    ba.merge(&a);
+    assert_eq!(ab, ba);
+    // With an incarnation id the restarted replica's dots are new and both adds survive.
+    let mut c = ORSet::default();
+    c.add(incarnation_id(1, 2), "second".to_string());
+    let mut ac = a.clone();
+    ac.merge(&c);
+    assert!(ac.contains(&"first".to_string()) && ac.contains(&"second".to_string()));
+}
+
+proptest! {
+    /// Random LWW writes with colliding stamps (few stamps, many values), merged in every
+    /// order, converge to one state.
+    #[test]
+    fn lww_with_equal_stamps_converges_in_any_merge_order(
+        writes in prop::collection::vec((0u64..3, 0u64..2, 0u32..5), 1..12),
+        order in prop::collection::vec(any::<prop::sample::Index>(), 0..30),
+    ) {
+        let states: Vec<LWWRegister<u32>> = writes
+            .iter()
+            .map(|(ms, replica, value)| {
+                let mut r = LWWRegister::default();
+                r.set(*value, crate::clock::HlcTimestamp { wall_ms: *ms, logical: 0 }, *replica);
+                r
+            })
+            .collect();
+        let mut forward = LWWRegister::default();
+        for s in &states { forward.merge(s); }
+        let mut shuffled = LWWRegister::default();
+        for i in &order { shuffled.merge(&states[i.index(states.len())]); }
+        for s in states.iter().rev() { shuffled.merge(s); }
+        prop_assert_eq!(forward, shuffled);
+    }
+}
+
+/// The seed's template with its own numbers: LWW {A, 1000} against {B, 1001}: B wins, merged
+/// either way.
+#[test]
+fn the_seed_figures_as_written_lww_a_1000_b_1001_gives_b() {
+    let stamp = |wall_ms| HlcTimestamp {
+        wall_ms,
+        logical: 0,
+    };
+    let (mut a, mut b) = (LWWRegister::default(), LWWRegister::default());
+    a.set("A", stamp(1000), 1);
+    b.set("B", stamp(1001), 2);
+    let (mut ab, mut ba) = (a.clone(), b.clone());
+    ab.merge(&b);
+    ba.merge(&a);
+    assert_eq!(ab.get(), Some(&"B"));
+    assert_eq!(ba.get(), Some(&"B"));
 }
