@@ -5,7 +5,7 @@
 //! leader's client port (`redis-cli -c` follows it). `READONLY` lets a connection read the local
 //! replica without a ReadIndex round (possibly stale).
 
-use crate::node::{Input, Status};
+use crate::node::{Input, Status, Unavailable};
 use crate::resp::{decode, Reply};
 use distsys_consensus::kv::Op;
 use distsys_consensus::replica::{ClientOp, ClientReply};
@@ -144,8 +144,11 @@ async fn submit(
         })
         .map_err(|_| Reply::Error("ERR node is shutting down".into()))?;
     match tokio::time::timeout(ANSWER_TIMEOUT, answer).await {
-        Ok(Ok(ClientReply::NotLeader { leader })) => Err(redirect(shared, leader)),
-        Ok(Ok(reply)) => Ok(reply),
+        Ok(Ok(Ok(ClientReply::NotLeader { leader }))) => Err(redirect(shared, leader)),
+        Ok(Ok(Ok(reply))) => Ok(reply),
+        Ok(Ok(Err(Unavailable::Storage(why)))) => Err(Reply::Error(format!(
+            "ERR storage failure on this node ({why}): not acknowledged, the operation may or may not take effect; the node is stopping"
+        ))),
         Ok(Err(_)) => Err(Reply::Error("ERR node is shutting down".into())),
         Err(_) => Err(Reply::Error(
             "TIMEOUT no answer within 10 s: the operation may or may not have taken effect".into(),

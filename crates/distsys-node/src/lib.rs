@@ -31,6 +31,10 @@ pub enum NodeError {
     /// Storage could not be opened or read.
     #[error(transparent)]
     Storage(#[from] storage::StorageError),
+    /// A write to storage failed while running (a full disk, an I/O error). Nothing that
+    /// depended on it was sent or acknowledged; waiting clients were told so.
+    #[error("stopped: {0} (nothing that depended on the failed write was sent or acknowledged)")]
+    StorageFailed(storage::StorageError),
     /// A port could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -44,7 +48,8 @@ pub enum NodeError {
     Runtime(std::io::Error),
 }
 
-/// Runs a node until the process is told to stop (SIGINT or SIGTERM).
+/// Runs a node until the process is told to stop (SIGINT or SIGTERM: `Ok`) or its storage
+/// fails ([`NodeError::StorageFailed`]); never exits the process itself.
 pub fn run(config: NodeConfig) -> Result<(), NodeError> {
     config.validate()?;
     logging::init(config.id);
@@ -52,7 +57,7 @@ pub fn run(config: NodeConfig) -> Result<(), NodeError> {
         field: "cluster_key",
         rule: "must be hex".into(),
     })?);
-    let storage = storage::Storage::open(&config.data_dir)?;
+    let storage = Box::new(storage::RaftStore::open(&config.data_dir)?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -119,16 +124,30 @@ pub fn run(config: NodeConfig) -> Result<(), NodeError> {
             admin: config.admin.to_string(),
         }),
     );
+    let (done, finished) = tokio::sync::oneshot::channel();
     let protocol = std::thread::Builder::new()
         .name("raft".into())
-        .spawn(move || node.run(receiver))
+        .spawn(move || {
+            let _ = done.send(node.run(receiver));
+        })
         .map_err(NodeError::Runtime)?;
-    runtime.block_on(stop_signal())?;
+    let failed = runtime.block_on(async {
+        tokio::select! {
+            stop = stop_signal() => stop.map(|()| None),
+            result = finished => Ok(match result {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(NodeError::StorageFailed(e)),
+                Err(_) => Some(NodeError::Runtime(std::io::Error::other(
+                    "the protocol thread stopped unexpectedly",
+                ))),
+            }),
+        }
+    })?;
     logging::emit(None, &Event::NodeStopping(event::NoContext {}));
     drop(inputs);
     drop(runtime);
     let _ = protocol.join();
-    Ok(())
+    failed.map_or(Ok(()), Err)
 }
 
 /// One channel per peer: the senders the protocol thread writes to, and for each peer its id,

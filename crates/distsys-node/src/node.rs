@@ -5,8 +5,8 @@
 
 use crate::logging;
 use crate::metrics::Metrics;
-use crate::storage::Storage;
-use distsys_consensus::raft::Config;
+use crate::storage::{Storage, StorageError};
+use distsys_consensus::raft::{Config, Raft};
 use distsys_consensus::replica::{ClientOp, ClientReply, ClientRequest, Replica};
 use distsys_consensus::{Index, Message, NodeId, PersistOp, Role};
 use distsys_types::event::{self, Level};
@@ -17,6 +17,18 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc::UnboundedSender, oneshot};
+
+/// What a request gets back: the replica's reply, or why this node cannot give one.
+pub type Answer = Result<ClientReply, Unavailable>;
+
+/// Why the node answers a request with no reply of the replica.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unavailable {
+    /// The node's storage failed (a full disk, an I/O error): the node is stopping. The
+    /// operation may or may not take effect (another replica may still commit an entry this one
+    /// sent before the failure); it was not acknowledged.
+    Storage(String),
+}
 
 /// Something for the protocol thread.
 pub enum Input {
@@ -33,7 +45,7 @@ pub enum Input {
         /// Operation type, for the latency metric.
         kind: &'static str,
         /// Where the answer goes.
-        reply: oneshot::Sender<ClientReply>,
+        reply: oneshot::Sender<Answer>,
     },
     /// A read of the local state machine, without a ReadIndex round (possibly stale).
     LocalRead {
@@ -116,10 +128,10 @@ fn role_name(role: Role) -> &'static str {
 pub struct Node {
     id: NodeId,
     replica: Replica,
-    storage: Storage,
+    storage: Box<dyn Storage<Raft>>,
     peers: BTreeMap<NodeId, UnboundedSender<Message>>,
     links: BTreeMap<NodeId, bool>,
-    waiting: HashMap<u64, (oneshot::Sender<ClientReply>, Instant, &'static str)>,
+    waiting: HashMap<u64, (oneshot::Sender<Answer>, Instant, &'static str)>,
     next_connection: u64,
     metrics: Metrics,
     start: Instant,
@@ -134,10 +146,10 @@ impl Node {
         id: NodeId,
         members: Vec<NodeId>,
         timers: (u64, (u64, u64)),
-        storage: Storage,
+        storage: Box<dyn Storage<Raft>>,
         peers: BTreeMap<NodeId, UnboundedSender<Message>>,
         metrics: Metrics,
-    ) -> Result<Node, crate::storage::StorageError> {
+    ) -> Result<Node, StorageError> {
         let persisted = storage.load()?;
         let mut config = Config::new(id, members);
         config.heartbeat_us = timers.0 * 1000;
@@ -167,15 +179,17 @@ impl Node {
         })
     }
 
-    /// Runs until every input sender is gone. A storage failure ends the process: nothing that
-    /// depends on the failed write is sent or acknowledged.
-    pub fn run(mut self, inputs: Receiver<Input>) {
+    /// Runs until every input sender is gone (`Ok`) or a write to storage fails (`Err`, with
+    /// the failure). On a failure nothing that depends on the failed write has been sent or
+    /// acknowledged: every client waiting for an answer, and every request already queued, is
+    /// answered [`Unavailable::Storage`], never OK.
+    pub fn run(mut self, inputs: Receiver<Input>) -> Result<(), StorageError> {
         let tick = Duration::from_millis(5);
         loop {
             let first = match inputs.recv_timeout(tick) {
                 Ok(input) => Some(input),
                 Err(RecvTimeoutError::Timeout) => None,
-                Err(RecvTimeoutError::Disconnected) => return,
+                Err(RecvTimeoutError::Disconnected) => return Ok(()),
             };
             let now = self.start.elapsed().as_micros() as u64;
             self.replica.tick(now);
@@ -190,13 +204,28 @@ impl Node {
                 }
             }
             if let Err(e) = self.process_ready() {
-                logging::emit(
-                    Some(self.replica.raft().term()),
-                    &Event::StorageFailed(event::StorageFailed {
-                        error: e.to_string(),
-                    }),
-                );
-                std::process::exit(70);
+                self.storage_failed(&e, &inputs);
+                return Err(e);
+            }
+        }
+    }
+
+    /// After a failed write: logs it and answers every waiting client, and every request still
+    /// queued, with the failure (nothing is applied or acknowledged any more).
+    fn storage_failed(&mut self, error: &StorageError, inputs: &Receiver<Input>) {
+        logging::emit(
+            Some(self.replica.raft().term()),
+            &Event::StorageFailed(event::StorageFailed {
+                error: error.to_string(),
+            }),
+        );
+        let why = Unavailable::Storage(error.to_string());
+        for (_, (sender, _, _)) in self.waiting.drain() {
+            let _ = sender.send(Err(why.clone()));
+        }
+        while let Ok(input) = inputs.try_recv() {
+            if let Input::Request { reply, .. } = input {
+                let _ = reply.send(Err(why.clone()));
             }
         }
     }
@@ -290,12 +319,12 @@ impl Node {
                     self.metrics
                         .latency(kind, [started.elapsed().as_secs_f64()]);
                 }
-                let _ = sender.send(reply);
+                let _ = sender.send(Ok(reply));
             }
         }
     }
 
-    fn process_ready(&mut self) -> Result<(), crate::storage::StorageError> {
+    fn process_ready(&mut self) -> Result<(), StorageError> {
         let ready = self.replica.ready();
         // Durable first: term, vote and entries are on disk before any message that depends
         // on them leaves, and before any client is answered.
@@ -428,6 +457,172 @@ impl Node {
             applied_index: self.replica.kv().applied(),
             last_index: last,
             peers,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::{FailingStore, RaftStore};
+    use distsys_consensus::kv::Op;
+    use std::path::{Path, PathBuf};
+    use std::sync::mpsc::Sender;
+    use std::thread::JoinHandle;
+
+    type Running = (Sender<Input>, JoinHandle<Result<(), StorageError>>);
+
+    /// A one-node cluster on `dir`, its storage wrapped by `wrap`, run on its own thread.
+    fn start(dir: &Path, wrap: impl FnOnce(RaftStore) -> Box<dyn Storage<Raft>>) -> Running {
+        let storage = wrap(RaftStore::open(dir).expect("open"));
+        let node = Node::new(
+            1,
+            vec![1],
+            (10, (50, 100)),
+            storage,
+            BTreeMap::new(),
+            Metrics::new(),
+        )
+        .expect("recovers");
+        let (inputs, receiver) = std::sync::mpsc::channel();
+        (inputs, std::thread::spawn(move || node.run(receiver)))
+    }
+
+    /// Sends `ops` as one batch (they share a round) and waits for every answer; a request
+    /// sent before the node elected itself is retried (`None` if the node is gone).
+    fn batch(inputs: &Sender<Input>, client: u64, seq: &mut u64, ops: &[ClientOp]) -> Vec<Answer> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let mut answers = Vec::new();
+            for op in ops {
+                *seq += 1;
+                let (reply, answer) = oneshot::channel();
+                let request = Input::Request {
+                    client,
+                    seq: *seq,
+                    op: op.clone(),
+                    kind: "write",
+                    reply,
+                };
+                if inputs.send(request).is_err() {
+                    return vec![Err(Unavailable::Storage("node gone".into()))];
+                }
+                answers.push(answer);
+            }
+            let answers: Vec<Answer> = answers
+                .into_iter()
+                .map(|a| {
+                    a.blocking_recv()
+                        .unwrap_or(Err(Unavailable::Storage("node gone".into())))
+                })
+                .collect();
+            let not_leader = answers
+                .iter()
+                .any(|a| matches!(a, Ok(ClientReply::NotLeader { .. })));
+            if !not_leader {
+                return answers;
+            }
+            assert!(Instant::now() < deadline, "no leader within 20 s");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn put(i: u64) -> ClientOp {
+        ClientOp::Write(Op::Put {
+            key: format!("k{i}"),
+            value: format!("v{i}"),
+        })
+    }
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("distsys-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    /// Writes in batches of three until the storage fails; returns the acknowledged keys and
+    /// how many requests were answered with the storage failure.
+    fn write_until_failure(inputs: &Sender<Input>) -> (Vec<u64>, usize) {
+        let (mut acked, mut refused, mut seq) = (Vec::new(), 0, 0);
+        for round in 0..400u64 {
+            let ops: Vec<ClientOp> = (0..3).map(|j| put(round * 3 + j)).collect();
+            for (j, answer) in batch(inputs, 7, &mut seq, &ops).into_iter().enumerate() {
+                match answer {
+                    Ok(ClientReply::Ok { .. }) => {
+                        assert_eq!(refused, 0, "an OK after a storage failure");
+                        acked.push(round * 3 + j as u64);
+                    }
+                    Err(Unavailable::Storage(why)) => {
+                        assert!(why.contains("no space left"), "{why}");
+                        refused += 1;
+                    }
+                    other => panic!("unexpected answer {other:?}"),
+                }
+            }
+            if refused > 0 {
+                break;
+            }
+        }
+        (acked, refused)
+    }
+
+    /// Restarts the node on `dir` with a healthy disk and reads every key in `acked` back.
+    fn assert_all_readable(dir: &Path, acked: &[u64]) {
+        let (inputs, node) = start(dir, |s| Box::new(s));
+        let mut seq = 0;
+        for i in acked {
+            let read = ClientOp::Read {
+                key: format!("k{i}"),
+            };
+            let answer = batch(&inputs, 8, &mut seq, &[read]);
+            assert_eq!(
+                answer,
+                vec![Ok(ClientReply::Ok {
+                    value: Some(format!("v{i}"))
+                })],
+                "acknowledged write k{i} lost"
+            );
+        }
+        drop(inputs);
+        assert!(node.join().expect("no panic").is_ok());
+    }
+
+    #[test]
+    fn a_failed_write_stops_the_node_with_an_error_and_loses_no_acknowledged_write() {
+        for (name, wrap) in [
+            (
+                "nth-write",
+                Box::new(|s| {
+                    Box::new(FailingStore::fail_nth_write(s, 40)) as Box<dyn Storage<Raft>>
+                }) as Box<dyn FnOnce(RaftStore) -> Box<dyn Storage<Raft>>>,
+            ),
+            (
+                "bytes",
+                Box::new(|s| Box::new(FailingStore::fail_after_bytes(s, 4000)) as _),
+            ),
+        ] {
+            let dir = temp_dir(&format!("failing-store-{name}"));
+            let (inputs, node) = start(&dir, wrap);
+            let (acked, refused) = write_until_failure(&inputs);
+            // The node stopped on its own, with the failure, and did not panic.
+            let stopped = node.join().expect("no panic");
+            assert!(
+                matches!(&stopped, Err(e) if e.to_string().contains("no space left")),
+                "{name}: {stopped:?}"
+            );
+            assert!(refused >= 1, "{name}: some client was told");
+            assert!(
+                acked.len() >= 10,
+                "{name}: writes went through first: {acked:?}"
+            );
+            // Nothing more is accepted once it stopped.
+            let mut seq = 1000;
+            assert!(batch(&inputs, 9, &mut seq, &[put(9999)])
+                .iter()
+                .all(|a| a.is_err()));
+            drop(inputs);
+            assert_all_readable(&dir, &acked);
+            let _ = std::fs::remove_dir_all(&dir);
         }
     }
 }

@@ -9,6 +9,10 @@ use distsys_node::NodeConfig;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+/// The exit code of `serve` when the node's storage failed while running (a full disk, an I/O
+/// error): 70, as sysexits' EX_SOFTWARE; the message on stderr says what failed.
+pub const EXIT_STORAGE_FAILED: i32 = 70;
+
 /// `distsys serve --config FILE`.
 pub fn serve(path: &str, stderr: &mut dyn Write) -> i32 {
     let config = match NodeConfig::load(Path::new(path)) {
@@ -17,6 +21,10 @@ pub fn serve(path: &str, stderr: &mut dyn Write) -> i32 {
     };
     match distsys_node::run(config) {
         Ok(()) => EXIT_OK,
+        Err(e @ distsys_node::NodeError::StorageFailed(_)) => {
+            let _ = writeln!(stderr, "error: {e}");
+            EXIT_STORAGE_FAILED
+        }
         Err(e) => fail(stderr, &e),
     }
 }
