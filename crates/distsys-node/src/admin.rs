@@ -8,7 +8,7 @@ use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use std::sync::mpsc::Sender;
+use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -16,11 +16,11 @@ use tokio::sync::oneshot;
 #[derive(Clone)]
 struct AdminState {
     metrics: Metrics,
-    inputs: Arc<Mutex<Sender<Input>>>,
+    inputs: Arc<Mutex<SyncSender<Input>>>,
 }
 
 /// Serves the admin port on `listener`.
-pub async fn serve(listener: TcpListener, metrics: Metrics, inputs: Sender<Input>) {
+pub async fn serve(listener: TcpListener, metrics: Metrics, inputs: SyncSender<Input>) {
     let state = AdminState {
         metrics,
         inputs: Arc::new(Mutex::new(inputs)),
@@ -47,7 +47,12 @@ async fn metrics_page(State(state): State<AdminState>) -> impl IntoResponse {
 
 async fn ask(state: &AdminState) -> Option<crate::node::Status> {
     let (reply, answer) = oneshot::channel();
-    state.inputs.lock().ok()?.send(Input::Status(reply)).ok()?;
+    state
+        .inputs
+        .lock()
+        .ok()?
+        .try_send(Input::Status(reply))
+        .ok()?;
     tokio::time::timeout(std::time::Duration::from_secs(2), answer)
         .await
         .ok()?
@@ -80,7 +85,7 @@ fn send(state: &AdminState, input: Input) -> bool {
         .inputs
         .lock()
         .ok()
-        .is_some_and(|i| i.send(input).is_ok())
+        .is_some_and(|i| i.try_send(input).is_ok())
 }
 
 /// `POST /admin/transfer/{id}`: the leader hands leadership to member `id`.

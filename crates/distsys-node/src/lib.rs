@@ -22,6 +22,15 @@ use distsys_types::Event;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+/// Inputs (peer messages, client requests, admin calls) queued for the protocol thread at most.
+/// When the queue is full a peer message is dropped (the protocols resend what matters) and a
+/// client gets `-TRYAGAIN node busy ...` at once (the command was not taken).
+pub const INPUT_QUEUE: usize = 4096;
+
+/// Messages queued for one peer's link at most; when full, further messages to that peer are
+/// dropped (counted in `/status` as the peer's `dropped_messages`), as when the link is down.
+pub const PEER_QUEUE: usize = 1024;
+
 /// Why a node could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
@@ -64,7 +73,7 @@ pub fn run(config: NodeConfig) -> Result<(), NodeError> {
         .build()
         .map_err(NodeError::Runtime)?;
     let metrics = metrics::Metrics::new();
-    let (inputs, receiver) = std::sync::mpsc::channel();
+    let (inputs, receiver) = std::sync::mpsc::sync_channel(INPUT_QUEUE);
     let members: Vec<u64> = config.members.keys().copied().collect();
     let (peers, outgoing) = peer_channels(&config);
     let node = node::Node::new(
@@ -156,11 +165,11 @@ pub fn run(config: NodeConfig) -> Result<(), NodeError> {
 fn peer_channels(
     config: &NodeConfig,
 ) -> (
-    BTreeMap<u64, tokio::sync::mpsc::UnboundedSender<distsys_consensus::Message>>,
+    BTreeMap<u64, tokio::sync::mpsc::Sender<distsys_consensus::Message>>,
     Vec<(
         u64,
         std::net::SocketAddr,
-        tokio::sync::mpsc::UnboundedReceiver<distsys_consensus::Message>,
+        tokio::sync::mpsc::Receiver<distsys_consensus::Message>,
     )>,
 ) {
     let mut peers = BTreeMap::new();
@@ -169,7 +178,7 @@ fn peer_channels(
         if id == config.id {
             continue;
         }
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let (tx, rx) = tokio::sync::mpsc::channel(PEER_QUEUE);
         peers.insert(id, tx);
         let route = config.peer_routes.get(&id).copied().unwrap_or(member.peer);
         outgoing.push((id, route, rx));

@@ -16,7 +16,7 @@ use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc::UnboundedSender, oneshot};
+use tokio::sync::{mpsc::error::TrySendError, mpsc::Sender, oneshot};
 
 /// What a request gets back: the replica's reply, or why this node cannot give one.
 pub type Answer = Result<ClientReply, Unavailable>;
@@ -113,6 +113,8 @@ pub struct PeerStatus {
     pub lag_entries: Option<u64>,
     /// On the leader: age of the oldest entry the follower lacks, seconds.
     pub lag_seconds: Option<f64>,
+    /// Messages to it dropped because its queue ([`crate::PEER_QUEUE`]) was full.
+    pub dropped_messages: u64,
 }
 
 fn role_name(role: Role) -> &'static str {
@@ -129,7 +131,9 @@ pub struct Node {
     id: NodeId,
     replica: Replica,
     storage: Box<dyn Storage<Raft>>,
-    peers: BTreeMap<NodeId, UnboundedSender<Message>>,
+    peers: BTreeMap<NodeId, Sender<Message>>,
+    /// Messages dropped per peer because its queue was full.
+    dropped: BTreeMap<NodeId, u64>,
     links: BTreeMap<NodeId, bool>,
     waiting: HashMap<u64, (oneshot::Sender<Answer>, Instant, &'static str)>,
     next_connection: u64,
@@ -147,7 +151,7 @@ impl Node {
         members: Vec<NodeId>,
         timers: (u64, (u64, u64)),
         storage: Box<dyn Storage<Raft>>,
-        peers: BTreeMap<NodeId, UnboundedSender<Message>>,
+        peers: BTreeMap<NodeId, Sender<Message>>,
         metrics: Metrics,
     ) -> Result<Node, StorageError> {
         let persisted = storage.load()?;
@@ -169,6 +173,7 @@ impl Node {
             replica,
             storage,
             links: peers.keys().map(|p| (*p, false)).collect(),
+            dropped: BTreeMap::new(),
             peers,
             waiting: HashMap::new(),
             next_connection: 1,
@@ -342,9 +347,7 @@ impl Node {
             }
         }
         for (to, message) in ready.messages {
-            if let Some(peer) = self.peers.get(&to) {
-                let _ = peer.send(message);
-            }
+            self.send(to, message);
         }
         for (role, role_term) in ready.roles {
             match role {
@@ -396,6 +399,15 @@ impl Node {
         Ok(())
     }
 
+    /// Queues `message` for peer `to` without waiting; a full queue drops it (counted).
+    fn send(&mut self, to: NodeId, message: Message) {
+        if let Some(peer) = self.peers.get(&to) {
+            if let Err(TrySendError::Full(_)) = peer.try_send(message) {
+                *self.dropped.entry(to).or_default() += 1;
+            }
+        }
+    }
+
     fn update_lag(&mut self) {
         let raft = self.replica.raft();
         if raft.role() != Role::Leader {
@@ -444,6 +456,7 @@ impl Node {
                         match_index: matched,
                         lag_entries: matched.map(|m| last.saturating_sub(m)),
                         lag_seconds,
+                        dropped_messages: self.dropped.get(id).copied().unwrap_or(0),
                     },
                 )
             })
@@ -585,6 +598,31 @@ mod tests {
         }
         drop(inputs);
         assert!(node.join().expect("no panic").is_ok());
+    }
+
+    #[test]
+    fn a_full_peer_queue_drops_and_counts_instead_of_blocking() {
+        let dir = temp_dir("peer-queue");
+        let (tx, mut rx) = tokio::sync::mpsc::channel(4);
+        let mut node = Node::new(
+            1,
+            vec![1, 2],
+            (10, (50, 100)),
+            Box::new(RaftStore::open(&dir).expect("open")),
+            BTreeMap::from([(2, tx)]),
+            Metrics::new(),
+        )
+        .expect("recovers");
+        for term in 0..10 {
+            node.send(2, Message::TimeoutNow { term });
+        }
+        assert_eq!(node.status().peers[&2].dropped_messages, 6);
+        let mut queued = Vec::new();
+        while let Ok(Message::TimeoutNow { term }) = rx.try_recv() {
+            queued.push(term);
+        }
+        assert_eq!(queued, vec![0, 1, 2, 3], "the first four, in order");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -10,12 +10,12 @@ use distsys_types::event::{self, Level};
 use distsys_types::Event;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::sync::mpsc::Sender;
+use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::mpsc::Receiver;
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -25,7 +25,7 @@ pub async fn listen(
     me: NodeId,
     members: Arc<BTreeSet<NodeId>>,
     key: Arc<Vec<u8>>,
-    inputs: Sender<Input>,
+    inputs: SyncSender<Input>,
 ) {
     loop {
         let Ok((stream, addr)) = listener.accept().await else {
@@ -52,7 +52,7 @@ async fn serve_peer(
     me: NodeId,
     members: &BTreeSet<NodeId>,
     key: &[u8],
-    inputs: &Sender<Input>,
+    inputs: &SyncSender<Input>,
 ) -> Result<(), FrameError> {
     let _ = stream.set_nodelay(true);
     let (read, mut write) = stream.into_split();
@@ -84,7 +84,9 @@ async fn serve_peer(
     .map_err(|_| FrameError::Refused("handshake timed out"))??;
     loop {
         let message: Message = read_frame(&mut read).await?;
-        if inputs.send(Input::Peer(from, message)).is_err() {
+        // A full queue drops the message (the protocol resends what matters), so a flood from
+        // one peer never blocks the network threads.
+        if let Err(TrySendError::Disconnected(_)) = inputs.try_send(Input::Peer(from, message)) {
             return Ok(());
         }
     }
@@ -97,15 +99,15 @@ pub async fn connect(
     peer: NodeId,
     addr: SocketAddr,
     key: Arc<Vec<u8>>,
-    mut outgoing: UnboundedReceiver<Message>,
-    inputs: Sender<Input>,
+    mut outgoing: Receiver<Message>,
+    inputs: SyncSender<Input>,
 ) {
     let mut backoff = Duration::from_millis(50);
     loop {
         match handshake(me, peer, addr, &key).await {
             Ok(stream) => {
                 backoff = Duration::from_millis(50);
-                let _ = inputs.send(Input::Link { peer, up: true });
+                link(&inputs, peer, true).await;
                 let mut writer = BufWriter::new(stream);
                 let result: Result<(), FrameError> = async {
                     while let Some(message) = outgoing.recv().await {
@@ -119,7 +121,7 @@ pub async fn connect(
                     Ok(())
                 }
                 .await;
-                let _ = inputs.send(Input::Link { peer, up: false });
+                link(&inputs, peer, false).await;
                 if result.is_ok() {
                     return;
                 }
@@ -131,6 +133,13 @@ pub async fn connect(
         backoff = (backoff * 2).min(Duration::from_secs(1));
         while outgoing.try_recv().is_ok() {}
     }
+}
+
+/// Tells the protocol thread a link went up or down: a blocking send on a blocking thread (a
+/// link change is never dropped, and a full queue never blocks the runtime).
+async fn link(inputs: &SyncSender<Input>, peer: NodeId, up: bool) {
+    let inputs = inputs.clone();
+    let _ = tokio::task::spawn_blocking(move || inputs.send(Input::Link { peer, up })).await;
 }
 
 async fn handshake(
@@ -184,7 +193,7 @@ mod tests {
             let addr = listener.local_addr().expect("addr");
             let key = Arc::new(b"0123456789abcdef0123456789abcdef".to_vec());
             let members = Arc::new(BTreeSet::from([1, 2]));
-            let (inputs, received) = std::sync::mpsc::channel();
+            let (inputs, received) = std::sync::mpsc::sync_channel(16);
             tokio::spawn(listen(listener, 1, members, key.clone(), inputs));
             // Wrong key: refused during the handshake.
             let wrong = handshake(2, 1, addr, b"another cluster key............").await;
