@@ -5,14 +5,13 @@
 //! leader's client port (`redis-cli -c` follows it). `READONLY` lets a connection read the local
 //! replica without a ReadIndex round (possibly stale).
 
-use crate::node::{Input, Status, Unavailable};
+use crate::node::{Input, Queue, QueueError, Status, Unavailable};
 use crate::resp::{decode, Reply};
 use distsys_consensus::kv::Op;
 use distsys_consensus::replica::{ClientOp, ClientReply};
 use distsys_consensus::NodeId;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -28,7 +27,7 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
 /// What every connection shares.
 pub struct Shared {
     /// The protocol thread.
-    pub inputs: SyncSender<Input>,
+    pub inputs: Arc<dyn Queue>,
     /// Client addresses by node, for redirections.
     pub clients: BTreeMap<NodeId, SocketAddr>,
     /// AUTH password, if any.
@@ -159,12 +158,12 @@ async fn submit(
 /// Queues `input` for the protocol thread without waiting: when its queue is full the client
 /// is told to retry (`TRYAGAIN`: the command was not taken), never left hanging.
 fn enqueue(shared: &Shared, input: Input) -> Result<(), Reply> {
-    shared.inputs.try_send(input).map_err(|e| match e {
-        TrySendError::Full(_) => Reply::Error(format!(
+    shared.inputs.try_queue(input).map_err(|e| match e {
+        QueueError::Full => Reply::Error(format!(
             "TRYAGAIN node busy: its input queue ({} requests) is full; the command was not taken, retry later",
             crate::INPUT_QUEUE
         )),
-        TrySendError::Disconnected(_) => Reply::Error("ERR node is shutting down".into()),
+        QueueError::Closed => Reply::Error("ERR node is shutting down".into()),
     })
 }
 
@@ -430,9 +429,10 @@ mod tests {
 
     #[test]
     fn a_password_is_required_before_anything_but_auth() {
-        let (inputs, _received) = std::sync::mpsc::sync_channel(16);
+        let (inputs, _received) =
+            std::sync::mpsc::sync_channel::<crate::node::Inbound<distsys_consensus::Message>>(16);
         let shared = Shared {
-            inputs,
+            inputs: Arc::new(inputs),
             clients: BTreeMap::new(),
             password: Some("s3cret".into()),
             unsafe_stale_reads: false,
@@ -473,9 +473,10 @@ mod tests {
     #[test]
     fn a_full_input_queue_answers_tryagain_at_once_and_takes_nothing() {
         // A queue of one, already holding a request the protocol thread has not taken.
-        let (inputs, received) = std::sync::mpsc::sync_channel(1);
+        let (inputs, received) =
+            std::sync::mpsc::sync_channel::<crate::node::Inbound<distsys_consensus::Message>>(1);
         let shared = Shared {
-            inputs,
+            inputs: Arc::new(inputs),
             clients: BTreeMap::new(),
             password: None,
             unsafe_stale_reads: false,
@@ -483,7 +484,7 @@ mod tests {
         let (reply, _answer) = oneshot::channel();
         shared
             .inputs
-            .try_send(Input::Status(reply))
+            .try_queue(Input::Status(reply))
             .expect("room for one");
         let mut session = Session {
             client: 1,
@@ -498,7 +499,10 @@ mod tests {
             };
             assert!(e.starts_with("TRYAGAIN node busy"), "{command:?}: {e}");
         }
-        assert!(matches!(received.try_recv(), Ok(Input::Status(_))));
+        assert!(matches!(
+            received.try_recv(),
+            Ok(crate::node::Inbound::Input(Input::Status(_)))
+        ));
         assert!(received.try_recv().is_err(), "nothing else was queued");
     }
 }

@@ -11,11 +11,13 @@ pub mod frame;
 pub mod logging;
 pub mod metrics;
 pub mod node;
+pub mod protocol;
 pub mod resp;
 pub mod storage;
 pub mod transport;
 
 pub use config::{ConfigError, Member, NodeConfig};
+pub use protocol::{Protocol, ProtocolName};
 
 use distsys_types::event;
 use distsys_types::Event;
@@ -57,16 +59,26 @@ pub enum NodeError {
     Runtime(std::io::Error),
 }
 
-/// Runs a node until the process is told to stop (SIGINT or SIGTERM: `Ok`) or its storage
-/// fails ([`NodeError::StorageFailed`]); never exits the process itself.
+/// Runs a node of the configuration's protocol until the process is told to stop (SIGINT or
+/// SIGTERM: `Ok`) or its storage fails ([`NodeError::StorageFailed`]); never exits the
+/// process itself.
 pub fn run(config: NodeConfig) -> Result<(), NodeError> {
     config.validate()?;
+    match config.protocol() {
+        ProtocolName::Raft => run_with::<distsys_consensus::raft::Raft>(config),
+        ProtocolName::MultiPaxos => run_with::<distsys_consensus::paxos::MultiPaxos>(config),
+        ProtocolName::Pbft => run_with::<distsys_consensus::pbft::Pbft>(config),
+    }
+}
+
+/// [`run`] for protocol `C`.
+fn run_with<C: Protocol>(config: NodeConfig) -> Result<(), NodeError> {
     logging::init(config.id);
-    let key = Arc::new(config.key().ok_or(ConfigError::Invalid {
+    let key = config.key().ok_or(ConfigError::Invalid {
         field: "cluster_key",
         rule: "must be hex".into(),
-    })?);
-    let storage = Box::new(storage::RaftStore::open(&config.data_dir)?);
+    })?;
+    let storage = C::open_storage(&config.data_dir)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -74,68 +86,20 @@ pub fn run(config: NodeConfig) -> Result<(), NodeError> {
         .map_err(NodeError::Runtime)?;
     let metrics = metrics::Metrics::new();
     let (inputs, receiver) = std::sync::mpsc::sync_channel(INPUT_QUEUE);
-    let members: Vec<u64> = config.members.keys().copied().collect();
-    let (peers, outgoing) = peer_channels(&config);
-    let node = node::Node::new(
-        config.id,
-        members.clone(),
-        (config.heartbeat_ms, config.election_timeout_ms),
-        storage,
-        peers,
-        metrics.clone(),
-    )?;
-    let me = config.me().clone();
-    let bind = |addr| {
-        runtime.block_on(async move {
-            tokio::net::TcpListener::bind(addr)
-                .await
-                .map_err(|source| NodeError::Bind { addr, source })
-        })
+    let settings = protocol::Settings {
+        id: config.id,
+        members: config.members.keys().copied().collect(),
+        heartbeat_ms: config.heartbeat_ms,
+        election_timeout_ms: config.election_timeout_ms,
+        mutant: config.mutant.clone(),
+        cluster_key: key.clone(),
     };
-    let peer_listener = bind(me.peer)?;
-    let client_listener = bind(me.client)?;
-    let admin_listener = bind(config.admin)?;
-    let member_set: Arc<BTreeSet<u64>> = Arc::new(members.into_iter().collect());
-    runtime.spawn(transport::listen(
-        peer_listener,
-        config.id,
-        member_set,
-        key.clone(),
-        inputs.clone(),
-    ));
-    for (peer, addr, rx) in outgoing {
-        runtime.spawn(transport::connect(
-            config.id,
-            peer,
-            addr,
-            key.clone(),
-            rx,
-            inputs.clone(),
-        ));
-    }
-    let shared = Arc::new(client::Shared {
-        inputs: inputs.clone(),
-        clients: config
-            .members
-            .iter()
-            .map(|(id, m)| (*id, m.client))
-            .collect(),
-        password: config.password.clone(),
-        unsafe_stale_reads: config.unsafe_stale_reads,
-    });
-    runtime.spawn(client::listen(client_listener, shared));
-    runtime.spawn(admin::serve(admin_listener, metrics, inputs.clone()));
-    logging::emit(
-        None,
-        &Event::NodeListening(event::NodeListening {
-            peer: me.peer.to_string(),
-            client: me.client.to_string(),
-            admin: config.admin.to_string(),
-        }),
-    );
+    let (peers, outgoing) = peer_channels::<C::Message>(&config);
+    let node = node::Node::<C>::new(&settings, storage, peers, metrics.clone())?;
+    start_network::<C>(&runtime, &config, Arc::new(key), outgoing, &inputs, metrics)?;
     let (done, finished) = tokio::sync::oneshot::channel();
     let protocol = std::thread::Builder::new()
-        .name("raft".into())
+        .name(C::NAME.name().into())
         .spawn(move || {
             let _ = done.send(node.run(receiver));
         })
@@ -159,18 +123,80 @@ pub fn run(config: NodeConfig) -> Result<(), NodeError> {
     failed.map_or(Ok(()), Err)
 }
 
-/// One channel per peer: the senders the protocol thread writes to, and for each peer its id,
-/// the address to dial (its route, when one is configured) and the receiver its link drains.
-#[allow(clippy::type_complexity)]
-fn peer_channels(
+/// Binds the peer, client and admin ports and starts their tasks on `runtime`: the peer
+/// listener, one link per peer draining `outgoing`, the client port, the admin port.
+fn start_network<C: Protocol>(
+    runtime: &tokio::runtime::Runtime,
+    config: &NodeConfig,
+    key: Arc<Vec<u8>>,
+    outgoing: Vec<Outgoing<C::Message>>,
+    inputs: &std::sync::mpsc::SyncSender<node::Inbound<C::Message>>,
+    metrics: metrics::Metrics,
+) -> Result<(), NodeError> {
+    let me = config.me().clone();
+    let bind = |addr| {
+        runtime.block_on(async move {
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|source| NodeError::Bind { addr, source })
+        })
+    };
+    let peer_listener = bind(me.peer)?;
+    let client_listener = bind(me.client)?;
+    let admin_listener = bind(config.admin)?;
+    let member_set: Arc<BTreeSet<u64>> = Arc::new(config.members.keys().copied().collect());
+    runtime.spawn(transport::listen(
+        peer_listener,
+        config.id,
+        member_set,
+        key.clone(),
+        inputs.clone(),
+    ));
+    for (peer, addr, rx) in outgoing {
+        runtime.spawn(transport::connect(
+            config.id,
+            peer,
+            addr,
+            key.clone(),
+            rx,
+            inputs.clone(),
+        ));
+    }
+    let queue: Arc<dyn node::Queue> = Arc::new(inputs.clone());
+    let shared = Arc::new(client::Shared {
+        inputs: queue.clone(),
+        clients: config
+            .members
+            .iter()
+            .map(|(id, m)| (*id, m.client))
+            .collect(),
+        password: config.password.clone(),
+        unsafe_stale_reads: config.unsafe_stale_reads,
+    });
+    runtime.spawn(client::listen(client_listener, shared));
+    runtime.spawn(admin::serve(admin_listener, metrics, queue));
+    logging::emit(
+        None,
+        &Event::NodeListening(event::NodeListening {
+            peer: me.peer.to_string(),
+            client: me.client.to_string(),
+            admin: config.admin.to_string(),
+        }),
+    );
+    Ok(())
+}
+
+/// A peer's link: its id, the address to dial, the queue of messages to it.
+type Outgoing<M> = (u64, std::net::SocketAddr, tokio::sync::mpsc::Receiver<M>);
+
+/// One bounded channel per peer ([`PEER_QUEUE`]): the senders the protocol thread writes to,
+/// and for each peer its id, the address to dial (its route, when one is configured) and the
+/// receiver its link drains.
+fn peer_channels<M>(
     config: &NodeConfig,
 ) -> (
-    BTreeMap<u64, tokio::sync::mpsc::Sender<distsys_consensus::Message>>,
-    Vec<(
-        u64,
-        std::net::SocketAddr,
-        tokio::sync::mpsc::Receiver<distsys_consensus::Message>,
-    )>,
+    BTreeMap<u64, tokio::sync::mpsc::Sender<M>>,
+    Vec<Outgoing<M>>,
 ) {
     let mut peers = BTreeMap::new();
     let mut outgoing = Vec::new();

@@ -9,6 +9,7 @@
 use distsys_consensus::raft::Raft;
 use distsys_consensus::{Core, Entry, HardState, PersistOp, Persisted, Snapshot};
 use redb::{Database, ReadableTable, TableDefinition};
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::path::Path;
 
@@ -219,6 +220,112 @@ impl RaftStore {
         }
         // Durability::Immediate (redb's default): the commit returns after the fsync.
         txn.commit().map_err(err)
+    }
+}
+
+const OPS: TableDefinition<u64, &[u8]> = TableDefinition::new("ops");
+
+/// Write rows kept before [`OpLogStore`] folds them into its image.
+const FOLD_AFTER_ROWS: u64 = 256;
+
+/// Any core's state in redb (`<protocol>.redb` in the data directory), for the cores without a
+/// store of their own (Multi-Paxos, PBFT): the disk image as of the last fold (`meta/image`)
+/// and every write since as one row of persist operations, replayed in order on load. Every
+/// [`FOLD_AFTER_ROWS`] writes the image is rewritten and the rows dropped, in the same
+/// transaction as the write, so the file stays the size of the state.
+pub struct OpLogStore<C: Core> {
+    db: Database,
+    image: C::Persisted,
+    next_row: u64,
+    rows: u64,
+}
+
+impl<C> OpLogStore<C>
+where
+    C: Core<Persisted: Serialize + DeserializeOwned, PersistOp: Serialize + DeserializeOwned>,
+{
+    /// Opens (or creates) `file` in `dir` and reads it back.
+    pub fn open(dir: &Path, file: &str) -> Result<OpLogStore<C>, StorageError> {
+        std::fs::create_dir_all(dir).map_err(err)?;
+        let db = Database::create(dir.join(file)).map_err(err)?;
+        let txn = db.begin_write().map_err(err)?;
+        txn.open_table(META).map_err(err)?;
+        txn.open_table(OPS).map_err(err)?;
+        txn.commit().map_err(err)?;
+        let mut store = OpLogStore {
+            db,
+            image: C::Persisted::default(),
+            next_row: 0,
+            rows: 0,
+        };
+        store.read_back()?;
+        Ok(store)
+    }
+
+    /// The image on disk, then every row after it applied in order.
+    fn read_back(&mut self) -> Result<(), StorageError> {
+        let txn = self.db.begin_read().map_err(err)?;
+        let meta = txn.open_table(META).map_err(err)?;
+        if let Some(v) = meta.get("image").map_err(err)? {
+            self.image = postcard::from_bytes(v.value()).map_err(err)?;
+        }
+        let ops = txn.open_table(OPS).map_err(err)?;
+        for row in ops.iter().map_err(err)? {
+            let (k, v) = row.map_err(err)?;
+            let batch: Vec<C::PersistOp> = postcard::from_bytes(v.value()).map_err(err)?;
+            for op in &batch {
+                C::apply_persist(&mut self.image, op);
+            }
+            debug_assert!(k.value() >= self.next_row, "rows are read in key order");
+            self.next_row = k.value() + 1;
+            self.rows += 1;
+        }
+        Ok(())
+    }
+}
+
+impl<C> Storage<C> for OpLogStore<C>
+where
+    C: Core<
+        Persisted: Serialize + DeserializeOwned + Send,
+        PersistOp: Serialize + DeserializeOwned,
+    >,
+{
+    fn load(&self) -> Result<C::Persisted, StorageError> {
+        Ok(self.image.clone())
+    }
+
+    fn apply(&mut self, ops: &[C::PersistOp]) -> Result<(), StorageError> {
+        if ops.is_empty() {
+            return Ok(());
+        }
+        let fold = self.rows + 1 >= FOLD_AFTER_ROWS;
+        let txn = self.db.begin_write().map_err(err)?;
+        {
+            let mut table = txn.open_table(OPS).map_err(err)?;
+            if fold {
+                let mut image = self.image.clone();
+                for op in ops {
+                    C::apply_persist(&mut image, op);
+                }
+                let bytes = postcard::to_allocvec(&image).map_err(err)?;
+                txn.open_table(META)
+                    .map_err(err)?
+                    .insert("image", bytes.as_slice())
+                    .map_err(err)?;
+                table.retain(|_, _| false).map_err(err)?;
+            } else {
+                let bytes = postcard::to_allocvec(ops).map_err(err)?;
+                table.insert(self.next_row, bytes.as_slice()).map_err(err)?;
+            }
+        }
+        txn.commit().map_err(err)?;
+        for op in ops {
+            C::apply_persist(&mut self.image, op);
+        }
+        self.next_row += 1;
+        self.rows = if fold { 0 } else { self.rows + 1 };
+        Ok(())
     }
 }
 
