@@ -381,4 +381,35 @@ mod tests {
         assert_eq!(storage.load().expect("load"), expected);
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    #[test]
+    fn the_op_log_store_reads_back_what_it_was_given_across_folds_and_reopening() {
+        use distsys_consensus::paxos::{Ballot, MultiPaxos, PaxosPersistOp, PaxosPersisted};
+        let dir = std::env::temp_dir().join(format!("distsys-oplog-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut expected = PaxosPersisted::default();
+        // 300 writes: one fold after 256 rows, then 44 rows after it; reopened every 50.
+        let mut store = OpLogStore::<MultiPaxos>::open(&dir, "multipaxos.redb").expect("open");
+        for round in 1..=300u64 {
+            if round % 50 == 0 {
+                drop(store);
+                store = OpLogStore::<MultiPaxos>::open(&dir, "multipaxos.redb").expect("open");
+                assert_eq!(Storage::<MultiPaxos>::load(&store).expect("load"), expected);
+            }
+            let ballot = Ballot { round, node: 2 };
+            let ops = vec![
+                PaxosPersistOp::Promise(ballot),
+                PaxosPersistOp::Accept(round, ballot, round.to_le_bytes().to_vec()),
+            ];
+            store.apply(&ops).expect("apply");
+            for op in &ops {
+                expected.apply(op);
+            }
+        }
+        drop(store);
+        let store = OpLogStore::<MultiPaxos>::open(&dir, "multipaxos.redb").expect("reopen");
+        assert_eq!(Storage::<MultiPaxos>::load(&store).expect("load"), expected);
+        assert!(store.rows < FOLD_AFTER_ROWS, "folded: {} rows", store.rows);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -77,7 +77,10 @@ fn multipaxos_and_pbft_nodes_survive_the_same_faults_with_a_linearizable_history
             out.contains("verdict: linearizable, no acknowledged write lost"),
             "{protocol}: {out}"
         );
-        assert!(out.contains("kill -9 every node, restart all"), "{protocol}: {out}");
+        assert!(
+            out.contains("kill -9 every node, restart all"),
+            "{protocol}: {out}"
+        );
         assert!(out.contains("final reads 5/5"), "{protocol}: {out}");
     }
 }
@@ -103,6 +106,9 @@ fn the_seeded_bugs_of_multipaxos_and_pbft_are_caught_on_real_processes() {
             port,
         ]);
         assert_eq!(code, 1, "{protocol} {mutant}: {out}");
-        assert!(out.contains("NOT linearizable"), "{protocol} {mutant}: {out}");
+        assert!(
+            out.contains("NOT linearizable"),
+            "{protocol} {mutant}: {out}"
+        );
     }
 }
