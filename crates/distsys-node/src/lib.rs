@@ -1,23 +1,32 @@
-//! distsys-node: the real replicated key-value node. The same sans-IO Raft core and replica the
-//! simulator runs, driven by a protocol thread; peers over TCP with length-prefixed postcard
-//! frames after an HMAC handshake on the cluster key; term, vote, log and snapshots in redb,
-//! fsynced before the messages and answers that depend on them; a Redis-protocol client port;
-//! an HTTP admin port with Prometheus metrics; JSON logs in the seed's schema.
+//! distsys-node: the real replicated key-value node. The same sans-IO consensus cores and
+//! replica the simulator runs (Raft, Multi-Paxos or PBFT, chosen by the configuration's
+//! `protocol`), driven by a protocol thread; peers over TCP with length-prefixed postcard
+//! frames after an HMAC handshake on the cluster key (PBFT's messages also carry their own
+//! MACs, keys derived from the cluster key); the core's durable state in redb, fsynced before
+//! the messages and answers that depend on them; a Redis-protocol client port; an HTTP admin
+//! port with Prometheus metrics; JSON logs in the seed's schema.
+//!
+//! What a user needs is exported: [`run`] with its [`NodeConfig`] ([`Member`], [`ConfigError`],
+//! [`NodeError`]), the protocols it runs ([`ProtocolName`]), the queue bounds ([`INPUT_QUEUE`],
+//! [`PEER_QUEUE`]), the storage interface and its fault-injecting wrapper ([`storage`]), and the
+//! project's one RESP codec ([`resp`], which the harness's clients use). Everything else (the
+//! protocol thread, the transport, the client and admin ports, logging) is internal.
 
-pub mod admin;
-pub mod client;
-pub mod config;
-pub mod frame;
-pub mod logging;
-pub mod metrics;
-pub mod node;
-pub mod protocol;
+mod admin;
+mod client;
+mod config;
+mod frame;
+mod logging;
+mod metrics;
+mod node;
+mod protocol;
 pub mod resp;
 pub mod storage;
-pub mod transport;
+mod transport;
 
 pub use config::{ConfigError, Member, NodeConfig};
-pub use protocol::{Protocol, ProtocolName};
+use protocol::Protocol;
+pub use protocol::ProtocolName;
 
 use distsys_types::event;
 use distsys_types::Event;
