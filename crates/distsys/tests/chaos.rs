@@ -105,9 +105,13 @@ fn the_seeded_bugs_of_multipaxos_and_pbft_are_caught_on_real_processes() {
             "--base-port",
             port,
         ]);
+        // Rejected: a safety violation (a lost or stale write), or, for PBFT's broken view
+        // change, sometimes a cluster that never recovers (the stuck sequence numbers the
+        // missing prepared certificates leave).
         assert_eq!(code, 1, "{protocol} {mutant}: {out}");
         assert!(
-            out.contains("NOT linearizable"),
+            out.contains("NOT linearizable")
+                || out.contains("did not recover (liveness violation)"),
             "{protocol} {mutant}: {out}"
         );
     }
