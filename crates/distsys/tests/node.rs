@@ -311,3 +311,55 @@ fn a_full_disk_stops_the_node_with_an_error_and_loses_no_acknowledged_write() {
         std::panic::resume_unwind(e);
     }
 }
+
+#[test]
+fn a_pbft_cluster_from_cluster_up_answers_on_every_node() {
+    let dir = std::env::temp_dir().join(format!("distsys-node-pbft-{}", std::process::id()));
+    let dir = dir.display().to_string();
+    let base = 25500u16;
+    cluster(&[
+        "up",
+        "--nodes",
+        "4",
+        "--dir",
+        &dir,
+        "--base-port",
+        &base.to_string(),
+        "--protocol",
+        "pbft",
+    ]);
+    let result = std::panic::catch_unwind(|| {
+        let config = std::fs::read_to_string(format!("{dir}/n1/config.yaml")).expect("config");
+        assert!(config.contains("protocol: pbft"), "{config}");
+        let addrs = (1..=4).map(|i| SocketAddr::from(([127, 0, 0, 1], base + i)));
+        let mut conns = Connections::new(addrs.collect());
+        // Every replica executes every command: a write through node 1, reads through each.
+        let start = Instant::now();
+        while conns.call(0, &["SET", "greeting", "hello"]).ok() != Some(Reply::Simple("OK".into()))
+        {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "no answer within 20 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        for node in 0..4 {
+            let got = conns.call(node, &["GET", "greeting"]).expect("a reply");
+            assert_eq!(
+                got,
+                Reply::Bulk(Some(b"hello".to_vec())),
+                "node {}",
+                node + 1
+            );
+        }
+        assert_eq!(
+            conns.call(3, &["INCR", "n"]).expect("a reply"),
+            Reply::Integer(1)
+        );
+    });
+    cluster(&["down", "--dir", &dir]);
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
