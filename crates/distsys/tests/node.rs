@@ -344,7 +344,19 @@ fn a_pbft_cluster_from_cluster_up_answers_on_every_node() {
             std::thread::sleep(Duration::from_millis(50));
         }
         for node in 0..4 {
-            let got = conns.call(node, &["GET", "greeting"]).expect("a reply");
+            // A replica whose links are still coming up may take a retransmission to order the
+            // read (a client timeout, retried); any value it answers must be the write's.
+            let start = Instant::now();
+            let got = loop {
+                match conns.call(node, &["GET", "greeting"]) {
+                    Ok(reply) => break reply,
+                    Err(e) => assert!(
+                        start.elapsed() < Duration::from_secs(20),
+                        "node {}: {e}",
+                        node + 1
+                    ),
+                }
+            };
             assert_eq!(
                 got,
                 Reply::Bulk(Some(b"hello".to_vec())),
