@@ -5,6 +5,15 @@
 //!
 //! The names are parsed here for now; when the simulator's protocol registry lands they should
 //! come from it.
+//!
+//! How a client is answered: under Raft and Multi-Paxos the leader answers once the command is
+//! committed and applied (a follower redirects with `MOVED`). Under PBFT every replica takes
+//! commands and answers each from its own execution, which happens only once the request is
+//! committed there (2f+1 matching commit messages, so every correct replica executes the same
+//! request at the same sequence number and computes the same result). A client that trusts
+//! the node it talks to can take that answer; a node does not wait for f+1 other replicas'
+//! replies, so a client that must tolerate a byzantine node it talks to asks f+1 nodes (every
+//! node answers every command, reads included) and takes the answer they agree on.
 
 use crate::storage::{OpLogStore, RaftStore, Storage, StorageError};
 use distsys_consensus::paxos::{MultiPaxos, PaxosConfig, PaxosMutant, PaxosPersisted};
@@ -280,11 +289,7 @@ impl Protocol for Pbft {
         Ok(Box::new(OpLogStore::<Pbft>::open(dir, "pbft.redb")?))
     }
 
-    /// PBFT answers a client from this replica's own execution of its request, after the
-    /// request committed here (2f+1 matching commits: every correct replica executes it at the
-    /// same point). A client that trusts the node it talks to trusts that answer; one that must
-    /// tolerate a byzantine node asks f+1 nodes and takes the answer they agree on (every node
-    /// answers every command).
+    /// Pair keys from the cluster key; answers as the module documentation says.
     fn build(settings: &Settings, persisted: &Self::Persisted, _seed: u64) -> Result<Pbft, String> {
         let keys = Keys::derive(
             &pbft_secret(&settings.cluster_key),

@@ -120,6 +120,7 @@ where
                 "injected failure: no space left on device".into(),
             ));
         }
+        debug_assert!(!self.failed, "a failed store passes nothing on");
         if let Some(left) = &mut self.writes_left {
             *left -= 1;
         }
@@ -325,6 +326,10 @@ where
         }
         self.next_row += 1;
         self.rows = if fold { 0 } else { self.rows + 1 };
+        debug_assert!(
+            self.rows < FOLD_AFTER_ROWS,
+            "rows are folded before they pile up"
+        );
         Ok(())
     }
 }
