@@ -123,7 +123,7 @@ pub struct Persisted {
 }
 
 /// A change to apply to the persisted state, in order, before sending the Ready's messages.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PersistOp {
     /// Store a new term/vote.
     HardState(HardState),

@@ -1,30 +1,26 @@
 //! The HTTP admin port: `/metrics` (Prometheus), `/health`, `/status` (JSON).
 
 use crate::metrics::Metrics;
-use crate::node::Input;
+use crate::node::{Input, Queue};
 use axum::extract::Path;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use std::sync::mpsc::Sender;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 #[derive(Clone)]
 struct AdminState {
     metrics: Metrics,
-    inputs: Arc<Mutex<Sender<Input>>>,
+    inputs: Arc<dyn Queue>,
 }
 
 /// Serves the admin port on `listener`.
-pub async fn serve(listener: TcpListener, metrics: Metrics, inputs: Sender<Input>) {
-    let state = AdminState {
-        metrics,
-        inputs: Arc::new(Mutex::new(inputs)),
-    };
+pub async fn serve(listener: TcpListener, metrics: Metrics, inputs: Arc<dyn Queue>) {
+    let state = AdminState { metrics, inputs };
     let app = Router::new()
         .route("/metrics", get(metrics_page))
         .route("/health", get(health))
@@ -47,7 +43,7 @@ async fn metrics_page(State(state): State<AdminState>) -> impl IntoResponse {
 
 async fn ask(state: &AdminState) -> Option<crate::node::Status> {
     let (reply, answer) = oneshot::channel();
-    state.inputs.lock().ok()?.send(Input::Status(reply)).ok()?;
+    state.inputs.try_queue(Input::Status(reply)).ok()?;
     tokio::time::timeout(std::time::Duration::from_secs(2), answer)
         .await
         .ok()?
@@ -76,11 +72,7 @@ async fn status(State(state): State<AdminState>) -> impl IntoResponse {
 }
 
 fn send(state: &AdminState, input: Input) -> bool {
-    state
-        .inputs
-        .lock()
-        .ok()
-        .is_some_and(|i| i.send(input).is_ok())
+    state.inputs.try_queue(input).is_ok()
 }
 
 /// `POST /admin/transfer/{id}`: the leader hands leadership to member `id`.

@@ -5,14 +5,13 @@
 //! leader's client port (`redis-cli -c` follows it). `READONLY` lets a connection read the local
 //! replica without a ReadIndex round (possibly stale).
 
-use crate::node::{Input, Status};
+use crate::node::{Input, Queue, QueueError, Status, Unavailable};
 use crate::resp::{decode, Reply};
 use distsys_consensus::kv::Op;
 use distsys_consensus::replica::{ClientOp, ClientReply};
 use distsys_consensus::NodeId;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -28,7 +27,7 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
 /// What every connection shares.
 pub struct Shared {
     /// The protocol thread.
-    pub inputs: Sender<Input>,
+    pub inputs: Arc<dyn Queue>,
     /// Client addresses by node, for redirections.
     pub clients: BTreeMap<NodeId, SocketAddr>,
     /// AUTH password, if any.
@@ -133,24 +132,39 @@ async fn submit(
 ) -> Result<ClientReply, Reply> {
     session.seq += 1;
     let (reply, answer) = oneshot::channel();
-    shared
-        .inputs
-        .send(Input::Request {
+    enqueue(
+        shared,
+        Input::Request {
             client: session.client,
             seq: session.seq,
             op,
             kind,
             reply,
-        })
-        .map_err(|_| Reply::Error("ERR node is shutting down".into()))?;
+        },
+    )?;
     match tokio::time::timeout(ANSWER_TIMEOUT, answer).await {
-        Ok(Ok(ClientReply::NotLeader { leader })) => Err(redirect(shared, leader)),
-        Ok(Ok(reply)) => Ok(reply),
+        Ok(Ok(Ok(ClientReply::NotLeader { leader }))) => Err(redirect(shared, leader)),
+        Ok(Ok(Ok(reply))) => Ok(reply),
+        Ok(Ok(Err(Unavailable::Storage(why)))) => Err(Reply::Error(format!(
+            "ERR storage failure on this node ({why}): not acknowledged, the operation may or may not take effect; the node is stopping"
+        ))),
         Ok(Err(_)) => Err(Reply::Error("ERR node is shutting down".into())),
         Err(_) => Err(Reply::Error(
             "TIMEOUT no answer within 10 s: the operation may or may not have taken effect".into(),
         )),
     }
+}
+
+/// Queues `input` for the protocol thread without waiting: when its queue is full the client
+/// is told to retry (`TRYAGAIN`: the command was not taken), never left hanging.
+fn enqueue(shared: &Shared, input: Input) -> Result<(), Reply> {
+    shared.inputs.try_queue(input).map_err(|e| match e {
+        QueueError::Full => Reply::Error(format!(
+            "TRYAGAIN node busy: its input queue ({} requests) is full; the command was not taken, retry later",
+            crate::INPUT_QUEUE
+        )),
+        QueueError::Closed => Reply::Error("ERR node is shutting down".into()),
+    })
 }
 
 fn redirect(shared: &Shared, leader: Option<NodeId>) -> Reply {
@@ -167,10 +181,7 @@ async fn read(
 ) -> Result<Option<String>, Reply> {
     if session.stale {
         let (reply, answer) = oneshot::channel();
-        shared
-            .inputs
-            .send(Input::LocalRead { key, reply })
-            .map_err(|_| Reply::Error("ERR node is shutting down".into()))?;
+        enqueue(shared, Input::LocalRead { key, reply })?;
         return answer
             .await
             .map_err(|_| Reply::Error("ERR node is shutting down".into()));
@@ -190,10 +201,12 @@ async fn write(
     submit(shared, session, ClientOp::Write(op), kind).await
 }
 
-async fn status(shared: &Shared) -> Option<Status> {
+async fn status(shared: &Shared) -> Result<Status, Reply> {
     let (reply, answer) = oneshot::channel();
-    shared.inputs.send(Input::Status(reply)).ok()?;
-    answer.await.ok()
+    enqueue(shared, Input::Status(reply))?;
+    answer
+        .await
+        .map_err(|_| Reply::Error("ERR node is shutting down".into()))
 }
 
 async fn execute(shared: &Shared, session: &mut Session, args: Vec<Vec<u8>>) -> Reply {
@@ -343,9 +356,7 @@ async fn data_command(
 
 /// INFO: the node's replication status, in Redis's `# Replication` section format.
 async fn info(shared: &Shared) -> Result<Reply, Reply> {
-    let s = status(shared)
-        .await
-        .ok_or_else(|| Reply::Error("ERR node is shutting down".into()))?;
+    let s = status(shared).await?;
     let info = format!(
         "# Replication\r\nrole:{}\r\nnode_id:{}\r\nterm:{}\r\nleader:{}\r\ncommit_index:{}\r\napplied_index:{}\r\nlast_index:{}\r\n",
         s.role, s.id, s.term,
@@ -418,9 +429,10 @@ mod tests {
 
     #[test]
     fn a_password_is_required_before_anything_but_auth() {
-        let (inputs, _received) = std::sync::mpsc::channel();
+        let (inputs, _received) =
+            std::sync::mpsc::sync_channel::<crate::node::Inbound<distsys_consensus::Message>>(16);
         let shared = Shared {
-            inputs,
+            inputs: Arc::new(inputs),
             clients: BTreeMap::new(),
             password: Some("s3cret".into()),
             unsafe_stale_reads: false,
@@ -456,5 +468,41 @@ mod tests {
             run(&shared, &mut session, &["FLUSHALL"]),
             Reply::Error("ERR unknown command 'FLUSHALL'".into())
         );
+    }
+
+    #[test]
+    fn a_full_input_queue_answers_tryagain_at_once_and_takes_nothing() {
+        // A queue of one, already holding a request the protocol thread has not taken.
+        let (inputs, received) =
+            std::sync::mpsc::sync_channel::<crate::node::Inbound<distsys_consensus::Message>>(1);
+        let shared = Shared {
+            inputs: Arc::new(inputs),
+            clients: BTreeMap::new(),
+            password: None,
+            unsafe_stale_reads: false,
+        };
+        let (reply, _answer) = oneshot::channel();
+        shared
+            .inputs
+            .try_queue(Input::Status(reply))
+            .expect("room for one");
+        let mut session = Session {
+            client: 1,
+            seq: 0,
+            authed: true,
+            stale: false,
+        };
+        for command in [&["SET", "k", "v"][..], &["GET", "k"], &["INFO"]] {
+            let reply = run(&shared, &mut session, command);
+            let Reply::Error(e) = &reply else {
+                panic!("{command:?}: {reply:?}");
+            };
+            assert!(e.starts_with("TRYAGAIN node busy"), "{command:?}: {e}");
+        }
+        assert!(matches!(
+            received.try_recv(),
+            Ok(crate::node::Inbound::Input(Input::Status(_)))
+        ));
+        assert!(received.try_recv().is_err(), "nothing else was queued");
     }
 }

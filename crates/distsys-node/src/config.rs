@@ -1,5 +1,6 @@
 //! A node's configuration file (YAML or JSON), validated with errors that name the field.
 
+use crate::protocol::ProtocolName;
 use distsys_consensus::NodeId;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -48,6 +49,18 @@ pub struct NodeConfig {
     /// on any node without a ReadIndex round (stale reads). Never set it in production.
     #[serde(default)]
     pub unsafe_stale_reads: bool,
+    /// The consensus protocol: `raft` (the default), `multipaxos` or `pbft` (see
+    /// [`ProtocolName::parse`]). Every member must run the same one.
+    #[serde(default = "default_protocol")]
+    pub protocol: String,
+    /// A seeded bug of the protocol to run, by name (its `--list-mutants` name), for the chaos
+    /// tests' broken variants. Never set it in production.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mutant: Option<String>,
+}
+
+fn default_protocol() -> String {
+    "raft".into()
 }
 
 fn default_heartbeat_ms() -> u64 {
@@ -137,7 +150,32 @@ impl NodeConfig {
                 "must be [min, max] with min < max".into(),
             );
         }
+        let Some(protocol) = ProtocolName::parse(&self.protocol) else {
+            return invalid(
+                "protocol",
+                format!("{:?} is not raft, multipaxos or pbft", self.protocol),
+            );
+        };
+        if let Some(mutant) = &self.mutant {
+            let names = protocol.mutants();
+            if !names.contains(&mutant.as_str()) {
+                return invalid(
+                    "mutant",
+                    format!(
+                        "{mutant:?} is not a seeded bug of {} (one of: {})",
+                        protocol.name(),
+                        names.join(", ")
+                    ),
+                );
+            }
+        }
         Ok(())
+    }
+
+    /// The protocol named by `protocol` (Raft if it names none; [`NodeConfig::validate`]
+    /// rejects such a configuration).
+    pub fn protocol(&self) -> ProtocolName {
+        ProtocolName::parse(&self.protocol).unwrap_or(ProtocolName::Raft)
     }
 
     /// The cluster key's bytes.
@@ -182,6 +220,8 @@ mod tests {
             election_timeout_ms: (300, 600),
             unsafe_stale_reads: false,
             peer_routes: BTreeMap::new(),
+            protocol: "raft".into(),
+            mutant: None,
         }
     }
 
@@ -205,6 +245,19 @@ mod tests {
             .unwrap_err()
             .to_string()
             .starts_with("heartbeat_ms:"));
+        let mut c = config();
+        c.protocol = "zab".into();
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .starts_with("protocol:"));
+        let mut c = config();
+        c.protocol = "pbft".into();
+        c.mutant = Some("vote-twice".into());
+        assert!(c.validate().unwrap_err().to_string().starts_with("mutant:"));
+        c.mutant = Some("skip-digest-check".into());
+        assert!(c.validate().is_ok());
         let bad = serde_norway::from_str::<NodeConfig>("id: 1\nmembers: {}\nadmin: x\n");
         assert!(bad.is_err());
     }

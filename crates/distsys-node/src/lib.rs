@@ -1,32 +1,46 @@
-//! distsys-node: the real replicated key-value node. The same sans-IO Raft core and replica the
-//! simulator runs, driven by a protocol thread; peers over TCP with length-prefixed postcard
-//! frames after an HMAC handshake on the cluster key; term, vote, log and snapshots in redb,
-//! fsynced before the messages and answers that depend on them; a Redis-protocol client port;
-//! an HTTP admin port with Prometheus metrics; JSON logs in the seed's schema.
+//! distsys-node: the real replicated key-value node. The same sans-IO consensus cores and
+//! replica the simulator runs (Raft, Multi-Paxos or PBFT, chosen by the configuration's
+//! `protocol`), driven by a protocol thread; peers over TCP with length-prefixed postcard
+//! frames after an HMAC handshake on the cluster key (PBFT's messages also carry their own
+//! MACs, keys derived from the cluster key); the core's durable state in redb, fsynced before
+//! the messages and answers that depend on them; a Redis-protocol client port; an HTTP admin
+//! port with Prometheus metrics; JSON logs in the seed's schema.
 //!
-//! - [`node`]: the protocol thread; [`storage`]: durable state in redb; [`config`]: the
-//!   configuration file and its validation.
-//! - [`transport`]: peer links over TCP; [`frame`]: their frames and the HMAC handshake.
-//! - [`client`]: the Redis-protocol client port; [`resp`]: the project's one RESP codec.
-//! - [`admin`]: the HTTP admin port; [`metrics`]: the Prometheus families; [`logging`]: JSON logs.
+//! What a user needs is exported: [`run`] with its [`NodeConfig`] ([`Member`], [`ConfigError`],
+//! [`NodeError`]), the protocols it runs ([`ProtocolName`]), the queue bounds ([`INPUT_QUEUE`],
+//! [`PEER_QUEUE`]), the storage interface and its fault-injecting wrapper ([`storage`]), and the
+//! project's one RESP codec ([`resp`], which the harness's clients use). Everything else (the
+//! protocol thread, the transport, the client and admin ports, logging) is internal.
 
-pub mod admin;
-pub mod client;
-pub mod config;
-pub mod frame;
-pub mod logging;
-pub mod metrics;
-pub mod node;
+mod admin;
+mod client;
+mod config;
+mod frame;
+mod logging;
+mod metrics;
+mod node;
+mod protocol;
 pub mod resp;
 pub mod storage;
-pub mod transport;
+mod transport;
 
 pub use config::{ConfigError, Member, NodeConfig};
+use protocol::Protocol;
+pub use protocol::ProtocolName;
 
 use distsys_types::event;
 use distsys_types::Event;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+
+/// Inputs (peer messages, client requests, admin calls) queued for the protocol thread at most.
+/// When the queue is full a peer message is dropped (the protocols resend what matters) and a
+/// client gets `-TRYAGAIN node busy ...` at once (the command was not taken).
+pub const INPUT_QUEUE: usize = 4096;
+
+/// Messages queued for one peer's link at most; when full, further messages to that peer are
+/// dropped (counted in `/status` as the peer's `dropped_messages`), as when the link is down.
+pub const PEER_QUEUE: usize = 1024;
 
 /// Why a node could not start.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +51,10 @@ pub enum NodeError {
     /// Storage could not be opened or read.
     #[error(transparent)]
     Storage(#[from] storage::StorageError),
+    /// A write to storage failed while running (a full disk, an I/O error). Nothing that
+    /// depended on it was sent or acknowledged; waiting clients were told so.
+    #[error("stopped: {0} (nothing that depended on the failed write was sent or acknowledged)")]
+    StorageFailed(storage::StorageError),
     /// A port could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -50,32 +68,80 @@ pub enum NodeError {
     Runtime(std::io::Error),
 }
 
-/// Runs a node until the process is told to stop (SIGINT or SIGTERM).
+/// Runs a node of the configuration's protocol until the process is told to stop (SIGINT or
+/// SIGTERM: `Ok`) or its storage fails ([`NodeError::StorageFailed`]); never exits the
+/// process itself.
 pub fn run(config: NodeConfig) -> Result<(), NodeError> {
     config.validate()?;
+    match config.protocol() {
+        ProtocolName::Raft => run_with::<distsys_consensus::raft::Raft>(config),
+        ProtocolName::MultiPaxos => run_with::<distsys_consensus::paxos::MultiPaxos>(config),
+        ProtocolName::Pbft => run_with::<distsys_consensus::pbft::Pbft>(config),
+    }
+}
+
+/// [`run`] for protocol `C`.
+fn run_with<C: Protocol>(config: NodeConfig) -> Result<(), NodeError> {
     logging::init(config.id);
-    let key = Arc::new(config.key().ok_or(ConfigError::Invalid {
+    let key = config.key().ok_or(ConfigError::Invalid {
         field: "cluster_key",
         rule: "must be hex".into(),
-    })?);
-    let storage = storage::Storage::open(&config.data_dir)?;
+    })?;
+    let storage = C::open_storage(&config.data_dir)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(NodeError::Runtime)?;
     let metrics = metrics::Metrics::new();
-    let (inputs, receiver) = std::sync::mpsc::channel();
-    let members: Vec<u64> = config.members.keys().copied().collect();
-    let (peers, outgoing) = peer_channels(&config);
-    let node = node::Node::new(
-        config.id,
-        members.clone(),
-        (config.heartbeat_ms, config.election_timeout_ms),
-        storage,
-        peers,
-        metrics.clone(),
-    )?;
+    let (inputs, receiver) = std::sync::mpsc::sync_channel(INPUT_QUEUE);
+    let settings = protocol::Settings {
+        id: config.id,
+        members: config.members.keys().copied().collect(),
+        heartbeat_ms: config.heartbeat_ms,
+        election_timeout_ms: config.election_timeout_ms,
+        mutant: config.mutant.clone(),
+        cluster_key: key.clone(),
+    };
+    let (peers, outgoing) = peer_channels::<C::Message>(&config);
+    let node = node::Node::<C>::new(&settings, storage, peers, metrics.clone())?;
+    start_network::<C>(&runtime, &config, Arc::new(key), outgoing, &inputs, metrics)?;
+    let (done, finished) = tokio::sync::oneshot::channel();
+    let protocol = std::thread::Builder::new()
+        .name(C::NAME.name().into())
+        .spawn(move || {
+            let _ = done.send(node.run(receiver));
+        })
+        .map_err(NodeError::Runtime)?;
+    let failed = runtime.block_on(async {
+        tokio::select! {
+            stop = stop_signal() => stop.map(|()| None),
+            result = finished => Ok(match result {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(NodeError::StorageFailed(e)),
+                Err(_) => Some(NodeError::Runtime(std::io::Error::other(
+                    "the protocol thread stopped unexpectedly",
+                ))),
+            }),
+        }
+    })?;
+    logging::emit(None, &Event::NodeStopping(event::NoContext {}));
+    drop(inputs);
+    drop(runtime);
+    let _ = protocol.join();
+    failed.map_or(Ok(()), Err)
+}
+
+/// Binds the peer, client and admin ports and starts their tasks on `runtime`: the peer
+/// listener, one link per peer draining `outgoing`, the client port, the admin port.
+fn start_network<C: Protocol>(
+    runtime: &tokio::runtime::Runtime,
+    config: &NodeConfig,
+    key: Arc<Vec<u8>>,
+    outgoing: Vec<Outgoing<C::Message>>,
+    inputs: &std::sync::mpsc::SyncSender<node::Inbound<C::Message>>,
+    metrics: metrics::Metrics,
+) -> Result<(), NodeError> {
     let me = config.me().clone();
     let bind = |addr| {
         runtime.block_on(async move {
@@ -87,7 +153,7 @@ pub fn run(config: NodeConfig) -> Result<(), NodeError> {
     let peer_listener = bind(me.peer)?;
     let client_listener = bind(me.client)?;
     let admin_listener = bind(config.admin)?;
-    let member_set: Arc<BTreeSet<u64>> = Arc::new(members.into_iter().collect());
+    let member_set: Arc<BTreeSet<u64>> = Arc::new(config.members.keys().copied().collect());
     runtime.spawn(transport::listen(
         peer_listener,
         config.id,
@@ -105,8 +171,9 @@ pub fn run(config: NodeConfig) -> Result<(), NodeError> {
             inputs.clone(),
         ));
     }
+    let queue: Arc<dyn node::Queue> = Arc::new(inputs.clone());
     let shared = Arc::new(client::Shared {
-        inputs: inputs.clone(),
+        inputs: queue.clone(),
         clients: config
             .members
             .iter()
@@ -116,7 +183,7 @@ pub fn run(config: NodeConfig) -> Result<(), NodeError> {
         unsafe_stale_reads: config.unsafe_stale_reads,
     });
     runtime.spawn(client::listen(client_listener, shared));
-    runtime.spawn(admin::serve(admin_listener, metrics, inputs.clone()));
+    runtime.spawn(admin::serve(admin_listener, metrics, queue));
     logging::emit(
         None,
         &Event::NodeListening(event::NodeListening {
@@ -125,30 +192,20 @@ pub fn run(config: NodeConfig) -> Result<(), NodeError> {
             admin: config.admin.to_string(),
         }),
     );
-    let protocol = std::thread::Builder::new()
-        .name("raft".into())
-        .spawn(move || node.run(receiver))
-        .map_err(NodeError::Runtime)?;
-    runtime.block_on(stop_signal())?;
-    logging::emit(None, &Event::NodeStopping(event::NoContext {}));
-    drop(inputs);
-    drop(runtime);
-    let _ = protocol.join();
     Ok(())
 }
 
-/// One channel per peer: the senders the protocol thread writes to, and for each peer its id,
-/// the address to dial (its route, when one is configured) and the receiver its link drains.
-#[allow(clippy::type_complexity)]
-fn peer_channels(
+/// A peer's link: its id, the address to dial, the queue of messages to it.
+type Outgoing<M> = (u64, std::net::SocketAddr, tokio::sync::mpsc::Receiver<M>);
+
+/// One bounded channel per peer ([`PEER_QUEUE`]): the senders the protocol thread writes to,
+/// and for each peer its id, the address to dial (its route, when one is configured) and the
+/// receiver its link drains.
+fn peer_channels<M>(
     config: &NodeConfig,
 ) -> (
-    BTreeMap<u64, tokio::sync::mpsc::UnboundedSender<distsys_consensus::Message>>,
-    Vec<(
-        u64,
-        std::net::SocketAddr,
-        tokio::sync::mpsc::UnboundedReceiver<distsys_consensus::Message>,
-    )>,
+    BTreeMap<u64, tokio::sync::mpsc::Sender<M>>,
+    Vec<Outgoing<M>>,
 ) {
     let mut peers = BTreeMap::new();
     let mut outgoing = Vec::new();
@@ -156,7 +213,7 @@ fn peer_channels(
         if id == config.id {
             continue;
         }
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let (tx, rx) = tokio::sync::mpsc::channel(PEER_QUEUE);
         peers.insert(id, tx);
         let route = config.peer_routes.get(&id).copied().unwrap_or(member.peer);
         outgoing.push((id, route, rx));

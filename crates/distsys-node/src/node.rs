@@ -1,14 +1,14 @@
-//! The protocol thread: the same sans-IO Raft replica the simulator drives, fed by the network,
-//! the client port and a 5 ms clock. Every round it drains what arrived (many client writes
+//! The protocol thread: the same sans-IO replica the simulator drives, over any
+//! [`Protocol`] (Raft, Multi-Paxos, PBFT), fed by the network, the client port and a 5 ms clock. Every round it drains what arrived (many client writes
 //! share a round, hence one fsync), writes the Ready's state to disk **before** sending its
 //! messages or answering, then sends, applies and answers.
 
 use crate::logging;
 use crate::metrics::Metrics;
-use crate::storage::Storage;
-use distsys_consensus::raft::Config;
+use crate::protocol::{Protocol, Settings};
+use crate::storage::{Storage, StorageError};
 use distsys_consensus::replica::{ClientOp, ClientReply, ClientRequest, Replica};
-use distsys_consensus::{Index, Message, NodeId, PersistOp, Role};
+use distsys_consensus::{Index, NodeId, Role};
 use distsys_types::event::{self, Level};
 use distsys_types::metrics::{ElectionResult, PartitionChange};
 use distsys_types::Event;
@@ -16,12 +16,56 @@ use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc::UnboundedSender, oneshot};
+use tokio::sync::{mpsc::error::TrySendError, mpsc::Sender, oneshot};
 
-/// Something for the protocol thread.
+/// What a request gets back: the replica's reply, or why this node cannot give one.
+pub type Answer = Result<ClientReply, Unavailable>;
+
+/// Why the node answers a request with no reply of the replica.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unavailable {
+    /// The node's storage failed (a full disk, an I/O error): the node is stopping. The
+    /// operation may or may not take effect (another replica may still commit an entry this one
+    /// sent before the failure); it was not acknowledged.
+    Storage(String),
+}
+
+/// What reaches the protocol thread: a message of protocol message type `M` from a peer, or
+/// an [`Input`] from the client and admin ports or a link.
+pub enum Inbound<M> {
+    /// A message from a peer (authenticated by the link's handshake).
+    Peer(NodeId, M),
+    /// Anything else.
+    Input(Input),
+}
+
+/// Why a request could not be queued for the protocol thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueError {
+    /// The queue is full ([`crate::INPUT_QUEUE`]): nothing was taken, retry later.
+    Full,
+    /// The protocol thread is gone.
+    Closed,
+}
+
+/// Where the client and admin ports queue [`Input`]s for the protocol thread, whatever its
+/// protocol's message type; never waits.
+pub trait Queue: Send + Sync {
+    /// Queues `input`, or says why not (it is then dropped).
+    fn try_queue(&self, input: Input) -> Result<(), QueueError>;
+}
+
+impl<M: Send> Queue for std::sync::mpsc::SyncSender<Inbound<M>> {
+    fn try_queue(&self, input: Input) -> Result<(), QueueError> {
+        self.try_send(Inbound::Input(input)).map_err(|e| match e {
+            std::sync::mpsc::TrySendError::Full(_) => QueueError::Full,
+            std::sync::mpsc::TrySendError::Disconnected(_) => QueueError::Closed,
+        })
+    }
+}
+
+/// Something for the protocol thread from the client or admin port or a link.
 pub enum Input {
-    /// A message from a peer.
-    Peer(NodeId, Message),
     /// A client operation; the answer goes to `reply`.
     Request {
         /// Client session id.
@@ -33,7 +77,7 @@ pub enum Input {
         /// Operation type, for the latency metric.
         kind: &'static str,
         /// Where the answer goes.
-        reply: oneshot::Sender<ClientReply>,
+        reply: oneshot::Sender<Answer>,
     },
     /// A read of the local state machine, without a ReadIndex round (possibly stale).
     LocalRead {
@@ -101,6 +145,8 @@ pub struct PeerStatus {
     pub lag_entries: Option<u64>,
     /// On the leader: age of the oldest entry the follower lacks, seconds.
     pub lag_seconds: Option<f64>,
+    /// Messages to it dropped because its queue ([`crate::PEER_QUEUE`]) was full.
+    pub dropped_messages: u64,
 }
 
 fn role_name(role: Role) -> &'static str {
@@ -112,14 +158,16 @@ fn role_name(role: Role) -> &'static str {
     }
 }
 
-/// The protocol thread's state.
-pub struct Node {
+/// The protocol thread's state, over protocol `C`.
+pub struct Node<C: Protocol> {
     id: NodeId,
-    replica: Replica,
-    storage: Storage,
-    peers: BTreeMap<NodeId, UnboundedSender<Message>>,
+    replica: Replica<C>,
+    storage: Box<dyn Storage<C>>,
+    peers: BTreeMap<NodeId, Sender<C::Message>>,
+    /// Messages dropped per peer because its queue was full.
+    dropped: BTreeMap<NodeId, u64>,
     links: BTreeMap<NodeId, bool>,
-    waiting: HashMap<u64, (oneshot::Sender<ClientReply>, Instant, &'static str)>,
+    waiting: HashMap<u64, (oneshot::Sender<Answer>, Instant, &'static str)>,
     next_connection: u64,
     metrics: Metrics,
     start: Instant,
@@ -128,35 +176,37 @@ pub struct Node {
     appended_at: BTreeMap<Index, Instant>,
 }
 
-impl Node {
-    /// A node recovering from its disk.
+impl<C: Protocol> Node<C> {
+    /// A node recovering from its disk, or why its settings do not fit the protocol (an
+    /// unknown mutant) or its disk cannot be read.
     pub fn new(
-        id: NodeId,
-        members: Vec<NodeId>,
-        timers: (u64, (u64, u64)),
-        storage: Storage,
-        peers: BTreeMap<NodeId, UnboundedSender<Message>>,
+        settings: &Settings,
+        storage: Box<dyn Storage<C>>,
+        peers: BTreeMap<NodeId, Sender<C::Message>>,
         metrics: Metrics,
-    ) -> Result<Node, crate::storage::StorageError> {
+    ) -> Result<Node<C>, crate::NodeError> {
         let persisted = storage.load()?;
-        let mut config = Config::new(id, members);
-        config.heartbeat_us = timers.0 * 1000;
-        config.election_timeout_min_us = timers.1 .0 * 1000;
-        config.election_timeout_max_us = timers.1 .1 * 1000;
         let seed: u64 = rand::random();
-        let replica = Replica::new(config, &persisted, seed, 0);
+        let core =
+            C::build(settings, &persisted, seed).map_err(|rule| crate::ConfigError::Invalid {
+                field: "mutant",
+                rule,
+            })?;
+        let replica = Replica::with_core(core, &persisted);
+        let (term, log_entries, snapshot_index) = C::recovered(&persisted);
         logging::emit(
-            Some(persisted.hard_state.term),
+            Some(term),
             &Event::NodeStarted(event::NodeStarted {
-                log_entries: persisted.entries.len() as u64,
-                snapshot_index: persisted.snapshot.as_ref().map(|s| s.last_index),
+                log_entries,
+                snapshot_index,
             }),
         );
         Ok(Node {
-            id,
+            id: settings.id,
             replica,
             storage,
             links: peers.keys().map(|p| (*p, false)).collect(),
+            dropped: BTreeMap::new(),
             peers,
             waiting: HashMap::new(),
             next_connection: 1,
@@ -167,15 +217,17 @@ impl Node {
         })
     }
 
-    /// Runs until every input sender is gone. A storage failure ends the process: nothing that
-    /// depends on the failed write is sent or acknowledged.
-    pub fn run(mut self, inputs: Receiver<Input>) {
+    /// Runs until every input sender is gone (`Ok`) or a write to storage fails (`Err`, with
+    /// the failure). On a failure nothing that depends on the failed write has been sent or
+    /// acknowledged: every client waiting for an answer, and every request already queued, is
+    /// answered [`Unavailable::Storage`], never OK.
+    pub fn run(mut self, inputs: Receiver<Inbound<C::Message>>) -> Result<(), StorageError> {
         let tick = Duration::from_millis(5);
         loop {
             let first = match inputs.recv_timeout(tick) {
                 Ok(input) => Some(input),
                 Err(RecvTimeoutError::Timeout) => None,
-                Err(RecvTimeoutError::Disconnected) => return,
+                Err(RecvTimeoutError::Disconnected) => return Ok(()),
             };
             let now = self.start.elapsed().as_micros() as u64;
             self.replica.tick(now);
@@ -190,20 +242,38 @@ impl Node {
                 }
             }
             if let Err(e) = self.process_ready() {
-                logging::emit(
-                    Some(self.replica.raft().term()),
-                    &Event::StorageFailed(event::StorageFailed {
-                        error: e.to_string(),
-                    }),
-                );
-                std::process::exit(70);
+                self.storage_failed(&e, &inputs);
+                return Err(e);
             }
         }
     }
 
-    fn handle(&mut self, input: Input) {
+    /// After a failed write: logs it and answers every waiting client, and every request still
+    /// queued, with the failure (nothing is applied or acknowledged any more).
+    fn storage_failed(&mut self, error: &StorageError, inputs: &Receiver<Inbound<C::Message>>) {
+        logging::emit(
+            Some(self.replica.core().term()),
+            &Event::StorageFailed(event::StorageFailed {
+                error: error.to_string(),
+            }),
+        );
+        let why = Unavailable::Storage(error.to_string());
+        for (_, (sender, _, _)) in self.waiting.drain() {
+            let _ = sender.send(Err(why.clone()));
+        }
+        while let Ok(input) = inputs.try_recv() {
+            if let Inbound::Input(Input::Request { reply, .. }) = input {
+                let _ = reply.send(Err(why.clone()));
+            }
+        }
+    }
+
+    fn handle(&mut self, inbound: Inbound<C::Message>) {
+        let input = match inbound {
+            Inbound::Peer(from, message) => return self.replica.step(from, message),
+            Inbound::Input(input) => input,
+        };
         match input {
-            Input::Peer(from, message) => self.replica.step(from, message),
             Input::Request {
                 client,
                 seq,
@@ -229,17 +299,8 @@ impl Node {
             Input::Transfer { target, reply } => {
                 let result = if !self.links.contains_key(&target) {
                     Err(format!("{target} is not another member of this cluster"))
-                } else if self.replica.raft().role() != Role::Leader {
-                    Err(format!(
-                        "not the leader (the leader is {:?})",
-                        self.replica.raft().leader()
-                    ))
-                } else if self.replica.transfer_leadership(target) {
-                    Ok(())
                 } else {
-                    Err(format!(
-                        "{target} cannot take over now (not a voter, or a transfer is in progress)"
-                    ))
+                    C::transfer_leadership(&mut self.replica, target)
                 };
                 let _ = reply.send(result);
             }
@@ -252,9 +313,7 @@ impl Node {
                 let result = if let Some(n) = voters.iter().chain(&learners).find(|n| !known(n)) {
                     Err(format!("{n} is not in this cluster's configuration (members must be configured to be reachable)"))
                 } else {
-                    self.replica
-                        .propose_membership(voters, learners)
-                        .map_err(|e| e.to_string())
+                    C::propose_membership(&mut self.replica, voters, learners)
                 };
                 let _ = reply.send(result);
             }
@@ -277,7 +336,7 @@ impl Node {
                             peer: Some(peer),
                         })
                     };
-                    logging::emit(Some(self.replica.raft().term()), &event);
+                    logging::emit(Some(self.replica.core().term()), &event);
                 }
             }
         }
@@ -290,32 +349,28 @@ impl Node {
                     self.metrics
                         .latency(kind, [started.elapsed().as_secs_f64()]);
                 }
-                let _ = sender.send(reply);
+                let _ = sender.send(Ok(reply));
             }
         }
     }
 
-    fn process_ready(&mut self) -> Result<(), crate::storage::StorageError> {
+    fn process_ready(&mut self) -> Result<(), StorageError> {
         let ready = self.replica.ready();
         // Durable first: term, vote and entries are on disk before any message that depends
         // on them leaves, and before any client is answered.
         self.storage.apply(&ready.persist)?;
-        let raft = self.replica.raft();
-        let term = raft.term();
-        if raft.role() == Role::Leader {
+        let core = self.replica.core();
+        let term = core.term();
+        if core.role() == Role::Leader {
             let now = Instant::now();
             for op in &ready.persist {
-                if let PersistOp::Append(entries) = op {
-                    for e in entries {
-                        self.appended_at.insert(e.index, now);
-                    }
+                for index in C::appended(op) {
+                    self.appended_at.insert(index, now);
                 }
             }
         }
         for (to, message) in ready.messages {
-            if let Some(peer) = self.peers.get(&to) {
-                let _ = peer.send(message);
-            }
+            self.send(to, message);
         }
         for (role, role_term) in ready.roles {
             match role {
@@ -367,14 +422,23 @@ impl Node {
         Ok(())
     }
 
+    /// Queues `message` for peer `to` without waiting; a full queue drops it (counted).
+    fn send(&mut self, to: NodeId, message: C::Message) {
+        if let Some(peer) = self.peers.get(&to) {
+            if let Err(TrySendError::Full(_)) = peer.try_send(message) {
+                *self.dropped.entry(to).or_default() += 1;
+            }
+        }
+    }
+
     fn update_lag(&mut self) {
-        let raft = self.replica.raft();
-        if raft.role() != Role::Leader {
+        let core = self.replica.core();
+        if core.role() != Role::Leader {
             self.appended_at.clear();
             return;
         }
-        let last = raft.log().last_index();
-        let matches = raft.follower_matches();
+        let last = core.last_index();
+        let matches = core.follower_matches();
         let now = Instant::now();
         let mut lowest = last;
         for (follower, matched) in &matches {
@@ -397,10 +461,10 @@ impl Node {
     }
 
     fn status(&self) -> Status {
-        let raft = self.replica.raft();
-        let leading = raft.role() == Role::Leader;
-        let last = raft.log().last_index();
-        let matches: BTreeMap<NodeId, Index> = raft.follower_matches().into_iter().collect();
+        let core = self.replica.core();
+        let leading = core.role() == Role::Leader;
+        let last = core.last_index();
+        let matches: BTreeMap<NodeId, Index> = core.follower_matches().into_iter().collect();
         let now = Instant::now();
         let peers = self
             .links
@@ -415,19 +479,220 @@ impl Node {
                         match_index: matched,
                         lag_entries: matched.map(|m| last.saturating_sub(m)),
                         lag_seconds,
+                        dropped_messages: self.dropped.get(id).copied().unwrap_or(0),
                     },
                 )
             })
             .collect();
         Status {
             id: self.id,
-            role: role_name(raft.role()),
-            term: raft.term(),
-            leader: raft.leader(),
-            commit_index: raft.commit_index(),
+            role: role_name(core.role()),
+            term: core.term(),
+            leader: core.leader(),
+            commit_index: core.commit_index(),
             applied_index: self.replica.kv().applied(),
             last_index: last,
             peers,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::{FailingStore, RaftStore};
+    use distsys_consensus::kv::Op;
+    use distsys_consensus::raft::Raft;
+    use distsys_consensus::Message;
+    use std::path::{Path, PathBuf};
+    use std::thread::JoinHandle;
+
+    type Inputs = std::sync::mpsc::Sender<Inbound<Message>>;
+    type Running = (Inputs, JoinHandle<Result<(), StorageError>>);
+
+    fn settings(members: Vec<NodeId>) -> Settings {
+        Settings {
+            id: 1,
+            members,
+            heartbeat_ms: 10,
+            election_timeout_ms: (50, 100),
+            mutant: None,
+            cluster_key: vec![7; 16],
+        }
+    }
+
+    /// A one-node cluster on `dir`, its storage wrapped by `wrap`, run on its own thread.
+    fn start(dir: &Path, wrap: impl FnOnce(RaftStore) -> Box<dyn Storage<Raft>>) -> Running {
+        let storage = wrap(RaftStore::open(dir).expect("open"));
+        let node = Node::<Raft>::new(&settings(vec![1]), storage, BTreeMap::new(), Metrics::new())
+            .expect("recovers");
+        let (inputs, receiver) = std::sync::mpsc::channel();
+        (inputs, std::thread::spawn(move || node.run(receiver)))
+    }
+
+    /// Sends `ops` as one batch (they share a round) and waits for every answer; a request
+    /// sent before the node elected itself is retried; one the node never took (it had
+    /// stopped) is answered [`NOT_TAKEN`].
+    fn batch(inputs: &Inputs, client: u64, seq: &mut u64, ops: &[ClientOp]) -> Vec<Answer> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let mut answers = Vec::new();
+            for op in ops {
+                *seq += 1;
+                let (reply, answer) = oneshot::channel();
+                let request = Input::Request {
+                    client,
+                    seq: *seq,
+                    op: op.clone(),
+                    kind: "write",
+                    reply,
+                };
+                // A node that stopped takes nothing more: its queue is gone.
+                let _ = inputs.send(Inbound::Input(request));
+                answers.push(answer);
+            }
+            let answers: Vec<Answer> = answers
+                .into_iter()
+                .map(|a| {
+                    a.blocking_recv()
+                        .unwrap_or(Err(Unavailable::Storage(NOT_TAKEN.into())))
+                })
+                .collect();
+            let not_leader = answers
+                .iter()
+                .any(|a| matches!(a, Ok(ClientReply::NotLeader { .. })));
+            if !not_leader {
+                return answers;
+            }
+            assert!(Instant::now() < deadline, "no leader within 20 s");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// What [`batch`] answers for a request the node never took (it had stopped).
+    const NOT_TAKEN: &str = "not taken: the node had stopped";
+
+    fn put(i: u64) -> ClientOp {
+        ClientOp::Write(Op::Put {
+            key: format!("k{i}"),
+            value: format!("v{i}"),
+        })
+    }
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("distsys-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    /// Writes in batches of three until the storage fails; returns the acknowledged keys and
+    /// how many requests were answered with the storage failure (an OK after it, or a request
+    /// lost without an answer before it, fails the test).
+    fn write_until_failure(inputs: &Inputs) -> (Vec<u64>, usize) {
+        let (mut acked, mut refused, mut seq) = (Vec::new(), 0, 0);
+        for round in 0..400u64 {
+            let ops: Vec<ClientOp> = (0..3).map(|j| put(round * 3 + j)).collect();
+            for (j, answer) in batch(inputs, 7, &mut seq, &ops).into_iter().enumerate() {
+                match answer {
+                    Ok(ClientReply::Ok { .. }) => {
+                        assert_eq!(refused, 0, "an OK after a storage failure");
+                        acked.push(round * 3 + j as u64);
+                    }
+                    Err(Unavailable::Storage(why)) if why.contains("no space left") => {
+                        refused += 1;
+                    }
+                    // Sent after the node stopped (the failure came mid-batch).
+                    Err(Unavailable::Storage(why)) if why == NOT_TAKEN && refused > 0 => {}
+                    other => panic!("unexpected answer {other:?}"),
+                }
+            }
+            if refused > 0 {
+                break;
+            }
+        }
+        (acked, refused)
+    }
+
+    /// Restarts the node on `dir` with a healthy disk and reads every key in `acked` back.
+    fn assert_all_readable(dir: &Path, acked: &[u64]) {
+        let (inputs, node) = start(dir, |s| Box::new(s));
+        let mut seq = 0;
+        for i in acked {
+            let read = ClientOp::Read {
+                key: format!("k{i}"),
+            };
+            let answer = batch(&inputs, 8, &mut seq, &[read]);
+            assert_eq!(
+                answer,
+                vec![Ok(ClientReply::Ok {
+                    value: Some(format!("v{i}"))
+                })],
+                "acknowledged write k{i} lost"
+            );
+        }
+        drop(inputs);
+        assert!(node.join().expect("no panic").is_ok());
+    }
+
+    #[test]
+    fn a_full_peer_queue_drops_and_counts_instead_of_blocking() {
+        let dir = temp_dir("peer-queue");
+        let (tx, mut rx) = tokio::sync::mpsc::channel(4);
+        let mut node = Node::<Raft>::new(
+            &settings(vec![1, 2]),
+            Box::new(RaftStore::open(&dir).expect("open")),
+            BTreeMap::from([(2, tx)]),
+            Metrics::new(),
+        )
+        .expect("recovers");
+        for term in 0..10 {
+            node.send(2, Message::TimeoutNow { term });
+        }
+        assert_eq!(node.status().peers[&2].dropped_messages, 6);
+        let mut queued = Vec::new();
+        while let Ok(Message::TimeoutNow { term }) = rx.try_recv() {
+            queued.push(term);
+        }
+        assert_eq!(queued, vec![0, 1, 2, 3], "the first four, in order");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_failed_write_stops_the_node_with_an_error_and_loses_no_acknowledged_write() {
+        for (name, wrap) in [
+            (
+                "nth-write",
+                Box::new(|s| {
+                    Box::new(FailingStore::fail_nth_write(s, 40)) as Box<dyn Storage<Raft>>
+                }) as Box<dyn FnOnce(RaftStore) -> Box<dyn Storage<Raft>>>,
+            ),
+            (
+                "bytes",
+                Box::new(|s| Box::new(FailingStore::fail_after_bytes(s, 4000)) as _),
+            ),
+        ] {
+            let dir = temp_dir(&format!("failing-store-{name}"));
+            let (inputs, node) = start(&dir, wrap);
+            let (acked, refused) = write_until_failure(&inputs);
+            // The node stopped on its own, with the failure, and did not panic.
+            let stopped = node.join().expect("no panic");
+            assert!(
+                matches!(&stopped, Err(e) if e.to_string().contains("no space left")),
+                "{name}: {stopped:?}"
+            );
+            assert!(refused >= 1, "{name}: some client was told");
+            assert!(
+                acked.len() >= 10,
+                "{name}: writes went through first: {acked:?}"
+            );
+            // Nothing more is accepted once it stopped.
+            let mut seq = 1000;
+            assert!(batch(&inputs, 9, &mut seq, &[put(9999)])
+                .iter()
+                .all(|a| a.is_err()));
+            drop(inputs);
+            assert_all_readable(&dir, &acked);
+            let _ = std::fs::remove_dir_all(&dir);
         }
     }
 }

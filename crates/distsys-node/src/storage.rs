@@ -1,9 +1,16 @@
-//! Durable Raft state in redb: term and vote, the log, the snapshot. Every Ready's operations
-//! go into one write transaction, committed with an fsync before the Ready's messages leave, so
-//! the client writes that arrived together share one fsync (group commit).
+//! The node's disk: the [`Storage`] trait over a consensus core's persist operations, Raft's
+//! store in redb ([`RaftStore`]: term and vote, the log, the snapshot), and [`FailingStore`], a
+//! wrapper that fails like a full disk after N writes or N bytes (for tests).
+//!
+//! Every Ready's operations go into one write transaction, committed with an fsync before the
+//! Ready's messages leave, so the client writes that arrived together share one fsync (group
+//! commit).
 
-use distsys_consensus::{Entry, HardState, PersistOp, Persisted, Snapshot};
+use distsys_consensus::raft::Raft;
+use distsys_consensus::{Core, Entry, HardState, PersistOp, Persisted, Snapshot};
 use redb::{Database, ReadableTable, TableDefinition};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use std::path::Path;
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -14,25 +21,126 @@ const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log");
 #[error("storage: {0}")]
 pub struct StorageError(String);
 
+impl StorageError {
+    /// A failure with this description.
+    pub fn new(what: impl std::fmt::Display) -> StorageError {
+        StorageError(what.to_string())
+    }
+}
+
 fn err(e: impl std::fmt::Display) -> StorageError {
     StorageError(e.to_string())
 }
 
-/// The node's disk.
-pub struct Storage {
+/// Durable state of a consensus core `C`. The node loads it once at start and hands it every
+/// round's persist operations before sending any message or answer that depends on them.
+///
+/// Guarantee an implementation must give: when [`Storage::apply`] returns `Ok`, the operations
+/// survive a crash (what [`Storage::load`] returns afterwards reflects them, in order); when it
+/// returns `Err`, the node stops without sending or acknowledging anything that depends on
+/// them, so a partial write (or none) loses nothing acknowledged.
+pub trait Storage<C: Core>: Send {
+    /// Everything on disk, as the core recovers from it.
+    fn load(&self) -> Result<C::Persisted, StorageError>;
+    /// Makes `ops` durable, in order, atomically if the medium allows.
+    fn apply(&mut self, ops: &[C::PersistOp]) -> Result<(), StorageError>;
+}
+
+/// Raft's state in redb (`raft.redb` in the data directory): term and vote, the log by index,
+/// the snapshot.
+pub struct RaftStore {
     db: Database,
 }
 
-impl Storage {
+impl Storage<Raft> for RaftStore {
+    fn load(&self) -> Result<Persisted, StorageError> {
+        RaftStore::load(self)
+    }
+    fn apply(&mut self, ops: &[PersistOp]) -> Result<(), StorageError> {
+        RaftStore::apply(self, ops)
+    }
+}
+
+/// A store that fails like a full disk: after a number of successful non-empty writes, or once
+/// the writes passed on would exceed a byte budget (their postcard size), every further write
+/// fails with an error saying so, and nothing of it reaches the inner store. For tests.
+pub struct FailingStore<S> {
+    inner: S,
+    writes_left: Option<u64>,
+    bytes_left: Option<u64>,
+    failed: bool,
+}
+
+impl<S> FailingStore<S> {
+    /// Passes `n - 1` non-empty writes to `inner`, fails the `n`th and every one after.
+    pub fn fail_nth_write(inner: S, n: u64) -> FailingStore<S> {
+        debug_assert!(n >= 1, "writes are counted from 1");
+        FailingStore {
+            inner,
+            writes_left: Some(n.saturating_sub(1)),
+            bytes_left: None,
+            failed: false,
+        }
+    }
+
+    /// Passes writes to `inner` while their total size stays within `bytes`; the first that
+    /// would exceed it fails, and every one after.
+    pub fn fail_after_bytes(inner: S, bytes: u64) -> FailingStore<S> {
+        FailingStore {
+            inner,
+            writes_left: None,
+            bytes_left: Some(bytes),
+            failed: false,
+        }
+    }
+
+    /// Whether a write has failed.
+    pub fn failed(&self) -> bool {
+        self.failed
+    }
+}
+
+impl<C: Core, S: Storage<C>> Storage<C> for FailingStore<S>
+where
+    C::PersistOp: Serialize,
+{
+    fn load(&self) -> Result<C::Persisted, StorageError> {
+        self.inner.load()
+    }
+    fn apply(&mut self, ops: &[C::PersistOp]) -> Result<(), StorageError> {
+        if ops.is_empty() {
+            return Ok(());
+        }
+        let size = postcard::to_allocvec(ops).map_err(err)?.len() as u64;
+        let over_count = self.writes_left == Some(0);
+        let over_bytes = self.bytes_left.is_some_and(|left| size > left);
+        if self.failed || over_count || over_bytes {
+            self.failed = true;
+            return Err(StorageError(
+                "injected failure: no space left on device".into(),
+            ));
+        }
+        debug_assert!(!self.failed, "a failed store passes nothing on");
+        if let Some(left) = &mut self.writes_left {
+            *left -= 1;
+        }
+        if let Some(left) = &mut self.bytes_left {
+            *left -= size;
+        }
+        self.inner.apply(ops)
+    }
+}
+
+impl RaftStore {
     /// Opens (or creates) the database in `dir`.
-    pub fn open(dir: &Path) -> Result<Storage, StorageError> {
+    pub fn open(dir: &Path) -> Result<RaftStore, StorageError> {
         std::fs::create_dir_all(dir).map_err(err)?;
         let db = Database::create(dir.join("raft.redb")).map_err(err)?;
         let txn = db.begin_write().map_err(err)?;
         txn.open_table(META).map_err(err)?;
         txn.open_table(LOG).map_err(err)?;
         txn.commit().map_err(err)?;
-        Ok(Storage { db })
+        Ok(RaftStore { db })
     }
 
     /// Everything on disk.
@@ -116,6 +224,116 @@ impl Storage {
     }
 }
 
+const OPS: TableDefinition<u64, &[u8]> = TableDefinition::new("ops");
+
+/// Write rows kept before [`OpLogStore`] folds them into its image.
+const FOLD_AFTER_ROWS: u64 = 256;
+
+/// Any core's state in redb (`<protocol>.redb` in the data directory), for the cores without a
+/// store of their own (Multi-Paxos, PBFT): the disk image as of the last fold (`meta/image`)
+/// and every write since as one row of persist operations, replayed in order on load. Every
+/// [`FOLD_AFTER_ROWS`] writes the image is rewritten and the rows dropped, in the same
+/// transaction as the write, so the file stays the size of the state.
+pub struct OpLogStore<C: Core> {
+    db: Database,
+    image: C::Persisted,
+    next_row: u64,
+    rows: u64,
+}
+
+impl<C> OpLogStore<C>
+where
+    C: Core<Persisted: Serialize + DeserializeOwned, PersistOp: Serialize + DeserializeOwned>,
+{
+    /// Opens (or creates) `file` in `dir` and reads it back.
+    pub fn open(dir: &Path, file: &str) -> Result<OpLogStore<C>, StorageError> {
+        std::fs::create_dir_all(dir).map_err(err)?;
+        let db = Database::create(dir.join(file)).map_err(err)?;
+        let txn = db.begin_write().map_err(err)?;
+        txn.open_table(META).map_err(err)?;
+        txn.open_table(OPS).map_err(err)?;
+        txn.commit().map_err(err)?;
+        let mut store = OpLogStore {
+            db,
+            image: C::Persisted::default(),
+            next_row: 0,
+            rows: 0,
+        };
+        store.read_back()?;
+        Ok(store)
+    }
+
+    /// The image on disk, then every row after it applied in order.
+    fn read_back(&mut self) -> Result<(), StorageError> {
+        let txn = self.db.begin_read().map_err(err)?;
+        let meta = txn.open_table(META).map_err(err)?;
+        if let Some(v) = meta.get("image").map_err(err)? {
+            self.image = postcard::from_bytes(v.value()).map_err(err)?;
+        }
+        let ops = txn.open_table(OPS).map_err(err)?;
+        for row in ops.iter().map_err(err)? {
+            let (k, v) = row.map_err(err)?;
+            let batch: Vec<C::PersistOp> = postcard::from_bytes(v.value()).map_err(err)?;
+            for op in &batch {
+                C::apply_persist(&mut self.image, op);
+            }
+            debug_assert!(k.value() >= self.next_row, "rows are read in key order");
+            self.next_row = k.value() + 1;
+            self.rows += 1;
+        }
+        Ok(())
+    }
+}
+
+impl<C> Storage<C> for OpLogStore<C>
+where
+    C: Core<
+        Persisted: Serialize + DeserializeOwned + Send,
+        PersistOp: Serialize + DeserializeOwned,
+    >,
+{
+    fn load(&self) -> Result<C::Persisted, StorageError> {
+        Ok(self.image.clone())
+    }
+
+    fn apply(&mut self, ops: &[C::PersistOp]) -> Result<(), StorageError> {
+        if ops.is_empty() {
+            return Ok(());
+        }
+        let fold = self.rows + 1 >= FOLD_AFTER_ROWS;
+        let txn = self.db.begin_write().map_err(err)?;
+        {
+            let mut table = txn.open_table(OPS).map_err(err)?;
+            if fold {
+                let mut image = self.image.clone();
+                for op in ops {
+                    C::apply_persist(&mut image, op);
+                }
+                let bytes = postcard::to_allocvec(&image).map_err(err)?;
+                txn.open_table(META)
+                    .map_err(err)?
+                    .insert("image", bytes.as_slice())
+                    .map_err(err)?;
+                table.retain(|_, _| false).map_err(err)?;
+            } else {
+                let bytes = postcard::to_allocvec(ops).map_err(err)?;
+                table.insert(self.next_row, bytes.as_slice()).map_err(err)?;
+            }
+        }
+        txn.commit().map_err(err)?;
+        for op in ops {
+            C::apply_persist(&mut self.image, op);
+        }
+        self.next_row += 1;
+        self.rows = if fold { 0 } else { self.rows + 1 };
+        debug_assert!(
+            self.rows < FOLD_AFTER_ROWS,
+            "rows are folded before they pile up"
+        );
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,10 +358,10 @@ mod tests {
             expected.apply(op);
         }
         {
-            let storage = Storage::open(&dir).expect("open");
+            let storage = RaftStore::open(&dir).expect("open");
             storage.apply(&ops).expect("apply");
         }
-        let storage = Storage::open(&dir).expect("reopen");
+        let storage = RaftStore::open(&dir).expect("reopen");
         assert_eq!(storage.load().expect("load"), expected);
         let snapshot = Snapshot {
             last_index: 1,
@@ -166,6 +384,37 @@ mod tests {
         expected.apply(&PersistOp::Snapshot(snapshot));
         assert_eq!(expected.entries, vec![e2.clone()]);
         assert_eq!(storage.load().expect("load"), expected);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_op_log_store_reads_back_what_it_was_given_across_folds_and_reopening() {
+        use distsys_consensus::paxos::{Ballot, MultiPaxos, PaxosPersistOp, PaxosPersisted};
+        let dir = std::env::temp_dir().join(format!("distsys-oplog-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut expected = PaxosPersisted::default();
+        // 300 writes: one fold after 256 rows, then 44 rows after it; reopened every 50.
+        let mut store = OpLogStore::<MultiPaxos>::open(&dir, "multipaxos.redb").expect("open");
+        for round in 1..=300u64 {
+            if round % 50 == 0 {
+                drop(store);
+                store = OpLogStore::<MultiPaxos>::open(&dir, "multipaxos.redb").expect("open");
+                assert_eq!(Storage::<MultiPaxos>::load(&store).expect("load"), expected);
+            }
+            let ballot = Ballot { round, node: 2 };
+            let ops = vec![
+                PaxosPersistOp::Promise(ballot),
+                PaxosPersistOp::Accept(round, ballot, round.to_le_bytes().to_vec()),
+            ];
+            store.apply(&ops).expect("apply");
+            for op in &ops {
+                expected.apply(op);
+            }
+        }
+        drop(store);
+        let store = OpLogStore::<MultiPaxos>::open(&dir, "multipaxos.redb").expect("reopen");
+        assert_eq!(Storage::<MultiPaxos>::load(&store).expect("load"), expected);
+        assert!(store.rows < FOLD_AFTER_ROWS, "folded: {} rows", store.rows);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

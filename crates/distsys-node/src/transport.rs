@@ -4,28 +4,31 @@
 //! connection, never the process.
 
 use crate::frame::{proof, read_frame, verify, write_frame, FrameError, Handshake};
-use crate::node::Input;
-use distsys_consensus::{Message, NodeId};
+use crate::node::{Inbound, Input};
+use distsys_consensus::NodeId;
 use distsys_types::event::{self, Level};
 use distsys_types::Event;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::sync::mpsc::Sender;
+use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::mpsc::Receiver;
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Accepts peer connections on `listener` for the rest of the process.
-pub async fn listen(
+/// Accepts peer connections on `listener` for the rest of the process; their messages (of the
+/// protocol's message type `M`) go to `inputs`.
+pub async fn listen<M: DeserializeOwned + Send + 'static>(
     listener: TcpListener,
     me: NodeId,
     members: Arc<BTreeSet<NodeId>>,
     key: Arc<Vec<u8>>,
-    inputs: Sender<Input>,
+    inputs: SyncSender<Inbound<M>>,
 ) {
     loop {
         let Ok((stream, addr)) = listener.accept().await else {
@@ -47,12 +50,12 @@ pub async fn listen(
     }
 }
 
-async fn serve_peer(
+async fn serve_peer<M: DeserializeOwned>(
     stream: TcpStream,
     me: NodeId,
     members: &BTreeSet<NodeId>,
     key: &[u8],
-    inputs: &Sender<Input>,
+    inputs: &SyncSender<Inbound<M>>,
 ) -> Result<(), FrameError> {
     let _ = stream.set_nodelay(true);
     let (read, mut write) = stream.into_split();
@@ -83,8 +86,10 @@ async fn serve_peer(
     .await
     .map_err(|_| FrameError::Refused("handshake timed out"))??;
     loop {
-        let message: Message = read_frame(&mut read).await?;
-        if inputs.send(Input::Peer(from, message)).is_err() {
+        let message: M = read_frame(&mut read).await?;
+        // A full queue drops the message (the protocol resends what matters), so a flood from
+        // one peer never blocks the network threads.
+        if let Err(TrySendError::Disconnected(_)) = inputs.try_send(Inbound::Peer(from, message)) {
             return Ok(());
         }
     }
@@ -92,20 +97,20 @@ async fn serve_peer(
 
 /// Keeps a connection to `peer` at `addr` and writes `outgoing` to it. While the peer is
 /// unreachable its messages are dropped (Raft resends what matters).
-pub async fn connect(
+pub async fn connect<M: Serialize + Send + Sync + 'static>(
     me: NodeId,
     peer: NodeId,
     addr: SocketAddr,
     key: Arc<Vec<u8>>,
-    mut outgoing: UnboundedReceiver<Message>,
-    inputs: Sender<Input>,
+    mut outgoing: Receiver<M>,
+    inputs: SyncSender<Inbound<M>>,
 ) {
     let mut backoff = Duration::from_millis(50);
     loop {
         match handshake(me, peer, addr, &key).await {
             Ok(stream) => {
                 backoff = Duration::from_millis(50);
-                let _ = inputs.send(Input::Link { peer, up: true });
+                link(&inputs, peer, true).await;
                 let mut writer = BufWriter::new(stream);
                 let result: Result<(), FrameError> = async {
                     while let Some(message) = outgoing.recv().await {
@@ -119,7 +124,7 @@ pub async fn connect(
                     Ok(())
                 }
                 .await;
-                let _ = inputs.send(Input::Link { peer, up: false });
+                link(&inputs, peer, false).await;
                 if result.is_ok() {
                     return;
                 }
@@ -131,6 +136,15 @@ pub async fn connect(
         backoff = (backoff * 2).min(Duration::from_secs(1));
         while outgoing.try_recv().is_ok() {}
     }
+}
+
+/// Tells the protocol thread a link went up or down: a blocking send on a blocking thread (a
+/// link change is never dropped, and a full queue never blocks the runtime).
+async fn link<M: Send + 'static>(inputs: &SyncSender<Inbound<M>>, peer: NodeId, up: bool) {
+    let inputs = inputs.clone();
+    let _ =
+        tokio::task::spawn_blocking(move || inputs.send(Inbound::Input(Input::Link { peer, up })))
+            .await;
 }
 
 async fn handshake(
@@ -171,6 +185,7 @@ async fn handshake(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use distsys_consensus::Message;
 
     #[test]
     fn only_a_key_holder_can_connect_and_send() {
@@ -184,7 +199,7 @@ mod tests {
             let addr = listener.local_addr().expect("addr");
             let key = Arc::new(b"0123456789abcdef0123456789abcdef".to_vec());
             let members = Arc::new(BTreeSet::from([1, 2]));
-            let (inputs, received) = std::sync::mpsc::channel();
+            let (inputs, received) = std::sync::mpsc::sync_channel(16);
             tokio::spawn(listen(listener, 1, members, key.clone(), inputs));
             // Wrong key: refused during the handshake.
             let wrong = handshake(2, 1, addr, b"another cluster key............").await;
@@ -202,7 +217,7 @@ mod tests {
                     .await
                     .expect("join");
             match got {
-                Ok(Input::Peer(from, Message::TimeoutNow { term })) => {
+                Ok(Inbound::Peer(from, Message::TimeoutNow { term })) => {
                     assert_eq!((from, term), (2, 4));
                 }
                 _ => panic!("the message did not arrive"),

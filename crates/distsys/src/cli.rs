@@ -16,11 +16,19 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run one node of a replicated key-value cluster (Raft, redb, RESP client port, HTTP admin).
+    /// Run one node of a replicated key-value cluster (Raft, Multi-Paxos or PBFT; redb, RESP
+    /// client port, HTTP admin).
     Serve {
         /// The node's configuration (YAML or JSON).
         #[arg(long)]
         config: String,
+        /// The consensus protocol (raft, multipaxos, pbft); overrides the configuration's
+        /// `protocol` (default raft). Every member must run the same one.
+        #[arg(long, value_parser = parse_node_protocol)]
+        protocol: Option<distsys_node::ProtocolName>,
+        /// Run a seeded bug of the protocol (a broken variant, for chaos tests).
+        #[arg(long, hide = true)]
+        mutant: Option<String>,
     },
     /// Start or stop a local cluster on loopback (each node its own process and data dir).
     Cluster {
@@ -157,6 +165,9 @@ pub enum ClusterAction {
         /// Password clients must AUTH with.
         #[arg(long)]
         password: Option<String>,
+        /// The consensus protocol every node runs: raft, multipaxos or pbft.
+        #[arg(long, default_value = "raft", value_parser = parse_node_protocol)]
+        protocol: distsys_node::ProtocolName,
     },
     /// Stop the nodes started by `up` (SIGTERM, then SIGKILL after 5 s).
     Down {
@@ -186,6 +197,13 @@ pub struct ChaosArgs {
     /// Run the deliberately broken node: GET answered from any node's local state (stale reads).
     #[arg(long)]
     pub unsafe_stale_reads: bool,
+    /// The consensus protocol every node runs: raft, multipaxos or pbft.
+    #[arg(long, default_value = "raft", value_parser = parse_node_protocol)]
+    pub protocol: distsys_node::ProtocolName,
+    /// Run every node with this seeded bug of the protocol (its broken variant; the names
+    /// `simulate --list-mutants` prints): the verdict must catch it.
+    #[arg(long)]
+    pub mutant: Option<String>,
     /// Keep the cluster's directory (configurations, data, logs) and print where it is.
     #[arg(long)]
     pub keep: bool,
@@ -441,4 +459,11 @@ pub struct GenerateArgs {
     /// Output file (default: standard output).
     #[arg(long)]
     pub out: Option<String>,
+}
+
+/// `--protocol` of the node commands (serve, cluster up, chaos): the node's own parser for now
+/// (`distsys_node::ProtocolName::parse`); the simulator's protocol registry will take over.
+fn parse_node_protocol(text: &str) -> Result<distsys_node::ProtocolName, String> {
+    distsys_node::ProtocolName::parse(text)
+        .ok_or_else(|| format!("{text:?} is not raft, multipaxos or pbft"))
 }

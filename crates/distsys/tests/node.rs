@@ -156,3 +156,222 @@ fn a_local_cluster_serves_redis_clients_and_obeys_admin_commands() {
         std::panic::resume_unwind(e);
     }
 }
+
+/// A node process started by a test, killed (SIGKILL) and reaped when dropped.
+struct NodeProcess(std::process::Child);
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `distsys serve --config CONFIG`, its output appended to `log`. With `max_file_size`,
+/// the process may not grow any file past that many bytes (RLIMIT_FSIZE, with SIGXFSZ
+/// ignored, so a write past it fails with EFBIG, as on a full disk); needs no privileges.
+fn serve(
+    config: &std::path::Path,
+    log: &std::path::Path,
+    max_file_size: Option<u64>,
+) -> NodeProcess {
+    use std::os::unix::process::CommandExt;
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("log file");
+    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("distsys"));
+    command
+        .arg("serve")
+        .arg("--config")
+        .arg(config)
+        .stdin(std::process::Stdio::null())
+        .stdout(out.try_clone().expect("log file"))
+        .stderr(out);
+    if let Some(limit) = max_file_size {
+        // SAFETY: between fork and exec the closure calls only async-signal-safe functions
+        // (signal, setrlimit) and allocates nothing.
+        unsafe {
+            command.pre_exec(move || {
+                libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+                let rlim = libc::rlimit {
+                    rlim_cur: limit as libc::rlim_t,
+                    rlim_max: limit as libc::rlim_t,
+                };
+                if libc::setrlimit(libc::RLIMIT_FSIZE, &rlim) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    NodeProcess(command.spawn().expect("node starts"))
+}
+
+/// Sends `SET key value` until the node (a one-node cluster: it elects itself) answers
+/// something else than TRYAGAIN, for at most 20 s.
+fn first_answer(conns: &mut Connections, args: &[&str]) -> Reply {
+    let start = Instant::now();
+    loop {
+        match conns.call(0, args) {
+            Ok(Reply::Error(e)) if e.starts_with("TRYAGAIN") || e.starts_with("MOVED") => {}
+            Ok(reply) => return reply,
+            Err(_) => {}
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no leader within 20 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The value written under key number `i`: its number, then 16 KiB.
+fn big_value(i: usize) -> String {
+    format!("{i}:{}", "x".repeat(16 << 10))
+}
+
+#[test]
+fn a_full_disk_stops_the_node_with_an_error_and_loses_no_acknowledged_write() {
+    const LIMIT: u64 = 8 << 20;
+    let dir = std::env::temp_dir().join(format!("distsys-full-disk-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (node_dir, config) = distsys_harness::cluster::layout(1, &dir, 26000, None)
+        .pop()
+        .expect("one node");
+    let path = distsys_harness::cluster::write_config(&node_dir, &config).expect("config");
+    let log = node_dir.join("node.log");
+    let client = config.me().client;
+    let result = std::panic::catch_unwind(|| {
+        let mut node = serve(&path, &log, Some(LIMIT));
+        let mut conns = Connections::new(vec![client]);
+        assert_eq!(
+            first_answer(&mut conns, &["SET", "k0", &big_value(0)]),
+            Reply::Simple("OK".into())
+        );
+        let mut acked = vec![0];
+        let error = loop {
+            let i = acked.len();
+            assert!(i < 10_000, "the disk never filled");
+            let value = big_value(i);
+            match conns.call(0, &["SET", &format!("k{i}"), &value]) {
+                Ok(Reply::Simple(ok)) if ok == "OK" => acked.push(i),
+                Ok(Reply::Error(e)) => break e,
+                other => panic!("write {i}: neither OK nor an error: {other:?}"),
+            }
+        };
+        assert!(
+            error.starts_with("ERR storage failure on this node"),
+            "{error}"
+        );
+        assert!(error.contains("not acknowledged"), "{error}");
+        // The process stops on its own, with the storage exit code, and did not panic.
+        let start = Instant::now();
+        let status = loop {
+            if let Some(status) = node.0.try_wait().expect("wait") {
+                break status;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(15),
+                "the node did not stop"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert_eq!(status.code(), Some(70), "{status:?}");
+        let text = std::fs::read_to_string(&log).expect("log");
+        assert!(text.contains("\"event\":\"storage_failed\""), "{text}");
+        assert!(text.contains("error: stopped: storage:"), "{text}");
+        assert!(!text.contains("panicked"), "{text}");
+        let db = std::fs::metadata(config.data_dir.join("raft.redb")).map_or(0, |m| m.len());
+        eprintln!(
+            "full disk: {} writes of 16 KiB acknowledged before the {LIMIT}-byte limit (database {db} bytes); then: {error}",
+            acked.len()
+        );
+        drop(node);
+        // Space back: every acknowledged write is there.
+        let _node = serve(&path, &log, None);
+        let mut conns = Connections::new(vec![client]);
+        for i in &acked {
+            let got = first_answer(&mut conns, &["GET", &format!("k{i}")]);
+            assert_eq!(
+                got,
+                Reply::Bulk(Some(big_value(*i).into_bytes())),
+                "k{i} lost"
+            );
+        }
+        assert!(
+            acked.len() >= 20,
+            "only {} writes before the limit",
+            acked.len()
+        );
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
+
+#[test]
+fn a_pbft_cluster_from_cluster_up_answers_on_every_node() {
+    let dir = std::env::temp_dir().join(format!("distsys-node-pbft-{}", std::process::id()));
+    let dir = dir.display().to_string();
+    let base = 25500u16;
+    cluster(&[
+        "up",
+        "--nodes",
+        "4",
+        "--dir",
+        &dir,
+        "--base-port",
+        &base.to_string(),
+        "--protocol",
+        "pbft",
+    ]);
+    let result = std::panic::catch_unwind(|| {
+        let config = std::fs::read_to_string(format!("{dir}/n1/config.yaml")).expect("config");
+        assert!(config.contains("protocol: pbft"), "{config}");
+        let addrs = (1..=4).map(|i| SocketAddr::from(([127, 0, 0, 1], base + i)));
+        let mut conns = Connections::new(addrs.collect());
+        // Every replica executes every command: a write through node 1, reads through each.
+        let start = Instant::now();
+        while conns.call(0, &["SET", "greeting", "hello"]).ok() != Some(Reply::Simple("OK".into()))
+        {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "no answer within 20 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        for node in 0..4 {
+            // A replica whose links are still coming up may take a retransmission to order the
+            // read (a client timeout, retried); any value it answers must be the write's.
+            let start = Instant::now();
+            let got = loop {
+                match conns.call(node, &["GET", "greeting"]) {
+                    Ok(reply) => break reply,
+                    Err(e) => assert!(
+                        start.elapsed() < Duration::from_secs(20),
+                        "node {}: {e}",
+                        node + 1
+                    ),
+                }
+            };
+            assert_eq!(
+                got,
+                Reply::Bulk(Some(b"hello".to_vec())),
+                "node {}",
+                node + 1
+            );
+        }
+        assert_eq!(
+            conns.call(3, &["INCR", "n"]).expect("a reply"),
+            Reply::Integer(1)
+        );
+    });
+    cluster(&["down", "--dir", &dir]);
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}

@@ -67,7 +67,7 @@ pub struct PaxosSnapshot {
 }
 
 /// What an acceptor keeps on disk: its promise and what it accepted.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaxosPersisted {
     /// Highest ballot promised.
     pub promised: Ballot,
@@ -78,7 +78,7 @@ pub struct PaxosPersisted {
 }
 
 /// A durable change, applied before the messages of the same Ready leave.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PaxosPersistOp {
     /// A new promise.
     Promise(Ballot),

@@ -200,7 +200,7 @@ impl CheckpointState {
 }
 
 /// Everything a PBFT replica keeps on disk.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PbftPersisted {
     /// Restarts so far (the nonce epoch of the next incarnation is one more).
     pub epoch: u64,
@@ -220,7 +220,7 @@ pub struct PbftPersisted {
 }
 
 /// A durable change, applied before the messages of the same Ready leave.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PbftPersistOp {
     /// A new incarnation.
     Epoch(u64),

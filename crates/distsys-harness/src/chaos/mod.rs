@@ -59,6 +59,10 @@ pub struct ChaosConfig {
     pub unsafe_stale_reads: bool,
     /// Keep the cluster's directory (configurations, data, logs) instead of removing it.
     pub keep: bool,
+    /// The protocol every node runs.
+    pub protocol: distsys_node::ProtocolName,
+    /// A seeded bug of `protocol` every node runs (its broken variant), by name.
+    pub mutant: Option<String>,
 }
 
 /// Why a chaos run could not start.
@@ -222,6 +226,8 @@ fn start(config: &ChaosConfig, dir: &std::path::Path) -> Result<Started, ChaosEr
     let mut paths = Vec::new();
     for (node_dir, node) in &mut cluster {
         node.unsafe_stale_reads = config.unsafe_stale_reads;
+        node.protocol = config.protocol.name().into();
+        node.mutant = config.mutant.clone();
         paths.push(write_config(node_dir, node).map_err(ChaosError::Config)?);
     }
     let nodes = Nodes::start(config.program.clone(), paths).map_err(ChaosError::Start)?;

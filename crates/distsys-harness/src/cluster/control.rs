@@ -55,7 +55,8 @@ pub enum UpError {
 
 /// Writes the configurations of a `nodes`-node cluster under `dir` (see
 /// [`layout`](super::layout::layout)) and starts every node in the background with `program`,
-/// its pid in `n<i>/pid`; `on_started` hears of each node as it starts. The nodes outlive this
+/// its pid in `n<i>/pid`, every node running `protocol`; `on_started` hears of each node as it
+/// starts. The nodes outlive this
 /// call: [`down`] stops them. On an error the nodes already started keep running.
 pub fn up(
     program: &NodeProgram,
@@ -63,6 +64,7 @@ pub fn up(
     dir: &Path,
     base_port: u16,
     password: Option<String>,
+    protocol: distsys_node::ProtocolName,
     on_started: &mut dyn FnMut(&StartedNode),
 ) -> Result<(), UpError> {
     if !(1..=MAX_NODES).contains(&nodes) {
@@ -74,7 +76,8 @@ pub fn up(
     if dir.join("n1").join("pid").exists() {
         return Err(UpError::AlreadyUp(dir.to_path_buf()));
     }
-    for (node_dir, config) in layout(nodes, dir, base_port, password) {
+    for (node_dir, mut config) in layout(nodes, dir, base_port, password) {
+        config.protocol = protocol.name().into();
         let child = write_config(&node_dir, &config)
             .and_then(|path| program.spawn(&path))
             .map_err(|source| UpError::Start {

@@ -45,6 +45,8 @@ pub fn layout(
                 election_timeout_ms: (300, 600),
                 unsafe_stale_reads: false,
                 peer_routes: BTreeMap::new(),
+                protocol: "raft".into(),
+                mutant: None,
             };
             (node_dir, config)
         })

@@ -44,6 +44,8 @@ pub fn run(args: &ChaosArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> 
         seed: args.seed,
         base_port: args.base_port,
         unsafe_stale_reads: args.unsafe_stale_reads,
+        protocol: args.protocol,
+        mutant: args.mutant.clone(),
         keep: args.keep,
     };
     let mut say = |at: std::time::Duration, step: &chaos::Step| {

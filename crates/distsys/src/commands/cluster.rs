@@ -5,18 +5,38 @@ use super::fail;
 use crate::cli::ClusterAction;
 use crate::{EXIT_BAD_INPUT, EXIT_OK};
 use distsys_harness::cluster::{self, DownError, NodeProgram, StartedNode, UpError};
-use distsys_node::NodeConfig;
+use distsys_node::{NodeConfig, ProtocolName};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// `distsys serve --config FILE`.
-pub fn serve(path: &str, stderr: &mut dyn Write) -> i32 {
-    let config = match NodeConfig::load(Path::new(path)) {
+/// The exit code of `serve` when the node's storage failed while running (a full disk, an I/O
+/// error): 70, as sysexits' EX_SOFTWARE; the message on stderr says what failed.
+pub const EXIT_STORAGE_FAILED: i32 = 70;
+
+/// `distsys serve --config FILE [--protocol P] [--mutant NAME]`: the flags override the
+/// file's `protocol` and `mutant`.
+pub fn serve(
+    path: &str,
+    protocol: Option<ProtocolName>,
+    mutant: Option<String>,
+    stderr: &mut dyn Write,
+) -> i32 {
+    let mut config = match NodeConfig::load(Path::new(path)) {
         Ok(c) => c,
         Err(e) => return fail(stderr, &e),
     };
+    if let Some(protocol) = protocol {
+        config.protocol = protocol.name().into();
+    }
+    if mutant.is_some() {
+        config.mutant = mutant;
+    }
     match distsys_node::run(config) {
         Ok(()) => EXIT_OK,
+        Err(e @ distsys_node::NodeError::StorageFailed(_)) => {
+            let _ = writeln!(stderr, "error: {e}");
+            EXIT_STORAGE_FAILED
+        }
         Err(e) => fail(stderr, &e),
     }
 }
@@ -29,10 +49,12 @@ pub fn run(action: ClusterAction, stdout: &mut dyn Write, stderr: &mut dyn Write
             dir,
             base_port,
             password,
+            protocol,
         } => up(
             nodes,
             &PathBuf::from(dir),
             base_port,
+            protocol,
             password,
             stdout,
             stderr,
@@ -56,6 +78,7 @@ fn up(
     nodes: usize,
     dir: &Path,
     base_port: u16,
+    protocol: ProtocolName,
     password: Option<String>,
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
@@ -75,7 +98,9 @@ fn up(
             node.log.display()
         );
     };
-    match cluster::up(&program, nodes, dir, base_port, password, &mut print) {
+    match cluster::up(
+        &program, nodes, dir, base_port, password, protocol, &mut print,
+    ) {
         Ok(()) => {
             let _ = writeln!(
                 stdout,

@@ -22,7 +22,11 @@ pub fn dispatch(
     stderr: &mut dyn Write,
 ) -> i32 {
     match command {
-        Command::Serve { config } => cluster::serve(&config, stderr),
+        Command::Serve {
+            config,
+            protocol,
+            mutant,
+        } => cluster::serve(&config, protocol, mutant, stderr),
         Command::Cluster { action } => cluster::run(action, stdout, stderr),
         Command::Chaos(args) => chaos::run(&args, stdout, stderr),
         Command::Advise {
