@@ -6,8 +6,8 @@
 //! but never count. A membership takes effect on a node as soon as the entry carrying it is in
 //! that node's log, not when it commits (known-bugs #6).
 
-use distsys_types::NodeId;
 use distsys_types::JointQuorum;
+use distsys_types::NodeId;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -15,7 +15,9 @@ pub mod faults;
 pub mod leaderless;
 pub mod metrics;
 pub mod protocol;
+pub mod protocols;
 pub mod queue;
+pub mod registry;
 pub mod replication;
 pub mod retry_storm;
 pub mod sim;
@@ -25,5 +27,6 @@ pub mod trace;
 
 pub use campaign::{first_failure, run_campaign, run_one, shard_range, CampaignReport, FailedRun};
 pub use faults::{Fault, FaultSet};
-pub use protocol::Protocol;
+pub use protocol::{BuildParams, ByzantineAdversary, NoAdversary, Simulated};
+pub use registry::{Descriptor, FaultModel, Protocol, Registry, SeededBug};
 pub use sim::{FailureKind, RunReport, SimConfig, Simulation, Violation};

@@ -3,19 +3,17 @@
 //! seed replays bit for bit.
 
 use crate::faults::{Fault, FaultSet, Partition};
-use crate::protocol::{BuildParams, Protocol, SimCore};
+use crate::protocol::{BuildParams, ByzantineAdversary, Simulated};
 use crate::queue::EventQueue;
+use crate::registry::{Protocol, SeededBug};
 use crate::trace::Trace;
 use distsys_check::history::{Completion, Event as HistoryEvent, HistoryBuilder, OpKind};
 use distsys_check::{check, CheckOptions, ModelKind, Verdict};
 use distsys_consensus::kv::Op;
-use distsys_consensus::paxos::{MultiPaxos, PaxosMutant};
-use distsys_consensus::pbft::byzantine::{Adversary, Behaviour};
-use distsys_consensus::pbft::{Pbft, PbftMutant};
-use distsys_consensus::raft::Raft;
+use distsys_consensus::pbft::byzantine::Behaviour;
 use distsys_consensus::replica::{ClientOp, ClientReply, ClientRequest, Replica};
 use distsys_consensus::safety::SafetyMonitor;
-use distsys_consensus::{Core, Entry, Mutant, NodeId, Role, Snapshot};
+use distsys_consensus::{Core, Entry, NodeId, Role, Snapshot};
 use distsys_patterns::retry::RetryPolicy;
 use distsys_types::event::{self, MembershipOutcome, MembershipStep, NoContext};
 use distsys_types::{Event, QuorumSystem};
@@ -31,7 +29,7 @@ const TICK_US: u64 = 5 * MS;
 /// Keys the clients use.
 const KEYS: usize = 5;
 /// Events allowed regardless of elapsed virtual time, on top of the protocol's rate
-/// ([`SimCore::events_per_ms_bound`]): far more events than that means the cluster generates
+/// ([`Simulated::events_per_ms_bound`]): far more events than that means the cluster generates
 /// messages without bound (a message storm), and the run ends as a `runaway`.
 const BASE_EVENTS: u64 = 20_000;
 /// Wall-clock time one run may take before it is cut short as a `runaway` (checked every
@@ -70,13 +68,9 @@ pub struct SimConfig {
     pub lease_read: bool,
     /// The protocol to run.
     pub protocol: Protocol,
-    /// A Raft seeded bug, if any.
-    pub mutant: Option<Mutant>,
-    /// A Multi-Paxos seeded bug, if any.
-    pub paxos_mutant: Option<PaxosMutant>,
-    /// A PBFT seeded bug, if any.
-    pub pbft_mutant: Option<PbftMutant>,
-    /// Byzantine replicas (PBFT only; chosen per seed).
+    /// The seeded bug to plant, if any: one of `protocol`'s (see [`Protocol::bug`]).
+    pub mutant: Option<SeededBug>,
+    /// Byzantine replicas (protocols with an adversary only; chosen per seed).
     pub byzantine: usize,
     /// What byzantine replicas may do; each one draws a non-empty subset per seed.
     pub byzantine_behaviours: Vec<Behaviour>,
@@ -91,10 +85,7 @@ pub struct SimConfig {
 impl SimConfig {
     /// The seeded bug's name, if one is enabled.
     pub fn mutant_name(&self) -> Option<&'static str> {
-        self.mutant
-            .map(|m| m.name())
-            .or(self.paxos_mutant.map(|m| m.name()))
-            .or(self.pbft_mutant.map(|m| m.name()))
+        self.mutant.map(|m| m.name)
     }
 
     /// Defaults: 5 nodes, 10 s, 5 clients, 1 ms latency, 150-300 ms elections, 50 ms heartbeat.
@@ -109,10 +100,8 @@ impl SimConfig {
             heartbeat_ms: 50,
             faults: FaultSet::all(),
             lease_read: false,
-            protocol: Protocol::Raft,
+            protocol: Protocol::default(),
             mutant: None,
-            paxos_mutant: None,
-            pbft_mutant: None,
             byzantine: 0,
             byzantine_behaviours: Behaviour::ALL.to_vec(),
             trace: false,
@@ -327,7 +316,7 @@ struct Client {
 }
 
 /// One simulation in progress, of any protocol.
-pub struct Sim<C: SimCore> {
+pub struct Sim<C: Simulated> {
     config: SimConfig,
     rng: ChaCha8Rng,
     now: u64,
@@ -353,8 +342,13 @@ pub struct Sim<C: SimCore> {
     appended_at: BTreeMap<u64, u64>,
     /// Client operations (client, seq) still pending when the faults healed.
     pending_at_heal: std::collections::BTreeSet<(usize, u64)>,
-    /// The byzantine replicas' adversary (byzantine-tolerant protocols with `byzantine > 0`).
-    adversary: Option<Adversary>,
+    /// The byzantine replicas' adversary (protocols that have one, with `byzantine > 0`).
+    adversary: Option<C::Adversary>,
+    /// Whether every replica answers every client request (the protocol's
+    /// [`Core::replies_from_every_replica`], learnt when the first node starts): clients then
+    /// send to all and wait for [`Simulated::matching_replies`] equal answers, and there is no
+    /// leader to wait for after the heal.
+    every_replica_answers: bool,
     /// Nodes crashed for good when the faults healed (`SimConfig::down_after_heal`).
     stays_down: BTreeSet<NodeId>,
     /// The storm-detection window: (window number, events processed when it began).
@@ -367,7 +361,7 @@ fn micros(ms: f64) -> u64 {
     (ms * 1000.0).round().max(0.0) as u64
 }
 
-impl<C: SimCore> Sim<C> {
+impl<C: Simulated> Sim<C> {
     /// Prepares a run.
     pub fn new(config: SimConfig) -> Sim<C> {
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
@@ -439,6 +433,7 @@ impl<C: SimCore> Sim<C> {
             pending_at_heal: std::collections::BTreeSet::new(),
             appended_at: BTreeMap::new(),
             adversary: None,
+            every_replica_answers: false,
             stays_down: BTreeSet::new(),
             storm_window: (0, 0),
             secret: [0; 32],
@@ -472,7 +467,7 @@ impl<C: SimCore> Sim<C> {
     /// each does: a random non-empty subset of the configured behaviours.
     fn choose_byzantine(&mut self, ids: &[NodeId]) {
         let count = self.config.byzantine.min(ids.len());
-        if count == 0 || !self.config.protocol.byzantine_tolerant() {
+        if count == 0 || !<C::Adversary as ByzantineAdversary<C::Message>>::EXISTS {
             return;
         }
         let mut pool: Vec<NodeId> = ids.to_vec();
@@ -518,7 +513,8 @@ impl<C: SimCore> Sim<C> {
                     .collect(),
             }),
         );
-        self.adversary = Some(Adversary::new(&self.secret, ids, behaviours));
+        self.adversary = C::Adversary::new(&self.secret, ids, behaviours);
+        debug_assert!(self.adversary.is_some(), "an adversary that EXISTS builds");
     }
 
     fn is_byzantine(&self, id: NodeId) -> bool {
@@ -540,9 +536,7 @@ impl<C: SimCore> Sim<C> {
             heartbeat_us: self.config.heartbeat_ms * MS,
             max_entries_per_msg: self.max_entries_per_msg,
             lease_read: self.config.lease_read,
-            mutant: self.config.mutant,
-            paxos_mutant: self.config.paxos_mutant,
-            pbft_mutant: self.config.pbft_mutant,
+            mutant: self.config.mutant.map(|m| m.name),
             secret: self.secret,
         }
     }
@@ -555,6 +549,7 @@ impl<C: SimCore> Sim<C> {
         node.incarnation += 1;
         let seed = self.config.seed ^ (id << 32) ^ node.incarnation;
         let core = C::build(id, ids, &params, &node.persisted, seed, now);
+        self.every_replica_answers = core.replies_from_every_replica();
         node.replica = Some(Replica::with_core(core, &node.persisted));
         node.paused = false;
         let at = self.now + self.rng.random_range(0..TICK_US);
@@ -563,7 +558,7 @@ impl<C: SimCore> Sim<C> {
     }
 
     /// The liveness bound: how long after the heal the protocol must serve clients again
-    /// (see [`SimCore::recovery_bound_us`]), from the configured timers.
+    /// (see [`Simulated::recovery_bound_us`]), from the configured timers.
     fn recovery_bound_us(&self) -> u64 {
         let mut params = self.build_params();
         params.election_timeout_us = (
@@ -582,7 +577,7 @@ impl<C: SimCore> Sim<C> {
             "client operation completed",
             self.report.first_ok_after_heal_us,
         )];
-        if !self.config.protocol.byzantine_tolerant() {
+        if !self.every_replica_answers {
             evidence.push(("leader", self.report.leader_after_heal_us));
         }
         evidence
@@ -1018,7 +1013,7 @@ impl<C: SimCore> Sim<C> {
 
     fn send(&mut self, from: NodeId, to: NodeId, message: C::Message) {
         if let Some(adversary) = self.adversary.as_mut().filter(|a| a.controls(from)) {
-            for (to, message, delay) in C::corrupt(adversary, &mut self.rng, to, message) {
+            for (to, message, delay) in adversary.outgoing(&mut self.rng, to, message) {
                 self.transmit(from, to, message, delay);
             }
             return;
@@ -1514,9 +1509,9 @@ impl<C: SimCore> Sim<C> {
         let connection = ((client as u64) << 8) | u64::from(pending.attempt & 0xff);
         let (seq, attempt) = (pending.seq, pending.attempt);
         self.clients[client].pending = Some(pending);
-        // Byzantine-tolerant protocols: the request goes to every replica, and the client waits
-        // for f+1 matching answers.
-        let targets = if self.config.protocol.byzantine_tolerant() {
+        // Protocols whose every replica answers: the request goes to every replica, and the
+        // client waits for matching answers (f+1 for byzantine-tolerant ones).
+        let targets = if self.every_replica_answers {
             ids
         } else {
             vec![node]
@@ -1557,9 +1552,9 @@ impl<C: SimCore> Sim<C> {
         if pending.seq != seq {
             return;
         }
-        let reply = if self.config.protocol.byzantine_tolerant() {
-            // Accept an answer once f+1 replicas gave it: at least one of them is correct.
-            let needed = QuorumSystem::byzantine_max(self.config.nodes).vouch();
+        let reply = if self.every_replica_answers {
+            // Accept an answer once enough replicas gave it (f+1: at least one is correct).
+            let needed = C::matching_replies(self.config.nodes);
             let index = match pending.votes.iter().position(|(r, _)| *r == reply) {
                 Some(i) => i,
                 None => {
@@ -1851,32 +1846,35 @@ impl<C: SimCore> Sim<C> {
     }
 }
 
-/// One simulation run of the protocol its configuration names.
-pub struct Simulation(Run);
+/// One simulation run of the protocol its configuration names, ready to run.
+pub struct Simulation(Box<dyn Run>);
 
-enum Run {
-    Raft(Box<Sim<Raft>>),
-    MultiPaxos(Box<Sim<MultiPaxos>>),
-    Pbft(Box<Sim<Pbft>>),
+/// A run of some protocol, behind [`Simulation`].
+trait Run {
+    fn run_boxed(self: Box<Self>) -> RunReport;
+}
+
+impl<C: Simulated> Run for Sim<C> {
+    fn run_boxed(self: Box<Self>) -> RunReport {
+        (*self).run()
+    }
 }
 
 impl Simulation {
-    /// A run ready to start, of `config.protocol`.
+    /// A run ready to start, of `config.protocol` (its descriptor's `start`).
     pub fn new(config: SimConfig) -> Simulation {
-        Simulation(match config.protocol {
-            Protocol::Raft => Run::Raft(Box::new(Sim::new(config))),
-            Protocol::MultiPaxos => Run::MultiPaxos(Box::new(Sim::new(config))),
-            Protocol::Pbft => Run::Pbft(Box::new(Sim::new(config))),
-        })
+        (config.protocol.start)(config)
+    }
+
+    /// A run of the protocol `C` ready to start; `config.protocol` should describe `C` (its
+    /// name labels the reports). What a descriptor's `start` is.
+    pub fn of<C: Simulated + 'static>(config: SimConfig) -> Simulation {
+        Simulation(Box::new(Sim::<C>::new(config)))
     }
 
     /// Runs to the end; returns what it measured.
     pub fn run(self) -> RunReport {
-        match self.0 {
-            Run::Raft(sim) => sim.run(),
-            Run::MultiPaxos(sim) => sim.run(),
-            Run::Pbft(sim) => sim.run(),
-        }
+        self.0.run_boxed()
     }
 
     /// The recorded client history (JSON Lines), for `--history`.

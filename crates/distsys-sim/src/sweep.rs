@@ -6,7 +6,7 @@
 //! runs a campaign in every cell. `distsys sweep` runs the long version; the test suite a
 //! short one.
 
-use crate::protocol::Protocol;
+use crate::registry::Protocol;
 use crate::sim::SimConfig;
 use crate::FaultSet;
 use distsys_consensus::pbft::byzantine::Behaviour;
@@ -28,7 +28,7 @@ pub struct Cell {
     pub protocol: Protocol,
     /// Cluster size.
     pub nodes: usize,
-    /// Byzantine replicas per run (PBFT only).
+    /// Byzantine replicas per run (protocols with a byzantine fault model only).
     pub byzantine: usize,
     /// Nodes crashed for good when the faults heal.
     pub down_after_heal: usize,
@@ -42,7 +42,7 @@ impl Cell {
     /// A short label: `pbft n=7 byzantine=2`, `raft n=3 down=2 (beyond)`.
     pub fn label(&self) -> String {
         let mut out = format!("{} n={}", self.protocol.name(), self.nodes);
-        if self.protocol.byzantine_tolerant() {
+        if self.protocol.byzantine() {
             out.push_str(&format!(" byzantine={}", self.byzantine));
         }
         if self.down_after_heal > 0 {
@@ -69,28 +69,23 @@ impl Cell {
     }
 }
 
-/// The smallest cluster a protocol runs on: 1 (crash-fault protocols), 4 (PBFT: 3f+1 with
-/// f = 1; smaller groups tolerate no byzantine replica and are refused by the CLI).
+/// The smallest cluster a protocol runs on (its descriptor's `min_nodes`): 1 for crash-fault
+/// protocols, 4 for PBFT (3f+1 with f = 1; smaller groups tolerate no byzantine replica and
+/// are refused by the CLI).
 pub fn min_nodes(protocol: Protocol) -> usize {
-    if protocol.byzantine_tolerant() {
-        4
-    } else {
-        1
-    }
+    protocol.min_nodes
 }
 
-/// Every protocol.
-pub const PROTOCOLS: [Protocol; 3] = [Protocol::Raft, Protocol::MultiPaxos, Protocol::Pbft];
-
 /// The cells within tolerance for sizes up to `max_nodes`: every crash-fault protocol at every
-/// size (crashes, pauses and partitions of any minority come from the fault schedule); PBFT at
-/// every size from 4 with every byzantine count from 0 to `f = (n-1)/3`.
+/// size (crashes, pauses and partitions of any minority come from the fault schedule);
+/// byzantine-fault protocols (PBFT) at every size from their minimum with every byzantine count
+/// from 0 to `f = (n-1)/3`.
 pub fn within_tolerance(protocols: &[Protocol], max_nodes: usize) -> Vec<Cell> {
     let mut cells = Vec::new();
     for &protocol in protocols {
         for nodes in min_nodes(protocol)..=max_nodes {
-            let byzantine_counts = if protocol.byzantine_tolerant() {
-                0..=QuorumSystem::max_byzantine_faults(nodes)
+            let byzantine_counts = if protocol.byzantine() {
+                0..=protocol.fault_model.max_faults(nodes)
             } else {
                 0..=0
             };
@@ -119,10 +114,11 @@ pub fn beyond_tolerance(protocols: &[Protocol], max_nodes: usize) -> Vec<Cell> {
     let mut cells = Vec::new();
     for &protocol in protocols {
         for nodes in min_nodes(protocol)..=max_nodes {
-            let (byzantine, down_after_heal) = if protocol.byzantine_tolerant() {
-                (QuorumSystem::max_byzantine_faults(nodes) + 1, 0)
+            let beyond = protocol.fault_model.max_faults(nodes) + 1;
+            let (byzantine, down_after_heal) = if protocol.byzantine() {
+                (beyond, 0)
             } else {
-                (0, QuorumSystem::max_crash_faults(nodes) + 1)
+                (0, beyond)
             };
             let honest_quorum_left = QuorumSystem::byzantine_max(nodes).survives(byzantine);
             let behaviours: &'static [Behaviour] = if honest_quorum_left {
@@ -146,11 +142,13 @@ pub fn beyond_tolerance(protocols: &[Protocol], max_nodes: usize) -> Vec<Cell> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::registry::{all, lookup};
 
     #[test]
     fn the_space_covers_every_size_and_fault_count() {
-        let cells = within_tolerance(&PROTOCOLS, 13);
-        for protocol in [Protocol::Raft, Protocol::MultiPaxos] {
+        let cells = within_tolerance(&all(), 13);
+        let (raft, pbft) = (lookup("raft").unwrap(), lookup("pbft").unwrap());
+        for protocol in [raft, lookup("multipaxos").unwrap()] {
             let sizes: Vec<usize> = cells
                 .iter()
                 .filter(|c| c.protocol == protocol)
@@ -160,18 +158,18 @@ mod tests {
         }
         let pbft: Vec<(usize, usize)> = cells
             .iter()
-            .filter(|c| c.protocol == Protocol::Pbft)
+            .filter(|c| c.protocol == pbft)
             .map(|c| (c.nodes, c.byzantine))
             .collect();
         // n = 4..=6: f = 1; 7..=9: 2; 10..=12: 3; 13: 4 -> 3*2 + 3*3 + 3*4 + 5 cells.
         assert_eq!(pbft.len(), 32);
         assert!(pbft.contains(&(5, 1)) && pbft.contains(&(13, 4)) && !pbft.contains(&(6, 2)));
-        let beyond = beyond_tolerance(&PROTOCOLS, 13);
+        let beyond = beyond_tolerance(&all(), 13);
         assert!(beyond
             .iter()
-            .any(|c| c.protocol == Protocol::Raft && c.nodes == 5 && c.down_after_heal == 3));
+            .any(|c| c.protocol == raft && c.nodes == 5 && c.down_after_heal == 3));
         assert!(beyond
             .iter()
-            .any(|c| c.protocol == Protocol::Pbft && c.nodes == 5 && c.byzantine == 2));
+            .any(|c| c.protocol == pbft && c.nodes == 5 && c.byzantine == 2));
     }
 }

@@ -5,20 +5,25 @@ use crate::cli::SweepArgs;
 use crate::commands::fail;
 use crate::commands::simulate::summary::parse_shard;
 use crate::{EXIT_CHECK_FAILED, EXIT_OK};
-use distsys_sim::sweep::{beyond_tolerance, within_tolerance, Cell, PROTOCOLS};
+use distsys_sim::registry::{self, Registry};
+use distsys_sim::sweep::{beyond_tolerance, within_tolerance, Cell};
 use distsys_sim::{first_failure, run_campaign, Protocol};
 use std::io::Write;
 use std::time::Instant;
 
 fn protocols(list: &str) -> Result<Vec<Protocol>, String> {
     if list.trim() == "all" {
-        return Ok(PROTOCOLS.to_vec());
+        return Ok(registry::all());
     }
     list.split(',')
         .map(|name| {
-            Protocol::parse(name).ok_or_else(|| {
-                    format!("--protocols: unknown protocol {name:?} (all, or a list of raft, multipaxos, pbft)")
-                })
+            registry::lookup(name).ok_or_else(|| {
+                let names: Vec<&str> = Registry::builtin().iter().map(|p| p.name).collect();
+                format!(
+                    "--protocols: unknown protocol {name:?} (all, or a list of {})",
+                    names.join(", ")
+                )
+            })
         })
         .collect()
 }
