@@ -147,7 +147,7 @@ mod tests {
     #[test]
     fn the_space_covers_every_size_and_fault_count() {
         let cells = within_tolerance(&all(), 13);
-        let (raft, pbft) = (lookup("raft").unwrap(), lookup("pbft").unwrap());
+        let (raft, pbft_protocol) = (lookup("raft").unwrap(), lookup("pbft").unwrap());
         for protocol in [raft, lookup("multipaxos").unwrap()] {
             let sizes: Vec<usize> = cells
                 .iter()
@@ -158,7 +158,7 @@ mod tests {
         }
         let pbft: Vec<(usize, usize)> = cells
             .iter()
-            .filter(|c| c.protocol == pbft)
+            .filter(|c| c.protocol == pbft_protocol)
             .map(|c| (c.nodes, c.byzantine))
             .collect();
         // n = 4..=6: f = 1; 7..=9: 2; 10..=12: 3; 13: 4 -> 3*2 + 3*3 + 3*4 + 5 cells.
@@ -170,6 +170,6 @@ mod tests {
             .any(|c| c.protocol == raft && c.nodes == 5 && c.down_after_heal == 3));
         assert!(beyond
             .iter()
-            .any(|c| c.protocol == pbft && c.nodes == 5 && c.byzantine == 2));
+            .any(|c| c.protocol == pbft_protocol && c.nodes == 5 && c.byzantine == 2));
     }
 }
