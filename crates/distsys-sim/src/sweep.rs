@@ -3,9 +3,11 @@
 //! find a violation or a stall (so a clean sweep means something).
 //!
 //! A cell is one (protocol, nodes, byzantine replicas, crashed-for-good nodes) point; a sweep
-//! runs a campaign in every cell. `distsys sweep` runs the long version; the test suite a
-//! short one.
+//! runs a campaign in every cell ([`plan`] lays the cells out with their seed ranges,
+//! [`run_cell`] runs one and judges it). `distsys sweep` runs the long version and prints; the
+//! test suite a short one.
 
+use crate::campaign::{first_failure, run_campaign};
 use crate::registry::Protocol;
 use crate::sim::SimConfig;
 use crate::FaultSet;
@@ -137,6 +139,113 @@ pub fn beyond_tolerance(protocols: &[Protocol], max_nodes: usize) -> Vec<Cell> {
         }
     }
     cells
+}
+
+/// Seeds between the first seeds of two consecutive cells: cell `k` of a sweep from seed `s`
+/// runs seeds `s + SEEDS_PER_CELL * k ..`.
+pub const SEEDS_PER_CELL: u64 = 1_000_000;
+
+/// Most cells a sweep's seed ranges are laid out for (the check on the first seed assumes it).
+pub const MAX_CELLS: u64 = 200;
+
+/// Whether a sweep from `seed` with `seeds` per cell keeps every cell's seed range within
+/// 64 bits.
+pub fn seeds_fit(seed: u64, seeds: u64) -> bool {
+    seed.checked_add(SEEDS_PER_CELL * MAX_CELLS)
+        .and_then(|s| s.checked_add(seeds))
+        .is_some()
+}
+
+/// One cell of a sweep, with its position (which decides its seeds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlannedCell {
+    /// Position in the whole sweep (shards keep the positions of the unsharded sweep).
+    pub index: usize,
+    /// The cell.
+    pub cell: Cell,
+    /// Its first seed: the sweep's first seed + [`SEEDS_PER_CELL`] x `index`.
+    pub first_seed: u64,
+}
+
+/// The cells of a sweep of `protocols` up to `max_nodes`: within tolerance, then (unless
+/// `within_only`) one fault beyond; with `shard = (i, n)` only every n-th cell from the i-th.
+/// `seed` is the sweep's first seed; it must pass [`seeds_fit`].
+pub fn plan(
+    protocols: &[Protocol],
+    max_nodes: usize,
+    within_only: bool,
+    shard: Option<(u64, u64)>,
+    seed: u64,
+) -> Vec<PlannedCell> {
+    let mut cells = within_tolerance(protocols, max_nodes);
+    if !within_only {
+        cells.extend(beyond_tolerance(protocols, max_nodes));
+    }
+    debug_assert!(
+        cells.len() as u64 <= MAX_CELLS,
+        "seed ranges laid out for MAX_CELLS"
+    );
+    cells
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| shard.is_none_or(|(index, shards)| *i as u64 % shards == index))
+        .map(|(index, cell)| PlannedCell {
+            index,
+            cell,
+            first_seed: seed + SEEDS_PER_CELL * index as u64,
+        })
+        .collect()
+}
+
+/// What one cell's campaign showed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CellOutcome {
+    /// Runs done (beyond tolerance: until the first caught failure).
+    pub runs: u64,
+    /// One line: `0 failures`, `FAILED (...); first seed S`, `caught: KIND at seed S`, `NOT
+    /// CAUGHT: ...`.
+    pub outcome: String,
+    /// Whether the cell holds: within tolerance no failure, beyond it a violation or stall
+    /// caught.
+    pub ok: bool,
+}
+
+/// Runs one cell's campaign of `seeds` runs of `duration_ms` from `first` and judges it
+/// (beyond tolerance, it stops at the first failure, searching 8 seeds at a time).
+pub fn run_cell(cell: &Cell, duration_ms: u64, first: u64, seeds: u64) -> CellOutcome {
+    match cell.tolerance {
+        Tolerance::Within => {
+            let summary = run_campaign(&cell.config(duration_ms), first, seeds, &|_, _| {});
+            let outcome = match summary.failures.first() {
+                None => "0 failures".to_string(),
+                Some(f) => format!(
+                    "FAILED ({}); first seed {}",
+                    summary.failures_summary(),
+                    f.seed
+                ),
+            };
+            CellOutcome {
+                runs: summary.runs,
+                outcome,
+                ok: summary.failures.is_empty(),
+            }
+        }
+        Tolerance::Beyond => match first_failure(&cell.config(duration_ms), first, seeds, 8) {
+            Some(f) => {
+                let kind = f.violation.as_ref().map_or("?", |v| v.kind().name());
+                CellOutcome {
+                    runs: f.seed - first + 1,
+                    outcome: format!("caught: {kind} at seed {}", f.seed),
+                    ok: true,
+                }
+            }
+            None => CellOutcome {
+                runs: seeds,
+                outcome: "NOT CAUGHT: no violation or stall".to_string(),
+                ok: false,
+            },
+        },
+    }
 }
 
 #[cfg(test)]

@@ -45,6 +45,29 @@ impl<C: Simulated> Sim<C> {
         if self.now >= self.clients_end_us {
             return;
         }
+        let (key, kind, input, op) = self.next_operation();
+        let c = &mut self.clients[client];
+        let seq = c.next_seq;
+        c.next_seq += 1;
+        c.pending = Some(Pending {
+            seq,
+            kind,
+            key: key.clone(),
+            input: input.clone(),
+            op,
+            attempt: 0,
+            invoked_at: self.now,
+            votes: Vec::new(),
+        });
+        self.report.ops_total += 1;
+        self.record(client, None, kind, &key, input);
+        self.client_send(client);
+    }
+
+    /// The next operation of the workload: a random key of [`KEYS`], and a read (45 %), write
+    /// (30 %), cas (15 %, expecting nothing or a value written before) or append (10 %) of a
+    /// fresh value. Returns the key, the kind, the history input and the client operation.
+    fn next_operation(&mut self) -> (String, OpKind, Value, ClientOp) {
         let key = format!("k{}", self.rng.random_range(0..KEYS));
         self.value_counter += 1;
         let value = format!("v{}", self.value_counter);
@@ -93,22 +116,7 @@ impl<C: Simulated> Sim<C> {
                 }),
             )
         };
-        let c = &mut self.clients[client];
-        let seq = c.next_seq;
-        c.next_seq += 1;
-        c.pending = Some(Pending {
-            seq,
-            kind,
-            key: key.clone(),
-            input: input.clone(),
-            op,
-            attempt: 0,
-            invoked_at: self.now,
-            votes: Vec::new(),
-        });
-        self.report.ops_total += 1;
-        self.record(client, None, kind, &key, input);
-        self.client_send(client);
+        (key, kind, input, op)
     }
 
     pub(super) fn client_send(&mut self, client: usize) {
@@ -170,57 +178,14 @@ impl<C: Simulated> Sim<C> {
         attempt: u32,
         reply: ClientReply,
     ) {
-        let Some(pending) = self.clients[client].pending.as_mut() else {
+        let Some(reply) = self.accepted(from, client, seq, reply) else {
             return;
         };
-        if pending.seq != seq {
+        let Some(pending) = self.clients[client].pending.clone() else {
             return;
-        }
-        let reply = if self.every_replica_answers {
-            // Accept an answer once enough replicas gave it (f+1: at least one is correct).
-            let needed = C::matching_replies(self.config.nodes);
-            let index = match pending.votes.iter().position(|(r, _)| *r == reply) {
-                Some(i) => i,
-                None => {
-                    pending.votes.push((reply, BTreeSet::new()));
-                    pending.votes.len() - 1
-                }
-            };
-            let (reply, voters) = &mut pending.votes[index];
-            voters.insert(from);
-            if voters.len() < needed {
-                return;
-            }
-            reply.clone()
-        } else {
-            reply
         };
-        let pending = pending.clone();
         match reply {
-            ClientReply::Ok { value } => {
-                let output = if pending.kind == OpKind::Read {
-                    json!(value)
-                } else {
-                    pending.input.clone()
-                };
-                self.record(
-                    client,
-                    Some(Completion::Ok),
-                    pending.kind,
-                    &pending.key,
-                    output,
-                );
-                let latency = self.now - pending.invoked_at;
-                if pending.kind.is_mutation() {
-                    self.report.write_latencies_us.push(latency);
-                }
-                self.report
-                    .latency_by_operation_us
-                    .entry(pending.kind.name().to_string())
-                    .or_default()
-                    .push(latency);
-                self.complete(client);
-            }
+            ClientReply::Ok { value } => self.completed_ok(client, &pending, value),
             // The simulated workload never sends an operation that can be invalid (no INCR);
             // like a failed cas, nothing changed.
             ClientReply::CasFailed | ClientReply::Invalid(_) => {
@@ -246,6 +211,63 @@ impl<C: Simulated> Sim<C> {
                 self.retry_later(client, leader.is_some());
             }
         }
+    }
+
+    /// The answer the client takes from `reply` to its pending operation `seq`, if it takes
+    /// one now: the reply itself, or for protocols whose every replica answers, an answer once
+    /// [`Simulated::matching_replies`] replicas gave it (f+1: at least one is correct).
+    fn accepted(
+        &mut self,
+        from: NodeId,
+        client: usize,
+        seq: u64,
+        reply: ClientReply,
+    ) -> Option<ClientReply> {
+        let pending = self.clients[client].pending.as_mut()?;
+        if pending.seq != seq {
+            return None;
+        }
+        if !self.every_replica_answers {
+            return Some(reply);
+        }
+        let needed = C::matching_replies(self.config.nodes);
+        let index = match pending.votes.iter().position(|(r, _)| *r == reply) {
+            Some(i) => i,
+            None => {
+                pending.votes.push((reply, BTreeSet::new()));
+                pending.votes.len() - 1
+            }
+        };
+        let (reply, voters) = &mut pending.votes[index];
+        voters.insert(from);
+        (voters.len() >= needed).then(|| reply.clone())
+    }
+
+    /// The pending operation succeeded: recorded with its output (the value read, or what
+    /// was written), its latency measured.
+    fn completed_ok(&mut self, client: usize, pending: &Pending, value: Option<String>) {
+        let output = if pending.kind == OpKind::Read {
+            json!(value)
+        } else {
+            pending.input.clone()
+        };
+        self.record(
+            client,
+            Some(Completion::Ok),
+            pending.kind,
+            &pending.key,
+            output,
+        );
+        let latency = self.now - pending.invoked_at;
+        if pending.kind.is_mutation() {
+            self.report.write_latencies_us.push(latency);
+        }
+        self.report
+            .latency_by_operation_us
+            .entry(pending.kind.name().to_string())
+            .or_default()
+            .push(latency);
+        self.complete(client);
     }
 
     /// Notes that a client's operation ended; records when the last one pending at the heal did.

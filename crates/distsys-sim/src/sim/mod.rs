@@ -159,15 +159,48 @@ fn micros(ms: f64) -> u64 {
 }
 
 impl<C: Simulated> Sim<C> {
-    /// Prepares a run.
+    /// Prepares a run: the nodes' clocks, the clients, the cluster secret, the byzantine
+    /// replicas, the run's timer and batching anomalies, the nodes started, the clients' first
+    /// operations and the fault schedule, in that order (the order of the RNG draws).
     pub fn new(config: SimConfig) -> Sim<C> {
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
         let ids: Vec<NodeId> = (1..=config.nodes as u64).collect();
-        let clock = config.faults.has(Fault::Clock);
-        let nodes = ids
-            .iter()
+        let nodes = Self::initial_nodes(&ids, config.faults.has(Fault::Clock), &mut rng);
+        let mut sim = Sim::with_state(config, rng, nodes, &ids);
+        sim.rng.fill(&mut sim.secret[..]);
+        sim.choose_byzantine(&ids);
+        // Rare paths made common: some runs replicate one entry per message, so a leader's
+        // entries can reach followers separately (as after losses and retransmissions).
+        if sim.config.faults.has(Fault::Reorder) {
+            sim.max_entries_per_msg = [1, 4, 64][sim.rng.random_range(0..3)];
+        }
+        // Timer anomalies: some runs randomise election timeouts over a narrow range, so
+        // several candidates often stand in the same term (split votes).
+        if sim.config.faults.has(Fault::Clock) && sim.rng.random_bool(0.5) {
+            let (min, _) = sim.config.election_timeout_ms;
+            sim.election_timeout_us = (min * MS, min * MS + 2 * MS);
+        }
+        for id in ids {
+            sim.start_node(id);
+        }
+        for client in 0..sim.config.clients {
+            let at = sim.rng.random_range(0..50 * MS);
+            sim.schedule(at, EventKind::ClientNext { client });
+        }
+        sim.schedule_faults();
+        sim
+    }
+
+    /// The nodes before they start, each with its clock: with clock faults, a random offset
+    /// (0-500 ms) and drift (+-5 %), drawn node by node.
+    fn initial_nodes(
+        ids: &[NodeId],
+        clock_faults: bool,
+        rng: &mut ChaCha8Rng,
+    ) -> BTreeMap<NodeId, Node<C>> {
+        ids.iter()
             .map(|&id| {
-                let (offset, rate) = if clock {
+                let (offset, rate) = if clock_faults {
                     (
                         rng.random_range(0..500 * MS),
                         1.0 + rng.random_range(-0.05..0.05),
@@ -175,20 +208,28 @@ impl<C: Simulated> Sim<C> {
                 } else {
                     (0, 1.0)
                 };
-                (
-                    id,
-                    Node {
-                        replica: None,
-                        persisted: C::Persisted::default(),
-                        paused: false,
-                        parked: Vec::new(),
-                        clock_offset_us: offset,
-                        clock_rate: rate,
-                        incarnation: 0,
-                    },
-                )
+                let node = Node {
+                    replica: None,
+                    persisted: C::Persisted::default(),
+                    paused: false,
+                    parked: Vec::new(),
+                    clock_offset_us: offset,
+                    clock_rate: rate,
+                    incarnation: 0,
+                };
+                (id, node)
             })
-            .collect();
+            .collect()
+    }
+
+    /// The run's state before anything happened (no random draw): the clients, each guessing
+    /// a node round-robin, and the timers derived from the configuration.
+    fn with_state(
+        config: SimConfig,
+        rng: ChaCha8Rng,
+        nodes: BTreeMap<NodeId, Node<C>>,
+        ids: &[NodeId],
+    ) -> Sim<C> {
         let duration_us = config.duration_ms * MS;
         let election_max_us = config.election_timeout_ms.1 * MS;
         let rtt_us = micros(2.0 * config.latency_ms);
@@ -200,7 +241,7 @@ impl<C: Simulated> Sim<C> {
                 pending: None,
             })
             .collect();
-        let mut sim = Sim {
+        Sim {
             trace: Trace::new(config.trace),
             report: RunReport {
                 seed: config.seed,
@@ -227,7 +268,7 @@ impl<C: Simulated> Sim<C> {
                 config.election_timeout_ms.0 * MS,
                 config.election_timeout_ms.1 * MS,
             ),
-            pending_at_heal: std::collections::BTreeSet::new(),
+            pending_at_heal: BTreeSet::new(),
             appended_at: BTreeMap::new(),
             adversary: None,
             every_replica_answers: false,
@@ -235,29 +276,7 @@ impl<C: Simulated> Sim<C> {
             storm_window: (0, 0),
             secret: [0; 32],
             config,
-        };
-        sim.rng.fill(&mut sim.secret[..]);
-        sim.choose_byzantine(&ids);
-        // Rare paths made common: some runs replicate one entry per message, so a leader's
-        // entries can reach followers separately (as after losses and retransmissions).
-        if sim.config.faults.has(Fault::Reorder) {
-            sim.max_entries_per_msg = [1, 4, 64][sim.rng.random_range(0..3)];
         }
-        // Timer anomalies: some runs randomise election timeouts over a narrow range, so
-        // several candidates often stand in the same term (split votes).
-        if sim.config.faults.has(Fault::Clock) && sim.rng.random_bool(0.5) {
-            let (min, _) = sim.config.election_timeout_ms;
-            sim.election_timeout_us = (min * MS, min * MS + 2 * MS);
-        }
-        for id in ids {
-            sim.start_node(id);
-        }
-        for client in 0..sim.config.clients {
-            let at = sim.rng.random_range(0..50 * MS);
-            sim.schedule(at, EventKind::ClientNext { client });
-        }
-        sim.schedule_faults();
-        sim
     }
 
     fn schedule(&mut self, at: u64, kind: EventKind<C::Message>) {
