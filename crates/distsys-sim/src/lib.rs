@@ -5,9 +5,29 @@
 //! reorders messages and can be partitioned (full split, minority isolation, one-way, bridge);
 //! nodes crash and restart from their persisted state, pause, and run on skewed, drifting
 //! clocks. Clients issue reads, writes, cas and appends with the project's retry policy and
-//! idempotency keys; every operation is recorded. After every event the five Raft safety
-//! properties are checked; at the end, the history's linearizability (which also catches lost
+//! idempotency keys; every operation is recorded. After every event the protocol's safety
+//! predicates are checked; at the end, the history's linearizability (which also catches lost
 //! acknowledged writes), state machine agreement and liveness after the faults heal.
+//!
+//! What lives where:
+//! - [`protocol`]: the [`Simulated`] trait a protocol implements on top of
+//!   `distsys_consensus::Core` (how to build a node, what the simulator observes of it), and the
+//!   [`ByzantineAdversary`] hook ([`NoAdversary`] for crash-fault protocols);
+//! - [`registry`]: one [`Descriptor`] per protocol (names, seeded bugs, parameters, fault
+//!   model, safety properties, how to start a run), [`registry::lookup`] for every caller that
+//!   parses a protocol name, [`Registry`] to add a protocol from outside this crate;
+//! - [`protocols`]: the built-in protocols, one module each (Raft, Multi-Paxos, PBFT);
+//! - [`sim`]: one run ([`Simulation`]), in modules with one job each: network, faults, clients,
+//!   history, oracle (safety, liveness, runaway), metrics, byzantine, config and report;
+//! - [`campaign`]: many seeds in parallel, summarised; [`sweep`]: every protocol at every size
+//!   and fault count, and one fault beyond tolerance;
+//! - [`faults`] (the fault vocabulary and the partition model), [`queue`], [`trace`],
+//!   [`metrics`] (Prometheus text of a campaign), [`stats`];
+//! - the other models: [`replication`], [`leaderless`], [`causal`], [`retry_storm`].
+//!
+//! Adding a protocol: one module of [`protocols`] and one line of [`registry::BUILTIN`]; see
+//! `docs/protocols.md`, which walks through a toy protocol written against the public API only
+//! (`tests/toy_protocol.rs`).
 
 pub mod campaign;
 pub mod causal;
