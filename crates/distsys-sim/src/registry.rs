@@ -235,3 +235,50 @@ pub fn for_advice(protocol_name: &str) -> Protocol {
         .find(|p| p.advice_markers.iter().any(|m| protocol_name.contains(m)))
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_aliases_and_order_are_what_the_cli_prints() {
+        assert_eq!(
+            Registry::builtin().names_phrase(),
+            "raft, multipaxos or pbft"
+        );
+        for (name, expected) in [
+            ("raft", "raft"),
+            (" paxos ", "multipaxos"),
+            ("multi-paxos", "multipaxos"),
+            ("pbft", "pbft"),
+        ] {
+            assert_eq!(lookup(name).map(Protocol::name), Some(expected), "{name}");
+        }
+        assert!(lookup("zab").is_none());
+        assert_eq!(Protocol::default().name(), "raft");
+    }
+
+    #[test]
+    fn seeded_bugs_are_found_by_name_and_unknown_ones_say_where_the_list_is() {
+        let raft = Protocol::default();
+        assert_eq!(raft.bug("vote-twice").map(|b| b.name), Ok("vote-twice"));
+        assert_eq!(
+            raft.bug("nope"),
+            Err("unknown mutant \"nope\"; --list-mutants shows them".to_string())
+        );
+        let pbft = lookup("pbft").expect("registered");
+        assert!(pbft
+            .bug("nope")
+            .is_err_and(|e| e.contains("--list-mutants --protocol pbft")));
+        // A Raft bug is not PBFT's.
+        assert!(pbft.bug("vote-twice").is_err());
+    }
+
+    #[test]
+    fn advice_names_map_to_their_protocol() {
+        assert_eq!(for_advice("PBFT").name(), "pbft");
+        assert_eq!(for_advice("Multi-Paxos").name(), "multipaxos");
+        assert_eq!(for_advice("Raft").name(), "raft");
+        assert_eq!(for_advice("something else").name(), "raft");
+    }
+}
