@@ -5,6 +5,7 @@
 use super::{EventKind, Sim, MS};
 use crate::protocol::Simulated;
 use crate::sim::Violation;
+use distsys_consensus::safety::SafetyViolation;
 use distsys_consensus::{Entry, NodeId, Snapshot};
 use distsys_types::event;
 use distsys_types::Event;
@@ -156,6 +157,18 @@ impl<C: Simulated> Sim<C> {
         }
     }
 
+    /// A safety predicate broke: the property must be one the protocol's descriptor names
+    /// (its `safety` list), so the list stays the complete set of what the checks report.
+    fn fail_safety(&mut self, v: SafetyViolation) {
+        debug_assert!(
+            self.config.protocol.safety.contains(&v.property),
+            "{} reported {}, which its descriptor's safety list does not name",
+            self.config.protocol.name(),
+            v.property
+        );
+        self.fail(v.property, v.detail);
+    }
+
     /// Checks the safety properties against the node that just changed. Only that node's state
     /// moved, and the monitor remembers what every other node showed, so this is the same check
     /// as looking at the whole cluster, in constant work per event.
@@ -173,7 +186,7 @@ impl<C: Simulated> Sim<C> {
             return;
         };
         if let Err(v) = core.observe_safety(&mut self.monitor) {
-            self.fail(v.property, v.detail);
+            self.fail_safety(v);
         }
     }
 
@@ -200,12 +213,12 @@ impl<C: Simulated> Sim<C> {
         }
         if let Some(snapshot) = installed.filter(|_| honest) {
             if let Err(v) = self.monitor.on_install(id, snapshot) {
-                self.fail(v.property, v.detail);
+                self.fail_safety(v);
             }
         }
         for entry in applied.iter().filter(|_| honest) {
             if let Err(v) = self.monitor.on_apply(id, entry) {
-                self.fail(v.property, v.detail);
+                self.fail_safety(v);
             }
         }
         if !applied.is_empty() {
