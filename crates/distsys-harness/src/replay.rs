@@ -26,7 +26,7 @@ pub fn replay_flags(config: &SimConfig) -> String {
     if let Some(m) = config.mutant_name() {
         flags.push_str(&format!(" --mutant {m}"));
     }
-    if config.protocol.byzantine_tolerant() {
+    if config.protocol.byzantine() {
         let behaviours: Vec<&str> = config
             .byzantine_behaviours
             .iter()

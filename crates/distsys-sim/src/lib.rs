@@ -5,19 +5,29 @@
 //! reorders messages and can be partitioned (full split, minority isolation, one-way, bridge);
 //! nodes crash and restart from their persisted state, pause, and run on skewed, drifting
 //! clocks. Clients issue reads, writes, cas and appends with the project's retry policy and
-//! idempotency keys; every operation is recorded. After every event the five Raft safety
-//! properties are checked; at the end, the history's linearizability (which also catches lost
+//! idempotency keys; every operation is recorded. After every event the protocol's safety
+//! predicates are checked; at the end, the history's linearizability (which also catches lost
 //! acknowledged writes), state machine agreement and liveness after the faults heal.
 //!
-//! - [`sim`]: one run of a consensus protocol ([`Simulation`]); [`protocol`]: what the
-//!   simulator needs from a protocol beyond its core; [`faults`]: the fault vocabulary and the
-//!   network model; [`queue`]: the discrete-event queue.
-//! - [`campaign`]: many seeds in parallel, summarised; [`sweep`]: cluster sizes and fault
-//!   counts as a parameter space; [`trace`]: the run's JSON trace; [`metrics`]: its Prometheus
-//!   text; [`stats`]: summary statistics.
-//! - The other models, simulated on the same queue: [`replication`] (primary-backup sync,
-//!   async, semi-sync), [`leaderless`] (Dynamo-style quorums), [`causal`] (causal delivery with
-//!   vector clocks), [`retry_storm`] (retries against a failover).
+//! What lives where:
+//! - [`protocol`]: the [`Simulated`] trait a protocol implements on top of
+//!   `distsys_consensus::Core` (how to build a node, what the simulator observes of it), and the
+//!   [`ByzantineAdversary`] hook ([`NoAdversary`] for crash-fault protocols);
+//! - [`registry`]: one [`Descriptor`] per protocol (names, seeded bugs, parameters, fault
+//!   model, safety properties, how to start a run), [`registry::lookup`] for every caller that
+//!   parses a protocol name, [`Registry`] to add a protocol from outside this crate;
+//! - [`protocols`]: the built-in protocols, one module each (Raft, Multi-Paxos, PBFT);
+//! - [`sim`]: one run ([`Simulation`]), in modules with one job each: network, faults, clients,
+//!   history, oracle (safety, liveness, runaway), metrics, byzantine, config and report;
+//! - [`campaign`]: many seeds in parallel, summarised; [`sweep`]: every protocol at every size
+//!   and fault count, and one fault beyond tolerance;
+//! - [`faults`] (the fault vocabulary and the partition model), [`queue`], [`trace`],
+//!   [`metrics`] (Prometheus text of a campaign), [`stats`];
+//! - the other models: [`replication`], [`leaderless`], [`causal`], [`retry_storm`].
+//!
+//! Adding a protocol: one module of [`protocols`] and one line of [`registry::BUILTIN`]; see
+//! `docs/protocols.md`, which walks through a toy protocol written against the public API only
+//! (`tests/toy_protocol.rs`).
 
 pub mod campaign;
 pub mod causal;
@@ -25,7 +35,9 @@ pub mod faults;
 pub mod leaderless;
 pub mod metrics;
 pub mod protocol;
+pub mod protocols;
 pub mod queue;
+pub mod registry;
 pub mod replication;
 pub mod retry_storm;
 pub mod sim;
@@ -35,5 +47,6 @@ pub mod trace;
 
 pub use campaign::{first_failure, run_campaign, run_one, shard_range, CampaignReport, FailedRun};
 pub use faults::{Fault, FaultSet};
-pub use protocol::Protocol;
+pub use protocol::{BuildParams, ByzantineAdversary, NoAdversary, Simulated};
+pub use registry::{Descriptor, FaultModel, Protocol, Registry, SeededBug};
 pub use sim::{FailureKind, RunReport, SimConfig, Simulation, Violation};

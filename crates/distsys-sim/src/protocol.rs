@@ -1,80 +1,101 @@
 //! What the simulator needs from a protocol beyond the [`Core`] interface: how to build a
 //! node from the run's parameters, and the few protocol-specific observations it makes
-//! (Raft's safety predicates, replication progress, membership). Everything else in the
-//! simulator is the same code for every protocol.
+//! (safety predicates, replication progress, membership, a byzantine adversary). Everything
+//! else in the simulator is the same code for every protocol. A protocol implements
+//! [`Simulated`] (in a module of [`crate::protocols`], or in the user's own crate) and describes
+//! itself with a [`crate::registry::Descriptor`].
 
-use distsys_consensus::paxos::{MultiPaxos, PaxosConfig, PaxosMutant};
-use distsys_consensus::pbft::byzantine::Adversary;
-use distsys_consensus::pbft::{Envelope, Keys, Pbft, PbftConfig, PbftMutant};
-use distsys_consensus::raft::{Config, Raft};
+use distsys_consensus::pbft::byzantine::Behaviour;
 use distsys_consensus::replica::Replica;
 use distsys_consensus::safety::{SafetyMonitor, SafetyViolation};
-use distsys_consensus::{Core, Index, Membership, Message, Mutant, NodeId, PersistOp};
-use std::collections::BTreeSet;
+use distsys_consensus::{Core, Index, Membership, NodeId};
+use rand_chacha::ChaCha8Rng;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::RangeInclusive;
 
-/// The protocols the simulator runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Protocol {
-    /// Raft (the default).
-    #[default]
-    Raft,
-    /// Multi-Paxos.
-    MultiPaxos,
-    /// PBFT (byzantine fault tolerant, n = 3f+1).
-    Pbft,
-}
-
-impl Protocol {
-    /// The name `--protocol` takes.
-    pub fn name(self) -> &'static str {
-        match self {
-            Protocol::Raft => "raft",
-            Protocol::MultiPaxos => "multipaxos",
-            Protocol::Pbft => "pbft",
-        }
-    }
-
-    /// The protocol `--protocol` names: its name, or `multi-paxos` / `paxos` for Multi-Paxos.
-    pub fn parse(name: &str) -> Option<Protocol> {
-        match name.trim() {
-            "raft" => Some(Protocol::Raft),
-            "multipaxos" | "multi-paxos" | "paxos" => Some(Protocol::MultiPaxos),
-            "pbft" => Some(Protocol::Pbft),
-            _ => None,
-        }
-    }
-
-    /// Whether the protocol tolerates byzantine replicas.
-    pub fn byzantine_tolerant(self) -> bool {
-        self == Protocol::Pbft
-    }
-}
-
-/// A node's timers and knobs, as the run chose them.
+/// A node's timers and knobs, as the run chose them. Each protocol reads the ones that apply
+/// to it (its [`crate::registry::Descriptor`] says which) and ignores the others.
 #[derive(Debug, Clone)]
 pub struct BuildParams {
     /// Randomised election (leader-failure) timeout range, in microseconds.
     pub election_timeout_us: (u64, u64),
     /// Heartbeat interval, in microseconds.
     pub heartbeat_us: u64,
-    /// Entries per replication message (Raft).
+    /// Entries per replication message (protocols that batch entries).
     pub max_entries_per_msg: usize,
-    /// Leader lease reads (Raft).
+    /// Leader lease reads (protocols whose descriptor has `lease_read`).
     pub lease_read: bool,
-    /// A Raft seeded bug.
-    pub mutant: Option<Mutant>,
-    /// A Multi-Paxos seeded bug.
-    pub paxos_mutant: Option<PaxosMutant>,
-    /// A PBFT seeded bug.
-    pub pbft_mutant: Option<PbftMutant>,
-    /// The cluster's shared secret (PBFT derives its pair keys from it).
+    /// The seeded bug to plant, by the name the protocol's descriptor lists it under.
+    pub mutant: Option<&'static str>,
+    /// The cluster's shared secret (protocols with authenticated messages derive keys from it).
     pub secret: [u8; 32],
 }
 
-/// A protocol the simulator can run.
-pub trait SimCore: Core + Sized {
-    /// Builds node `id` of `nodes` from its disk.
+/// The byzantine adversary a protocol's simulation runs for the replicas it controls: it
+/// rewrites what they send. Crash-fault protocols use [`NoAdversary`].
+pub trait ByzantineAdversary<M>: Sized {
+    /// Whether the protocol has an adversary at all. When false the simulator never picks
+    /// byzantine replicas (and makes no random draw for them), whatever `SimConfig::byzantine`.
+    const EXISTS: bool;
+    /// The adversary of a cluster of `nodes` sharing `secret`, controlling the replicas in
+    /// `behaviours` (each with what it may do). `None` exactly when [`Self::EXISTS`] is false.
+    fn new(
+        secret: &[u8; 32],
+        nodes: &[NodeId],
+        behaviours: BTreeMap<NodeId, BTreeSet<Behaviour>>,
+    ) -> Option<Self>;
+    /// Whether the adversary controls `node`.
+    fn controls(&self, node: NodeId) -> bool;
+    /// Whether `node` sends nothing (to replicas or clients).
+    fn silent(&self, node: NodeId) -> bool;
+    /// Whether `node` answers clients with made-up results.
+    fn lies(&self, node: NodeId) -> bool;
+    /// What controlled replica sends instead of `message` to `to`: `(receiver, message, extra
+    /// delay in microseconds)`, drawing from `rng` only.
+    fn outgoing(&mut self, rng: &mut ChaCha8Rng, to: NodeId, message: M) -> Vec<(NodeId, M, u64)>;
+}
+
+/// The adversary of a protocol without one (crash faults only). It cannot be built: every
+/// method is unreachable by construction (the type has no value).
+#[derive(Debug)]
+pub enum NoAdversary {}
+
+impl<M> ByzantineAdversary<M> for NoAdversary {
+    const EXISTS: bool = false;
+    fn new(
+        _secret: &[u8; 32],
+        _nodes: &[NodeId],
+        _behaviours: BTreeMap<NodeId, BTreeSet<Behaviour>>,
+    ) -> Option<NoAdversary> {
+        None
+    }
+    fn controls(&self, _node: NodeId) -> bool {
+        match *self {}
+    }
+    fn silent(&self, _node: NodeId) -> bool {
+        match *self {}
+    }
+    fn lies(&self, _node: NodeId) -> bool {
+        match *self {}
+    }
+    fn outgoing(
+        &mut self,
+        _rng: &mut ChaCha8Rng,
+        _to: NodeId,
+        _message: M,
+    ) -> Vec<(NodeId, M, u64)> {
+        match *self {}
+    }
+}
+
+/// A protocol the simulator can run: a [`Core`] plus how to build it and what the simulator
+/// observes of it. Only [`Simulated::build`] and the adversary type are required; every other
+/// method has a default that fits a leader-based crash-fault protocol without membership
+/// changes.
+pub trait Simulated: Core + Sized {
+    /// The byzantine adversary ([`NoAdversary`] for crash-fault protocols).
+    type Adversary: ByzantineAdversary<Self::Message>;
+    /// Builds node `id` of `nodes` from its disk, seeded with `seed`, at local time `now`.
     fn build(
         id: NodeId,
         nodes: Vec<NodeId>,
@@ -94,6 +115,12 @@ pub trait SimCore: Core + Sized {
     /// protocols send O(n) messages per operation: 8 per node (healthy runs measure 0.7-0.8).
     fn events_per_ms_bound(nodes: usize) -> u64 {
         8 * nodes.max(1) as u64
+    }
+    /// For protocols whose every replica answers ([`Core::replies_from_every_replica`]): how
+    /// many replicas of `nodes` must give the same answer before a client accepts it. 1 (the
+    /// first answer) by default.
+    fn matching_replies(_nodes: usize) -> usize {
+        1
     }
     /// Whether a message grants a vote (the simulator sometimes kills the voter right after).
     fn is_vote_grant(_message: &Self::Message) -> bool {
@@ -116,24 +143,15 @@ pub trait SimCore: Core + Sized {
     fn last_index(&self) -> Index {
         self.commit_index()
     }
-    /// Protocol-specific safety predicates over this node, remembered by the monitor.
+    /// The protocol's own safety predicates over this node (on top of the state machine
+    /// safety the simulator checks for every protocol), remembered by the monitor: an error
+    /// names the property broken (the descriptor's `safety` list names them all).
     fn observe_safety(&self, _monitor: &mut SafetyMonitor) -> Result<(), SafetyViolation> {
         Ok(())
     }
     /// The membership in effect, for protocols that can change it.
     fn membership(&self) -> Option<&Membership> {
         None
-    }
-    /// What a byzantine replica sends instead of `message` to `to`: `(receiver, message, extra
-    /// delay in microseconds)`. Only byzantine-tolerant protocols have an adversary; the others
-    /// send the message unchanged.
-    fn corrupt(
-        _adversary: &mut Adversary,
-        _rng: &mut rand_chacha::ChaCha8Rng,
-        to: NodeId,
-        message: Self::Message,
-    ) -> Vec<(NodeId, Self::Message, u64)> {
-        vec![(to, message, 0)]
     }
     /// Messages this replica refused (forged, replayed...), by reason.
     fn rejections(&self) -> Vec<(&'static str, u64)> {
@@ -147,155 +165,4 @@ pub trait SimCore: Core + Sized {
     ) -> Option<Result<Index, String>> {
         None
     }
-}
-
-impl SimCore for Raft {
-    fn build(
-        id: NodeId,
-        nodes: Vec<NodeId>,
-        params: &BuildParams,
-        persisted: &Self::Persisted,
-        seed: u64,
-        now: u64,
-    ) -> Raft {
-        let mut config = Config::new(id, nodes);
-        (
-            config.election_timeout_min_us,
-            config.election_timeout_max_us,
-        ) = params.election_timeout_us;
-        config.heartbeat_us = params.heartbeat_us;
-        config.mutant = params.mutant;
-        config.max_entries_per_msg = params.max_entries_per_msg;
-        config.lease_read = params.lease_read;
-        Raft::new(config, persisted, seed, now)
-    }
-    fn is_vote_grant(message: &Message) -> bool {
-        matches!(
-            message,
-            Message::RequestVoteResponse {
-                granted: true,
-                pre_vote: false,
-                ..
-            }
-        )
-    }
-    fn appended(op: &PersistOp) -> RangeInclusive<Index> {
-        // Appends are contiguous: first to last entry.
-        match op {
-            PersistOp::Append(entries) => match (entries.first(), entries.last()) {
-                (Some(first), Some(last)) => first.index..=last.index,
-                _ => RangeInclusive::new(1, 0),
-            },
-            _ => RangeInclusive::new(1, 0),
-        }
-    }
-    fn torn(op: &PersistOp, kept: usize) -> Option<PersistOp> {
-        match op {
-            PersistOp::Append(entries) => Some(PersistOp::Append(entries[..kept].to_vec())),
-            _ => None,
-        }
-    }
-    fn follower_progress(&self) -> Vec<(NodeId, Index)> {
-        self.follower_matches()
-    }
-    fn last_index(&self) -> Index {
-        self.log().last_index()
-    }
-    fn observe_safety(&self, monitor: &mut SafetyMonitor) -> Result<(), SafetyViolation> {
-        monitor.observe(std::iter::once(self))
-    }
-    fn membership(&self) -> Option<&Membership> {
-        Some(Raft::membership(self))
-    }
-    fn propose_membership(
-        replica: &mut Replica<Raft>,
-        voters: BTreeSet<NodeId>,
-        learners: BTreeSet<NodeId>,
-    ) -> Option<Result<Index, String>> {
-        Some(
-            replica
-                .propose_membership(voters, learners)
-                .map_err(|e| e.to_string()),
-        )
-    }
-}
-
-impl SimCore for MultiPaxos {
-    fn build(
-        id: NodeId,
-        nodes: Vec<NodeId>,
-        params: &BuildParams,
-        persisted: &Self::Persisted,
-        seed: u64,
-        now: u64,
-    ) -> MultiPaxos {
-        let mut config = PaxosConfig::new(id, nodes);
-        config.election_timeout_us = params.election_timeout_us;
-        config.heartbeat_us = params.heartbeat_us;
-        config.mutant = params.paxos_mutant;
-        MultiPaxos::new(config, persisted, seed, now)
-    }
-}
-
-impl SimCore for Pbft {
-    fn build(
-        id: NodeId,
-        nodes: Vec<NodeId>,
-        params: &BuildParams,
-        persisted: &Self::Persisted,
-        _seed: u64,
-        now: u64,
-    ) -> Pbft {
-        Pbft::new(pbft_config(id, nodes, params), persisted, now)
-    }
-    /// Every replica talks to every other: O(n^2) messages per request, 6 n^2 per virtual ms
-    /// (healthy runs under every fault measure 0.3-0.6 n^2).
-    fn events_per_ms_bound(nodes: usize) -> u64 {
-        6 * (nodes.max(1) as u64).pow(2)
-    }
-    fn recovery_bound_us(nodes: usize, params: &BuildParams) -> u64 {
-        let ids: Vec<NodeId> = (1..=nodes as NodeId).collect();
-        pbft_config(1, ids, params).recovery_bound_us()
-    }
-    fn observe_safety(&self, monitor: &mut SafetyMonitor) -> Result<(), SafetyViolation> {
-        for (seq, digest) in self.recently_decided() {
-            let mut value = [0u8; 8];
-            value.copy_from_slice(&digest[..8]);
-            monitor.on_decided(self.id(), *seq, u64::from_le_bytes(value))?;
-        }
-        Ok(())
-    }
-    fn corrupt(
-        adversary: &mut Adversary,
-        rng: &mut rand_chacha::ChaCha8Rng,
-        _to: NodeId,
-        message: Envelope,
-    ) -> Vec<(NodeId, Envelope, u64)> {
-        adversary
-            .outgoing(rng, message)
-            .into_iter()
-            .map(|(envelope, delay)| (envelope.to, envelope, delay))
-            .collect()
-    }
-    fn rejections(&self) -> Vec<(&'static str, u64)> {
-        let r = Pbft::rejections(self);
-        vec![
-            ("forged", r.forged),
-            ("replayed", r.replayed),
-            ("bad_digest", r.bad_digest),
-            ("equivocation", r.equivocation),
-            ("bad_new_view", r.bad_new_view),
-        ]
-    }
-}
-
-/// A PBFT replica's configuration from the run's parameters: the request timer plays the
-/// election timeout's part, retransmission the heartbeat's.
-fn pbft_config(id: NodeId, nodes: Vec<NodeId>, params: &BuildParams) -> PbftConfig {
-    let keys = Keys::derive(&params.secret, id, &nodes);
-    let mut config = PbftConfig::new(id, nodes, keys);
-    config.request_timeout_us = params.election_timeout_us.1;
-    config.retransmit_us = params.heartbeat_us;
-    config.mutant = params.pbft_mutant;
-    config
 }

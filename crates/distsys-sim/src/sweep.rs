@@ -3,10 +3,12 @@
 //! find a violation or a stall (so a clean sweep means something).
 //!
 //! A cell is one (protocol, nodes, byzantine replicas, crashed-for-good nodes) point; a sweep
-//! runs a campaign in every cell. `distsys sweep` runs the long version; the test suite a
-//! short one.
+//! runs a campaign in every cell ([`plan`] lays the cells out with their seed ranges,
+//! [`run_cell`] runs one and judges it). `distsys sweep` runs the long version and prints; the
+//! test suite a short one.
 
-use crate::protocol::Protocol;
+use crate::campaign::{first_failure, run_campaign};
+use crate::registry::Protocol;
 use crate::sim::SimConfig;
 use crate::FaultSet;
 use distsys_consensus::pbft::byzantine::Behaviour;
@@ -28,7 +30,7 @@ pub struct Cell {
     pub protocol: Protocol,
     /// Cluster size.
     pub nodes: usize,
-    /// Byzantine replicas per run (PBFT only).
+    /// Byzantine replicas per run (protocols with a byzantine fault model only).
     pub byzantine: usize,
     /// Nodes crashed for good when the faults heal.
     pub down_after_heal: usize,
@@ -42,7 +44,7 @@ impl Cell {
     /// A short label: `pbft n=7 byzantine=2`, `raft n=3 down=2 (beyond)`.
     pub fn label(&self) -> String {
         let mut out = format!("{} n={}", self.protocol.name(), self.nodes);
-        if self.protocol.byzantine_tolerant() {
+        if self.protocol.byzantine() {
             out.push_str(&format!(" byzantine={}", self.byzantine));
         }
         if self.down_after_heal > 0 {
@@ -69,28 +71,23 @@ impl Cell {
     }
 }
 
-/// The smallest cluster a protocol runs on: 1 (crash-fault protocols), 4 (PBFT: 3f+1 with
-/// f = 1; smaller groups tolerate no byzantine replica and are refused by the CLI).
+/// The smallest cluster a protocol runs on (its descriptor's `min_nodes`): 1 for crash-fault
+/// protocols, 4 for PBFT (3f+1 with f = 1; smaller groups tolerate no byzantine replica and
+/// are refused by the CLI).
 pub fn min_nodes(protocol: Protocol) -> usize {
-    if protocol.byzantine_tolerant() {
-        4
-    } else {
-        1
-    }
+    protocol.min_nodes
 }
 
-/// Every protocol.
-pub const PROTOCOLS: [Protocol; 3] = [Protocol::Raft, Protocol::MultiPaxos, Protocol::Pbft];
-
 /// The cells within tolerance for sizes up to `max_nodes`: every crash-fault protocol at every
-/// size (crashes, pauses and partitions of any minority come from the fault schedule); PBFT at
-/// every size from 4 with every byzantine count from 0 to `f = (n-1)/3`.
+/// size (crashes, pauses and partitions of any minority come from the fault schedule);
+/// byzantine-fault protocols (PBFT) at every size from their minimum with every byzantine count
+/// from 0 to `f = (n-1)/3`.
 pub fn within_tolerance(protocols: &[Protocol], max_nodes: usize) -> Vec<Cell> {
     let mut cells = Vec::new();
     for &protocol in protocols {
         for nodes in min_nodes(protocol)..=max_nodes {
-            let byzantine_counts = if protocol.byzantine_tolerant() {
-                0..=QuorumSystem::max_byzantine_faults(nodes)
+            let byzantine_counts = if protocol.byzantine() {
+                0..=protocol.fault_model.max_faults(nodes)
             } else {
                 0..=0
             };
@@ -119,10 +116,11 @@ pub fn beyond_tolerance(protocols: &[Protocol], max_nodes: usize) -> Vec<Cell> {
     let mut cells = Vec::new();
     for &protocol in protocols {
         for nodes in min_nodes(protocol)..=max_nodes {
-            let (byzantine, down_after_heal) = if protocol.byzantine_tolerant() {
-                (QuorumSystem::max_byzantine_faults(nodes) + 1, 0)
+            let beyond = protocol.fault_model.max_faults(nodes) + 1;
+            let (byzantine, down_after_heal) = if protocol.byzantine() {
+                (beyond, 0)
             } else {
-                (0, QuorumSystem::max_crash_faults(nodes) + 1)
+                (0, beyond)
             };
             let honest_quorum_left = QuorumSystem::byzantine_max(nodes).survives(byzantine);
             let behaviours: &'static [Behaviour] = if honest_quorum_left {
@@ -143,14 +141,123 @@ pub fn beyond_tolerance(protocols: &[Protocol], max_nodes: usize) -> Vec<Cell> {
     cells
 }
 
+/// Seeds between the first seeds of two consecutive cells: cell `k` of a sweep from seed `s`
+/// runs seeds `s + SEEDS_PER_CELL * k ..`.
+pub const SEEDS_PER_CELL: u64 = 1_000_000;
+
+/// Most cells a sweep's seed ranges are laid out for (the check on the first seed assumes it).
+pub const MAX_CELLS: u64 = 200;
+
+/// Whether a sweep from `seed` with `seeds` per cell keeps every cell's seed range within
+/// 64 bits.
+pub fn seeds_fit(seed: u64, seeds: u64) -> bool {
+    seed.checked_add(SEEDS_PER_CELL * MAX_CELLS)
+        .and_then(|s| s.checked_add(seeds))
+        .is_some()
+}
+
+/// One cell of a sweep, with its position (which decides its seeds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlannedCell {
+    /// Position in the whole sweep (shards keep the positions of the unsharded sweep).
+    pub index: usize,
+    /// The cell.
+    pub cell: Cell,
+    /// Its first seed: the sweep's first seed + [`SEEDS_PER_CELL`] x `index`.
+    pub first_seed: u64,
+}
+
+/// The cells of a sweep of `protocols` up to `max_nodes`: within tolerance, then (unless
+/// `within_only`) one fault beyond; with `shard = (i, n)` only every n-th cell from the i-th.
+/// `seed` is the sweep's first seed; it must pass [`seeds_fit`].
+pub fn plan(
+    protocols: &[Protocol],
+    max_nodes: usize,
+    within_only: bool,
+    shard: Option<(u64, u64)>,
+    seed: u64,
+) -> Vec<PlannedCell> {
+    let mut cells = within_tolerance(protocols, max_nodes);
+    if !within_only {
+        cells.extend(beyond_tolerance(protocols, max_nodes));
+    }
+    debug_assert!(
+        cells.len() as u64 <= MAX_CELLS,
+        "seed ranges laid out for MAX_CELLS"
+    );
+    cells
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| shard.is_none_or(|(index, shards)| *i as u64 % shards == index))
+        .map(|(index, cell)| PlannedCell {
+            index,
+            cell,
+            first_seed: seed + SEEDS_PER_CELL * index as u64,
+        })
+        .collect()
+}
+
+/// What one cell's campaign showed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CellOutcome {
+    /// Runs done (beyond tolerance: until the first caught failure).
+    pub runs: u64,
+    /// One line: `0 failures`, `FAILED (...); first seed S`, `caught: KIND at seed S`, `NOT
+    /// CAUGHT: ...`.
+    pub outcome: String,
+    /// Whether the cell holds: within tolerance no failure, beyond it a violation or stall
+    /// caught.
+    pub ok: bool,
+}
+
+/// Runs one cell's campaign of `seeds` runs of `duration_ms` from `first` and judges it
+/// (beyond tolerance, it stops at the first failure, searching 8 seeds at a time).
+pub fn run_cell(cell: &Cell, duration_ms: u64, first: u64, seeds: u64) -> CellOutcome {
+    match cell.tolerance {
+        Tolerance::Within => {
+            let summary = run_campaign(&cell.config(duration_ms), first, seeds, &|_, _| {});
+            let outcome = match summary.failures.first() {
+                None => "0 failures".to_string(),
+                Some(f) => format!(
+                    "FAILED ({}); first seed {}",
+                    summary.failures_summary(),
+                    f.seed
+                ),
+            };
+            CellOutcome {
+                runs: summary.runs,
+                outcome,
+                ok: summary.failures.is_empty(),
+            }
+        }
+        Tolerance::Beyond => match first_failure(&cell.config(duration_ms), first, seeds, 8) {
+            Some(f) => {
+                let kind = f.violation.as_ref().map_or("?", |v| v.kind().name());
+                CellOutcome {
+                    runs: f.seed - first + 1,
+                    outcome: format!("caught: {kind} at seed {}", f.seed),
+                    ok: true,
+                }
+            }
+            None => CellOutcome {
+                runs: seeds,
+                outcome: "NOT CAUGHT: no violation or stall".to_string(),
+                ok: false,
+            },
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::registry::{all, lookup};
 
     #[test]
     fn the_space_covers_every_size_and_fault_count() {
-        let cells = within_tolerance(&PROTOCOLS, 13);
-        for protocol in [Protocol::Raft, Protocol::MultiPaxos] {
+        let cells = within_tolerance(&all(), 13);
+        let (raft, pbft_protocol) = (lookup("raft").unwrap(), lookup("pbft").unwrap());
+        for protocol in [raft, lookup("multipaxos").unwrap()] {
             let sizes: Vec<usize> = cells
                 .iter()
                 .filter(|c| c.protocol == protocol)
@@ -160,18 +267,18 @@ mod tests {
         }
         let pbft: Vec<(usize, usize)> = cells
             .iter()
-            .filter(|c| c.protocol == Protocol::Pbft)
+            .filter(|c| c.protocol == pbft_protocol)
             .map(|c| (c.nodes, c.byzantine))
             .collect();
         // n = 4..=6: f = 1; 7..=9: 2; 10..=12: 3; 13: 4 -> 3*2 + 3*3 + 3*4 + 5 cells.
         assert_eq!(pbft.len(), 32);
         assert!(pbft.contains(&(5, 1)) && pbft.contains(&(13, 4)) && !pbft.contains(&(6, 2)));
-        let beyond = beyond_tolerance(&PROTOCOLS, 13);
+        let beyond = beyond_tolerance(&all(), 13);
         assert!(beyond
             .iter()
-            .any(|c| c.protocol == Protocol::Raft && c.nodes == 5 && c.down_after_heal == 3));
+            .any(|c| c.protocol == raft && c.nodes == 5 && c.down_after_heal == 3));
         assert!(beyond
             .iter()
-            .any(|c| c.protocol == Protocol::Pbft && c.nodes == 5 && c.byzantine == 2));
+            .any(|c| c.protocol == pbft_protocol && c.nodes == 5 && c.byzantine == 2));
     }
 }

@@ -54,7 +54,7 @@ const SEED_BUDGET: u64 = 120;
 fn every_mutant_is_caught_within_the_seed_budget() {
     for mutant in Mutant::ALL {
         let mut base = config(0);
-        base.mutant = Some(mutant);
+        base.mutant = Some(base.protocol.bug(mutant.name()).expect("listed"));
         let failure = first_failure(&base, 1, SEED_BUDGET, 8)
             .unwrap_or_else(|| panic!("{} was not caught in {SEED_BUDGET} seeds", mutant.name()));
         let (seed, violation) = (failure.seed, failure.violation);

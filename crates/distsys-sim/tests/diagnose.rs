@@ -30,7 +30,7 @@ fn kinds(d: &Diagnosis) -> Vec<&str> {
 fn failing_run(mutant: Mutant, start: u64) -> (String, String, String) {
     for seed in start..start + 200 {
         let mut config = SimConfig::new(seed);
-        config.mutant = Some(mutant);
+        config.mutant = Some(config.protocol.bug(mutant.name()).expect("listed"));
         let (log, history, violation) = traced(config);
         if let Some(v) = violation {
             return (log, history, v);

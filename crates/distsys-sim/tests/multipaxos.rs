@@ -6,7 +6,7 @@ use distsys_sim::{first_failure, run_campaign, FaultSet, Protocol, SimConfig, Si
 
 fn config(seed: u64) -> SimConfig {
     let mut c = SimConfig::new(seed);
-    c.protocol = Protocol::MultiPaxos;
+    c.protocol = Protocol::parse("multipaxos").expect("registered");
     c.faults = FaultSet::all();
     c
 }
@@ -35,7 +35,7 @@ const SEED_BUDGET: u64 = 400;
 fn every_multipaxos_mutant_is_caught_within_the_seed_budget() {
     for mutant in PaxosMutant::ALL {
         let mut base = config(0);
-        base.paxos_mutant = Some(mutant);
+        base.mutant = Some(base.protocol.bug(mutant.name()).expect("listed"));
         assert!(
             first_failure(&base, 1, SEED_BUDGET, 16).is_some(),
             "{} was not caught in {SEED_BUDGET} seeds",

@@ -10,7 +10,7 @@ use distsys_sim::{first_failure, run_campaign, FaultSet, Protocol, SimConfig, Si
 
 fn config(nodes: usize, byzantine: usize) -> SimConfig {
     let mut c = SimConfig::new(0);
-    c.protocol = Protocol::Pbft;
+    c.protocol = Protocol::parse("pbft").expect("registered");
     c.nodes = nodes;
     c.byzantine = byzantine;
     c.byzantine_behaviours = Behaviour::ALL.to_vec();
@@ -67,7 +67,7 @@ const SEED_BUDGET: u64 = 160;
 fn every_pbft_mutant_is_caught_within_the_seed_budget() {
     for mutant in PbftMutant::ALL {
         let mut base = config(4, 1);
-        base.pbft_mutant = Some(mutant);
+        base.mutant = Some(base.protocol.bug(mutant.name()).expect("listed"));
         let failure = first_failure(&base, 1, SEED_BUDGET, 16)
             .unwrap_or_else(|| panic!("{} was not caught in {SEED_BUDGET} seeds", mutant.name()));
         let property = failure.violation.map(|v| v.property).unwrap_or_default();

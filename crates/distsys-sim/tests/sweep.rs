@@ -3,7 +3,8 @@
 //! campaign; one fault beyond tolerance at every size is caught (a violation or a stall), so
 //! the sweep is shown able to fail. `distsys sweep` runs the long version.
 
-use distsys_sim::sweep::{beyond_tolerance, within_tolerance, Cell, PROTOCOLS};
+use distsys_sim::registry::all;
+use distsys_sim::sweep::{beyond_tolerance, within_tolerance, Cell};
 use distsys_sim::{first_failure, run_campaign};
 
 /// Largest size swept in the suite.
@@ -21,7 +22,7 @@ fn seeds_for(cell: &Cell) -> u64 {
 #[test]
 fn every_protocol_at_every_size_and_fault_count_passes_a_campaign() {
     let mut failures = Vec::new();
-    for (i, cell) in within_tolerance(&PROTOCOLS, MAX_NODES).iter().enumerate() {
+    for (i, cell) in within_tolerance(&all(), MAX_NODES).iter().enumerate() {
         let first_seed = 70_000 + 100 * i as u64;
         let summary = run_campaign(&cell.config(4_000), first_seed, seeds_for(cell), &|_, _| {});
         for line in summary.failure_lines() {
@@ -38,7 +39,7 @@ fn every_protocol_at_every_size_and_fault_count_passes_a_campaign() {
 #[test]
 fn one_fault_beyond_tolerance_is_caught_at_every_size() {
     let mut missed = Vec::new();
-    for cell in beyond_tolerance(&PROTOCOLS, MAX_NODES) {
+    for cell in beyond_tolerance(&all(), MAX_NODES) {
         match first_failure(&cell.config(4_000), 80_000, 24, 4) {
             Some(report) => {
                 let property = report.violation.map(|v| v.property).unwrap_or_default();

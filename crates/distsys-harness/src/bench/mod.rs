@@ -1,8 +1,10 @@
 //! The benchmarks that drive real processes or other implementations: this project's cluster
 //! against etcd's under one load generator ([`cluster`], [`load`], [`etcd`]), and the Raft
-//! core against TiKV's raft-rs in one in-process harness ([`raft`]). They measure; nothing
+//! core against TiKV's raft-rs in one in-process harness ([`raft`]), and the linearizability
+//! checker against Porcupine and the brute-force oracle ([`check`]). They measure; nothing
 //! here asserts a figure.
 
+pub mod check;
 pub mod cluster;
 pub mod etcd;
 pub mod load;

@@ -7,19 +7,12 @@ use crate::replay::replay_flags;
 use distsys_advisor::advice::{Advice, Warning};
 use distsys_consensus::pbft::byzantine::Behaviour;
 use distsys_consensus::Mutant;
-use distsys_sim::{run_campaign, CampaignReport, FailureKind, FaultSet, Protocol, SimConfig};
-use distsys_types::QuorumSystem;
+use distsys_sim::{registry, run_campaign, CampaignReport, FailureKind, FaultSet, Protocol};
+use distsys_sim::{SeededBug, SimConfig};
 
-/// The simulated protocol of a consensus answer.
+/// The simulated protocol of a consensus answer (the registry's advice markers).
 fn protocol_of(advice: &Advice) -> Protocol {
-    let name = advice.protocol.name.as_str();
-    if name.contains("PBFT") {
-        Protocol::Pbft
-    } else if name.contains("Paxos") {
-        Protocol::MultiPaxos
-    } else {
-        Protocol::Raft
-    }
+    registry::for_advice(&advice.protocol.name)
 }
 
 /// Largest group an evidence campaign simulates (the largest `distsys simulate --nodes` runs:
@@ -27,16 +20,16 @@ fn protocol_of(advice: &Advice) -> Protocol {
 /// simulated at this size and the answer says so.
 const MAX_EVIDENCE_NODES: usize = 51;
 
-/// The campaign template for the advised protocol, group and timers: every fault, PBFT with f
-/// byzantine replicas doing everything the adversary can.
+/// The campaign template for the advised protocol, group and timers: every fault; a
+/// byzantine-fault protocol (PBFT) with f byzantine replicas doing everything the adversary can.
 fn consensus_config(advice: &Advice, latency_ms: f64, timer_scale: u64) -> SimConfig {
     let c = &advice.configuration;
     let protocol = protocol_of(advice);
     let mut config = SimConfig::new(1);
     config.protocol = protocol;
     config.nodes = (c.group_size as usize).clamp(1, MAX_EVIDENCE_NODES);
-    if protocol == Protocol::Pbft {
-        config.byzantine = QuorumSystem::max_byzantine_faults(config.nodes);
+    if protocol.byzantine() {
+        config.byzantine = protocol.fault_model.max_faults(config.nodes);
     }
     config.duration_ms = 5_000;
     config.latency_ms = latency_ms;
@@ -52,7 +45,7 @@ fn consensus_config(advice: &Advice, latency_ms: f64, timer_scale: u64) -> SimCo
 fn consensus_figures(config: &SimConfig, report: &CampaignReport) -> String {
     let recovery = format!(
         "{} of the last fault healing",
-        report.recovery_phrase(config.protocol.byzantine_tolerant())
+        report.recovery_phrase(config.protocol.byzantine())
     );
     format!(
         "{} failing run(s) ({}); {} leader/view changes; commit latency p50 {:.1} ms, p99 {:.1} ms; {recovery} (worst run)",
@@ -65,7 +58,7 @@ fn consensus_figures(config: &SimConfig, report: &CampaignReport) -> String {
 }
 
 fn consensus_what(advice: &Advice, config: &SimConfig) -> String {
-    let byzantine = if config.protocol.byzantine_tolerant() {
+    let byzantine = if config.protocol.byzantine() {
         format!(", {} byzantine replica(s) per run", config.byzantine)
     } else {
         String::new()
@@ -119,7 +112,8 @@ fn per_behaviour(base: &SimConfig, evidence: &mut Evidence) -> Option<(SimConfig
     }
     evidence.rationale.push(measured(
         &format!(
-            "{SEEDS_PER_BEHAVIOUR} pbft runs per byzantine behaviour alone, {} byzantine replica(s), every fault",
+            "{SEEDS_PER_BEHAVIOUR} {} runs per byzantine behaviour alone, {} byzantine replica(s), every fault",
+            base.protocol.name(),
             base.byzantine
         ),
         format!("failing runs per behaviour: {}", lines.join(", ")),
@@ -137,13 +131,19 @@ const TIMER_SCALES: [u64; 6] = [2, 4, 8, 16, 32, 64];
 pub fn consensus(advice: &mut Advice, latency_ms: f64, mutant: Option<Mutant>) -> Evidence {
     let name = advice.protocol.name.clone();
     let mut evidence = Evidence::default();
-    if protocol_of(advice) == Protocol::Pbft && advice.configuration.group_size < 4 {
+    let protocol = protocol_of(advice);
+    if (advice.configuration.group_size as usize).max(1) < protocol.min_nodes {
         evidence.rationale.push(measured(
             &name,
-            "not simulated: PBFT needs at least 4 replicas".into(),
+            format!(
+                "not simulated: {} needs at least {} replicas",
+                protocol.title, protocol.min_nodes
+            ),
         ));
         return evidence;
     }
+    // A Raft seeded bug plants only into Raft (another protocol runs unmutated).
+    let mutant: Option<SeededBug> = mutant.and_then(|m| protocol.bug(m.name()).ok());
     let mut config = consensus_config(advice, latency_ms, 1);
     config.mutant = mutant;
     let report = run_campaign(&config, 1, SEEDS, &|_, _| {});
@@ -152,12 +152,10 @@ pub fn consensus(advice: &mut Advice, latency_ms: f64, mutant: Option<Mutant>) -
         consensus_figures(&config, &report),
     ));
     let (config, report) = match report.failures.is_empty() {
-        true if config.protocol.byzantine_tolerant() => {
-            match per_behaviour(&config, &mut evidence) {
-                Some(failed) => failed,
-                None => return evidence,
-            }
-        }
+        true if config.protocol.byzantine() => match per_behaviour(&config, &mut evidence) {
+            Some(failed) => failed,
+            None => return evidence,
+        },
         true => return evidence,
         false => (config, report),
     };

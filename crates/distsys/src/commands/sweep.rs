@@ -1,24 +1,30 @@
-//! `distsys sweep`: every protocol at every cluster size and fault count, a campaign per cell
-//! (see `distsys_sim::sweep`), and one fault beyond tolerance per size, which must be caught.
+//! `distsys sweep`: every protocol at every cluster size and fault count, a campaign per cell,
+//! and one fault beyond tolerance per size, which must be caught. The cells, their seeds and
+//! the verdicts are `distsys_sim::sweep`'s; this parses the flags and prints a line per cell.
 
 use crate::cli::SweepArgs;
 use crate::commands::fail;
 use crate::commands::simulate::summary::parse_shard;
 use crate::{EXIT_CHECK_FAILED, EXIT_OK};
-use distsys_sim::sweep::{beyond_tolerance, within_tolerance, Cell, PROTOCOLS};
-use distsys_sim::{first_failure, run_campaign, Protocol};
+use distsys_sim::registry::{self, Registry};
+use distsys_sim::sweep::{plan, run_cell, seeds_fit, CellOutcome};
+use distsys_sim::Protocol;
 use std::io::Write;
 use std::time::Instant;
 
 fn protocols(list: &str) -> Result<Vec<Protocol>, String> {
     if list.trim() == "all" {
-        return Ok(PROTOCOLS.to_vec());
+        return Ok(registry::all());
     }
     list.split(',')
         .map(|name| {
-            Protocol::parse(name).ok_or_else(|| {
-                    format!("--protocols: unknown protocol {name:?} (all, or a list of raft, multipaxos, pbft)")
-                })
+            registry::lookup(name).ok_or_else(|| {
+                let names: Vec<&str> = Registry::builtin().iter().map(|p| p.name).collect();
+                format!(
+                    "--protocols: unknown protocol {name:?} (all, or a list of {})",
+                    names.join(", ")
+                )
+            })
         })
         .collect()
 }
@@ -40,13 +46,7 @@ pub fn run(args: &SweepArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> 
             ),
         );
     }
-    // Cell k starts at seed + 1,000,000 k: the last cell's range must fit in 64 bits.
-    if args
-        .seed
-        .checked_add(1_000_000 * 200)
-        .and_then(|s| s.checked_add(args.seeds))
-        .is_none()
-    {
+    if !seeds_fit(args.seed, args.seeds) {
         return fail(
             stderr,
             &format!(
@@ -63,15 +63,7 @@ pub fn run(args: &SweepArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> 
         Ok(s) => s,
         Err(e) => return fail(stderr, &e),
     };
-    let mut cells: Vec<Cell> = within_tolerance(&protocols, args.max_nodes);
-    if !args.no_beyond {
-        cells.extend(beyond_tolerance(&protocols, args.max_nodes));
-    }
-    let cells: Vec<(usize, Cell)> = cells
-        .into_iter()
-        .enumerate()
-        .filter(|(i, _)| shard.is_none_or(|(index, shards)| *i as u64 % shards == index))
-        .collect();
+    let cells = plan(&protocols, args.max_nodes, args.no_beyond, shard, args.seed);
     let bar = indicatif::ProgressBar::new(cells.len() as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template(
@@ -92,11 +84,12 @@ pub fn run(args: &SweepArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> 
         "cell", "runs", "outcome", "wall"
     );
     let mut bad = 0;
-    for (i, cell) in &cells {
+    for planned in &cells {
+        let cell = &planned.cell;
         bar.set_message(cell.label());
         let started = Instant::now();
-        let first = args.seed + 1_000_000 * *i as u64;
-        let (runs, outcome, ok) = run_cell(cell, duration_ms, first, args.seeds);
+        let CellOutcome { runs, outcome, ok } =
+            run_cell(cell, duration_ms, planned.first_seed, args.seeds);
         bad += u32::from(!ok);
         bar.suspend(|| {
             let _ = writeln!(
@@ -116,42 +109,5 @@ pub fn run(args: &SweepArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> 
         EXIT_CHECK_FAILED
     } else {
         EXIT_OK
-    }
-}
-
-/// One cell's campaign: runs, the outcome text and whether the cell holds (within tolerance:
-/// no failure; beyond it: a violation or stall caught).
-fn run_cell(cell: &Cell, duration_ms: u64, first: u64, seeds: u64) -> (u64, String, bool) {
-    match cell.tolerance {
-        distsys_sim::sweep::Tolerance::Within => {
-            let summary = run_campaign(&cell.config(duration_ms), first, seeds, &|_, _| {});
-            let ok = summary.failures.is_empty();
-            let outcome = match summary.failures.first() {
-                None => "0 failures".to_string(),
-                Some(f) => format!(
-                    "FAILED ({}); first seed {}",
-                    summary.failures_summary(),
-                    f.seed
-                ),
-            };
-            (summary.runs, outcome, ok)
-        }
-        distsys_sim::sweep::Tolerance::Beyond => {
-            match first_failure(&cell.config(duration_ms), first, seeds, 8) {
-                Some(f) => {
-                    let kind = f.violation.as_ref().map_or("?", |v| v.kind().name());
-                    (
-                        f.seed - first + 1,
-                        format!("caught: {kind} at seed {}", f.seed),
-                        true,
-                    )
-                }
-                None => (
-                    seeds,
-                    "NOT CAUGHT: no violation or stall".to_string(),
-                    false,
-                ),
-            }
-        }
     }
 }

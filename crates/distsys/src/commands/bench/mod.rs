@@ -49,9 +49,4 @@ pub fn run(what: BenchTarget, stdout: &mut dyn Write, stderr: &mut dyn Write) ->
 }
 
 /// Peak resident set size of this process so far, in MiB (Linux `VmHWM`), if known.
-pub fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
+pub use distsys_harness::bench::check::peak_rss_mib;

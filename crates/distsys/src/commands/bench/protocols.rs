@@ -5,7 +5,7 @@
 use crate::EXIT_OK;
 use distsys_advisor::timing::Timing;
 use distsys_sim::stats::percentile;
-use distsys_sim::{FaultSet, Protocol, SimConfig, Simulation};
+use distsys_sim::{registry, FaultSet, SimConfig, Simulation};
 use std::io::Write;
 
 /// Runs per configuration.
@@ -21,15 +21,10 @@ pub fn run(seconds: u64, stdout: &mut dyn Write) -> i32 {
         "{:<11} {:>5} {:>11} {:>12} {:>14} {:>14} {:>12}",
         "protocol", "nodes", "latency ms", "msgs / op", "commit p50 ms", "commit p99 ms", "ops / s"
     );
-    for protocol in [Protocol::Raft, Protocol::MultiPaxos, Protocol::Pbft] {
-        // PBFT needs n = 3f+1 replicas.
-        let sizes: &[usize] = if protocol == Protocol::Pbft {
-            &[4, 7, 10]
-        } else {
-            &[3, 5, 7, 10]
-        };
+    for protocol in registry::all() {
         for latency in [1.0, 50.0] {
-            for &nodes in sizes {
+            // Each protocol's own sizes (PBFT needs n = 3f+1 replicas).
+            for &nodes in protocol.bench_sizes {
                 let timing = Timing::from_latency_ms(latency);
                 let (mut messages, mut ops, mut latencies) = (0u64, 0u64, Vec::new());
                 for seed in 1..=SEEDS {

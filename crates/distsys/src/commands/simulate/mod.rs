@@ -10,10 +10,8 @@ pub mod summary;
 
 use crate::cli::SimulateArgs;
 use crate::EXIT_OK;
-use distsys_consensus::paxos::PaxosMutant;
 use distsys_consensus::pbft::byzantine::Behaviour;
-use distsys_consensus::pbft::PbftMutant;
-use distsys_consensus::Mutant;
+use distsys_sim::registry::{self, Registry};
 use distsys_sim::{run_campaign, FaultSet, Protocol, SimConfig, Simulation};
 use std::io::Write;
 use std::time::Instant;
@@ -79,9 +77,10 @@ fn parse_range(text: &str) -> Result<(u64, u64), String> {
 }
 
 fn config(args: &SimulateArgs) -> Result<SimConfig, String> {
-    let protocol = Protocol::parse(&args.protocol).ok_or_else(|| {
+    let protocol = registry::lookup(&args.protocol).ok_or_else(|| {
         format!(
-            "--protocol must be raft, multipaxos or pbft, got {:?}",
+            "--protocol must be {}, got {:?}",
+            Registry::builtin().names_phrase(),
             args.protocol
         )
     })?;
@@ -120,42 +119,58 @@ fn config(args: &SimulateArgs) -> Result<SimConfig, String> {
     config.faults = args.faults.parse::<FaultSet>()?;
     config.lease_read = args.lease;
     config.protocol = protocol;
-    match (protocol, args.mutant.as_deref()) {
-        (_, None) => {}
-        (Protocol::Raft, Some(name)) => config.mutant = Some(name.parse::<Mutant>()?),
-        (Protocol::MultiPaxos, Some(name)) => {
-            config.paxos_mutant = Some(named(&PaxosMutant::ALL, PaxosMutant::name, name, protocol)?)
-        }
-        (Protocol::Pbft, Some(name)) => {
-            config.pbft_mutant = Some(named(&PbftMutant::ALL, PbftMutant::name, name, protocol)?)
-        }
-    }
-    if protocol != Protocol::Raft && args.lease {
-        return Err("--lease is a Raft option".into());
+    config.mutant = args
+        .mutant
+        .as_deref()
+        .map(|name| protocol.bug(name))
+        .transpose()?;
+    if !protocol.lease_read && args.lease {
+        return Err(format!("--lease is a {} option", titles(|p| p.lease_read)));
     }
     byzantine(args, &mut config)?;
     Ok(config)
 }
 
-/// `--byzantine`, `--byzantine-behaviour`, `--beyond-tolerance`: PBFT only; at most f of the
-/// n = 3f+1 replicas unless the experiment asks for more.
+/// The titles of the built-in protocols `has` holds for, as a message names them (`Raft`,
+/// `Raft or PBFT`).
+fn titles(has: fn(&Protocol) -> bool) -> String {
+    let titles: Vec<&str> = registry::all()
+        .iter()
+        .filter(|p| has(p))
+        .map(|p| p.title)
+        .collect();
+    titles.join(" or ")
+}
+
+/// `--byzantine`, `--byzantine-behaviour`, `--beyond-tolerance`: protocols with a byzantine
+/// fault model only (PBFT); at most f of the n = 3f+1 replicas unless the experiment asks for
+/// more.
 fn byzantine(args: &SimulateArgs, config: &mut SimConfig) -> Result<(), String> {
-    if config.protocol != Protocol::Pbft {
+    let protocol = config.protocol;
+    if !protocol.byzantine() {
         if args.byzantine.is_some_and(|k| k > 0) || args.beyond_tolerance {
+            let names: Vec<&str> = registry::all()
+                .into_iter()
+                .filter(|p| p.byzantine())
+                .map(|p| p.name())
+                .collect();
             return Err(format!(
-                "--byzantine: {} tolerates crash faults only; byzantine replicas need --protocol pbft",
-                config.protocol.name()
+                "--byzantine: {} tolerates crash faults only; byzantine replicas need --protocol {}",
+                protocol.name(),
+                names.join(" or --protocol ")
             ));
         }
         return Ok(());
     }
-    if config.nodes < 4 {
+    if config.nodes < protocol.min_nodes {
         return Err(format!(
-            "--nodes: pbft needs n = 3f+1 >= 4 replicas to tolerate one byzantine replica, got {}",
+            "--nodes: {} needs n = 3f+1 >= {} replicas to tolerate one byzantine replica, got {}",
+            protocol.name(),
+            protocol.min_nodes,
             config.nodes
         ));
     }
-    let f = distsys_types::QuorumSystem::max_byzantine_faults(config.nodes);
+    let f = protocol.fault_model.max_faults(config.nodes);
     let k = args.byzantine.unwrap_or(f);
     if k > config.nodes {
         return Err(format!(
@@ -190,59 +205,18 @@ fn byzantine(args: &SimulateArgs, config: &mut SimConfig) -> Result<(), String> 
     Ok(())
 }
 
-/// The seeded bug of `protocol` called `name`.
-fn named<M: Copy>(
-    all: &[M],
-    name_of: fn(M) -> &'static str,
-    name: &str,
-    protocol: Protocol,
-) -> Result<M, String> {
-    all.iter()
-        .copied()
-        .find(|m| name_of(*m) == name)
-        .ok_or_else(|| {
-            format!(
-                "unknown {} mutant {name:?}; --list-mutants --protocol {} shows them",
-                protocol.name(),
-                protocol.name()
-            )
-        })
-}
-
-/// Prints one seeded bug per line: its name (in a column at least 28 wide) and what it breaks.
-fn list<M: Copy>(
-    all: &[M],
-    name_of: fn(M) -> &'static str,
-    description_of: fn(M) -> &'static str,
-    stdout: &mut dyn Write,
-) {
-    let width = all
+/// `--list-mutants`: one seeded bug per line of the protocol `--protocol` names (the default
+/// protocol's otherwise): its name (in a column at least 28 wide) and what it breaks.
+fn list_mutants(protocol: &str, stdout: &mut dyn Write) {
+    let bugs = (registry::lookup(protocol).unwrap_or_default().bugs)();
+    let width = bugs
         .iter()
-        .map(|m| name_of(*m).len() + 2)
+        .map(|b| b.name.len() + 2)
         .max()
         .unwrap_or(0)
         .max(28);
-    for m in all {
-        let _ = writeln!(stdout, "{:<width$} {}", name_of(*m), description_of(*m));
-    }
-}
-
-/// `--list-mutants`: the seeded bugs of the protocol `--protocol` names (Raft's otherwise).
-fn list_mutants(protocol: &str, stdout: &mut dyn Write) {
-    match Protocol::parse(protocol) {
-        Some(Protocol::MultiPaxos) => list(
-            &PaxosMutant::ALL,
-            PaxosMutant::name,
-            PaxosMutant::description,
-            stdout,
-        ),
-        Some(Protocol::Pbft) => list(
-            &PbftMutant::ALL,
-            PbftMutant::name,
-            PbftMutant::description,
-            stdout,
-        ),
-        _ => list(&Mutant::ALL, Mutant::name, Mutant::description, stdout),
+    for bug in bugs {
+        let _ = writeln!(stdout, "{:<width$} {}", bug.name, bug.description);
     }
 }
 

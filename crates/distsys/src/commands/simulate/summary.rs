@@ -4,7 +4,6 @@
 
 use crate::{EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_OK};
 use distsys_sim::{CampaignReport, SimConfig};
-use distsys_types::QuorumSystem;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::time::Duration;
@@ -40,10 +39,10 @@ pub struct Header {
 impl Header {
     /// The header of a campaign of `seeds` seeds from `config.seed`.
     pub fn of(config: &SimConfig, seeds: u64) -> Header {
-        let byzantine = config.protocol.byzantine_tolerant().then(|| {
+        let byzantine = config.protocol.byzantine().then(|| {
             (
                 config.byzantine,
-                QuorumSystem::max_byzantine_faults(config.nodes),
+                config.protocol.fault_model.max_faults(config.nodes),
                 config
                     .byzantine_behaviours
                     .iter()
