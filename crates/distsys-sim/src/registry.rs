@@ -21,6 +21,24 @@ pub struct SeededBug {
     pub description: &'static str,
 }
 
+impl SeededBug {
+    /// The seeded bugs of a protocol's mutant enum, in its order: one definition of the
+    /// mapping every protocol module uses.
+    pub fn all<M: Copy>(
+        mutants: &[M],
+        name: fn(M) -> &'static str,
+        description: fn(M) -> &'static str,
+    ) -> Vec<SeededBug> {
+        mutants
+            .iter()
+            .map(|m| SeededBug {
+                name: name(*m),
+                description: description(*m),
+            })
+            .collect()
+    }
+}
+
 /// Which faults a protocol tolerates, which decides the sizes it runs at and how many faulty
 /// replicas a cluster of `n` survives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -197,37 +197,32 @@ pub fn figures(env: &Environment, configuration: &Configuration, path: WritePath
     let rtts = peer_rtts(env, members.max(n));
     let (local, remote) = one_way_ms(env);
     let p = env.context.network_assumptions.partition_probability;
-    let PathFigures {
-        commit,
-        reads,
-        failover,
-        messages,
-        needed,
-        rounds_crossing,
-    } = path_figures(env, configuration, path, &rtts);
+    let path_figures = path_figures(env, configuration, path, &rtts);
+    let needed = path_figures.needed;
     let reachable_of = match path {
         WritePath::Leaderless { n, .. } => n,
         _ => members,
     };
     Figures {
-        commit_latency_ms: round1(commit),
+        commit_latency_ms: round1(path_figures.commit),
         client_hop_ms: round1(2.0 * local),
-        read_latency_ms: reads
+        read_latency_ms: path_figures
+            .reads
             .into_iter()
             .map(|r| ReadLatency {
                 latency_ms: round1(r.latency_ms),
                 ..r
             })
             .collect(),
-        failover_ms: failover,
-        messages_per_write: messages,
+        failover_ms: path_figures.failover,
+        messages_per_write: path_figures.messages,
         write_availability: p.map(|p| {
             let exact = super::environment::quorum_availability(reachable_of, needed, p);
             (exact * 1e6).round() / 1e6
         }),
         nodes: env.nodes,
         regions: env.regions().len().max(1) as u32,
-        cross_region_rounds_per_write: rounds_crossing,
+        cross_region_rounds_per_write: path_figures.rounds_crossing,
         leader_region: env
             .placement
             .first()

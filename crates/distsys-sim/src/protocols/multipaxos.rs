@@ -24,13 +24,11 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
 };
 
 fn bugs() -> Vec<SeededBug> {
-    PaxosMutant::ALL
-        .into_iter()
-        .map(|m| SeededBug {
-            name: m.name(),
-            description: m.description(),
-        })
-        .collect()
+    SeededBug::all(
+        &PaxosMutant::ALL,
+        PaxosMutant::name,
+        PaxosMutant::description,
+    )
 }
 
 impl Simulated for MultiPaxos {

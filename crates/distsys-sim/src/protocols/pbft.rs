@@ -29,13 +29,7 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
 };
 
 fn bugs() -> Vec<SeededBug> {
-    PbftMutant::ALL
-        .into_iter()
-        .map(|m| SeededBug {
-            name: m.name(),
-            description: m.description(),
-        })
-        .collect()
+    SeededBug::all(&PbftMutant::ALL, PbftMutant::name, PbftMutant::description)
 }
 
 impl ByzantineAdversary<Envelope> for Adversary {

@@ -36,13 +36,7 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
 
 /// The seeded bugs a campaign catches (not the scenario-only ones).
 fn bugs() -> Vec<SeededBug> {
-    Mutant::ALL
-        .into_iter()
-        .map(|m| SeededBug {
-            name: m.name(),
-            description: m.description(),
-        })
-        .collect()
+    SeededBug::all(&Mutant::ALL, Mutant::name, Mutant::description)
 }
 
 impl Simulated for Raft {
