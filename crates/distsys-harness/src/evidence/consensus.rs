@@ -41,6 +41,46 @@ fn consensus_config(advice: &Advice, latency_ms: f64, timer_scale: u64) -> SimCo
     config
 }
 
+/// The simulated p50 commit latency may exceed the computed one (commit round plus client
+/// hop) by this factor, plus [`LATENCY_SLACK_MS`] for ticks, batching and the faults, before the
+/// answer warns that its figures disagree with its evidence.
+pub const LATENCY_TOLERANCE: f64 = 3.0;
+/// Absolute slack on the latency comparison, in milliseconds.
+pub const LATENCY_SLACK_MS: f64 = 5.0;
+
+/// Quotes the simulated commit latency next to the computed one, and warns when they disagree
+/// beyond the stated tolerance.
+fn compare_latency(advice: &Advice, report: &CampaignReport, evidence: &mut Evidence) {
+    let computed = advice.figures.commit_latency_ms + advice.figures.client_hop_ms;
+    let simulated = report.latency_ms(50.0);
+    evidence.rationale.push(measured(
+        "commit latency, computed against simulated",
+        format!(
+            "computed {computed:.1} ms (commit round {:.1} ms + client hop {:.1} ms, network \
+             floor), simulated p50 {simulated:.1} ms under every fault{}",
+            advice.figures.commit_latency_ms,
+            advice.figures.client_hop_ms,
+            if advice.figures.regions > 1 {
+                " (the simulator puts one latency between every pair, clients included, so its \
+                 client hop crosses regions)"
+            } else {
+                ""
+            }
+        ),
+    ));
+    if simulated > LATENCY_TOLERANCE * computed + LATENCY_SLACK_MS {
+        evidence.warnings.push(Warning {
+            code: "latency_figures_disagree".into(),
+            message: format!(
+                "the simulated p50 commit latency ({simulated:.1} ms) is more than \
+                 {LATENCY_TOLERANCE}x the computed figure ({computed:.1} ms) plus \
+                 {LATENCY_SLACK_MS} ms: the figures block underestimates this design; plan with \
+                 the simulated figure"
+            ),
+        });
+    }
+}
+
 /// One campaign's figures, as a sentence.
 fn consensus_figures(config: &SimConfig, report: &CampaignReport) -> String {
     let recovery = format!(
@@ -151,6 +191,7 @@ pub fn consensus(advice: &mut Advice, latency_ms: f64, mutant: Option<Mutant>) -
         &consensus_what(advice, &config),
         consensus_figures(&config, &report),
     ));
+    compare_latency(advice, &report, &mut evidence);
     let (config, report) = match report.failures.is_empty() {
         true if config.protocol.byzantine() => match per_behaviour(&config, &mut evidence) {
             Some(failed) => failed,
@@ -269,9 +310,40 @@ mod tests {
             "{:?}",
             advice.configuration
         );
-        // Both measurements are quoted: the stalled one and the one that passed.
-        assert_eq!(evidence.rationale.len(), 2, "{:?}", evidence.rationale);
-        assert!(evidence.rationale[1].choice.starts_with("0 failing run(s)"));
+        // Both measurements are quoted: the stalled one and the one that passed (with the
+        // latency comparison between them).
+        assert_eq!(evidence.rationale.len(), 3, "{:?}", evidence.rationale);
+        assert!(evidence.rationale[1].choice.starts_with("computed "));
+        assert!(evidence.rationale[2].choice.starts_with("0 failing run(s)"));
+    }
+
+    /// The figures block and the simulation must agree within the stated tolerance: a computed
+    /// latency far below what the simulation measures is a warning, an agreeing one is not.
+    #[test]
+    fn a_latency_figure_its_evidence_contradicts_is_a_warning() {
+        let (_, mut advice) = advice_for("consensus.yaml");
+        let agreeing = consensus(&mut advice.clone(), 1.0, None);
+        assert!(
+            !agreeing
+                .warnings
+                .iter()
+                .any(|w| w.code == "latency_figures_disagree"),
+            "{:?}",
+            agreeing.rationale
+        );
+        advice.figures.commit_latency_ms = 0.0;
+        advice.figures.client_hop_ms = 0.0;
+        let evidence = consensus(&mut advice, 20.0, None);
+        let warning = evidence
+            .warnings
+            .iter()
+            .find(|w| w.code == "latency_figures_disagree")
+            .expect("a 0 ms figure against a 20 ms network is contradicted");
+        assert!(
+            warning.message.contains("computed figure (0.0 ms)"),
+            "{}",
+            warning.message
+        );
     }
 
     /// A design that breaks safety in simulation (a planted seeded bug) is not recommended:
