@@ -297,3 +297,40 @@ fn sharded_campaigns_merge_to_the_unsharded_summary() {
     assert_eq!(code, 2, "a repeated shard is refused");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// No model silently ignores a flag: a flag it cannot honour is refused (exit 2, naming the
+/// flag and what the model takes), and changing a flag it takes changes the run.
+#[test]
+fn every_model_honours_a_flag_or_refuses_it() {
+    for (model, ignored) in [
+        ("leaderless", "--nodes=9"),
+        ("leaderless", "--duration=1ms"),
+        ("causal", "--faults=none"),
+        ("causal", "--clients=50"),
+        ("replication", "--nodes=9"),
+        ("retry-storm", "--seeds=3"),
+        ("consensus", "--quorum=3,1,1"),
+    ] {
+        let args = ["simulate", "--model", model, ignored];
+        let (code, _, err) = run_in_process(&args, "");
+        let flag = ignored.split('=').next().unwrap_or_default();
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(
+            err.contains(&format!("does not honour {flag}")),
+            "{args:?}: {err}"
+        );
+        assert!(
+            err.contains("takes --seed") || err.contains("takes only --seed"),
+            "{args:?}: {err}"
+        );
+    }
+    // What a model takes changes its run.
+    let run = |quorum: &str| {
+        run_in_process(
+            &["simulate", "--model", "leaderless", "--quorum", quorum],
+            "",
+        )
+        .1
+    };
+    assert_ne!(run("3,2,2"), run("3,1,1"));
+}

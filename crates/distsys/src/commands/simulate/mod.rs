@@ -248,10 +248,109 @@ fn write_report(path: &str, file: &summary::ReportFile) -> Result<(), String> {
         .map_err(|e| format!("cannot write report {path}: {e}"))
 }
 
+/// The flags each `--model` honours (`--seed` always); every other run-shaping flag given a
+/// non-default value is refused, so no flag is silently ignored.
+fn honoured_flags(model: &str) -> &'static [&'static str] {
+    match model {
+        "replication" => &[
+            "--mode",
+            "--backups",
+            "--duration",
+            "--latency-ms",
+            "--seeds",
+        ],
+        "leaderless" => &["--quorum", "--seeds"],
+        "causal" => &["--mutant", "--seeds", "--trace"],
+        "retry-storm" => &[],
+        _ => &[
+            "--protocol",
+            "--nodes",
+            "--seeds",
+            "--faults",
+            "--duration",
+            "--clients",
+            "--latency-ms",
+            "--election-timeout-ms",
+            "--heartbeat-ms",
+            "--lease",
+            "--mutant",
+            "--byzantine",
+            "--byzantine-behaviour",
+            "--beyond-tolerance",
+            "--trace",
+            "--history",
+            "--metrics",
+            "--shard",
+            "--report-json",
+        ],
+    }
+}
+
+/// The run-shaping flags given a value other than their default.
+fn flags_given(args: &SimulateArgs) -> Vec<&'static str> {
+    let given = [
+        ("--protocol", args.protocol != "raft"),
+        ("--nodes", args.nodes != 5),
+        ("--seeds", args.seeds.is_some()),
+        ("--faults", args.faults != "all"),
+        ("--duration", args.duration != "10s"),
+        ("--clients", args.clients != 5),
+        ("--latency-ms", args.latency_ms != 1.0),
+        (
+            "--election-timeout-ms",
+            args.election_timeout_ms != "150-300",
+        ),
+        ("--heartbeat-ms", args.heartbeat_ms != 50),
+        ("--lease", args.lease),
+        ("--mutant", args.mutant.is_some()),
+        ("--byzantine", args.byzantine.is_some()),
+        ("--byzantine-behaviour", args.byzantine_behaviour != "all"),
+        ("--beyond-tolerance", args.beyond_tolerance),
+        ("--trace", args.trace.is_some()),
+        ("--history", args.history.is_some()),
+        ("--metrics", args.metrics.is_some()),
+        ("--shard", args.shard.is_some()),
+        ("--report-json", args.report_json.is_some()),
+        ("--mode", args.mode != "sync"),
+        ("--quorum", args.quorum != "3,2,2"),
+        ("--backups", args.backups != 2),
+    ];
+    given
+        .into_iter()
+        .filter_map(|(flag, set)| set.then_some(flag))
+        .collect()
+}
+
+/// Exit 2 instead of a run that ignores a flag the user gave.
+fn refuse_unhonoured_flags(args: &SimulateArgs) -> Result<(), String> {
+    let honoured = honoured_flags(&args.model);
+    let refused: Vec<&str> = flags_given(args)
+        .into_iter()
+        .filter(|flag| !honoured.contains(flag))
+        .collect();
+    if refused.is_empty() {
+        return Ok(());
+    }
+    let takes = if honoured.is_empty() {
+        "only --seed".to_string()
+    } else {
+        format!("--seed and {}", honoured.join(", "))
+    };
+    Err(format!(
+        "--model {} does not honour {}: it takes {takes} (the rest of its setup is fixed, see \
+         simulate --help)",
+        args.model,
+        refused.join(", ")
+    ))
+}
+
 pub fn run(args: &SimulateArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> i32 {
     if args.list_mutants {
         list_mutants(&args.protocol, stdout);
         return EXIT_OK;
+    }
+    if let Err(e) = refuse_unhonoured_flags(args) {
+        return fail(stderr, &e);
     }
     match args.model.as_str() {
         "consensus" => {}
