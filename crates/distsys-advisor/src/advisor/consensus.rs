@@ -50,7 +50,7 @@ fn leader_log(env: &Environment, family: Family) -> Answer {
     ];
     failure_scenarios.extend(scenarios::region_loss(env, env.group.quorum));
     Answer {
-        write_path: WritePath::Leader { acks: env.group.quorum - 1, rounds: 1, failover: true },
+        write_path: WritePath::quorum_leader(env, 1, family.fencing()),
         protocol: Protocol {
             name: "Raft".into(),
             description: "Leader-based replicated log: a leader elected by a majority appends client \

@@ -23,6 +23,11 @@ pub struct Group {
 }
 
 impl Group {
+    /// Members that may be lost while a quorum remains: `size - quorum`.
+    pub fn spare(&self) -> u32 {
+        self.size.saturating_sub(self.quorum)
+    }
+
     /// A group of `size` members tolerating `f` faults of the given kind.
     /// Precondition: `size >= 2f + 1` (crash) or `size >= 3f + 1` (byzantine).
     pub fn new(size: u32, f: u32, byzantine: bool) -> Group {

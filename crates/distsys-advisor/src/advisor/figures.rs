@@ -19,13 +19,14 @@ pub enum WritePath {
     /// A leader waits for `acks` other members (Raft, Multi-Paxos, sync replication, a
     /// semi-sync primary with `k` backups, consensus groups under partitioning or 2PC);
     /// `rounds` such rounds per write (2PC: prepare and decision).
+    /// A failed leader is replaced automatically; `fencing` is what orders leaders.
     Leader {
         /// Acknowledgements from other members a write waits for.
         acks: u32,
         /// Sequential rounds per write.
         rounds: u32,
-        /// Whether a failed leader is replaced automatically.
-        failover: bool,
+        /// The number that orders successive leaders (and fences a deposed one).
+        fencing: Fencing,
     },
     /// PBFT: pre-prepare, prepare and commit among a quorum, then the replies.
     Byzantine,
@@ -40,6 +41,41 @@ pub enum WritePath {
     },
     /// The write is applied where it arrives and propagated in the background.
     Local,
+}
+
+/// The number that orders successive leaders of a design, carried by every write as its
+/// fencing token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fencing {
+    /// Raft's term.
+    Term,
+    /// Multi-Paxos's ballot.
+    Ballot,
+    /// A primary's (or owner's) epoch, bumped at every failover or ownership change.
+    Epoch,
+}
+
+impl Fencing {
+    /// Its name in the answer's text.
+    pub fn word(self) -> &'static str {
+        match self {
+            Fencing::Term => "term",
+            Fencing::Ballot => "ballot",
+            Fencing::Epoch => "epoch",
+        }
+    }
+}
+
+impl WritePath {
+    /// A leader committing on the group's quorum (itself plus `quorum - 1` others) in `rounds`
+    /// sequential rounds per write.
+    pub fn quorum_leader(env: &Environment, rounds: u32, fencing: Fencing) -> WritePath {
+        WritePath::Leader {
+            acks: env.group.quorum - 1,
+            rounds,
+            fencing,
+        }
+    }
 }
 
 /// Round trips from the leader's seat to every other member, fastest first, in ms.
@@ -123,11 +159,7 @@ fn path_figures(
     let learners = configuration.learners.unwrap_or(0);
     let t = &env.timing;
     let (commit, reads, failover, messages, needed, rounds_crossing) = match path {
-        WritePath::Leader {
-            acks,
-            rounds,
-            failover,
-        } => {
+        WritePath::Leader { acks, rounds, .. } => {
             let round = kth(rtts, acks);
             let mut reads = vec![ReadLatency::new("lease", 0.0)];
             if configuration.read_path.as_deref() == Some("read_index") {
@@ -140,7 +172,7 @@ fn path_figures(
             (
                 f64::from(rounds) * round,
                 reads,
-                failover.then(|| t.election_timeout_max_ms + kth(rtts, acks).ceil() as u64),
+                Some(t.election_timeout_max_ms + kth(rtts, acks).ceil() as u64),
                 u64::from(rounds) * (2 * u64::from(n.saturating_sub(1)) + u64::from(learners)),
                 acks + 1,
                 rounds * cross(round),

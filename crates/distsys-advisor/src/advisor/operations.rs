@@ -27,25 +27,16 @@ pub fn safety_mechanisms(
 ) -> Vec<Mechanism> {
     let mut out = Vec::new();
     let t = &env.timing;
-    if matches!(
-        path,
-        WritePath::Leader { failover: true, .. } | WritePath::Byzantine
-    ) {
+    if matches!(path, WritePath::Leader { .. } | WritePath::Byzantine) {
         let token = match path {
-            WritePath::Byzantine => "view number",
-            _ if configuration.replication_mode.as_deref() == Some("semi_sync")
-                || configuration.replication_mode.as_deref() == Some("async") =>
-            {
-                "epoch"
-            }
-            _ if configuration.pre_vote.is_none() && !env.byzantine() => "ballot",
-            _ => "term",
+            WritePath::Leader { fencing, .. } => fencing.word(),
+            _ => "view number",
         };
         out.push(mechanism(
             "fencing tokens",
             format!(
                 "every write the leader issues to storage or to other services carries its \
-                 {token}, and the receiver refuses a {token} lower than the highest it has seen: a \
+                 {token}, and the receiver refuses any {token} lower than the highest it has seen: a \
                  deposed leader (paused by GC, cut off) cannot overwrite what its successor wrote"
             ),
         ));
@@ -155,10 +146,7 @@ pub fn operations(env: &Environment, figures: &Figures, path: WritePath) -> Oper
             "every commit waits for an fsync; slow disks cause missed heartbeats and elections",
         ),
     ];
-    if matches!(
-        path,
-        WritePath::Leader { failover: true, .. } | WritePath::Byzantine
-    ) {
+    if matches!(path, WritePath::Leader { .. } | WritePath::Byzantine) {
         monitor_list.insert(
             0,
             monitor(
@@ -191,7 +179,7 @@ pub fn operations(env: &Environment, figures: &Figures, path: WritePath) -> Oper
 /// Membership change and rolling upgrade, with the quorum arithmetic of the group.
 fn runbooks(env: &Environment) -> Vec<Runbook> {
     let g = &env.group;
-    let spare = g.size.saturating_sub(g.quorum);
+    let spare = g.spare();
     vec![
         Runbook {
             name: "membership change".into(),

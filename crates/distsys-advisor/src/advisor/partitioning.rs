@@ -17,7 +17,7 @@
 //! Zipf 0.99 workload through load splits and rebalancing.
 
 use super::environment::Environment;
-use super::figures::WritePath;
+use super::figures::{Fencing, WritePath};
 use super::scenarios::{self, scenario};
 use super::{rationale, Answer};
 use crate::advice::{FailureScenario, Protocol};
@@ -89,7 +89,7 @@ fn hashing(env: &Environment) -> Answer {
     configuration.load_epsilon = Some(LOAD_EPSILON);
     configuration.election_timeout_max_ms = None;
     Answer {
-        write_path: WritePath::Leader { acks: env.group.quorum - 1, rounds: 1, failover: true },
+        write_path: WritePath::quorum_leader(env, 1, Fencing::Epoch),
         protocol: Protocol {
             name: "Consistent hashing with bounded loads".into(),
             description: format!(
@@ -243,7 +243,7 @@ fn range(env: &Environment) -> Answer {
     ];
     failure_scenarios.extend(scenarios::region_loss(env, env.group.quorum));
     Answer {
-        write_path: WritePath::Leader { acks: env.group.quorum - 1, rounds: 1, failover: true },
+        write_path: WritePath::quorum_leader(env, 1, Fencing::Term),
         protocol: Protocol {
             name: "Range partitioning over Raft groups".into(),
             description: "The key space is cut into ordered ranges; each range is a Raft group \

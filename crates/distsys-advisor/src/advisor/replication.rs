@@ -14,7 +14,7 @@
 //!   may be stale until read repair or anti-entropy), hinted handoff, Merkle-tree anti-entropy.
 
 use super::environment::Environment;
-use super::figures::WritePath;
+use super::figures::{Fencing, WritePath};
 use super::scenarios::{self, scenario};
 use super::{consensus, rationale, Answer};
 use crate::advice::{FailureScenario, Protocol, Warning};
@@ -104,7 +104,7 @@ fn semi_sync(env: &Environment) -> Answer {
         write_path: WritePath::Leader {
             acks: k,
             rounds: 1,
-            failover: true,
+            fencing: Fencing::Epoch,
         },
         protocol: Protocol {
             name: "Semi-synchronous primary-backup".into(),
@@ -153,7 +153,11 @@ fn asynchronous(env: &Environment) -> Answer {
     ];
     failure_scenarios.extend(scenarios::region_loss(env, 1));
     Answer {
-        write_path: WritePath::Leader { acks: 0, rounds: 1, failover: true },
+        write_path: WritePath::Leader {
+            acks: 0,
+            rounds: 1,
+            fencing: Fencing::Epoch,
+        },
         protocol: Protocol {
             name: "Asynchronous primary-backup with causal sessions".into(),
             description: "The primary acknowledges a write at once and streams its log to the \

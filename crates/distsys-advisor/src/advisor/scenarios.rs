@@ -24,16 +24,23 @@ pub enum Family {
     PrimaryBackup,
 }
 
-/// How many of `members` may be lost while `quorum` of them remain: `members - quorum`.
-pub fn spare(members: u32, quorum: u32) -> u32 {
-    members.saturating_sub(quorum)
+impl Family {
+    /// The number that orders this family's leaders: its fencing token.
+    pub fn fencing(self) -> super::figures::Fencing {
+        use super::figures::Fencing;
+        match self {
+            Family::Raft => Fencing::Term,
+            Family::MultiPaxos => Fencing::Ballot,
+            Family::PrimaryBackup => Fencing::Epoch,
+        }
+    }
 }
 
 /// The leader (or primary) crashes.
 pub fn leader_crash(env: &Environment, family: Family) -> FailureScenario {
     let t = &env.timing;
     let g = &env.group;
-    if spare(g.size, g.quorum) == 0 {
+    if g.spare() == 0 {
         return scenario(
             "leader crash",
             format!(
@@ -95,7 +102,7 @@ pub fn leader_crash(env: &Environment, family: Family) -> FailureScenario {
 /// A minority of at most `n - q` nodes is cut off.
 pub fn minority_partition(env: &Environment, family: Family) -> FailureScenario {
     let g = &env.group;
-    let cut = spare(g.size, g.quorum);
+    let cut = g.spare();
     if cut == 0 {
         return scenario(
             "network partition",
@@ -160,7 +167,7 @@ pub fn quorum_loss(env: &Environment) -> FailureScenario {
             "With more than {} of {} nodes unreachable no side holds a quorum of {}: writes and \
              linearizable reads are refused (the system chooses consistency over availability), \
              reads and writes time out rather than return wrong answers.",
-            spare(g.size, g.quorum),
+            g.spare(),
             g.size,
             g.quorum
         ),
@@ -173,7 +180,7 @@ pub fn quorum_loss(env: &Environment) -> FailureScenario {
 /// One replica is slow or far behind.
 pub fn slow_replica(env: &Environment, family: Family) -> FailureScenario {
     let g = &env.group;
-    let behavior = if spare(g.size, g.quorum) == 0 {
+    let behavior = if g.spare() == 0 {
         format!(
             "A commit waits for all {} nodes (the quorum is {} of {}), so one slow node slows \
              every write.",
@@ -206,7 +213,7 @@ pub fn slow_replica(env: &Environment, family: Family) -> FailureScenario {
 /// One replica of a BFT group is slow or far behind.
 pub fn slow_replica_bft(env: &Environment) -> FailureScenario {
     let g = &env.group;
-    let behavior = match spare(g.size, g.quorum) {
+    let behavior = match g.spare() {
         0 => format!(
             "A request waits for all {} replicas (the quorum is {} of {}), so one slow replica \
              slows every request.",
@@ -368,7 +375,7 @@ pub fn minority_partition_bft(env: &Environment) -> FailureScenario {
             "Up to {} replica(s) cut off: the {} or more that still talk gather quorums of {} and \
              keep committing; if the primary is on the cut-off side the others change view after \
              {} ms.",
-            spare(g.size, g.quorum),
+            g.spare(),
             g.quorum,
             g.quorum,
             env.timing.election_timeout_min_ms

@@ -397,7 +397,6 @@ fn x_of_y(text: &str) -> Vec<(u32, u32)> {
         .windows(3)
         .filter(|w| w[1] == "of")
         .filter_map(|w| Some((number(w[0])?, number(w[2])?)))
-        .filter(|_| true)
         .collect()
 }
 
@@ -632,6 +631,21 @@ fn each_design_names_the_safety_mechanisms_it_relies_on() {
         assert!(names(&crdt).contains(&"bounded clock offset for LWW".to_string()));
     }
     assert!(!names(&crdt).contains(&"fencing tokens".to_string()));
+    // The fencing token is the number that orders each design's leaders.
+    let mut paxos = context(ProblemType::Consensus, 5);
+    paxos.cluster_config.regions = vec!["a".into(), "b".into(), "c".into()];
+    paxos.network_assumptions.latency_ms = Some(40.0);
+    let paxos = advise(&paxos);
+    assert_eq!(paxos.protocol.name, "Multi-Paxos");
+    assert!(paxos.safety_mechanisms[0]
+        .why
+        .contains("carries its ballot"));
+    let mut hashing = context(ProblemType::Partitioning, 40);
+    hashing.consistency_requirement = Consistency::Eventual;
+    let hashing = advise(&hashing);
+    assert!(hashing.safety_mechanisms[0]
+        .why
+        .contains("carries its epoch"));
     // The runbooks quote the quorum arithmetic of the answer.
     let five = advise(&context(ProblemType::Consensus, 5));
     let upgrade = &five.operations.runbooks[1];

@@ -9,7 +9,7 @@
 //!   idempotent under retry; no cross-partition locks, so no blocking under partition.
 
 use super::environment::Environment;
-use super::figures::WritePath;
+use super::figures::{Fencing, WritePath};
 use super::scenarios::{self, scenario};
 use super::{rationale, Answer};
 use crate::advice::Protocol;
@@ -69,11 +69,7 @@ fn two_phase_commit(env: &Environment) -> Answer {
         write_path: if env.byzantine() {
             WritePath::Byzantine
         } else {
-            WritePath::Leader {
-                acks: env.group.quorum - 1,
-                rounds: 2,
-                failover: true,
-            }
+            WritePath::quorum_leader(env, 2, Fencing::Term)
         },
         protocol: Protocol {
             name: format!("Two-phase commit over {group_protocol} groups"),
@@ -106,7 +102,7 @@ fn sagas(env: &Environment) -> Answer {
     configuration.replica_count = Some(env.group.size);
     configuration.election_timeout_max_ms = None;
     Answer {
-        write_path: WritePath::Leader { acks: env.group.quorum - 1, rounds: 1, failover: true },
+        write_path: WritePath::quorum_leader(env, 1, Fencing::Epoch),
         protocol: Protocol {
             name: "Sagas with compensating actions".into(),
             description: "A transaction is a sequence of local transactions, each with a \

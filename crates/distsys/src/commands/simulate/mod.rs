@@ -286,34 +286,51 @@ fn honoured_flags(model: &str) -> &'static [&'static str] {
     }
 }
 
+/// `simulate` with no flag: every default as clap defines it (one definition, in cli.rs).
+fn default_args() -> SimulateArgs {
+    use clap::{Args, FromArgMatches};
+    let command = SimulateArgs::augment_args(clap::Command::new("simulate"));
+    command
+        .try_get_matches_from(["simulate"])
+        .and_then(|matches| SimulateArgs::from_arg_matches(&matches))
+        .expect("every simulate flag has a default")
+}
+
 /// The run-shaping flags given a value other than their default.
 fn flags_given(args: &SimulateArgs) -> Vec<&'static str> {
+    let d = default_args();
     let given = [
-        ("--protocol", args.protocol != "raft"),
-        ("--nodes", args.nodes != 5),
-        ("--seeds", args.seeds.is_some()),
-        ("--faults", args.faults != "all"),
-        ("--duration", args.duration != "10s"),
-        ("--clients", args.clients != 5),
-        ("--latency-ms", args.latency_ms != 1.0),
+        ("--protocol", args.protocol != d.protocol),
+        ("--nodes", args.nodes != d.nodes),
+        ("--seeds", args.seeds != d.seeds),
+        ("--faults", args.faults != d.faults),
+        ("--duration", args.duration != d.duration),
+        ("--clients", args.clients != d.clients),
+        ("--latency-ms", args.latency_ms != d.latency_ms),
         (
             "--election-timeout-ms",
-            args.election_timeout_ms != "150-300",
+            args.election_timeout_ms != d.election_timeout_ms,
         ),
-        ("--heartbeat-ms", args.heartbeat_ms != 50),
-        ("--lease", args.lease),
-        ("--mutant", args.mutant.is_some()),
-        ("--byzantine", args.byzantine.is_some()),
-        ("--byzantine-behaviour", args.byzantine_behaviour != "all"),
-        ("--beyond-tolerance", args.beyond_tolerance),
-        ("--trace", args.trace.is_some()),
-        ("--history", args.history.is_some()),
-        ("--metrics", args.metrics.is_some()),
-        ("--shard", args.shard.is_some()),
-        ("--report-json", args.report_json.is_some()),
-        ("--mode", args.mode != "sync"),
-        ("--quorum", args.quorum != "3,2,2"),
-        ("--backups", args.backups != 2),
+        ("--heartbeat-ms", args.heartbeat_ms != d.heartbeat_ms),
+        ("--lease", args.lease != d.lease),
+        ("--mutant", args.mutant != d.mutant),
+        ("--byzantine", args.byzantine != d.byzantine),
+        (
+            "--byzantine-behaviour",
+            args.byzantine_behaviour != d.byzantine_behaviour,
+        ),
+        (
+            "--beyond-tolerance",
+            args.beyond_tolerance != d.beyond_tolerance,
+        ),
+        ("--trace", args.trace != d.trace),
+        ("--history", args.history != d.history),
+        ("--metrics", args.metrics != d.metrics),
+        ("--shard", args.shard != d.shard),
+        ("--report-json", args.report_json != d.report_json),
+        ("--mode", args.mode != d.mode),
+        ("--quorum", args.quorum != d.quorum),
+        ("--backups", args.backups != d.backups),
     ];
     given
         .into_iter()
