@@ -1,8 +1,13 @@
 //! The replicated key-value state machine: put, append, delete, cas, with client sessions so a
 //! retried command (same client, same sequence number) is applied once and answered with the
 //! first result.
+//!
+//! Keys and values are [`ByteString`]s: bytes end to end, never re-encoded. Entries and
+//! snapshots are JSON in which UTF-8 bytes stay plain strings (the form logs written before
+//! keys were bytes already have) and other bytes are `{"base64": ...}`.
 
 use crate::types::{Entry, Index};
+pub use distsys_types::ByteString;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -10,24 +15,26 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Op {
     /// Set `key` to `value`.
-    Put { key: String, value: String },
+    Put { key: ByteString, value: ByteString },
     /// Append `value` to `key`'s value (absent counts as empty).
-    Append { key: String, value: String },
+    Append { key: ByteString, value: ByteString },
     /// Remove `key`.
-    Delete { key: String },
+    Delete { key: ByteString },
     /// Set `key` to `new` if it holds `expected` (`None`: absent).
     Cas {
-        key: String,
-        expected: Option<String>,
-        new: String,
+        key: ByteString,
+        expected: Option<ByteString>,
+        new: ByteString,
     },
     /// Add one to the integer in `key` (absent counts as 0); answers the new value.
-    Incr { key: String },
+    Incr { key: ByteString },
     /// Set several keys at once (atomically: one log entry).
-    PutMany { pairs: Vec<(String, String)> },
+    PutMany {
+        pairs: Vec<(ByteString, ByteString)>,
+    },
     /// Read `key` through the log (protocols that order reads like writes, such as PBFT,
     /// where a read's answer must come from f+1 replicas that executed it at the same point).
-    Get { key: String },
+    Get { key: ByteString },
 }
 
 /// A command in the log: an operation with its idempotency key (client, sequence number).
@@ -62,9 +69,9 @@ pub enum OpResult {
     /// Applied.
     Done,
     /// A cas whose comparison failed (nothing changed); carries the value found.
-    CasFailed(Option<String>),
+    CasFailed(Option<ByteString>),
     /// The value an ordered read found, the value a delete removed, or an increment's result.
-    Value(Option<String>),
+    Value(Option<ByteString>),
     /// The operation does not apply to the value found (nothing changed).
     Invalid(String),
 }
@@ -72,7 +79,7 @@ pub enum OpResult {
 /// The key-value store and its client sessions.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KvStore {
-    data: BTreeMap<String, String>,
+    data: BTreeMap<ByteString, ByteString>,
     sessions: BTreeMap<u64, (u64, OpResult)>,
     applied: Index,
     applied_chain: u64,
@@ -80,7 +87,7 @@ pub struct KvStore {
 
 impl KvStore {
     /// The value of `key`.
-    pub fn get(&self, key: &str) -> Option<&String> {
+    pub fn get(&self, key: &[u8]) -> Option<&ByteString> {
         self.data.get(key)
     }
 
@@ -126,7 +133,7 @@ impl KvStore {
                 OpResult::Done
             }
             Op::Append { key, value } => {
-                self.data.entry(key.clone()).or_default().push_str(value);
+                self.data.entry(key.clone()).or_default().extend_from(value);
                 OpResult::Done
             }
             Op::Delete { key } => OpResult::Value(self.data.remove(key)),
@@ -134,11 +141,12 @@ impl KvStore {
                 let current = self
                     .data
                     .get(key)
-                    .map_or(Some(0), |v| v.parse::<i64>().ok());
+                    .map_or(Some(0), |v| v.as_str().and_then(|v| v.parse::<i64>().ok()));
                 match current.and_then(|n| n.checked_add(1)) {
                     Some(n) => {
-                        self.data.insert(key.clone(), n.to_string());
-                        OpResult::Value(Some(n.to_string()))
+                        let n = ByteString::from(n.to_string());
+                        self.data.insert(key.clone(), n.clone());
+                        OpResult::Value(Some(n))
                     }
                     None => {
                         OpResult::Invalid("value is not an integer or out of range".to_string())
@@ -166,16 +174,41 @@ impl KvStore {
         Some((command, result))
     }
 
-    /// Serialises the whole state (data, sessions, applied position) for a snapshot.
+    /// Serialises the whole state (data, sessions, applied position) for a snapshot: one
+    /// format byte ([`SNAPSHOT_POSTCARD`]) then postcard, which carries keys and values as raw
+    /// bytes.
     pub fn snapshot(&self) -> Vec<u8> {
-        serde_json::to_vec(self).unwrap_or_default()
+        let out = vec![SNAPSHOT_POSTCARD];
+        match postcard::to_extend(self, out) {
+            Ok(bytes) => bytes,
+            // Unreachable: every field is plain data postcard encodes (no maps with keys it
+            // cannot write, no unsized sequences).
+            Err(e) => unreachable!("a key-value store always encodes: {e}"),
+        }
     }
 
-    /// Restores a snapshot produced by [`KvStore::snapshot`].
-    pub fn restore(bytes: &[u8]) -> Option<KvStore> {
-        serde_json::from_slice(bytes).ok()
+    /// Restores a snapshot produced by [`KvStore::snapshot`], or one written before the
+    /// postcard format (JSON, which starts with `{`). Anything else is an error naming why:
+    /// a snapshot that cannot be read must stop the replica, never be taken for an empty store.
+    pub fn restore(bytes: &[u8]) -> Result<KvStore, SnapshotError> {
+        match bytes.first() {
+            Some(&SNAPSHOT_POSTCARD) => {
+                postcard::from_bytes(&bytes[1..]).map_err(|e| SnapshotError(e.to_string()))
+            }
+            Some(b'{') => serde_json::from_slice(bytes).map_err(|e| SnapshotError(e.to_string())),
+            Some(other) => Err(SnapshotError(format!("unknown format byte {other:#04x}"))),
+            None => Err(SnapshotError("empty snapshot".into())),
+        }
     }
 }
+
+/// The format byte of a postcard snapshot.
+pub const SNAPSHOT_POSTCARD: u8 = 1;
+
+/// A snapshot of the state machine that cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unreadable state-machine snapshot: {0}")]
+pub struct SnapshotError(pub String);
 
 #[cfg(test)]
 mod tests {
@@ -197,7 +230,7 @@ mod tests {
         };
         kv.apply(&entry(1, &append));
         kv.apply(&entry(2, &append));
-        assert_eq!(kv.get("k").map(String::as_str), Some("x"));
+        assert_eq!(kv.get(b"k"), Some(&ByteString::from("x")));
         let cas = Command {
             client: 7,
             seq: 2,
@@ -213,5 +246,50 @@ mod tests {
         );
         let restored = KvStore::restore(&kv.snapshot()).expect("round trip");
         assert_eq!(restored, kv);
+        let legacy = serde_json::to_vec(&kv).expect("json");
+        assert_eq!(KvStore::restore(&legacy), Ok(kv));
+        for bad in [&b""[..], b"\x07junk", b"{not json", b"\x01\xff\xff"] {
+            assert!(KvStore::restore(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn entries_written_when_keys_were_text_still_decode() {
+        let old = br#"{"client":7,"seq":1,"op":{"Put":{"key":"k","value":"v"}}}"#;
+        let command = Command::decode(old).expect("old entry");
+        assert_eq!(
+            command.op,
+            Op::Put {
+                key: "k".into(),
+                value: "v".into()
+            }
+        );
+        assert_eq!(command.encode(), old.to_vec(), "text keeps its exact form");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_survive_the_log_and_the_snapshot(
+            key in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..12),
+            value in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..24),
+            suffix in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..8),
+        ) {
+            let mut kv = KvStore::default();
+            let put = Command { client: 1, seq: 1, op: Op::Put { key: key.clone().into(), value: value.clone().into() } };
+            let append = Command { client: 1, seq: 2, op: Op::Append { key: key.clone().into(), value: suffix.clone().into() } };
+            let decoded = Command::decode(&put.encode()).expect("decodes");
+            proptest::prop_assert_eq!(&decoded, &put);
+            kv.apply(&entry(1, &decoded));
+            kv.apply(&entry(2, &Command::decode(&append.encode()).expect("decodes")));
+            let mut expected = value.clone();
+            expected.extend_from_slice(&suffix);
+            proptest::prop_assert_eq!(kv.get(&key).map(ByteString::as_bytes), Some(&expected[..]));
+            let restored = KvStore::restore(&kv.snapshot()).expect("round trip");
+            proptest::prop_assert_eq!(restored, kv);
+            let other = Command { client: 2, seq: 1, op: Op::Put { key: vec![0xff, 0xfe].into(), value: key.clone().into() } };
+            let mut kv = KvStore::restore(&KvStore::default().snapshot()).expect("empty");
+            kv.apply(&entry(1, &other));
+            proptest::prop_assert_eq!(KvStore::restore(&kv.snapshot()).expect("binary key"), kv);
+        }
     }
 }

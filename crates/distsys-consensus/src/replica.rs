@@ -8,7 +8,7 @@
 //! with its best guess.
 
 use crate::core::Core;
-use crate::kv::{Command, KvStore, Op, OpResult};
+use crate::kv::{ByteString, Command, KvStore, Op, OpResult, SnapshotError};
 use crate::raft::{Config, Raft};
 use crate::types::{Entry, Index, NodeId, Persisted, ReadId, Role, Snapshot, Term, TimeUs};
 use std::collections::BTreeMap;
@@ -20,7 +20,7 @@ pub const COMPACT_AFTER_ENTRIES: Index = 512;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientOp {
     /// Linearizable read of a key.
-    Read { key: String },
+    Read { key: ByteString },
     /// A state-changing operation.
     Write(Op),
 }
@@ -40,7 +40,7 @@ pub struct ClientRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientReply {
     /// Done; for a read, the value read.
-    Ok { value: Option<String> },
+    Ok { value: Option<ByteString> },
     /// A cas whose comparison failed: nothing changed.
     CasFailed,
     /// The operation does not apply to the value found (nothing changed), with why.
@@ -76,6 +76,9 @@ pub struct ReplicaReady<C: Core = Raft> {
     pub installed: Option<Snapshot>,
     /// Role changes with their term.
     pub roles: Vec<(Role, Term)>,
+    /// A snapshot the consensus core installed whose state machine could not be read: the
+    /// replica cannot serve from here on (the caller must stop it, never serve an old state).
+    pub unreadable_snapshot: Option<SnapshotError>,
 }
 
 #[derive(Debug, Clone)]
@@ -91,8 +94,8 @@ pub struct Replica<C: Core = Raft> {
     core: C,
     kv: KvStore,
     writes: BTreeMap<Index, Waiting>,
-    reads: BTreeMap<ReadId, (Waiting, String)>,
-    confirmed_reads: Vec<(Index, Waiting, String)>,
+    reads: BTreeMap<ReadId, (Waiting, ByteString)>,
+    confirmed_reads: Vec<(Index, Waiting, ByteString)>,
     next_read: ReadId,
     /// Protocols where every replica answers: requests waiting for execution, by session.
     sessions: BTreeMap<(u64, u64), Waiting>,
@@ -100,7 +103,12 @@ pub struct Replica<C: Core = Raft> {
 
 impl Replica<Raft> {
     /// A Raft replica recovering from its persisted state (empty for a new one).
-    pub fn new(config: Config, persisted: &Persisted, seed: u64, now: TimeUs) -> Replica {
+    pub fn new(
+        config: Config,
+        persisted: &Persisted,
+        seed: u64,
+        now: TimeUs,
+    ) -> Result<Replica, SnapshotError> {
         Replica::with_core(Raft::new(config, persisted, seed, now), persisted)
     }
 
@@ -127,12 +135,14 @@ impl Replica<Raft> {
 impl<C: Core> Replica<C> {
     /// A replica over `core`, recovering from `persisted`. The state machine is rebuilt from
     /// the snapshot, then from committed entries as the leader re-confirms them (known-bugs
-    /// #11: nothing is served before that).
-    pub fn with_core(core: C, persisted: &C::Persisted) -> Replica<C> {
-        let kv = C::snapshot_data(persisted)
-            .and_then(KvStore::restore)
-            .unwrap_or_default();
-        Replica {
+    /// #11: nothing is served before that). A snapshot that cannot be read is an error, never
+    /// an empty store.
+    pub fn with_core(core: C, persisted: &C::Persisted) -> Result<Replica<C>, SnapshotError> {
+        let kv = match C::snapshot_data(persisted) {
+            Some(bytes) => KvStore::restore(bytes)?,
+            None => KvStore::default(),
+        };
+        Ok(Replica {
             core,
             kv,
             writes: BTreeMap::new(),
@@ -140,7 +150,7 @@ impl<C: Core> Replica<C> {
             confirmed_reads: Vec::new(),
             next_read: 1,
             sessions: BTreeMap::new(),
-        }
+        })
     }
 
     /// The consensus core (read-only).
@@ -264,10 +274,15 @@ impl<C: Core> Replica<C> {
             replies: Vec::new(),
             applied: Vec::new(),
             installed: None,
+            unreadable_snapshot: None,
         };
         if let Some(snapshot) = ready.install {
-            if let Some(kv) = KvStore::restore(&snapshot.data) {
-                self.kv = kv;
+            match KvStore::restore(&snapshot.data) {
+                Ok(kv) => self.kv = kv,
+                Err(e) => {
+                    out.unreadable_snapshot = Some(e);
+                    return out;
+                }
             }
             self.writes.retain(|index, _| *index > snapshot.last_index);
             out.installed = Some(snapshot);
@@ -328,7 +343,7 @@ impl<C: Core> Replica<C> {
             .partition(|(i, _, _)| *i <= applied);
         self.confirmed_reads = wait;
         for (_, w, key) in serve {
-            let value = self.kv.get(&key).cloned();
+            let value = self.kv.get(key.as_bytes()).cloned();
             out.replies
                 .push((w.connection, w.client, w.seq, ClientReply::Ok { value }));
         }

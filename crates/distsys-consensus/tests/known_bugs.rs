@@ -364,7 +364,7 @@ fn kb10_kill_all_and_restart_keeps_every_acknowledged_write() {
 fn kb11_a_restarted_replica_rebuilds_its_state_before_serving() {
     let config = || Config::new(1, vec![1]);
     let mut disk = Persisted::default();
-    let mut replica = Replica::new(config(), &disk, 1, 0);
+    let mut replica = Replica::new(config(), &disk, 1, 0).expect("no snapshot");
     let mut now = 0;
     let mut replies = Vec::new();
     let pump =
@@ -383,14 +383,14 @@ fn kb11_a_restarted_replica_rebuilds_its_state_before_serving() {
     for seq in 1..=700u64 {
         let op = ClientOp::Write(Op::Put {
             key: "k".into(),
-            value: format!("v{seq}"),
+            value: format!("v{seq}").into(),
         });
         replica.request(0, ClientRequest { client: 1, seq, op }, &mut replies);
         pump(&mut replica, &mut disk, &mut now, &mut replies);
     }
     assert!(disk.snapshot.is_some(), "the log was compacted");
     // Kill and restart from disk; the first read after the restart must see the last write.
-    let mut replica = Replica::new(config(), &disk, 2, now);
+    let mut replica = Replica::new(config(), &disk, 2, now).expect("readable snapshot");
     replies.clear();
     for _ in 0..60 {
         pump(&mut replica, &mut disk, &mut now, &mut replies);

@@ -30,7 +30,7 @@ impl Connection {
         })
     }
 
-    fn call(&mut self, args: &[&str]) -> std::io::Result<Reply> {
+    fn call<A: AsRef<[u8]>>(&mut self, args: &[A]) -> std::io::Result<Reply> {
         let mut wire = Vec::new();
         encode_command(args, &mut wire);
         self.stream.write_all(&wire)?;
@@ -73,8 +73,8 @@ impl Connections {
     /// Sends one command to node `node` (an index into `addrs`) and reads its reply, opening
     /// the connection first if needed (500 ms to connect, 3 s to send and to answer). Any
     /// error (refused, timed out, closed, malformed reply) closes that connection; the next
-    /// call opens a new one.
-    pub fn call(&mut self, node: usize, args: &[&str]) -> std::io::Result<Reply> {
+    /// call opens a new one. Arguments are bytes (`&str`, `Vec<u8>`, ...), sent exactly.
+    pub fn call<A: AsRef<[u8]>>(&mut self, node: usize, args: &[A]) -> std::io::Result<Reply> {
         let Some(addr) = self.addrs.get(node) else {
             return Err(std::io::Error::other(format!("no node {node}")));
         };

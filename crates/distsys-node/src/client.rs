@@ -7,7 +7,7 @@
 
 use crate::node::{Input, Queue, QueueError, Status, Unavailable};
 use crate::resp::{decode, Reply};
-use distsys_consensus::kv::Op;
+use distsys_consensus::kv::{ByteString, Op};
 use distsys_consensus::replica::{ClientOp, ClientReply};
 use distsys_consensus::NodeId;
 use std::collections::BTreeMap;
@@ -112,8 +112,14 @@ async fn serve(mut stream: TcpStream, shared: Arc<Shared>) -> std::io::Result<()
     }
 }
 
+/// A command's name, for matching (names are ASCII; anything else matches no command).
 fn text(arg: &[u8]) -> String {
     String::from_utf8_lossy(arg).into_owned()
+}
+
+/// A key or value argument: the client's bytes, exactly.
+fn bytes(arg: &[u8]) -> ByteString {
+    ByteString::from(arg)
 }
 
 fn wrong_args(name: &str) -> Reply {
@@ -177,8 +183,8 @@ fn redirect(shared: &Shared, leader: Option<NodeId>) -> Reply {
 async fn read(
     shared: &Shared,
     session: &mut Session,
-    key: String,
-) -> Result<Option<String>, Reply> {
+    key: ByteString,
+) -> Result<Option<ByteString>, Reply> {
     if session.stale {
         let (reply, answer) = oneshot::channel();
         enqueue(shared, Input::LocalRead { key, reply })?;
@@ -284,8 +290,8 @@ async fn data_command(
                 ));
             }
             let op = Op::Put {
-                key: text(&args[1]),
-                value: text(&args[2]),
+                key: bytes(&args[1]),
+                value: bytes(&args[2]),
             };
             write(shared, session, op, "write").await?;
             Reply::Simple("OK".into())
@@ -296,7 +302,7 @@ async fn data_command(
             }
             let pairs = args[1..]
                 .chunks(2)
-                .map(|p| (text(&p[0]), text(&p[1])))
+                .map(|p| (bytes(&p[0]), bytes(&p[1])))
                 .collect();
             write(shared, session, Op::PutMany { pairs }, "write").await?;
             Reply::Simple("OK".into())
@@ -308,7 +314,7 @@ async fn data_command(
             let mut removed = 0;
             for key in &args[1..] {
                 if let ClientReply::Ok { value: Some(_) } =
-                    write(shared, session, Op::Delete { key: text(key) }, "delete").await?
+                    write(shared, session, Op::Delete { key: bytes(key) }, "delete").await?
                 {
                     removed += 1;
                 }
@@ -323,13 +329,17 @@ async fn data_command(
                 shared,
                 session,
                 Op::Incr {
-                    key: text(&args[1]),
+                    key: bytes(&args[1]),
                 },
                 "write",
             )
             .await?
             {
-                ClientReply::Ok { value: Some(v) } => Reply::Integer(v.parse().unwrap_or(0)),
+                ClientReply::Ok { value: Some(v) } => match v.as_str().and_then(|v| v.parse().ok())
+                {
+                    Some(n) => Reply::Integer(n),
+                    None => Reply::Error(format!("ERR increment answered a non-integer {v}")),
+                },
                 ClientReply::Invalid(why) => Reply::Error(format!("ERR {why}")),
                 other => Reply::Error(format!("ERR unexpected answer {other:?}")),
             }
@@ -340,9 +350,9 @@ async fn data_command(
                 return Err(wrong_args(name));
             }
             let op = Op::Cas {
-                key: text(&args[1]),
-                expected: Some(text(&args[2])),
-                new: text(&args[3]),
+                key: bytes(&args[1]),
+                expected: Some(bytes(&args[2])),
+                new: bytes(&args[3]),
             };
             match write(shared, session, op, "cas").await? {
                 ClientReply::CasFailed => Reply::Integer(0),
@@ -381,9 +391,9 @@ async fn read_command(
                 return Err(wrong_args(name));
             }
             Reply::Bulk(
-                read(shared, session, text(&args[1]))
+                read(shared, session, bytes(&args[1]))
                     .await?
-                    .map(String::into_bytes),
+                    .map(ByteString::into_bytes),
             )
         }
         "EXISTS" => {
@@ -392,7 +402,7 @@ async fn read_command(
             }
             let mut count = 0;
             for key in &args[1..] {
-                count += i64::from(read(shared, session, text(key)).await?.is_some());
+                count += i64::from(read(shared, session, bytes(key)).await?.is_some());
             }
             Reply::Integer(count)
         }
@@ -403,9 +413,9 @@ async fn read_command(
             let mut values = Vec::new();
             for key in &args[1..] {
                 values.push(Reply::Bulk(
-                    read(shared, session, text(key))
+                    read(shared, session, bytes(key))
                         .await?
-                        .map(String::into_bytes),
+                        .map(ByteString::into_bytes),
                 ));
             }
             Reply::Array(values)

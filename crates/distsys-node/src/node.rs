@@ -7,6 +7,7 @@ use crate::logging;
 use crate::metrics::Metrics;
 use crate::protocol::{Protocol, Settings};
 use crate::storage::{Storage, StorageError};
+use distsys_consensus::kv::ByteString;
 use distsys_consensus::replica::{ClientOp, ClientReply, ClientRequest, Replica};
 use distsys_consensus::{Index, NodeId, Role};
 use distsys_types::event::{self, Level};
@@ -82,9 +83,9 @@ pub enum Input {
     /// A read of the local state machine, without a ReadIndex round (possibly stale).
     LocalRead {
         /// The key.
-        key: String,
+        key: ByteString,
         /// Where the value goes.
-        reply: oneshot::Sender<Option<String>>,
+        reply: oneshot::Sender<Option<ByteString>>,
     },
     /// The node's status, for /status and INFO.
     Status(oneshot::Sender<Status>),
@@ -192,7 +193,7 @@ impl<C: Protocol> Node<C> {
                 field: "mutant",
                 rule,
             })?;
-        let replica = Replica::with_core(core, &persisted);
+        let replica = Replica::with_core(core, &persisted).map_err(StorageError::new)?;
         let (term, log_entries, snapshot_index) = C::recovered(&persisted);
         logging::emit(
             Some(term),
@@ -291,7 +292,7 @@ impl<C: Protocol> Node<C> {
                 self.answer(out);
             }
             Input::LocalRead { key, reply } => {
-                let _ = reply.send(self.replica.kv().get(&key).cloned());
+                let _ = reply.send(self.replica.kv().get(key.as_bytes()).cloned());
             }
             Input::Status(reply) => {
                 let _ = reply.send(self.status());
@@ -356,6 +357,9 @@ impl<C: Protocol> Node<C> {
 
     fn process_ready(&mut self) -> Result<(), StorageError> {
         let ready = self.replica.ready();
+        if let Some(e) = ready.unreadable_snapshot {
+            return Err(StorageError::new(e));
+        }
         // Durable first: term, vote and entries are on disk before any message that depends
         // on them leaves, and before any client is answered.
         self.storage.apply(&ready.persist)?;
@@ -574,8 +578,8 @@ mod tests {
 
     fn put(i: u64) -> ClientOp {
         ClientOp::Write(Op::Put {
-            key: format!("k{i}"),
-            value: format!("v{i}"),
+            key: format!("k{i}").into(),
+            value: format!("v{i}").into(),
         })
     }
 
@@ -619,13 +623,13 @@ mod tests {
         let mut seq = 0;
         for i in acked {
             let read = ClientOp::Read {
-                key: format!("k{i}"),
+                key: format!("k{i}").into(),
             };
             let answer = batch(&inputs, 8, &mut seq, &[read]);
             assert_eq!(
                 answer,
                 vec![Ok(ClientReply::Ok {
-                    value: Some(format!("v{i}"))
+                    value: Some(format!("v{i}").into())
                 })],
                 "acknowledged write k{i} lost"
             );

@@ -2,6 +2,8 @@
 //! simulator, the checker and diagnose, the advisor and the node cannot drift apart:
 //!
 //! - [`NodeId`], the identity of a node;
+//! - [`bytes`]: [`ByteString`], the keys and values of the replicated store: bytes end to end,
+//!   plain JSON strings when they are UTF-8 and `{"base64": ...}` otherwise;
 //! - [`quorum`]: the quorum systems (crash majority, byzantine, joint) every threshold comes
 //!   from, the advisor's figures included;
 //! - [`snapshot`]: the snapshot-agreement rule of a hash-chained log, used by Raft's in-memory
@@ -15,11 +17,13 @@
 //!
 //! It depends on no other distsys crate, so every one of them can (and does) depend on it.
 
+pub mod bytes;
 pub mod event;
 pub mod metrics;
 pub mod quorum;
 pub mod snapshot;
 
+pub use bytes::ByteString;
 pub use event::{Event, EventKind, Level, LogLine};
 pub use quorum::{FaultModel, JointQuorum, QuorumError, QuorumSystem};
 

@@ -76,15 +76,17 @@ impl<C: Simulated> Sim<C> {
             (
                 OpKind::Read,
                 Value::Null,
-                ClientOp::Read { key: key.clone() },
+                ClientOp::Read {
+                    key: key.as_str().into(),
+                },
             )
         } else if roll < 75 {
             (
                 OpKind::Write,
                 json!(value),
                 ClientOp::Write(Op::Put {
-                    key: key.clone(),
-                    value: value.clone(),
+                    key: key.as_str().into(),
+                    value: value.as_str().into(),
                 }),
             )
         } else if roll < 90 {
@@ -100,9 +102,9 @@ impl<C: Simulated> Sim<C> {
                 OpKind::Cas,
                 json!([expected, value]),
                 ClientOp::Write(Op::Cas {
-                    key: key.clone(),
-                    expected,
-                    new: value.clone(),
+                    key: key.as_str().into(),
+                    expected: expected.map(Into::into),
+                    new: value.as_str().into(),
                 }),
             )
         } else {
@@ -111,8 +113,8 @@ impl<C: Simulated> Sim<C> {
                 OpKind::Append,
                 json!(piece),
                 ClientOp::Write(Op::Append {
-                    key: key.clone(),
-                    value: piece,
+                    key: key.as_str().into(),
+                    value: piece.into(),
                 }),
             )
         };
@@ -245,7 +247,12 @@ impl<C: Simulated> Sim<C> {
 
     /// The pending operation succeeded: recorded with its output (the value read, or what
     /// was written), its latency measured.
-    fn completed_ok(&mut self, client: usize, pending: &Pending, value: Option<String>) {
+    fn completed_ok(
+        &mut self,
+        client: usize,
+        pending: &Pending,
+        value: Option<distsys_consensus::kv::ByteString>,
+    ) {
         let output = if pending.kind == OpKind::Read {
             json!(value)
         } else {

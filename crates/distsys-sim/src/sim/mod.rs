@@ -308,7 +308,10 @@ impl<C: Simulated> Sim<C> {
         let seed = self.config.seed ^ (id << 32) ^ node.incarnation;
         let core = C::build(id, ids, &params, &node.persisted, seed, now);
         self.every_replica_answers = core.replies_from_every_replica();
-        node.replica = Some(Replica::with_core(core, &node.persisted));
+        node.replica = Some(
+            Replica::with_core(core, &node.persisted)
+                .expect("the simulator's replicas only persist snapshots they wrote"),
+        );
         node.paused = false;
         let at = self.now + self.rng.random_range(0..TICK_US);
         self.schedule(at, EventKind::Tick(id));
@@ -462,6 +465,9 @@ impl<C: Simulated> Sim<C> {
                 vote_granted = true;
             }
             self.send(id, to, message);
+        }
+        if let Some(e) = &ready.unreadable_snapshot {
+            panic!("node {id} installed a snapshot it cannot read: {e}");
         }
         self.observe_applied(id, term, ready.installed.as_ref(), &ready.applied);
         if leading && commit > self.report.commits {

@@ -82,7 +82,7 @@ impl<C: Simulated> Sim<C> {
             if lies {
                 // The byzantine replicas agree on the same made-up answer.
                 reply = ClientReply::Ok {
-                    value: Some(format!("lie-{seq}")),
+                    value: Some(format!("lie-{seq}").into()),
                 };
             }
             let client = (connection >> 8) as usize;
