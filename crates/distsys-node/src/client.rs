@@ -5,24 +5,30 @@
 //! leader's client port (`redis-cli -c` follows it). `READONLY` lets a connection read the local
 //! replica without a ReadIndex round (possibly stale).
 
+use crate::logging::Throttle;
 use crate::node::{Input, Queue, QueueError, Status, Unavailable};
-use crate::resp::{decode, Reply};
+use crate::resp::{CommandReader, Limits, Protocol, Reply};
 use distsys_consensus::kv::{ByteString, Op};
 use distsys_consensus::replica::{ClientOp, ClientReply};
 use distsys_consensus::NodeId;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
-/// Unparsed input a connection may hold: a bigger command closes it (memory stays bounded).
-const MAX_PENDING_INPUT: usize = 64 << 20;
+/// Bytes all client connections together may hold in commands not yet complete: past it a
+/// connection that asks for more is closed (Redis's `maxmemory-clients`).
+pub const MAX_CLIENT_MEMORY: usize = 512 << 20;
 
 /// How long a client waits for its answer before it is told the outcome is unknown.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Longest pause between accept attempts after accept failed (out of descriptors, ...).
+const MAX_ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
 
 /// What every connection shares.
 pub struct Shared {
@@ -34,17 +40,69 @@ pub struct Shared {
     pub password: Option<String>,
     /// The broken variant: every GET reads the local replica.
     pub unsafe_stale_reads: bool,
+    /// A connection that sends nothing for this long is closed (`None`: never).
+    pub idle_timeout: Option<Duration>,
+    /// Most connections open at once; more are answered with an error and closed, so the
+    /// process keeps descriptors for its peers, its disk and its admin port.
+    pub max_clients: usize,
+    /// Bytes held by every connection's unfinished commands.
+    pub buffered: AtomicUsize,
+    /// Connections open now.
+    pub connected: AtomicUsize,
+    /// Rate limit of the refused-connection log lines.
+    pub refusals: Throttle,
 }
 
-/// Serves clients on `listener`.
+impl Shared {
+    /// Shared state for `inputs` with the default limits (no idle timeout).
+    pub fn new(inputs: Arc<dyn Queue>, clients: BTreeMap<NodeId, SocketAddr>) -> Shared {
+        Shared {
+            inputs,
+            clients,
+            password: None,
+            unsafe_stale_reads: false,
+            idle_timeout: None,
+            max_clients: 10_000,
+            buffered: AtomicUsize::new(0),
+            connected: AtomicUsize::new(0),
+            refusals: Throttle::default(),
+        }
+    }
+}
+
+/// Serves clients on `listener`. When accept fails (out of file descriptors, say) it waits,
+/// doubling the pause up to a second, instead of spinning, and logs why (rate-limited).
 pub async fn listen(listener: TcpListener, shared: Arc<Shared>) {
+    let mut backoff = Duration::from_millis(5);
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
+        let (stream, addr) = match listener.accept().await {
+            Ok(accepted) => {
+                backoff = Duration::from_millis(5);
+                accepted
+            }
+            Err(e) => {
+                shared
+                    .refusals
+                    .refused("client", None, &format!("accept failed: {e}"));
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_ACCEPT_BACKOFF);
+                continue;
+            }
         };
         let shared = shared.clone();
         tokio::spawn(async move {
-            let _ = serve(stream, shared).await;
+            if shared.connected.fetch_add(1, Ordering::SeqCst) >= shared.max_clients {
+                shared
+                    .refusals
+                    .refused("client", Some(addr), "max number of clients reached");
+                let mut stream = stream;
+                let _ = stream
+                    .write_all(b"-ERR max number of clients reached\r\n")
+                    .await;
+            } else if let Err(why) = serve(stream, &shared).await {
+                shared.refusals.refused("client", Some(addr), &why);
+            }
+            shared.connected.fetch_sub(1, Ordering::SeqCst);
         });
     }
 }
@@ -54,62 +112,135 @@ struct Session {
     seq: u64,
     authed: bool,
     stale: bool,
+    protocol: Protocol,
 }
 
-async fn serve(mut stream: TcpStream, shared: Arc<Shared>) -> std::io::Result<()> {
+/// The bytes a connection's reader holds, counted in [`Shared::buffered`]; released when the
+/// connection ends.
+struct Held<'a> {
+    shared: &'a Shared,
+    bytes: usize,
+}
+
+impl Held<'_> {
+    /// Records that the reader now holds `now` bytes; false if that takes every connection
+    /// together past [`MAX_CLIENT_MEMORY`].
+    fn update(&mut self, now: usize) -> bool {
+        if now >= self.bytes {
+            let added = now - self.bytes;
+            let before = self.shared.buffered.fetch_add(added, Ordering::SeqCst);
+            self.bytes = now;
+            added == 0 || before + added <= MAX_CLIENT_MEMORY
+        } else {
+            self.shared
+                .buffered
+                .fetch_sub(self.bytes - now, Ordering::SeqCst);
+            self.bytes = now;
+            true
+        }
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.shared.buffered.fetch_sub(self.bytes, Ordering::SeqCst);
+    }
+}
+
+/// Serves one connection until it closes, quits or breaks a rule; `Err` says which rule
+/// (logged as a refusal), `Ok` a normal end.
+async fn serve(mut stream: TcpStream, shared: &Shared) -> Result<(), String> {
     let _ = stream.set_nodelay(true);
     let mut session = Session {
         client: rand::random::<u64>() >> 1,
         seq: 0,
         authed: shared.password.is_none(),
         stale: shared.unsafe_stale_reads,
+        protocol: Protocol::Resp2,
     };
-    let mut buf = Vec::with_capacity(4096);
-    let mut chunk = [0u8; 16 << 10];
+    let mut reader = CommandReader::new(limits_for(&session));
+    let mut held = Held { shared, bytes: 0 };
+    let mut chunk = vec![0u8; 16 << 10];
     loop {
-        let n = stream.read(&mut chunk).await?;
+        let n = match shared.idle_timeout {
+            Some(idle) => match tokio::time::timeout(idle, stream.read(&mut chunk)).await {
+                Ok(read) => read,
+                Err(_) => return Ok(()),
+            },
+            None => stream.read(&mut chunk).await,
+        }
+        .map_err(|e| e.to_string())?;
         if n == 0 {
             return Ok(());
         }
-        buf.extend_from_slice(&chunk[..n]);
-        if buf.len() > MAX_PENDING_INPUT {
-            let mut out = Vec::new();
-            Reply::Error(format!(
-                "ERR Protocol error: command larger than {MAX_PENDING_INPUT} bytes"
-            ))
-            .encode(&mut out);
-            stream.write_all(&out).await?;
-            return Ok(());
-        }
         let mut out = Vec::new();
-        loop {
-            match decode(&buf) {
-                Ok(Some((args, used))) => {
-                    buf.drain(..used);
-                    if args.is_empty() {
-                        continue;
-                    }
-                    let quit = args[0].eq_ignore_ascii_case(b"QUIT");
-                    let reply = execute(&shared, &mut session, args).await;
-                    reply.encode(&mut out);
-                    if quit {
-                        stream.write_all(&out).await?;
-                        return Ok(());
-                    }
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    // Malformed input: say why and close this connection (only this one).
-                    Reply::Error(format!("ERR {e}")).encode(&mut out);
-                    stream.write_all(&out).await?;
-                    return Ok(());
-                }
+        let fed = reader.feed(&chunk[..n]);
+        let fits = held.update(reader.buffered());
+        let outcome = match fed {
+            Err(e) => Err(e.to_string()),
+            Ok(()) if !fits => Err("ERR max client memory reached: command not taken".into()),
+            Ok(()) => run_commands(shared, &mut session, &mut reader, &mut out).await,
+        };
+        held.update(reader.buffered());
+        match outcome {
+            Ok(Continue::Yes) => {}
+            Ok(Continue::Quit) => {
+                let _ = stream.write_all(&out).await;
+                return Ok(());
+            }
+            Err(why) => {
+                // Malformed or oversized input: say why and close this connection (only this one).
+                let why = if why.starts_with("ERR") {
+                    why
+                } else {
+                    format!("ERR {why}")
+                };
+                Reply::Error(why.clone()).encode_as(session.protocol, &mut out);
+                let _ = stream.write_all(&out).await;
+                return Err(why);
             }
         }
         if !out.is_empty() {
-            stream.write_all(&out).await?;
+            stream.write_all(&out).await.map_err(|e| e.to_string())?;
         }
     }
+}
+
+/// Whether the connection goes on after a batch of commands.
+enum Continue {
+    Yes,
+    Quit,
+}
+
+/// The reader's caps for a session: small until it has authenticated.
+fn limits_for(session: &Session) -> Limits {
+    if session.authed {
+        Limits::AUTHENTICATED
+    } else {
+        Limits::UNAUTHENTICATED
+    }
+}
+
+/// Runs every complete command the reader holds, appending each reply to `out` in order.
+async fn run_commands(
+    shared: &Shared,
+    session: &mut Session,
+    reader: &mut CommandReader,
+    out: &mut Vec<u8>,
+) -> Result<Continue, String> {
+    while let Some(args) = reader.next_command().map_err(|e| e.to_string())? {
+        if args.is_empty() {
+            continue;
+        }
+        let quit = args[0].eq_ignore_ascii_case(b"QUIT");
+        let reply = execute(shared, session, args).await;
+        reply.encode_as(session.protocol, out);
+        reader.limits = limits_for(session);
+        if quit {
+            return Ok(Continue::Quit);
+        }
+    }
+    Ok(Continue::Yes)
 }
 
 /// A command's name, for matching (names are ASCII; anything else matches no command).
@@ -217,7 +348,7 @@ async fn status(shared: &Shared) -> Result<Status, Reply> {
 
 async fn execute(shared: &Shared, session: &mut Session, args: Vec<Vec<u8>>) -> Reply {
     let name = text(&args[0]).to_ascii_uppercase();
-    if !session.authed && !matches!(name.as_str(), "AUTH" | "QUIT" | "HELLO") {
+    if !session.authed && !matches!(name.as_str(), "AUTH" | "QUIT" | "HELLO" | "PING") {
         return Reply::Error("NOAUTH Authentication required.".into());
     }
     let result = match connection_command(shared, session, &name, &args) {
@@ -249,15 +380,12 @@ fn connection_command(
                 3 => &args[2],
                 _ => return Some(Err(wrong_args(name))),
             };
-            match &shared.password {
-                None => Reply::Error("ERR AUTH called without any password configured".into()),
-                Some(p) if p.as_bytes() == given.as_slice() => {
-                    session.authed = true;
-                    Reply::Simple("OK".into())
-                }
-                Some(_) => Reply::Error("WRONGPASS invalid password".into()),
+            match authenticate(shared, session, given) {
+                Ok(()) => Reply::Simple("OK".into()),
+                Err(e) => e,
             }
         }
+        "HELLO" => return Some(hello(shared, session, args)),
         "READONLY" => {
             session.stale = true;
             Reply::Simple("OK".into())
@@ -271,6 +399,80 @@ fn connection_command(
         "SELECT" | "CLIENT" => Reply::Simple("OK".into()),
         _ => return None,
     }))
+}
+
+/// Checks `given` against the password; the session is authenticated if it matches.
+fn authenticate(shared: &Shared, session: &mut Session, given: &[u8]) -> Result<(), Reply> {
+    match &shared.password {
+        None => Err(Reply::Error(
+            "ERR AUTH called without any password configured".into(),
+        )),
+        Some(p) if p.as_bytes() == given => {
+            session.authed = true;
+            Ok(())
+        }
+        Some(_) => Err(Reply::Error("WRONGPASS invalid password".into())),
+    }
+}
+
+/// `HELLO [protover [AUTH username password] [SETNAME name]]`, as Redis 6+ answers it: the
+/// connection switches to RESP2 or RESP3 (so clients that start with `HELLO 3`, such as
+/// redis-py 8, connect with their defaults) and may authenticate in the same command.
+fn hello(shared: &Shared, session: &mut Session, args: &[Vec<u8>]) -> Result<Reply, Reply> {
+    let protocol = match args.get(1).map(|v| v.as_slice()) {
+        None => session.protocol,
+        Some(b"2") => Protocol::Resp2,
+        Some(b"3") => Protocol::Resp3,
+        Some(_) => return Err(Reply::Error("NOPROTO unsupported protocol version".into())),
+    };
+    let mut options = args.iter().skip(2);
+    let mut password = None;
+    while let Some(option) = options.next() {
+        match text(option).to_ascii_uppercase().as_str() {
+            "AUTH" => match (options.next(), options.next()) {
+                (Some(_user), Some(given)) => password = Some(given),
+                _ => {
+                    return Err(Reply::Error(
+                        "ERR Syntax error in HELLO option 'AUTH'".into(),
+                    ))
+                }
+            },
+            "SETNAME" if options.next().is_some() => {}
+            _ => {
+                return Err(Reply::Error(format!(
+                    "ERR Syntax error in HELLO option '{}'",
+                    text(option)
+                )))
+            }
+        }
+    }
+    if let Some(given) = password {
+        authenticate(shared, session, given)?;
+    }
+    if !session.authed {
+        return Err(Reply::Error(
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".into(),
+        ));
+    }
+    session.protocol = protocol;
+    let field = |name: &str, value: Reply| (Reply::Bulk(Some(name.as_bytes().to_vec())), value);
+    let text_value = |value: &str| Reply::Bulk(Some(value.as_bytes().to_vec()));
+    let proto = match protocol {
+        Protocol::Resp2 => 2,
+        Protocol::Resp3 => 3,
+    };
+    Ok(Reply::Map(vec![
+        field("server", text_value("distsys")),
+        field("version", text_value(env!("CARGO_PKG_VERSION"))),
+        field("proto", Reply::Integer(proto)),
+        field(
+            "id",
+            Reply::Integer((session.client & (i64::MAX as u64)) as i64),
+        ),
+        field("mode", text_value("standalone")),
+        field("role", text_value("master")),
+        field("modules", Reply::Array(Vec::new())),
+    ]))
 }
 
 /// The commands on data (reads through the log or a lease, writes through the log) and INFO.
@@ -442,16 +644,15 @@ mod tests {
         let (inputs, _received) =
             std::sync::mpsc::sync_channel::<crate::node::Inbound<distsys_consensus::Message>>(16);
         let shared = Shared {
-            inputs: Arc::new(inputs),
-            clients: BTreeMap::new(),
             password: Some("s3cret".into()),
-            unsafe_stale_reads: false,
+            ..Shared::new(Arc::new(inputs), BTreeMap::new())
         };
         let mut session = Session {
             client: 1,
             seq: 0,
             authed: false,
             stale: false,
+            protocol: Protocol::Resp2,
         };
         assert_eq!(
             run(&shared, &mut session, &["GET", "k"]),
@@ -485,12 +686,7 @@ mod tests {
         // A queue of one, already holding a request the protocol thread has not taken.
         let (inputs, received) =
             std::sync::mpsc::sync_channel::<crate::node::Inbound<distsys_consensus::Message>>(1);
-        let shared = Shared {
-            inputs: Arc::new(inputs),
-            clients: BTreeMap::new(),
-            password: None,
-            unsafe_stale_reads: false,
-        };
+        let shared = Shared::new(Arc::new(inputs), BTreeMap::new());
         let (reply, _answer) = oneshot::channel();
         shared
             .inputs
@@ -501,6 +697,7 @@ mod tests {
             seq: 0,
             authed: true,
             stale: false,
+            protocol: Protocol::Resp2,
         };
         for command in [&["SET", "k", "v"][..], &["GET", "k"], &["INFO"]] {
             let reply = run(&shared, &mut session, command);

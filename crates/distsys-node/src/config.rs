@@ -57,6 +57,13 @@ pub struct NodeConfig {
     /// tests' broken variants. Never set it in production.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mutant: Option<String>,
+    /// A client connection that sends nothing for this many seconds is closed (0: never).
+    #[serde(default = "default_client_idle_timeout_s")]
+    pub client_idle_timeout_s: u64,
+}
+
+fn default_client_idle_timeout_s() -> u64 {
+    300
 }
 
 fn default_protocol() -> String {
@@ -222,6 +229,7 @@ mod tests {
             peer_routes: BTreeMap::new(),
             protocol: "raft".into(),
             mutant: None,
+            client_idle_timeout_s: 300,
         }
     }
 

@@ -16,9 +16,9 @@ pub enum FrameError {
     /// The socket failed or closed.
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
-    /// A frame longer than [`MAX_FRAME`].
-    #[error("frame of {0} bytes is over the {MAX_FRAME}-byte limit")]
-    TooLong(u32),
+    /// A frame longer than the limit in force (the second field).
+    #[error("frame of {0} bytes is over the {1}-byte limit")]
+    TooLong(u32, u32),
     /// A payload that does not decode.
     #[error("malformed frame: {0}")]
     Malformed(String),
@@ -27,16 +27,32 @@ pub enum FrameError {
     Refused(&'static str),
 }
 
-/// Reads one frame and decodes it.
+/// Largest handshake frame (a hello, a challenge or a proof is under 64 bytes): what an
+/// unauthenticated peer connection may make the node read.
+pub const MAX_HANDSHAKE_FRAME: u32 = 256;
+
+/// Reads one frame of at most [`MAX_FRAME`] bytes and decodes it.
 pub async fn read_frame<T: DeserializeOwned, R: AsyncReadExt + Unpin>(
     reader: &mut R,
 ) -> Result<T, FrameError> {
+    read_frame_within(reader, MAX_FRAME).await
+}
+
+/// Reads one frame of at most `max` bytes and decodes it. Memory grows with the bytes that
+/// actually arrive, not with the length the sender announced.
+pub async fn read_frame_within<T: DeserializeOwned, R: AsyncReadExt + Unpin>(
+    reader: &mut R,
+    max: u32,
+) -> Result<T, FrameError> {
     let len = reader.read_u32().await?;
-    if len > MAX_FRAME {
-        return Err(FrameError::TooLong(len));
+    if len > max {
+        return Err(FrameError::TooLong(len, max));
     }
-    let mut buf = vec![0; len as usize];
-    reader.read_exact(&mut buf).await?;
+    let mut buf = Vec::with_capacity((len as usize).min(64 << 10));
+    reader.take(u64::from(len)).read_to_end(&mut buf).await?;
+    if buf.len() != len as usize {
+        return Err(FrameError::Io(std::io::ErrorKind::UnexpectedEof.into()));
+    }
     postcard::from_bytes(&buf).map_err(|e| FrameError::Malformed(e.to_string()))
 }
 
@@ -123,7 +139,20 @@ mod tests {
             assert_eq!(back, m);
             let huge = (MAX_FRAME + 1).to_be_bytes();
             let r = read_frame::<distsys_consensus::Message, _>(&mut huge.as_slice()).await;
-            assert!(matches!(r, Err(FrameError::TooLong(_))));
+            assert!(matches!(r, Err(FrameError::TooLong(_, MAX_FRAME))));
+            // Before the handshake: a 64 MiB announcement is refused from its four bytes.
+            let big = (MAX_FRAME - 1).to_be_bytes();
+            let r =
+                read_frame_within::<Handshake, _>(&mut big.as_slice(), MAX_HANDSHAKE_FRAME).await;
+            assert!(matches!(
+                r,
+                Err(FrameError::TooLong(_, MAX_HANDSHAKE_FRAME))
+            ));
+            // A length announced but never sent: an error, without allocating the length.
+            let mut short = 1000u32.to_be_bytes().to_vec();
+            short.extend_from_slice(&[0; 10]);
+            let r = read_frame::<distsys_consensus::Message, _>(&mut short.as_slice()).await;
+            assert!(matches!(r, Err(FrameError::Io(_))), "{r:?}");
         });
     }
 

@@ -173,14 +173,19 @@ fn start_network<C: Protocol>(
     }
     let queue: Arc<dyn node::Queue> = Arc::new(inputs.clone());
     let shared = Arc::new(client::Shared {
-        inputs: queue.clone(),
-        clients: config
-            .members
-            .iter()
-            .map(|(id, m)| (*id, m.client))
-            .collect(),
         password: config.password.clone(),
         unsafe_stale_reads: config.unsafe_stale_reads,
+        idle_timeout: (config.client_idle_timeout_s > 0)
+            .then(|| std::time::Duration::from_secs(config.client_idle_timeout_s)),
+        max_clients: max_clients(config.members.len()),
+        ..client::Shared::new(
+            queue.clone(),
+            config
+                .members
+                .iter()
+                .map(|(id, m)| (*id, m.client))
+                .collect(),
+        )
     });
     runtime.spawn(client::listen(client_listener, shared));
     runtime.spawn(admin::serve(admin_listener, metrics, queue));
@@ -230,4 +235,26 @@ async fn stop_signal() -> Result<(), NodeError> {
         _ = term.recv() => {}
     }
     Ok(())
+}
+
+/// Descriptors kept for everything but clients: listeners, peer links (two per member), the
+/// database, the log output and the runtime.
+const RESERVED_DESCRIPTORS: usize = 64;
+
+/// Most client connections at once: what the process's descriptor limit leaves after the
+/// reserved ones (at least 16, at most 10,000, Redis's `maxclients`), so a flood of clients
+/// never takes the descriptors the peers and the admin port need.
+fn max_clients(members: usize) -> usize {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct it is given and has no other effect.
+    let soft = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0 {
+        usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX)
+    } else {
+        1024
+    };
+    soft.saturating_sub(RESERVED_DESCRIPTORS + 2 * members)
+        .clamp(16, 10_000)
 }

@@ -90,6 +90,55 @@ pub fn emit(term: Option<u64>, event: &LogEvent) {
     emit_at(event.kind().level(), term, event);
 }
 
+/// A rate limit for one kind of log line: at most [`Throttle::PER_SECOND`] lines a second;
+/// the rest are counted and the count reported on the next line written.
+#[derive(Debug, Default)]
+pub struct Throttle {
+    state: std::sync::Mutex<(u64, u64, u64)>,
+}
+
+impl Throttle {
+    /// Lines written per second at most.
+    pub const PER_SECOND: u64 = 5;
+
+    /// Whether a line may be written now; `Some(n)`: yes, and `n` were suppressed before it.
+    pub fn admit(&self) -> Option<u64> {
+        let second = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        self.admit_at(second)
+    }
+
+    fn admit_at(&self, second: u64) -> Option<u64> {
+        let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let (at, written, suppressed) = &mut *guard;
+        if *at != second {
+            (*at, *written) = (second, 0);
+        }
+        if *written >= Self::PER_SECOND {
+            *suppressed += 1;
+            return None;
+        }
+        *written += 1;
+        Some(std::mem::take(suppressed))
+    }
+
+    /// Logs a `connection_refused` line for `port` if the rate allows.
+    pub fn refused(&self, port: &str, addr: Option<std::net::SocketAddr>, reason: &str) {
+        if let Some(suppressed) = self.admit() {
+            emit(
+                None,
+                &LogEvent::ConnectionRefused(event::ConnectionRefused {
+                    port: port.to_string(),
+                    addr: addr.map(|a| a.to_string()).unwrap_or_default(),
+                    reason: reason.to_string(),
+                    suppressed,
+                }),
+            );
+        }
+    }
+}
+
 /// Logs `event` at `level`: [`emit`] for the node's most frequent events, written at
 /// [`LineLevel::Debug`].
 pub fn emit_at(level: LineLevel, term: Option<u64>, event: &LogEvent) {
@@ -123,4 +172,25 @@ pub fn init(node_id: u64) {
             out: std::sync::Mutex::new(out),
         })
         .try_init();
+}
+
+#[cfg(test)]
+mod throttle_tests {
+    use super::Throttle;
+
+    #[test]
+    fn a_throttle_writes_a_few_lines_a_second_and_counts_the_rest() {
+        let throttle = Throttle::default();
+        for _ in 0..Throttle::PER_SECOND {
+            assert_eq!(throttle.admit_at(10), Some(0));
+        }
+        assert_eq!(throttle.admit_at(10), None);
+        assert_eq!(throttle.admit_at(10), None);
+        assert_eq!(
+            throttle.admit_at(11),
+            Some(2),
+            "the next second reports what it dropped"
+        );
+        assert_eq!(throttle.admit_at(11), Some(0));
+    }
 }

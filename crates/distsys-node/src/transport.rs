@@ -3,7 +3,11 @@
 //! accepted only after the HMAC handshake proves the cluster key. A malformed frame closes its
 //! connection, never the process.
 
-use crate::frame::{proof, read_frame, verify, write_frame, FrameError, Handshake};
+use crate::frame::{
+    proof, read_frame, read_frame_within, verify, write_frame, FrameError, Handshake,
+    MAX_HANDSHAKE_FRAME,
+};
+use crate::logging::Throttle;
 use crate::node::{Inbound, Input};
 use distsys_consensus::NodeId;
 use distsys_types::event::{self, Level};
@@ -30,24 +34,45 @@ pub async fn listen<M: DeserializeOwned + Send + 'static>(
     key: Arc<Vec<u8>>,
     inputs: SyncSender<Inbound<M>>,
 ) {
+    let refusals = Arc::new(Throttle::default());
+    let mut backoff = Duration::from_millis(5);
     loop {
-        let Ok((stream, addr)) = listener.accept().await else {
-            continue;
+        let (stream, addr) = match listener.accept().await {
+            Ok(accepted) => {
+                backoff = Duration::from_millis(5);
+                accepted
+            }
+            Err(e) => {
+                refusals.refused("peer", None, &format!("accept failed: {e}"));
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+                continue;
+            }
         };
         let (members, key, inputs) = (members.clone(), key.clone(), inputs.clone());
+        let refusals = refusals.clone();
         tokio::spawn(async move {
-            if let Err(e) = serve_peer(stream, me, &members, &key, &inputs).await {
-                crate::logging::emit_at(
+            match serve_peer(stream, me, &members, &key, &inputs).await {
+                Ok(()) => {}
+                Err(PeerEnd::Refused(e)) => refusals.refused("peer", Some(addr), &e.to_string()),
+                Err(PeerEnd::Closed(e)) => crate::logging::emit_at(
                     Level::Debug,
                     None,
                     &Event::PeerConnectionClosed(event::PeerConnectionClosed {
                         addr: addr.to_string(),
                         reason: e.to_string(),
                     }),
-                );
+                ),
             }
         });
     }
+}
+
+/// How a peer connection ended: refused during the handshake (logged as a refusal), or
+/// closed after it.
+enum PeerEnd {
+    Refused(FrameError),
+    Closed(FrameError),
 }
 
 async fn serve_peer<M: DeserializeOwned>(
@@ -56,7 +81,7 @@ async fn serve_peer<M: DeserializeOwned>(
     members: &BTreeSet<NodeId>,
     key: &[u8],
     inputs: &SyncSender<Inbound<M>>,
-) -> Result<(), FrameError> {
+) -> Result<(), PeerEnd> {
     let _ = stream.set_nodelay(true);
     let (read, mut write) = stream.into_split();
     let mut read = BufReader::new(read);
@@ -64,7 +89,7 @@ async fn serve_peer<M: DeserializeOwned>(
         let Handshake::Hello {
             from,
             nonce: client,
-        } = read_frame(&mut read).await?
+        } = read_frame_within(&mut read, MAX_HANDSHAKE_FRAME).await?
         else {
             return Err(FrameError::Refused("expected hello"));
         };
@@ -75,7 +100,8 @@ async fn serve_peer<M: DeserializeOwned>(
         let mac = proof(key, b"server", from, &client, &server);
         write_frame(&mut write, &Handshake::Challenge { nonce: server, mac }).await?;
         write.flush().await?;
-        let Handshake::Proof { mac } = read_frame(&mut read).await? else {
+        let Handshake::Proof { mac } = read_frame_within(&mut read, MAX_HANDSHAKE_FRAME).await?
+        else {
             return Err(FrameError::Refused("expected proof"));
         };
         if !verify(key, b"client", from, &client, &server, &mac) {
@@ -84,9 +110,10 @@ async fn serve_peer<M: DeserializeOwned>(
         Ok(from)
     })
     .await
-    .map_err(|_| FrameError::Refused("handshake timed out"))??;
+    .map_err(|_| PeerEnd::Refused(FrameError::Refused("handshake timed out")))?
+    .map_err(PeerEnd::Refused)?;
     loop {
-        let message: M = read_frame(&mut read).await?;
+        let message: M = read_frame(&mut read).await.map_err(PeerEnd::Closed)?;
         // A full queue drops the message (the protocol resends what matters), so a flood from
         // one peer never blocks the network threads.
         if let Err(TrySendError::Disconnected(_)) = inputs.try_send(Inbound::Peer(from, message)) {

@@ -264,6 +264,21 @@ pub struct PeerConnectionClosed {
     pub reason: String,
 }
 
+/// `connection_refused`: a node turned a connection away or closed it for what it sent (a
+/// failed peer handshake, a client over a limit, accept failing). Written at most a few times
+/// a second per port; `suppressed` counts the refusals not written since the last line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ConnectionRefused {
+    /// Which port: `peer` or `client`.
+    pub port: String,
+    /// The remote address (empty when accept itself failed).
+    pub addr: String,
+    /// Why.
+    pub reason: String,
+    /// Refusals on this port not logged since the previous line.
+    pub suppressed: u64,
+}
+
 /// Declares [`Event`] and [`EventKind`] from one list: each event's variant, context type and
 /// name appear once.
 macro_rules! events {
@@ -386,6 +401,8 @@ events! {
     StorageFailed(StorageFailed) = "storage_failed";
     /// A connection to a peer ended.
     PeerConnectionClosed(PeerConnectionClosed) = "peer_connection_closed";
+    /// A connection was refused or closed for what it sent.
+    ConnectionRefused(ConnectionRefused) = "connection_refused";
 }
 
 impl EventKind {
@@ -396,9 +413,10 @@ impl EventKind {
     pub const fn level(self) -> Level {
         match self {
             EventKind::Violation | EventKind::StorageFailed => Level::Error,
-            EventKind::PartitionDetected | EventKind::PartitionHealed | EventKind::NodeCrashed => {
-                Level::Warn
-            }
+            EventKind::PartitionDetected
+            | EventKind::PartitionHealed
+            | EventKind::NodeCrashed
+            | EventKind::ConnectionRefused => Level::Warn,
             _ => Level::Info,
         }
     }
@@ -571,6 +589,12 @@ mod tests {
             EventKind::PeerConnectionClosed => Event::PeerConnectionClosed(PeerConnectionClosed {
                 addr: "127.0.0.1:1".into(),
                 reason: "reset".into(),
+            }),
+            EventKind::ConnectionRefused => Event::ConnectionRefused(ConnectionRefused {
+                port: "peer".into(),
+                addr: "127.0.0.1:1".into(),
+                reason: "wrong cluster key".into(),
+                suppressed: 0,
             }),
         }
     }

@@ -22,6 +22,7 @@ fn resp(port: u16, args: &[&str]) -> String {
         Reply::Bulk(Some(b)) => String::from_utf8_lossy(&b).into_owned(),
         Reply::Bulk(None) => "$-1".to_string(),
         Reply::Array(items) => format!("*{}", items.len()),
+        Reply::Map(pairs) => format!("%{}", pairs.len()),
     }
 }
 
@@ -132,7 +133,18 @@ fn a_local_cluster_serves_redis_clients_and_obeys_admin_commands() {
         assert_eq!(code, 409);
         let (code, _) = http("POST", &url, "not json");
         assert_eq!(code, 400);
-        let (code, text) = http("POST", &url, r#"{"voters":[1,2,3]}"#);
+        // A leader fresh from a transfer refuses until it has committed an entry of its term
+        // (409 with that reason); then it accepts.
+        let start = Instant::now();
+        let (code, text) = loop {
+            let (code, text) = http("POST", &url, r#"{"voters":[1,2,3]}"#);
+            if !(code == 409 && text.contains("not committed an entry of its term"))
+                || start.elapsed() > Duration::from_secs(5)
+            {
+                break (code, text);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
         assert_eq!(code, 200, "{text}");
         assert_eq!(resp(BASE + new, &["GET", "greeting"]), "hi");
     });
@@ -370,6 +382,134 @@ fn a_pbft_cluster_from_cluster_up_answers_on_every_node() {
         );
     });
     cluster(&["down", "--dir", &dir]);
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
+
+/// Raw bytes to `addr` and what comes back before the node closes the connection or 5 s
+/// pass (`closed` tells which).
+fn exchange(addr: SocketAddr, send: &[u8], wait: Duration) -> (Vec<u8>, bool) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("timeout");
+    let _ = stream.write_all(send);
+    let start = Instant::now();
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while start.elapsed() < wait {
+        match stream.read(&mut chunk) {
+            Ok(0) => return (got, true),
+            Ok(n) => got.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return (got, true),
+            Err(_) => {}
+        }
+    }
+    (got, false)
+}
+
+fn wire(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = Vec::new();
+    distsys_node::resp::encode_command(args, &mut out);
+    out
+}
+
+#[test]
+fn the_node_speaks_hello_and_refuses_what_unauthenticated_or_idle_clients_cannot_have() {
+    let dir = std::env::temp_dir().join(format!("distsys-node-hard-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (node_dir, mut config) =
+        distsys_harness::cluster::layout(1, &dir, 26500, Some("pw".into()))
+            .pop()
+            .expect("one node");
+    config.client_idle_timeout_s = 1;
+    let path = distsys_harness::cluster::write_config(&node_dir, &config).expect("config");
+    let log = node_dir.join("node.log");
+    let client = config.me().client;
+    let peer = config.me().peer;
+    let result = std::panic::catch_unwind(|| {
+        let _node = serve(&path, &log, None);
+        let start = Instant::now();
+        while std::net::TcpStream::connect(client).is_err() {
+            assert!(start.elapsed() < Duration::from_secs(20), "never listened");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // Before AUTH: PING is answered, data is not, HELLO without AUTH is refused.
+        let (got, _) = exchange(
+            client,
+            &[
+                wire(&[b"PING"]),
+                wire(&[b"GET", b"k"]),
+                wire(&[b"HELLO", b"3"]),
+            ]
+            .concat(),
+            Duration::from_millis(600),
+        );
+        let got = String::from_utf8_lossy(&got);
+        assert!(
+            got.starts_with(
+                "+PONG\r\n-NOAUTH Authentication required.\r\n-NOAUTH HELLO must be called"
+            ),
+            "{got}"
+        );
+        // An unauthenticated client may not send a big argument: refused, connection closed.
+        let (got, closed) = exchange(
+            client,
+            &wire(&[b"AUTH", &vec![b'x'; 20_000]]),
+            Duration::from_secs(5),
+        );
+        assert!(closed, "still open");
+        assert!(String::from_utf8_lossy(&got).contains("invalid bulk length 20000"));
+        // HELLO 3 with AUTH: RESP3 from then on (a map, nil as `_`); HELLO 4: NOPROTO.
+        let mut conns = Connections::new(vec![client]);
+        first_answer(&mut conns, &["AUTH", "pw"]);
+        let (got, _) = exchange(
+            client,
+            &[
+                wire(&[b"HELLO", b"3", b"AUTH", b"default", b"pw", b"SETNAME", b"t"]),
+                wire(&[b"GET", b"no-such-key"]),
+                wire(&[b"HELLO", b"4"]),
+            ]
+            .concat(),
+            Duration::from_secs(3),
+        );
+        let (hello, used) = distsys_node::resp::decode_reply(&got)
+            .expect("valid")
+            .expect("complete");
+        let Reply::Map(fields) = hello else {
+            panic!("HELLO 3 answered {hello:?}");
+        };
+        assert!(fields.contains(&(Reply::Bulk(Some(b"proto".to_vec())), Reply::Integer(3))));
+        let rest = String::from_utf8_lossy(&got[used..]);
+        assert_eq!(rest, "_\r\n-NOPROTO unsupported protocol version\r\n");
+        // An idle connection is closed after the configured second.
+        let (_, closed) = exchange(client, b"", Duration::from_secs(5));
+        assert!(closed, "an idle client was kept past its timeout");
+        // The peer port reads no more than a handshake from a stranger: a 64 MiB length is
+        // refused from its four bytes, and the refusal is logged as a warning with its address.
+        let (_, closed) = exchange(peer, &(60u32 << 20).to_be_bytes(), Duration::from_secs(5));
+        assert!(closed, "the peer port kept a stranger's connection");
+        let start = Instant::now();
+        loop {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if let Some(line) = text.lines().find(|l| {
+                l.contains("\"event\":\"connection_refused\"") && l.contains("\"port\":\"peer\"")
+            }) {
+                assert!(line.contains("\"level\":\"WARN\""), "{line}");
+                assert!(line.contains("over the 256-byte limit"), "{line}");
+                assert!(line.contains("127.0.0.1:"), "{line}");
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "no refusal logged: {text}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    });
     let _ = std::fs::remove_dir_all(&dir);
     if let Err(e) = result {
         std::panic::resume_unwind(e);

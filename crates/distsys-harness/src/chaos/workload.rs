@@ -76,7 +76,7 @@ pub fn perform(
             }
             // Anything else (a timeout, a closed connection, a reply no command gets): it may
             // have been taken.
-            Ok(Reply::Array(_)) | Err(_) => {
+            Ok(Reply::Array(_) | Reply::Map(_)) | Err(_) => {
                 sent = true;
                 break;
             }

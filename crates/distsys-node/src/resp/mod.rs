@@ -1,4 +1,4 @@
-//! The Redis protocol (RESP2), both directions, in one place: the node decodes commands and
+//! The Redis protocol (RESP2, and RESP3 replies after `HELLO 3`), both directions, in one place: the node decodes commands and
 //! encodes replies ([`command::decode`], [`Reply::encode`]); clients (the harness, the tests)
 //! encode commands and decode replies ([`encode_command`], [`decode_reply`]). Commands arrive as
 //! arrays of bulk strings (or inline, space-separated); replies are simple strings, errors,
@@ -8,8 +8,8 @@
 pub mod command;
 pub mod reply;
 
-pub use command::{decode, encode_command, Decoded};
-pub use reply::{decode_reply, Reply};
+pub use command::{decode, encode_command, CommandReader, Decoded, Limits};
+pub use reply::{decode_reply, Protocol, Reply};
 
 /// Most arguments in one command (and items in one reply array).
 pub const MAX_ARGS: usize = 1024;

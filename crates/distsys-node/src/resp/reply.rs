@@ -18,12 +18,30 @@ pub enum Reply {
     Bulk(Option<Vec<u8>>),
     /// `*n` array.
     Array(Vec<Reply>),
+    /// A map (RESP3 `%n`; in RESP2, an array of alternating keys and values, as Redis sends
+    /// it).
+    Map(Vec<(Reply, Reply)>),
+}
+
+/// The protocol version a connection speaks (`HELLO 2` / `HELLO 3`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Protocol {
+    /// RESP2, the default.
+    #[default]
+    Resp2,
+    /// RESP3: nil is `_`, maps are `%`.
+    Resp3,
 }
 
 impl Reply {
-    /// Appends the encoding to `out`. Line breaks inside a status or error become spaces (the
-    /// protocol cannot carry them there).
+    /// Appends the RESP2 encoding to `out` (see [`Reply::encode_as`]).
     pub fn encode(&self, out: &mut Vec<u8>) {
+        self.encode_as(Protocol::Resp2, out);
+    }
+
+    /// Appends the encoding in `protocol` to `out`. Line breaks inside a status or error
+    /// become spaces (the protocol cannot carry them there).
+    pub fn encode_as(&self, protocol: Protocol, out: &mut Vec<u8>) {
         match self {
             Reply::Simple(s) => {
                 out.push(b'+');
@@ -34,6 +52,7 @@ impl Reply {
                 out.extend(s.replace(['\r', '\n'], " ").as_bytes());
             }
             Reply::Integer(n) => out.extend(format!(":{n}").as_bytes()),
+            Reply::Bulk(None) if protocol == Protocol::Resp3 => out.push(b'_'),
             Reply::Bulk(None) => out.extend(b"$-1"),
             Reply::Bulk(Some(b)) => {
                 out.extend(format!("${}\r\n", b.len()).as_bytes());
@@ -42,7 +61,19 @@ impl Reply {
             Reply::Array(items) => {
                 out.extend(format!("*{}\r\n", items.len()).as_bytes());
                 for item in items {
-                    item.encode(out);
+                    item.encode_as(protocol, out);
+                }
+                return;
+            }
+            Reply::Map(pairs) => {
+                let header = match protocol {
+                    Protocol::Resp3 => format!("%{}\r\n", pairs.len()),
+                    Protocol::Resp2 => format!("*{}\r\n", 2 * pairs.len()),
+                };
+                out.extend(header.as_bytes());
+                for (key, value) in pairs {
+                    key.encode_as(protocol, out);
+                    value.encode_as(protocol, out);
                 }
                 return;
             }
@@ -78,6 +109,25 @@ fn decode_at(buf: &[u8], at: usize, depth: usize) -> Result<Option<DecodedReply>
         b'+' => Reply::Simple(text_of(text)),
         b'-' => Reply::Error(text_of(text)),
         b':' => Reply::Integer(number(text)?),
+        b'_' if text.is_empty() => Reply::Bulk(None),
+        b'%' => {
+            let count = number(text)?;
+            if !(0..=MAX_ARGS as i64).contains(&count) || depth >= MAX_DEPTH {
+                return Err(RespError(format!("invalid map length {count}")));
+            }
+            let mut pairs = Vec::with_capacity(count as usize);
+            for _ in 0..count {
+                let Some((key, after)) = decode_at(buf, next, depth + 1)? else {
+                    return Ok(None);
+                };
+                let Some((value, after)) = decode_at(buf, after, depth + 1)? else {
+                    return Ok(None);
+                };
+                pairs.push((key, value));
+                next = after;
+            }
+            Reply::Map(pairs)
+        }
         b'*' => {
             let count = number(text)?;
             if !(0..=MAX_ARGS as i64).contains(&count) || depth >= MAX_DEPTH {
@@ -151,6 +201,20 @@ mod tests {
         assert!(decode_reply(&b"*1\r\n".repeat(MAX_DEPTH + 1)).is_err());
     }
 
+    /// What a RESP2 client reads for `reply`: maps as flat arrays.
+    fn as_resp2(reply: &Reply) -> Reply {
+        match reply {
+            Reply::Array(items) => Reply::Array(items.iter().map(as_resp2).collect()),
+            Reply::Map(pairs) => Reply::Array(
+                pairs
+                    .iter()
+                    .flat_map(|(k, v)| [as_resp2(k), as_resp2(v)])
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+
     fn any_reply() -> impl Strategy<Value = Reply> {
         let leaf = prop_oneof![
             "[a-zA-Z0-9 ]{0,20}".prop_map(Reply::Simple),
@@ -160,7 +224,10 @@ mod tests {
                 .prop_map(Reply::Bulk),
         ];
         leaf.prop_recursive(3, 16, 4, |inner| {
-            proptest::collection::vec(inner, 0..4).prop_map(Reply::Array)
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Reply::Array),
+                proptest::collection::vec((inner.clone(), inner), 0..3).prop_map(Reply::Map),
+            ]
         })
     }
 
@@ -177,8 +244,22 @@ mod tests {
             let mut wire = Vec::new();
             reply.encode(&mut wire);
             let (decoded, used) = decode_reply(&wire).expect("valid").expect("complete");
+            prop_assert_eq!(decoded, as_resp2(&reply));
+            prop_assert_eq!(used, wire.len());
+            let mut wire = Vec::new();
+            reply.encode_as(Protocol::Resp3, &mut wire);
+            let (decoded, used) = decode_reply(&wire).expect("valid").expect("complete");
             prop_assert_eq!(decoded, reply);
             prop_assert_eq!(used, wire.len());
+        }
+
+        #[test]
+        fn a_map_is_a_flat_array_in_resp2(pairs in proptest::collection::vec((any::<i64>(), any::<i64>()), 0..4)) {
+            let map = Reply::Map(pairs.iter().map(|(k, v)| (Reply::Integer(*k), Reply::Integer(*v))).collect());
+            let mut wire = Vec::new();
+            map.encode(&mut wire);
+            let flat = Reply::Array(pairs.iter().flat_map(|(k, v)| [Reply::Integer(*k), Reply::Integer(*v)]).collect());
+            prop_assert_eq!(decode_reply(&wire).expect("valid").expect("complete").0, flat);
         }
     }
 }
