@@ -91,6 +91,16 @@ impl KvStore {
         self.data.get(key)
     }
 
+    /// Number of keys held.
+    pub fn len(&self) -> usize {
+        self.data.len()
+    }
+
+    /// Whether no key is held.
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
     /// Index of the last applied entry.
     pub fn applied(&self) -> Index {
         self.applied

@@ -622,7 +622,12 @@ async fn read_command(
             }
             Reply::Array(values)
         }
-        _ => Reply::Error(format!("ERR unknown command '{}'", text(&args[0]))),
+        _ => {
+            // Redis's rule: the name is quoted up to 128 bytes (an error never echoes a
+            // megabyte back).
+            let name = &args[0][..args[0].len().min(128)];
+            Reply::Error(format!("ERR unknown command '{}'", text(name)))
+        }
     })
 }
 
