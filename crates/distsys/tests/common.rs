@@ -36,3 +36,16 @@ pub fn run_in_process(args: &[&str], stdin: &str) -> (i32, String, String) {
         String::from_utf8_lossy(&err).into_owned(),
     )
 }
+
+/// Runs `distsys cluster ARGS...` (up, down, status) and returns its standard output; panics
+/// with the whole output if it fails.
+pub fn cluster(args: &[&str]) -> String {
+    let out = assert_cmd::Command::cargo_bin("distsys")
+        .expect("binary")
+        .arg("cluster")
+        .args(args)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

@@ -2,7 +2,9 @@
 //! (status, metrics, leadership transfer, membership change), a restart that keeps the data,
 //! and `cluster down`.
 
-use assert_cmd::Command;
+mod common;
+
+use common::cluster;
 use distsys_harness::client::Connections;
 use distsys_node::resp::Reply;
 use std::net::SocketAddr;
@@ -67,17 +69,6 @@ fn wait_leader(not: Option<u16>) -> u16 {
         std::thread::sleep(Duration::from_millis(50));
     }
     panic!("no leader within 20 s");
-}
-
-fn cluster(args: &[&str]) -> String {
-    let out = Command::cargo_bin("distsys")
-        .expect("binary")
-        .arg("cluster")
-        .args(args)
-        .output()
-        .expect("runs");
-    assert!(out.status.success(), "{out:?}");
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[test]

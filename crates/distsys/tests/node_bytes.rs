@@ -9,7 +9,9 @@
 //! The run is random: its seed is printed on failure and can be replayed with
 //! `DISTSYS_TEST_SEED=<seed>`.
 
-use assert_cmd::Command;
+mod common;
+
+use common::cluster;
 use distsys_harness::client::Connections;
 use distsys_node::resp::Reply;
 use rand::{RngExt, SeedableRng};
@@ -19,16 +21,6 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 type Model = BTreeMap<Vec<u8>, Vec<u8>>;
-
-fn cluster(args: &[&str]) {
-    let out = Command::cargo_bin("distsys")
-        .expect("binary")
-        .arg("cluster")
-        .args(args)
-        .output()
-        .expect("runs");
-    assert!(out.status.success(), "{out:?}");
-}
 
 /// A client that follows `MOVED` to the leader and waits out `TRYAGAIN` (at most 20 s).
 struct Client {
