@@ -51,6 +51,10 @@ pub struct Shared {
     pub connected: AtomicUsize,
     /// Rate limit of the refused-connection log lines.
     pub refusals: Throttle,
+    /// Whether a connection's commands may be in flight together ([`run_commands`]): for
+    /// protocols whose leader orders one connection's requests as they arrive (Raft,
+    /// Multi-Paxos), not for PBFT, where every replica answers from its own execution.
+    pub pipeline: bool,
 }
 
 impl Shared {
@@ -66,6 +70,7 @@ impl Shared {
             buffered: AtomicUsize::new(0),
             connected: AtomicUsize::new(0),
             refusals: Throttle::default(),
+            pipeline: true,
         }
     }
 }
@@ -222,17 +227,37 @@ fn limits_for(session: &Session) -> Limits {
 }
 
 /// Runs every complete command the reader holds, appending each reply to `out` in order.
+/// Runs of single-request commands ([`plan`]) are pipelined: all of them go to the protocol
+/// thread at once (so one connection's writes share consensus rounds) and their answers are
+/// awaited in order. Reads and writes are not in flight together: a read waits for the writes
+/// before it (read your own writes) and a write for the reads before it (a read never sees a
+/// later command), so one connection's commands take effect in the order it sent them, as in
+/// Redis; any other command waits for everything before it.
 async fn run_commands(
     shared: &Shared,
     session: &mut Session,
     reader: &mut CommandReader,
     out: &mut Vec<u8>,
 ) -> Result<Continue, String> {
+    let mut in_flight: Vec<Planned> = Vec::new();
     while let Some(args) = reader.next_command().map_err(|e| e.to_string())? {
         if args.is_empty() {
             continue;
         }
-        let quit = args[0].eq_ignore_ascii_case(b"QUIT");
+        let name = text(&args[0]).to_ascii_uppercase();
+        if shared.pipeline && session.authed {
+            let read = is_read(&name);
+            let conflicts = |p: &Planned| p.in_flight() == Some(!read);
+            if in_flight.iter().any(conflicts) {
+                drain(shared, &mut in_flight, session.protocol, out).await;
+            }
+            if let Some(planned) = plan(shared, session, &name, &args) {
+                in_flight.push(planned);
+                continue;
+            }
+        }
+        drain(shared, &mut in_flight, session.protocol, out).await;
+        let quit = name == "QUIT";
         let reply = execute(shared, session, args).await;
         reply.encode_as(session.protocol, out);
         reader.limits = limits_for(session);
@@ -240,7 +265,154 @@ async fn run_commands(
             return Ok(Continue::Quit);
         }
     }
+    drain(shared, &mut in_flight, session.protocol, out).await;
     Ok(Continue::Yes)
+}
+
+/// Awaits every planned command's answer, in order, appending the replies to `out`.
+async fn drain(
+    shared: &Shared,
+    in_flight: &mut Vec<Planned>,
+    protocol: Protocol,
+    out: &mut Vec<u8>,
+) {
+    for planned in in_flight.drain(..) {
+        finish(shared, planned).await.encode_as(protocol, out);
+    }
+}
+
+fn is_read(name: &str) -> bool {
+    matches!(name, "GET" | "EXISTS" | "MGET")
+}
+
+/// How a planned command's answer becomes its reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Finish {
+    /// `+OK` (SET, MSET).
+    Ok,
+    /// The value read (GET).
+    Bulk,
+    /// The incremented integer (INCR).
+    Incr,
+    /// 1 if swapped, else 0 (CAS).
+    Cas,
+    /// 1 if a key was removed, else 0 (DEL of one key).
+    Deleted,
+}
+
+/// A command sent to the protocol thread, its answer awaited later; or its reply already
+/// (a syntax error, a full queue).
+enum Planned {
+    Ready(Reply),
+    Waiting(oneshot::Receiver<Result<ClientReply, Unavailable>>, Finish),
+}
+
+impl Planned {
+    /// `Some(true)` for a write in flight, `Some(false)` for a read, `None` for a reply
+    /// already known.
+    fn in_flight(&self) -> Option<bool> {
+        match self {
+            Planned::Waiting(_, finish) => Some(*finish != Finish::Bulk),
+            Planned::Ready(_) => None,
+        }
+    }
+}
+
+/// Sends SET, MSET, GET (unless the session reads locally), INCR, CAS and DEL of one key to
+/// the protocol thread: each is one request. `None` for any other command.
+fn plan(shared: &Shared, session: &mut Session, name: &str, args: &[Vec<u8>]) -> Option<Planned> {
+    let argc = args.len();
+    let (op, kind, finish) = match name {
+        "SET" if argc != 3 => {
+            return Some(Planned::Ready(Reply::Error(
+                "ERR syntax error (SET key value; options are not supported)".into(),
+            )))
+        }
+        "SET" => (
+            ClientOp::Write(Op::Put {
+                key: bytes(&args[1]),
+                value: bytes(&args[2]),
+            }),
+            "write",
+            Finish::Ok,
+        ),
+        "MSET" if argc < 3 || argc.is_multiple_of(2) => {
+            return Some(Planned::Ready(wrong_args(name)))
+        }
+        "MSET" => {
+            let pairs = args[1..]
+                .chunks(2)
+                .map(|p| (bytes(&p[0]), bytes(&p[1])))
+                .collect();
+            (ClientOp::Write(Op::PutMany { pairs }), "write", Finish::Ok)
+        }
+        "GET" | "INCR" if argc != 2 => return Some(Planned::Ready(wrong_args(name))),
+        "GET" if session.stale => return None,
+        "GET" => (
+            ClientOp::Read {
+                key: bytes(&args[1]),
+            },
+            "read",
+            Finish::Bulk,
+        ),
+        "INCR" => (
+            ClientOp::Write(Op::Incr {
+                key: bytes(&args[1]),
+            }),
+            "write",
+            Finish::Incr,
+        ),
+        // CAS key expected new: 1 if key held `expected` and now holds `new`, else 0.
+        "CAS" if argc != 4 => return Some(Planned::Ready(wrong_args(name))),
+        "CAS" => (
+            ClientOp::Write(Op::Cas {
+                key: bytes(&args[1]),
+                expected: Some(bytes(&args[2])),
+                new: bytes(&args[3]),
+            }),
+            "cas",
+            Finish::Cas,
+        ),
+        "DEL" if argc == 2 => (
+            ClientOp::Write(Op::Delete {
+                key: bytes(&args[1]),
+            }),
+            "delete",
+            Finish::Deleted,
+        ),
+        _ => return None,
+    };
+    Some(match send(shared, session, op, kind) {
+        Ok(answer) => Planned::Waiting(answer, finish),
+        Err(reply) => Planned::Ready(reply),
+    })
+}
+
+/// A planned command's reply, once its answer has come.
+async fn finish(shared: &Shared, planned: Planned) -> Reply {
+    let (answer, how) = match planned {
+        Planned::Ready(reply) => return reply,
+        Planned::Waiting(answer, how) => (answer, how),
+    };
+    let reply = match wait(shared, answer).await {
+        Ok(reply) => reply,
+        Err(error) => return error,
+    };
+    match (how, reply) {
+        (Finish::Ok, _) => Reply::Simple("OK".into()),
+        (Finish::Bulk, ClientReply::Ok { value }) => Reply::Bulk(value.map(ByteString::into_bytes)),
+        (Finish::Incr, ClientReply::Ok { value: Some(v) }) => {
+            match v.as_str().and_then(|v| v.parse().ok()) {
+                Some(n) => Reply::Integer(n),
+                None => Reply::Error(format!("ERR increment answered a non-integer {v}")),
+            }
+        }
+        (Finish::Incr, ClientReply::Invalid(why)) => Reply::Error(format!("ERR {why}")),
+        (Finish::Cas, ClientReply::CasFailed) => Reply::Integer(0),
+        (Finish::Cas, _) => Reply::Integer(1),
+        (Finish::Deleted, ClientReply::Ok { value }) => Reply::Integer(i64::from(value.is_some())),
+        (_, other) => Reply::Error(format!("ERR unexpected answer {other:?}")),
+    }
 }
 
 /// A command's name, for matching (names are ASCII; anything else matches no command).
@@ -267,6 +439,18 @@ async fn submit(
     op: ClientOp,
     kind: &'static str,
 ) -> Result<ClientReply, Reply> {
+    let answer = send(shared, session, op, kind)?;
+    wait(shared, answer).await
+}
+
+/// Sends one operation to the protocol thread (the session's next sequence number); the
+/// answer comes on the returned channel.
+fn send(
+    shared: &Shared,
+    session: &mut Session,
+    op: ClientOp,
+    kind: &'static str,
+) -> Result<oneshot::Receiver<Result<ClientReply, Unavailable>>, Reply> {
     session.seq += 1;
     let (reply, answer) = oneshot::channel();
     enqueue(
@@ -279,6 +463,14 @@ async fn submit(
             reply,
         },
     )?;
+    Ok(answer)
+}
+
+/// Waits for an operation's answer: redirections and failures become the client's error.
+async fn wait(
+    shared: &Shared,
+    answer: oneshot::Receiver<Result<ClientReply, Unavailable>>,
+) -> Result<ClientReply, Reply> {
     match tokio::time::timeout(ANSWER_TIMEOUT, answer).await {
         Ok(Ok(Ok(ClientReply::NotLeader { leader }))) => Err(redirect(shared, leader)),
         Ok(Ok(Ok(reply))) => Ok(reply),
@@ -351,10 +543,13 @@ async fn execute(shared: &Shared, session: &mut Session, args: Vec<Vec<u8>>) -> 
     if !session.authed && !matches!(name.as_str(), "AUTH" | "QUIT" | "HELLO" | "PING") {
         return Reply::Error("NOAUTH Authentication required.".into());
     }
-    let result = match connection_command(shared, session, &name, &args) {
-        Some(result) => result,
-        None => data_command(shared, session, &name, &args).await,
-    };
+    if let Some(result) = connection_command(shared, session, &name, &args) {
+        return result.unwrap_or_else(|e| e);
+    }
+    if let Some(planned) = plan(shared, session, &name, &args) {
+        return finish(shared, planned).await;
+    }
+    let result = data_command(shared, session, &name, &args).await;
     result.unwrap_or_else(|e| e)
 }
 
@@ -485,30 +680,6 @@ async fn data_command(
     let argc = args.len();
     Ok(match name {
         "INFO" => return info(shared).await,
-        "SET" => {
-            if argc != 3 {
-                return Err(Reply::Error(
-                    "ERR syntax error (SET key value; options are not supported)".into(),
-                ));
-            }
-            let op = Op::Put {
-                key: bytes(&args[1]),
-                value: bytes(&args[2]),
-            };
-            write(shared, session, op, "write").await?;
-            Reply::Simple("OK".into())
-        }
-        "MSET" => {
-            if argc < 3 || argc.is_multiple_of(2) {
-                return Err(wrong_args(name));
-            }
-            let pairs = args[1..]
-                .chunks(2)
-                .map(|p| (bytes(&p[0]), bytes(&p[1])))
-                .collect();
-            write(shared, session, Op::PutMany { pairs }, "write").await?;
-            Reply::Simple("OK".into())
-        }
         "DEL" => {
             if argc < 2 {
                 return Err(wrong_args(name));
@@ -522,44 +693,6 @@ async fn data_command(
                 }
             }
             Reply::Integer(removed)
-        }
-        "INCR" => {
-            if argc != 2 {
-                return Err(wrong_args(name));
-            }
-            match write(
-                shared,
-                session,
-                Op::Incr {
-                    key: bytes(&args[1]),
-                },
-                "write",
-            )
-            .await?
-            {
-                ClientReply::Ok { value: Some(v) } => match v.as_str().and_then(|v| v.parse().ok())
-                {
-                    Some(n) => Reply::Integer(n),
-                    None => Reply::Error(format!("ERR increment answered a non-integer {v}")),
-                },
-                ClientReply::Invalid(why) => Reply::Error(format!("ERR {why}")),
-                other => Reply::Error(format!("ERR unexpected answer {other:?}")),
-            }
-        }
-        "CAS" => {
-            // CAS key expected new: 1 if key held `expected` and now holds `new`, else 0.
-            if argc != 4 {
-                return Err(wrong_args(name));
-            }
-            let op = Op::Cas {
-                key: bytes(&args[1]),
-                expected: Some(bytes(&args[2])),
-                new: bytes(&args[3]),
-            };
-            match write(shared, session, op, "cas").await? {
-                ClientReply::CasFailed => Reply::Integer(0),
-                _ => Reply::Integer(1),
-            }
         }
         // GET, EXISTS, MGET, and the unknown commands.
         _ => return read_command(shared, session, name, args).await,

@@ -178,6 +178,7 @@ fn start_network<C: Protocol>(
         idle_timeout: (config.client_idle_timeout_s > 0)
             .then(|| std::time::Duration::from_secs(config.client_idle_timeout_s)),
         max_clients: max_clients(config.members.len()),
+        pipeline: config.protocol() != ProtocolName::Pbft,
         ..client::Shared::new(
             queue.clone(),
             config

@@ -476,6 +476,29 @@ fn the_node_speaks_hello_and_refuses_what_unauthenticated_or_idle_clients_cannot
         assert!(fields.contains(&(Reply::Bulk(Some(b"proto".to_vec())), Reply::Integer(3))));
         let rest = String::from_utf8_lossy(&got[used..]);
         assert_eq!(rest, "_\r\n-NOPROTO unsupported protocol version\r\n");
+        // A pipeline: writes in flight together, replies in order, and a read after writes on
+        // the same connection sees them.
+        let batch: Vec<Vec<u8>> = [
+            &[&b"AUTH"[..], b"pw"][..],
+            &[b"SET", b"p", b"1"],
+            &[b"INCR", b"p"],
+            &[b"INCR", b"p"],
+            &[b"GET", b"p"],
+            &[b"SET", b"p", b"x"],
+            &[b"CAS", b"p", b"x", b"y"],
+            &[b"DEL", b"p"],
+            &[b"GET", b"p"],
+            &[b"INCR", b"p"],
+            &[b"PING"],
+        ]
+        .iter()
+        .map(|c| wire(c))
+        .collect();
+        let (got, _) = exchange(client, &batch.concat(), Duration::from_secs(3));
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            "+OK\r\n+OK\r\n:2\r\n:3\r\n$1\r\n3\r\n+OK\r\n:1\r\n:1\r\n$-1\r\n:1\r\n+PONG\r\n"
+        );
         // An idle connection is closed after the configured second.
         let (_, closed) = exchange(client, b"", Duration::from_secs(5));
         assert!(closed, "an idle client was kept past its timeout");
