@@ -319,6 +319,17 @@ pub enum BenchTarget {
     /// The checker side by side with Porcupine (built from --porcupine with `go`) in the same
     /// run: every conformance history and generated families at 1k/10k/100k operations, with
     /// and without violations, 1/10/50 clients; verdicts, times, ratio, peak RSS.
+    /// Transactional checker speed: generated list-append histories of 10k, 100k, 1M
+    /// transactions (up to --max-txns; parse of their JSON Lines, then check) and Elle's
+    /// huge-scc history, under serializable and strict-serializable.
+    Txn {
+        /// Folder holding `elle/elle-huge-scc.edn`.
+        #[arg(long, default_value = "testdata/conformance")]
+        dir: String,
+        /// Largest generated history, in transactions.
+        #[arg(long, default_value_t = 1_000_000, value_parser = Ranged::<usize>::new().range(1..=10_000_000))]
+        max_txns: usize,
+    },
     Check {
         /// Folder holding the conformance histories (`jepsen-etcd/`, `kv/`, `expected.txt`).
         #[arg(long, default_value = "testdata/conformance")]

@@ -72,12 +72,23 @@ pub fn parse_txn_history(
         Some(f) => f,
         None => TxnFormat::detect(text)?,
     };
+    let mut builder = Builder::default();
     let events = match format {
         TxnFormat::Edn => edn_events(text)?,
         TxnFormat::Json => json_events(text)?,
-        TxnFormat::Jsonl => jsonl_events(text)?,
+        TxnFormat::Jsonl => {
+            // One line at a time: a large history is never held as JSON values.
+            for (i, line) in text.lines().enumerate() {
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let value: Value = serde_json::from_str(line)
+                    .map_err(|e| HistoryError::new(i + 1, format!("not a JSON object: {e}")))?;
+                builder.event(i + 1, &value)?;
+            }
+            Vec::new()
+        }
     };
-    let mut builder = Builder::default();
     for (line, event) in events {
         builder.event(line, &event)?;
     }
@@ -99,19 +110,6 @@ fn edn_events(text: &str) -> Result<Vec<(usize, Value)>, HistoryError> {
         line += memchr::memchr_iter(b'\n', &text.as_bytes()[last..offset]).count();
         last = offset;
         out.push((line, value));
-    }
-    Ok(out)
-}
-
-fn jsonl_events(text: &str) -> Result<Vec<(usize, Value)>, HistoryError> {
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let value = serde_json::from_str(line)
-            .map_err(|e| HistoryError::new(i + 1, format!("not a JSON object: {e}")))?;
-        out.push((i + 1, value));
     }
     Ok(out)
 }

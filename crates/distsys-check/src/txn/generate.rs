@@ -29,6 +29,9 @@ pub struct GenConfig {
     pub fail_permille: u32,
     /// Indeterminate transactions, per thousand.
     pub info_permille: u32,
+    /// Appends (writes) per key before the key is retired for a fresh one, as Elle's
+    /// generator does to keep lists short (0: never).
+    pub writes_per_key_max: u32,
     /// Random seed.
     pub seed: u64,
 }
@@ -43,6 +46,7 @@ impl Default for GenConfig {
             mops_max: 4,
             fail_permille: 50,
             info_permille: 50,
+            writes_per_key_max: 32,
             seed: 0,
         }
     }
@@ -65,6 +69,12 @@ impl Db {
 
     /// Runs the micro-operations, filling in reads; returns them.
     fn apply(&mut self, model: TxnModel, mops: &[Mop], key_of: &[u32]) -> Vec<Mop> {
+        if let Some(top) = mops.iter().map(|m| key_of[m.key() as usize] as usize).max() {
+            if top >= self.lists.len() {
+                self.lists.resize(top + 1, Vec::new());
+                self.regs.resize(top + 1, None);
+            }
+        }
         mops.iter()
             .map(|m| match *m {
                 Mop::Append { key, value } => {
@@ -126,12 +136,55 @@ impl Ids {
     }
 }
 
-fn random_mops(rng: &mut ChaCha8Rng, ids: &mut Ids, config: &GenConfig, next: &mut u64) -> Vec<Mop> {
+/// Which key each of the `keys` slots currently uses, and how often it was written.
+#[derive(Default)]
+struct Slots {
+    key: Vec<u32>,
+    writes: Vec<u32>,
+    next: u32,
+}
+
+impl Slots {
+    fn new(keys: u32) -> Slots {
+        Slots {
+            key: (0..keys.max(1)).collect(),
+            writes: vec![0; keys.max(1) as usize],
+            next: keys.max(1),
+        }
+    }
+
+    /// The key of `slot` for a write; retires it after `max` writes.
+    fn write(&mut self, slot: usize, max: u32) -> u32 {
+        let key = self.key[slot];
+        self.writes[slot] += 1;
+        if max > 0 && self.writes[slot] >= max {
+            self.key[slot] = self.next;
+            self.next += 1;
+            self.writes[slot] = 0;
+        }
+        key
+    }
+}
+
+fn random_mops(
+    rng: &mut ChaCha8Rng,
+    ids: &mut Ids,
+    config: &GenConfig,
+    slots: &mut Slots,
+    next: &mut u64,
+) -> Vec<Mop> {
     let count = rng.random_range(1..=config.mops_max.max(1));
     (0..count)
         .map(|_| {
-            let key = ids.key(rng.random_range(0..config.keys.max(1)));
-            if rng.random_bool(0.5) {
+            let slot = rng.random_range(0..slots.key.len());
+            let read = rng.random_bool(0.5);
+            let k = if read {
+                slots.key[slot]
+            } else {
+                slots.write(slot, config.writes_per_key_max)
+            };
+            let key = ids.key(k);
+            if read {
                 Mop::Read {
                     key,
                     value: ReadValue::Unknown,
@@ -159,13 +212,14 @@ pub fn clean(config: &GenConfig) -> TxnHistory {
     // (txn index, applied?) in flight
     let mut flight: Vec<(usize, bool)> = Vec::new();
     let mut idle: Vec<u64> = (0..config.processes.max(1) as u64).collect();
+    let mut slots = Slots::new(config.keys);
     let mut next_process = idle.len() as u64;
     let (mut pos, mut next_value) = (0u64, 0u64);
     while txns.len() < config.txns || !flight.is_empty() {
         let invoke = txns.len() < config.txns && !idle.is_empty() && (flight.is_empty() || rng.random_bool(0.5));
         if invoke {
             let p = idle.swap_remove(rng.random_range(0..idle.len()));
-            let mops = random_mops(&mut rng, &mut ids, config, &mut next_value);
+            let mops = random_mops(&mut rng, &mut ids, config, &mut slots, &mut next_value);
             flight.push((txns.len(), false));
             txns.push(Txn {
                 process: Some(p),
@@ -381,15 +435,17 @@ pub fn sloppy(model: TxnModel, txns: usize, keys: u32, seed: u64) -> TxnHistory 
         model,
         keys,
         mops_max: 3,
+        writes_per_key_max: 0,
         ..GenConfig::default()
     };
+    let mut slots = Slots::new(keys);
     // versions[k]: every state key k went through (lists) / every value (registers)
     let mut lists: Vec<Vec<Vec<Atom>>> = vec![vec![Vec::new()]; keys as usize];
     let mut regs: Vec<Vec<Option<Atom>>> = vec![vec![None]; keys as usize];
     let mut next = 0;
     let mut out = Vec::new();
     for t in 0..txns {
-        let mops = random_mops(&mut rng, &mut ids, &config, &mut next);
+        let mops = random_mops(&mut rng, &mut ids, &config, &mut slots, &mut next);
         let status = match rng.random_range(0..10) {
             0 => Status::Fail,
             1 => Status::Info,

@@ -29,6 +29,11 @@ impl Atoms {
             self.ints.insert(i, id);
             return id;
         }
+        if let Value::String(s) = value {
+            if let Some(&id) = self.texts.get(s.as_str()) {
+                return id;
+            }
+        }
         let text = match value {
             Value::String(s) => s.clone(),
             other => other.to_string(),
