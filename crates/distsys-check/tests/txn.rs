@@ -11,7 +11,10 @@ use distsys_check::txn::{
 use proptest::prelude::*;
 
 fn conformance(name: &str) -> TxnHistory {
-    let path = format!("{}/../../testdata/conformance/elle/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../../testdata/conformance/elle/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let text = std::fs::read_to_string(&path).expect("conformance file");
     parse_txn_history(&text, None).expect("parses")
 }
@@ -38,8 +41,14 @@ fn paper_example_is_g_single_like_elle_in_both_formats() {
         // The cycle Elle reports: T4 rw T2 (key 255), T2 wr T3 (255), T3 ww T4 (256).
         let c = &r.anomalies[0].cycle;
         assert_eq!(c.len(), 3, "{name}");
-        assert_eq!(check(&h, Consistency::SnapshotIsolation).verdict, TxnVerdict::Invalid);
-        assert_eq!(check(&h, Consistency::ReadCommitted).verdict, TxnVerdict::Valid);
+        assert_eq!(
+            check(&h, Consistency::SnapshotIsolation).verdict,
+            TxnVerdict::Invalid
+        );
+        assert_eq!(
+            check(&h, Consistency::ReadCommitted).verdict,
+            TxnVerdict::Valid
+        );
     }
 }
 
@@ -49,7 +58,10 @@ fn gh_30_is_g2_item_allowed_by_snapshot_isolation() {
     let r = check(&h, Consistency::Serializable);
     assert_eq!(r.classes(), vec![cycle(CycleClass::G2Item)]);
     assert_eq!(r.verdict, TxnVerdict::Invalid);
-    assert_eq!(check(&h, Consistency::SnapshotIsolation).verdict, TxnVerdict::Valid);
+    assert_eq!(
+        check(&h, Consistency::SnapshotIsolation).verdict,
+        TxnVerdict::Valid
+    );
 }
 
 #[test]
@@ -66,20 +78,31 @@ fn si_without_g_single_is_snapshot_isolated_but_not_serializable() {
 fn huge_scc_is_serializable_but_not_strict_serializable() {
     let h = conformance("elle-huge-scc.edn");
     assert_eq!(h.txns.len(), 10254);
-    assert_eq!(check(&h, Consistency::Serializable).verdict, TxnVerdict::Valid);
+    assert_eq!(
+        check(&h, Consistency::Serializable).verdict,
+        TxnVerdict::Valid
+    );
     let strict = check(&h, Consistency::StrictSerializable);
     assert_eq!(strict.verdict, TxnVerdict::Invalid);
     // Elle reports G2-item-realtime (its G-single search timed out); ours finds a G-single
     // through real time, which also rules out strong snapshot isolation, as Elle says.
-    assert!(strict.classes().contains(&AnomalyKind::Cycle(CycleClass::GSingle, Variant::Realtime)));
-    assert_eq!(strict.verdict_for(Consistency::StrongSnapshotIsolation), TxnVerdict::Invalid);
+    assert!(strict
+        .classes()
+        .contains(&AnomalyKind::Cycle(CycleClass::GSingle, Variant::Realtime)));
+    assert_eq!(
+        strict.verdict_for(Consistency::StrongSnapshotIsolation),
+        TxnVerdict::Invalid
+    );
 }
 
 #[test]
 fn rw_register_history_reads_a_value_never_written() {
     // Elle (elle-cli) calls this history valid: its rw-register checker has no garbage-read
     // class. A read of 3 when only 2 was ever written is explained by no execution.
-    for name in ["elle-cli-elle-rw-register.edn", "elle-cli-elle-rw-register.json"] {
+    for name in [
+        "elle-cli-elle-rw-register.edn",
+        "elle-cli-elle-rw-register.json",
+    ] {
         let h = conformance(name);
         let r = check(&h, Consistency::Serializable);
         assert_eq!(r.model, TxnModel::RwRegister);
@@ -185,9 +208,15 @@ proptest! {
 fn the_oracle_itself_tells_serializable_from_not() {
     let c = config(TxnModel::ListAppend, 1, 0);
     let skew = planted(&c, Plant::G2Item).expect("list-append");
-    assert_eq!(oracle::serializable(&skew, TxnModel::ListAppend), Some(false));
+    assert_eq!(
+        oracle::serializable(&skew, TxnModel::ListAppend),
+        Some(false)
+    );
     let fine = clean(&config(TxnModel::ListAppend, 2, 6));
-    assert_eq!(oracle::serializable(&fine, TxnModel::ListAppend), Some(true));
+    assert_eq!(
+        oracle::serializable(&fine, TxnModel::ListAppend),
+        Some(true)
+    );
 }
 
 #[test]
@@ -217,12 +246,20 @@ fn sloppy_histories_cover_both_verdicts_and_checker_agrees_on_each() {
         let h = sloppy(TxnModel::ListAppend, 5, 2, seed);
         let truth = oracle::serializable(&h, TxnModel::ListAppend).expect("tiny");
         let r = check(&h, Consistency::Serializable);
-        assert_eq!(r.verdict == TxnVerdict::Valid, truth, "seed {seed}: {:?}", r.classes());
+        assert_eq!(
+            r.verdict == TxnVerdict::Valid,
+            truth,
+            "seed {seed}: {:?}",
+            r.classes()
+        );
         if truth {
             valid += 1
         } else {
             invalid += 1
         }
     }
-    assert!(valid > 30 && invalid > 30, "valid {valid}, invalid {invalid}");
+    assert!(
+        valid > 30 && invalid > 30,
+        "valid {valid}, invalid {invalid}"
+    );
 }

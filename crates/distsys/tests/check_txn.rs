@@ -18,11 +18,22 @@ fn paper_example_is_not_serializable_and_the_cycle_is_explained() {
     let (code, out, err) = run_in_process(&["check-txn", &elle("elle-paper-example.edn")], "");
     assert_eq!(code, 1, "{out}{err}");
     assert!(out.contains("serializable NOT valid"), "{out}");
-    assert!(out.contains("G-single (1 found, forbidden by serializable)"), "{out}");
-    assert!(out.contains("(rw)") && out.contains("(wr)") && out.contains("(ww)"), "{out}");
+    assert!(
+        out.contains("G-single (1 found, forbidden by serializable)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("(rw)") && out.contains("(wr)") && out.contains("(ww)"),
+        "{out}"
+    );
     assert!(out.contains("without 8, which T1 appended (rw)"), "{out}");
     let (code, out, _) = run_in_process(
-        &["check-txn", &elle("elle-paper-example.edn"), "--consistency", "read-committed"],
+        &[
+            "check-txn",
+            &elle("elle-paper-example.edn"),
+            "--consistency",
+            "read-committed",
+        ],
         "",
     );
     assert_eq!(code, 0, "{out}");
@@ -32,16 +43,26 @@ fn paper_example_is_not_serializable_and_the_cycle_is_explained() {
 #[test]
 fn several_files_exit_with_the_worst_verdict() {
     let si = elle("elle-si-without-g-single.edn");
-    let (code, out, _) =
-        run_in_process(&["check-txn", &si, "--consistency", "snapshot-isolation"], "");
+    let (code, out, _) = run_in_process(
+        &["check-txn", &si, "--consistency", "snapshot-isolation"],
+        "",
+    );
     assert_eq!(code, 0, "{out}");
     let paper = elle("elle-cli-elle-paper-example.json");
     let (code, out, _) = run_in_process(
-        &["check-txn", &si, &paper, "--consistency", "snapshot-isolation", "--format", "auto"],
+        &[
+            "check-txn",
+            &si,
+            &paper,
+            "--consistency",
+            "snapshot-isolation",
+            "--format",
+            "auto",
+        ],
         "",
     );
     assert_eq!(code, 1, "{out}");
-    assert_eq!(out.matches("snapshot-isolation").count() >= 2, true, "{out}");
+    assert!(out.matches("snapshot-isolation").count() >= 2, "{out}");
 }
 
 #[test]
@@ -50,7 +71,14 @@ fn strict_serializable_adds_real_time() {
     let (code, out, _) = run_in_process(&["check-txn", &huge, "--explain", "0"], "");
     assert_eq!(code, 0, "{out}");
     let (code, out, _) = run_in_process(
-        &["check-txn", &huge, "--consistency", "strict-serializable", "--explain", "1"],
+        &[
+            "check-txn",
+            &huge,
+            "--consistency",
+            "strict-serializable",
+            "--explain",
+            "1",
+        ],
         "",
     );
     assert_eq!(code, 1, "{out}");
@@ -80,23 +108,35 @@ fn a_tiny_budget_gives_unknown() {
 #[test]
 fn jsonl_from_stdin_and_bad_input() {
     let history = concat!(
-        r#"{"process":0,"type":"invoke","f":"txn","value":[["append","x",1]]}"#, "\n",
-        r#"{"process":0,"type":"ok","f":"txn","value":[["append","x",1]]}"#, "\n",
-        r#"{"process":1,"type":"invoke","f":"txn","value":[["r","x",null]]}"#, "\n",
-        r#"{"process":1,"type":"ok","f":"txn","value":[["r","x",[1]]]}"#, "\n",
+        r#"{"process":0,"type":"invoke","f":"txn","value":[["append","x",1]]}"#,
+        "\n",
+        r#"{"process":0,"type":"ok","f":"txn","value":[["append","x",1]]}"#,
+        "\n",
+        r#"{"process":1,"type":"invoke","f":"txn","value":[["r","x",null]]}"#,
+        "\n",
+        r#"{"process":1,"type":"ok","f":"txn","value":[["r","x",[1]]]}"#,
+        "\n",
     );
     let (code, out, err) = run_in_process(&["check-txn", "-", "--format", "jsonl"], history);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("list-append, 2 txns"), "{out}");
-    let aborted = history.replace(r#""type":"ok","f":"txn","value":[["append"#, r#""type":"fail","f":"txn","value":[["append"#);
+    let aborted = history.replace(
+        r#""type":"ok","f":"txn","value":[["append"#,
+        r#""type":"fail","f":"txn","value":[["append"#,
+    );
     let (code, out, _) = run_in_process(&["check-txn", "-"], &aborted);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("G1a"), "{out}");
-    let (code, _, err) = run_in_process(&["check-txn", "-"], "{:type :ok, :value [[:r 1 [1]]], :process 0}\n");
+    let (code, _, err) = run_in_process(
+        &["check-txn", "-"],
+        "{:type :ok, :value [[:r 1 [1]]], :process 0}\n",
+    );
     assert_eq!(code, 2);
-    assert!(err.contains("line 1") && err.contains("no open invocation"), "{err}");
-    let (code, _, err) =
-        run_in_process(&["check-txn", "-", "--consistency", "acid"], history);
+    assert!(
+        err.contains("line 1") && err.contains("no open invocation"),
+        "{err}"
+    );
+    let (code, _, err) = run_in_process(&["check-txn", "-", "--consistency", "acid"], history);
     assert_eq!(code, 2);
     assert!(err.contains("unknown consistency model"), "{err}");
     let (code, _, err) = run_in_process(&["check-txn", "-", "--model", "rw-register"], history);

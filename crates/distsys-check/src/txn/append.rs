@@ -169,7 +169,12 @@ fn check_reads(
                 out.found(
                     kind,
                     txns,
-                    format!("{} read key {} = {} holding {why}", tname(t), show(k), shown_list(history, read)),
+                    format!(
+                        "{} read key {} = {} holding {why}",
+                        tname(t),
+                        show(k),
+                        shown_list(history, read)
+                    ),
                 );
             }
         }
@@ -204,7 +209,8 @@ fn edges(
     };
     for pair in order.windows(2) {
         if let (Some(x), Some(y)) = (writer(pair[0]), writer(pair[1])) {
-            out.edges.push(edge(x.txn, y.txn, Rel::Ww, pair[0], pair[1]));
+            out.edges
+                .push(edge(x.txn, y.txn, Rel::Ww, pair[0], pair[1]));
         }
     }
     if let Some(last) = order.last().and_then(|&e| writer(e).map(|w| (e, w.txn))) {
@@ -313,9 +319,11 @@ fn internal(history: &TxnHistory, out: &mut Inference) {
             }
             appended.reverse();
             let fine = match before {
-                Some(b) => read.len() == b.len() + appended.len()
-                    && read.starts_with(b)
-                    && read.ends_with(&appended),
+                Some(b) => {
+                    read.len() == b.len() + appended.len()
+                        && read.starts_with(b)
+                        && read.ends_with(&appended)
+                }
                 None => read.ends_with(&appended),
             };
             if !fine {

@@ -90,7 +90,11 @@ impl<'g> CycleSearch<'g> {
         let ww = self.graph.sccs(Rel::Ww.bit() | self.extra);
         self.close_internal(&ww, Rel::Ww.bit() | self.extra, Rel::Ww.bit() | self.extra);
         let wwr = self.graph.sccs(Rel::Ww.bit() | Rel::Wr.bit() | self.extra);
-        self.close_internal(&wwr, Rel::Wr.bit(), Rel::Ww.bit() | Rel::Wr.bit() | self.extra);
+        self.close_internal(
+            &wwr,
+            Rel::Wr.bit(),
+            Rel::Ww.bit() | Rel::Wr.bit() | self.extra,
+        );
         let single = self.g_single(&full, &wwr);
         let mut done = single.clone();
         if nonadjacent {
@@ -266,8 +270,14 @@ impl<'g> CycleSearch<'g> {
                 break;
             }
             let mask = DATA | self.extra;
-            let (path, steps) =
-                states.path(self.graph, e.to, e.from, mask, |x| full.comp[x as usize] == c, self.budget);
+            let (path, steps) = states.path(
+                self.graph,
+                e.to,
+                e.from,
+                mask,
+                |x| full.comp[x as usize] == c,
+                self.budget,
+            );
             self.budget = self.budget.saturating_sub(steps);
             if let Some(mut path) = path {
                 path.insert(0, i);

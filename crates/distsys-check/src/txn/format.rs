@@ -100,8 +100,7 @@ fn line_of(text: &str, offset: usize) -> usize {
 }
 
 fn edn_events(text: &str) -> Result<Vec<(usize, Value)>, HistoryError> {
-    let forms =
-        parse_forms(text).map_err(|(at, e)| HistoryError::new(line_of(text, at), e))?;
+    let forms = parse_forms(text).map_err(|(at, e)| HistoryError::new(line_of(text, at), e))?;
     // Offsets are increasing: count newlines incrementally.
     let mut line = 1;
     let mut last = 0;
@@ -130,17 +129,18 @@ fn json_events(text: &str) -> Result<Vec<(usize, Value)>, HistoryError> {
     if let Some(events) = per_line {
         return Ok(events);
     }
-    let all: Vec<Value> = serde_json::from_str(text).map_err(|e| {
-        HistoryError::new(e.line(), format!("not a JSON array of events: {e}"))
-    })?;
-    Ok(all.into_iter().enumerate().map(|(i, v)| (i + 1, v)).collect())
+    let all: Vec<Value> = serde_json::from_str(text)
+        .map_err(|e| HistoryError::new(e.line(), format!("not a JSON array of events: {e}")))?;
+    Ok(all
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| (i + 1, v))
+        .collect())
 }
 
 /// A field by its JSON name or its EDN keyword (`type` or `:type`).
 fn field<'v>(object: &'v serde_json::Map<String, Value>, name: &str) -> Option<&'v Value> {
-    object
-        .get(name)
-        .or_else(|| object.get(&format!(":{name}")))
+    object.get(name).or_else(|| object.get(&format!(":{name}")))
 }
 
 /// A keyword or string without its leading `:`.
@@ -168,15 +168,16 @@ impl Builder {
         let object = event
             .as_object()
             .ok_or_else(|| err(format!("an event must be a map, got {event}")))?;
-        let process = match field(object, "process") {
-            None | Some(Value::Null) => None,
-            Some(Value::Number(n)) => Some(n.as_u64().ok_or_else(|| {
-                err(format!("field process: {n} is not a non-negative integer"))
-            })?),
-            // `:nemesis` and other named processes inject faults: not transactions.
-            Some(Value::String(_)) => return Ok(()),
-            Some(other) => return Err(err(format!("field process: bad value {other}"))),
-        };
+        let process =
+            match field(object, "process") {
+                None | Some(Value::Null) => None,
+                Some(Value::Number(n)) => Some(n.as_u64().ok_or_else(|| {
+                    err(format!("field process: {n} is not a non-negative integer"))
+                })?),
+                // `:nemesis` and other named processes inject faults: not transactions.
+                Some(Value::String(_)) => return Ok(()),
+                Some(other) => return Err(err(format!("field process: bad value {other}"))),
+            };
         let kind = match field(object, "type").and_then(name_of) {
             Some("invoke") => Kind::Invoke,
             Some("ok") => Kind::Done(Status::Ok),
@@ -267,11 +268,18 @@ impl Builder {
     fn mops(&mut self, value: &Value, invoke: bool) -> Result<Vec<Mop>, String> {
         let list = match value {
             Value::Array(list) => list,
-            other => return Err(format!("field value: expected a vector of [f k v], got {other}")),
+            other => {
+                return Err(format!(
+                    "field value: expected a vector of [f k v], got {other}"
+                ))
+            }
         };
         list.iter()
             .enumerate()
-            .map(|(i, mop)| self.mop(mop, invoke).map_err(|e| format!("micro-op {i} ({mop}): {e}")))
+            .map(|(i, mop)| {
+                self.mop(mop, invoke)
+                    .map_err(|e| format!("micro-op {i} ({mop}): {e}"))
+            })
             .collect()
     }
 

@@ -89,7 +89,9 @@ impl Db {
                     let k = key_of[key as usize] as usize;
                     let value = match model {
                         TxnModel::ListAppend => ReadValue::List(self.lists[k].clone()),
-                        TxnModel::RwRegister => self.regs[k].map_or(ReadValue::Nil, ReadValue::Value),
+                        TxnModel::RwRegister => {
+                            self.regs[k].map_or(ReadValue::Nil, ReadValue::Value)
+                        }
                     };
                     Mop::Read { key, value }
                 }
@@ -216,7 +218,9 @@ pub fn clean(config: &GenConfig) -> TxnHistory {
     let mut next_process = idle.len() as u64;
     let (mut pos, mut next_value) = (0u64, 0u64);
     while txns.len() < config.txns || !flight.is_empty() {
-        let invoke = txns.len() < config.txns && !idle.is_empty() && (flight.is_empty() || rng.random_bool(0.5));
+        let invoke = txns.len() < config.txns
+            && !idle.is_empty()
+            && (flight.is_empty() || rng.random_bool(0.5));
         if invoke {
             let p = idle.swap_remove(rng.random_range(0..idle.len()));
             let mops = random_mops(&mut rng, &mut ids, config, &mut slots, &mut next_value);
@@ -246,7 +250,8 @@ pub fn clean(config: &GenConfig) -> TxnHistory {
             };
             let txn = &mut txns[t];
             txn.status = status;
-            let takes_effect = status == Status::Ok || (status == Status::Info && rng.random_bool(0.5));
+            let takes_effect =
+                status == Status::Ok || (status == Status::Info && rng.random_bool(0.5));
             if takes_effect {
                 let done = db.apply(config.model, &txn.mops, &ids.key_of);
                 if status == Status::Ok {
@@ -369,7 +374,11 @@ pub fn planted(config: &GenConfig, plant: Plant) -> Option<TxnHistory> {
     let sequential = plant == Plant::StaleRead;
     let first = history.txns.len();
     for (i, (status, mops)) in parsed.into_iter().enumerate() {
-        let invoked_at = if sequential { pos + 2 * i as u64 } else { pos + i as u64 };
+        let invoked_at = if sequential {
+            pos + 2 * i as u64
+        } else {
+            pos + i as u64
+        };
         history.txns.push(Txn {
             process: Some(1_000_000 + i as u64),
             status,
@@ -381,9 +390,17 @@ pub fn planted(config: &GenConfig, plant: Plant) -> Option<TxnHistory> {
         });
     }
     let count = history.txns.len() - first;
-    pos += if sequential { 2 * count as u64 } else { count as u64 };
+    pos += if sequential {
+        2 * count as u64
+    } else {
+        count as u64
+    };
     for (i, txn) in history.txns[first..].iter_mut().enumerate() {
-        txn.completed_at = Some(if sequential { txn.invoked_at + 1 } else { pos + i as u64 });
+        txn.completed_at = Some(if sequential {
+            txn.invoked_at + 1
+        } else {
+            pos + i as u64
+        });
     }
     Some(history)
 }
@@ -412,7 +429,11 @@ fn pattern_txn(atoms: &mut Atoms, model: TxnModel, text: &str) -> (Status, Vec<M
             } else {
                 let (k, vs) = w.split_once('=').unwrap_or((w, ""));
                 let key = intern(k);
-                let values: Vec<Atom> = vs.split(',').filter(|v| !v.is_empty()).map(&mut intern).collect();
+                let values: Vec<Atom> = vs
+                    .split(',')
+                    .filter(|v| !v.is_empty())
+                    .map(&mut intern)
+                    .collect();
                 let value = match (model, values.first()) {
                     (TxnModel::ListAppend, _) => ReadValue::List(values),
                     (TxnModel::RwRegister, Some(&v)) => ReadValue::Value(v),
@@ -466,11 +487,19 @@ pub fn sloppy(model: TxnModel, txns: usize, keys: u32, seed: u64) -> TxnHistory 
                     let stale = rng.random_bool(0.5);
                     let value = match model {
                         TxnModel::ListAppend => {
-                            let i = if stale { rng.random_range(0..lists[k].len()) } else { lists[k].len() - 1 };
+                            let i = if stale {
+                                rng.random_range(0..lists[k].len())
+                            } else {
+                                lists[k].len() - 1
+                            };
                             ReadValue::List(lists[k][i].clone())
                         }
                         TxnModel::RwRegister => {
-                            let i = if stale { rng.random_range(0..regs[k].len()) } else { regs[k].len() - 1 };
+                            let i = if stale {
+                                rng.random_range(0..regs[k].len())
+                            } else {
+                                regs[k].len() - 1
+                            };
                             regs[k][i].map_or(ReadValue::Nil, ReadValue::Value)
                         }
                     };
@@ -522,16 +551,26 @@ pub fn to_jsonl(history: &TxnHistory) -> String {
     let mut events: Vec<(u64, String)> = Vec::new();
     for t in &history.txns {
         let invoke: Vec<Value> = t.mops.iter().map(|m| mop(m, true)).collect();
-        let done: Vec<Value> = t.mops.iter().map(|m| mop(m, t.status != Status::Ok)).collect();
+        let done: Vec<Value> = t
+            .mops
+            .iter()
+            .map(|m| mop(m, t.status != Status::Ok))
+            .collect();
         let p = t.process.unwrap_or(0);
-        events.push((t.invoked_at, json!({"process": p, "type": "invoke", "f": "txn", "value": invoke}).to_string()));
+        events.push((
+            t.invoked_at,
+            json!({"process": p, "type": "invoke", "f": "txn", "value": invoke}).to_string(),
+        ));
         let kind = match t.status {
             Status::Ok => "ok",
             Status::Fail => "fail",
             Status::Info => "info",
         };
         let at = t.completed_at.unwrap_or(u64::MAX);
-        events.push((at, json!({"process": p, "type": kind, "f": "txn", "value": done}).to_string()));
+        events.push((
+            at,
+            json!({"process": p, "type": kind, "f": "txn", "value": done}).to_string(),
+        ));
     }
     events.sort_by_key(|e| e.0);
     let mut out = String::new();

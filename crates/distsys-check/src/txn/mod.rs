@@ -101,7 +101,11 @@ impl TxnResult {
     }
 }
 
-fn verdict(model: Consistency, anomalies: &[Anomaly], undecided: &[(CycleClass, Variant)]) -> TxnVerdict {
+fn verdict(
+    model: Consistency,
+    anomalies: &[Anomaly],
+    undecided: &[(CycleClass, Variant)],
+) -> TxnVerdict {
     if anomalies.iter().any(|a| model.forbids(a.kind)) {
         TxnVerdict::Invalid
     } else if undecided
@@ -121,13 +125,21 @@ fn check_model(history: &TxnHistory, model: TxnModel) -> Result<(), HistoryError
         for mop in &txn.mops {
             let wrong = match (model, mop) {
                 (TxnModel::ListAppend, Mop::Write { .. }) => Some("a write [:w k v]"),
-                (TxnModel::ListAppend, Mop::Read { value: ReadValue::Value(_), .. }) => {
-                    Some("a read returning a scalar")
-                }
+                (
+                    TxnModel::ListAppend,
+                    Mop::Read {
+                        value: ReadValue::Value(_),
+                        ..
+                    },
+                ) => Some("a read returning a scalar"),
                 (TxnModel::RwRegister, Mop::Append { .. }) => Some("an append"),
-                (TxnModel::RwRegister, Mop::Read { value: ReadValue::List(_), .. }) => {
-                    Some("a read returning a list")
-                }
+                (
+                    TxnModel::RwRegister,
+                    Mop::Read {
+                        value: ReadValue::List(_),
+                        ..
+                    },
+                ) => Some("a read returning a list"),
                 _ => None,
             };
             if let Some(what) = wrong {
@@ -168,7 +180,11 @@ pub fn check_txn(history: &TxnHistory, options: &TxnOptions) -> Result<TxnResult
     let mut budget = options.budget;
     // Serializable models forbid every cycle with rw edges: the G2 search decides them, the
     // costlier nonadjacent search is for snapshot isolation only.
-    let forbids = |c| options.consistency.forbids(AnomalyKind::Cycle(c, Variant::Item));
+    let forbids = |c| {
+        options
+            .consistency
+            .forbids(AnomalyKind::Cycle(c, Variant::Item))
+    };
     let nonadjacent = forbids(CycleClass::GNonadjacent) && !forbids(CycleClass::G2Item);
     for &variant in variants {
         let search = cycle::CycleSearch::new(&graph, variant, budget);

@@ -34,7 +34,9 @@ impl State {
                             self.lists.get(key).is_none_or(Vec::is_empty)
                         }
                         (TxnModel::RwRegister, ReadValue::Nil) => !self.regs.contains_key(key),
-                        (TxnModel::RwRegister, ReadValue::Value(v)) => self.regs.get(key) == Some(v),
+                        (TxnModel::RwRegister, ReadValue::Value(v)) => {
+                            self.regs.get(key) == Some(v)
+                        }
                         (_, ReadValue::Unknown) => true,
                         _ => false,
                     };
@@ -64,7 +66,13 @@ pub fn serializable(history: &TxnHistory, model: TxnModel) -> Option<bool> {
 
 /// Depth-first over serial orders: extend by any unused transaction whose reads hold in the
 /// current state; succeed once every ok transaction ran (indeterminate ones may be left out).
-fn search(history: &TxnHistory, model: TxnModel, live: &[usize], used: &mut [bool], state: &State) -> bool {
+fn search(
+    history: &TxnHistory,
+    model: TxnModel,
+    live: &[usize],
+    used: &mut [bool],
+    state: &State,
+) -> bool {
     let all_ok = live
         .iter()
         .all(|&t| used[t] || history.txns[t].status != Status::Ok);

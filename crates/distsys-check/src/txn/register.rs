@@ -19,6 +19,9 @@ use rustc_hash::FxHashMap;
 /// A register version: `None` is the initial state.
 type Version = Option<Atom>;
 
+/// A key's external reads: (reader, micro-operation, version read).
+type KeyReads = (Atom, Vec<(u32, u32, Version)>);
+
 /// Infers rw-register dependencies and the anomalies visible in reads.
 pub fn infer(history: &TxnHistory) -> Result<Inference, HistoryError> {
     let writes = writers(history)?;
@@ -28,7 +31,7 @@ pub fn infer(history: &TxnHistory) -> Result<Inference, HistoryError> {
     by_key.sort_unstable_by_key(|(k, _)| *k);
     let mut observed = vec![false; history.txns.len()];
     // key -> external reads (txn, mop, version)
-    let mut external: Vec<(Atom, Vec<(u32, u32, Version)>)> = Vec::new();
+    let mut external: Vec<KeyReads> = Vec::new();
     for (key, reads) in by_key {
         let mut ext = Vec::new();
         for (t, m, is_external) in reads {
@@ -40,7 +43,16 @@ pub fn infer(history: &TxnHistory) -> Result<Inference, HistoryError> {
                 _ => None,
             };
             if let Some(v) = version {
-                check_read(history, &writes, key, t, v, is_external, &mut observed, &mut out);
+                check_read(
+                    history,
+                    &writes,
+                    key,
+                    t,
+                    v,
+                    is_external,
+                    &mut observed,
+                    &mut out,
+                );
             }
             if is_external {
                 ext.push((t, m, version));
@@ -81,7 +93,10 @@ fn check_read(
         None => out.found(
             AnomalyKind::GarbageRead,
             vec![txn],
-            format!("{} read key {k} = {v}, which no transaction wrote", tname(txn)),
+            format!(
+                "{} read key {k} = {v}, which no transaction wrote",
+                tname(txn)
+            ),
         ),
         Some(w) if history.txns[w.txn as usize].status == Status::Fail => out.found(
             AnomalyKind::G1a,

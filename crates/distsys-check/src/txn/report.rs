@@ -146,7 +146,12 @@ pub fn render(history: &TxnHistory, result: &TxnResult, per_class: usize) -> Str
         } else {
             "allowed"
         };
-        let _ = writeln!(out, "{kind} ({} found, {forbidden} by {}):", all.len(), result.consistency.name());
+        let _ = writeln!(
+            out,
+            "{kind} ({} found, {forbidden} by {}):",
+            all.len(),
+            result.consistency.name()
+        );
         for a in all.iter().take(per_class) {
             if a.cycle.is_empty() {
                 let _ = writeln!(out, "  {}", a.detail);

@@ -4,8 +4,7 @@ use super::fail;
 use crate::cli::CheckTxnArgs;
 use crate::{EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_OK, EXIT_UNKNOWN};
 use distsys_check::txn::{
-    check_txn, parse_txn_history, report, Consistency, TxnFormat, TxnModel, TxnOptions,
-    TxnVerdict,
+    check_txn, parse_txn_history, report, Consistency, TxnFormat, TxnModel, TxnOptions, TxnVerdict,
 };
 use std::io::{Read, Write};
 
@@ -99,7 +98,11 @@ fn run_one(
             return EXIT_BAD_INPUT;
         }
     };
-    let _ = write!(stdout, "{file}: {}", report::render(&history, &result, explain));
+    let _ = write!(
+        stdout,
+        "{file}: {}",
+        report::render(&history, &result, explain)
+    );
     match result.verdict {
         TxnVerdict::Valid => EXIT_OK,
         TxnVerdict::Invalid => EXIT_CHECK_FAILED,

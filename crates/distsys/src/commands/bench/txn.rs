@@ -78,7 +78,9 @@ pub fn run(dir: &str, max_txns: usize, stdout: &mut dyn Write, stderr: &mut dyn 
     let start = Instant::now();
     let history = match parse_txn_history(&text, None) {
         Ok(h) => h,
-        Err(e) => return super::super::fail(stderr, &format!("{path}: line {}: {}", e.line, e.message)),
+        Err(e) => {
+            return super::super::fail(stderr, &format!("{path}: line {}: {}", e.line, e.message))
+        }
     };
     let parse_s = start.elapsed().as_secs_f64();
     if let Err(e) = row(stdout, "elle-huge-scc.edn", parse_s, &history) {
