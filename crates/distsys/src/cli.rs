@@ -316,9 +316,6 @@ pub enum BenchTarget {
         #[arg(long, default_value_t = 128, value_parser = Ranged::<usize>::new().range(0..=1_048_576))]
         payload: usize,
     },
-    /// The checker side by side with Porcupine (built from --porcupine with `go`) in the same
-    /// run: every conformance history and generated families at 1k/10k/100k operations, with
-    /// and without violations, 1/10/50 clients; verdicts, times, ratio, peak RSS.
     /// Transactional checker speed: generated list-append histories of 10k, 100k, 1M
     /// transactions (up to --max-txns; parse of their JSON Lines, then check) and Elle's
     /// huge-scc history, under serializable and strict-serializable.
@@ -326,10 +323,13 @@ pub enum BenchTarget {
         /// Folder holding `elle/elle-huge-scc.edn`.
         #[arg(long, default_value = "testdata/conformance")]
         dir: String,
-        /// Largest generated history, in transactions.
-        #[arg(long, default_value_t = 1_000_000, value_parser = Ranged::<usize>::new().range(1..=10_000_000))]
+        /// Largest generated history, in transactions (1M takes about a minute in a dev build).
+        #[arg(long, default_value_t = 100_000, value_parser = Ranged::<usize>::new().range(1..=10_000_000))]
         max_txns: usize,
     },
+    /// The checker side by side with Porcupine (built from --porcupine with `go`) in the same
+    /// run: every conformance history and generated families at 1k/10k/100k operations, with
+    /// and without violations, 1/10/50 clients; verdicts, times, ratio, peak RSS.
     Check {
         /// Folder holding the conformance histories (`jepsen-etcd/`, `kv/`, `expected.txt`).
         #[arg(long, default_value = "testdata/conformance")]

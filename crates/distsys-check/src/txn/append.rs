@@ -154,6 +154,24 @@ fn check_reads(
             }
         }
     }
+    report_bad(history, key, longest, bad, out);
+    if compatible {
+        key.longest = Some((lt, lm));
+    }
+}
+
+/// Reports every read holding a garbage or aborted element of the longest read: `bad` holds
+/// (position, class, aborted writer) of the first such element of each class.
+fn report_bad(
+    history: &TxnHistory,
+    key: &KeyOrder,
+    longest: &[Atom],
+    mut bad: Vec<(usize, AnomalyKind, Option<u32>)>,
+    out: &mut Inference,
+) {
+    let show = |a| history.atoms.show(a).to_string();
+    let k = key.key;
+    bad.sort_by_key(|b| b.1);
     bad.dedup_by_key(|b| b.1);
     for (pos, kind, writer) in bad {
         for &(t, m, _) in &key.reads {
@@ -178,9 +196,6 @@ fn check_reads(
                 );
             }
         }
-    }
-    if compatible {
-        key.longest = Some((lt, lm));
     }
 }
 
