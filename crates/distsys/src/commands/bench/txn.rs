@@ -27,19 +27,46 @@ fn time_check(history: &TxnHistory, consistency: Consistency) -> Result<(f64, St
     ))
 }
 
+/// adya on the same text: parse + check time and its verdict (`--features adya` only).
+#[cfg(feature = "adya")]
+fn adya_time(text: &str, consistency: Consistency) -> String {
+    let start = Instant::now();
+    let history = match adya::History::parse(text) {
+        Ok(h) => h,
+        Err(e) => return format!("adya: cannot parse: {e}"),
+    };
+    let opts = adya::Opts {
+        models: vec![consistency.name().to_string()],
+        ..adya::Opts::default()
+    };
+    let report = adya::check(&history, adya::Workload::ListAppend, &opts);
+    format!(
+        "adya parse+check {:.3} s ({:?})",
+        start.elapsed().as_secs_f64(),
+        report.valid
+    )
+}
+
+#[cfg(not(feature = "adya"))]
+fn adya_time(_: &str, _: Consistency) -> String {
+    String::new()
+}
+
 fn row(
     stdout: &mut dyn Write,
     name: &str,
     parse_s: f64,
     history: &TxnHistory,
+    text: &str,
 ) -> Result<(), String> {
     for consistency in [Consistency::Serializable, Consistency::StrictSerializable] {
         let (secs, what) = time_check(history, consistency)?;
         let _ = writeln!(
             stdout,
-            "{name:<28} {:>9} txns  parse {parse_s:>7.3} s  check {:<20} {secs:>7.3} s  ({what})",
+            "{name:<22} {:>8} txns  parse {parse_s:>6.3} s  check {:<20} {secs:>6.3} s  ({what})  {}",
             history.txns.len(),
-            consistency.name()
+            consistency.name(),
+            adya_time(text, consistency)
         );
     }
     Ok(())
@@ -65,7 +92,7 @@ pub fn run(dir: &str, max_txns: usize, stdout: &mut dyn Write, stderr: &mut dyn 
             Err(e) => return super::super::fail(stderr, &e.message),
         };
         let parse_s = start.elapsed().as_secs_f64();
-        if let Err(e) = row(stdout, "generated list-append", parse_s, &history) {
+        if let Err(e) = row(stdout, "generated list-append", parse_s, &history, &text) {
             return super::super::fail(stderr, &e);
         }
         size *= 10;
@@ -83,7 +110,7 @@ pub fn run(dir: &str, max_txns: usize, stdout: &mut dyn Write, stderr: &mut dyn 
         }
     };
     let parse_s = start.elapsed().as_secs_f64();
-    if let Err(e) = row(stdout, "elle-huge-scc.edn", parse_s, &history) {
+    if let Err(e) = row(stdout, "elle-huge-scc.edn", parse_s, &history, &text) {
         return super::super::fail(stderr, &e);
     }
     let _ = writeln!(
