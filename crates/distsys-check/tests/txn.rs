@@ -3,7 +3,9 @@
 //! verdict agrees with a brute-force oracle.
 
 use distsys_check::txn::anomaly::{AnomalyKind, Consistency, CycleClass, Variant};
-use distsys_check::txn::generate::{clean, planted, sloppy, to_jsonl, GenConfig, Plant, PLANTS};
+use distsys_check::txn::generate::{
+    clean, planted, sloppy, sloppy_timed, to_jsonl, GenConfig, Plant, PLANTS,
+};
 use distsys_check::txn::{
     check_txn, oracle, parse_txn_history, TxnFormat, TxnHistory, TxnModel, TxnOptions, TxnResult,
     TxnVerdict,
@@ -192,6 +194,15 @@ proptest! {
     }
 
     #[test]
+    fn list_append_strict_serializable_verdict_matches_the_oracle(seed in any::<u64>(), txns in 1usize..7, keys in 1u32..4) {
+        // Real-time edges are a transitive reduction: this shows nothing is lost or added.
+        let h = sloppy_timed(TxnModel::ListAppend, txns, keys, seed);
+        let truth = oracle::strict_serializable(&h, TxnModel::ListAppend).expect("tiny");
+        let r = check(&h, Consistency::StrictSerializable);
+        prop_assert_eq!(r.verdict == TxnVerdict::Valid, truth, "{:?}", r.classes());
+    }
+
+    #[test]
     fn rw_register_anomalies_are_real(seed in any::<u64>(), txns in 1usize..7, keys in 1u32..4) {
         // Register version orders are partly unknown: the checker may miss a violation, but
         // every violation it reports must be one (sound, not complete).
@@ -200,6 +211,11 @@ proptest! {
         let r = check(&h, Consistency::Serializable);
         if r.verdict == TxnVerdict::Invalid {
             prop_assert!(!truth, "{:?}", r.classes());
+        }
+        let h = sloppy_timed(TxnModel::RwRegister, txns, keys, seed);
+        let truth = oracle::strict_serializable(&h, TxnModel::RwRegister).expect("tiny");
+        if check(&h, Consistency::StrictSerializable).verdict == TxnVerdict::Invalid {
+            prop_assert!(!truth);
         }
     }
 }

@@ -580,3 +580,18 @@ pub fn to_jsonl(history: &TxnHistory) -> String {
     }
     out
 }
+
+/// [`sloppy`] with random real-time intervals (ties possible): for checking strict
+/// serializability against the oracle. Indeterminate transactions never complete.
+pub fn sloppy_timed(model: TxnModel, txns: usize, keys: u32, seed: u64) -> TxnHistory {
+    let mut history = sloppy(model, txns, keys, seed);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed);
+    let span = 4 * txns.max(1) as u64;
+    for txn in &mut history.txns {
+        txn.invoked_at = rng.random_range(0..span);
+        if txn.completed_at.is_some() {
+            txn.completed_at = Some(txn.invoked_at + rng.random_range(0..span / 2 + 1));
+        }
+    }
+    history
+}

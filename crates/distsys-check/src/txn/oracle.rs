@@ -61,7 +61,45 @@ pub fn serializable(history: &TxnHistory, model: TxnModel) -> Option<bool> {
         return None;
     }
     let mut used = vec![false; history.txns.len()];
-    Some(search(history, model, &live, &mut used, &State::default()))
+    Some(search(
+        history,
+        model,
+        &live,
+        &mut used,
+        &State::default(),
+        false,
+    ))
+}
+
+/// Like [`serializable`], with the serial order also respecting real time: a transaction
+/// comes after every `ok` one that completed before it was invoked.
+pub fn strict_serializable(history: &TxnHistory, model: TxnModel) -> Option<bool> {
+    let live: Vec<usize> = (0..history.txns.len())
+        .filter(|&t| history.txns[t].status != Status::Fail)
+        .collect();
+    if live.len() > TXNS_MAX {
+        return None;
+    }
+    let mut used = vec![false; history.txns.len()];
+    Some(search(
+        history,
+        model,
+        &live,
+        &mut used,
+        &State::default(),
+        true,
+    ))
+}
+
+/// Whether `t` may come next: every unused `ok` transaction that completed before `t` was
+/// invoked must already be placed.
+fn realtime_ready(history: &TxnHistory, live: &[usize], used: &[bool], t: usize) -> bool {
+    let invoked = history.txns[t].invoked_at;
+    live.iter().all(|&u| {
+        let before = history.txns[u].status == Status::Ok
+            && history.txns[u].completed_at.is_some_and(|c| c < invoked);
+        used[u] || !before
+    })
 }
 
 /// Depth-first over serial orders: extend by any unused transaction whose reads hold in the
@@ -72,6 +110,7 @@ fn search(
     live: &[usize],
     used: &mut [bool],
     state: &State,
+    realtime: bool,
 ) -> bool {
     let all_ok = live
         .iter()
@@ -80,7 +119,7 @@ fn search(
         return true;
     }
     for &t in live {
-        if used[t] {
+        if used[t] || (realtime && !realtime_ready(history, live, used, t)) {
             continue;
         }
         let txn = &history.txns[t];
@@ -89,7 +128,7 @@ fn search(
             continue;
         }
         used[t] = true;
-        let found = search(history, model, live, used, &next);
+        let found = search(history, model, live, used, &next, realtime);
         used[t] = false;
         if found {
             return true;
