@@ -27,6 +27,10 @@ fn paper_example_is_not_serializable_and_the_cycle_is_explained() {
         "{out}"
     );
     assert!(out.contains("without 8, which T1 appended (rw)"), "{out}");
+    assert!(
+        out.contains("ruled out: snapshot-isolation, serializable"),
+        "{out}"
+    );
     let (code, out, _) = run_in_process(
         &[
             "check-txn",

@@ -266,3 +266,77 @@ impl Bfs {
         path
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn edge(from: u32, to: u32, rel: Rel) -> Edge {
+        Edge {
+            from,
+            to,
+            rel,
+            key: NONE,
+            a: NONE,
+            b: NONE,
+        }
+    }
+
+    #[test]
+    fn components_are_reverse_topological_and_masks_apply() {
+        // 0 -> 1 -> 2 -> 0 (ww, ww, rw), 2 -> 3 (wr), 4 alone
+        let g = Graph::new(
+            5,
+            vec![
+                edge(0, 1, Rel::Ww),
+                edge(1, 2, Rel::Ww),
+                edge(2, 0, Rel::Rw),
+                edge(2, 3, Rel::Wr),
+                edge(3, 3, Rel::Ww),
+            ],
+        );
+        assert_eq!(g.edges.len(), 4, "the self-loop is dropped");
+        let all = g.sccs(Rel::Ww.bit() | Rel::Wr.bit() | Rel::Rw.bit());
+        assert!(all.together(0, 2) && all.together(1, 2));
+        assert!(!all.together(2, 3) && !all.together(4, 4));
+        assert!(
+            all.comp[2] > all.comp[3],
+            "edges go from higher ids to lower"
+        );
+        let no_rw = g.sccs(Rel::Ww.bit() | Rel::Wr.bit());
+        assert!(!no_rw.together(0, 2));
+        assert!(no_rw.comp[0] > no_rw.comp[1] && no_rw.comp[1] > no_rw.comp[2]);
+    }
+
+    #[test]
+    fn bfs_finds_the_shortest_allowed_path() {
+        // 0 -> 1 -> 2 -> 3 (ww) and a shortcut 0 -> 3 (rw)
+        let g = Graph::new(
+            4,
+            vec![
+                edge(0, 1, Rel::Ww),
+                edge(1, 2, Rel::Ww),
+                edge(2, 3, Rel::Ww),
+                edge(0, 3, Rel::Rw),
+            ],
+        );
+        let mut bfs = Bfs::new(4);
+        let any = bfs
+            .path(&g, 0, 3, |_| true, |_| true, u64::MAX)
+            .expect("path");
+        assert_eq!(any.len(), 1);
+        let ww = bfs
+            .path(&g, 0, 3, |e| e.rel == Rel::Ww, |_| true, u64::MAX)
+            .expect("path");
+        let hops: Vec<u32> = ww.iter().map(|&i| g.edges[i as usize].to).collect();
+        assert_eq!(hops, vec![1, 2, 3]);
+        assert!(bfs
+            .path(&g, 0, 3, |e| e.rel == Rel::Ww, |x| x != 2, u64::MAX)
+            .is_none());
+        assert!(
+            bfs.path(&g, 0, 3, |e| e.rel == Rel::Ww, |_| true, 1)
+                .is_none(),
+            "budget"
+        );
+    }
+}

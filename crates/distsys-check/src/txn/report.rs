@@ -134,11 +134,27 @@ pub fn verdict_line(history: &TxnHistory, result: &TxnResult) -> String {
     )
 }
 
+/// The models the findings rule out, among those whose orderings were searched (the asked
+/// model's variants): e.g. `read-committed, snapshot-isolation` for a G-single.
+pub fn ruled_out(result: &TxnResult) -> Vec<&'static str> {
+    let searched = result.consistency.variants();
+    super::anomaly::MODELS
+        .iter()
+        .filter(|m| m.variants().iter().all(|v| searched.contains(v)))
+        .filter(|m| result.verdict_for(**m) == TxnVerdict::Invalid)
+        .map(|m| m.name())
+        .collect()
+}
+
 /// The full explanation: the verdict line, then up to `per_class` anomalies of each class,
 /// each with its cycle edge by edge and its transactions.
 pub fn render(history: &TxnHistory, result: &TxnResult, per_class: usize) -> String {
     let mut out = verdict_line(history, result);
     out.push('\n');
+    let out_models = ruled_out(result);
+    if !out_models.is_empty() {
+        let _ = writeln!(out, "ruled out: {}", out_models.join(", "));
+    }
     for kind in result.classes() {
         let all: Vec<&Anomaly> = result.anomalies.iter().filter(|a| a.kind == kind).collect();
         let forbidden = if result.consistency.forbids(kind) {
