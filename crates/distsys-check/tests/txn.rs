@@ -279,3 +279,27 @@ fn sloppy_histories_cover_both_verdicts_and_checker_agrees_on_each() {
         "valid {valid}, invalid {invalid}"
     );
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Damaged input is an error or a history, never a panic; a history then checks.
+    #[test]
+    fn damaged_histories_never_panic(cut in 0usize..1100, junk in "[\\[\\]{}:a-z0-9 ,\"\n-]{0,40}", which in 0usize..3) {
+        let name = ["elle-paper-example.edn", "elle-cli-elle-paper-example.json", "elle-si-without-g-single.edn"][which];
+        let path = format!("{}/../../testdata/conformance/elle/{name}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).expect("conformance file");
+        let mut at = cut.min(text.len());
+        while !text.is_char_boundary(at) {
+            at -= 1;
+        }
+        let damaged = format!("{}{junk}{}", &text[..at], &text[at..]);
+        for format in [None, Some(TxnFormat::Edn), Some(TxnFormat::Json), Some(TxnFormat::Jsonl)] {
+            if let Ok(h) = parse_txn_history(&damaged, format) {
+                for c in [Consistency::SnapshotIsolation, Consistency::StrictSerializable] {
+                    let _ = check_txn(&h, &TxnOptions { consistency: c, ..TxnOptions::default() });
+                }
+            }
+        }
+    }
+}
