@@ -163,6 +163,9 @@ pub struct CheckTxnArgs {
     /// Cycle-search budget in visited nodes; past it a class is undecided (exit 3).
     #[arg(long, default_value_t = distsys_check::txn::DEFAULT_BUDGET)]
     pub budget: u64,
+    /// Write a self-contained HTML explanation to this file (one history only).
+    #[arg(long)]
+    pub report: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -150,3 +150,36 @@ fn jsonl_from_stdin_and_bad_input() {
     assert_eq!(code, 2);
     assert!(err.contains("/nonexistent/h.edn"), "{err}");
 }
+
+#[test]
+fn html_report_shows_the_cycle() {
+    let dir = std::env::temp_dir().join(format!("distsys-txn-report-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let page = dir.join("r.html");
+    let page_arg = page.to_string_lossy().into_owned();
+    let (code, out, err) = run_in_process(
+        &[
+            "check-txn",
+            &elle("elle-paper-example.edn"),
+            "--report",
+            &page_arg,
+        ],
+        "",
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    let html = std::fs::read_to_string(&page).expect("report written");
+    assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
+    assert!(
+        html.contains("G-single (1 found, forbidden by serializable)"),
+        "{html}"
+    );
+    assert!(
+        html.contains("class=\"rw\"") && html.contains("(wr)"),
+        "{html}"
+    );
+    let two = elle("elle-si-without-g-single.edn");
+    let (code, _, err) = run_in_process(&["check-txn", &two, &two, "--report", &page_arg], "");
+    assert_eq!(code, 2);
+    assert!(err.contains("one history"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

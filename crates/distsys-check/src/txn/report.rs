@@ -192,3 +192,72 @@ pub fn render(history: &TxnHistory, result: &TxnResult, per_class: usize) -> Str
     }
     out
 }
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A self-contained HTML page: the verdict, the models ruled out, and per class up to
+/// `per_class` anomalies, each cycle as a table of edges (relation, why) and its transactions.
+pub fn html(history: &TxnHistory, result: &TxnResult, title: &str, per_class: usize) -> String {
+    let color = match result.verdict {
+        TxnVerdict::Valid => "#2e7d32",
+        TxnVerdict::Invalid => "#c62828",
+        TxnVerdict::Unknown => "#ef6c00",
+    };
+    let mut body = String::new();
+    for kind in result.classes() {
+        let all: Vec<&Anomaly> = result.anomalies.iter().filter(|a| a.kind == kind).collect();
+        let forbidden = result.consistency.forbids(kind);
+        let _ = write!(
+            body,
+            "<h2 class=\"{}\">{} ({} found, {} by {})</h2>",
+            if forbidden { "bad" } else { "ok" },
+            escape(&kind.name()),
+            all.len(),
+            if forbidden { "forbidden" } else { "allowed" },
+            result.consistency.name()
+        );
+        for a in all.iter().take(per_class) {
+            body.push_str("<table><tr><th>edge</th><th>why</th></tr>");
+            if a.cycle.is_empty() {
+                let _ = write!(body, "<tr><td></td><td>{}</td></tr>", escape(&a.detail));
+            }
+            for e in &a.cycle {
+                let _ = write!(
+                    body,
+                    "<tr><td class=\"{}\">{} &rarr; {}</td><td>{}</td></tr>",
+                    e.rel.name(),
+                    tname(e.from),
+                    tname(e.to),
+                    escape(&explain_edge(history, e))
+                );
+            }
+            body.push_str("</table><ul>");
+            for &t in &a.txns {
+                let _ = write!(
+                    body,
+                    "<li><code>{}</code></li>",
+                    escape(&show_txn(history, t))
+                );
+            }
+            body.push_str("</ul>");
+        }
+    }
+    format!(
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{t}</title><style>\n\
+         body {{ font-family: sans-serif; margin: 20px; color: #222; }}\n\
+         .verdict {{ font-size: 16px; font-weight: bold; color: {color}; }}\n\
+         h2 {{ font-size: 16px; }} h2.bad {{ color: #c62828; }} h2.ok {{ color: #555; }}\n\
+         table {{ border-collapse: collapse; margin: 6px 0; }} td, th {{ border: 1px solid #ddd; padding: 3px 8px; text-align: left; }}\n\
+         td.rw {{ background: #ffcdd2; }} td.wr {{ background: #c8e6c9; }} td.ww {{ background: #bbdefb; }}\n\
+         td.process, td.realtime {{ background: #eeeeee; }}\n\
+         </style></head><body><h1>{t}</h1><p class=\"verdict\">{v}</p><p>ruled out: {r}</p>{body}</body></html>\n",
+        t = escape(title),
+        v = escape(&verdict_line(history, result)),
+        r = escape(&ruled_out(result).join(", ")),
+    )
+}

@@ -55,9 +55,12 @@ pub fn run(
         Ok(o) => o,
         Err(e) => return fail(stderr, &e),
     };
+    if args.report.is_some() && args.files.len() > 1 {
+        return fail(stderr, &"--report takes one history file");
+    }
     let mut worst = EXIT_OK;
     for file in &args.files {
-        let code = run_one(file, &options, format, args.explain, stdin, stdout, stderr);
+        let code = run_one(file, &options, format, args, stdin, stdout, stderr);
         if severity(code) > severity(worst) {
             worst = code;
         }
@@ -80,7 +83,7 @@ fn run_one(
     file: &str,
     options: &TxnOptions,
     format: Option<TxnFormat>,
-    explain: usize,
+    args: &CheckTxnArgs,
     stdin: &mut dyn Read,
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
@@ -101,8 +104,14 @@ fn run_one(
     let _ = write!(
         stdout,
         "{file}: {}",
-        report::render(&history, &result, explain)
+        report::render(&history, &result, args.explain)
     );
+    if let Some(path) = &args.report {
+        let page = report::html(&history, &result, file, args.explain.max(1));
+        if let Err(e) = std::fs::write(path, page) {
+            return fail(stderr, &format!("{path}: {e}"));
+        }
+    }
     match result.verdict {
         TxnVerdict::Valid => EXIT_OK,
         TxnVerdict::Invalid => EXIT_CHECK_FAILED,
