@@ -11,6 +11,7 @@
 //! - [`generate`]: random linearizable histories for tests and benchmarks.
 //! - [`causal`]: the causal-consistency checker (every read sees the writes it depends on).
 //! - [`diagnose`]: reads a cluster's logs, metrics and history and names what went wrong.
+//! - [`txn`]: the transactional isolation checker (Elle's method: list-append, rw-register).
 
 pub mod causal;
 pub mod checker;
@@ -22,6 +23,7 @@ pub mod model;
 pub mod oracle;
 pub mod report;
 pub mod search;
+pub mod txn;
 pub mod zones;
 
 pub use checker::{

@@ -95,6 +95,10 @@ pub enum Command {
         #[arg(long)]
         no_explain: bool,
     },
+    /// Check a transactional history for isolation anomalies, Elle's way (list-append or
+    /// rw-register; Jepsen EDN, elle-cli JSON or JSON Lines). Exit 0: no anomaly the
+    /// consistency model forbids, 1: some, 2: bad input, 3: undecided (search budget).
+    CheckTxn(CheckTxnArgs),
     /// Write a generated history of a hard family with a verdict known by construction (the
     /// verdict goes to stderr): 1..64 clients, any size, unknown outcomes, planted violations.
     GenerateHistory(GenerateArgs),
@@ -134,6 +138,34 @@ pub enum Command {
         #[command(subcommand)]
         what: BenchTarget,
     },
+}
+
+/// `distsys check-txn` flags.
+#[derive(Debug, clap::Args)]
+pub struct CheckTxnArgs {
+    /// History files, or `-` for standard input; a verdict each, exit code the worst.
+    #[arg(required = true, num_args = 1..)]
+    pub files: Vec<String>,
+    /// Data model: list-append or rw-register (default: from the micro-operations).
+    #[arg(long, default_value = "auto")]
+    pub model: String,
+    /// Consistency model: read-committed, snapshot-isolation,
+    /// strong-session-snapshot-isolation, strong-snapshot-isolation, serializable,
+    /// strong-session-serializable, strict-serializable.
+    #[arg(long, default_value = "serializable")]
+    pub consistency: String,
+    /// Input format: auto, edn, json, jsonl.
+    #[arg(long, default_value = "auto")]
+    pub format: String,
+    /// Anomalies explained per class (the count is always given).
+    #[arg(long, default_value_t = 3)]
+    pub explain: usize,
+    /// Cycle-search budget in visited nodes; past it a class is undecided (exit 3).
+    #[arg(long, default_value_t = distsys_check::txn::DEFAULT_BUDGET)]
+    pub budget: u64,
+    /// Write a self-contained HTML explanation to this file (one history only).
+    #[arg(long)]
+    pub report: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -286,6 +318,17 @@ pub enum BenchTarget {
         /// Payload bytes per entry.
         #[arg(long, default_value_t = 128, value_parser = Ranged::<usize>::new().range(0..=1_048_576))]
         payload: usize,
+    },
+    /// Transactional checker speed: generated list-append histories of 10k, 100k, 1M
+    /// transactions (up to --max-txns; parse of their JSON Lines, then check) and Elle's
+    /// huge-scc history, under serializable and strict-serializable.
+    Txn {
+        /// Folder holding `elle/elle-huge-scc.edn`.
+        #[arg(long, default_value = "testdata/conformance")]
+        dir: String,
+        /// Largest generated history, in transactions (1M takes about a minute in a dev build).
+        #[arg(long, default_value_t = 100_000, value_parser = Ranged::<usize>::new().range(1..=10_000_000))]
+        max_txns: usize,
     },
     /// The checker side by side with Porcupine (built from --porcupine with `go`) in the same
     /// run: every conformance history and generated families at 1k/10k/100k operations, with

@@ -78,6 +78,41 @@ pub fn parse_value(text: &str) -> Result<Edn<'_>, String> {
     Ok(value)
 }
 
+/// Parses successive top-level forms (as JSON, see [`Edn::into_json`]), each with the byte
+/// offset where it starts. A text holding one vector of forms (`[{...}, {...}]`) yields the
+/// vector's items. An error carries the byte offset where it was found.
+pub fn parse_forms(text: &str) -> Result<Vec<(usize, Value)>, (usize, String)> {
+    let mut parser = Parser {
+        text,
+        pos: 0,
+        depth: 0,
+    };
+    let at = |p: &Parser, e: String| (p.pos, e);
+    parser.skip_ws().map_err(|e| at(&parser, e))?;
+    let vector = parser.peek() == Some(b'[');
+    if vector {
+        parser.pos += 1;
+    }
+    let mut forms = Vec::new();
+    loop {
+        parser.skip_ws().map_err(|e| at(&parser, e))?;
+        match parser.peek() {
+            None if vector => return Err(at(&parser, "unterminated vector (missing ']')".into())),
+            None => return Ok(forms),
+            Some(b']') if vector => {
+                parser.pos += 1;
+                parser.finish().map_err(|e| at(&parser, e))?;
+                return Ok(forms);
+            }
+            Some(_) => {
+                let start = parser.pos;
+                let value = parser.value().map_err(|e| at(&parser, e))?;
+                forms.push((start, value.into_json()));
+            }
+        }
+    }
+}
+
 struct Parser<'a> {
     text: &'a str,
     pos: usize,

@@ -1,7 +1,7 @@
 //! History file formats: the project's JSON Lines, Jepsen's etcd log and Jepsen's kv (Clojure
 //! map) format. Each parser turns lines into [`Event`]s for the one [`HistoryBuilder`].
 
-mod edn;
+pub(crate) mod edn;
 pub mod jepsen_etcd;
 pub mod jepsen_kv;
 pub mod jsonl;

@@ -4,6 +4,7 @@ mod advise;
 mod bench;
 mod chaos;
 mod check_history;
+mod check_txn;
 mod cluster;
 mod diagnose;
 mod simulate;
@@ -75,6 +76,7 @@ pub fn dispatch(
             };
             check_history::run(&args, stdin, stdout, stderr)
         }
+        Command::CheckTxn(args) => check_txn::run(&args, stdin, stdout, stderr),
         Command::GenerateHistory(args) => check_history::generate(&args, stdout, stderr),
         Command::Simulate(args) => simulate::run(&args, stdout, stderr),
         Command::Sweep(args) => sweep::run(&args, stdout, stderr),

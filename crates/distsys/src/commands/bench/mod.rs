@@ -7,6 +7,7 @@ mod partition;
 mod protocols;
 mod raft;
 mod sim;
+mod txn;
 
 use crate::cli::BenchTarget;
 
@@ -30,6 +31,7 @@ pub fn run(what: BenchTarget, stdout: &mut dyn Write, stderr: &mut dyn Write) ->
             stdout,
             stderr,
         ),
+        BenchTarget::Txn { dir, max_txns } => txn::run(&dir, max_txns, stdout, stderr),
         BenchTarget::Sim { seconds, max_nodes } => sim::run(seconds, max_nodes, stdout),
         BenchTarget::Partition { keys, nodes } => partition::run(keys, &nodes, stdout),
         BenchTarget::Protocols { seconds } => protocols::run(seconds, stdout),
