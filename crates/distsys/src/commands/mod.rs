@@ -6,6 +6,7 @@ mod chaos;
 mod check_history;
 mod cluster;
 mod diagnose;
+mod model_check;
 mod simulate;
 mod sweep;
 
@@ -93,6 +94,7 @@ pub fn dispatch(
             stdout,
             stderr,
         ),
+        Command::ModelCheck(args) => model_check::run(&args, stdout, stderr),
         Command::Bench { what } => bench::run(what, stdout, stderr),
     }
 }
