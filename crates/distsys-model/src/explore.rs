@@ -41,6 +41,11 @@ pub trait Model: Sync {
     fn fingerprint(&self, state: &Self::State) -> u64;
     /// A rough size of a state in memory, for the memory budget.
     fn approx_bytes(&self, state: &Self::State) -> usize;
+    /// A "sometimes" property: the search counts the stored states that satisfy it, so a test
+    /// can show the bounds reach a situation (e.g. a leader change) rather than assume it.
+    fn sometimes(&self, _state: &Self::State) -> bool {
+        false
+    }
     /// A one-line human description of an action taken in `state`.
     fn describe(&self, state: &Self::State, action: &Self::Action) -> String;
 }
@@ -105,6 +110,8 @@ pub struct Outcome<A> {
     pub transitions: u64,
     /// Depth of the deepest level reached.
     pub depth: usize,
+    /// Stored states satisfying [`Model::sometimes`].
+    pub sometimes: usize,
     /// Wall time.
     pub elapsed: Duration,
     /// The verdict.
@@ -132,6 +139,7 @@ pub fn check<M: Model>(
     parents.insert(init_fp, None);
     let mut frontier = vec![(init_fp, init)];
     let (mut depth, mut transitions) = (0usize, 0u64);
+    let mut sometimes = usize::from(model.sometimes(&frontier[0].1));
     let mut last_report = Instant::now();
     let entry_bytes = std::mem::size_of::<(u64, Option<(u64, M::Action)>)>() + 8;
     while !frontier.is_empty() {
@@ -146,6 +154,7 @@ pub fn check<M: Model>(
                     distinct_states: parents.len(),
                     transitions,
                     depth: depth + 1,
+                    sometimes,
                     elapsed: start.elapsed(),
                     verdict: Verdict::Violation { property, path },
                 };
@@ -154,6 +163,7 @@ pub fn check<M: Model>(
                 continue;
             }
             parents.insert(fp, Some((parent, action)));
+            sometimes += usize::from(model.sometimes(&state));
             next_frontier.push((fp, state));
         }
         frontier = next_frontier;
@@ -171,6 +181,7 @@ pub fn check<M: Model>(
                 distinct_states: parents.len(),
                 transitions,
                 depth,
+                sometimes,
                 elapsed: start.elapsed(),
                 verdict: Verdict::BudgetExhausted,
             };
@@ -180,6 +191,7 @@ pub fn check<M: Model>(
         distinct_states: parents.len(),
         transitions,
         depth,
+        sometimes,
         elapsed: start.elapsed(),
         verdict: Verdict::Ok,
     }

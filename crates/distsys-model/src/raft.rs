@@ -155,6 +155,20 @@ pub struct RaftState {
     pub duplicates: u32,
 }
 
+/// How states are identified up to a relabelling of the node ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Symmetry {
+    /// No reduction: states differing only by node ids are distinct.
+    Off,
+    /// Canonical form: the least hash over the relabellings that sort the nodes by a label-free
+    /// signature (the default; n! relabellings only when every node looks alike).
+    Sorted,
+    /// The least hash over all n! relabellings (the reference the sorted form is tested
+    /// against).
+    Exhaustive,
+}
+
 /// The Raft model checked by [`crate::explore::check`].
 #[derive(Debug, Clone)]
 pub struct RaftModel {
@@ -162,8 +176,8 @@ pub struct RaftModel {
     pub bounds: Bounds,
     /// The seeded bug every core runs, if any.
     pub mutant: Option<Mutant>,
-    /// Canonicalise states over every relabelling of the node ids.
-    pub symmetry: bool,
+    /// How states are canonicalised over relabellings of the node ids.
+    pub symmetry: Symmetry,
     /// The relabellings: `perms[k][i]` is node `i`'s new position (identity only without
     /// symmetry).
     perms: Vec<Vec<usize>>,
@@ -171,16 +185,19 @@ pub struct RaftModel {
 
 impl RaftModel {
     /// A model with these bounds (validated), seeded bug and symmetry setting.
-    pub fn new(bounds: Bounds, mutant: Option<Mutant>, symmetry: bool) -> Result<Self, String> {
+    pub fn new(
+        bounds: Bounds,
+        mutant: Option<Mutant>,
+        symmetry: Symmetry,
+    ) -> Result<Self, String> {
         bounds.validate()?;
         if let Some(m) = mutant {
             applicable(m)?;
         }
         let identity: Vec<usize> = (0..bounds.nodes).collect();
-        let perms = if symmetry {
-            permutations(bounds.nodes)
-        } else {
-            vec![identity]
+        let perms = match symmetry {
+            Symmetry::Off => vec![identity],
+            Symmetry::Sorted | Symmetry::Exhaustive => permutations(bounds.nodes),
         };
         Ok(RaftModel {
             bounds,
@@ -532,9 +549,42 @@ impl Model for RaftModel {
         Next::State(t, violation)
     }
 
+    /// Without symmetry: the identity's hash. With it: the least hash over the relabellings
+    /// that sort the nodes by a label-free signature (each node hashed with every id mapped to
+    /// 0); ties are enumerated. A relabelled state has the same signatures and the same set of
+    /// candidate relabellings up to that relabelling, so the least hash is canonical.
     fn fingerprint(&self, state: &RaftState) -> u64 {
+        match self.symmetry {
+            Symmetry::Off => return self.fingerprint_under(state, &self.perms[0]),
+            Symmetry::Exhaustive => {
+                return self
+                    .perms
+                    .iter()
+                    .map(|perm| self.fingerprint_under(state, perm))
+                    .min()
+                    .unwrap_or(0)
+            }
+            Symmetry::Sorted => {}
+        }
+        let n = self.bounds.nodes;
+        let signature: Vec<u64> = (0..n)
+            .map(|i| self.node_hash(state, i, &|_| 0))
+            .collect();
+        let ranges: Vec<(usize, usize)> = signature
+            .iter()
+            .map(|s| {
+                let below = signature.iter().filter(|o| *o < s).count();
+                let equal = signature.iter().filter(|o| *o == s).count();
+                (below, below + equal)
+            })
+            .collect();
         self.perms
             .iter()
+            .filter(|perm| {
+                perm.iter()
+                    .zip(&ranges)
+                    .all(|(p, (lo, hi))| (*lo..*hi).contains(p))
+            })
             .map(|perm| self.fingerprint_under(state, perm))
             .min()
             .unwrap_or(0)
@@ -552,6 +602,16 @@ impl Model for RaftModel {
             + state.nodes.len() * (std::mem::size_of::<Raft>() + 512)
             + entries * std::mem::size_of::<Entry>()
             + state.network.len() * (std::mem::size_of::<Message>() + 32)
+    }
+
+    /// A leader change: a leader whose log holds an entry of an earlier term (every leader
+    /// appends a no-op of its term, so that term had a leader before).
+    fn sometimes(&self, state: &RaftState) -> bool {
+        state.nodes.iter().flatten().any(|r| {
+            let log = r.log();
+            r.role() == Role::Leader
+                && (1..=log.last_index()).any(|i| log.term(i).is_some_and(|t| t < r.term()))
+        })
     }
 
     fn describe(&self, state: &RaftState, action: &RaftAction) -> String {

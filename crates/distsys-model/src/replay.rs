@@ -3,7 +3,7 @@
 //! fresh cores, deterministically, so a model-checking find becomes a regression test.
 
 use crate::explore::{Model, Next};
-use crate::raft::{Bounds, RaftAction, RaftModel};
+use crate::raft::{Bounds, RaftAction, RaftModel, Symmetry};
 use distsys_consensus::Mutant;
 use serde::{Deserialize, Serialize};
 
@@ -14,8 +14,8 @@ pub struct ReplayFile {
     pub protocol: String,
     /// The bounds the path was found within.
     pub bounds: Bounds,
-    /// Whether it was found with symmetry reduction (informational: a path is a path).
-    pub symmetry: bool,
+    /// The symmetry reduction it was found with (informational: a path is a path).
+    pub symmetry: Symmetry,
     /// The seeded bug's command-line name, if any.
     pub mutant: Option<String>,
     /// The property the path broke when found.

@@ -52,15 +52,15 @@ impl Raft {
             self.votes.iter().map(|(id, v)| (relabel(*id), *v)).collect();
         votes.sort_unstable();
         votes.hash(state);
-        let mut progress: Vec<(NodeId, &Progress)> =
-            self.progress.iter().map(|(id, p)| (relabel(*id), p)).collect();
-        progress.sort_unstable_by_key(|(id, _)| *id);
-        progress.len().hash(state);
-        for (id, p) in progress {
-            id.hash(state);
-            (p.next, p.matched, p.inflight_bytes, p.snapshot_pending).hash(state);
-            p.inflight.hash(state);
-        }
+        // Each follower's progress hashed on its own, then sorted: the result does not depend
+        // on the original ids' order even when `relabel` maps several ids to one.
+        let mut progress: Vec<u64> = self
+            .progress
+            .iter()
+            .map(|(id, p)| progress_hash(relabel(*id), p))
+            .collect();
+        progress.sort_unstable();
+        progress.hash(state);
         self.transferring.hash(state);
         self.deferred_hard_state
             .map(|hs| (hs.term, hs.vote.map(relabel)))
@@ -78,6 +78,14 @@ impl Raft {
         }
         self.ready.committed.len().hash(state);
     }
+}
+
+fn progress_hash(id: NodeId, p: &Progress) -> u64 {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    id.hash(&mut h);
+    (p.next, p.matched, p.inflight_bytes, p.snapshot_pending).hash(&mut h);
+    p.inflight.hash(&mut h);
+    h.finish()
 }
 
 /// Feeds a Raft message into `state` with node ids relabelled, leaving out the heartbeat round

@@ -7,7 +7,7 @@ use crate::commands::fail;
 use crate::{EXIT_CHECK_FAILED, EXIT_OK, EXIT_UNKNOWN};
 use distsys_consensus::Mutant;
 use distsys_model::explore::{check, Limits, Model, Outcome, Verdict};
-use distsys_model::raft::{Bounds, RaftAction, RaftModel};
+use distsys_model::raft::{Bounds, RaftAction, RaftModel, Symmetry};
 use distsys_model::replay::{replay, ReplayFile, ReplayOutcome};
 use std::io::Write;
 
@@ -43,7 +43,15 @@ pub fn run(args: &ModelCheckArgs, stdout: &mut dyn Write, stderr: &mut dyn Write
         max_duplicates: args.max_duplicates,
         pre_vote: args.pre_vote,
     };
-    let model = match RaftModel::new(bounds, mutant, !args.no_symmetry) {
+    let model = match RaftModel::new(
+        bounds,
+        mutant,
+        if args.no_symmetry {
+            Symmetry::Off
+        } else {
+            Symmetry::Sorted
+        },
+    ) {
         Ok(m) => m,
         Err(e) => return fail(stderr, &e),
     };
@@ -109,7 +117,11 @@ fn header(model: &RaftModel) -> String {
         b.max_proposals,
         b.max_duplicates,
         on_off(b.pre_vote),
-        on_off(model.symmetry),
+        match model.symmetry {
+            Symmetry::Off => "off",
+            Symmetry::Sorted => "on",
+            Symmetry::Exhaustive => "exhaustive",
+        },
         model.mutant.map_or("none", Mutant::name)
     )
 }
@@ -127,6 +139,11 @@ fn print_figures(outcome: &Outcome<RaftAction>, stdout: &mut dyn Write) {
     let _ = writeln!(stdout, "distinct states: {}", outcome.distinct_states);
     let _ = writeln!(stdout, "transitions: {}", outcome.transitions);
     let _ = writeln!(stdout, "depth: {}", outcome.depth);
+    let _ = writeln!(
+        stdout,
+        "states with a leader change: {}",
+        outcome.sometimes
+    );
     let _ = writeln!(
         stdout,
         "time: {secs:.3} s ({:.0} states/s)",
