@@ -59,6 +59,9 @@ pub struct Limits {
     pub memory_budget_bytes: usize,
     /// How often the progress callback is called.
     pub progress_every: Duration,
+    /// Expand no state deeper than this (None: no limit). A search cut by it says so in
+    /// [`Outcome::depth_limited`]: its "no violation" covers paths up to that length only.
+    pub max_depth: Option<usize>,
 }
 
 impl Default for Limits {
@@ -67,6 +70,7 @@ impl Default for Limits {
             threads: 2,
             memory_budget_bytes: 2 << 30,
             progress_every: Duration::from_secs(1),
+            max_depth: None,
         }
     }
 }
@@ -112,6 +116,8 @@ pub struct Outcome<A> {
     pub depth: usize,
     /// Stored states satisfying [`Model::sometimes`].
     pub sometimes: usize,
+    /// The search stopped at [`Limits::max_depth`] with states left to expand.
+    pub depth_limited: bool,
     /// Wall time.
     pub elapsed: Duration,
     /// The verdict.
@@ -142,7 +148,12 @@ pub fn check<M: Model>(
     let mut sometimes = usize::from(model.sometimes(&frontier[0].1));
     let mut last_report = Instant::now();
     let entry_bytes = std::mem::size_of::<(u64, Option<(u64, M::Action)>)>() + 8;
+    let mut depth_limited = false;
     while !frontier.is_empty() {
+        if limits.max_depth.is_some_and(|max| depth >= max) {
+            depth_limited = true;
+            break;
+        }
         let (found, generated) = expand_level(model, &frontier, &parents, limits.threads.max(1));
         transitions += generated;
         let mut next_frontier = Vec::new();
@@ -155,6 +166,7 @@ pub fn check<M: Model>(
                     transitions,
                     depth: depth + 1,
                     sometimes,
+                    depth_limited,
                     elapsed: start.elapsed(),
                     verdict: Verdict::Violation { property, path },
                 };
@@ -182,6 +194,7 @@ pub fn check<M: Model>(
                 transitions,
                 depth,
                 sometimes,
+                depth_limited,
                 elapsed: start.elapsed(),
                 verdict: Verdict::BudgetExhausted,
             };
@@ -192,6 +205,7 @@ pub fn check<M: Model>(
         transitions,
         depth,
         sometimes,
+        depth_limited,
         elapsed: start.elapsed(),
         verdict: Verdict::Ok,
     }

@@ -82,6 +82,23 @@ pub fn applicable(mutant: Mutant) -> Result<(), String> {
     }
 }
 
+/// The seeded bug named `name`: the campaign mutants (`Mutant::ALL`) and the scenario-only ones
+/// (`Mutant::SCENARIO_ONLY`), which an exhaustive search may reach where random campaigns do not.
+pub fn mutant_by_name(name: &str) -> Result<Mutant, String> {
+    Mutant::ALL
+        .into_iter()
+        .chain(Mutant::SCENARIO_ONLY)
+        .find(|m| m.name() == name)
+        .ok_or_else(|| {
+            let names: Vec<&str> = Mutant::ALL
+                .into_iter()
+                .chain(Mutant::SCENARIO_ONLY)
+                .map(Mutant::name)
+                .collect();
+            format!("unknown mutant {name:?} (one of {})", names.join(", "))
+        })
+}
+
 /// One step of the Raft model. Messages are named by their position in the state's network
 /// and, for readability and for checking replays, by their endpoints.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

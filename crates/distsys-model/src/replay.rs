@@ -41,7 +41,10 @@ impl ReplayFile {
 
     /// The seeded bug named in the file.
     pub fn mutant(&self) -> Result<Option<Mutant>, String> {
-        self.mutant.as_deref().map(str::parse).transpose()
+        self.mutant
+            .as_deref()
+            .map(crate::raft::mutant_by_name)
+            .transpose()
     }
 
     /// The file as pretty JSON (stable field order).

@@ -499,6 +499,9 @@ pub struct ModelCheckArgs {
     /// Duplicated messages over the whole run.
     #[arg(long, default_value_t = 0)]
     pub max_duplicates: u32,
+    /// Check paths up to this many steps only (default: no limit).
+    #[arg(long)]
+    pub max_depth: Option<usize>,
     /// Run the cores with pre-vote (more states; off by default).
     #[arg(long)]
     pub pre_vote: bool,

@@ -7,7 +7,7 @@ use crate::commands::fail;
 use crate::{EXIT_CHECK_FAILED, EXIT_OK, EXIT_UNKNOWN};
 use distsys_consensus::Mutant;
 use distsys_model::explore::{check, Limits, Model, Outcome, Verdict};
-use distsys_model::raft::{Bounds, RaftAction, RaftModel, Symmetry};
+use distsys_model::raft::{mutant_by_name, Bounds, RaftAction, RaftModel, Symmetry};
 use distsys_model::replay::{replay, ReplayFile, ReplayOutcome};
 use std::io::Write;
 
@@ -29,7 +29,7 @@ pub fn run(args: &ModelCheckArgs, stdout: &mut dyn Write, stderr: &mut dyn Write
     if args.threads == 0 || args.memory_budget == 0 {
         return fail(stderr, &"--threads and --memory-budget must be at least 1");
     }
-    let mutant = match args.mutant.as_deref().map(str::parse::<Mutant>).transpose() {
+    let mutant = match args.mutant.as_deref().map(mutant_by_name).transpose() {
         Ok(m) => m,
         Err(e) => return fail(stderr, &format!("--mutant: {e}")),
     };
@@ -59,6 +59,7 @@ pub fn run(args: &ModelCheckArgs, stdout: &mut dyn Write, stderr: &mut dyn Write
     let limits = Limits {
         threads: args.threads,
         memory_budget_bytes: args.memory_budget.saturating_mul(1 << 20),
+        max_depth: args.max_depth,
         ..Limits::default()
     };
     let outcome = check(&model, &limits, &mut |p| {
@@ -70,6 +71,14 @@ pub fn run(args: &ModelCheckArgs, stdout: &mut dyn Write, stderr: &mut dyn Write
     });
     print_figures(&outcome, stdout);
     match &outcome.verdict {
+        Verdict::Ok if outcome.depth_limited => {
+            let _ = writeln!(
+                stdout,
+                "violations: 0 (paths up to {} steps only: --max-depth)",
+                outcome.depth
+            );
+            EXIT_OK
+        }
         Verdict::Ok => {
             let _ = writeln!(stdout, "violations: 0");
             EXIT_OK
@@ -176,7 +185,7 @@ fn run_replay(path: &str, mutant: Option<&str>, stdout: &mut dyn Write, stderr: 
     };
     let chosen = match mutant {
         Some("none") => Ok(None),
-        Some(name) => name.parse::<Mutant>().map(Some),
+        Some(name) => mutant_by_name(name).map(Some),
         None => file.mutant(),
     };
     let mutant = match chosen {
