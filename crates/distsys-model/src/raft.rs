@@ -202,11 +202,7 @@ pub struct RaftModel {
 
 impl RaftModel {
     /// A model with these bounds (validated), seeded bug and symmetry setting.
-    pub fn new(
-        bounds: Bounds,
-        mutant: Option<Mutant>,
-        symmetry: Symmetry,
-    ) -> Result<Self, String> {
+    pub fn new(bounds: Bounds, mutant: Option<Mutant>, symmetry: Symmetry) -> Result<Self, String> {
         bounds.validate()?;
         if let Some(m) = mutant {
             applicable(m)?;
@@ -529,8 +525,7 @@ impl Model for RaftModel {
             match node {
                 Some(raft) => {
                     out.push(RaftAction::Timer { node: id });
-                    if raft.role() == Role::Leader && state.proposals < self.bounds.max_proposals
-                    {
+                    if raft.role() == Role::Leader && state.proposals < self.bounds.max_proposals {
                         out.push(RaftAction::Propose { node: id });
                     }
                     if state.crashes < self.bounds.max_crashes {
@@ -584,9 +579,7 @@ impl Model for RaftModel {
             Symmetry::Sorted => {}
         }
         let n = self.bounds.nodes;
-        let signature: Vec<u64> = (0..n)
-            .map(|i| self.node_hash(state, i, &|_| 0))
-            .collect();
+        let signature: Vec<u64> = (0..n).map(|i| self.node_hash(state, i, &|_| 0)).collect();
         let ranges: Vec<(usize, usize)> = signature
             .iter()
             .map(|s| {
@@ -651,7 +644,11 @@ impl Model for RaftModel {
                 let leader = state.nodes[(node - 1) as usize]
                     .as_ref()
                     .is_some_and(|r| r.role() == Role::Leader);
-                let timer = if leader { "heartbeat" } else { "election timeout" };
+                let timer = if leader {
+                    "heartbeat"
+                } else {
+                    "election timeout"
+                };
                 format!("timer of node {node} fires ({timer})")
             }
             RaftAction::Crash { node } => format!("crash node {node}"),

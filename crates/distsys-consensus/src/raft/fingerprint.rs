@@ -48,8 +48,11 @@ impl Raft {
         self.membership_index.hash(state);
         self.commit.hash(state);
         self.emitted.hash(state);
-        let mut votes: Vec<(NodeId, bool)> =
-            self.votes.iter().map(|(id, v)| (relabel(*id), *v)).collect();
+        let mut votes: Vec<(NodeId, bool)> = self
+            .votes
+            .iter()
+            .map(|(id, v)| (relabel(*id), *v))
+            .collect();
         votes.sort_unstable();
         votes.hash(state);
         // Each follower's progress hashed on its own, then sorted: the result does not depend

@@ -148,11 +148,7 @@ fn print_figures(outcome: &Outcome<RaftAction>, stdout: &mut dyn Write) {
     let _ = writeln!(stdout, "distinct states: {}", outcome.distinct_states);
     let _ = writeln!(stdout, "transitions: {}", outcome.transitions);
     let _ = writeln!(stdout, "depth: {}", outcome.depth);
-    let _ = writeln!(
-        stdout,
-        "states with a leader change: {}",
-        outcome.sometimes
-    );
+    let _ = writeln!(stdout, "states with a leader change: {}", outcome.sometimes);
     let _ = writeln!(
         stdout,
         "time: {secs:.3} s ({:.0} states/s)",
@@ -174,7 +170,12 @@ fn print_path(model: &RaftModel, path: &[RaftAction], stdout: &mut dyn Write) {
 }
 
 /// Replays a file; `mutant` overrides the file's seeded bug (`none`: the correct core).
-fn run_replay(path: &str, mutant: Option<&str>, stdout: &mut dyn Write, stderr: &mut dyn Write) -> i32 {
+fn run_replay(
+    path: &str,
+    mutant: Option<&str>,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> i32 {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) => return fail(stderr, &format!("cannot read {path}: {e}")),
