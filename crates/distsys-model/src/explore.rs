@@ -132,6 +132,9 @@ type Parents<A> = FxHashMap<u64, Option<(u64, A)>>;
 /// violation).
 type Found<S, A> = (u64, A, u64, S, Option<String>);
 
+/// The successors worth keeping from a part of a level, and how many were computed in all.
+type Expanded<S, A> = (Vec<Found<S, A>>, u64);
+
 /// Explores `model` breadth first from its initial state.
 pub fn check<M: Model>(
     model: &M,
@@ -229,7 +232,7 @@ fn expand_level<M: Model>(
     frontier: &[(u64, M::State)],
     seen: &Parents<M::Action>,
     threads: usize,
-) -> (Vec<Found<M::State, M::Action>>, u64) {
+) -> Expanded<M::State, M::Action> {
     if threads == 1 || frontier.len() < 64 {
         return expand_chunk(model, frontier, seen);
     }
@@ -258,7 +261,7 @@ fn expand_chunk<M: Model>(
     model: &M,
     part: &[(u64, M::State)],
     seen: &Parents<M::Action>,
-) -> (Vec<Found<M::State, M::Action>>, u64) {
+) -> Expanded<M::State, M::Action> {
     let mut out = Vec::new();
     let mut local = rustc_hash::FxHashSet::default();
     let mut actions = Vec::new();

@@ -190,7 +190,7 @@ fn symmetry_is_canonical_and_reduces_about_n_factorial() {
         "3 nodes: {} states without symmetry, {} with ({ratio:.2}x)",
         off.distinct_states, sorted.distinct_states
     );
-    assert!(ratio >= 4.0 && ratio <= 6.0, "reduction {ratio:.2}x");
+    assert!((4.0..=6.0).contains(&ratio), "reduction {ratio:.2}x");
 }
 
 #[test]
