@@ -490,7 +490,7 @@ pub struct ModelCheckArgs {
     /// Crashes over the whole run.
     #[arg(long, default_value_t = 0)]
     pub max_crashes: u32,
-    /// Messages in flight at once (default: the node count).
+    /// Messages in flight at once (default: one broadcast, nodes - 1).
     #[arg(long)]
     pub max_in_flight: Option<usize>,
     /// Client proposals over the whole run.
@@ -515,7 +515,7 @@ pub struct ModelCheckArgs {
     /// Stop with the verdict unknown (exit 3) past this estimated memory use, in MiB.
     #[arg(long, default_value_t = 2048)]
     pub memory_budget: usize,
-    /// Worker threads.
+    /// Worker threads (1..=64).
     #[arg(long, default_value_t = 2)]
     pub threads: usize,
     /// Write the counterexample, if one is found, as a replay file.

@@ -26,8 +26,11 @@ pub fn run(args: &ModelCheckArgs, stdout: &mut dyn Write, stderr: &mut dyn Write
         };
         return fail(stderr, &format!("--protocol {} {why}", args.protocol));
     }
-    if args.threads == 0 || args.memory_budget == 0 {
-        return fail(stderr, &"--threads and --memory-budget must be at least 1");
+    if !(1..=64).contains(&args.threads) || args.memory_budget == 0 {
+        return fail(
+            stderr,
+            &"--threads must be 1..=64 and --memory-budget at least 1",
+        );
     }
     let mutant = match args.mutant.as_deref().map(mutant_by_name).transpose() {
         Ok(m) => m,
@@ -38,7 +41,9 @@ pub fn run(args: &ModelCheckArgs, stdout: &mut dyn Write, stderr: &mut dyn Write
         max_term: args.max_term,
         max_log: args.max_log,
         max_crashes: args.max_crashes,
-        max_in_flight: args.max_in_flight.unwrap_or(args.nodes),
+        max_in_flight: args
+            .max_in_flight
+            .unwrap_or(args.nodes.saturating_sub(1).max(1)),
         max_proposals: args.max_proposals,
         max_duplicates: args.max_duplicates,
         pre_vote: args.pre_vote,
