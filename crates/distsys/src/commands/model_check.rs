@@ -17,46 +17,7 @@ pub fn run(args: &ModelCheckArgs, stdout: &mut dyn Write, stderr: &mut dyn Write
     if let Some(path) = &args.replay {
         return run_replay(path, args.mutant.as_deref(), stdout, stderr);
     }
-    if args.protocol != "raft" {
-        let known = ["multipaxos", "pbft"];
-        let why = if known.contains(&args.protocol.as_str()) {
-            "is not modelled yet (raft only)"
-        } else {
-            "is unknown (raft)"
-        };
-        return fail(stderr, &format!("--protocol {} {why}", args.protocol));
-    }
-    if !(1..=64).contains(&args.threads) || args.memory_budget == 0 {
-        return fail(
-            stderr,
-            &"--threads must be 1..=64 and --memory-budget at least 1",
-        );
-    }
-    let mutant = match args.mutant.as_deref().map(mutant_by_name).transpose() {
-        Ok(m) => m,
-        Err(e) => return fail(stderr, &format!("--mutant: {e}")),
-    };
-    let bounds = Bounds {
-        nodes: args.nodes,
-        max_term: args.max_term,
-        max_log: args.max_log,
-        max_crashes: args.max_crashes,
-        max_in_flight: args
-            .max_in_flight
-            .unwrap_or(args.nodes.saturating_sub(1).max(1)),
-        max_proposals: args.max_proposals,
-        max_duplicates: args.max_duplicates,
-        pre_vote: args.pre_vote,
-    };
-    let model = match RaftModel::new(
-        bounds,
-        mutant,
-        if args.no_symmetry {
-            Symmetry::Off
-        } else {
-            Symmetry::Sorted
-        },
-    ) {
+    let model = match build_model(args) {
         Ok(m) => m,
         Err(e) => return fail(stderr, &e),
     };
@@ -97,26 +58,82 @@ pub fn run(args: &ModelCheckArgs, stdout: &mut dyn Write, stderr: &mut dyn Write
             EXIT_UNKNOWN
         }
         Verdict::Violation { property, path } => {
-            let _ = writeln!(stdout, "violations: 1");
-            let _ = writeln!(stdout, "violation: {property}");
-            print_path(&model, path, stdout);
-            if let Some(out) = &args.write_replay {
-                let file = ReplayFile {
-                    protocol: "raft".into(),
-                    bounds: model.bounds.clone(),
-                    symmetry: model.symmetry,
-                    mutant: mutant.map(|m| m.name().to_string()),
-                    property: property.clone(),
-                    steps: path.clone(),
-                };
-                if let Err(e) = std::fs::write(out, file.to_json() + "\n") {
-                    return fail(stderr, &format!("cannot write {out}: {e}"));
-                }
-                let _ = writeln!(stdout, "replay written to {out}");
-            }
-            EXIT_CHECK_FAILED
+            report_violation(&model, args, property, path, stdout, stderr)
         }
     }
+}
+
+/// Prints the violation and its path, and writes the replay file if asked; exit 1 (2 when the
+/// file cannot be written).
+fn report_violation(
+    model: &RaftModel,
+    args: &ModelCheckArgs,
+    property: &str,
+    path: &[RaftAction],
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> i32 {
+    let _ = writeln!(stdout, "violations: 1");
+    let _ = writeln!(stdout, "violation: {property}");
+    print_path(model, path, stdout);
+    if let Some(out) = &args.write_replay {
+        let file = ReplayFile {
+            protocol: "raft".into(),
+            bounds: model.bounds.clone(),
+            symmetry: model.symmetry,
+            mutant: model.mutant.map(|m| m.name().to_string()),
+            property: property.to_string(),
+            steps: path.to_vec(),
+        };
+        if let Err(e) = std::fs::write(out, file.to_json() + "\n") {
+            return fail(stderr, &format!("cannot write {out}: {e}"));
+        }
+        let _ = writeln!(stdout, "replay written to {out}");
+    }
+    EXIT_CHECK_FAILED
+}
+
+/// The model the flags describe, or what is wrong with them.
+fn build_model(args: &ModelCheckArgs) -> Result<RaftModel, String> {
+    if args.protocol != "raft" {
+        let known = ["multipaxos", "pbft"];
+        let why = if known.contains(&args.protocol.as_str()) {
+            "is not modelled yet (raft only)"
+        } else {
+            "is unknown (raft)"
+        };
+        return Err(format!("--protocol {} {why}", args.protocol));
+    }
+    if !(1..=64).contains(&args.threads) || args.memory_budget == 0 {
+        return Err("--threads must be 1..=64 and --memory-budget at least 1".into());
+    }
+    let mutant = args
+        .mutant
+        .as_deref()
+        .map(mutant_by_name)
+        .transpose()
+        .map_err(|e| format!("--mutant: {e}"))?;
+    let bounds = Bounds {
+        nodes: args.nodes,
+        max_term: args.max_term,
+        max_log: args.max_log,
+        max_crashes: args.max_crashes,
+        max_in_flight: args
+            .max_in_flight
+            .unwrap_or(args.nodes.saturating_sub(1).max(1)),
+        max_proposals: args.max_proposals,
+        max_duplicates: args.max_duplicates,
+        pre_vote: args.pre_vote,
+    };
+    RaftModel::new(
+        bounds,
+        mutant,
+        if args.no_symmetry {
+            Symmetry::Off
+        } else {
+            Symmetry::Sorted
+        },
+    )
 }
 
 fn header(model: &RaftModel) -> String {
