@@ -39,9 +39,9 @@ impl Raft {
         (self.role as u8).hash(state);
         self.leader.map(relabel).hash(state);
         hash_snapshot(self.log.snapshot(), relabel, state);
-        let entries = self.log.range(self.log.offset(), self.log.last_index());
-        entries.len().hash(state);
-        for entry in &entries {
+        let (first, last) = (self.log.offset() + 1, self.log.last_index());
+        last.saturating_sub(first - 1).hash(state);
+        for entry in (first..=last).filter_map(|i| self.log.entry(i)) {
             hash_entry(entry, relabel, state);
         }
         hash_membership(&self.membership, relabel, state);
