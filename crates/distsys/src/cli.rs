@@ -133,6 +133,10 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = VerdictFormat::Text)]
         format: VerdictFormat,
     },
+    /// Exhaustive bounded model checking of a protocol core (breadth first: the first violation
+    /// is a shortest counterexample). Exit 0: no violation within the bounds, 1: violation, 2:
+    /// bad input, 3: memory budget exhausted (unknown).
+    ModelCheck(ModelCheckArgs),
     /// Run a benchmark and print its figures.
     Bench {
         #[command(subcommand)]
@@ -509,4 +513,58 @@ pub struct GenerateArgs {
 fn parse_node_protocol(text: &str) -> Result<distsys_node::ProtocolName, String> {
     distsys_node::ProtocolName::parse(text)
         .ok_or_else(|| format!("{text:?} is not raft, multipaxos or pbft"))
+}
+
+/// `distsys model-check`: the real core as the model, every interleaving within the bounds.
+#[derive(Debug, clap::Args)]
+pub struct ModelCheckArgs {
+    /// The protocol (raft; multipaxos and pbft are not modelled yet).
+    #[arg(long, default_value = "raft")]
+    pub protocol: String,
+    /// Nodes (1..=7).
+    #[arg(long, default_value_t = 3)]
+    pub nodes: usize,
+    /// Highest term a node may reach.
+    #[arg(long, default_value_t = 2)]
+    pub max_term: u64,
+    /// Longest log a node may hold (leaders' no-ops included).
+    #[arg(long, default_value_t = 2)]
+    pub max_log: u64,
+    /// Crashes over the whole run.
+    #[arg(long, default_value_t = 0)]
+    pub max_crashes: u32,
+    /// Messages in flight at once (default: one broadcast, nodes - 1).
+    #[arg(long)]
+    pub max_in_flight: Option<usize>,
+    /// Client proposals over the whole run.
+    #[arg(long, default_value_t = 1)]
+    pub max_proposals: u32,
+    /// Duplicated messages over the whole run.
+    #[arg(long, default_value_t = 0)]
+    pub max_duplicates: u32,
+    /// Check paths up to this many steps only (default: no limit).
+    #[arg(long)]
+    pub max_depth: Option<usize>,
+    /// Run the cores with pre-vote (more states; off by default).
+    #[arg(long)]
+    pub pre_vote: bool,
+    /// Do not canonicalise states over relabellings of the node ids.
+    #[arg(long)]
+    pub no_symmetry: bool,
+    /// Run a seeded bug (see `simulate --list-mutants`; read-only bugs are out of reach). With
+    /// --replay it overrides the file's (`none`: the correct core).
+    #[arg(long)]
+    pub mutant: Option<String>,
+    /// Stop with the verdict unknown (exit 3) past this estimated memory use, in MiB.
+    #[arg(long, default_value_t = 2048)]
+    pub memory_budget: usize,
+    /// Worker threads (1..=64).
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
+    /// Write the counterexample, if one is found, as a replay file.
+    #[arg(long, value_name = "PATH")]
+    pub write_replay: Option<String>,
+    /// Replay a stored counterexample instead of searching (exit 1 if the violation reappears).
+    #[arg(long, value_name = "FILE")]
+    pub replay: Option<String>,
 }

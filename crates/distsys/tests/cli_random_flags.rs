@@ -168,6 +168,7 @@ fn pinned(path: &str) -> &'static [(&'static str, &'static str)] {
         "bench sim" => &[("--seconds", "1"), ("--max-nodes", "3")],
         "bench raft" => &[("--entries", "1000"), ("--batches", "1,16")],
         "generate-history" => &[("--ops", "200")],
+        "model-check" => &[("--nodes", "2"), ("--max-term", "1"), ("--max-log", "1")],
         _ => &[],
     }
 }
@@ -181,6 +182,7 @@ fn writes_a_file(path: &str, flag: &str) -> bool {
             "--trace" | "--history" | "--metrics" | "--report-json"
         ) | ("generate-history", "--out")
             | ("check-history", "--report")
+            | ("model-check", "--write-replay")
     )
 }
 
@@ -188,7 +190,9 @@ fn writes_a_file(path: &str, flag: &str) -> bool {
 fn reads_a_file(path: &str, flag: &str) -> bool {
     matches!(
         (path, flag),
-        ("serve", "--config") | ("diagnose", "--logs" | "--metrics" | "--history")
+        ("serve", "--config")
+            | ("diagnose", "--logs" | "--metrics" | "--history")
+            | ("model-check", "--replay")
     )
 }
 

@@ -92,6 +92,7 @@ fn the_reference_names_every_command_and_flag() {
         "bench protocols",
         "bench raft",
         "bench check",
+        "model-check",
     ] {
         assert!(
             reference.contains(&format!("distsys {command} "))

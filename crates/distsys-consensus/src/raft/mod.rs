@@ -20,8 +20,10 @@
 //! its own once it commits, and a leader that is no longer a voter steps down as soon as the
 //! membership without it commits (known-bugs #7).
 
+mod fingerprint;
 mod log;
 
+pub use fingerprint::{fingerprint_message, fingerprint_persisted};
 pub use log::RaftLog;
 
 use crate::membership::Membership;
@@ -209,7 +211,7 @@ struct PendingRead {
 }
 
 /// One Raft node.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Raft {
     config: Config,
     rng: ChaCha8Rng,

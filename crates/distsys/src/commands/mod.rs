@@ -7,6 +7,7 @@ mod check_history;
 mod check_txn;
 mod cluster;
 mod diagnose;
+mod model_check;
 mod simulate;
 mod sweep;
 
@@ -95,6 +96,7 @@ pub fn dispatch(
             stdout,
             stderr,
         ),
+        Command::ModelCheck(args) => model_check::run(&args, stdout, stderr),
         Command::Bench { what } => bench::run(what, stdout, stderr),
     }
 }

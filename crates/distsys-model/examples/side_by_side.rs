@@ -1,0 +1,63 @@
+//! Bench: distsys-model's checker and stateright's on the same Raft model and bounds; prints
+//! distinct states, depth, time and states/s for both.
+//! `cargo run --example side_by_side -p distsys-model -- NODES MAX_TERM MAX_LOG MAX_IN_FLIGHT [off]`
+
+#[path = "../tests/common/stateright_adapter.rs"]
+mod adapter;
+
+use distsys_model::explore::{check, Limits};
+use distsys_model::raft::{Bounds, RaftModel, Symmetry};
+use stateright::{Checker, Model};
+use std::time::Instant;
+
+fn arg(args: &[String], i: usize, default: u64) -> u64 {
+    args.get(i).and_then(|a| a.parse().ok()).unwrap_or(default)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let bounds = Bounds {
+        nodes: arg(&args, 1, 3) as usize,
+        max_term: arg(&args, 2, 2),
+        max_log: arg(&args, 3, 2),
+        max_crashes: 0,
+        max_in_flight: arg(&args, 4, 2) as usize,
+        max_proposals: 0,
+        max_duplicates: 0,
+        pre_vote: false,
+    };
+    let symmetry = if args.get(5).is_some_and(|a| a == "off") {
+        Symmetry::Off
+    } else {
+        Symmetry::Sorted
+    };
+    let model = match RaftModel::new(bounds.clone(), None, symmetry) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+    };
+    println!("{bounds:?}, symmetry {symmetry:?}");
+    let ours = check(&model, &Limits::default(), &mut |_| {});
+    let secs = ours.elapsed.as_secs_f64();
+    println!(
+        "distsys-model: {} states, depth {}, {secs:.2} s, {:.0} states/s",
+        ours.distinct_states,
+        ours.depth,
+        ours.distinct_states as f64 / secs
+    );
+    let start = Instant::now();
+    let theirs = adapter::Stateright(model)
+        .checker()
+        .threads(2)
+        .spawn_bfs()
+        .join();
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "stateright:    {} states, depth {}, {secs:.2} s, {:.0} states/s",
+        theirs.unique_state_count(),
+        theirs.max_depth(),
+        theirs.unique_state_count() as f64 / secs
+    );
+}

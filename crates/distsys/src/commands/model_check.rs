@@ -1,0 +1,240 @@
+//! `distsys model-check`: exhaustive bounded model checking of a protocol core. The search,
+//! the model and the replay format are `distsys_model`'s; this parses the flags, prints the
+//! figures and the counterexample as numbered steps, and writes or replays replay files.
+
+use crate::cli::ModelCheckArgs;
+use crate::commands::fail;
+use crate::{EXIT_CHECK_FAILED, EXIT_OK, EXIT_UNKNOWN};
+use distsys_consensus::Mutant;
+use distsys_model::explore::{check, Limits, Model, Outcome, Verdict};
+use distsys_model::raft::{mutant_by_name, Bounds, RaftAction, RaftModel, Symmetry};
+use distsys_model::replay::{replay, ReplayFile, ReplayOutcome};
+use std::io::Write;
+
+/// Runs the command; exit 0 when no violation is reachable within the bounds, 1 on a
+/// violation (or a replay that reproduces one), 2 on bad input, 3 when the budget ran out.
+pub fn run(args: &ModelCheckArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> i32 {
+    if let Some(path) = &args.replay {
+        return run_replay(path, args.mutant.as_deref(), stdout, stderr);
+    }
+    let model = match build_model(args) {
+        Ok(m) => m,
+        Err(e) => return fail(stderr, &e),
+    };
+    let _ = writeln!(stdout, "{}", header(&model));
+    let limits = Limits {
+        threads: args.threads,
+        memory_budget_bytes: args.memory_budget.saturating_mul(1 << 20),
+        max_depth: args.max_depth,
+        ..Limits::default()
+    };
+    let outcome = check(&model, &limits, &mut |p| {
+        let _ = writeln!(
+            stderr,
+            "progress: {} states, {:.0} states/s, depth {}, queue {}",
+            p.states, p.states_per_s, p.depth, p.queue
+        );
+    });
+    print_figures(&outcome, stdout);
+    match &outcome.verdict {
+        Verdict::Ok if outcome.depth_limited => {
+            let _ = writeln!(
+                stdout,
+                "violations: 0 (paths up to {} steps only: --max-depth)",
+                outcome.depth
+            );
+            EXIT_OK
+        }
+        Verdict::Ok => {
+            let _ = writeln!(stdout, "violations: 0");
+            EXIT_OK
+        }
+        Verdict::BudgetExhausted => {
+            let _ = writeln!(
+                stdout,
+                "verdict: unknown (memory budget of {} MiB exhausted)",
+                args.memory_budget
+            );
+            EXIT_UNKNOWN
+        }
+        Verdict::Violation { property, path } => {
+            report_violation(&model, args, property, path, stdout, stderr)
+        }
+    }
+}
+
+/// Prints the violation and its path, and writes the replay file if asked; exit 1 (2 when the
+/// file cannot be written).
+fn report_violation(
+    model: &RaftModel,
+    args: &ModelCheckArgs,
+    property: &str,
+    path: &[RaftAction],
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> i32 {
+    let _ = writeln!(stdout, "violations: 1");
+    let _ = writeln!(stdout, "violation: {property}");
+    print_path(model, path, stdout);
+    if let Some(out) = &args.write_replay {
+        let file = ReplayFile {
+            protocol: "raft".into(),
+            bounds: model.bounds.clone(),
+            symmetry: model.symmetry,
+            mutant: model.mutant.map(|m| m.name().to_string()),
+            property: property.to_string(),
+            steps: path.to_vec(),
+        };
+        if let Err(e) = std::fs::write(out, file.to_json() + "\n") {
+            return fail(stderr, &format!("cannot write {out}: {e}"));
+        }
+        let _ = writeln!(stdout, "replay written to {out}");
+    }
+    EXIT_CHECK_FAILED
+}
+
+/// The model the flags describe, or what is wrong with them.
+fn build_model(args: &ModelCheckArgs) -> Result<RaftModel, String> {
+    if args.protocol != "raft" {
+        let known = ["multipaxos", "pbft"];
+        let why = if known.contains(&args.protocol.as_str()) {
+            "is not modelled yet (raft only)"
+        } else {
+            "is unknown (raft)"
+        };
+        return Err(format!("--protocol {} {why}", args.protocol));
+    }
+    if !(1..=64).contains(&args.threads) || args.memory_budget == 0 {
+        return Err("--threads must be 1..=64 and --memory-budget at least 1".into());
+    }
+    let mutant = args
+        .mutant
+        .as_deref()
+        .map(mutant_by_name)
+        .transpose()
+        .map_err(|e| format!("--mutant: {e}"))?;
+    let bounds = Bounds {
+        nodes: args.nodes,
+        max_term: args.max_term,
+        max_log: args.max_log,
+        max_crashes: args.max_crashes,
+        max_in_flight: args
+            .max_in_flight
+            .unwrap_or(args.nodes.saturating_sub(1).max(1)),
+        max_proposals: args.max_proposals,
+        max_duplicates: args.max_duplicates,
+        pre_vote: args.pre_vote,
+    };
+    RaftModel::new(
+        bounds,
+        mutant,
+        if args.no_symmetry {
+            Symmetry::Off
+        } else {
+            Symmetry::Sorted
+        },
+    )
+}
+
+fn header(model: &RaftModel) -> String {
+    let b = &model.bounds;
+    format!(
+        "model-check raft: {} nodes, max term {}, max log {}, crashes {}, in flight {}, proposals {}, duplicates {}, pre-vote {}, symmetry {}, mutant {}",
+        b.nodes,
+        b.max_term,
+        b.max_log,
+        b.max_crashes,
+        b.max_in_flight,
+        b.max_proposals,
+        b.max_duplicates,
+        on_off(b.pre_vote),
+        match model.symmetry {
+            Symmetry::Off => "off",
+            Symmetry::Sorted => "on",
+            Symmetry::Exhaustive => "exhaustive",
+        },
+        model.mutant.map_or("none", Mutant::name)
+    )
+}
+
+fn on_off(flag: bool) -> &'static str {
+    if flag {
+        "on"
+    } else {
+        "off"
+    }
+}
+
+fn print_figures(outcome: &Outcome<RaftAction>, stdout: &mut dyn Write) {
+    let secs = outcome.elapsed.as_secs_f64();
+    let _ = writeln!(stdout, "distinct states: {}", outcome.distinct_states);
+    let _ = writeln!(stdout, "transitions: {}", outcome.transitions);
+    let _ = writeln!(stdout, "depth: {}", outcome.depth);
+    let _ = writeln!(stdout, "states with a leader change: {}", outcome.sometimes);
+    let _ = writeln!(
+        stdout,
+        "time: {secs:.3} s ({:.0} states/s)",
+        outcome.distinct_states as f64 / secs.max(1e-9)
+    );
+}
+
+/// Prints the path as numbered steps, each with the cluster's state after it.
+fn print_path(model: &RaftModel, path: &[RaftAction], stdout: &mut dyn Write) {
+    let _ = writeln!(stdout, "counterexample ({} steps):", path.len());
+    let mut state = model.init();
+    for (k, action) in path.iter().enumerate() {
+        let _ = writeln!(stdout, "{:>3}. {}", k + 1, model.describe(&state, action));
+        if let distsys_model::explore::Next::State(next, _) = model.next(&state, action) {
+            let _ = writeln!(stdout, "     -> {}", model.summary(&next));
+            state = next;
+        }
+    }
+}
+
+/// Replays a file; `mutant` overrides the file's seeded bug (`none`: the correct core).
+fn run_replay(
+    path: &str,
+    mutant: Option<&str>,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> i32 {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => return fail(stderr, &format!("cannot read {path}: {e}")),
+    };
+    let file = match ReplayFile::parse(&text) {
+        Ok(f) => f,
+        Err(e) => return fail(stderr, &format!("{path}: {e}")),
+    };
+    let chosen = match mutant {
+        Some("none") => Ok(None),
+        Some(name) => mutant_by_name(name).map(Some),
+        None => file.mutant(),
+    };
+    let mutant = match chosen {
+        Ok(m) => m,
+        Err(e) => return fail(stderr, &format!("{path}: {e}")),
+    };
+    let model = match RaftModel::new(file.bounds.clone(), mutant, file.symmetry) {
+        Ok(m) => m,
+        Err(e) => return fail(stderr, &format!("{path}: {e}")),
+    };
+    let _ = writeln!(stdout, "replay {path}: {} steps", file.steps.len());
+    let outcome = replay(&model, &file.steps, &mut |k, what, after| {
+        let _ = writeln!(stdout, "{k:>3}. {what}\n     -> {after}");
+    });
+    match outcome {
+        ReplayOutcome::Violation { step, property } => {
+            let _ = writeln!(stdout, "violation at step {step}: {property}");
+            EXIT_CHECK_FAILED
+        }
+        ReplayOutcome::Diverged { step } => {
+            let _ = writeln!(stdout, "diverged: step {step} is not possible on this core");
+            EXIT_OK
+        }
+        ReplayOutcome::NoViolation => {
+            let _ = writeln!(stdout, "no violation");
+            EXIT_OK
+        }
+    }
+}
