@@ -128,6 +128,28 @@ impl<'g> CycleSearch<'g> {
 
     /// In each component of `comps` (over `mask`), closes one cycle through an internal edge
     /// of a relation in `start` (order edges first, so a variant's cycle uses one).
+    /// For each component `c` with a start edge `starts[c]`, the shortest path back from the
+    /// edge's head to its tail inside `c` over edges in `mask`, recorded with the edge as a
+    /// cycle.
+    fn close_cycles(&mut self, starts: Vec<Option<u32>>, comp: &[u32], mask: RelMask) {
+        for (c, s) in starts.into_iter().enumerate() {
+            let Some(s) = s else { continue };
+            let e = self.graph.edges[s as usize];
+            let path = self.bfs.path(
+                self.graph,
+                e.to,
+                e.from,
+                |x| x.rel.bit() & mask != 0,
+                |x| comp[x as usize] == c as u32,
+                u64::MAX,
+            );
+            if let Some(mut path) = path {
+                path.insert(0, s);
+                self.record(path);
+            }
+        }
+    }
+
     fn close_internal(&mut self, comps: &Components, start: RelMask, mask: RelMask) {
         let mut starts: Vec<Option<u32>> = vec![None; comps.sizes.len()];
         for (i, e) in self.graph.edges.iter().enumerate() {
@@ -143,23 +165,7 @@ impl<'g> CycleSearch<'g> {
                 starts[c] = Some(i as u32);
             }
         }
-        for (c, s) in starts.into_iter().enumerate() {
-            let Some(s) = s else { continue };
-            let e = self.graph.edges[s as usize];
-            let comp = &comps.comp;
-            let path = self.bfs.path(
-                self.graph,
-                e.to,
-                e.from,
-                |x| x.rel.bit() & mask != 0,
-                |x| comp[x as usize] == c as u32,
-                u64::MAX,
-            );
-            if let Some(mut path) = path {
-                path.insert(0, s);
-                self.record(path);
-            }
-        }
+        self.close_cycles(starts, &comps.comp, mask);
     }
 
     /// One G-single per component of `full` where one exists; returns which components have
@@ -229,23 +235,7 @@ impl<'g> CycleSearch<'g> {
             }
         }
         let mask = DATA | self.extra;
-        for (c, s) in starts.into_iter().enumerate() {
-            let Some(s) = s else { continue };
-            let e = self.graph.edges[s as usize];
-            let comp = &full.comp;
-            let path = self.bfs.path(
-                self.graph,
-                e.to,
-                e.from,
-                |x| x.rel.bit() & mask != 0,
-                |x| comp[x as usize] == c as u32,
-                u64::MAX,
-            );
-            if let Some(mut path) = path {
-                path.insert(0, s);
-                self.record(path);
-            }
-        }
+        self.close_cycles(starts, &full.comp, mask);
     }
 
     /// G-nonadjacent in components without G-single: a search over (node, last edge was

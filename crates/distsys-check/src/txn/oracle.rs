@@ -54,26 +54,18 @@ impl State {
 /// Whether some serial order explains every read; `None` if the history has more than
 /// [`TXNS_MAX`] ok and info transactions.
 pub fn serializable(history: &TxnHistory, model: TxnModel) -> Option<bool> {
-    let live: Vec<usize> = (0..history.txns.len())
-        .filter(|&t| history.txns[t].status != Status::Fail)
-        .collect();
-    if live.len() > TXNS_MAX {
-        return None;
-    }
-    let mut used = vec![false; history.txns.len()];
-    Some(search(
-        history,
-        model,
-        &live,
-        &mut used,
-        &State::default(),
-        false,
-    ))
+    some_serial_order(history, model, false)
 }
 
 /// Like [`serializable`], with the serial order also respecting real time: a transaction
 /// comes after every `ok` one that completed before it was invoked.
 pub fn strict_serializable(history: &TxnHistory, model: TxnModel) -> Option<bool> {
+    some_serial_order(history, model, true)
+}
+
+/// Whether some serial order of the transactions that did not fail (respecting real time if
+/// `strict`) explains every read; `None` past [`TXNS_MAX`] of them.
+fn some_serial_order(history: &TxnHistory, model: TxnModel, strict: bool) -> Option<bool> {
     let live: Vec<usize> = (0..history.txns.len())
         .filter(|&t| history.txns[t].status != Status::Fail)
         .collect();
@@ -87,7 +79,7 @@ pub fn strict_serializable(history: &TxnHistory, model: TxnModel) -> Option<bool
         &live,
         &mut used,
         &State::default(),
-        true,
+        strict,
     ))
 }
 
