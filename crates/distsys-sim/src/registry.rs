@@ -209,13 +209,14 @@ impl Registry {
         self
     }
 
-    /// The protocol called `name` (or by one of its aliases), surrounding blanks ignored.
+    /// The protocol called `name` (or by one of its aliases), in any case, surrounding blanks
+    /// ignored (the node's configuration reads names the same way).
     pub fn lookup(&self, name: &str) -> Option<Protocol> {
         let name = name.trim();
-        self.protocols
-            .iter()
-            .copied()
-            .find(|p| p.name == name || p.aliases.contains(&name))
+        self.protocols.iter().copied().find(|p| {
+            p.name.eq_ignore_ascii_case(name)
+                || p.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
+        })
     }
 
     /// Every protocol, in listing order.

@@ -215,3 +215,43 @@ fn the_readme_layout_names_every_crate() {
         );
     }
 }
+
+/// The simulator's registry and the node read protocol names and seeded bugs from two lists
+/// (the node cannot depend on the simulator): they must accept exactly the same names, in any
+/// case, for the same protocol, and offer the same mutants.
+#[test]
+fn the_node_and_the_simulator_agree_on_protocol_names_and_mutants() {
+    use distsys_node::ProtocolName;
+    use distsys_sim::registry;
+    let mut node_names: Vec<&str> = ProtocolName::ALL.iter().map(|p| p.name()).collect();
+    let mut sim_names: Vec<&str> = registry::all().iter().map(|p| p.name).collect();
+    node_names.sort_unstable();
+    sim_names.sort_unstable();
+    assert_eq!(node_names, sim_names, "the same protocols");
+    for protocol in registry::all() {
+        let node = ProtocolName::parse(protocol.name).expect("the node knows it");
+        for name in std::iter::once(protocol.name).chain(protocol.aliases.iter().copied()) {
+            for spelling in [name.to_string(), name.to_uppercase(), format!(" {name} ")] {
+                assert_eq!(
+                    ProtocolName::parse(&spelling),
+                    Some(node),
+                    "node: {spelling:?}"
+                );
+                assert_eq!(
+                    registry::lookup(&spelling).map(|p| p.name),
+                    Some(protocol.name),
+                    "simulator: {spelling:?}"
+                );
+            }
+        }
+        let sim_bugs: Vec<&str> = (protocol.bugs)().iter().map(|b| b.name).collect();
+        assert_eq!(node.mutants(), sim_bugs, "mutants of {}", protocol.name);
+    }
+    for other in ["", "raftt", "paxos2", "bft", "zab"] {
+        assert!(ProtocolName::parse(other).is_none(), "node took {other:?}");
+        assert!(
+            registry::lookup(other).is_none(),
+            "simulator took {other:?}"
+        );
+    }
+}
