@@ -237,12 +237,23 @@ fn big_value(i: usize) -> String {
 
 #[test]
 fn a_full_disk_stops_the_node_with_an_error_and_loses_no_acknowledged_write() {
+    // The Raft store and the one every other core uses (Multi-Paxos's, as PBFT's).
+    for (protocol, port) in [("raft", 26000), ("multipaxos", 26100)] {
+        full_disk(protocol, port);
+    }
+}
+
+fn full_disk(protocol: &str, port: u16) {
     const LIMIT: u64 = 8 << 20;
-    let dir = std::env::temp_dir().join(format!("distsys-full-disk-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "distsys-full-disk-{protocol}-{}",
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&dir);
-    let (node_dir, config) = distsys_harness::cluster::layout(1, &dir, 26000, None)
+    let (node_dir, mut config) = distsys_harness::cluster::layout(1, &dir, port, None)
         .pop()
         .expect("one node");
+    config.protocol = protocol.into();
     let path = distsys_harness::cluster::write_config(&node_dir, &config).expect("config");
     let log = node_dir.join("node.log");
     let client = config.me().client;
@@ -286,9 +297,10 @@ fn a_full_disk_stops_the_node_with_an_error_and_loses_no_acknowledged_write() {
         assert!(text.contains("\"event\":\"storage_failed\""), "{text}");
         assert!(text.contains("error: stopped: storage:"), "{text}");
         assert!(!text.contains("panicked"), "{text}");
-        let db = std::fs::metadata(config.data_dir.join("raft.redb")).map_or(0, |m| m.len());
+        let db = std::fs::metadata(config.data_dir.join(format!("{protocol}.redb")))
+            .map_or(0, |m| m.len());
         eprintln!(
-            "full disk: {} writes of 16 KiB acknowledged before the {LIMIT}-byte limit (database {db} bytes); then: {error}",
+            "full disk ({protocol}): {} writes of 16 KiB acknowledged before the {LIMIT}-byte limit (database {db} bytes); then: {error}",
             acked.len()
         );
         drop(node);
