@@ -11,14 +11,7 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(100_000);
-    let config = GenConfig {
-        txns,
-        keys: 20,
-        processes: 20,
-        seed: 1,
-        ..GenConfig::default()
-    };
-    let text = to_jsonl(&clean(&config));
+    let text = to_jsonl(&clean(&GenConfig::bench(txns)));
     let start = Instant::now();
     let history = match parse_txn_history(&text, Some(TxnFormat::Jsonl)) {
         Ok(h) => h,

@@ -173,7 +173,8 @@ pub fn explanation_text(v: &Violation) -> String {
     out
 }
 
-fn escape(s: &str) -> String {
+/// `s` made safe inside HTML text and attribute values (both reports use it).
+pub(crate) fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

@@ -36,6 +36,22 @@ pub struct GenConfig {
     pub seed: u64,
 }
 
+impl GenConfig {
+    /// The benchmark family: `txns` list-append transactions over 20 keys and 20 processes,
+    /// seed 1 (`distsys bench txn` and the `txn_bench` example measure the same histories).
+    pub fn bench(txns: usize) -> GenConfig {
+        GenConfig {
+            model: TxnModel::ListAppend,
+            txns,
+            keys: 20,
+            processes: 20,
+            mops_max: 4,
+            seed: 1,
+            ..GenConfig::default()
+        }
+    }
+}
+
 impl Default for GenConfig {
     fn default() -> Self {
         GenConfig {

@@ -7,6 +7,7 @@ use super::graph::{Edge, Rel, NONE};
 use super::history::{Mop, ReadValue, Status, TxnHistory};
 use super::infer::tname;
 use super::{TxnResult, TxnVerdict};
+use crate::report::escape;
 use std::fmt::Write;
 
 /// Why one edge holds, in one line.
@@ -191,13 +192,6 @@ pub fn render(history: &TxnHistory, result: &TxnResult, per_class: usize) -> Str
         let _ = writeln!(out, "{kind}: undecided (search budget exhausted)");
     }
     out
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// A self-contained HTML page: the verdict, the models ruled out, and per class up to

@@ -3,7 +3,7 @@
 
 use distsys_check::txn::generate::{clean, to_jsonl, GenConfig};
 use distsys_check::txn::{
-    check_txn, parse_txn_history, Consistency, TxnFormat, TxnHistory, TxnModel, TxnOptions,
+    check_txn, parse_txn_history, Consistency, TxnFormat, TxnHistory, TxnOptions,
 };
 use std::io::Write;
 use std::time::Instant;
@@ -76,16 +76,7 @@ fn row(
 pub fn run(dir: &str, max_txns: usize, stdout: &mut dyn Write, stderr: &mut dyn Write) -> i32 {
     let mut size = 10_000;
     while size <= max_txns {
-        let config = GenConfig {
-            model: TxnModel::ListAppend,
-            txns: size,
-            keys: 20,
-            processes: 20,
-            mops_max: 4,
-            seed: 1,
-            ..GenConfig::default()
-        };
-        let text = to_jsonl(&clean(&config));
+        let text = to_jsonl(&clean(&GenConfig::bench(size)));
         let start = Instant::now();
         let history = match parse_txn_history(&text, Some(TxnFormat::Jsonl)) {
             Ok(h) => h,
