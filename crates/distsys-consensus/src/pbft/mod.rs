@@ -1091,10 +1091,12 @@ impl Pbft {
             data,
             digest: d,
         });
-        let now = self.now;
-        for (since, _) in self.pending.values_mut() {
-            *since = now;
-        }
+        // Requests waiting here may be among those the transferred state executed: this
+        // replica cannot tell (the state is opaque), and a stale one would fire a view change
+        // every request timeout and, once this replica is primary, be ordered again (known-bugs
+        // class: a storm of re-proposals after a view change). Forget them all: a request not
+        // executed yet comes back with its client's retry, which goes to every replica.
+        self.pending.clear();
         self.execute();
     }
 
