@@ -1,7 +1,9 @@
 //! Primary-backup replication simulated: what each mode loses on failover, and what it costs.
 
 use distsys_patterns::replication::{async_lag, ReplicationMode};
-use distsys_sim::replication::{run_replication, run_replication_campaign, ReplicationConfig};
+use distsys_sim::replication::{
+    run_replication, run_replication_campaign, FailureScenario, ReplicationConfig,
+};
 
 fn campaign(mode: ReplicationMode, seeds: u64) -> distsys_sim::replication::ReplicationReport {
     run_replication_campaign(&ReplicationConfig::new(1_000, mode), seeds)
@@ -31,10 +33,75 @@ fn only_async_loses_acknowledged_writes_on_failover() {
     );
 }
 
+fn scenario_campaign(
+    mode: ReplicationMode,
+    scenario: FailureScenario,
+    backups: usize,
+    far_latency_ms: Option<f64>,
+) -> distsys_sim::replication::ReplicationReport {
+    let mut base = ReplicationConfig::new(2_000, mode);
+    base.scenario = scenario;
+    base.backups = backups;
+    base.far_latency_ms = far_latency_ms;
+    run_replication_campaign(&base, 16)
+}
+
+const SEMI: ReplicationMode = ReplicationMode::SemiSync { k: 1 };
+
+#[test]
+fn semi_sync_loses_acknowledged_writes_when_the_acking_backup_dies_with_the_primary() {
+    use FailureScenario::PrimaryAndBackupCrash as Double;
+    // Two zones: the primary and backup 1 near each other (1 ms), three backups 20 ms away.
+    // Semi-sync (k = 1) is acknowledged by the near backup; when both die, the far majority
+    // elects one of its own and the writes only the dead pair held are gone.
+    let semi = scenario_campaign(SEMI, Double, 4, Some(20.0));
+    assert!(semi.lost_acknowledged > 0, "{semi:?}");
+    assert_eq!(semi.failovers, 16);
+    // Sync waits for every backup: nothing acknowledged is lost, and with a backup dead it
+    // acknowledges nothing more (the price).
+    let sync = scenario_campaign(ReplicationMode::Sync, Double, 4, Some(20.0));
+    assert_eq!(sync.lost_acknowledged, 0);
+    assert_eq!(sync.unrecovered, 16);
+    // With 3 members, the lone survivor cannot win a majority: no failover, nothing lost.
+    let three = scenario_campaign(SEMI, Double, 2, None);
+    assert_eq!((three.failovers, three.without_primary), (0, 16));
+    assert_eq!(three.lost_acknowledged, 0);
+}
+
+#[test]
+fn semi_sync_survives_one_crash_only_where_its_acks_meet_every_electing_majority() {
+    use FailureScenario::PrimaryCrash;
+    // 3 members: an acknowledged write is on 2, a majority is 2: they always meet, and the
+    // up-to-date vote elects a backup that holds every acknowledged write.
+    let three = scenario_campaign(SEMI, PrimaryCrash, 2, Some(20.0));
+    assert_eq!(three.lost_acknowledged, 0);
+    assert_eq!(three.failovers, 16);
+    // 5 members: 2 copies and a majority of 3 need not meet; the far majority can elect
+    // without the near backup that acknowledged.
+    let five = scenario_campaign(SEMI, PrimaryCrash, 4, Some(20.0));
+    assert!(five.lost_acknowledged > 0, "{five:?}");
+}
+
+#[test]
+fn an_isolated_primary_is_fenced_and_only_async_loses_what_it_acknowledged_alone() {
+    use FailureScenario::PrimaryIsolated;
+    for mode in [ReplicationMode::Sync, SEMI] {
+        let r = scenario_campaign(mode, PrimaryIsolated, 2, None);
+        assert_eq!(r.lost_acknowledged, 0, "{mode:?}");
+        assert_eq!((r.failovers, r.unrecovered, r.without_primary), (16, 0, 0));
+        // Recovery waits for the detector: at least the suspicion timeout.
+        assert!(r.rto_ms.iter().all(|ms| *ms >= 300.0), "{:?}", r.rto_ms);
+    }
+    // Async: the old primary acknowledges alone until its clients move; its writes are cut
+    // from its log once it hears the new epoch.
+    let r = scenario_campaign(ReplicationMode::Async, PrimaryIsolated, 2, None);
+    assert!(r.lost_acknowledged > 16 * 100, "{r:?}");
+}
+
 #[test]
 fn async_lag_matches_the_rate_model() {
     let mut config = ReplicationConfig::new(3, ReplicationMode::Async);
-    config.crash_at_ms = None;
+    config.fault_at_ms = None;
     config.partition_ms = None;
     config.writes_per_second = 1_000;
     config.apply_per_second = 800;

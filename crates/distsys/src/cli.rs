@@ -377,6 +377,15 @@ pub struct SimulateArgs {
     /// Backups for `--model replication`.
     #[arg(long, default_value_t = 2)]
     pub backups: usize,
+    /// The fault of each `--model replication` run: primary-crash, primary-and-backup-crash
+    /// (the primary and the backup with the longest log crash together) or primary-isolated
+    /// (the primary is cut off from every backup for 2 s and keeps serving its clients).
+    #[arg(long, default_value = "primary-crash")]
+    pub scenario: String,
+    /// `--model replication` in two zones: the first primary and backup 1 in one, the other
+    /// backups this far away (one-way milliseconds). Without it, one zone at --latency-ms.
+    #[arg(long)]
+    pub far_latency_ms: Option<f64>,
     /// Protocol to simulate (`--model consensus`): raft, multipaxos (also multi-paxos, paxos)
     /// or pbft.
     #[arg(long, default_value = "raft")]

@@ -255,6 +255,8 @@ fn honoured_flags(model: &str) -> &'static [&'static str] {
         "replication" => &[
             "--mode",
             "--backups",
+            "--scenario",
+            "--far-latency-ms",
             "--duration",
             "--latency-ms",
             "--seeds",
@@ -331,6 +333,8 @@ fn flags_given(args: &SimulateArgs) -> Vec<&'static str> {
         ("--mode", args.mode != d.mode),
         ("--quorum", args.quorum != d.quorum),
         ("--backups", args.backups != d.backups),
+        ("--scenario", args.scenario != d.scenario),
+        ("--far-latency-ms", args.far_latency_ms != d.far_latency_ms),
     ];
     given
         .into_iter()
