@@ -5,8 +5,9 @@
 #[path = "../tests/common/stateright_adapter.rs"]
 mod adapter;
 
+use distsys_model::cluster::{Bounds, Symmetry};
 use distsys_model::explore::{check, Limits};
-use distsys_model::raft::{Bounds, RaftModel, Symmetry};
+use distsys_model::raft::RaftModel;
 use stateright::{Checker, Model};
 use std::time::Instant;
 

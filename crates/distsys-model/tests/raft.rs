@@ -3,8 +3,9 @@
 //! symmetry reduction is canonical; its result does not depend on the thread count.
 
 use distsys_consensus::Mutant;
+use distsys_model::cluster::{Action, Bounds, Symmetry};
 use distsys_model::explore::{check, Limits, Outcome, Verdict};
-use distsys_model::raft::{applicable, Bounds, RaftAction, RaftModel, Symmetry};
+use distsys_model::raft::{applicable, RaftModel};
 use distsys_model::replay::{replay, ReplayOutcome};
 use std::time::Duration;
 
@@ -21,7 +22,7 @@ fn bounds(nodes: usize, max_term: u64, max_log: u64, max_in_flight: usize) -> Bo
     }
 }
 
-fn run(bounds: &Bounds, mutant: Option<Mutant>, symmetry: Symmetry) -> Outcome<RaftAction> {
+fn run(bounds: &Bounds, mutant: Option<Mutant>, symmetry: Symmetry) -> Outcome<Action> {
     run_with(bounds, mutant, symmetry, 2)
 }
 
@@ -30,7 +31,7 @@ fn run_with(
     mutant: Option<Mutant>,
     symmetry: Symmetry,
     threads: usize,
-) -> Outcome<RaftAction> {
+) -> Outcome<Action> {
     run_limited(bounds, mutant, symmetry, threads, None)
 }
 
@@ -40,7 +41,7 @@ fn run_limited(
     symmetry: Symmetry,
     threads: usize,
     max_depth: Option<usize>,
-) -> Outcome<RaftAction> {
+) -> Outcome<Action> {
     let model = RaftModel::new(bounds.clone(), mutant, symmetry).expect("valid bounds");
     let limits = Limits {
         threads,
@@ -51,7 +52,7 @@ fn run_limited(
     check(&model, &limits, &mut |_| {})
 }
 
-fn violation(outcome: &Outcome<RaftAction>) -> (&str, &[RaftAction]) {
+fn violation(outcome: &Outcome<Action>) -> (&str, &[Action]) {
     match &outcome.verdict {
         Verdict::Violation { property, path } => (property.as_str(), path.as_slice()),
         other => panic!("expected a violation, got {other:?}"),
