@@ -25,6 +25,7 @@ use distsys_consensus::{Core, Entry, Index, NodeId, Role};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 use xxhash_rust::xxh3::Xxh3;
 
 /// The bounds of a model: states past any of them are not explored.
@@ -132,15 +133,17 @@ pub enum Action {
     },
 }
 
-/// A state of the model. Node `i + 1` is at position `i`.
+/// A state of the model. Node `i + 1` is at position `i`. Cores, disks and messages are
+/// shared between a state and its successors and copied on write: a step copies the one node
+/// it changes, not the cluster.
 #[derive(Debug)]
 pub struct ClusterState<P: Protocol> {
     /// Running cores (`None`: crashed).
-    pub nodes: Vec<Option<P::Core>>,
+    pub nodes: Vec<Option<Arc<P::Core>>>,
     /// Every node's disk, kept across crashes.
-    pub disks: Vec<P::Disk>,
+    pub disks: Vec<Arc<P::Disk>>,
     /// Messages in flight: (from, to, message). A multiset: its order is not part of the state.
-    pub network: Vec<(NodeId, NodeId, P::Message)>,
+    pub network: Vec<(NodeId, NodeId, Arc<P::Message>)>,
     /// Ghost: index -> (chain, first node) of every entry any node ever applied.
     pub applied: BTreeMap<Index, (u64, NodeId)>,
     /// Crashes so far.
@@ -168,7 +171,12 @@ impl<P: Protocol> Clone for ClusterState<P> {
 impl<P: Protocol> ClusterState<P> {
     /// The running cores.
     pub fn live(&self) -> Vec<&P::Core> {
-        self.nodes.iter().flatten().collect()
+        self.nodes.iter().flatten().map(|c| &**c).collect()
+    }
+
+    /// Every node's disk.
+    pub fn disks(&self) -> Vec<&P::Disk> {
+        self.disks.iter().map(|d| &**d).collect()
     }
 }
 
@@ -227,13 +235,20 @@ impl<P: Protocol> ClusterModel<P> {
         monitor: &mut SafetyMonitor,
     ) -> Option<String> {
         let i = (id - 1) as usize;
-        let core = t.nodes[i].as_mut()?;
+        let core = Arc::make_mut(t.nodes[i].as_mut()?);
         let ready = core.ready();
-        for op in &ready.persist {
-            P::Core::apply_persist(&mut t.disks[i], op);
+        if !ready.persist.is_empty() {
+            let disk = Arc::make_mut(&mut t.disks[i]);
+            for op in &ready.persist {
+                P::Core::apply_persist(disk, op);
+            }
         }
-        t.network
-            .extend(ready.messages.into_iter().map(|(to, m)| (id, to, m)));
+        t.network.extend(
+            ready
+                .messages
+                .into_iter()
+                .map(|(to, m)| (id, to, Arc::new(m))),
+        );
         let mut broken = None;
         if let Some(snapshot) = &ready.install {
             broken = monitor.on_install(id, snapshot).err();
@@ -262,7 +277,7 @@ impl<P: Protocol> ClusterModel<P> {
                     return None;
                 }
                 t.network.remove(index);
-                target.step(from, message);
+                Arc::make_mut(target).step(from, Arc::unwrap_or_clone(message));
                 Some(self.drain(t, to, monitor))
             }
             Action::Drop { index, from, to } => {
@@ -283,7 +298,7 @@ impl<P: Protocol> ClusterModel<P> {
                 Some(None)
             }
             Action::Timer { node } => {
-                let core = t.nodes.get_mut((node - 1) as usize)?.as_mut()?;
+                let core = Arc::make_mut(t.nodes.get_mut((node - 1) as usize)?.as_mut()?);
                 let at = P::next_timer_us(core);
                 core.tick(at);
                 Some(self.drain(t, node, monitor))
@@ -303,7 +318,8 @@ impl<P: Protocol> ClusterModel<P> {
                     return None;
                 }
                 let seed = node * 7919 + u64::from(t.crashes);
-                t.nodes[i] = Some(P::build(&self.bounds, self.mutant, node, &t.disks[i], seed));
+                let core = P::build(&self.bounds, self.mutant, node, &t.disks[i], seed);
+                t.nodes[i] = Some(Arc::new(core));
                 Some(self.drain(t, node, monitor))
             }
             Action::Propose { node } => {
@@ -311,6 +327,10 @@ impl<P: Protocol> ClusterModel<P> {
                     return None;
                 }
                 let core = t.nodes.get_mut((node - 1) as usize)?.as_mut()?;
+                if core.role() != Role::Leader {
+                    return None;
+                }
+                let core = Arc::make_mut(core);
                 let command = vec![b'a' + (t.proposals % 26) as u8];
                 core.propose(command).ok()?;
                 t.proposals += 1;
@@ -435,11 +455,11 @@ impl<P: Protocol> Model for ClusterModel<P> {
 
     fn init(&self) -> ClusterState<P> {
         let n = self.bounds.nodes;
-        let disks = vec![P::Disk::default(); n];
+        let disks = vec![Arc::new(P::Disk::default()); n];
         let nodes = (1..=n as NodeId)
             .map(|id| {
                 let disk = &disks[(id - 1) as usize];
-                Some(P::build(&self.bounds, self.mutant, id, disk, id))
+                Some(Arc::new(P::build(&self.bounds, self.mutant, id, disk, id)))
             })
             .collect();
         ClusterState {
@@ -551,18 +571,13 @@ impl<P: Protocol> Model for ClusterModel<P> {
 
     fn approx_bytes(&self, state: &ClusterState<P>) -> usize {
         std::mem::size_of::<ClusterState<P>>()
-            + state
-                .nodes
-                .iter()
-                .flatten()
-                .map(P::approx_bytes)
-                .sum::<usize>()
+            + state.live().into_iter().map(P::approx_bytes).sum::<usize>()
             + state.nodes.len() * std::mem::size_of::<Option<P::Core>>()
             + state.network.len() * (std::mem::size_of::<P::Message>() + 32)
     }
 
     fn sometimes(&self, state: &ClusterState<P>) -> bool {
-        P::leader_change(&state.live(), &state.disks)
+        P::leader_change(&state.live(), &state.disks())
     }
 
     fn describe(&self, state: &ClusterState<P>, action: &Action) -> String {

@@ -97,13 +97,15 @@ impl Protocol for PaxosProtocol {
         fingerprint_paxos_message(message, relabel, h);
     }
     /// A leader while some acceptor holds a value accepted under a lower ballot: only a leader
-    /// proposes, so that lower ballot had a leader before.
-    fn leader_change(live: &[&MultiPaxos], disks: &[PaxosPersisted]) -> bool {
+    /// proposes, so that lower ballot had a leader before. A lone replica's every phase 1
+    /// succeeds at once, so there a leader above round 1 is one too.
+    fn leader_change(live: &[&MultiPaxos], disks: &[&PaxosPersisted]) -> bool {
         live.iter().filter(|p| p.role() == Role::Leader).any(|p| {
-            disks
-                .iter()
-                .flat_map(|d| d.accepted.values())
-                .any(|(b, _)| *b < p.ballot())
+            (disks.len() == 1 && p.ballot().round > 1)
+                || disks
+                    .iter()
+                    .flat_map(|d| d.accepted.values())
+                    .any(|(b, _)| *b < p.ballot())
         })
     }
     fn describe_message(message: &PaxosMessage) -> String {

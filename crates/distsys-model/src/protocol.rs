@@ -67,7 +67,7 @@ pub trait Protocol: Sized + Send + Sync + 'static {
     }
     /// A leader change is visible in this state (the "sometimes" property the tests use to
     /// show the bounds reach one).
-    fn leader_change(live: &[&Self::Core], disks: &[Self::Disk]) -> bool;
+    fn leader_change(live: &[&Self::Core], disks: &[&Self::Disk]) -> bool;
     /// A short description of a message.
     fn describe_message(message: &Self::Message) -> String;
     /// A short description of a running replica.

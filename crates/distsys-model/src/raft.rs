@@ -107,7 +107,7 @@ impl Protocol for RaftProtocol {
     }
     /// A leader whose log holds an entry of an earlier term (every leader appends a no-op of
     /// its term, so that term had a leader before).
-    fn leader_change(live: &[&Raft], _disks: &[Persisted]) -> bool {
+    fn leader_change(live: &[&Raft], _disks: &[&Persisted]) -> bool {
         live.iter().any(|r| {
             let log = r.log();
             r.role() == Role::Leader
