@@ -19,14 +19,13 @@
 //! nodes that have since crashed.
 
 use crate::explore::{Model, Next};
-use crate::protocol::Protocol;
+use crate::protocol::{Fp, Protocol};
 use distsys_consensus::safety::SafetyMonitor;
 use distsys_consensus::{Core, Entry, Index, NodeId, Role};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
-use xxhash_rust::xxh3::Xxh3;
 
 /// The bounds of a model: states past any of them are not explored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -353,7 +352,7 @@ impl<P: Protocol> ClusterModel<P> {
         i: usize,
         relabel: &dyn Fn(NodeId) -> NodeId,
     ) -> u64 {
-        let mut h = Xxh3::new();
+        let mut h = Fp::new();
         match &state.nodes[i] {
             Some(core) => {
                 1u8.hash(&mut h);
@@ -375,14 +374,14 @@ impl<P: Protocol> ClusterModel<P> {
             .network
             .iter()
             .map(|(from, to, m)| {
-                let mut h = Xxh3::new();
+                let mut h = Fp::new();
                 (relabel(*from), relabel(*to)).hash(&mut h);
                 P::fingerprint_message(m, &relabel, &mut h);
                 h.finish()
             })
             .collect();
         network.sort_unstable();
-        let mut h = Xxh3::new();
+        let mut h = Fp::new();
         nodes.hash(&mut h);
         network.hash(&mut h);
         // The ghost's first-applier ids are witnesses for messages only: left out.

@@ -10,13 +10,12 @@
 //! of two same-round ballots wins; states that differ by a relabelling are not equivalent.
 
 use crate::cluster::{role_letter, Bounds, ClusterModel, ClusterState};
-use crate::protocol::{Protocol, Relabel};
+use crate::protocol::{Fp, Protocol, Relabel};
 use distsys_consensus::paxos::{
     fingerprint_paxos_message, fingerprint_paxos_persisted, Ballot, MultiPaxos, PaxosConfig,
     PaxosMessage, PaxosMutant, PaxosPersisted,
 };
 use distsys_consensus::{NodeId, Role, TimeUs};
-use xxhash_rust::xxh3::Xxh3;
 
 /// The Multi-Paxos model.
 pub type PaxosModel = ClusterModel<PaxosProtocol>;
@@ -87,13 +86,13 @@ impl Protocol for PaxosProtocol {
     fn log_len(core: &MultiPaxos) -> u64 {
         core.last_slot()
     }
-    fn fingerprint_core(core: &MultiPaxos, relabel: Relabel<'_>, h: &mut Xxh3) {
+    fn fingerprint_core(core: &MultiPaxos, relabel: Relabel<'_>, h: &mut Fp) {
         core.fingerprint(relabel, h);
     }
-    fn fingerprint_disk(disk: &PaxosPersisted, relabel: Relabel<'_>, h: &mut Xxh3) {
+    fn fingerprint_disk(disk: &PaxosPersisted, relabel: Relabel<'_>, h: &mut Fp) {
         fingerprint_paxos_persisted(disk, relabel, h);
     }
-    fn fingerprint_message(message: &PaxosMessage, relabel: Relabel<'_>, h: &mut Xxh3) {
+    fn fingerprint_message(message: &PaxosMessage, relabel: Relabel<'_>, h: &mut Fp) {
         fingerprint_paxos_message(message, relabel, h);
     }
     /// A leader while some acceptor holds a value accepted under a lower ballot: only a leader

@@ -8,11 +8,10 @@
 //! state machine safety, with the simulator's own [`SafetyMonitor`] predicates.
 
 use crate::cluster::{role_letter, Bounds, ClusterModel, ClusterState};
-use crate::protocol::{Protocol, Relabel};
+use crate::protocol::{Fp, Protocol, Relabel};
 use distsys_consensus::raft::{fingerprint_message, fingerprint_persisted, Config, Raft};
 use distsys_consensus::safety::{SafetyMonitor, SafetyViolation};
 use distsys_consensus::{Entry, Message, Mutant, NodeId, Persisted, Role, TimeUs};
-use xxhash_rust::xxh3::Xxh3;
 
 /// The Raft model.
 pub type RaftModel = ClusterModel<RaftProtocol>;
@@ -93,13 +92,13 @@ impl Protocol for RaftProtocol {
     fn log_len(core: &Raft) -> u64 {
         core.log().last_index()
     }
-    fn fingerprint_core(core: &Raft, relabel: Relabel<'_>, h: &mut Xxh3) {
+    fn fingerprint_core(core: &Raft, relabel: Relabel<'_>, h: &mut Fp) {
         core.fingerprint(relabel, h);
     }
-    fn fingerprint_disk(disk: &Persisted, relabel: Relabel<'_>, h: &mut Xxh3) {
+    fn fingerprint_disk(disk: &Persisted, relabel: Relabel<'_>, h: &mut Fp) {
         fingerprint_persisted(disk, relabel, h);
     }
-    fn fingerprint_message(message: &Message, relabel: Relabel<'_>, h: &mut Xxh3) {
+    fn fingerprint_message(message: &Message, relabel: Relabel<'_>, h: &mut Fp) {
         fingerprint_message(message, relabel, h);
     }
     fn observe(monitor: &mut SafetyMonitor, live: &[&Raft]) -> Result<(), SafetyViolation> {

@@ -30,7 +30,10 @@ fn every_stored_counterexample_still_breaks_its_mutant_and_not_the_correct_core(
         let name = path.display();
         let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{name}: {e}"));
         let file = ReplayFile::parse(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert!(file.mutant.is_some(), "{name}: a counterexample of a seeded bug");
+        assert!(
+            file.mutant.is_some(),
+            "{name}: a counterexample of a seeded bug"
+        );
         let found = replay_file(&file, Core::AsFound, &mut |_, _, _| {})
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         match &found {

@@ -143,7 +143,10 @@ fn bad_input_exits_2_naming_the_problem() {
     let cases: [(&[&str], &str); 7] = [
         (&["--protocol", "zab"], "unknown"),
         (&["--protocol", "pbft"], "not modelled yet"),
-        (&["--protocol", "multipaxos", "--mutant", "vote-twice"], "unknown mutant"),
+        (
+            &["--protocol", "multipaxos", "--mutant", "vote-twice"],
+            "unknown mutant",
+        ),
         (&["--protocol", "multipaxos", "--pre-vote"], "Raft option"),
         (&["--mutant", "follower-stale-read"], "client reads"),
         (&["--mutant", "no-such-bug"], "unknown mutant"),
