@@ -80,10 +80,12 @@ fn applying_before_commit_breaks_state_machine_safety() {
 
 #[test]
 fn committing_an_old_term_entry_loses_it_figure_8() {
-    // Scenario-only for random campaigns; the exhaustive search reaches it at 3 nodes.
+    // Scenario-only for random campaigns; the exhaustive search reaches it at 3 nodes. The
+    // correct core is checked here up to the counterexample's length (its full space at these
+    // bounds takes minutes on a loaded box: the command's job).
     let mut b = bounds(3, 4, 1, 2);
     b.max_proposals = 2;
-    caught(Mutant::CommitOldTerm, &b, "leader_completeness");
+    caught_within(Mutant::CommitOldTerm, &b, "leader_completeness", true);
 }
 
 #[test]
