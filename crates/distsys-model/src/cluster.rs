@@ -454,7 +454,7 @@ impl<P: Protocol> Model for ClusterModel<P> {
 
     fn init(&self) -> ClusterState<P> {
         let n = self.bounds.nodes;
-        let disks = vec![Arc::new(P::Disk::default()); n];
+        let disks: Vec<Arc<P::Disk>> = (0..n).map(|_| Arc::new(P::Disk::default())).collect();
         let nodes = (1..=n as NodeId)
             .map(|id| {
                 let disk = &disks[(id - 1) as usize];
