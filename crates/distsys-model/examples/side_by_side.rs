@@ -1,12 +1,13 @@
 //! Bench: distsys-model's checker and stateright's on the same Raft model and bounds; prints
 //! distinct states, depth, time and states/s for both.
-//! `cargo run --example side_by_side -p distsys-model -- NODES MAX_TERM MAX_LOG MAX_IN_FLIGHT [off]`
+//! `cargo run --example side_by_side -p distsys-model -- NODES MAX_TERM MAX_LOG MAX_IN_FLIGHT [off|on] [PROPOSALS]`
 
 #[path = "../tests/common/stateright_adapter.rs"]
 mod adapter;
 
+use distsys_model::cluster::{Bounds, Symmetry};
 use distsys_model::explore::{check, Limits};
-use distsys_model::raft::{Bounds, RaftModel, Symmetry};
+use distsys_model::raft::RaftModel;
 use stateright::{Checker, Model};
 use std::time::Instant;
 
@@ -22,7 +23,7 @@ fn main() {
         max_log: arg(&args, 3, 2),
         max_crashes: 0,
         max_in_flight: arg(&args, 4, 2) as usize,
-        max_proposals: 0,
+        max_proposals: arg(&args, 6, 0) as u32,
         max_duplicates: 0,
         pre_vote: false,
     };

@@ -128,9 +128,18 @@ pub struct Outcome<A> {
 /// initial state).
 type Parents<A> = FxHashMap<u64, Option<(u64, A)>>;
 
-/// One successor computed by a worker: (parent fingerprint, action, fingerprint, state,
-/// violation).
-type Found<S, A> = (u64, A, u64, S, Option<String>);
+/// One successor computed by a worker.
+struct Found<S, A> {
+    parent: u64,
+    action: A,
+    fp: u64,
+    state: S,
+    violation: Option<String>,
+    /// [`Model::sometimes`] of the state.
+    sometimes: bool,
+    /// [`Model::approx_bytes`] of the state.
+    bytes: usize,
+}
 
 /// The successors worth keeping from a part of a level, and how many were computed in all.
 type Expanded<S, A> = (Vec<Found<S, A>>, u64);
@@ -157,11 +166,19 @@ pub fn check<M: Model>(
             depth_limited = true;
             break;
         }
-        let (found, generated) = expand_level(model, &frontier, &parents, limits.threads.max(1));
+        let (found, generated) = expand_level(model, frontier, &parents, limits.threads.max(1));
         transitions += generated;
         let mut next_frontier = Vec::new();
-        for (parent, action, fp, state, violation) in found {
-            if let Some(property) = violation {
+        let mut queued = 0usize;
+        for found in found {
+            let Found {
+                parent,
+                action,
+                fp,
+                state,
+                ..
+            } = found;
+            if let Some(property) = found.violation {
                 let mut path = path_to(&parents, parent);
                 path.push(action);
                 return Outcome {
@@ -178,14 +195,14 @@ pub fn check<M: Model>(
                 continue;
             }
             parents.insert(fp, Some((parent, action)));
-            sometimes += usize::from(model.sometimes(&state));
+            sometimes += usize::from(found.sometimes);
+            queued += found.bytes;
             next_frontier.push((fp, state));
         }
         frontier = next_frontier;
         if !frontier.is_empty() {
             depth += 1;
         }
-        let queued: usize = frontier.iter().map(|(_, s)| model.approx_bytes(s)).sum();
         let used = parents.capacity() * entry_bytes + queued;
         if last_report.elapsed() >= limits.progress_every {
             last_report = Instant::now();
@@ -226,10 +243,11 @@ fn report(states: usize, start: Instant, depth: usize, queue: usize) -> Progress
 /// Computes every successor of every frontier state, split into contiguous chunks over
 /// `threads` workers; successors already stored in `seen` are left out unless their transition
 /// breaks a property. The result keeps the frontier's order; the count is of every successor
-/// computed.
+/// computed. Each worker owns its chunk and drops it when done (freeing a level's states is
+/// parallel work too).
 fn expand_level<M: Model>(
     model: &M,
-    frontier: &[(u64, M::State)],
+    frontier: Vec<(u64, M::State)>,
     seen: &Parents<M::Action>,
     threads: usize,
 ) -> Expanded<M::State, M::Action> {
@@ -237,9 +255,17 @@ fn expand_level<M: Model>(
         return expand_chunk(model, frontier, seen);
     }
     let chunk = frontier.len().div_ceil(threads).max(1);
+    let mut parts = Vec::with_capacity(threads);
+    let mut rest = frontier;
+    while rest.len() > chunk {
+        let tail = rest.split_off(chunk);
+        parts.push(rest);
+        rest = tail;
+    }
+    parts.push(rest);
     std::thread::scope(|scope| {
-        let handles: Vec<_> = frontier
-            .chunks(chunk)
+        let handles: Vec<_> = parts
+            .into_iter()
             .map(|part| scope.spawn(move || expand_chunk(model, part, seen)))
             .collect();
         let mut all = Vec::new();
@@ -259,14 +285,14 @@ fn expand_level<M: Model>(
 
 fn expand_chunk<M: Model>(
     model: &M,
-    part: &[(u64, M::State)],
+    part: Vec<(u64, M::State)>,
     seen: &Parents<M::Action>,
 ) -> Expanded<M::State, M::Action> {
     let mut out = Vec::new();
     let mut local = rustc_hash::FxHashSet::default();
     let mut actions = Vec::new();
     let mut generated = 0;
-    for (fp, state) in part {
+    for (fp, state) in &part {
         actions.clear();
         model.actions(state, &mut actions);
         for action in &actions {
@@ -275,11 +301,20 @@ fn expand_chunk<M: Model>(
                 let next_fp = model.fingerprint(&next);
                 let known = seen.contains_key(&next_fp) || !local.insert(next_fp);
                 if violation.is_some() || !known {
-                    out.push((*fp, action.clone(), next_fp, next, violation));
+                    out.push(Found {
+                        parent: *fp,
+                        action: action.clone(),
+                        fp: next_fp,
+                        sometimes: model.sometimes(&next),
+                        bytes: model.approx_bytes(&next),
+                        state: next,
+                        violation,
+                    });
                 }
             }
         }
     }
+    drop(part);
     (out, generated)
 }
 

@@ -1,16 +1,23 @@
-//! Counterexamples as replay files: the model's bounds, the seeded bug, the broken property and
-//! the actions from the initial state, as JSON. Replaying a file re-runs the same actions on
-//! fresh cores, deterministically, so a model-checking find becomes a regression test.
+//! Counterexamples as replay files: the protocol, the model's bounds, the seeded bug, the
+//! broken property and the actions from the initial state, as JSON. Replaying a file re-runs
+//! the same actions on fresh cores, deterministically, so a model-checking find becomes a
+//! regression test: every file under `testdata/model-check/` is replayed by the test suite
+//! (`crates/distsys-model/tests/regressions.rs`).
 
+use crate::cluster::{Action, Bounds, ClusterModel, Symmetry};
 use crate::explore::{Model, Next};
-use crate::raft::{Bounds, RaftAction, RaftModel, Symmetry};
-use distsys_consensus::Mutant;
+use crate::paxos::PaxosProtocol;
+use crate::protocol::Protocol;
+use crate::raft::RaftProtocol;
 use serde::{Deserialize, Serialize};
+
+/// The protocols replay files may name.
+pub const PROTOCOLS: [&str; 2] = [RaftProtocol::NAME, PaxosProtocol::NAME];
 
 /// A stored counterexample.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReplayFile {
-    /// The protocol ("raft").
+    /// The protocol (one of [`PROTOCOLS`]).
     pub protocol: String,
     /// The bounds the path was found within.
     pub bounds: Bounds,
@@ -21,7 +28,7 @@ pub struct ReplayFile {
     /// The property the path broke when found.
     pub property: String,
     /// The actions from the initial state.
-    pub steps: Vec<RaftAction>,
+    pub steps: Vec<Action>,
 }
 
 impl ReplayFile {
@@ -29,22 +36,32 @@ impl ReplayFile {
     pub fn parse(text: &str) -> Result<ReplayFile, String> {
         let file: ReplayFile =
             serde_json::from_str(text).map_err(|e| format!("not a replay file: {e}"))?;
-        if file.protocol != "raft" {
+        if !PROTOCOLS.contains(&file.protocol.as_str()) {
             return Err(format!(
-                "replay files of protocol {:?} are not supported (raft only)",
-                file.protocol
+                "replay files of protocol {:?} are not supported ({})",
+                file.protocol,
+                PROTOCOLS.join(", ")
             ));
         }
         file.bounds.validate()?;
         Ok(file)
     }
 
-    /// The seeded bug named in the file.
-    pub fn mutant(&self) -> Result<Option<Mutant>, String> {
-        self.mutant
-            .as_deref()
-            .map(crate::raft::mutant_by_name)
-            .transpose()
+    /// The file of a violation found by `model`.
+    pub fn of<P: Protocol>(model: &ClusterModel<P>, property: &str, steps: &[Action]) -> Self {
+        ReplayFile {
+            protocol: P::NAME.into(),
+            bounds: model.bounds.clone(),
+            symmetry: model.symmetry,
+            mutant: model.mutant.map(|m| P::mutant_name(m).to_string()),
+            property: property.to_string(),
+            steps: steps.to_vec(),
+        }
+    }
+
+    /// The name of the property the file broke (before the evidence).
+    pub fn property_name(&self) -> &str {
+        self.property.split(':').next().unwrap_or("").trim()
     }
 
     /// The file as pretty JSON (stable field order).
@@ -74,9 +91,9 @@ pub enum ReplayOutcome {
 
 /// Replays `steps` on `model` from its initial state, checking every step as the search does;
 /// `on_step` sees each step's number, description and the state after it.
-pub fn replay(
-    model: &RaftModel,
-    steps: &[RaftAction],
+pub fn replay<P: Protocol>(
+    model: &ClusterModel<P>,
+    steps: &[Action],
     on_step: &mut dyn FnMut(usize, &str, &str),
 ) -> ReplayOutcome {
     let mut state = model.init();
@@ -97,4 +114,44 @@ pub fn replay(
         }
     }
     ReplayOutcome::NoViolation
+}
+
+/// Which seeded bug to replay a file on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Core<'a> {
+    /// The file's own.
+    AsFound,
+    /// The correct core.
+    Correct,
+    /// The seeded bug of this name.
+    Mutant(&'a str),
+}
+
+/// Replays `file` on the core `core` of its protocol.
+pub fn replay_file(
+    file: &ReplayFile,
+    core: Core<'_>,
+    on_step: &mut dyn FnMut(usize, &str, &str),
+) -> Result<ReplayOutcome, String> {
+    fn run<P: Protocol>(
+        file: &ReplayFile,
+        core: Core<'_>,
+        on_step: &mut dyn FnMut(usize, &str, &str),
+    ) -> Result<ReplayOutcome, String> {
+        let name = match core {
+            Core::AsFound => file.mutant.as_deref(),
+            Core::Correct => None,
+            Core::Mutant(name) => Some(name),
+        };
+        let mutant = name.map(P::mutant_by_name).transpose()?;
+        let model = ClusterModel::<P>::new(file.bounds.clone(), mutant, file.symmetry)?;
+        Ok(replay(&model, &file.steps, on_step))
+    }
+    match file.protocol.as_str() {
+        RaftProtocol::NAME => run::<RaftProtocol>(file, core, on_step),
+        PaxosProtocol::NAME => run::<PaxosProtocol>(file, core, on_step),
+        other => Err(format!(
+            "replay files of protocol {other:?} are not supported"
+        )),
+    }
 }

@@ -6,8 +6,9 @@ mod common;
 
 use common::stateright_adapter::Stateright;
 use distsys_consensus::Mutant;
+use distsys_model::cluster::{Bounds, Symmetry};
 use distsys_model::explore::{check, Limits, Verdict};
-use distsys_model::raft::{Bounds, RaftModel, Symmetry};
+use distsys_model::raft::RaftModel;
 use stateright::{Checker, Model};
 
 fn bounds(nodes: usize, max_term: u64, max_log: u64, max_in_flight: usize) -> Bounds {

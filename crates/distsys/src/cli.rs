@@ -527,7 +527,7 @@ fn parse_node_protocol(text: &str) -> Result<distsys_node::ProtocolName, String>
 /// `distsys model-check`: the real core as the model, every interleaving within the bounds.
 #[derive(Debug, clap::Args)]
 pub struct ModelCheckArgs {
-    /// The protocol (raft; multipaxos and pbft are not modelled yet).
+    /// The protocol (raft, multipaxos; pbft is not modelled yet).
     #[arg(long, default_value = "raft")]
     pub protocol: String,
     /// Nodes (1..=7).

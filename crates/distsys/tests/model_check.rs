@@ -102,10 +102,52 @@ fn the_stored_counterexample_still_breaks_the_mutant_and_not_the_core() {
 }
 
 #[test]
+fn multipaxos_is_checked_and_its_seeded_bug_found_and_replayed() {
+    let bounds = [
+        "--protocol",
+        "multipaxos",
+        "--nodes",
+        "2",
+        "--max-term",
+        "2",
+        "--max-log",
+        "1",
+        "--max-proposals",
+        "1",
+        "--max-in-flight",
+        "2",
+    ];
+    let (code, out, _) = run(&bounds);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("model-check multipaxos: 2 nodes"), "{out}");
+    assert!(out.contains("symmetry off"), "{out}");
+    assert!(figure(&out, "distinct states:") > 100, "{out}");
+    let path: PathBuf =
+        std::env::temp_dir().join(format!("mc-paxos-ifv-{}.json", std::process::id()));
+    let file = path.to_string_lossy().into_owned();
+    let mut args = bounds.to_vec();
+    args.extend(["--mutant", "ignore-found-values", "--write-replay", &file]);
+    let (code, out, _) = run(&args);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("violation: state_machine_safety"), "{out}");
+    let (code, out, _) = run(&["--replay", &file]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("state_machine_safety"), "{out}");
+    let (code, out, _) = run(&["--replay", &file, "--mutant", "none"]);
+    assert_eq!(code, 0, "{out}");
+    let _ = std::fs::remove_file(&path);
+}
+
+#[test]
 fn bad_input_exits_2_naming_the_problem() {
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 7] = [
         (&["--protocol", "zab"], "unknown"),
         (&["--protocol", "pbft"], "not modelled yet"),
+        (
+            &["--protocol", "multipaxos", "--mutant", "vote-twice"],
+            "unknown mutant",
+        ),
+        (&["--protocol", "multipaxos", "--pre-vote"], "Raft option"),
         (&["--mutant", "follower-stale-read"], "client reads"),
         (&["--mutant", "no-such-bug"], "unknown mutant"),
         (&["--nodes", "0"], "--nodes"),

@@ -15,8 +15,10 @@
 //! barrier no-op is proposed and the read is served once the barrier is applied.
 
 mod acceptor;
+mod fingerprint;
 mod types;
 
+pub use fingerprint::{fingerprint_paxos_message, fingerprint_paxos_persisted};
 pub use types::{Ballot, PaxosMessage, PaxosPersistOp, PaxosPersisted, PaxosReady, PaxosSnapshot};
 
 use crate::raft::NotLeader;
@@ -107,7 +109,7 @@ impl PaxosConfig {
 }
 
 /// A leader's phase-1 round in progress.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 struct Preparing {
     promises: BTreeSet<NodeId>,
     /// The acceptor with the furthest compacted prefix, and that prefix.
@@ -117,7 +119,7 @@ struct Preparing {
 }
 
 /// One Multi-Paxos replica: proposer (when leading), acceptor and learner.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct MultiPaxos {
     config: PaxosConfig,
     rng: ChaCha8Rng,

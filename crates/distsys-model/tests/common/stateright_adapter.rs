@@ -4,8 +4,9 @@
 //! through `Hash`), so both checkers count the same equivalence classes; the safety verdict of
 //! each transition rides along in the state and is an `always` property.
 
+use distsys_model::cluster::Action;
 use distsys_model::explore::{Model as _, Next};
-use distsys_model::raft::{RaftAction, RaftModel, RaftState};
+use distsys_model::raft::{RaftModel, RaftState};
 use std::hash::{Hash, Hasher};
 
 /// A state as stateright sees it: the model's state, its fingerprint, and whether the
@@ -34,7 +35,7 @@ pub struct Stateright(pub RaftModel);
 
 impl stateright::Model for Stateright {
     type State = Checked;
-    type Action = RaftAction;
+    type Action = Action;
 
     fn init_states(&self) -> Vec<Checked> {
         let state = self.0.init();
@@ -45,13 +46,13 @@ impl stateright::Model for Stateright {
         }]
     }
 
-    fn actions(&self, state: &Checked, actions: &mut Vec<RaftAction>) {
+    fn actions(&self, state: &Checked, actions: &mut Vec<Action>) {
         if !state.broken {
             self.0.actions(&state.state, actions);
         }
     }
 
-    fn next_state(&self, last: &Checked, action: RaftAction) -> Option<Checked> {
+    fn next_state(&self, last: &Checked, action: Action) -> Option<Checked> {
         match self.0.next(&last.state, &action) {
             Next::State(state, violation) => Some(Checked {
                 fingerprint: self.0.fingerprint(&state),

@@ -5,10 +5,12 @@
 use crate::cli::ModelCheckArgs;
 use crate::commands::fail;
 use crate::{EXIT_CHECK_FAILED, EXIT_OK, EXIT_UNKNOWN};
-use distsys_consensus::Mutant;
+use distsys_model::cluster::{Action, Bounds, ClusterModel, Symmetry};
 use distsys_model::explore::{check, Limits, Model, Outcome, Verdict};
-use distsys_model::raft::{mutant_by_name, Bounds, RaftAction, RaftModel, Symmetry};
-use distsys_model::replay::{replay, ReplayFile, ReplayOutcome};
+use distsys_model::paxos::PaxosProtocol;
+use distsys_model::protocol::Protocol;
+use distsys_model::raft::RaftProtocol;
+use distsys_model::replay::{replay_file, Core, ReplayFile, ReplayOutcome, PROTOCOLS};
 use std::io::Write;
 
 /// Runs the command; exit 0 when no violation is reachable within the bounds, 1 on a
@@ -17,7 +19,29 @@ pub fn run(args: &ModelCheckArgs, stdout: &mut dyn Write, stderr: &mut dyn Write
     if let Some(path) = &args.replay {
         return run_replay(path, args.mutant.as_deref(), stdout, stderr);
     }
-    let model = match build_model(args) {
+    match args.protocol.to_ascii_lowercase().as_str() {
+        RaftProtocol::NAME => search::<RaftProtocol>(args, stdout, stderr),
+        PaxosProtocol::NAME | "multi-paxos" | "paxos" => {
+            search::<PaxosProtocol>(args, stdout, stderr)
+        }
+        "pbft" => fail(
+            stderr,
+            &"--protocol pbft is not modelled yet (raft, multipaxos)",
+        ),
+        other => fail(
+            stderr,
+            &format!("--protocol {other} is unknown ({})", PROTOCOLS.join(", ")),
+        ),
+    }
+}
+
+/// Searches the model of protocol `P` the flags describe.
+fn search<P: Protocol>(
+    args: &ModelCheckArgs,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> i32 {
+    let model = match build_model::<P>(args) {
         Ok(m) => m,
         Err(e) => return fail(stderr, &e),
     };
@@ -65,11 +89,11 @@ pub fn run(args: &ModelCheckArgs, stdout: &mut dyn Write, stderr: &mut dyn Write
 
 /// Prints the violation and its path, and writes the replay file if asked; exit 1 (2 when the
 /// file cannot be written).
-fn report_violation(
-    model: &RaftModel,
+fn report_violation<P: Protocol>(
+    model: &ClusterModel<P>,
     args: &ModelCheckArgs,
     property: &str,
-    path: &[RaftAction],
+    path: &[Action],
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> i32 {
@@ -77,14 +101,7 @@ fn report_violation(
     let _ = writeln!(stdout, "violation: {property}");
     print_path(model, path, stdout);
     if let Some(out) = &args.write_replay {
-        let file = ReplayFile {
-            protocol: "raft".into(),
-            bounds: model.bounds.clone(),
-            symmetry: model.symmetry,
-            mutant: model.mutant.map(|m| m.name().to_string()),
-            property: property.to_string(),
-            steps: path.to_vec(),
-        };
+        let file = ReplayFile::of(model, property, path);
         if let Err(e) = std::fs::write(out, file.to_json() + "\n") {
             return fail(stderr, &format!("cannot write {out}: {e}"));
         }
@@ -93,24 +110,16 @@ fn report_violation(
     EXIT_CHECK_FAILED
 }
 
-/// The model the flags describe, or what is wrong with them.
-fn build_model(args: &ModelCheckArgs) -> Result<RaftModel, String> {
-    if args.protocol != "raft" {
-        let known = ["multipaxos", "pbft"];
-        let why = if known.contains(&args.protocol.as_str()) {
-            "is not modelled yet (raft only)"
-        } else {
-            "is unknown (raft)"
-        };
-        return Err(format!("--protocol {} {why}", args.protocol));
-    }
+/// The model the flags describe, or what is wrong with them. Protocols whose node ids are not
+/// interchangeable run without symmetry reduction.
+fn build_model<P: Protocol>(args: &ModelCheckArgs) -> Result<ClusterModel<P>, String> {
     if !(1..=64).contains(&args.threads) || args.memory_budget == 0 {
         return Err("--threads must be 1..=64 and --memory-budget at least 1".into());
     }
     let mutant = args
         .mutant
         .as_deref()
-        .map(mutant_by_name)
+        .map(P::mutant_by_name)
         .transpose()
         .map_err(|e| format!("--mutant: {e}"))?;
     let bounds = Bounds {
@@ -125,21 +134,19 @@ fn build_model(args: &ModelCheckArgs) -> Result<RaftModel, String> {
         max_duplicates: args.max_duplicates,
         pre_vote: args.pre_vote,
     };
-    RaftModel::new(
-        bounds,
-        mutant,
-        if args.no_symmetry {
-            Symmetry::Off
-        } else {
-            Symmetry::Sorted
-        },
-    )
+    let symmetry = if args.no_symmetry || !P::SYMMETRIC {
+        Symmetry::Off
+    } else {
+        Symmetry::Sorted
+    };
+    ClusterModel::new(bounds, mutant, symmetry)
 }
 
-fn header(model: &RaftModel) -> String {
+fn header<P: Protocol>(model: &ClusterModel<P>) -> String {
     let b = &model.bounds;
     format!(
-        "model-check raft: {} nodes, max term {}, max log {}, crashes {}, in flight {}, proposals {}, duplicates {}, pre-vote {}, symmetry {}, mutant {}",
+        "model-check {}: {} nodes, max term {}, max log {}, crashes {}, in flight {}, proposals {}, duplicates {}, pre-vote {}, symmetry {}, mutant {}",
+        P::NAME,
         b.nodes,
         b.max_term,
         b.max_log,
@@ -153,7 +160,7 @@ fn header(model: &RaftModel) -> String {
             Symmetry::Sorted => "on",
             Symmetry::Exhaustive => "exhaustive",
         },
-        model.mutant.map_or("none", Mutant::name)
+        model.mutant.map_or("none", P::mutant_name)
     )
 }
 
@@ -165,7 +172,7 @@ fn on_off(flag: bool) -> &'static str {
     }
 }
 
-fn print_figures(outcome: &Outcome<RaftAction>, stdout: &mut dyn Write) {
+fn print_figures(outcome: &Outcome<Action>, stdout: &mut dyn Write) {
     let secs = outcome.elapsed.as_secs_f64();
     let _ = writeln!(stdout, "distinct states: {}", outcome.distinct_states);
     let _ = writeln!(stdout, "transitions: {}", outcome.transitions);
@@ -179,7 +186,7 @@ fn print_figures(outcome: &Outcome<RaftAction>, stdout: &mut dyn Write) {
 }
 
 /// Prints the path as numbered steps, each with the cluster's state after it.
-fn print_path(model: &RaftModel, path: &[RaftAction], stdout: &mut dyn Write) {
+fn print_path<P: Protocol>(model: &ClusterModel<P>, path: &[Action], stdout: &mut dyn Write) {
     let _ = writeln!(stdout, "counterexample ({} steps):", path.len());
     let mut state = model.init();
     for (k, action) in path.iter().enumerate() {
@@ -206,23 +213,19 @@ fn run_replay(
         Ok(f) => f,
         Err(e) => return fail(stderr, &format!("{path}: {e}")),
     };
-    let chosen = match mutant {
-        Some("none") => Ok(None),
-        Some(name) => mutant_by_name(name).map(Some),
-        None => file.mutant(),
-    };
-    let mutant = match chosen {
-        Ok(m) => m,
-        Err(e) => return fail(stderr, &format!("{path}: {e}")),
-    };
-    let model = match RaftModel::new(file.bounds.clone(), mutant, file.symmetry) {
-        Ok(m) => m,
-        Err(e) => return fail(stderr, &format!("{path}: {e}")),
+    let core = match mutant {
+        Some("none") => Core::Correct,
+        Some(name) => Core::Mutant(name),
+        None => Core::AsFound,
     };
     let _ = writeln!(stdout, "replay {path}: {} steps", file.steps.len());
-    let outcome = replay(&model, &file.steps, &mut |k, what, after| {
+    let outcome = replay_file(&file, core, &mut |k, what, after| {
         let _ = writeln!(stdout, "{k:>3}. {what}\n     -> {after}");
     });
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => return fail(stderr, &format!("{path}: {e}")),
+    };
     match outcome {
         ReplayOutcome::Violation { step, property } => {
             let _ = writeln!(stdout, "violation at step {step}: {property}");

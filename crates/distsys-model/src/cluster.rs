@@ -1,0 +1,613 @@
+//! The cluster model, generic over the protocol: `n` real cores, their disks, and the network
+//! as a multiset of messages in flight.
+//!
+//! Actions (each atomic; after every input the node's `Ready` is drained: persist to its disk,
+//! then its messages join the network, then its committed entries are applied):
+//! - deliver any message in flight to its (running) target, drop it, or duplicate it (bounded);
+//! - fire a running node's timer: tick it to exactly [`Protocol::next_timer_us`]. Time is
+//!   abstract: any timer may fire at any moment, which covers every timing the clocks could
+//!   produce;
+//! - crash a running node (its volatile state is lost, its disk kept: the persist contract) and
+//!   restart a crashed one from its disk;
+//! - a client proposal at a leader (commands are distinct values `a`, `b`, ...).
+//!
+//! Properties, checked on every transition with a fresh [`SafetyMonitor`] that observes the
+//! state before, every entry applied during the step, and the state after: state machine
+//! safety on the applied entries for every protocol, plus the protocol's own predicates
+//! ([`Protocol::observe`]), exactly as the simulator checks them. A ghost record of every entry
+//! ever applied (index -> chain), kept in the state, lets state machine safety compare against
+//! nodes that have since crashed.
+
+use crate::explore::{Model, Next};
+use crate::protocol::{Fp, Protocol};
+use distsys_consensus::safety::SafetyMonitor;
+use distsys_consensus::{Core, Entry, Index, NodeId, Role};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+/// The bounds of a model: states past any of them are not explored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bounds {
+    /// Nodes (1..=7; symmetry reduction enumerates n! relabellings).
+    pub nodes: usize,
+    /// Highest term (Raft) or ballot round (Multi-Paxos) any node may reach.
+    pub max_term: u64,
+    /// Longest log (highest slot) any node may hold (the leaders' no-ops count).
+    pub max_log: u64,
+    /// Crashes over the whole run.
+    pub max_crashes: u32,
+    /// Messages in flight at once.
+    pub max_in_flight: usize,
+    /// Client proposals over the whole run.
+    pub max_proposals: u32,
+    /// Duplicated messages over the whole run.
+    pub max_duplicates: u32,
+    /// Run the cores with pre-vote (Raft only).
+    pub pre_vote: bool,
+}
+
+impl Bounds {
+    /// Checks the bounds are usable; the error names the bad one.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(1..=7).contains(&self.nodes) {
+            return Err(format!("--nodes must be 1..=7, got {}", self.nodes));
+        }
+        if self.max_term == 0 {
+            return Err("--max-term must be at least 1".into());
+        }
+        if self.max_in_flight == 0 {
+            return Err("--max-in-flight must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// How states are identified up to a relabelling of the node ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Symmetry {
+    /// No reduction: states differing only by node ids are distinct.
+    Off,
+    /// Canonical form: the least hash over the relabellings that sort the nodes by a label-free
+    /// signature (the default; n! relabellings only when every node looks alike).
+    Sorted,
+    /// The least hash over all n! relabellings (the reference the sorted form is tested
+    /// against).
+    Exhaustive,
+}
+
+/// One step of a model. Messages are named by their position in the state's network and, for
+/// readability and for checking replays, by their endpoints.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "action")]
+pub enum Action {
+    /// Deliver the message at `index` (from `from` to `to`).
+    Deliver {
+        /// Position in the network.
+        index: usize,
+        /// Sender.
+        from: NodeId,
+        /// Receiver.
+        to: NodeId,
+    },
+    /// Lose the message at `index`.
+    Drop {
+        /// Position in the network.
+        index: usize,
+        /// Sender.
+        from: NodeId,
+        /// Receiver.
+        to: NodeId,
+    },
+    /// Add a second copy of the message at `index`.
+    Duplicate {
+        /// Position in the network.
+        index: usize,
+        /// Sender.
+        from: NodeId,
+        /// Receiver.
+        to: NodeId,
+    },
+    /// Fire the node's timer (election or leader-failure timeout, or a leader's heartbeat).
+    Timer {
+        /// The node.
+        node: NodeId,
+    },
+    /// Crash the node: volatile state lost, disk kept.
+    Crash {
+        /// The node.
+        node: NodeId,
+    },
+    /// Restart a crashed node from its disk.
+    Restart {
+        /// The node.
+        node: NodeId,
+    },
+    /// A client proposes the next command at the node (a leader).
+    Propose {
+        /// The node.
+        node: NodeId,
+    },
+}
+
+/// A state of the model. Node `i + 1` is at position `i`. Cores, disks and messages are
+/// shared between a state and its successors and copied on write: a step copies the one node
+/// it changes, not the cluster.
+#[derive(Debug)]
+pub struct ClusterState<P: Protocol> {
+    /// Running cores (`None`: crashed).
+    pub nodes: Vec<Option<Arc<P::Core>>>,
+    /// Every node's disk, kept across crashes.
+    pub disks: Vec<Arc<P::Disk>>,
+    /// Messages in flight: (from, to, message). A multiset: its order is not part of the state.
+    pub network: Vec<(NodeId, NodeId, Arc<P::Message>)>,
+    /// Ghost: index -> (chain, first node) of every entry any node ever applied.
+    pub applied: BTreeMap<Index, (u64, NodeId)>,
+    /// Crashes so far.
+    pub crashes: u32,
+    /// Proposals so far.
+    pub proposals: u32,
+    /// Duplications so far.
+    pub duplicates: u32,
+}
+
+impl<P: Protocol> Clone for ClusterState<P> {
+    fn clone(&self) -> Self {
+        ClusterState {
+            nodes: self.nodes.clone(),
+            disks: self.disks.clone(),
+            network: self.network.clone(),
+            applied: self.applied.clone(),
+            crashes: self.crashes,
+            proposals: self.proposals,
+            duplicates: self.duplicates,
+        }
+    }
+}
+
+impl<P: Protocol> ClusterState<P> {
+    /// The running cores.
+    pub fn live(&self) -> Vec<&P::Core> {
+        self.nodes.iter().flatten().map(|c| &**c).collect()
+    }
+
+    /// Every node's disk.
+    pub fn disks(&self) -> Vec<&P::Disk> {
+        self.disks.iter().map(|d| &**d).collect()
+    }
+}
+
+/// The model of protocol `P` checked by [`crate::explore::check`].
+#[derive(Debug, Clone)]
+pub struct ClusterModel<P: Protocol> {
+    /// The bounds.
+    pub bounds: Bounds,
+    /// The seeded bug every core runs, if any.
+    pub mutant: Option<P::Mutant>,
+    /// How states are canonicalised over relabellings of the node ids.
+    pub symmetry: Symmetry,
+    /// The relabellings: `perms[k][i]` is node `i`'s new position (identity only without
+    /// symmetry).
+    perms: Vec<Vec<usize>>,
+}
+
+impl<P: Protocol> ClusterModel<P> {
+    /// A model with these bounds (validated), seeded bug and symmetry setting. A protocol whose
+    /// node ids are not interchangeable ([`Protocol::SYMMETRIC`]) refuses a reduction.
+    pub fn new(
+        bounds: Bounds,
+        mutant: Option<P::Mutant>,
+        symmetry: Symmetry,
+    ) -> Result<Self, String> {
+        bounds.validate()?;
+        P::validate(&bounds)?;
+        if let Some(m) = mutant {
+            P::applicable(m)?;
+        }
+        if symmetry != Symmetry::Off && !P::SYMMETRIC {
+            return Err(format!(
+                "{}: node ids are not interchangeable (they break ties), so symmetry reduction \
+                 would be unsound: use --no-symmetry",
+                P::NAME
+            ));
+        }
+        let identity: Vec<usize> = (0..bounds.nodes).collect();
+        let perms = match symmetry {
+            Symmetry::Off => vec![identity],
+            Symmetry::Sorted | Symmetry::Exhaustive => permutations(bounds.nodes),
+        };
+        Ok(ClusterModel {
+            bounds,
+            mutant,
+            symmetry,
+            perms,
+        })
+    }
+
+    /// Carries out node `id`'s Ready: persist, send, apply (checked).
+    fn drain(
+        &self,
+        t: &mut ClusterState<P>,
+        id: NodeId,
+        monitor: &mut SafetyMonitor,
+    ) -> Option<String> {
+        let i = (id - 1) as usize;
+        let core = Arc::make_mut(t.nodes[i].as_mut()?);
+        let ready = core.ready();
+        if !ready.persist.is_empty() {
+            let disk = Arc::make_mut(&mut t.disks[i]);
+            for op in &ready.persist {
+                P::Core::apply_persist(disk, op);
+            }
+        }
+        t.network.extend(
+            ready
+                .messages
+                .into_iter()
+                .map(|(to, m)| (id, to, Arc::new(m))),
+        );
+        let mut broken = None;
+        if let Some(snapshot) = &ready.install {
+            broken = monitor.on_install(id, snapshot).err();
+        }
+        for entry in &ready.committed {
+            if let Err(v) = monitor.on_apply(id, entry) {
+                broken.get_or_insert(v);
+            }
+            t.applied.entry(entry.index).or_insert((entry.chain, id));
+        }
+        broken.map(|v| v.to_string())
+    }
+
+    /// Applies the action's input to `t`; `None` when it is not enabled.
+    fn apply(
+        &self,
+        t: &mut ClusterState<P>,
+        action: &Action,
+        monitor: &mut SafetyMonitor,
+    ) -> Option<Option<String>> {
+        match *action {
+            Action::Deliver { index, from, to } => {
+                let (f, d, message) = t.network.get(index)?.clone();
+                let target = t.nodes.get_mut((to - 1) as usize)?.as_mut()?;
+                if (f, d) != (from, to) {
+                    return None;
+                }
+                t.network.remove(index);
+                Arc::make_mut(target).step(from, Arc::unwrap_or_clone(message));
+                Some(self.drain(t, to, monitor))
+            }
+            Action::Drop { index, from, to } => {
+                let &(f, d, _) = t.network.get(index)?;
+                if (f, d) != (from, to) {
+                    return None;
+                }
+                t.network.remove(index);
+                Some(None)
+            }
+            Action::Duplicate { index, from, to } => {
+                let copy = t.network.get(index)?.clone();
+                if (copy.0, copy.1) != (from, to) || t.duplicates >= self.bounds.max_duplicates {
+                    return None;
+                }
+                t.duplicates += 1;
+                t.network.push(copy);
+                Some(None)
+            }
+            Action::Timer { node } => {
+                let core = Arc::make_mut(t.nodes.get_mut((node - 1) as usize)?.as_mut()?);
+                let at = P::next_timer_us(core);
+                core.tick(at);
+                Some(self.drain(t, node, monitor))
+            }
+            Action::Crash { node } => {
+                let slot = t.nodes.get_mut((node - 1) as usize)?;
+                if slot.is_none() || t.crashes >= self.bounds.max_crashes {
+                    return None;
+                }
+                *slot = None;
+                t.crashes += 1;
+                Some(None)
+            }
+            Action::Restart { node } => {
+                let i = (node - 1) as usize;
+                if t.nodes.get(i)?.is_some() {
+                    return None;
+                }
+                let seed = node * 7919 + u64::from(t.crashes);
+                let core = P::build(&self.bounds, self.mutant, node, &t.disks[i], seed);
+                t.nodes[i] = Some(Arc::new(core));
+                Some(self.drain(t, node, monitor))
+            }
+            Action::Propose { node } => {
+                if t.proposals >= self.bounds.max_proposals {
+                    return None;
+                }
+                let core = t.nodes.get_mut((node - 1) as usize)?.as_mut()?;
+                if core.role() != Role::Leader {
+                    return None;
+                }
+                let core = Arc::make_mut(core);
+                let command = vec![b'a' + (t.proposals % 26) as u8];
+                core.propose(command).ok()?;
+                t.proposals += 1;
+                Some(self.drain(t, node, monitor))
+            }
+        }
+    }
+
+    fn within_bounds(&self, t: &ClusterState<P>) -> bool {
+        t.network.len() <= self.bounds.max_in_flight
+            && t.nodes
+                .iter()
+                .flatten()
+                .all(|c| c.term() <= self.bounds.max_term && P::log_len(c) <= self.bounds.max_log)
+    }
+
+    fn node_hash(
+        &self,
+        state: &ClusterState<P>,
+        i: usize,
+        relabel: &dyn Fn(NodeId) -> NodeId,
+    ) -> u64 {
+        let mut h = Fp::new();
+        match &state.nodes[i] {
+            Some(core) => {
+                1u8.hash(&mut h);
+                P::fingerprint_core(core, relabel, &mut h);
+            }
+            None => 0u8.hash(&mut h),
+        }
+        P::fingerprint_disk(&state.disks[i], relabel, &mut h);
+        h.finish()
+    }
+
+    fn fingerprint_under(&self, state: &ClusterState<P>, perm: &[usize]) -> u64 {
+        let relabel = |id: NodeId| perm[(id - 1) as usize] as NodeId + 1;
+        let mut nodes = vec![0u64; perm.len()];
+        for (i, &to) in perm.iter().enumerate() {
+            nodes[to] = self.node_hash(state, i, &relabel);
+        }
+        let mut network: Vec<u64> = state
+            .network
+            .iter()
+            .map(|(from, to, m)| {
+                let mut h = Fp::new();
+                (relabel(*from), relabel(*to)).hash(&mut h);
+                P::fingerprint_message(m, &relabel, &mut h);
+                h.finish()
+            })
+            .collect();
+        network.sort_unstable();
+        let mut h = Fp::new();
+        nodes.hash(&mut h);
+        network.hash(&mut h);
+        // The ghost's first-applier ids are witnesses for messages only: left out.
+        for (index, (chain, _)) in &state.applied {
+            (index, chain).hash(&mut h);
+        }
+        (state.crashes, state.proposals, state.duplicates).hash(&mut h);
+        h.finish()
+    }
+
+    /// A one-line summary of every node.
+    pub fn summary(&self, state: &ClusterState<P>) -> String {
+        let parts: Vec<String> = state
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, node)| match node {
+                None => format!("n{} down ({})", i + 1, P::describe_disk(&state.disks[i])),
+                Some(core) => format!("n{} {}", i + 1, P::describe_core(core)),
+            })
+            .collect();
+        format!("{} | in flight {}", parts.join(" | "), state.network.len())
+    }
+}
+
+/// The letter of a role in summaries.
+pub fn role_letter(role: Role) -> &'static str {
+    match role {
+        Role::Follower => "F",
+        Role::PreCandidate => "P",
+        Role::Candidate => "C",
+        Role::Leader => "L",
+    }
+}
+
+/// Every permutation of `0..n` in lexicographic order (identity first).
+fn permutations(n: usize) -> Vec<Vec<usize>> {
+    fn extend(prefix: &mut Vec<usize>, n: usize, out: &mut Vec<Vec<usize>>) {
+        if prefix.len() == n {
+            out.push(prefix.clone());
+            return;
+        }
+        for x in 0..n {
+            if !prefix.contains(&x) {
+                prefix.push(x);
+                extend(prefix, n, out);
+                prefix.pop();
+            }
+        }
+    }
+    let mut out = Vec::new();
+    extend(&mut Vec::with_capacity(n), n, &mut out);
+    out
+}
+
+/// A ghost entry standing for one applied earlier: the monitor reads only its index and chain.
+fn ghost_entry(index: Index, chain: u64) -> Entry {
+    Entry {
+        index,
+        term: 0,
+        data: Default::default(),
+        membership: None,
+        chain,
+    }
+}
+
+impl<P: Protocol> Model for ClusterModel<P> {
+    type State = ClusterState<P>;
+    type Action = Action;
+
+    fn init(&self) -> ClusterState<P> {
+        let n = self.bounds.nodes;
+        let disks: Vec<Arc<P::Disk>> = (0..n).map(|_| Arc::new(P::Disk::default())).collect();
+        let nodes = (1..=n as NodeId)
+            .map(|id| {
+                let disk = &disks[(id - 1) as usize];
+                Some(Arc::new(P::build(&self.bounds, self.mutant, id, disk, id)))
+            })
+            .collect();
+        ClusterState {
+            nodes,
+            disks,
+            network: Vec::new(),
+            applied: BTreeMap::new(),
+            crashes: 0,
+            proposals: 0,
+            duplicates: 0,
+        }
+    }
+
+    fn actions(&self, state: &ClusterState<P>, out: &mut Vec<Action>) {
+        for (index, (from, to, message)) in state.network.iter().enumerate() {
+            let first = state.network[..index]
+                .iter()
+                .all(|(f, t, m)| (f, t) != (from, to) || m != message);
+            if !first {
+                continue; // an identical copy earlier in the multiset gives the same successors
+            }
+            let (from, to) = (*from, *to);
+            if state.nodes[(to - 1) as usize].is_some() {
+                out.push(Action::Deliver { index, from, to });
+            }
+            out.push(Action::Drop { index, from, to });
+            if state.duplicates < self.bounds.max_duplicates {
+                out.push(Action::Duplicate { index, from, to });
+            }
+        }
+        for (i, node) in state.nodes.iter().enumerate() {
+            let id = i as NodeId + 1;
+            match node {
+                Some(core) => {
+                    out.push(Action::Timer { node: id });
+                    if core.role() == Role::Leader && state.proposals < self.bounds.max_proposals {
+                        out.push(Action::Propose { node: id });
+                    }
+                    if state.crashes < self.bounds.max_crashes {
+                        out.push(Action::Crash { node: id });
+                    }
+                }
+                None => out.push(Action::Restart { node: id }),
+            }
+        }
+    }
+
+    fn next(&self, state: &ClusterState<P>, action: &Action) -> Next<ClusterState<P>> {
+        let mut monitor = SafetyMonitor::new();
+        for (&index, &(chain, node)) in &state.applied {
+            let seeded = monitor.on_apply(node, &ghost_entry(index, chain));
+            debug_assert!(seeded.is_ok(), "one ghost entry per index");
+        }
+        let before = P::observe(&mut monitor, &state.live());
+        debug_assert!(before.is_ok(), "a stored state broke no property");
+        let mut t = state.clone();
+        let Some(mut violation) = self.apply(&mut t, action, &mut monitor) else {
+            return Next::Disabled;
+        };
+        if !self.within_bounds(&t) {
+            return Next::OutOfBounds;
+        }
+        if violation.is_none() {
+            violation = P::observe(&mut monitor, &t.live())
+                .err()
+                .map(|v| v.to_string());
+        }
+        Next::State(t, violation)
+    }
+
+    /// Without symmetry: the identity's hash. With it: the least hash over the relabellings
+    /// that sort the nodes by a label-free signature (each node hashed with every id mapped to
+    /// 0); ties are enumerated. A relabelled state has the same signatures and the same set of
+    /// candidate relabellings up to that relabelling, so the least hash is canonical.
+    fn fingerprint(&self, state: &ClusterState<P>) -> u64 {
+        match self.symmetry {
+            Symmetry::Off => return self.fingerprint_under(state, &self.perms[0]),
+            Symmetry::Exhaustive => {
+                return self
+                    .perms
+                    .iter()
+                    .map(|perm| self.fingerprint_under(state, perm))
+                    .min()
+                    .unwrap_or(0)
+            }
+            Symmetry::Sorted => {}
+        }
+        let n = self.bounds.nodes;
+        let signature: Vec<u64> = (0..n).map(|i| self.node_hash(state, i, &|_| 0)).collect();
+        let ranges: Vec<(usize, usize)> = signature
+            .iter()
+            .map(|s| {
+                let below = signature.iter().filter(|o| *o < s).count();
+                let equal = signature.iter().filter(|o| *o == s).count();
+                (below, below + equal)
+            })
+            .collect();
+        self.perms
+            .iter()
+            .filter(|perm| {
+                perm.iter()
+                    .zip(&ranges)
+                    .all(|(p, (lo, hi))| (*lo..*hi).contains(p))
+            })
+            .map(|perm| self.fingerprint_under(state, perm))
+            .min()
+            .unwrap_or(0)
+    }
+
+    fn approx_bytes(&self, state: &ClusterState<P>) -> usize {
+        std::mem::size_of::<ClusterState<P>>()
+            + state.live().into_iter().map(P::approx_bytes).sum::<usize>()
+            + state.nodes.len() * std::mem::size_of::<Option<P::Core>>()
+            + state.network.len() * (std::mem::size_of::<P::Message>() + 32)
+    }
+
+    fn sometimes(&self, state: &ClusterState<P>) -> bool {
+        P::leader_change(&state.live(), &state.disks())
+    }
+
+    fn describe(&self, state: &ClusterState<P>, action: &Action) -> String {
+        match action {
+            Action::Deliver { index, from, to }
+            | Action::Drop { index, from, to }
+            | Action::Duplicate { index, from, to } => {
+                let verb = match action {
+                    Action::Deliver { .. } => "deliver",
+                    Action::Drop { .. } => "drop",
+                    _ => "duplicate",
+                };
+                let what = state
+                    .network
+                    .get(*index)
+                    .map_or("?".into(), |(_, _, m)| P::describe_message(m));
+                format!("{verb} {from} -> {to}: {what}")
+            }
+            Action::Timer { node } => {
+                let leader = state.nodes[(node - 1) as usize]
+                    .as_ref()
+                    .is_some_and(|c| c.role() == Role::Leader);
+                let timer = if leader { "heartbeat" } else { "timeout" };
+                format!("timer of node {node} fires ({timer})")
+            }
+            Action::Crash { node } => format!("crash node {node}"),
+            Action::Restart { node } => format!("restart node {node} from its disk"),
+            Action::Propose { node } => format!(
+                "client proposes {:?} at node {node}",
+                char::from(b'a' + (state.proposals % 26) as u8)
+            ),
+        }
+    }
+}
