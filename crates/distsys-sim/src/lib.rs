@@ -44,6 +44,7 @@ pub mod sim;
 pub mod stats;
 pub mod sweep;
 pub mod trace;
+pub mod txn;
 
 pub use campaign::{first_failure, run_campaign, run_one, shard_range, CampaignReport, FailedRun};
 pub use faults::{Fault, FaultSet};
