@@ -365,8 +365,9 @@ pub struct SimulateArgs {
     /// N/R/W quorums with read repair, hinted handoff and Merkle anti-entropy), `causal`
     /// (causal broadcast checked for causality; last-writer-wins losses on skewed clocks) or
     /// `retry-storm` (load amplification after a failover: no jitter, jitter, jitter + retry
-    /// budget).
-    #[arg(long, default_value = "consensus", value_parser = ["consensus", "replication", "leaderless", "causal", "retry-storm"])]
+    /// budget) or `txn` (transactions over --groups Raft groups on shared nodes, 2PC or
+    /// parallel commits, histories through the isolation checker).
+    #[arg(long, default_value = "consensus", value_parser = ["consensus", "replication", "leaderless", "causal", "retry-storm", "txn"])]
     pub model: String,
     /// Replication mode for `--model replication`: sync, semisync (k = 1) or async.
     #[arg(long, default_value = "sync")]
@@ -374,6 +375,12 @@ pub struct SimulateArgs {
     /// N,R,W for `--model leaderless` (replicas per key, read and write quorums).
     #[arg(long, default_value = "3,2,2")]
     pub quorum: String,
+    /// Raft groups (shards of the key space) for `--model txn`.
+    #[arg(long, default_value_t = 3)]
+    pub groups: usize,
+    /// Atomic commit for `--model txn`: parallel (parallel commits), 2pc, or both.
+    #[arg(long, default_value = "both")]
+    pub commit: String,
     /// Backups for `--model replication`.
     #[arg(long, default_value_t = 2)]
     pub backups: usize,

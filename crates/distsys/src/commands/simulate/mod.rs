@@ -6,6 +6,7 @@ mod causal;
 mod leaderless;
 mod replication;
 mod retry_storm;
+mod txn;
 pub mod summary;
 
 use crate::cli::SimulateArgs;
@@ -262,6 +263,16 @@ fn honoured_flags(model: &str) -> &'static [&'static str] {
         "leaderless" => &["--quorum", "--seeds"],
         "causal" => &["--mutant", "--seeds", "--trace"],
         "retry-storm" => &[],
+        "txn" => &[
+            "--groups",
+            "--commit",
+            "--seeds",
+            "--faults",
+            "--mutant",
+            "--latency-ms",
+            "--clients",
+            "--duration",
+        ],
         _ => &[
             "--protocol",
             "--nodes",
@@ -331,6 +342,8 @@ fn flags_given(args: &SimulateArgs) -> Vec<&'static str> {
         ("--mode", args.mode != d.mode),
         ("--quorum", args.quorum != d.quorum),
         ("--backups", args.backups != d.backups),
+        ("--groups", args.groups != d.groups),
+        ("--commit", args.commit != d.commit),
     ];
     given
         .into_iter()
@@ -375,10 +388,11 @@ pub fn run(args: &SimulateArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) 
         "retry-storm" => return retry_storm::run(args, stdout),
         "leaderless" => return leaderless::run(args, stdout, stderr),
         "causal" => return causal::run(args, stdout, stderr),
+        "txn" => return txn::run(args, stdout, stderr),
         other => return fail(
             stderr,
             &format!(
-                "--model must be consensus, replication, leaderless, causal or retry-storm, got {other:?}"
+                "--model must be consensus, replication, leaderless, causal, retry-storm or txn, got {other:?}"
             ),
         ),
     }
