@@ -23,7 +23,11 @@ fn assert_clean(results: &[RunResult]) {
             r.anomalies,
             r.violations
         );
-        assert!(r.stats.commits.len() > 20, "seed {}: too few commits", r.seed);
+        assert!(
+            r.stats.commits.len() > 20,
+            "seed {}: too few commits",
+            r.seed
+        );
     }
 }
 
@@ -66,7 +70,12 @@ fn findings(mutant: TxnMutant) -> Vec<String> {
     for protocol in [CommitProtocol::Parallel, CommitProtocol::TwoPhase] {
         let results = campaign(protocol, Some(mutant), 3);
         let caught = results.iter().filter(|r| r.failed()).count();
-        assert!(caught > 0, "{} not caught under {}", mutant.name(), protocol.name());
+        assert!(
+            caught > 0,
+            "{} not caught under {}",
+            mutant.name(),
+            protocol.name()
+        );
         for r in results {
             found.extend(r.anomalies);
             found.extend(r.violations);

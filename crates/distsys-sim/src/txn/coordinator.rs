@@ -13,7 +13,9 @@
 //! missing record; a STAGING record is committed iff every participant prepared (`Probe`
 //! refuses a prepare that has not arrived, so the answer cannot change afterwards).
 
-use super::types::{Command, CommitProtocol, GroupId, Op, ReadResult, RecordState, Reply, TxnId, TxnMeta, Ts};
+use super::types::{
+    Command, CommitProtocol, GroupId, Op, ReadResult, RecordState, Reply, Ts, TxnId, TxnMeta,
+};
 use super::TxnMutant;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -222,15 +224,17 @@ impl Coordinator {
                 job.staged = Some(state);
                 self.after_prepare(p.txn);
             }
-            (Phase::ReadRecord, Reply::Record(state)) if is_recover(&p.request.command) => match state {
-                RecordState::Staging => {
-                    job.phase = Phase::Probe;
-                    for g in job.meta.participants.clone() {
-                        self.send(p.txn, g, Command::Probe { txn: p.txn });
+            (Phase::ReadRecord, Reply::Record(state)) if is_recover(&p.request.command) => {
+                match state {
+                    RecordState::Staging => {
+                        job.phase = Phase::Probe;
+                        for g in job.meta.participants.clone() {
+                            self.send(p.txn, g, Command::Probe { txn: p.txn });
+                        }
                     }
+                    decided => self.resolve(p.txn, decided == RecordState::Committed),
                 }
-                decided => self.resolve(p.txn, decided == RecordState::Committed),
-            },
+            }
             (Phase::Probe, Reply::Prepared(prepared)) => {
                 job.probes.insert(group, prepared);
                 if job.probes.len() == job.meta.participants.len() {
@@ -370,11 +374,23 @@ impl Coordinator {
         job.phase = Phase::Resolve;
         // A recoverer does not know which participants hold intents: it resolves them all.
         let targets: Vec<(GroupId, Vec<Op>)> = if job.ops.is_empty() {
-            job.meta.participants.iter().map(|g| (*g, Vec::new())).collect()
+            job.meta
+                .participants
+                .iter()
+                .map(|g| (*g, Vec::new()))
+                .collect()
         } else {
             job.ops
                 .iter()
-                .map(|(g, ops)| (*g, ops.iter().copied().filter(|op| op.writes()).collect::<Vec<_>>()))
+                .map(|(g, ops)| {
+                    (
+                        *g,
+                        ops.iter()
+                            .copied()
+                            .filter(|op| op.writes())
+                            .collect::<Vec<_>>(),
+                    )
+                })
                 .filter(|(_, writes)| !writes.is_empty())
                 .collect()
         };
@@ -384,7 +400,15 @@ impl Coordinator {
             return;
         }
         for (group, writes) in targets {
-            self.send(txn, group, Command::Resolve { txn, commit, writes });
+            self.send(
+                txn,
+                group,
+                Command::Resolve {
+                    txn,
+                    commit,
+                    writes,
+                },
+            );
         }
     }
 }

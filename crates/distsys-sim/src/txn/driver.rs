@@ -6,7 +6,7 @@
 use super::coordinator::{Answer, Coordinator, Outcome, ReqId, Request};
 use super::invariants::Oracle;
 use super::store::GroupStore;
-use super::types::{Command, GroupId, Op, Reply, TxnId, Ts, Value};
+use super::types::{Command, GroupId, Op, Reply, Ts, TxnId, Value};
 use super::workload::{attempt_ops, KeySpace, Recorder};
 use super::{RunStats, TxnSimConfig};
 use crate::queue::EventQueue;
@@ -48,13 +48,27 @@ enum Net {
 
 #[derive(Debug)]
 enum Event {
-    Deliver { from: NodeId, to: NodeId, net: Net },
+    Deliver {
+        from: NodeId,
+        to: NodeId,
+        net: Net,
+    },
     Tick,
     Scan,
-    ClientStart { client: usize },
-    Timeout { node: NodeId, epoch: u64, id: ReqId, attempt: u32, rotate: bool },
+    ClientStart {
+        client: usize,
+    },
+    Timeout {
+        node: NodeId,
+        epoch: u64,
+        id: ReqId,
+        attempt: u32,
+        rotate: bool,
+    },
     Crash,
-    Restart { node: NodeId },
+    Restart {
+        node: NodeId,
+    },
     Partition,
     Heal,
 }
@@ -298,7 +312,11 @@ impl Run {
             n.disks = n.replicas.drain(..).map(|r| r.disk).collect();
             // The clients coordinated there lose their transactions: indeterminate.
             for c in 0..self.clients.len() {
-                if self.clients[c].current.as_ref().is_some_and(|a| a.node == node) {
+                if self.clients[c]
+                    .current
+                    .as_ref()
+                    .is_some_and(|a| a.node == node)
+                {
                     self.finish_attempt(c, None, 0);
                 }
             }
@@ -320,7 +338,8 @@ impl Run {
 
     fn send(&mut self, from: NodeId, to: NodeId, net: Net) {
         if from == to {
-            self.queue.push(self.now + 10, Event::Deliver { from, to, net });
+            self.queue
+                .push(self.now + 10, Event::Deliver { from, to, net });
             return;
         }
         let faulty = self.cfg.faults && self.now < self.quiet_at();
@@ -333,9 +352,17 @@ impl Run {
         if duplicate {
             let again = net.clone();
             let later = delay + self.rng.random_range(0..=latency * 4);
-            self.queue.push(self.now + later, Event::Deliver { from, to, net: again });
+            self.queue.push(
+                self.now + later,
+                Event::Deliver {
+                    from,
+                    to,
+                    net: again,
+                },
+            );
         }
-        self.queue.push(self.now + delay, Event::Deliver { from, to, net });
+        self.queue
+            .push(self.now + delay, Event::Deliver { from, to, net });
     }
 
     fn deliver(&mut self, from: NodeId, to: NodeId, net: Net) {
@@ -399,7 +426,9 @@ impl Run {
         match proposed {
             Some(index) => {
                 let term = replica.raft.term();
-                replica.waiting.insert(index, (term, from, epoch, request.id));
+                replica
+                    .waiting
+                    .insert(index, (term, from, epoch, request.id));
                 self.pump(node, group);
             }
             None => {

@@ -65,8 +65,9 @@ impl Oracle {
                     Some(_) => "intent-outlives-record",
                     None => "unresolved-intent",
                 };
-                self.violations
-                    .insert(format!("{what}: txn {txn} still has an intent in group {g}"));
+                self.violations.insert(format!(
+                    "{what}: txn {txn} still has an intent in group {g}"
+                ));
             }
         }
         for ((g, key, value), count) in &installed {
@@ -83,8 +84,7 @@ impl Oracle {
             let visible = writes
                 .iter()
                 .filter(|(g, op)| {
-                    written_value(*op)
-                        .is_some_and(|v| installed.contains_key(&(*g, op.key(), v)))
+                    written_value(*op).is_some_and(|v| installed.contains_key(&(*g, op.key(), v)))
                 })
                 .count();
             if visible != 0 && visible != writes.len() {

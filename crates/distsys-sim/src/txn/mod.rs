@@ -126,7 +126,7 @@ impl TxnSimConfig {
 
 /// List-append on even seeds, rw-register on odd ones.
 pub fn model_for_seed(seed: u64) -> TxnModel {
-    if seed % 2 == 0 {
+    if seed.is_multiple_of(2) {
         TxnModel::ListAppend
     } else {
         TxnModel::RwRegister
@@ -247,3 +247,6 @@ pub fn percentile<T: Copy + Default>(sorted: &[T], p: f64) -> T {
     let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
+
+#[cfg(test)]
+mod tests;

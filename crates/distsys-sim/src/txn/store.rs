@@ -8,9 +8,7 @@
 //! served at a later timestamp. Reads at `ts` see the committed versions below `ts`, so the
 //! committed transactions are serializable in timestamp order.
 
-use super::types::{
-    Command, Key, Op, ReadResult, RecordState, Reply, TxnId, TxnMeta, Ts, Value,
-};
+use super::types::{Command, Key, Op, ReadResult, RecordState, Reply, Ts, TxnId, TxnMeta, Value};
 use super::TxnMutant;
 use distsys_check::txn::TxnModel;
 use std::collections::{BTreeMap, BTreeSet};
@@ -181,7 +179,9 @@ impl GroupStore {
             .locks
             .get(&key)
             .is_some_and(|holders| holders.iter().any(|&t| t != txn));
-        if intent && !(self.mutant == Some(TxnMutant::ReadUncommittedIntents) && !op.writes()) {
+        // The mutant lets reads pass other transactions' intents.
+        let reads_through = self.mutant == Some(TxnMutant::ReadUncommittedIntents) && !op.writes();
+        if intent && !reads_through {
             return true;
         }
         if op.writes() {

@@ -148,7 +148,11 @@ impl Recorder {
 
     /// The micro-operations with the reads filled in; a group that returned no reads (only a
     /// seeded bug commits without one) has its reads left out.
-    fn completed_mops(&mut self, at: usize, reads: &BTreeMap<GroupId, Vec<ReadResult>>) -> Vec<Mop> {
+    fn completed_mops(
+        &mut self,
+        at: usize,
+        reads: &BTreeMap<GroupId, Vec<ReadResult>>,
+    ) -> Vec<Mop> {
         let ops = self.ops[at].clone();
         let mut mops = Vec::new();
         for (group, group_ops) in &ops {

@@ -6,8 +6,8 @@ mod causal;
 mod leaderless;
 mod replication;
 mod retry_storm;
-mod txn;
 pub mod summary;
+mod txn;
 
 use crate::cli::SimulateArgs;
 use crate::EXIT_OK;

@@ -46,7 +46,10 @@ fn setup(args: &SimulateArgs) -> Result<(TxnSimConfig, Vec<CommitProtocol>, u64)
     };
     let seeds = args.seeds.unwrap_or(1);
     if !(1..=super::MAX_SEEDS).contains(&seeds) {
-        return Err(format!("--seeds must be 1..={}, got {seeds}", super::MAX_SEEDS));
+        return Err(format!(
+            "--seeds must be 1..={}, got {seeds}",
+            super::MAX_SEEDS
+        ));
     }
     let mut config = TxnSimConfig::new(args.seed, args.groups);
     config.faults = faults;
@@ -109,7 +112,8 @@ fn print_protocol(protocol: CommitProtocol, results: &[RunResult], out: &mut dyn
     }
     latencies.sort_unstable();
     rounds.sort_unstable();
-    let mean_rounds = rounds.iter().map(|&r| f64::from(r)).sum::<f64>() / rounds.len().max(1) as f64;
+    let mean_rounds =
+        rounds.iter().map(|&r| f64::from(r)).sum::<f64>() / rounds.len().max(1) as f64;
     let ms = |us: u64| us as f64 / 1_000.0;
     let pct = |n: u64, d: u64| 100.0 * n as f64 / d.max(1) as f64;
     let _ = writeln!(out, "{}:", describe(protocol));
