@@ -116,6 +116,19 @@ fn coordinator_only_decision_is_caught_as_an_atomicity_violation() {
 }
 
 #[test]
+fn coordinator_only_decision_loses_an_acknowledged_commit_when_the_coordinator_crashes() {
+    // The consequence, not just the missing record: within 16 seeds a coordinator crashes
+    // between acknowledging and resolving, a recoverer finds no record and aborts.
+    let mut config = TxnSimConfig::new(1, 3);
+    config.mutant = Some(TxnMutant::CoordinatorOnlyDecision);
+    let found: Vec<String> = run_campaign(&config, 16)
+        .into_iter()
+        .flat_map(|r| r.violations)
+        .collect();
+    assert_found(&found, "lost-commit");
+}
+
+#[test]
 fn non_idempotent_commit_retry_is_caught_as_duplicate_appends() {
     let found = findings(TxnMutant::NonIdempotentCommitRetry);
     assert_found(&found, "duplicate-elements");
