@@ -307,6 +307,17 @@ pub enum BenchTarget {
         #[arg(long, default_value_t = 10, value_parser = Ranged::<u64>::new().range(1..=3600))]
         seconds: u64,
     },
+    /// Transactions over 4 Raft groups in the simulator, classic 2PC against parallel commits
+    /// at 1 and 50 ms one-way latency, Zipf(0.99) keys, no faults: commit latency in virtual ms
+    /// and consensus rounds, throughput, aborts.
+    TxnProtocols {
+        /// Virtual seconds of client activity per run.
+        #[arg(long, default_value_t = 5, value_parser = Ranged::<u64>::new().range(1..=3600))]
+        seconds: u64,
+        /// Seeds per cell.
+        #[arg(long, default_value_t = 3, value_parser = Ranged::<u64>::new().range(1..=1000))]
+        seeds: u64,
+    },
     /// Raft core throughput in-process without I/O (committed entries/s), against TiKV's
     /// raft-rs in the same harness when built with `--features raft-rs`.
     Raft {

@@ -13,7 +13,7 @@ use crate::queue::EventQueue;
 use distsys_consensus::raft::{Config as RaftConfig, Raft};
 use distsys_consensus::{Index, Message, NodeId, Persisted, Role, Term};
 use distsys_patterns::clock::Hlc;
-use distsys_patterns::partitioning::mix;
+use distsys_patterns::partitioning::{mix, Zipf};
 use distsys_patterns::retry::RetryPolicy;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -118,6 +118,7 @@ pub struct Run {
     nodes: Vec<Node>,
     isolated: Option<NodeId>,
     space: KeySpace,
+    zipf: Option<Zipf>,
     clients: Vec<Client>,
     next_txn: TxnId,
     next_value: Value,
@@ -147,7 +148,9 @@ impl Run {
                 seen: BTreeMap::new(),
             })
             .collect();
-        let space = KeySpace::new(cfg.keys_per_group * cfg.groups as u32, cfg.groups);
+        let key_count = cfg.keys_per_group * cfg.groups as u32;
+        let space = KeySpace::new(key_count, cfg.groups);
+        let key_count = key_count as usize;
         let clients = (0..cfg.clients)
             .map(|_| Client {
                 shape: Vec::new(),
@@ -163,6 +166,7 @@ impl Run {
             nodes,
             isolated: None,
             space,
+            zipf: cfg.zipf.map(|e| Zipf::new(key_count, e)),
             clients,
             next_txn: 1,
             next_value: 1_000,
@@ -188,7 +192,7 @@ impl Run {
         self.queue.push(TICK_US, Event::Tick);
         self.queue.push(SCAN_US, Event::Scan);
         for client in 0..self.cfg.clients {
-            let at = 400 * MS + self.rng.random_range(0..20 * MS);
+            let at = self.cfg.clients_start_ms() * MS + self.rng.random_range(0..20 * MS);
             self.queue.push(at, Event::ClientStart { client });
         }
         if self.cfg.faults {
@@ -208,13 +212,13 @@ impl Run {
 
     /// When faults and new transactions stop (the rest of the run lets recovery settle).
     fn quiet_at(&self) -> u64 {
-        self.cfg.duration_ms * MS * 6 / 10
+        self.cfg.quiet_ms() * MS
     }
 
     fn raft_config(&self, node: NodeId) -> RaftConfig {
         let voters = (1..=self.cfg.nodes as NodeId).collect();
         let mut config = RaftConfig::new(node, voters);
-        let min = (150 * MS).max(20 * self.cfg.latency_ms * MS);
+        let min = self.cfg.election_min_ms() * MS;
         config.election_timeout_min_us = min;
         config.election_timeout_max_us = 2 * min;
         config.heartbeat_us = min / 4;
@@ -560,7 +564,10 @@ impl Run {
             return;
         };
         if self.clients[client].tries == 0 {
-            self.clients[client].shape = self.space.shape(&mut self.rng);
+            self.clients[client].shape = match &self.zipf {
+                Some(zipf) => self.space.skewed_shape(zipf, &mut self.rng),
+                None => self.space.shape(&mut self.rng),
+            };
             self.stats.transactions += 1;
         }
         self.clients[client].tries += 1;

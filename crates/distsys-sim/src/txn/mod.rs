@@ -102,6 +102,9 @@ pub struct TxnSimConfig {
     pub model: TxnModel,
     /// A seeded bug.
     pub mutant: Option<TxnMutant>,
+    /// Keys drawn by Zipf rank with this exponent over every key (2 to 4 operations), instead
+    /// of uniformly within 1 to 4 groups.
+    pub zipf: Option<f64>,
 }
 
 impl TxnSimConfig {
@@ -120,7 +123,24 @@ impl TxnSimConfig {
             protocol: CommitProtocol::Parallel,
             model: model_for_seed(seed),
             mutant: None,
+            zipf: None,
         }
+    }
+
+    /// Raft's minimum election timeout, in ms: 150, or 20 one-way latencies if longer.
+    pub fn election_min_ms(&self) -> u64 {
+        150.max(20 * self.latency_ms)
+    }
+
+    /// When clients start, in virtual ms: after two election timeouts, so groups have leaders.
+    pub fn clients_start_ms(&self) -> u64 {
+        2 * self.election_min_ms() + 100
+    }
+
+    /// When faults and new transactions stop, in virtual ms (60% of the run; the rest lets
+    /// recovery settle before the end-of-run checks).
+    pub fn quiet_ms(&self) -> u64 {
+        self.duration_ms * 6 / 10
     }
 }
 

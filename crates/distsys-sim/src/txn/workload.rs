@@ -4,7 +4,7 @@
 use super::coordinator::Outcome;
 use super::types::{GroupId, Key, Op, ReadResult, Value};
 use distsys_check::txn::{Mop, ReadValue, Status, Txn, TxnHistory, TxnModel};
-use distsys_patterns::partitioning::{key_hash, Jump};
+use distsys_patterns::partitioning::{key_hash, Jump, Zipf};
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
@@ -54,6 +54,18 @@ impl KeySpace {
             }
         }
         shape
+    }
+}
+
+impl KeySpace {
+    /// A skewed transaction: 2 to 4 operations on keys drawn by Zipf rank over every key.
+    pub fn skewed_shape(&self, zipf: &Zipf, rng: &mut ChaCha8Rng) -> Vec<(Key, bool)> {
+        (0..rng.random_range(2..=4))
+            .map(|_| {
+                let key = zipf.rank(rng.random::<f64>()) as Key;
+                (key, rng.random_bool(0.5))
+            })
+            .collect()
     }
 }
 
