@@ -64,6 +64,29 @@ impl TxnMutant {
     }
 }
 
+impl TxnMutant {
+    /// What the bug does and what catches it.
+    pub fn description(self) -> &'static str {
+        match self {
+            TxnMutant::SkipWwConflictCheck => {
+                "writes skip the conflict checks: lost updates (G2, G-single, lost-update)"
+            }
+            TxnMutant::ReadUncommittedIntents => {
+                "reads see uncommitted intents: aborted reads (G1a)"
+            }
+            TxnMutant::CommitWithoutAllPrepared => {
+                "commits although a participant refused: partial commits (atomicity)"
+            }
+            TxnMutant::CoordinatorOnlyDecision => {
+                "the decision is kept by the coordinator only: lost on its crash (atomicity, lost-commit)"
+            }
+            TxnMutant::NonIdempotentCommitRetry => {
+                "a repeated commit installs the writes again (duplicate-elements, duplicate-install)"
+            }
+        }
+    }
+}
+
 impl std::str::FromStr for TxnMutant {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {

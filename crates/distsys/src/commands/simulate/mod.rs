@@ -376,7 +376,10 @@ fn refuse_unhonoured_flags(args: &SimulateArgs) -> Result<(), String> {
 
 pub fn run(args: &SimulateArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> i32 {
     if args.list_mutants {
-        list_mutants(&args.protocol, stdout);
+        match args.model.as_str() {
+            "txn" => txn::list_mutants(stdout),
+            _ => list_mutants(&args.protocol, stdout),
+        }
         return EXIT_OK;
     }
     if let Err(e) = refuse_unhonoured_flags(args) {

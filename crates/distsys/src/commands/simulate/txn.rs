@@ -62,6 +62,13 @@ fn setup(args: &SimulateArgs) -> Result<(TxnSimConfig, Vec<CommitProtocol>, u64)
     Ok((config, protocols, seeds))
 }
 
+/// `--model txn --list-mutants`.
+pub(super) fn list_mutants(stdout: &mut dyn Write) {
+    for mutant in TxnMutant::ALL {
+        let _ = writeln!(stdout, "{:<28} {}", mutant.name(), mutant.description());
+    }
+}
+
 /// `--model txn`.
 pub(super) fn run(args: &SimulateArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> i32 {
     let (config, protocols, seeds) = match setup(args) {
