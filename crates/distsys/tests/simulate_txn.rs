@@ -19,8 +19,10 @@ fn a_clean_campaign_exits_0_with_both_protocols_checked() {
         "{out}"
     );
     assert_eq!(
-        out.matches("serializable in 4 of 4 runs; anomalies: none; invariant violations: 0")
-            .count(),
+        out.matches(
+            "strong-session-serializable in 4 of 4 runs; anomalies: none; invariant violations: 0"
+        )
+        .count(),
         2,
         "{out}"
     );

@@ -12,7 +12,7 @@ use super::{RunStats, TxnSimConfig};
 use crate::queue::EventQueue;
 use distsys_consensus::raft::{Config as RaftConfig, Raft};
 use distsys_consensus::{Index, Message, NodeId, Persisted, Role, Term};
-use distsys_patterns::clock::Hlc;
+use distsys_patterns::clock::{Hlc, HlcTimestamp};
 use distsys_patterns::partitioning::{mix, Zipf};
 use distsys_patterns::retry::RetryPolicy;
 use rand::{RngExt, SeedableRng};
@@ -97,6 +97,7 @@ struct Node {
 
 struct Attempt {
     txn: TxnId,
+    stamp: HlcTimestamp,
     at: usize,
     node: NodeId,
     started: u64,
@@ -105,6 +106,9 @@ struct Attempt {
 
 struct Client {
     shape: Vec<(u32, bool)>,
+    /// The timestamp of the client's last commit: its next transaction's HLC reading is
+    /// after it, so a client's transactions serialize in its own order (session order).
+    last_commit: Option<HlcTimestamp>,
     tries: u32,
     current: Option<Attempt>,
 }
@@ -154,6 +158,7 @@ impl Run {
         let clients = (0..cfg.clients)
             .map(|_| Client {
                 shape: Vec::new(),
+                last_commit: None,
                 tries: 0,
                 current: None,
             })
@@ -582,17 +587,24 @@ impl Run {
         let at = self.recorder.invoke(client, &ops);
         self.attempts.insert(txn, at);
         let writes = ops.values().flatten().any(|op: &Op| op.writes());
+        self.stats.attempts += 1;
+        let n = &mut self.nodes[node as usize - 1];
+        let physical = (self.now / MS).saturating_add_signed(n.skew_ms);
+        let stamp = match self.clients[client].last_commit {
+            Some(last) => n
+                .hlc
+                .update(last, physical)
+                .unwrap_or_else(|_| n.hlc.now(physical)),
+            None => n.hlc.now(physical),
+        };
         self.clients[client].current = Some(Attempt {
             txn,
+            stamp,
             at,
             node,
             started: self.now,
             writes,
         });
-        self.stats.attempts += 1;
-        let n = &mut self.nodes[node as usize - 1];
-        let physical = (self.now / MS).saturating_add_signed(n.skew_ms);
-        let stamp = n.hlc.now(physical);
         let ts = Ts {
             wall_ms: stamp.wall_ms,
             logical: stamp.logical,
@@ -628,6 +640,7 @@ impl Run {
                         .push((self.now - attempt.started, rounds));
                 }
                 c.tries = 0;
+                c.last_commit = Some(attempt.stamp);
                 self.rng.random_range(0..=2)
             }
             Some(Outcome::Aborted) => {

@@ -5,8 +5,9 @@ use super::parse_duration_ms;
 use crate::cli::SimulateArgs;
 use crate::commands::fail;
 use crate::{EXIT_CHECK_FAILED, EXIT_OK};
+use distsys_check::txn::TxnVerdict;
 use distsys_sim::txn::{
-    percentile, run_campaign, CommitProtocol, RunResult, TxnMutant, TxnSimConfig,
+    percentile, run_campaign, CommitProtocol, RunResult, TxnMutant, TxnSimConfig, CLAIMED,
 };
 use std::io::Write;
 
@@ -154,9 +155,14 @@ fn print_protocol(protocol: CommitProtocol, results: &[RunResult], out: &mut dyn
     classes.sort();
     classes.dedup();
     let violations: usize = results.iter().map(|r| r.violations.len()).sum();
+    let strict = results
+        .iter()
+        .filter(|r| r.strict == TxnVerdict::Valid)
+        .count();
     let _ = writeln!(
         out,
-        "  checked:        serializable in {} of {} runs; anomalies: {}; invariant violations: {}",
+        "  checked:        {} in {} of {} runs; anomalies: {}; invariant violations: {}",
+        CLAIMED.name(),
         results.len() - results.iter().filter(|r| !r.anomalies.is_empty()).count(),
         results.len(),
         if classes.is_empty() {
@@ -165,6 +171,12 @@ fn print_protocol(protocol: CommitProtocol, results: &[RunResult], out: &mut dyn
             classes.join(", ")
         },
         violations,
+    );
+    let _ = writeln!(
+        out,
+        "  not claimed:    strict-serializable in {strict} of {} runs (HLC timestamps on skewed \
+         clocks can order a later transaction first)",
+        results.len()
     );
     if let Some(first) = failures.first() {
         let _ = writeln!(
