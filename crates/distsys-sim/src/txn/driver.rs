@@ -201,8 +201,9 @@ impl Run {
             self.queue.push(at, Event::ClientStart { client });
         }
         if self.cfg.faults {
-            self.queue.push(800 * MS, Event::Crash);
-            self.queue.push(1_200 * MS, Event::Partition);
+            let scale = self.fault_scale();
+            self.queue.push(800 * MS * scale, Event::Crash);
+            self.queue.push(1_200 * MS * scale, Event::Partition);
         }
         let end = self.cfg.duration_ms * MS;
         while let Some((time, event)) = self.queue.pop() {
@@ -213,6 +214,12 @@ impl Run {
             self.handle(event);
         }
         self.finish()
+    }
+
+    /// Fault durations and intervals scale with the election timeout (1 at 1 ms latency), so
+    /// groups can elect leaders between faults at any latency.
+    fn fault_scale(&self) -> u64 {
+        (self.cfg.election_min_ms() / 150).max(1)
     }
 
     /// When faults and new transactions stop (the rest of the run lets recovery settle).
@@ -298,10 +305,11 @@ impl Run {
             Event::Restart { node } => self.boot(node),
             Event::Partition => {
                 if self.now < self.quiet_at() {
+                    let scale = self.fault_scale();
                     self.isolated = Some(self.rng.random_range(1..=self.cfg.nodes as NodeId));
-                    let heal = self.rng.random_range(100 * MS..800 * MS);
+                    let heal = self.rng.random_range(100 * MS..800 * MS) * scale;
                     self.queue.push(self.now + heal, Event::Heal);
-                    let next = heal + self.rng.random_range(300 * MS..1_200 * MS);
+                    let next = heal + self.rng.random_range(300 * MS..1_200 * MS) * scale;
                     self.queue.push(self.now + next, Event::Partition);
                 }
             }
@@ -313,8 +321,9 @@ impl Run {
         if self.now >= self.quiet_at() {
             return;
         }
+        let scale = self.fault_scale();
         let node = self.rng.random_range(1..=self.cfg.nodes as NodeId);
-        let down = self.rng.random_range(100 * MS..600 * MS);
+        let down = self.rng.random_range(100 * MS..600 * MS) * scale;
         if self.nodes.iter().all(|n| n.up) {
             let n = &mut self.nodes[node as usize - 1];
             n.up = false;
@@ -331,7 +340,7 @@ impl Run {
             }
             self.queue.push(self.now + down, Event::Restart { node });
         }
-        let next = down + self.rng.random_range(300 * MS..1_000 * MS);
+        let next = down + self.rng.random_range(300 * MS..1_000 * MS) * scale;
         self.queue.push(self.now + next, Event::Crash);
     }
 
