@@ -293,14 +293,5 @@ pub fn run_campaign(config: &TxnSimConfig, seeds: u64) -> Vec<RunResult> {
         .collect()
 }
 
-/// A percentile (nearest rank) of sorted values.
-pub fn percentile<T: Copy + Default>(sorted: &[T], p: f64) -> T {
-    if sorted.is_empty() {
-        return T::default();
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
 #[cfg(test)]
 mod tests;

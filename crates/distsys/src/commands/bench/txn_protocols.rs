@@ -1,7 +1,8 @@
 //! `distsys bench txn-protocols`: classic 2PC against parallel commits in the simulator.
 
 use crate::EXIT_OK;
-use distsys_sim::txn::{percentile, run_campaign, CommitProtocol, RunResult, TxnSimConfig};
+use distsys_sim::stats::percentile;
+use distsys_sim::txn::{run_campaign, CommitProtocol, RunResult, TxnSimConfig};
 use std::io::Write;
 
 /// One cell's configuration: 4 groups of 25 keys, Zipf(0.99) keys, 16 clients, no faults,
@@ -74,9 +75,9 @@ fn print_row(
         "{:<9} {:>6}ms {:>9.1} {:>9.1} {:>11} {:>11.2} {:>12.0} {:>7.1}%{}",
         protocol.name(),
         latency_ms,
-        percentile(&latencies, 50.0) as f64 / 1_000.0,
-        percentile(&latencies, 99.0) as f64 / 1_000.0,
-        percentile(&rounds, 50.0),
+        percentile(&latencies, 0.5).unwrap_or_default() as f64 / 1_000.0,
+        percentile(&latencies, 0.99).unwrap_or_default() as f64 / 1_000.0,
+        percentile(&rounds, 0.5).unwrap_or_default(),
         mean_rounds,
         commits / active_seconds.max(1) as f64,
         100.0 * aborts as f64 / attempts.max(1) as f64,

@@ -6,9 +6,8 @@ use crate::cli::SimulateArgs;
 use crate::commands::fail;
 use crate::{EXIT_CHECK_FAILED, EXIT_OK};
 use distsys_check::txn::TxnVerdict;
-use distsys_sim::txn::{
-    percentile, run_campaign, CommitProtocol, RunResult, TxnMutant, TxnSimConfig, CLAIMED,
-};
+use distsys_sim::stats::percentile;
+use distsys_sim::txn::{run_campaign, CommitProtocol, RunResult, TxnMutant, TxnSimConfig, CLAIMED};
 use std::io::Write;
 
 /// Most groups a run takes (each adds a Raft replica per node).
@@ -140,10 +139,10 @@ fn print_protocol(protocol: CommitProtocol, results: &[RunResult], out: &mut dyn
         out,
         "  commit latency: p50 {:.1} ms, p99 {:.1} ms virtual; p50 {}, p99 {}, mean {:.2} \
          consensus rounds ({} committed read-write transactions)",
-        ms(percentile(&latencies, 50.0)),
-        ms(percentile(&latencies, 99.0)),
-        percentile(&rounds, 50.0),
-        percentile(&rounds, 99.0),
+        ms(percentile(&latencies, 0.5).unwrap_or_default()),
+        ms(percentile(&latencies, 0.99).unwrap_or_default()),
+        percentile(&rounds, 0.5).unwrap_or_default(),
+        percentile(&rounds, 0.99).unwrap_or_default(),
         mean_rounds,
         latencies.len(),
     );
