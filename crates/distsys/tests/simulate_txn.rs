@@ -52,6 +52,38 @@ fn a_seeded_bug_exits_1_naming_its_anomaly() {
 }
 
 #[test]
+fn the_history_file_goes_through_check_txn() {
+    let path = std::env::temp_dir().join(format!("distsys-txn-{}.jsonl", std::process::id()));
+    let p = path.to_string_lossy().into_owned();
+    let (code, out, err) = run_in_process(
+        &[
+            "simulate",
+            "--model",
+            "txn",
+            "--seed",
+            "2",
+            "--commit",
+            "parallel",
+            "--history",
+            &p,
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = run_in_process(
+        &[
+            "check-txn",
+            &p,
+            "--consistency",
+            "strong-session-serializable",
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    std::fs::remove_file(&path).ok();
+}
+
+#[test]
 fn the_mutants_are_listed() {
     let (code, out, _) = run_in_process(&["simulate", "--model", "txn", "--list-mutants"], "");
     assert_eq!(code, 0);

@@ -105,6 +105,9 @@ struct Attempt {
 }
 
 struct Client {
+    /// The history's process: a new one after an indeterminate attempt (Jepsen's rule, since
+    /// the old one may still be running it).
+    process: u64,
     shape: Vec<(u32, bool)>,
     /// The timestamp of the client's last commit: its next transaction's HLC reading is
     /// after it, so a client's transactions serialize in its own order (session order).
@@ -156,7 +159,8 @@ impl Run {
         let space = KeySpace::new(key_count, cfg.groups);
         let key_count = key_count as usize;
         let clients = (0..cfg.clients)
-            .map(|_| Client {
+            .map(|c| Client {
+                process: c as u64,
                 shape: Vec::new(),
                 last_commit: None,
                 tries: 0,
@@ -593,7 +597,7 @@ impl Run {
         );
         let txn = self.next_txn;
         self.next_txn += 1;
-        let at = self.recorder.invoke(client, &ops);
+        let at = self.recorder.invoke(self.clients[client].process, &ops);
         self.attempts.insert(txn, at);
         let writes = ops.values().flatten().any(|op: &Op| op.writes());
         self.stats.attempts += 1;
@@ -670,6 +674,7 @@ impl Run {
             None => {
                 self.stats.indeterminate += 1;
                 c.tries = 0;
+                c.process += self.cfg.clients as u64;
                 10
             }
         };

@@ -102,15 +102,15 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// Records an invocation; returns its position.
-    pub fn invoke(&mut self, client: usize, ops: &BTreeMap<GroupId, Vec<Op>>) -> usize {
+    /// Records an invocation by `process`; returns its position.
+    pub fn invoke(&mut self, process: u64, ops: &BTreeMap<GroupId, Vec<Op>>) -> usize {
         let mops = ops
             .values()
             .flatten()
             .map(|op| self.mop(*op, None))
             .collect();
         self.history.txns.push(Txn {
-            process: Some(client as u64),
+            process: Some(process),
             status: Status::Info,
             mops,
             invoked_at: self.events,

@@ -272,6 +272,7 @@ fn honoured_flags(model: &str) -> &'static [&'static str] {
             "--latency-ms",
             "--clients",
             "--duration",
+            "--history",
         ],
         _ => &[
             "--protocol",

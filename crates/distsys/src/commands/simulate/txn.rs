@@ -90,6 +90,11 @@ pub(super) fn run(args: &SimulateArgs, stdout: &mut dyn Write, stderr: &mut dyn 
         config.seed,
         config.mutant.map_or("none", TxnMutant::name),
     );
+    if let Some(path) = &args.history {
+        if let Err(e) = write_history(path, &config, protocols[0]) {
+            return fail(stderr, &e);
+        }
+    }
     let mut failed = false;
     for protocol in protocols {
         let mut c = config.clone();
@@ -102,6 +107,21 @@ pub(super) fn run(args: &SimulateArgs, stdout: &mut dyn Write, stderr: &mut dyn 
     } else {
         EXIT_OK
     }
+}
+
+/// `--history`: the first seed's history under the first protocol, as JSON Lines for
+/// `distsys check-txn` (the run is deterministic, so it is the run the summary counts).
+fn write_history(
+    path: &str,
+    config: &TxnSimConfig,
+    protocol: CommitProtocol,
+) -> Result<(), String> {
+    let mut c = config.clone();
+    c.protocol = protocol;
+    c.model = distsys_sim::txn::model_for_seed(c.seed);
+    let outcome = distsys_sim::txn::driver::Run::new(&c).run();
+    let text = distsys_check::txn::generate::to_jsonl(&outcome.history);
+    std::fs::write(path, text).map_err(|e| format!("cannot write history {path}: {e}"))
 }
 
 /// Prints one protocol's figures; returns whether some run failed.
