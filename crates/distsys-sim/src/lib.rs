@@ -23,7 +23,8 @@
 //!   and fault count, and one fault beyond tolerance;
 //! - [`faults`] (the fault vocabulary and the partition model), [`queue`], [`trace`],
 //!   [`metrics`] (Prometheus text of a campaign), [`stats`];
-//! - the other models: [`replication`], [`leaderless`], [`causal`], [`retry_storm`].
+//! - the other models: [`replication`], [`leaderless`], [`causal`], [`retry_storm`], and
+//!   [`txn`] (transactions over many Raft groups: 2PC and parallel commits).
 //!
 //! Adding a protocol: one module of [`protocols`] and one line of [`registry::BUILTIN`]; see
 //! `docs/protocols.md`, which walks through a toy protocol written against the public API only
@@ -44,6 +45,7 @@ pub mod sim;
 pub mod stats;
 pub mod sweep;
 pub mod trace;
+pub mod txn;
 
 pub use campaign::{first_failure, run_campaign, run_one, shard_range, CampaignReport, FailedRun};
 pub use faults::{Fault, FaultSet};

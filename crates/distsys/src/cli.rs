@@ -307,6 +307,17 @@ pub enum BenchTarget {
         #[arg(long, default_value_t = 10, value_parser = Ranged::<u64>::new().range(1..=3600))]
         seconds: u64,
     },
+    /// Transactions over 4 Raft groups in the simulator, classic 2PC against parallel commits
+    /// at 1 and 50 ms one-way latency, Zipf(0.99) keys, no faults: commit latency in virtual ms
+    /// and consensus rounds, throughput, aborts.
+    TxnProtocols {
+        /// Virtual seconds of client activity per run.
+        #[arg(long, default_value_t = 5, value_parser = Ranged::<u64>::new().range(1..=3600))]
+        seconds: u64,
+        /// Seeds per cell.
+        #[arg(long, default_value_t = 3, value_parser = Ranged::<u64>::new().range(1..=1000))]
+        seeds: u64,
+    },
     /// Raft core throughput in-process without I/O (committed entries/s), against TiKV's
     /// raft-rs in the same harness when built with `--features raft-rs`.
     Raft {
@@ -365,8 +376,9 @@ pub struct SimulateArgs {
     /// N/R/W quorums with read repair, hinted handoff and Merkle anti-entropy), `causal`
     /// (causal broadcast checked for causality; last-writer-wins losses on skewed clocks) or
     /// `retry-storm` (load amplification after a failover: no jitter, jitter, jitter + retry
-    /// budget).
-    #[arg(long, default_value = "consensus", value_parser = ["consensus", "replication", "leaderless", "causal", "retry-storm"])]
+    /// budget) or `txn` (transactions over --groups Raft groups on shared nodes, 2PC or
+    /// parallel commits, histories through the isolation checker).
+    #[arg(long, default_value = "consensus", value_parser = ["consensus", "replication", "leaderless", "causal", "retry-storm", "txn"])]
     pub model: String,
     /// Replication mode for `--model replication`: sync, semisync (k = 1) or async.
     #[arg(long, default_value = "sync")]
@@ -374,6 +386,12 @@ pub struct SimulateArgs {
     /// N,R,W for `--model leaderless` (replicas per key, read and write quorums).
     #[arg(long, default_value = "3,2,2")]
     pub quorum: String,
+    /// Raft groups (shards of the key space) for `--model txn`.
+    #[arg(long, default_value_t = 3)]
+    pub groups: usize,
+    /// Atomic commit for `--model txn`: parallel (parallel commits), 2pc, or both.
+    #[arg(long, default_value = "both")]
+    pub commit: String,
     /// Backups for `--model replication`.
     #[arg(long, default_value_t = 2)]
     pub backups: usize,

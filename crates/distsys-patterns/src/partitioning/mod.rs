@@ -5,7 +5,8 @@
 //! consistent hashing (Mirrokni, Thorup, Zadimoghaddam 2018), [`Rendezvous`] (highest random
 //! weight) hashing, [`Jump`] consistent hashing (Lamping and Veach 2014) and [`Maglev`] hashing
 //! (Eisenbud et al. 2016). Ordered keys use [`range::RangeMap`] (split by size and by load,
-//! merge, rebalance); explicit placement uses [`directory`].
+//! merge, rebalance); explicit placement uses [`directory`]; skewed workloads draw keys by
+//! [`Zipf`] rank.
 //!
 //! Every hash is XXH3 (the `xxhash-rust` crate) over fixed little-endian encodings, so a
 //! placement is identical across runs, platforms and versions of this crate.
@@ -19,6 +20,7 @@ mod maglev;
 pub mod range;
 mod rendezvous;
 mod ring;
+mod zipf;
 
 pub use bounded::BoundedLoad;
 pub use hash::{key_hash, mix};
@@ -26,6 +28,7 @@ pub use jump::Jump;
 pub use maglev::Maglev;
 pub use rendezvous::Rendezvous;
 pub use ring::Ring;
+pub use zipf::Zipf;
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -390,17 +390,11 @@ impl ZipfExperiment {
         for k in &keys {
             map.write(k, 1024);
         }
-        let mut cdf = Vec::with_capacity(self.keys);
-        let mut total = 0.0;
-        for rank in 1..=self.keys {
-            total += 1.0 / (rank as f64).powf(self.exponent);
-            cdf.push(total);
-        }
+        let zipf = super::Zipf::new(self.keys, self.exponent);
         let mut hottest = 0usize;
         for _ in 0..self.windows {
             for _ in 0..self.queries_per_window {
-                let u = rng.random::<f64>() * total;
-                let rank = cdf.partition_point(|c| *c < u).min(self.keys - 1);
+                let rank = zipf.rank(rng.random::<f64>());
                 hottest += usize::from(rank == 0);
                 map.access(&keys[rank]);
             }

@@ -8,6 +8,7 @@ mod protocols;
 mod raft;
 mod sim;
 mod txn;
+mod txn_protocols;
 
 use crate::cli::BenchTarget;
 
@@ -35,6 +36,7 @@ pub fn run(what: BenchTarget, stdout: &mut dyn Write, stderr: &mut dyn Write) ->
         BenchTarget::Sim { seconds, max_nodes } => sim::run(seconds, max_nodes, stdout),
         BenchTarget::Partition { keys, nodes } => partition::run(keys, &nodes, stdout),
         BenchTarget::Protocols { seconds } => protocols::run(seconds, stdout),
+        BenchTarget::TxnProtocols { seconds, seeds } => txn_protocols::run(seconds, seeds, stdout),
         BenchTarget::Cluster {
             seconds,
             clients,

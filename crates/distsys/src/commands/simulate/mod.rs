@@ -7,6 +7,7 @@ mod leaderless;
 mod replication;
 mod retry_storm;
 pub mod summary;
+mod txn;
 
 use crate::cli::SimulateArgs;
 use crate::EXIT_OK;
@@ -264,6 +265,17 @@ fn honoured_flags(model: &str) -> &'static [&'static str] {
         "leaderless" => &["--quorum", "--seeds"],
         "causal" => &["--mutant", "--seeds", "--trace"],
         "retry-storm" => &[],
+        "txn" => &[
+            "--groups",
+            "--commit",
+            "--seeds",
+            "--faults",
+            "--mutant",
+            "--latency-ms",
+            "--clients",
+            "--duration",
+            "--history",
+        ],
         _ => &[
             "--protocol",
             "--nodes",
@@ -335,6 +347,8 @@ fn flags_given(args: &SimulateArgs) -> Vec<&'static str> {
         ("--backups", args.backups != d.backups),
         ("--scenario", args.scenario != d.scenario),
         ("--far-latency-ms", args.far_latency_ms != d.far_latency_ms),
+        ("--groups", args.groups != d.groups),
+        ("--commit", args.commit != d.commit),
     ];
     given
         .into_iter()
@@ -367,7 +381,10 @@ fn refuse_unhonoured_flags(args: &SimulateArgs) -> Result<(), String> {
 
 pub fn run(args: &SimulateArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> i32 {
     if args.list_mutants {
-        list_mutants(&args.protocol, stdout);
+        match args.model.as_str() {
+            "txn" => txn::list_mutants(stdout),
+            _ => list_mutants(&args.protocol, stdout),
+        }
         return EXIT_OK;
     }
     if let Err(e) = refuse_unhonoured_flags(args) {
@@ -379,10 +396,11 @@ pub fn run(args: &SimulateArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) 
         "retry-storm" => return retry_storm::run(args, stdout),
         "leaderless" => return leaderless::run(args, stdout, stderr),
         "causal" => return causal::run(args, stdout, stderr),
+        "txn" => return txn::run(args, stdout, stderr),
         other => return fail(
             stderr,
             &format!(
-                "--model must be consensus, replication, leaderless, causal or retry-storm, got {other:?}"
+                "--model must be consensus, replication, leaderless, causal, retry-storm or txn, got {other:?}"
             ),
         ),
     }
