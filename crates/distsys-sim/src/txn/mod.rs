@@ -233,6 +233,39 @@ pub struct RunResult {
     pub strict: TxnVerdict,
 }
 
+/// The commits of several runs: latencies (virtual microseconds) and consensus rounds, each
+/// sorted, and the mean number of rounds.
+#[derive(Debug, Clone, Default)]
+pub struct CommitFigures {
+    /// Commit latencies, sorted.
+    pub latencies_us: Vec<u64>,
+    /// Consensus rounds per commit, sorted.
+    pub rounds: Vec<u32>,
+    /// Mean consensus rounds per commit (0 without commits).
+    pub mean_rounds: f64,
+}
+
+impl CommitFigures {
+    /// The figures of every commit in `results`.
+    pub fn of(results: &[RunResult]) -> CommitFigures {
+        let mut latencies_us: Vec<u64> = Vec::new();
+        let mut rounds: Vec<u32> = Vec::new();
+        for r in results {
+            latencies_us.extend(r.stats.commits.iter().map(|c| c.0));
+            rounds.extend(r.stats.commits.iter().map(|c| c.1));
+        }
+        latencies_us.sort_unstable();
+        rounds.sort_unstable();
+        let mean_rounds =
+            rounds.iter().map(|&r| f64::from(r)).sum::<f64>() / rounds.len().max(1) as f64;
+        CommitFigures {
+            latencies_us,
+            rounds,
+            mean_rounds,
+        }
+    }
+}
+
 impl RunResult {
     /// Whether the run found anything wrong.
     pub fn failed(&self) -> bool {

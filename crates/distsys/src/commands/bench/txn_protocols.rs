@@ -57,16 +57,12 @@ fn print_row(
     results: &[RunResult],
     out: &mut dyn Write,
 ) {
-    let mut latencies: Vec<u64> = Vec::new();
-    let mut rounds: Vec<u32> = Vec::new();
-    for r in results {
-        latencies.extend(r.stats.commits.iter().map(|c| c.0));
-        rounds.extend(r.stats.commits.iter().map(|c| c.1));
-    }
-    latencies.sort_unstable();
-    rounds.sort_unstable();
+    let distsys_sim::txn::CommitFigures {
+        latencies_us: latencies,
+        rounds,
+        mean_rounds,
+    } = distsys_sim::txn::CommitFigures::of(results);
     let commits = latencies.len() as f64;
-    let mean_rounds = rounds.iter().map(|&r| f64::from(r)).sum::<f64>() / commits.max(1.0);
     let attempts: u64 = results.iter().map(|r| r.stats.attempts).sum();
     let aborts: u64 = results.iter().map(|r| r.stats.aborts).sum();
     let failed = results.iter().filter(|r| r.failed()).count();

@@ -131,16 +131,11 @@ fn print_protocol(protocol: CommitProtocol, results: &[RunResult], out: &mut dyn
     let transactions = sum(&|r| r.stats.transactions);
     let aborts = sum(&|r| r.stats.aborts);
     let retries = sum(&|r| r.stats.retries);
-    let mut latencies: Vec<u64> = Vec::new();
-    let mut rounds: Vec<u32> = Vec::new();
-    for r in results {
-        latencies.extend(r.stats.commits.iter().map(|c| c.0));
-        rounds.extend(r.stats.commits.iter().map(|c| c.1));
-    }
-    latencies.sort_unstable();
-    rounds.sort_unstable();
-    let mean_rounds =
-        rounds.iter().map(|&r| f64::from(r)).sum::<f64>() / rounds.len().max(1) as f64;
+    let distsys_sim::txn::CommitFigures {
+        latencies_us: latencies,
+        rounds,
+        mean_rounds,
+    } = distsys_sim::txn::CommitFigures::of(results);
     let ms = |us: u64| us as f64 / 1_000.0;
     let pct = |n: u64, d: u64| 100.0 * n as f64 / d.max(1) as f64;
     let _ = writeln!(out, "{}:", describe(protocol));
