@@ -33,6 +33,10 @@ use distsys_types::Event;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+/// How long a node whose storage failed keeps its connections open for the failure answers
+/// already handed to them to be written.
+const STORAGE_FAILURE_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Inputs (peer messages, client requests, admin calls) queued for the protocol thread at most.
 /// When the queue is full a peer message is dropped (the protocols resend what matters) and a
 /// client gets `-TRYAGAIN node busy ...` at once (the command was not taken).
@@ -127,6 +131,12 @@ fn run_with<C: Protocol>(config: NodeConfig) -> Result<(), NodeError> {
     })?;
     logging::emit(None, &Event::NodeStopping(event::NoContext {}));
     drop(inputs);
+    if matches!(failed, Some(NodeError::StorageFailed(_))) {
+        // The protocol thread has answered every waiting client with the failure; let the
+        // connection tasks write those answers before the runtime (and their sockets) go, or
+        // a loaded machine closes the connections first and the clients see only EOF.
+        runtime.block_on(async { tokio::time::sleep(STORAGE_FAILURE_GRACE).await });
+    }
     drop(runtime);
     let _ = protocol.join();
     failed.map_or(Ok(()), Err)
