@@ -42,15 +42,17 @@ pub fn process_edges(history: &TxnHistory) -> Vec<Edge> {
 
 /// The transitive reduction of real-time precedence.
 pub fn realtime_edges(history: &TxnHistory) -> Vec<Edge> {
-    // (position, txn, is_completion)
-    let mut events: Vec<(u64, u32, bool)> = Vec::new();
+    // (position, is_completion, txn): at one position every invocation comes before every
+    // completion, so equal times give no precedence (a completion at 4 does not precede an
+    // invocation at 4; precedence is strict, as in the oracle).
+    let mut events: Vec<(u64, bool, u32)> = Vec::new();
     for (t, txn) in history.txns.iter().enumerate() {
         if txn.status == Status::Fail {
             continue;
         }
-        events.push((txn.invoked_at, t as u32, false));
+        events.push((txn.invoked_at, false, t as u32));
         if let (Status::Ok, Some(done)) = (txn.status, txn.completed_at) {
-            events.push((done, t as u32, true));
+            events.push((done, true, t as u32));
         }
     }
     events.sort_unstable();
@@ -59,7 +61,7 @@ pub fn realtime_edges(history: &TxnHistory) -> Vec<Edge> {
     let mut alive = vec![false; history.txns.len()];
     // txn -> range of its incoming edges in `edges`
     let mut preds: FxHashMap<u32, (usize, usize)> = FxHashMap::default();
-    for (_, t, completion) in events {
+    for (_, completion, t) in events {
         if completion {
             if let Some((lo, hi)) = preds.remove(&t) {
                 for e in &edges[lo..hi] {
