@@ -82,9 +82,16 @@ fn semi_sync(env: &Environment) -> Answer {
                  ({} ms).",
                 g.f, env.timing.election_timeout_min_ms
             ),
-            "A consensus-elected coordinator promotes the backup with the longest log; the others \
-             truncate anything beyond it and resync. Clients retry with their idempotency keys."
-                .into(),
+            format!(
+                "A consensus-elected coordinator promotes the backup with the longest log among at \
+                 least {} of the {} backups (n - k: one of them holds every acknowledged write; a \
+                 bare majority vote can miss it when k + 1 + majority <= n, as `distsys simulate \
+                 --model replication --mode semisync --far-latency-ms 20 --backups 4` shows); the \
+                 others truncate anything beyond it and resync. Clients retry with their \
+                 idempotency keys.",
+                g.size - k,
+                g.size - 1
+            ),
         ),
         scenario(
             "slow backup",
