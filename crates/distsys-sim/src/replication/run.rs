@@ -358,8 +358,7 @@ impl Run {
         }
         if !member.applying && member.applied < member.log.len() as u64 {
             member.applying = true;
-            let at = self.now + 1_000_000 / self.config.apply_per_second.max(1);
-            self.schedule(at, Event::Apply { node: to });
+            self.schedule_apply(to);
         }
         let primary_len = self.members[from].log.len() as u64;
         let lag = primary_len.saturating_sub(self.members[to].applied);
@@ -381,11 +380,16 @@ impl Run {
             member.applied += 1;
         }
         if member.alive && member.applied < member.log.len() as u64 {
-            let at = self.now + 1_000_000 / self.config.apply_per_second.max(1);
-            self.schedule(at, Event::Apply { node });
+            self.schedule_apply(node);
         } else {
             member.applying = false;
         }
+    }
+
+    /// `node` applies its next entry one apply interval from now.
+    fn schedule_apply(&mut self, node: usize) {
+        let at = self.now + 1_000_000 / self.config.apply_per_second.max(1);
+        self.schedule(at, Event::Apply { node });
     }
 
     fn on_ack(&mut self, from: usize, to: usize, epoch: u64, upto: u64, ok: bool) {
