@@ -122,6 +122,16 @@ pub struct Configuration {
     /// How many of the group's nodes go to each region (round-robin), when regions are given.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub placement: Vec<RegionPlacement>,
+    /// Transactions: the isolation level committed transactions get, e.g.
+    /// `strict_serializable` or `serializable` (each client's transactions in its own order).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub isolation: Option<String>,
+    /// Transactions: a commit is acknowledged only once the coordinator's clock reads past the
+    /// transaction's timestamp plus this many ms (twice the clock offset bound), so a
+    /// transaction that starts later anywhere takes a larger timestamp. Included in the commit
+    /// latency figure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit_wait_ms: Option<u64>,
 }
 
 /// Figures computed from the configuration and its placement (the model is in `model`).
@@ -129,7 +139,9 @@ pub struct Configuration {
 #[serde(deny_unknown_fields)]
 pub struct Figures {
     /// Expected time from the leader (or coordinator) receiving a write to the write being
-    /// durable on the quorum it waits for, in ms: the network's floor.
+    /// durable on the quorum it waits for, in ms: the network's floor; for a transaction with
+    /// a commit wait, the longer of the two (the wait runs from its timestamp, overlapping
+    /// the commit round).
     pub commit_latency_ms: f64,
     /// The client's round trip to the leader from the leader's region, in ms, to add to
     /// every latency here.

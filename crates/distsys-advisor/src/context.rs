@@ -137,6 +137,24 @@ pub struct NetworkAssumptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0.01, max = 600000.0))]
     pub intra_region_latency_ms: Option<f64>,
+    /// The most any node's clock may be off true time, in milliseconds (0 to 10000): the bound
+    /// your clock synchronisation (NTP, chrony, PTP) keeps. Timestamp-ordered transactions
+    /// wait out twice this before acknowledging a commit when strict serializability is asked
+    /// for. When absent: 40 ms (a conservative NTP bound within one region).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0, max = 10000.0))]
+    pub max_clock_offset_ms: Option<f64>,
+}
+
+/// The clock offset bound assumed when the context gives none, in ms.
+pub const DEFAULT_MAX_CLOCK_OFFSET_MS: f64 = 40.0;
+
+impl NetworkAssumptions {
+    /// The clock offset bound: the given one, else [`DEFAULT_MAX_CLOCK_OFFSET_MS`].
+    pub fn max_clock_offset_ms(&self) -> f64 {
+        self.max_clock_offset_ms
+            .unwrap_or(DEFAULT_MAX_CLOCK_OFFSET_MS)
+    }
 }
 
 /// What the workload looks like, when it changes the design.

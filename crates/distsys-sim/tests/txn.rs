@@ -158,3 +158,50 @@ fn the_claim_is_session_order_not_real_time_order() {
     let calm = run_campaign(&config, 4);
     assert!(calm.iter().all(|r| r.strict == TxnVerdict::Valid));
 }
+
+/// A commit wait of twice the clock skew bound makes timestamp order contain real-time order:
+/// the runs claim strict serializability and every one holds it under every fault. A wait of
+/// only the bound (the acknowledging clock may run that far ahead, the next starter's that far
+/// behind) is a deliberately short variant the checker must catch on the same seeds.
+#[test]
+fn a_commit_wait_of_twice_the_skew_makes_every_run_strict_serializable() {
+    let mut config = TxnSimConfig::new(5_000, 3);
+    config.commit_wait_ms = config.strict_commit_wait_ms();
+    assert_eq!(
+        config.claimed(),
+        distsys_check::txn::Consistency::StrictSerializable
+    );
+    let strict = run_campaign(&config, 40);
+    assert_clean(&strict);
+    assert!(strict.iter().all(|r| r.strict == TxnVerdict::Valid));
+    // The short wait claims only session order, and real-time order fails in some run.
+    config.commit_wait_ms = config.max_skew_ms;
+    assert_eq!(config.claimed(), distsys_sim::txn::CLAIMED);
+    let short = run_campaign(&config, 40);
+    assert!(short.iter().all(|r| r.verdict == TxnVerdict::Valid));
+    assert!(
+        short.iter().any(|r| r.strict == TxnVerdict::Invalid),
+        "a commit wait of one skew bound must leave a real-time inversion in 40 seeds"
+    );
+}
+
+/// Orphaned transactions (coordinator crashed or cut off) are taken over and resolved: every
+/// one has a recovery time, none is left unresolved, and the times are at least the recovery
+/// timeout the recoverers wait for.
+#[test]
+fn orphaned_transactions_are_recovered_and_timed() {
+    let results = campaign(CommitProtocol::Parallel, None, 3);
+    let times: Vec<u64> = results
+        .iter()
+        .flat_map(|r| r.stats.recovery_us.iter().copied())
+        .collect();
+    assert!(
+        !times.is_empty(),
+        "crashes orphan some transaction in 8 seeds"
+    );
+    assert!(results.iter().all(|r| r.stats.unrecovered == 0));
+    assert!(
+        times.iter().all(|&t| t >= 300_000),
+        "recovery starts only for intents older than 300 ms: {times:?}"
+    );
+}

@@ -392,6 +392,15 @@ pub struct SimulateArgs {
     /// Atomic commit for `--model txn`: parallel (parallel commits), 2pc, or both.
     #[arg(long, default_value = "both")]
     pub commit: String,
+    /// `--model txn`: each node's clock is off true time by up to this many ms (with
+    /// `--faults all`).
+    #[arg(long, default_value_t = distsys_sim::txn::DEFAULT_MAX_SKEW_MS, value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    pub max_skew_ms: u64,
+    /// `--model txn`: acknowledge a commit only once the coordinator's clock reads past its
+    /// timestamp plus this many ms (commit wait; twice --max-skew-ms makes histories strict
+    /// serializable). 0: no wait.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=20_000))]
+    pub commit_wait_ms: u64,
     /// Backups for `--model replication`.
     #[arg(long, default_value_t = 2)]
     pub backups: usize,

@@ -170,7 +170,8 @@ fn path_figures(
                 0.0,
             ));
             (
-                f64::from(rounds) * round,
+                // A commit wait runs from the transaction's timestamp, overlapping its rounds.
+                (f64::from(rounds) * round).max(configuration.commit_wait_ms.unwrap_or(0) as f64),
                 reads,
                 Some(t.election_timeout_max_ms + kth(rtts, acks).ceil() as u64),
                 u64::from(rounds) * (2 * u64::from(n.saturating_sub(1)) + u64::from(learners)),

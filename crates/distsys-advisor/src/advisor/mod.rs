@@ -89,7 +89,8 @@ fn advise_with(env: Environment) -> Advice {
     let figures = figures::figures(&env, &answer.configuration, answer.write_path);
     let safety_mechanisms =
         operations::safety_mechanisms(&env, &answer.configuration, answer.write_path);
-    let operations = operations::operations(&env, &figures, answer.write_path);
+    let operations =
+        operations::operations(&env, &answer.configuration, &figures, answer.write_path);
     Advice {
         problem_type: context.problem_type,
         figures,

@@ -108,10 +108,16 @@ fn partitioning_chooses_by_regions_and_consistency() {
 fn transaction_and_conflict_answers() {
     let mut ctx = context(ProblemType::Transaction, 9);
     ctx.consistency_requirement = Consistency::Linearizable;
+    assert!(advise(&ctx)
+        .protocol
+        .name
+        .starts_with("Parallel commits over Raft groups"));
+    ctx.network_assumptions.byzantine = true;
     assert_eq!(
         advise(&ctx).protocol.name,
-        "Two-phase commit over Raft groups"
+        "Two-phase commit over PBFT groups"
     );
+    ctx.network_assumptions.byzantine = false;
     ctx.consistency_requirement = Consistency::Eventual;
     assert!(advise(&ctx).protocol.name.starts_with("Sagas"));
     let mut ctx = context(ProblemType::ConflictResolution, 3);
@@ -193,6 +199,7 @@ fn valid_context() -> impl Strategy<Value = DistributedContext> {
                         partition_probability: p,
                         byzantine,
                         intra_region_latency_ms: None,
+                        max_clock_offset_ms: None,
                     },
                     workload: None,
                 }
@@ -614,11 +621,22 @@ fn each_design_names_the_safety_mechanisms_it_relies_on() {
     let mut txn = context(ProblemType::Transaction, 9);
     txn.consistency_requirement = Consistency::Linearizable;
     let txn = advise(&txn);
-    assert!(
-        names(&txn).contains(&"strict two-phase locking".to_string()),
-        "{:?}",
-        names(&txn)
-    );
+    for name in [
+        "timestamp ordering with write intents",
+        "bounded clock offset",
+        "commit wait",
+    ] {
+        assert!(
+            names(&txn).contains(&name.to_string()),
+            "{name}: {:?}",
+            names(&txn)
+        );
+    }
+    let mut sequential = context(ProblemType::Transaction, 9);
+    sequential.consistency_requirement = Consistency::Sequential;
+    let sequential = advise(&sequential);
+    assert!(names(&sequential).contains(&"session order".to_string()));
+    assert!(!names(&sequential).contains(&"commit wait".to_string()));
     let mut bft = context(ProblemType::Consensus, 7);
     bft.network_assumptions.byzantine = true;
     let bft = advise(&bft);

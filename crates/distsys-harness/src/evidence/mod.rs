@@ -1,10 +1,12 @@
 //! `advise --evidence`: runs the simulations behind an answer at the context's size and
 //! latency and quotes what they measured, as extra rationale entries: consensus campaigns
 //! (and timers that pass when the advised ones stall) in [`consensus`], primary-backup,
-//! leaderless and causal runs in [`replication`].
+//! leaderless and causal runs in [`replication`], transactions over Raft groups (parallel
+//! commits beside classic 2PC, histories through the isolation checker) in [`transaction`].
 
 pub mod consensus;
 pub mod replication;
+pub mod transaction;
 
 use distsys_advisor::advice::{Advice, Rationale, Warning};
 use distsys_advisor::{DistributedContext, ProblemType};
@@ -51,6 +53,12 @@ pub fn gather(context: &DistributedContext, advice: &mut Advice) -> Evidence {
             rationale: vec![replication::conflicts()],
             ..Evidence::default()
         },
-        ProblemType::Partitioning | ProblemType::Transaction => Evidence::default(),
+        ProblemType::Transaction => transaction::transaction(
+            advice,
+            context.cluster_config.nodes,
+            latency_ms,
+            context.network_assumptions.max_clock_offset_ms(),
+        ),
+        ProblemType::Partitioning => Evidence::default(),
     }
 }

@@ -17,7 +17,7 @@ use distsys_patterns::partitioning::{mix, Zipf};
 use distsys_patterns::retry::RetryPolicy;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 const MS: u64 = 1_000;
 /// Raft ticks every this many µs.
@@ -71,6 +71,11 @@ enum Event {
     },
     Partition,
     Heal,
+    /// A committed transaction's acknowledgement, held back until its commit wait is over.
+    Acknowledge {
+        client: usize,
+        answer: Answer,
+    },
 }
 
 struct Replica {
@@ -135,13 +140,23 @@ pub struct Run {
     attempts: BTreeMap<TxnId, usize>,
     oracle: Oracle,
     stats: RunStats,
+    /// When a replica first applied each transaction's prepare (its intents laid).
+    prepared_at: BTreeMap<TxnId, u64>,
+    /// When a replica of each group first resolved each transaction there.
+    resolved_at: BTreeMap<(TxnId, GroupId), u64>,
+    /// Transactions a recoverer took over (their coordinator crashed or was cut off).
+    recovered: BTreeSet<TxnId>,
 }
 
 impl Run {
     /// A run ready to start.
     pub fn new(cfg: &TxnSimConfig) -> Run {
         let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
-        let skew = if cfg.faults { 40 } else { 0 };
+        let skew = if cfg.faults {
+            i64::try_from(cfg.max_skew_ms).unwrap_or(i64::MAX / 2)
+        } else {
+            0
+        };
         let nodes = (1..=cfg.nodes as NodeId)
             .map(|_| Node {
                 up: true,
@@ -189,6 +204,9 @@ impl Run {
             attempts: BTreeMap::new(),
             oracle: Oracle::default(),
             stats: RunStats::default(),
+            prepared_at: BTreeMap::new(),
+            resolved_at: BTreeMap::new(),
+            recovered: BTreeSet::new(),
         };
         for node in 1..=cfg.nodes as NodeId {
             run.boot(node);
@@ -318,6 +336,17 @@ impl Run {
                 }
             }
             Event::Heal => self.isolated = None,
+            Event::Acknowledge { client, answer } => {
+                // The coordinator may have crashed during the wait: the attempt is then
+                // indeterminate already, and this acknowledgement is never sent.
+                if self.clients[client]
+                    .current
+                    .as_ref()
+                    .is_some_and(|a| a.txn == answer.txn)
+                {
+                    self.finish_attempt(client, Some(answer.outcome), answer.rounds);
+                }
+            }
         }
     }
 
@@ -500,6 +529,7 @@ impl Run {
                 self.send(node, to, Net::Raft { group, msg });
             }
             for (command, effect) in effects {
+                self.note_lifetime(group, &command);
                 self.oracle.observe(group, &command, &effect);
             }
             for (to, epoch, id, reply) in responses {
@@ -564,6 +594,7 @@ impl Run {
             if now - first >= RECOVER_AFTER_US && !n.coordinator.handles(key.1) {
                 n.coordinator.recover(key.1, meta);
                 self.stats.recoveries += 1;
+                self.recovered.insert(key.1);
             }
         }
         self.flush(node);
@@ -635,7 +666,72 @@ impl Run {
         else {
             return;
         };
-        self.finish_attempt(client, Some(answer.outcome), answer.rounds);
+        let wait_us = match &answer.outcome {
+            Outcome::Committed(_) => self.commit_wait_us(client),
+            Outcome::Aborted => 0,
+        };
+        if wait_us > 0 {
+            self.queue
+                .push(self.now + wait_us, Event::Acknowledge { client, answer });
+        } else {
+            self.finish_attempt(client, Some(answer.outcome), answer.rounds);
+        }
+    }
+
+    /// How long a commit's acknowledgement must wait (µs) until its coordinator's clock reads
+    /// past the transaction's timestamp plus the commit wait (0 when it already does).
+    fn commit_wait_us(&self, client: usize) -> u64 {
+        let Some(attempt) = self.clients[client].current.as_ref() else {
+            return 0;
+        };
+        if self.cfg.commit_wait_ms == 0 {
+            return 0;
+        }
+        let node = &self.nodes[attempt.node as usize - 1];
+        let clock_ms = (self.now / MS).saturating_add_signed(node.skew_ms);
+        let until_ms = attempt
+            .stamp
+            .wall_ms
+            .saturating_add(self.cfg.commit_wait_ms)
+            .saturating_add(1);
+        until_ms.saturating_sub(clock_ms).saturating_mul(MS)
+    }
+
+    /// Notes when a transaction's intents were laid and resolved, for the time orphaned
+    /// transactions hold their keys.
+    fn note_lifetime(&mut self, group: GroupId, command: &Command) {
+        match command {
+            Command::Prepare { txn, .. } => {
+                self.prepared_at.entry(*txn).or_insert(self.now);
+            }
+            Command::Resolve { txn, .. } => {
+                self.resolved_at.entry((*txn, group)).or_insert(self.now);
+            }
+            _ => {}
+        }
+    }
+
+    /// For each transaction a recoverer took over: from its intents being laid to the last of
+    /// them resolved (µs), or unresolved at the end.
+    fn recovery_figures(&self, stores: &[GroupStore]) -> (Vec<u64>, u64) {
+        let mut times = Vec::new();
+        let mut unrecovered = 0;
+        for txn in &self.recovered {
+            if stores.iter().any(|s| s.intents().contains_key(txn)) {
+                unrecovered += 1;
+                continue;
+            }
+            let last = self
+                .resolved_at
+                .range((*txn, 0)..=(*txn, GroupId::MAX))
+                .map(|(_, t)| *t)
+                .max();
+            if let (Some(last), Some(laid)) = (last, self.prepared_at.get(txn)) {
+                times.push(last.saturating_sub(*laid));
+            }
+        }
+        times.sort_unstable();
+        (times, unrecovered)
     }
 
     fn finish_attempt(&mut self, client: usize, outcome: Option<Outcome>, rounds: u32) {
@@ -707,9 +803,12 @@ impl Run {
                 (*txn, writes)
             })
             .collect();
+        let (recovery_us, unrecovered) = self.recovery_figures(&stores);
         let mut violations = self.oracle.final_checks(&stores, &written);
         violations.sort();
         let mut stats = self.stats;
+        stats.recovery_us = recovery_us;
+        stats.unrecovered = unrecovered;
         let (ok, fail, info) = {
             let h = &self.recorder;
             let count = |s| h.statuses().filter(|x| *x == s).count() as u64;

@@ -128,6 +128,14 @@ pub struct TxnSimConfig {
     /// Keys drawn by Zipf rank with this exponent over every key (2 to 4 operations), instead
     /// of uniformly within 1 to 4 groups.
     pub zipf: Option<f64>,
+    /// With faults, each node's clock is off true time by up to this many ms either way
+    /// (drawn per node and run); without faults clocks agree.
+    pub max_skew_ms: u64,
+    /// A committed transaction is acknowledged only once its coordinator's clock reads past
+    /// its timestamp plus this many ms (commit wait). At `2 x max_skew_ms` a transaction that
+    /// starts after another's acknowledgement always takes a larger timestamp, so timestamp
+    /// order contains real-time order and histories are strict serializable; 0 turns it off.
+    pub commit_wait_ms: u64,
 }
 
 impl TxnSimConfig {
@@ -147,7 +155,27 @@ impl TxnSimConfig {
             model: model_for_seed(seed),
             mutant: None,
             zipf: None,
+            max_skew_ms: DEFAULT_MAX_SKEW_MS,
+            commit_wait_ms: 0,
         }
+    }
+
+    /// The consistency model the run claims: strict serializable when a commit wait covers
+    /// the clock skew ([`TxnSimConfig::strict_commit_wait_ms`]), else [`CLAIMED`] (strong
+    /// session serializable).
+    pub fn claimed(&self) -> Consistency {
+        let skew = if self.faults { self.max_skew_ms } else { 0 };
+        if self.commit_wait_ms > 0 && self.commit_wait_ms >= 2 * skew {
+            Consistency::StrictSerializable
+        } else {
+            CLAIMED
+        }
+    }
+
+    /// The commit wait that makes histories strict serializable under this run's clock skew:
+    /// twice the largest offset (one for the acknowledging clock, one for the next starter's).
+    pub fn strict_commit_wait_ms(&self) -> u64 {
+        2 * self.max_skew_ms
     }
 
     /// Raft's minimum election timeout, in ms: 150, or 20 one-way latencies if longer.
@@ -166,6 +194,9 @@ impl TxnSimConfig {
         self.duration_ms * 6 / 10
     }
 }
+
+/// The clock skew bound of runs with faults, in ms, unless set.
+pub const DEFAULT_MAX_SKEW_MS: u64 = 40;
 
 /// List-append on even seeds, rw-register on odd ones.
 pub fn model_for_seed(seed: u64) -> TxnModel {
@@ -195,6 +226,13 @@ pub struct RunStats {
     pub recoveries: u64,
     /// Committed read-write attempts: (latency in virtual µs, consensus rounds).
     pub commits: Vec<(u64, u32)>,
+    /// Transactions whose coordinator crashed mid-commit with intents left behind: virtual µs
+    /// from the crash until the last of their intents was resolved by a recoverer (one entry
+    /// per such transaction; those never resolved are counted in `unrecovered`).
+    pub recovery_us: Vec<u64>,
+    /// Transactions orphaned by a coordinator crash whose intents were still unresolved at
+    /// the end of the run.
+    pub unrecovered: u64,
     /// History statuses: ok, fail, info.
     pub history_ok: u64,
     /// Failed (aborted) attempts in the history.
@@ -225,7 +263,9 @@ pub struct RunResult {
     pub stats: RunStats,
     /// Invariant violations.
     pub violations: Vec<String>,
-    /// Anomaly classes the checker found that the claimed model ([`CLAIMED`]) forbids.
+    /// The model the run claims ([`TxnSimConfig::claimed`]).
+    pub claimed: Consistency,
+    /// Anomaly classes the checker found that the claimed model forbids.
     pub anomalies: Vec<String>,
     /// The verdict for the claimed model.
     pub verdict: TxnVerdict,
@@ -276,9 +316,11 @@ impl RunResult {
 /// The consistency model the layer claims: serializable, also over each client's own order.
 pub const CLAIMED: Consistency = Consistency::StrongSessionSerializable;
 
-/// Runs one seed and checks its history and invariants: the verdict for [`CLAIMED`], and for
-/// strict serializability (not claimed: HLC timestamps on skewed clocks break real-time order).
+/// Runs one seed and checks its history and invariants: the verdict for the claimed model
+/// ([`TxnSimConfig::claimed`]), and for strict serializability (claimed only with a commit wait
+/// that covers the clock skew: HLC timestamps on skewed clocks break real-time order).
 pub fn run_checked(config: &TxnSimConfig) -> RunResult {
+    let claimed = config.claimed();
     let outcome = driver::Run::new(config).run();
     let options = TxnOptions {
         model: Some(config.model),
@@ -290,10 +332,10 @@ pub fn run_checked(config: &TxnSimConfig) -> RunResult {
             let forbidden = result
                 .classes()
                 .into_iter()
-                .filter(|k| CLAIMED.forbids(*k))
+                .filter(|k| claimed.forbids(*k))
                 .map(|k| k.name())
                 .collect();
-            (result.verdict_for(CLAIMED), result.verdict, forbidden)
+            (result.verdict_for(claimed), result.verdict, forbidden)
         }
         Err(e) => (
             TxnVerdict::Invalid,
@@ -304,6 +346,7 @@ pub fn run_checked(config: &TxnSimConfig) -> RunResult {
     RunResult {
         seed: config.seed,
         model: config.model,
+        claimed,
         stats: outcome.stats,
         violations: outcome.violations,
         anomalies,

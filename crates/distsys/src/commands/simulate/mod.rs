@@ -275,6 +275,9 @@ fn honoured_flags(model: &str) -> &'static [&'static str] {
             "--clients",
             "--duration",
             "--history",
+            "--nodes",
+            "--max-skew-ms",
+            "--commit-wait-ms",
         ],
         _ => &[
             "--protocol",
@@ -349,6 +352,8 @@ fn flags_given(args: &SimulateArgs) -> Vec<&'static str> {
         ("--far-latency-ms", args.far_latency_ms != d.far_latency_ms),
         ("--groups", args.groups != d.groups),
         ("--commit", args.commit != d.commit),
+        ("--max-skew-ms", args.max_skew_ms != d.max_skew_ms),
+        ("--commit-wait-ms", args.commit_wait_ms != d.commit_wait_ms),
     ];
     given
         .into_iter()
