@@ -6,6 +6,7 @@
 //! Invocations and completions pair by process; an invocation never completed is
 //! indeterminate (`info`).
 
+use super::fast_jsonl::{self, Operand, RawEvent};
 use super::history::{Atoms, Mop, ReadValue, Status, Txn, TxnHistory};
 use crate::format::edn::parse_forms;
 use crate::history::HistoryError;
@@ -77,15 +78,7 @@ pub fn parse_txn_history(
         TxnFormat::Edn => edn_events(text)?,
         TxnFormat::Json => json_events(text)?,
         TxnFormat::Jsonl => {
-            // One line at a time: a large history is never held as JSON values.
-            for (i, line) in text.lines().enumerate() {
-                if line.trim().is_empty() {
-                    continue;
-                }
-                let value: Value = serde_json::from_str(line)
-                    .map_err(|e| HistoryError::new(i + 1, format!("not a JSON object: {e}")))?;
-                builder.event(i + 1, &value)?;
-            }
+            jsonl_events(&mut builder, text, true)?;
             Vec::new()
         }
     };
@@ -93,6 +86,27 @@ pub fn parse_txn_history(
         builder.event(line, &event)?;
     }
     Ok(builder.finish())
+}
+
+/// JSON Lines, one line at a time (a large history is never held as JSON values): lines of
+/// the common shape through the typed fast path when `fast`, the others (and all of them
+/// without `fast`) through `serde_json::Value`.
+fn jsonl_events(builder: &mut Builder, text: &str, fast: bool) -> Result<(), HistoryError> {
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        if let Some(event) = fast.then(|| fast_jsonl::parse(line)).flatten() {
+            if let Some(result) = builder.fast_event(i + 1, event) {
+                result?;
+                continue;
+            }
+        }
+        let value: Value = serde_json::from_str(line)
+            .map_err(|e| HistoryError::new(i + 1, format!("not a JSON object: {e}")))?;
+        builder.event(i + 1, &value)?;
+    }
+    Ok(())
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -196,6 +210,71 @@ impl Builder {
             None => return Err(err("field value: missing (a vector of [f k v])".into())),
         };
         let index = field(object, "index").and_then(Value::as_u64);
+        self.record(line, process, kind, mops, index)
+    }
+
+    /// A line the fast path parsed: recorded as [`Builder::event`] would, or `None` (nothing
+    /// interned or recorded) when its meaning needs the general reader.
+    fn fast_event(&mut self, line: usize, event: RawEvent<'_>) -> Option<Result<(), HistoryError>> {
+        let kind = match event.kind.strip_prefix(':').unwrap_or(event.kind) {
+            "invoke" => Kind::Invoke,
+            "ok" => Kind::Done(Status::Ok),
+            "fail" => Kind::Done(Status::Fail),
+            "info" => Kind::Done(Status::Info),
+            _ => return None,
+        };
+        let invoke = matches!(kind, Kind::Invoke);
+        // Decide every micro-operation's shape before interning anything.
+        let shapes_ok = event.value.iter().all(|(f, _, operand)| {
+            matches!(
+                (f.strip_prefix(':').unwrap_or(f), operand),
+                ("append" | "w", Operand::One(_)) | ("r", _)
+            )
+        });
+        if !shapes_ok {
+            return None;
+        }
+        let mops = event
+            .value
+            .iter()
+            .map(|(f, key, operand)| {
+                let key = self.atoms.intern_scalar(key);
+                match (f.strip_prefix(':').unwrap_or(f), operand) {
+                    ("append", Operand::One(v)) => Mop::Append {
+                        key,
+                        value: self.atoms.intern_scalar(v),
+                    },
+                    ("w", Operand::One(v)) => Mop::Write {
+                        key,
+                        value: self.atoms.intern_scalar(v),
+                    },
+                    (_, operand) => Mop::Read {
+                        key,
+                        value: match operand {
+                            Operand::Nil if invoke => ReadValue::Unknown,
+                            Operand::Nil => ReadValue::Nil,
+                            Operand::One(v) => ReadValue::Value(self.atoms.intern_scalar(v)),
+                            Operand::List(items) => ReadValue::List(
+                                items.iter().map(|v| self.atoms.intern_scalar(v)).collect(),
+                            ),
+                        },
+                    },
+                }
+            })
+            .collect();
+        Some(self.record(line, event.process, kind, mops, event.index.0))
+    }
+
+    /// Records one event: an invocation opens its process's transaction, a completion closes it.
+    fn record(
+        &mut self,
+        line: usize,
+        process: Option<u64>,
+        kind: Kind,
+        mops: Vec<Mop>,
+        index: Option<u64>,
+    ) -> Result<(), HistoryError> {
+        let err = |m: String| HistoryError::new(line, m);
         let position = self.position;
         self.position += 1;
         match kind {
@@ -328,4 +407,226 @@ impl Builder {
 
 fn show_process(process: Option<u64>) -> String {
     process.map_or_else(|| "(none)".to_string(), |p| p.to_string())
+}
+
+#[cfg(test)]
+mod fast_path_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Both readers on the same JSON Lines: the history (every transaction, every atom as
+    /// shown) or the error (line and message).
+    fn both(text: &str) -> (String, String) {
+        let read = |fast: bool| {
+            let mut builder = Builder::default();
+            match jsonl_events(&mut builder, text, fast) {
+                Ok(()) => {
+                    let h = builder.finish();
+                    let shown: Vec<&str> = (0..h.txns.len() as u32 * 8)
+                        .map(|a| h.atoms.show(a))
+                        .collect();
+                    format!("{:?} {:?}", h.txns, shown)
+                }
+                Err(e) => format!("error line {}: {}", e.line, e.message),
+            }
+        };
+        (read(true), read(false))
+    }
+
+    fn scalar() -> impl Strategy<Value = String> {
+        prop_oneof![
+            (-3i64..40).prop_map(|i| i.to_string()),
+            Just("9223372036854775807".to_string()),
+            Just("9223372036854775808".to_string()),
+            Just("-9223372036854775808".to_string()),
+            Just("1.5".to_string()),
+            Just("1.0".to_string()),
+            Just("true".to_string()),
+            Just("null".to_string()),
+            Just(r#""1.5""#.to_string()),
+            Just(r#""1""#.to_string()),
+            Just(r#""a""#.to_string()),
+            Just(r#""a\u0062""#.to_string()),
+            Just(r#""ab""#.to_string()),
+            Just(r#""""#.to_string()),
+            Just(r#"{"k":1}"#.to_string()),
+        ]
+    }
+
+    fn operand() -> impl Strategy<Value = String> {
+        prop_oneof![
+            scalar(),
+            prop::collection::vec(scalar(), 0..4).prop_map(|v| format!("[{}]", v.join(","))),
+        ]
+    }
+
+    fn mop() -> impl Strategy<Value = String> {
+        let f = prop_oneof![
+            Just("append"),
+            Just("w"),
+            Just("r"),
+            Just(":append"),
+            Just(":r"),
+            Just("x"),
+            Just("\\u0072"),
+        ];
+        prop_oneof![
+            8 => (f, scalar(), operand()).prop_map(|(f, k, v)| format!(r#"["{f}",{k},{v}]"#)),
+            1 => Just(r#"["r",1]"#.to_string()),
+            1 => Just(r#"["r",1,null,2]"#.to_string()),
+        ]
+    }
+
+    fn event() -> impl Strategy<Value = String> {
+        let process = prop_oneof![
+            4 => (0u64..3).prop_map(|p| format!(r#""process":{p},"#)),
+            1 => Just(String::new()),
+            1 => Just(r#""process":null,"#.to_string()),
+            1 => Just(r#""process":-1,"#.to_string()),
+            1 => Just(r#""process":"nemesis","#.to_string()),
+            1 => Just(r#"":process":1,"#.to_string()),
+            1 => Just(r#""process":1,":process":2,"#.to_string()),
+        ];
+        let kind = prop_oneof![
+            4 => Just(r#""type":"invoke""#),
+            4 => Just(r#""type":"ok""#),
+            1 => Just(r#""type":"fail""#),
+            1 => Just(r#""type":"info""#),
+            1 => Just(r#"":type":":ok""#),
+            1 => Just(r#""type":"bogus""#),
+            1 => Just(r#""type":"\u006fk""#),
+            1 => Just(r#""type":"ok","type":"ok""#),
+            1 => Just(r#""type":1"#),
+        ];
+        let index = prop_oneof![
+            3 => Just(String::new()),
+            1 => (0u64..9).prop_map(|i| format!(r#","index":{i}"#)),
+            1 => Just(r#","index":-2"#.to_string()),
+            1 => Just(r#","index":"x""#.to_string()),
+            1 => Just(r#","index":[1,{"a":2}]"#.to_string()),
+            1 => Just(r#","time":12,"f":"txn""#.to_string()),
+        ];
+        let value = prop_oneof![
+            8 => prop::collection::vec(mop(), 0..4).prop_map(|m| format!(r#","value":[{}]"#, m.join(","))),
+            1 => Just(String::new()),
+            1 => Just(r#","value":null"#.to_string()),
+        ];
+        (process, kind, value, index).prop_map(|(p, k, v, i)| format!("{{{p}{k}{v}{i}}}"))
+    }
+
+    /// A well-formed history: processes alternate invocations and completions with the same
+    /// number of micro-operations, whose keys and operands are drawn from the scalar pool;
+    /// each event may be replaced by an odd line. `draws` drive every choice.
+    /// One draw: which process (or an odd line), the completion's type, the micro-operations
+    /// (function, key, operand) and the odd line.
+    type Draw = (u8, u8, Vec<(u8, String, String)>, String);
+
+    fn history(draws: &[Draw]) -> String {
+        let mut open: [Option<usize>; 3] = [None; 3];
+        let mut lines = Vec::new();
+        for (choice, kind, mops, odd) in draws {
+            if *choice % 10 == 0 {
+                lines.push(odd.clone());
+                continue;
+            }
+            let p = (*choice % 3) as usize;
+            let fs = ["append", "w", "r", ":append", ":r"];
+            let (kind, n) = match open[p] {
+                None => {
+                    open[p] = Some(mops.len());
+                    (":invoke".trim_start_matches(':'), mops.len())
+                }
+                Some(n) => {
+                    open[p] = None;
+                    (["ok", ":ok", "fail", "info"][*kind as usize % 4], n)
+                }
+            };
+            let mut body = Vec::new();
+            for i in 0..n {
+                let (f, k, v) = mops
+                    .get(i)
+                    .cloned()
+                    .unwrap_or((2, "1".into(), "null".into()));
+                let f = fs[f as usize % fs.len()];
+                let v = if kind == "invoke" && f.ends_with('r') {
+                    "null".into()
+                } else {
+                    v
+                };
+                body.push(format!(r#"["{f}",{k},{v}]"#));
+            }
+            lines.push(format!(
+                r#"{{"process":{p},"type":"{kind}","value":[{}],"index":{}}}"#,
+                body.join(","),
+                lines.len()
+            ));
+        }
+        lines.join("\n")
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        /// The same on well-formed histories, where every branch of the fast path records
+        /// transactions (nil reads of invocations, list reads, int and string atoms that share
+        /// a text, completions replacing the invocation's operations).
+        #[test]
+        fn the_fast_path_builds_the_same_histories(
+            draws in prop::collection::vec(
+                (any::<u8>(), any::<u8>(), prop::collection::vec((any::<u8>(), scalar(), operand()), 0..4), event()),
+                1..30,
+            )
+        ) {
+            let text = history(&draws);
+            let (fast, general) = both(&text);
+            prop_assert_eq!(fast, general, "{}", text);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+        /// The fast path changes nothing: on lines rich in every shape it refuses (named
+        /// processes, floats, booleans, big integers, escapes, duplicate and keyword fields,
+        /// bad functions and arities), both readers give the same history or the same error.
+        #[test]
+        fn the_fast_path_reads_every_line_as_the_general_reader(
+            lines in prop::collection::vec(event(), 1..12)
+        ) {
+            let text = lines.join("\n");
+            let (fast, general) = both(&text);
+            prop_assert_eq!(fast, general, "{}", text);
+        }
+    }
+
+    /// The fast path does take the common shape (else the speed-up is not there).
+    #[test]
+    fn the_common_shape_takes_the_fast_path() {
+        let line = r#"{"process":3,"type":"ok","value":[["append",1,2],["r",1,[1,"x\"y"]],["r",2,null]],"index":7}"#;
+        let event = fast_jsonl::parse(line).expect("the common shape parses");
+        let mut builder = Builder::default();
+        builder.pending.insert(Some(3), 0);
+        builder.txns.push(Txn {
+            process: Some(3),
+            status: Status::Info,
+            mops: vec![
+                Mop::Read {
+                    key: 0,
+                    value: ReadValue::Unknown,
+                },
+                Mop::Read {
+                    key: 0,
+                    value: ReadValue::Unknown,
+                },
+                Mop::Read {
+                    key: 0,
+                    value: ReadValue::Unknown,
+                },
+            ],
+            invoked_at: 0,
+            completed_at: None,
+            line: 1,
+            index: None,
+        });
+        assert!(matches!(builder.fast_event(2, event), Some(Ok(()))));
+        assert_eq!(builder.atoms.show(2), "x\"y");
+    }
 }

@@ -21,30 +21,43 @@ impl Atoms {
     /// The id of a value, interning it on first sight. Strings are shown without quotes.
     pub fn intern(&mut self, value: &Value) -> Atom {
         if let Some(i) = value.as_i64() {
-            if let Some(&id) = self.ints.get(&i) {
-                return id;
-            }
-            let id = self.shown.len() as Atom;
-            self.shown.push(i.to_string());
-            self.ints.insert(i, id);
-            return id;
+            return self.intern_int(i);
         }
-        if let Value::String(s) = value {
-            if let Some(&id) = self.texts.get(s.as_str()) {
-                return id;
-            }
+        match value {
+            Value::String(s) => self.intern_text(s),
+            other => self.intern_text(&other.to_string()),
         }
-        let text = match value {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        };
-        if let Some(&id) = self.texts.get(&text) {
+    }
+
+    /// The id of an integer (what [`Atoms::intern`] gives a JSON integer within i64).
+    pub fn intern_int(&mut self, i: i64) -> Atom {
+        if let Some(&id) = self.ints.get(&i) {
             return id;
         }
         let id = self.shown.len() as Atom;
-        self.shown.push(text.clone());
-        self.texts.insert(text, id);
+        self.shown.push(i.to_string());
+        self.ints.insert(i, id);
         id
+    }
+
+    /// The id of a text: a string, or another scalar's JSON text (what [`Atoms::intern`]
+    /// gives a JSON string).
+    pub fn intern_text(&mut self, text: &str) -> Atom {
+        if let Some(&id) = self.texts.get(text) {
+            return id;
+        }
+        let id = self.shown.len() as Atom;
+        self.shown.push(text.to_string());
+        self.texts.insert(text.to_string(), id);
+        id
+    }
+
+    /// The id of a fast-path scalar (the same as [`Atoms::intern`] of its JSON value).
+    pub(crate) fn intern_scalar(&mut self, scalar: &super::fast_jsonl::Scalar<'_>) -> Atom {
+        match scalar {
+            super::fast_jsonl::Scalar::Int(i) => self.intern_int(*i),
+            super::fast_jsonl::Scalar::Str(s) => self.intern_text(s),
+        }
     }
 
     /// How an atom is shown in explanations.

@@ -15,6 +15,7 @@
 pub mod anomaly;
 pub mod append;
 pub mod cycle;
+mod fast_jsonl;
 pub mod format;
 pub mod generate;
 pub mod graph;

@@ -55,7 +55,7 @@ pub(crate) fn compare_latency(advice: &Advice, simulated: f64, evidence: &mut Ev
     evidence.rationale.push(measured(
         "commit latency, computed against simulated",
         format!(
-            "computed {computed:.1} ms (commit round {:.1} ms + client hop {:.1} ms, network \
+            "computed {computed:.1} ms (commit {:.1} ms + client hop {:.1} ms, network \
              floor), simulated p50 {simulated:.1} ms under every fault{}",
             advice.figures.commit_latency_ms,
             advice.figures.client_hop_ms,

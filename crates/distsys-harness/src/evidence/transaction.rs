@@ -5,7 +5,7 @@
 
 use super::{measured, Evidence, SEEDS};
 use distsys_advisor::advice::{Advice, Warning};
-use distsys_check::txn::TxnVerdict;
+use distsys_check::txn::{Consistency, TxnVerdict};
 use distsys_sim::stats::percentile;
 use distsys_sim::txn::{run_campaign, CommitFigures, CommitProtocol, RunResult, TxnSimConfig};
 
@@ -67,12 +67,16 @@ fn figures(results: &[RunResult]) -> String {
         .filter(|r| r.strict == TxnVerdict::Valid)
         .count();
     let violations: usize = results.iter().map(|r| r.violations.len()).sum();
+    let strict = match claimed {
+        Some(Consistency::StrictSerializable) => String::new(),
+        _ => format!(" (strict serializable in {strict})"),
+    };
     format!(
         "commit latency p50 {:.1} ms, p99 {:.1} ms, {:.2} consensus rounds on average ({} \
          commits); aborted {:.1}% of {attempts} attempts, {} transactions gave up after their \
          last retry; {} orphaned transactions taken over by a recoverer, their intents held \
-         p50 {:.0} ms, max {:.0} ms; checker: {} in {holds} of {} runs (strict serializable in \
-         {strict}), {violations} invariant violation(s)",
+         p50 {:.0} ms, max {:.0} ms; checker: {} in {holds} of {} runs{strict}, {violations} \
+         invariant violation(s)",
         ms(percentile(&commits.latencies_us, 0.5).unwrap_or_default()),
         ms(percentile(&commits.latencies_us, 0.99).unwrap_or_default()),
         commits.mean_rounds,

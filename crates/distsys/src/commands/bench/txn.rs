@@ -39,9 +39,10 @@ fn adya_time(text: &str, consistency: Consistency) -> String {
         models: vec![consistency.name().to_string()],
         ..adya::Opts::default()
     };
+    let parsed = start.elapsed().as_secs_f64();
     let report = adya::check(&history, adya::Workload::ListAppend, &opts);
     format!(
-        "adya parse+check {:.3} s ({:?})",
+        "adya parse+check {:.3} s (parse {parsed:.3} s) ({:?})",
         start.elapsed().as_secs_f64(),
         report.valid
     )
