@@ -1,13 +1,23 @@
 //! Leaderless (Dynamo-style) quorum replication simulated: `n` replicas per key on a ring of
 //! nodes, writes acknowledged by `w` of them, reads answered by `r` (the newest version wins,
-//! and stale repliers are repaired), hinted handoff to the next node while a replica is down,
-//! and Merkle-tree anti-entropy between replicas. Nodes crash and come back with their data;
-//! messages are delayed, reordered and dropped.
+//! and stale repliers are repaired), hinted handoff to the next node while a replica is
+//! unreachable, and Merkle-tree anti-entropy between replicas. Nodes crash and come back with
+//! their data; messages are delayed, reordered and dropped; the network splits into two sides.
+//! A coordinator routes around the nodes it cannot reach (its failure detector is exact within
+//! its side of a partition: a stated simplification).
+//!
+//! Two quorum modes. **Strict** (the default): only the key's `n` owners count toward `r` and
+//! `w`; a write to an unreachable owner goes to a fallback as a hint that does not count.
+//! **Sloppy** (Dynamo's, Cassandra's hinted writes): the first `n` reachable nodes of the key's
+//! preference list count, fallbacks included (they hold the write as a hint for the owner and
+//! answer reads from it).
 //!
 //! Checked: every read returns a version at least as new as every write to its key that had
-//! completed before the read began (read-your-latest-write), which `r + w > n` guarantees and
-//! `r + w <= n` does not; and after the faults stop, every replica of every key converges to the
-//! same version. Deterministic per seed.
+//! completed before the read began (read-your-latest-write), which `r + w > n` guarantees with
+//! strict quorums and does not with `r + w <= n`, nor with sloppy quorums across a partition
+//! (the two sides' quorums need not share a node; each such stale read is attributed); and
+//! after the faults stop, every replica of every key converges to the same version.
+//! Deterministic per seed.
 
 use crate::queue::EventQueue;
 use distsys_patterns::partitioning::{Member, Placement, Ring};
@@ -40,6 +50,21 @@ pub struct LeaderlessConfig {
     /// Virtual duration in milliseconds (clients and faults stop at 70%; the rest lets hinted
     /// handoff and anti-entropy converge the replicas).
     pub duration_ms: u64,
+    /// Sloppy quorums: hinted writes on fallback nodes count toward `w`, and reads go to the
+    /// first `n` reachable nodes of the preference list.
+    pub sloppy: bool,
+    /// Crashes (one node at a time, 200-800 ms, data kept).
+    pub crashes: bool,
+    /// 2% message loss during the fault window.
+    pub loss: bool,
+    /// Network partitions: the nodes split into two sides for 300-1000 ms at a time.
+    pub partitions: bool,
+    /// Read repair: a read sends the newest version to the repliers that answered older.
+    pub read_repair: bool,
+    /// Hinted handoff: fallbacks hand their hints to the owner once it is reachable.
+    pub hinted_handoff: bool,
+    /// Merkle anti-entropy between each key's replicas every 500 ms.
+    pub anti_entropy: bool,
 }
 
 impl LeaderlessConfig {
@@ -54,6 +79,13 @@ impl LeaderlessConfig {
             keys: 4,
             clients: 6,
             duration_ms: 6_000,
+            sloppy: false,
+            crashes: true,
+            loss: true,
+            partitions: true,
+            read_repair: true,
+            hinted_handoff: true,
+            anti_entropy: true,
         }
     }
 }
@@ -71,6 +103,14 @@ pub struct LeaderlessReport {
     pub timed_out: u64,
     /// Reads older than a write completed before they began.
     pub stale_reads: u64,
+    /// Of those, reads a sloppy quorum explains: they missed a write some of whose
+    /// acknowledgements were hinted replicas on fallback nodes, or were answered by nodes
+    /// outside the key's owners (either way the write and read quorums need not overlap).
+    pub stale_sloppy: u64,
+    /// Writes acknowledged with at least one hinted (fallback) acknowledgement counted.
+    pub sloppy_writes: u64,
+    /// Partitions that started.
+    pub partitions: u64,
     /// Read-repair messages sent.
     pub read_repairs: u64,
     /// Hinted writes handed off to their owner after it came back.
@@ -92,6 +132,7 @@ enum Msg {
     StoreAck {
         op: u64,
         from: NodeId,
+        hinted: bool,
     },
     Read {
         key: usize,
@@ -106,13 +147,15 @@ enum Msg {
 
 #[derive(Debug)]
 enum Event {
-    Deliver { to: NodeId, msg: Msg },
+    Deliver { from: NodeId, to: NodeId, msg: Msg },
     ClientNext { client: usize },
     Timeout { op: u64 },
     Crash { node: NodeId, until_ms: u64 },
     Recover { node: NodeId },
     AntiEntropy,
     Handoff,
+    Partition,
+    Heal,
 }
 
 struct Op {
@@ -122,6 +165,8 @@ struct Op {
     invoked: u64,
     coordinator: NodeId,
     acks: BTreeSet<NodeId>,
+    /// Acknowledgements that were hinted replicas on fallbacks (sloppy quorums only).
+    hinted_acks: usize,
     replies: BTreeMap<NodeId, Option<Version>>,
 }
 
@@ -138,10 +183,15 @@ struct Run {
     hints: Vec<BTreeMap<(NodeId, usize), Version>>,
     ops: BTreeMap<u64, Op>,
     next_op: u64,
-    /// Completed writes: key -> [(completion time, version)].
-    completed_writes: BTreeMap<usize, Vec<(u64, Version)>>,
-    /// Completed reads: (key, invoked, version read).
-    completed_reads: Vec<(usize, u64, Option<Version>)>,
+    /// Completed writes: key -> [(completion time, version, acknowledged by a sloppy quorum)].
+    completed_writes: BTreeMap<usize, Vec<(u64, Version, bool)>>,
+    /// During a partition: the nodes on one side (the rest are on the other).
+    side: Option<BTreeSet<NodeId>>,
+    /// Draws for partitions (their own stream, so runs without them are unchanged).
+    partition_rng: ChaCha8Rng,
+    /// Completed reads: (key, invoked, version read, answered by a node outside the key's
+    /// owners: a sloppy read quorum).
+    completed_reads: Vec<(usize, u64, Option<Version>, bool)>,
     report: LeaderlessReport,
 }
 
@@ -156,12 +206,30 @@ impl Run {
         self.now < self.cfg.duration_ms * MS * 7 / 10
     }
 
-    fn send(&mut self, to: NodeId, msg: Msg) {
-        if self.faults_on() && self.rng.random_bool(0.02) {
+    fn send(&mut self, from: NodeId, to: NodeId, msg: Msg) {
+        if self.cfg.loss && self.faults_on() && self.rng.random_bool(0.02) {
             return;
         }
         let delay = self.rng.random_range(300..3_000);
-        self.schedule(self.now + delay, Event::Deliver { to, msg });
+        self.schedule(self.now + delay, Event::Deliver { from, to, msg });
+    }
+
+    /// Whether a partition separates `a` and `b` now.
+    fn cut(&self, a: NodeId, b: NodeId) -> bool {
+        self.side
+            .as_ref()
+            .is_some_and(|side| side.contains(&a) != side.contains(&b))
+    }
+
+    /// Whether `coordinator` can reach `node`: up and on its side of any partition.
+    fn reachable(&self, coordinator: NodeId, node: NodeId) -> bool {
+        self.up[node as usize - 1] && !self.cut(coordinator, node)
+    }
+
+    /// The key's whole preference list (every node, ring order from the key).
+    fn preference(&self, key: usize) -> Vec<NodeId> {
+        self.ring
+            .replicas(format!("key-{key}").as_bytes(), self.cfg.nodes)
     }
 
     fn replicas(&self, key: usize) -> Vec<NodeId> {
@@ -169,12 +237,11 @@ impl Run {
             .replicas(format!("key-{key}").as_bytes(), self.cfg.n)
     }
 
-    /// The first node after the key's replicas that is up: where a hint goes.
-    fn fallback(&self, key: usize, exclude: &[NodeId]) -> Option<NodeId> {
-        self.ring
-            .replicas(format!("key-{key}").as_bytes(), self.cfg.nodes)
+    /// The first node after the key's replicas that `coordinator` can reach: where a hint goes.
+    fn fallback(&self, key: usize, exclude: &[NodeId], coordinator: NodeId) -> Option<NodeId> {
+        self.preference(key)
             .into_iter()
-            .find(|n| !exclude.contains(n) && self.up[*n as usize - 1])
+            .find(|n| !exclude.contains(n) && self.reachable(coordinator, *n))
     }
 
     fn store_version(&mut self, node: NodeId, key: usize, version: Version) {
@@ -199,43 +266,70 @@ impl Run {
                 invoked: self.now,
                 coordinator,
                 acks: BTreeSet::new(),
+                hinted_acks: 0,
                 replies: BTreeMap::new(),
             },
         );
         self.schedule(self.now + 100 * MS, Event::Timeout { op: op_id });
         let replicas = self.replicas(key);
+        let c = coordinator;
         match write {
             Some(version) => {
+                // Sloppy quorums: the first n reachable nodes of the preference list take the
+                // write, each fallback as a hint for one unreachable owner, and all count.
+                let mut fallbacks: Vec<NodeId> = if self.cfg.sloppy {
+                    self.preference(key)
+                        .into_iter()
+                        .filter(|n| !replicas.contains(n) && self.reachable(c, *n))
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                fallbacks.reverse();
                 for owner in &replicas {
-                    let owner_up = self.up[*owner as usize - 1];
-                    if owner_up || !self.faults_on() {
-                        self.send(
-                            *owner,
-                            Msg::Store {
-                                key,
-                                version,
-                                hint_for: None,
-                                op: Some(op_id),
-                            },
-                        );
-                    } else if let Some(fb) = self.fallback(key, &replicas) {
-                        // Hinted handoff: the fallback keeps it for the owner (it does not count
-                        // towards the strict quorum).
-                        self.send(
-                            fb,
-                            Msg::Store {
+                    if self.reachable(c, *owner) || !self.faults_on() {
+                        let store = Msg::Store {
+                            key,
+                            version,
+                            hint_for: None,
+                            op: Some(op_id),
+                        };
+                        self.send(c, *owner, store);
+                    } else if self.cfg.sloppy {
+                        if let Some(fb) = fallbacks.pop() {
+                            let hint = Msg::Store {
                                 key,
                                 version,
                                 hint_for: Some(*owner),
-                                op: None,
-                            },
-                        );
+                                op: Some(op_id),
+                            };
+                            self.send(c, fb, hint);
+                        }
+                    } else if let Some(fb) = self.fallback(key, &replicas, c) {
+                        // Hinted handoff: the fallback keeps it for the owner (it does not count
+                        // towards the strict quorum).
+                        let hint = Msg::Store {
+                            key,
+                            version,
+                            hint_for: Some(*owner),
+                            op: None,
+                        };
+                        self.send(c, fb, hint);
                     }
                 }
             }
             None => {
-                for owner in replicas {
-                    self.send(owner, Msg::Read { key, op: op_id });
+                let targets: Vec<NodeId> = if self.cfg.sloppy && self.faults_on() {
+                    self.preference(key)
+                        .into_iter()
+                        .filter(|n| self.reachable(c, *n))
+                        .take(self.cfg.n)
+                        .collect()
+                } else {
+                    replicas
+                };
+                for node in targets {
+                    self.send(c, node, Msg::Read { key, op: op_id });
                 }
             }
         }
@@ -249,17 +343,22 @@ impl Run {
             match op.write {
                 Some(v) => {
                     self.report.writes += 1;
+                    let sloppy = op.hinted_acks > 0;
+                    self.report.sloppy_writes += u64::from(sloppy);
                     self.completed_writes
                         .entry(op.key)
                         .or_default()
-                        .push((self.now, v));
+                        .push((self.now, v, sloppy));
                 }
                 None => {
                     self.report.reads += 1;
                     let newest = op.replies.values().flatten().max().copied();
-                    self.completed_reads.push((op.key, op.invoked, newest));
+                    let owners = self.replicas(op.key);
+                    let sloppy = op.replies.keys().any(|n| !owners.contains(n));
+                    self.completed_reads
+                        .push((op.key, op.invoked, newest, sloppy));
                     // Read repair: stale repliers get the newest version.
-                    if let Some(v) = newest {
+                    if let Some(v) = newest.filter(|_| self.cfg.read_repair) {
                         let stale: Vec<NodeId> = op
                             .replies
                             .iter()
@@ -269,6 +368,7 @@ impl Run {
                         for n in stale {
                             self.report.read_repairs += 1;
                             self.send(
+                                op.coordinator,
                                 n,
                                 Msg::Store {
                                     key: op.key,
@@ -288,8 +388,8 @@ impl Run {
         self.schedule(self.now + think, Event::ClientNext { client: op.client });
     }
 
-    fn deliver(&mut self, to: NodeId, msg: Msg) {
-        if !self.up[to as usize - 1] {
+    fn deliver(&mut self, from: NodeId, to: NodeId, msg: Msg) {
+        if !self.up[to as usize - 1] || self.cut(from, to) {
             return;
         }
         match msg {
@@ -311,14 +411,25 @@ impl Run {
                 if let Some(op) = op {
                     let coordinator = self.ops.get(&op).map(|o| o.coordinator);
                     if let Some(c) = coordinator {
-                        self.send(c, Msg::StoreAck { op, from: to });
+                        let hinted = hint_for.is_some();
+                        self.send(
+                            to,
+                            c,
+                            Msg::StoreAck {
+                                op,
+                                from: to,
+                                hinted,
+                            },
+                        );
                     }
                 }
             }
-            Msg::StoreAck { op, from } => {
+            Msg::StoreAck { op, from, hinted } => {
                 let done = match self.ops.get_mut(&op) {
                     Some(o) if o.coordinator == to => {
-                        o.acks.insert(from);
+                        if o.acks.insert(from) && hinted {
+                            o.hinted_acks += 1;
+                        }
                         o.acks.len() >= self.cfg.w
                     }
                     _ => false,
@@ -328,10 +439,22 @@ impl Run {
                 }
             }
             Msg::Read { key, op } => {
-                let version = self.store[to as usize - 1].get(&key).copied();
+                let stored = self.store[to as usize - 1].get(&key).copied();
+                // A fallback in a sloppy quorum answers from the hints it holds too.
+                let hinted = self.hints[to as usize - 1]
+                    .iter()
+                    .filter(|((_, k), _)| *k == key)
+                    .map(|(_, v)| *v)
+                    .max();
+                let version = if self.cfg.sloppy {
+                    stored.max(hinted)
+                } else {
+                    stored
+                };
                 let coordinator = self.ops.get(&op).map(|o| o.coordinator);
                 if let Some(c) = coordinator {
                     self.send(
+                        to,
                         c,
                         Msg::ReadReply {
                             op,
@@ -369,7 +492,7 @@ impl Run {
         };
         for a in 1..=self.cfg.nodes as NodeId {
             for b in a + 1..=self.cfg.nodes as NodeId {
-                if !self.up[a as usize - 1] || !self.up[b as usize - 1] {
+                if !self.up[a as usize - 1] || !self.up[b as usize - 1] || self.cut(a, b) {
                     continue;
                 }
                 let (sa, sb) = (&self.store[a as usize - 1], &self.store[b as usize - 1]);
@@ -401,7 +524,9 @@ impl Run {
                 }
                 for (to, key, version) in sends {
                     self.report.anti_entropy_keys += 1;
+                    let from = if to == a { b } else { a };
                     self.send(
+                        from,
                         to,
                         Msg::Store {
                             key,
@@ -413,6 +538,28 @@ impl Run {
                 }
             }
         }
+    }
+
+    /// Splits the nodes into two sides (a random non-empty proper subset against the rest)
+    /// for 300-1000 ms, then heals; the next split comes 600-1600 ms later, within the fault
+    /// window.
+    fn partition(&mut self) {
+        if !self.faults_on() || self.cfg.nodes < 2 {
+            return;
+        }
+        let rng = &mut self.partition_rng;
+        let size = rng.random_range(1..=self.cfg.nodes / 2);
+        let mut nodes: Vec<NodeId> = (1..=self.cfg.nodes as NodeId).collect();
+        for i in 0..size {
+            let j = rng.random_range(i..nodes.len());
+            nodes.swap(i, j);
+        }
+        self.side = Some(nodes[..size].iter().copied().collect());
+        self.report.partitions += 1;
+        let heal = rng.random_range(300..1_000) * MS;
+        let next = heal + rng.random_range(600..1_600) * MS;
+        self.schedule(self.now + heal, Event::Heal);
+        self.schedule(self.now + next, Event::Partition);
     }
 
     /// Fallbacks hand their hints to owners that are back.
@@ -427,9 +574,13 @@ impl Run {
                 .map(|(k, v)| (*k, *v))
                 .collect();
             for ((owner, key), version) in ready {
+                if self.cut(holder, owner) {
+                    continue;
+                }
                 self.hints[holder as usize - 1].remove(&(owner, key));
                 self.report.hints_delivered += 1;
                 self.send(
+                    holder,
                     owner,
                     Msg::Store {
                         key,
@@ -458,6 +609,8 @@ pub fn run_leaderless(cfg: &LeaderlessConfig) -> LeaderlessReport {
         next_op: 1,
         completed_writes: BTreeMap::new(),
         completed_reads: Vec::new(),
+        side: None,
+        partition_rng: ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x5041_5254_4954_494f),
         report: LeaderlessReport {
             runs: 1,
             ..LeaderlessReport::default()
@@ -470,7 +623,7 @@ pub fn run_leaderless(cfg: &LeaderlessConfig) -> LeaderlessReport {
     }
     // Crashes: one node at a time, 200-800 ms down, during the fault window.
     let mut t = 300 * MS;
-    while t < cfg.duration_ms * MS * 6 / 10 {
+    while cfg.crashes && t < cfg.duration_ms * MS * 6 / 10 {
         let node = run.rng.random_range(1..=cfg.nodes as NodeId);
         let down = run.rng.random_range(200..800);
         run.schedule(
@@ -484,6 +637,10 @@ pub fn run_leaderless(cfg: &LeaderlessConfig) -> LeaderlessReport {
     }
     run.schedule(500 * MS, Event::AntiEntropy);
     run.schedule(100 * MS, Event::Handoff);
+    if cfg.partitions {
+        let first = run.partition_rng.random_range(400..900) * MS;
+        run.schedule(first, Event::Partition);
+    }
     let end = cfg.duration_ms * MS;
     while let Some((at, event)) = run.queue.pop() {
         if at > end {
@@ -491,7 +648,7 @@ pub fn run_leaderless(cfg: &LeaderlessConfig) -> LeaderlessReport {
         }
         run.now = at;
         match event {
-            Event::Deliver { to, msg } => run.deliver(to, msg),
+            Event::Deliver { from, to, msg } => run.deliver(from, to, msg),
             Event::ClientNext { client } => {
                 // Clients stop with the faults; the rest of the run lets repair converge.
                 if at < end * 7 / 10 {
@@ -508,27 +665,39 @@ pub fn run_leaderless(cfg: &LeaderlessConfig) -> LeaderlessReport {
             }
             Event::Recover { node } => run.up[node as usize - 1] = true,
             Event::AntiEntropy => {
-                run.anti_entropy();
+                if run.cfg.anti_entropy {
+                    run.anti_entropy();
+                }
                 run.schedule(at + 500 * MS, Event::AntiEntropy);
             }
             Event::Handoff => {
-                run.handoff();
+                if run.cfg.hinted_handoff {
+                    run.handoff();
+                }
                 run.schedule(at + 100 * MS, Event::Handoff);
             }
+            Event::Partition => run.partition(),
+            Event::Heal => run.side = None,
         }
     }
-    // Read-your-latest-write: no read older than a write completed before it began.
-    for (key, invoked, read) in &run.completed_reads {
-        let latest = run
+    // Read-your-latest-write: no read older than a write completed before it began; a stale
+    // read is attributed to a sloppy quorum when a write it missed counted hinted replicas, or
+    // when it was answered by nodes outside the key's owners.
+    for (key, invoked, read, sloppy_read) in &run.completed_reads {
+        let before: Vec<&(u64, Version, bool)> = run
             .completed_writes
             .get(key)
             .into_iter()
             .flatten()
-            .filter(|(done, _)| done < invoked)
-            .map(|(_, v)| *v)
-            .max();
+            .filter(|(done, _, _)| done < invoked)
+            .collect();
+        let latest = before.iter().map(|(_, v, _)| *v).max();
         if latest.is_some() && *read < latest {
             run.report.stale_reads += 1;
+            let missed_sloppy = before
+                .iter()
+                .any(|(_, v, sloppy)| *sloppy && Some(*v) > *read);
+            run.report.stale_sloppy += u64::from(missed_sloppy || *sloppy_read);
         }
     }
     // Convergence: every replica of every key holds the same version.
@@ -562,6 +731,9 @@ pub fn run_leaderless_campaign(base: &LeaderlessConfig, seeds: u64) -> Leaderles
         t.writes += r.writes;
         t.timed_out += r.timed_out;
         t.stale_reads += r.stale_reads;
+        t.stale_sloppy += r.stale_sloppy;
+        t.sloppy_writes += r.sloppy_writes;
+        t.partitions += r.partitions;
         t.read_repairs += r.read_repairs;
         t.hints_delivered += r.hints_delivered;
         t.anti_entropy_keys += r.anti_entropy_keys;

@@ -145,7 +145,49 @@ fn leaderless_quorums_overlap_only_when_r_plus_w_exceeds_n() {
         "R+W>N: every read sees the latest completed write"
     );
     assert!(sloppy.stale_reads > 0, "R+W<=N: some read misses it");
+    assert!(
+        strict.partitions > 0,
+        "the default faults include partitions"
+    );
     // Read repair, hinted handoff and anti-entropy all did work, and every run converged.
     assert!(strict.read_repairs > 0 && strict.hints_delivered > 0 && strict.anti_entropy_keys > 0);
     assert_eq!(strict.diverged_runs + sloppy.diverged_runs, 0);
+}
+
+/// Sloppy quorums (hinted replicas counting toward W) lose R + W > N's overlap under
+/// partitions, and every stale read is attributed to them; without any fault they are as fresh
+/// as strict quorums. The attribution can fail: strict R+W<=N stale reads are not sloppy.
+#[test]
+fn sloppy_quorums_read_stale_under_partitions_and_say_why() {
+    use distsys_sim::leaderless::{run_leaderless_campaign, LeaderlessConfig};
+    let mut config = LeaderlessConfig::new(500, 3, 2, 2);
+    config.sloppy = true;
+    let sloppy = run_leaderless_campaign(&config, 40);
+    assert!(sloppy.stale_reads > 0 && sloppy.sloppy_writes > 0);
+    assert_eq!(sloppy.stale_sloppy, sloppy.stale_reads);
+    config.sloppy = false;
+    let strict = run_leaderless_campaign(&config, 40);
+    assert_eq!(strict.stale_reads, 0);
+    assert_eq!(strict.sloppy_writes, 0);
+    config.sloppy = true;
+    (config.crashes, config.loss, config.partitions) = (false, false, false);
+    let calm = run_leaderless_campaign(&config, 10);
+    assert_eq!((calm.stale_reads, calm.sloppy_writes), (0, 0));
+    let weak = run_leaderless_campaign(&LeaderlessConfig::new(500, 3, 1, 1), 40);
+    assert!(weak.stale_reads > 0);
+    assert_eq!(weak.stale_sloppy, 0, "strict quorums never count as sloppy");
+}
+
+/// The repair mechanisms matter: without hinted handoff and anti-entropy (read repair alone)
+/// some runs end with replicas that disagree; with them every run converges.
+#[test]
+fn without_handoff_and_anti_entropy_replicas_diverge() {
+    use distsys_sim::leaderless::{run_leaderless_campaign, LeaderlessConfig};
+    let mut config = LeaderlessConfig::new(600, 3, 2, 2);
+    let repaired = run_leaderless_campaign(&config, 40);
+    assert_eq!(repaired.diverged_runs, 0);
+    (config.hinted_handoff, config.anti_entropy) = (false, false);
+    let bare = run_leaderless_campaign(&config, 40);
+    assert!(bare.diverged_runs > 0, "{bare:?}");
+    assert_eq!((bare.hints_delivered, bare.anti_entropy_keys), (0, 0));
 }

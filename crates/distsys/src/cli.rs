@@ -386,6 +386,10 @@ pub struct SimulateArgs {
     /// N,R,W for `--model leaderless` (replicas per key, read and write quorums).
     #[arg(long, default_value = "3,2,2")]
     pub quorum: String,
+    /// `--model leaderless`: sloppy quorums (hinted replicas on fallback nodes count toward W,
+    /// reads go to the first N reachable nodes, as Dynamo and Cassandra's hinted writes).
+    #[arg(long)]
+    pub sloppy: bool,
     /// Raft groups (shards of the key space) for `--model txn`.
     #[arg(long, default_value_t = 3)]
     pub groups: usize,

@@ -303,8 +303,8 @@ fn sharded_campaigns_merge_to_the_unsharded_summary() {
 #[test]
 fn every_model_honours_a_flag_or_refuses_it() {
     for (model, ignored) in [
-        ("leaderless", "--nodes=9"),
-        ("leaderless", "--duration=1ms"),
+        ("leaderless", "--lease"),
+        ("leaderless", "--latency-ms=20"),
         ("causal", "--faults=none"),
         ("causal", "--clients=50"),
         ("replication", "--nodes=9"),
@@ -333,4 +333,77 @@ fn every_model_honours_a_flag_or_refuses_it() {
         .1
     };
     assert_ne!(run("3,2,2"), run("3,1,1"));
+    // Every flag leaderless takes changes its run.
+    let leaderless = |extra: &[&str]| {
+        let mut args = vec!["simulate", "--model", "leaderless", "--seeds", "2"];
+        args.extend_from_slice(extra);
+        let (code, out, err) = run_in_process(&args, "");
+        assert!(code == 0 || code == 1, "{args:?}: {err}");
+        out
+    };
+    let base = leaderless(&[]);
+    for extra in [
+        &["--sloppy"][..],
+        &["--nodes", "9"],
+        &["--faults", "crash,drop"],
+        &["--duration", "3s"],
+        &["--clients", "20"],
+    ] {
+        assert_ne!(base, leaderless(extra), "{extra:?} changed nothing");
+    }
+}
+
+/// Issue 23's acceptance: under partitions a sloppy quorum with R + W > N reports stale reads
+/// and says why (each one attributed to the sloppy quorum), where the strict quorum under the
+/// same faults reports none; at two sizes.
+#[test]
+fn a_sloppy_quorum_reads_stale_across_partitions_and_a_strict_one_does_not() {
+    for (nodes, quorum) in [("5", "3,2,2"), ("9", "5,3,3")] {
+        let run = |sloppy: bool| {
+            let mut args = vec![
+                "simulate",
+                "--model",
+                "leaderless",
+                "--seeds",
+                "40",
+                "--seed",
+                "777",
+                "--nodes",
+                nodes,
+                "--quorum",
+                quorum,
+            ];
+            if sloppy {
+                args.push("--sloppy");
+            }
+            let (code, out, err) = run_in_process(&args, "");
+            assert_eq!(code, 0, "{args:?}: {err}");
+            out
+        };
+        let number = |out: &str, label: &str| -> u64 {
+            let line = out
+                .lines()
+                .find(|l| l.starts_with(label))
+                .unwrap_or_default();
+            line[label.len()..]
+                .split_whitespace()
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(u64::MAX)
+        };
+        let strict = run(false);
+        assert_eq!(number(&strict, "stale reads:"), 0, "{strict}");
+        assert!(number(&strict, "partitions:") > 0, "{strict}");
+        let sloppy = run(true);
+        let stale = number(&sloppy, "stale reads:");
+        assert!(stale > 0 && stale < u64::MAX, "{sloppy}");
+        let why = sloppy
+            .lines()
+            .find(|l| l.starts_with("sloppy quorums:"))
+            .unwrap_or_default();
+        assert!(
+            why.contains(&format!("; {stale} of the stale reads")),
+            "every stale read is explained: {sloppy}"
+        );
+    }
 }

@@ -12,12 +12,18 @@ use distsys_sim::replication::{run_replication_campaign, ReplicationConfig};
 pub fn replication(advice: &Advice, latency_ms: f64) -> Vec<Rationale> {
     let c = &advice.configuration;
     if c.replication_mode.as_deref() == Some("leaderless") {
-        let n = c.replica_count.unwrap_or(3).clamp(1, 5) as usize;
+        let n = c.replica_count.unwrap_or(3).clamp(1, 15) as usize;
         let r = c.read_quorum.unwrap_or(2).clamp(1, n as u32) as usize;
         let w = c.write_quorum.unwrap_or(2).clamp(1, n as u32) as usize;
-        let report = run_leaderless_campaign(&LeaderlessConfig::new(1, n, r, w), SEEDS);
+        let mut config = LeaderlessConfig::new(1, n, r, w);
+        config.nodes = config.nodes.max(n);
+        let report = run_leaderless_campaign(&config, SEEDS);
         return vec![measured(
-            &format!("{SEEDS} leaderless runs, N={n} R={r} W={w}, crashes and 2% message loss"),
+            &format!(
+                "{SEEDS} leaderless runs, N={n} R={r} W={w} (strict quorums), {} nodes, crashes, \
+                 partitions and 2% message loss",
+                config.nodes
+            ),
             format!(
                 "{} stale read(s) in {} reads; {} of {} runs converged after read repair ({}), hinted handoff ({}) and anti-entropy ({} keys)",
                 report.stale_reads,

@@ -262,7 +262,15 @@ fn honoured_flags(model: &str) -> &'static [&'static str] {
             "--latency-ms",
             "--seeds",
         ],
-        "leaderless" => &["--quorum", "--seeds"],
+        "leaderless" => &[
+            "--quorum",
+            "--seeds",
+            "--sloppy",
+            "--nodes",
+            "--faults",
+            "--duration",
+            "--clients",
+        ],
         "causal" => &["--mutant", "--seeds", "--trace"],
         "retry-storm" => &[],
         "txn" => &[
@@ -352,6 +360,7 @@ fn flags_given(args: &SimulateArgs) -> Vec<&'static str> {
         ("--far-latency-ms", args.far_latency_ms != d.far_latency_ms),
         ("--groups", args.groups != d.groups),
         ("--commit", args.commit != d.commit),
+        ("--sloppy", args.sloppy != d.sloppy),
         ("--max-skew-ms", args.max_skew_ms != d.max_skew_ms),
         ("--commit-wait-ms", args.commit_wait_ms != d.commit_wait_ms),
     ];
