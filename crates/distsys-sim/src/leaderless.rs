@@ -109,6 +109,10 @@ pub struct LeaderlessReport {
     pub stale_sloppy: u64,
     /// Writes acknowledged with at least one hinted (fallback) acknowledgement counted.
     pub sloppy_writes: u64,
+    /// Reads that returned an older version of a key than the same client had read before
+    /// (monotonic reads broken; allowed by Dynamo-style quorums, whose read repair is
+    /// asynchronous, so reported, not failed).
+    pub monotonic_read_violations: u64,
     /// Partitions that started.
     pub partitions: u64,
     /// Read-repair messages sent.
@@ -185,6 +189,8 @@ struct Run {
     next_op: u64,
     /// Completed writes: key -> [(completion time, version, acknowledged by a sloppy quorum)].
     completed_writes: BTreeMap<usize, Vec<(u64, Version, bool)>>,
+    /// The newest version each client has read of each key.
+    last_read: BTreeMap<(usize, usize), Option<Version>>,
     /// During a partition: the nodes on one side (the rest are on the other).
     side: Option<BTreeSet<NodeId>>,
     /// Draws for partitions (their own stream, so runs without them are unchanged).
@@ -357,6 +363,12 @@ impl Run {
                     let sloppy = op.replies.keys().any(|n| !owners.contains(n));
                     self.completed_reads
                         .push((op.key, op.invoked, newest, sloppy));
+                    let seen = self.last_read.entry((op.client, op.key)).or_insert(newest);
+                    if newest < *seen {
+                        self.report.monotonic_read_violations += 1;
+                    } else {
+                        *seen = newest;
+                    }
                     // Read repair: stale repliers get the newest version.
                     if let Some(v) = newest.filter(|_| self.cfg.read_repair) {
                         let stale: Vec<NodeId> = op
@@ -610,6 +622,7 @@ pub fn run_leaderless(cfg: &LeaderlessConfig) -> LeaderlessReport {
         completed_writes: BTreeMap::new(),
         completed_reads: Vec::new(),
         side: None,
+        last_read: BTreeMap::new(),
         partition_rng: ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x5041_5254_4954_494f),
         report: LeaderlessReport {
             runs: 1,
@@ -733,6 +746,7 @@ pub fn run_leaderless_campaign(base: &LeaderlessConfig, seeds: u64) -> Leaderles
         t.stale_reads += r.stale_reads;
         t.stale_sloppy += r.stale_sloppy;
         t.sloppy_writes += r.sloppy_writes;
+        t.monotonic_read_violations += r.monotonic_read_violations;
         t.partitions += r.partitions;
         t.read_repairs += r.read_repairs;
         t.hints_delivered += r.hints_delivered;

@@ -120,6 +120,12 @@ pub(super) fn run(args: &SimulateArgs, stdout: &mut dyn Write, stderr: &mut dyn 
         "stale reads:         {} (older than a write completed before the read began)",
         report.stale_reads
     );
+    let _ = writeln!(
+        stdout,
+        "monotonic reads:     {} violation(s) (a client read an older version of a key than it \
+         had read before; allowed: read repair is asynchronous, so reported, not failed)",
+        report.monotonic_read_violations
+    );
     if config.sloppy || report.stale_sloppy > 0 {
         let _ = writeln!(
             stdout,
