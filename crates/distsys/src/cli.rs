@@ -49,7 +49,8 @@ pub enum Command {
         format: OutputFormat,
         /// Also run the simulations behind the answer at the advised group's size (at most 51
         /// nodes) and the context's latency, and quote what they measured (dev build: under a
-        /// second for the examples, about 10 s for a byzantine PBFT group).
+        /// second for most examples, about 20 s of wall time for a byzantine PBFT group, whose
+        /// every adversary behaviour gets 20 runs of its own).
         #[arg(long)]
         evidence: bool,
     },
