@@ -552,6 +552,44 @@ impl Run {
         }
     }
 
+    /// The end-of-run checks: stale reads (attributed to sloppy quorums or not) and
+    /// convergence of every key's replicas.
+    fn check(&mut self) {
+        // Read-your-latest-write: no read older than a write completed before it began; a stale
+        // read is attributed to a sloppy quorum when a write it missed counted hinted replicas, or
+        // when it was answered by nodes outside the key's owners.
+        let (mut stale, mut stale_sloppy) = (0, 0);
+        for (key, invoked, read, sloppy_read) in &self.completed_reads {
+            let before: Vec<&(u64, Version, bool)> = self
+                .completed_writes
+                .get(key)
+                .into_iter()
+                .flatten()
+                .filter(|(done, _, _)| done < invoked)
+                .collect();
+            let latest = before.iter().map(|(_, v, _)| *v).max();
+            if latest.is_some() && *read < latest {
+                stale += 1;
+                let missed_sloppy = before
+                    .iter()
+                    .any(|(_, v, sloppy)| *sloppy && Some(*v) > *read);
+                stale_sloppy += u64::from(missed_sloppy || *sloppy_read);
+            }
+        }
+        self.report.stale_reads += stale;
+        self.report.stale_sloppy += stale_sloppy;
+        // Convergence: every replica of every key holds the same version.
+        let diverged = (0..self.cfg.keys).any(|key| {
+            let versions: BTreeSet<Option<Version>> = self
+                .replicas(key)
+                .iter()
+                .map(|n| self.store[*n as usize - 1].get(&key).copied())
+                .collect();
+            versions.len() > 1
+        });
+        self.report.diverged_runs = u64::from(diverged);
+    }
+
     /// Splits the nodes into two sides (a random non-empty proper subset against the rest)
     /// for 300-1000 ms, then heals; the next split comes 600-1600 ms later, within the fault
     /// window.
@@ -693,36 +731,7 @@ pub fn run_leaderless(cfg: &LeaderlessConfig) -> LeaderlessReport {
             Event::Heal => run.side = None,
         }
     }
-    // Read-your-latest-write: no read older than a write completed before it began; a stale
-    // read is attributed to a sloppy quorum when a write it missed counted hinted replicas, or
-    // when it was answered by nodes outside the key's owners.
-    for (key, invoked, read, sloppy_read) in &run.completed_reads {
-        let before: Vec<&(u64, Version, bool)> = run
-            .completed_writes
-            .get(key)
-            .into_iter()
-            .flatten()
-            .filter(|(done, _, _)| done < invoked)
-            .collect();
-        let latest = before.iter().map(|(_, v, _)| *v).max();
-        if latest.is_some() && *read < latest {
-            run.report.stale_reads += 1;
-            let missed_sloppy = before
-                .iter()
-                .any(|(_, v, sloppy)| *sloppy && Some(*v) > *read);
-            run.report.stale_sloppy += u64::from(missed_sloppy || *sloppy_read);
-        }
-    }
-    // Convergence: every replica of every key holds the same version.
-    let diverged = (0..cfg.keys).any(|key| {
-        let versions: BTreeSet<Option<Version>> = run
-            .replicas(key)
-            .iter()
-            .map(|n| run.store[*n as usize - 1].get(&key).copied())
-            .collect();
-        versions.len() > 1
-    });
-    run.report.diverged_runs = u64::from(diverged);
+    run.check();
     run.report
 }
 
