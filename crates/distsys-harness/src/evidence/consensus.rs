@@ -263,19 +263,7 @@ pub fn consensus(advice: &mut Advice, latency_ms: f64, mutant: Option<Mutant>) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::evidence::gather;
-    use distsys_advisor::DistributedContext;
-
-    fn advice_for(example: &str) -> (DistributedContext, Advice) {
-        let path = format!("{}/../../examples/{example}", env!("CARGO_MANIFEST_DIR"));
-        let text = std::fs::read_to_string(&path).expect("the example is readable");
-        let format = distsys_advisor::Format::from_path(&path);
-        let Ok(context) = distsys_advisor::parse_context(&text, format) else {
-            panic!("cannot parse {path}");
-        };
-        let advice = distsys_advisor::advise(&context);
-        (context, advice)
-    }
+    use crate::evidence::{example_advice as advice_for, gather};
 
     #[test]
     fn sound_advice_passes_its_evidence_unchanged() {

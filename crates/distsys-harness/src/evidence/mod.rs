@@ -62,3 +62,16 @@ pub fn gather(context: &DistributedContext, advice: &mut Advice) -> Evidence {
         ProblemType::Partitioning => Evidence::default(),
     }
 }
+
+/// A built-in example's context and its advice (tests).
+#[cfg(test)]
+pub(crate) fn example_advice(example: &str) -> (DistributedContext, Advice) {
+    let path = format!("{}/../../examples/{example}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).expect("the example is readable");
+    let format = distsys_advisor::Format::from_path(&path);
+    let Ok(context) = distsys_advisor::parse_context(&text, format) else {
+        panic!("cannot parse {path}");
+    };
+    let advice = distsys_advisor::advise(&context);
+    (context, advice)
+}

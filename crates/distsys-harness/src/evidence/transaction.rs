@@ -183,17 +183,7 @@ pub fn transaction(advice: &Advice, nodes: u32, latency_ms: f64, offset_ms: f64)
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn advice_for(example: &str) -> (distsys_advisor::DistributedContext, Advice) {
-        let path = format!("{}/../../examples/{example}", env!("CARGO_MANIFEST_DIR"));
-        let text = std::fs::read_to_string(&path).expect("the example is readable");
-        let format = distsys_advisor::Format::from_path(&path);
-        let Ok(context) = distsys_advisor::parse_context(&text, format) else {
-            panic!("cannot parse {path}");
-        };
-        let advice = distsys_advisor::advise(&context);
-        (context, advice)
-    }
+    use crate::evidence::example_advice as advice_for;
 
     /// The transaction example: both protocols measured, the claimed strict serializability
     /// held in every run with the advised commit wait, nothing unsafe.
