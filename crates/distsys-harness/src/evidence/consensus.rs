@@ -252,11 +252,7 @@ pub fn consensus(advice: &mut Advice, latency_ms: f64, mutant: Option<Mutant>) -
         report.failures_summary(),
         first.seed
     );
-    evidence.warnings.push(Warning {
-        code: "evidence_unsafe".into(),
-        message: message.clone(),
-    });
-    evidence.unsafe_design = Some(message);
+    evidence.mark_unsafe(message);
     evidence
 }
 

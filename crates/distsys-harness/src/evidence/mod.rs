@@ -34,6 +34,18 @@ pub struct Evidence {
     pub unsafe_design: Option<String>,
 }
 
+impl Evidence {
+    /// The advised design failed its own simulation: the answer must not be recommended; the
+    /// message (with the seed and the replay command) is also its `evidence_unsafe` warning.
+    pub fn mark_unsafe(&mut self, message: String) {
+        self.warnings.push(Warning {
+            code: "evidence_unsafe".into(),
+            message: message.clone(),
+        });
+        self.unsafe_design = Some(message);
+    }
+}
+
 /// Runs the simulations behind `advice` at the context's size and latency, and applies what
 /// they show: a configuration its own evidence finds stalling is replaced by one that passes
 /// (both measurements quoted); one that breaks safety is reported unsafe.

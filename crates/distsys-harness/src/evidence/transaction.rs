@@ -4,7 +4,7 @@
 //! or an invariant makes the answer unsafe, with the seed and the replay command.
 
 use super::{measured, Evidence, SEEDS};
-use distsys_advisor::advice::{Advice, Warning};
+use distsys_advisor::advice::Advice;
 use distsys_check::txn::{Consistency, TxnVerdict};
 use distsys_sim::stats::percentile;
 use distsys_sim::txn::{run_campaign, CommitFigures, CommitProtocol, RunResult, TxnSimConfig};
@@ -171,11 +171,7 @@ pub fn transaction(advice: &Advice, nodes: u32, latency_ms: f64, offset_ms: f64)
             why.join("; "),
             replay_command(config, run.seed)
         );
-        evidence.warnings.push(Warning {
-            code: "evidence_unsafe".into(),
-            message: message.clone(),
-        });
-        evidence.unsafe_design = Some(message);
+        evidence.mark_unsafe(message);
     }
     evidence
 }
