@@ -29,6 +29,9 @@ pub fn txn_config(advice: &Advice, nodes: u32, latency_ms: f64, offset_ms: f64) 
     config.max_skew_ms = (offset_ms.ceil() as u64).min(10_000);
     config.commit_wait_ms = c.commit_wait_ms.unwrap_or(0);
     config.protocol = CommitProtocol::Parallel;
+    // Timers (and so the start of the clients and the faults' spacing) scale with the latency:
+    // the run scales with them, so a slow network gets as many transactions as a fast one.
+    config.duration_ms = 4_000 * (config.election_min_ms() / 150).max(1);
     config
 }
 
@@ -94,10 +97,11 @@ fn figures(results: &[RunResult]) -> String {
 /// What was simulated, as a phrase.
 fn what(config: &TxnSimConfig, nodes: u32) -> String {
     format!(
-        "{SEEDS} runs of {} over {} Raft groups of {} replicas (the cluster's {nodes} nodes hold \
+        "{SEEDS} runs of {} s of {} over {} Raft groups of {} replicas (the cluster's {nodes} nodes hold \
          {} groups of this size; at most {MAX_GROUPS} simulated), {} ms latency, every fault \
          (crashes, partitions, 1% loss and duplication, clocks up to {} ms off), commit wait {} \
          ms; a contended workload: {} clients over {} keys, 1 to 4 operations per transaction",
+        config.duration_ms / 1_000,
         match config.protocol {
             CommitProtocol::Parallel => "parallel commits",
             CommitProtocol::TwoPhase => "classic 2PC",
