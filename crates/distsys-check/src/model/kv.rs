@@ -46,8 +46,11 @@ pub enum KvOp {
     Put(Option<KvValue>),
     /// Append to the value (absent counts as empty). The second field is no part of the
     /// meaning: the longest string a get of the key returned, so that a state that grows along
-    /// it is held as its prefix instead of a new copy (see [`Model::step`]).
-    Append(Option<KvValue>, Option<SharedText>),
+    /// it is held as its prefix instead of a new copy (see [`Model::step`]). The third,
+    /// `unseen`: a completed append whose text no observer that can follow it contains, so every
+    /// state it leaves behaves alike until the next put, delete or cas resets the value (see
+    /// [`KvModel::simplify`]); the search then holds them as one poisoned state.
+    Append(Option<KvValue>, Option<SharedText>, bool),
     /// Remove the key.
     Delete,
     /// Compare-and-set; `known`: completed ok.
@@ -108,7 +111,7 @@ impl Model for KvModel {
                 Ok(match op.kind {
                     OpKind::Read => KvOp::Get(op.output.as_ref().and_then(read_value), growing),
                     OpKind::Write => KvOp::Put(value(&op.input)),
-                    OpKind::Append => KvOp::Append(value(&op.input), longest.clone()),
+                    OpKind::Append => KvOp::Append(value(&op.input), longest.clone(), false),
                     OpKind::Delete => KvOp::Delete,
                     OpKind::Cas => match op.input.as_array().map(Vec::as_slice) {
                         Some([expected, new]) => KvOp::Cas {
@@ -142,7 +145,11 @@ impl Model for KvModel {
         match op {
             KvOp::Get(v, _) => (v == state).then(|| state.clone()),
             KvOp::Put(v) => Some(v.clone()),
-            KvOp::Append(v, along) => Some(match (state, v) {
+            KvOp::Append(_, _, true) => Some(Some(poisoned())),
+            KvOp::Append(_, _, false) if state.as_ref().is_some_and(is_poisoned) => {
+                Some(state.clone())
+            }
+            KvOp::Append(v, along, false) => Some(match (state, v) {
                 (None, None) => None,
                 (Some(s), None) if s.is_string() => Some(s.clone()),
                 (Some(s), None) => Some(KvValue::string(s.text.clone())),
@@ -261,7 +268,7 @@ impl Model for KvModel {
                 continue;
             }
             let v = match op {
-                KvOp::Put(Some(v)) | KvOp::Append(Some(v), _) => v,
+                KvOp::Put(Some(v)) | KvOp::Append(Some(v), _, _) => v,
                 KvOp::Cas { new: Some(v), .. } => v,
                 _ => continue,
             };
@@ -294,14 +301,63 @@ impl Model for KvModel {
                 }
             }
         }
+        let unseen = unseen_appends(ops, intervals, &observations, &mut budget);
         for (index, ret) in pins {
             intervals[index].ret = Some(ret);
             if let KvOp::Cas { known, .. } = &mut ops[index] {
                 *known = true;
             }
         }
+        for index in unseen {
+            if let KvOp::Append(_, _, flag) = &mut ops[index] {
+                *flag = true;
+            }
+        }
         retain_marked(ops, intervals, &keep);
     }
+}
+
+/// The value every state an unseen append leaves is held as: no real value is a JSON value
+/// with an empty text (a non-string's JSON text is never empty, and the empty string is
+/// absent), so no get returns it and no cas expects it.
+fn poisoned() -> KvValue {
+    KvValue {
+        json: true,
+        text: SharedText::new(""),
+    }
+}
+
+fn is_poisoned(value: &KvValue) -> bool {
+    value.json && value.text.is_empty()
+}
+
+/// The completed appends whose (non-empty) text occurs in no read's result and no cas's
+/// expected value that returns at or after the append's invocation (unknown cases count as
+/// observers). Exact: an observer linearized after the append returns after its invocation,
+/// and from the append's point to the next put, delete or cas that sets the value, the value
+/// contains the text (appends only extend it), so every get and known cas there fails and an
+/// unknown cas changes nothing, whatever the rest of the value: all those states are one.
+/// Without this, appends no read ever saw (overwritten by a later put) multiply the states by
+/// their orders. Scans share the caller's budget; past it appends stay unmarked (exact too).
+fn unseen_appends(
+    ops: &[KvOp],
+    intervals: &[Interval],
+    observations: &[(&KvValue, Option<u64>)],
+    budget: &mut usize,
+) -> Vec<usize> {
+    let mut unseen = Vec::new();
+    for (index, (op, interval)) in ops.iter().zip(intervals.iter()).enumerate() {
+        let KvOp::Append(Some(v), _, false) = op else {
+            continue;
+        };
+        if interval.ret.is_none() || text(v).is_empty() {
+            continue;
+        }
+        if observed_after(observations, interval.call, text(v), budget) == Some(false) {
+            unseen.push(index);
+        }
+    }
+    unseen
 }
 
 /// Per exact value, for [`KvModel`]'s simplify: its writers, the first and last completed
@@ -432,7 +488,7 @@ fn append_chain(ops: &[KvOp], intervals: &[Interval]) -> Option<bool> {
                     }
                 }
             }
-            KvOp::Append(Some(_), _) => {}
+            KvOp::Append(Some(_), _, _) => {}
             _ => return None,
         }
     }
@@ -441,7 +497,7 @@ fn append_chain(ops: &[KvOp], intervals: &[Interval]) -> Option<bool> {
     let mut by_value: rustc_hash::FxHashMap<&str, Vec<usize>> = Default::default();
     let mut lengths: Vec<usize> = Vec::new();
     for (index, op) in ops.iter().enumerate() {
-        if let KvOp::Append(Some(v), _) = op {
+        if let KvOp::Append(Some(v), _, _) = op {
             let t = text(v);
             by_value.entry(t).or_default().push(index);
             if !lengths.contains(&t.len()) {
