@@ -32,11 +32,11 @@ pub fn replay_flags(config: &SimConfig) -> String {
             .iter()
             .map(|b| b.name())
             .collect();
-        flags.push_str(&format!(
-            " --byzantine {} --byzantine-behaviour {}",
-            config.byzantine,
-            behaviours.join(",")
-        ));
+        flags.push_str(&format!(" --byzantine {}", config.byzantine));
+        // With no byzantine replica no behaviour runs (and simulate refuses one).
+        if config.byzantine > 0 {
+            flags.push_str(&format!(" --byzantine-behaviour {}", behaviours.join(",")));
+        }
         if config.byzantine > QuorumSystem::max_byzantine_faults(config.nodes) {
             flags.push_str(" --beyond-tolerance");
         }

@@ -407,3 +407,52 @@ fn a_sloppy_quorum_reads_stale_across_partitions_and_a_strict_one_does_not() {
         );
     }
 }
+
+/// Flags a run would accept and then ignore are refused, naming the flag (found by a helper
+/// session: each of these ran with output identical to the run without the flag).
+#[test]
+fn flags_that_would_change_nothing_are_refused() {
+    for (args, flag) in [
+        (
+            &["simulate", "--byzantine-behaviour", "silent"][..],
+            "--byzantine-behaviour",
+        ),
+        (&["simulate", "--byzantine", "0"][..], "--byzantine"),
+        (
+            &["simulate", "--protocol", "pbft", "--beyond-tolerance"][..],
+            "--beyond-tolerance",
+        ),
+        (
+            &[
+                "simulate",
+                "--protocol",
+                "pbft",
+                "--byzantine",
+                "0",
+                "--byzantine-behaviour",
+                "lie",
+            ][..],
+            "--byzantine-behaviour",
+        ),
+        (
+            &[
+                "simulate",
+                "--model",
+                "txn",
+                "--faults",
+                "none",
+                "--max-skew-ms",
+                "300",
+            ][..],
+            "--max-skew-ms",
+        ),
+        (
+            &["simulate", "--model", "replication", "--duration", "3s"][..],
+            "--duration",
+        ),
+    ] {
+        let (code, _, err) = run_in_process(args, "");
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains(flag), "{args:?}: {err}");
+    }
+}

@@ -149,14 +149,22 @@ fn titles(has: fn(&Protocol) -> bool) -> String {
 fn byzantine(args: &SimulateArgs, config: &mut SimConfig) -> Result<(), String> {
     let protocol = config.protocol;
     if !protocol.byzantine() {
-        if args.byzantine.is_some_and(|k| k > 0) || args.beyond_tolerance {
+        let behaviour_given = args.byzantine_behaviour != default_args().byzantine_behaviour;
+        if args.byzantine.is_some() || args.beyond_tolerance || behaviour_given {
             let names: Vec<&str> = registry::all()
                 .into_iter()
                 .filter(|p| p.byzantine())
                 .map(|p| p.name())
                 .collect();
+            let flag = if args.byzantine.is_some() {
+                "--byzantine"
+            } else if args.beyond_tolerance {
+                "--beyond-tolerance"
+            } else {
+                "--byzantine-behaviour"
+            };
             return Err(format!(
-                "--byzantine: {} tolerates crash faults only; byzantine replicas need --protocol {}",
+                "{flag}: {} tolerates crash faults only; byzantine replicas need --protocol {}",
                 protocol.name(),
                 names.join(" or --protocol ")
             ));
@@ -184,6 +192,21 @@ fn byzantine(args: &SimulateArgs, config: &mut SimConfig) -> Result<(), String> 
             "--byzantine {k}: {} replicas tolerate f = {f} (n >= 3f+1); pass --beyond-tolerance to run it anyway and expect violations",
             config.nodes
         ));
+    }
+    if k <= f && args.beyond_tolerance {
+        return Err(format!(
+            "--beyond-tolerance: --byzantine {k} is within what {} replicas tolerate (f = {f}); \
+             give --byzantine {} or more to go beyond it",
+            config.nodes,
+            f + 1
+        ));
+    }
+    if k == 0 && args.byzantine_behaviour != default_args().byzantine_behaviour {
+        return Err(
+            "--byzantine-behaviour: no replica is byzantine (--byzantine 0), so no behaviour \
+             would run"
+                .into(),
+        );
     }
     config.byzantine = k;
     config.byzantine_behaviours = if args.byzantine_behaviour.trim() == "all" {

@@ -1,6 +1,9 @@
 //! `--model replication` of `distsys simulate`.
 
 use super::parse_duration_ms;
+
+/// Shortest run: the fault comes 4-6 s in, plus a second of recovery to measure.
+const MIN_DURATION_MS: u64 = 7_000;
 use crate::cli::SimulateArgs;
 use crate::commands::fail;
 use crate::{EXIT_CHECK_FAILED, EXIT_OK};
@@ -40,11 +43,16 @@ pub(super) fn run(args: &SimulateArgs, stdout: &mut dyn Write, stderr: &mut dyn 
         return fail(stderr, &"--backups must be between 1 and 16");
     }
     let duration_ms = match parse_duration_ms(&args.duration) {
-        Ok(d) if d >= 1_000 => d,
+        Ok(d) if d >= MIN_DURATION_MS => d,
         Ok(_) => {
             return fail(
                 stderr,
-                &"--duration must be at least 1s for --model replication",
+                &format!(
+                    "--duration must be at least {}s for --model replication: its fault comes \
+                     4-6 s into the run, and a shorter run would end before it (the scenario and \
+                     the seed would change nothing)",
+                    MIN_DURATION_MS / 1_000
+                ),
             )
         }
         Err(e) => return fail(stderr, &e),

@@ -71,6 +71,13 @@ fn setup(args: &SimulateArgs) -> Result<(TxnSimConfig, Vec<CommitProtocol>, u64)
         }
         config.nodes = args.nodes;
     }
+    if !faults && args.max_skew_ms != super::default_args().max_skew_ms {
+        return Err(
+            "--max-skew-ms: clocks are skewed only with --faults all (with --faults none they \
+             agree), so it would change nothing"
+                .into(),
+        );
+    }
     config.max_skew_ms = args.max_skew_ms;
     config.commit_wait_ms = args.commit_wait_ms;
     Ok((config, protocols, seeds))
