@@ -228,8 +228,9 @@ pub fn operations(
     if env.context.problem_type == ProblemType::Transaction {
         monitor_list.push(monitor(
             "transactions prepared and undecided (not exported by the distsys node)",
-            format!("any older than {} ms", 2 * t.request_timeout_ms),
-            "a stuck transaction holds its locks and blocks every other writer of its keys",
+            format!("any older than {} ms", 2 * configuration.request_timeout_ms),
+            "a stuck transaction holds its locks (or intents) and blocks every other writer of \
+             its keys",
         ));
     }
     Operations {

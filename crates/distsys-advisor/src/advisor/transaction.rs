@@ -45,7 +45,6 @@ pub fn commit_wait_ms(env: &Environment) -> u64 {
 
 fn parallel_commits(env: &Environment) -> Answer {
     let g = env.group;
-    let t = env.timing;
     let offset = env.context.network_assumptions.max_clock_offset_ms();
     let mut configuration = env.base_configuration();
     configuration.replica_count = Some(g.size);
@@ -56,6 +55,8 @@ fn parallel_commits(env: &Environment) -> Answer {
     let (isolation, guarantee) = if strict(env) {
         let wait = commit_wait_ms(env);
         configuration.commit_wait_ms = Some(wait);
+        // A client waits out the commit wait too: its timeout must outlast it.
+        configuration.request_timeout_ms = configuration.request_timeout_ms.saturating_add(wait);
         (
             "strict_serializable",
             format!(
@@ -82,7 +83,8 @@ fn parallel_commits(env: &Environment) -> Answer {
         )
     };
     configuration.isolation = Some(isolation.into());
-    let failure_scenarios = transaction_scenarios(env, offset);
+    let request_timeout = configuration.request_timeout_ms;
+    let failure_scenarios = transaction_scenarios(env, offset, request_timeout);
     let rationale = vec![
         rationale(
             &format!("consistency_requirement={}", env.consistency().as_str()),
@@ -108,8 +110,7 @@ fn parallel_commits(env: &Environment) -> Answer {
                  and the client retries the whole transaction with jittered exponential backoff \
                  (at most 6 attempts), so nothing ever waits for a lock and no deadlock can \
                  form; intents of a crashed coordinator are resolved by any group leader after \
-                 the request timeout ({} ms)",
-                t.request_timeout_ms
+                 the request timeout ({request_timeout} ms)"
             ),
         ),
     ];
@@ -136,20 +137,22 @@ fn parallel_commits(env: &Environment) -> Answer {
 }
 
 /// What breaks a parallel-commits design, each with its recovery.
-fn transaction_scenarios(env: &Environment, offset: f64) -> Vec<FailureScenario> {
+fn transaction_scenarios(
+    env: &Environment,
+    offset: f64,
+    request_timeout: u64,
+) -> Vec<FailureScenario> {
     let g = env.group;
-    let t = env.timing;
     let mut out = vec![
         scenario(
             "coordinator crash mid-commit",
             format!(
                 "Its transactions' intents stay on their keys; writers of those keys are refused \
-                 and retry. Once an intent is older than the request timeout ({} ms), the leader \
-                 of its group takes the transaction over: a missing record becomes ABORTED; a \
-                 STAGING record is resolved by probing every participant (a probe refuses a \
-                 prepare that has not arrived, so the answer cannot change): all prepared means \
-                 committed.",
-                t.request_timeout_ms
+                 and retry. Once an intent is older than the request timeout ({request_timeout} \
+                 ms), the leader of its group takes the transaction over: a missing record \
+                 becomes ABORTED; a STAGING record is resolved by probing every participant (a \
+                 probe refuses a prepare that has not arrived, so the answer cannot change): all \
+                 prepared means committed."
             ),
             "Nothing to do by hand: the recoverer installs or drops the intents; a client \
              whose coordinator crashed sees its attempt as indeterminate and retries as a new \

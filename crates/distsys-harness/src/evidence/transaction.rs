@@ -29,9 +29,13 @@ pub fn txn_config(advice: &Advice, nodes: u32, latency_ms: f64, offset_ms: f64) 
     config.max_skew_ms = (offset_ms.ceil() as u64).min(10_000);
     config.commit_wait_ms = c.commit_wait_ms.unwrap_or(0);
     config.protocol = CommitProtocol::Parallel;
-    // Timers (and so the start of the clients and the faults' spacing) scale with the latency:
-    // the run scales with them, so a slow network gets as many transactions as a fast one.
-    config.duration_ms = 4_000 * (config.election_min_ms() / 150).max(1);
+    // Timers (and so the start of the clients and the faults' spacing) scale with the latency,
+    // and every commit waits out the commit wait: the run scales with both, so a slow network
+    // or a long wait gets as many transactions as a fast one (clients run for 60% of the run,
+    // after two election timeouts).
+    let by_timers = 4_000 * (config.election_min_ms() / 150).max(1);
+    let by_wait = (config.clients_start_ms() * 2 + 15 * config.commit_wait_ms).min(120_000);
+    config.duration_ms = by_timers.max(by_wait);
     config
 }
 
@@ -54,6 +58,12 @@ pub fn replay_command(config: &TxnSimConfig, seed: u64) -> String {
 
 /// What one campaign measured, as a sentence.
 fn figures(results: &[RunResult]) -> String {
+    if CommitFigures::of(results).latencies_us.is_empty() {
+        return format!(
+            "no read-write transaction committed in {} runs: nothing was measured (not a pass)",
+            results.len()
+        );
+    }
     let sum = |f: &dyn Fn(&RunResult) -> u64| results.iter().map(f).sum::<u64>();
     let commits = CommitFigures::of(results);
     let ms = |us: u64| us as f64 / 1_000.0;
@@ -142,8 +152,18 @@ pub fn transaction(advice: &Advice, nodes: u32, latency_ms: f64, offset_ms: f64)
     evidence
         .rationale
         .push(measured(&what(&classic, nodes), figures(&compared)));
-    let p50 = percentile(&CommitFigures::of(&advised).latencies_us, 0.5).unwrap_or_default();
-    super::consensus::compare_latency(advice, p50 as f64 / 1_000.0, &mut evidence);
+    let commits = CommitFigures::of(&advised).latencies_us;
+    match percentile(&commits, 0.5) {
+        Some(p50) => super::consensus::compare_latency(advice, p50 as f64 / 1_000.0, &mut evidence),
+        None => evidence.warnings.push(distsys_advisor::advice::Warning {
+            code: "evidence_inconclusive".into(),
+            message: format!(
+                "no transaction committed in the simulated runs ({} ms each, commit wait {} ms): \
+                 the design's latency and isolation were not measured",
+                config.duration_ms, config.commit_wait_ms
+            ),
+        }),
+    }
     // The answer's own claim is the bar: a strict serializable answer fails on any run that
     // is not, whatever the simulated commit wait lets the run claim.
     let claims_strict = advice.configuration.isolation.as_deref() == Some("strict_serializable");
@@ -221,6 +241,20 @@ mod tests {
         let why = evidence.unsafe_design.expect("reported unsafe");
         assert!(why.contains("is not strict-serializable"), "{why}");
         assert!(why.contains("--commit-wait-ms 0 --seed "), "{why}");
+    }
+
+    /// Runs in which nothing committed are no pass: the figures say nothing was measured
+    /// (instead of "strict-serializable in 20 of 20 runs" over zero commits).
+    #[test]
+    fn runs_without_a_commit_measure_nothing() {
+        assert!(figures(&[]).contains("nothing was measured"));
+        let (_, mut advice) = advice_for("transaction.yaml");
+        advice.configuration.commit_wait_ms = Some(4_000);
+        let config = txn_config(&advice, 9, 2.0, 2_000.0);
+        assert!(
+            config.duration_ms >= 60_000,
+            "a 4 s commit wait gets a run long enough to commit: {config:?}"
+        );
     }
 
     /// Sagas are not simulated, and the answer says so instead of quoting nothing.

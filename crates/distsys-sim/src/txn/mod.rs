@@ -296,8 +296,9 @@ impl CommitFigures {
         }
         latencies_us.sort_unstable();
         rounds.sort_unstable();
+        // A fold from +0.0: an empty f64 sum is -0.0, which prints as "-0.00".
         let mean_rounds =
-            rounds.iter().map(|&r| f64::from(r)).sum::<f64>() / rounds.len().max(1) as f64;
+            rounds.iter().fold(0.0, |sum, &r| sum + f64::from(r)) / rounds.len().max(1) as f64;
         CommitFigures {
             latencies_us,
             rounds,
