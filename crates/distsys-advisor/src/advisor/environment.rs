@@ -83,7 +83,7 @@ impl<'a> Environment<'a> {
     ///   `f`, the largest the node count allows ((n-1)/2 crash, (n-1)/3 byzantine).
     /// - partitioning, transaction: data is split over groups of `2f+1` (`3f+1` byzantine)
     ///   nodes; without a given `f`, `f = 1` when there are enough nodes (3 replicas, the usual
-    ///   production default), else 0.
+    ///   production default; 4 when byzantine), else 0.
     pub fn new(context: &'a DistributedContext) -> Environment<'a> {
         let nodes = context.cluster_config.nodes;
         let byzantine = context.byzantine();
@@ -108,7 +108,8 @@ impl<'a> Environment<'a> {
             if spans_all_nodes {
                 max_f(nodes)
             } else {
-                max_f(nodes.min(3)).min(1)
+                // One fault per group: 3 replicas, or 4 for one byzantine fault.
+                max_f(nodes.min(if byzantine { 4 } else { 3 })).min(1)
             }
         });
         let (f, size) = if voters_and_learners {

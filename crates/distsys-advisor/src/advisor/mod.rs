@@ -68,13 +68,19 @@ pub fn advise_measured(context: &DistributedContext) -> Advice {
 
 fn advise_with(env: Environment) -> Advice {
     let context = env.context;
-    let answer = match context.problem_type {
+    let mut answer = match context.problem_type {
         ProblemType::Consensus => consensus::answer(&env),
         ProblemType::Replication => replication::answer(&env),
         ProblemType::Partitioning => partitioning::answer(&env),
         ProblemType::Transaction => transaction::answer(&env),
         ProblemType::ConflictResolution => conflict::answer(&env),
     };
+    // The availability of the configuration's own quorum (an answer may lower it from the
+    // group's majority, e.g. leaderless W = 1).
+    let c = &mut answer.configuration;
+    c.quorum_availability = context.network_assumptions.partition_probability.map(|p| {
+        (environment::quorum_availability(c.group_size, c.quorum_size, p) * 1e6).round() / 1e6
+    });
     debug_assert!(answer.failure_scenarios.len() >= 3);
     debug_assert!(answer.configuration.timeout_ms > answer.configuration.heartbeat_ms);
     let mut rationale = common_rationale(&env, answer.configuration.quorum_size);
@@ -124,10 +130,17 @@ fn common_rationale(env: &Environment, quorum: u32) -> Vec<Rationale> {
         format!("f={} {kind} faults as requested", env.f)
     } else {
         match env.context.problem_type {
+            ProblemType::Partitioning | ProblemType::Transaction if env.f > 0 => format!(
+                "f={}: one failure per replica group by default (groups of {}, the usual \
+                 production choice)",
+                env.f, g.size
+            ),
             ProblemType::Partitioning | ProblemType::Transaction => format!(
-                "f={}: one failure per replica group by default (3 replicas, the usual production \
-                 choice) when the cluster has enough nodes",
-                env.f
+                "f=0: {} node(s) are fewer than a group that survives one {kind} failure needs \
+                 ({}), so each group is {} node(s) and tolerates none",
+                env.nodes,
+                if g.byzantine { 4 } else { 3 },
+                g.size
             ),
             _ => format!(
                 "f={}: the most {kind} faults {} nodes survive ({})",
@@ -326,7 +339,8 @@ fn region_loss_remedy(env: &Environment, quorum: u32) -> String {
         g.size
     );
     if env.regions().len() != 2 || g.byzantine {
-        return format!("{lost}; use at least 3 regions");
+        let spread = scenarios::spread_to_survive(g.size, quorum);
+        return format!("{lost}; {}", spread.to_lowercase());
     }
     // 2-2-1: the two regions hold equal halves of the data voters, a witness in a third
     // failure domain breaks the tie; losing either region leaves a quorum.

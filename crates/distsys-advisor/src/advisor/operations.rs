@@ -5,7 +5,7 @@
 //! configuration, so it cannot contradict them.
 
 use super::environment::Environment;
-use super::figures::WritePath;
+use super::figures::{Fencing, WritePath};
 use crate::advice::{Configuration, Figures, Mechanism, Monitor, Operations, Runbook};
 use crate::context::ProblemType;
 use distsys_types::metrics::{
@@ -40,17 +40,33 @@ pub fn safety_mechanisms(
                  deposed leader (paused by GC, cut off) cannot overwrite what its successor wrote"
             ),
         ));
-        out.push(mechanism(
-            "lease margin",
-            format!(
-                "lease reads (optional) are safe only while the lease is shorter than the lowest \
-                 election timeout ({} ms) minus the largest clock drift over that interval: at \
-                 most {} ms at a 10% drift bound; without bounded drift use ReadIndex-style reads \
-                 (one quorum round)",
-                t.election_timeout_min_ms,
-                t.election_timeout_min_ms * 9 / 10
-            ),
-        ));
+        // Leases are a leader's: PBFT has none (its reads go through a quorum).
+        if let WritePath::Leader { fencing, .. } = path {
+            let (timeout, quorum_read) = match fencing {
+                Fencing::Term => (
+                    "election timeout",
+                    "ReadIndex reads (one quorum round confirming the leadership)",
+                ),
+                Fencing::Ballot => (
+                    "leader-failure timeout",
+                    "a quorum round confirming the ballot before each read",
+                ),
+                Fencing::Epoch => (
+                    "failure-detection timeout",
+                    "a quorum round confirming the epoch before each read",
+                ),
+            };
+            out.push(mechanism(
+                "lease margin",
+                format!(
+                    "lease reads (optional) are safe only while the lease is shorter than the \
+                     lowest {timeout} ({} ms) minus the largest clock drift over that interval: \
+                     at most {} ms at a 10% drift bound; without bounded drift use {quorum_read}",
+                    t.election_timeout_min_ms,
+                    t.election_timeout_min_ms * 9 / 10
+                ),
+            ));
+        }
     }
     match env.context.problem_type {
         ProblemType::Transaction if configuration.isolation.is_some() => {

@@ -228,9 +228,26 @@ fn range(env: &Environment) -> Answer {
     let mut configuration = env.base_configuration();
     configuration.range_split_bytes = Some(RANGE_SPLIT_BYTES);
     configuration.range_split_qps = Some(RANGE_SPLIT_QPS);
-    configuration.pre_vote = Some(true);
-    configuration.check_quorum = Some(true);
-    configuration.read_path = Some("read_index".into());
+    let byzantine = env.byzantine();
+    if byzantine {
+        configuration.read_path = Some("quorum".into());
+    } else {
+        configuration.pre_vote = Some(true);
+        configuration.check_quorum = Some(true);
+        configuration.read_path = Some("read_index".into());
+    }
+    let group_protocol = if byzantine { "PBFT" } else { "Raft" };
+    let (leader, partition) = if byzantine {
+        (
+            scenarios::byzantine_equivocation(env),
+            scenarios::minority_partition_bft(env),
+        )
+    } else {
+        (
+            scenarios::leader_crash(env, scenarios::Family::Raft),
+            scenarios::minority_partition(env, scenarios::Family::Raft),
+        )
+    };
     let mut failure_scenarios = vec![
         rebalance_scenario(env, "The rebalancer moves whole ranges toward equal load, a bounded number per step"),
         hot_key_scenario(&format!(
@@ -238,17 +255,22 @@ fn range(env: &Environment) -> Answer {
              move apart; a range above {} MiB splits by size; cold neighbours merge.",
             RANGE_SPLIT_BYTES / (1024 * 1024)
         )),
-        scenarios::leader_crash(env, scenarios::Family::Raft),
-        scenarios::minority_partition(env, scenarios::Family::Raft),
+        leader,
+        partition,
     ];
     failure_scenarios.extend(scenarios::region_loss(env, env.group.quorum));
     Answer {
-        write_path: WritePath::quorum_leader(env, 1, Fencing::Term),
+        write_path: if byzantine {
+            WritePath::Byzantine
+        } else {
+            WritePath::quorum_leader(env, 1, Fencing::Term)
+        },
         protocol: Protocol {
-            name: "Range partitioning over Raft groups".into(),
-            description: "The key space is cut into ordered ranges; each range is a Raft group \
-                          that splits by size and load and moves between nodes by membership change."
-                .into(),
+            name: format!("Range partitioning over {group_protocol} groups"),
+            description: format!(
+                "The key space is cut into ordered ranges; each range is a {group_protocol} group \
+                 that splits by size and load and moves between nodes by membership change."
+            ),
             correctness_guarantee: format!(
                 "Linearizable per key (each range is one consensus group) with up to {} of {} \
                  replicas of a range failed; range scans see ordered keys.",

@@ -103,6 +103,17 @@ pub fn leader_crash(env: &Environment, family: Family) -> FailureScenario {
 pub fn minority_partition(env: &Environment, family: Family) -> FailureScenario {
     let g = &env.group;
     let cut = g.spare();
+    if g.size == 1 {
+        return scenario(
+            "network partition",
+            "A single node has no peer to be cut off from: clients cut off from it wait; every \
+             write that reached it is on it."
+                .to_string(),
+            "On heal clients reach it again; nothing was lost, but nothing was served to the \
+             clients that were cut off."
+                .to_string(),
+        );
+    }
     if cut == 0 {
         return scenario(
             "network partition",
@@ -324,11 +335,29 @@ pub fn region_loss(env: &Environment, quorum: u32) -> Option<FailureScenario> {
              then move them back when the region returns."
                 .to_string()
         } else {
-            "Spread members over at least three regions so no region holds f+1 of them; until \
-             then, a region outage is an outage."
-                .to_string()
+            format!(
+                "{}; until then, a region outage is an outage.",
+                spread_to_survive(env.group.size, quorum)
+            )
         },
     ))
+}
+
+/// How to place `members` needing `quorum` of them so that losing any one region leaves a
+/// quorum: at most `members - quorum` per region, so at least that many regions.
+pub fn spread_to_survive(members: u32, quorum: u32) -> String {
+    let per_region = members.saturating_sub(quorum);
+    if per_region == 0 {
+        return format!(
+            "No placement survives a region loss: a quorum of {quorum} needs all {members} \
+             members, so add members first"
+        );
+    }
+    format!(
+        "Spread the {members} members over at least {} regions with at most {per_region} in each, \
+         so losing any one leaves {quorum} or more",
+        members.div_ceil(per_region)
+    )
 }
 
 /// Both sides of a partition accept writes (AP designs).

@@ -721,3 +721,83 @@ fn workload_hints_name_their_traps() {
     slow.network_assumptions.intra_region_latency_ms = Some(5.0);
     assert_eq!(advise(&slow).figures.client_hop_ms, 10.0);
 }
+
+/// Counterexamples a helper session found on contexts outside the suite, each now a test.
+#[test]
+fn byzantine_data_designs_get_byzantine_groups_by_default() {
+    for problem in [ProblemType::Partitioning, ProblemType::Transaction] {
+        let mut ctx = context(problem, 30);
+        ctx.consistency_requirement = Consistency::Linearizable;
+        ctx.network_assumptions.byzantine = true;
+        let advice = advise(&ctx);
+        let c = &advice.configuration;
+        assert_eq!(
+            (c.group_size, c.failure_tolerance, c.quorum_size),
+            (4, 1, 3)
+        );
+        assert!(
+            advice.protocol.name.contains("PBFT"),
+            "{}",
+            advice.protocol.name
+        );
+        let text = serde_json::to_string(&advice).unwrap_or_default();
+        for raft_only in ["pre-vote", "ReadIndex", "check-quorum", "InstallSnapshot"] {
+            assert!(
+                !text.contains(raft_only),
+                "{problem:?}: {raft_only} in {text}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_group_of_one_is_not_said_to_be_split() {
+    let mut ctx = context(ProblemType::Transaction, 2);
+    ctx.consistency_requirement = Consistency::Linearizable;
+    let advice = advise(&ctx);
+    assert_eq!(advice.configuration.group_size, 1);
+    for s in &advice.failure_scenarios {
+        assert!(!s.behavior.contains("sides smaller"), "{}", s.behavior);
+    }
+}
+
+#[test]
+fn region_advice_counts_the_regions_a_loss_needs() {
+    let mut ctx = context(ProblemType::Consensus, 4);
+    ctx.consistency_requirement = Consistency::Linearizable;
+    ctx.cluster_config.regions = vec!["r0".into(), "r1".into(), "r2".into()];
+    let advice = advise(&ctx);
+    let warning = advice
+        .warnings
+        .iter()
+        .find(|w| w.code == "region_loss_loses_quorum")
+        .expect("2 of 4 in one region loses the quorum of 3");
+    assert!(
+        warning
+            .message
+            .contains("at least 4 regions with at most 1 in each"),
+        "{}",
+        warning.message
+    );
+}
+
+#[test]
+fn quorum_availability_is_that_of_the_configured_quorum() {
+    for (problem, consistency) in [
+        (ProblemType::ConflictResolution, Consistency::Causal),
+        (ProblemType::Replication, Consistency::Eventual),
+        (ProblemType::Consensus, Consistency::Linearizable),
+    ] {
+        let mut ctx = context(problem, 7);
+        ctx.consistency_requirement = consistency;
+        ctx.network_assumptions.partition_probability = Some(0.1);
+        let advice = advise(&ctx);
+        let c = &advice.configuration;
+        let expected = super::environment::quorum_availability(c.group_size, c.quorum_size, 0.1);
+        let got = c.quorum_availability.unwrap_or(-1.0);
+        assert!(
+            (got - expected).abs() < 1e-6,
+            "{problem:?}: {got} vs {expected}"
+        );
+    }
+}
