@@ -19,12 +19,9 @@ fn mechanism(name: &str, why: String) -> Mechanism {
     }
 }
 
-/// The safety mechanisms the design relies on.
-pub fn safety_mechanisms(
-    env: &Environment,
-    configuration: &Configuration,
-    path: WritePath,
-) -> Vec<Mechanism> {
+/// Fencing tokens for every leader (term, ballot, epoch, view), and the lease margin for
+/// leaders that may serve lease reads.
+fn leader_mechanisms(env: &Environment, path: WritePath) -> Vec<Mechanism> {
     let mut out = Vec::new();
     let t = &env.timing;
     if matches!(path, WritePath::Leader { .. } | WritePath::Byzantine) {
@@ -68,6 +65,16 @@ pub fn safety_mechanisms(
             ));
         }
     }
+    out
+}
+
+/// The safety mechanisms the design relies on.
+pub fn safety_mechanisms(
+    env: &Environment,
+    configuration: &Configuration,
+    path: WritePath,
+) -> Vec<Mechanism> {
+    let mut out = leader_mechanisms(env, path);
     match env.context.problem_type {
         ProblemType::Transaction if configuration.isolation.is_some() => {
             out.extend(timestamp_ordering(env, configuration));
