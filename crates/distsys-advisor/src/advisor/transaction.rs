@@ -207,8 +207,11 @@ fn two_phase_commit(env: &Environment) -> Answer {
     let g = env.group;
     let mut configuration = env.base_configuration();
     configuration.replica_count = Some(g.size);
-    configuration.read_path = Some("read_index".into());
-    if !env.byzantine() {
+    if env.byzantine() {
+        // PBFT has no leader lease or ReadIndex: a read is answered by a quorum.
+        configuration.read_path = Some("quorum".into());
+    } else {
+        configuration.read_path = Some("read_index".into());
         configuration.pre_vote = Some(true);
         configuration.check_quorum = Some(true);
     }
