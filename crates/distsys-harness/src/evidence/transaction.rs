@@ -7,7 +7,9 @@ use super::{measured, Evidence, SEEDS};
 use distsys_advisor::advice::Advice;
 use distsys_check::txn::{Consistency, TxnVerdict};
 use distsys_sim::stats::percentile;
-use distsys_sim::txn::{run_campaign, CommitFigures, CommitProtocol, RunResult, TxnSimConfig};
+use distsys_sim::txn::{
+    recovery_times, run_campaign, CommitFigures, CommitProtocol, RunResult, TxnSimConfig,
+};
 
 /// Most groups an evidence run simulates (the model's workload spreads a transaction over at
 /// most 4 groups; more only dilutes contention).
@@ -44,10 +46,7 @@ pub fn replay_command(config: &TxnSimConfig, seed: u64) -> String {
     format!(
         "distsys simulate --model txn --commit {} --groups {} --nodes {} --latency-ms {} \
          --max-skew-ms {} --commit-wait-ms {} --seed {seed}",
-        match config.protocol {
-            CommitProtocol::Parallel => "parallel",
-            CommitProtocol::TwoPhase => "2pc",
-        },
+        config.protocol.name(),
         config.groups,
         config.nodes,
         config.latency_ms,
@@ -58,21 +57,17 @@ pub fn replay_command(config: &TxnSimConfig, seed: u64) -> String {
 
 /// What one campaign measured, as a sentence.
 fn figures(results: &[RunResult]) -> String {
-    if CommitFigures::of(results).latencies_us.is_empty() {
+    let commits = CommitFigures::of(results);
+    if commits.latencies_us.is_empty() {
         return format!(
             "no read-write transaction committed in {} runs: nothing was measured (not a pass)",
             results.len()
         );
     }
     let sum = |f: &dyn Fn(&RunResult) -> u64| results.iter().map(f).sum::<u64>();
-    let commits = CommitFigures::of(results);
     let ms = |us: u64| us as f64 / 1_000.0;
     let attempts = sum(&|r| r.stats.attempts);
-    let mut recovery: Vec<u64> = results
-        .iter()
-        .flat_map(|r| r.stats.recovery_us.iter().copied())
-        .collect();
-    recovery.sort_unstable();
+    let recovery = recovery_times(results);
     let claimed = results.first().map(|r| r.claimed);
     let holds = results.iter().filter(|r| !r.failed()).count();
     let strict = results

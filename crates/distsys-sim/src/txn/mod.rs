@@ -307,6 +307,17 @@ impl CommitFigures {
     }
 }
 
+/// How long every orphaned transaction of `results` held its intents before a recoverer
+/// resolved them (virtual µs), sorted.
+pub fn recovery_times(results: &[RunResult]) -> Vec<u64> {
+    let mut times: Vec<u64> = results
+        .iter()
+        .flat_map(|r| r.stats.recovery_us.iter().copied())
+        .collect();
+    times.sort_unstable();
+    times
+}
+
 impl RunResult {
     /// Whether the run found anything wrong.
     pub fn failed(&self) -> bool {

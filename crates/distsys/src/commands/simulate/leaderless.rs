@@ -4,6 +4,7 @@ use crate::cli::SimulateArgs;
 use crate::commands::fail;
 use crate::{EXIT_CHECK_FAILED, EXIT_OK};
 use distsys_sim::leaderless::{run_leaderless_campaign, LeaderlessConfig};
+use distsys_sim::{Fault, FaultSet};
 use std::io::Write;
 
 /// The leaderless run's setup from the flags: nodes, faults, duration, clients, sloppy.
@@ -23,35 +24,29 @@ fn setup(args: &SimulateArgs, n: usize, r: usize, w: usize) -> Result<Leaderless
     }
     config.nodes = args.nodes;
     config.sloppy = args.sloppy;
-    (config.crashes, config.loss, config.partitions) = match args.faults.as_str() {
-        "all" => (true, true, true),
-        "none" => (false, false, false),
-        list => {
-            let mut faults = (false, false, false);
-            for name in list.split(',').map(str::trim) {
-                match name {
-                    "crash" => faults.0 = true,
-                    "drop" => faults.1 = true,
-                    "partition" => faults.2 = true,
-                    other => {
-                        return Err(format!(
-                            "--model leaderless takes --faults all, none, or a list of crash, \
-                             drop, partition; got {other:?}"
-                        ))
-                    }
-                }
-            }
-            faults
+    // The simulator's fault vocabulary; `all` is every fault this model has.
+    let faults: FaultSet = args.faults.parse()?;
+    let honoured = [Fault::Crash, Fault::Drop, Fault::Partition];
+    if args.faults != "all" {
+        if let Some(other) = faults.0.iter().find(|f| !honoured.contains(f)) {
+            return Err(format!(
+                "--model leaderless takes --faults all, none, or a list of crash, drop, \
+                 partition; got {:?}",
+                other.name()
+            ));
         }
-    };
-    if args.duration != "10s" {
+    }
+    (config.crashes, config.loss, config.partitions) = (
+        faults.has(Fault::Crash),
+        faults.has(Fault::Drop),
+        faults.has(Fault::Partition),
+    );
+    let defaults = super::default_args();
+    if args.duration != defaults.duration {
         config.duration_ms = super::parse_duration_ms(&args.duration)?;
     }
-    if args.clients != super::default_args().clients {
-        if !(1..=64).contains(&args.clients) {
-            return Err(format!("--clients must be 1..=64, got {}", args.clients));
-        }
-        config.clients = args.clients;
+    if args.clients != defaults.clients {
+        config.clients = super::checked_clients(args)?;
     }
     Ok(config)
 }

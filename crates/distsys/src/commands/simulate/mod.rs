@@ -334,6 +334,15 @@ fn honoured_flags(model: &str) -> &'static [&'static str] {
     }
 }
 
+/// `--clients` for the design models, which run at most 64.
+fn checked_clients(args: &SimulateArgs) -> Result<usize, String> {
+    if (1..=64).contains(&args.clients) {
+        Ok(args.clients)
+    } else {
+        Err(format!("--clients must be 1..=64, got {}", args.clients))
+    }
+}
+
 /// `simulate` with no flag: every default as clap defines it (one definition, in cli.rs).
 fn default_args() -> SimulateArgs {
     use clap::{Args, FromArgMatches};

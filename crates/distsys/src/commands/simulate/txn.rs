@@ -39,9 +39,7 @@ fn setup(args: &SimulateArgs) -> Result<(TxnSimConfig, Vec<CommitProtocol>, u64)
             "--latency-ms must be a whole number of ms in 1..=500 for --model txn, got {latency}"
         ));
     }
-    if !(1..=64).contains(&args.clients) {
-        return Err(format!("--clients must be 1..=64, got {}", args.clients));
-    }
+    let clients = super::checked_clients(args)?;
     let protocols = match args.commit.as_str() {
         "both" => vec![CommitProtocol::TwoPhase, CommitProtocol::Parallel],
         other => vec![other.parse::<CommitProtocol>()?],
@@ -56,9 +54,9 @@ fn setup(args: &SimulateArgs) -> Result<(TxnSimConfig, Vec<CommitProtocol>, u64)
     let mut config = TxnSimConfig::new(args.seed, args.groups);
     config.faults = faults;
     config.latency_ms = latency as u64;
-    config.clients = args.clients;
+    config.clients = clients;
     config.mutant = args.mutant.as_deref().map(str::parse).transpose()?;
-    if args.duration != "10s" {
+    if args.duration != super::default_args().duration {
         config.duration_ms = parse_duration_ms(&args.duration)?;
     }
     if args.nodes != super::default_args().nodes {
@@ -246,14 +244,7 @@ fn print_protocol(protocol: CommitProtocol, results: &[RunResult], out: &mut dyn
 fn print_orphans(results: &[RunResult], out: &mut dyn Write) {
     let ms = |us: u64| us as f64 / 1_000.0;
     let unrecovered: u64 = results.iter().map(|r| r.stats.unrecovered).sum();
-    let recovery: Vec<u64> = {
-        let mut all: Vec<u64> = results
-            .iter()
-            .flat_map(|r| r.stats.recovery_us.iter().copied())
-            .collect();
-        all.sort_unstable();
-        all
-    };
+    let recovery = distsys_sim::txn::recovery_times(results);
     if !recovery.is_empty() || unrecovered > 0 {
         let _ = writeln!(
             out,
