@@ -453,12 +453,12 @@ impl Run {
             Msg::Read { key, op } => {
                 let stored = self.store[to as usize - 1].get(&key).copied();
                 // A fallback in a sloppy quorum answers from the hints it holds too.
-                let hinted = self.hints[to as usize - 1]
-                    .iter()
-                    .filter(|((_, k), _)| *k == key)
-                    .map(|(_, v)| *v)
-                    .max();
                 let version = if self.cfg.sloppy {
+                    let hinted = self.hints[to as usize - 1]
+                        .iter()
+                        .filter(|((_, k), _)| *k == key)
+                        .map(|(_, v)| *v)
+                        .max();
                     stored.max(hinted)
                 } else {
                     stored
