@@ -332,8 +332,8 @@ fn is_poisoned(value: &KvValue) -> bool {
 }
 
 /// The completed appends whose (non-empty) text occurs in no read's result and no cas's
-/// expected value that returns at or after the append's invocation (unknown cases count as
-/// observers). Exact: an observer linearized after the append returns after its invocation,
+/// expected value that returns at or after the append's invocation (an unknown cas counts as an
+/// observer). Exact: an observer linearized after the append returns after its invocation,
 /// and from the append's point to the next put, delete or cas that sets the value, the value
 /// contains the text (appends only extend it), so every get and known cas there fails and an
 /// unknown cas changes nothing, whatever the rest of the value: all those states are one.
