@@ -1,45 +1,73 @@
 //! The transactional checker's speed without the CLI's dependencies, so it builds quickly
-//! in release: `cargo run --release -p distsys-check --example txn_bench -- 100000`.
-//! Prints parse and check times of one generated list-append history (JSON Lines).
+//! in release, with the `adya` crate (a dev-dependency) on the same text in the same run:
+//! `cargo run --release -p distsys-check --example txn_bench -- 100000 [runs]`.
+//! Prints parse and check times of one generated list-append history (JSON Lines) per
+//! run, and the ratio of adya's parse + check time to ours for each consistency model.
 
 use distsys_check::txn::generate::{clean, to_jsonl, GenConfig};
 use distsys_check::txn::{check_txn, parse_txn_history, Consistency, TxnFormat, TxnOptions};
 use std::time::Instant;
 
 fn main() {
-    let txns: usize = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(100_000);
-    let text = to_jsonl(&clean(&GenConfig::bench(txns)));
-    let start = Instant::now();
-    let history = match parse_txn_history(&text, Some(TxnFormat::Jsonl)) {
-        Ok(h) => h,
-        Err(e) => {
-            eprintln!("line {}: {}", e.line, e.message);
-            std::process::exit(2);
-        }
+    let arg = |i: usize, default: usize| {
+        std::env::args()
+            .nth(i)
+            .and_then(|a| a.parse().ok())
+            .unwrap_or(default)
     };
-    let parse_s = start.elapsed().as_secs_f64();
-    for consistency in [Consistency::Serializable, Consistency::StrictSerializable] {
-        let options = TxnOptions {
-            consistency,
-            ..TxnOptions::default()
-        };
+    let (txns, runs) = (arg(1, 100_000), arg(2, 1));
+    let text = to_jsonl(&clean(&GenConfig::bench(txns)));
+    for _ in 0..runs {
         let start = Instant::now();
-        match check_txn(&history, &options) {
-            Ok(r) => println!(
-                "{txns} txns ({} MB of JSON Lines): parse {parse_s:.3} s, check {} {:.3} s ({:?}, {} edges)",
-                text.len() >> 20,
-                consistency.name(),
-                start.elapsed().as_secs_f64(),
-                r.verdict,
-                r.graph.edges.len()
-            ),
+        let history = match parse_txn_history(&text, Some(TxnFormat::Jsonl)) {
+            Ok(h) => h,
             Err(e) => {
-                eprintln!("{}", e.message);
+                eprintln!("line {}: {}", e.line, e.message);
                 std::process::exit(2);
             }
+        };
+        let parse_s = start.elapsed().as_secs_f64();
+        let start = Instant::now();
+        let theirs = adya::History::parse(&text);
+        let adya_parse_s = start.elapsed().as_secs_f64();
+        for consistency in [Consistency::Serializable, Consistency::StrictSerializable] {
+            let options = TxnOptions {
+                consistency,
+                ..TxnOptions::default()
+            };
+            let start = Instant::now();
+            let ours = match check_txn(&history, &options) {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("{}", e.message);
+                    std::process::exit(2);
+                }
+            };
+            let check_s = start.elapsed().as_secs_f64();
+            let adya = theirs.as_ref().map(|h| {
+                let opts = adya::Opts {
+                    models: vec![consistency.name().to_string()],
+                    ..adya::Opts::default()
+                };
+                let start = Instant::now();
+                let report = adya::check(h, adya::Workload::ListAppend, &opts);
+                (start.elapsed().as_secs_f64(), report.valid)
+            });
+            let adya = match adya {
+                Ok((secs, valid)) => format!(
+                    "adya parse {adya_parse_s:.3} + check {secs:.3} s ({:?}), {:.1}x",
+                    valid,
+                    (adya_parse_s + secs) / (parse_s + check_s)
+                ),
+                Err(e) => format!("adya cannot parse: {e}"),
+            };
+            println!(
+                "{txns} txns ({} MB): {:<19} ours parse {parse_s:.3} + check {check_s:.3} s ({:?}, {} edges); {adya}",
+                text.len() >> 20,
+                consistency.name(),
+                ours.verdict,
+                ours.graph.edges.len()
+            );
         }
     }
 }

@@ -10,7 +10,9 @@
 use super::anomaly::AnomalyKind;
 use super::graph::{Edge, Rel, NONE};
 use super::history::{Atom, Mop, ReadValue, Status, TxnHistory};
-use super::infer::{committed, reads_by_key, tname, writers, writes_after, Inference, Writers};
+use super::infer::{
+    committed, reads_by_key, tname, writers, writes_after, Inference, WriteRef, Writers,
+};
 use crate::history::HistoryError;
 use rustc_hash::{FxHashMap, FxHashSet};
 
@@ -222,13 +224,18 @@ fn edges(
         a,
         b,
     };
-    for pair in order.windows(2) {
-        if let (Some(x), Some(y)) = (writer(pair[0]), writer(pair[1])) {
+    // Each element's writer, looked up once.
+    let writer_at: Vec<Option<&WriteRef>> = order.iter().map(|&e| writer(e)).collect();
+    for (i, pair) in writer_at.windows(2).enumerate() {
+        if let [Some(x), Some(y)] = pair {
             out.edges
-                .push(edge(x.txn, y.txn, Rel::Ww, pair[0], pair[1]));
+                .push(edge(x.txn, y.txn, Rel::Ww, order[i], order[i + 1]));
         }
     }
-    if let Some(last) = order.last().and_then(|&e| writer(e).map(|w| (e, w.txn))) {
+    if let Some(last) = order
+        .last()
+        .and_then(|&e| writer_at.last().copied().flatten().map(|w| (e, w.txn)))
+    {
         for &(v, t) in unseen {
             out.edges.push(edge(last.1, t, Rel::Ww, last.0, v));
         }
@@ -241,7 +248,7 @@ fn edges(
         let len = list(history, t, m).len();
         let prev = len.checked_sub(1).map(|i| order[i]);
         if let Some(e) = prev {
-            if let Some(w) = writer(e) {
+            if let Some(w) = writer_at[len - 1] {
                 out.edges.push(edge(w.txn, t, Rel::Wr, e, NONE));
                 if !w.last && w.txn != t {
                     out.found(
@@ -261,7 +268,7 @@ fn edges(
         let a = prev.unwrap_or(NONE);
         match order.get(len) {
             Some(&next) => {
-                if let Some(w) = writer(next) {
+                if let Some(w) = writer_at[len] {
                     out.edges.push(edge(t, w.txn, Rel::Rw, a, next));
                 }
             }

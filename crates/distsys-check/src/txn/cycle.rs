@@ -12,9 +12,7 @@
 //! whose search ran out of it is reported undecided.
 
 use super::anomaly::{Anomaly, AnomalyKind, CycleClass, Variant};
-use super::graph::{Bfs, Components, Edge, Graph, Rel, RelMask};
-
-const DATA: RelMask = Rel::Ww.bit() | Rel::Wr.bit() | Rel::Rw.bit();
+use super::graph::{Bfs, Components, Edge, Graph, Rel, RelMask, DATA};
 
 /// The relations a variant adds to data dependencies.
 pub fn extra(variant: Variant) -> RelMask {

@@ -1,184 +1,444 @@
-//! The JSON Lines reader's fast path: one event line deserialized straight into borrowed,
-//! typed fields (no `serde_json::Value` tree, no allocation for keys or unescaped strings).
+//! The JSON Lines reader's fast path: a hand-written scanner for one event line of the
+//! common shape, writing into reusable buffers (no `serde_json::Value` tree, no allocation
+//! per line beyond what the history keeps).
 //!
 //! It accepts only the common shape, and only where its meaning is the general reader's:
-//! integer or null `process`, string `type`, a `value` vector of 3-element `[f k v]` vectors
-//! whose keys and values are integers (within i64) or strings, and reads of nil, one such
-//! scalar or a list of them. Anything else (named processes, floats, booleans, nested maps,
-//! duplicate fields, unknown functions, malformed lines) returns `None` and the line goes
-//! through the general reader, which decides it and words its errors. So the fast path can
-//! only be faster, never different: `tests` checks both readers build identical histories on
-//! lines built to hit every branch.
+//! an object with an integer or null `process`, a `type` string, a `value` vector of
+//! 3-element `[f k v]` vectors (`f` one of `append`, `w`, `r`, optionally with a leading
+//! `:`) whose keys and written values are integers (within i64) or strings, and reads of
+//! nil, one such scalar or a list of them; an optional `index`, and any other field, which
+//! is skipped after being checked to be valid JSON. JSON whitespace may sit between any two
+//! tokens (`{"process": 3, "type": "ok"}` as Python's `json.dumps` writes it).
+//!
+//! Anything else returns `None` and the line goes through the general reader, which
+//! decides it and words its errors: named processes, floats, `-0`, booleans, integers out of
+//! range, any string with an escape, duplicate fields (also `type` next to `:type`), other
+//! functions and arities, nesting deeper than [`MAX_DEPTH`], trailing text, invalid JSON. So
+//! the fast path can only be faster, never different: the tests in `format` check that both
+//! readers build identical histories (or the same error) on lines built to hit every branch.
 
-use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
-use serde::Deserialize;
-use std::borrow::Cow;
-use std::fmt;
-use std::marker::PhantomData;
+/// Deepest nesting of a skipped field's value the fast path follows (serde_json's own
+/// limit is 128; deeper lines go to the general reader, which words the error).
+pub(crate) const MAX_DEPTH: usize = 64;
 
-/// A key or a written value: what the general reader interns as an integer or a string.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A key or a written value: an integer within i64 or a string without escapes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Scalar<'a> {
     /// An integer that fits in i64.
     Int(i64),
-    /// A string.
-    Str(Cow<'a, str>),
+    /// A string's contents (no escapes in it).
+    Str(&'a str),
 }
 
-struct ScalarVisitor<'a>(PhantomData<&'a ()>);
-
-impl<'de: 'a, 'a> Visitor<'de> for ScalarVisitor<'a> {
-    type Value = Scalar<'a>;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an integer or a string")
-    }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-        Ok(Scalar::Int(v))
-    }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-        i64::try_from(v)
-            .map(Scalar::Int)
-            .map_err(|_| E::custom("above i64"))
-    }
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(Scalar::Str(Cow::Borrowed(v)))
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Scalar::Str(Cow::Owned(v.to_string())))
-    }
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-        Ok(Scalar::Str(Cow::Owned(v)))
-    }
+/// The function of a micro-operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Func {
+    /// `append`.
+    Append,
+    /// `w`.
+    Write,
+    /// `r`.
+    Read,
 }
 
-impl<'de: 'a, 'a> Deserialize<'de> for Scalar<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(ScalarVisitor(PhantomData))
-    }
-}
-
-/// The third element of a micro-operation: nil, a scalar, or a list of scalars.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The third element of a micro-operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Operand<'a> {
     /// `null`.
     Nil,
     /// One scalar.
     One(Scalar<'a>),
-    /// A list of scalars.
-    List(Vec<Scalar<'a>>),
+    /// A list of scalars: `scalars[start..end]` of the [`Scratch`].
+    List(u32, u32),
 }
 
-struct OperandVisitor<'a>(PhantomData<&'a ()>);
-
-impl<'de: 'a, 'a> Visitor<'de> for OperandVisitor<'a> {
-    type Value = Operand<'a>;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("null, a scalar or a list of scalars")
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Operand::Nil)
-    }
-    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Operand::Nil)
-    }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-        ScalarVisitor(PhantomData).visit_i64(v).map(Operand::One)
-    }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-        ScalarVisitor(PhantomData).visit_u64(v).map(Operand::One)
-    }
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-        ScalarVisitor(PhantomData)
-            .visit_borrowed_str(v)
-            .map(Operand::One)
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        ScalarVisitor(PhantomData).visit_str(v).map(Operand::One)
-    }
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-        ScalarVisitor(PhantomData).visit_string(v).map(Operand::One)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(4));
-        while let Some(item) = seq.next_element::<Scalar<'a>>()? {
-            items.push(item);
-        }
-        Ok(Operand::List(items))
-    }
+/// One micro-operation `[f k v]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RawMop<'a> {
+    /// Its function.
+    pub func: Func,
+    /// Its key.
+    pub key: Scalar<'a>,
+    /// Its operand.
+    pub operand: Operand<'a>,
 }
 
-impl<'de: 'a, 'a> Deserialize<'de> for Operand<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(OperandVisitor(PhantomData))
-    }
+/// Buffers one line's micro-operations and list elements are written into, reused from line
+/// to line.
+#[derive(Debug, Default)]
+pub(crate) struct Scratch<'a> {
+    /// The line's micro-operations.
+    pub mops: Vec<RawMop<'a>>,
+    /// The elements of its list operands.
+    pub scalars: Vec<Scalar<'a>>,
 }
 
-/// `index`: the general reader keeps it only when it is a non-negative integer, and ignores
-/// any other value; so does this.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) struct LooseIndex(pub Option<u64>);
-
-struct LooseIndexVisitor;
-
-impl<'de> Visitor<'de> for LooseIndexVisitor {
-    type Value = LooseIndex;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-        Ok(LooseIndex(Some(v)))
-    }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-        Ok(LooseIndex(u64::try_from(v).ok()))
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(LooseIndex(None))
-    }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(LooseIndex(None))
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(LooseIndex(None))
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(LooseIndex(None))
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(LooseIndex(None))
-    }
-    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(LooseIndex(None))
-    }
-}
-
-impl<'de> Deserialize<'de> for LooseIndex {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(LooseIndexVisitor)
-    }
-}
-
-/// One event line of the common shape. Each field also answers to its EDN keyword name
-/// (`:type`), as in the general reader; a line naming a field both ways is left to it.
-#[derive(Debug, Deserialize)]
+/// One event line of the common shape (its micro-operations are in the [`Scratch`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct RawEvent<'a> {
     /// The process: an integer, or null/absent for none.
-    #[serde(default, alias = ":process")]
     pub process: Option<u64>,
-    /// `invoke`, `ok`, `fail` or `info` (optionally with a leading `:`).
-    /// (A string with escapes is left to the general reader.)
-    #[serde(rename = "type", alias = ":type", borrow)]
+    /// `invoke`, `ok`, `fail` or `info`, as written (optionally with a leading `:`).
     pub kind: &'a str,
-    /// The micro-operations `[f k v]`.
-    #[serde(alias = ":value", borrow)]
-    pub value: Vec<(&'a str, Scalar<'a>, Operand<'a>)>,
     /// The index, when a non-negative integer.
-    #[serde(default, alias = ":index")]
-    pub index: LooseIndex,
+    pub index: Option<u64>,
 }
 
-/// The line as a [`RawEvent`], or `None` when it is not of the fast path's shape.
-pub(crate) fn parse(line: &str) -> Option<RawEvent<'_>> {
-    serde_json::from_str(line).ok()
+/// The bytes that end the fast scan of a string: its closing quote, or what the fast path
+/// refuses in one (an escape, a control character).
+static STRING_STOP: [bool; 256] = {
+    let mut stop = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        stop[b] = true;
+        b += 1;
+    }
+    stop[b'"' as usize] = true;
+    stop[b'\\' as usize] = true;
+    stop
+};
+
+/// A number as JSON writes it: an integer (sign and magnitude, when it fits in u64) or
+/// anything else valid (a float, an exponent, a bigger integer).
+enum Number {
+    Int { negative: bool, magnitude: u64 },
+    Other,
+}
+
+struct Cursor<'a> {
+    text: &'a str,
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    #[inline]
+    fn skip_ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.bytes.get(self.at) {
+            self.at += 1;
+        }
+    }
+
+    /// The next byte after whitespace, not consumed.
+    #[inline]
+    fn peek(&mut self) -> Option<u8> {
+        self.skip_ws();
+        self.bytes.get(self.at).copied()
+    }
+
+    fn eat(&mut self, byte: u8) -> Option<()> {
+        (self.peek()? == byte).then(|| self.at += 1)
+    }
+
+    /// `,` (then `true`) or `close` (then `false`).
+    #[inline]
+    fn comma_or(&mut self, close: u8) -> Option<bool> {
+        match self.peek()? {
+            b',' => {
+                self.at += 1;
+                Some(true)
+            }
+            b if b == close => {
+                self.at += 1;
+                Some(false)
+            }
+            _ => None,
+        }
+    }
+
+    /// A string without escapes or control characters: its contents.
+    fn string(&mut self) -> Option<&'a str> {
+        self.eat(b'"')?;
+        let start = self.at;
+        while !STRING_STOP[usize::from(*self.bytes.get(self.at)?)] {
+            self.at += 1;
+        }
+        if self.bytes[self.at] != b'"' {
+            return None;
+        }
+        let s = self.text.get(start..self.at)?;
+        self.at += 1;
+        Some(s)
+    }
+
+    /// A number by JSON's grammar.
+    fn number(&mut self) -> Option<Number> {
+        self.skip_ws();
+        let negative = self.bytes.get(self.at) == Some(&b'-');
+        if negative {
+            self.at += 1;
+        }
+        let digits = self.at;
+        let mut magnitude: Option<u64> = Some(0);
+        while let Some(&d @ b'0'..=b'9') = self.bytes.get(self.at) {
+            magnitude = magnitude
+                .and_then(|m| m.checked_mul(10))
+                .and_then(|m| m.checked_add(u64::from(d - b'0')));
+            self.at += 1;
+        }
+        let count = self.at - digits;
+        if count == 0 || (count > 1 && self.bytes[digits] == b'0') {
+            return None;
+        }
+        let mut integer = true;
+        if self.bytes.get(self.at) == Some(&b'.') {
+            self.at += 1;
+            integer = false;
+            self.digits()?;
+        }
+        if let Some(b'e' | b'E') = self.bytes.get(self.at) {
+            self.at += 1;
+            integer = false;
+            if let Some(b'+' | b'-') = self.bytes.get(self.at) {
+                self.at += 1;
+            }
+            self.digits()?;
+        }
+        Some(match magnitude {
+            Some(magnitude) if integer => Number::Int {
+                negative,
+                magnitude,
+            },
+            _ => Number::Other,
+        })
+    }
+
+    /// One or more digits.
+    fn digits(&mut self) -> Option<()> {
+        let start = self.at;
+        while let Some(b'0'..=b'9') = self.bytes.get(self.at) {
+            self.at += 1;
+        }
+        (self.at > start).then_some(())
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        self.skip_ws();
+        let end = self.at + word.len();
+        (self.bytes.get(self.at..end)? == word).then(|| self.at = end)
+    }
+
+    /// An integer or a string without escapes. (`-0` is a float to serde_json: refused.)
+    #[inline]
+    fn scalar(&mut self) -> Option<Scalar<'a>> {
+        // The common case first: a positive integer of at most 18 digits (no overflow).
+        let start = self.at;
+        if let Some(b'1'..=b'9') = self.bytes.get(start) {
+            let mut value = 0i64;
+            let mut at = start;
+            while let Some(&d @ b'0'..=b'9') = self.bytes.get(at) {
+                if at - start == 18 {
+                    return self.scalar_general();
+                }
+                value = value * 10 + i64::from(d - b'0');
+                at += 1;
+            }
+            if !matches!(self.bytes.get(at), Some(b'.' | b'e' | b'E')) {
+                self.at = at;
+                return Some(Scalar::Int(value));
+            }
+        }
+        self.scalar_general()
+    }
+
+    fn scalar_general(&mut self) -> Option<Scalar<'a>> {
+        match self.peek()? {
+            b'"' => self.string().map(Scalar::Str),
+            _ => match self.number()? {
+                Number::Int {
+                    negative: false,
+                    magnitude,
+                } => i64::try_from(magnitude).ok().map(Scalar::Int),
+                Number::Int {
+                    negative: true,
+                    magnitude,
+                } if magnitude > 0 => 0i64.checked_sub_unsigned(magnitude).map(Scalar::Int),
+                _ => None,
+            },
+        }
+    }
+
+    /// Any JSON value, checked and skipped (strings with escapes refused).
+    fn skip_value(&mut self, depth: usize) -> Option<()> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        match self.peek()? {
+            b'"' => self.string().map(drop),
+            b'{' => {
+                self.at += 1;
+                if self.peek()? == b'}' {
+                    self.at += 1;
+                    return Some(());
+                }
+                loop {
+                    self.string()?;
+                    self.eat(b':')?;
+                    self.skip_value(depth + 1)?;
+                    if !self.comma_or(b'}')? {
+                        return Some(());
+                    }
+                }
+            }
+            b'[' => {
+                self.at += 1;
+                if self.peek()? == b']' {
+                    self.at += 1;
+                    return Some(());
+                }
+                loop {
+                    self.skip_value(depth + 1)?;
+                    if !self.comma_or(b']')? {
+                        return Some(());
+                    }
+                }
+            }
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            _ => self.number().map(drop),
+        }
+    }
+
+    /// `[f k v]`.
+    fn mop(&mut self, scratch: &mut Scratch<'a>) -> Option<RawMop<'a>> {
+        self.eat(b'[')?;
+        let name = self.string()?;
+        let func = match name.strip_prefix(':').unwrap_or(name) {
+            "append" => Func::Append,
+            "w" => Func::Write,
+            "r" => Func::Read,
+            _ => return None,
+        };
+        self.eat(b',')?;
+        let key = self.scalar()?;
+        self.eat(b',')?;
+        let operand = match self.peek()? {
+            b'n' => self.literal(b"null").map(|()| Operand::Nil)?,
+            b'[' => {
+                self.at += 1;
+                let start = scratch.scalars.len() as u32;
+                if self.peek()? == b']' {
+                    self.at += 1;
+                } else {
+                    loop {
+                        scratch.scalars.push(self.scalar()?);
+                        if !self.comma_or(b']')? {
+                            break;
+                        }
+                    }
+                }
+                Operand::List(start, scratch.scalars.len() as u32)
+            }
+            _ => Operand::One(self.scalar()?),
+        };
+        self.eat(b']')?;
+        Some(RawMop { func, key, operand })
+    }
+
+    /// The `value` field's vector.
+    fn mops(&mut self, scratch: &mut Scratch<'a>) -> Option<()> {
+        self.eat(b'[')?;
+        if self.peek()? == b']' {
+            self.at += 1;
+            return Some(());
+        }
+        loop {
+            let mop = self.mop(scratch)?;
+            scratch.mops.push(mop);
+            if !self.comma_or(b']')? {
+                return Some(());
+            }
+        }
+    }
+}
+
+/// The line as a [`RawEvent`] with its micro-operations in `scratch` (cleared first), or
+/// `None` when it is not of the fast path's shape.
+pub(crate) fn parse<'a>(line: &'a str, scratch: &mut Scratch<'a>) -> Option<RawEvent<'a>> {
+    scratch.mops.clear();
+    scratch.scalars.clear();
+    let mut cursor = Cursor {
+        text: line,
+        bytes: line.as_bytes(),
+        at: 0,
+    };
+    let c = &mut cursor;
+    c.eat(b'{')?;
+    // Each field once, under either of its names.
+    let (mut process, mut kind, mut value, mut index) = (None, None, false, None);
+    if c.peek()? != b'}' {
+        loop {
+            let name = c.string()?;
+            c.eat(b':')?;
+            match name {
+                "process" | ":process" => {
+                    if process.is_some() {
+                        return None;
+                    }
+                    process = Some(match c.peek()? {
+                        b'n' => c.literal(b"null").map(|()| None)?,
+                        _ => match c.number()? {
+                            Number::Int {
+                                negative: false,
+                                magnitude,
+                            } => Some(magnitude),
+                            _ => return None,
+                        },
+                    });
+                }
+                "type" | ":type" => {
+                    if kind.is_some() {
+                        return None;
+                    }
+                    kind = Some(c.string()?);
+                }
+                "value" | ":value" => {
+                    if value {
+                        return None;
+                    }
+                    value = true;
+                    c.mops(scratch)?;
+                }
+                "index" | ":index" => {
+                    if index.is_some() {
+                        return None;
+                    }
+                    let start = c.at;
+                    c.skip_ws();
+                    let at = c.at;
+                    let parsed = match c.bytes.get(at) {
+                        Some(b'-' | b'0'..=b'9') => match c.number()? {
+                            Number::Int {
+                                negative: false,
+                                magnitude,
+                            } => Some(magnitude),
+                            _ => None,
+                        },
+                        _ => {
+                            c.at = start;
+                            c.skip_value(1)?;
+                            None
+                        }
+                    };
+                    index = Some(parsed);
+                }
+                _ => c.skip_value(1)?,
+            }
+            if !c.comma_or(b'}')? {
+                break;
+            }
+        }
+    } else {
+        c.at += 1;
+    }
+    c.skip_ws();
+    if c.at != c.bytes.len() || !value {
+        return None;
+    }
+    Some(RawEvent {
+        process: process.flatten(),
+        kind: kind?,
+        index: index.flatten(),
+    })
 }

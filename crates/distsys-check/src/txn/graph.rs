@@ -45,6 +45,9 @@ impl Rel {
 /// A set of relations, one bit each.
 pub type RelMask = u8;
 
+/// The data dependencies: ww, wr and rw.
+pub const DATA: RelMask = Rel::Ww.bit() | Rel::Wr.bit() | Rel::Rw.bit();
+
 /// One dependency, with what explains it: the key and up to two values (the source's and
 /// the target's, see the report for each relation's reading).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -77,18 +80,54 @@ pub struct Graph {
 
 impl Graph {
     /// Builds the graph; self-loops are dropped (a transaction never depends on itself).
-    pub fn new(n: usize, mut edges: Vec<Edge>) -> Graph {
-        edges.retain(|e| e.from != e.to);
-        edges.sort_unstable_by_key(|e| (e.from, e.to, e.rel));
-        edges.dedup_by_key(|e| (e.from, e.to, e.rel));
+    /// Of parallel edges with the same relation, the first given is kept. Linear in the
+    /// edges (a counting sort by source), then each node's out-edges sorted by target.
+    pub fn new(n: usize, edges: Vec<Edge>) -> Graph {
         let mut offsets = vec![0u32; n + 1];
-        for e in &edges {
+        for e in edges.iter().filter(|e| e.from != e.to) {
             offsets[e.from as usize + 1] += 1;
         }
         for i in 0..n {
             offsets[i + 1] += offsets[i];
         }
-        Graph { n, edges, offsets }
+        let Some(&first) = edges.first() else {
+            return Graph { n, edges, offsets };
+        };
+        let mut placed = vec![first; offsets[n] as usize];
+        let mut next = offsets.clone();
+        for e in edges.into_iter().filter(|e| e.from != e.to) {
+            let at = &mut next[e.from as usize];
+            placed[*at as usize] = e;
+            *at += 1;
+        }
+        // Sort and deduplicate each node's out-edges, compacting in place.
+        let mut kept = 0usize;
+        let mut start = 0usize;
+        for u in 0..n {
+            let end = offsets[u + 1] as usize;
+            let out = &mut placed[start..end];
+            out.sort_by_key(|e| (e.to, e.rel));
+            offsets[u] = kept as u32;
+            for i in start..end {
+                let e = placed[i];
+                if kept > offsets[u] as usize && {
+                    let last = &placed[kept - 1];
+                    (last.to, last.rel) == (e.to, e.rel)
+                } {
+                    continue;
+                }
+                placed[kept] = e;
+                kept += 1;
+            }
+            start = end;
+        }
+        offsets[n] = kept as u32;
+        placed.truncate(kept);
+        Graph {
+            n,
+            edges: placed,
+            offsets,
+        }
     }
 
     /// The out-edges of `u` (indices into `edges` and the edges).

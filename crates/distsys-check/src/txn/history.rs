@@ -8,10 +8,19 @@ use serde_json::Value;
 /// An interned key or value (an index into [`Atoms`]).
 pub type Atom = u32;
 
+/// Integers in `0..DENSE_INTS` are looked up in a table rather than hashed (histories
+/// number their keys and values from 0).
+const DENSE_INTS: i64 = 1 << 20;
+
+/// "Not interned yet" in the dense table.
+const NO_ATOM: Atom = Atom::MAX;
+
 /// The interning table: each distinct JSON scalar (or, for keys, any JSON value) gets one id.
 /// Integers keep their own fast path; everything else is keyed by its JSON text.
 #[derive(Debug, Default, Clone)]
 pub struct Atoms {
+    /// Small non-negative integers (below [`DENSE_INTS`]) by value: `NO_ATOM` if unseen.
+    dense: Vec<Atom>,
     ints: FxHashMap<i64, Atom>,
     texts: FxHashMap<String, Atom>,
     shown: Vec<String>,
@@ -31,6 +40,18 @@ impl Atoms {
 
     /// The id of an integer (what [`Atoms::intern`] gives a JSON integer within i64).
     pub fn intern_int(&mut self, i: i64) -> Atom {
+        if (0..DENSE_INTS).contains(&i) {
+            let slot = i as usize;
+            if slot >= self.dense.len() {
+                self.dense
+                    .resize((slot + 1).next_power_of_two().max(1024), NO_ATOM);
+            }
+            if self.dense[slot] == NO_ATOM {
+                self.dense[slot] = self.shown.len() as Atom;
+                self.shown.push(i.to_string());
+            }
+            return self.dense[slot];
+        }
         if let Some(&id) = self.ints.get(&i) {
             return id;
         }
@@ -53,9 +74,9 @@ impl Atoms {
     }
 
     /// The id of a fast-path scalar (the same as [`Atoms::intern`] of its JSON value).
-    pub(crate) fn intern_scalar(&mut self, scalar: &super::fast_jsonl::Scalar<'_>) -> Atom {
+    pub(crate) fn intern_scalar(&mut self, scalar: super::fast_jsonl::Scalar<'_>) -> Atom {
         match scalar {
-            super::fast_jsonl::Scalar::Int(i) => self.intern_int(*i),
+            super::fast_jsonl::Scalar::Int(i) => self.intern_int(i),
             super::fast_jsonl::Scalar::Str(s) => self.intern_text(s),
         }
     }

@@ -46,7 +46,13 @@ pub type Writers = FxHashMap<(Atom, Atom), WriteRef>;
 /// Indexes every write. Two writes of the same value to the same key make the history
 /// ambiguous (the checker relies on unique values): a bad-input error naming both lines.
 pub fn writers(history: &TxnHistory) -> Result<Writers, HistoryError> {
-    let mut map = Writers::default();
+    let count = history
+        .txns
+        .iter()
+        .flat_map(|t| &t.mops)
+        .filter(|m| m.written().is_some())
+        .count();
+    let mut map = Writers::with_capacity_and_hasher(count, Default::default());
     for (t, txn) in history.txns.iter().enumerate() {
         for (i, mop) in txn.mops.iter().enumerate() {
             let Some(value) = mop.written() else { continue };
