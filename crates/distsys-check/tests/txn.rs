@@ -6,9 +6,10 @@ use distsys_check::txn::anomaly::{AnomalyKind, Consistency, CycleClass, Variant}
 use distsys_check::txn::generate::{
     clean, planted, sloppy, sloppy_timed, to_jsonl, GenConfig, Plant, PLANTS,
 };
+use distsys_check::txn::graph::Rel;
 use distsys_check::txn::{
-    check_txn, oracle, parse_txn_history, TxnFormat, TxnHistory, TxnModel, TxnOptions, TxnResult,
-    TxnVerdict,
+    check_txn, oracle, parse_txn_history, Status, TxnFormat, TxnHistory, TxnModel, TxnOptions,
+    TxnResult, TxnVerdict,
 };
 use proptest::prelude::*;
 
@@ -200,6 +201,25 @@ proptest! {
         let truth = oracle::strict_serializable(&h, TxnModel::ListAppend).expect("tiny");
         let r = check(&h, Consistency::StrictSerializable);
         prop_assert_eq!(r.verdict == TxnVerdict::Valid, truth, "{:?}", r.classes());
+    }
+
+    #[test]
+    fn strict_cycles_are_between_transactions_and_their_real_time_edges_hold(seed in any::<u64>(), txns in 1usize..9, keys in 1u32..4) {
+        // Real time runs through time points in the graph; a reported cycle must name only
+        // transactions, and each real-time edge of it a true precedence.
+        for model in [TxnModel::ListAppend, TxnModel::RwRegister] {
+            let h = sloppy_timed(model, txns, keys, seed);
+            let r = check(&h, Consistency::StrictSerializable);
+            for edge in r.anomalies.iter().flat_map(|a| &a.cycle) {
+                let n = h.txns.len() as u32;
+                prop_assert!(edge.from < n && edge.to < n, "{:?}", edge);
+                if edge.rel == Rel::Realtime {
+                    let (a, b) = (&h.txns[edge.from as usize], &h.txns[edge.to as usize]);
+                    prop_assert_eq!(a.status, Status::Ok);
+                    prop_assert!(a.completed_at.is_some_and(|done| done < b.invoked_at), "{:?}", edge);
+                }
+            }
+        }
     }
 
     #[test]

@@ -110,6 +110,7 @@ impl<'g> CycleSearch<'g> {
             .iter()
             .map(|&i| self.graph.edges[i as usize])
             .collect();
+        let edges = super::order::through_points(&edges, self.graph.txns as u32);
         if self.extra != 0 && !edges.iter().any(|e| e.rel.bit() & self.extra != 0) {
             // A cycle of data dependencies only: the item search reports it.
             return false;

@@ -70,8 +70,11 @@ pub struct Edge {
 /// relation between the same pair are kept once.
 #[derive(Debug, Clone, Default)]
 pub struct Graph {
-    /// Number of nodes.
+    /// Number of nodes: the transactions, then the time points (if any).
     pub n: usize,
+    /// Number of transaction nodes (`0..txns`); nodes `txns..n` are time points, through
+    /// which real-time order runs (see [`super::order::realtime_points`]).
+    pub txns: usize,
     /// Every edge, sorted by source.
     pub edges: Vec<Edge>,
     /// `offsets[u]..offsets[u + 1]` are the indices in `edges` of `u`'s out-edges.
@@ -83,6 +86,12 @@ impl Graph {
     /// Of parallel edges with the same relation, the first given is kept. Linear in the
     /// edges (a counting sort by source), then each node's out-edges sorted by target.
     pub fn new(n: usize, edges: Vec<Edge>) -> Graph {
+        Graph::with_points(n, 0, edges)
+    }
+
+    /// [`Graph::new`] over `txns` transactions and `points` time points after them.
+    pub fn with_points(txns: usize, points: usize, edges: Vec<Edge>) -> Graph {
+        let n = txns + points;
         let mut offsets = vec![0u32; n + 1];
         for e in edges.iter().filter(|e| e.from != e.to) {
             offsets[e.from as usize + 1] += 1;
@@ -91,7 +100,12 @@ impl Graph {
             offsets[i + 1] += offsets[i];
         }
         let Some(&first) = edges.first() else {
-            return Graph { n, edges, offsets };
+            return Graph {
+                n,
+                txns,
+                edges,
+                offsets,
+            };
         };
         let mut placed = vec![first; offsets[n] as usize];
         let mut next = offsets.clone();
@@ -125,6 +139,7 @@ impl Graph {
         placed.truncate(kept);
         Graph {
             n,
+            txns,
             edges: placed,
             offsets,
         }

@@ -172,10 +172,14 @@ pub fn check_txn(history: &TxnHistory, options: &TxnOptions) -> Result<TxnResult
     if variants.contains(&Variant::Process) {
         edges.extend(order::process_edges(history));
     }
+    let txns = history.txns.len();
+    let mut points = 0;
     if variants.contains(&Variant::Realtime) {
-        edges.extend(order::realtime_edges(history));
+        let (count, realtime) = order::realtime_points(history, txns as u32);
+        points = count as usize;
+        edges.extend(realtime);
     }
-    let graph = Graph::new(history.txns.len(), edges);
+    let graph = Graph::with_points(txns, points, edges);
     let mut anomalies = inference.anomalies;
     let mut undecided = Vec::new();
     let mut budget = options.budget;
