@@ -392,8 +392,11 @@ fn twins<O: Eq + std::hash::Hash>(ops: &[O], intervals: &[Interval]) -> Vec<Opti
 
 /// Whether every open operation (invoked, not linearized, before the first pending return:
 /// the call entries at the head of the list) other than `op` can still take effect from
-/// `state` ([`Model::may_follow`]). If one cannot, no extension of linearizing `op` now
-/// succeeds, so the search need not try it.
+/// `state` ([`Model::may_follow`]), and whether the operation returning first can: only the
+/// open operations can take effect before it (any other is invoked after its return), so when
+/// none of them may reset the state ([`Model::may_reset`]), [`Model::may_follow_first`]
+/// decides. If either says no, no extension of linearizing `op` now succeeds, so the search
+/// need not try it.
 fn open_ops_may_follow<M: Model>(
     model: &M,
     ops: &[M::Op],
@@ -409,15 +412,21 @@ fn open_ops_may_follow<M: Model>(
             .is_some_and(|w| w & (1u64 << (i % 64)) != 0)
     };
     let mut entry = list.first();
+    let mut reset_open = false;
     while entry != NIL {
         let e = list.entries[entry as usize];
-        if !e.is_call {
-            break;
+        entry = e.next;
+        if e.op == op {
+            // `op` is linearized now: neither its call nor its return constrains the rest.
+            continue;
         }
-        if e.op != op && !model.may_follow(state, &ops[e.op as usize], &is_linearized) {
+        if !e.is_call {
+            return reset_open || model.may_follow_first(state, &ops[e.op as usize]);
+        }
+        if !model.may_follow(state, &ops[e.op as usize], &is_linearized) {
             return false;
         }
-        entry = e.next;
+        reset_open = reset_open || model.may_reset(&ops[e.op as usize]);
     }
     true
 }

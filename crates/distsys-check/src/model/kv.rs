@@ -179,7 +179,26 @@ impl Model for KvModel {
     }
 
     fn prunes(&self, ops: &[KvOp]) -> bool {
-        ops.iter().any(|op| matches!(op, KvOp::Get(_, true)))
+        ops.iter()
+            .any(|op| matches!(op, KvOp::Get(..) | KvOp::Cas { known: true, .. }))
+    }
+
+    fn may_reset(&self, op: &KvOp) -> bool {
+        matches!(op, KvOp::Put(_) | KvOp::Delete | KvOp::Cas { .. })
+    }
+
+    /// With appends (and gets) only before it, a get can return, and a completed cas expect,
+    /// only a value appends can build from the current one (see [`by_appends`]).
+    fn may_follow_first(&self, state: &Self::State, op: &KvOp) -> bool {
+        match op {
+            KvOp::Get(wanted, _)
+            | KvOp::Cas {
+                expected: wanted,
+                known: true,
+                ..
+            } => by_appends(state, wanted),
+            _ => true,
+        }
     }
 
     /// A key with gets and appends only, whose longest get splits into the appends' values in
@@ -314,6 +333,19 @@ impl Model for KvModel {
             }
         }
         retain_marked(ops, intervals, &keep);
+    }
+}
+
+/// Whether appends alone (none at all included) can take the value from `state` to
+/// `wanted`: they never empty a value, turn a value into a string holding its text followed
+/// by theirs, and leave a poisoned state poisoned (which no get or cas ever matches).
+fn by_appends(state: &Option<KvValue>, wanted: &Option<KvValue>) -> bool {
+    match (state, wanted) {
+        (Some(s), _) if is_poisoned(s) => false,
+        (None, None) => true,
+        (None, Some(w)) => w.is_string(),
+        (Some(_), None) => false,
+        (Some(s), Some(w)) => s == w || (w.is_string() && s.text.is_prefix_of(&w.text)),
     }
 }
 

@@ -55,6 +55,23 @@ pub trait Model: Sync {
         true
     }
 
+    /// Whether `op` may set the state to something its current value does not lead to by
+    /// itself (for a key-value store: a put, a delete or a cas, not an append or a get). The
+    /// default says yes for every operation, so [`Model::may_follow_first`] is never asked.
+    fn may_reset(&self, op: &Self::Op) -> bool {
+        let _ = op;
+        true
+    }
+
+    /// Whether `op`, the operation whose return comes first among those not linearized, can
+    /// still take effect from `state` when only operations that cannot reset the state
+    /// ([`Model::may_reset`]) may take effect before it; `false` only when provably
+    /// impossible. The default never prunes.
+    fn may_follow_first(&self, state: &Self::State, op: &Self::Op) -> bool {
+        let _ = (state, op);
+        true
+    }
+
     /// A decision by a polynomial algorithm when the operations qualify (after
     /// [`Model::simplify`]), with the algorithm's name; `None` falls back to the search.
     fn decide_fast(
