@@ -312,6 +312,7 @@ pub fn search<M: Model>(
     let mut entry = list.first();
     let mut iterations: u64 = 0;
     let prunes = model.prunes(ops);
+    let mut resets: Vec<u32> = Vec::new();
     let twin_before = twins(ops, intervals);
     while list.first() != NIL {
         iterations += 1;
@@ -334,7 +335,15 @@ pub fn search<M: Model>(
                 .filter(|new_state| {
                     linearized.flip(op);
                     let ok = !prunes
-                        || open_ops_may_follow(model, ops, &list, op, new_state, &linearized);
+                        || open_ops_may_follow(
+                            model,
+                            ops,
+                            &list,
+                            op,
+                            new_state,
+                            &linearized,
+                            &mut resets,
+                        );
                     linearized.flip(op);
                     ok
                 });
@@ -393,10 +402,12 @@ fn twins<O: Eq + std::hash::Hash>(ops: &[O], intervals: &[Interval]) -> Vec<Opti
 /// Whether every open operation (invoked, not linearized, before the first pending return:
 /// the call entries at the head of the list) other than `op` can still take effect from
 /// `state` ([`Model::may_follow`]), and whether the operation returning first can: only the
-/// open operations can take effect before it (any other is invoked after its return), so when
-/// none of them may reset the state ([`Model::may_reset`]), [`Model::may_follow_first`]
-/// decides. If either says no, no extension of linearizing `op` now succeeds, so the search
-/// need not try it.
+/// open operations can take effect before it (any other is invoked after its return), so it
+/// starts from `state` or from what the last open operation that may reset the state
+/// ([`Model::may_reset`]) leaves, followed by operations that do not reset it
+/// ([`Model::may_follow_first`], [`Model::may_follow_first_after`]). If any says no, no
+/// extension of linearizing `op` now succeeds, so the search need not try it. `resets` is a
+/// reused buffer.
 fn open_ops_may_follow<M: Model>(
     model: &M,
     ops: &[M::Op],
@@ -404,6 +415,7 @@ fn open_ops_may_follow<M: Model>(
     op: u32,
     state: &M::State,
     linearized: &Linearized,
+    resets: &mut Vec<u32>,
 ) -> bool {
     let is_linearized = |i: u32| {
         linearized
@@ -411,8 +423,8 @@ fn open_ops_may_follow<M: Model>(
             .get((i / 64) as usize)
             .is_some_and(|w| w & (1u64 << (i % 64)) != 0)
     };
+    resets.clear();
     let mut entry = list.first();
-    let mut reset_open = false;
     while entry != NIL {
         let e = list.entries[entry as usize];
         entry = e.next;
@@ -420,13 +432,19 @@ fn open_ops_may_follow<M: Model>(
             // `op` is linearized now: neither its call nor its return constrains the rest.
             continue;
         }
+        let this = &ops[e.op as usize];
         if !e.is_call {
-            return reset_open || model.may_follow_first(state, &ops[e.op as usize]);
+            return model.may_follow_first(state, this)
+                || resets
+                    .iter()
+                    .any(|&r| model.may_follow_first_after(&ops[r as usize], this));
         }
-        if !model.may_follow(state, &ops[e.op as usize], &is_linearized) {
+        if !model.may_follow(state, this, &is_linearized) {
             return false;
         }
-        reset_open = reset_open || model.may_reset(&ops[e.op as usize]);
+        if model.may_reset(this) {
+            resets.push(e.op);
+        }
     }
     true
 }

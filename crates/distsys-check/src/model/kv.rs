@@ -190,15 +190,18 @@ impl Model for KvModel {
     /// With appends (and gets) only before it, a get can return, and a completed cas expect,
     /// only a value appends can build from the current one (see [`by_appends`]).
     fn may_follow_first(&self, state: &Self::State, op: &KvOp) -> bool {
-        match op {
-            KvOp::Get(wanted, _)
-            | KvOp::Cas {
-                expected: wanted,
-                known: true,
-                ..
-            } => by_appends(state, wanted),
-            _ => true,
-        }
+        observed(op).is_none_or(|wanted| by_appends(state, wanted))
+    }
+
+    /// After a put, a delete or a cas that succeeds (a failing one changes nothing), the
+    /// value is the one it sets.
+    fn may_follow_first_after(&self, reset: &KvOp, op: &KvOp) -> bool {
+        let set = match reset {
+            KvOp::Put(v) | KvOp::Cas { new: v, .. } => v,
+            KvOp::Delete => &None,
+            _ => return true,
+        };
+        observed(op).is_none_or(|wanted| by_appends(set, wanted))
     }
 
     /// A key with gets and appends only, whose longest get splits into the appends' values in
@@ -333,6 +336,20 @@ impl Model for KvModel {
             }
         }
         retain_marked(ops, intervals, &keep);
+    }
+}
+
+/// The value a completed get returned or a completed cas expects: what the state must be
+/// when it takes effect.
+fn observed(op: &KvOp) -> Option<&Option<KvValue>> {
+    match op {
+        KvOp::Get(wanted, _)
+        | KvOp::Cas {
+            expected: wanted,
+            known: true,
+            ..
+        } => Some(wanted),
+        _ => None,
     }
 }
 

@@ -72,6 +72,14 @@ pub trait Model: Sync {
         true
     }
 
+    /// Whether `op` (as in [`Model::may_follow_first`]) can take effect after `reset` (an
+    /// operation that may reset the state) followed only by operations that cannot; `false`
+    /// only when provably impossible. The default says it can.
+    fn may_follow_first_after(&self, reset: &Self::Op, op: &Self::Op) -> bool {
+        let _ = (reset, op);
+        true
+    }
+
     /// A decision by a polynomial algorithm when the operations qualify (after
     /// [`Model::simplify`]), with the algorithm's name; `None` falls back to the search.
     fn decide_fast(
