@@ -467,6 +467,16 @@ pub enum Family {
     CasRegister,
     /// Keys of strings with get and append (`"x P N y"`, unique), Jepsen kv style.
     KvAppend,
+    /// Keys of strings with get, put (20% of operations) and append, every written text
+    /// unique (`"x P N y"`): Porcupine's kv test data family.
+    KvPutAppend,
+}
+
+impl Family {
+    /// Whether the family is a key-value store (Jepsen kv maps, several keys).
+    pub fn is_kv(self) -> bool {
+        matches!(self, Family::KvAppend | Family::KvPutAppend)
+    }
 }
 
 impl std::str::FromStr for Family {
@@ -476,8 +486,9 @@ impl std::str::FromStr for Family {
             "register" => Ok(Family::Register),
             "cas-register" => Ok(Family::CasRegister),
             "kv-append" | "kv" => Ok(Family::KvAppend),
+            "kv-put-append" => Ok(Family::KvPutAppend),
             _ => Err(format!(
-                "unknown family {s:?} (register, cas-register, kv-append)"
+                "unknown family {s:?} (register, cas-register, kv-append, kv-put-append)"
             )),
         }
     }
@@ -490,6 +501,7 @@ impl Family {
             Family::Register => "register",
             Family::CasRegister => "cas-register",
             Family::KvAppend => "kv-append",
+            Family::KvPutAppend => "kv-put-append",
         }
     }
 
@@ -498,7 +510,7 @@ impl Family {
         match self {
             Family::Register => crate::ModelKind::Register,
             Family::CasRegister => crate::ModelKind::CasRegister,
-            Family::KvAppend => crate::ModelKind::Kv,
+            Family::KvAppend | Family::KvPutAppend => crate::ModelKind::Kv,
         }
     }
 }
@@ -601,7 +613,7 @@ pub fn family(config: &FamilyConfig) -> (Vec<Event>, bool) {
 /// take effect (outputs and cas expectations are filled in by [`run_at_points`]).
 fn plan_family(config: &FamilyConfig, rng: &mut ChaCha8Rng) -> Vec<Planned> {
     let clients = config.clients.max(1);
-    let keys = if config.family == Family::KvAppend {
+    let keys = if config.family.is_kv() {
         config.keys.max(1)
     } else {
         1
@@ -624,7 +636,8 @@ fn plan_family(config: &FamilyConfig, rng: &mut ChaCha8Rng) -> Vec<Planned> {
         let kind = match (config.family, rng.random_range(0..10)) {
             (_, 0..=3) => OpKind::Read,
             (Family::CasRegister, 4..=6) => OpKind::Cas,
-            (Family::KvAppend, _) => OpKind::Append,
+            (Family::KvPutAppend, 4..=5) => OpKind::Write,
+            (Family::KvAppend | Family::KvPutAppend, _) => OpKind::Append,
             _ => OpKind::Write,
         };
         counter += 1;
@@ -633,6 +646,7 @@ fn plan_family(config: &FamilyConfig, rng: &mut ChaCha8Rng) -> Vec<Planned> {
         let input = match kind {
             OpKind::Read => Value::Null,
             OpKind::Append => json!(format!("x {process} {n} y")),
+            OpKind::Write if config.family.is_kv() => json!(format!("x {process} {n} y")),
             // The expected value is filled in at the linearization point.
             OpKind::Cas => json!([Value::Null, counter]),
             _ => json!(counter),
@@ -646,7 +660,10 @@ fn plan_family(config: &FamilyConfig, rng: &mut ChaCha8Rng) -> Vec<Planned> {
         ops.push(Planned {
             process,
             kind,
-            key: (config.family == Family::KvAppend).then(|| rng.random_range(0..keys).to_string()),
+            key: config
+                .family
+                .is_kv()
+                .then(|| rng.random_range(0..keys).to_string()),
             input,
             output: Value::Null,
             completion: if unknown {
@@ -685,7 +702,7 @@ fn run_at_points(family: Family, ops: &mut [Planned], rng: &mut ChaCha8Rng) {
         match op.kind {
             OpKind::Read => {
                 op.output = match (&current, family) {
-                    (Value::Null, Family::KvAppend) => json!(""),
+                    (Value::Null, f) if f.is_kv() => json!(""),
                     _ => current,
                 }
             }
@@ -773,14 +790,15 @@ fn plant(config: &FamilyConfig, ops: &mut [Planned], rng: &mut ChaCha8Rng) -> bo
             _ => {
                 // A completed write W, overwritten by a completed write or cas W2 with
                 // W.ret < W2.call and W2.ret < read.call: reading W's value is impossible.
-                let overwritten = ops
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, w)| w.kind == OpKind::Write && certain(w) && w.ret < read_call);
+                let key = &ops[r].key;
+                let overwritten = ops.iter().enumerate().filter(|(_, w)| {
+                    w.kind == OpKind::Write && certain(w) && w.ret < read_call && &w.key == key
+                });
                 let mut found = None;
                 for (wi, w) in overwritten {
                     let later = ops.iter().any(|w2| {
                         overwrites(w2)
+                            && &w2.key == key
                             && w2.call > w.ret
                             && w2.ret < read_call
                             && (w2.kind == OpKind::Write || w2.effect)

@@ -1,4 +1,4 @@
-//! Generated families (register, cas-register, kv-append) at small sizes, 1 to 64 clients, 0 to
+//! Generated families (register, cas-register, kv-append, kv-put-append) at small sizes, 1 to 64 clients, 0 to
 //! 10% unknown outcomes, with and without a planted violation: the checker's verdict is the
 //! one known by construction, and a violation's core is itself a violation.
 
@@ -7,21 +7,36 @@ use distsys_check::{check, CheckOptions, Verdict};
 
 #[test]
 fn family_verdicts_are_known_by_construction() {
-    let families = [Family::Register, Family::CasRegister, Family::KvAppend];
+    let families = [
+        Family::Register,
+        Family::CasRegister,
+        Family::KvAppend,
+        Family::KvPutAppend,
+    ];
     let mut planted = 0;
-    for seed in 0..240u64 {
-        let family_kind = families[(seed % 3) as usize];
-        let plant = match (seed / 3) % 4 {
+    for seed in 0..320u64 {
+        let family_kind = families[(seed % 4) as usize];
+        let plant = match (seed / 4) % 4 {
             0 => Plant::None,
             1 => Plant::StaleRead,
             2 => Plant::LostWrite,
             _ => Plant::DuplicatedAppend,
         };
+        let keys = 1 + (seed as usize) % 8;
+        let mut clients = 1 + (seed as usize * 13) % 64;
+        if family_kind == Family::KvPutAppend {
+            // Puts and appends of one key under 8 or more clients are beyond any checker we
+            // know: 347 operations, 32 clients, 4 keys, 10% unknown (seed 131) gives exit 3
+            // here after 1.7 s and `Unknown` from Porcupine after 60 s and 6 GB; 1,000
+            // operations, 50 clients, 4 keys the same (README, "Known limit"). Up to 5 clients
+            // per key, as in Porcupine's own kv test data (50 clients, 10 keys).
+            clients = clients.min(5 * keys);
+        }
         let config = FamilyConfig {
             family: family_kind,
             operations: 50 + (seed as usize * 37) % 350,
-            clients: 1 + (seed as usize * 13) % 64,
-            keys: 1 + (seed as usize) % 8,
+            clients,
+            keys,
             info_share: (seed % 11) as f64 / 100.0,
             plant,
             seed,
@@ -47,6 +62,49 @@ fn family_verdicts_are_known_by_construction() {
                 panic!("{config:?}: expected linearizable={linearizable}, got {verdict:?}")
             }
         }
+    }
+    assert!(planted > 130, "only {planted} violations planted");
+}
+
+/// The construction itself, on histories small enough for the brute-force oracle: every
+/// family's verdict by construction is the oracle's (puts and appends of one key included).
+#[test]
+fn verdicts_by_construction_agree_with_the_oracle() {
+    let families = [
+        Family::Register,
+        Family::CasRegister,
+        Family::KvAppend,
+        Family::KvPutAppend,
+    ];
+    let mut planted = 0;
+    for seed in 0..2000u64 {
+        let family_kind = families[(seed % 4) as usize];
+        let config = FamilyConfig {
+            family: family_kind,
+            operations: 4 + (seed as usize / 4) % 7,
+            clients: 1 + (seed as usize / 7) % 4,
+            keys: 1,
+            info_share: (seed % 3) as f64 / 10.0,
+            plant: if seed % 2 == 0 {
+                Plant::None
+            } else {
+                Plant::StaleRead
+            },
+            seed,
+        };
+        let (events, linearizable) = family(&config);
+        let history = history_of(&events);
+        if history.operations.len() > 10 {
+            continue;
+        }
+        planted += usize::from(!linearizable);
+        let oracle = distsys_check::oracle::linearizable(family_kind.model(), &history.operations)
+            .expect("the oracle takes it");
+        assert_eq!(
+            oracle, linearizable,
+            "{config:?}: {:#?}",
+            history.operations
+        );
     }
     assert!(planted > 100, "only {planted} violations planted");
 }

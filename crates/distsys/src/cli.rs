@@ -519,7 +519,7 @@ pub struct SweepArgs {
 /// `distsys generate-history`: a history of a family whose verdict is known by construction.
 #[derive(Debug, clap::Args)]
 pub struct GenerateArgs {
-    /// register, cas-register or kv-append.
+    /// register, cas-register, kv-append or kv-put-append (20% puts).
     #[arg(long, default_value = "cas-register")]
     pub family: String,
     /// Operations.
@@ -528,7 +528,7 @@ pub struct GenerateArgs {
     /// Concurrent clients.
     #[arg(long, default_value_t = 10)]
     pub clients: usize,
-    /// Keys (kv-append).
+    /// Keys (kv-append, kv-put-append).
     #[arg(long, default_value_t = 10)]
     pub keys: usize,
     /// Share of mutations with unknown outcome (0 to 1).
@@ -541,7 +541,7 @@ pub struct GenerateArgs {
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Output format: jsonl, jepsen-etcd (registers) or jepsen-kv (default: jepsen-etcd
-    /// for registers, jepsen-kv for kv-append).
+    /// for registers, jepsen-kv for the kv families).
     #[arg(long, default_value = "auto")]
     pub format: String,
     /// Output file (default: standard output).

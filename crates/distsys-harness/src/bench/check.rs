@@ -265,12 +265,17 @@ fn conformance_cases(dir: &str) -> Result<Vec<Case>, String> {
 }
 
 /// The generated families written to `work`: 1k, 10k, ... up to `max_ops` operations; register,
-/// cas-register and kv-append; 1, 10 and 50 clients; with and without a planted violation.
+/// cas-register, kv-append and kv-put-append; 1, 10 and 50 clients; with and without a planted violation.
 fn generated_cases(work: &Path, max_ops: usize) -> Result<Vec<Case>, String> {
     let mut cases: Vec<Case> = Vec::new();
     let mut size = 1_000;
     while size <= max_ops {
-        for family_kind in [Family::Register, Family::CasRegister, Family::KvAppend] {
+        for family_kind in [
+            Family::Register,
+            Family::CasRegister,
+            Family::KvAppend,
+            Family::KvPutAppend,
+        ] {
             for clients in [1, 10, 50] {
                 for plant in [Plant::None, Plant::StaleRead] {
                     let plant = match (family_kind, plant) {
@@ -289,7 +294,7 @@ fn generated_cases(work: &Path, max_ops: usize) -> Result<Vec<Case>, String> {
                         seed: size as u64 * 31 + clients as u64,
                     };
                     let (events, linearizable) = family(&config);
-                    let kv = family_kind == Family::KvAppend;
+                    let kv = family_kind.is_kv();
                     let text = if kv {
                         to_jepsen_kv(&events)
                     } else {

@@ -303,14 +303,14 @@ pub fn generate(args: &GenerateArgs, stdout: &mut dyn Write, stderr: &mut dyn Wr
         );
     }
     let format = match (args.format.as_str(), family_kind) {
-        ("auto", Family::KvAppend) => HistoryFormat::JepsenKv,
+        ("auto", f) if f.is_kv() => HistoryFormat::JepsenKv,
         ("auto", _) => HistoryFormat::JepsenEtcd,
         (name, _) => match name.parse::<HistoryFormat>() {
             Ok(f) => f,
             Err(e) => return fail(stderr, &e),
         },
     };
-    if format == HistoryFormat::JepsenEtcd && family_kind == Family::KvAppend {
+    if format == HistoryFormat::JepsenEtcd && family_kind.is_kv() {
         return fail(
             stderr,
             &"the Jepsen etcd format holds one register: use jepsen-kv or jsonl",
