@@ -5,17 +5,18 @@
 use distsys_check::generate::{family, history_of, Family, FamilyConfig, Plant};
 use distsys_check::{check, CheckOptions, Verdict};
 
+const FAMILIES: [Family; 4] = [
+    Family::Register,
+    Family::CasRegister,
+    Family::KvAppend,
+    Family::KvPutAppend,
+];
+
 #[test]
 fn family_verdicts_are_known_by_construction() {
-    let families = [
-        Family::Register,
-        Family::CasRegister,
-        Family::KvAppend,
-        Family::KvPutAppend,
-    ];
     let mut planted = 0;
     for seed in 0..320u64 {
-        let family_kind = families[(seed % 4) as usize];
+        let family_kind = FAMILIES[(seed % 4) as usize];
         let plant = match (seed / 4) % 4 {
             0 => Plant::None,
             1 => Plant::StaleRead,
@@ -70,15 +71,9 @@ fn family_verdicts_are_known_by_construction() {
 /// family's verdict by construction is the oracle's (puts and appends of one key included).
 #[test]
 fn verdicts_by_construction_agree_with_the_oracle() {
-    let families = [
-        Family::Register,
-        Family::CasRegister,
-        Family::KvAppend,
-        Family::KvPutAppend,
-    ];
     let mut planted = 0;
     for seed in 0..2000u64 {
-        let family_kind = families[(seed % 4) as usize];
+        let family_kind = FAMILIES[(seed % 4) as usize];
         let config = FamilyConfig {
             family: family_kind,
             operations: 4 + (seed as usize / 4) % 7,

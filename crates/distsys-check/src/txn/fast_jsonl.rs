@@ -265,34 +265,12 @@ impl<'a> Cursor<'a> {
         }
         match self.peek()? {
             b'"' => self.string().map(drop),
-            b'{' => {
-                self.at += 1;
-                if self.peek()? == b'}' {
-                    self.at += 1;
-                    return Some(());
-                }
-                loop {
-                    self.string()?;
-                    self.eat(b':')?;
-                    self.skip_value(depth + 1)?;
-                    if !self.comma_or(b'}')? {
-                        return Some(());
-                    }
-                }
-            }
-            b'[' => {
-                self.at += 1;
-                if self.peek()? == b']' {
-                    self.at += 1;
-                    return Some(());
-                }
-                loop {
-                    self.skip_value(depth + 1)?;
-                    if !self.comma_or(b']')? {
-                        return Some(());
-                    }
-                }
-            }
+            b'{' => self.sequence(b'{', b'}', |c| {
+                c.string()?;
+                c.eat(b':')?;
+                c.skip_value(depth + 1)
+            }),
+            b'[' => self.sequence(b'[', b']', |c| c.skip_value(depth + 1)),
             b't' => self.literal(b"true"),
             b'f' => self.literal(b"false"),
             b'n' => self.literal(b"null"),
@@ -316,18 +294,11 @@ impl<'a> Cursor<'a> {
         let operand = match self.peek()? {
             b'n' => self.literal(b"null").map(|()| Operand::Nil)?,
             b'[' => {
-                self.at += 1;
                 let start = scratch.scalars.len() as u32;
-                if self.peek()? == b']' {
-                    self.at += 1;
-                } else {
-                    loop {
-                        scratch.scalars.push(self.scalar()?);
-                        if !self.comma_or(b']')? {
-                            break;
-                        }
-                    }
-                }
+                self.sequence(b'[', b']', |c| {
+                    scratch.scalars.push(c.scalar()?);
+                    Some(())
+                })?;
                 Operand::List(start, scratch.scalars.len() as u32)
             }
             _ => Operand::One(self.scalar()?),
@@ -338,15 +309,30 @@ impl<'a> Cursor<'a> {
 
     /// The `value` field's vector.
     fn mops(&mut self, scratch: &mut Scratch<'a>) -> Option<()> {
-        self.eat(b'[')?;
-        if self.peek()? == b']' {
+        self.sequence(b'[', b']', |c| {
+            let mop = c.mop(scratch)?;
+            scratch.mops.push(mop);
+            Some(())
+        })
+    }
+
+    /// `open`, then items separated by commas up to `close` (no item at all included), each
+    /// read by `item`.
+    #[inline]
+    fn sequence(
+        &mut self,
+        open: u8,
+        close: u8,
+        mut item: impl FnMut(&mut Self) -> Option<()>,
+    ) -> Option<()> {
+        self.eat(open)?;
+        if self.peek()? == close {
             self.at += 1;
             return Some(());
         }
         loop {
-            let mop = self.mop(scratch)?;
-            scratch.mops.push(mop);
-            if !self.comma_or(b']')? {
+            item(self)?;
+            if !self.comma_or(close)? {
                 return Some(());
             }
         }
