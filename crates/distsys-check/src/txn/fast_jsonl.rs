@@ -109,12 +109,25 @@ struct Cursor<'a> {
     text: &'a str,
     bytes: &'a [u8],
     at: usize,
+    /// Jepsen EDN instead of JSON: commas are whitespace, keywords, `nil`.
+    edn: bool,
+}
+
+/// What ends an EDN token (as the general EDN reader splits them).
+fn edn_delimiter(b: u8) -> bool {
+    matches!(
+        b,
+        b' ' | b'\t' | b'\n' | b'\r' | b',' | b'}' | b']' | b')' | b'{' | b'[' | b'(' | b'"' | b';'
+    )
 }
 
 impl<'a> Cursor<'a> {
     #[inline]
     fn skip_ws(&mut self) {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.bytes.get(self.at) {
+        while let Some(&b) = self.bytes.get(self.at) {
+            if !(matches!(b, b' ' | b'\t' | b'\n' | b'\r') || (self.edn && b == b',')) {
+                break;
+            }
             self.at += 1;
         }
     }
@@ -130,19 +143,54 @@ impl<'a> Cursor<'a> {
         (self.peek()? == byte).then(|| self.at += 1)
     }
 
-    /// `,` (then `true`) or `close` (then `false`).
+    /// After an item: `close` (consumed, then `false`) or another item (`true`): in JSON
+    /// after a `,`, in EDN after whitespace (commas included).
     #[inline]
-    fn comma_or(&mut self, close: u8) -> Option<bool> {
+    fn next_item(&mut self, close: u8) -> Option<bool> {
         match self.peek()? {
-            b',' => {
-                self.at += 1;
-                Some(true)
-            }
             b if b == close => {
                 self.at += 1;
                 Some(false)
             }
+            b',' if !self.edn => {
+                self.at += 1;
+                Some(true)
+            }
+            _ if self.edn => Some(true),
             _ => None,
+        }
+    }
+
+    /// An EDN token (a run of non-delimiters), possibly empty.
+    fn token(&mut self) -> &'a str {
+        self.skip_ws();
+        let start = self.at;
+        while self.bytes.get(self.at).is_some_and(|&b| !edn_delimiter(b)) {
+            self.at += 1;
+        }
+        self.text.get(start..self.at).unwrap_or("")
+    }
+
+    /// An EDN token read as the general reader would, where the fast path can: a canonical
+    /// integer within i64, `nil` (as `None`), a keyword (`:name`, kept with its colon, as the
+    /// general reader turns it into the string `":name"`). Anything else: `Err(())`.
+    fn edn_atom(&mut self) -> Result<Option<Scalar<'a>>, ()> {
+        let token = self.token();
+        if token == "nil" {
+            return Ok(None);
+        }
+        if token.len() > 1 && token.starts_with(':') {
+            return Ok(Some(Scalar::Str(token)));
+        }
+        let digits = token.strip_prefix('-').unwrap_or(token);
+        let canonical = !digits.is_empty()
+            && digits.len() <= 18
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && (digits == "0" || !digits.starts_with('0'))
+            && !(token.starts_with('-') && digits == "0");
+        match token.parse::<i64>() {
+            Ok(i) if canonical => Ok(Some(Scalar::Int(i))),
+            _ => Err(()),
         }
     }
 
@@ -218,9 +266,16 @@ impl<'a> Cursor<'a> {
         (self.bytes.get(self.at..end)? == word).then(|| self.at = end)
     }
 
-    /// An integer or a string without escapes. (`-0` is a float to serde_json: refused.)
+    /// An integer or a string without escapes (in EDN also a keyword). (`-0` is a float to
+    /// serde_json: refused.)
     #[inline]
     fn scalar(&mut self) -> Option<Scalar<'a>> {
+        if self.edn {
+            return match self.peek()? {
+                b'"' => self.string().map(Scalar::Str),
+                _ => self.edn_atom().ok().flatten(),
+            };
+        }
         // The common case first: a positive integer of at most 18 digits (no overflow).
         let start = self.at;
         if let Some(b'1'..=b'9') = self.bytes.get(start) {
@@ -263,6 +318,9 @@ impl<'a> Cursor<'a> {
         if depth > MAX_DEPTH {
             return None;
         }
+        if self.edn {
+            return self.skip_edn(depth);
+        }
         match self.peek()? {
             b'"' => self.string().map(drop),
             b'{' => self.sequence(b'{', b'}', |c| {
@@ -278,31 +336,135 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// `[f k v]`.
-    fn mop(&mut self, scratch: &mut Scratch<'a>) -> Option<RawMop<'a>> {
-        self.eat(b'[')?;
+    /// Any EDN value the general reader reads without error, skipped: strings without
+    /// escapes, keywords, tokens (numbers, symbols, nil, booleans: never an error there),
+    /// vectors, lists and maps of those. Sets, tags, characters, comments and discards
+    /// (`#`, `\\`, `;`) are refused.
+    fn skip_edn(&mut self, depth: usize) -> Option<()> {
+        match self.peek()? {
+            b'"' => self.string().map(drop),
+            b'[' => self.sequence(b'[', b']', |c| c.skip_value(depth + 1)),
+            b'(' => self.sequence(b'(', b')', |c| c.skip_value(depth + 1)),
+            b'{' => self.sequence(b'{', b'}', |c| {
+                c.skip_value(depth + 1)?;
+                // The key's value: a map needs pairs.
+                (c.peek()? != b'}').then_some(())?;
+                c.skip_value(depth + 1)
+            }),
+            b'#' | b'\\' | b';' => None,
+            _ => (!self.token().is_empty()).then_some(()),
+        }
+    }
+
+    /// The name of a field: a JSON string followed by `:`, or an EDN keyword (with its colon).
+    fn field_name(&mut self) -> Option<&'a str> {
+        if self.edn {
+            let name = self.token();
+            return (name.len() > 1 && name.starts_with(':')).then_some(name);
+        }
         let name = self.string()?;
-        let func = match name.strip_prefix(':').unwrap_or(name) {
-            "append" => Func::Append,
-            "w" => Func::Write,
-            "r" => Func::Read,
-            _ => return None,
-        };
-        self.eat(b',')?;
-        let key = self.scalar()?;
-        self.eat(b',')?;
-        let operand = match self.peek()? {
-            b'n' => self.literal(b"null").map(|()| Operand::Nil)?,
+        self.eat(b':')?;
+        Some(name)
+    }
+
+    /// A process: a non-negative integer, or `null` / `nil` for none.
+    fn process(&mut self) -> Option<Option<u64>> {
+        if self.edn {
+            return match self.edn_atom().ok()? {
+                None => Some(None),
+                Some(Scalar::Int(i)) => Some(Some(u64::try_from(i).ok()?)),
+                Some(Scalar::Str(_)) => None,
+            };
+        }
+        match self.peek()? {
+            b'n' => self.literal(b"null").map(|()| None),
+            _ => match self.number()? {
+                Number::Int {
+                    negative: false,
+                    magnitude,
+                } => Some(Some(magnitude)),
+                _ => None,
+            },
+        }
+    }
+
+    /// The event's type: a string, or in EDN also a keyword (kept with its colon).
+    fn kind(&mut self) -> Option<&'a str> {
+        match (self.edn, self.peek()?) {
+            (true, b':') => self.edn_atom().ok().flatten().and_then(|s| match s {
+                Scalar::Str(k) => Some(k),
+                Scalar::Int(_) => None,
+            }),
+            _ => self.string(),
+        }
+    }
+
+    /// The index: `Some(n)` for a non-negative integer, `None` for any other value the
+    /// general reader also ignores; `None` from the outer option when only it can tell.
+    fn index(&mut self) -> Option<Option<u64>> {
+        self.skip_ws();
+        let start = self.at;
+        if self.edn {
+            return match self.bytes.get(start)? {
+                b'"' | b':' | b'[' | b'(' | b'{' => self.skip_value(1).map(|()| None),
+                _ => match self.edn_atom().ok()? {
+                    None => Some(None),
+                    Some(Scalar::Int(i)) => Some(u64::try_from(i).ok()),
+                    Some(Scalar::Str(_)) => None,
+                },
+            };
+        }
+        match self.bytes.get(start) {
+            Some(b'-' | b'0'..=b'9') => match self.number()? {
+                Number::Int {
+                    negative: false,
+                    magnitude,
+                } => Some(Some(magnitude)),
+                _ => Some(None),
+            },
+            _ => self.skip_value(1).map(|()| None),
+        }
+    }
+
+    /// The third element of a micro-operation: nil, a list of scalars, or a scalar.
+    fn operand(&mut self, scratch: &mut Scratch<'a>) -> Option<Operand<'a>> {
+        match self.peek()? {
             b'[' => {
                 let start = scratch.scalars.len() as u32;
                 self.sequence(b'[', b']', |c| {
                     scratch.scalars.push(c.scalar()?);
                     Some(())
                 })?;
-                Operand::List(start, scratch.scalars.len() as u32)
+                Some(Operand::List(start, scratch.scalars.len() as u32))
             }
-            _ => Operand::One(self.scalar()?),
+            b'n' if !self.edn => self.literal(b"null").map(|()| Operand::Nil),
+            b'"' => self.scalar().map(Operand::One),
+            _ if self.edn => Some(match self.edn_atom().ok()? {
+                None => Operand::Nil,
+                Some(one) => Operand::One(one),
+            }),
+            _ => self.scalar().map(Operand::One),
+        }
+    }
+
+    /// `[f k v]`.
+    fn mop(&mut self, scratch: &mut Scratch<'a>) -> Option<RawMop<'a>> {
+        self.eat(b'[')?;
+        let name = if self.edn && self.peek()? == b':' {
+            self.token()
+        } else {
+            self.string()?
         };
+        let func = match name.strip_prefix(':').unwrap_or(name) {
+            "append" => Func::Append,
+            "w" => Func::Write,
+            "r" => Func::Read,
+            _ => return None,
+        };
+        self.separator()?;
+        let key = self.scalar()?;
+        self.separator()?;
+        let operand = self.operand(scratch)?;
         self.eat(b']')?;
         Some(RawMop { func, key, operand })
     }
@@ -332,22 +494,38 @@ impl<'a> Cursor<'a> {
         }
         loop {
             item(self)?;
-            if !self.comma_or(close)? {
+            if !self.next_item(close)? {
                 return Some(());
             }
+        }
+    }
+
+    /// Between two elements of a micro-operation: `,` in JSON, whitespace in EDN.
+    fn separator(&mut self) -> Option<()> {
+        if self.edn {
+            self.skip_ws();
+            Some(())
+        } else {
+            self.eat(b',')
         }
     }
 }
 
 /// The line as a [`RawEvent`] with its micro-operations in `scratch` (cleared first), or
-/// `None` when it is not of the fast path's shape.
-pub(crate) fn parse<'a>(line: &'a str, scratch: &mut Scratch<'a>) -> Option<RawEvent<'a>> {
+/// `None` when it is not of the fast path's shape. `edn`: the line is Jepsen EDN (a map of
+/// keywords) rather than JSON.
+pub(crate) fn parse<'a>(
+    line: &'a str,
+    scratch: &mut Scratch<'a>,
+    edn: bool,
+) -> Option<RawEvent<'a>> {
     scratch.mops.clear();
     scratch.scalars.clear();
     let mut cursor = Cursor {
         text: line,
         bytes: line.as_bytes(),
         at: 0,
+        edn,
     };
     let c = &mut cursor;
     c.eat(b'{')?;
@@ -355,29 +533,18 @@ pub(crate) fn parse<'a>(line: &'a str, scratch: &mut Scratch<'a>) -> Option<RawE
     let (mut process, mut kind, mut value, mut index) = (None, None, false, None);
     if c.peek()? != b'}' {
         loop {
-            let name = c.string()?;
-            c.eat(b':')?;
-            match name {
+            match c.field_name()? {
                 "process" | ":process" => {
                     if process.is_some() {
                         return None;
                     }
-                    process = Some(match c.peek()? {
-                        b'n' => c.literal(b"null").map(|()| None)?,
-                        _ => match c.number()? {
-                            Number::Int {
-                                negative: false,
-                                magnitude,
-                            } => Some(magnitude),
-                            _ => return None,
-                        },
-                    });
+                    process = Some(c.process()?);
                 }
                 "type" | ":type" => {
                     if kind.is_some() {
                         return None;
                     }
-                    kind = Some(c.string()?);
+                    kind = Some(c.kind()?);
                 }
                 "value" | ":value" => {
                     if value {
@@ -390,28 +557,11 @@ pub(crate) fn parse<'a>(line: &'a str, scratch: &mut Scratch<'a>) -> Option<RawE
                     if index.is_some() {
                         return None;
                     }
-                    let start = c.at;
-                    c.skip_ws();
-                    let at = c.at;
-                    let parsed = match c.bytes.get(at) {
-                        Some(b'-' | b'0'..=b'9') => match c.number()? {
-                            Number::Int {
-                                negative: false,
-                                magnitude,
-                            } => Some(magnitude),
-                            _ => None,
-                        },
-                        _ => {
-                            c.at = start;
-                            c.skip_value(1)?;
-                            None
-                        }
-                    };
-                    index = Some(parsed);
+                    index = Some(c.index()?);
                 }
                 _ => c.skip_value(1)?,
             }
-            if !c.comma_or(b'}')? {
+            if !c.next_item(b'}')? {
                 break;
             }
         }

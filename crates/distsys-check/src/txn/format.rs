@@ -75,7 +75,12 @@ pub fn parse_txn_history(
     };
     let mut builder = Builder::default();
     let events = match format {
-        TxnFormat::Edn => edn_events(text)?,
+        TxnFormat::Edn if edn_lines(&mut builder, text) => Vec::new(),
+        TxnFormat::Edn => {
+            // A form spans lines, or an error: the whole text decides.
+            builder = Builder::default();
+            edn_events(text)?
+        }
         TxnFormat::Json => json_events(text)?,
         TxnFormat::Jsonl => {
             jsonl_events(&mut builder, text, true)?;
@@ -98,7 +103,7 @@ fn jsonl_events(builder: &mut Builder, text: &str, fast: bool) -> Result<(), His
             continue;
         }
         if let Some(event) = fast
-            .then(|| fast_jsonl::parse(line, &mut scratch))
+            .then(|| fast_jsonl::parse(line, &mut scratch, false))
             .flatten()
         {
             if let Some(result) = builder.fast_event(i + 1, event, &scratch) {
@@ -111,6 +116,45 @@ fn jsonl_events(builder: &mut Builder, text: &str, fast: bool) -> Result<(), His
         builder.event(i + 1, &value)?;
     }
     Ok(())
+}
+
+/// Jepsen EDN one line at a time, as Jepsen writes it (one event map per line): lines of the
+/// common shape through the fast path, any other line through the general EDN reader on its
+/// own. `false` (the builder then holds a partial history) when a line is not whole forms by
+/// itself (a map spanning lines, a vector around the history, a discard before a line break)
+/// or an event is refused: only the whole text tells its meaning, or which error comes first
+/// (the whole-text reader reports a syntax error anywhere before any event's error). On whole
+/// lines the general reader gives the same events at the same lines either way, so the
+/// history is the same.
+fn edn_lines(builder: &mut Builder, text: &str) -> bool {
+    let mut scratch = Scratch::default();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        if let Some(event) = fast_jsonl::parse(line, &mut scratch, true) {
+            if let Some(result) = builder.fast_event(i + 1, event, &scratch) {
+                if result.is_err() {
+                    return false;
+                }
+                continue;
+            }
+        }
+        if line.trim_start().starts_with('[') {
+            // `[` may open a vector of the whole history, read as its items.
+            return false;
+        }
+        let Ok(forms) = parse_forms(line) else {
+            return false;
+        };
+        if forms
+            .iter()
+            .any(|(_, value)| builder.event(i + 1, value).is_err())
+        {
+            return false;
+        }
+    }
+    true
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -707,7 +751,8 @@ mod fast_path_tests {
         let spaced = "{\"process\": 3, \"type\": \"ok\", \"value\": [[\"append\", 1, 2], [\"r\", 1, [1, \"xy\"]], [\"r\", 2, null]], \"index\": 7, \"time\": 1.5e9}\r";
         for line in [compact, spaced] {
             let mut scratch = fast_jsonl::Scratch::default();
-            let event = fast_jsonl::parse(line, &mut scratch).expect("the common shape parses");
+            let event =
+                fast_jsonl::parse(line, &mut scratch, false).expect("the common shape parses");
             assert_eq!(scratch.mops.len(), 3, "{line}");
             let mut builder = Builder::default();
             builder.pending.insert(Some(3), 0);
@@ -735,6 +780,225 @@ mod fast_path_tests {
         }
         let mut scratch = fast_jsonl::Scratch::default();
         let escaped = r#"{"process":3,"type":"ok","value":[["r",1,"x\"y"]]}"#;
-        assert!(fast_jsonl::parse(escaped, &mut scratch).is_none());
+        assert!(fast_jsonl::parse(escaped, &mut scratch, false).is_none());
+    }
+}
+
+#[cfg(test)]
+mod edn_fast_path_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The EDN reader (line by line, fast path first) and the whole-text general reader on
+    /// the same text: the history (every transaction, every atom as shown) or the error.
+    fn both(text: &str) -> (String, String) {
+        let show = |r: Result<TxnHistory, HistoryError>| match r {
+            Ok(h) => {
+                let shown: Vec<&str> = (0..h.txns.len() as u32 * 8)
+                    .map(|a| h.atoms.show(a))
+                    .collect();
+                format!("{:?} {:?}", h.txns, shown)
+            }
+            Err(e) => format!("error line {}: {}", e.line, e.message),
+        };
+        let general = edn_events(text).and_then(|events| {
+            let mut builder = Builder::default();
+            for (line, event) in events {
+                builder.event(line, &event)?;
+            }
+            Ok(builder.finish())
+        });
+        (
+            show(parse_txn_history(text, Some(TxnFormat::Edn))),
+            show(general),
+        )
+    }
+
+    fn scalar() -> impl Strategy<Value = &'static str> {
+        prop::sample::select(vec![
+            "0",
+            "1",
+            "2",
+            "17",
+            "-3",
+            "-0",
+            "007",
+            "+5",
+            "5N",
+            "1.5",
+            "9223372036854775807",
+            "9223372036854775808",
+            ":kw",
+            ":x",
+            "\"s\"",
+            "\"1\"",
+            "\"a\\\"b\"",
+            "nil",
+            "true",
+            "sym",
+            "#{1}",
+            "\\a",
+        ])
+    }
+
+    fn operand() -> impl Strategy<Value = String> {
+        prop_oneof![
+            scalar().prop_map(str::to_string),
+            prop::collection::vec(scalar(), 0..4).prop_map(|v| format!("[{}]", v.join(" "))),
+            Just("(1 2)".to_string()),
+        ]
+    }
+
+    fn mop() -> impl Strategy<Value = String> {
+        let f = prop::sample::select(vec![":append", ":r", ":w", "\"append\"", ":x", "append"]);
+        prop_oneof![
+            8 => (f, scalar(), operand()).prop_map(|(f, k, v)| format!("[{f} {k} {v}]")),
+            1 => Just("[:r 1]".to_string()),
+            1 => Just("[:r, 1, nil]".to_string()),
+        ]
+    }
+
+    /// One event line (or an odd one), its fields in any order.
+    fn event() -> impl Strategy<Value = String> {
+        let process = prop::sample::select(vec![
+            ":process 0",
+            ":process 1",
+            ":process 2",
+            ":process nil",
+            ":process :nemesis",
+            ":process -1",
+            ":process 1N",
+            "",
+            ":process 1 :process 2",
+        ]);
+        let kind = prop::sample::select(vec![
+            ":type :invoke",
+            ":type :ok",
+            ":type :fail",
+            ":type :info",
+            ":type \"ok\"",
+            ":type :bogus",
+            ":type 1",
+            ":type :ok :type :ok",
+        ]);
+        let index = prop::sample::select(vec![
+            "",
+            ":index 3",
+            ":index 5N",
+            ":index \"x\"",
+            ":index nil",
+            ":index [1 {:a 2}]",
+            ":index #{1}",
+            ":index -2",
+            ":time 12 :f :txn",
+            ":error #inst \"2020\"",
+            ":node \"n1\" :x (1 :y)",
+            ":m {:a}",
+        ]);
+        let value = prop_oneof![
+            8 => prop::collection::vec(mop(), 0..4).prop_map(|m| format!(":value [{}]", m.join(" "))),
+            1 => Just(String::new()),
+            1 => Just(":value nil".to_string()),
+        ];
+        let sep = prop::sample::select(vec![", ", " ", ",", "  \t"]);
+        (process, kind, value, index, sep, any::<u8>()).prop_map(|(p, k, v, i, sep, order)| {
+            let mut fields = vec![p.to_string(), k.to_string(), v, i.to_string()];
+            fields.retain(|f| !f.is_empty());
+            let turn = order as usize % fields.len().max(1);
+            fields.rotate_left(turn);
+            format!("{{{}}}", fields.join(sep))
+        })
+    }
+
+    /// A well-formed history: processes alternate invocations and completions with the same
+    /// number of micro-operations; `odd` lines (comments, a map over two lines, a discard)
+    /// may replace events.
+    /// One draw: which process (and which odd line), the completion's type, and the
+    /// micro-operations (function, key, operand).
+    type Draw = (u8, u8, Vec<(u8, &'static str, String)>);
+
+    fn history(draws: &[Draw]) -> String {
+        let mut open: [Option<usize>; 3] = [None; 3];
+        let mut lines = Vec::new();
+        for (choice, kind, mops) in draws {
+            match choice % 23 {
+                0 => lines.push("; a comment".to_string()),
+                1 => lines.push("{:type :info, :f :start, :process :nemesis,\n :value nil}".into()),
+                2 => lines.push("#_ {:type :ok}".to_string()),
+                _ => {}
+            }
+            let p = (*choice % 3) as usize;
+            let fs = [":append", ":r", ":w", "\"append\""];
+            let (kind, n) = match open[p] {
+                None => {
+                    open[p] = Some(mops.len());
+                    (":invoke", mops.len())
+                }
+                Some(n) => {
+                    open[p] = None;
+                    ([":ok", ":ok", ":fail", ":info"][*kind as usize % 4], n)
+                }
+            };
+            let mut body = Vec::new();
+            for i in 0..n {
+                let (f, k, v) = mops.get(i).cloned().unwrap_or((1, "1", "nil".into()));
+                let f = fs[f as usize % fs.len()];
+                let v = if kind == ":invoke" && f == ":r" {
+                    "nil".into()
+                } else {
+                    v
+                };
+                body.push(format!("[{f} {k} {v}]"));
+            }
+            lines.push(format!(
+                "{{:type {kind}, :f :txn, :value [{}], :process {p}, :time {}, :index {}}}",
+                body.join(" "),
+                lines.len() * 7,
+                lines.len()
+            ));
+        }
+        lines.join("\n")
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        /// Well-formed EDN histories (Jepsen's layout, with comments, nemesis maps over two
+        /// lines and discards among them): the same history either way.
+        #[test]
+        fn the_edn_fast_path_builds_the_same_histories(
+            draws in prop::collection::vec(
+                (any::<u8>(), any::<u8>(), prop::collection::vec((any::<u8>(), scalar(), operand()), 0..4)),
+                1..30,
+            )
+        ) {
+            let text = history(&draws);
+            let (fast, general) = both(&text);
+            prop_assert_eq!(fast, general, "{}", text);
+        }
+
+        /// Lines rich in every shape the fast path refuses: the same history or error.
+        #[test]
+        fn the_edn_fast_path_reads_every_line_as_the_general_reader(
+            lines in prop::collection::vec(event(), 1..12)
+        ) {
+            let text = lines.join("\n");
+            let (fast, general) = both(&text);
+            prop_assert_eq!(fast, general, "{}", text);
+        }
+    }
+
+    /// Jepsen's common line takes the fast path.
+    #[test]
+    fn the_common_edn_line_takes_the_fast_path() {
+        let line = "{:type :ok, :f :txn, :value [[:append 11 1] [:r 11 [1]] [:r :k nil]], :process 10, :time 31076248, :index 2}";
+        let mut scratch = fast_jsonl::Scratch::default();
+        let event = fast_jsonl::parse(line, &mut scratch, true).expect("the common shape");
+        assert_eq!(
+            (event.kind, event.process, event.index),
+            (":ok", Some(10), Some(2))
+        );
+        assert_eq!(scratch.mops.len(), 3);
+        assert_eq!(scratch.scalars, vec![fast_jsonl::Scalar::Int(1)]);
+        assert_eq!(scratch.mops[2].key, fast_jsonl::Scalar::Str(":k"));
     }
 }
