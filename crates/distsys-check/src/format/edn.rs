@@ -120,7 +120,8 @@ struct Parser<'a> {
     depth: usize,
 }
 
-fn is_delimiter(b: u8) -> bool {
+/// What ends a token (the transactional reader's fast path splits EDN tokens the same way).
+pub(crate) fn is_delimiter(b: u8) -> bool {
     matches!(
         b,
         b' ' | b'\t' | b'\n' | b'\r' | b',' | b'}' | b']' | b')' | b'{' | b'[' | b'(' | b'"' | b';'

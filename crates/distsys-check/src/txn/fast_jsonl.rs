@@ -1,6 +1,11 @@
-//! The JSON Lines reader's fast path: a hand-written scanner for one event line of the
-//! common shape, writing into reusable buffers (no `serde_json::Value` tree, no allocation
-//! per line beyond what the history keeps).
+//! The fast path of the JSON Lines and Jepsen EDN readers: a hand-written scanner for one
+//! event line of the common shape, writing into reusable buffers (no `serde_json::Value`
+//! tree, no allocation per line beyond what the history keeps).
+//!
+//! In EDN (`{:type :ok, :value [[:append 1 2]], :process 3}`) commas are whitespace, field
+//! names are keywords, `nil` is null, and a keyword in a key's or value's place is the
+//! string `":name"`, as the general EDN reader makes it; integers are taken only in their
+//! canonical form (no `N`, no `+`, no leading zeros) and must end at an EDN delimiter.
 //!
 //! It accepts only the common shape, and only where its meaning is the general reader's:
 //! an object with an integer or null `process`, a `type` string, a `value` vector of
@@ -16,6 +21,8 @@
 //! functions and arities, nesting deeper than [`MAX_DEPTH`], trailing text, invalid JSON. So
 //! the fast path can only be faster, never different: the tests in `format` check that both
 //! readers build identical histories (or the same error) on lines built to hit every branch.
+
+use crate::format::edn::is_delimiter;
 
 /// Deepest nesting of a skipped field's value the fast path follows (serde_json's own
 /// limit is 128; deeper lines go to the general reader, which words the error).
@@ -113,14 +120,6 @@ struct Cursor<'a> {
     edn: bool,
 }
 
-/// What ends an EDN token (as the general EDN reader splits them).
-fn edn_delimiter(b: u8) -> bool {
-    matches!(
-        b,
-        b' ' | b'\t' | b'\n' | b'\r' | b',' | b'}' | b']' | b')' | b'{' | b'[' | b'(' | b'"' | b';'
-    )
-}
-
 impl<'a> Cursor<'a> {
     #[inline]
     fn skip_ws(&mut self) {
@@ -165,7 +164,7 @@ impl<'a> Cursor<'a> {
     fn token(&mut self) -> &'a str {
         self.skip_ws();
         let start = self.at;
-        while self.bytes.get(self.at).is_some_and(|&b| !edn_delimiter(b)) {
+        while self.bytes.get(self.at).is_some_and(|&b| !is_delimiter(b)) {
             self.at += 1;
         }
         self.text.get(start..self.at).unwrap_or("")
