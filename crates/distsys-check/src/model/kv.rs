@@ -240,13 +240,11 @@ impl Model for KvModel {
         decided.map(|linearizable| (linearizable, super::register::ZONES))
     }
 
-    /// On a key with appends only, a get can still be satisfied only if the current value is a
-    /// prefix of what it returned: values only grow.
+    /// On a key with appends only, nothing can reset the value: a get can still be satisfied
+    /// only by appends (see [`by_appends`]).
     fn may_follow(&self, state: &Self::State, op: &KvOp, _: &dyn Fn(u32) -> bool) -> bool {
-        match (op, state) {
-            (KvOp::Get(_, false), _) | (KvOp::Get(_, true), None) => true,
-            (KvOp::Get(None, true), Some(_)) => false,
-            (KvOp::Get(Some(wanted), true), Some(now)) => now.text.is_prefix_of(&wanted.text),
+        match op {
+            KvOp::Get(wanted, true) => by_appends(state, wanted),
             _ => true,
         }
     }
