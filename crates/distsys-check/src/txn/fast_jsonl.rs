@@ -527,46 +527,32 @@ pub(crate) fn parse<'a>(
         edn,
     };
     let c = &mut cursor;
-    c.eat(b'{')?;
     // Each field once, under either of its names.
     let (mut process, mut kind, mut value, mut index) = (None, None, false, None);
-    if c.peek()? != b'}' {
-        loop {
-            match c.field_name()? {
-                "process" | ":process" => {
-                    if process.is_some() {
-                        return None;
-                    }
-                    process = Some(c.process()?);
-                }
-                "type" | ":type" => {
-                    if kind.is_some() {
-                        return None;
-                    }
-                    kind = Some(c.kind()?);
-                }
-                "value" | ":value" => {
-                    if value {
-                        return None;
-                    }
-                    value = true;
-                    c.mops(scratch)?;
-                }
-                "index" | ":index" => {
-                    if index.is_some() {
-                        return None;
-                    }
-                    index = Some(c.index()?);
-                }
-                _ => c.skip_value(1)?,
+    c.sequence(b'{', b'}', |c| {
+        // A field named twice (also under both names) is left to the general reader.
+        match c.field_name()? {
+            "process" | ":process" => {
+                process.is_none().then_some(())?;
+                process = Some(c.process()?);
             }
-            if !c.next_item(b'}')? {
-                break;
+            "type" | ":type" => {
+                kind.is_none().then_some(())?;
+                kind = Some(c.kind()?);
             }
+            "value" | ":value" => {
+                (!value).then_some(())?;
+                value = true;
+                c.mops(scratch)?;
+            }
+            "index" | ":index" => {
+                index.is_none().then_some(())?;
+                index = Some(c.index()?);
+            }
+            _ => c.skip_value(1)?,
         }
-    } else {
-        c.at += 1;
-    }
+        Some(())
+    })?;
     c.skip_ws();
     if c.at != c.bytes.len() || !value {
         return None;

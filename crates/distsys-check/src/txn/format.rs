@@ -102,14 +102,12 @@ fn jsonl_events(builder: &mut Builder, text: &str, fast: bool) -> Result<(), His
         if line.trim().is_empty() {
             continue;
         }
-        if let Some(event) = fast
-            .then(|| fast_jsonl::parse(line, &mut scratch, false))
+        if let Some(result) = fast
+            .then(|| builder.fast_line(i + 1, line, &mut scratch, false))
             .flatten()
         {
-            if let Some(result) = builder.fast_event(i + 1, event, &scratch) {
-                result?;
-                continue;
-            }
+            result?;
+            continue;
         }
         let value: Value = serde_json::from_str(line)
             .map_err(|e| HistoryError::new(i + 1, format!("not a JSON object: {e}")))?;
@@ -132,13 +130,11 @@ fn edn_lines(builder: &mut Builder, text: &str) -> bool {
         if line.trim().is_empty() {
             continue;
         }
-        if let Some(event) = fast_jsonl::parse(line, &mut scratch, true) {
-            if let Some(result) = builder.fast_event(i + 1, event, &scratch) {
-                if result.is_err() {
-                    return false;
-                }
-                continue;
+        if let Some(result) = builder.fast_line(i + 1, line, &mut scratch, true) {
+            if result.is_err() {
+                return false;
             }
+            continue;
         }
         if line.trim_start().starts_with('[') {
             // `[` may open a vector of the whole history, read as its items.
@@ -259,6 +255,20 @@ impl Builder {
         };
         let index = field(object, "index").and_then(Value::as_u64);
         self.record(line, process, kind, mops, index)
+    }
+
+    /// Line `line` (numbered `number`) through the fast path: recorded as
+    /// [`Builder::event`] would, or `None` (nothing interned or recorded) when the scanner
+    /// refuses it or its meaning needs the general reader. `edn`: Jepsen EDN, else JSON.
+    fn fast_line<'a>(
+        &mut self,
+        number: usize,
+        line: &'a str,
+        scratch: &mut Scratch<'a>,
+        edn: bool,
+    ) -> Option<Result<(), HistoryError>> {
+        let event = fast_jsonl::parse(line, scratch, edn)?;
+        self.fast_event(number, event, scratch)
     }
 
     /// A line the fast path parsed (its micro-operations in `scratch`): recorded as

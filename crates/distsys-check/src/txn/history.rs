@@ -47,17 +47,22 @@ impl Atoms {
                     .resize((slot + 1).next_power_of_two().max(1024), NO_ATOM);
             }
             if self.dense[slot] == NO_ATOM {
-                self.dense[slot] = self.shown.len() as Atom;
-                self.shown.push(i.to_string());
+                self.dense[slot] = self.fresh(i.to_string());
             }
             return self.dense[slot];
         }
         if let Some(&id) = self.ints.get(&i) {
             return id;
         }
-        let id = self.shown.len() as Atom;
-        self.shown.push(i.to_string());
+        let id = self.fresh(i.to_string());
         self.ints.insert(i, id);
+        id
+    }
+
+    /// A new atom, shown as `shown`.
+    fn fresh(&mut self, shown: String) -> Atom {
+        let id = self.shown.len() as Atom;
+        self.shown.push(shown);
         id
     }
 
@@ -67,8 +72,7 @@ impl Atoms {
         if let Some(&id) = self.texts.get(text) {
             return id;
         }
-        let id = self.shown.len() as Atom;
-        self.shown.push(text.to_string());
+        let id = self.fresh(text.to_string());
         self.texts.insert(text.to_string(), id);
         id
     }
