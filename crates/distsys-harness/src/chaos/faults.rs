@@ -1,6 +1,9 @@
 //! The fault schedule: one fault at a time, every 0.5-1.5 s, each lasting 0.5-2.5 s: a network
-//! partition (the victim alone, or a random split), a kill -9 and restart, or a SIGSTOP and
-//! SIGCONT; half the time aimed at the leader.
+//! partition (the victim alone, or a random split), a kill -9 and restart, a SIGSTOP and
+//! SIGCONT, half the time aimed at the leader; or a lagging failover (a follower cut off, the
+//! leader killed while it is, then the cut healed: the next leader or view is chosen with a
+//! replica that lacks recent entries, where a view change that drops prepared requests or an
+//! election that ignores log freshness loses acknowledged writes).
 
 use super::step::Step;
 use super::Campaign;
@@ -25,7 +28,11 @@ pub fn schedule(campaign: &mut Campaign<'_>, rng: &mut ChaCha8Rng, seconds: u64)
         };
         let on_leader = current == Some(victim);
         let lasting = Duration::from_millis(rng.random_range(500..2500));
-        match rng.random_range(0..3) {
+        match rng.random_range(0..4) {
+            3 => match current {
+                Some(leader) => lagging_failover(campaign, rng, leader, lasting),
+                None => partition(campaign, rng, victim, lasting),
+            },
             2 => partition(campaign, rng, victim, lasting),
             1 => {
                 if let Some(failover) = kill_and_restart(campaign, victim, on_leader, lasting) {
@@ -46,6 +53,14 @@ fn partition(campaign: &mut Campaign<'_>, rng: &mut ChaCha8Rng, victim: usize, l
     } else {
         (0..n).filter(|_| rng.random_bool(0.5)).collect()
     };
+    cut(campaign, &side, lasting);
+    std::thread::sleep(lasting);
+    heal(campaign);
+}
+
+/// Cuts every link between `side` and the rest (announced as lasting `lasting`).
+fn cut(campaign: &mut Campaign<'_>, side: &BTreeSet<usize>, lasting: Duration) {
+    let n = campaign.nodes.len();
     campaign.say(Step::Partition {
         side: side.iter().map(|i| i + 1).collect(),
         lasting,
@@ -59,11 +74,59 @@ fn partition(campaign: &mut Campaign<'_>, rng: &mut ChaCha8Rng, victim: usize, l
             }
         }
     }
-    std::thread::sleep(lasting);
+}
+
+/// Restores every cut link.
+fn heal(campaign: &mut Campaign<'_>) {
     if let Ok(mut cut) = campaign.cuts.lock() {
         cut.clear();
     }
     campaign.say(Step::Healed);
+}
+
+/// A follower is cut off for `lasting`; halfway through, the leader is killed; the cut heals,
+/// the new leader is awaited (up to 5 s), and the old leader restarts `lasting / 2` after that.
+/// No failover time is returned: the cut may hold the failover up on purpose (with one node cut
+/// and one dead, a cluster of 5 has no PBFT quorum), so it is not a failover measurement.
+fn lagging_failover(
+    campaign: &mut Campaign<'_>,
+    rng: &mut ChaCha8Rng,
+    leader: usize,
+    lasting: Duration,
+) {
+    let n = campaign.nodes.len();
+    let follower = (leader + rng.random_range(1..n)) % n;
+    cut(campaign, &BTreeSet::from([follower]), lasting);
+    std::thread::sleep(lasting / 2);
+    campaign.say(Step::Kill {
+        node: leader + 1,
+        leader: true,
+        restart_in: lasting,
+    });
+    campaign.nodes.kill(leader);
+    std::thread::sleep(lasting / 2);
+    heal(campaign);
+    await_new_leader(campaign, leader, Instant::now());
+    std::thread::sleep(lasting / 2);
+    restart(campaign, leader);
+}
+
+/// Waits up to 5 s after `since` for a leader other than `victim`; says who and when, and
+/// returns how long after `since` it was seen.
+fn await_new_leader(
+    campaign: &mut Campaign<'_>,
+    victim: usize,
+    since: Instant,
+) -> Option<Duration> {
+    while since.elapsed() < Duration::from_secs(5) {
+        if let Some((i, _)) = leader(&campaign.admins).filter(|(i, _)| *i != victim) {
+            let after = since.elapsed();
+            campaign.say(Step::NewLeader { node: i + 1, after });
+            return Some(after);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    None
 }
 
 /// Kills `victim`, measures the failover if it led (up to 5 s), restarts it after `lasting`.
@@ -79,21 +142,11 @@ fn kill_and_restart(
         restart_in: lasting,
     });
     campaign.nodes.kill(victim);
-    let mut failover = None;
-    if on_leader {
-        let t = Instant::now();
-        while t.elapsed() < Duration::from_secs(5) {
-            if let Some((i, _)) = leader(&campaign.admins).filter(|(i, _)| *i != victim) {
-                failover = Some(t.elapsed());
-                campaign.say(Step::NewLeader {
-                    node: i + 1,
-                    after: t.elapsed(),
-                });
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
+    let failover = if on_leader {
+        await_new_leader(campaign, victim, Instant::now())
+    } else {
+        None
+    };
     std::thread::sleep(lasting);
     restart(campaign, victim);
     failover

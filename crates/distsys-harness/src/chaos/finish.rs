@@ -1,6 +1,7 @@
 //! The end of a chaos run: every node killed at once and restarted (what was acknowledged
-//! must survive), a final read of every key, and the whole history checked for
-//! linearizability.
+//! must survive), a final read of every key, the whole history checked for
+//! linearizability, and the nodes' logs checked for replicas that applied different states at
+//! the same index (agreement, which a client history alone can miss).
 
 use super::recorder::Recorder;
 use super::step::Step;
@@ -8,11 +9,13 @@ use super::workload::{perform, Outcome, KEYS};
 use super::{Campaign, CheckFailure};
 use crate::client::Connections;
 use crate::cluster::wait_for_leader;
+use distsys_check::diagnose::{diagnose, Inputs};
 use distsys_check::history::{Completion, Event, HistoryBuilder, OpKind};
 use distsys_check::{check, CheckOptions, ModelKind, Verdict};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
+use std::path::Path;
 use std::time::Duration;
 
 /// Kills and restarts every node, one after the other; returns the leader elected after it
@@ -78,4 +81,39 @@ pub fn verdict(events: &[Event]) -> Result<Verdict, CheckFailure> {
     check(&history, &options)
         .map(|r| r.verdict)
         .map_err(|e| CheckFailure::Check(e.to_string()))
+}
+
+/// Reads the `node.log` of every node directory under `dir` (after the nodes stopped) and
+/// returns each replica divergence `distsys diagnose` finds in them: two nodes that logged
+/// different chain digests for the same applied index, whatever the protocol. Each entry is
+/// the finding's summary followed by its evidence lines.
+pub fn divergence(dir: &Path, nodes: usize) -> Vec<String> {
+    let logs: Vec<(String, String)> = (1..=nodes)
+        .filter_map(|i| {
+            let path = dir.join(format!("n{i}")).join("node.log");
+            let text = std::fs::read_to_string(&path).ok()?;
+            Some((path.display().to_string(), text))
+        })
+        .collect();
+    let inputs = Inputs {
+        logs,
+        ..Inputs::default()
+    };
+    // A log with no record (a node that never started) is not a divergence.
+    let Ok(diagnosis) = diagnose(&inputs) else {
+        return Vec::new();
+    };
+    diagnosis
+        .findings
+        .into_iter()
+        .filter(|f| f.kind == "data_divergence")
+        .map(|f| {
+            let mut text = f.summary;
+            for line in f.evidence {
+                text.push_str("\n    ");
+                text.push_str(&line);
+            }
+            text
+        })
+        .collect()
 }

@@ -3,8 +3,9 @@
 //! that record every operation ([`workload`], [`recorder`]), and meanwhile partitions, kills
 //! and restarts, pauses and resumes nodes, half the time aiming at the leader ([`faults`]).
 //! When the faults stop it heals everything, kills and restarts every node at once
-//! (acknowledged writes must survive), reads every key, and checks the whole history with the
-//! project's linearizability checker ([`finish`]). Progress is reported as [`Step`]s.
+//! (acknowledged writes must survive), reads every key, checks the whole history with the
+//! project's linearizability checker, and checks the nodes' logs for replicas that applied
+//! different states at the same index ([`finish`]). Progress is reported as [`Step`]s.
 
 pub mod faults;
 pub mod finish;
@@ -119,6 +120,9 @@ pub struct ChaosReport {
     pub history: Vec<Event>,
     /// The checker's verdict on it.
     pub verdict: Result<Verdict, CheckFailure>,
+    /// Replicas that applied different states at the same index, read from the nodes' logs
+    /// ([`finish::divergence`]): empty when every replica agreed.
+    pub divergence: Vec<String>,
 }
 
 impl ChaosReport {
@@ -191,8 +195,11 @@ pub fn run(
             start: Instant::now(),
             on_step,
         };
-        let outcome = campaign_run(&mut campaign);
+        let mut outcome = campaign_run(&mut campaign);
         campaign.nodes.kill_all();
+        if let ChaosOutcome::Checked(report) = &mut outcome {
+            report.divergence = finish::divergence(&dir, config.nodes);
+        }
         outcome
     });
     let kept_dir = if config.keep {
@@ -289,5 +296,6 @@ fn campaign_run(campaign: &mut Campaign<'_>) -> ChaosOutcome {
         recovered: recovered.is_some(),
         history,
         verdict,
+        divergence: Vec::new(),
     }))
 }

@@ -95,7 +95,25 @@ fn print_report(report: &ChaosReport, history: Option<&str>, stdout: &mut dyn Wr
             return EXIT_CHECK_FAILED;
         }
     };
+    if !report.divergence.is_empty() {
+        let _ = writeln!(
+            stdout,
+            "replicas diverged (agreement violation): {} finding(s) in the nodes' logs",
+            report.divergence.len()
+        );
+        for finding in &report.divergence {
+            let _ = writeln!(stdout, "  {finding}");
+        }
+    }
+    let agreed = report.divergence.is_empty();
     match verdict {
+        Verdict::Linearizable if !agreed => {
+            let _ = writeln!(
+                stdout,
+                "verdict: linearizable history, but replicas diverged (agreement violation)"
+            );
+            EXIT_CHECK_FAILED
+        }
         Verdict::Linearizable if report.lively() => {
             let _ = writeln!(
                 stdout,
