@@ -10,6 +10,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// Largest frame accepted: a bigger length closes the connection.
 pub const MAX_FRAME: u32 = 64 << 20;
 
+/// Frames the dialing side of a peer connection sends before its first protocol message (the
+/// handshake's hello and proof); after them, every frame it sends is one protocol message. A
+/// proxy that drops, duplicates or delays messages (the chaos runner's) passes these through.
+pub const DIALER_HANDSHAKE_FRAMES: usize = 2;
+
 /// Why a connection was closed.
 #[derive(Debug, thiserror::Error)]
 pub enum FrameError {

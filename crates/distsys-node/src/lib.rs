@@ -8,7 +8,8 @@
 //!
 //! What a user needs is exported: [`run`] with its [`NodeConfig`] ([`Member`], [`ConfigError`],
 //! [`NodeError`]), the protocols it runs ([`ProtocolName`]), the queue bounds ([`INPUT_QUEUE`],
-//! [`PEER_QUEUE`]), the storage interface and its fault-injecting wrapper ([`storage`]), and the
+//! [`PEER_QUEUE`]), the peer wire's framing facts a message-level proxy needs
+//! ([`DIALER_HANDSHAKE_FRAMES`], [`MAX_FRAME`]), the storage interface and its fault-injecting wrapper ([`storage`]), and the
 //! project's one RESP codec ([`resp`], which the harness's clients use). Everything else (the
 //! protocol thread, the transport, the client and admin ports, logging) is internal.
 
@@ -25,6 +26,7 @@ pub mod storage;
 mod transport;
 
 pub use config::{ConfigError, Member, NodeConfig};
+pub use frame::{DIALER_HANDSHAKE_FRAMES, MAX_FRAME};
 use protocol::Protocol;
 pub use protocol::ProtocolName;
 

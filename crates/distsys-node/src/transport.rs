@@ -267,4 +267,68 @@ mod tests {
             );
         });
     }
+
+    /// What a message-level proxy relies on: the dialer's first [`DIALER_HANDSHAKE_FRAMES`]
+    /// frames are the handshake, and the next one is its first protocol message.
+    #[test]
+    fn the_dialer_sends_exactly_the_documented_handshake_frames_before_messages() {
+        use crate::frame::DIALER_HANDSHAKE_FRAMES;
+        use tokio::io::AsyncReadExt;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let node = listener.local_addr().expect("addr");
+            let key = Arc::new(b"0123456789abcdef0123456789abcdef".to_vec());
+            let members = Arc::new(BTreeSet::from([1, 2]));
+            let (inputs, received) = std::sync::mpsc::sync_channel(16);
+            tokio::spawn(listen(listener, 1, members, key.clone(), inputs));
+            // A relay that counts the dialer's frames on their way to the node.
+            let relay = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let relay_addr = relay.local_addr().expect("addr");
+            let counted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let count = counted.clone();
+            tokio::spawn(async move {
+                let (dialer, _) = relay.accept().await.expect("accept");
+                let upstream = TcpStream::connect(node).await.expect("connect");
+                let (mut from_dialer, mut to_dialer) = dialer.into_split();
+                let (mut from_node, mut to_node) = upstream.into_split();
+                tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut from_node, &mut to_dialer).await;
+                });
+                loop {
+                    let Ok(len) = from_dialer.read_u32().await else {
+                        return;
+                    };
+                    let mut payload = vec![0; len as usize];
+                    if from_dialer.read_exact(&mut payload).await.is_err() {
+                        return;
+                    }
+                    count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let _ = to_node.write_u32(len).await;
+                    let _ = to_node.write_all(&payload).await;
+                }
+            });
+            let mut stream = handshake(2, 1, relay_addr, &key).await.expect("handshake");
+            write_frame(&mut stream, &Message::TimeoutNow { term: 7 })
+                .await
+                .expect("send");
+            stream.flush().await.expect("flush");
+            let got =
+                tokio::task::spawn_blocking(move || received.recv_timeout(Duration::from_secs(5)))
+                    .await
+                    .expect("join");
+            assert!(
+                matches!(got, Ok(Inbound::Peer(2, Message::TimeoutNow { term: 7 }))),
+                "the message did not arrive through the relay"
+            );
+            assert_eq!(
+                counted.load(std::sync::atomic::Ordering::SeqCst),
+                DIALER_HANDSHAKE_FRAMES + 1
+            );
+        });
+    }
 }

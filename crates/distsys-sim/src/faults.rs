@@ -56,6 +56,21 @@ impl Fault {
     }
 }
 
+/// What the message faults do to each message while they are on: one definition for the
+/// simulator's network and the chaos runner's link proxies, so `--faults drop,duplicate,reorder`
+/// means the same thing in both.
+pub mod message_rates {
+    /// Probability that a message is dropped ([`super::Fault::Drop`]).
+    pub const DROP: f64 = 0.02;
+    /// Probability that a message is delivered twice ([`super::Fault::Duplicate`]).
+    pub const DUPLICATE: f64 = 0.01;
+    /// Probability that a message is held back ([`super::Fault::Reorder`]), so later ones
+    /// overtake it.
+    pub const REORDER: f64 = 0.05;
+    /// A held-back message waits a uniform extra delay below this many link latencies.
+    pub const REORDER_MAX_LATENCIES: u64 = 10;
+}
+
 /// A set of fault classes, parsed from `all`, `none` or a comma-separated list.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct FaultSet(pub BTreeSet<Fault>);

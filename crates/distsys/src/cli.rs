@@ -247,6 +247,12 @@ pub struct ChaosArgs {
     /// Write the recorded history here (JSON lines).
     #[arg(long)]
     pub history: Option<String>,
+    /// Faults, in the simulator's vocabulary: all (every class below), none, or a list of
+    /// drop,duplicate,reorder (on every peer message, at the simulator's rates) and
+    /// partition,crash,pause (episodes of the schedule). Clock and membership faults are the
+    /// simulator's only.
+    #[arg(long, default_value = "partition,crash,pause")]
+    pub faults: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

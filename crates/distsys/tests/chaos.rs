@@ -133,3 +133,69 @@ fn the_seeded_bugs_of_multipaxos_and_pbft_are_caught_on_real_processes() {
         );
     }
 }
+
+#[test]
+fn message_faults_at_the_simulator_rates_leave_the_history_linearizable() {
+    let (code, out) = chaos(&[
+        "--protocol",
+        "pbft",
+        "--nodes",
+        "4",
+        "--duration",
+        "8s",
+        "--seed",
+        "5",
+        "--base-port",
+        "25000",
+        "--faults",
+        "all",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("message faults on every peer link: drop 2%, duplicate 1%, reorder 5%"),
+        "{out}"
+    );
+    // The proxies really dropped, duplicated and held back messages.
+    let tally = out
+        .lines()
+        .find_map(|l| l.split_once("message faults off: of ").map(|(_, t)| t))
+        .expect("the tally is printed");
+    let numbers: Vec<u64> = tally
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    assert_eq!(numbers.len(), 4, "{tally}");
+    assert!(
+        numbers[0] > 100 && numbers[1..].iter().all(|n| *n > 0),
+        "{tally}"
+    );
+    assert!(
+        out.contains("verdict: linearizable, no acknowledged write lost"),
+        "{out}"
+    );
+}
+
+#[test]
+fn fault_classes_real_processes_do_not_get_are_refused_by_name() {
+    for (faults, named) in [("clock", "clock"), ("crash,membership", "membership")] {
+        let out = Command::cargo_bin("distsys")
+            .expect("binary")
+            .args(["chaos", "--faults", faults, "--base-port", "26000"])
+            .timeout(std::time::Duration::from_secs(60))
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(2), "{faults}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("chaos does not inject {named} faults")),
+            "{err}"
+        );
+    }
+    let out = Command::cargo_bin("distsys")
+        .expect("binary")
+        .args(["chaos", "--faults", "meteor"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown fault \"meteor\""));
+}

@@ -1,13 +1,16 @@
-//! The fault schedule: one fault at a time, every 0.5-1.5 s, each lasting 0.5-2.5 s: a network
-//! partition (the victim alone, or a random split), a kill -9 and restart, a SIGSTOP and
-//! SIGCONT, half the time aimed at the leader; or a lagging failover (a follower cut off, the
+//! The fault schedule, in the simulator's fault vocabulary ([`distsys_sim::faults::Fault`]):
+//! one episode at a time, every 0.5-1.5 s, each lasting 0.5-2.5 s: a network partition (the
+//! victim alone, or a random split), a kill -9 and restart (crash), a SIGSTOP and SIGCONT
+//! (pause), half the time aimed at the leader; or a lagging failover (a follower cut off, the
 //! leader killed while it is, then the cut healed: the next leader or view is chosen with a
 //! replica that lacks recent entries, where a view change that drops prepared requests or an
-//! election that ignores log freshness loses acknowledged writes).
+//! election that ignores log freshness loses acknowledged writes). Message faults (drop,
+//! duplicate, reorder) are on for the whole schedule, on every peer link ([`super::proxy`]).
 
 use super::step::Step;
 use super::Campaign;
 use crate::cluster::{leader, signal};
+use distsys_sim::faults::Fault;
 use nix::sys::signal::Signal;
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
@@ -15,12 +18,38 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 /// Injects faults until `seconds` have passed; returns how long each failover after a kill
-/// of the leader took.
+/// of the leader took. The episodes drawn are those of `campaign.config.faults` (partition,
+/// crash, pause; a lagging failover needs partition and crash); the message faults, if any,
+/// are on for the whole schedule.
 pub fn schedule(campaign: &mut Campaign<'_>, rng: &mut ChaCha8Rng, seconds: u64) -> Vec<Duration> {
+    let faults = &campaign.config.faults;
+    let mut episodes = Vec::new();
+    for (fault, episode) in [
+        (Fault::Pause, Episode::Pause),
+        (Fault::Crash, Episode::Crash),
+        (Fault::Partition, Episode::Partition),
+    ] {
+        if faults.has(fault) {
+            episodes.push(episode);
+        }
+    }
+    if faults.has(Fault::Partition) && faults.has(Fault::Crash) {
+        episodes.push(Episode::LaggingFailover);
+    }
+    let messages = campaign.links.message_faults();
+    if messages.any() {
+        campaign.links.set_message_faults(true);
+        campaign.say(Step::MessageFaultsOn {
+            what: messages.describe(),
+        });
+    }
     let end = Instant::now() + Duration::from_secs(seconds);
     let mut failovers = Vec::new();
     while Instant::now() < end {
         std::thread::sleep(Duration::from_millis(rng.random_range(500..1500)));
+        if episodes.is_empty() {
+            continue;
+        }
         let current = leader(&campaign.admins).map(|(i, _)| i);
         let victim = match current {
             Some(l) if rng.random_bool(0.5) => l,
@@ -28,21 +57,35 @@ pub fn schedule(campaign: &mut Campaign<'_>, rng: &mut ChaCha8Rng, seconds: u64)
         };
         let on_leader = current == Some(victim);
         let lasting = Duration::from_millis(rng.random_range(500..2500));
-        match rng.random_range(0..4) {
-            3 => match current {
+        match episodes[rng.random_range(0..episodes.len())] {
+            Episode::LaggingFailover => match current {
                 Some(leader) => lagging_failover(campaign, rng, leader, lasting),
                 None => partition(campaign, rng, victim, lasting),
             },
-            2 => partition(campaign, rng, victim, lasting),
-            1 => {
+            Episode::Partition => partition(campaign, rng, victim, lasting),
+            Episode::Crash => {
                 if let Some(failover) = kill_and_restart(campaign, victim, on_leader, lasting) {
                     failovers.push(failover);
                 }
             }
-            _ => pause(campaign, victim, on_leader, lasting),
+            Episode::Pause => pause(campaign, victim, on_leader, lasting),
         }
     }
+    if messages.any() {
+        campaign.links.set_message_faults(false);
+        let tally = campaign.links.tally();
+        campaign.say(Step::MessageFaultsOff { tally });
+    }
     failovers
+}
+
+/// One fault of the schedule.
+#[derive(Debug, Clone, Copy)]
+enum Episode {
+    Pause,
+    Crash,
+    Partition,
+    LaggingFailover,
 }
 
 /// Cuts every link between one side and the rest for `lasting`, then heals them all.
@@ -60,27 +103,16 @@ fn partition(campaign: &mut Campaign<'_>, rng: &mut ChaCha8Rng, victim: usize, l
 
 /// Cuts every link between `side` and the rest (announced as lasting `lasting`).
 fn cut(campaign: &mut Campaign<'_>, side: &BTreeSet<usize>, lasting: Duration) {
-    let n = campaign.nodes.len();
     campaign.say(Step::Partition {
         side: side.iter().map(|i| i + 1).collect(),
         lasting,
     });
-    if let Ok(mut cut) = campaign.cuts.lock() {
-        for a in 0..n {
-            for b in 0..n {
-                if side.contains(&a) != side.contains(&b) {
-                    cut.insert((a, b));
-                }
-            }
-        }
-    }
+    campaign.links.cut(side, campaign.nodes.len());
 }
 
 /// Restores every cut link.
 fn heal(campaign: &mut Campaign<'_>) {
-    if let Ok(mut cut) = campaign.cuts.lock() {
-        cut.clear();
-    }
+    campaign.links.heal();
     campaign.say(Step::Healed);
 }
 

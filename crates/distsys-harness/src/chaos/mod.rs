@@ -20,15 +20,15 @@ pub use workload::KEYS;
 use crate::cluster::{layout, wait_for_leader, write_config, NodeProgram, Nodes};
 use distsys_check::history::Event;
 use distsys_check::Verdict;
+use distsys_sim::faults::{Fault, FaultSet};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use recorder::Recorder;
-use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use workload::{Shared, Workers};
 
@@ -64,6 +64,30 @@ pub struct ChaosConfig {
     pub protocol: distsys_node::ProtocolName,
     /// A seeded bug of `protocol` every node runs (its broken variant), by name.
     pub mutant: Option<String>,
+    /// The fault classes injected, in the simulator's vocabulary: partition, crash and pause
+    /// as episodes of the schedule (a lagging failover needs both partition and crash), drop,
+    /// duplicate and reorder on every peer message while the faults run ([`proxy`]). Clock and
+    /// membership faults are the simulator's only ([`SUPPORTED_FAULTS`]).
+    pub faults: FaultSet,
+}
+
+/// The fault classes a chaos run injects on real processes.
+pub const SUPPORTED_FAULTS: [Fault; 6] = [
+    Fault::Drop,
+    Fault::Duplicate,
+    Fault::Reorder,
+    Fault::Partition,
+    Fault::Crash,
+    Fault::Pause,
+];
+
+/// The default fault classes: the episodes (partition, crash, pause), no message faults.
+pub fn default_faults() -> FaultSet {
+    FaultSet(
+        [Fault::Partition, Fault::Crash, Fault::Pause]
+            .into_iter()
+            .collect(),
+    )
 }
 
 /// Why a chaos run could not start.
@@ -72,6 +96,9 @@ pub enum ChaosError {
     /// `nodes` or `clients` out of [`NODES`] or [`CLIENTS`], or no seconds of faults.
     #[error("nodes must be in {NODES:?}, clients in {CLIENTS:?} and seconds positive")]
     Size,
+    /// A fault class real processes do not get (clock, membership).
+    #[error("chaos does not inject {0} faults on real processes (the simulator does: `distsys simulate --faults {0}`); chaos takes drop, duplicate, reorder, partition, crash, pause")]
+    Unsupported(&'static str),
     /// A link proxy could not listen.
     #[error("cannot start the link proxy on {route}: {source}")]
     Proxy {
@@ -151,13 +178,13 @@ pub struct ChaosRun {
     pub kept_dir: Option<PathBuf>,
 }
 
-/// A running campaign: the nodes, their addresses, the link cuts, and the progress sink.
+/// A running campaign: the nodes, their addresses, the links, and the progress sink.
 pub struct Campaign<'a> {
     config: &'a ChaosConfig,
     nodes: Nodes,
     admins: Vec<SocketAddr>,
     clients: Vec<SocketAddr>,
-    cuts: proxy::Cuts,
+    links: Arc<proxy::Links>,
     start: Instant,
     on_step: &'a mut dyn FnMut(Duration, &Step),
 }
@@ -178,6 +205,14 @@ pub fn run(
     if !NODES.contains(&config.nodes) || !CLIENTS.contains(&config.clients) || config.seconds == 0 {
         return Err(ChaosError::Size);
     }
+    if let Some(fault) = config
+        .faults
+        .0
+        .iter()
+        .find(|f| !SUPPORTED_FAULTS.contains(f))
+    {
+        return Err(ChaosError::Unsupported(fault.name()));
+    }
     let dir = std::env::temp_dir().join(format!(
         "distsys-chaos-{}-{}",
         std::process::id(),
@@ -185,13 +220,13 @@ pub fn run(
     ));
     let _ = std::fs::remove_dir_all(&dir);
     let started = start(config, &dir);
-    let outcome = started.map(|(nodes, admins, clients, cuts)| {
+    let outcome = started.map(|(nodes, admins, clients, links)| {
         let mut campaign = Campaign {
             config,
             nodes,
             admins,
             clients,
-            cuts,
+            links,
             start: Instant::now(),
             on_step,
         };
@@ -214,18 +249,18 @@ pub fn run(
     })
 }
 
-type Started = (Nodes, Vec<SocketAddr>, Vec<SocketAddr>, proxy::Cuts);
+type Started = (Nodes, Vec<SocketAddr>, Vec<SocketAddr>, Arc<proxy::Links>);
 
 /// Writes the configurations (every peer link routed through a proxy) and starts the nodes.
 fn start(config: &ChaosConfig, dir: &std::path::Path) -> Result<Started, ChaosError> {
     let mut cluster = layout(config.nodes, dir, config.base_port, None);
-    let cuts: proxy::Cuts = Arc::new(Mutex::new(BTreeSet::new()));
+    let links = proxy::Links::new(proxy::MessageFaults::of(&config.faults), config.seed);
     let peer_addrs: Vec<SocketAddr> = cluster.iter().map(|(_, c)| c.me().peer).collect();
     for (i, (_, node)) in cluster.iter_mut().enumerate() {
         for (j, target) in peer_addrs.iter().enumerate().filter(|(j, _)| *j != i) {
             let port = config.base_port + 300 + (i * 10 + j) as u16;
             let route = SocketAddr::from(([127, 0, 0, 1], port));
-            proxy::start(route, *target, (i, j), cuts.clone())
+            proxy::start(route, *target, (i, j), links.clone())
                 .map_err(|source| ChaosError::Proxy { route, source })?;
             node.peer_routes.insert(j as u64 + 1, route);
         }
@@ -240,7 +275,7 @@ fn start(config: &ChaosConfig, dir: &std::path::Path) -> Result<Started, ChaosEr
     let nodes = Nodes::start(config.program.clone(), paths).map_err(ChaosError::Start)?;
     let admins = cluster.iter().map(|(_, c)| c.admin).collect();
     let clients = cluster.iter().map(|(_, c)| c.me().client).collect();
-    Ok((nodes, admins, clients, cuts))
+    Ok((nodes, admins, clients, links))
 }
 
 /// The campaign proper: wait for a leader, run the clients through the fault schedule, heal,

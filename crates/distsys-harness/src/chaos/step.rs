@@ -27,6 +27,16 @@ pub enum Step {
     },
     /// Every cut link was restored.
     Healed,
+    /// The message faults on every peer link started (what they do).
+    MessageFaultsOn {
+        /// What they do.
+        what: String,
+    },
+    /// The message faults stopped; what they did.
+    MessageFaultsOff {
+        /// Their tally.
+        tally: super::proxy::MessageTally,
+    },
     /// A node was killed with SIGKILL.
     Kill {
         /// The node.
@@ -115,6 +125,14 @@ impl fmt::Display for Step {
                 lasting.as_millis()
             ),
             Step::Healed => f.write_str("partition healed"),
+            Step::MessageFaultsOn { what } => {
+                write!(f, "message faults on every peer link: {what}")
+            }
+            Step::MessageFaultsOff { tally } => write!(
+                f,
+                "message faults off: of {} peer messages, {} dropped, {} duplicated, {} held back",
+                tally.messages, tally.dropped, tally.duplicated, tally.held
+            ),
             Step::Kill {
                 node,
                 leader,

@@ -2,7 +2,7 @@
 //! rewrite of what controlled replicas send, and answers back to clients.
 
 use super::{micros, EventKind, Sim, MS};
-use crate::faults::Fault;
+use crate::faults::{message_rates, Fault};
 use crate::protocol::{ByzantineAdversary, Simulated};
 use distsys_consensus::replica::ClientReply;
 use distsys_consensus::NodeId;
@@ -29,14 +29,18 @@ impl<C: Simulated> Sim<C> {
     ) {
         self.report.messages += 1;
         let faults = &self.config.faults;
-        if faults.has(Fault::Drop) && self.now < self.faults_end_us && self.rng.random_bool(0.02) {
+        if faults.has(Fault::Drop)
+            && self.now < self.faults_end_us
+            && self.rng.random_bool(message_rates::DROP)
+        {
             return;
         }
-        let copies = if faults.has(Fault::Duplicate) && self.rng.random_bool(0.01) {
-            2
-        } else {
-            1
-        };
+        let copies =
+            if faults.has(Fault::Duplicate) && self.rng.random_bool(message_rates::DUPLICATE) {
+                2
+            } else {
+                1
+            };
         for _ in 0..copies {
             let delay = self.link_delay() + extra_delay;
             let at = self.now + delay;
@@ -57,9 +61,11 @@ impl<C: Simulated> Sim<C> {
         let mut delay = (base as f64 * jitter) as u64;
         if self.config.faults.has(Fault::Reorder)
             && self.now < self.faults_end_us
-            && self.rng.random_bool(0.05)
+            && self.rng.random_bool(message_rates::REORDER)
         {
-            delay += self.rng.random_range(0..10 * base.max(MS));
+            delay += self
+                .rng
+                .random_range(0..message_rates::REORDER_MAX_LATENCIES * base.max(MS));
         }
         delay.max(1)
     }

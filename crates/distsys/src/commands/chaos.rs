@@ -10,6 +10,7 @@ use distsys_harness::chaos::{
     self, ChaosConfig, ChaosError, ChaosOutcome, ChaosReport, ELECTION_MAX_MS, KEYS,
 };
 use distsys_harness::cluster::NodeProgram;
+use distsys_sim::FaultSet;
 use std::io::Write;
 
 fn parse_seconds(text: &str) -> Option<u64> {
@@ -32,6 +33,14 @@ pub fn run(args: &ChaosArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> 
             ),
         );
     };
+    let faults = match args.faults.as_str() {
+        // `all` here means every class real processes get.
+        "all" => FaultSet(chaos::SUPPORTED_FAULTS.into_iter().collect()),
+        list => match list.parse::<FaultSet>() {
+            Ok(set) => set,
+            Err(e) => return fail(stderr, &format!("--faults: {e}")),
+        },
+    };
     let program = match NodeProgram::current() {
         Ok(p) => p,
         Err(e) => return fail(stderr, &format!("cannot start a node: {e}")),
@@ -47,6 +56,7 @@ pub fn run(args: &ChaosArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> 
         protocol: args.protocol,
         mutant: args.mutant.clone(),
         keep: args.keep,
+        faults,
     };
     let mut say = |at: std::time::Duration, step: &chaos::Step| {
         let _ = writeln!(stdout, "t={:>6.2}s {step}", at.as_secs_f64());
