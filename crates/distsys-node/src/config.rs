@@ -1,6 +1,7 @@
 //! A node's configuration file (YAML or JSON), validated with errors that name the field.
 
 use crate::protocol::ProtocolName;
+use distsys_consensus::pbft::byzantine::Behaviour;
 use distsys_consensus::NodeId;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -57,6 +58,13 @@ pub struct NodeConfig {
     /// tests' broken variants. Never set it in production.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mutant: Option<String>,
+    /// A deliberately byzantine replica for the chaos tests: what it does to the messages it
+    /// sends, by the names `simulate --byzantine-behaviour` takes (`all`, or any of silent,
+    /// equivocate, wrong-digest, forge, replay, lie, delay), through the protocol's adversary
+    /// (PBFT's: the simulator's). Its own clients are still answered honestly. Never set it in
+    /// production.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub byzantine: Option<String>,
     /// A client connection that sends nothing for this many seconds is closed (0: never).
     #[serde(default = "default_client_idle_timeout_s")]
     pub client_idle_timeout_s: u64,
@@ -176,6 +184,20 @@ impl NodeConfig {
                 );
             }
         }
+        if let Some(behaviours) = &self.byzantine {
+            if protocol != ProtocolName::Pbft {
+                return invalid(
+                    "byzantine",
+                    format!(
+                        "{} tolerates crash faults only: a byzantine replica needs protocol pbft",
+                        protocol.name()
+                    ),
+                );
+            }
+            if let Err(rule) = Behaviour::parse_list(behaviours) {
+                return invalid("byzantine", rule);
+            }
+        }
         Ok(())
     }
 
@@ -229,6 +251,7 @@ mod tests {
             peer_routes: BTreeMap::new(),
             protocol: "raft".into(),
             mutant: None,
+            byzantine: None,
             client_idle_timeout_s: 300,
         }
     }
@@ -266,6 +289,21 @@ mod tests {
         assert!(c.validate().unwrap_err().to_string().starts_with("mutant:"));
         c.mutant = Some("skip-digest-check".into());
         assert!(c.validate().is_ok());
+        c.byzantine = Some("equivocate, lie".into());
+        assert!(c.validate().is_ok());
+        c.byzantine = Some("equivocate,teleport".into());
+        let err = c.validate().unwrap_err().to_string();
+        assert!(
+            err.starts_with("byzantine:") && err.contains("teleport"),
+            "{err}"
+        );
+        let mut c = config();
+        c.byzantine = Some("all".into());
+        let err = c.validate().unwrap_err().to_string();
+        assert!(
+            err.starts_with("byzantine:") && err.contains("needs protocol pbft"),
+            "{err}"
+        );
         let bad = serde_norway::from_str::<NodeConfig>("id: 1\nmembers: {}\nadmin: x\n");
         assert!(bad.is_err());
     }

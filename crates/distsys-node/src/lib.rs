@@ -108,6 +108,7 @@ fn run_with<C: Protocol>(config: NodeConfig) -> Result<(), NodeError> {
         election_timeout_ms: config.election_timeout_ms,
         mutant: config.mutant.clone(),
         cluster_key: key.clone(),
+        byzantine: config.byzantine.clone(),
     };
     let (peers, outgoing) = peer_channels::<C::Message>(&config);
     let node = node::Node::<C>::new(&settings, storage, peers, metrics.clone())?;

@@ -5,7 +5,7 @@
 
 use crate::logging;
 use crate::metrics::Metrics;
-use crate::protocol::{Protocol, Settings};
+use crate::protocol::{Corrupter, Protocol, Settings};
 use crate::storage::{Storage, StorageError};
 use distsys_consensus::kv::ByteString;
 use distsys_consensus::replica::{ClientOp, ClientReply, ClientRequest, Replica};
@@ -175,6 +175,10 @@ pub struct Node<C: Protocol> {
     role: Role,
     /// When the leader appended each index not yet matched everywhere (replication lag).
     appended_at: BTreeMap<Index, Instant>,
+    /// A deliberately byzantine replica's adversary over its outgoing messages.
+    adversary: Option<Corrupter<C::Message>>,
+    /// Messages the adversary holds back: when each goes, to whom.
+    held: Vec<(Instant, NodeId, C::Message)>,
 }
 
 impl<C: Protocol> Node<C> {
@@ -191,6 +195,11 @@ impl<C: Protocol> Node<C> {
         let core =
             C::build(settings, &persisted, seed).map_err(|rule| crate::ConfigError::Invalid {
                 field: "mutant",
+                rule,
+            })?;
+        let adversary =
+            C::adversary(settings, seed).map_err(|rule| crate::ConfigError::Invalid {
+                field: "byzantine",
                 rule,
             })?;
         let replica = Replica::with_core(core, &persisted).map_err(StorageError::new)?;
@@ -215,6 +224,8 @@ impl<C: Protocol> Node<C> {
             start: Instant::now(),
             role: Role::Follower,
             appended_at: BTreeMap::new(),
+            adversary,
+            held: Vec::new(),
         })
     }
 
@@ -232,6 +243,7 @@ impl<C: Protocol> Node<C> {
             };
             let now = self.start.elapsed().as_micros() as u64;
             self.replica.tick(now);
+            self.release_held();
             if let Some(input) = first {
                 self.handle(input);
             }
@@ -374,7 +386,7 @@ impl<C: Protocol> Node<C> {
             }
         }
         for (to, message) in ready.messages {
-            self.send(to, message);
+            self.dispatch(to, message);
         }
         for (role, role_term) in ready.roles {
             match role {
@@ -424,6 +436,39 @@ impl<C: Protocol> Node<C> {
         self.answer(ready.replies);
         self.update_lag();
         Ok(())
+    }
+
+    /// Sends `message` to `to`, or, on a deliberately byzantine replica, what its adversary
+    /// sends instead (now, or held back until due).
+    fn dispatch(&mut self, to: NodeId, message: C::Message) {
+        let Some(adversary) = self.adversary.as_mut() else {
+            self.send(to, message);
+            return;
+        };
+        let now = Instant::now();
+        for (to, message, hold_us) in adversary(to, message) {
+            if hold_us == 0 {
+                self.send(to, message);
+            } else {
+                self.held
+                    .push((now + Duration::from_micros(hold_us), to, message));
+            }
+        }
+    }
+
+    /// Sends the held-back messages that are due.
+    fn release_held(&mut self) {
+        if self.held.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.held)
+            .into_iter()
+            .partition(|(at, _, _)| *at <= now);
+        self.held = later;
+        for (_, to, message) in due {
+            self.send(to, message);
+        }
     }
 
     /// Queues `message` for peer `to` without waiting; a full queue drops it (counted).
@@ -522,6 +567,7 @@ mod tests {
             election_timeout_ms: (50, 100),
             mutant: None,
             cluster_key: vec![7; 16],
+            byzantine: None,
         }
     }
 

@@ -17,13 +17,16 @@
 
 use crate::storage::{OpLogStore, RaftStore, Storage, StorageError};
 use distsys_consensus::paxos::{MultiPaxos, PaxosConfig, PaxosMutant, PaxosPersisted};
-use distsys_consensus::pbft::{Keys, Pbft, PbftConfig, PbftMutant, PbftPersisted};
+use distsys_consensus::pbft::byzantine::{Adversary, Behaviour};
+use distsys_consensus::pbft::{Envelope, Keys, Pbft, PbftConfig, PbftMutant, PbftPersisted};
 use distsys_consensus::raft::{Config, Raft};
 use distsys_consensus::replica::Replica;
 use distsys_consensus::{Core, Index, Mutant, NodeId, PersistOp, Persisted};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// A protocol the node runs, by the name the command line and the configuration use.
@@ -89,7 +92,13 @@ pub struct Settings {
     pub mutant: Option<String>,
     /// The cluster key's bytes (PBFT derives its pair keys from it).
     pub cluster_key: Vec<u8>,
+    /// The byzantine behaviours this replica runs (the configuration's `byzantine`), if any.
+    pub byzantine: Option<String>,
 }
+
+/// What a deliberately byzantine replica sends instead of one message to a peer: each
+/// `(receiver, message, hold-back in microseconds)`, none to send nothing.
+pub type Corrupter<M> = Box<dyn FnMut(NodeId, M) -> Vec<(NodeId, M, u64)> + Send>;
 
 /// A consensus core the node drives: its messages cross the network (postcard frames), its
 /// persist operations and disk image are written by its [`Storage`].
@@ -136,6 +145,23 @@ pub trait Protocol:
     fn transfer_leadership(replica: &mut Replica<Self>, target: NodeId) -> Result<(), String> {
         let _ = (replica, target);
         Err(format!("{} has no leadership transfer", Self::NAME.name()))
+    }
+
+    /// The adversary a deliberately byzantine replica runs over its outgoing messages
+    /// (`settings.byzantine`), drawing from `seed`: `None` when the replica is honest; an
+    /// error for a protocol without one (crash-fault protocols) or an unknown behaviour.
+    fn adversary(
+        settings: &Settings,
+        seed: u64,
+    ) -> Result<Option<Corrupter<Self::Message>>, String> {
+        let _ = seed;
+        match &settings.byzantine {
+            None => Ok(None),
+            Some(_) => Err(format!(
+                "{} tolerates crash faults only: it has no byzantine adversary (pbft does)",
+                Self::NAME.name()
+            )),
+        }
     }
 
     /// Changes the voters and learners: the log index of the change, or why not.
@@ -305,6 +331,28 @@ impl Protocol for Pbft {
             PbftMutant::name,
         )?;
         Ok(Pbft::new(config, persisted, 0))
+    }
+
+    /// The simulator's PBFT adversary, controlling this replica only, with the pair keys
+    /// every member derives (a byzantine replica holds the cluster key like any member).
+    fn adversary(settings: &Settings, seed: u64) -> Result<Option<Corrupter<Envelope>>, String> {
+        let Some(list) = &settings.byzantine else {
+            return Ok(None);
+        };
+        let behaviours: BTreeSet<Behaviour> = Behaviour::parse_list(list)?.into_iter().collect();
+        let mut adversary = Adversary::new(
+            &pbft_secret(&settings.cluster_key),
+            &settings.members,
+            BTreeMap::from([(settings.id, behaviours)]),
+        );
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        Ok(Some(Box::new(move |_to, envelope| {
+            adversary
+                .outgoing(&mut rng, envelope)
+                .into_iter()
+                .map(|(envelope, hold)| (envelope.to, envelope, hold))
+                .collect()
+        })))
     }
 
     fn recovered(persisted: &PbftPersisted) -> (u64, u64, Option<Index>) {

@@ -253,6 +253,14 @@ pub struct ChaosArgs {
     /// simulator's only.
     #[arg(long, default_value = "partition,crash,pause")]
     pub faults: String,
+    /// PBFT: byzantine replicas (nodes 1..=N, at most f = (nodes-1)/3), each running the
+    /// simulator's adversary over what it sends; clients talk to the honest nodes only.
+    #[arg(long, default_value_t = 0)]
+    pub byzantine: usize,
+    /// PBFT: what the byzantine replicas do: all, or a list of silent, equivocate,
+    /// wrong-digest, forge, replay, lie, delay.
+    #[arg(long, default_value = "all")]
+    pub byzantine_behaviour: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -65,6 +65,26 @@ impl Behaviour {
     pub fn parse(name: &str) -> Option<Behaviour> {
         Behaviour::ALL.into_iter().find(|b| b.name() == name)
     }
+
+    /// Parses `all` or a comma-separated list of names (spaces around names allowed); the
+    /// error names the unknown behaviour and lists the known ones.
+    pub fn parse_list(text: &str) -> Result<Vec<Behaviour>, String> {
+        if text.trim() == "all" {
+            return Ok(Behaviour::ALL.to_vec());
+        }
+        text.split(',')
+            .map(|name| {
+                Behaviour::parse(name.trim()).ok_or_else(|| {
+                    let known: Vec<&str> = Behaviour::ALL.iter().map(|b| b.name()).collect();
+                    format!(
+                        "unknown behaviour {:?} (all, or a list of {})",
+                        name.trim(),
+                        known.join(", ")
+                    )
+                })
+            })
+            .collect()
+    }
 }
 
 /// The adversary controlling the byzantine replicas of one run.

@@ -40,7 +40,7 @@ use crate::raft::NotLeader;
 use crate::types::{Entry, Index, NodeId, Role, Snapshot, TimeUs};
 use bytes::Bytes;
 use distsys_types::QuorumSystem;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 /// Configuration. Times are in microseconds of the driver's clock.
 #[derive(Debug, Clone)]
@@ -272,6 +272,9 @@ pub struct Pbft {
     epoch: u64,
     counter: u64,
     rejections: Rejections,
+    /// Requests executed here above the stable checkpoint, by digest: a late copy of one is
+    /// neither timed by a backup nor ordered again by a primary.
+    executed_digests: HashMap<Digest, Index>,
     decided: Vec<(Index, Digest)>,
     last_decided: Vec<(Index, Digest)>,
     retransmit_at: TimeUs,
@@ -317,6 +320,7 @@ impl Pbft {
             epoch: persisted.epoch + 1,
             counter: 0,
             rejections: Rejections::default(),
+            executed_digests: HashMap::new(),
             decided: Vec::new(),
             last_decided: Vec::new(),
             retransmit_at: now,
@@ -504,6 +508,7 @@ impl Pbft {
                 .values()
                 .any(|(since, _)| now >= since + self.config.request_timeout_us) =>
             {
+                self.relay_overdue();
                 self.start_view_change(self.view + 1)
             }
             _ => {}
@@ -515,11 +520,18 @@ impl Pbft {
     }
 
     /// A client request (encoded command) arriving at this replica. The primary assigns it a
-    /// sequence number; a backup passes it on and starts its timer. Always `Ok(0)`: the answer
-    /// comes from every replica once executed.
+    /// sequence number; a backup passes it to the primary and times it (if the timer ends, it
+    /// passes the request to every replica before asking for the next view, as a PBFT client
+    /// broadcasts its retry, so the other backups time it too and the view ends for all of
+    /// them, not for this backup alone). Always `Ok(0)`: the answer comes from every replica
+    /// once executed.
     pub fn propose(&mut self, data: Vec<u8>) -> Result<Index, NotLeader> {
         let data = Bytes::from(data);
         let d = digest(&data);
+        if self.executed_in_window(d) {
+            // Executed already: the driver answers a retry from the client's session.
+            return Ok(0);
+        }
         self.pending.entry(d).or_insert((self.now, data.clone()));
         if self.is_primary() && self.changing.is_none() && !self.installing_view {
             self.assign(d, data);
@@ -528,6 +540,43 @@ impl Pbft {
             self.send(primary, Body::Request { data });
         }
         Ok(0)
+    }
+
+    /// Passes every request whose timer ended to every replica (a backup's other replicas may
+    /// never have seen it: the node's clients talk to one replica).
+    fn relay_overdue(&mut self) {
+        let due = self.now.saturating_sub(self.config.request_timeout_us);
+        let overdue: Vec<Bytes> = self
+            .pending
+            .values()
+            .filter(|(since, _)| *since <= due)
+            .map(|(_, request)| request.clone())
+            .collect();
+        for data in overdue {
+            self.multicast(Body::Request { data });
+        }
+    }
+
+    /// A request another replica passed on: the primary assigns it; a backup times it like
+    /// its own (and the primary gets it from the replica that passed it).
+    fn on_request(&mut self, data: Bytes) {
+        if self.changing.is_some() {
+            return;
+        }
+        let d = digest(&data);
+        if self.is_primary() {
+            if !self.installing_view {
+                self.assign(d, data);
+            }
+        } else if !self.executed_in_window(d) {
+            self.pending.entry(d).or_insert((self.now, data));
+        }
+    }
+
+    /// Whether a request with digest `d` executed here above the stable checkpoint: a late
+    /// copy of it must not start a timer, nor be ordered again.
+    fn executed_in_window(&self, d: Digest) -> bool {
+        self.executed_digests.contains_key(&d)
     }
 
     /// An envelope from the network. Unauthenticated, misaddressed and replayed ones are dropped
@@ -550,12 +599,7 @@ impl Pbft {
             }
         }
         match envelope.body {
-            Body::Request { data } => {
-                if self.is_primary() && self.changing.is_none() && !self.installing_view {
-                    let d = digest(&data);
-                    self.assign(d, data);
-                }
-            }
+            Body::Request { data } => self.on_request(data),
             Body::PrePrepare {
                 view,
                 seq,
@@ -586,7 +630,7 @@ impl Pbft {
     // ----- normal case -----
 
     fn assign(&mut self, d: Digest, request: Bytes) {
-        if self.assigned.contains_key(&d) {
+        if self.assigned.contains_key(&d) || self.executed_in_window(d) {
             return;
         }
         if self.next_seq > self.high() {
@@ -825,7 +869,29 @@ impl Pbft {
             self.executed = next;
             self.pending.remove(&d);
             self.assigned.remove(&d);
+            if d != null_digest() {
+                self.executed_digests.insert(d, next);
+            }
             self.ready.committed.push(entry);
+        }
+    }
+
+    /// A backup passes the client requests it holds to the primary of its view (a request
+    /// the primary has or executed above its checkpoint is not assigned twice; one executed
+    /// before that costs a sequence number, never a second effect: the state machine applies a
+    /// client's command once). Not while it fetches a state, which may hold them executed.
+    fn forward_pending(&mut self) {
+        if self.is_primary() || self.changing.is_some() || self.fetching.is_some() {
+            return;
+        }
+        let primary = self.primary(self.view);
+        let waiting: Vec<Bytes> = self
+            .pending
+            .values()
+            .map(|(_, request)| request.clone())
+            .collect();
+        for data in waiting {
+            self.send(primary, Body::Request { data });
         }
     }
 
@@ -992,6 +1058,7 @@ impl Pbft {
         self.own_checkpoints.retain(|s, _| *s > seq);
         self.checkpoint_votes.retain(|(s, _), _| *s > seq);
         self.assigned.retain(|_, s| *s > seq);
+        self.executed_digests.retain(|_, s| *s > seq);
         self.next_seq = self.next_seq.max(seq + 1);
         if self.is_primary() && self.changing.is_none() && !self.installing_view {
             while self.next_seq <= self.high() {
@@ -1506,6 +1573,11 @@ impl Pbft {
         for (since, _) in self.pending.values_mut() {
             *since = now;
         }
+        if !primary {
+            // The new primary may never have seen what clients gave this replica (it was
+            // forwarded to the old one): pass it on, or its timer ends this view too.
+            self.forward_pending();
+        }
         if primary {
             let waiting: Vec<(Digest, Bytes)> = self
                 .pending
@@ -1522,4 +1594,140 @@ impl Pbft {
 
 fn vc_digest(vc: &ViewChange) -> Digest {
     digest(&postcard::to_allocvec(vc).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod forwarding_tests {
+    use super::*;
+
+    /// Four replicas over a network that loses everything to and from `silent`; deliveries
+    /// until nothing is in flight.
+    struct Net {
+        replicas: BTreeMap<NodeId, Pbft>,
+        silent: NodeId,
+        now: TimeUs,
+        /// Requests to this node still to lose: (node, how many).
+        lose_requests_to: Option<(NodeId, usize)>,
+    }
+
+    impl Net {
+        fn new(silent: NodeId) -> Net {
+            let nodes = vec![1, 2, 3, 4];
+            let replicas = nodes
+                .iter()
+                .map(|&id| {
+                    let keys = Keys::derive(&[9; 32], id, &nodes);
+                    let mut config = PbftConfig::new(id, nodes.clone(), keys);
+                    config.request_timeout_us = 100_000;
+                    config.retransmit_us = 10_000;
+                    (id, Pbft::new(config, &PbftPersisted::default(), 0))
+                })
+                .collect();
+            Net {
+                replicas,
+                silent,
+                now: 0,
+                lose_requests_to: None,
+            }
+        }
+
+        fn settle(&mut self) {
+            loop {
+                let mut flight = Vec::new();
+                for replica in self.replicas.values_mut() {
+                    flight.extend(std::mem::take(&mut replica.ready().messages));
+                }
+                if flight.is_empty() {
+                    return;
+                }
+                for (to, envelope) in flight {
+                    if to == self.silent || envelope.from == self.silent {
+                        continue;
+                    }
+                    if let Some((node, left)) = self.lose_requests_to.as_mut() {
+                        if to == *node && *left > 0 && matches!(envelope.body, Body::Request { .. })
+                        {
+                            *left -= 1;
+                            continue;
+                        }
+                    }
+                    if let Some(r) = self.replicas.get_mut(&to) {
+                        r.step(envelope.from, envelope);
+                    }
+                }
+            }
+        }
+
+        fn advance(&mut self, us: TimeUs) {
+            let end = self.now + us;
+            while self.now < end {
+                self.now += 5_000;
+                for replica in self.replicas.values_mut() {
+                    replica.tick(self.now);
+                }
+                self.settle();
+            }
+        }
+    }
+
+    /// A request given to a backup only (the node's clients talk to one replica) while the
+    /// primary is silent executes in the next view: the backup passes it to the new primary.
+    /// Without the forwarding, the new primary never sees it, the backup's timer ends that view
+    /// too, and the request waits for a view whose primary is that backup.
+    #[test]
+    fn a_backup_forwards_its_pending_requests_to_the_next_primary() {
+        let mut net = Net::new(1);
+        let request = b"{\"client\":1,\"seq\":1,\"op\":{\"Put\":{\"key\":\"k\",\"value\":\"v\"}}}";
+        let _ = net
+            .replicas
+            .get_mut(&3)
+            .map(|r| r.propose(request.to_vec()));
+        net.settle();
+        let mut executed_in = None;
+        for _ in 0..200 {
+            net.advance(5_000);
+            if net.replicas[&3].executed() >= 1 {
+                executed_in = Some(net.replicas[&3].view());
+                break;
+            }
+        }
+        let views: Vec<(View, bool, Index)> = net
+            .replicas
+            .values()
+            .map(|r| (r.view(), r.changing_view(), r.executed()))
+            .collect();
+        assert_eq!(
+            executed_in,
+            Some(1),
+            "executed in view 1, primary node 2: {views:?}"
+        );
+        for id in [2, 4] {
+            assert_eq!(net.replicas[&id].executed(), 1, "replica {id}");
+        }
+    }
+
+    /// A request that reached the backups but not the next primary (both copies relayed to it
+    /// were lost) is
+    /// passed to that primary when the backups enter its view, and executes there: without
+    /// the forwarding it waits for one more view change, to a primary that holds it.
+    #[test]
+    fn a_request_the_next_primary_missed_is_passed_on_when_its_view_starts() {
+        let mut net = Net::new(1);
+        net.lose_requests_to = Some((2, 2));
+        let request = b"{\"client\":1,\"seq\":1,\"op\":{\"Put\":{\"key\":\"k\",\"value\":\"v\"}}}";
+        let _ = net
+            .replicas
+            .get_mut(&3)
+            .map(|r| r.propose(request.to_vec()));
+        net.settle();
+        let mut executed_in = None;
+        for _ in 0..400 {
+            net.advance(5_000);
+            if net.replicas[&2].executed() >= 1 {
+                executed_in = Some(net.replicas[&2].view());
+                break;
+            }
+        }
+        assert_eq!(executed_in, Some(1), "executed in view 1, primary node 2");
+    }
 }

@@ -83,14 +83,15 @@ pub fn verdict(events: &[Event]) -> Result<Verdict, CheckFailure> {
         .map_err(|e| CheckFailure::Check(e.to_string()))
 }
 
-/// Reads the `node.log` of every node directory under `dir` (after the nodes stopped) and
-/// returns each replica divergence `distsys diagnose` finds in them: two nodes that logged
-/// different chain digests for the same applied index, whatever the protocol. Each entry is
-/// the finding's summary followed by its evidence lines.
-pub fn divergence(dir: &Path, nodes: usize) -> Vec<String> {
-    let logs: Vec<(String, String)> = (1..=nodes)
+/// Reads the `node.log` of the nodes `indexes` (0-based) under `dir` (after the nodes
+/// stopped) and returns each replica divergence `distsys diagnose` finds in them: two nodes
+/// that logged different chain digests for the same applied index, whatever the protocol.
+/// Each entry is the finding's summary followed by its evidence lines.
+pub fn divergence(dir: &Path, indexes: &[usize]) -> Vec<String> {
+    let logs: Vec<(String, String)> = indexes
+        .iter()
         .filter_map(|i| {
-            let path = dir.join(format!("n{i}")).join("node.log");
+            let path = dir.join(format!("n{}", i + 1)).join("node.log");
             let text = std::fs::read_to_string(&path).ok()?;
             Some((path.display().to_string(), text))
         })

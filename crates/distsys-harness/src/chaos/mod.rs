@@ -64,6 +64,13 @@ pub struct ChaosConfig {
     pub protocol: distsys_node::ProtocolName,
     /// A seeded bug of `protocol` every node runs (its broken variant), by name.
     pub mutant: Option<String>,
+    /// Byzantine replicas (PBFT only, at most f = (n-1)/3): nodes 1..=this run the
+    /// protocol's adversary over what they send ([`distsys_node::NodeConfig::byzantine`]); the
+    /// clients talk to the honest nodes only, and only the honest nodes' logs are checked
+    /// for divergence.
+    pub byzantine: usize,
+    /// What the byzantine replicas do: `all` or a list of behaviour names.
+    pub byzantine_behaviour: String,
     /// The fault classes injected, in the simulator's vocabulary: partition, crash and pause
     /// as episodes of the schedule (a lagging failover needs both partition and crash), drop,
     /// duplicate and reorder on every peer message while the faults run ([`proxy`]). Clock and
@@ -96,6 +103,9 @@ pub enum ChaosError {
     /// `nodes` or `clients` out of [`NODES`] or [`CLIENTS`], or no seconds of faults.
     #[error("nodes must be in {NODES:?}, clients in {CLIENTS:?} and seconds positive")]
     Size,
+    /// A byzantine setting that does not fit (protocol, count, behaviour names).
+    #[error("{0}")]
+    Byzantine(String),
     /// A fault class real processes do not get (clock, membership).
     #[error("chaos does not inject {0} faults on real processes (the simulator does: `distsys simulate --faults {0}`); chaos takes drop, duplicate, reorder, partition, crash, pause")]
     Unsupported(&'static str),
@@ -213,6 +223,7 @@ pub fn run(
     {
         return Err(ChaosError::Unsupported(fault.name()));
     }
+    check_byzantine(config)?;
     let dir = std::env::temp_dir().join(format!(
         "distsys-chaos-{}-{}",
         std::process::id(),
@@ -233,7 +244,10 @@ pub fn run(
         let mut outcome = campaign_run(&mut campaign);
         campaign.nodes.kill_all();
         if let ChaosOutcome::Checked(report) = &mut outcome {
-            report.divergence = finish::divergence(&dir, config.nodes);
+            let honest: Vec<usize> = (0..config.nodes)
+                .filter(|i| !is_byzantine(config, *i))
+                .collect();
+            report.divergence = finish::divergence(&dir, &honest);
         }
         outcome
     });
@@ -247,6 +261,34 @@ pub fn run(
         outcome: outcome?,
         kept_dir,
     })
+}
+
+/// A byzantine run needs PBFT, at most f byzantine nodes, and known behaviours.
+fn check_byzantine(config: &ChaosConfig) -> Result<(), ChaosError> {
+    if config.byzantine == 0 {
+        return Ok(());
+    }
+    if config.protocol != distsys_node::ProtocolName::Pbft {
+        return Err(ChaosError::Byzantine(format!(
+            "--byzantine: {} tolerates crash faults only; byzantine replicas need --protocol pbft",
+            config.protocol.name()
+        )));
+    }
+    let f = (config.nodes - 1) / 3;
+    if config.byzantine > f {
+        return Err(ChaosError::Byzantine(format!(
+            "--byzantine {}: {} PBFT nodes tolerate at most f = {f} byzantine replicas",
+            config.byzantine, config.nodes
+        )));
+    }
+    distsys_consensus::pbft::byzantine::Behaviour::parse_list(&config.byzantine_behaviour)
+        .map(|_| ())
+        .map_err(|e| ChaosError::Byzantine(format!("--byzantine-behaviour: {e}")))
+}
+
+/// Whether node index `i` runs as a byzantine replica.
+fn is_byzantine(config: &ChaosConfig, i: usize) -> bool {
+    i < config.byzantine
 }
 
 type Started = (Nodes, Vec<SocketAddr>, Vec<SocketAddr>, Arc<proxy::Links>);
@@ -266,15 +308,22 @@ fn start(config: &ChaosConfig, dir: &std::path::Path) -> Result<Started, ChaosEr
         }
     }
     let mut paths = Vec::new();
-    for (node_dir, node) in &mut cluster {
+    for (i, (node_dir, node)) in cluster.iter_mut().enumerate() {
         node.unsafe_stale_reads = config.unsafe_stale_reads;
         node.protocol = config.protocol.name().into();
         node.mutant = config.mutant.clone();
+        node.byzantine = is_byzantine(config, i).then(|| config.byzantine_behaviour.clone());
         paths.push(write_config(node_dir, node).map_err(ChaosError::Config)?);
     }
     let nodes = Nodes::start(config.program.clone(), paths).map_err(ChaosError::Start)?;
     let admins = cluster.iter().map(|(_, c)| c.admin).collect();
-    let clients = cluster.iter().map(|(_, c)| c.me().client).collect();
+    // Clients talk to the honest nodes only: a byzantine node may answer anything.
+    let clients = cluster
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !is_byzantine(config, *i))
+        .map(|(_, (_, c))| c.me().client)
+        .collect();
     Ok((nodes, admins, clients, links))
 }
 
@@ -284,11 +333,19 @@ fn campaign_run(campaign: &mut Campaign<'_>) -> ChaosOutcome {
     let config = campaign.config;
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
     match wait_for_leader(&campaign.admins, Duration::from_secs(15)) {
-        Some((i, after)) => campaign.say(Step::Up {
-            nodes: config.nodes,
-            leader: i + 1,
-            after,
-        }),
+        Some((i, after)) => {
+            campaign.say(Step::Up {
+                nodes: config.nodes,
+                leader: i + 1,
+                after,
+            });
+            if config.byzantine > 0 {
+                campaign.say(Step::Byzantine {
+                    nodes: (1..=config.byzantine).collect(),
+                    behaviours: config.byzantine_behaviour.clone(),
+                });
+            }
+        }
         None => {
             campaign.say(Step::NotUp);
             return ChaosOutcome::NotUp;
@@ -317,8 +374,9 @@ fn campaign_run(campaign: &mut Campaign<'_>) -> ChaosOutcome {
     }
     let recovered = finish::full_restart(campaign);
     let reader = shared.next_process.fetch_add(1, Ordering::Relaxed);
-    let final_reads =
-        finish::final_reads(campaign, &shared.recorder, reader, recovered.unwrap_or(0));
+    // The clients' list holds the honest nodes only, which come after the byzantine ones.
+    let first_guess = recovered.map_or(0, |i| i.saturating_sub(config.byzantine));
+    let final_reads = finish::final_reads(campaign, &shared.recorder, reader, first_guess);
     let history = shared.recorder.take();
     let verdict = finish::verdict(&history);
     ChaosOutcome::Checked(Box::new(ChaosReport {

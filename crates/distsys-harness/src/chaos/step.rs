@@ -18,6 +18,13 @@ pub enum Step {
     },
     /// No leader within 15 s of starting: the run stops there.
     NotUp,
+    /// These nodes run as byzantine replicas, doing `behaviours`.
+    Byzantine {
+        /// The nodes.
+        nodes: Vec<usize>,
+        /// What they do (`all` or a list of names).
+        behaviours: String,
+    },
     /// The nodes in `side` were cut off from the rest.
     Partition {
         /// One side of the cut.
@@ -119,6 +126,10 @@ impl fmt::Display for Step {
             Step::NotUp => {
                 f.write_str("no leader within 15 s: the cluster did not start (see the node logs)")
             }
+            Step::Byzantine { nodes, behaviours } => write!(
+                f,
+                "byzantine replicas {nodes:?} (behaviours: {behaviours}); clients use the others"
+            ),
             Step::Partition { side, lasting } => write!(
                 f,
                 "partition {side:?} from the rest for {} ms",

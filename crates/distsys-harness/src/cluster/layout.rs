@@ -47,6 +47,7 @@ pub fn layout(
                 peer_routes: BTreeMap::new(),
                 protocol: "raft".into(),
                 mutant: None,
+                byzantine: None,
                 client_idle_timeout_s: 300,
             };
             (node_dir, config)

@@ -57,6 +57,8 @@ pub fn run(args: &ChaosArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> 
         mutant: args.mutant.clone(),
         keep: args.keep,
         faults,
+        byzantine: args.byzantine,
+        byzantine_behaviour: args.byzantine_behaviour.clone(),
     };
     let mut say = |at: std::time::Duration, step: &chaos::Step| {
         let _ = writeln!(stdout, "t={:>6.2}s {step}", at.as_secs_f64());

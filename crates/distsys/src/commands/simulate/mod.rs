@@ -209,23 +209,8 @@ fn byzantine(args: &SimulateArgs, config: &mut SimConfig) -> Result<(), String> 
         );
     }
     config.byzantine = k;
-    config.byzantine_behaviours = if args.byzantine_behaviour.trim() == "all" {
-        Behaviour::ALL.to_vec()
-    } else {
-        args.byzantine_behaviour
-            .split(',')
-            .map(|name| {
-                Behaviour::parse(name.trim()).ok_or_else(|| {
-                    let known: Vec<&str> = Behaviour::ALL.iter().map(|b| b.name()).collect();
-                    format!(
-                        "--byzantine-behaviour: unknown behaviour {:?} (all, or a list of {})",
-                        name.trim(),
-                        known.join(", ")
-                    )
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?
-    };
+    config.byzantine_behaviours = Behaviour::parse_list(&args.byzantine_behaviour)
+        .map_err(|e| format!("--byzantine-behaviour: {e}"))?;
     Ok(())
 }
 
