@@ -1,7 +1,9 @@
 //! Jepsen-style runs on real node processes (short ones; longer runs are `distsys chaos
 //! --duration 300s`): the correct node keeps the history linearizable through kill -9, pauses
 //! and a full-cluster restart, and the deliberately broken node (stale reads from any replica)
-//! is caught; the same for Multi-Paxos and PBFT nodes and their seeded bugs.
+//! is caught; the same for Multi-Paxos and PBFT nodes and their seeded bugs, PBFT with a
+//! byzantine replica process too. Ports: each test its own range below 32768 (above it the
+//! kernel hands out ephemeral ports), clear of the node tests' (25000-27799).
 
 use assert_cmd::Command;
 
@@ -91,9 +93,13 @@ const ATTEMPTS_PER_BUG: u64 = 3;
 
 #[test]
 fn the_seeded_bugs_of_multipaxos_and_pbft_are_caught_on_real_processes() {
-    for (protocol, mutant, port) in [
-        ("multipaxos", "ignore-found-values", 28000),
-        ("pbft", "view-change-without-prepared", 29000),
+    // (protocol, mutant, nodes, byzantine behaviour of node 1 if any, first port)
+    for (protocol, mutant, nodes, byzantine, port) in [
+        ("multipaxos", "ignore-found-values", "5", None, 28000),
+        ("pbft", "view-change-without-prepared", "5", None, 29000),
+        // The bugs only a byzantine peer shows: a byzantine replica process (node 1).
+        ("pbft", "skip-digest-check", "4", Some("wrong-digest"), 30000),
+        ("pbft", "accept-unauthenticated", "4", Some("forge"), 31000),
     ] {
         let mut runs = Vec::new();
         let caught = (0..ATTEMPTS_PER_BUG).any(|attempt| {
@@ -101,20 +107,24 @@ fn the_seeded_bugs_of_multipaxos_and_pbft_are_caught_on_real_processes() {
                 (3 + attempt).to_string(),
                 (port + 100 * attempt).to_string(),
             );
-            let (code, out) = chaos(&[
+            let mut args = vec![
                 "--protocol",
                 protocol,
                 "--mutant",
                 mutant,
                 "--nodes",
-                "5",
+                nodes,
                 "--duration",
                 "10s",
                 "--seed",
                 &seed,
                 "--base-port",
                 &base_port,
-            ]);
+            ];
+            if let Some(behaviour) = byzantine {
+                args.extend(["--byzantine", "1", "--byzantine-behaviour", behaviour]);
+            }
+            let (code, out) = chaos(&args);
             // Rejected: a safety violation (a lost or stale write in the history, or replicas
             // whose logs show different states at the same index), or, for PBFT's broken view
             // change, sometimes a cluster that never recovers (the stuck sequence numbers the
@@ -146,7 +156,7 @@ fn message_faults_at_the_simulator_rates_leave_the_history_linearizable() {
         "--seed",
         "5",
         "--base-port",
-        "25000",
+        "32000",
         "--faults",
         "all",
     ]);
@@ -198,4 +208,54 @@ fn fault_classes_real_processes_do_not_get_are_refused_by_name() {
         .expect("runs");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown fault \"meteor\""));
+}
+
+#[test]
+fn pbft_stays_safe_and_live_with_a_byzantine_replica_process() {
+    let (code, out) = chaos(&[
+        "--protocol",
+        "pbft",
+        "--nodes",
+        "4",
+        "--byzantine",
+        "1",
+        "--duration",
+        "8s",
+        "--seed",
+        "15",
+        "--base-port",
+        "31600",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("byzantine replicas [1] (behaviours: all)"), "{out}");
+    assert!(
+        out.contains("verdict: linearizable, no acknowledged write lost"),
+        "{out}"
+    );
+    assert!(out.contains("final reads 5/5"), "{out}");
+}
+
+#[test]
+fn byzantine_settings_that_do_not_fit_are_refused() {
+    for (args, says) in [
+        (vec!["--byzantine", "1"], "byzantine replicas need --protocol pbft"),
+        (
+            vec!["--protocol", "pbft", "--nodes", "6", "--byzantine", "2"],
+            "6 PBFT nodes tolerate at most f = 1",
+        ),
+        (
+            vec!["--protocol", "pbft", "--byzantine", "1", "--byzantine-behaviour", "sulk"],
+            "unknown behaviour \"sulk\"",
+        ),
+    ] {
+        let out = Command::cargo_bin("distsys")
+            .expect("binary")
+            .arg("chaos")
+            .args(&args)
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
 }
