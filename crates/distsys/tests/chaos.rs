@@ -98,7 +98,13 @@ fn the_seeded_bugs_of_multipaxos_and_pbft_are_caught_on_real_processes() {
         ("multipaxos", "ignore-found-values", "5", None, 28000),
         ("pbft", "view-change-without-prepared", "5", None, 29000),
         // The bugs only a byzantine peer shows: a byzantine replica process (node 1).
-        ("pbft", "skip-digest-check", "4", Some("wrong-digest"), 30000),
+        (
+            "pbft",
+            "skip-digest-check",
+            "4",
+            Some("wrong-digest"),
+            30000,
+        ),
         ("pbft", "accept-unauthenticated", "4", Some("forge"), 31000),
     ] {
         let mut runs = Vec::new();
@@ -227,7 +233,10 @@ fn pbft_stays_safe_and_live_with_a_byzantine_replica_process() {
         "31600",
     ]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("byzantine replicas [1] (behaviours: all)"), "{out}");
+    assert!(
+        out.contains("byzantine replicas [1] (behaviours: all)"),
+        "{out}"
+    );
     assert!(
         out.contains("verdict: linearizable, no acknowledged write lost"),
         "{out}"
@@ -238,13 +247,23 @@ fn pbft_stays_safe_and_live_with_a_byzantine_replica_process() {
 #[test]
 fn byzantine_settings_that_do_not_fit_are_refused() {
     for (args, says) in [
-        (vec!["--byzantine", "1"], "byzantine replicas need --protocol pbft"),
+        (
+            vec!["--byzantine", "1"],
+            "byzantine replicas need --protocol pbft",
+        ),
         (
             vec!["--protocol", "pbft", "--nodes", "6", "--byzantine", "2"],
             "6 PBFT nodes tolerate at most f = 1",
         ),
         (
-            vec!["--protocol", "pbft", "--byzantine", "1", "--byzantine-behaviour", "sulk"],
+            vec![
+                "--protocol",
+                "pbft",
+                "--byzantine",
+                "1",
+                "--byzantine-behaviour",
+                "sulk",
+            ],
             "unknown behaviour \"sulk\"",
         ),
     ] {

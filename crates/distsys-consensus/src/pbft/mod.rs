@@ -40,7 +40,7 @@ use crate::raft::NotLeader;
 use crate::types::{Entry, Index, NodeId, Role, Snapshot, TimeUs};
 use bytes::Bytes;
 use distsys_types::QuorumSystem;
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 
 /// Configuration. Times are in microseconds of the driver's clock.
 #[derive(Debug, Clone)]
@@ -117,6 +117,10 @@ impl PbftConfig {
 pub const MAX_VIEW_CHANGE_DOUBLINGS: u32 = 2;
 
 /// Deliberately broken PBFT variants; the byzantine campaigns must catch every one.
+/// How many executed requests a replica remembers by digest (32 bytes each): far more than a
+/// lagging replica holds pending, so a request it relays late is recognised as done.
+pub const EXECUTED_MEMORY: usize = 16_384;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PbftMutant {
     /// A backup accepts a pre-prepare without checking that the request matches its digest.
@@ -272,9 +276,11 @@ pub struct Pbft {
     epoch: u64,
     counter: u64,
     rejections: Rejections,
-    /// Requests executed here above the stable checkpoint, by digest: a late copy of one is
+    /// The last [`EXECUTED_MEMORY`] requests executed here, by digest (and in execution
+    /// order, to forget the oldest): a late copy of one (relayed by a lagging replica) is
     /// neither timed by a backup nor ordered again by a primary.
-    executed_digests: HashMap<Digest, Index>,
+    executed_digests: HashSet<Digest>,
+    executed_order: VecDeque<Digest>,
     decided: Vec<(Index, Digest)>,
     last_decided: Vec<(Index, Digest)>,
     retransmit_at: TimeUs,
@@ -320,7 +326,8 @@ impl Pbft {
             epoch: persisted.epoch + 1,
             counter: 0,
             rejections: Rejections::default(),
-            executed_digests: HashMap::new(),
+            executed_digests: HashSet::new(),
+            executed_order: VecDeque::new(),
             decided: Vec::new(),
             last_decided: Vec::new(),
             retransmit_at: now,
@@ -528,7 +535,7 @@ impl Pbft {
     pub fn propose(&mut self, data: Vec<u8>) -> Result<Index, NotLeader> {
         let data = Bytes::from(data);
         let d = digest(&data);
-        if self.executed_in_window(d) {
+        if self.executed_recently(d) {
             // Executed already: the driver answers a retry from the client's session.
             return Ok(0);
         }
@@ -557,6 +564,19 @@ impl Pbft {
         }
     }
 
+    /// Remembers that `d` executed, forgetting the oldest beyond [`EXECUTED_MEMORY`].
+    fn remember_executed(&mut self, d: Digest) {
+        if self.executed_digests.insert(d) {
+            self.executed_order.push_back(d);
+        }
+        while self.executed_order.len() > EXECUTED_MEMORY {
+            if let Some(old) = self.executed_order.pop_front() {
+                self.executed_digests.remove(&old);
+            }
+        }
+        debug_assert_eq!(self.executed_digests.len(), self.executed_order.len());
+    }
+
     /// A request another replica passed on: the primary assigns it; a backup times it like
     /// its own (and the primary gets it from the replica that passed it).
     fn on_request(&mut self, data: Bytes) {
@@ -568,15 +588,15 @@ impl Pbft {
             if !self.installing_view {
                 self.assign(d, data);
             }
-        } else if !self.executed_in_window(d) {
+        } else if !self.executed_recently(d) {
             self.pending.entry(d).or_insert((self.now, data));
         }
     }
 
-    /// Whether a request with digest `d` executed here above the stable checkpoint: a late
-    /// copy of it must not start a timer, nor be ordered again.
-    fn executed_in_window(&self, d: Digest) -> bool {
-        self.executed_digests.contains_key(&d)
+    /// Whether a request with digest `d` executed here among the last [`EXECUTED_MEMORY`]: a
+    /// late copy of it must not start a timer, nor be ordered again.
+    fn executed_recently(&self, d: Digest) -> bool {
+        self.executed_digests.contains(&d)
     }
 
     /// An envelope from the network. Unauthenticated, misaddressed and replayed ones are dropped
@@ -630,7 +650,7 @@ impl Pbft {
     // ----- normal case -----
 
     fn assign(&mut self, d: Digest, request: Bytes) {
-        if self.assigned.contains_key(&d) || self.executed_in_window(d) {
+        if self.assigned.contains_key(&d) || self.executed_recently(d) {
             return;
         }
         if self.next_seq > self.high() {
@@ -870,7 +890,7 @@ impl Pbft {
             self.pending.remove(&d);
             self.assigned.remove(&d);
             if d != null_digest() {
-                self.executed_digests.insert(d, next);
+                self.remember_executed(d);
             }
             self.ready.committed.push(entry);
         }
@@ -1058,7 +1078,6 @@ impl Pbft {
         self.own_checkpoints.retain(|s, _| *s > seq);
         self.checkpoint_votes.retain(|(s, _), _| *s > seq);
         self.assigned.retain(|_, s| *s > seq);
-        self.executed_digests.retain(|_, s| *s > seq);
         self.next_seq = self.next_seq.max(seq + 1);
         if self.is_primary() && self.changing.is_none() && !self.installing_view {
             while self.next_seq <= self.high() {
