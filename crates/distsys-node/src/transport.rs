@@ -214,20 +214,32 @@ mod tests {
     use super::*;
     use distsys_consensus::Message;
 
-    #[test]
-    fn only_a_key_holder_can_connect_and_send() {
-        let rt = tokio::runtime::Builder::new_multi_thread()
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
-            .expect("runtime");
-        rt.block_on(async {
-            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-            let addr = listener.local_addr().expect("addr");
-            let key = Arc::new(b"0123456789abcdef0123456789abcdef".to_vec());
-            let members = Arc::new(BTreeSet::from([1, 2]));
-            let (inputs, received) = std::sync::mpsc::sync_channel(16);
-            tokio::spawn(listen(listener, 1, members, key.clone(), inputs));
+            .expect("runtime")
+    }
+
+    type Received = std::sync::mpsc::Receiver<Inbound<Message>>;
+
+    /// Node 1 of members {1, 2} listening on a free port: its address, the cluster key, and
+    /// what it receives.
+    async fn node_one() -> (SocketAddr, Arc<Vec<u8>>, Received) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let key = Arc::new(b"0123456789abcdef0123456789abcdef".to_vec());
+        let members = Arc::new(BTreeSet::from([1, 2]));
+        let (inputs, received) = std::sync::mpsc::sync_channel(16);
+        tokio::spawn(listen(listener, 1, members, key.clone(), inputs));
+        (addr, key, received)
+    }
+
+    #[test]
+    fn only_a_key_holder_can_connect_and_send() {
+        runtime().block_on(async {
+            let (addr, key, received) = node_one().await;
             // Wrong key: refused during the handshake.
             let wrong = handshake(2, 1, addr, b"another cluster key............").await;
             assert!(matches!(wrong, Err(FrameError::Refused(_))), "{wrong:?}");
@@ -274,18 +286,8 @@ mod tests {
     fn the_dialer_sends_exactly_the_documented_handshake_frames_before_messages() {
         use crate::frame::DIALER_HANDSHAKE_FRAMES;
         use tokio::io::AsyncReadExt;
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async {
-            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-            let node = listener.local_addr().expect("addr");
-            let key = Arc::new(b"0123456789abcdef0123456789abcdef".to_vec());
-            let members = Arc::new(BTreeSet::from([1, 2]));
-            let (inputs, received) = std::sync::mpsc::sync_channel(16);
-            tokio::spawn(listen(listener, 1, members, key.clone(), inputs));
+        runtime().block_on(async {
+            let (node, key, received) = node_one().await;
             // A relay that counts the dialer's frames on their way to the node.
             let relay = TcpListener::bind("127.0.0.1:0").await.expect("bind");
             let relay_addr = relay.local_addr().expect("addr");

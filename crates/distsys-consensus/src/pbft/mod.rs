@@ -1677,6 +1677,25 @@ mod forwarding_tests {
             }
         }
 
+        /// Gives node `at` a client's put, then runs until node `watch` executes it (at most
+        /// `steps` of 5 ms); the view it executed in.
+        fn view_when_executed(&mut self, at: NodeId, watch: NodeId, steps: usize) -> Option<View> {
+            let request =
+                b"{\"client\":1,\"seq\":1,\"op\":{\"Put\":{\"key\":\"k\",\"value\":\"v\"}}}";
+            let _ = self
+                .replicas
+                .get_mut(&at)
+                .map(|r| r.propose(request.to_vec()));
+            self.settle();
+            for _ in 0..steps {
+                self.advance(5_000);
+                if self.replicas[&watch].executed() >= 1 {
+                    return Some(self.replicas[&watch].view());
+                }
+            }
+            None
+        }
+
         fn advance(&mut self, us: TimeUs) {
             let end = self.now + us;
             while self.now < end {
@@ -1696,20 +1715,7 @@ mod forwarding_tests {
     #[test]
     fn a_backup_forwards_its_pending_requests_to_the_next_primary() {
         let mut net = Net::new(1);
-        let request = b"{\"client\":1,\"seq\":1,\"op\":{\"Put\":{\"key\":\"k\",\"value\":\"v\"}}}";
-        let _ = net
-            .replicas
-            .get_mut(&3)
-            .map(|r| r.propose(request.to_vec()));
-        net.settle();
-        let mut executed_in = None;
-        for _ in 0..200 {
-            net.advance(5_000);
-            if net.replicas[&3].executed() >= 1 {
-                executed_in = Some(net.replicas[&3].view());
-                break;
-            }
-        }
+        let executed_in = net.view_when_executed(3, 3, 200);
         let views: Vec<(View, bool, Index)> = net
             .replicas
             .values()
@@ -1726,27 +1732,14 @@ mod forwarding_tests {
     }
 
     /// A request that reached the backups but not the next primary (both copies relayed to it
-    /// were lost) is
-    /// passed to that primary when the backups enter its view, and executes there: without
-    /// the forwarding it waits for one more view change, to a primary that holds it.
+    /// were lost) is passed to that primary when the backups enter its view, and executes
+    /// there: without the forwarding it waits for one more view change, to a primary that
+    /// holds it.
     #[test]
     fn a_request_the_next_primary_missed_is_passed_on_when_its_view_starts() {
         let mut net = Net::new(1);
         net.lose_requests_to = Some((2, 2));
-        let request = b"{\"client\":1,\"seq\":1,\"op\":{\"Put\":{\"key\":\"k\",\"value\":\"v\"}}}";
-        let _ = net
-            .replicas
-            .get_mut(&3)
-            .map(|r| r.propose(request.to_vec()));
-        net.settle();
-        let mut executed_in = None;
-        for _ in 0..400 {
-            net.advance(5_000);
-            if net.replicas[&2].executed() >= 1 {
-                executed_in = Some(net.replicas[&2].view());
-                break;
-            }
-        }
+        let executed_in = net.view_when_executed(3, 2, 400);
         assert_eq!(executed_in, Some(1), "executed in view 1, primary node 2");
     }
 }
