@@ -236,6 +236,22 @@ mod tests {
         (addr, key, received)
     }
 
+    /// Sends `TimeoutNow { term }` on an authenticated `stream`; what the node received next
+    /// (within 5 s).
+    async fn send_and_receive(
+        mut stream: TcpStream,
+        term: u64,
+        received: Received,
+    ) -> Result<Inbound<Message>, std::sync::mpsc::RecvTimeoutError> {
+        write_frame(&mut stream, &Message::TimeoutNow { term })
+            .await
+            .expect("send");
+        stream.flush().await.expect("flush");
+        tokio::task::spawn_blocking(move || received.recv_timeout(Duration::from_secs(5)))
+            .await
+            .expect("join")
+    }
+
     #[test]
     fn only_a_key_holder_can_connect_and_send() {
         runtime().block_on(async {
@@ -246,16 +262,8 @@ mod tests {
             // Not a member, even with the key.
             assert!(handshake(9, 1, addr, &key).await.is_err());
             // The right key: messages get through, attributed to the authenticated sender.
-            let mut stream = handshake(2, 1, addr, &key).await.expect("handshake");
-            write_frame(&mut stream, &Message::TimeoutNow { term: 4 })
-                .await
-                .expect("send");
-            stream.flush().await.expect("flush");
-            let got =
-                tokio::task::spawn_blocking(move || received.recv_timeout(Duration::from_secs(5)))
-                    .await
-                    .expect("join");
-            match got {
+            let stream = handshake(2, 1, addr, &key).await.expect("handshake");
+            match send_and_receive(stream, 4, received).await {
                 Ok(Inbound::Peer(from, Message::TimeoutNow { term })) => {
                     assert_eq!((from, term), (2, 4));
                 }
@@ -314,15 +322,8 @@ mod tests {
                     let _ = to_node.write_all(&payload).await;
                 }
             });
-            let mut stream = handshake(2, 1, relay_addr, &key).await.expect("handshake");
-            write_frame(&mut stream, &Message::TimeoutNow { term: 7 })
-                .await
-                .expect("send");
-            stream.flush().await.expect("flush");
-            let got =
-                tokio::task::spawn_blocking(move || received.recv_timeout(Duration::from_secs(5)))
-                    .await
-                    .expect("join");
+            let stream = handshake(2, 1, relay_addr, &key).await.expect("handshake");
+            let got = send_and_receive(stream, 7, received).await;
             assert!(
                 matches!(got, Ok(Inbound::Peer(2, Message::TimeoutNow { term: 7 }))),
                 "the message did not arrive through the relay"

@@ -553,15 +553,18 @@ impl Pbft {
     /// never have seen it: the node's clients talk to one replica).
     fn relay_overdue(&mut self) {
         let due = self.now.saturating_sub(self.config.request_timeout_us);
-        let overdue: Vec<Bytes> = self
-            .pending
-            .values()
-            .filter(|(since, _)| *since <= due)
-            .map(|(_, request)| request.clone())
-            .collect();
-        for data in overdue {
+        for data in self.pending_since(due) {
             self.multicast(Body::Request { data });
         }
+    }
+
+    /// The client requests this replica has waited for since `cutoff` or earlier.
+    fn pending_since(&self, cutoff: TimeUs) -> Vec<Bytes> {
+        self.pending
+            .values()
+            .filter(|(since, _)| *since <= cutoff)
+            .map(|(_, request)| request.clone())
+            .collect()
     }
 
     /// Remembers that `d` executed, forgetting the oldest beyond [`EXECUTED_MEMORY`].
@@ -905,12 +908,7 @@ impl Pbft {
             return;
         }
         let primary = self.primary(self.view);
-        let waiting: Vec<Bytes> = self
-            .pending
-            .values()
-            .map(|(_, request)| request.clone())
-            .collect();
-        for data in waiting {
+        for data in self.pending_since(TimeUs::MAX) {
             self.send(primary, Body::Request { data });
         }
     }

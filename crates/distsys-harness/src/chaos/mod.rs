@@ -88,15 +88,6 @@ pub const SUPPORTED_FAULTS: [Fault; 6] = [
     Fault::Pause,
 ];
 
-/// The default fault classes: the episodes (partition, crash, pause), no message faults.
-pub fn default_faults() -> FaultSet {
-    FaultSet(
-        [Fault::Partition, Fault::Crash, Fault::Pause]
-            .into_iter()
-            .collect(),
-    )
-}
-
 /// Why a chaos run could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ChaosError {

@@ -21,6 +21,10 @@ use std::time::{Duration, Instant};
 /// [`message_rates::REORDER_MAX_LATENCIES`] times this.
 pub const LATENCY_UNIT: Duration = Duration::from_millis(5);
 
+/// The longest a reordered message is held back.
+pub const REORDER_MAX_HOLD: Duration =
+    LATENCY_UNIT.saturating_mul(message_rates::REORDER_MAX_LATENCIES as u32);
+
 /// How often a forwarding thread looks at the cuts while its socket is idle.
 const POLL: Duration = Duration::from_millis(50);
 
@@ -65,8 +69,7 @@ impl MessageFaults {
         (0..copies)
             .map(|_| {
                 if self.reorder && rng.random_bool(message_rates::REORDER) {
-                    let max = LATENCY_UNIT * message_rates::REORDER_MAX_LATENCIES as u32;
-                    rng.random_range(Duration::ZERO..max)
+                    rng.random_range(Duration::ZERO..REORDER_MAX_HOLD)
                 } else {
                     Duration::ZERO
                 }
@@ -85,11 +88,10 @@ impl MessageFaults {
             parts.push(format!("duplicate {}%", percent(message_rates::DUPLICATE)));
         }
         if self.reorder {
-            let max = LATENCY_UNIT * message_rates::REORDER_MAX_LATENCIES as u32;
             parts.push(format!(
                 "reorder {}% (held up to {} ms)",
                 percent(message_rates::REORDER),
-                max.as_millis()
+                REORDER_MAX_HOLD.as_millis()
             ));
         }
         parts.join(", ")
@@ -415,8 +417,7 @@ mod tests {
             doubled += usize::from(fate.len() == 2);
             held += fate.iter().filter(|d| !d.is_zero()).count();
             copies += fate.len();
-            let max = LATENCY_UNIT * message_rates::REORDER_MAX_LATENCIES as u32;
-            assert!(fate.iter().all(|d| *d < max));
+            assert!(fate.iter().all(|d| *d < REORDER_MAX_HOLD));
         }
         let rate = |k: usize, of: usize| k as f64 / of as f64;
         assert!((rate(dropped, trials) - message_rates::DROP).abs() < 0.002);
