@@ -375,6 +375,53 @@ pub struct Event {
     pub time: u64,
 }
 
+/// A history being recorded by a live workload (the simulator's clients, the chaos clients on
+/// real processes): events in the order they happened, each given the next line number. One
+/// definition, so both write the same history a checker reads.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Recording {
+    events: Vec<Event>,
+}
+
+impl Recording {
+    /// An empty history.
+    pub fn new() -> Recording {
+        Recording::default()
+    }
+
+    /// Appends an invocation (`completion` `None`) or a completion of `process`'s operation on
+    /// `key` at `time`; it gets the next line number.
+    pub fn record(
+        &mut self,
+        process: u64,
+        completion: Option<Completion>,
+        kind: OpKind,
+        key: &str,
+        value: Value,
+        time: u64,
+    ) {
+        self.events.push(Event {
+            line: self.events.len() + 1,
+            process,
+            completion,
+            kind,
+            key: Some(key.to_string()),
+            value,
+            time,
+        });
+    }
+
+    /// The events so far.
+    pub fn events(&self) -> &[Event] {
+        &self.events
+    }
+
+    /// The events, taken.
+    pub fn into_events(self) -> Vec<Event> {
+        self.events
+    }
+}
+
 /// Pairs invocations with completions, per process, and enforces the history rules. Every
 /// format's parser feeds it events; it is the one place those rules live.
 ///

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 pub enum Op {
     /// Set `key` to `value`.
     Put { key: ByteString, value: ByteString },
-    /// Append `value` to `key`'s value (absent counts as empty).
+    /// Append `value` to `key`'s value (absent counts as empty); answers the new length.
     Append { key: ByteString, value: ByteString },
     /// Remove `key`.
     Delete { key: ByteString },
@@ -70,7 +70,8 @@ pub enum OpResult {
     Done,
     /// A cas whose comparison failed (nothing changed); carries the value found.
     CasFailed(Option<ByteString>),
-    /// The value an ordered read found, the value a delete removed, or an increment's result.
+    /// The value an ordered read found, the value a delete removed, an increment's result, or
+    /// the length (in bytes, as decimal text) of the value an append left.
     Value(Option<ByteString>),
     /// The operation does not apply to the value found (nothing changed).
     Invalid(String),
@@ -143,8 +144,9 @@ impl KvStore {
                 OpResult::Done
             }
             Op::Append { key, value } => {
-                self.data.entry(key.clone()).or_default().extend_from(value);
-                OpResult::Done
+                let current = self.data.entry(key.clone()).or_default();
+                current.extend_from(value);
+                OpResult::Value(Some(ByteString::from(current.0.len().to_string())))
             }
             Op::Delete { key } => OpResult::Value(self.data.remove(key)),
             Op::Incr { key } => {
@@ -238,8 +240,10 @@ mod tests {
                 value: "x".into(),
             },
         };
-        kv.apply(&entry(1, &append));
-        kv.apply(&entry(2, &append));
+        let length = Some(OpResult::Value(Some(ByteString::from("1"))));
+        assert_eq!(kv.apply(&entry(1, &append)).map(|(_, r)| r), length);
+        // The retry answers what the first application answered, and changes nothing.
+        assert_eq!(kv.apply(&entry(2, &append)).map(|(_, r)| r), length);
         assert_eq!(kv.get(b"k"), Some(&ByteString::from("x")));
         let cas = Command {
             client: 7,

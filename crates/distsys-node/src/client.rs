@@ -292,10 +292,12 @@ enum Finish {
     Ok,
     /// The value read (GET).
     Bulk,
-    /// The incremented integer (INCR).
-    Incr,
-    /// 1 if swapped, else 0 (CAS).
+    /// The integer answered: INCR's new value, APPEND's new length.
+    Integer,
+    /// 1 if swapped, else 0 (CAS, SETNX).
     Cas,
+    /// `+OK` if swapped, else nil (SET key value NX).
+    SetIfAbsent,
     /// 1 if a key was removed, else 0 (DEL of one key).
     Deleted,
 }
@@ -318,14 +320,25 @@ impl Planned {
     }
 }
 
-/// Sends SET, MSET, GET (unless the session reads locally), INCR, CAS and DEL of one key to
+/// Sends SET (and SET NX), MSET, GET (unless the session reads locally), INCR, APPEND, CAS, SETNX
+/// and DEL of one key to
 /// the protocol thread: each is one request. `None` for any other command.
 fn plan(shared: &Shared, session: &mut Session, name: &str, args: &[Vec<u8>]) -> Option<Planned> {
     let argc = args.len();
     let (op, kind, finish) = match name {
+        // SET key value NX: set only if absent (nil when the key exists), as Redis does.
+        "SET" if argc == 4 && text(&args[3]).eq_ignore_ascii_case("NX") => (
+            ClientOp::Write(Op::Cas {
+                key: bytes(&args[1]),
+                expected: None,
+                new: bytes(&args[2]),
+            }),
+            "cas",
+            Finish::SetIfAbsent,
+        ),
         "SET" if argc != 3 => {
             return Some(Planned::Ready(Reply::Error(
-                "ERR syntax error (SET key value; options are not supported)".into(),
+                "ERR syntax error (SET key value [NX]; other options are not supported)".into(),
             )))
         }
         "SET" => (
@@ -347,6 +360,26 @@ fn plan(shared: &Shared, session: &mut Session, name: &str, args: &[Vec<u8>]) ->
             (ClientOp::Write(Op::PutMany { pairs }), "write", Finish::Ok)
         }
         "GET" | "INCR" if argc != 2 => return Some(Planned::Ready(wrong_args(name))),
+        "APPEND" | "SETNX" if argc != 3 => return Some(Planned::Ready(wrong_args(name))),
+        // APPEND key value: the length of the value after the append.
+        "APPEND" => (
+            ClientOp::Write(Op::Append {
+                key: bytes(&args[1]),
+                value: bytes(&args[2]),
+            }),
+            "append",
+            Finish::Integer,
+        ),
+        // SETNX key value: 1 if the key was absent and now holds `value`, else 0.
+        "SETNX" => (
+            ClientOp::Write(Op::Cas {
+                key: bytes(&args[1]),
+                expected: None,
+                new: bytes(&args[2]),
+            }),
+            "cas",
+            Finish::Cas,
+        ),
         "GET" if session.stale => return None,
         "GET" => (
             ClientOp::Read {
@@ -360,7 +393,7 @@ fn plan(shared: &Shared, session: &mut Session, name: &str, args: &[Vec<u8>]) ->
                 key: bytes(&args[1]),
             }),
             "write",
-            Finish::Incr,
+            Finish::Integer,
         ),
         // CAS key expected new: 1 if key held `expected` and now holds `new`, else 0.
         "CAS" if argc != 4 => return Some(Planned::Ready(wrong_args(name))),
@@ -401,15 +434,17 @@ async fn finish(shared: &Shared, planned: Planned) -> Reply {
     match (how, reply) {
         (Finish::Ok, _) => Reply::Simple("OK".into()),
         (Finish::Bulk, ClientReply::Ok { value }) => Reply::Bulk(value.map(ByteString::into_bytes)),
-        (Finish::Incr, ClientReply::Ok { value: Some(v) }) => {
+        (Finish::Integer, ClientReply::Ok { value: Some(v) }) => {
             match v.as_str().and_then(|v| v.parse().ok()) {
                 Some(n) => Reply::Integer(n),
-                None => Reply::Error(format!("ERR increment answered a non-integer {v}")),
+                None => Reply::Error(format!("ERR the store answered a non-integer {v:?}")),
             }
         }
-        (Finish::Incr, ClientReply::Invalid(why)) => Reply::Error(format!("ERR {why}")),
+        (Finish::Integer, ClientReply::Invalid(why)) => Reply::Error(format!("ERR {why}")),
         (Finish::Cas, ClientReply::CasFailed) => Reply::Integer(0),
         (Finish::Cas, _) => Reply::Integer(1),
+        (Finish::SetIfAbsent, ClientReply::CasFailed) => Reply::Bulk(None),
+        (Finish::SetIfAbsent, _) => Reply::Simple("OK".into()),
         (Finish::Deleted, ClientReply::Ok { value }) => Reply::Integer(i64::from(value.is_some())),
         (_, other) => Reply::Error(format!("ERR unexpected answer {other:?}")),
     }

@@ -21,6 +21,7 @@
 //!   history, oracle (safety, liveness, runaway), metrics, byzantine, config and report;
 //! - [`campaign`]: many seeds in parallel, summarised; [`sweep`]: every protocol at every size
 //!   and fault count, and one fault beyond tolerance;
+//! - [`workload`]: the client operation mix, shared with the chaos clients on real processes;
 //! - [`faults`] (the fault vocabulary and the partition model), [`queue`], [`trace`],
 //!   [`metrics`] (Prometheus text of a campaign), [`stats`];
 //! - the other models: [`replication`], [`leaderless`], [`causal`], [`retry_storm`], and
@@ -46,6 +47,7 @@ pub mod stats;
 pub mod sweep;
 pub mod trace;
 pub mod txn;
+pub mod workload;
 
 pub use campaign::{first_failure, run_campaign, run_one, shard_range, CampaignReport, FailedRun};
 pub use faults::{Fault, FaultSet};

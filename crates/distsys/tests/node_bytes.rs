@@ -1,7 +1,7 @@
 //! Keys and values are bytes end to end: a real cluster (`distsys cluster up`, real
 //! processes, the Redis protocol) is driven with random binary keys and values, including
 //! ones that differ only in bytes that are not UTF-8 (`bin\xff` / `bin\xfe`), NUL, CR LF and
-//! empty strings, through SET, GET, MSET, MGET, CAS, INCR, DEL and EXISTS, and every answer is
+//! empty strings, through SET, SET NX, SETNX, GET, MSET, MGET, CAS, INCR, APPEND, DEL and EXISTS, and every answer is
 //! compared with a model (a map of byte strings). The cluster is then taken down and brought
 //! back from disk (past a log compaction, so the snapshot path is used too) and every key
 //! must hold exactly the bytes the model says.
@@ -106,7 +106,7 @@ fn step(rng: &mut ChaCha8Rng, keys: &[Vec<u8>], model: &mut Model) -> (Vec<Vec<u
     let key = keys[rng.random_range(0..keys.len())].clone();
     let other = keys[rng.random_range(0..keys.len())].clone();
     let bulk = |v: Option<&Vec<u8>>| Reply::Bulk(v.cloned());
-    match rng.random_range(0..8) {
+    match rng.random_range(0..11) {
         0 | 1 => {
             let value = random_value(rng);
             model.insert(key.clone(), value.clone());
@@ -168,6 +168,31 @@ fn step(rng: &mut ChaCha8Rng, keys: &[Vec<u8>], model: &mut Model) -> (Vec<Vec<u
                 vec![b"DEL", &key, &other]
             };
             (args(&parts), Reply::Integer(removed))
+        }
+        8 => {
+            let piece = random_value(rng);
+            let value = model.entry(key.clone()).or_default();
+            value.extend_from_slice(&piece);
+            let length = value.len() as i64;
+            (args(&[b"APPEND", &key, &piece]), Reply::Integer(length))
+        }
+        9 | 10 => {
+            let value = random_value(rng);
+            let absent = !model.contains_key(&key);
+            if absent {
+                model.insert(key.clone(), value.clone());
+            }
+            if rng.random_bool(0.5) {
+                let reply = if absent {
+                    Reply::Simple("OK".into())
+                } else {
+                    Reply::Bulk(None)
+                };
+                (args(&[b"SET", &key, &value, b"NX"]), reply)
+            } else {
+                let reply = Reply::Integer(i64::from(absent));
+                (args(&[b"SETNX", &key, &value]), reply)
+            }
         }
         _ => {
             if rng.random_bool(0.5) {

@@ -5,13 +5,14 @@
 
 use super::recorder::Recorder;
 use super::step::Step;
-use super::workload::{perform, Outcome, KEYS};
+use super::workload::{perform, read_value, KEYS};
 use super::{Campaign, CheckFailure};
 use crate::client::Connections;
 use crate::cluster::wait_for_leader;
 use distsys_check::diagnose::{diagnose, Inputs};
 use distsys_check::history::{Completion, Event, HistoryBuilder, OpKind};
 use distsys_check::{check, CheckOptions, ModelKind, Verdict};
+use distsys_node::resp::Reply;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
@@ -54,10 +55,11 @@ pub fn final_reads(
         // A few attempts: a loaded machine may still be settling after the restart.
         for _ in 0..5 {
             recorder.record(reader, None, OpKind::Read, &key, Value::Null);
-            if let Outcome::Ok(v) = perform(&mut conns, &mut rng, &mut guess, &["GET", &key], true)
-            {
+            let get = ["GET", key.as_str()];
+            if let Ok(Reply::Bulk(v)) = perform(&mut conns, &mut rng, &mut guess, &get, true) {
                 read += 1;
-                recorder.record(reader, Some(Completion::Ok), OpKind::Read, &key, v);
+                let value = read_value(v);
+                recorder.record(reader, Some(Completion::Ok), OpKind::Read, &key, value);
                 break;
             }
             let fail = Some(Completion::Fail);

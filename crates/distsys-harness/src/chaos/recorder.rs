@@ -1,6 +1,7 @@
-//! The history being recorded by every client thread, in real-time order.
+//! The history being recorded by every client thread, in real-time order: the simulator's
+//! [`Recording`] behind a lock, timed from when the recorder was made.
 
-use distsys_check::history::{Completion, Event, OpKind};
+use distsys_check::history::{Completion, Event, OpKind, Recording};
 use serde_json::Value;
 use std::sync::Mutex;
 use std::time::Instant;
@@ -9,7 +10,7 @@ use std::time::Instant;
 /// the recorder was made.
 pub struct Recorder {
     start: Instant,
-    events: Mutex<Vec<Event>>,
+    recording: Mutex<Recording>,
 }
 
 impl Recorder {
@@ -17,7 +18,7 @@ impl Recorder {
     pub fn new() -> Recorder {
         Recorder {
             start: Instant::now(),
-            events: Mutex::new(Vec::new()),
+            recording: Mutex::new(Recording::new()),
         }
     }
 
@@ -30,22 +31,15 @@ impl Recorder {
         key: &str,
         value: Value,
     ) {
-        let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
-        let line = events.len() + 1;
-        events.push(Event {
-            line,
-            process,
-            completion,
-            kind,
-            key: Some(key.to_string()),
-            value,
-            time: self.start.elapsed().as_nanos() as u64,
-        });
+        let mut recording = self.recording.lock().unwrap_or_else(|e| e.into_inner());
+        let time = self.start.elapsed().as_nanos() as u64;
+        recording.record(process, completion, kind, key, value, time);
     }
 
     /// Everything recorded so far (the recorder is left empty).
     pub fn take(&self) -> Vec<Event> {
-        std::mem::take(&mut *self.events.lock().unwrap_or_else(|e| e.into_inner()))
+        let mut recording = self.recording.lock().unwrap_or_else(|e| e.into_inner());
+        std::mem::take(&mut *recording).into_events()
     }
 }
 

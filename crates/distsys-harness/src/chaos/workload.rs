@@ -1,11 +1,15 @@
-//! The clients: each a thread running reads, writes and compare-and-sets on a few keys over the
-//! Redis protocol, following redirections, recording every operation (invoke, then ok, fail or
-//! info) in the shared [`Recorder`].
+//! The clients: each a thread running the simulator's workload
+//! ([`distsys_sim::workload::next_operation`]: reads, writes, compare-and-sets, sets-if-absent and
+//! appends on a few keys) over the Redis protocol, following redirections, recording every
+//! operation (invoke, then ok, fail or info) in the shared [`Recorder`].
 
 use super::recorder::Recorder;
 use crate::client::Connections;
 use distsys_check::history::{Completion, OpKind};
+use distsys_consensus::kv::Op;
+use distsys_consensus::replica::ClientOp;
 use distsys_node::resp::Reply;
+use distsys_sim::workload::{next_operation, Operation};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
@@ -15,8 +19,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// Keys the clients use (`k0`..`k4`).
-pub const KEYS: usize = 5;
+pub use distsys_sim::workload::KEYS;
 
 /// How one operation ended.
 pub enum Outcome {
@@ -34,15 +37,17 @@ fn moved_to(error: &str, addrs: &[SocketAddr]) -> Option<usize> {
     addrs.iter().position(|a| *a == target)
 }
 
-/// Runs one operation, following redirections, for at most 3 s. `guess` is the node tried
-/// first, and is left at the node that answered.
-pub fn perform(
+/// Sends one command, following redirections, for at most 3 s: the node's answer, or how the
+/// operation ended without one (a read that got none, or a write every node refused, did not
+/// happen; a write that may have reached a node is unknown). `guess` is the node tried first,
+/// and is left at the node that answered.
+pub fn perform<A: AsRef<[u8]>>(
     conns: &mut Connections,
     rng: &mut ChaCha8Rng,
     guess: &mut usize,
-    args: &[&str],
+    args: &[A],
     read: bool,
-) -> Outcome {
+) -> Result<Reply, Outcome> {
     let deadline = Instant::now() + Duration::from_secs(3);
     let n = conns.addrs.len();
     let mut sent = false;
@@ -56,14 +61,9 @@ pub fn perform(
                 *guess = rng.random_range(0..n);
             }
             // A timeout after the node took the request: the outcome is unknown.
-            Ok(Reply::Error(_)) if read => return Outcome::Fail,
-            Ok(Reply::Error(_)) => return Outcome::Unknown,
-            Ok(Reply::Simple(_)) => return Outcome::Ok(Value::Null),
-            Ok(Reply::Bulk(v)) => {
-                return Outcome::Ok(json!(v.map(|b| String::from_utf8_lossy(&b).into_owned())))
-            }
-            Ok(Reply::Integer(1)) => return Outcome::Ok(Value::Null),
-            Ok(Reply::Integer(_)) => return Outcome::Fail,
+            Ok(Reply::Error(_)) if read => return Err(Outcome::Fail),
+            Ok(Reply::Error(_)) => return Err(Outcome::Unknown),
+            Ok(reply) => return Ok(reply),
             // Not connected: the request never left, try another node.
             Err(e)
                 if matches!(
@@ -74,21 +74,45 @@ pub fn perform(
                 *guess = rng.random_range(0..n);
                 std::thread::sleep(Duration::from_millis(20));
             }
-            // Anything else (a timeout, a closed connection, a reply no command gets): it may
-            // have been taken.
-            Ok(Reply::Array(_) | Reply::Map(_)) | Err(_) => {
+            // Anything else (a timeout, a closed connection): it may have been taken.
+            Err(_) => {
                 sent = true;
                 break;
             }
         }
     }
-    // A read that did not complete changed nothing, nor did a write every node refused
-    // (redirections, no leader, connection refused); a write that may have reached a node is
-    // unknown.
     if read || !sent {
-        return Outcome::Fail;
+        return Err(Outcome::Fail);
     }
-    Outcome::Unknown
+    Err(Outcome::Unknown)
+}
+
+/// What a node's answer to `operation` means: a read's value; a write, an append (its new
+/// length) or a cas that swapped (`1`, or `+OK` for `SET NX`) took effect; a cas that did not
+/// swap (`0`, or nil for `SET NX`) did not. Any other answer leaves a read failed and a write
+/// unknown.
+pub fn outcome_of(operation: &Operation, reply: Reply) -> Outcome {
+    let expected_absent = matches!(
+        operation.op,
+        ClientOp::Write(Op::Cas { expected: None, .. })
+    );
+    match (operation.kind, reply) {
+        (OpKind::Read, Reply::Bulk(v)) => Outcome::Ok(read_value(v)),
+        (OpKind::Read, _) => Outcome::Fail,
+        (OpKind::Write, Reply::Simple(_)) | (OpKind::Append, Reply::Integer(_)) => {
+            Outcome::Ok(Value::Null)
+        }
+        (OpKind::Cas, Reply::Integer(1)) => Outcome::Ok(Value::Null),
+        (OpKind::Cas, Reply::Integer(0)) => Outcome::Fail,
+        (OpKind::Cas, Reply::Simple(_)) if expected_absent => Outcome::Ok(Value::Null),
+        (OpKind::Cas, Reply::Bulk(None)) if expected_absent => Outcome::Fail,
+        _ => Outcome::Unknown,
+    }
+}
+
+/// A value read, as the history records it (the store holds text the workload wrote).
+pub fn read_value(value: Option<Vec<u8>>) -> Value {
+    json!(value.map(|b| String::from_utf8_lossy(&b).into_owned()))
 }
 
 /// What every client shares: the history, the stop flag, the next fresh process id (a
@@ -126,37 +150,6 @@ pub struct Tally {
     pub unknown: u64,
 }
 
-/// One operation of the mix: 50% reads, 35% writes, 15% compare-and-sets against a recently
-/// written value. Returns (kind, recorded input, command, is a read).
-fn next_op(rng: &mut ChaCha8Rng, key: &str, value: &str, written: &[String]) -> Op {
-    let roll = rng.random_range(0..100);
-    if roll < 50 {
-        (
-            OpKind::Read,
-            Value::Null,
-            vec!["GET".into(), key.into()],
-            true,
-        )
-    } else if roll < 85 || written.is_empty() {
-        (
-            OpKind::Write,
-            json!(value),
-            vec!["SET".into(), key.into(), value.into()],
-            false,
-        )
-    } else {
-        let expected = written[rng.random_range(0..written.len())].clone();
-        (
-            OpKind::Cas,
-            json!([expected, value]),
-            vec!["CAS".into(), key.into(), expected, value.into()],
-            false,
-        )
-    }
-}
-
-type Op = (OpKind, Value, Vec<String>, bool);
-
 /// Client `id`'s loop until `shared.stop`: seeded by `seed` and `id`; with `random_reads`,
 /// each read goes to a random node (what a client does when it trusts every replica).
 fn client_loop(
@@ -172,35 +165,30 @@ fn client_loop(
     let mut process = id;
     let mut guess = rng.random_range(0..n);
     let mut tally = Tally::default();
-    let mut written: Vec<String> = Vec::new();
     let recorder = &shared.recorder;
     while !shared.stop.load(Ordering::Relaxed) {
-        let key = format!("k{}", rng.random_range(0..KEYS));
-        let value = format!("v{}", shared.values.fetch_add(1, Ordering::Relaxed));
-        let (kind, input, args, read) = next_op(&mut rng, &key, &value, &written);
+        let fresh = shared.values.fetch_add(1, Ordering::Relaxed);
+        let operation = next_operation(&mut rng, fresh);
+        let (kind, key, input) = (operation.kind, &operation.key, &operation.input);
+        let read = operation.is_read();
         if random_reads && read {
             guess = rng.random_range(0..n);
         }
-        recorder.record(process, None, kind, &key, input.clone());
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        match perform(&mut conns, &mut rng, &mut guess, &args, read) {
+        recorder.record(process, None, kind, key, input.clone());
+        let outcome = perform(&mut conns, &mut rng, &mut guess, &operation.command(), read)
+            .map_or_else(|ended| ended, |reply| outcome_of(&operation, reply));
+        match outcome {
             Outcome::Ok(v) => {
-                let output = if read { v } else { input };
-                recorder.record(process, Some(Completion::Ok), kind, &key, output);
+                let output = if read { v } else { input.clone() };
+                recorder.record(process, Some(Completion::Ok), kind, key, output);
                 tally.ok += 1;
-                if !read {
-                    written.push(value);
-                    if written.len() > 20 {
-                        written.remove(0);
-                    }
-                }
             }
             Outcome::Fail => {
-                recorder.record(process, Some(Completion::Fail), kind, &key, input);
+                recorder.record(process, Some(Completion::Fail), kind, key, input.clone());
                 tally.failed += 1;
             }
             Outcome::Unknown => {
-                recorder.record(process, Some(Completion::Info), kind, &key, input);
+                recorder.record(process, Some(Completion::Info), kind, key, input.clone());
                 tally.unknown += 1;
                 process = shared.next_process.fetch_add(1, Ordering::Relaxed);
             }

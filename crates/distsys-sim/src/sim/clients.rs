@@ -4,16 +4,14 @@
 
 use super::{EventKind, Sim, MS};
 use crate::protocol::Simulated;
+use crate::workload;
 use distsys_check::history::{Completion, OpKind};
-use distsys_consensus::kv::Op;
 use distsys_consensus::replica::{ClientOp, ClientReply, ClientRequest};
 use distsys_consensus::NodeId;
 use rand::RngExt;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
-/// Keys the clients use.
-const KEYS: usize = 5;
 /// Marks a `ClientTimeout` event that is really a scheduled resend.
 const RESEND_MARK: u32 = 1_000_000;
 
@@ -64,61 +62,12 @@ impl<C: Simulated> Sim<C> {
         self.client_send(client);
     }
 
-    /// The next operation of the workload: a random key of [`KEYS`], and a read (45 %), write
-    /// (30 %), cas (15 %, expecting nothing or a value written before) or append (10 %) of a
-    /// fresh value. Returns the key, the kind, the history input and the client operation.
+    /// The next operation of the shared workload ([`crate::workload::next_operation`]), with
+    /// the next fresh value. Returns the key, the kind, the history input and the request.
     fn next_operation(&mut self) -> (String, OpKind, Value, ClientOp) {
-        let key = format!("k{}", self.rng.random_range(0..KEYS));
         self.value_counter += 1;
-        let value = format!("v{}", self.value_counter);
-        let roll = self.rng.random_range(0..100);
-        let (kind, input, op) = if roll < 45 {
-            (
-                OpKind::Read,
-                Value::Null,
-                ClientOp::Read {
-                    key: key.as_str().into(),
-                },
-            )
-        } else if roll < 75 {
-            (
-                OpKind::Write,
-                json!(value),
-                ClientOp::Write(Op::Put {
-                    key: key.as_str().into(),
-                    value: value.as_str().into(),
-                }),
-            )
-        } else if roll < 90 {
-            let expected = if self.rng.random_bool(0.5) {
-                None
-            } else {
-                Some(format!(
-                    "v{}",
-                    self.rng.random_range(1..=self.value_counter)
-                ))
-            };
-            (
-                OpKind::Cas,
-                json!([expected, value]),
-                ClientOp::Write(Op::Cas {
-                    key: key.as_str().into(),
-                    expected: expected.map(Into::into),
-                    new: value.as_str().into(),
-                }),
-            )
-        } else {
-            let piece = format!(" {value}");
-            (
-                OpKind::Append,
-                json!(piece),
-                ClientOp::Write(Op::Append {
-                    key: key.as_str().into(),
-                    value: piece.into(),
-                }),
-            )
-        };
-        (key, kind, input, op)
+        let o = workload::next_operation(&mut self.rng, self.value_counter);
+        (o.key, o.kind, o.input, o.op)
     }
 
     pub(super) fn client_send(&mut self, client: usize) {

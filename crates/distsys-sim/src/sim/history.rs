@@ -3,7 +3,7 @@
 
 use super::Sim;
 use crate::protocol::Simulated;
-use distsys_check::history::{Completion, Event as HistoryEvent, HistoryBuilder, OpKind};
+use distsys_check::history::{Completion, HistoryBuilder, OpKind};
 use distsys_check::{check, CheckOptions, ModelKind, Verdict};
 use serde_json::Value;
 
@@ -17,15 +17,8 @@ impl<C: Simulated> Sim<C> {
         value: Value,
     ) {
         let process = self.clients[client].process;
-        self.history.push(HistoryEvent {
-            line: self.history.len() + 1,
-            process,
-            completion,
-            kind,
-            key: Some(key.to_string()),
-            value,
-            time: self.now,
-        });
+        self.history
+            .record(process, completion, kind, key, value, self.now);
     }
 
     /// Linearizability of everything the clients saw (this also catches lost acknowledged
@@ -33,7 +26,7 @@ impl<C: Simulated> Sim<C> {
     /// history is a failure of its own (`history`).
     pub(super) fn check_linearizability(&mut self) {
         let mut builder = HistoryBuilder::new();
-        for event in &self.history {
+        for event in self.history.events() {
             if let Err(e) = builder.push(event.clone()) {
                 self.fail(
                     "history",

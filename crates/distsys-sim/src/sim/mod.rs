@@ -27,7 +27,7 @@ use crate::protocol::{BuildParams, Simulated};
 use crate::queue::EventQueue;
 use crate::trace::Trace;
 use clients::Client;
-use distsys_check::history::Event as HistoryEvent;
+use distsys_check::history::{Event as HistoryEvent, Recording};
 use distsys_consensus::replica::{ClientReply, ClientRequest, Replica};
 use distsys_consensus::safety::SafetyMonitor;
 use distsys_consensus::{Core, NodeId, Role};
@@ -123,7 +123,7 @@ pub struct Sim<C: Simulated> {
     monitor: SafetyMonitor,
     clients: Vec<Client>,
     next_process: u64,
-    history: Vec<HistoryEvent>,
+    history: Recording,
     trace: Trace,
     report: RunReport,
     retry: RetryPolicy,
@@ -255,7 +255,7 @@ impl<C: Simulated> Sim<C> {
             monitor: SafetyMonitor::new(),
             next_process: config.clients as u64,
             clients,
-            history: Vec::new(),
+            history: Recording::new(),
             retry: RetryPolicy::default(),
             faults_end_us: duration_us * 6 / 10,
             clients_end_us: duration_us * 85 / 100,
@@ -347,7 +347,7 @@ impl<C: Simulated> Sim<C> {
         self.final_metrics();
         self.report.tail = self.trace.tail();
         if self.config.trace {
-            self.report.history = std::mem::take(&mut self.history);
+            self.report.history = std::mem::take(&mut self.history).into_events();
         }
         self.report.trace = self.trace.into_lines();
         self.report.write_latencies_us.sort_unstable();
