@@ -1,5 +1,6 @@
 //! Which faults a run injects, and the network model they act on.
 
+use rand::{Rng, RngExt};
 use std::collections::BTreeSet;
 use std::str::FromStr;
 
@@ -154,6 +155,63 @@ impl Partition {
     /// Restores every link.
     pub fn heal(&mut self) {
         self.blocked.clear();
+    }
+
+    /// The cut links, as (from, to).
+    pub fn blocked(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.blocked.iter().copied()
+    }
+
+    /// Cuts one partition of the nodes `ids`, of a shape drawn at random (one quarter each):
+    /// a full split into two random sides; one node isolated; one node's outgoing links cut
+    /// (one-way); or two halves that cannot talk with one node (the bridge) seeing both.
+    /// The isolated, one-way and bridge node is [`target`]ed (the leader half the time).
+    /// Returns a description ("split [1, 3] | [2]", "isolate 2", "one-way from 2",
+    /// "bridge 2 between [1] and [3]"). The simulator and the chaos runner both draw their
+    /// partitions here, so a partition means the same thing in both.
+    pub fn cut_random<R: Rng>(&mut self, rng: &mut R, ids: &[u64], leader: Option<u64>) -> String {
+        let mut ids = ids.to_vec();
+        match rng.random_range(0..4) {
+            0 => {
+                for i in (1..ids.len()).rev() {
+                    let j = rng.random_range(0..=i);
+                    ids.swap(i, j);
+                }
+                let cut = rng.random_range(1..ids.len().max(2));
+                let (a, b) = ids.split_at(cut.min(ids.len()));
+                self.split(a, b);
+                format!("split {a:?} | {b:?}")
+            }
+            1 => {
+                let victim = target(rng, &ids, leader);
+                let rest: Vec<u64> = ids.iter().copied().filter(|i| *i != victim).collect();
+                self.split(&[victim], &rest);
+                format!("isolate {victim}")
+            }
+            2 => {
+                let victim = target(rng, &ids, leader);
+                for &other in ids.iter().filter(|i| **i != victim) {
+                    self.one_way(victim, other);
+                }
+                format!("one-way from {victim}")
+            }
+            _ => {
+                let bridge = target(rng, &ids, leader);
+                let rest: Vec<u64> = ids.iter().copied().filter(|i| *i != bridge).collect();
+                let (a, b) = rest.split_at(rest.len() / 2);
+                self.split(a, b);
+                format!("bridge {bridge} between {a:?} and {b:?}")
+            }
+        }
+    }
+}
+
+/// The node a targeted fault hits: the leader half the time (when there is one), else any of
+/// `ids` (which must not be empty).
+pub fn target<R: Rng>(rng: &mut R, ids: &[u64], leader: Option<u64>) -> u64 {
+    match leader {
+        Some(leader) if rng.random_bool(0.5) => leader,
+        _ => ids[rng.random_range(0..ids.len())],
     }
 }
 

@@ -1,6 +1,6 @@
 //! The fault schedule, in the simulator's fault vocabulary ([`distsys_sim::faults::Fault`]):
-//! one episode at a time, every 0.5-1.5 s, each lasting 0.5-2.5 s: a network partition (the
-//! victim alone, or a random split), a kill -9 and restart (crash), a SIGSTOP and SIGCONT
+//! one episode at a time, every 0.5-1.5 s, each lasting 0.5-2.5 s: a network partition (of
+//! the simulator's shapes: a split, an isolated node, one-way links, a bridge), a kill -9 and restart (crash), a SIGSTOP and SIGCONT
 //! (pause), half the time aimed at the leader; or a lagging failover (a follower cut off, the
 //! leader killed while it is, then the cut healed: the next leader or view is chosen with a
 //! replica that lacks recent entries, where a view change that drops prepared requests or an
@@ -10,7 +10,7 @@
 use super::step::Step;
 use super::Campaign;
 use crate::cluster::{leader, signal};
-use distsys_sim::faults::Fault;
+use distsys_sim::faults::{Fault, Partition};
 use nix::sys::signal::Signal;
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
@@ -60,9 +60,9 @@ pub fn schedule(campaign: &mut Campaign<'_>, rng: &mut ChaCha8Rng, seconds: u64)
         match episodes[rng.random_range(0..episodes.len())] {
             Episode::LaggingFailover => match current {
                 Some(leader) => lagging_failover(campaign, rng, leader, lasting),
-                None => partition(campaign, rng, victim, lasting),
+                None => partition(campaign, rng, lasting),
             },
-            Episode::Partition => partition(campaign, rng, victim, lasting),
+            Episode::Partition => partition(campaign, rng, lasting),
             Episode::Crash => {
                 if let Some(failover) = kill_and_restart(campaign, victim, on_leader, lasting) {
                     failovers.push(failover);
@@ -88,23 +88,28 @@ enum Episode {
     LaggingFailover,
 }
 
-/// Cuts every link between one side and the rest for `lasting`, then heals them all.
-fn partition(campaign: &mut Campaign<'_>, rng: &mut ChaCha8Rng, victim: usize, lasting: Duration) {
-    let n = campaign.nodes.len();
-    let side: BTreeSet<usize> = if rng.random_bool(0.5) {
-        BTreeSet::from([victim])
-    } else {
-        (0..n).filter(|_| rng.random_bool(0.5)).collect()
-    };
-    cut(campaign, &side, lasting);
+/// Cuts a partition drawn by the simulator's own [`Partition::cut_random`] (a split, an
+/// isolated node, one node's outgoing links, or a bridge node between two halves; aimed at the
+/// leader half the time) for `lasting`, then heals it.
+fn partition(campaign: &mut Campaign<'_>, rng: &mut ChaCha8Rng, lasting: Duration) {
+    let ids: Vec<u64> = (1..=campaign.nodes.len() as u64).collect();
+    let leader = leader(&campaign.admins).map(|(i, _)| i as u64 + 1);
+    let mut drawn = Partition::default();
+    let shape = drawn.cut_random(rng, &ids, leader);
+    campaign.say(Step::Partition { shape, lasting });
+    let links = drawn
+        .blocked()
+        .map(|(a, b)| (a as usize - 1, b as usize - 1));
+    campaign.links.cut_links(links);
     std::thread::sleep(lasting);
     heal(campaign);
 }
 
 /// Cuts every link between `side` and the rest (announced as lasting `lasting`).
 fn cut(campaign: &mut Campaign<'_>, side: &BTreeSet<usize>, lasting: Duration) {
+    let ids: Vec<usize> = side.iter().map(|i| i + 1).collect();
     campaign.say(Step::Partition {
-        side: side.iter().map(|i| i + 1).collect(),
+        shape: format!("isolate {ids:?}"),
         lasting,
     });
     campaign.links.cut(side, campaign.nodes.len());

@@ -150,6 +150,13 @@ impl Links {
         }
     }
 
+    /// Cuts the directed links `(from, to)` (node indices).
+    pub fn cut_links(&self, links: impl IntoIterator<Item = (usize, usize)>) {
+        if let Ok(mut cuts) = self.cuts.lock() {
+            cuts.extend(links);
+        }
+    }
+
     /// Restores every cut link.
     pub fn heal(&self) {
         if let Ok(mut cuts) = self.cuts.lock() {

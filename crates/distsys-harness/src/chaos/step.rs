@@ -25,10 +25,11 @@ pub enum Step {
         /// What they do (`all` or a list of names).
         behaviours: String,
     },
-    /// The nodes in `side` were cut off from the rest.
+    /// Links were cut.
     Partition {
-        /// One side of the cut.
-        side: Vec<usize>,
+        /// Which (the simulator's description: "split [1, 3] | [2, 4, 5]", "isolate 2",
+        /// "one-way from 2", "bridge 2 between [1, 3] and [4, 5]").
+        shape: String,
         /// For how long.
         lasting: Duration,
     },
@@ -130,11 +131,9 @@ impl fmt::Display for Step {
                 f,
                 "byzantine replicas {nodes:?} (behaviours: {behaviours}); clients use the others"
             ),
-            Step::Partition { side, lasting } => write!(
-                f,
-                "partition {side:?} from the rest for {} ms",
-                lasting.as_millis()
-            ),
+            Step::Partition { shape, lasting } => {
+                write!(f, "partition: {shape} for {} ms", lasting.as_millis())
+            }
             Step::Healed => f.write_str("partition healed"),
             Step::MessageFaultsOn { what } => {
                 write!(f, "message faults on every peer link: {what}")

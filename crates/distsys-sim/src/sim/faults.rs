@@ -2,7 +2,7 @@
 //! fault's effect on the cluster, torn writes, and the heal at the end of the faults.
 
 use super::{EventKind, FaultAction, Sim, MS};
-use crate::faults::Fault;
+use crate::faults::{self, Fault};
 use crate::protocol::Simulated;
 use distsys_consensus::{NodeId, Role};
 use distsys_types::event::{self, MembershipOutcome, MembershipStep, NoContext};
@@ -108,10 +108,8 @@ impl<C: Simulated> Sim<C> {
     /// A node to hit: the leader half of the time (leader-targeted faults), else any.
     pub(super) fn target(&mut self) -> NodeId {
         let ids: Vec<NodeId> = self.nodes.keys().copied().collect();
-        match self.leader() {
-            Some(leader) if self.rng.random_bool(0.5) => leader,
-            _ => ids[self.rng.random_range(0..ids.len())],
-        }
+        let leader = self.leader();
+        faults::target(&mut self.rng, &ids, leader)
     }
 
     pub(super) fn apply_fault(&mut self, action: FaultAction) {
@@ -166,44 +164,9 @@ impl<C: Simulated> Sim<C> {
     /// A partition of a random shape (a split, an isolated node, one-way links out of a node,
     /// or a bridge node between two sides), healed 0.2-2 s later.
     pub(super) fn start_partition(&mut self) {
-        let mut ids: Vec<NodeId> = self.nodes.keys().copied().collect();
-        let shape = self.rng.random_range(0..4);
-        let description = match shape {
-            0 => {
-                // Full split into two random sides.
-                for i in (1..ids.len()).rev() {
-                    let j = self.rng.random_range(0..=i);
-                    ids.swap(i, j);
-                }
-                let cut = self.rng.random_range(1..ids.len().max(2));
-                let (a, b) = ids.split_at(cut.min(ids.len()));
-                self.partition.split(a, b);
-                format!("split {a:?} | {b:?}")
-            }
-            1 => {
-                // Isolate one node (often the leader).
-                let victim = self.target();
-                let rest: Vec<NodeId> = ids.iter().copied().filter(|i| *i != victim).collect();
-                self.partition.split(&[victim], &rest);
-                format!("isolate {victim}")
-            }
-            2 => {
-                // Asymmetric: one node's outgoing links are cut, incoming still work.
-                let victim = self.target();
-                for &other in ids.iter().filter(|i| **i != victim) {
-                    self.partition.one_way(victim, other);
-                }
-                format!("one-way from {victim}")
-            }
-            _ => {
-                // Bridge: two sides that cannot talk, and one node that sees both.
-                let bridge = self.target();
-                let rest: Vec<NodeId> = ids.iter().copied().filter(|i| *i != bridge).collect();
-                let (a, b) = rest.split_at(rest.len() / 2);
-                self.partition.split(a, b);
-                format!("bridge {bridge} between {a:?} and {b:?}")
-            }
-        };
+        let ids: Vec<NodeId> = self.nodes.keys().copied().collect();
+        let leader = self.leader();
+        let description = self.partition.cut_random(&mut self.rng, &ids, leader);
         self.report.partitions.0 += 1;
         self.trace.record(
             self.now,
