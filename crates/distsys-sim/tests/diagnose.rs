@@ -134,6 +134,34 @@ fn replicas_applying_different_entries_are_reported_as_divergence() {
 }
 
 #[test]
+fn the_divergence_detector_alone_finds_what_diagnose_finds_and_skips_empty_logs() {
+    let (log, _, _) = failing_run(Mutant::ApplyBeforeCommit, 70_000);
+    let whole: Vec<_> = diagnose_log(&log)
+        .findings
+        .into_iter()
+        .filter(|f| f.kind == "data_divergence")
+        .map(|f| f.summary)
+        .collect();
+    assert!(!whole.is_empty());
+    // A node that never started leaves an empty log: not an error, not a divergence.
+    let logs = vec![
+        ("run.jsonl".into(), log),
+        ("empty.log".into(), String::new()),
+    ];
+    let alone: Vec<_> = distsys_check::diagnose::divergence(&logs)
+        .into_iter()
+        .map(|f| f.summary)
+        .collect();
+    assert_eq!(alone, whole);
+    // A healthy run's log, with every fault, has none.
+    let mut healthy = SimConfig::new(11);
+    healthy.faults = FaultSet::all();
+    let (log, _, violation) = traced(healthy);
+    assert_eq!(violation, None);
+    assert!(distsys_check::diagnose::divergence(&[("ok.jsonl".into(), log)]).is_empty());
+}
+
+#[test]
 fn follower_reads_are_reported_as_stale_reads_from_the_history() {
     let (log, history, _) = failing_run(Mutant::FollowerStaleRead, 70_000);
     let d = diagnose(&Inputs {

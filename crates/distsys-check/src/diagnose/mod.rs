@@ -12,6 +12,7 @@ mod detect;
 pub mod logs;
 pub mod metrics;
 
+use logs::LogEvent;
 use serde::Serialize;
 
 /// What to diagnose: `(name, text)` pairs.
@@ -94,28 +95,7 @@ pub struct Diagnosis {
 /// operation) and an unreadable metrics snapshot or history are errors (the caller's exit
 /// code 2): nothing passes unread.
 pub fn diagnose(inputs: &Inputs) -> Result<Diagnosis, String> {
-    let mut events = Vec::new();
-    let mut skipped = Vec::new();
-    for (name, text) in &inputs.logs {
-        let (mut parsed, bad) = logs::parse(name, text);
-        if parsed.is_empty() {
-            return Err(match bad.first() {
-                Some((at, reason)) => format!(
-                    "{name}: no line is a log record of the project's log schema (JSON objects \
-                     with `timestamp` and `event`); {} line(s), the first ({at}): {reason}",
-                    bad.len()
-                ),
-                None => format!(
-                    "{name}: no log record (the file is empty): expected JSON lines with \
-                     `timestamp` and `event`"
-                ),
-            });
-        }
-        events.append(&mut parsed);
-        skipped.extend(bad.into_iter().map(|(at, reason)| Skipped { at, reason }));
-    }
-    // Stable: by time, then file and line.
-    events.sort_by(|a, b| (a.time_us, &a.file, a.line).cmp(&(b.time_us, &b.file, b.line)));
+    let (events, skipped) = read_logs(&inputs.logs)?;
     let samples = match &inputs.metrics {
         Some((name, text)) => Some(metrics::parse(text).map_err(|e| format!("{name}: {e}"))?),
         None => None,
@@ -149,6 +129,51 @@ pub fn diagnose(inputs: &Inputs) -> Result<Diagnosis, String> {
         skipped,
         events: events.len(),
     })
+}
+
+/// Parses every (name, text) log into one stream of events, ordered by time, then file and
+/// line (stable), with the malformed lines skipped and listed; a log with no record at all is
+/// an error naming it.
+fn read_logs(logs: &[(String, String)]) -> Result<(Vec<LogEvent>, Vec<Skipped>), String> {
+    let mut events = Vec::new();
+    let mut skipped = Vec::new();
+    for (name, text) in logs {
+        let (mut parsed, bad) = logs::parse(name, text);
+        if parsed.is_empty() {
+            return Err(match bad.first() {
+                Some((at, reason)) => format!(
+                    "{name}: no line is a log record of the project's log schema (JSON objects \
+                     with `timestamp` and `event`); {} line(s), the first ({at}): {reason}",
+                    bad.len()
+                ),
+                None => format!(
+                    "{name}: no log record (the file is empty): expected JSON lines with \
+                     `timestamp` and `event`"
+                ),
+            });
+        }
+        events.append(&mut parsed);
+        skipped.extend(bad.into_iter().map(|(at, reason)| Skipped { at, reason }));
+    }
+    in_order(&mut events);
+    Ok((events, skipped))
+}
+
+/// Only the replica-divergence detector of [`diagnose`] (`data_divergence`: two nodes that
+/// logged different chain digests for the same applied index, whatever the protocol) over the
+/// (name, text) logs; a log with no record (a node that never started) is left out.
+pub fn divergence(logs: &[(String, String)]) -> Vec<Finding> {
+    let mut events: Vec<LogEvent> = logs
+        .iter()
+        .flat_map(|(name, text)| logs::parse(name, text).0)
+        .collect();
+    in_order(&mut events);
+    detect::data_divergence(&events)
+}
+
+/// Orders events by time, then file and line (stable).
+fn in_order(events: &mut [LogEvent]) {
+    events.sort_by(|a, b| (a.time_us, &a.file, a.line).cmp(&(b.time_us, &b.file, b.line)));
 }
 
 impl Diagnosis {

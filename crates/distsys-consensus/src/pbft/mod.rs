@@ -39,7 +39,7 @@ use crate::membership::Membership;
 use crate::raft::NotLeader;
 use crate::types::{Entry, Index, NodeId, Role, Snapshot, TimeUs};
 use bytes::Bytes;
-use distsys_types::QuorumSystem;
+use distsys_types::{FaultModel, QuorumSystem};
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 
 /// Configuration. Times are in microseconds of the driver's clock.
@@ -107,8 +107,13 @@ impl PbftConfig {
         (self.faults_tolerated() as TimeUs + 2).saturating_mul(longest)
     }
 
-    /// The byzantine quorum system of these replicas at the most faults they tolerate.
+    /// The byzantine quorum system of these replicas at the most faults they tolerate (with
+    /// the `fixed-quorum` seeded bug: that of 3f+1 replicas, quorums of 2f+1, whatever n).
     pub fn quorum_system(&self) -> QuorumSystem {
+        if self.mutant == Some(PbftMutant::FixedQuorum) {
+            let f = self.faults_tolerated();
+            return QuorumSystem::byzantine_max(QuorumSystem::min_nodes(FaultModel::Byzantine, f));
+        }
         QuorumSystem::byzantine_max(self.nodes.len())
     }
 }
@@ -132,15 +137,20 @@ pub enum PbftMutant {
     NewViewWithoutProofs,
     /// Replicas leave their prepared requests out of their view-change messages.
     ViewChangeWithoutPrepared,
+    /// Quorums of a literal 2f+1 replicas whatever n: a quorum only at n = 3f+1. At n = 5
+    /// (f = 1) two sets of 3 share one replica, which may be the byzantine one, so two digests
+    /// can commit at one sequence number. The bug a past version shipped.
+    FixedQuorum,
 }
 
 impl PbftMutant {
     /// Every mutant.
-    pub const ALL: [PbftMutant; 4] = [
+    pub const ALL: [PbftMutant; 5] = [
         PbftMutant::SkipDigestCheck,
         PbftMutant::AcceptUnauthenticated,
         PbftMutant::NewViewWithoutProofs,
         PbftMutant::ViewChangeWithoutPrepared,
+        PbftMutant::FixedQuorum,
     ];
 
     /// The name used on the command line.
@@ -150,6 +160,7 @@ impl PbftMutant {
             PbftMutant::AcceptUnauthenticated => "accept-unauthenticated",
             PbftMutant::NewViewWithoutProofs => "new-view-without-proofs",
             PbftMutant::ViewChangeWithoutPrepared => "view-change-without-prepared",
+            PbftMutant::FixedQuorum => "fixed-quorum",
         }
     }
 
@@ -168,6 +179,18 @@ impl PbftMutant {
             PbftMutant::ViewChangeWithoutPrepared => {
                 "view-change messages leave out prepared requests (a new view may drop committed ones)"
             }
+            PbftMutant::FixedQuorum => {
+                "quorums of 2f+1 whatever n (not a quorum when n > 3f+1: at n = 5 two share one replica)"
+            }
+        }
+    }
+
+    /// The smallest cluster whose behaviour the bug changes: 5 for `fixed-quorum` (2f+1 is
+    /// the right quorum at n = 3f+1), 4 for the others.
+    pub fn smallest_cluster(self) -> usize {
+        match self {
+            PbftMutant::FixedQuorum => 5,
+            _ => 4,
         }
     }
 }

@@ -9,7 +9,7 @@ use super::workload::{perform, read_value, KEYS};
 use super::{Campaign, CheckFailure};
 use crate::client::Connections;
 use crate::cluster::wait_for_leader;
-use distsys_check::diagnose::{diagnose, Inputs};
+use distsys_check::diagnose;
 use distsys_check::history::{Completion, Event, HistoryBuilder, OpKind};
 use distsys_check::{check, CheckOptions, ModelKind, Verdict};
 use distsys_node::resp::Reply;
@@ -98,18 +98,8 @@ pub fn divergence(dir: &Path, indexes: &[usize]) -> Vec<String> {
             Some((path.display().to_string(), text))
         })
         .collect();
-    let inputs = Inputs {
-        logs,
-        ..Inputs::default()
-    };
-    // A log with no record (a node that never started) is not a divergence.
-    let Ok(diagnosis) = diagnose(&inputs) else {
-        return Vec::new();
-    };
-    diagnosis
-        .findings
+    diagnose::divergence(&logs)
         .into_iter()
-        .filter(|f| f.kind == "data_divergence")
         .map(|f| {
             let mut text = f.summary;
             for line in f.evidence {
