@@ -3,7 +3,8 @@
 //! and a full-cluster restart, and the deliberately broken node (stale reads from any replica)
 //! is caught; the same for Multi-Paxos and PBFT nodes and their seeded bugs, PBFT with a
 //! byzantine replica process too. Ports: each test its own range below 32768 (above it the
-//! kernel hands out ephemeral ports), clear of the node tests' (25000-27799).
+//! kernel hands out ephemeral ports), clear of the node tests' (25000-27799): 20000-24955 and
+//! 28000-32355.
 
 use assert_cmd::Command;
 
@@ -131,6 +132,16 @@ fn the_seeded_bugs_of_multipaxos_and_pbft_are_caught_on_real_processes() {
             Some("forge"),
             episodes,
             31000,
+        ),
+        // The quorum bug a past version shipped: at 5 replicas an equivocating primary gets
+        // two digests committed at one sequence number with quorums of 3.
+        (
+            "pbft",
+            "fixed-quorum",
+            "5",
+            Some("equivocate"),
+            episodes,
+            20000,
         ),
     ] {
         let mut runs = Vec::new();
