@@ -26,6 +26,7 @@ fn main() {
         max_proposals: arg(&args, 6, 0) as u32,
         max_duplicates: 0,
         pre_vote: false,
+        byzantine: 0,
     };
     let symmetry = if args.get(5).is_some_and(|a| a == "off") {
         Symmetry::Off

@@ -32,7 +32,7 @@ use std::sync::Arc;
 pub struct Bounds {
     /// Nodes (1..=7; symmetry reduction enumerates n! relabellings).
     pub nodes: usize,
-    /// Highest term (Raft) or ballot round (Multi-Paxos) any node may reach.
+    /// Highest term (Raft), ballot round (Multi-Paxos) or view (PBFT) any node may reach.
     pub max_term: u64,
     /// Longest log (highest slot) any node may hold (the leaders' no-ops count).
     pub max_log: u64,
@@ -46,6 +46,11 @@ pub struct Bounds {
     pub max_duplicates: u32,
     /// Run the cores with pre-vote (Raft only).
     pub pre_vote: bool,
+    /// Byzantine replicas (PBFT only): nodes `1..=byzantine` run the honest core, and what
+    /// they send goes through the protocol's adversary ([`Protocol::corrupt`]). Their own
+    /// state is not checked: the properties are those of the honest replicas.
+    #[serde(default)]
+    pub byzantine: usize,
 }
 
 impl Bounds {
@@ -54,13 +59,21 @@ impl Bounds {
         if !(1..=7).contains(&self.nodes) {
             return Err(format!("--nodes must be 1..=7, got {}", self.nodes));
         }
-        if self.max_term == 0 {
-            return Err("--max-term must be at least 1".into());
-        }
         if self.max_in_flight == 0 {
             return Err("--max-in-flight must be at least 1".into());
         }
+        if self.byzantine >= self.nodes {
+            return Err(format!(
+                "--byzantine must leave an honest replica: {} of {} nodes",
+                self.byzantine, self.nodes
+            ));
+        }
         Ok(())
+    }
+
+    /// Whether node `id` is byzantine.
+    pub fn is_byzantine(&self, id: NodeId) -> bool {
+        id as usize <= self.byzantine
     }
 }
 
@@ -203,6 +216,19 @@ impl<P: Protocol> ClusterModel<P> {
     ) -> Result<Self, String> {
         bounds.validate()?;
         P::validate(&bounds)?;
+        if bounds.max_term < P::FIRST_LEADER_TERM {
+            return Err(format!(
+                "--max-term must be at least {} ({}'s first leader is in term {0})",
+                P::FIRST_LEADER_TERM,
+                P::NAME
+            ));
+        }
+        if bounds.byzantine > 0 && !P::BYZANTINE {
+            return Err(format!(
+                "--byzantine: {} tolerates crashes only (byzantine replicas are PBFT's)",
+                P::NAME
+            ));
+        }
         if let Some(m) = mutant {
             P::applicable(m)?;
         }
@@ -242,12 +268,17 @@ impl<P: Protocol> ClusterModel<P> {
                 P::Core::apply_persist(disk, op);
             }
         }
-        t.network.extend(
-            ready
-                .messages
-                .into_iter()
-                .map(|(to, m)| (id, to, Arc::new(m))),
-        );
+        let messages = if self.bounds.is_byzantine(id) {
+            P::corrupt(&self.bounds, id, ready.messages)
+        } else {
+            ready.messages
+        };
+        t.network
+            .extend(messages.into_iter().map(|(to, m)| (id, to, Arc::new(m))));
+        if self.bounds.is_byzantine(id) {
+            // What a byzantine replica applies is not checked (it may say anything).
+            return None;
+        }
         let mut broken = None;
         if let Some(snapshot) = &ready.install {
             broken = monitor.on_install(id, snapshot).err();
@@ -343,7 +374,7 @@ impl<P: Protocol> ClusterModel<P> {
             && t.nodes
                 .iter()
                 .flatten()
-                .all(|c| c.term() <= self.bounds.max_term && P::log_len(c) <= self.bounds.max_log)
+                .all(|c| P::term(c) <= self.bounds.max_term && P::log_len(c) <= self.bounds.max_log)
     }
 
     fn node_hash(

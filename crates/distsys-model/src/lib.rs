@@ -11,12 +11,14 @@
 //! - [`cluster`]: the cluster model, generic over the protocol (nodes, disks, the in-flight
 //!   network as a multiset, crashes and restarts per the persist contract, timers as actions,
 //!   bounds, symmetry over node ids); [`protocol`]: what it needs from a protocol.
-//! - [`raft`], [`paxos`]: Raft and Multi-Paxos as [`protocol::Protocol`]s.
+//! - [`raft`], [`paxos`], [`pbft`]: Raft, Multi-Paxos and PBFT (with byzantine replicas) as
+//!   [`protocol::Protocol`]s.
 //! - [`replay`]: counterexamples as replay files, and replaying one against a core.
 
 pub mod cluster;
 pub mod explore;
 pub mod paxos;
+pub mod pbft;
 pub mod protocol;
 pub mod raft;
 pub mod replay;

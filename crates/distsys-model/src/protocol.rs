@@ -61,6 +61,10 @@ pub trait Protocol: Sized + Send + Sync + 'static {
     const NAME: &'static str;
     /// Whether node ids are interchangeable (symmetry reduction is sound).
     const SYMMETRIC: bool;
+    /// The first term (ballot round, view) that has a leader: the least useful `--max-term`.
+    const FIRST_LEADER_TERM: u64 = 1;
+    /// Whether the protocol tolerates byzantine replicas (`--byzantine` applies).
+    const BYZANTINE: bool = false;
 
     /// The seeded bug named `name`.
     fn mutant_by_name(name: &str) -> Result<Self::Mutant, String>;
@@ -74,6 +78,15 @@ pub trait Protocol: Sized + Send + Sync + 'static {
     fn validate(_bounds: &Bounds) -> Result<(), String> {
         Ok(())
     }
+    /// What byzantine replica `from` sends instead of `messages` (see [`Bounds::byzantine`]);
+    /// only protocols that accept byzantine replicas ([`Protocol::validate`]) are asked.
+    fn corrupt(
+        _bounds: &Bounds,
+        _from: NodeId,
+        messages: Vec<(NodeId, Self::Message)>,
+    ) -> Vec<(NodeId, Self::Message)> {
+        messages
+    }
     /// Replica `id` of the cluster, started from `disk`.
     fn build(
         bounds: &Bounds,
@@ -84,6 +97,10 @@ pub trait Protocol: Sized + Send + Sync + 'static {
     ) -> Self::Core;
     /// When the replica's next timer fires on its own clock (ticking it there fires it).
     fn next_timer_us(core: &Self::Core) -> TimeUs;
+    /// The term (ballot round, view) the replica is in or asking for, for `--max-term`.
+    fn term(core: &Self::Core) -> u64 {
+        distsys_consensus::Core::term(core)
+    }
     /// The highest log index (slot) the replica holds, for `--max-log`.
     fn log_len(core: &Self::Core) -> u64;
     /// Feeds the replica's protocol state, ids relabelled, into `h`.

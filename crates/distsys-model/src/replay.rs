@@ -7,12 +7,13 @@
 use crate::cluster::{Action, Bounds, ClusterModel, Symmetry};
 use crate::explore::{Model, Next};
 use crate::paxos::PaxosProtocol;
+use crate::pbft::PbftProtocol;
 use crate::protocol::Protocol;
 use crate::raft::RaftProtocol;
 use serde::{Deserialize, Serialize};
 
 /// The protocols replay files may name.
-pub const PROTOCOLS: [&str; 2] = [RaftProtocol::NAME, PaxosProtocol::NAME];
+pub const PROTOCOLS: [&str; 3] = [RaftProtocol::NAME, PaxosProtocol::NAME, PbftProtocol::NAME];
 
 /// A stored counterexample.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -150,6 +151,7 @@ pub fn replay_file(
     match file.protocol.as_str() {
         RaftProtocol::NAME => run::<RaftProtocol>(file, core, on_step),
         PaxosProtocol::NAME => run::<PaxosProtocol>(file, core, on_step),
+        PbftProtocol::NAME => run::<PbftProtocol>(file, core, on_step),
         other => Err(format!(
             "replay files of protocol {other:?} are not supported"
         )),

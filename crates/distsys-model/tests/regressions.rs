@@ -57,8 +57,8 @@ fn every_stored_counterexample_still_breaks_its_mutant_and_not_the_correct_core(
     }
     assert_eq!(
         protocols.into_iter().collect::<Vec<_>>(),
-        ["multipaxos", "raft"],
-        "counterexamples of both modelled protocols are stored"
+        ["multipaxos", "pbft", "raft"],
+        "counterexamples of every modelled protocol are stored"
     );
 }
 

@@ -573,7 +573,7 @@ fn parse_node_protocol(text: &str) -> Result<distsys_node::ProtocolName, String>
 /// `distsys model-check`: the real core as the model, every interleaving within the bounds.
 #[derive(Debug, clap::Args)]
 pub struct ModelCheckArgs {
-    /// The protocol (raft, multipaxos; pbft is not modelled yet).
+    /// The protocol (raft, multipaxos, pbft).
     #[arg(long, default_value = "raft")]
     pub protocol: String,
     /// Nodes (1..=7).
@@ -603,6 +603,11 @@ pub struct ModelCheckArgs {
     /// Run the cores with pre-vote (more states; off by default).
     #[arg(long)]
     pub pre_vote: bool,
+    /// PBFT: byzantine replicas (nodes 1..=N), each sending what the simulator's adversary
+    /// makes of its messages with the `equivocate` behaviour (the null request to half the
+    /// honest replicas).
+    #[arg(long, default_value_t = 0)]
+    pub byzantine: usize,
     /// Do not canonicalise states over relabellings of the node ids.
     #[arg(long)]
     pub no_symmetry: bool,

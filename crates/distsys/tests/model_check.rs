@@ -140,9 +140,10 @@ fn multipaxos_is_checked_and_its_seeded_bug_found_and_replayed() {
 
 #[test]
 fn bad_input_exits_2_naming_the_problem() {
-    let cases: [(&[&str], &str); 7] = [
+    let cases: [(&[&str], &str); 8] = [
         (&["--protocol", "zab"], "unknown"),
-        (&["--protocol", "pbft"], "not modelled yet"),
+        (&["--protocol", "pbft"], "at least 4 replicas"),
+        (&["--byzantine", "1"], "byzantine replicas are PBFT's"),
         (
             &["--protocol", "multipaxos", "--mutant", "vote-twice"],
             "unknown mutant",

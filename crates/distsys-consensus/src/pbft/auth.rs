@@ -152,7 +152,7 @@ impl Keys {
 
 /// Which nonces a replica has already accepted from one sender: a newer epoch resets the window;
 /// within an epoch a nonce is accepted once, and nonces older than the window are refused.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Hash)]
 pub struct ReplayWindow {
     epoch: u64,
     floor: u64,

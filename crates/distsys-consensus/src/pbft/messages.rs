@@ -34,7 +34,7 @@ pub fn state_digest(chain: u64, data: &[u8]) -> Digest {
 }
 
 /// A request this replica prepared: the evidence a view change carries forward.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct PreparedEntry {
     /// Sequence number.
     pub seq: Index,
@@ -48,7 +48,7 @@ pub struct PreparedEntry {
 
 /// VIEW-CHANGE: a replica's move to `view`, with what a new primary needs to keep every request
 /// that may have committed (Castro and Liskov, TOCS 2002, the MAC-based view change).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ViewChange {
     /// The view being moved to.
     pub view: View,
@@ -64,7 +64,7 @@ pub struct ViewChange {
 
 /// NEW-VIEW: the new primary's decision, which every backup recomputes from the same
 /// view-change messages before it accepts the view.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct NewView {
     /// The view it starts.
     pub view: View,
@@ -79,7 +79,7 @@ pub struct NewView {
 }
 
 /// What replicas say to each other.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Body {
     /// A client request passed on to the primary.
     Request {
@@ -144,7 +144,7 @@ impl Body {
 /// A message on the wire: the claimed sender and receiver, a per-sender nonce (`epoch` bumps at
 /// every restart, `counter` at every message) and an HMAC-SHA256 over all of it with the key the
 /// two replicas share. Only the true sender and receiver can produce a valid `mac`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Envelope {
     /// Claimed sender.
     pub from: NodeId,
@@ -162,7 +162,7 @@ pub struct Envelope {
 
 /// What a replica keeps per sequence number on disk, so that after a restart it never contradicts
 /// what it said before the crash.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct SlotRecord {
     /// The pre-prepare accepted (or sent) in the latest view: view, digest, request.
     pub accepted: Option<(View, Digest, Bytes)>,
@@ -175,7 +175,7 @@ pub struct SlotRecord {
 }
 
 /// A checkpoint: the state after executing `seq`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct CheckpointState {
     /// Last sequence number executed.
     pub seq: Index,
@@ -200,7 +200,7 @@ impl CheckpointState {
 }
 
 /// Everything a PBFT replica keeps on disk.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct PbftPersisted {
     /// Restarts so far (the nonce epoch of the next incarnation is one more).
     pub epoch: u64,
@@ -220,7 +220,7 @@ pub struct PbftPersisted {
 }
 
 /// A durable change, applied before the messages of the same Ready leave.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum PbftPersistOp {
     /// A new incarnation.
     Epoch(u64),

@@ -26,10 +26,12 @@
 
 mod auth;
 pub mod byzantine;
+mod fingerprint;
 mod messages;
 pub mod view_change;
 
 pub use auth::{Keys, Rejections, ReplayWindow};
+pub use fingerprint::TIMER_LEAP_US;
 pub use messages::{
     digest, null_digest, state_digest, Body, CheckpointState, Digest, Envelope, NewView,
     PbftPersistOp, PbftPersisted, PbftReady, PreparedEntry, SlotRecord, View, ViewChange,
@@ -195,7 +197,7 @@ impl PbftMutant {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 struct Slot {
     /// The pre-prepare accepted in the latest view: (view, digest).
     accepted: Option<(View, Digest)>,
@@ -250,7 +252,7 @@ struct Fetch {
 }
 
 /// One PBFT replica.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Pbft {
     config: PbftConfig,
     /// The thresholds: quorum `floor((n+f)/2)+1`, vouching `f+1` (never a literal 2f+1, which
@@ -421,6 +423,11 @@ impl Pbft {
     /// Whether it is between views.
     pub fn changing_view(&self) -> bool {
         self.changing.is_some()
+    }
+
+    /// The view it is changing to, if it is between views.
+    pub fn target_view(&self) -> Option<View> {
+        self.changing.map(|c| c.target)
     }
 
     /// Last sequence number executed.

@@ -18,6 +18,7 @@ pub fn bounds(nodes: usize, max_term: u64, max_log: u64, max_in_flight: usize) -
         max_proposals: 0,
         max_duplicates: 0,
         pre_vote: false,
+        byzantine: 0,
     }
 }
 

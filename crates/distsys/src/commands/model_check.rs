@@ -8,6 +8,7 @@ use crate::{EXIT_CHECK_FAILED, EXIT_OK, EXIT_UNKNOWN};
 use distsys_model::cluster::{Action, Bounds, ClusterModel, Symmetry};
 use distsys_model::explore::{check, Limits, Model, Outcome, Verdict};
 use distsys_model::paxos::PaxosProtocol;
+use distsys_model::pbft::PbftProtocol;
 use distsys_model::protocol::Protocol;
 use distsys_model::raft::RaftProtocol;
 use distsys_model::replay::{replay_file, Core, ReplayFile, ReplayOutcome, PROTOCOLS};
@@ -24,10 +25,7 @@ pub fn run(args: &ModelCheckArgs, stdout: &mut dyn Write, stderr: &mut dyn Write
         PaxosProtocol::NAME | "multi-paxos" | "paxos" => {
             search::<PaxosProtocol>(args, stdout, stderr)
         }
-        "pbft" => fail(
-            stderr,
-            &"--protocol pbft is not modelled yet (raft, multipaxos)",
-        ),
+        PbftProtocol::NAME => search::<PbftProtocol>(args, stdout, stderr),
         other => fail(
             stderr,
             &format!("--protocol {other} is unknown ({})", PROTOCOLS.join(", ")),
@@ -133,6 +131,7 @@ fn build_model<P: Protocol>(args: &ModelCheckArgs) -> Result<ClusterModel<P>, St
         max_proposals: args.max_proposals,
         max_duplicates: args.max_duplicates,
         pre_vote: args.pre_vote,
+        byzantine: args.byzantine,
     };
     let symmetry = if args.no_symmetry || !P::SYMMETRIC {
         Symmetry::Off
@@ -145,9 +144,13 @@ fn build_model<P: Protocol>(args: &ModelCheckArgs) -> Result<ClusterModel<P>, St
 fn header<P: Protocol>(model: &ClusterModel<P>) -> String {
     let b = &model.bounds;
     format!(
-        "model-check {}: {} nodes, max term {}, max log {}, crashes {}, in flight {}, proposals {}, duplicates {}, pre-vote {}, symmetry {}, mutant {}",
+        "model-check {}: {} nodes{}, max term {}, max log {}, crashes {}, in flight {}, proposals {}, duplicates {}, pre-vote {}, symmetry {}, mutant {}",
         P::NAME,
         b.nodes,
+        match b.byzantine {
+            0 => String::new(),
+            n => format!(" ({n} byzantine: equivocate)"),
+        },
         b.max_term,
         b.max_log,
         b.max_crashes,

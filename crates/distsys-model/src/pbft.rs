@@ -1,0 +1,207 @@
+//! PBFT in the cluster model ([`crate::cluster`]): `n` real [`Pbft`] replicas with their
+//! authenticated messages (HMAC and nonces, as on the wire), and optionally byzantine ones.
+//!
+//! Time: a timer action advances the replica's clock by
+//! [`distsys_consensus::pbft::TIMER_LEAP_US`], past its view-change (or request) deadline; the
+//! fingerprint keeps of each stored time only whether it is the replica's current clock, which
+//! decides every comparison the replica makes under such steps (`distsys_consensus::pbft`
+//! fingerprint docs). Retransmission is off (its interval is beyond any leap): a resent
+//! message is what the duplicate action makes, and a lost one is recovered by a view change,
+//! so the model explores fewer timings of resends than a real replica makes; every path it
+//! reports is a real execution of the core. `--max-term` bounds the view a replica is in or
+//! asks for.
+//!
+//! Byzantine replicas ([`Bounds::byzantine`]: nodes `1..=b`) run the honest core and send what
+//! the simulator's adversary ([`Adversary`]) makes of their messages with the `equivocate`
+//! behaviour: to every other honest replica (the adversary's "misled" half), pre-prepares,
+//! prepares and commits of the null request instead of the real one. It is the adversary's one
+//! behaviour that is a function of the message alone (the others draw random digests, forge
+//! with fresh nonces or replay from a memory), so a state stays a function of its path.
+//!
+//! Properties: state machine safety over what the honest replicas execute (agreement: one
+//! request per sequence number), against the ghost record of every execution. Node ids are not
+//! interchangeable (the primary of view v is node `v mod n + 1`): no symmetry reduction.
+//! Checkpoints are not driven (the model's runs are far shorter than the 16-request interval).
+
+use crate::cluster::{role_letter, Bounds, ClusterModel, ClusterState};
+use crate::protocol::{Fp, Protocol, Relabel};
+use distsys_consensus::pbft::byzantine::{Adversary, Behaviour};
+use distsys_consensus::pbft::{
+    null_digest, Body, Envelope, Keys, Pbft, PbftConfig, PbftMutant, PbftPersisted,
+};
+use distsys_consensus::{NodeId, TimeUs};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::collections::{BTreeMap, BTreeSet};
+use std::hash::Hash;
+
+/// The PBFT model.
+pub type PbftModel = ClusterModel<PbftProtocol>;
+/// A state of the PBFT model.
+pub type PbftState = ClusterState<PbftProtocol>;
+
+/// The cluster secret the replicas' pair keys come from.
+const SECRET: [u8; 32] = [7; 32];
+
+/// PBFT as a [`Protocol`] of the cluster model.
+#[derive(Debug, Clone, Copy)]
+pub struct PbftProtocol;
+
+fn nodes(bounds: &Bounds) -> Vec<NodeId> {
+    (1..=bounds.nodes as NodeId).collect()
+}
+
+fn short(digest: &[u8; 32]) -> String {
+    if *digest == null_digest() {
+        "null".into()
+    } else {
+        digest[..2].iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+impl Protocol for PbftProtocol {
+    type Core = Pbft;
+    type Message = Envelope;
+    type Disk = PbftPersisted;
+    type Mutant = PbftMutant;
+
+    const NAME: &'static str = "pbft";
+    const SYMMETRIC: bool = false;
+    const BYZANTINE: bool = true;
+    /// View 0's primary leads from the start.
+    const FIRST_LEADER_TERM: u64 = 0;
+
+    fn mutant_by_name(name: &str) -> Result<PbftMutant, String> {
+        PbftMutant::ALL
+            .into_iter()
+            .find(|m| m.name() == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = PbftMutant::ALL.into_iter().map(PbftMutant::name).collect();
+                format!("unknown mutant {name:?} (one of {})", names.join(", "))
+            })
+    }
+    fn mutant_name(mutant: PbftMutant) -> &'static str {
+        mutant.name()
+    }
+    fn validate(bounds: &Bounds) -> Result<(), String> {
+        if bounds.pre_vote {
+            return Err("--pre-vote is a Raft option".into());
+        }
+        if bounds.nodes < 4 {
+            return Err(format!(
+                "--nodes: PBFT needs at least 4 replicas (3f+1), got {}",
+                bounds.nodes
+            ));
+        }
+        Ok(())
+    }
+    fn corrupt(
+        bounds: &Bounds,
+        from: NodeId,
+        messages: Vec<(NodeId, Envelope)>,
+    ) -> Vec<(NodeId, Envelope)> {
+        let behaviours: BTreeMap<NodeId, BTreeSet<Behaviour>> = (1..=bounds.byzantine as NodeId)
+            .map(|id| (id, BTreeSet::from([Behaviour::Equivocate])))
+            .collect();
+        let mut adversary = Adversary::new(&SECRET, &nodes(bounds), behaviours);
+        // Equivocation draws nothing; the RNG is only the interface's.
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        messages
+            .into_iter()
+            .flat_map(|(_, envelope)| {
+                debug_assert_eq!(envelope.from, from);
+                adversary.outgoing(&mut rng, envelope)
+            })
+            .map(|(envelope, _delay)| (envelope.to, envelope))
+            .collect()
+    }
+    fn build(
+        bounds: &Bounds,
+        mutant: Option<PbftMutant>,
+        id: NodeId,
+        disk: &PbftPersisted,
+        _seed: u64,
+    ) -> Pbft {
+        let nodes = nodes(bounds);
+        let keys = Keys::derive(&SECRET, id, &nodes);
+        let mut config = PbftConfig::new(id, nodes, keys);
+        config.mutant = mutant;
+        // No retransmissions: a timer is a view-change (or request) timeout alone. A resent
+        // message is what the model's duplicate action makes, or, for a lost one, what the
+        // view change recovers.
+        config.retransmit_us = TimeUs::MAX / 4;
+        Pbft::new(config, disk, 0)
+    }
+    fn next_timer_us(core: &Pbft) -> TimeUs {
+        core.timer_leap_us()
+    }
+    /// The view it asks for while changing views, else its view.
+    fn term(core: &Pbft) -> u64 {
+        core.target_view().unwrap_or(core.view())
+    }
+    fn log_len(core: &Pbft) -> u64 {
+        core.last_seq()
+    }
+    fn fingerprint_core(core: &Pbft, _relabel: Relabel<'_>, h: &mut Fp) {
+        core.fingerprint(h);
+    }
+    fn fingerprint_disk(disk: &PbftPersisted, _relabel: Relabel<'_>, h: &mut Fp) {
+        disk.hash(h);
+    }
+    /// The envelope whole but its MAC (a function of the rest and the keys).
+    fn fingerprint_message(message: &Envelope, _relabel: Relabel<'_>, h: &mut Fp) {
+        (message.from, message.to, message.epoch, message.counter).hash(h);
+        message.body.hash(h);
+    }
+    /// A replica in a view above 0 that is not changing views: a view change completed.
+    fn leader_change(live: &[&Pbft], _disks: &[&PbftPersisted]) -> bool {
+        live.iter().any(|p| p.view() > 0 && !p.changing_view())
+    }
+    fn describe_message(message: &Envelope) -> String {
+        let what = match &message.body {
+            Body::Request { data } => format!("Request({})", String::from_utf8_lossy(data)),
+            Body::PrePrepare {
+                view, seq, digest, ..
+            } => format!("PrePrepare(v{view}, #{seq}, {})", short(digest)),
+            Body::Prepare { view, seq, digest } => {
+                format!("Prepare(v{view}, #{seq}, {})", short(digest))
+            }
+            Body::Commit { view, seq, digest } => {
+                format!("Commit(v{view}, #{seq}, {})", short(digest))
+            }
+            Body::Checkpoint { seq, digest } => format!("Checkpoint(#{seq}, {})", short(digest)),
+            Body::ViewChange(vc) => format!(
+                "ViewChange(v{}, stable #{}, {} prepared)",
+                vc.view,
+                vc.stable,
+                vc.prepared.len()
+            ),
+            Body::ViewChangeAck { view, sender, .. } => {
+                format!("ViewChangeAck(v{view}, of node {sender})")
+            }
+            Body::NewView(nv) => format!(
+                "NewView(v{}, {} proofs, {} requests)",
+                nv.view,
+                nv.proofs.len(),
+                nv.requests.len()
+            ),
+            Body::FetchState { seq } => format!("FetchState(#{seq})"),
+            Body::State { seq, .. } => format!("State(#{seq})"),
+        };
+        format!("{what} nonce {}.{}", message.epoch, message.counter)
+    }
+    fn describe_core(p: &Pbft) -> String {
+        format!(
+            "{} v{} executed #{}",
+            role_letter(distsys_consensus::Core::role(p)),
+            p.view(),
+            p.executed()
+        )
+    }
+    fn describe_disk(disk: &PbftPersisted) -> String {
+        format!("v{} {} slot(s)", disk.view, disk.slots.len())
+    }
+    fn approx_bytes(p: &Pbft) -> usize {
+        std::mem::size_of::<Pbft>() + 256 + 512 * p.last_seq() as usize
+    }
+}

@@ -1,0 +1,148 @@
+//! The PBFT model on the real core: authenticated messages, byzantine replicas through the
+//! simulator's adversary, state machine safety (agreement) over the honest replicas.
+//!
+//! What exhaustive search reaches for PBFT is small: its all-to-all phases make the
+//! interleavings of one request's 3(n-1) + (n-1)^2 + n(n-1) messages explode (4 nodes, one
+//! request: 58,664 states at 4 messages in flight, past 2.5 M at 5, where a commit first needs
+//! about 7). So these tests check the correct core exhaustively at small bounds, and show on a
+//! directed path (every message delivered in the order sent) that the model's own transitions
+//! expose the `fixed-quorum` bug at 5 replicas with an equivocating primary, where breadth-first
+//! search does not get that deep. The path is kept as a replay file in testdata/model-check/.
+
+mod common;
+
+use common::check::{bounds, search};
+use distsys_consensus::pbft::PbftMutant;
+use distsys_model::cluster::{Action, Bounds, ClusterModel, Symmetry};
+use distsys_model::explore::{Model, Next, Verdict};
+use distsys_model::pbft::{PbftModel, PbftProtocol};
+use distsys_model::replay::{replay_file, Core, ReplayFile, ReplayOutcome};
+
+/// `nodes` replicas, views up to `max_view`, one request, `byzantine` byzantine replicas.
+fn pbft_bounds(nodes: usize, max_view: u64, in_flight: usize, byzantine: usize) -> Bounds {
+    let mut b = bounds(nodes, max_view, 1, in_flight);
+    b.max_proposals = 1;
+    b.byzantine = byzantine;
+    b
+}
+
+#[test]
+fn the_correct_core_breaks_nothing_at_small_bounds_with_or_without_an_equivocating_primary() {
+    for byzantine in [0, 1] {
+        let b = pbft_bounds(4, 0, 4, byzantine);
+        let outcome = search::<PbftProtocol>(&b, None, Symmetry::Off, 2, None);
+        assert!(
+            matches!(outcome.verdict, Verdict::Ok),
+            "byzantine {byzantine}: {:?}",
+            outcome.verdict
+        );
+        assert!(!outcome.depth_limited);
+        assert!(
+            outcome.distinct_states > 10_000,
+            "{}",
+            outcome.distinct_states
+        );
+    }
+}
+
+#[test]
+fn symmetry_is_refused_and_byzantine_replicas_are_pbft_only() {
+    let b = pbft_bounds(4, 0, 4, 0);
+    let err = ClusterModel::<PbftProtocol>::new(b.clone(), None, Symmetry::Sorted).unwrap_err();
+    assert!(err.contains("symmetry"), "{err}");
+    let mut raft = bounds(3, 1, 1, 2);
+    raft.byzantine = 1;
+    let err = ClusterModel::<distsys_model::raft::RaftProtocol>::new(raft, None, Symmetry::Off)
+        .unwrap_err();
+    assert!(err.contains("--byzantine"), "{err}");
+    let mut small = b;
+    small.nodes = 3;
+    let err = ClusterModel::<PbftProtocol>::new(small, None, Symmetry::Off).unwrap_err();
+    assert!(err.contains("at least 4"), "{err}");
+}
+
+/// The client proposal at node 1 (view 0's primary), then the first message in flight
+/// delivered, again and again, until the network is empty or a step breaks a property.
+/// Returns the path and the property broken, if any, and how many honest replicas executed.
+fn deliver_in_order(model: &PbftModel) -> (Vec<Action>, Option<String>, usize) {
+    let mut state = model.init();
+    let mut path = vec![Action::Propose { node: 1 }];
+    let Next::State(next, _) = model.next(&state, &path[0]) else {
+        panic!("node 1 leads view 0 and takes the proposal");
+    };
+    state = next;
+    while let Some((from, to, _)) = state.network.first().cloned() {
+        let action = Action::Deliver { index: 0, from, to };
+        let Next::State(next, broken) = model.next(&state, &action) else {
+            panic!("a delivery within bounds");
+        };
+        path.push(action);
+        state = next;
+        if broken.is_some() {
+            return (path, broken, 0);
+        }
+    }
+    let executed = state
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !model.bounds.is_byzantine(*i as u64 + 1))
+        .filter(|(_, c)| c.as_ref().is_some_and(|c| c.executed() == 1))
+        .count();
+    (path, None, executed)
+}
+
+#[test]
+fn every_honest_replica_executes_a_request_when_every_message_is_delivered() {
+    for (nodes, byzantine) in [(4, 0), (4, 1), (5, 0), (7, 2)] {
+        let model = PbftModel::new(pbft_bounds(nodes, 0, 1000, byzantine), None, Symmetry::Off)
+            .expect("model");
+        let (path, broken, executed) = deliver_in_order(&model);
+        assert_eq!(broken, None, "{nodes} nodes, {byzantine} byzantine");
+        if byzantine == 0 {
+            assert_eq!(executed, nodes, "{nodes} nodes: {} steps", path.len());
+        }
+    }
+}
+
+#[test]
+fn quorums_of_2f_plus_1_at_five_replicas_let_an_equivocating_primary_break_agreement() {
+    let b = pbft_bounds(5, 0, 1000, 1);
+    let buggy =
+        PbftModel::new(b.clone(), Some(PbftMutant::FixedQuorum), Symmetry::Off).expect("model");
+    let (path, broken, _) = deliver_in_order(&buggy);
+    let property = broken.expect("the equivocation commits two requests at sequence 1");
+    assert!(property.starts_with("state_machine_safety"), "{property}");
+    // The correct core on the same schedule: no quorum of 4 forms for either request.
+    let correct = PbftModel::new(b.clone(), None, Symmetry::Off).expect("model");
+    let (_, clean, _) = deliver_in_order(&correct);
+    assert_eq!(clean, None);
+    // At 4 replicas (3f+1) 2f+1 is the right quorum: the same schedule is clean with the bug.
+    let four = PbftModel::new(
+        pbft_bounds(4, 0, 1000, 1),
+        Some(PbftMutant::FixedQuorum),
+        Symmetry::Off,
+    )
+    .expect("model");
+    assert_eq!(deliver_in_order(&four).1, None);
+    // The stored counterexample is this path.
+    let stored_at = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../testdata/model-check/pbft-fixed-quorum-n5.json"
+    );
+    let json = ReplayFile::of(&buggy, &property, &path).to_json();
+    if std::env::var_os("DISTSYS_WRITE_PBFT_REPLAY").is_some() {
+        std::fs::write(stored_at, json.clone() + "\n").expect("testdata is writable");
+    }
+    let stored = std::fs::read_to_string(stored_at).expect("the replay file is in testdata");
+    let file = ReplayFile::parse(&stored).expect("parses");
+    let written = ReplayFile::parse(&json).expect("parses");
+    assert_eq!(
+        file, written,
+        "regenerate with: DISTSYS_WRITE_PBFT_REPLAY=1"
+    );
+    assert!(matches!(
+        replay_file(&file, Core::AsFound, &mut |_, _, _| {}),
+        Ok(ReplayOutcome::Violation { .. })
+    ));
+}
