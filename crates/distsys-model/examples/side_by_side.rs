@@ -6,7 +6,7 @@
 mod adapter;
 
 use distsys_model::cluster::{Bounds, Symmetry};
-use distsys_model::explore::{check, Limits};
+use distsys_model::explore::{check, Limits, Verdict};
 use distsys_model::raft::RaftModel;
 use stateright::{Checker, Model};
 use std::time::Instant;
@@ -41,10 +41,21 @@ fn main() {
         }
     };
     println!("{bounds:?}, symmetry {symmetry:?}");
-    let ours = check(&model, &Limits::default(), &mut |_| {});
+    // The machine's memory, not the command's 2 GiB default: a search cut by the budget would
+    // count fewer states than stateright's, which has none.
+    let limits = Limits {
+        memory_budget_bytes: 20 << 30,
+        ..Limits::default()
+    };
+    let ours = check(&model, &limits, &mut |_| {});
     let secs = ours.elapsed.as_secs_f64();
+    let verdict = match ours.verdict {
+        Verdict::Ok => "complete, 0 violations",
+        Verdict::Violation { .. } => "violation",
+        Verdict::BudgetExhausted => "INCOMPLETE: memory budget exhausted",
+    };
     println!(
-        "distsys-model: {} states, depth {}, {secs:.2} s, {:.0} states/s",
+        "distsys-model: {} states, depth {}, {secs:.2} s, {:.0} states/s ({verdict})",
         ours.distinct_states,
         ours.depth,
         ours.distinct_states as f64 / secs

@@ -599,11 +599,25 @@ impl<P: Protocol> Model for ClusterModel<P> {
             .unwrap_or(0)
     }
 
+    /// Cores, disks and messages are shared with the states around this one (copied on
+    /// write), so each is counted in the share of the states holding it when asked.
     fn approx_bytes(&self, state: &ClusterState<P>) -> usize {
+        let cores: usize = state
+            .nodes
+            .iter()
+            .flatten()
+            .map(|c| P::approx_bytes(c) / Arc::strong_count(c))
+            .sum();
+        let messages: usize = state
+            .network
+            .iter()
+            .map(|(_, _, m)| (std::mem::size_of::<P::Message>() + 32) / Arc::strong_count(m))
+            .sum();
         std::mem::size_of::<ClusterState<P>>()
-            + state.live().into_iter().map(P::approx_bytes).sum::<usize>()
-            + state.nodes.len() * std::mem::size_of::<Option<P::Core>>()
-            + state.network.len() * (std::mem::size_of::<P::Message>() + 32)
+            + cores
+            + messages
+            + state.nodes.len() * std::mem::size_of::<Option<Arc<P::Core>>>()
+            + state.network.len() * std::mem::size_of::<(NodeId, NodeId, Arc<P::Message>)>()
     }
 
     fn sometimes(&self, state: &ClusterState<P>) -> bool {
