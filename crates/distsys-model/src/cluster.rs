@@ -223,6 +223,9 @@ impl<P: Protocol> ClusterModel<P> {
                 P::NAME
             ));
         }
+        if bounds.pre_vote && !P::PRE_VOTE {
+            return Err("--pre-vote is a Raft option".into());
+        }
         if bounds.byzantine > 0 && !P::BYZANTINE {
             return Err(format!(
                 "--byzantine: {} tolerates crashes only (byzantine replicas are PBFT's)",

@@ -10,7 +10,7 @@
 //! of two same-round ballots wins; states that differ by a relabelling are not equivalent.
 
 use crate::cluster::{role_letter, Bounds, ClusterModel, ClusterState};
-use crate::protocol::{Fp, Protocol, Relabel};
+use crate::protocol::{find_mutant, Fp, Protocol, Relabel};
 use distsys_consensus::paxos::{
     fingerprint_paxos_message, fingerprint_paxos_persisted, Ballot, MultiPaxos, PaxosConfig,
     PaxosMessage, PaxosMutant, PaxosPersisted,
@@ -48,25 +48,10 @@ impl Protocol for PaxosProtocol {
     const SYMMETRIC: bool = false;
 
     fn mutant_by_name(name: &str) -> Result<PaxosMutant, String> {
-        PaxosMutant::ALL
-            .into_iter()
-            .find(|m| m.name() == name)
-            .ok_or_else(|| {
-                let names: Vec<&str> = PaxosMutant::ALL
-                    .into_iter()
-                    .map(PaxosMutant::name)
-                    .collect();
-                format!("unknown mutant {name:?} (one of {})", names.join(", "))
-            })
+        find_mutant(&PaxosMutant::ALL, PaxosMutant::name, name)
     }
     fn mutant_name(mutant: PaxosMutant) -> &'static str {
         mutant.name()
-    }
-    fn validate(bounds: &Bounds) -> Result<(), String> {
-        if bounds.pre_vote {
-            return Err("--pre-vote is a Raft option".into());
-        }
-        Ok(())
     }
     fn build(
         bounds: &Bounds,

@@ -24,7 +24,7 @@
 //! Checkpoints are not driven (the model's runs are far shorter than the 16-request interval).
 
 use crate::cluster::{role_letter, Bounds, ClusterModel, ClusterState};
-use crate::protocol::{Fp, Protocol, Relabel};
+use crate::protocol::{find_mutant, Fp, Protocol, Relabel};
 use distsys_consensus::pbft::byzantine::{Adversary, Behaviour};
 use distsys_consensus::pbft::{
     null_digest, Body, Envelope, Keys, Pbft, PbftConfig, PbftMutant, PbftPersisted,
@@ -72,21 +72,12 @@ impl Protocol for PbftProtocol {
     const FIRST_LEADER_TERM: u64 = 0;
 
     fn mutant_by_name(name: &str) -> Result<PbftMutant, String> {
-        PbftMutant::ALL
-            .into_iter()
-            .find(|m| m.name() == name)
-            .ok_or_else(|| {
-                let names: Vec<&str> = PbftMutant::ALL.into_iter().map(PbftMutant::name).collect();
-                format!("unknown mutant {name:?} (one of {})", names.join(", "))
-            })
+        find_mutant(&PbftMutant::ALL, PbftMutant::name, name)
     }
     fn mutant_name(mutant: PbftMutant) -> &'static str {
         mutant.name()
     }
     fn validate(bounds: &Bounds) -> Result<(), String> {
-        if bounds.pre_vote {
-            return Err("--pre-vote is a Raft option".into());
-        }
         if bounds.nodes < 4 {
             return Err(format!(
                 "--nodes: PBFT needs at least 4 replicas (3f+1), got {}",

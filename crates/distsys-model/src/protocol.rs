@@ -46,6 +46,21 @@ impl Hasher for Fp {
     }
 }
 
+/// The mutant of `all` named `name`; the error lists every name.
+pub fn find_mutant<M: Copy>(
+    all: &[M],
+    name_of: fn(M) -> &'static str,
+    name: &str,
+) -> Result<M, String> {
+    all.iter()
+        .copied()
+        .find(|m| name_of(*m) == name)
+        .ok_or_else(|| {
+            let names: Vec<&str> = all.iter().map(|m| name_of(*m)).collect();
+            format!("unknown mutant {name:?} (one of {})", names.join(", "))
+        })
+}
+
 /// A protocol the cluster model can check.
 pub trait Protocol: Sized + Send + Sync + 'static {
     /// The shipped core.
@@ -63,6 +78,8 @@ pub trait Protocol: Sized + Send + Sync + 'static {
     const SYMMETRIC: bool;
     /// The first term (ballot round, view) that has a leader: the least useful `--max-term`.
     const FIRST_LEADER_TERM: u64 = 1;
+    /// Whether the protocol has a pre-vote phase (`--pre-vote` applies).
+    const PRE_VOTE: bool = false;
     /// Whether the protocol tolerates byzantine replicas (`--byzantine` applies).
     const BYZANTINE: bool = false;
 

@@ -8,7 +8,7 @@
 //! state machine safety, with the simulator's own [`SafetyMonitor`] predicates.
 
 use crate::cluster::{role_letter, Bounds, ClusterModel, ClusterState};
-use crate::protocol::{Fp, Protocol, Relabel};
+use crate::protocol::{find_mutant, Fp, Protocol, Relabel};
 use distsys_consensus::raft::{fingerprint_message, fingerprint_persisted, Config, Raft};
 use distsys_consensus::safety::{SafetyMonitor, SafetyViolation};
 use distsys_consensus::{Entry, Message, Mutant, NodeId, Persisted, Role, TimeUs};
@@ -35,18 +35,11 @@ pub fn applicable(mutant: Mutant) -> Result<(), String> {
 /// The seeded bug named `name`: the campaign mutants (`Mutant::ALL`) and the scenario-only ones
 /// (`Mutant::SCENARIO_ONLY`), which an exhaustive search may reach where random campaigns do not.
 pub fn mutant_by_name(name: &str) -> Result<Mutant, String> {
-    Mutant::ALL
+    let all: Vec<Mutant> = Mutant::ALL
         .into_iter()
         .chain(Mutant::SCENARIO_ONLY)
-        .find(|m| m.name() == name)
-        .ok_or_else(|| {
-            let names: Vec<&str> = Mutant::ALL
-                .into_iter()
-                .chain(Mutant::SCENARIO_ONLY)
-                .map(Mutant::name)
-                .collect();
-            format!("unknown mutant {name:?} (one of {})", names.join(", "))
-        })
+        .collect();
+    find_mutant(&all, Mutant::name, name)
 }
 
 /// Raft as a [`Protocol`] of the cluster model.
@@ -61,6 +54,7 @@ impl Protocol for RaftProtocol {
 
     const NAME: &'static str = "raft";
     const SYMMETRIC: bool = true;
+    const PRE_VOTE: bool = true;
 
     fn mutant_by_name(name: &str) -> Result<Mutant, String> {
         mutant_by_name(name)

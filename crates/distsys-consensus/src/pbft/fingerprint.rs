@@ -71,6 +71,7 @@ impl Pbft {
             slot.pre_prepared.hash(state);
             slot.prepared.hash(state);
             slot.chain.hash(state);
+            slot.helped.len().hash(state);
             for (peer, at) in &slot.helped {
                 (peer, recent(*at)).hash(state);
             }
@@ -92,6 +93,7 @@ impl Pbft {
             .hash(state);
         self.view_changes.hash(state);
         self.acks.hash(state);
+        self.acked_at.len().hash(state);
         for (key, (digest, at)) in &self.acked_at {
             (key, digest, recent(*at)).hash(state);
         }
@@ -100,6 +102,7 @@ impl Pbft {
         self.sent_new_view.hash(state);
         self.pending_new_view.hash(state);
         self.windows.hash(state);
+        self.helped_at.len().hash(state);
         for (peer, at) in &self.helped_at {
             (peer, recent(*at)).hash(state);
         }
@@ -114,5 +117,52 @@ impl Pbft {
             self.ready.committed.len(),
         )
             .hash(state);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pbft::{Keys, PbftConfig, PbftPersisted};
+    use std::hash::DefaultHasher;
+
+    fn replica(now: TimeUs) -> Pbft {
+        let nodes = vec![1, 2, 3, 4];
+        let keys = Keys::derive(&[3; 32], 1, &nodes);
+        Pbft::new(
+            PbftConfig::new(1, nodes, keys),
+            &PbftPersisted::default(),
+            now,
+        )
+    }
+
+    fn fingerprint(p: &Pbft) -> u64 {
+        let mut h = DefaultHasher::new();
+        p.fingerprint(&mut h);
+        h.finish()
+    }
+
+    #[test]
+    fn the_same_history_at_another_clock_has_the_same_fingerprint_and_a_timer_changes_it() {
+        let (mut early, mut late) = (replica(0), replica(7_000_000));
+        for p in [&mut early, &mut late] {
+            let _ = p.ready();
+            p.propose(b"x".to_vec())
+                .expect("the primary takes requests");
+            let _ = p.ready();
+        }
+        assert_eq!(fingerprint(&early), fingerprint(&late));
+        // The request timer expires at the leap: the primary asks for the next view.
+        let before = fingerprint(&early);
+        let leap = early.timer_leap_us();
+        early.tick(leap);
+        assert!(early.changing_view());
+        let _ = early.ready();
+        assert_ne!(fingerprint(&early), before);
+        // And the same leap on the other clock gives the same state again.
+        let leap = late.timer_leap_us();
+        late.tick(leap);
+        let _ = late.ready();
+        assert_eq!(fingerprint(&early), fingerprint(&late));
     }
 }
