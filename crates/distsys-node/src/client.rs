@@ -844,9 +844,16 @@ mod tests {
             run(&shared, &mut session, &["PING"]),
             Reply::Simple("PONG".into())
         );
+        let syntax = "ERR syntax error (SET key value [NX]; other options are not supported)";
+        for wrong in [&["SET", "k"][..], &["SET", "k", "v", "XX"]] {
+            assert_eq!(
+                run(&shared, &mut session, wrong),
+                Reply::Error(syntax.into())
+            );
+        }
         assert_eq!(
-            run(&shared, &mut session, &["SET", "k"]),
-            Reply::Error("ERR syntax error (SET key value; options are not supported)".into())
+            run(&shared, &mut session, &["APPEND", "k"]),
+            Reply::Error("ERR wrong number of arguments for 'append' command".into())
         );
         assert_eq!(
             run(&shared, &mut session, &["FLUSHALL"]),
