@@ -239,3 +239,70 @@ impl Workers {
         total
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    /// One operation of each kind the workload draws (a cas expecting a value, one expecting
+    /// absence), found by drawing until each has come.
+    fn one_of_each() -> Vec<Operation> {
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let mut found: Vec<Operation> = Vec::new();
+        for fresh in 1..10_000 {
+            let o = next_operation(&mut rng, fresh);
+            let absent = matches!(o.op, ClientOp::Write(Op::Cas { expected: None, .. }));
+            if !found.iter().any(|f| {
+                f.kind == o.kind
+                    && matches!(f.op, ClientOp::Write(Op::Cas { expected: None, .. })) == absent
+            }) {
+                found.push(o);
+            }
+        }
+        assert_eq!(found.len(), 5, "read, write, append, cas, cas-if-absent");
+        found
+    }
+
+    #[test]
+    fn each_reply_means_what_the_command_answers() {
+        for o in one_of_each() {
+            let absent = matches!(o.op, ClientOp::Write(Op::Cas { expected: None, .. }));
+            let ok = |r: Reply| matches!(outcome_of(&o, r), Outcome::Ok(_));
+            let failed = |r: Reply| matches!(outcome_of(&o, r), Outcome::Fail);
+            let unknown = |r: Reply| matches!(outcome_of(&o, r), Outcome::Unknown);
+            match o.kind {
+                OpKind::Read => {
+                    let read = outcome_of(&o, Reply::Bulk(Some(b"v1 v2".to_vec())));
+                    assert!(matches!(read, Outcome::Ok(v) if v == json!("v1 v2")));
+                    let missing = outcome_of(&o, Reply::Bulk(None));
+                    assert!(matches!(missing, Outcome::Ok(Value::Null)));
+                    // A read answered with anything else took no effect either way.
+                    assert!(failed(Reply::Integer(1)));
+                }
+                OpKind::Write => {
+                    assert!(ok(Reply::Simple("OK".into())));
+                    assert!(unknown(Reply::Integer(0)));
+                }
+                OpKind::Append => {
+                    assert!(ok(Reply::Integer(17)));
+                    assert!(unknown(Reply::Simple("OK".into())));
+                }
+                OpKind::Cas if absent => {
+                    // SET key value NX: +OK when set, nil when the key exists.
+                    assert!(ok(Reply::Simple("OK".into())));
+                    assert!(failed(Reply::Bulk(None)));
+                    assert!(unknown(Reply::Integer(2)));
+                }
+                OpKind::Cas => {
+                    assert!(ok(Reply::Integer(1)));
+                    assert!(failed(Reply::Integer(0)));
+                    // Not SET NX: a nil or OK is no answer a CAS gives.
+                    assert!(unknown(Reply::Bulk(None)));
+                    assert!(unknown(Reply::Simple("OK".into())));
+                }
+                other => panic!("the workload draws no {other:?}"),
+            }
+        }
+    }
+}
