@@ -157,6 +157,14 @@ impl Partition {
         self.blocked.clear();
     }
 
+    /// Cuts every link between `victim` and the other nodes of `ids`, both ways; returns the
+    /// description ("isolate 2").
+    pub fn isolate(&mut self, victim: u64, ids: &[u64]) -> String {
+        let rest: Vec<u64> = ids.iter().copied().filter(|i| *i != victim).collect();
+        self.split(&[victim], &rest);
+        format!("isolate {victim}")
+    }
+
     /// The cut links, as (from, to).
     pub fn blocked(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
         self.blocked.iter().copied()
@@ -184,9 +192,7 @@ impl Partition {
             }
             1 => {
                 let victim = target(rng, &ids, leader);
-                let rest: Vec<u64> = ids.iter().copied().filter(|i| *i != victim).collect();
-                self.split(&[victim], &rest);
-                format!("isolate {victim}")
+                self.isolate(victim, &ids)
             }
             2 => {
                 let victim = target(rng, &ids, leader);

@@ -123,11 +123,11 @@ impl PbftConfig {
 /// The most times a view-change timeout doubles (see [`PbftConfig::view_change_timeout_us`]).
 pub const MAX_VIEW_CHANGE_DOUBLINGS: u32 = 2;
 
-/// Deliberately broken PBFT variants; the byzantine campaigns must catch every one.
 /// How many executed requests a replica remembers by digest (32 bytes each): far more than a
 /// lagging replica holds pending, so a request it relays late is recognised as done.
 pub const EXECUTED_MEMORY: usize = 16_384;
 
+/// Deliberately broken PBFT variants; the byzantine campaigns must catch every one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PbftMutant {
     /// A backup accepts a pre-prepare without checking that the request matches its digest.

@@ -14,7 +14,6 @@ use distsys_sim::faults::{Fault, Partition};
 use nix::sys::signal::Signal;
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
-use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 /// Injects faults until `seconds` have passed; returns how long each failover after a kill
@@ -92,27 +91,27 @@ enum Episode {
 /// isolated node, one node's outgoing links, or a bridge node between two halves; aimed at the
 /// leader half the time) for `lasting`, then heals it.
 fn partition(campaign: &mut Campaign<'_>, rng: &mut ChaCha8Rng, lasting: Duration) {
-    let ids: Vec<u64> = (1..=campaign.nodes.len() as u64).collect();
     let leader = leader(&campaign.admins).map(|(i, _)| i as u64 + 1);
     let mut drawn = Partition::default();
-    let shape = drawn.cut_random(rng, &ids, leader);
-    campaign.say(Step::Partition { shape, lasting });
-    let links = drawn
-        .blocked()
-        .map(|(a, b)| (a as usize - 1, b as usize - 1));
-    campaign.links.cut_links(links);
+    let shape = drawn.cut_random(rng, &node_ids(campaign), leader);
+    cut(campaign, &drawn, shape, lasting);
     std::thread::sleep(lasting);
     heal(campaign);
 }
 
-/// Cuts every link between `side` and the rest (announced as lasting `lasting`).
-fn cut(campaign: &mut Campaign<'_>, side: &BTreeSet<usize>, lasting: Duration) {
-    let ids: Vec<usize> = side.iter().map(|i| i + 1).collect();
-    campaign.say(Step::Partition {
-        shape: format!("isolate {ids:?}"),
-        lasting,
-    });
-    campaign.links.cut(side, campaign.nodes.len());
+/// The nodes' ids as the simulator numbers them (index + 1).
+fn node_ids(campaign: &Campaign<'_>) -> Vec<u64> {
+    (1..=campaign.nodes.len() as u64).collect()
+}
+
+/// Cuts the links `partition` blocks (ids are node index + 1), announced as `shape` lasting
+/// `lasting`.
+fn cut(campaign: &mut Campaign<'_>, partition: &Partition, shape: String, lasting: Duration) {
+    campaign.say(Step::Partition { shape, lasting });
+    let links = partition
+        .blocked()
+        .map(|(a, b)| (a as usize - 1, b as usize - 1));
+    campaign.links.cut_links(links);
 }
 
 /// Restores every cut link.
@@ -133,7 +132,9 @@ fn lagging_failover(
 ) {
     let n = campaign.nodes.len();
     let follower = (leader + rng.random_range(1..n)) % n;
-    cut(campaign, &BTreeSet::from([follower]), lasting);
+    let mut cut_off = Partition::default();
+    let shape = cut_off.isolate(follower as u64 + 1, &node_ids(campaign));
+    cut(campaign, &cut_off, shape, lasting);
     std::thread::sleep(lasting / 2);
     campaign.say(Step::Kill {
         node: leader + 1,

@@ -137,19 +137,6 @@ impl Links {
         })
     }
 
-    /// Cuts every link between `side` and the other nodes of `0..n`, both ways.
-    pub fn cut(&self, side: &BTreeSet<usize>, n: usize) {
-        if let Ok(mut cuts) = self.cuts.lock() {
-            for a in 0..n {
-                for b in 0..n {
-                    if side.contains(&a) != side.contains(&b) {
-                        cuts.insert((a, b));
-                    }
-                }
-            }
-        }
-    }
-
     /// Cuts the directed links `(from, to)` (node indices).
     pub fn cut_links(&self, links: impl IntoIterator<Item = (usize, usize)>) {
         if let Ok(mut cuts) = self.cuts.lock() {
@@ -464,7 +451,7 @@ mod tests {
         let to = TcpStream::connect(addr).expect("connect");
         let (mut far, _) = listener.accept().expect("accept");
         let links = Links::new(MessageFaults::default(), 1);
-        links.cut(&BTreeSet::from([0]), 2);
+        links.cut_links([(0, 1), (1, 0)]);
         let (sender, queued) = channel();
         queue(&sender, Instant::now(), b"never");
         deliver(queued, to, (0, 1), &links);

@@ -4,7 +4,7 @@
 
 use super::{EventKind, Sim, MS};
 use crate::protocol::Simulated;
-use crate::workload;
+use crate::workload::{self, Operation};
 use distsys_check::history::{Completion, OpKind};
 use distsys_consensus::replica::{ClientOp, ClientReply, ClientRequest};
 use distsys_consensus::NodeId;
@@ -43,7 +43,13 @@ impl<C: Simulated> Sim<C> {
         if self.now >= self.clients_end_us {
             return;
         }
-        let (key, kind, input, op) = self.next_operation();
+        self.value_counter += 1;
+        let Operation {
+            key,
+            kind,
+            input,
+            op,
+        } = workload::next_operation(&mut self.rng, self.value_counter);
         let c = &mut self.clients[client];
         let seq = c.next_seq;
         c.next_seq += 1;
@@ -60,14 +66,6 @@ impl<C: Simulated> Sim<C> {
         self.report.ops_total += 1;
         self.record(client, None, kind, &key, input);
         self.client_send(client);
-    }
-
-    /// The next operation of the shared workload ([`crate::workload::next_operation`]), with
-    /// the next fresh value. Returns the key, the kind, the history input and the request.
-    fn next_operation(&mut self) -> (String, OpKind, Value, ClientOp) {
-        self.value_counter += 1;
-        let o = workload::next_operation(&mut self.rng, self.value_counter);
-        (o.key, o.kind, o.input, o.op)
     }
 
     pub(super) fn client_send(&mut self, client: usize) {
