@@ -94,55 +94,22 @@ const ATTEMPTS_PER_BUG: u64 = 3;
 
 #[test]
 fn the_seeded_bugs_of_multipaxos_and_pbft_are_caught_on_real_processes() {
-    // (protocol, mutant, nodes, byzantine behaviour of node 1 if any, faults, first port)
-    let episodes = "partition,crash,pause";
-    for (protocol, mutant, nodes, byzantine, faults, port) in [
-        (
-            "multipaxos",
-            "ignore-found-values",
-            "5",
-            None,
-            episodes,
-            28000,
-        ),
-        // A follower on the minority side of a split applies what it accepted while the
-        // majority chooses another value for that slot: the nodes' logs diverge.
-        ("multipaxos", "learn-any-ballot", "5", None, "all", 24400),
-        (
-            "pbft",
-            "view-change-without-prepared",
-            "5",
-            None,
-            episodes,
-            29000,
-        ),
+    // (protocol, mutant, nodes, byzantine behaviour of node 1 if any, first port)
+    for (protocol, mutant, nodes, byzantine, port) in [
+        ("multipaxos", "ignore-found-values", "5", None, 28000),
+        ("pbft", "view-change-without-prepared", "5", None, 29000),
         // The bugs only a byzantine peer shows: a byzantine replica process (node 1).
         (
             "pbft",
             "skip-digest-check",
             "4",
             Some("wrong-digest"),
-            episodes,
             30000,
         ),
-        (
-            "pbft",
-            "accept-unauthenticated",
-            "4",
-            Some("forge"),
-            episodes,
-            31000,
-        ),
+        ("pbft", "accept-unauthenticated", "4", Some("forge"), 31000),
         // The quorum bug a past version shipped: at 5 replicas an equivocating primary gets
         // two digests committed at one sequence number with quorums of 3.
-        (
-            "pbft",
-            "fixed-quorum",
-            "5",
-            Some("equivocate"),
-            episodes,
-            20000,
-        ),
+        ("pbft", "fixed-quorum", "5", Some("equivocate"), 20000),
     ] {
         let mut runs = Vec::new();
         let caught = (0..ATTEMPTS_PER_BUG).any(|attempt| {
@@ -163,8 +130,6 @@ fn the_seeded_bugs_of_multipaxos_and_pbft_are_caught_on_real_processes() {
                 &seed,
                 "--base-port",
                 &base_port,
-                "--faults",
-                faults,
             ];
             if let Some(behaviour) = byzantine {
                 args.extend(["--byzantine", "1", "--byzantine-behaviour", behaviour]);
