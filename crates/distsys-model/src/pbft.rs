@@ -178,6 +178,7 @@ impl Protocol for PbftProtocol {
             ),
             Body::FetchState { seq } => format!("FetchState(#{seq})"),
             Body::State { seq, .. } => format!("State(#{seq})"),
+            Body::Status { view, executed } => format!("Status(v{view}, executed #{executed})"),
         };
         format!("{what} nonce {}.{}", message.epoch, message.counter)
     }

@@ -121,6 +121,10 @@ pub enum Body {
     FetchState { seq: Index },
     /// The checkpointed state at `seq` (checked against its digest by the receiver).
     State { seq: Index, chain: u64, data: Bytes },
+    /// The sender's view and last executed sequence number, sent while a client request waits
+    /// there (Castro and Liskov's status message): a peer in a later view resends what moved
+    /// it there, a peer that executed more resends its votes for the numbers the sender lacks.
+    Status { view: View, executed: Index },
 }
 
 impl Body {
@@ -137,6 +141,7 @@ impl Body {
             Body::NewView(_) => "NewView",
             Body::FetchState { .. } => "FetchState",
             Body::State { .. } => "State",
+            Body::Status { .. } => "Status",
         }
     }
 }

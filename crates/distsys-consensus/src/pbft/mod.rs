@@ -671,6 +671,7 @@ impl Pbft {
             Body::NewView(nv) => self.on_new_view(from, nv),
             Body::FetchState { seq } => self.on_fetch_state(from, seq),
             Body::State { seq, chain, data } => self.on_state(seq, chain, data),
+            Body::Status { view, executed } => self.on_status(from, view, executed),
         }
     }
 
@@ -761,7 +762,7 @@ impl Pbft {
                     return;
                 }
                 // A retransmission: the primary lacks this replica's votes for this number.
-                self.help(from, seq);
+                self.help(from, seq, false);
                 return;
             }
         }
@@ -779,16 +780,17 @@ impl Pbft {
         slot.prepares.entry((view, d)).or_default().insert(from);
         if slot.committed.is_some() {
             // The sender is still working on a number this replica already committed.
-            self.help(from, seq);
+            self.help(from, seq, false);
         }
         self.check_prepared(seq);
     }
 
     /// Resends this replica's own votes for `seq` (its prepare as a backup, its commit once
-    /// prepared) to a peer whose retransmission shows it still works on that number; at most
-    /// once per retransmission interval per peer, so two replicas never answer each other's
-    /// answers without end.
-    fn help(&mut self, to: NodeId, seq: Index) {
+    /// prepared; with `pre_prepare`, the primary's pre-prepare too, for a peer that may never
+    /// have seen it) to a peer whose retransmission or status shows it still works on that
+    /// number; at most once per retransmission interval per peer, so two replicas never answer
+    /// each other's answers without end.
+    fn help(&mut self, to: NodeId, seq: Index, pre_prepare: bool) {
         let (view, now) = (self.view, self.now);
         let interval = self.config.retransmit_us;
         let backup = !self.is_primary();
@@ -803,6 +805,19 @@ impl Pbft {
         }
         slot.helped.insert(to, now);
         let committing = slot.commit_sent_in == Some(view);
+        if pre_prepare && !backup {
+            if let Some(request) = slot.request.clone() {
+                self.send(
+                    to,
+                    Body::PrePrepare {
+                        view,
+                        seq,
+                        digest: d,
+                        request,
+                    },
+                );
+            }
+        }
         if backup {
             self.send(
                 to,
@@ -868,7 +883,7 @@ impl Pbft {
         let first = slot.commits.entry((view, d)).or_default().insert(from);
         if !first && slot.committed == Some(d) {
             // A retransmission: the sender lacks commits for a number this replica committed.
-            self.help(from, seq);
+            self.help(from, seq, false);
         }
         self.check_committed(seq);
     }
@@ -952,6 +967,14 @@ impl Pbft {
             return;
         }
         let view = self.view;
+        let waiting = self.pending_since(now.saturating_sub(self.config.retransmit_us));
+        if !waiting.is_empty() {
+            // A request waits here: peers that moved on (a later view, more executed) say how.
+            self.multicast(Body::Status {
+                view,
+                executed: self.executed,
+            });
+        }
         let primary = self.is_primary();
         let first = self.executed + 1;
         let stalled: Vec<(Index, Digest, Bytes, bool)> = self
@@ -1286,28 +1309,7 @@ impl Pbft {
             .get(&from)
             .is_some_and(|t| self.now < t + self.config.retransmit_us);
         if lagging && !helped_recently {
-            self.helped_at.insert(from, self.now);
-            // The sender lags behind: resend what moved this replica on (its view-change
-            // messages for the sender's view and for this replica's view, and the new-view it
-            // sent), so the sender can follow.
-            let mut views = vec![vc.view, self.view];
-            views.dedup();
-            for v in views {
-                if v > self.view && !self.sent_view_changes.contains_key(&v) {
-                    // Not sent (or forgotten in a restart) for a view this replica never
-                    // entered: its log has not changed since it left its view, so the message
-                    // it builds now says what it would have said then.
-                    let mine = self.build_view_change(v);
-                    self.sent_view_changes.insert(v, mine.clone());
-                    self.ready.persist.push(PbftPersistOp::SentViewChange(mine));
-                }
-                if let Some(mine) = self.sent_view_changes.get(&v).cloned() {
-                    self.send(from, Body::ViewChange(mine));
-                }
-            }
-            if let Some(nv) = self.sent_new_view.clone().filter(|n| n.view >= vc.view) {
-                self.send(from, Body::NewView(nv));
-            }
+            self.lead_on(from, vc.view);
         }
         if vc.view <= self.view {
             return;
@@ -1340,6 +1342,65 @@ impl Pbft {
         }
         self.try_new_view(target);
         self.try_pending_new_view();
+    }
+
+    /// Resends to `to`, a peer that lags behind (it asks for view `asked`, or is in it, with
+    /// `asked` at most this replica's view or target), what moved this replica on: its
+    /// view-change messages for `asked` and for its own view, and the new-view it sent, so the
+    /// peer can follow. At most once per retransmission interval per peer.
+    fn lead_on(&mut self, to: NodeId, asked: View) {
+        self.helped_at.insert(to, self.now);
+        let mut views = vec![asked, self.view];
+        views.dedup();
+        for v in views {
+            if v > self.view && !self.sent_view_changes.contains_key(&v) {
+                // Not sent (or forgotten in a restart) for a view this replica never
+                // entered: its log has not changed since it left its view, so the message
+                // it builds now says what it would have said then.
+                let mine = self.build_view_change(v);
+                self.sent_view_changes.insert(v, mine.clone());
+                self.ready.persist.push(PbftPersistOp::SentViewChange(mine));
+            }
+            if let Some(mine) = self.sent_view_changes.get(&v).cloned() {
+                self.send(to, Body::ViewChange(mine));
+            }
+        }
+        if let Some(nv) = self.sent_new_view.clone().filter(|n| n.view >= asked) {
+            self.send(to, Body::NewView(nv));
+        }
+    }
+
+    /// A peer's status (a client request waits there). In an earlier view: it is led on to
+    /// this one ([`Pbft::lead_on`]). In this view with fewer requests executed: it gets this
+    /// replica's stable checkpoint if it is below it (so it can fetch the state), and for each
+    /// number it lacks up to what executed here, the pre-prepare (from the primary) and this
+    /// replica's prepare and commit, as a retransmission would carry them. Nothing changes
+    /// here: only messages already sent are sent again, so a byzantine status costs bandwidth
+    /// (bounded by the window and the retransmission interval), never safety.
+    fn on_status(&mut self, from: NodeId, view: View, executed: Index) {
+        if self.changing.is_some() || view > self.view {
+            return;
+        }
+        let helped_recently = self
+            .helped_at
+            .get(&from)
+            .is_some_and(|t| self.now < t + self.config.retransmit_us);
+        if view < self.view {
+            if !helped_recently {
+                self.lead_on(from, self.view);
+            }
+            return;
+        }
+        if executed >= self.executed {
+            return;
+        }
+        if executed < self.stable.seq {
+            let (seq, digest) = (self.stable.seq, self.stable.digest);
+            self.send(from, Body::Checkpoint { seq, digest });
+        }
+        for seq in executed.max(self.stable.seq) + 1..=self.executed {
+            self.help(from, seq, true);
+        }
     }
 
     /// Tells every replica this one received `sender`'s view-change message with digest `d`
@@ -1757,6 +1818,87 @@ mod forwarding_tests {
         for id in [2, 4] {
             assert_eq!(net.replicas[&id].executed(), 1, "replica {id}");
         }
+    }
+
+    /// Gives node `at` request number `n` (distinct requests, distinct digests).
+    fn give(net: &mut Net, at: NodeId, n: u64) {
+        let request = format!("{{\"client\":7,\"seq\":{n},\"op\":{{\"Get\":{{\"key\":\"k\"}}}}}}");
+        if let Some(r) = net.replicas.get_mut(&at) {
+            let _ = r.propose(request.into_bytes());
+        }
+        net.settle();
+    }
+
+    /// Runs until node `watch` executed `count` requests (at most `steps` of 5 ms).
+    fn executes(net: &mut Net, watch: NodeId, count: Index, steps: usize) -> bool {
+        for _ in 0..steps {
+            if net.replicas[&watch].executed() >= count {
+                return true;
+            }
+            net.advance(5_000);
+        }
+        net.replicas[&watch].executed() >= count
+    }
+
+    /// A replica that missed every message of two requests (cut off while they executed) and
+    /// then gets a client request of its own executes all three with no other traffic: its
+    /// status, sent while its request waits, makes its peers resend the numbers it lacks.
+    /// Without that it would wait for the next checkpoint (which a quiet cluster never reaches)
+    /// and time its request out into view changes nobody joins.
+    #[test]
+    fn a_replica_that_missed_requests_catches_up_without_a_checkpoint() {
+        let mut net = Net::new(4);
+        give(&mut net, 1, 1);
+        give(&mut net, 1, 2);
+        assert!(
+            executes(&mut net, 2, 2, 10),
+            "the three others execute them"
+        );
+        assert_eq!(net.replicas[&4].executed(), 0);
+        net.silent = 0;
+        give(&mut net, 4, 3);
+        let states: Vec<(View, bool, Index)> = net
+            .replicas
+            .values()
+            .map(|r| (r.view(), r.changing_view(), r.executed()))
+            .collect();
+        assert!(executes(&mut net, 4, 3, 200), "{states:?}");
+        assert_eq!(net.replicas[&4].view(), 0, "no view change was needed");
+    }
+
+    /// A primary cut off while the others moved to the next view and executed requests there
+    /// (what a primary restarted from its disk is: it still believes in its view), given a
+    /// request, learns the view from its peers' answers to its status and executes it.
+    #[test]
+    fn a_primary_left_behind_in_an_old_view_joins_the_current_one_and_catches_up() {
+        let mut net = Net::new(1);
+        give(&mut net, 2, 1);
+        assert!(
+            executes(&mut net, 2, 1, 400),
+            "view 1 starts without node 1"
+        );
+        give(&mut net, 3, 2);
+        assert!(executes(&mut net, 3, 2, 100));
+        assert_eq!(net.replicas[&1].view(), 0);
+        assert_eq!(
+            net.replicas[&1].role(),
+            Role::Leader,
+            "it still leads view 0"
+        );
+        net.silent = 0;
+        give(&mut net, 1, 3);
+        let ok = executes(&mut net, 1, 3, 400);
+        let states: Vec<(View, bool, Index)> = net
+            .replicas
+            .values()
+            .map(|r| (r.view(), r.changing_view(), r.executed()))
+            .collect();
+        assert!(ok, "{states:?}");
+        assert_eq!(
+            net.replicas[&1].view(),
+            net.replicas[&2].view(),
+            "{states:?}"
+        );
     }
 
     /// A request that reached the backups but not the next primary (both copies relayed to it
