@@ -121,8 +121,8 @@ pub enum Body {
     FetchState { seq: Index },
     /// The checkpointed state at `seq` (checked against its digest by the receiver).
     State { seq: Index, chain: u64, data: Bytes },
-    /// The sender's view and last executed sequence number, sent while a client request waits
-    /// there (Castro and Liskov's status message): a peer in a later view resends what moved
+    /// The sender's view and last executed sequence number, sent while a client request has
+    /// waited there half its timeout (Castro and Liskov's status message): a peer in a later view resends what moved
     /// it there, a peer that executed more resends its votes for the numbers the sender lacks.
     Status { view: View, executed: Index },
 }

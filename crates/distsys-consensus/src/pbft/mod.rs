@@ -967,9 +967,11 @@ impl Pbft {
             return;
         }
         let view = self.view;
-        let waiting = self.pending_since(now.saturating_sub(self.config.retransmit_us));
-        if !waiting.is_empty() {
-            // A request waits here: peers that moved on (a later view, more executed) say how.
+        // A request has waited half its timeout here (longer than a normal commit takes, so a
+        // healthy cluster sends none): peers that moved on (a later view, more executed) say
+        // how, before the timer ends in a view change.
+        let overdue_at = now.saturating_sub(self.config.request_timeout_us / 2);
+        if !self.pending_since(overdue_at).is_empty() {
             self.multicast(Body::Status {
                 view,
                 executed: self.executed,
