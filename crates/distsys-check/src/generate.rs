@@ -239,14 +239,39 @@ pub fn small_kv_append_history(seed: u64, ops_max: usize) -> History {
     small_history_with(crate::ModelKind::Kv, seed, ops_max, true)
 }
 
+/// A tiny key-value history of gets, puts (`"[<i>]"`, now and then `"<j>!"`, which starts like
+/// an append's value, so a read's split is not unique) and appends (`"<i>"`), every written
+/// value unique; gets return what a sequential run returned or a random put value followed by
+/// random append values: the keys the put-and-append chain decision ([`crate::zones`] through
+/// the kv model) takes.
+pub fn small_kv_put_append_history(seed: u64, ops_max: usize) -> History {
+    small_history_drawn(crate::ModelKind::Kv, seed, ops_max, true, true)
+}
+
 /// [`small_unique_register_history`] with cas too (each cas sets a unique integer).
 pub fn small_unique_cas_register_history(seed: u64, ops_max: usize) -> History {
     small_history_with(crate::ModelKind::CasRegister, seed, ops_max, true)
 }
 
 fn small_history_with(model: crate::ModelKind, seed: u64, ops_max: usize, unique: bool) -> History {
+    small_history_drawn(model, seed, ops_max, unique, false)
+}
+
+/// A small history of `model`; `unique`: written values unique; `puts`: a unique kv key with
+/// puts of strings besides its appends.
+fn small_history_drawn(
+    model: crate::ModelKind,
+    seed: u64,
+    ops_max: usize,
+    unique: bool,
+    puts: bool,
+) -> History {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let kinds = small_kinds(model, unique);
+    let kinds: &[OpKind] = if puts {
+        &[OpKind::Read, OpKind::Write, OpKind::Append, OpKind::Append]
+    } else {
+        small_kinds(model, unique)
+    };
     let faithful = rng.random_bool(0.5);
     let keys = if rng.random_bool(0.2) { 2 } else { 1 };
     let n = rng.random_range(1..=ops_max.clamp(1, crate::oracle::ORACLE_OPS_MAX));
@@ -260,6 +285,7 @@ fn small_history_with(model: crate::ModelKind, seed: u64, ops_max: usize, unique
     let plan = SmallPlan {
         model,
         unique,
+        puts,
         keys,
         n,
         pool: &pool,
@@ -270,11 +296,49 @@ fn small_history_with(model: crate::ModelKind, seed: u64, ops_max: usize, unique
         .collect();
     if faithful {
         plan.replay_in_order(&mut planned, &mut rng);
+        if puts && rng.random_bool(0.5) {
+            perturb_one_read(&mut planned, &mut rng);
+        }
     }
     History {
         operations: planned.into_iter().map(|(op, _, _)| op).collect(),
         failed: 0,
     }
+}
+
+/// Drops one value from a read's result or swaps two neighbours (the values of a
+/// [`small_kv_put_append_history`] end with `>`, `]` or `!`): a read that is almost right,
+/// which a checker must judge by the whole history.
+fn perturb_one_read(planned: &mut [(crate::Operation, u64, bool)], rng: &mut ChaCha8Rng) {
+    let reads: Vec<usize> = (0..planned.len())
+        .filter(|&i| planned[i].0.kind == OpKind::Read)
+        .collect();
+    if reads.is_empty() {
+        return;
+    }
+    let op = &mut planned[reads[rng.random_range(0..reads.len())]].0;
+    let Some(text) = op
+        .output
+        .as_ref()
+        .and_then(|o| o.as_str())
+        .map(str::to_owned)
+    else {
+        return;
+    };
+    let mut values: Vec<&str> = text
+        .split_inclusive(['>', ']', '!'])
+        .filter(|v| !v.is_empty())
+        .collect();
+    if values.is_empty() {
+        return;
+    }
+    let at = rng.random_range(0..values.len());
+    if at + 1 < values.len() && rng.random_bool(0.5) {
+        values.swap(at, at + 1);
+    } else {
+        values.remove(at);
+    }
+    op.output = Some(json!(values.concat()).into());
 }
 
 /// The values a small history of `model` draws from: nulls, empty and look-alike values
@@ -331,6 +395,8 @@ fn small_kinds(model: crate::ModelKind, unique: bool) -> &'static [OpKind] {
 struct SmallPlan<'a> {
     model: crate::ModelKind,
     unique: bool,
+    /// Unique kv puts of strings (with the appends).
+    puts: bool,
     keys: usize,
     n: usize,
     pool: &'a [Value],
@@ -359,6 +425,10 @@ impl SmallPlan<'_> {
             OpKind::Cas if unique => json!([self.pick(rng), i + 1]),
             OpKind::Cas => json!([self.pick(rng), self.pick(rng)]),
             OpKind::Append if unique => json!(format!("<{}>", i + 1)),
+            OpKind::Write if self.puts && rng.random_bool(0.1) => {
+                json!(format!("<{}>!", rng.random_range(1..=n)))
+            }
+            OpKind::Write if self.puts => json!(format!("[{}]", i + 1)),
             _ if unique => json!(i + 1),
             _ => self.pick(rng),
         };
@@ -366,8 +436,13 @@ impl SmallPlan<'_> {
         let output = (kind == OpKind::Read).then(|| {
             if self.model == ModelKind::Kv && unique {
                 let parts = rng.random_range(0..4);
-                let text: String = (0..parts)
-                    .map(|_| format!("<{}>", rng.random_range(1..=n)))
+                let put = if self.puts && rng.random_bool(0.5) {
+                    format!("[{}]", rng.random_range(1..=n))
+                } else {
+                    String::new()
+                };
+                let text: String = std::iter::once(put)
+                    .chain((0..parts).map(|_| format!("<{}>", rng.random_range(1..=n))))
                     .collect();
                 json!(text)
             } else if self.model == ModelKind::Set {

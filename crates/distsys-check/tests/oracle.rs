@@ -6,8 +6,8 @@
 //! `DISTSYS_ORACLE_CASES=100000 cargo nextest run -p distsys-check --test oracle` runs more.
 
 use distsys_check::generate::{
-    small_history, small_kv_append_history, small_unique_cas_register_history,
-    small_unique_register_history,
+    small_history, small_kv_append_history, small_kv_put_append_history,
+    small_unique_cas_register_history, small_unique_register_history,
 };
 use distsys_check::oracle::linearizable;
 use distsys_check::{check, CheckOptions, History, ModelKind, OpKind, Operation, Verdict};
@@ -148,6 +148,11 @@ fn unique_value_cas_registers_agree_with_the_oracle_by_zones_and_by_search() {
 #[test]
 fn append_only_kv_keys_agree_with_the_oracle_by_zones_and_by_search() {
     unique_values(ModelKind::Kv, small_kv_append_history);
+}
+
+#[test]
+fn kv_keys_of_unique_puts_and_appends_agree_with_the_oracle_by_zones_and_by_search() {
+    unique_values(ModelKind::Kv, small_kv_put_append_history);
 }
 
 #[test]

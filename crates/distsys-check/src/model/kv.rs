@@ -207,12 +207,17 @@ impl Model for KvModel {
     /// A key with gets and appends only, whose longest get splits into the appends' values in
     /// exactly one way: its states are the prefixes of that get's value, so each append is a
     /// cas from one prefix to the next and [`crate::zones`] decides it (see [`append_chain`]).
+    /// With puts too, every value unique: one such chain per put (see [`put_append_chains`]).
     ///
     /// A key with no appends whose put and cas values are unique (and never absent) is a
     /// register with unique values, decided by [`crate::zones`] too.
     fn decide_fast(&self, ops: &[KvOp], intervals: &[Interval]) -> Option<(bool, &'static str)> {
         let decided = if ops.iter().any(|op| matches!(op, KvOp::Append(..))) {
-            append_chain(ops, intervals)
+            if ops.iter().any(|op| matches!(op, KvOp::Put(_))) {
+                put_append_chains(ops, intervals)
+            } else {
+                append_chain(ops, intervals)
+            }
         } else {
             use crate::zones::ZoneOp;
             let mut ids: rustc_hash::FxHashMap<KvValue, u32> = Default::default();
@@ -608,4 +613,224 @@ fn append_chain(ops: &[KvOp], intervals: &[Interval]) -> Option<bool> {
         }
     }
     crate::zones::decide(&zone_ops, &zone_intervals)
+}
+
+/// Most distinct value lengths [`put_append_chains`] splits reads by (each position of a read
+/// tries each length once); past it the search decides the key.
+const SPLIT_LENGTHS_MAX: usize = 32;
+
+/// The value at the start of `text` (at byte `at`) among `token_of`'s, if exactly one fits:
+/// `Ok(None)` if none does, `Err(())` if two do (the split is not unique). `appends_only`:
+/// only appends count (after the first value of a read, only appends can follow).
+fn token_at(
+    text: &str,
+    at: usize,
+    lengths: &[usize],
+    token_of: &rustc_hash::FxHashMap<&str, usize>,
+    ops: &[KvOp],
+    appends_only: bool,
+) -> Result<Option<usize>, ()> {
+    let mut found = None;
+    for &len in lengths {
+        let Some(&index) = text.get(at..at + len).and_then(|piece| token_of.get(piece)) else {
+            continue;
+        };
+        if appends_only && !matches!(ops[index], KvOp::Append(..)) {
+            continue;
+        }
+        if found.replace(index).is_some() {
+            return Err(());
+        }
+    }
+    Ok(found)
+}
+
+/// The zone decision for a key with puts, appends and gets whose put and append values are
+/// unique non-empty strings (Porcupine's kv family, Jepsen's register-with-appends).
+///
+/// Between two puts the value only grows by appends, so the linearization is a sequence of
+/// *epochs*: the initial empty value or a put, then appends. A get's value starts with the
+/// value of its epoch's put (or with an append, in the initial epoch) and continues with that
+/// epoch's appends in their order; when every read splits into the values in exactly one way,
+/// each get names its epoch, the reads of one epoch are prefixes of its longest read (anything
+/// else is a violation), and that read orders the epoch's observed appends, each of which was
+/// applied once, to that epoch (one seen in two epochs, or twice, is a violation). So each
+/// epoch is a chain for [`crate::zones`]: the put writes the epoch's first version, the `i`-th
+/// observed append is a cas from version `i - 1` to `i`, a get reads the version it returned.
+/// An append no get saw is a write of a fresh value nothing reads: from where it lands to the
+/// next put no get and no observed append of that epoch can come (each would show it), which
+/// is exactly what zones requires of a write nobody reads. An unknown put or append some get
+/// saw took effect before the first get of its epoch at or after its version returned, and
+/// gets that return; an unknown one nothing saw is dropped (it may never happen).
+/// `None` when the key does not qualify (a delete, a cas, an empty or non-string value, a value
+/// written twice, a split that is not unique): the search decides it.
+fn put_append_chains(ops: &[KvOp], intervals: &[Interval]) -> Option<bool> {
+    use crate::zones::ZoneOp;
+    use rustc_hash::FxHashMap;
+    let mut token_of: FxHashMap<&str, usize> = FxHashMap::default();
+    let mut lengths: Vec<usize> = Vec::new();
+    for (index, op) in ops.iter().enumerate() {
+        match op {
+            KvOp::Get(..) => {}
+            KvOp::Put(Some(v)) | KvOp::Append(Some(v), _, _) if v.is_string() => {
+                let t = text(v);
+                if token_of.insert(t, index).is_some() {
+                    return None;
+                }
+                if !lengths.contains(&t.len()) {
+                    lengths.push(t.len());
+                }
+            }
+            _ => return None,
+        }
+    }
+    if lengths.len() > SPLIT_LENGTHS_MAX {
+        return None;
+    }
+    // Each get's epoch (`None`: the initial one, else the put's index); per epoch its longest
+    // read.
+    let mut epoch_of_get: Vec<(usize, Option<usize>)> = Vec::new();
+    let mut longest: FxHashMap<Option<usize>, &SharedText> = FxHashMap::default();
+    for (index, op) in ops.iter().enumerate() {
+        let KvOp::Get(v, _) = op else {
+            continue;
+        };
+        let epoch = match v {
+            None => None,
+            // Every value written is a string: no get can return another JSON value.
+            Some(v) if !v.is_string() => return Some(false),
+            Some(v) => {
+                let first = match token_at(v.text.as_str(), 0, &lengths, &token_of, ops, false) {
+                    Ok(Some(first)) => first,
+                    Ok(None) => return Some(false),
+                    Err(()) => return None,
+                };
+                let epoch = matches!(ops[first], KvOp::Put(_)).then_some(first);
+                let held = longest.entry(epoch).or_insert(&v.text);
+                if v.text.len() > held.len() {
+                    *held = &v.text;
+                }
+                epoch
+            }
+        };
+        epoch_of_get.push((index, epoch));
+    }
+    // Split each epoch's longest read: its versions' ids and ends, its appends in order.
+    let mut version_ids: u32 = 0;
+    let mut fresh = || {
+        version_ids += 1;
+        version_ids
+    };
+    let mut epochs: FxHashMap<Option<usize>, Epoch> = FxHashMap::default();
+    let mut in_chain = vec![false; ops.len()];
+    let mut epoch_keys: Vec<Option<usize>> = longest.keys().copied().collect();
+    epoch_keys.sort_unstable();
+    for epoch in epoch_keys {
+        let read = longest[&epoch].as_str();
+        let mut at = epoch.map_or(0, |put| ops[put].written_len());
+        let mut versions = vec![(epoch.map_or(0, |_| fresh()), at)];
+        let mut chain = Vec::new();
+        while at < read.len() {
+            let index = match token_at(read, at, &lengths, &token_of, ops, true) {
+                Ok(Some(index)) => index,
+                Ok(None) => return Some(false),
+                Err(()) => return None,
+            };
+            if std::mem::replace(&mut in_chain[index], true) {
+                // Applied once, so seen in one epoch at one place.
+                return Some(false);
+            }
+            at += ops[index].written_len();
+            versions.push((fresh(), at));
+            chain.push(index);
+        }
+        epochs.insert(epoch, Epoch { versions, chain });
+    }
+    // The gets: each reads a version of its epoch (a prefix of its longest read ending at a
+    // value's end); the first return of a get of each version.
+    let mut zone_ops: Vec<ZoneOp> = Vec::with_capacity(ops.len());
+    let mut zone_intervals: Vec<Interval> = Vec::with_capacity(ops.len());
+    let mut first_get: FxHashMap<u32, u64> = FxHashMap::default();
+    for &(index, epoch) in &epoch_of_get {
+        let version = match (&ops[index], epoch) {
+            (KvOp::Get(None, _), _) => 0,
+            (KvOp::Get(Some(v), _), _) => {
+                let versions = &epochs[&epoch].versions;
+                if !v.text.is_prefix_of(longest[&epoch]) {
+                    return Some(false);
+                }
+                let len = v.text.len();
+                match versions.binary_search_by_key(&len, |&(_, end)| end) {
+                    Ok(at) => versions[at].0,
+                    Err(_) => return Some(false),
+                }
+            }
+            _ => continue,
+        };
+        let iv = intervals[index];
+        let ret = iv.ret?;
+        let first = first_get.entry(version).or_insert(ret);
+        *first = (*first).min(ret);
+        zone_ops.push(ZoneOp::Read(version));
+        zone_intervals.push(iv);
+    }
+    // The writers of each epoch's versions: an unknown one observed gets the first return of
+    // a get of its version or a later one of the epoch.
+    let mut epoch_keys: Vec<Option<usize>> = epochs.keys().copied().collect();
+    epoch_keys.sort_unstable();
+    for epoch in epoch_keys {
+        let Epoch { versions, chain } = &epochs[&epoch];
+        let mut observed_by = vec![u64::MAX; versions.len()];
+        for (at, (id, _)) in versions.iter().enumerate().rev() {
+            let later = observed_by.get(at + 1).copied().unwrap_or(u64::MAX);
+            observed_by[at] = first_get.get(id).copied().unwrap_or(u64::MAX).min(later);
+        }
+        let pinned = |index: usize, at: usize| {
+            let iv = intervals[index];
+            let ret = iv
+                .ret
+                .or((observed_by[at] != u64::MAX).then_some(observed_by[at]));
+            Interval { call: iv.call, ret }
+        };
+        if let Some(put) = epoch {
+            zone_ops.push(ZoneOp::Write(versions[0].0));
+            zone_intervals.push(pinned(put, 0));
+        }
+        for (i, &append) in chain.iter().enumerate() {
+            zone_ops.push(ZoneOp::Cas(versions[i].0, versions[i + 1].0));
+            zone_intervals.push(pinned(append, i + 1));
+        }
+    }
+    // Puts no get saw and appends outside every chain: writes of fresh values nothing reads
+    // (an unknown one may never happen: zones drops it).
+    for (index, op) in ops.iter().enumerate() {
+        let unread = match op {
+            KvOp::Put(_) => !epochs.contains_key(&Some(index)),
+            KvOp::Append(..) => !in_chain[index],
+            KvOp::Get(..) | KvOp::Delete | KvOp::Cas { .. } => false,
+        };
+        if unread {
+            zone_ops.push(ZoneOp::Write(fresh()));
+            zone_intervals.push(intervals[index]);
+        }
+    }
+    crate::zones::decide(&zone_ops, &zone_intervals)
+}
+
+/// One epoch of [`put_append_chains`]: the initial value or a put, then appends.
+struct Epoch {
+    /// Its versions in order: (zone value id, end of the version in the epoch's longest read).
+    versions: Vec<(u32, usize)>,
+    /// The appends that made versions 1.., by operation index.
+    chain: Vec<usize>,
+}
+
+impl KvOp {
+    /// The length of the text a put or append writes (0 for anything else).
+    fn written_len(&self) -> usize {
+        match self {
+            KvOp::Put(Some(v)) | KvOp::Append(Some(v), _, _) => v.text.len(),
+            _ => 0,
+        }
+    }
 }
