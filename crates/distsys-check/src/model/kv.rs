@@ -665,156 +665,209 @@ fn token_at(
 /// `None` when the key does not qualify (a delete, a cas, an empty or non-string value, a value
 /// written twice, a split that is not unique): the search decides it.
 fn put_append_chains(ops: &[KvOp], intervals: &[Interval]) -> Option<bool> {
-    use crate::zones::ZoneOp;
-    use rustc_hash::FxHashMap;
-    let mut token_of: FxHashMap<&str, usize> = FxHashMap::default();
-    let mut lengths: Vec<usize> = Vec::new();
-    for (index, op) in ops.iter().enumerate() {
-        match op {
-            KvOp::Get(..) => {}
-            KvOp::Put(Some(v)) | KvOp::Append(Some(v), _, _) if v.is_string() => {
-                let t = text(v);
-                if token_of.insert(t, index).is_some() {
-                    return None;
-                }
-                if !lengths.contains(&t.len()) {
-                    lengths.push(t.len());
-                }
-            }
-            _ => return None,
-        }
-    }
-    if lengths.len() > SPLIT_LENGTHS_MAX {
-        return None;
-    }
-    // Each get's epoch (`None`: the initial one, else the put's index); per epoch its longest
-    // read.
-    let mut epoch_of_get: Vec<(usize, Option<usize>)> = Vec::new();
-    let mut longest: FxHashMap<Option<usize>, &SharedText> = FxHashMap::default();
-    for (index, op) in ops.iter().enumerate() {
-        let KvOp::Get(v, _) = op else {
-            continue;
-        };
-        let epoch = match v {
-            None => None,
-            // Every value written is a string: no get can return another JSON value.
-            Some(v) if !v.is_string() => return Some(false),
-            Some(v) => {
-                let first = match token_at(v.text.as_str(), 0, &lengths, &token_of, ops, false) {
-                    Ok(Some(first)) => first,
-                    Ok(None) => return Some(false),
-                    Err(()) => return None,
-                };
-                let epoch = matches!(ops[first], KvOp::Put(_)).then_some(first);
-                let held = longest.entry(epoch).or_insert(&v.text);
-                if v.text.len() > held.len() {
-                    *held = &v.text;
-                }
-                epoch
-            }
-        };
-        epoch_of_get.push((index, epoch));
-    }
-    // Split each epoch's longest read: its versions' ids and ends, its appends in order.
-    let mut version_ids: u32 = 0;
-    let mut fresh = || {
-        version_ids += 1;
-        version_ids
+    let values = WrittenValues::of(ops)?;
+    let epochs = match Epochs::split(ops, &values) {
+        Ok(epochs) => epochs,
+        Err(early) => return early,
     };
-    let mut epochs: FxHashMap<Option<usize>, Epoch> = FxHashMap::default();
-    let mut in_chain = vec![false; ops.len()];
-    let mut epoch_keys: Vec<Option<usize>> = longest.keys().copied().collect();
-    epoch_keys.sort_unstable();
-    for epoch in epoch_keys {
-        let read = longest[&epoch].as_str();
-        let mut at = epoch.map_or(0, |put| ops[put].written_len());
-        let mut versions = vec![(epoch.map_or(0, |_| fresh()), at)];
-        let mut chain = Vec::new();
-        while at < read.len() {
-            let index = match token_at(read, at, &lengths, &token_of, ops, true) {
-                Ok(Some(index)) => index,
-                Ok(None) => return Some(false),
-                Err(()) => return None,
+    epochs.decide(ops, intervals)
+}
+
+/// The put and append values of a [`put_append_chains`] key, each the operation that writes
+/// it, and their distinct lengths.
+struct WrittenValues<'a> {
+    token_of: rustc_hash::FxHashMap<&'a str, usize>,
+    lengths: Vec<usize>,
+}
+
+impl<'a> WrittenValues<'a> {
+    /// `None` unless the key has only gets, puts and appends, of unique non-empty strings in
+    /// at most [`SPLIT_LENGTHS_MAX`] lengths.
+    fn of(ops: &'a [KvOp]) -> Option<Self> {
+        let mut values = WrittenValues {
+            token_of: Default::default(),
+            lengths: Vec::new(),
+        };
+        for (index, op) in ops.iter().enumerate() {
+            match op {
+                KvOp::Get(..) => {}
+                KvOp::Put(Some(v)) | KvOp::Append(Some(v), _, _) if v.is_string() => {
+                    let t = text(v);
+                    if values.token_of.insert(t, index).is_some() {
+                        return None;
+                    }
+                    if !values.lengths.contains(&t.len()) {
+                        values.lengths.push(t.len());
+                    }
+                }
+                _ => return None,
+            }
+        }
+        (values.lengths.len() <= SPLIT_LENGTHS_MAX).then_some(values)
+    }
+
+    /// [`token_at`] over these values.
+    fn at(
+        &self,
+        text: &str,
+        at: usize,
+        ops: &[KvOp],
+        appends_only: bool,
+    ) -> Result<Option<usize>, ()> {
+        token_at(text, at, &self.lengths, &self.token_of, ops, appends_only)
+    }
+}
+
+/// The epochs of a [`put_append_chains`] key (`None`: the initial value, else the put's
+/// index), each split from its longest read, and every get's epoch.
+struct Epochs<'a> {
+    by_epoch: rustc_hash::FxHashMap<Option<usize>, Epoch>,
+    longest: rustc_hash::FxHashMap<Option<usize>, &'a SharedText>,
+    /// (get index, its epoch).
+    gets: Vec<(usize, Option<usize>)>,
+    /// Whether each operation is an append in some epoch's chain.
+    in_chain: Vec<bool>,
+    /// Zone value ids handed out so far (0 is the initial value).
+    ids: u32,
+}
+
+impl<'a> Epochs<'a> {
+    /// Names each get's epoch by its first value and splits each epoch's longest read;
+    /// `Err(Some(false))` for a read no order explains, `Err(None)` for a split that is not
+    /// unique.
+    fn split(ops: &'a [KvOp], values: &WrittenValues<'_>) -> Result<Self, Option<bool>> {
+        let mut epochs = Epochs {
+            by_epoch: Default::default(),
+            longest: Default::default(),
+            gets: Vec::new(),
+            in_chain: vec![false; ops.len()],
+            ids: 0,
+        };
+        for (index, op) in ops.iter().enumerate() {
+            let KvOp::Get(v, _) = op else {
+                continue;
             };
-            if std::mem::replace(&mut in_chain[index], true) {
-                // Applied once, so seen in one epoch at one place.
-                return Some(false);
-            }
-            at += ops[index].written_len();
-            versions.push((fresh(), at));
-            chain.push(index);
-        }
-        epochs.insert(epoch, Epoch { versions, chain });
-    }
-    // The gets: each reads a version of its epoch (a prefix of its longest read ending at a
-    // value's end); the first return of a get of each version.
-    let mut zone_ops: Vec<ZoneOp> = Vec::with_capacity(ops.len());
-    let mut zone_intervals: Vec<Interval> = Vec::with_capacity(ops.len());
-    let mut first_get: FxHashMap<u32, u64> = FxHashMap::default();
-    for &(index, epoch) in &epoch_of_get {
-        let version = match (&ops[index], epoch) {
-            (KvOp::Get(None, _), _) => 0,
-            (KvOp::Get(Some(v), _), _) => {
-                let versions = &epochs[&epoch].versions;
-                if !v.text.is_prefix_of(longest[&epoch]) {
-                    return Some(false);
+            let epoch = match v {
+                None => None,
+                // Every value written is a string: no get can return another JSON value.
+                Some(v) if !v.is_string() => return Err(Some(false)),
+                Some(v) => {
+                    let first = values
+                        .at(v.text.as_str(), 0, ops, false)
+                        .map_err(|()| None)?;
+                    let first = first.ok_or(Some(false))?;
+                    let epoch = matches!(ops[first], KvOp::Put(_)).then_some(first);
+                    let held = epochs.longest.entry(epoch).or_insert(&v.text);
+                    if v.text.len() > held.len() {
+                        *held = &v.text;
+                    }
+                    epoch
                 }
-                let len = v.text.len();
-                match versions.binary_search_by_key(&len, |&(_, end)| end) {
-                    Ok(at) => versions[at].0,
-                    Err(_) => return Some(false),
-                }
-            }
-            _ => continue,
-        };
-        let iv = intervals[index];
-        let ret = iv.ret?;
-        let first = first_get.entry(version).or_insert(ret);
-        *first = (*first).min(ret);
-        zone_ops.push(ZoneOp::Read(version));
-        zone_intervals.push(iv);
-    }
-    // The writers of each epoch's versions: an unknown one observed gets the first return of
-    // a get of its version or a later one of the epoch.
-    let mut epoch_keys: Vec<Option<usize>> = epochs.keys().copied().collect();
-    epoch_keys.sort_unstable();
-    for epoch in epoch_keys {
-        let Epoch { versions, chain } = &epochs[&epoch];
-        let mut observed_by = vec![u64::MAX; versions.len()];
-        for (at, (id, _)) in versions.iter().enumerate().rev() {
-            let later = observed_by.get(at + 1).copied().unwrap_or(u64::MAX);
-            observed_by[at] = first_get.get(id).copied().unwrap_or(u64::MAX).min(later);
+            };
+            epochs.gets.push((index, epoch));
         }
-        let pinned = |index: usize, at: usize| {
+        let mut keys: Vec<Option<usize>> = epochs.longest.keys().copied().collect();
+        keys.sort_unstable();
+        for epoch in keys {
+            let read = epochs.longest[&epoch].as_str();
+            let mut at = epoch.map_or(0, |put| ops[put].written_len());
+            let first = epoch.map_or(0, |_| epochs.fresh());
+            let mut versions = vec![(first, at)];
+            let mut chain = Vec::new();
+            while at < read.len() {
+                let index = values.at(read, at, ops, true).map_err(|()| None)?;
+                let index = index.ok_or(Some(false))?;
+                if std::mem::replace(&mut epochs.in_chain[index], true) {
+                    // Applied once, so seen in one epoch at one place.
+                    return Err(Some(false));
+                }
+                at += ops[index].written_len();
+                versions.push((epochs.fresh(), at));
+                chain.push(index);
+            }
+            epochs.by_epoch.insert(epoch, Epoch { versions, chain });
+        }
+        Ok(epochs)
+    }
+
+    fn fresh(&mut self) -> u32 {
+        self.ids += 1;
+        self.ids
+    }
+
+    /// The zone operations: each get reads a version of its epoch (a prefix of the epoch's
+    /// longest read ending at a value's end, else a violation), each epoch is a chain, and
+    /// puts no get saw and appends outside every chain write fresh values.
+    fn decide(mut self, ops: &[KvOp], intervals: &[Interval]) -> Option<bool> {
+        use crate::zones::ZoneOp;
+        let mut zone_ops: Vec<ZoneOp> = Vec::with_capacity(ops.len());
+        let mut zone_intervals: Vec<Interval> = Vec::with_capacity(ops.len());
+        let mut first_get: rustc_hash::FxHashMap<u32, u64> = Default::default();
+        for &(index, epoch) in &self.gets {
+            let version = match &ops[index] {
+                KvOp::Get(Some(v), _) => {
+                    let versions = &self.by_epoch[&epoch].versions;
+                    if !v.text.is_prefix_of(self.longest[&epoch]) {
+                        return Some(false);
+                    }
+                    let len = v.text.len();
+                    match versions.binary_search_by_key(&len, |&(_, end)| end) {
+                        Ok(at) => versions[at].0,
+                        Err(_) => return Some(false),
+                    }
+                }
+                _ => 0,
+            };
             let iv = intervals[index];
-            let ret = iv
-                .ret
-                .or((observed_by[at] != u64::MAX).then_some(observed_by[at]));
-            Interval { call: iv.call, ret }
-        };
-        if let Some(put) = epoch {
-            zone_ops.push(ZoneOp::Write(versions[0].0));
-            zone_intervals.push(pinned(put, 0));
+            let ret = iv.ret?;
+            let first = first_get.entry(version).or_insert(ret);
+            *first = (*first).min(ret);
+            zone_ops.push(ZoneOp::Read(version));
+            zone_intervals.push(iv);
         }
-        for (i, &append) in chain.iter().enumerate() {
-            zone_ops.push(ZoneOp::Cas(versions[i].0, versions[i + 1].0));
-            zone_intervals.push(pinned(append, i + 1));
+        let mut keys: Vec<Option<usize>> = self.by_epoch.keys().copied().collect();
+        keys.sort_unstable();
+        for epoch in keys {
+            let Epoch { versions, chain } = &self.by_epoch[&epoch];
+            // An unknown writer some get saw took effect before the first get of its version
+            // or a later one of the epoch returned.
+            let mut observed_by = vec![u64::MAX; versions.len()];
+            for (at, (id, _)) in versions.iter().enumerate().rev() {
+                let later = observed_by.get(at + 1).copied().unwrap_or(u64::MAX);
+                observed_by[at] = first_get.get(id).copied().unwrap_or(u64::MAX).min(later);
+            }
+            let pinned = |index: usize, at: usize| {
+                let iv = intervals[index];
+                let seen = (observed_by[at] != u64::MAX).then_some(observed_by[at]);
+                Interval {
+                    call: iv.call,
+                    ret: iv.ret.or(seen),
+                }
+            };
+            if let Some(put) = epoch {
+                zone_ops.push(ZoneOp::Write(versions[0].0));
+                zone_intervals.push(pinned(put, 0));
+            }
+            for (i, &append) in chain.iter().enumerate() {
+                zone_ops.push(ZoneOp::Cas(versions[i].0, versions[i + 1].0));
+                zone_intervals.push(pinned(append, i + 1));
+            }
         }
+        // Unread puts and appends: writes of fresh values nothing reads (an unknown one may
+        // never happen: zones drops it).
+        for (index, op) in ops.iter().enumerate() {
+            let unread = match op {
+                KvOp::Put(_) => !self.by_epoch.contains_key(&Some(index)),
+                KvOp::Append(..) => !self.in_chain[index],
+                KvOp::Get(..) | KvOp::Delete | KvOp::Cas { .. } => false,
+            };
+            if unread {
+                zone_ops.push(ZoneOp::Write(self.fresh()));
+                zone_intervals.push(intervals[index]);
+            }
+        }
+        crate::zones::decide(&zone_ops, &zone_intervals)
     }
-    // Puts no get saw and appends outside every chain: writes of fresh values nothing reads
-    // (an unknown one may never happen: zones drops it).
-    for (index, op) in ops.iter().enumerate() {
-        let unread = match op {
-            KvOp::Put(_) => !epochs.contains_key(&Some(index)),
-            KvOp::Append(..) => !in_chain[index],
-            KvOp::Get(..) | KvOp::Delete | KvOp::Cas { .. } => false,
-        };
-        if unread {
-            zone_ops.push(ZoneOp::Write(fresh()));
-            zone_intervals.push(intervals[index]);
-        }
-    }
-    crate::zones::decide(&zone_ops, &zone_intervals)
 }
 
 /// One epoch of [`put_append_chains`]: the initial value or a put, then appends.
