@@ -6,7 +6,7 @@
 
 use distsys_consensus::pbft::byzantine::Behaviour;
 use distsys_consensus::pbft::PbftMutant;
-use distsys_sim::{first_failure, run_campaign, FaultSet, Protocol, SimConfig, Simulation};
+use distsys_sim::{run_campaign, FaultSet, Protocol, SimConfig, Simulation};
 
 fn config(nodes: usize, byzantine: usize) -> SimConfig {
     let mut c = SimConfig::new(0);
@@ -63,19 +63,34 @@ fn pbft_without_byzantine_replicas_commits_every_operation_without_faults() {
 /// Seeds tried per mutant; every one must be caught within it.
 const SEED_BUDGET: u64 = 160;
 
+/// The first run within [`SEED_BUDGET`] seeds (batches of 16) that breaks a safety property
+/// (agreement, state machine safety, linearizability): its seed and property.
+fn first_safety_failure(base: &SimConfig) -> Option<(u64, String)> {
+    const SAFETY: [&str; 3] = ["agreement", "state_machine_safety", "linearizability"];
+    (0..SEED_BUDGET).step_by(16).find_map(|offset| {
+        let summary = run_campaign(base, 1 + offset, 16.min(SEED_BUDGET - offset), &|_, _| {});
+        summary.failures.into_iter().find_map(|f| {
+            let property = f.violation.map(|v| v.property).unwrap_or_default();
+            SAFETY
+                .contains(&property.as_str())
+                .then_some((f.seed, property))
+        })
+    })
+}
+
+/// Every seeded bug breaks a safety property in some seed of the budget. A bug may also stop
+/// progress first (`skip-digest-check` commits a digest whose body it never checked, so the
+/// replicas can agree on a request none can execute): a liveness failure alone does not count.
 #[test]
 fn every_pbft_mutant_is_caught_within_the_seed_budget() {
     for mutant in PbftMutant::ALL {
         let mut base = config(mutant.smallest_cluster(), 1);
         base.mutant = Some(base.protocol.bug(mutant.name()).expect("listed"));
-        let failure = first_failure(&base, 1, SEED_BUDGET, 16)
-            .unwrap_or_else(|| panic!("{} was not caught in {SEED_BUDGET} seeds", mutant.name()));
-        let property = failure.violation.map(|v| v.property).unwrap_or_default();
+        let caught = first_safety_failure(&base);
         assert!(
-            ["agreement", "state_machine_safety", "linearizability"].contains(&property.as_str()),
-            "{} caught only as {property} at seed {}",
-            mutant.name(),
-            failure.seed
+            caught.is_some(),
+            "{} broke no safety property in {SEED_BUDGET} seeds",
+            mutant.name()
         );
     }
 }
