@@ -619,32 +619,6 @@ fn append_chain(ops: &[KvOp], intervals: &[Interval]) -> Option<bool> {
 /// tries each length once); past it the search decides the key.
 const SPLIT_LENGTHS_MAX: usize = 32;
 
-/// The value at the start of `text` (at byte `at`) among `token_of`'s, if exactly one fits:
-/// `Ok(None)` if none does, `Err(())` if two do (the split is not unique). `appends_only`:
-/// only appends count (after the first value of a read, only appends can follow).
-fn token_at(
-    text: &str,
-    at: usize,
-    lengths: &[usize],
-    token_of: &rustc_hash::FxHashMap<&str, usize>,
-    ops: &[KvOp],
-    appends_only: bool,
-) -> Result<Option<usize>, ()> {
-    let mut found = None;
-    for &len in lengths {
-        let Some(&index) = text.get(at..at + len).and_then(|piece| token_of.get(piece)) else {
-            continue;
-        };
-        if appends_only && !matches!(ops[index], KvOp::Append(..)) {
-            continue;
-        }
-        if found.replace(index).is_some() {
-            return Err(());
-        }
-    }
-    Ok(found)
-}
-
 /// The zone decision for a key with puts, appends and gets whose put and append values are
 /// unique non-empty strings (Porcupine's kv family, Jepsen's register-with-appends).
 ///
@@ -706,7 +680,9 @@ impl<'a> WrittenValues<'a> {
         (values.lengths.len() <= SPLIT_LENGTHS_MAX).then_some(values)
     }
 
-    /// [`token_at`] over these values.
+    /// The operation whose value starts `text` at byte `at`, if exactly one fits: `Ok(None)`
+    /// if none does, `Err(())` if two do (the split is not unique). `appends_only`: only
+    /// appends count (after the first value of a read, only appends can follow).
     fn at(
         &self,
         text: &str,
@@ -714,7 +690,20 @@ impl<'a> WrittenValues<'a> {
         ops: &[KvOp],
         appends_only: bool,
     ) -> Result<Option<usize>, ()> {
-        token_at(text, at, &self.lengths, &self.token_of, ops, appends_only)
+        let mut found = None;
+        for &len in &self.lengths {
+            let piece = text.get(at..at + len);
+            let Some(&index) = piece.and_then(|piece| self.token_of.get(piece)) else {
+                continue;
+            };
+            if appends_only && !matches!(ops[index], KvOp::Append(..)) {
+                continue;
+            }
+            if found.replace(index).is_some() {
+                return Err(());
+            }
+        }
+        Ok(found)
     }
 }
 

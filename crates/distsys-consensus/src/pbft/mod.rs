@@ -971,7 +971,7 @@ impl Pbft {
         // healthy cluster sends none): peers that moved on (a later view, more executed) say
         // how, before the timer ends in a view change.
         let overdue_at = now.saturating_sub(self.config.request_timeout_us / 2);
-        if !self.pending_since(overdue_at).is_empty() {
+        if self.pending.values().any(|(since, _)| *since <= overdue_at) {
             self.multicast(Body::Status {
                 view,
                 executed: self.executed,
@@ -1306,11 +1306,7 @@ impl Pbft {
     fn on_view_change(&mut self, from: NodeId, vc: ViewChange) {
         let my_target = self.changing.map_or(self.view, |c| c.target);
         let lagging = vc.view < my_target || (vc.view == self.view && self.changing.is_none());
-        let helped_recently = self
-            .helped_at
-            .get(&from)
-            .is_some_and(|t| self.now < t + self.config.retransmit_us);
-        if lagging && !helped_recently {
+        if lagging {
             self.lead_on(from, vc.view);
         }
         if vc.view <= self.view {
@@ -1351,6 +1347,13 @@ impl Pbft {
     /// view-change messages for `asked` and for its own view, and the new-view it sent, so the
     /// peer can follow. At most once per retransmission interval per peer.
     fn lead_on(&mut self, to: NodeId, asked: View) {
+        let helped_recently = self
+            .helped_at
+            .get(&to)
+            .is_some_and(|t| self.now < t + self.config.retransmit_us);
+        if helped_recently {
+            return;
+        }
         self.helped_at.insert(to, self.now);
         let mut views = vec![asked, self.view];
         views.dedup();
@@ -1383,14 +1386,8 @@ impl Pbft {
         if self.changing.is_some() || view > self.view {
             return;
         }
-        let helped_recently = self
-            .helped_at
-            .get(&from)
-            .is_some_and(|t| self.now < t + self.config.retransmit_us);
         if view < self.view {
-            if !helped_recently {
-                self.lead_on(from, self.view);
-            }
+            self.lead_on(from, self.view);
             return;
         }
         if executed >= self.executed {
