@@ -351,7 +351,8 @@ pub enum BenchTarget {
     },
     /// Transactional checker speed: generated list-append histories of 10k, 100k, 1M
     /// transactions (up to --max-txns; parse of their JSON Lines, then check) and Elle's
-    /// huge-scc history, under serializable and strict-serializable.
+    /// huge-scc history, under serializable and strict-serializable; each measured --runs
+    /// times (alternating with adya when built with `--features adya`), medians printed.
     Txn {
         /// Folder holding `elle/elle-huge-scc.edn`.
         #[arg(long, default_value = "testdata/conformance")]
@@ -359,6 +360,9 @@ pub enum BenchTarget {
         /// Largest generated history, in transactions (1M takes about a minute in a dev build).
         #[arg(long, default_value_t = 100_000, value_parser = Ranged::<usize>::new().range(1..=10_000_000))]
         max_txns: usize,
+        /// Measurements per history and checker (the median is printed).
+        #[arg(long, default_value_t = 5, value_parser = Ranged::<usize>::new().range(1..=1000))]
+        runs: usize,
     },
     /// The checker side by side with Porcupine (built from --porcupine with `go`) in the same
     /// run: every conformance history and generated families at 1k/10k/100k operations, with

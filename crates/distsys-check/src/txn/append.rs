@@ -7,14 +7,16 @@
 //! path of the true dependency graph with the same number of rw edges, so the cycle classes
 //! found are those of the true graph.
 
-use super::anomaly::AnomalyKind;
+use super::anomaly::{Anomaly, AnomalyKind};
 use super::graph::{Edge, Rel, NONE};
 use super::history::{Atom, Mop, ReadValue, Status, TxnHistory};
 use super::infer::{
     committed, reads_by_key, tname, writers, writes_after, Inference, WriteRef, Writers,
 };
 use crate::history::HistoryError;
+use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 fn list(history: &TxnHistory, txn: u32, mop: u32) -> &[Atom] {
     match &history.txns[txn as usize].mops[mop as usize] {
@@ -41,12 +43,19 @@ struct KeyOrder {
     reads: Vec<(u32, u32, bool)>,
 }
 
-/// Infers list-append dependencies and the anomalies visible in reads.
+/// Infers list-append dependencies and the anomalies visible in reads. Keys are inferred
+/// in parallel, and their findings gathered in key order, so the output is the same on any
+/// number of threads.
 pub fn infer(history: &TxnHistory) -> Result<Inference, HistoryError> {
-    let writes = writers(history)?;
-    let mut out = Inference::default();
-    internal(history, &mut out);
-    let mut observed = vec![false; history.txns.len()];
+    let (writes, internal) = rayon::join(|| writers(history), || internal(history));
+    let writes = writes?;
+    let mut out = Inference {
+        edges: Vec::new(),
+        anomalies: internal,
+    };
+    let observed: Vec<AtomicBool> = (0..history.txns.len())
+        .map(|_| AtomicBool::new(false))
+        .collect();
     let mut keys: Vec<KeyOrder> = reads_by_key(history)
         .into_iter()
         .map(|(key, reads)| KeyOrder {
@@ -56,9 +65,17 @@ pub fn infer(history: &TxnHistory) -> Result<Inference, HistoryError> {
         })
         .collect();
     keys.sort_unstable_by_key(|k| k.key);
-    for key in &mut keys {
-        check_reads(history, &writes, key, &mut observed, &mut out);
-    }
+    let found: Vec<Inference> = keys
+        .par_iter_mut()
+        .map(|key| {
+            let mut out = Inference::default();
+            check_reads(history, &writes, key, &observed, &mut out);
+            out
+        })
+        .collect();
+    out.anomalies
+        .extend(found.into_iter().flat_map(|f| f.anomalies));
+    let observed: Vec<bool> = observed.into_iter().map(AtomicBool::into_inner).collect();
     let committed = committed(history, &observed);
     let mut appends: FxHashMap<Atom, Vec<(Atom, u32)>> = FxHashMap::default();
     for (&(key, value), w) in &writes {
@@ -66,15 +83,30 @@ pub fn infer(history: &TxnHistory) -> Result<Inference, HistoryError> {
             appends.entry(key).or_default().push((value, w.txn));
         }
     }
-    for key in &keys {
-        if let Some(longest) = key.longest {
-            let mut unseen = appends.remove(&key.key).unwrap_or_default();
-            let order = list(history, longest.0, longest.1);
-            let in_order: FxHashSet<Atom> = order.iter().copied().collect();
-            unseen.retain(|(v, _)| !in_order.contains(v));
-            unseen.sort_unstable();
-            edges(history, &writes, key, order, &unseen, &mut out);
-        }
+    let ordered: Vec<(&KeyOrder, Vec<(Atom, u32)>)> = keys
+        .iter()
+        .filter(|key| key.longest.is_some())
+        .map(|key| (key, appends.remove(&key.key).unwrap_or_default()))
+        .collect();
+    let found: Vec<Inference> = ordered
+        .into_par_iter()
+        .map(|(key, mut unseen)| {
+            let mut out = Inference::default();
+            if let Some(longest) = key.longest {
+                let order = list(history, longest.0, longest.1);
+                let in_order: FxHashSet<Atom> = order.iter().copied().collect();
+                unseen.retain(|(v, _)| !in_order.contains(v));
+                unseen.sort_unstable();
+                edges(history, &writes, key, order, &unseen, &mut out);
+            }
+            out
+        })
+        .collect();
+    out.edges
+        .reserve(found.iter().map(|f| f.edges.len()).sum::<usize>());
+    for f in found {
+        out.edges.extend(f.edges);
+        out.anomalies.extend(f.anomalies);
     }
     Ok(out)
 }
@@ -85,7 +117,7 @@ fn check_reads(
     history: &TxnHistory,
     writes: &Writers,
     key: &mut KeyOrder,
-    observed: &mut [bool],
+    observed: &[AtomicBool],
     out: &mut Inference,
 ) {
     let show = |a| history.atoms.show(a).to_string();
@@ -140,7 +172,7 @@ fn check_reads(
             Some(w) if history.txns[w.txn as usize].status == Status::Fail => {
                 bad.push((pos, AnomalyKind::G1a, Some(w.txn)))
             }
-            Some(w) => observed[w.txn as usize] = true,
+            Some(w) => observed[w.txn as usize].store(true, Ordering::Relaxed),
         }
     }
     if !compatible {
@@ -149,7 +181,7 @@ fn check_reads(
             for &e in list(history, t, m) {
                 match writes.get(&(k, e)) {
                     Some(w) if history.txns[w.txn as usize].status != Status::Fail => {
-                        observed[w.txn as usize] = true
+                        observed[w.txn as usize].store(true, Ordering::Relaxed)
                     }
                     _ => {}
                 }
@@ -313,59 +345,71 @@ fn lost_update(
 
 /// A transaction's reads of a key must agree with its own earlier micro-operations: after a
 /// read R and appends A, the next read is R ++ A; with no earlier read, it ends with A.
-fn internal(history: &TxnHistory, out: &mut Inference) {
-    for (t, txn) in history.txns.iter().enumerate() {
-        if txn.status != Status::Ok {
-            continue;
-        }
-        for (i, mop) in txn.mops.iter().enumerate() {
-            let Mop::Read { key, value } = mop else {
-                continue;
-            };
-            let Some(read) = as_list(value) else {
-                continue;
-            };
-            let mut appended = Vec::new();
-            let mut before: Option<&[Atom]> = None;
-            for m in txn.mops[..i].iter().rev().filter(|m| m.key() == *key) {
-                match m {
-                    Mop::Append { value, .. } => appended.push(*value),
-                    Mop::Read { value, .. } => {
-                        if let Some(l) = as_list(value) {
-                            before = Some(l);
-                            break;
-                        }
-                    }
-                    _ => {}
+/// Transactions are checked in parallel; the anomalies come out in transaction order.
+fn internal(history: &TxnHistory) -> Vec<Anomaly> {
+    history
+        .txns
+        .par_iter()
+        .enumerate()
+        .filter(|(_, txn)| txn.status == Status::Ok)
+        .flat_map_iter(|(t, txn)| {
+            (0..txn.mops.len()).filter_map(move |i| internal_read(history, t as u32, i))
+        })
+        .collect()
+}
+
+/// Micro-operation `i` of committed transaction `t`, if it is a list read its own earlier
+/// micro-operations contradict: the anomaly.
+fn internal_read(history: &TxnHistory, t: u32, i: usize) -> Option<Anomaly> {
+    let txn = &history.txns[t as usize];
+    let Mop::Read { key, value } = &txn.mops[i] else {
+        return None;
+    };
+    let read = as_list(value)?;
+    let mut earlier = txn.mops[..i].iter().rev().filter(|m| m.key() == *key);
+    // The common case: the key's first micro-operation in the transaction.
+    let first = earlier.next()?;
+    let mut appended = Vec::new();
+    let mut before: Option<&[Atom]> = None;
+    for m in std::iter::once(first).chain(earlier) {
+        match m {
+            Mop::Append { value, .. } => appended.push(*value),
+            Mop::Read { value, .. } => {
+                if let Some(l) = as_list(value) {
+                    before = Some(l);
+                    break;
                 }
             }
-            appended.reverse();
-            let fine = match before {
-                Some(b) => {
-                    read.len() == b.len() + appended.len()
-                        && read.starts_with(b)
-                        && read.ends_with(&appended)
-                }
-                None => read.ends_with(&appended),
-            };
-            if !fine {
-                let expected = match before {
-                    Some(b) => shown_list(history, &[b, &appended].concat()),
-                    None => format!("a list ending with {}", shown_list(history, &appended)),
-                };
-                out.found(
-                    AnomalyKind::Internal,
-                    vec![t as u32],
-                    format!(
-                        "{} read key {} = {} but its own earlier operations imply {expected}",
-                        tname(t as u32),
-                        history.atoms.show(*key),
-                        shown_list(history, read)
-                    ),
-                );
-            }
+            _ => {}
         }
     }
+    appended.reverse();
+    let fine = match before {
+        Some(b) => {
+            read.len() == b.len() + appended.len()
+                && read.starts_with(b)
+                && read.ends_with(&appended)
+        }
+        None => read.ends_with(&appended),
+    };
+    if fine {
+        return None;
+    }
+    let expected = match before {
+        Some(b) => shown_list(history, &[b, &appended].concat()),
+        None => format!("a list ending with {}", shown_list(history, &appended)),
+    };
+    Some(Anomaly {
+        kind: AnomalyKind::Internal,
+        txns: vec![t],
+        cycle: Vec::new(),
+        detail: format!(
+            "{} read key {} = {} but its own earlier operations imply {expected}",
+            tname(t),
+            history.atoms.show(*key),
+            shown_list(history, read)
+        ),
+    })
 }
 
 /// A list as `[1 2 3]`, eliding the middle of long ones.

@@ -6,8 +6,10 @@
 //! Invocations and completions pair by process; an invocation never completed is
 //! indeterminate (`info`).
 
-use super::fast_jsonl::{self, Func, Operand, RawEvent, RawMop, Scratch};
+#[cfg(test)]
+use super::fast_jsonl;
 use super::history::{Atoms, Mop, ReadValue, Status, Txn, TxnHistory};
+use super::lex::{self, Kind, Line, Recorder};
 use crate::format::edn::parse_forms;
 use crate::history::HistoryError;
 use rustc_hash::FxHashMap;
@@ -75,7 +77,7 @@ pub fn parse_txn_history(
     };
     let mut builder = Builder::default();
     let events = match format {
-        TxnFormat::Edn if edn_lines(&mut builder, text) => Vec::new(),
+        TxnFormat::Edn if edn_lines(&mut builder, text, None) => Vec::new(),
         TxnFormat::Edn => {
             // A form spans lines, or an error: the whole text decides.
             builder = Builder::default();
@@ -83,7 +85,7 @@ pub fn parse_txn_history(
         }
         TxnFormat::Json => json_events(text)?,
         TxnFormat::Jsonl => {
-            jsonl_events(&mut builder, text, true)?;
+            jsonl_events(&mut builder, text, None)?;
             Vec::new()
         }
     };
@@ -94,26 +96,28 @@ pub fn parse_txn_history(
 }
 
 /// JSON Lines, one line at a time (a large history is never held as JSON values): lines of
-/// the common shape through the typed fast path when `fast`, the others (and all of them
-/// without `fast`) through `serde_json::Value`.
-fn jsonl_events(builder: &mut Builder, text: &str, fast: bool) -> Result<(), HistoryError> {
-    let mut scratch = Scratch::default();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
+/// the common shape through the typed fast path, lexed in parallel in chunks of about
+/// `chunk_bytes` ([`lex`]), the others through `serde_json::Value`.
+fn jsonl_events(
+    builder: &mut Builder,
+    text: &str,
+    chunk_bytes: Option<usize>,
+) -> Result<(), HistoryError> {
+    let chunks = lex::lex(text, false, chunk_bytes);
+    lex::replay(chunks, builder, |builder, line| match line {
+        Line::Event {
+            line,
+            kind,
+            process,
+            index,
+            mops,
+        } => builder.record(line, process, kind, mops, index),
+        Line::Other { line, text } => {
+            let value: Value = serde_json::from_str(text)
+                .map_err(|e| HistoryError::new(line, format!("not a JSON object: {e}")))?;
+            builder.event(line, &value)
         }
-        if let Some(result) = fast
-            .then(|| builder.fast_line(i + 1, line, &mut scratch, false))
-            .flatten()
-        {
-            result?;
-            continue;
-        }
-        let value: Value = serde_json::from_str(line)
-            .map_err(|e| HistoryError::new(i + 1, format!("not a JSON object: {e}")))?;
-        builder.event(i + 1, &value)?;
-    }
-    Ok(())
+    })
 }
 
 /// Jepsen EDN one line at a time, as Jepsen writes it (one event map per line): lines of the
@@ -124,33 +128,36 @@ fn jsonl_events(builder: &mut Builder, text: &str, fast: bool) -> Result<(), His
 /// (the whole-text reader reports a syntax error anywhere before any event's error). On whole
 /// lines the general reader gives the same events at the same lines either way, so the
 /// history is the same.
-fn edn_lines(builder: &mut Builder, text: &str) -> bool {
-    let mut scratch = Scratch::default();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        if let Some(result) = builder.fast_line(i + 1, line, &mut scratch, true) {
-            if result.is_err() {
-                return false;
-            }
-            continue;
-        }
-        if line.trim_start().starts_with('[') {
-            // `[` may open a vector of the whole history, read as its items.
-            return false;
-        }
-        let Ok(forms) = parse_forms(line) else {
-            return false;
-        };
-        if forms
-            .iter()
-            .any(|(_, value)| builder.event(i + 1, value).is_err())
-        {
-            return false;
+fn edn_lines(builder: &mut Builder, text: &str, chunk_bytes: Option<usize>) -> bool {
+    /// The whole text must decide.
+    struct WholeText;
+    impl From<HistoryError> for WholeText {
+        fn from(_: HistoryError) -> Self {
+            WholeText
         }
     }
-    true
+    let chunks = lex::lex(text, true, chunk_bytes);
+    let read = lex::replay(chunks, builder, |builder, line| match line {
+        Line::Event {
+            line,
+            kind,
+            process,
+            index,
+            mops,
+        } => Ok(builder.record(line, process, kind, mops, index)?),
+        Line::Other { line, text } => {
+            if text.trim_start().starts_with('[') {
+                // `[` may open a vector of the whole history, read as its items.
+                return Err(WholeText);
+            }
+            let forms = parse_forms(text).map_err(|_| WholeText)?;
+            for (_, value) in &forms {
+                builder.event(line, value)?;
+            }
+            Ok(())
+        }
+    });
+    read.is_ok()
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -215,9 +222,10 @@ struct Builder {
     position: u64,
 }
 
-enum Kind {
-    Invoke,
-    Done(Status),
+impl Recorder for Builder {
+    fn atoms(&mut self) -> &mut Atoms {
+        &mut self.atoms
+    }
 }
 
 impl Builder {
@@ -236,16 +244,13 @@ impl Builder {
                 Some(Value::String(_)) => return Ok(()),
                 Some(other) => return Err(err(format!("field process: bad value {other}"))),
             };
-        let kind = match field(object, "type").and_then(name_of) {
-            Some("invoke") => Kind::Invoke,
-            Some("ok") => Kind::Done(Status::Ok),
-            Some("fail") => Kind::Done(Status::Fail),
-            Some("info") => Kind::Done(Status::Info),
-            Some(other) => {
-                return Err(err(format!(
-                    "field type: {other:?} is not invoke, ok, fail or info"
-                )))
-            }
+        let kind = match field(object, "type").and_then(Value::as_str) {
+            Some(raw) => Kind::named(raw).ok_or_else(|| {
+                let name = raw.strip_prefix(':').unwrap_or(raw);
+                err(format!(
+                    "field type: {name:?} is not invoke, ok, fail or info"
+                ))
+            })?,
             None => return Err(err("field type: missing (invoke, ok, fail or info)".into())),
         };
         let invoke = matches!(kind, Kind::Invoke);
@@ -255,102 +260,6 @@ impl Builder {
         };
         let index = field(object, "index").and_then(Value::as_u64);
         self.record(line, process, kind, mops, index)
-    }
-
-    /// Line `line` (numbered `number`) through the fast path: recorded as
-    /// [`Builder::event`] would, or `None` (nothing interned or recorded) when the scanner
-    /// refuses it or its meaning needs the general reader. `edn`: Jepsen EDN, else JSON.
-    fn fast_line<'a>(
-        &mut self,
-        number: usize,
-        line: &'a str,
-        scratch: &mut Scratch<'a>,
-        edn: bool,
-    ) -> Option<Result<(), HistoryError>> {
-        let event = fast_jsonl::parse(line, scratch, edn)?;
-        self.fast_event(number, event, scratch)
-    }
-
-    /// A line the fast path parsed (its micro-operations in `scratch`): recorded as
-    /// [`Builder::event`] would, or `None` (nothing interned or recorded) when its meaning
-    /// needs the general reader.
-    fn fast_event(
-        &mut self,
-        line: usize,
-        event: RawEvent<'_>,
-        scratch: &Scratch<'_>,
-    ) -> Option<Result<(), HistoryError>> {
-        let kind = match event.kind.strip_prefix(':').unwrap_or(event.kind) {
-            "invoke" => Kind::Invoke,
-            "ok" => Kind::Done(Status::Ok),
-            "fail" => Kind::Done(Status::Fail),
-            "info" => Kind::Done(Status::Info),
-            _ => return None,
-        };
-        let invoke = matches!(kind, Kind::Invoke);
-        // Decide every micro-operation's shape before interning anything.
-        let shapes_ok = scratch.mops.iter().all(|m| {
-            matches!(
-                (m.func, m.operand),
-                (Func::Append | Func::Write, Operand::One(_)) | (Func::Read, _)
-            )
-        });
-        if !shapes_ok {
-            return None;
-        }
-        if let Kind::Done(status) = kind {
-            // A completion whose invocation is open: its operations written in place.
-            if let Ok(at) = self.open_txn(event.process, status, scratch.mops.len(), line) {
-                let mut mops = std::mem::take(&mut self.txns[at].mops);
-                for (slot, &raw) in mops.iter_mut().zip(&scratch.mops) {
-                    let mop = self.fast_mop(raw, scratch, false);
-                    if status == Status::Ok {
-                        *slot = mop;
-                    }
-                }
-                self.txns[at].mops = mops;
-                let position = self.position;
-                self.position += 1;
-                self.close(at, event.process, status, position, line, event.index);
-                return Some(Ok(()));
-            }
-        }
-        let mops = scratch
-            .mops
-            .iter()
-            .map(|&m| self.fast_mop(m, scratch, invoke))
-            .collect();
-        Some(self.record(line, event.process, kind, mops, event.index))
-    }
-
-    /// A fast-path micro-operation of the right shape, its atoms interned in the general
-    /// reader's order (key, then values).
-    fn fast_mop(&mut self, raw: RawMop<'_>, scratch: &Scratch<'_>, invoke: bool) -> Mop {
-        let key = self.atoms.intern_scalar(raw.key);
-        match (raw.func, raw.operand) {
-            (Func::Append, Operand::One(v)) => Mop::Append {
-                key,
-                value: self.atoms.intern_scalar(v),
-            },
-            (Func::Write, Operand::One(v)) => Mop::Write {
-                key,
-                value: self.atoms.intern_scalar(v),
-            },
-            (_, operand) => Mop::Read {
-                key,
-                value: match operand {
-                    Operand::Nil if invoke => ReadValue::Unknown,
-                    Operand::Nil => ReadValue::Nil,
-                    Operand::One(v) => ReadValue::Value(self.atoms.intern_scalar(v)),
-                    Operand::List(lo, hi) => ReadValue::List(
-                        scratch.scalars[lo as usize..hi as usize]
-                            .iter()
-                            .map(|&v| self.atoms.intern_scalar(v))
-                            .collect(),
-                    ),
-                },
-            },
-        }
     }
 
     /// Records one event: an invocation opens its process's transaction, a completion closes it.
@@ -529,23 +438,62 @@ mod fast_path_tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// Both readers on the same JSON Lines: the history (every transaction, every atom as
-    /// shown) or the error (line and message).
-    fn both(text: &str) -> (String, String) {
-        let read = |fast: bool| {
-            let mut builder = Builder::default();
-            match jsonl_events(&mut builder, text, fast) {
-                Ok(()) => {
-                    let h = builder.finish();
-                    let shown: Vec<&str> = (0..h.txns.len() as u32 * 8)
-                        .map(|a| h.atoms.show(a))
-                        .collect();
-                    format!("{:?} {:?}", h.txns, shown)
-                }
-                Err(e) => format!("error line {}: {}", e.line, e.message),
+    /// Chunk sizes the lexer is run with: one line per chunk, a few lines, and the default.
+    const CHUNKS: [Option<usize>; 4] = [Some(1), Some(7), Some(40), None];
+
+    /// `read` at every chunk size of [`CHUNKS`], shown: the same at every size (asserted).
+    pub(super) fn same_at_every_chunk_size(
+        text: &str,
+        read: impl Fn(Option<usize>) -> Result<TxnHistory, HistoryError>,
+    ) -> String {
+        let results: Vec<String> = CHUNKS.iter().map(|&c| shown(read(c))).collect();
+        for (chunk, result) in CHUNKS.iter().zip(&results) {
+            assert_eq!(
+                result, &results[0],
+                "chunks of {chunk:?} read {text:?} otherwise"
+            );
+        }
+        results[0].clone()
+    }
+
+    /// A history as text (every transaction, every atom as shown) or the error (line and
+    /// message).
+    pub(super) fn shown(read: Result<TxnHistory, HistoryError>) -> String {
+        match read {
+            Ok(h) => {
+                let shown: Vec<&str> = (0..h.txns.len() as u32 * 8)
+                    .map(|a| h.atoms.show(a))
+                    .collect();
+                format!("{:?} {:?}", h.txns, shown)
             }
-        };
-        (read(true), read(false))
+            Err(e) => format!("error line {}: {}", e.line, e.message),
+        }
+    }
+
+    /// The general reader alone: every line through `serde_json::Value`.
+    fn general(text: &str) -> Result<TxnHistory, HistoryError> {
+        let mut builder = Builder::default();
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let value: Value = serde_json::from_str(line)
+                .map_err(|e| HistoryError::new(i + 1, format!("not a JSON object: {e}")))?;
+            builder.event(i + 1, &value)?;
+        }
+        Ok(builder.finish())
+    }
+
+    /// Both readers on the same JSON Lines: the fast reader's result (the same at every
+    /// chunk size, asserted here), then the general reader's.
+    fn both(text: &str) -> (String, String) {
+        (
+            same_at_every_chunk_size(text, |chunk| {
+                let mut builder = Builder::default();
+                jsonl_events(&mut builder, text, chunk).map(|()| builder.finish())
+            }),
+            shown(general(text)),
+        )
     }
 
     /// `line` with `ws` after every `{`, `[`, `:` and `,` outside strings (and before every
@@ -760,33 +708,19 @@ mod fast_path_tests {
         let compact = r#"{"process":3,"type":"ok","value":[["append",1,2],["r",1,[1,"xy"]],["r",2,null]],"index":7}"#;
         let spaced = "{\"process\": 3, \"type\": \"ok\", \"value\": [[\"append\", 1, 2], [\"r\", 1, [1, \"xy\"]], [\"r\", 2, null]], \"index\": 7, \"time\": 1.5e9}\r";
         for line in [compact, spaced] {
-            let mut scratch = fast_jsonl::Scratch::default();
-            let event =
-                fast_jsonl::parse(line, &mut scratch, false).expect("the common shape parses");
-            assert_eq!(scratch.mops.len(), 3, "{line}");
-            let mut builder = Builder::default();
-            builder.pending.insert(Some(3), 0);
-            builder.txns.push(Txn {
-                process: Some(3),
-                status: Status::Info,
-                mops: vec![
-                    Mop::Read {
-                        key: 0,
-                        value: ReadValue::Unknown,
-                    };
-                    3
-                ],
-                invoked_at: 0,
-                completed_at: None,
-                line: 1,
-                index: None,
-            });
-            assert!(matches!(
-                builder.fast_event(2, event, &scratch),
-                Some(Ok(()))
-            ));
-            assert_eq!(builder.atoms.show(2), "xy");
-            assert_eq!(builder.txns[0].index, Some(7));
+            let invoke = r#"{"process":3,"type":"invoke","value":[["append",1,2],["r",1,null],["r",2,null]]}"#;
+            let text = format!("{invoke}\n{line}");
+            let chunks = lex::lex(&text, false, None);
+            let fast = chunks[0]
+                .lines
+                .iter()
+                .filter(|l| matches!(l, lex::Lexed::Event { mops, .. } if mops.len() == 3))
+                .count();
+            assert_eq!(fast, 2, "{line}");
+            let history = parse_txn_history(&text, Some(TxnFormat::Jsonl)).expect("reads");
+            assert_eq!(history.atoms.show(2), "xy");
+            assert_eq!(history.txns[0].index, Some(7));
+            assert_eq!(history.txns[0].status, Status::Ok);
         }
         let mut scratch = fast_jsonl::Scratch::default();
         let escaped = r#"{"process":3,"type":"ok","value":[["r",1,"x\"y"]]}"#;
@@ -799,29 +733,28 @@ mod edn_fast_path_tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// The EDN reader (line by line, fast path first) and the whole-text general reader on
-    /// the same text: the history (every transaction, every atom as shown) or the error.
+    /// The EDN reader (line by line, fast path first, at every chunk size) and the
+    /// whole-text general reader on the same text: the history (every transaction, every
+    /// atom as shown) or the error.
     fn both(text: &str) -> (String, String) {
-        let show = |r: Result<TxnHistory, HistoryError>| match r {
-            Ok(h) => {
-                let shown: Vec<&str> = (0..h.txns.len() as u32 * 8)
-                    .map(|a| h.atoms.show(a))
-                    .collect();
-                format!("{:?} {:?}", h.txns, shown)
-            }
-            Err(e) => format!("error line {}: {}", e.line, e.message),
+        let general = || {
+            edn_events(text).and_then(|events| {
+                let mut builder = Builder::default();
+                for (line, event) in events {
+                    builder.event(line, &event)?;
+                }
+                Ok(builder.finish())
+            })
         };
-        let general = edn_events(text).and_then(|events| {
+        let fast = super::fast_path_tests::same_at_every_chunk_size(text, |chunk| {
             let mut builder = Builder::default();
-            for (line, event) in events {
-                builder.event(line, &event)?;
+            if edn_lines(&mut builder, text, chunk) {
+                Ok(builder.finish())
+            } else {
+                general()
             }
-            Ok(builder.finish())
         });
-        (
-            show(parse_txn_history(text, Some(TxnFormat::Edn))),
-            show(general),
-        )
+        (fast, super::fast_path_tests::shown(general()))
     }
 
     fn scalar() -> impl Strategy<Value = &'static str> {

@@ -21,6 +21,7 @@ pub mod generate;
 pub mod graph;
 pub mod history;
 pub mod infer;
+mod lex;
 pub mod nonadjacent;
 pub mod oracle;
 pub mod order;
@@ -154,6 +155,21 @@ fn check_model(history: &TxnHistory, model: TxnModel) -> Result<(), HistoryError
     Ok(())
 }
 
+/// The process and real-time edges the variants need, and the number of time points.
+fn order_edges(history: &TxnHistory, variants: &[Variant]) -> (Vec<graph::Edge>, usize) {
+    let mut edges = Vec::new();
+    if variants.contains(&Variant::Process) {
+        edges.extend(order::process_edges(history));
+    }
+    let mut points = 0;
+    if variants.contains(&Variant::Realtime) {
+        let (count, realtime) = order::realtime_points(history, history.txns.len() as u32);
+        points = count as usize;
+        edges.extend(realtime);
+    }
+    (edges, points)
+}
+
 /// Checks a history. Errors are bad input: values written twice, micro-operations of the
 /// wrong model, or no way to tell the model.
 pub fn check_txn(history: &TxnHistory, options: &TxnOptions) -> Result<TxnResult, HistoryError> {
@@ -163,22 +179,19 @@ pub fn check_txn(history: &TxnHistory, options: &TxnOptions) -> Result<TxnResult
         None => TxnModel::RwRegister,
     };
     check_model(history, model)?;
-    let inference = match model {
-        TxnModel::ListAppend => append::infer(history)?,
-        TxnModel::RwRegister => register::infer(history)?,
-    };
-    let mut edges = inference.edges;
+    // The data dependencies and the order edges need nothing of each other.
     let variants = options.consistency.variants();
-    if variants.contains(&Variant::Process) {
-        edges.extend(order::process_edges(history));
-    }
     let txns = history.txns.len();
-    let mut points = 0;
-    if variants.contains(&Variant::Realtime) {
-        let (count, realtime) = order::realtime_points(history, txns as u32);
-        points = count as usize;
-        edges.extend(realtime);
-    }
+    let (inference, (order_edges, points)) = rayon::join(
+        || match model {
+            TxnModel::ListAppend => append::infer(history),
+            TxnModel::RwRegister => register::infer(history),
+        },
+        || order_edges(history, variants),
+    );
+    let inference = inference?;
+    let mut edges = inference.edges;
+    edges.extend(order_edges);
     let graph = Graph::with_points(txns, points, edges);
     let mut anomalies = inference.anomalies;
     let mut undecided = Vec::new();

@@ -32,7 +32,11 @@ pub fn run(what: BenchTarget, stdout: &mut dyn Write, stderr: &mut dyn Write) ->
             stdout,
             stderr,
         ),
-        BenchTarget::Txn { dir, max_txns } => txn::run(&dir, max_txns, stdout, stderr),
+        BenchTarget::Txn {
+            dir,
+            max_txns,
+            runs,
+        } => txn::run(&dir, max_txns, runs, stdout, stderr),
         BenchTarget::Sim { seconds, max_nodes } => sim::run(seconds, max_nodes, stdout),
         BenchTarget::Partition { keys, nodes } => partition::run(keys, &nodes, stdout),
         BenchTarget::Protocols { seconds } => protocols::run(seconds, stdout),
