@@ -11,6 +11,10 @@ use distsys_model::raft::RaftModel;
 use stateright::{Checker, Model};
 use std::time::Instant;
 
+/// The distsys binary's allocator (both checkers share it, as they share the process).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn arg(args: &[String], i: usize, default: u64) -> u64 {
     args.get(i).and_then(|a| a.parse().ok()).unwrap_or(default)
 }
