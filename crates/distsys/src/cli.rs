@@ -298,9 +298,11 @@ pub enum BenchTarget {
         #[arg(long, value_delimiter = ',', default_value = "10,100,1000", value_parser = Ranged::<usize>::new().range(1..=10_000))]
         nodes: Vec<usize>,
     },
-    /// This project's 3-node cluster against etcd 3.4 (3 members), both on loopback and
-    /// fsyncing, under the same workload: ops/s and p50/p99 latency for 1, 16 and 64 clients,
-    /// write-only and 50% writes; then redis-benchmark against the node, if installed.
+    /// Side by side, one load generator, every system fsyncing: 3 nodes against etcd 3.4's 3
+    /// members (both driven at their leaders), then 1 node against Redis 7 with appendfsync
+    /// always, plus redis-benchmark SET at -P 1 and -P 16 against both. Each key count is
+    /// preloaded first; cells alternate between the systems; ops/s, p50/p99 and ratios per
+    /// cell, write-only and 50% writes, at each client count, value size and key count.
     Cluster {
         /// Seconds per measurement.
         #[arg(long, default_value_t = 5, value_parser = Ranged::<u64>::new().range(1..=3600))]
@@ -308,11 +310,18 @@ pub enum BenchTarget {
         /// Client counts (comma-separated).
         #[arg(long, value_delimiter = ',', default_value = "1,16,64", value_parser = Ranged::<usize>::new().range(1..=1024))]
         clients: Vec<usize>,
-        /// Value size in bytes.
-        #[arg(long, default_value_t = 100, value_parser = Ranged::<usize>::new().range(0..=1_048_576))]
-        value_size: usize,
-        /// First port for this project's cluster (etcd uses 23791-23803).
-        #[arg(long, default_value_t = 19000, value_parser = Ranged::<u16>::new().range(1..=65235))]
+        /// Value sizes in bytes (comma-separated).
+        #[arg(long, value_delimiter = ',', default_value = "100,4096", value_parser = Ranged::<usize>::new().range(0..=1_048_576))]
+        values: Vec<usize>,
+        /// Key counts (comma-separated), each preloaded before its cells.
+        #[arg(long, value_delimiter = ',', default_value = "1000,1000000", value_parser = Ranged::<u64>::new().range(1..=100_000_000))]
+        keys: Vec<u64>,
+        /// Skip the combinations of keys and value size holding more data than this (MiB).
+        #[arg(long, default_value_t = 1024, value_parser = Ranged::<u64>::new().range(1..=1_048_576))]
+        max_data_mb: u64,
+        /// First port for this project's nodes (the single node at +300, Redis at +400; etcd
+        /// uses 23791-23803).
+        #[arg(long, default_value_t = 19000, value_parser = Ranged::<u16>::new().range(1..=64000))]
         base_port: u16,
     },
     /// Raft, Multi-Paxos and PBFT in the simulator at 3/4, 5, 7 and 10 nodes and 1 and 50 ms

@@ -1,21 +1,35 @@
-//! This project's 3-node cluster and etcd 3.4's, both on loopback and both fsyncing before
-//! they acknowledge, driven by the same load generator (same clients, key space, value size
-//! and write ratio). The node is spoken to over the Redis protocol (to the leader), etcd over
-//! its v3 JSON gateway (HTTP keep-alive, any member), each client on its own connection,
-//! linearizable reads on both. Then redis-benchmark against the node, if it is installed.
+//! This project's node against its peers, side by side in one run, under one load generator
+//! (same clients, key space, value size and write ratio), every system fsyncing before it
+//! acknowledges:
+//! - 3 nodes against etcd 3.4's 3 members, both clusters up for the whole section and driven
+//!   at their leaders, the node over the Redis protocol and etcd over its v3 JSON gateway, one
+//!   blocking connection per client on both, linearizable reads on both;
+//! - 1 node against Redis with `appendfsync always`, both over the Redis protocol with the
+//!   same client, then `redis-benchmark` SET without and with pipelining against each.
+//!
+//! Each key count is preloaded first (batches of [`super::load::BATCH`] keys: an MSET on the node and on
+//! Redis, a transaction of puts on etcd), so reads find their keys and the store holds what
+//! the row says. Cells alternate between the systems (node, peer, node, peer...), so a
+//! machine that slows down mid-run slows both.
 
 use super::etcd;
-use super::load::{drive, Measured};
+use super::load::{drive, key, preload, Measured, Workload};
+use super::redis;
 use crate::client::Connections;
 use crate::cluster::{layout, wait_for_leader, write_config, NodeProgram, Nodes};
 use distsys_node::resp::Reply;
 use std::net::SocketAddr;
-use std::process::Command;
 use std::sync::Mutex;
 use std::time::Duration;
 
 /// The workloads, by name and share of writes.
 pub const WORKLOADS: [(&str, f64); 2] = [("writes", 1.0), ("50% writes", 0.5)];
+
+/// Clients that preload a key space.
+const LOADERS: usize = 8;
+
+/// Requests per `redis-benchmark` run.
+const BENCHMARK_REQUESTS: u64 = 20_000;
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -26,34 +40,85 @@ pub struct ClusterBenchConfig {
     pub seconds: u64,
     /// Client counts, each measured under every workload.
     pub client_counts: Vec<usize>,
-    /// Value size, bytes.
-    pub value_size: usize,
-    /// First port of this project's cluster (etcd uses 23791-23803).
+    /// Value sizes, bytes.
+    pub value_sizes: Vec<usize>,
+    /// Key counts (each preloaded before its cells).
+    pub key_counts: Vec<u64>,
+    /// Combinations of keys and value size holding more than this many bytes are skipped.
+    pub max_data_bytes: u64,
+    /// First port of this project's nodes (and Redis, at `base_port + 400`); etcd uses
+    /// 23791-23803.
     pub base_port: u16,
 }
 
-/// One workload at one client count, on both clusters.
+/// One workload at one key count, value size and client count, on both systems.
 #[derive(Debug, Clone)]
-pub struct Row {
+pub struct Cell {
+    /// Keys in the store (preloaded) and drawn from.
+    pub keys: u64,
+    /// Bytes per written value.
+    pub value_size: usize,
     /// The workload's name (from [`WORKLOADS`]).
     pub workload: &'static str,
     /// Concurrent clients.
     pub clients: usize,
-    /// This project's cluster.
-    pub node: Measured,
-    /// etcd's, when it could run.
-    pub etcd: Option<Measured>,
+    /// This project's node(s).
+    pub ours: Measured,
+    /// The peer, when it could run.
+    pub peer: Option<Measured>,
+}
+
+/// How long preloading a key count took on each system (or why it failed).
+#[derive(Debug, Clone)]
+pub struct Load {
+    /// The key count reached.
+    pub keys: u64,
+    /// This project's node(s).
+    pub ours: Result<Duration, String>,
+    /// The peer, when it could run.
+    pub peer: Option<Result<Duration, String>>,
+}
+
+/// `redis-benchmark` SET at one pipeline depth against both systems.
+#[derive(Debug, Clone)]
+pub struct Benchmark {
+    /// Commands per round trip (`-P`).
+    pub pipeline: usize,
+    /// SETs per second against this project's node, or why it could not run.
+    pub ours: Result<f64, String>,
+    /// Against the peer.
+    pub peer: Result<f64, String>,
+}
+
+/// One section: this project's system and one peer.
+#[derive(Debug, Clone, Default)]
+pub struct Section {
+    /// The peer's name.
+    pub peer_name: String,
+    /// Why the peer could not be measured, if it could not.
+    pub peer_error: Option<String>,
+    /// Preload times, per key count.
+    pub loads: Vec<Load>,
+    /// The cells, in the order run.
+    pub cells: Vec<Cell>,
+    /// Combinations left out, and why.
+    pub skipped: Vec<String>,
+    /// `redis-benchmark` runs (the single-node section only).
+    pub benchmarks: Vec<Benchmark>,
+    /// Redirections to a new leader this project's clients followed (each a leader change
+    /// seen by one client).
+    pub redirects: u64,
+    /// The first failure this project's clients saw, if any (what the error counts are).
+    pub first_error: Option<String>,
 }
 
 /// Everything measured.
 #[derive(Debug, Clone)]
 pub struct ClusterBenchReport {
-    /// One row per workload and client count, workloads outermost.
-    pub rows: Vec<Row>,
-    /// Why etcd could not be measured, if it could not.
-    pub etcd_error: Option<String>,
-    /// redis-benchmark's summary lines against the node's leader, if it is installed.
-    pub redis_benchmark: Option<String>,
+    /// 3 nodes against etcd.
+    pub three_nodes: Section,
+    /// 1 node against Redis.
+    pub one_node: Section,
 }
 
 /// Why nothing was measured.
@@ -67,129 +132,423 @@ pub enum ClusterBenchError {
     NoLeader,
 }
 
-/// Runs every measurement: this project's cluster first (stopped and its directory removed
-/// afterwards), then redis-benchmark against it, then etcd.
+/// A system under load: one batch of puts, or one operation, as client `c`.
+trait Target: Sync {
+    /// Writes keys `lo..hi` with `value` in one request; true if acknowledged.
+    fn put_batch(&self, c: usize, lo: u64, hi: u64, value: &str) -> bool;
+    /// One write of `value` to `key` (or a read of `key`); true if answered.
+    fn op(&self, c: usize, write: bool, key: &str, value: &str) -> bool;
+}
+
+/// A server spoken to over the Redis protocol (this project's leader, or Redis), one
+/// connection per client. A client follows `MOVED host:port` to the new leader, as a
+/// cluster-aware Redis client does, and the redirections are counted.
+struct Resp {
+    clients: Vec<Mutex<(SocketAddr, Connections)>>,
+    redirects: std::sync::atomic::AtomicU64,
+    /// The first failure seen (an I/O error or an error reply), to say what the errors were.
+    first_error: Mutex<Option<String>>,
+}
+
+impl Resp {
+    fn new(addr: SocketAddr, clients: usize) -> Resp {
+        Resp {
+            clients: (0..clients)
+                .map(|_| Mutex::new((addr, Connections::new(vec![addr]))))
+                .collect(),
+            redirects: std::sync::atomic::AtomicU64::new(0),
+            first_error: Mutex::new(None),
+        }
+    }
+
+    fn note_error(&self, error: String) {
+        if let Ok(mut first) = self.first_error.lock() {
+            first.get_or_insert(error);
+        }
+    }
+
+    fn first_error(&self) -> Option<String> {
+        self.first_error.lock().ok()?.clone()
+    }
+
+    /// One command as client `c`, following up to 3 redirections.
+    fn call(&self, c: usize, args: &[&[u8]]) -> Option<Reply> {
+        let mut client = self.clients.get(c)?.lock().ok()?;
+        for _ in 0..3 {
+            let reply = match client.1.call(0, args) {
+                Ok(reply) => reply,
+                Err(e) => {
+                    self.note_error(format!("{e}"));
+                    return None;
+                }
+            };
+            let moved = match &reply {
+                Reply::Error(e) if e.starts_with("MOVED ") => e
+                    .rsplit(' ')
+                    .next()
+                    .and_then(|addr| addr.parse::<SocketAddr>().ok()),
+                _ => None,
+            };
+            let Some(addr) = moved else {
+                if let Reply::Error(e) = &reply {
+                    self.note_error(format!("-{e}"));
+                    if e.starts_with("TRYAGAIN") {
+                        // No leader yet: wait a little before the next try, as a client does,
+                        // rather than spin (the error still counts).
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                }
+                return Some(reply);
+            };
+            self.redirects
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            *client = (addr, Connections::new(vec![addr]));
+        }
+        None
+    }
+
+    fn redirects(&self) -> u64 {
+        self.redirects.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Target for Resp {
+    fn put_batch(&self, c: usize, lo: u64, hi: u64, value: &str) -> bool {
+        let keys: Vec<String> = (lo..hi).map(key).collect();
+        let mut args: Vec<&[u8]> = vec![b"MSET"];
+        for k in &keys {
+            args.push(k.as_bytes());
+            args.push(value.as_bytes());
+        }
+        matches!(self.call(c, &args), Some(Reply::Simple(_)))
+    }
+
+    fn op(&self, c: usize, write: bool, key: &str, value: &str) -> bool {
+        let reply = if write {
+            self.call(c, &[b"SET", key.as_bytes(), value.as_bytes()])
+        } else {
+            self.call(c, &[b"GET", key.as_bytes()])
+        };
+        matches!(reply, Some(Reply::Simple(_)) | Some(Reply::Bulk(_)))
+    }
+}
+
+/// etcd's leader through its JSON gateway, one HTTP keep-alive agent per client.
+struct Etcd {
+    endpoint: String,
+    agents: Vec<ureq::Agent>,
+}
+
+impl Etcd {
+    fn new(endpoint: String, clients: usize) -> Etcd {
+        Etcd {
+            endpoint,
+            agents: (0..clients).map(|_| agent()).collect(),
+        }
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(5)))
+        .build()
+        .into()
+}
+
+impl Target for Etcd {
+    fn put_batch(&self, c: usize, lo: u64, hi: u64, value: &str) -> bool {
+        self.agents
+            .get(c)
+            .is_some_and(|a| etcd::put_batch(a, &self.endpoint, lo, hi, value))
+    }
+
+    fn op(&self, c: usize, write: bool, key: &str, value: &str) -> bool {
+        self.agents
+            .get(c)
+            .is_some_and(|a| etcd::request(a, &self.endpoint, write, key, value))
+    }
+}
+
+/// Runs both sections: 3 nodes against etcd, then 1 node against Redis.
 pub fn run(config: &ClusterBenchConfig) -> Result<ClusterBenchReport, ClusterBenchError> {
     let dir = std::env::temp_dir().join(format!("distsys-bench-cluster-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let measured = measure_nodes(config, &dir);
+    let three = three_nodes(config, &dir.join("three"));
+    let one = three.and_then(|three| Ok((three, one_node(config, &dir.join("one"))?)));
     let _ = std::fs::remove_dir_all(&dir);
-    let (node_rows, redis_benchmark) = measured?;
-    let (etcd_rows, etcd_error) = match measure_etcd(config) {
-        Ok(rows) => (rows, None),
-        Err(e) => (Vec::new(), Some(e)),
-    };
-    let mut etcd_rows = etcd_rows.into_iter();
-    let rows = node_rows
-        .into_iter()
-        .map(|(workload, clients, node)| Row {
-            workload,
-            clients,
-            node,
-            etcd: etcd_rows.next(),
-        })
-        .collect();
+    let (three_nodes, one_node) = one?;
     Ok(ClusterBenchReport {
-        rows,
-        etcd_error,
-        redis_benchmark,
+        three_nodes,
+        one_node,
     })
 }
 
-type NodeRows = (Vec<(&'static str, usize, Measured)>, Option<String>);
-
-fn measure_nodes(
+/// Starts `nodes` nodes under `dir` from `base_port` and waits for a leader: the running
+/// nodes (stopped on drop) and the leader's client address.
+fn start_nodes(
     config: &ClusterBenchConfig,
     dir: &std::path::Path,
-) -> Result<NodeRows, ClusterBenchError> {
-    let cluster = layout(3, dir, config.base_port, None);
+    nodes: usize,
+    base_port: u16,
+) -> Result<(Nodes, SocketAddr), ClusterBenchError> {
+    let cluster = layout(nodes, dir, base_port, None);
     let paths = cluster
         .iter()
         .map(|(node_dir, c)| write_config(node_dir, c))
         .collect::<std::io::Result<Vec<_>>>()
         .map_err(ClusterBenchError::Start)?;
-    let _nodes = Nodes::start(config.program.clone(), paths).map_err(ClusterBenchError::Start)?;
+    let running = Nodes::start(config.program.clone(), paths).map_err(ClusterBenchError::Start)?;
     let admins: Vec<SocketAddr> = cluster.iter().map(|(_, c)| c.admin).collect();
-    let addrs: Vec<SocketAddr> = cluster.iter().map(|(_, c)| c.me().client).collect();
     let Some((leader, _)) = wait_for_leader(&admins, Duration::from_secs(15)) else {
         return Err(ClusterBenchError::NoLeader);
     };
-    let mut rows = Vec::new();
-    for (workload, ratio) in WORKLOADS {
-        for &clients in &config.client_counts {
-            let conns: Vec<Mutex<Connections>> = (0..clients)
-                .map(|_| Mutex::new(Connections::new(addrs.clone())))
-                .collect();
-            let m = drive(
-                clients,
-                config.seconds,
-                ratio,
-                config.value_size,
-                &|c, next| {
-                    let (write, key, value) = next();
-                    let Ok(mut conn) = conns[c].lock() else {
-                        return false;
-                    };
-                    let reply = if write {
-                        conn.call(leader, &["SET", &key, &value])
-                    } else {
-                        conn.call(leader, &["GET", &key])
-                    };
-                    matches!(reply, Ok(Reply::Simple(_)) | Ok(Reply::Bulk(_)))
-                },
-            );
-            rows.push((workload, clients, m));
-        }
-    }
-    Ok((rows, redis_benchmark(addrs[leader])))
+    Ok((running, cluster[leader].1.me().client))
 }
 
-fn measure_etcd(config: &ClusterBenchConfig) -> Result<Vec<Measured>, String> {
-    let _etcd = etcd::start()?;
-    let mut out = Vec::new();
-    for (_, ratio) in WORKLOADS {
-        for &clients in &config.client_counts {
-            let agents: Vec<ureq::Agent> = (0..clients)
-                .map(|_| {
-                    ureq::Agent::config_builder()
-                        .timeout_global(Some(Duration::from_secs(5)))
-                        .build()
-                        .into()
+fn clients_needed(config: &ClusterBenchConfig) -> usize {
+    config
+        .client_counts
+        .iter()
+        .copied()
+        .max()
+        .unwrap_or(1)
+        .max(LOADERS)
+}
+
+fn three_nodes(
+    config: &ClusterBenchConfig,
+    dir: &std::path::Path,
+) -> Result<Section, ClusterBenchError> {
+    let (_nodes, leader) = start_nodes(config, dir, 3, config.base_port)?;
+    let ours = Resp::new(leader, clients_needed(config));
+    let started = etcd::start().and_then(|cluster| {
+        let member = etcd::wait_for_leader(&agent(), Duration::from_secs(20))
+            .ok_or("etcd elected no leader within 20 s")?;
+        Ok((cluster, member))
+    });
+    let (peer, peer_error, _etcd) = match started {
+        Ok((cluster, member)) => (
+            Some(Etcd::new(etcd::endpoint(member), clients_needed(config))),
+            None,
+            Some(cluster),
+        ),
+        Err(e) => (None, Some(e), None),
+    };
+    let mut section = measure(config, &ours, peer.as_ref().map(|p| p as &dyn Target));
+    section.redirects = ours.redirects();
+    section.first_error = ours.first_error();
+    section.peer_name = "etcd 3.4".into();
+    section.peer_error = peer_error;
+    Ok(section)
+}
+
+fn one_node(
+    config: &ClusterBenchConfig,
+    dir: &std::path::Path,
+) -> Result<Section, ClusterBenchError> {
+    let (_node, addr) = start_nodes(config, dir, 1, config.base_port.saturating_add(300))?;
+    let ours = Resp::new(addr, clients_needed(config));
+    let (peer, peer_error) = match redis::start(config.base_port.saturating_add(400)) {
+        Ok(server) => (Some(server), None),
+        Err(e) => (None, Some(e)),
+    };
+    let peer_target = peer
+        .as_ref()
+        .map(|server| Resp::new(server.addr, clients_needed(config)));
+    let mut section = measure(
+        config,
+        &ours,
+        peer_target.as_ref().map(|p| p as &dyn Target),
+    );
+    section.redirects = ours.redirects();
+    section.first_error = ours.first_error();
+    section.peer_name = "Redis 7 (appendfsync always)".into();
+    section.peer_error = peer_error;
+    let value_size = config.value_sizes.first().copied().unwrap_or(100);
+    for pipeline in [1, 16] {
+        let run = |addr| redis::benchmark(addr, BENCHMARK_REQUESTS, value_size, pipeline);
+        section.benchmarks.push(Benchmark {
+            pipeline,
+            ours: run(addr),
+            peer: peer
+                .as_ref()
+                .map_or_else(|| Err("not running".into()), |server| run(server.addr)),
+        });
+    }
+    Ok(section)
+}
+
+/// One key count of the plan: the value sizes measured at it, and the ones left out (why).
+#[derive(Debug, Clone, PartialEq)]
+struct Step {
+    keys: u64,
+    sizes: Vec<usize>,
+    skipped: Vec<String>,
+}
+
+/// The key counts in ascending order (each preload extends the previous one), each with the
+/// value sizes whose data fits under the cap.
+fn plan(config: &ClusterBenchConfig) -> Vec<Step> {
+    let mut key_counts = config.key_counts.clone();
+    key_counts.sort_unstable();
+    key_counts.dedup();
+    key_counts
+        .into_iter()
+        .map(|keys| {
+            let bytes = |size: usize| keys.saturating_mul(size as u64);
+            let (sizes, over): (Vec<usize>, Vec<usize>) = config
+                .value_sizes
+                .iter()
+                .partition(|&&size| bytes(size) <= config.max_data_bytes);
+            let skipped = over
+                .into_iter()
+                .map(|size| {
+                    format!(
+                        "{keys} keys x {size} B: {} MiB of data, over --max-data-mb",
+                        bytes(size) >> 20
+                    )
                 })
                 .collect();
-            out.push(drive(
-                clients,
-                config.seconds,
-                ratio,
-                config.value_size,
-                &|c, next| {
-                    let (write, key, value) = next();
-                    etcd::request(&agents[c], &etcd::endpoint(1 + c % 3), write, &key, &value)
-                },
-            ));
-        }
-    }
-    Ok(out)
+            Step {
+                keys,
+                sizes,
+                skipped,
+            }
+        })
+        .collect()
 }
 
-/// redis-benchmark's one-line summaries, with and without pipelining, if it is installed.
-fn redis_benchmark(addr: SocketAddr) -> Option<String> {
-    let mut out = String::new();
-    for pipeline in ["1", "16"] {
-        let result = Command::new("redis-benchmark")
-            .args(["-h", &addr.ip().to_string(), "-p", &addr.port().to_string()])
-            .args([
-                "-t", "set,get", "-n", "20000", "-c", "50", "-P", pipeline, "-q",
-            ])
-            .output()
-            .ok()?;
-        let text = String::from_utf8_lossy(&result.stdout);
-        for line in text
-            .split(['\r', '\n'])
-            .filter(|l| l.contains("requests per second"))
-        {
-            out.push_str(&format!("  -P {pipeline:<3} {}\n", line.trim()));
+/// Every key count (preloaded on both first), value size, workload and client count, the
+/// systems alternating cell by cell.
+fn measure(config: &ClusterBenchConfig, ours: &dyn Target, peer: Option<&dyn Target>) -> Section {
+    let mut section = Section::default();
+    let mut loaded = 0;
+    for step in plan(config) {
+        section.skipped.extend(step.skipped);
+        let (keys, sizes) = (step.keys, step.sizes);
+        let Some(&first) = sizes.first() else {
+            continue;
+        };
+        let value = "x".repeat(first);
+        let load = |target: &dyn Target| {
+            preload(LOADERS, loaded, keys, &|c, lo, hi| {
+                target.put_batch(c, lo, hi, &value)
+            })
+        };
+        section.loads.push(Load {
+            keys,
+            ours: load(ours),
+            peer: peer.map(load),
+        });
+        loaded = keys;
+        for value_size in sizes {
+            for (workload, write_ratio) in WORKLOADS {
+                let shape = Workload {
+                    write_ratio,
+                    keys,
+                    value_size,
+                };
+                for &clients in &config.client_counts {
+                    let run = |target: &dyn Target| {
+                        drive(clients, config.seconds, shape, &|c, next| {
+                            let (write, key, value) = next();
+                            target.op(c, write, &key, &value)
+                        })
+                    };
+                    let ours = run(ours);
+                    let peer = peer.map(run);
+                    section.cells.push(Cell {
+                        keys,
+                        value_size,
+                        workload,
+                        clients,
+                        ours,
+                        peer,
+                    });
+                }
+            }
         }
     }
-    Some(out)
+    section
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    fn config(keys: Vec<u64>, values: Vec<usize>, max_data_bytes: u64) -> ClusterBenchConfig {
+        ClusterBenchConfig {
+            program: NodeProgram::new("distsys".into()),
+            seconds: 1,
+            client_counts: vec![1],
+            value_sizes: values,
+            key_counts: keys,
+            max_data_bytes,
+            base_port: 19000,
+        }
+    }
+
+    #[test]
+    fn the_plan_orders_key_counts_and_leaves_out_what_holds_too_much_data() {
+        let plan = plan(&config(
+            vec![1_000_000, 1000, 1000],
+            vec![100, 4096],
+            1 << 30,
+        ));
+        assert_eq!(
+            plan.iter()
+                .map(|s| (s.keys, s.sizes.clone()))
+                .collect::<Vec<_>>(),
+            vec![(1000, vec![100, 4096]), (1_000_000, vec![100])]
+        );
+        assert!(plan[0].skipped.is_empty());
+        assert_eq!(plan[1].skipped.len(), 1);
+        assert!(plan[1].skipped[0].starts_with("1000000 keys x 4096 B: 3906 MiB"));
+        // A key count with no size that fits has no step to measure.
+        let plan = super::plan(&config(vec![10], vec![100], 999));
+        assert!(plan[0].sizes.is_empty());
+    }
+
+    /// A server that answers every command on every connection with `answer`.
+    fn server(answer: String) -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let answer = answer.clone();
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 4096];
+                    while stream.read(&mut buf).is_ok_and(|n| n > 0) {
+                        if stream.write_all(answer.as_bytes()).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    #[test]
+    fn a_client_follows_moved_to_the_new_leader_and_says_what_failed() {
+        let leader = server("+OK\r\n".into());
+        let follower = server(format!("-MOVED 0 {leader}\r\n"));
+        let resp = Resp::new(follower, 2);
+        assert!(resp.op(0, true, "k", "v"));
+        assert!(resp.op(0, true, "k", "v"));
+        assert_eq!(
+            resp.redirects(),
+            1,
+            "the second call goes to the leader directly"
+        );
+        assert!(resp.first_error().is_none());
+        // A cycle of redirections gives up, and an error reply is remembered.
+        let lost = server("-ERR busy\r\n".into());
+        let resp = Resp::new(lost, 1);
+        assert!(!resp.put_batch(0, 0, 3, "v"));
+        assert_eq!(resp.first_error().as_deref(), Some("-ERR busy"));
+    }
 }

@@ -1,5 +1,6 @@
-//! A 3-member etcd cluster on loopback (clients on 23791-23793, peers on 23801-23803), and one
-//! operation through its v3 JSON gateway.
+//! A 3-member etcd cluster on loopback (clients on 23791-23793, peers on 23801-23803), its
+//! leader, and operations through its v3 JSON gateway: one put or linearizable read, or a
+//! transaction of many puts (the preload).
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -55,6 +56,9 @@ fn member(dir: &std::path::Path, i: usize) -> Result<Child, String> {
         .args(["--initial-cluster", cluster])
         .args(["--initial-cluster-token", "distsys-bench"])
         .args(["--initial-cluster-state", "new"])
+        // Room for a million keys and the revisions a write-heavy run adds (the default
+        // 2 GiB quota raises a "database space exceeded" alarm first).
+        .args(["--quota-backend-bytes", "8589934592"])
         .stdin(Stdio::null())
         .stdout(log.try_clone().map_err(|e| e.to_string())?)
         .stderr(log)
@@ -81,6 +85,57 @@ pub fn start() -> Result<Etcd, String> {
         }
     }
     Ok(etcd)
+}
+
+/// The member (from 1) that leads, by asking each member's status: the one whose own id is the
+/// leader id it reports. `None` if no member answers so.
+pub fn leader(agent: &ureq::Agent) -> Option<usize> {
+    (1..=3).find(|&i| {
+        let status = agent
+            .post(&format!("{}/v3/maintenance/status", endpoint(i)))
+            .send("{}")
+            .ok()
+            .and_then(|mut r| r.body_mut().read_to_string().ok())
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok());
+        status.is_some_and(|s| {
+            let me = s["header"]["member_id"].as_str();
+            me.is_some() && me == s["leader"].as_str()
+        })
+    })
+}
+
+/// Waits up to `within` for a member to lead.
+pub fn wait_for_leader(agent: &ureq::Agent, within: Duration) -> Option<usize> {
+    let start = Instant::now();
+    while start.elapsed() < within {
+        if let Some(i) = leader(agent) {
+            return Some(i);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    None
+}
+
+/// Puts keys `lo..hi` (named by [`super::load::key`]) with `value` in one transaction at
+/// member `endpoint`; true if etcd answered and its whole answer was read.
+pub fn put_batch(agent: &ureq::Agent, endpoint: &str, lo: u64, hi: u64, value: &str) -> bool {
+    let value = b64(value);
+    let puts: Vec<String> = (lo..hi)
+        .map(|i| {
+            format!(
+                "{{\"requestPut\":{{\"key\":\"{}\",\"value\":\"{value}\"}}}}",
+                b64(&super::load::key(i))
+            )
+        })
+        .collect();
+    agent
+        .post(&format!("{endpoint}/v3/kv/txn"))
+        .send(format!("{{\"success\":[{}]}}", puts.join(",")))
+        .is_ok_and(|mut r| {
+            r.body_mut()
+                .read_to_string()
+                .is_ok_and(|body| body.contains("\"succeeded\":true"))
+        })
 }
 
 fn b64(s: &str) -> String {

@@ -44,9 +44,21 @@ pub fn run(what: BenchTarget, stdout: &mut dyn Write, stderr: &mut dyn Write) ->
         BenchTarget::Cluster {
             seconds,
             clients,
-            value_size,
+            values,
+            keys,
+            max_data_mb,
             base_port,
-        } => cluster::run(seconds, &clients, value_size, base_port, stdout, stderr),
+        } => {
+            let shape = cluster::Shape {
+                seconds,
+                clients,
+                values,
+                keys,
+                max_data_bytes: max_data_mb << 20,
+                base_port,
+            };
+            cluster::run(shape, stdout, stderr)
+        }
         BenchTarget::Raft {
             nodes,
             entries,
