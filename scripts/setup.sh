@@ -3,7 +3,7 @@
 # when it is there (without either it says what to run and exits 2).
 #   scripts/setup.sh          nothing extra is needed to build and test
 #   scripts/setup.sh browser  chromium, to screenshot HTML reports
-#   scripts/setup.sh redis    redis-tools (redis-cli, redis-benchmark) to talk to a node
+#   scripts/setup.sh redis    redis-tools (redis-cli, redis-benchmark) and redis-server (the peer of `bench cluster`)
 #   scripts/setup.sh metrics  prometheus (promtool, to check /metrics)
 #   scripts/setup.sh etcd     etcd-server and etcd-client (the peer of `bench cluster`)
 #   scripts/setup.sh porcupine  golang-go, to build Porcupine for `bench check` (alias: go)
@@ -13,7 +13,7 @@ packages=()
 for group in "${groups[@]}"; do
   case "$group" in
     browser) packages+=(chromium) ;;
-    redis) packages+=(redis-tools) ;;
+    redis) packages+=(redis-tools redis-server) ;;
     metrics) packages+=(prometheus) ;;
     etcd) packages+=(etcd-server etcd-client) ;;
     go|porcupine) packages+=(golang-go) ;;
