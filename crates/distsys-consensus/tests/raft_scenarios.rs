@@ -208,3 +208,47 @@ fn figure_8_an_old_term_entry_commits_only_through_one_of_the_current_term() {
         "{violations:?}"
     );
 }
+
+/// A leader that compacted its log keeps the last `catch_up_entries` entries its snapshot
+/// covers: a follower less far behind is sent those entries (no snapshot, its log as the
+/// leader's), one further behind is sent the snapshot. Either way every log agrees.
+#[test]
+fn a_follower_a_little_behind_a_compaction_is_sent_entries_not_the_snapshot() {
+    for (keep, lag, expect_snapshot) in [(64, 30, false), (64, 100, true), (0, 30, true)] {
+        let mut c = Cluster::with(3, |cfg| cfg.catch_up_entries = keep);
+        c.run_for(600);
+        let leader = c.leader();
+        let lagging = c
+            .ids()
+            .into_iter()
+            .find(|id| *id != leader)
+            .expect("a follower");
+        c.isolate(lagging);
+        for i in 0..lag {
+            c.write(&(i as u32).to_be_bytes());
+        }
+        for id in c.ids().into_iter().filter(|id| *id != lagging) {
+            let commit = c.node(id).commit_index();
+            c.node(id).compact(commit, Vec::new());
+            c.drain(id);
+        }
+        let held = c.node(leader).log().covered();
+        assert_eq!(held, keep.min(lag as usize + 1), "keep {keep}, lag {lag}");
+        c.heal();
+        c.run_for(600);
+        c.write(b"after");
+        c.run_for(200);
+        let follower = c.node(lagging).log();
+        assert_eq!(
+            follower.offset() > 0,
+            expect_snapshot,
+            "keep {keep}, lag {lag}: snapshot installed"
+        );
+        let last = c.node(leader).log().last_index();
+        let chain = c.node(leader).log().chain(last);
+        for id in c.ids() {
+            assert_eq!(c.node(id).log().last_index(), last, "node {id}");
+            assert_eq!(c.node(id).log().chain(last), chain, "node {id}");
+        }
+    }
+}

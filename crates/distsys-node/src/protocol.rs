@@ -206,6 +206,9 @@ impl Protocol for Raft {
         config.heartbeat_us = settings.heartbeat_ms * 1000;
         config.election_timeout_min_us = settings.election_timeout_ms.0 * 1000;
         config.election_timeout_max_us = settings.election_timeout_ms.1 * 1000;
+        // etcd's SnapshotCatchUpEntries: a follower a few thousand entries behind (a burst of
+        // writes, a short pause) is sent entries, not the whole state machine.
+        config.catch_up_entries = 5000;
         config.mutant = mutant(settings.mutant.as_deref(), &Mutant::ALL, Mutant::name)?;
         Ok(Raft::new(config, persisted, seed, 0))
     }

@@ -170,3 +170,23 @@ fn seeds_that_once_failed_stay_fixed() {
         assert_eq!(report.violation, None, "seed {seed}");
     }
 }
+
+#[test]
+fn raft_laggards_still_catch_up_from_snapshots_beyond_the_kept_tail() {
+    // A compaction keeps a tail of entries for followers a little behind (Config::
+    // catch_up_entries); crashes and partitions leave followers further behind than that,
+    // and those must still be caught up by InstallSnapshot, under every safety check.
+    let mut base = config(0);
+    base.faults = "crash,partition,drop".parse().expect("fault list");
+    let summary = run_campaign(&base, 300, 16, &|_, _| {});
+    let failures = summary.failure_lines();
+    assert!(failures.is_empty(), "{failures:#?}");
+    let installed: u64 = (300..316)
+        .map(|seed| {
+            let mut c = base.clone();
+            c.seed = seed;
+            Simulation::new(c).run().snapshots_installed
+        })
+        .sum();
+    assert!(installed > 0, "no follower ever installed a snapshot");
+}

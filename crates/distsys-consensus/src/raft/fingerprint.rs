@@ -44,6 +44,11 @@ impl Raft {
         for entry in (first..=last).filter_map(|i| self.log.entry(i)) {
             hash_entry(entry, relabel, state);
         }
+        // The tail a compaction kept decides whether a lagging peer is sent entries or the
+        // snapshot (hashed only when there is one, so logs without it hash as before).
+        if self.log.covered() > 0 {
+            self.log.covered().hash(state);
+        }
         hash_membership(&self.membership, relabel, state);
         self.membership_index.hash(state);
         self.commit.hash(state);

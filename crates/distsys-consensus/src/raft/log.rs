@@ -1,5 +1,10 @@
 //! Raft's in-memory log: entries after a snapshot point, with the snapshot kept for followers
 //! that fall behind it. Guarantees `snapshot.last_index + 1 == first entry index` (known-bugs #12).
+//! After a compaction of its own, the log also keeps a tail of the entries the snapshot covers
+//! ([`RaftLog::compact`]), so a follower only a little behind catches up with entries rather
+//! than the whole snapshot (etcd keeps 5,000 for the same reason). That tail lives in memory
+//! only: it is a copy of committed entries, never persisted, gone after a restart or an
+//! installed snapshot.
 
 use crate::membership::Membership;
 use crate::types::{Entry, Index, Snapshot, Term};
@@ -9,13 +14,20 @@ use distsys_types::snapshot;
 #[derive(Debug, Clone, Default)]
 pub struct RaftLog {
     snapshot: Option<Snapshot>,
+    /// Entries the snapshot covers, kept for followers: contiguous, ending at the snapshot's
+    /// last index (or empty).
+    covered: Vec<Entry>,
     entries: Vec<Entry>,
 }
 
 impl RaftLog {
     /// A log made of a snapshot and the entries after it.
     pub fn new(snapshot: Option<Snapshot>, entries: Vec<Entry>) -> RaftLog {
-        let log = RaftLog { snapshot, entries };
+        let log = RaftLog {
+            snapshot,
+            covered: Vec::new(),
+            entries,
+        };
         debug_assert!(log
             .entries
             .first()
@@ -62,36 +74,50 @@ impl RaftLog {
         })
     }
 
-    /// The entry at `index`, if held.
+    /// Entries the snapshot covers that the log still holds for followers (see
+    /// [`RaftLog::compact`]).
+    pub fn covered(&self) -> usize {
+        self.covered.len()
+    }
+
+    /// The entry at `index`, if held (after the snapshot, or in the tail it covers).
     pub fn entry(&self, index: Index) -> Option<&Entry> {
         let offset = self.offset();
         if index <= offset {
-            return None;
+            let first = self.covered.first()?.index;
+            return self.covered.get(index.checked_sub(first)? as usize);
         }
         self.entries.get((index - offset - 1) as usize)
     }
 
+    /// The held entries from `from` on, in order (none when `from` is not held).
+    fn held_from(&self, from: Index) -> impl Iterator<Item = &Entry> {
+        let offset = self.offset();
+        let covered = match self.covered.first() {
+            Some(first) if from >= first.index && from <= offset => {
+                &self.covered[(from - first.index) as usize..]
+            }
+            _ => &[],
+        };
+        let entries = if from > offset || !covered.is_empty() {
+            &self.entries[(from.saturating_sub(offset + 1) as usize).min(self.entries.len())..]
+        } else {
+            &[]
+        };
+        covered.iter().chain(entries)
+    }
+
     /// Up to `max` entries starting at `from`.
     pub fn slice(&self, from: Index, max: usize) -> Vec<Entry> {
-        let offset = self.offset();
-        if from <= offset {
-            return Vec::new();
-        }
-        let start = (from - offset - 1) as usize;
-        self.entries.iter().skip(start).take(max).cloned().collect()
+        self.held_from(from).take(max).cloned().collect()
     }
 
     /// Entries from `from`: at most `max` of them and, beyond the first, at most `max_bytes` in
     /// all (see [`Entry::size`]). Returns them with their total size.
     pub fn slice_bounded(&self, from: Index, max: usize, max_bytes: u64) -> (Vec<Entry>, u64) {
-        let offset = self.offset();
-        if from <= offset {
-            return (Vec::new(), 0);
-        }
-        let start = (from - offset - 1) as usize;
         let mut bytes = 0;
         let mut out = Vec::new();
-        for entry in self.entries.iter().skip(start).take(max) {
+        for entry in self.held_from(from).take(max) {
             let size = entry.size();
             if !out.is_empty() && bytes + size > max_bytes {
                 break;
@@ -146,9 +172,28 @@ impl RaftLog {
             .truncate(index.saturating_sub(offset + 1) as usize);
     }
 
+    /// Compacts the prefix up to `snapshot.last_index` (an entry this log holds, whose chain the
+    /// snapshot carries: a snapshot of this node's own state) into the snapshot, keeping the
+    /// last `keep` entries it covers for followers.
+    pub fn compact(&mut self, snapshot: Snapshot, keep: usize) {
+        let last = snapshot.last_index;
+        debug_assert_eq!(
+            self.chain(last),
+            Some(snapshot.last_chain),
+            "a compaction agrees with the log"
+        );
+        let compacted = self.entries.iter().take_while(|e| e.index <= last).count();
+        self.covered.extend(self.entries.drain(..compacted));
+        let surplus = self.covered.len().saturating_sub(keep);
+        self.covered.drain(..surplus);
+        self.snapshot = Some(snapshot);
+        debug_assert!(self.covered.last().is_none_or(|e| e.index == last));
+        debug_assert!(self.entries.first().is_none_or(|e| e.index == last + 1));
+    }
+
     /// Replaces the prefix up to `snapshot.last_index` by the snapshot. Entries after it are kept
     /// only if the log knows the snapshot's last chain (see [`distsys_types::snapshot::install`]);
-    /// otherwise the log is emptied.
+    /// otherwise the log is emptied. The tail a compaction kept goes too.
     pub fn install(&mut self, snapshot: Snapshot) {
         // The one snapshot-agreement rule (`distsys_types::snapshot`), as on disk.
         let retained = snapshot::install(
@@ -158,6 +203,7 @@ impl RaftLog {
         );
         let last = snapshot.last_index;
         self.entries.retain(|e| retained.keeps(e.index));
+        self.covered.clear();
         self.snapshot = Some(snapshot);
         debug_assert!(self.entries.first().is_none_or(|e| e.index == last + 1));
     }

@@ -75,6 +75,9 @@ pub struct Config {
     pub lease_read: bool,
     /// Bound on clock drift assumed by the leader lease (0.1 = 10%).
     pub lease_drift_bound: f64,
+    /// Entries a compaction keeps of those its snapshot covers, so that a follower at most
+    /// this far behind is sent entries, not the whole snapshot (etcd: 5,000). In memory only.
+    pub catch_up_entries: usize,
     /// A seeded bug to enable (tests and simulation only).
     pub mutant: Option<Mutant>,
 }
@@ -97,6 +100,7 @@ impl Config {
             max_msg_bytes: 256 << 10,
             lease_read: false,
             lease_drift_bound: 0.1,
+            catch_up_entries: 256,
             mutant: None,
         }
     }
@@ -563,7 +567,8 @@ impl Raft {
             data,
             membership: self.membership_at(index),
         };
-        self.log.install(snapshot.clone());
+        self.log
+            .compact(snapshot.clone(), self.config.catch_up_entries);
         self.ready.persist.push(PersistOp::Snapshot(snapshot));
     }
 
@@ -935,7 +940,11 @@ impl Raft {
         let (next, can_send) = (progress.next, progress.can_send(&self.config));
         let term = self.hard_state.term;
         let probe = self.probe;
-        if next <= self.log.offset() {
+        // Entries go out while the log holds the one before `next` (after the snapshot, or in
+        // the tail a compaction kept); past that, only the snapshot can catch the peer up.
+        let held = next > self.log.offset()
+            || (self.log.entry(next).is_some() && self.log.term(next - 1).is_some());
+        if !held {
             if let Some(snapshot) = self.log.snapshot().cloned() {
                 if let Some(p) = self.progress.get_mut(&peer) {
                     p.next = snapshot.last_index + 1;
