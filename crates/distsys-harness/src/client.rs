@@ -19,10 +19,10 @@ struct Connection {
 }
 
 impl Connection {
-    fn open(addr: &SocketAddr) -> std::io::Result<Connection> {
+    fn open(addr: &SocketAddr, io_timeout: Duration) -> std::io::Result<Connection> {
         let stream = TcpStream::connect_timeout(addr, CONNECT_TIMEOUT)?;
-        stream.set_read_timeout(Some(IO_TIMEOUT))?;
-        stream.set_write_timeout(Some(IO_TIMEOUT))?;
+        stream.set_read_timeout(Some(io_timeout))?;
+        stream.set_write_timeout(Some(io_timeout))?;
         stream.set_nodelay(true)?;
         Ok(Connection {
             stream,
@@ -59,14 +59,23 @@ pub struct Connections {
     /// Client addresses of the nodes.
     pub addrs: Vec<SocketAddr>,
     open: Vec<Option<Connection>>,
+    io_timeout: Duration,
 }
 
 impl Connections {
     /// Connections to `addrs`, none open yet.
     pub fn new(addrs: Vec<SocketAddr>) -> Connections {
+        Connections::with_timeout(addrs, IO_TIMEOUT)
+    }
+
+    /// Connections whose commands may take up to `io_timeout` to send and to be answered (a
+    /// client that must never resend a command whose outcome it does not know waits longer
+    /// than the node's own answer timeout, so it always hears what became of it).
+    pub fn with_timeout(addrs: Vec<SocketAddr>, io_timeout: Duration) -> Connections {
         Connections {
             open: (0..addrs.len()).map(|_| None).collect(),
             addrs,
+            io_timeout,
         }
     }
 
@@ -79,7 +88,7 @@ impl Connections {
             return Err(std::io::Error::other(format!("no node {node}")));
         };
         if self.open[node].is_none() {
-            self.open[node] = Some(Connection::open(addr)?);
+            self.open[node] = Some(Connection::open(addr, self.io_timeout)?);
         }
         let result = match self.open[node].as_mut() {
             Some(connection) => connection.call(args),

@@ -33,12 +33,42 @@ impl Client {
         let addrs = (1..=nodes)
             .map(|i| SocketAddr::from(([127, 0, 0, 1], base + i)))
             .collect();
+        // Longer than the node's own 10 s answer timeout: every command sent is answered (its
+        // result, or TIMEOUT), so the client never resends one whose outcome it does not know.
         Client {
-            conns: Connections::new(addrs),
+            conns: Connections::with_timeout(addrs, Duration::from_secs(15)),
             at: 0,
         }
     }
 
+    /// Waits until the cluster takes a write (a key outside the key pool, so the model is
+    /// unaffected however often it is written).
+    fn wait_ready(&mut self) {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(30) {
+            match self.conns.call(self.at, &args(&[b"SET", b"ready", b"1"])) {
+                Ok(Reply::Simple(_)) => return,
+                Ok(Reply::Error(e)) if e.starts_with("MOVED") => self.follow(&e),
+                _ => {
+                    self.at = (self.at + 1) % self.conns.addrs.len();
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+        }
+        panic!("the cluster took no write within 30 s");
+    }
+
+    fn follow(&mut self, moved: &str) {
+        let addr = moved.rsplit(' ').next().unwrap_or_default();
+        if let Some(i) = self.conns.addrs.iter().position(|a| a.to_string() == addr) {
+            self.at = i;
+        }
+    }
+
+    /// Sends a command until it is answered: again after MOVED or TRYAGAIN (the command was
+    /// not taken) or a refused connection (not sent); any other failure leaves its outcome
+    /// unknown, so the test stops there rather than resend it (an APPEND sent twice would
+    /// apply twice: the node's sessions are per connection).
     fn call(&mut self, args: &[Vec<u8>]) -> Reply {
         let start = Instant::now();
         loop {
@@ -51,20 +81,21 @@ impl Client {
                     .collect::<Vec<_>>()
             );
             match answer {
-                Ok(Reply::Error(e)) if e.starts_with("MOVED") => {
-                    let addr = e.rsplit(' ').next().unwrap_or_default();
-                    if let Some(i) = self.conns.addrs.iter().position(|a| a.to_string() == addr) {
-                        self.at = i;
-                    }
-                }
+                Ok(Reply::Error(e)) if e.starts_with("MOVED") => self.follow(&e),
                 Ok(Reply::Error(e)) if e.starts_with("TRYAGAIN") => {
                     std::thread::sleep(Duration::from_millis(50));
                 }
                 Ok(reply) => return reply,
-                Err(_) => {
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
                     self.at = (self.at + 1) % self.conns.addrs.len();
                     std::thread::sleep(Duration::from_millis(50));
                 }
+                Err(e) => panic!(
+                    "the outcome of {:?} is unknown ({e}): not resent",
+                    args.iter()
+                        .map(|a| distsys_types::ByteString::from(a.clone()))
+                        .collect::<Vec<_>>()
+                ),
             }
         }
     }
@@ -249,6 +280,7 @@ fn run(protocol: &str, base: u16, nodes: u16, restart: bool) {
     let mut model = Model::new();
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let mut client = Client::new(base, nodes);
+        client.wait_ready();
         for i in 0..300 {
             let (command, expected) = step(&mut rng, &keys, &mut model);
             let got = client.call(&command);
@@ -276,6 +308,7 @@ fn run(protocol: &str, base: u16, nodes: u16, restart: bool) {
         cluster(&up.each_ref().map(String::as_str));
         let restarted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let mut client = Client::new(base, nodes);
+            client.wait_ready();
             check_every_key(&mut client, &keys, &model, "after the restart", seed);
         }));
         cluster(&["down", "--dir", &dir]);
