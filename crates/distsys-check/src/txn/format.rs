@@ -105,13 +105,7 @@ fn jsonl_events(
 ) -> Result<(), HistoryError> {
     let chunks = lex::lex(text, false, chunk_bytes);
     lex::replay(chunks, builder, |builder, line| match line {
-        Line::Event {
-            line,
-            kind,
-            process,
-            index,
-            mops,
-        } => builder.record(line, process, kind, mops, index),
+        Line::Event(event) => builder.record_event(event),
         Line::Other { line, text } => {
             let value: Value = serde_json::from_str(text)
                 .map_err(|e| HistoryError::new(line, format!("not a JSON object: {e}")))?;
@@ -138,13 +132,7 @@ fn edn_lines(builder: &mut Builder, text: &str, chunk_bytes: Option<usize>) -> b
     }
     let chunks = lex::lex(text, true, chunk_bytes);
     let read = lex::replay(chunks, builder, |builder, line| match line {
-        Line::Event {
-            line,
-            kind,
-            process,
-            index,
-            mops,
-        } => Ok(builder.record(line, process, kind, mops, index)?),
+        Line::Event(event) => Ok(builder.record_event(event)?),
         Line::Other { line, text } => {
             if text.trim_start().starts_with('[') {
                 // `[` may open a vector of the whole history, read as its items.
@@ -260,6 +248,17 @@ impl Builder {
         };
         let index = field(object, "index").and_then(Value::as_u64);
         self.record(line, process, kind, mops, index)
+    }
+
+    /// Records an event the lexer read.
+    fn record_event(&mut self, event: lex::Event) -> Result<(), HistoryError> {
+        self.record(
+            event.line,
+            event.process,
+            event.kind,
+            event.mops,
+            event.index,
+        )
     }
 
     /// Records one event: an invocation opens its process's transaction, a completion closes it.
@@ -714,7 +713,7 @@ mod fast_path_tests {
             let fast = chunks[0]
                 .lines
                 .iter()
-                .filter(|l| matches!(l, lex::Lexed::Event { mops, .. } if mops.len() == 3))
+                .filter(|l| matches!(l, lex::Lexed::Event { event, .. } if event.mops.len() == 3))
                 .count();
             assert_eq!(fast, 2, "{line}");
             let history = parse_txn_history(&text, Some(TxnFormat::Jsonl)).expect("reads");

@@ -47,17 +47,25 @@ impl Kind {
     }
 }
 
+/// An event of the fast path's shape.
+#[derive(Debug)]
+pub(crate) struct Event {
+    /// 1-based line number (within its chunk while lexed, within the text once replayed).
+    pub line: usize,
+    pub kind: Kind,
+    pub process: Option<u64>,
+    pub index: Option<u64>,
+    /// Its micro-operations (atoms local to the chunk while lexed, the history's once
+    /// replayed).
+    pub mops: Vec<Mop>,
+}
+
 /// One non-blank line of a chunk.
 #[derive(Debug)]
 pub(crate) enum Lexed<'a> {
-    /// An event of the fast path's shape; its atoms are the chunk's local ids.
+    /// An event; its atoms are the chunk's local ids.
     Event {
-        /// 1-based line number within the chunk.
-        line: usize,
-        kind: Kind,
-        process: Option<u64>,
-        index: Option<u64>,
-        mops: Vec<Mop>,
+        event: Event,
         /// The chunk's local atoms up to and including this line's: `atoms[..atoms_end]`.
         atoms_end: u32,
     },
@@ -175,11 +183,13 @@ fn lex_chunk(text: &str, edn: bool) -> Chunk<'_> {
                     .map(|&raw| atoms.mop(raw, &scratch, invoke))
                     .collect();
                 Lexed::Event {
-                    line: line_number,
-                    kind,
-                    process: event.process,
-                    index: event.index,
-                    mops,
+                    event: Event {
+                        line: line_number,
+                        kind,
+                        process: event.process,
+                        index: event.index,
+                        mops,
+                    },
                     atoms_end: atoms.scalars.len() as Atom,
                 }
             }
@@ -248,14 +258,8 @@ fn renumber(mop: &mut Mop, global: &[Atom]) {
 
 /// A line as the replay hands it over, numbered in the whole text (1-based).
 pub(crate) enum Line<'a> {
-    /// An event of the fast path's shape, its atoms interned in `atoms`.
-    Event {
-        line: usize,
-        kind: Kind,
-        process: Option<u64>,
-        index: Option<u64>,
-        mops: Vec<Mop>,
-    },
+    /// An event of the fast path's shape, its atoms interned in the recorder's atoms.
+    Event(Event),
     /// A line for the general reader.
     Other { line: usize, text: &'a str },
 }
@@ -279,25 +283,16 @@ pub(crate) fn replay<'a, R: Recorder, E>(
         for lexed in chunk.lines {
             let line = match lexed {
                 Lexed::Event {
-                    line,
-                    kind,
-                    process,
-                    index,
-                    mut mops,
+                    mut event,
                     atoms_end,
                 } => {
                     let atoms = recorder.atoms();
                     while global.len() < atoms_end as usize {
                         global.push(atoms.intern_scalar(chunk.atoms[global.len()]));
                     }
-                    mops.iter_mut().for_each(|m| renumber(m, &global));
-                    Line::Event {
-                        line: offset + line,
-                        kind,
-                        process,
-                        index,
-                        mops,
-                    }
+                    event.mops.iter_mut().for_each(|m| renumber(m, &global));
+                    event.line += offset;
+                    Line::Event(event)
                 }
                 Lexed::Other { line, text } => Line::Other {
                     line: offset + line,
