@@ -76,15 +76,30 @@ fn send(state: &AdminState, input: Input) -> bool {
 }
 
 /// `POST /admin/transfer/{id}`: the leader hands leadership to member `id`.
+/// A target only a little behind the leader's log is waited for (up to 2 s, every 50 ms)
+/// rather than refused: writes just before the request leave every follower a round behind.
 async fn transfer(State(state): State<AdminState>, Path(target): Path<u64>) -> impl IntoResponse {
-    let (reply, answer) = oneshot::channel();
-    if !send(&state, Input::Transfer { target, reply }) {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "protocol thread not answering\n".to_string(),
-        );
-    }
-    match answer.await {
+    let mut attempts = 0;
+    let answer = loop {
+        let (reply, answer) = oneshot::channel();
+        if !send(&state, Input::Transfer { target, reply }) {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "protocol thread not answering\n".to_string(),
+            );
+        }
+        let answer = answer.await;
+        attempts += 1;
+        match &answer {
+            Ok(Err(why))
+                if why.ends_with(crate::protocol::TRANSFER_TARGET_BEHIND) && attempts < 40 =>
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            _ => break answer,
+        }
+    };
+    match answer {
         Ok(Ok(())) => (
             StatusCode::OK,
             format!("transferring leadership to {target}\n"),

@@ -243,12 +243,13 @@ impl Protocol for Raft {
                 replica.raft().leader()
             ));
         }
+        if !replica.raft().membership().voters.contains(&target) {
+            return Err(format!("{target} is not a voter"));
+        }
         if replica.transfer_leadership(target) {
             Ok(())
         } else {
-            Err(format!(
-                "{target} cannot take over now (not a voter, or a transfer is in progress)"
-            ))
+            Err(format!("{target} {TRANSFER_TARGET_BEHIND}"))
         }
     }
 
@@ -300,6 +301,10 @@ impl Protocol for MultiPaxos {
         )
     }
 }
+
+/// Why a leadership transfer to a voter was refused: its log is not yet the leader's (it
+/// catches up within a heartbeat or two; the admin endpoint retries on this answer).
+pub const TRANSFER_TARGET_BEHIND: &str = "has not caught up with the leader's log yet";
 
 /// PBFT's pair-key secret for a cluster: SHA-256 of a label and the cluster key, so every
 /// member derives the same keys and no one without the cluster key can.
