@@ -19,11 +19,36 @@ const NO_ATOM: Atom = Atom::MAX;
 /// Integers keep their own fast path; everything else is keyed by its JSON text.
 #[derive(Debug, Default, Clone)]
 pub struct Atoms {
-    /// Small non-negative integers (below [`DENSE_INTS`]) by value: `NO_ATOM` if unseen.
-    dense: Vec<Atom>,
-    ints: FxHashMap<i64, Atom>,
+    ints: IntIds,
     texts: FxHashMap<String, Atom>,
     shown: Vec<String>,
+}
+
+/// Ids of integers: small non-negative ones (below [`DENSE_INTS`]) through a table by value,
+/// the others hashed.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct IntIds {
+    /// By value: `NO_ATOM` if unseen.
+    dense: Vec<Atom>,
+    others: FxHashMap<i64, Atom>,
+}
+
+impl IntIds {
+    /// The id of `i`, made by `fresh` on its first sight.
+    pub(crate) fn get_or_insert_with(&mut self, i: i64, fresh: impl FnOnce() -> Atom) -> Atom {
+        if (0..DENSE_INTS).contains(&i) {
+            let slot = i as usize;
+            if slot >= self.dense.len() {
+                self.dense
+                    .resize((slot + 1).next_power_of_two().max(1024), NO_ATOM);
+            }
+            if self.dense[slot] == NO_ATOM {
+                self.dense[slot] = fresh();
+            }
+            return self.dense[slot];
+        }
+        *self.others.entry(i).or_insert_with(fresh)
+    }
 }
 
 impl Atoms {
@@ -40,30 +65,9 @@ impl Atoms {
 
     /// The id of an integer (what [`Atoms::intern`] gives a JSON integer within i64).
     pub fn intern_int(&mut self, i: i64) -> Atom {
-        if (0..DENSE_INTS).contains(&i) {
-            let slot = i as usize;
-            if slot >= self.dense.len() {
-                self.dense
-                    .resize((slot + 1).next_power_of_two().max(1024), NO_ATOM);
-            }
-            if self.dense[slot] == NO_ATOM {
-                self.dense[slot] = self.fresh(i.to_string());
-            }
-            return self.dense[slot];
-        }
-        if let Some(&id) = self.ints.get(&i) {
-            return id;
-        }
-        let id = self.fresh(i.to_string());
-        self.ints.insert(i, id);
-        id
-    }
-
-    /// A new atom, shown as `shown`.
-    fn fresh(&mut self, shown: String) -> Atom {
-        let id = self.shown.len() as Atom;
-        self.shown.push(shown);
-        id
+        let shown = &mut self.shown;
+        self.ints
+            .get_or_insert_with(i, || fresh(shown, i.to_string()))
     }
 
     /// The id of a text: a string, or another scalar's JSON text (what [`Atoms::intern`]
@@ -72,7 +76,7 @@ impl Atoms {
         if let Some(&id) = self.texts.get(text) {
             return id;
         }
-        let id = self.fresh(text.to_string());
+        let id = fresh(&mut self.shown, text.to_string());
         self.texts.insert(text.to_string(), id);
         id
     }
@@ -89,6 +93,13 @@ impl Atoms {
     pub fn show(&self, atom: Atom) -> &str {
         self.shown.get(atom as usize).map_or("?", String::as_str)
     }
+}
+
+/// A new atom, shown as `text`.
+fn fresh(shown: &mut Vec<String>, text: String) -> Atom {
+    let id = shown.len() as Atom;
+    shown.push(text);
+    id
 }
 
 /// What a read returned.

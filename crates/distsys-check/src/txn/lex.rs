@@ -12,18 +12,12 @@
 //! `format` read the same texts cut into chunks of every size and compare.
 
 use super::fast_jsonl::{self, Func, Operand, RawMop, Scalar, Scratch};
-use super::history::{Atom, Atoms, Mop, ReadValue, Status};
+use super::history::{Atom, Atoms, IntIds, Mop, ReadValue, Status};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 /// Texts shorter than this are lexed as one chunk (threads would cost more than they save).
 const MIN_CHUNK_BYTES: usize = 64 << 10;
-
-/// Small non-negative integers a chunk numbers through a table rather than a hash map.
-const DENSE_INTS: i64 = 1 << 20;
-
-/// "No local id yet" in the dense table.
-const NO_ATOM: Atom = Atom::MAX;
 
 /// Whether an event opens a transaction or completes one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,8 +86,7 @@ pub(crate) struct Chunk<'a> {
 /// string of its digits are different atoms).
 #[derive(Default)]
 struct LocalAtoms<'a> {
-    dense: Vec<Atom>,
-    ints: FxHashMap<i64, Atom>,
+    ints: IntIds,
     texts: FxHashMap<&'a str, Atom>,
     scalars: Vec<Scalar<'a>>,
 }
@@ -102,18 +95,7 @@ impl<'a> LocalAtoms<'a> {
     fn intern(&mut self, scalar: Scalar<'a>) -> Atom {
         let next = self.scalars.len() as Atom;
         let id = match scalar {
-            Scalar::Int(i) if (0..DENSE_INTS).contains(&i) => {
-                let slot = i as usize;
-                if slot >= self.dense.len() {
-                    self.dense
-                        .resize((slot + 1).next_power_of_two().max(1024), NO_ATOM);
-                }
-                if self.dense[slot] == NO_ATOM {
-                    self.dense[slot] = next;
-                }
-                self.dense[slot]
-            }
-            Scalar::Int(i) => *self.ints.entry(i).or_insert(next),
+            Scalar::Int(i) => self.ints.get_or_insert_with(i, || next),
             Scalar::Str(s) => *self.texts.entry(s).or_insert(next),
         };
         if id == next {
