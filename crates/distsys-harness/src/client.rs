@@ -79,6 +79,13 @@ impl Connections {
         }
     }
 
+    /// The node (an index into `addrs`) a `MOVED <slot> host:port` error names, if it is one
+    /// of these.
+    pub fn moved_to(&self, error: &str) -> Option<usize> {
+        let target = error.rsplit(' ').next()?.parse::<SocketAddr>().ok()?;
+        self.addrs.iter().position(|a| *a == target)
+    }
+
     /// Sends one command to node `node` (an index into `addrs`) and reads its reply, opening
     /// the connection first if needed (500 ms to connect, 3 s to send and to answer). Any
     /// error (refused, timed out, closed, malformed reply) closes that connection; the next

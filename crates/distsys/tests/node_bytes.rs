@@ -59,8 +59,7 @@ impl Client {
     }
 
     fn follow(&mut self, moved: &str) {
-        let addr = moved.rsplit(' ').next().unwrap_or_default();
-        if let Some(i) = self.conns.addrs.iter().position(|a| a.to_string() == addr) {
+        if let Some(i) = self.conns.moved_to(moved) {
             self.at = i;
         }
     }

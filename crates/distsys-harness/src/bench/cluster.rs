@@ -140,21 +140,23 @@ trait Target: Sync {
     fn op(&self, c: usize, write: bool, key: &str, value: &str) -> bool;
 }
 
-/// A server spoken to over the Redis protocol (this project's leader, or Redis), one
-/// connection per client. A client follows `MOVED host:port` to the new leader, as a
-/// cluster-aware Redis client does, and the redirections are counted.
+/// Servers spoken to over the Redis protocol (this project's nodes, or Redis), one client per
+/// thread, each with the node it talks to and its connections. A client follows `MOVED
+/// host:port` to the new leader, as a cluster-aware Redis client does, and the redirections
+/// are counted.
 struct Resp {
-    clients: Vec<Mutex<(SocketAddr, Connections)>>,
+    clients: Vec<Mutex<(usize, Connections)>>,
     redirects: std::sync::atomic::AtomicU64,
     /// The first failure seen (an I/O error or an error reply), to say what the errors were.
     first_error: Mutex<Option<String>>,
 }
 
 impl Resp {
-    fn new(addr: SocketAddr, clients: usize) -> Resp {
+    /// `clients` clients of the servers at `addrs`, each starting at `addrs[first]`.
+    fn new(addrs: &[SocketAddr], first: usize, clients: usize) -> Resp {
         Resp {
             clients: (0..clients)
-                .map(|_| Mutex::new((addr, Connections::new(vec![addr]))))
+                .map(|_| Mutex::new((first, Connections::new(addrs.to_vec()))))
                 .collect(),
             redirects: std::sync::atomic::AtomicU64::new(0),
             first_error: Mutex::new(None),
@@ -175,7 +177,8 @@ impl Resp {
     fn call(&self, c: usize, args: &[&[u8]]) -> Option<Reply> {
         let mut client = self.clients.get(c)?.lock().ok()?;
         for _ in 0..3 {
-            let reply = match client.1.call(0, args) {
+            let node = client.0;
+            let reply = match client.1.call(node, args) {
                 Ok(reply) => reply,
                 Err(e) => {
                     self.note_error(format!("{e}"));
@@ -183,13 +186,10 @@ impl Resp {
                 }
             };
             let moved = match &reply {
-                Reply::Error(e) if e.starts_with("MOVED ") => e
-                    .rsplit(' ')
-                    .next()
-                    .and_then(|addr| addr.parse::<SocketAddr>().ok()),
+                Reply::Error(e) if e.starts_with("MOVED ") => client.1.moved_to(e),
                 _ => None,
             };
-            let Some(addr) = moved else {
+            let Some(node) = moved else {
                 if let Reply::Error(e) = &reply {
                     self.note_error(format!("-{e}"));
                     if e.starts_with("TRYAGAIN") {
@@ -202,7 +202,7 @@ impl Resp {
             };
             self.redirects
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            *client = (addr, Connections::new(vec![addr]));
+            client.0 = node;
         }
         None
     }
@@ -284,13 +284,13 @@ pub fn run(config: &ClusterBenchConfig) -> Result<ClusterBenchReport, ClusterBen
 }
 
 /// Starts `nodes` nodes under `dir` from `base_port` and waits for a leader: the running
-/// nodes (stopped on drop) and the leader's client address.
+/// nodes (stopped on drop), their client addresses and the leader's index among them.
 fn start_nodes(
     config: &ClusterBenchConfig,
     dir: &std::path::Path,
     nodes: usize,
     base_port: u16,
-) -> Result<(Nodes, SocketAddr), ClusterBenchError> {
+) -> Result<(Nodes, Vec<SocketAddr>, usize), ClusterBenchError> {
     let cluster = layout(nodes, dir, base_port, None);
     let paths = cluster
         .iter()
@@ -302,7 +302,8 @@ fn start_nodes(
     let Some((leader, _)) = wait_for_leader(&admins, Duration::from_secs(15)) else {
         return Err(ClusterBenchError::NoLeader);
     };
-    Ok((running, cluster[leader].1.me().client))
+    let clients = cluster.iter().map(|(_, c)| c.me().client).collect();
+    Ok((running, clients, leader))
 }
 
 fn clients_needed(config: &ClusterBenchConfig) -> usize {
@@ -319,8 +320,8 @@ fn three_nodes(
     config: &ClusterBenchConfig,
     dir: &std::path::Path,
 ) -> Result<Section, ClusterBenchError> {
-    let (_nodes, leader) = start_nodes(config, dir, 3, config.base_port)?;
-    let ours = Resp::new(leader, clients_needed(config));
+    let (_nodes, addrs, leader) = start_nodes(config, dir, 3, config.base_port)?;
+    let ours = Resp::new(&addrs, leader, clients_needed(config));
     let started = etcd::start().and_then(|cluster| {
         let member = etcd::wait_for_leader(&agent(), Duration::from_secs(20))
             .ok_or("etcd elected no leader within 20 s")?;
@@ -346,15 +347,15 @@ fn one_node(
     config: &ClusterBenchConfig,
     dir: &std::path::Path,
 ) -> Result<Section, ClusterBenchError> {
-    let (_node, addr) = start_nodes(config, dir, 1, config.base_port.saturating_add(300))?;
-    let ours = Resp::new(addr, clients_needed(config));
+    let (_node, addrs, leader) = start_nodes(config, dir, 1, config.base_port.saturating_add(300))?;
+    let ours = Resp::new(&addrs, leader, clients_needed(config));
     let (peer, peer_error) = match redis::start(config.base_port.saturating_add(400)) {
         Ok(server) => (Some(server), None),
         Err(e) => (None, Some(e)),
     };
     let peer_target = peer
         .as_ref()
-        .map(|server| Resp::new(server.addr, clients_needed(config)));
+        .map(|server| Resp::new(&[server.addr], 0, clients_needed(config)));
     let mut section = measure(
         config,
         &ours,
@@ -369,7 +370,7 @@ fn one_node(
         let run = |addr| redis::benchmark(addr, BENCHMARK_REQUESTS, value_size, pipeline);
         section.benchmarks.push(Benchmark {
             pipeline,
-            ours: run(addr),
+            ours: run(addrs[leader]),
             peer: peer
                 .as_ref()
                 .map_or_else(|| Err("not running".into()), |server| run(server.addr)),
@@ -536,7 +537,7 @@ mod tests {
     fn a_client_follows_moved_to_the_new_leader_and_says_what_failed() {
         let leader = server("+OK\r\n".into());
         let follower = server(format!("-MOVED 0 {leader}\r\n"));
-        let resp = Resp::new(follower, 2);
+        let resp = Resp::new(&[follower, leader], 0, 2);
         assert!(resp.op(0, true, "k", "v"));
         assert!(resp.op(0, true, "k", "v"));
         assert_eq!(
@@ -547,7 +548,7 @@ mod tests {
         assert!(resp.first_error().is_none());
         // A cycle of redirections gives up, and an error reply is remembered.
         let lost = server("-ERR busy\r\n".into());
-        let resp = Resp::new(lost, 1);
+        let resp = Resp::new(&[lost], 0, 1);
         assert!(!resp.put_batch(0, 0, 3, "v"));
         assert_eq!(resp.first_error().as_deref(), Some("-ERR busy"));
     }

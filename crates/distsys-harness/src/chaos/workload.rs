@@ -31,12 +31,6 @@ pub enum Outcome {
     Unknown,
 }
 
-/// A redirection's target node, by index, if it names one of `addrs`.
-fn moved_to(error: &str, addrs: &[SocketAddr]) -> Option<usize> {
-    let target = error.rsplit(' ').next()?.parse::<SocketAddr>().ok()?;
-    addrs.iter().position(|a| *a == target)
-}
-
 /// Sends one command, following redirections, for at most 3 s: the node's answer, or how the
 /// operation ended without one (a read that got none, or a write every node refused, did not
 /// happen; a write that may have reached a node is unknown). `guess` is the node tried first,
@@ -54,7 +48,7 @@ pub fn perform<A: AsRef<[u8]>>(
     while Instant::now() < deadline {
         match conns.call(*guess, args) {
             Ok(Reply::Error(e)) if e.starts_with("MOVED") => {
-                *guess = moved_to(&e, &conns.addrs).unwrap_or_else(|| rng.random_range(0..n));
+                *guess = conns.moved_to(&e).unwrap_or_else(|| rng.random_range(0..n));
             }
             Ok(Reply::Error(e)) if e.starts_with("TRYAGAIN") => {
                 std::thread::sleep(Duration::from_millis(50));
