@@ -91,9 +91,7 @@ async fn transfer(State(state): State<AdminState>, Path(target): Path<u64>) -> i
         let answer = answer.await;
         attempts += 1;
         match &answer {
-            Ok(Err(why))
-                if why.ends_with(crate::protocol::TRANSFER_TARGET_BEHIND) && attempts < 40 =>
-            {
+            Ok(Err(crate::protocol::TransferRefused::Behind(_))) if attempts < 40 => {
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             }
             _ => break answer,

@@ -94,7 +94,7 @@ pub enum Input {
         /// The member to lead.
         target: NodeId,
         /// Whether the transfer started, or why not.
-        reply: oneshot::Sender<Result<(), String>>,
+        reply: oneshot::Sender<Result<(), crate::protocol::TransferRefused>>,
     },
     /// Change the voting members and learners (leader only; joint consensus).
     Membership {
@@ -311,7 +311,9 @@ impl<C: Protocol> Node<C> {
             }
             Input::Transfer { target, reply } => {
                 let result = if !self.links.contains_key(&target) {
-                    Err(format!("{target} is not another member of this cluster"))
+                    Err(crate::protocol::TransferRefused::Refused(format!(
+                        "{target} is not another member of this cluster"
+                    )))
                 } else {
                     C::transfer_leadership(&mut self.replica, target)
                 };

@@ -142,9 +142,15 @@ pub trait Protocol:
     }
 
     /// Hands leadership to `target`: whether it started, or why not.
-    fn transfer_leadership(replica: &mut Replica<Self>, target: NodeId) -> Result<(), String> {
+    fn transfer_leadership(
+        replica: &mut Replica<Self>,
+        target: NodeId,
+    ) -> Result<(), TransferRefused> {
         let _ = (replica, target);
-        Err(format!("{} has no leadership transfer", Self::NAME.name()))
+        Err(TransferRefused::Refused(format!(
+            "{} has no leadership transfer",
+            Self::NAME.name()
+        )))
     }
 
     /// The adversary a deliberately byzantine replica runs over its outgoing messages
@@ -236,20 +242,23 @@ impl Protocol for Raft {
         Raft::follower_matches(self)
     }
 
-    fn transfer_leadership(replica: &mut Replica<Raft>, target: NodeId) -> Result<(), String> {
+    fn transfer_leadership(
+        replica: &mut Replica<Raft>,
+        target: NodeId,
+    ) -> Result<(), TransferRefused> {
         if replica.raft().role() != distsys_consensus::Role::Leader {
-            return Err(format!(
+            return Err(TransferRefused::Refused(format!(
                 "not the leader (the leader is {:?})",
                 replica.raft().leader()
-            ));
+            )));
         }
         if !replica.raft().membership().voters.contains(&target) {
-            return Err(format!("{target} is not a voter"));
+            return Err(TransferRefused::Refused(format!("{target} is not a voter")));
         }
         if replica.transfer_leadership(target) {
             Ok(())
         } else {
-            Err(format!("{target} {TRANSFER_TARGET_BEHIND}"))
+            Err(TransferRefused::Behind(target))
         }
     }
 
@@ -302,9 +311,26 @@ impl Protocol for MultiPaxos {
     }
 }
 
-/// Why a leadership transfer to a voter was refused: its log is not yet the leader's (it
-/// catches up within a heartbeat or two; the admin endpoint retries on this answer).
-pub const TRANSFER_TARGET_BEHIND: &str = "has not caught up with the leader's log yet";
+/// Why a leadership transfer did not start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransferRefused {
+    /// The target is a voter whose log is not yet the leader's: it catches up within a
+    /// heartbeat or two, so asking again soon may succeed (the admin endpoint does).
+    Behind(NodeId),
+    /// Any other reason, said.
+    Refused(String),
+}
+
+impl std::fmt::Display for TransferRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TransferRefused::Behind(target) => {
+                write!(f, "{target} has not caught up with the leader's log yet")
+            }
+            TransferRefused::Refused(why) => f.write_str(why),
+        }
+    }
+}
 
 /// PBFT's pair-key secret for a cluster: SHA-256 of a label and the cluster key, so every
 /// member derives the same keys and no one without the cluster key can.
