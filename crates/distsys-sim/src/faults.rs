@@ -181,10 +181,7 @@ impl Partition {
         let mut ids = ids.to_vec();
         match rng.random_range(0..4) {
             0 => {
-                for i in (1..ids.len()).rev() {
-                    let j = rng.random_range(0..=i);
-                    ids.swap(i, j);
-                }
+                shuffle(rng, &mut ids);
                 let cut = rng.random_range(1..ids.len().max(2));
                 let (a, b) = ids.split_at(cut.min(ids.len()));
                 self.split(a, b);
@@ -210,6 +207,67 @@ impl Partition {
             }
         }
     }
+
+    /// Jepsen's majorities ring: the nodes `ids` in a random ring order, each seeing only the
+    /// nodes within `d` places of it (d = ceil((m - 1) / 2) for a majority m), so every node
+    /// sees a majority and no two neighbours see the same one. Two leaders can then each hold
+    /// a quorum at once, their quorums overlapping only in nodes that must refuse the older
+    /// ballot or term: the partition that shows an acceptor or voter which does not. At 3
+    /// nodes a ring would cut nothing, so it is a line: the two ends cannot talk, the middle
+    /// node sees both. Returns a description ("ring [3, 1, 5, 2, 4], each node seeing 1 on
+    /// each side", "line [2, 3, 1]").
+    pub fn majorities_ring<R: Rng>(&mut self, rng: &mut R, ids: &[u64]) -> String {
+        let mut ring = ids.to_vec();
+        shuffle(rng, &mut ring);
+        let n = ring.len();
+        if n == 3 {
+            self.split(&ring[..1], &ring[2..]);
+            return format!("line {ring:?}");
+        }
+        let majority = n / 2 + 1;
+        let reach = majority / 2;
+        for (i, &x) in ring.iter().enumerate() {
+            for (j, &y) in ring.iter().enumerate() {
+                let apart = i.abs_diff(j).min(n - i.abs_diff(j));
+                if apart > reach {
+                    self.blocked.insert((x, y));
+                }
+            }
+        }
+        format!("ring {ring:?}, each node seeing {reach} on each side")
+    }
+
+    /// Cuts `leader` off, with companions drawn at random from `ids`, from a majority of
+    /// them: the leader's side is the largest that leaves the other side a majority (the
+    /// leader alone at 3 or 4 nodes, with one other at 5 or 6). Returns the companions and a
+    /// description ("split [2, 4] | [1, 3, 5]").
+    pub fn leader_in_minority<R: Rng>(
+        &mut self,
+        rng: &mut R,
+        ids: &[u64],
+        leader: u64,
+    ) -> (Vec<u64>, String) {
+        let mut others: Vec<u64> = ids.iter().copied().filter(|i| *i != leader).collect();
+        shuffle(rng, &mut others);
+        let minority = ids.len().saturating_sub(1) / 2;
+        let (companions, majority) = others.split_at(minority.saturating_sub(1).min(others.len()));
+        let side: Vec<u64> = std::iter::once(leader)
+            .chain(companions.iter().copied())
+            .collect();
+        self.split(&side, majority);
+        (
+            companions.to_vec(),
+            format!("split {side:?} | {majority:?}"),
+        )
+    }
+}
+
+/// Puts `ids` in a random order (Fisher-Yates, the draws [`Partition::cut_random`] makes).
+fn shuffle<R: Rng>(rng: &mut R, ids: &mut [u64]) {
+    for i in (1..ids.len()).rev() {
+        let j = rng.random_range(0..=i);
+        ids.swap(i, j);
+    }
 }
 
 /// The node a targeted fault hits: the leader half the time (when there is one), else any of
@@ -224,6 +282,7 @@ pub fn target<R: Rng>(rng: &mut R, ids: &[u64], leader: Option<u64>) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::SeedableRng;
 
     #[test]
     fn parse_fault_lists() {
@@ -232,6 +291,65 @@ mod tests {
         let set: FaultSet = "crash, partition".parse().unwrap();
         assert!(set.has(Fault::Crash) && set.has(Fault::Partition) && !set.has(Fault::Drop));
         assert!("crash,meteor".parse::<FaultSet>().is_err());
+    }
+
+    /// Who each node of `ids` can reach under `p` (itself included).
+    fn visible(p: &Partition, ids: &[u64]) -> Vec<BTreeSet<u64>> {
+        ids.iter()
+            .map(|&x| ids.iter().copied().filter(|&y| !p.blocks(x, y)).collect())
+            .collect()
+    }
+
+    #[test]
+    fn in_a_majorities_ring_every_node_sees_its_own_majority() {
+        for n in 1..=9u64 {
+            let ids: Vec<u64> = (1..=n).collect();
+            for seed in 0..20 {
+                let mut p = Partition::default();
+                let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+                p.majorities_ring(&mut rng, &ids);
+                let seen = visible(&p, &ids);
+                for (x, s) in ids.iter().zip(&seen) {
+                    assert!(s.len() as u64 > n / 2, "n={n}: node {x} sees {s:?}");
+                    for &y in s {
+                        assert!(!p.blocks(y, *x), "n={n}: cut one way only");
+                    }
+                }
+                let distinct: BTreeSet<&BTreeSet<u64>> = seen.iter().collect();
+                if n < 3 {
+                    assert!(!p.is_active(), "n={n}: every node sees every other");
+                } else if n == 3 {
+                    assert_eq!(p.blocked().count(), 2, "n=3: one link cut, both ways");
+                    assert_eq!(distinct.len(), 3, "{seen:?}");
+                } else {
+                    assert!(seen.iter().all(|s| s.len() < n as usize), "n={n}");
+                    assert_eq!(distinct.len(), n as usize, "n={n}: {seen:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_leader_in_minority_leaves_the_others_a_majority() {
+        for n in 1..=9u64 {
+            let ids: Vec<u64> = (1..=n).collect();
+            for seed in 0..10 {
+                let leader = 1 + seed % n;
+                let mut p = Partition::default();
+                let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+                let (companions, _) = p.leader_in_minority(&mut rng, &ids, leader);
+                let seen = visible(&p, &ids);
+                let side = &seen[leader as usize - 1];
+                assert_eq!(side.len(), companions.len() + 1, "n={n}");
+                assert!(companions.iter().all(|c| side.contains(c) && *c != leader));
+                if n >= 3 {
+                    assert!(side.len() as u64 <= (n - 1) / 2, "n={n}: {side:?}");
+                    let rest = ids.iter().find(|i| !side.contains(i)).expect("others");
+                    assert!(seen[*rest as usize - 1].len() as u64 > n / 2, "n={n}");
+                    assert_eq!(side.len() as u64 + seen[*rest as usize - 1].len() as u64, n);
+                }
+            }
+        }
     }
 
     #[test]

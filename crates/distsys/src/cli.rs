@@ -253,6 +253,12 @@ pub struct ChaosArgs {
     /// simulator's only.
     #[arg(long, default_value = "partition,crash,pause")]
     pub faults: String,
+    /// Which episodes the schedule draws: all (every one --faults allows), or a list of
+    /// partition (the simulator's random shapes), ring (Jepsen's majorities ring), crash,
+    /// pause, lagging-failover (needs crash) and minority-leader (needs pause): the leader cut
+    /// off in a minority whose other members are stopped and continued in turns.
+    #[arg(long, default_value = "all")]
+    pub episodes: String,
     /// PBFT: byzantine replicas (nodes 1..=N, at most f = (nodes-1)/3), each running the
     /// simulator's adversary over what it sends; clients talk to the honest nodes only.
     #[arg(long, default_value_t = 0)]

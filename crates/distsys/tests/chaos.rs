@@ -3,8 +3,8 @@
 //! and a full-cluster restart, and the deliberately broken node (stale reads from any replica)
 //! is caught; the same for Multi-Paxos and PBFT nodes and their seeded bugs, PBFT with a
 //! byzantine replica process too. Ports: each test its own range below 32768 (above it the
-//! kernel hands out ephemeral ports), clear of the node tests' (25000-27799): 20000-24955 and
-//! 28000-32355.
+//! kernel hands out ephemeral ports), clear of the node tests' (25000-27799): 12000-14555,
+//! 20000-24955 and 28000-32355.
 
 use assert_cmd::Command;
 
@@ -94,22 +94,73 @@ const ATTEMPTS_PER_BUG: u64 = 3;
 
 #[test]
 fn the_seeded_bugs_of_multipaxos_and_pbft_are_caught_on_real_processes() {
-    // (protocol, mutant, nodes, byzantine behaviour of node 1 if any, first port)
-    for (protocol, mutant, nodes, byzantine, port) in [
-        ("multipaxos", "ignore-found-values", "5", None, 28000),
-        ("pbft", "view-change-without-prepared", "5", None, 29000),
+    // (protocol, mutant, nodes, byzantine behaviour of node 1 if any, episodes, first port)
+    for (protocol, mutant, nodes, byzantine, episodes, port) in [
+        ("multipaxos", "ignore-found-values", "5", None, "all", 28000),
+        // Each other bug under the episode that shows it, as Jepsen pairs a nemesis with the
+        // bugs it finds: two leaders at once in a majorities ring, whose quorums share a node
+        // that accepts the older ballot; a leader cut off in a minority, whose companion
+        // accepted values the majority then chose otherwise (and, stopped and continued in
+        // turns, answers every resent accept at once: counted as a quorum).
+        (
+            "multipaxos",
+            "accept-lower-ballot",
+            "5",
+            None,
+            "ring",
+            12000,
+        ),
+        (
+            "multipaxos",
+            "learn-any-ballot",
+            "5",
+            None,
+            "minority-leader",
+            13000,
+        ),
+        (
+            "multipaxos",
+            "count-duplicate-accepts",
+            "5",
+            None,
+            "minority-leader",
+            14000,
+        ),
+        (
+            "pbft",
+            "view-change-without-prepared",
+            "5",
+            None,
+            "all",
+            29000,
+        ),
         // The bugs only a byzantine peer shows: a byzantine replica process (node 1).
         (
             "pbft",
             "skip-digest-check",
             "4",
             Some("wrong-digest"),
+            "all",
             30000,
         ),
-        ("pbft", "accept-unauthenticated", "4", Some("forge"), 31000),
+        (
+            "pbft",
+            "accept-unauthenticated",
+            "4",
+            Some("forge"),
+            "all",
+            31000,
+        ),
         // The quorum bug a past version shipped: at 5 replicas an equivocating primary gets
         // two digests committed at one sequence number with quorums of 3.
-        ("pbft", "fixed-quorum", "5", Some("equivocate"), 20000),
+        (
+            "pbft",
+            "fixed-quorum",
+            "5",
+            Some("equivocate"),
+            "all",
+            20000,
+        ),
     ] {
         let mut runs = Vec::new();
         let caught = (0..ATTEMPTS_PER_BUG).any(|attempt| {
@@ -130,6 +181,8 @@ fn the_seeded_bugs_of_multipaxos_and_pbft_are_caught_on_real_processes() {
                 &seed,
                 "--base-port",
                 &base_port,
+                "--episodes",
+                episodes,
             ];
             if let Some(behaviour) = byzantine {
                 args.extend(["--byzantine", "1", "--byzantine-behaviour", behaviour]);
@@ -218,6 +271,34 @@ fn fault_classes_real_processes_do_not_get_are_refused_by_name() {
         .expect("runs");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown fault \"meteor\""));
+}
+
+#[test]
+fn episodes_that_do_not_fit_the_fault_classes_are_refused_by_name() {
+    for (faults, episodes, says) in [
+        (
+            "partition",
+            "ring,minority-leader",
+            "episode minority-leader needs partition and pause in --faults",
+        ),
+        (
+            "pause",
+            "lagging-failover",
+            "episode lagging-failover needs partition and crash in --faults",
+        ),
+        ("all", "ring,meteor", "unknown episode \"meteor\" (all, or any of pause,crash,partition,ring,lagging-failover,minority-leader)"),
+    ] {
+        let out = Command::cargo_bin("distsys")
+            .expect("binary")
+            .args(["chaos", "--faults", faults, "--episodes", episodes])
+            .args(["--base-port", "26000"])
+            .timeout(std::time::Duration::from_secs(60))
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(2), "{episodes}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{err}");
+    }
 }
 
 #[test]

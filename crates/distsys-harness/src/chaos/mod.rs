@@ -37,7 +37,7 @@ pub const NODES: RangeInclusive<usize> = 3..=9;
 /// Client counts a chaos run takes.
 pub const CLIENTS: RangeInclusive<usize> = 1..=64;
 /// Election timeout maximum of the generated configurations, ms.
-pub const ELECTION_MAX_MS: u64 = 600;
+pub const ELECTION_MAX_MS: u64 = crate::cluster::layout::ELECTION_TIMEOUT_MS.1;
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -76,6 +76,9 @@ pub struct ChaosConfig {
     /// duplicate and reorder on every peer message while the faults run ([`proxy`]). Clock and
     /// membership faults are the simulator's only ([`SUPPORTED_FAULTS`]).
     pub faults: FaultSet,
+    /// The episodes the schedule draws ([`faults::Episode`]); `None`: every one `faults`
+    /// allows. Each must have its fault classes in `faults`.
+    pub episodes: Option<Vec<faults::Episode>>,
 }
 
 /// The fault classes a chaos run injects on real processes.
@@ -100,6 +103,9 @@ pub enum ChaosError {
     /// A fault class real processes do not get (clock, membership).
     #[error("chaos does not inject {0} faults on real processes (the simulator does: `distsys simulate --faults {0}`); chaos takes drop, duplicate, reorder, partition, crash, pause")]
     Unsupported(&'static str),
+    /// An episode whose fault classes are not all in the fault set.
+    #[error("{0}")]
+    Episode(String),
     /// A link proxy could not listen.
     #[error("cannot start the link proxy on {route}: {source}")]
     Proxy {
@@ -213,6 +219,19 @@ pub fn run(
         .find(|f| !SUPPORTED_FAULTS.contains(f))
     {
         return Err(ChaosError::Unsupported(fault.name()));
+    }
+    if let Some(episode) = config
+        .episodes
+        .iter()
+        .flatten()
+        .find(|e| e.needs().iter().any(|f| !config.faults.has(*f)))
+    {
+        let needs: Vec<&str> = episode.needs().iter().map(|f| f.name()).collect();
+        return Err(ChaosError::Episode(format!(
+            "episode {} needs {} in --faults",
+            episode.name(),
+            needs.join(" and ")
+        )));
     }
     check_byzantine(config)?;
     let dir = std::env::temp_dir().join(format!(

@@ -82,6 +82,17 @@ pub enum Step {
         /// For how long.
         lasting: Duration,
     },
+    /// Nodes were stopped and continued in turns (SIGSTOP, SIGCONT) for a while: slow peers.
+    Stutter {
+        /// The nodes.
+        nodes: Vec<usize>,
+        /// How long each stop lasts.
+        stopped: Duration,
+        /// How long they run between stops.
+        running: Duration,
+        /// For how long in all.
+        lasting: Duration,
+    },
     /// A paused node was resumed with SIGCONT.
     Resume {
         /// The node.
@@ -169,6 +180,18 @@ impl fmt::Display for Step {
                 lasting.as_millis()
             ),
             Step::Resume { node } => write!(f, "SIGCONT node {node}"),
+            Step::Stutter {
+                nodes,
+                stopped,
+                running,
+                lasting,
+            } => write!(
+                f,
+                "SIGSTOP and SIGCONT nodes {nodes:?} in turns ({} ms stopped, {} ms running) for {} ms",
+                stopped.as_millis(),
+                running.as_millis(),
+                lasting.as_millis()
+            ),
             Step::FaultsStop => f.write_str("faults stop; waiting for a leader"),
             Step::NoLeaderAfterFaults => {
                 f.write_str("no leader within 15 s after the faults stopped (liveness)")

@@ -6,6 +6,9 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+/// The election timeout range of the generated configurations, ms (heartbeat 50 ms).
+pub const ELECTION_TIMEOUT_MS: (u64, u64) = (300, 600);
+
 /// The configurations of a `nodes`-node cluster on loopback under `dir`, each with its node's
 /// directory (`dir/n<i>`). Node i (from 1) serves clients on `base_port + i`, peers on
 /// `base_port + 100 + i` and its admin port on `base_port + 200 + i`; all share one random
@@ -42,7 +45,7 @@ pub fn layout(
                 cluster_key: key.clone(),
                 password: password.clone(),
                 heartbeat_ms: 50,
-                election_timeout_ms: (300, 600),
+                election_timeout_ms: ELECTION_TIMEOUT_MS,
                 unsafe_stale_reads: false,
                 peer_routes: BTreeMap::new(),
                 protocol: "raft".into(),

@@ -41,6 +41,10 @@ pub fn run(args: &ChaosArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> 
             Err(e) => return fail(stderr, &format!("--faults: {e}")),
         },
     };
+    let episodes = match chaos::faults::Episode::parse_list(&args.episodes) {
+        Ok(episodes) => episodes,
+        Err(e) => return fail(stderr, &format!("--episodes: {e}")),
+    };
     let program = match NodeProgram::current() {
         Ok(p) => p,
         Err(e) => return fail(stderr, &format!("cannot start a node: {e}")),
@@ -57,6 +61,7 @@ pub fn run(args: &ChaosArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> 
         mutant: args.mutant.clone(),
         keep: args.keep,
         faults,
+        episodes,
         byzantine: args.byzantine,
         byzantine_behaviour: args.byzantine_behaviour.clone(),
     };
