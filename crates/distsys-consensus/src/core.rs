@@ -22,8 +22,14 @@ pub trait Core {
     fn apply_persist(disk: &mut Self::Persisted, op: &Self::PersistOp);
     /// The state machine snapshot on disk, if the protocol keeps one.
     fn snapshot_data(disk: &Self::Persisted) -> Option<&[u8]>;
-    /// Advances the core's clock.
+    /// Advances the core's clock and fires the timers due.
     fn tick(&mut self, now: TimeUs);
+    /// Moves the core's clock to `now` without firing any timer. A driver that was busy (a
+    /// slow fsync) calls it before handing over the messages that waited meanwhile, then calls
+    /// [`Core::tick`]: those messages are judged at the time they are read, so a follower whose
+    /// leader's heartbeats sat in its queue does not time that leader out first. A core whose
+    /// steps never read its clock needs nothing here (the default).
+    fn advance_clock(&mut self, _now: TimeUs) {}
     /// A message from a peer.
     fn step(&mut self, from: NodeId, message: Self::Message);
     /// Proposes a command (leader only); returns its log index or slot.
@@ -77,6 +83,9 @@ impl Core for Raft {
     fn tick(&mut self, now: TimeUs) {
         Raft::tick(self, now)
     }
+    fn advance_clock(&mut self, now: TimeUs) {
+        Raft::advance_clock(self, now)
+    }
     fn step(&mut self, from: NodeId, message: Message) {
         Raft::step(self, from, message)
     }
@@ -126,6 +135,9 @@ impl Core for MultiPaxos {
     fn tick(&mut self, now: TimeUs) {
         MultiPaxos::tick(self, now)
     }
+    fn advance_clock(&mut self, now: TimeUs) {
+        MultiPaxos::advance_clock(self, now)
+    }
     fn step(&mut self, from: NodeId, message: PaxosMessage) {
         MultiPaxos::step(self, from, message)
     }
@@ -174,6 +186,9 @@ impl Core for Pbft {
     }
     fn tick(&mut self, now: TimeUs) {
         Pbft::tick(self, now)
+    }
+    fn advance_clock(&mut self, now: TimeUs) {
+        Pbft::advance_clock(self, now)
     }
     fn step(&mut self, from: NodeId, message: Envelope) {
         Pbft::step(self, from, message)

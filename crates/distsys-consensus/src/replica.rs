@@ -178,6 +178,11 @@ impl<C: Core> Replica<C> {
         self.core.tick(now);
     }
 
+    /// Moves the core's clock without firing timers ([`Core::advance_clock`]).
+    pub fn advance_clock(&mut self, now: TimeUs) {
+        self.core.advance_clock(now);
+    }
+
     /// A message from a peer.
     pub fn step(&mut self, from: NodeId, message: C::Message) {
         self.core.step(from, message);

@@ -241,9 +241,11 @@ impl<C: Protocol> Node<C> {
                 Err(RecvTimeoutError::Timeout) => None,
                 Err(RecvTimeoutError::Disconnected) => return Ok(()),
             };
+            // What waited while this thread was busy (a slow fsync) is read first, at the
+            // time it is read, and only then do the timers fire: a follower whose leader's
+            // heartbeats sat in the queue must not time that leader out.
             let now = self.start.elapsed().as_micros() as u64;
-            self.replica.tick(now);
-            self.release_held();
+            self.replica.advance_clock(now);
             if let Some(input) = first {
                 self.handle(input);
             }
@@ -254,6 +256,8 @@ impl<C: Protocol> Node<C> {
                     Err(_) => break,
                 }
             }
+            self.replica.tick(now);
+            self.release_held();
             if let Err(e) = self.process_ready() {
                 self.storage_failed(&e, &inputs);
                 return Err(e);
@@ -746,5 +750,93 @@ mod tests {
             assert_all_readable(&dir, &acked);
             let _ = std::fs::remove_dir_all(&dir);
         }
+    }
+
+    /// A store whose `n`th non-empty write takes `stall` longer (a slow fsync).
+    struct StallingStore {
+        inner: RaftStore,
+        writes_before: u64,
+        stall: Duration,
+    }
+
+    impl Storage<Raft> for StallingStore {
+        fn load(&self) -> Result<distsys_consensus::Persisted, StorageError> {
+            self.inner.load()
+        }
+        fn apply(&mut self, ops: &[distsys_consensus::PersistOp]) -> Result<(), StorageError> {
+            if !ops.is_empty() {
+                if self.writes_before == 0 {
+                    std::thread::sleep(self.stall);
+                }
+                self.writes_before = self.writes_before.wrapping_sub(1);
+            }
+            self.inner.apply(ops)
+        }
+    }
+
+    #[test]
+    fn a_follower_reads_the_heartbeats_that_waited_through_a_slow_write_before_timing_out() {
+        // Node 1 follows node 2 (this test). Its first write (the term it learns) stalls for
+        // three election timeouts while heartbeats keep arriving; when the write returns, those
+        // heartbeats are read before the election timer is looked at, so it never campaigns.
+        let dir = temp_dir("stalled-follower");
+        let mut settings = settings(vec![1, 2]);
+        settings.election_timeout_ms = (500, 600);
+        let storage = StallingStore {
+            inner: RaftStore::open(&dir).expect("open"),
+            writes_before: 0,
+            stall: Duration::from_millis(1800),
+        };
+        let (to_peer, mut sent) = tokio::sync::mpsc::channel(1 << 16);
+        let node = Node::<Raft>::new(
+            &settings,
+            Box::new(storage),
+            BTreeMap::from([(2, to_peer)]),
+            Metrics::new(),
+        )
+        .expect("recovers");
+        let (inputs, receiver) = std::sync::mpsc::channel();
+        let running = std::thread::spawn(move || node.run(receiver));
+        let heartbeat = || {
+            Inbound::Peer(
+                2,
+                Message::AppendEntries {
+                    term: 1,
+                    prev_index: 0,
+                    prev_term: 0,
+                    entries: Vec::new(),
+                    commit: 0,
+                    probe: 0,
+                },
+            )
+        };
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_millis(2600) {
+            inputs.send(heartbeat()).expect("node runs");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let (reply, status) = oneshot::channel();
+        inputs
+            .send(Inbound::Input(Input::Status(reply)))
+            .expect("node runs");
+        let status = status.blocking_recv().expect("answered");
+        drop(inputs);
+        assert!(running.join().expect("no panic").is_ok());
+        let mut campaigned = Vec::new();
+        let mut answered = 0;
+        while let Ok(message) = sent.try_recv() {
+            match message {
+                Message::RequestVote { .. } => campaigned.push(message),
+                Message::AppendEntriesResponse { .. } => answered += 1,
+                _ => {}
+            }
+        }
+        assert!(campaigned.is_empty(), "it campaigned: {campaigned:?}");
+        assert!(answered > 50, "it answered the heartbeats: {answered}");
+        assert_eq!(
+            (status.role, status.term, status.leader),
+            ("follower", 1, Some(2))
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -256,6 +256,11 @@ impl MultiPaxos {
 
     // ----- inputs -----
 
+    /// Moves the clock to `now` without firing any timer (see [`crate::Core::advance_clock`]).
+    pub fn advance_clock(&mut self, now: TimeUs) {
+        self.now = self.now.max(now);
+    }
+
     /// Advances the clock: heartbeats and retransmissions (leader), leader-failure detection.
     pub fn tick(&mut self, now: TimeUs) {
         self.now = self.now.max(now);

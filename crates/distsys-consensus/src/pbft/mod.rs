@@ -528,6 +528,11 @@ impl Pbft {
 
     // ----- inputs -----
 
+    /// Moves the clock to `now` without firing any timer (see [`crate::Core::advance_clock`]).
+    pub fn advance_clock(&mut self, now: TimeUs) {
+        self.now = self.now.max(now);
+    }
+
     /// Advances the clock: request timers, view-change timers, retransmission.
     pub fn tick(&mut self, now: TimeUs) {
         self.now = self.now.max(now);

@@ -340,6 +340,11 @@ impl Raft {
 
     // ----- inputs -----
 
+    /// Moves the clock to `now` without firing any timer (see [`crate::Core::advance_clock`]).
+    pub fn advance_clock(&mut self, now: TimeUs) {
+        self.now = self.now.max(now);
+    }
+
     /// Advances the node's clock; fires election, heartbeat and check-quorum timers.
     pub fn tick(&mut self, now: TimeUs) {
         self.now = self.now.max(now);
