@@ -752,11 +752,10 @@ mod tests {
         }
     }
 
-    /// A store whose `n`th non-empty write takes `stall` longer (a slow fsync).
+    /// A store whose first non-empty write takes `stall` longer (a slow fsync).
     struct StallingStore {
         inner: RaftStore,
-        writes_before: u64,
-        stall: Duration,
+        stall: Option<Duration>,
     }
 
     impl Storage<Raft> for StallingStore {
@@ -764,11 +763,9 @@ mod tests {
             self.inner.load()
         }
         fn apply(&mut self, ops: &[distsys_consensus::PersistOp]) -> Result<(), StorageError> {
-            if !ops.is_empty() {
-                if self.writes_before == 0 {
-                    std::thread::sleep(self.stall);
-                }
-                self.writes_before = self.writes_before.wrapping_sub(1);
+            if let Some(stall) = self.stall.filter(|_| !ops.is_empty()) {
+                self.stall = None;
+                std::thread::sleep(stall);
             }
             self.inner.apply(ops)
         }
@@ -784,8 +781,7 @@ mod tests {
         settings.election_timeout_ms = (500, 600);
         let storage = StallingStore {
             inner: RaftStore::open(&dir).expect("open"),
-            writes_before: 0,
-            stall: Duration::from_millis(1800),
+            stall: Some(Duration::from_millis(1800)),
         };
         let (to_peer, mut sent) = tokio::sync::mpsc::channel(1 << 16);
         let node = Node::<Raft>::new(

@@ -1,5 +1,6 @@
 //! Which faults a run injects, and the network model they act on.
 
+use distsys_types::QuorumSystem;
 use rand::{Rng, RngExt};
 use std::collections::BTreeSet;
 use std::str::FromStr;
@@ -224,8 +225,7 @@ impl Partition {
             self.split(&ring[..1], &ring[2..]);
             return format!("line {ring:?}");
         }
-        let majority = n / 2 + 1;
-        let reach = majority / 2;
+        let reach = QuorumSystem::crash(n).quorum() / 2;
         for (i, &x) in ring.iter().enumerate() {
             for (j, &y) in ring.iter().enumerate() {
                 let apart = i.abs_diff(j).min(n - i.abs_diff(j));
@@ -249,8 +249,9 @@ impl Partition {
     ) -> (Vec<u64>, String) {
         let mut others: Vec<u64> = ids.iter().copied().filter(|i| *i != leader).collect();
         shuffle(rng, &mut others);
-        let minority = ids.len().saturating_sub(1) / 2;
-        let (companions, majority) = others.split_at(minority.saturating_sub(1).min(others.len()));
+        // The leader's side holds as many nodes as a majority of them survives losing.
+        let side_size = QuorumSystem::crash(ids.len()).faults();
+        let (companions, majority) = others.split_at(side_size.saturating_sub(1).min(others.len()));
         let side: Vec<u64> = std::iter::once(leader)
             .chain(companions.iter().copied())
             .collect();

@@ -263,7 +263,7 @@ impl MultiPaxos {
 
     /// Advances the clock: heartbeats and retransmissions (leader), leader-failure detection.
     pub fn tick(&mut self, now: TimeUs) {
-        self.now = self.now.max(now);
+        self.advance_clock(now);
         match self.role {
             Role::Leader => {
                 if self.now >= self.heartbeat_at {

@@ -535,7 +535,7 @@ impl Pbft {
 
     /// Advances the clock: request timers, view-change timers, retransmission.
     pub fn tick(&mut self, now: TimeUs) {
-        self.now = self.now.max(now);
+        self.advance_clock(now);
         let now = self.now;
         match self.changing {
             Some(Changing {

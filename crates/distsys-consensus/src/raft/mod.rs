@@ -347,7 +347,7 @@ impl Raft {
 
     /// Advances the node's clock; fires election, heartbeat and check-quorum timers.
     pub fn tick(&mut self, now: TimeUs) {
-        self.now = self.now.max(now);
+        self.advance_clock(now);
         match self.role {
             Role::Leader => {
                 if self.now >= self.heartbeat_deadline {

@@ -19,7 +19,7 @@
 
 use super::step::Step;
 use super::Campaign;
-use crate::cluster::layout::ELECTION_TIMEOUT_MS;
+use crate::cluster::layout::{ELECTION_TIMEOUT_MS, HEARTBEAT_MS};
 use crate::cluster::{leader, signal};
 use distsys_sim::faults::{Fault, FaultSet, Partition};
 use nix::sys::signal::Signal;
@@ -135,11 +135,16 @@ impl Episode {
         }
     }
 
+    /// Whether `faults` holds every fault class it needs.
+    pub fn fits(self, faults: &FaultSet) -> bool {
+        self.needs().iter().all(|f| faults.has(*f))
+    }
+
     /// Every episode `faults` allows.
     pub fn allowed(faults: &FaultSet) -> Vec<Episode> {
         Episode::ALL
             .into_iter()
-            .filter(|e| e.needs().iter().all(|f| faults.has(*f)))
+            .filter(|e| e.fits(faults))
             .collect()
     }
 
@@ -174,9 +179,7 @@ fn partition(campaign: &mut Campaign<'_>, rng: &mut ChaCha8Rng, lasting: Duratio
     let leader = leader(&campaign.admins).map(|(i, _)| i as u64 + 1);
     let mut drawn = Partition::default();
     let shape = drawn.cut_random(rng, &node_ids(campaign), leader);
-    cut(campaign, &drawn, shape, lasting);
-    std::thread::sleep(lasting);
-    heal(campaign);
+    hold(campaign, &drawn, shape, lasting);
 }
 
 /// Cuts Jepsen's majorities ring ([`Partition::majorities_ring`]) for `lasting`: every node
@@ -185,7 +188,12 @@ fn partition(campaign: &mut Campaign<'_>, rng: &mut ChaCha8Rng, lasting: Duratio
 fn majorities_ring(campaign: &mut Campaign<'_>, rng: &mut ChaCha8Rng, lasting: Duration) {
     let mut ring = Partition::default();
     let shape = ring.majorities_ring(rng, &node_ids(campaign));
-    cut(campaign, &ring, shape, lasting);
+    hold(campaign, &ring, shape, lasting);
+}
+
+/// Cuts `partition` (announced as `shape`) for `lasting`, then heals it.
+fn hold(campaign: &mut Campaign<'_>, partition: &Partition, shape: String, lasting: Duration) {
+    cut(campaign, partition, shape, lasting);
     std::thread::sleep(lasting);
     heal(campaign);
 }
@@ -206,10 +214,10 @@ fn minority_leader(
     let mut cut_off = Partition::default();
     let (companions, shape) =
         cut_off.leader_in_minority(rng, &node_ids(campaign), leader as u64 + 1);
-    let hold = lasting + Duration::from_millis(2 * super::ELECTION_MAX_MS);
-    cut(campaign, &cut_off, shape, hold);
+    let held = lasting + Duration::from_millis(2 * ELECTION_TIMEOUT_MS.1);
+    cut(campaign, &cut_off, shape, held);
     let slow: Vec<usize> = companions.iter().map(|&id| id as usize - 1).collect();
-    stutter(campaign, &slow, hold);
+    stutter(campaign, &slow, held);
     heal(campaign);
 }
 
@@ -217,7 +225,7 @@ fn minority_leader(
 /// running is left alone.
 fn stutter(campaign: &mut Campaign<'_>, nodes: &[usize], lasting: Duration) {
     let stopped = Duration::from_millis(ELECTION_TIMEOUT_MS.0 * 2 / 3);
-    let running = Duration::from_millis(100);
+    let running = Duration::from_millis(2 * HEARTBEAT_MS);
     if !nodes.is_empty() {
         campaign.say(Step::Stutter {
             nodes: nodes.iter().map(|i| i + 1).collect(),

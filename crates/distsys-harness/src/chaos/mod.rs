@@ -224,7 +224,7 @@ pub fn run(
         .episodes
         .iter()
         .flatten()
-        .find(|e| e.needs().iter().any(|f| !config.faults.has(*f)))
+        .find(|e| !e.fits(&config.faults))
     {
         let needs: Vec<&str> = episode.needs().iter().map(|f| f.name()).collect();
         return Err(ChaosError::Episode(format!(

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-/// The election timeout range of the generated configurations, ms (heartbeat 50 ms).
+/// The heartbeat interval of the generated configurations, ms.
+pub const HEARTBEAT_MS: u64 = 50;
+/// The election timeout range of the generated configurations, ms.
 pub const ELECTION_TIMEOUT_MS: (u64, u64) = (300, 600);
 
 /// The configurations of a `nodes`-node cluster on loopback under `dir`, each with its node's
@@ -44,7 +46,7 @@ pub fn layout(
                 data_dir: node_dir.join("data"),
                 cluster_key: key.clone(),
                 password: password.clone(),
-                heartbeat_ms: 50,
+                heartbeat_ms: HEARTBEAT_MS,
                 election_timeout_ms: ELECTION_TIMEOUT_MS,
                 unsafe_stale_reads: false,
                 peer_routes: BTreeMap::new(),
