@@ -1,6 +1,7 @@
 //! Bench: distsys-model's checker and stateright's on the same Raft model and bounds; prints
 //! distinct states, depth, time and states/s for both.
-//! `cargo run --example side_by_side -p distsys-model -- NODES MAX_TERM MAX_LOG MAX_IN_FLIGHT [off|on] [PROPOSALS]`
+//! `cargo run --example side_by_side -p distsys-model -- NODES MAX_TERM MAX_LOG MAX_IN_FLIGHT [off|on] [PROPOSALS] [both|ours|stateright]`
+//! (the last argument runs one checker alone, for a profile of it).
 
 #[path = "../tests/common/stateright_adapter.rs"]
 mod adapter;
@@ -51,7 +52,17 @@ fn main() {
         memory_budget_bytes: 20 << 30,
         ..Limits::default()
     };
-    let ours = check(&model, &limits, &mut |_| {});
+    let which = args.get(7).map_or("both", String::as_str);
+    if which != "stateright" {
+        run_ours(&model, &limits);
+    }
+    if which != "ours" {
+        run_stateright(model);
+    }
+}
+
+fn run_ours(model: &RaftModel, limits: &Limits) {
+    let ours = check(model, limits, &mut |_| {});
     let secs = ours.elapsed.as_secs_f64();
     let verdict = match ours.verdict {
         Verdict::Ok => "complete, 0 violations",
@@ -59,11 +70,15 @@ fn main() {
         Verdict::BudgetExhausted => "INCOMPLETE: memory budget exhausted",
     };
     println!(
-        "distsys-model: {} states, depth {}, {secs:.2} s, {:.0} states/s ({verdict})",
+        "distsys-model: {} states, {} transitions, depth {}, {secs:.2} s, {:.0} states/s ({verdict})",
         ours.distinct_states,
+        ours.transitions,
         ours.depth,
         ours.distinct_states as f64 / secs
     );
+}
+
+fn run_stateright(model: RaftModel) {
     let start = Instant::now();
     let theirs = adapter::Stateright(model)
         .checker()

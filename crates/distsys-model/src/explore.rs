@@ -124,25 +124,119 @@ pub struct Outcome<A> {
     pub verdict: Verdict<A>,
 }
 
-/// Where a stored state came from: its parent's fingerprint and the action (None for the
-/// initial state).
-type Parents<A> = FxHashMap<u64, Option<(u64, A)>>;
+/// Where a stored state came from: its parent's fingerprint and the position of the action in
+/// the parent's [`Model::actions`] (24 bytes a state with the key, where the action itself
+/// would double it; [`path_to`] replays the positions from the initial state to get the
+/// actions back).
+#[derive(Debug, Clone, Copy)]
+struct Parent {
+    fp: u64,
+    action: u32,
+}
+
+/// The initial state's entry: it has no parent.
+const ROOT: Parent = Parent {
+    fp: 0,
+    action: u32::MAX,
+};
+
+/// Shards of the fingerprint tables, chosen by a fingerprint's top bits: a level's new states
+/// are recorded by all workers at once (one lock per shard), and moved into the stored set by
+/// all workers at once (one shard each).
+const SHARDS: usize = 64;
+
+fn shard_of(fp: u64) -> usize {
+    (fp >> (64 - SHARDS.trailing_zeros())) as usize
+}
+
+/// Every stored state's fingerprint and where it came from, sharded; read-only while a level is
+/// expanded.
+struct Stored {
+    shards: Vec<FxHashMap<u64, Parent>>,
+}
+
+impl Stored {
+    fn contains(&self, fp: u64) -> bool {
+        self.shards[shard_of(fp)].contains_key(&fp)
+    }
+    fn get(&self, fp: u64) -> Option<&Parent> {
+        self.shards[shard_of(fp)].get(&fp)
+    }
+    fn len(&self) -> usize {
+        self.shards.iter().map(|s| s.len()).sum()
+    }
+    fn capacity(&self) -> usize {
+        self.shards.iter().map(|s| s.capacity()).sum()
+    }
+}
+
+/// A successor first found in the current level: the earliest (in frontier order, then action
+/// order) transition reaching it, so which parent is kept does not depend on which worker got
+/// there first.
+#[derive(Debug, Clone, Copy)]
+struct Candidate {
+    /// Rank of the transition in the level: (part, position in the part's successors).
+    order: u64,
+    parent: Parent,
+}
+
+/// The current level's new fingerprints, sharded, each under its own lock.
+type Candidates = Vec<std::sync::Mutex<FxHashMap<u64, Candidate>>>;
 
 /// One successor computed by a worker.
-struct Found<S, A> {
-    parent: u64,
-    action: A,
+struct Found<S> {
+    /// Rank of the transition in the level (see [`Candidate::order`]).
+    order: u64,
     fp: u64,
     state: S,
-    violation: Option<String>,
-    /// [`Model::sometimes`] of the state.
-    sometimes: bool,
-    /// [`Model::approx_bytes`] of the state.
+    violation: Option<(String, Parent)>,
+}
+
+/// One part of a level: what a worker found in its share of the frontier. Parts are kept
+/// from level to level, so after the widest level no buffer grows again: fresh memory costs a
+/// page fault and the kernel's zeroing of the page, a large share of a search that allocates
+/// each level anew.
+struct Part<S> {
+    /// Successors worth keeping, in the order computed.
+    found: Vec<Found<S>>,
+    /// Successors computed, duplicates included.
+    generated: u64,
+    /// Of the kept successors: how many satisfy [`Model::sometimes`], and their
+    /// [`Model::approx_bytes`].
+    sometimes: usize,
     bytes: usize,
 }
 
-/// The successors worth keeping from a part of a level, and how many were computed in all.
-type Expanded<S, A> = (Vec<Found<S, A>>, u64);
+impl<S> Default for Part<S> {
+    fn default() -> Self {
+        Part {
+            found: Vec::new(),
+            generated: 0,
+            sometimes: 0,
+            bytes: 0,
+        }
+    }
+}
+
+/// A level's states: `None` once expanded (each worker drops the states it expanded, so
+/// freeing a level is parallel work too, and the vector itself is kept for the level after
+/// next).
+type Level<S> = Vec<Option<(u64, S)>>;
+
+/// Parts of a level per worker thread: more parts than threads, so a worker that drew cheap
+/// states takes another part.
+const PARTS_PER_THREAD: usize = 4;
+
+/// The state of one search.
+struct Search<'m, M: Model> {
+    model: &'m M,
+    pool: rayon::ThreadPool,
+    stored: Stored,
+    candidates: Candidates,
+    parts: Vec<Part<M::State>>,
+    transitions: u64,
+    sometimes: usize,
+}
 
 /// Explores `model` breadth first from its initial state.
 pub fn check<M: Model>(
@@ -153,81 +247,235 @@ pub fn check<M: Model>(
     let start = Instant::now();
     let init = model.init();
     let init_fp = model.fingerprint(&init);
-    let mut parents: Parents<M::Action> = FxHashMap::default();
-    parents.insert(init_fp, None);
-    let mut frontier = vec![(init_fp, init)];
-    let (mut depth, mut transitions) = (0usize, 0u64);
-    let mut sometimes = usize::from(model.sometimes(&frontier[0].1));
+    let pool = worker_pool(limits.threads);
+    let parts = (0..pool.current_num_threads() * PARTS_PER_THREAD)
+        .map(|_| Part::default())
+        .collect();
+    let mut search = Search {
+        model,
+        pool,
+        stored: Stored {
+            shards: (0..SHARDS).map(|_| FxHashMap::default()).collect(),
+        },
+        candidates: (0..SHARDS).map(|_| Default::default()).collect(),
+        parts,
+        transitions: 0,
+        sometimes: usize::from(model.sometimes(&init)),
+    };
+    search.stored.shards[shard_of(init_fp)].insert(init_fp, ROOT);
+    let mut frontier: Level<M::State> = vec![Some((init_fp, init))];
+    let mut depth = 0usize;
     let mut last_report = Instant::now();
-    let entry_bytes = std::mem::size_of::<(u64, Option<(u64, M::Action)>)>() + 8;
+    let entry_bytes = std::mem::size_of::<(u64, Parent)>() + 1;
     let mut depth_limited = false;
-    while !frontier.is_empty() {
+    let verdict = loop {
+        if frontier.is_empty() {
+            break Verdict::Ok;
+        }
         if limits.max_depth.is_some_and(|max| depth >= max) {
             depth_limited = true;
-            break;
+            break Verdict::Ok;
         }
-        let (found, generated) = expand_level(model, frontier, &parents, limits.threads.max(1));
-        transitions += generated;
-        let mut next_frontier = Vec::new();
-        let mut queued = 0usize;
-        for found in found {
-            let Found {
-                parent,
-                action,
-                fp,
-                state,
-                ..
-            } = found;
-            if let Some(property) = found.violation {
-                let mut path = path_to(&parents, parent);
-                path.push(action);
-                return Outcome {
-                    distinct_states: parents.len(),
-                    transitions,
-                    depth: depth + 1,
-                    sometimes,
-                    depth_limited,
-                    elapsed: start.elapsed(),
-                    verdict: Verdict::Violation { property, path },
-                };
-            }
-            if parents.contains_key(&fp) {
-                continue;
-            }
-            parents.insert(fp, Some((parent, action)));
-            sometimes += usize::from(found.sometimes);
-            queued += found.bytes;
-            next_frontier.push((fp, state));
+        if let Some((property, path)) = search.level(&mut frontier) {
+            depth += 1;
+            break Verdict::Violation { property, path };
         }
-        frontier = next_frontier;
         if !frontier.is_empty() {
             depth += 1;
         }
-        let used = parents.capacity() * entry_bytes + queued;
         if last_report.elapsed() >= limits.progress_every {
             last_report = Instant::now();
-            progress(report(parents.len(), start, depth, frontier.len()));
+            progress(report(search.stored.len(), start, depth, frontier.len()));
         }
-        if used > limits.memory_budget_bytes {
-            return Outcome {
-                distinct_states: parents.len(),
-                transitions,
-                depth,
-                sometimes,
-                depth_limited,
-                elapsed: start.elapsed(),
-                verdict: Verdict::BudgetExhausted,
-            };
+        let queued: usize = search.parts.iter().map(|p| p.bytes).sum();
+        if search.stored.capacity() * entry_bytes + queued > limits.memory_budget_bytes {
+            break Verdict::BudgetExhausted;
         }
-    }
+    };
     Outcome {
-        distinct_states: parents.len(),
-        transitions,
+        distinct_states: search.stored.len(),
+        transitions: search.transitions,
         depth,
-        sometimes,
+        sometimes: search.sometimes,
         depth_limited,
         elapsed: start.elapsed(),
-        verdict: Verdict::Ok,
+        verdict,
+    }
+}
+
+impl<M: Model> Search<'_, M> {
+    /// Expands `frontier` and replaces it with the next level; or returns the first violation
+    /// of the level (in frontier order, then action order) with its path.
+    fn level(&mut self, frontier: &mut Level<M::State>) -> Option<(String, Vec<M::Action>)> {
+        self.expand(frontier);
+        frontier.clear();
+        self.transitions += self.parts.iter().map(|p| p.generated).sum::<u64>();
+        for part in &mut self.parts {
+            if let Some(found) = part.found.iter_mut().find(|f| f.violation.is_some()) {
+                let (property, parent) = found.violation.take()?;
+                return Some((property, path_to(self.model, &self.stored, parent)));
+            }
+        }
+        self.keep_first_finds();
+        for part in &mut self.parts {
+            self.sometimes += part.sometimes;
+            frontier.extend(part.found.drain(..).map(|f| Some((f.fp, f.state))));
+        }
+        None
+    }
+
+    /// Computes every successor of every frontier state, the frontier split into contiguous
+    /// parts (part i holds what the i-th slice found, so reading the parts in order keeps the
+    /// frontier's order), taken by the pool's workers as they become free. A successor
+    /// already stored is left out unless its transition breaks a property; a new one is a
+    /// candidate of the level (see [`Candidate`]). The pool's threads live for the whole
+    /// search, so each keeps its allocator heap warm from level to level.
+    fn expand(&mut self, frontier: &mut Level<M::State>) {
+        use rayon::prelude::*;
+        let parts = if frontier.len() < 64 || self.pool.current_num_threads() == 1 {
+            1
+        } else {
+            self.parts.len()
+        };
+        let slice = frontier.len().div_ceil(parts).max(1);
+        for part in &mut self.parts {
+            part.generated = 0;
+        }
+        let (model, stored, candidates) = (self.model, &self.stored, &self.candidates);
+        self.pool.install(|| {
+            frontier
+                .par_chunks_mut(slice)
+                .zip(self.parts.par_iter_mut())
+                .enumerate()
+                .for_each(|(i, (states, part))| {
+                    expand_part(model, states, stored, candidates, i, part);
+                });
+        });
+    }
+
+    /// Leaves in each part only the successors that are their fingerprint's first find in the
+    /// level, counts what they hold, and moves the level's candidates into the stored set:
+    /// parts in parallel, then shards in parallel.
+    fn keep_first_finds(&mut self) {
+        use rayon::prelude::*;
+        let model = self.model;
+        let candidates: Vec<FxHashMap<u64, Candidate>> = self
+            .candidates
+            .iter_mut()
+            .map(|shard| match shard.get_mut() {
+                Ok(map) => std::mem::take(map),
+                Err(poisoned) => std::mem::take(poisoned.into_inner()),
+            })
+            .collect();
+        let first = &candidates;
+        self.pool.install(|| {
+            self.parts.par_iter_mut().for_each(|part| {
+                part.found.retain(|f| {
+                    first[shard_of(f.fp)]
+                        .get(&f.fp)
+                        .is_some_and(|c| c.order == f.order)
+                });
+                part.sometimes = part
+                    .found
+                    .iter()
+                    .filter(|f| model.sometimes(&f.state))
+                    .count();
+                part.bytes = part
+                    .found
+                    .iter()
+                    .map(|f| model.approx_bytes(&f.state))
+                    .sum();
+            });
+        });
+        let stored = &mut self.stored.shards;
+        self.pool.install(|| {
+            stored
+                .par_iter_mut()
+                .zip(candidates.into_par_iter())
+                .for_each(|(shard, level)| {
+                    shard.extend(level.into_iter().map(|(fp, c)| (fp, c.parent)));
+                });
+        });
+    }
+}
+
+/// Expands the states of one slice of a level into `part` (the `index`-th of the level),
+/// dropping each state once expanded.
+fn expand_part<M: Model>(
+    model: &M,
+    states: &mut [Option<(u64, M::State)>],
+    stored: &Stored,
+    candidates: &Candidates,
+    index: usize,
+    part: &mut Part<M::State>,
+) {
+    let mut actions = Vec::new();
+    for slot in states {
+        let Some((fp, state)) = slot.take() else {
+            continue;
+        };
+        actions.clear();
+        model.actions(&state, &mut actions);
+        for (position, action) in actions.iter().enumerate() {
+            let Next::State(next, violation) = model.next(&state, action) else {
+                continue;
+            };
+            let order = ((index as u64) << 40) | part.generated;
+            part.generated += 1;
+            let parent = Parent {
+                fp,
+                action: position as u32,
+            };
+            let next_fp = model.fingerprint(&next);
+            if let Some(property) = violation {
+                part.found.push(Found {
+                    order,
+                    fp: next_fp,
+                    state: next,
+                    violation: Some((property, parent)),
+                });
+            } else if !stored.contains(next_fp) && first_find(candidates, next_fp, order, parent) {
+                part.found.push(Found {
+                    order,
+                    fp: next_fp,
+                    state: next,
+                    violation: None,
+                });
+            }
+        }
+    }
+}
+
+/// Records the transition ranked `order` as reaching `fp` in this level, unless an earlier one
+/// did; true if it is (so far) the earliest.
+fn first_find(candidates: &Candidates, fp: u64, order: u64, parent: Parent) -> bool {
+    let mut shard = match candidates[shard_of(fp)].lock() {
+        Ok(shard) => shard,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    match shard.entry(fp) {
+        std::collections::hash_map::Entry::Vacant(slot) => {
+            slot.insert(Candidate { order, parent });
+            true
+        }
+        std::collections::hash_map::Entry::Occupied(mut slot) => {
+            if order < slot.get().order {
+                slot.insert(Candidate { order, parent });
+                true
+            } else {
+                false
+            }
+        }
+    }
+}
+
+/// The search's workers: `threads` of them for the whole search (a pool that cannot be built,
+/// which only happens when the OS refuses threads, falls back to one worker).
+fn worker_pool(threads: usize) -> rayon::ThreadPool {
+    let build = |n: usize| rayon::ThreadPoolBuilder::new().num_threads(n).build();
+    match build(threads.max(1)) {
+        Ok(pool) => pool,
+        Err(_) => build(1).expect("a one-thread pool"),
     }
 }
 
@@ -240,92 +488,36 @@ fn report(states: usize, start: Instant, depth: usize, queue: usize) -> Progress
     }
 }
 
-/// Computes every successor of every frontier state, split into contiguous chunks over
-/// `threads` workers; successors already stored in `seen` are left out unless their transition
-/// breaks a property. The result keeps the frontier's order; the count is of every successor
-/// computed. Each worker owns its chunk and drops it when done (freeing a level's states is
-/// parallel work too).
-fn expand_level<M: Model>(
-    model: &M,
-    frontier: Vec<(u64, M::State)>,
-    seen: &Parents<M::Action>,
-    threads: usize,
-) -> Expanded<M::State, M::Action> {
-    if threads == 1 || frontier.len() < 64 {
-        return expand_chunk(model, frontier, seen);
+/// The actions from the initial state through the stored state `parent.fp` and then the
+/// action at `parent.action` of it: the chain of parents gives each step's action position,
+/// and replaying them from the initial state gives the actions (the model is deterministic,
+/// and each stored state is the one its parent's action produced).
+fn path_to<M: Model>(model: &M, stored: &Stored, parent: Parent) -> Vec<M::Action> {
+    let mut positions = vec![parent.action];
+    let mut fp = parent.fp;
+    while let Some(parent) = stored.get(fp).filter(|p| p.action != ROOT.action) {
+        positions.push(parent.action);
+        fp = parent.fp;
+        debug_assert!(
+            positions.len() <= stored.len() + 1,
+            "parent chain has a cycle"
+        );
     }
-    let chunk = frontier.len().div_ceil(threads).max(1);
-    let mut parts = Vec::with_capacity(threads);
-    let mut rest = frontier;
-    while rest.len() > chunk {
-        let tail = rest.split_off(chunk);
-        parts.push(rest);
-        rest = tail;
-    }
-    parts.push(rest);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = parts
-            .into_iter()
-            .map(|part| scope.spawn(move || expand_chunk(model, part, seen)))
-            .collect();
-        let mut all = Vec::new();
-        let mut generated = 0;
-        for handle in handles {
-            match handle.join() {
-                Ok((found, count)) => {
-                    all.extend(found);
-                    generated += count;
-                }
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
+    let mut state = model.init();
+    let mut path = Vec::with_capacity(positions.len());
+    for &position in positions.iter().rev() {
+        let action = nth_action(model, &state, position);
+        if let Next::State(next, _) = model.next(&state, &action) {
+            state = next;
         }
-        (all, generated)
-    })
-}
-
-fn expand_chunk<M: Model>(
-    model: &M,
-    part: Vec<(u64, M::State)>,
-    seen: &Parents<M::Action>,
-) -> Expanded<M::State, M::Action> {
-    let mut out = Vec::new();
-    let mut local = rustc_hash::FxHashSet::default();
-    let mut actions = Vec::new();
-    let mut generated = 0;
-    for (fp, state) in &part {
-        actions.clear();
-        model.actions(state, &mut actions);
-        for action in &actions {
-            if let Next::State(next, violation) = model.next(state, action) {
-                generated += 1;
-                let next_fp = model.fingerprint(&next);
-                let known = seen.contains_key(&next_fp) || !local.insert(next_fp);
-                if violation.is_some() || !known {
-                    out.push(Found {
-                        parent: *fp,
-                        action: action.clone(),
-                        fp: next_fp,
-                        sometimes: model.sometimes(&next),
-                        bytes: model.approx_bytes(&next),
-                        state: next,
-                        violation,
-                    });
-                }
-            }
-        }
+        path.push(action);
     }
-    drop(part);
-    (out, generated)
-}
-
-/// The actions from the initial state to the state fingerprinted `fp`.
-fn path_to<A: Clone>(parents: &Parents<A>, mut fp: u64) -> Vec<A> {
-    let mut path = Vec::new();
-    while let Some(Some((parent, action))) = parents.get(&fp) {
-        path.push(action.clone());
-        fp = *parent;
-        debug_assert!(path.len() <= parents.len(), "parent chain has a cycle");
-    }
-    path.reverse();
     path
+}
+
+/// The action at `position` of `state`'s [`Model::actions`].
+fn nth_action<M: Model>(model: &M, state: &M::State, position: u32) -> M::Action {
+    let mut actions = Vec::new();
+    model.actions(state, &mut actions);
+    actions.swap_remove(position as usize)
 }

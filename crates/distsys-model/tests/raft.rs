@@ -125,6 +125,45 @@ fn the_counterexample_is_shortest_and_independent_of_threads() {
 }
 
 #[test]
+fn wide_levels_give_the_same_result_on_any_number_of_threads() {
+    // Levels of thousands of states, split into parts the workers race for, and successors
+    // reached from several parts in one level: which transition is kept as a state's parent
+    // must not depend on which worker got there first.
+    let mut b = bounds(3, 2, 2, 2);
+    b.max_proposals = 1;
+    let one = run_with(&b, Some(Mutant::SkipPrevLogCheck), Symmetry::Off, 1);
+    for threads in [2, 3, 5] {
+        let many = run_with(&b, Some(Mutant::SkipPrevLogCheck), Symmetry::Off, threads);
+        assert_eq!(violation(&one), violation(&many), "{threads} threads");
+        assert_eq!(
+            (one.distinct_states, one.transitions, one.sometimes),
+            (many.distinct_states, many.transitions, many.sometimes),
+            "{threads} threads"
+        );
+    }
+    assert!(one.distinct_states > 10_000, "{}", one.distinct_states);
+    let clean =
+        [1, 3].map(|threads| run_with(&bounds(3, 2, 2, 2), None, Symmetry::Sorted, threads));
+    for o in &clean {
+        assert!(matches!(o.verdict, Verdict::Ok), "{:?}", o.verdict);
+    }
+    assert_eq!(
+        (
+            clean[0].distinct_states,
+            clean[0].transitions,
+            clean[0].depth,
+            clean[0].sometimes
+        ),
+        (
+            clean[1].distinct_states,
+            clean[1].transitions,
+            clean[1].depth,
+            clean[1].sometimes
+        )
+    );
+}
+
+#[test]
 fn symmetry_is_canonical_and_reduces_about_n_factorial() {
     let b = bounds(3, 2, 2, 2);
     let sorted = run(&b, None, Symmetry::Sorted);
