@@ -33,7 +33,7 @@ fn violation(property: &'static str, detail: String) -> Result<(), SafetyViolati
 }
 
 /// Remembers what the cluster has shown so far and checks each new observation against it.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct SafetyMonitor {
     leader_of_term: BTreeMap<Term, NodeId>,
     leader_log: BTreeMap<NodeId, (Term, Index, u64)>,

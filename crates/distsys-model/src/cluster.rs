@@ -207,6 +207,41 @@ pub struct ClusterModel<P: Protocol> {
 }
 
 impl<P: Protocol> ClusterModel<P> {
+    /// A safety monitor that has seen `state`: the ghost record of every entry ever applied,
+    /// then the live cores.
+    fn monitor_of(&self, state: &ClusterState<P>) -> SafetyMonitor {
+        let mut monitor = SafetyMonitor::new();
+        for (&index, &(chain, node)) in &state.applied {
+            let seeded = monitor.on_apply(node, &ghost_entry(index, chain));
+            debug_assert!(seeded.is_ok(), "one ghost entry per index");
+        }
+        let before = P::observe(&mut monitor, &state.live());
+        debug_assert!(before.is_ok(), "a stored state broke no property");
+        monitor
+    }
+
+    /// [`Model::next`] with `monitor` having seen `state` ([`Self::monitor_of`]).
+    fn next_observed(
+        &self,
+        state: &ClusterState<P>,
+        action: &Action,
+        mut monitor: SafetyMonitor,
+    ) -> Next<ClusterState<P>> {
+        let mut t = state.clone();
+        let Some(mut violation) = self.apply(&mut t, action, &mut monitor) else {
+            return Next::Disabled;
+        };
+        if !self.within_bounds(&t) {
+            return Next::OutOfBounds;
+        }
+        if violation.is_none() {
+            violation = P::observe(&mut monitor, &t.live())
+                .err()
+                .map(|v| v.to_string());
+        }
+        Next::State(t, violation)
+    }
+
     /// A model with these bounds (validated), seeded bug and symmetry setting. A protocol whose
     /// node ids are not interchangeable ([`Protocol::SYMMETRIC`]) refuses a reduction.
     pub fn new(
@@ -541,26 +576,23 @@ impl<P: Protocol> Model for ClusterModel<P> {
     }
 
     fn next(&self, state: &ClusterState<P>, action: &Action) -> Next<ClusterState<P>> {
-        let mut monitor = SafetyMonitor::new();
-        for (&index, &(chain, node)) in &state.applied {
-            let seeded = monitor.on_apply(node, &ghost_entry(index, chain));
-            debug_assert!(seeded.is_ok(), "one ghost entry per index");
-        }
-        let before = P::observe(&mut monitor, &state.live());
-        debug_assert!(before.is_ok(), "a stored state broke no property");
-        let mut t = state.clone();
-        let Some(mut violation) = self.apply(&mut t, action, &mut monitor) else {
-            return Next::Disabled;
-        };
-        if !self.within_bounds(&t) {
-            return Next::OutOfBounds;
-        }
-        if violation.is_none() {
-            violation = P::observe(&mut monitor, &t.live())
-                .err()
-                .map(|v| v.to_string());
-        }
-        Next::State(t, violation)
+        self.next_observed(state, action, self.monitor_of(state))
+    }
+
+    /// Every successor needs the monitor's view of `state` (the ghost record and the state
+    /// itself observed): it is built once here and copied for each action.
+    fn successors(
+        &self,
+        state: &ClusterState<P>,
+        actions: &[Action],
+        out: &mut Vec<Next<ClusterState<P>>>,
+    ) {
+        let monitor = self.monitor_of(state);
+        out.extend(
+            actions
+                .iter()
+                .map(|action| self.next_observed(state, action, monitor.clone())),
+        );
     }
 
     /// Without symmetry: the identity's hash. With it: the least hash over the relabellings

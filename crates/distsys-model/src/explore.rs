@@ -36,6 +36,17 @@ pub trait Model: Sync {
     fn actions(&self, state: &Self::State, out: &mut Vec<Self::Action>);
     /// Applies `action` to `state`.
     fn next(&self, state: &Self::State, action: &Self::Action) -> Next<Self::State>;
+    /// Every successor of `state`: [`Model::next`] of each of `actions` in order, appended to
+    /// `out`. The checker expands a state through this; a model overrides it to share the work
+    /// every successor of one state needs (the default calls `next` per action).
+    fn successors(
+        &self,
+        state: &Self::State,
+        actions: &[Self::Action],
+        out: &mut Vec<Next<Self::State>>,
+    ) {
+        out.extend(actions.iter().map(|action| self.next(state, action)));
+    }
     /// The canonical fingerprint: equal for states the model treats as one (under symmetry, for
     /// every relabelling of one state).
     fn fingerprint(&self, state: &Self::State) -> u64;
@@ -359,15 +370,16 @@ impl<M: Model> Search<'_, M> {
     fn keep_first_finds(&mut self) {
         use rayon::prelude::*;
         let model = self.model;
-        let candidates: Vec<FxHashMap<u64, Candidate>> = self
+        // The tables are emptied, not replaced: they keep their capacity for the next level.
+        let mut candidates: Vec<&mut FxHashMap<u64, Candidate>> = self
             .candidates
             .iter_mut()
             .map(|shard| match shard.get_mut() {
-                Ok(map) => std::mem::take(map),
-                Err(poisoned) => std::mem::take(poisoned.into_inner()),
+                Ok(map) => map,
+                Err(poisoned) => poisoned.into_inner(),
             })
             .collect();
-        let first = &candidates;
+        let first: Vec<&FxHashMap<u64, Candidate>> = candidates.iter().map(|c| &**c).collect();
         self.pool.install(|| {
             self.parts.par_iter_mut().for_each(|part| {
                 part.found.retain(|f| {
@@ -391,9 +403,9 @@ impl<M: Model> Search<'_, M> {
         self.pool.install(|| {
             stored
                 .par_iter_mut()
-                .zip(candidates.into_par_iter())
+                .zip(candidates.par_iter_mut())
                 .for_each(|(shard, level)| {
-                    shard.extend(level.into_iter().map(|(fp, c)| (fp, c.parent)));
+                    shard.extend(level.drain().map(|(fp, c)| (fp, c.parent)));
                 });
         });
     }
@@ -409,15 +421,16 @@ fn expand_part<M: Model>(
     index: usize,
     part: &mut Part<M::State>,
 ) {
-    let mut actions = Vec::new();
+    let (mut actions, mut successors) = (Vec::new(), Vec::new());
     for slot in states {
         let Some((fp, state)) = slot.take() else {
             continue;
         };
         actions.clear();
         model.actions(&state, &mut actions);
-        for (position, action) in actions.iter().enumerate() {
-            let Next::State(next, violation) = model.next(&state, action) else {
+        model.successors(&state, &actions, &mut successors);
+        for (position, successor) in successors.drain(..).enumerate() {
+            let Next::State(next, violation) = successor else {
                 continue;
             };
             let order = ((index as u64) << 40) | part.generated;
