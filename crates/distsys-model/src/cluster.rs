@@ -186,9 +186,53 @@ impl<P: Protocol> ClusterState<P> {
         self.nodes.iter().flatten().map(|c| &**c).collect()
     }
 
+    /// Whether node `i` of `other` is this state's node `i`: the same core (or both down) and
+    /// the same disk, shared.
+    fn same_node(&self, other: &ClusterState<P>, i: usize) -> bool {
+        let core = match (&self.nodes[i], &other.nodes[i]) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        };
+        core && Arc::ptr_eq(&self.disks[i], &other.disks[i])
+    }
+
     /// Every node's disk.
     pub fn disks(&self) -> Vec<&P::Disk> {
         self.disks.iter().map(|d| &**d).collect()
+    }
+}
+
+/// Hashes of one state's nodes and messages under each relabelling, filled on demand, for
+/// fingerprinting the states that share them (its successors). Shared means the same `Arc`:
+/// the parent is borrowed for the memo's life, so its pointers cannot be reused meanwhile.
+struct HashMemo<'a, P: Protocol> {
+    parent: Option<&'a ClusterState<P>>,
+    /// `nodes[i][slot]`: node i's hash (core and disk) under relabelling `slot` (the last slot:
+    /// every id mapped to 0).
+    nodes: Vec<Vec<Option<u64>>>,
+    /// `messages[j][slot]`: the parent's j-th message in flight under relabelling `slot`.
+    messages: Vec<Vec<Option<u64>>>,
+}
+
+impl<'a, P: Protocol> HashMemo<'a, P> {
+    /// A memo that shares nothing.
+    fn none() -> Self {
+        HashMemo {
+            parent: None,
+            nodes: Vec::new(),
+            messages: Vec::new(),
+        }
+    }
+
+    /// An empty memo of `parent`'s hashes under `perms` relabellings and the label-free one.
+    fn of(parent: &'a ClusterState<P>, perms: usize) -> Self {
+        let slots = perms + 1;
+        HashMemo {
+            parent: Some(parent),
+            nodes: vec![vec![None; slots]; parent.nodes.len()],
+            messages: vec![vec![None; slots]; parent.network.len()],
+        }
     }
 }
 
@@ -433,20 +477,61 @@ impl<P: Protocol> ClusterModel<P> {
         h.finish()
     }
 
-    fn fingerprint_under(&self, state: &ClusterState<P>, perm: &[usize]) -> u64 {
+    /// [`Self::node_hash`] under relabelling `slot` (a position in `perms`, or `perms.len()`
+    /// for every id mapped to 0), from `memo` when node `i` of `state` is its parent's node
+    /// `i` (same core and disk, shared).
+    fn node_hash_memo(
+        &self,
+        state: &ClusterState<P>,
+        i: usize,
+        slot: usize,
+        relabel: &dyn Fn(NodeId) -> NodeId,
+        memo: &mut HashMemo<'_, P>,
+    ) -> u64 {
+        let Some(parent) = memo.parent.filter(|p| p.same_node(state, i)) else {
+            return self.node_hash(state, i, relabel);
+        };
+        *memo.nodes[i][slot].get_or_insert_with(|| self.node_hash(parent, i, relabel))
+    }
+
+    fn message_hash(
+        from: NodeId,
+        to: NodeId,
+        m: &P::Message,
+        relabel: &dyn Fn(NodeId) -> NodeId,
+    ) -> u64 {
+        let mut h = Fp::new();
+        (relabel(from), relabel(to)).hash(&mut h);
+        P::fingerprint_message(m, relabel, &mut h);
+        h.finish()
+    }
+
+    fn fingerprint_under(
+        &self,
+        state: &ClusterState<P>,
+        slot: usize,
+        memo: &mut HashMemo<'_, P>,
+    ) -> u64 {
+        let perm = &self.perms[slot];
         let relabel = |id: NodeId| perm[(id - 1) as usize] as NodeId + 1;
         let mut nodes = vec![0u64; perm.len()];
         for (i, &to) in perm.iter().enumerate() {
-            nodes[to] = self.node_hash(state, i, &relabel);
+            nodes[to] = self.node_hash_memo(state, i, slot, &relabel, memo);
         }
         let mut network: Vec<u64> = state
             .network
             .iter()
             .map(|(from, to, m)| {
-                let mut h = Fp::new();
-                (relabel(*from), relabel(*to)).hash(&mut h);
-                P::fingerprint_message(m, &relabel, &mut h);
-                h.finish()
+                let shared = memo.parent.and_then(|p| {
+                    p.network
+                        .iter()
+                        .position(|(f, t, pm)| (f, t) == (from, to) && Arc::ptr_eq(pm, m))
+                });
+                match shared {
+                    Some(j) => *memo.messages[j][slot]
+                        .get_or_insert_with(|| Self::message_hash(*from, *to, m, &relabel)),
+                    None => Self::message_hash(*from, *to, m, &relabel),
+                }
             })
             .collect();
         network.sort_unstable();
@@ -459,6 +544,47 @@ impl<P: Protocol> ClusterModel<P> {
         }
         (state.crashes, state.proposals, state.duplicates).hash(&mut h);
         h.finish()
+    }
+
+    /// Without symmetry: the identity's hash. With it: the least hash over the relabellings
+    /// that sort the nodes by a label-free signature (each node hashed with every id mapped to
+    /// 0); ties are enumerated. A relabelled state has the same signatures and the same set of
+    /// candidate relabellings up to that relabelling, so the least hash is canonical. Hashes
+    /// of nodes and messages `state` shares with `memo`'s parent come from the memo.
+    fn fingerprint_memo(&self, state: &ClusterState<P>, memo: &mut HashMemo<'_, P>) -> u64 {
+        match self.symmetry {
+            Symmetry::Off => return self.fingerprint_under(state, 0, memo),
+            Symmetry::Exhaustive => {
+                return (0..self.perms.len())
+                    .map(|slot| self.fingerprint_under(state, slot, memo))
+                    .min()
+                    .unwrap_or(0)
+            }
+            Symmetry::Sorted => {}
+        }
+        let n = self.bounds.nodes;
+        let free = self.perms.len();
+        let signature: Vec<u64> = (0..n)
+            .map(|i| self.node_hash_memo(state, i, free, &|_| 0, memo))
+            .collect();
+        let ranges: Vec<(usize, usize)> = signature
+            .iter()
+            .map(|s| {
+                let below = signature.iter().filter(|o| *o < s).count();
+                let equal = signature.iter().filter(|o| *o == s).count();
+                (below, below + equal)
+            })
+            .collect();
+        (0..self.perms.len())
+            .filter(|&slot| {
+                self.perms[slot]
+                    .iter()
+                    .zip(&ranges)
+                    .all(|(p, (lo, hi))| (*lo..*hi).contains(p))
+            })
+            .map(|slot| self.fingerprint_under(state, slot, memo))
+            .min()
+            .unwrap_or(0)
     }
 
     /// A one-line summary of every node.
@@ -595,43 +721,24 @@ impl<P: Protocol> Model for ClusterModel<P> {
         );
     }
 
-    /// Without symmetry: the identity's hash. With it: the least hash over the relabellings
-    /// that sort the nodes by a label-free signature (each node hashed with every id mapped to
-    /// 0); ties are enumerated. A relabelled state has the same signatures and the same set of
-    /// candidate relabellings up to that relabelling, so the least hash is canonical.
+    /// See [`ClusterModel::fingerprint_memo`].
     fn fingerprint(&self, state: &ClusterState<P>) -> u64 {
-        match self.symmetry {
-            Symmetry::Off => return self.fingerprint_under(state, &self.perms[0]),
-            Symmetry::Exhaustive => {
-                return self
-                    .perms
-                    .iter()
-                    .map(|perm| self.fingerprint_under(state, perm))
-                    .min()
-                    .unwrap_or(0)
-            }
-            Symmetry::Sorted => {}
-        }
-        let n = self.bounds.nodes;
-        let signature: Vec<u64> = (0..n).map(|i| self.node_hash(state, i, &|_| 0)).collect();
-        let ranges: Vec<(usize, usize)> = signature
-            .iter()
-            .map(|s| {
-                let below = signature.iter().filter(|o| *o < s).count();
-                let equal = signature.iter().filter(|o| *o == s).count();
-                (below, below + equal)
-            })
-            .collect();
-        self.perms
-            .iter()
-            .filter(|perm| {
-                perm.iter()
-                    .zip(&ranges)
-                    .all(|(p, (lo, hi))| (*lo..*hi).contains(p))
-            })
-            .map(|perm| self.fingerprint_under(state, perm))
-            .min()
-            .unwrap_or(0)
+        self.fingerprint_memo(state, &mut HashMemo::none())
+    }
+
+    /// A successor shares all but one or two nodes and most messages with its parent: their
+    /// hashes are computed once for all of the parent's successors.
+    fn successor_fingerprints(
+        &self,
+        parent: &ClusterState<P>,
+        successors: &[Next<ClusterState<P>>],
+        out: &mut Vec<u64>,
+    ) {
+        let mut memo = HashMemo::of(parent, self.perms.len());
+        out.extend(successors.iter().map(|successor| match successor {
+            Next::State(state, _) => self.fingerprint_memo(state, &mut memo),
+            Next::Disabled | Next::OutOfBounds => 0,
+        }));
     }
 
     /// Cores, disks and messages are shared with the states around this one (copied on

@@ -50,6 +50,21 @@ pub trait Model: Sync {
     /// The canonical fingerprint: equal for states the model treats as one (under symmetry, for
     /// every relabelling of one state).
     fn fingerprint(&self, state: &Self::State) -> u64;
+    /// The fingerprints of `parent`'s `successors`, one per entry (anything for an entry that
+    /// is not a state), appended to `out`: each equal to [`Model::fingerprint`] of the
+    /// successor. The default computes each; a model overrides it to reuse the hashes of what
+    /// a successor shares with its parent.
+    fn successor_fingerprints(
+        &self,
+        _parent: &Self::State,
+        successors: &[Next<Self::State>],
+        out: &mut Vec<u64>,
+    ) {
+        out.extend(successors.iter().map(|successor| match successor {
+            Next::State(state, _) => self.fingerprint(state),
+            Next::Disabled | Next::OutOfBounds => 0,
+        }));
+    }
     /// A rough size of a state in memory, for the memory budget.
     fn approx_bytes(&self, state: &Self::State) -> usize;
     /// A "sometimes" property: the search counts the stored states that satisfy it, so a test
@@ -421,15 +436,18 @@ fn expand_part<M: Model>(
     index: usize,
     part: &mut Part<M::State>,
 ) {
-    let (mut actions, mut successors) = (Vec::new(), Vec::new());
+    let (mut actions, mut successors, mut fingerprints) = (Vec::new(), Vec::new(), Vec::new());
     for slot in states {
         let Some((fp, state)) = slot.take() else {
             continue;
         };
         actions.clear();
+        fingerprints.clear();
         model.actions(&state, &mut actions);
         model.successors(&state, &actions, &mut successors);
-        for (position, successor) in successors.drain(..).enumerate() {
+        model.successor_fingerprints(&state, &successors, &mut fingerprints);
+        for (position, (successor, &next_fp)) in successors.drain(..).zip(&fingerprints).enumerate()
+        {
             let Next::State(next, violation) = successor else {
                 continue;
             };
@@ -439,7 +457,6 @@ fn expand_part<M: Model>(
                 fp,
                 action: position as u32,
             };
-            let next_fp = model.fingerprint(&next);
             if let Some(property) = violation {
                 part.found.push(Found {
                     order,
