@@ -81,7 +81,10 @@ pub trait Model: Sync {
 pub struct Limits {
     /// Worker threads expanding the frontier (at least 1).
     pub threads: usize,
-    /// Stop with [`Verdict::BudgetExhausted`] once the estimated memory use passes this.
+    /// Stop with [`Verdict::BudgetExhausted`] once the search holds more memory than this:
+    /// the growth of the process's resident set since the search started (checked while a
+    /// level is expanded, where the OS reports it: Linux's `/proc/self/status`), or the
+    /// estimate of what is stored and queued (checked after each level) if that is larger.
     pub memory_budget_bytes: usize,
     /// How often the progress callback is called.
     pub progress_every: Duration,
@@ -262,6 +265,68 @@ struct Search<'m, M: Model> {
     parts: Vec<Part<M::State>>,
     transitions: u64,
     sometimes: usize,
+    budget: Budget,
+}
+
+/// The memory budget as the OS sees it: how much the process's resident set grew since the
+/// search started. Allocators keep freed memory, so this is an upper bound of what the search
+/// holds, which is what a budget protecting the machine should count.
+struct Budget {
+    limit: usize,
+    start: Option<usize>,
+    exceeded: std::sync::atomic::AtomicBool,
+}
+
+impl Budget {
+    fn new(limit: usize) -> Self {
+        Budget {
+            limit,
+            start: resident_bytes(),
+            exceeded: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// Measures now; true once the budget is exceeded (then for good).
+    fn check(&self) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        if self.exceeded.load(Relaxed) {
+            return true;
+        }
+        let grown = match (self.start, resident_bytes()) {
+            (Some(start), Some(now)) => now.saturating_sub(start),
+            _ => return false,
+        };
+        if grown > self.limit {
+            self.exceeded.store(true, Relaxed);
+        }
+        grown > self.limit
+    }
+
+    fn exceeded(&self) -> bool {
+        self.exceeded.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// The process's resident set in bytes (Linux: `VmRSS` of `/proc/self/status`), or None where
+/// the OS does not say.
+fn resident_bytes() -> Option<usize> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib << 10)
+}
+
+/// Successors found between two measurements of the budget, per worker.
+const BUDGET_EVERY: usize = 1024;
+
+/// How a level ended.
+enum LevelEnd<A> {
+    /// The next level is in the frontier.
+    Expanded,
+    /// The level's first violation, with its path.
+    Violation(String, Vec<A>),
+    /// The memory budget ran out while the level was expanded.
+    OutOfMemory,
 }
 
 /// Explores `model` breadth first from its initial state.
@@ -287,6 +352,7 @@ pub fn check<M: Model>(
         parts,
         transitions: 0,
         sometimes: usize::from(model.sometimes(&init)),
+        budget: Budget::new(limits.memory_budget_bytes),
     };
     search.stored.shards[shard_of(init_fp)].insert(init_fp, ROOT);
     let mut frontier: Level<M::State> = vec![Some((init_fp, init))];
@@ -302,9 +368,13 @@ pub fn check<M: Model>(
             depth_limited = true;
             break Verdict::Ok;
         }
-        if let Some((property, path)) = search.level(&mut frontier) {
-            depth += 1;
-            break Verdict::Violation { property, path };
+        match search.level(&mut frontier) {
+            LevelEnd::Expanded => {}
+            LevelEnd::Violation(property, path) => {
+                depth += 1;
+                break Verdict::Violation { property, path };
+            }
+            LevelEnd::OutOfMemory => break Verdict::BudgetExhausted,
         }
         if !frontier.is_empty() {
             depth += 1;
@@ -332,14 +402,22 @@ pub fn check<M: Model>(
 impl<M: Model> Search<'_, M> {
     /// Expands `frontier` and replaces it with the next level; or returns the first violation
     /// of the level (in frontier order, then action order) with its path.
-    fn level(&mut self, frontier: &mut Level<M::State>) -> Option<(String, Vec<M::Action>)> {
+    fn level(&mut self, frontier: &mut Level<M::State>) -> LevelEnd<M::Action> {
         self.expand(frontier);
         frontier.clear();
         self.transitions += self.parts.iter().map(|p| p.generated).sum::<u64>();
+        if self.budget.exceeded() {
+            // A part cut short: what the level found is not all of it, so neither is its
+            // first violation the first of the level.
+            for part in &mut self.parts {
+                part.found.clear();
+            }
+            return LevelEnd::OutOfMemory;
+        }
         for part in &mut self.parts {
-            if let Some(found) = part.found.iter_mut().find(|f| f.violation.is_some()) {
-                let (property, parent) = found.violation.take()?;
-                return Some((property, path_to(self.model, &self.stored, parent)));
+            let first = part.found.iter_mut().find_map(|f| f.violation.take());
+            if let Some((property, parent)) = first {
+                return LevelEnd::Violation(property, path_to(self.model, &self.stored, parent));
             }
         }
         self.keep_first_finds();
@@ -347,7 +425,7 @@ impl<M: Model> Search<'_, M> {
             self.sometimes += part.sometimes;
             frontier.extend(part.found.drain(..).map(|f| Some((f.fp, f.state))));
         }
-        None
+        LevelEnd::Expanded
     }
 
     /// Computes every successor of every frontier state, the frontier split into contiguous
@@ -367,14 +445,15 @@ impl<M: Model> Search<'_, M> {
         for part in &mut self.parts {
             part.generated = 0;
         }
-        let (model, stored, candidates) = (self.model, &self.stored, &self.candidates);
+        let (model, stored, candidates, budget) =
+            (self.model, &self.stored, &self.candidates, &self.budget);
         self.pool.install(|| {
             frontier
                 .par_chunks_mut(slice)
                 .zip(self.parts.par_iter_mut())
                 .enumerate()
                 .for_each(|(i, (states, part))| {
-                    expand_part(model, states, stored, candidates, i, part);
+                    expand_part(model, states, (stored, candidates, budget), i, part);
                 });
         });
     }
@@ -427,17 +506,26 @@ impl<M: Model> Search<'_, M> {
 }
 
 /// Expands the states of one slice of a level into `part` (the `index`-th of the level),
-/// dropping each state once expanded.
+/// dropping each state once expanded; stops early once the memory budget is exceeded.
 fn expand_part<M: Model>(
     model: &M,
     states: &mut [Option<(u64, M::State)>],
-    stored: &Stored,
-    candidates: &Candidates,
+    (stored, candidates, budget): (&Stored, &Candidates, &Budget),
     index: usize,
     part: &mut Part<M::State>,
 ) {
     let (mut actions, mut successors, mut fingerprints) = (Vec::new(), Vec::new(), Vec::new());
+    let mut measured_at = part.found.len();
     for slot in states {
+        if part.found.len() >= measured_at + BUDGET_EVERY {
+            measured_at = part.found.len();
+            if budget.check() {
+                return;
+            }
+        }
+        if budget.exceeded() {
+            return;
+        }
         let Some((fp, state)) = slot.take() else {
             continue;
         };
@@ -550,4 +638,26 @@ fn nth_action<M: Model>(model: &M, state: &M::State, position: u32) -> M::Action
     let mut actions = Vec::new();
     model.actions(state, &mut actions);
     actions.swap_remove(position as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The gauge sees memory the process touches (where the OS reports it).
+    #[test]
+    fn the_budget_counts_memory_the_process_touches() {
+        if resident_bytes().is_none() {
+            return;
+        }
+        let budget = Budget::new(16 << 20);
+        assert!(!budget.exceeded());
+        let touched = vec![1u8; 64 << 20];
+        assert!(budget.check(), "64 MiB touched, budget 16 MiB");
+        assert!(budget.exceeded());
+        assert_eq!(
+            touched.iter().map(|&b| usize::from(b)).sum::<usize>(),
+            64 << 20
+        );
+    }
 }

@@ -634,7 +634,9 @@ pub struct ModelCheckArgs {
     /// --replay it overrides the file's (`none`: the correct core).
     #[arg(long)]
     pub mutant: Option<String>,
-    /// Stop with the verdict unknown (exit 3) past this estimated memory use, in MiB.
+    /// Stop with the verdict unknown (exit 3) once the search holds more than this, in MiB (the
+    /// growth of the process's resident memory, checked as each level is expanded; or the
+    /// estimate of what is stored, if larger).
     #[arg(long, default_value_t = 2048)]
     pub memory_budget: usize,
     /// Worker threads (1..=64).
