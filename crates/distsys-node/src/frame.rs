@@ -49,6 +49,16 @@ pub async fn read_frame_within<T: DeserializeOwned, R: AsyncReadExt + Unpin>(
     reader: &mut R,
     max: u32,
 ) -> Result<T, FrameError> {
+    let buf = read_raw_frame(reader, max).await?;
+    postcard::from_bytes(&buf).map_err(|e| FrameError::Malformed(e.to_string()))
+}
+
+/// Reads one frame's payload of at most `max` bytes. Memory grows with the bytes that
+/// actually arrive, not with the length the sender announced.
+pub async fn read_raw_frame<R: AsyncReadExt + Unpin>(
+    reader: &mut R,
+    max: u32,
+) -> Result<Vec<u8>, FrameError> {
     let len = reader.read_u32().await?;
     if len > max {
         return Err(FrameError::TooLong(len, max));
@@ -58,7 +68,7 @@ pub async fn read_frame_within<T: DeserializeOwned, R: AsyncReadExt + Unpin>(
     if buf.len() != len as usize {
         return Err(FrameError::Io(std::io::ErrorKind::UnexpectedEof.into()));
     }
-    postcard::from_bytes(&buf).map_err(|e| FrameError::Malformed(e.to_string()))
+    Ok(buf)
 }
 
 /// Encodes and writes one frame.

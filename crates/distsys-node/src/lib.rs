@@ -20,6 +20,7 @@ mod frame;
 mod logging;
 mod metrics;
 mod node;
+mod pieces;
 mod protocol;
 pub mod resp;
 pub mod storage;

@@ -131,6 +131,9 @@ pub struct Status {
     pub applied_index: Index,
     /// Last index in the log.
     pub last_index: Index,
+    /// Last index the latest snapshot covers (0: none); a follower behind it can only catch up
+    /// from that snapshot.
+    pub snapshot_index: Index,
     /// Peers: link state, and on the leader, matched index and lag.
     pub peers: BTreeMap<NodeId, PeerStatus>,
 }
@@ -547,6 +550,7 @@ impl<C: Protocol> Node<C> {
             commit_index: core.commit_index(),
             applied_index: self.replica.kv().applied(),
             last_index: last,
+            snapshot_index: core.log_offset(),
             peers,
         }
     }

@@ -9,6 +9,7 @@ use crate::frame::{
 };
 use crate::logging::Throttle;
 use crate::node::{Inbound, Input};
+use crate::pieces::{MessageReader, MessageWriter};
 use distsys_consensus::NodeId;
 use distsys_types::event::{self, Level};
 use distsys_types::Event;
@@ -112,8 +113,9 @@ async fn serve_peer<M: DeserializeOwned>(
     .await
     .map_err(|_| PeerEnd::Refused(FrameError::Refused("handshake timed out")))?
     .map_err(PeerEnd::Refused)?;
+    let mut messages = MessageReader::default();
     loop {
-        let message: M = read_frame(&mut read).await.map_err(PeerEnd::Closed)?;
+        let message: M = messages.read(&mut read).await.map_err(PeerEnd::Closed)?;
         // A full queue drops the message (the protocol resends what matters), so a flood from
         // one peer never blocks the network threads.
         if let Err(TrySendError::Disconnected(_)) = inputs.try_send(Inbound::Peer(from, message)) {
@@ -139,12 +141,13 @@ pub async fn connect<M: Serialize + Send + Sync + 'static>(
                 backoff = Duration::from_millis(50);
                 link(&inputs, peer, true).await;
                 let mut writer = BufWriter::new(stream);
+                let mut messages = MessageWriter::default();
                 let result: Result<(), FrameError> = async {
                     while let Some(message) = outgoing.recv().await {
-                        write_frame(&mut writer, &message).await?;
+                        messages.write(&mut writer, &message).await?;
                         // Batch: everything already queued goes in the same write.
                         while let Ok(more) = outgoing.try_recv() {
-                            write_frame(&mut writer, &more).await?;
+                            messages.write(&mut writer, &more).await?;
                         }
                         writer.flush().await?;
                     }
@@ -243,7 +246,8 @@ mod tests {
         term: u64,
         received: Received,
     ) -> Result<Inbound<Message>, std::sync::mpsc::RecvTimeoutError> {
-        write_frame(&mut stream, &Message::TimeoutNow { term })
+        MessageWriter::default()
+            .write(&mut stream, &Message::TimeoutNow { term })
             .await
             .expect("send");
         stream.flush().await.expect("flush");

@@ -568,3 +568,130 @@ fn the_node_speaks_hello_and_refuses_what_unauthenticated_or_idle_clients_cannot
         std::panic::resume_unwind(e);
     }
 }
+
+/// Polls the `/status` of the node at `admin` until `field` reaches `at_least`, for at most `within`; the
+/// last value seen.
+fn wait_status(admin: SocketAddr, field: &str, at_least: u64, within: Duration) -> u64 {
+    let start = Instant::now();
+    let mut seen = 0;
+    while start.elapsed() < within {
+        let (_, text) = http("GET", &format!("http://{admin}/status"), "");
+        if let Ok(status) = serde_json::from_str::<serde_json::Value>(&text) {
+            seen = status[field].as_u64().unwrap_or(0);
+            if seen >= at_least {
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    seen
+}
+
+#[test]
+fn a_follower_catches_up_from_a_snapshot_larger_than_a_frame() {
+    // A state machine over 64 MiB (the peer wire's frame limit): its snapshot goes in pieces.
+    // Before, the whole snapshot went in one frame every receiver refused, so a follower
+    // behind the leader's compaction point never caught up.
+    use distsys_harness::cluster::{layout, wait_for_leader, write_config, NodeProgram, Nodes};
+    let base = 26050u16;
+    let dir = std::env::temp_dir().join(format!("distsys-snapshot-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let configs = layout(3, &dir, base, None);
+    let admins: Vec<SocketAddr> = configs.iter().map(|(_, c)| c.admin).collect();
+    let paths = configs
+        .iter()
+        .map(|(node_dir, config)| write_config(node_dir, config).expect("config"))
+        .collect();
+    let program = NodeProgram::new(assert_cmd::cargo::cargo_bin("distsys"));
+    let mut nodes = Nodes::start(program, paths).expect("nodes start");
+    let (leader, _) = wait_for_leader(&admins, Duration::from_secs(20)).expect("a leader");
+    let behind = (leader + 1) % 3;
+    nodes.kill(behind);
+    let clients = (1..=3u16)
+        .map(|i| SocketAddr::from(([127, 0, 0, 1], base + i)))
+        .collect();
+    let mut conns = Connections::with_timeout(clients, Duration::from_secs(30));
+    // Follows MOVED and waits out TRYAGAIN (an election), as a real client does.
+    let mut at = leader;
+    let mut set = |key: &[u8], value: &[u8]| {
+        let start = Instant::now();
+        loop {
+            match conns.call(at, &[b"SET".as_slice(), key, value]) {
+                Ok(Reply::Simple(ok)) if ok == "OK" => return,
+                Ok(Reply::Error(e)) if e.starts_with("MOVED") => {
+                    let port: u16 = e
+                        .rsplit(':')
+                        .next()
+                        .and_then(|p| p.parse().ok())
+                        .unwrap_or(0);
+                    at = usize::from(port.saturating_sub(base + 1)) % 3;
+                }
+                Ok(Reply::Error(e)) if e.starts_with("TRYAGAIN") => {}
+                other => panic!("SET: {other:?}"),
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "no write within 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    // 72 MiB of values, then enough small writes for the leader to compact its log past what
+    // the stopped follower holds.
+    let big = |i: u8| vec![i; 1 << 20];
+    for i in 0..72u8 {
+        set(&[b"big", &[i][..]].concat(), &big(i));
+    }
+    // The node keeps 5,000 entries behind each snapshot for followers that lag a little:
+    // past that, with compactions every 512 entries, the log no longer holds the big values.
+    for i in 0..5_400u32 {
+        set(&[b"small", &(i % 10).to_le_bytes()[..]].concat(), b"x");
+    }
+    let leader = at;
+    let (_, text) = http("GET", &format!("http://{}/status", admins[leader]), "");
+    let status: serde_json::Value = serde_json::from_str(&text).expect("status");
+    let target = status["applied_index"].as_u64().expect("applied index");
+    assert!(target > 5_472, "{text}");
+    // The leader's log starts past the big values (its snapshot, less the 5,000 entries kept):
+    // only the snapshot (over 72 MiB) can catch the stopped follower up.
+    let snapshot = status["snapshot_index"].as_u64().expect("snapshot index");
+    assert!(snapshot > 5_000 + 73, "{text}");
+    nodes.restart(behind).expect("restart");
+    let reached = wait_status(
+        admins[behind],
+        "applied_index",
+        target,
+        Duration::from_secs(90),
+    );
+    assert!(
+        reached >= target,
+        "the restarted follower applied up to {reached} of {target}"
+    );
+    // It holds the data: made leader, it answers every big value exactly.
+    let (code, text) = http(
+        "POST",
+        &format!("http://{}/admin/transfer/{}", admins[leader], behind + 1),
+        "",
+    );
+    assert_eq!(code, 200, "{text}");
+    for i in 0..72u8 {
+        let key = [b"big", &[i][..]].concat();
+        let start = Instant::now();
+        loop {
+            // Asked of the restarted node: MOVED or TRYAGAIN until it leads.
+            match conns.call(behind, &[b"GET".as_slice(), &key]) {
+                Ok(Reply::Bulk(Some(value))) => {
+                    assert!(value == big(i), "big{i} differs");
+                    break;
+                }
+                other => assert!(
+                    start.elapsed() < Duration::from_secs(20),
+                    "GET big{i}: {other:?}"
+                ),
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    nodes.kill_all();
+    let _ = std::fs::remove_dir_all(&dir);
+}
