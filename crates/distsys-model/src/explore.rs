@@ -405,15 +405,16 @@ impl<M: Model> Search<'_, M> {
     fn level(&mut self, frontier: &mut Level<M::State>) -> LevelEnd<M::Action> {
         self.expand(frontier);
         frontier.clear();
-        self.transitions += self.parts.iter().map(|p| p.generated).sum::<u64>();
         if self.budget.exceeded() {
             // A part cut short: what the level found is not all of it, so neither is its
-            // first violation the first of the level.
+            // first violation the first of the level. The counts stay those of the levels
+            // completed (which level the budget stops depends on memory, so on timing).
             for part in &mut self.parts {
                 part.found.clear();
             }
             return LevelEnd::OutOfMemory;
         }
+        self.transitions += self.parts.iter().map(|p| p.generated).sum::<u64>();
         for part in &mut self.parts {
             let first = part.found.iter_mut().find_map(|f| f.violation.take());
             if let Some((property, parent)) = first {
