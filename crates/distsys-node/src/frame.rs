@@ -82,15 +82,27 @@ pub async fn write_frame<T: Serialize, W: AsyncWriteExt + Unpin>(
     Ok(())
 }
 
-/// Handshake messages.
+/// The peer wire this node speaks after the handshake: 2 is tagged frames (a whole message or
+/// a piece of one, `pieces.rs`); 1 was one untagged message per frame.
+pub const WIRE_VERSION: u32 = 2;
+
+/// Handshake messages. A node of another wire version is refused at the hello: a node of
+/// wire 1 would read a tagged frame as a different message, so the two must never talk.
 #[derive(Debug, Serialize, Deserialize)]
 pub enum Handshake {
-    /// The connecting node: who it is and its nonce.
-    Hello { from: u64, nonce: [u8; 16] },
+    /// The hello of a wire-1 node (who it is and its nonce): refused.
+    HelloWire1 { from: u64, nonce: [u8; 16] },
     /// The accepting node's nonce and its proof.
     Challenge { nonce: [u8; 16], mac: [u8; 32] },
     /// The connecting node's proof.
     Proof { mac: [u8; 32] },
+    /// The connecting node: its wire version, who it is and its nonce. A new variant, so a
+    /// wire-1 node cannot decode it and refuses the connection.
+    Hello {
+        wire: u32,
+        from: u64,
+        nonce: [u8; 16],
+    },
 }
 
 /// HMAC-SHA256 of a handshake transcript under the cluster key.

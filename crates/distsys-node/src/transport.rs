@@ -5,7 +5,7 @@
 
 use crate::frame::{
     proof, read_frame, read_frame_within, verify, write_frame, FrameError, Handshake,
-    MAX_HANDSHAKE_FRAME,
+    MAX_HANDSHAKE_FRAME, WIRE_VERSION,
 };
 use crate::logging::Throttle;
 use crate::node::{Inbound, Input};
@@ -87,12 +87,14 @@ async fn serve_peer<M: DeserializeOwned>(
     let (read, mut write) = stream.into_split();
     let mut read = BufReader::new(read);
     let from = tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
-        let Handshake::Hello {
-            from,
-            nonce: client,
-        } = read_frame_within(&mut read, MAX_HANDSHAKE_FRAME).await?
-        else {
-            return Err(FrameError::Refused("expected hello"));
+        let (from, client) = match read_frame_within(&mut read, MAX_HANDSHAKE_FRAME).await? {
+            Handshake::Hello { wire, from, nonce } if wire == WIRE_VERSION => (from, nonce),
+            Handshake::Hello { .. } | Handshake::HelloWire1 { .. } => {
+                return Err(FrameError::Refused(
+                    "a peer of another wire version (upgrade every node to the same release)",
+                ))
+            }
+            _ => return Err(FrameError::Refused("expected hello")),
         };
         if from == me || !members.contains(&from) {
             return Err(FrameError::Refused("not a member"));
@@ -190,6 +192,7 @@ async fn handshake(
         write_frame(
             &mut stream,
             &Handshake::Hello {
+                wire: WIRE_VERSION,
                 from: me,
                 nonce: client,
             },
@@ -265,6 +268,31 @@ mod tests {
             assert!(matches!(wrong, Err(FrameError::Refused(_))), "{wrong:?}");
             // Not a member, even with the key.
             assert!(handshake(9, 1, addr, &key).await.is_err());
+            // A node of the older wire (one untagged message per frame): refused at its hello,
+            // and so is a hello of an unknown wire version.
+            for hello in [
+                Handshake::HelloWire1 {
+                    from: 2,
+                    nonce: [0; 16],
+                },
+                Handshake::Hello {
+                    wire: WIRE_VERSION + 1,
+                    from: 2,
+                    nonce: [0; 16],
+                },
+            ] {
+                let mut old = TcpStream::connect(addr).await.expect("connect");
+                write_frame(&mut old, &hello).await.expect("hello");
+                let answer = tokio::time::timeout(
+                    Duration::from_secs(5),
+                    read_frame::<Handshake, _>(&mut old),
+                )
+                .await;
+                assert!(
+                    matches!(answer, Ok(Err(_))),
+                    "no challenge for another wire: {answer:?}"
+                );
+            }
             // The right key: messages get through, attributed to the authenticated sender.
             let stream = handshake(2, 1, addr, &key).await.expect("handshake");
             match send_and_receive(stream, 4, received).await {
