@@ -296,10 +296,11 @@ impl Budget {
             (Some(start), Some(now)) => now.saturating_sub(start),
             _ => return false,
         };
-        if grown > self.limit {
+        let exceeded = grown > self.limit;
+        if exceeded {
             self.exceeded.store(true, Relaxed);
         }
-        grown > self.limit
+        exceeded
     }
 
     fn exceeded(&self) -> bool {
@@ -520,9 +521,7 @@ fn expand_part<M: Model>(
     for slot in states {
         if part.found.len() >= measured_at + BUDGET_EVERY {
             measured_at = part.found.len();
-            if budget.check() {
-                return;
-            }
+            budget.check();
         }
         if budget.exceeded() {
             return;

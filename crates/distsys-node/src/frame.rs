@@ -77,8 +77,16 @@ pub async fn write_frame<T: Serialize, W: AsyncWriteExt + Unpin>(
     value: &T,
 ) -> Result<(), FrameError> {
     let bytes = postcard::to_allocvec(value).map_err(|e| FrameError::Malformed(e.to_string()))?;
-    writer.write_u32(bytes.len() as u32).await?;
-    writer.write_all(&bytes).await?;
+    write_raw_frame(writer, &bytes).await
+}
+
+/// Writes one frame whose payload is `payload` (its length first).
+pub async fn write_raw_frame<W: AsyncWriteExt + Unpin>(
+    writer: &mut W,
+    payload: &[u8],
+) -> Result<(), FrameError> {
+    writer.write_u32(payload.len() as u32).await?;
+    writer.write_all(payload).await?;
     Ok(())
 }
 

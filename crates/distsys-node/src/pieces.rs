@@ -17,7 +17,7 @@
 //! piece that contradicts its message (another length, an offset off the grid, a wrong size) or
 //! a message over [`MAX_MESSAGE`] is malformed: it closes the connection.
 
-use crate::frame::{read_raw_frame, FrameError, MAX_FRAME};
+use crate::frame::{read_raw_frame, write_raw_frame, FrameError, MAX_FRAME};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -86,9 +86,7 @@ impl MessageWriter {
             .map_err(|e| FrameError::Malformed(e.to_string()))?;
         let limits = self.limits;
         if whole.len() <= limits.frame {
-            writer.write_u32(whole.len() as u32).await?;
-            writer.write_all(&whole).await?;
-            return Ok(());
+            return write_raw_frame(writer, &whole).await;
         }
         let bytes = &whole[1..];
         let total = bytes.len() as u64;

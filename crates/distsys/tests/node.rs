@@ -619,12 +619,7 @@ fn a_follower_catches_up_from_a_snapshot_larger_than_a_frame() {
             match conns.call(at, &[b"SET".as_slice(), key, value]) {
                 Ok(Reply::Simple(ok)) if ok == "OK" => return,
                 Ok(Reply::Error(e)) if e.starts_with("MOVED") => {
-                    let port: u16 = e
-                        .rsplit(':')
-                        .next()
-                        .and_then(|p| p.parse().ok())
-                        .unwrap_or(0);
-                    at = usize::from(port.saturating_sub(base + 1)) % 3;
+                    at = conns.moved_to(&e).unwrap_or(at);
                 }
                 Ok(Reply::Error(e)) if e.starts_with("TRYAGAIN") => {}
                 other => panic!("SET: {other:?}"),
