@@ -7,6 +7,13 @@
 //!   to it (checked through the entries' chain hashes, which cover the whole prefix).
 //! - `leader_completeness`: every leader holds every committed entry.
 //! - `state_machine_safety`: no two nodes apply different entries at the same index.
+//!
+//! And, for protocols that choose values by majority vote (Multi-Paxos):
+//!
+//! - `chosen_by_majority`: a value a replica takes as chosen at an index is held there by a
+//!   majority of the acceptors (as their accepted value, or compacted into their snapshot of
+//!   the chosen prefix). This is what "chosen" means in Paxos; it breaks as soon as a replica
+//!   miscounts a quorum, long before two replicas apply different values.
 
 use crate::raft::Raft;
 use crate::types::{Entry, Index, NodeId, Role, Snapshot, Term};
@@ -45,6 +52,11 @@ pub struct SafetyMonitor {
     /// Sequence number -> (value decided, first node that decided it), for protocols that
     /// report decisions (PBFT's committed requests).
     decided: BTreeMap<Index, (u64, NodeId)>,
+    /// Index -> (acceptor -> value it holds as accepted there, hashed), for protocols that
+    /// report votes ([`SafetyMonitor::on_vote`]).
+    votes: BTreeMap<Index, BTreeMap<NodeId, u64>>,
+    /// Acceptor -> the index up to which it compacted its votes into a snapshot.
+    compacted: BTreeMap<NodeId, Index>,
 }
 
 impl SafetyMonitor {
@@ -74,6 +86,68 @@ impl SafetyMonitor {
                 Ok(())
             }
         }
+    }
+
+    /// Acceptor `node` holds `value` (hashed) as accepted at `index`, replacing what it held
+    /// there. Report only what is on its disk: a vote counts toward a quorum.
+    pub fn on_vote(&mut self, node: NodeId, index: Index, value: u64) {
+        if index > self.compacted.get(&node).copied().unwrap_or(0) {
+            self.votes.entry(index).or_default().insert(node, value);
+        }
+    }
+
+    /// Acceptor `node` replaced its votes up to `index` by a snapshot of the chosen prefix: it
+    /// backs whatever was chosen there (what it applied there is state machine safety's
+    /// business). Votes at indexes every voter has compacted are forgotten (bounded memory).
+    pub fn on_compacted(&mut self, node: NodeId, index: Index) {
+        let known = self.compacted.entry(node).or_insert(0);
+        if index <= *known {
+            return;
+        }
+        *known = index;
+        let voters_all_compacted = self
+            .votes
+            .values()
+            .flat_map(|by| by.keys())
+            .all(|voter| self.compacted.contains_key(voter));
+        let low = self.compacted.values().copied().min().unwrap_or(0);
+        if voters_all_compacted && low > 0 {
+            self.votes = self.votes.split_off(&(low + 1));
+        }
+    }
+
+    /// `node` takes `value` (hashed) as chosen at `index`, where a choice needs the votes of
+    /// `majority` acceptors: at least that many must hold it, as a vote or in a snapshot
+    /// (`chosen_by_majority`).
+    pub fn on_chosen(
+        &mut self,
+        node: NodeId,
+        index: Index,
+        value: u64,
+        majority: usize,
+    ) -> Result<(), SafetyViolation> {
+        let votes = self.votes.get(&index);
+        let voting: Vec<NodeId> = votes
+            .into_iter()
+            .flatten()
+            .filter(|(_, v)| **v == value)
+            .map(|(voter, _)| *voter)
+            .collect();
+        let compacted = self
+            .compacted
+            .iter()
+            .filter(|(voter, upto)| **upto >= index && !voting.contains(voter))
+            .count();
+        if voting.len() + compacted >= majority {
+            return Ok(());
+        }
+        violation(
+            "chosen_by_majority",
+            format!(
+                "node {node} took {value:016x} as chosen at index {index}, which only {} of the {majority} acceptors a choice needs hold (accepted by {voting:?}, {compacted} compacted past it)",
+                voting.len() + compacted
+            ),
+        )
     }
 
     /// Checks the cluster's current state. `nodes` are the live nodes.

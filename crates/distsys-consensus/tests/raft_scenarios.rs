@@ -2,7 +2,7 @@
 
 use distsys_consensus::raft::{Config, Raft};
 use distsys_consensus::testkit::Cluster;
-use distsys_consensus::{NodeId, Role};
+use distsys_consensus::{Message, NodeId, Role};
 
 #[test]
 fn single_node_elects_itself_and_commits() {
@@ -250,5 +250,80 @@ fn a_follower_a_little_behind_a_compaction_is_sent_entries_not_the_snapshot() {
             assert_eq!(c.node(id).log().last_index(), last, "node {id}");
             assert_eq!(c.node(id).log().chain(last), chain, "node {id}");
         }
+    }
+}
+
+/// Snapshots sent to `to` so far.
+fn snapshots_sent(c: &Cluster, to: NodeId) -> usize {
+    c.sent
+        .iter()
+        .filter(|(_, t, m)| *t == to && matches!(m, Message::InstallSnapshot { .. }))
+        .count()
+}
+
+/// A snapshot on its way is sent once: the heartbeats the follower rejects until it arrives
+/// (they overtake it here, as a large snapshot is overtaken) do not make the leader send it
+/// again, which would restart a long transfer on every heartbeat. A snapshot that is lost is
+/// sent again once `snapshot_retry_us` has passed. Either way the follower catches up.
+#[test]
+fn a_pending_snapshot_is_not_resent_on_every_rejected_heartbeat_and_a_lost_one_is() {
+    for lose_it in [false, true] {
+        let mut c = Cluster::with(3, |cfg| cfg.catch_up_entries = 0);
+        c.run_for(600);
+        let leader = c.leader();
+        let lagging = c
+            .ids()
+            .into_iter()
+            .find(|id| *id != leader)
+            .expect("a follower");
+        c.isolate(lagging);
+        for i in 0..30u32 {
+            c.write(&i.to_be_bytes());
+        }
+        for id in c.ids().into_iter().filter(|id| *id != lagging) {
+            let commit = c.node(id).commit_index();
+            c.node(id).compact(commit, Vec::new());
+            c.drain(id);
+        }
+        c.heal();
+        // The follower's snapshots are lost for now (the first is delivered later, late).
+        c.drop_rule = Some(Box::new(move |_, to, m| {
+            to == lagging && matches!(m, Message::InstallSnapshot { .. })
+        }));
+        for _ in 0..200 {
+            if snapshots_sent(&c, lagging) > 0 {
+                break;
+            }
+            c.run_for(5);
+        }
+        let first = snapshots_sent(&c, lagging);
+        assert_eq!(first, 1, "the leader sends the follower its snapshot");
+        let held = c
+            .sent
+            .iter()
+            .find(|(_, to, m)| *to == lagging && matches!(m, Message::InstallSnapshot { .. }))
+            .cloned()
+            .expect("sent");
+        // 500 ms: ten heartbeats, each rejected by the follower, which lacks the prefix.
+        c.run_for(500);
+        assert_eq!(
+            snapshots_sent(&c, lagging),
+            first,
+            "lose {lose_it}: the pending snapshot was sent again"
+        );
+        assert!(c.node(lagging).log().offset() == 0, "nothing installed yet");
+        c.drop_rule = None;
+        if !lose_it {
+            c.inflight.push_back(held);
+        }
+        // Past the retry interval (1.2 s by default) a lost snapshot goes out again.
+        c.run_for(1500);
+        let resent = snapshots_sent(&c, lagging) - first;
+        assert_eq!(resent, usize::from(lose_it), "lose {lose_it}");
+        c.write(b"after");
+        c.run_for(200);
+        let last = c.node(leader).log().last_index();
+        let chain = c.node(leader).log().chain(last);
+        assert_eq!(c.node(lagging).log().chain(last), chain, "lose {lose_it}");
     }
 }

@@ -1,10 +1,12 @@
 //! Multi-Paxos in the cluster model ([`crate::cluster`]): `n` real [`MultiPaxos`] replicas.
 //!
 //! `--max-term` bounds the ballot round, `--max-log` the highest slot. The simulator checks
-//! Multi-Paxos for state machine safety on what every replica applies (and linearizability of
-//! client operations, which needs a client workload the model does not run): the model checks
-//! the same state machine safety on every transition, against a ghost record of every slot
-//! ever applied, crashed replicas included.
+//! Multi-Paxos for `chosen_by_majority` (a value taken as chosen is held by a majority of the
+//! acceptors' votes) and state machine safety on what every replica applies (and
+//! linearizability of client operations, which needs a client workload the model does not
+//! run): the model checks the same two on every state, the votes read from every node's disk
+//! (crashed ones included), state machine safety against a ghost record of every slot ever
+//! applied.
 //!
 //! No symmetry reduction: ballots break ties by node id, so relabelling the nodes changes which
 //! of two same-round ballots wins; states that differ by a relabelling are not equivalent.
@@ -12,9 +14,10 @@
 use crate::cluster::{role_letter, Bounds, ClusterModel, ClusterState};
 use crate::protocol::{find_mutant, Fp, Protocol, Relabel};
 use distsys_consensus::paxos::{
-    fingerprint_paxos_message, fingerprint_paxos_persisted, Ballot, MultiPaxos, PaxosConfig,
-    PaxosMessage, PaxosMutant, PaxosPersisted,
+    fingerprint_paxos_message, fingerprint_paxos_persisted, observe_cluster, Ballot, MultiPaxos,
+    PaxosConfig, PaxosMessage, PaxosMutant, PaxosPersisted,
 };
+use distsys_consensus::safety::{SafetyMonitor, SafetyViolation};
 use distsys_consensus::{NodeId, Role, TimeUs};
 
 /// The Multi-Paxos model.
@@ -79,6 +82,15 @@ impl Protocol for PaxosProtocol {
     }
     fn fingerprint_message(message: &PaxosMessage, relabel: Relabel<'_>, h: &mut Fp) {
         fingerprint_paxos_message(message, relabel, h);
+    }
+    fn observe(monitor: &mut SafetyMonitor, state: &PaxosState) -> Result<(), SafetyViolation> {
+        let disks: Vec<(NodeId, &PaxosPersisted)> = state
+            .disks
+            .iter()
+            .enumerate()
+            .map(|(i, disk)| (i as NodeId + 1, &**disk))
+            .collect();
+        observe_cluster(monitor, &state.live(), &disks)
     }
     /// A leader while some acceptor holds a value accepted under a lower ballot: only a leader
     /// proposes, so that lower ballot had a leader before. A lone replica's every phase 1

@@ -4,7 +4,7 @@
 //! protocol ([`crate::raft::RaftProtocol`], [`crate::paxos::PaxosProtocol`]); everything else
 //! (actions, network, crashes, symmetry, the search) is the same code for every protocol.
 
-use crate::cluster::Bounds;
+use crate::cluster::{Bounds, ClusterState};
 use distsys_consensus::safety::{SafetyMonitor, SafetyViolation};
 use distsys_consensus::{Core, NodeId, TimeUs};
 use std::fmt::Debug;
@@ -126,9 +126,13 @@ pub trait Protocol: Sized + Send + Sync + 'static {
     fn fingerprint_disk(disk: &Self::Disk, relabel: Relabel<'_>, h: &mut Fp);
     /// Feeds a message, ids relabelled, into `h`.
     fn fingerprint_message(message: &Self::Message, relabel: Relabel<'_>, h: &mut Fp);
-    /// The protocol's own safety predicates over the running replicas, on top of the state
-    /// machine safety checked for every protocol on the applied entries.
-    fn observe(_monitor: &mut SafetyMonitor, _live: &[&Self::Core]) -> Result<(), SafetyViolation> {
+    /// The protocol's own safety predicates over a state (its running replicas and every
+    /// node's disk), on top of the state machine safety checked for every protocol on the
+    /// applied entries.
+    fn observe(
+        _monitor: &mut SafetyMonitor,
+        _state: &ClusterState<Self>,
+    ) -> Result<(), SafetyViolation> {
         Ok(())
     }
     /// A leader change is visible in this state (the "sometimes" property the tests use to

@@ -1,6 +1,5 @@
-//! The Multi-Paxos model checker on the real core: every seeded bug a small configuration can
-//! show is found, at the smallest bounds that show it, with the property named and a replay
-//! file that reproduces it; the correct core breaks nothing at every size up to four nodes,
+//! The Multi-Paxos model checker on the real core: every seeded bug is found, at the smallest
+//! bounds that show it, with the property named and a replay file that reproduces it; the correct core breaks nothing at every size up to four nodes,
 //! through a leader change.
 
 mod common;
@@ -17,15 +16,26 @@ fn with_proposals(mut b: Bounds, proposals: u32) -> Bounds {
     b
 }
 
-fn caught_paxos(mutant: PaxosMutant, b: &Bounds, depth_only: bool) -> (usize, usize) {
-    caught::<PaxosProtocol>(mutant, b, Symmetry::Off, "state_machine_safety", depth_only)
+fn caught_paxos(
+    mutant: PaxosMutant,
+    b: &Bounds,
+    property: &str,
+    depth_only: bool,
+) -> (usize, usize) {
+    caught::<PaxosProtocol>(mutant, b, Symmetry::Off, property, depth_only)
 }
 
 #[test]
 fn a_leader_that_ignores_found_values_overwrites_a_chosen_one() {
-    // Two nodes suffice: the new leader's own acceptor holds the chosen value it drops.
+    // Two nodes suffice: the new leader's own acceptor holds the chosen value it drops, and
+    // accepting its no-op over it leaves the value the old leader knows chosen with one vote.
     let b = with_proposals(bounds(2, 2, 1, 2), 1);
-    caught_paxos(PaxosMutant::IgnoreFoundValues, &b, false);
+    caught_paxos(
+        PaxosMutant::IgnoreFoundValues,
+        &b,
+        "chosen_by_majority",
+        false,
+    );
     // One node without a crash never runs a second phase 1: no found value to ignore.
     let lone = search::<PaxosProtocol>(
         &with_proposals(bounds(1, 2, 1, 1), 1),
@@ -42,7 +52,12 @@ fn learning_a_value_of_another_ballot_breaks_state_machine_safety() {
     // Three nodes and two proposals: a value accepted under ballot 1 by one acceptor only, a
     // different value chosen under ballot 2 by the other two, a heartbeat of ballot 2.
     let b = with_proposals(bounds(3, 2, 1, 2), 2);
-    caught_paxos(PaxosMutant::LearnAnyBallot, &b, true);
+    caught_paxos(
+        PaxosMutant::LearnAnyBallot,
+        &b,
+        "state_machine_safety",
+        true,
+    );
     // At two nodes every choice needs both acceptors: nothing to mislearn.
     let two = search::<PaxosProtocol>(
         &with_proposals(bounds(2, 2, 1, 2), 2),
@@ -55,9 +70,41 @@ fn learning_a_value_of_another_ballot_breaks_state_machine_safety() {
 }
 
 #[test]
-fn accepting_below_the_promise_lets_two_values_be_chosen() {
+fn accepting_below_the_promise_takes_a_vote_away_from_a_chosen_value() {
     let b = with_proposals(bounds(3, 2, 1, 2), 2);
-    caught_paxos(PaxosMutant::AcceptLowerBallot, &b, true);
+    caught_paxos(
+        PaxosMutant::AcceptLowerBallot,
+        &b,
+        "chosen_by_majority",
+        true,
+    );
+}
+
+#[test]
+fn a_duplicate_accepted_counted_twice_chooses_without_a_majority_from_four_nodes() {
+    // Four nodes, one ballot: the leader and node 2 accept, node 2's reply is duplicated, and
+    // three messages pass for a majority of three acceptors.
+    let mut b = with_proposals(bounds(4, 1, 1, 3), 1);
+    b.max_duplicates = 1;
+    let (_, steps) = caught_paxos(
+        PaxosMutant::CountDuplicateAccepts,
+        &b,
+        "chosen_by_majority",
+        true,
+    );
+    assert_eq!(steps, 15);
+    // At three nodes the leader and one acceptor already are a majority: the duplicate
+    // counts for nothing, and the whole space holds no violation.
+    b.nodes = 3;
+    let three = search::<PaxosProtocol>(
+        &b,
+        Some(PaxosMutant::CountDuplicateAccepts),
+        Symmetry::Off,
+        2,
+        None,
+    );
+    assert!(matches!(three.verdict, Verdict::Ok), "{:?}", three.verdict);
+    assert!(!three.depth_limited);
 }
 
 #[test]

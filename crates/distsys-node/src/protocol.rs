@@ -215,6 +215,10 @@ impl Protocol for Raft {
         // etcd's SnapshotCatchUpEntries: a follower a few thousand entries behind (a burst of
         // writes, a short pause) is sent entries, not the whole state machine.
         config.catch_up_entries = 5000;
+        // A snapshot of a large state takes seconds to stream: the leader waits this long for
+        // the follower's answer before sending it again (heartbeats it rejects meanwhile do
+        // not restart the transfer).
+        config.snapshot_retry_us = (10_000_000u64).max(4 * config.election_timeout_max_us);
         config.mutant = mutant(settings.mutant.as_deref(), &Mutant::ALL, Mutant::name)?;
         Ok(Raft::new(config, persisted, seed, 0))
     }

@@ -129,10 +129,10 @@ fn multipaxos_is_checked_and_its_seeded_bug_found_and_replayed() {
     args.extend(["--mutant", "ignore-found-values", "--write-replay", &file]);
     let (code, out, _) = run(&args);
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("violation: state_machine_safety"), "{out}");
+    assert!(out.contains("violation: chosen_by_majority"), "{out}");
     let (code, out, _) = run(&["--replay", &file]);
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("state_machine_safety"), "{out}");
+    assert!(out.contains("chosen_by_majority"), "{out}");
     let (code, out, _) = run(&["--replay", &file, "--mutant", "none"]);
     assert_eq!(code, 0, "{out}");
     let _ = std::fs::remove_file(&path);

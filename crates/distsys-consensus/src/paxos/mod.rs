@@ -16,9 +16,11 @@
 
 mod acceptor;
 mod fingerprint;
+mod observe;
 mod types;
 
 pub use fingerprint::{fingerprint_paxos_message, fingerprint_paxos_persisted};
+pub use observe::{observe_cluster, value_hash};
 pub use types::{Ballot, PaxosMessage, PaxosPersistOp, PaxosPersisted, PaxosReady, PaxosSnapshot};
 
 use crate::raft::NotLeader;
@@ -148,6 +150,10 @@ pub struct MultiPaxos {
     /// Reads waiting for their barrier slot.
     reads: Vec<(ReadId, Index)>,
     ready: PaxosReady,
+    /// Values learned chosen since the last `ready` (slot, value hash), for observers.
+    learned: Vec<(Index, u64)>,
+    /// What the last `ready` covered, for observers ([`MultiPaxos::observe_last_step`]).
+    last_step: observe::StepNotes,
 }
 
 /// Chosen values sent per `Chosen` message at most.
@@ -190,6 +196,8 @@ impl MultiPaxos {
             snapshot: persisted.snapshot.clone(),
             reads: Vec::new(),
             ready: PaxosReady::default(),
+            learned: Vec::new(),
+            last_step: observe::StepNotes::default(),
             config,
         };
         if let Some(s) = &persisted.snapshot {
@@ -316,7 +324,7 @@ impl MultiPaxos {
             PaxosMessage::Chosen { values } => {
                 for (slot, value) in values {
                     if slot > self.chosen_upto {
-                        self.chosen.insert(slot, value);
+                        self.learn(slot, value);
                     }
                 }
                 self.advance();
@@ -349,7 +357,9 @@ impl MultiPaxos {
 
     /// Drains the outputs accumulated since the last call.
     pub fn ready(&mut self) -> PaxosReady {
-        std::mem::take(&mut self.ready)
+        let ready = std::mem::take(&mut self.ready);
+        self.last_step = observe::StepNotes::of(&ready, std::mem::take(&mut self.learned));
+        ready
     }
 
     // ----- phase 1 -----
@@ -625,7 +635,7 @@ impl MultiPaxos {
                     self.config.mutant.is_some() || self.chosen.get(&slot).is_none_or(|c| *c == value),
                     "a slot is chosen with one value (a seeded bug may break this; the checks then report it)"
                 );
-                self.chosen.insert(slot, value);
+                self.learn(slot, value);
             }
             self.accept_messages.remove(&slot);
             self.advance();
@@ -661,7 +671,8 @@ impl MultiPaxos {
             let any = self.config.mutant == Some(PaxosMutant::LearnAnyBallot);
             match self.acceptor.state.accepted.get(&slot) {
                 Some((b, v)) if *b == ballot || any => {
-                    self.chosen.insert(slot, v.clone());
+                    let v = v.clone();
+                    self.learn(slot, v);
                 }
                 _ => {
                     missing = Some(slot);
@@ -718,6 +729,12 @@ impl MultiPaxos {
         self.advance();
         // A candidate that waited for this snapshot can now lead.
         self.maybe_lead();
+    }
+
+    /// Takes `value` as chosen in `slot`.
+    fn learn(&mut self, slot: Index, value: Vec<u8>) {
+        self.learned.push((slot, value_hash(&value)));
+        self.chosen.insert(slot, value);
     }
 
     /// A chosen value this node knows (kept for learners that ask).

@@ -88,6 +88,9 @@ impl Raft {
     }
 }
 
+/// A follower's progress as the leader tracks it. The time its pending snapshot was sent is
+/// left out: a clock value (the model checker keeps none), and no model state holds a pending
+/// snapshot (the model never compacts).
 fn progress_hash(id: NodeId, p: &Progress) -> u64 {
     let mut h = xxhash_rust::xxh3::Xxh3::new();
     id.hash(&mut h);

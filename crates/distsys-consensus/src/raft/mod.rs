@@ -78,6 +78,12 @@ pub struct Config {
     /// Entries a compaction keeps of those its snapshot covers, so that a follower at most
     /// this far behind is sent entries, not the whole snapshot (etcd: 5,000). In memory only.
     pub catch_up_entries: usize,
+    /// How long a leader waits for a follower to answer a snapshot before it may send it
+    /// again. Meanwhile a rejected append (one sent before the snapshot, or a heartbeat that
+    /// overtook it) does not make it resend, which would restart a large transfer on every
+    /// heartbeat; after it, the next rejection does (the snapshot was lost). Set it above the
+    /// time a snapshot takes to arrive.
+    pub snapshot_retry_us: TimeUs,
     /// A seeded bug to enable (tests and simulation only).
     pub mutant: Option<Mutant>,
 }
@@ -101,6 +107,7 @@ impl Config {
             lease_read: false,
             lease_drift_bound: 0.1,
             catch_up_entries: 256,
+            snapshot_retry_us: 1_200_000,
             mutant: None,
         }
     }
@@ -165,6 +172,8 @@ struct Progress {
     inflight_bytes: u64,
     /// A snapshot is on its way: send nothing else until the follower answers.
     snapshot_pending: bool,
+    /// When the pending snapshot was sent (meaningless when none is pending).
+    snapshot_sent_at: TimeUs,
     last_heard: TimeUs,
     probe_acked: u64,
 }
@@ -177,6 +186,7 @@ impl Progress {
             inflight: std::collections::VecDeque::new(),
             inflight_bytes: 0,
             snapshot_pending: false,
+            snapshot_sent_at: 0,
             last_heard: now,
             probe_acked: 0,
         }
@@ -189,7 +199,8 @@ impl Progress {
         self.snapshot_pending = false;
     }
 
-    /// Frees the messages the follower has acknowledged up to `matched`.
+    /// Frees the messages the follower has acknowledged up to `matched`; a pending snapshot
+    /// is answered once `matched` reaches it (an older append's success is not its answer).
     fn free_inflight(&mut self, matched: Index) {
         while let Some((last, bytes)) = self.inflight.front().copied() {
             if last > matched {
@@ -198,7 +209,15 @@ impl Progress {
             self.inflight.pop_front();
             self.inflight_bytes -= bytes;
         }
-        self.snapshot_pending = false;
+        if matched + 1 >= self.next {
+            self.snapshot_pending = false;
+        }
+    }
+
+    /// Whether a rejection now is one to ignore: a snapshot is pending and was sent less than
+    /// `retry_us` ago, so the rejected append is older than it or overtook it.
+    fn awaits_snapshot(&self, now: TimeUs, retry_us: TimeUs) -> bool {
+        self.snapshot_pending && now.saturating_sub(self.snapshot_sent_at) < retry_us
     }
 
     fn can_send(&self, config: &Config) -> bool {
@@ -951,9 +970,11 @@ impl Raft {
             || (self.log.entry(next).is_some() && self.log.term(next - 1).is_some());
         if !held {
             if let Some(snapshot) = self.log.snapshot().cloned() {
+                let now = self.now;
                 if let Some(p) = self.progress.get_mut(&peer) {
                     p.next = snapshot.last_index + 1;
                     p.snapshot_pending = true;
+                    p.snapshot_sent_at = now;
                 }
                 self.send(
                     peer,
@@ -1113,6 +1134,10 @@ impl Raft {
         };
         p.last_heard = now;
         p.probe_acked = p.probe_acked.max(probe);
+        // A rejection while the follower has not installed a pending snapshot says nothing
+        // new (the rejected append is older than the snapshot, or overtook it): it still
+        // acknowledges the leader's round, but moves nothing and resends nothing.
+        let stale = !success && p.awaits_snapshot(now, self.config.snapshot_retry_us);
         if success {
             p.matched = p.matched.max(match_index.min(last));
             p.next = p.next.max(p.matched + 1);
@@ -1120,7 +1145,7 @@ impl Raft {
             p.free_inflight(matched);
             // Only an acknowledgement past the commit index can move it.
             advanced = matched > self.commit;
-        } else {
+        } else if !stale {
             // Fast backtracking: jump to the follower's hint, never below what it matched.
             p.next = hint_index
                 .min(p.next.saturating_sub(1))
@@ -1135,7 +1160,9 @@ impl Raft {
         if self.reads.first().is_some_and(|r| r.probe <= probe) {
             self.confirm_reads();
         }
-        self.send_append(from, !success);
+        if !stale {
+            self.send_append(from, !success);
+        }
     }
 
     /// Accepts `leader` as the leader of `term` (the current term): a candidate or stale

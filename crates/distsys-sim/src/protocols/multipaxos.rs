@@ -1,10 +1,13 @@
 //! Multi-Paxos in the simulator: the generic checks (state machine safety, linearizability,
-//! liveness), no protocol-specific predicate.
+//! liveness) and Paxos's own, `chosen_by_majority`: every value a replica takes as chosen is
+//! held by a majority of the acceptors' votes when it does (checked on each replica's step
+//! against the votes every acceptor persisted).
 
 use crate::protocol::{BuildParams, NoAdversary, Simulated};
 use crate::registry::{Descriptor, FaultModel, SeededBug};
 use crate::sim::Simulation;
 use distsys_consensus::paxos::{MultiPaxos, PaxosConfig, PaxosMutant};
+use distsys_consensus::safety::{SafetyMonitor, SafetyViolation};
 use distsys_consensus::NodeId;
 
 /// Multi-Paxos's entry in the registry.
@@ -19,7 +22,11 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     fault_model: FaultModel::Crash,
     min_nodes: 1,
     bench_sizes: &[3, 5, 7, 10],
-    safety: &["state_machine_safety", "linearizability"],
+    safety: &[
+        "chosen_by_majority",
+        "state_machine_safety",
+        "linearizability",
+    ],
     start: Simulation::of::<MultiPaxos>,
 };
 
@@ -50,5 +57,8 @@ impl Simulated for MultiPaxos {
             .and_then(|name| PaxosMutant::ALL.into_iter().find(|m| m.name() == name));
         debug_assert_eq!(config.mutant.map(PaxosMutant::name), params.mutant);
         MultiPaxos::new(config, persisted, seed, now)
+    }
+    fn observe_safety(&self, monitor: &mut SafetyMonitor) -> Result<(), SafetyViolation> {
+        self.observe_last_step(monitor)
     }
 }
