@@ -14,6 +14,12 @@
 //!   majority of the acceptors (as their accepted value, or compacted into their snapshot of
 //!   the chosen prefix). This is what "chosen" means in Paxos; it breaks as soon as a replica
 //!   miscounts a quorum, long before two replicas apply different values.
+//!
+//! And for PBFT (Castro and Liskov's invariant behind agreement within a view):
+//!
+//! - `prepared_agreement`: no two honest replicas are prepared for different requests at the
+//!   same sequence number in the same view. It breaks when quorums fail to intersect in an
+//!   honest replica, one phase before two replicas commit different requests.
 
 use crate::raft::Raft;
 use crate::types::{Entry, Index, NodeId, Role, Snapshot, Term};
@@ -57,6 +63,9 @@ pub struct SafetyMonitor {
     votes: BTreeMap<Index, BTreeMap<NodeId, u64>>,
     /// Acceptor -> the index up to which it compacted its votes into a snapshot.
     compacted: BTreeMap<NodeId, Index>,
+    /// (view, sequence number) -> (request prepared there, hashed; first replica to prepare
+    /// it), for protocols that report preparation ([`SafetyMonitor::on_prepared`]).
+    prepared: BTreeMap<(Term, Index), (u64, NodeId)>,
 }
 
 impl SafetyMonitor {
@@ -83,6 +92,30 @@ impl SafetyMonitor {
             Some(_) => Ok(()),
             None => {
                 self.decided.insert(index, (value, node));
+                Ok(())
+            }
+        }
+    }
+
+    /// Honest replica `node` is prepared for `request` (hashed) at sequence number `index` in
+    /// `view`: no honest replica may be prepared for another there (`prepared_agreement`).
+    pub fn on_prepared(
+        &mut self,
+        node: NodeId,
+        view: Term,
+        index: Index,
+        request: u64,
+    ) -> Result<(), SafetyViolation> {
+        match self.prepared.get(&(view, index)) {
+            Some((other, by)) if *other != request => violation(
+                "prepared_agreement",
+                format!(
+                    "node {node} prepared {request:016x} at sequence {index} in view {view}, node {by} prepared {other:016x}"
+                ),
+            ),
+            Some(_) => Ok(()),
+            None => {
+                self.prepared.insert((view, index), (request, node));
                 Ok(())
             }
         }

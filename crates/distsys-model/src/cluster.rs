@@ -259,7 +259,7 @@ impl<P: Protocol> ClusterModel<P> {
             let seeded = monitor.on_apply(node, &ghost_entry(index, chain));
             debug_assert!(seeded.is_ok(), "one ghost entry per index");
         }
-        let before = P::observe(&mut monitor, state);
+        let before = P::observe(&mut monitor, &self.bounds, state);
         debug_assert!(before.is_ok(), "a stored state broke no property");
         monitor
     }
@@ -279,7 +279,9 @@ impl<P: Protocol> ClusterModel<P> {
             return Next::OutOfBounds;
         }
         if violation.is_none() {
-            violation = P::observe(&mut monitor, &t).err().map(|v| v.to_string());
+            violation = P::observe(&mut monitor, &self.bounds, &t)
+                .err()
+                .map(|v| v.to_string());
         }
         Next::State(t, violation)
     }

@@ -83,7 +83,11 @@ impl Protocol for PaxosProtocol {
     fn fingerprint_message(message: &PaxosMessage, relabel: Relabel<'_>, h: &mut Fp) {
         fingerprint_paxos_message(message, relabel, h);
     }
-    fn observe(monitor: &mut SafetyMonitor, state: &PaxosState) -> Result<(), SafetyViolation> {
+    fn observe(
+        monitor: &mut SafetyMonitor,
+        _bounds: &Bounds,
+        state: &PaxosState,
+    ) -> Result<(), SafetyViolation> {
         let disks: Vec<(NodeId, &PaxosPersisted)> = state
             .disks
             .iter()

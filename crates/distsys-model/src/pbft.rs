@@ -18,8 +18,10 @@
 //! behaviour that is a function of the message alone (the others draw random digests, forge
 //! with fresh nonces or replay from a memory), so a state stays a function of its path.
 //!
-//! Properties: state machine safety over what the honest replicas execute (agreement: one
-//! request per sequence number), against the ghost record of every execution. Node ids are not
+//! Properties: prepared agreement over the honest replicas' disks (no two prepared for
+//! different requests at one sequence number in one view) and state machine safety over what
+//! they execute (agreement: one request per sequence number), against the ghost record of
+//! every execution. Node ids are not
 //! interchangeable (the primary of view v is node `v mod n + 1`): no symmetry reduction.
 //! Checkpoints are not driven (the model's runs are far shorter than the 16-request interval).
 
@@ -27,8 +29,9 @@ use crate::cluster::{role_letter, Bounds, ClusterModel, ClusterState};
 use crate::protocol::{find_mutant, Fp, Protocol, Relabel};
 use distsys_consensus::pbft::byzantine::{Adversary, Behaviour};
 use distsys_consensus::pbft::{
-    null_digest, Body, Envelope, Keys, Pbft, PbftConfig, PbftMutant, PbftPersisted,
+    digest_key, null_digest, Body, Envelope, Keys, Pbft, PbftConfig, PbftMutant, PbftPersisted,
 };
+use distsys_consensus::safety::{SafetyMonitor, SafetyViolation};
 use distsys_consensus::{NodeId, TimeUs};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -83,6 +86,26 @@ impl Protocol for PbftProtocol {
                 "--nodes: PBFT needs at least 4 replicas (3f+1), got {}",
                 bounds.nodes
             ));
+        }
+        Ok(())
+    }
+    /// Prepared agreement over the honest replicas, read from their disks (a replica persists
+    /// its preparation before its commit leaves).
+    fn observe(
+        monitor: &mut SafetyMonitor,
+        bounds: &Bounds,
+        state: &PbftState,
+    ) -> Result<(), SafetyViolation> {
+        for (i, disk) in state.disks.iter().enumerate() {
+            let id = i as NodeId + 1;
+            if bounds.is_byzantine(id) {
+                continue;
+            }
+            for (seq, record) in &disk.slots {
+                if let Some(p) = &record.prepared {
+                    monitor.on_prepared(id, p.view, *seq, digest_key(&p.digest))?;
+                }
+            }
         }
         Ok(())
     }

@@ -127,10 +127,11 @@ pub trait Protocol: Sized + Send + Sync + 'static {
     /// Feeds a message, ids relabelled, into `h`.
     fn fingerprint_message(message: &Self::Message, relabel: Relabel<'_>, h: &mut Fp);
     /// The protocol's own safety predicates over a state (its running replicas and every
-    /// node's disk), on top of the state machine safety checked for every protocol on the
-    /// applied entries.
+    /// node's disk; byzantine nodes per `bounds`), on top of the state machine safety checked
+    /// for every protocol on the applied entries.
     fn observe(
         _monitor: &mut SafetyMonitor,
+        _bounds: &Bounds,
         _state: &ClusterState<Self>,
     ) -> Result<(), SafetyViolation> {
         Ok(())

@@ -95,7 +95,11 @@ impl Protocol for RaftProtocol {
     fn fingerprint_message(message: &Message, relabel: Relabel<'_>, h: &mut Fp) {
         fingerprint_message(message, relabel, h);
     }
-    fn observe(monitor: &mut SafetyMonitor, state: &RaftState) -> Result<(), SafetyViolation> {
+    fn observe(
+        monitor: &mut SafetyMonitor,
+        _bounds: &Bounds,
+        state: &RaftState,
+    ) -> Result<(), SafetyViolation> {
         monitor.observe(state.live())
     }
     /// A leader whose log holds an entry of an earlier term (every leader appends a no-op of

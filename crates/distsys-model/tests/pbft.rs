@@ -4,14 +4,15 @@
 //! What exhaustive search reaches for PBFT is small: its all-to-all phases make the
 //! interleavings of one request's 3(n-1) + (n-1)^2 + n(n-1) messages explode (4 nodes, one
 //! request: 58,664 states at 4 messages in flight, past 2.5 M at 5, where a commit first needs
-//! about 7). So these tests check the correct core exhaustively at small bounds, and show on a
-//! directed path (every message delivered in the order sent) that the model's own transitions
-//! expose the `fixed-quorum` bug at 5 replicas with an equivocating primary, where breadth-first
-//! search does not get that deep. The path is kept as a replay file in testdata/model-check/.
+//! about 7). So these tests check the correct core exhaustively at small bounds; the
+//! `fixed-quorum` bug at 5 replicas with an equivocating primary is found by search as
+//! `prepared_agreement` (7 steps with room for 22 messages in flight), and shown on a directed
+//! path (every message delivered in the order sent). Both paths are kept as replay files in
+//! testdata/model-check/.
 
 mod common;
 
-use common::check::{bounds, search};
+use common::check::{bounds, caught, search};
 use distsys_consensus::pbft::PbftMutant;
 use distsys_model::cluster::{Action, Bounds, ClusterModel, Symmetry};
 use distsys_model::explore::{Model, Next, Verdict};
@@ -106,13 +107,17 @@ fn every_honest_replica_executes_a_request_when_every_message_is_delivered() {
 }
 
 #[test]
-fn quorums_of_2f_plus_1_at_five_replicas_let_an_equivocating_primary_break_agreement() {
+fn quorums_of_2f_plus_1_at_five_replicas_let_an_equivocating_primary_break_prepared_agreement() {
     let b = pbft_bounds(5, 0, 1000, 1);
     let buggy =
         PbftModel::new(b.clone(), Some(PbftMutant::FixedQuorum), Symmetry::Off).expect("model");
     let (path, broken, _) = deliver_in_order(&buggy);
-    let property = broken.expect("the equivocation commits two requests at sequence 1");
-    assert!(property.starts_with("state_machine_safety"), "{property}");
+    let property = broken.expect("the equivocation prepares two requests at sequence 1");
+    assert!(property.starts_with("prepared_agreement"), "{property}");
+    eprintln!(
+        "pbft fixed-quorum at 5 replicas: {property} at step {}",
+        path.len()
+    );
     // The correct core on the same schedule: no quorum of 4 forms for either request.
     let correct = PbftModel::new(b.clone(), None, Symmetry::Off).expect("model");
     let (_, clean, _) = deliver_in_order(&correct);
@@ -145,4 +150,31 @@ fn quorums_of_2f_plus_1_at_five_replicas_let_an_equivocating_primary_break_agree
         replay_file(&file, Core::AsFound, &mut |_, _, _| {}),
         Ok(ReplayOutcome::Violation { .. })
     ));
+}
+
+/// Breadth-first search finds the quorum bug at 5 replicas with an equivocating primary, as
+/// `prepared_agreement` (two honest replicas prepared for different requests at sequence 1 in
+/// view 0): the primary's four pre-prepares and two prepares, 7 steps. 22 messages in flight
+/// let every backup's four prepares wait while two are delivered; the correct core is clean on
+/// every path of that length, and so is the bug at 4 replicas, where 2f+1 is a quorum.
+#[test]
+fn breadth_first_search_finds_the_fixed_quorum_bug_at_five_replicas() {
+    let b = pbft_bounds(5, 0, 22, 1);
+    let (states, steps) = caught::<PbftProtocol>(
+        PbftMutant::FixedQuorum,
+        &b,
+        Symmetry::Off,
+        "prepared_agreement",
+        true,
+    );
+    assert_eq!(steps, 7);
+    assert!(states < 100_000, "{states}");
+    let four = search::<PbftProtocol>(
+        &pbft_bounds(4, 0, 22, 1),
+        Some(PbftMutant::FixedQuorum),
+        Symmetry::Off,
+        2,
+        Some(9),
+    );
+    assert!(matches!(four.verdict, Verdict::Ok), "{:?}", four.verdict);
 }

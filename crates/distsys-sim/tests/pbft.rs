@@ -64,9 +64,15 @@ fn pbft_without_byzantine_replicas_commits_every_operation_without_faults() {
 const SEED_BUDGET: u64 = 160;
 
 /// The first run within [`SEED_BUDGET`] seeds (batches of 16) that breaks a safety property
-/// (agreement, state machine safety, linearizability): its seed and property.
+/// (prepared agreement, agreement, state machine safety, linearizability): its seed and
+/// property.
 fn first_safety_failure(base: &SimConfig) -> Option<(u64, String)> {
-    const SAFETY: [&str; 3] = ["agreement", "state_machine_safety", "linearizability"];
+    const SAFETY: [&str; 4] = [
+        "prepared_agreement",
+        "agreement",
+        "state_machine_safety",
+        "linearizability",
+    ];
     (0..SEED_BUDGET).step_by(16).find_map(|offset| {
         let summary = run_campaign(base, 1 + offset, 16.min(SEED_BUDGET - offset), &|_, _| {});
         summary.failures.into_iter().find_map(|f| {

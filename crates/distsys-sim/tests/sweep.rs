@@ -46,6 +46,8 @@ fn one_fault_beyond_tolerance_is_caught_at_every_size() {
                 assert!(
                     [
                         "agreement",
+                        "chosen_by_majority",
+                        "prepared_agreement",
                         "state_machine_safety",
                         "linearizability",
                         "liveness"

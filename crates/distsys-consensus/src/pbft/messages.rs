@@ -24,6 +24,13 @@ pub fn null_digest() -> Digest {
     digest(&[])
 }
 
+/// The first 8 bytes of a digest, the key safety monitors compare requests by.
+pub fn digest_key(digest: &Digest) -> u64 {
+    let mut key = [0u8; 8];
+    key.copy_from_slice(&digest[..8]);
+    u64::from_le_bytes(key)
+}
+
 /// The digest of a checkpointed state: the chain hash of the executed sequence and the state
 /// machine's snapshot.
 pub fn state_digest(chain: u64, data: &[u8]) -> Digest {

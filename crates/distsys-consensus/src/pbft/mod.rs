@@ -33,8 +33,8 @@ pub mod view_change;
 pub use auth::{Keys, Rejections, ReplayWindow};
 pub use fingerprint::TIMER_LEAP_US;
 pub use messages::{
-    digest, null_digest, state_digest, Body, CheckpointState, Digest, Envelope, NewView,
-    PbftPersistOp, PbftPersisted, PbftReady, PreparedEntry, SlotRecord, View, ViewChange,
+    digest, digest_key, null_digest, state_digest, Body, CheckpointState, Digest, Envelope,
+    NewView, PbftPersistOp, PbftPersisted, PbftReady, PreparedEntry, SlotRecord, View, ViewChange,
 };
 
 use crate::membership::Membership;
@@ -308,6 +308,10 @@ pub struct Pbft {
     executed_order: VecDeque<Digest>,
     decided: Vec<(Index, Digest)>,
     last_decided: Vec<(Index, Digest)>,
+    /// (sequence number, view, digest) prepared here since the last `ready`, and what the last
+    /// `ready` covered (for the prepared-agreement check).
+    prepared_now: Vec<(Index, View, Digest)>,
+    last_prepared: Vec<(Index, View, Digest)>,
     retransmit_at: TimeUs,
     ready: PbftReady,
 }
@@ -355,6 +359,8 @@ impl Pbft {
             executed_order: VecDeque::new(),
             decided: Vec::new(),
             last_decided: Vec::new(),
+            prepared_now: Vec::new(),
+            last_prepared: Vec::new(),
             retransmit_at: now,
             ready: PbftReady::default(),
             stable,
@@ -454,6 +460,12 @@ impl Pbft {
     /// last `ready` reported), for the agreement check.
     pub fn recently_decided(&self) -> &[(Index, Digest)] {
         &self.last_decided
+    }
+
+    /// (sequence number, view, digest) this replica became prepared for in the steps the last
+    /// [`Pbft::ready`] reported, for the prepared-agreement check.
+    pub fn recently_prepared(&self) -> &[(Index, View, Digest)] {
+        &self.last_prepared
     }
 
     /// Current role: primary (leader), backup (follower), or changing views (candidate).
@@ -683,6 +695,7 @@ impl Pbft {
     /// Drains the outputs.
     pub fn ready(&mut self) -> PbftReady {
         self.last_decided = std::mem::take(&mut self.decided);
+        self.last_prepared = std::mem::take(&mut self.prepared_now);
         std::mem::take(&mut self.ready)
     }
 
@@ -871,6 +884,7 @@ impl Pbft {
         });
         slot.commit_sent_in = Some(view);
         slot.commits.entry((view, d)).or_default().insert(me);
+        self.prepared_now.push((seq, view, d));
         self.persist_slot(seq);
         self.multicast(Body::Commit {
             view,

@@ -1,11 +1,13 @@
 //! PBFT in the simulator: byzantine replicas driven by PBFT's adversary, clients that accept
-//! an answer f+1 replicas agree on, agreement on every decided sequence number.
+//! an answer f+1 replicas agree on, agreement on every decided sequence number, and prepared
+//! agreement (no two honest replicas prepared for different requests at one sequence number
+//! in one view) on every preparation.
 
 use crate::protocol::{BuildParams, ByzantineAdversary, Simulated};
 use crate::registry::{Descriptor, FaultModel, SeededBug};
 use crate::sim::Simulation;
 use distsys_consensus::pbft::byzantine::{Adversary, Behaviour};
-use distsys_consensus::pbft::{Envelope, Keys, Pbft, PbftConfig, PbftMutant};
+use distsys_consensus::pbft::{digest_key, Envelope, Keys, Pbft, PbftConfig, PbftMutant};
 use distsys_consensus::safety::{SafetyMonitor, SafetyViolation};
 use distsys_consensus::NodeId;
 use distsys_types::QuorumSystem;
@@ -24,7 +26,12 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     fault_model: FaultModel::Byzantine,
     min_nodes: 4,
     bench_sizes: &[4, 7, 10],
-    safety: &["agreement", "state_machine_safety", "linearizability"],
+    safety: &[
+        "prepared_agreement",
+        "agreement",
+        "state_machine_safety",
+        "linearizability",
+    ],
     start: Simulation::of::<Pbft>,
 };
 
@@ -90,10 +97,11 @@ impl Simulated for Pbft {
         QuorumSystem::byzantine_max(nodes).vouch()
     }
     fn observe_safety(&self, monitor: &mut SafetyMonitor) -> Result<(), SafetyViolation> {
+        for (seq, view, digest) in self.recently_prepared() {
+            monitor.on_prepared(self.id(), *view, *seq, digest_key(digest))?;
+        }
         for (seq, digest) in self.recently_decided() {
-            let mut value = [0u8; 8];
-            value.copy_from_slice(&digest[..8]);
-            monitor.on_decided(self.id(), *seq, u64::from_le_bytes(value))?;
+            monitor.on_decided(self.id(), *seq, digest_key(digest))?;
         }
         Ok(())
     }
