@@ -209,29 +209,37 @@ fn figure_8_an_old_term_entry_commits_only_through_one_of_the_current_term() {
     );
 }
 
+/// Three nodes keeping `keep` entries behind their snapshots; one follower is cut off while
+/// `lag` writes commit, then every other node compacts its whole applied log. Returns the
+/// cluster (still cut), the leader and the lagging follower.
+fn lagging_behind_a_compaction(keep: usize, lag: u32) -> (Cluster, NodeId, NodeId) {
+    let mut c = Cluster::with(3, |cfg| cfg.catch_up_entries = keep);
+    c.run_for(600);
+    let leader = c.leader();
+    let lagging = c
+        .ids()
+        .into_iter()
+        .find(|id| *id != leader)
+        .expect("a follower");
+    c.isolate(lagging);
+    for i in 0..lag {
+        c.write(&i.to_be_bytes());
+    }
+    for id in c.ids().into_iter().filter(|id| *id != lagging) {
+        let commit = c.node(id).commit_index();
+        c.node(id).compact(commit, Vec::new());
+        c.drain(id);
+    }
+    (c, leader, lagging)
+}
+
 /// A leader that compacted its log keeps the last `catch_up_entries` entries its snapshot
 /// covers: a follower less far behind is sent those entries (no snapshot, its log as the
 /// leader's), one further behind is sent the snapshot. Either way every log agrees.
 #[test]
 fn a_follower_a_little_behind_a_compaction_is_sent_entries_not_the_snapshot() {
     for (keep, lag, expect_snapshot) in [(64, 30, false), (64, 100, true), (0, 30, true)] {
-        let mut c = Cluster::with(3, |cfg| cfg.catch_up_entries = keep);
-        c.run_for(600);
-        let leader = c.leader();
-        let lagging = c
-            .ids()
-            .into_iter()
-            .find(|id| *id != leader)
-            .expect("a follower");
-        c.isolate(lagging);
-        for i in 0..lag {
-            c.write(&(i as u32).to_be_bytes());
-        }
-        for id in c.ids().into_iter().filter(|id| *id != lagging) {
-            let commit = c.node(id).commit_index();
-            c.node(id).compact(commit, Vec::new());
-            c.drain(id);
-        }
+        let (mut c, leader, lagging) = lagging_behind_a_compaction(keep, lag);
         let held = c.node(leader).log().covered();
         assert_eq!(held, keep.min(lag as usize + 1), "keep {keep}, lag {lag}");
         c.heal();
@@ -268,23 +276,7 @@ fn snapshots_sent(c: &Cluster, to: NodeId) -> usize {
 #[test]
 fn a_pending_snapshot_is_not_resent_on_every_rejected_heartbeat_and_a_lost_one_is() {
     for lose_it in [false, true] {
-        let mut c = Cluster::with(3, |cfg| cfg.catch_up_entries = 0);
-        c.run_for(600);
-        let leader = c.leader();
-        let lagging = c
-            .ids()
-            .into_iter()
-            .find(|id| *id != leader)
-            .expect("a follower");
-        c.isolate(lagging);
-        for i in 0..30u32 {
-            c.write(&i.to_be_bytes());
-        }
-        for id in c.ids().into_iter().filter(|id| *id != lagging) {
-            let commit = c.node(id).commit_index();
-            c.node(id).compact(commit, Vec::new());
-            c.drain(id);
-        }
+        let (mut c, leader, lagging) = lagging_behind_a_compaction(0, 30);
         c.heal();
         // The follower's snapshots are lost for now (the first is delivered later, late).
         c.drop_rule = Some(Box::new(move |_, to, m| {
