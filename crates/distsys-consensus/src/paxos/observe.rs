@@ -101,8 +101,8 @@ mod tests {
     }
 
     /// Node 1 of `nodes` leads ballot (1, 1) with promises from 2 and 3, proposes `b"x"`, and
-    /// gets node 2's Accepted `acks` times. Returns the leader and node 2 after they stepped,
-    /// each step observed by one monitor (with node 2's vote), and the first violation.
+    /// gets node 2's Accepted `acks` times, every step of both observed by one monitor.
+    /// Returns the first violation, if any.
     fn count_acks(nodes: usize, acks: usize, mutant: Option<PaxosMutant>) -> Option<String> {
         let mut monitor = SafetyMonitor::new();
         let mut leader = replica(1, nodes, mutant);
