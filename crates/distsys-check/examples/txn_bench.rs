@@ -3,7 +3,8 @@
 //! `cargo run --release -p distsys-check --example txn_bench -- 100000 [runs]`.
 //! Prints parse and check times of one generated list-append history (JSON Lines) per
 //! run, and the ratio of adya's parse + check time to ours for each consistency model.
-//! A third argument `ours` leaves adya out (for profiling ours alone).
+//! A third argument `ours` leaves adya out (for profiling ours alone). A first argument that
+//! is a path checks that history file instead (e.g. Elle's huge-scc).
 
 use distsys_check::txn::generate::{clean, to_jsonl, GenConfig};
 use distsys_check::txn::{check_txn, parse_txn_history, Consistency, TxnFormat, TxnOptions};
@@ -22,10 +23,23 @@ fn main() {
     };
     let (txns, runs) = (arg(1, 100_000), arg(2, 1));
     let with_adya = std::env::args().nth(3).as_deref() != Some("ours");
-    let text = to_jsonl(&clean(&GenConfig::bench(txns)));
+    // A first argument that is not a number names a history file to read instead.
+    let file = std::env::args().nth(1).filter(|a| a.parse::<usize>().is_err());
+    let text = match &file {
+        Some(path) => std::fs::read_to_string(path).unwrap_or_else(|e| {
+            eprintln!("{path}: {e}");
+            std::process::exit(2);
+        }),
+        None => to_jsonl(&clean(&GenConfig::bench(txns))),
+    };
+    let format = if file.is_some() {
+        None
+    } else {
+        Some(TxnFormat::Jsonl)
+    };
     for _ in 0..runs {
         let start = Instant::now();
-        let history = match parse_txn_history(&text, Some(TxnFormat::Jsonl)) {
+        let history = match parse_txn_history(&text, format) {
             Ok(h) => h,
             Err(e) => {
                 eprintln!("line {}: {}", e.line, e.message);
