@@ -24,7 +24,9 @@ fn main() {
     let (txns, runs) = (arg(1, 100_000), arg(2, 1));
     let with_adya = std::env::args().nth(3).as_deref() != Some("ours");
     // A first argument that is not a number names a history file to read instead.
-    let file = std::env::args().nth(1).filter(|a| a.parse::<usize>().is_err());
+    let file = std::env::args()
+        .nth(1)
+        .filter(|a| a.parse::<usize>().is_err());
     let text = match &file {
         Some(path) => std::fs::read_to_string(path).unwrap_or_else(|e| {
             eprintln!("{path}: {e}");

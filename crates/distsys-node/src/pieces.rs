@@ -68,6 +68,16 @@ pub struct MessageWriter {
     next_id: u64,
 }
 
+/// A message too large for one frame, on its way in pieces ([`MessageWriter::write_piece`]).
+#[derive(Debug)]
+pub struct Pieced {
+    id: u64,
+    /// The whole-frame tag, then the message's encoding (the tag is not sent with pieces).
+    bytes: Vec<u8>,
+    /// Where the next piece starts.
+    next: usize,
+}
+
 impl MessageWriter {
     /// A writer with other limits than the peer wire's (tests).
     #[cfg(test)]
@@ -82,14 +92,29 @@ impl MessageWriter {
         writer: &mut W,
         message: &T,
     ) -> Result<(), FrameError> {
+        if let Some(mut pieced) = self.start(writer, message).await? {
+            while !self.write_piece(writer, &mut pieced).await? {}
+        }
+        Ok(())
+    }
+
+    /// Writes `message` in one frame if it fits; otherwise writes nothing and returns it
+    /// numbered and encoded, for [`Self::write_piece`] to send piece by piece (so that other
+    /// messages can go between its pieces instead of waiting behind all of them). A message
+    /// over the largest one is an error.
+    pub async fn start<T: Serialize, W: AsyncWriteExt + Unpin>(
+        &mut self,
+        writer: &mut W,
+        message: &T,
+    ) -> Result<Option<Pieced>, FrameError> {
         let whole = postcard::to_extend(message, vec![WHOLE])
             .map_err(|e| FrameError::Malformed(e.to_string()))?;
         let limits = self.limits;
         if whole.len() <= limits.frame {
-            return write_raw_frame(writer, &whole).await;
+            write_raw_frame(writer, &whole).await?;
+            return Ok(None);
         }
-        let bytes = &whole[1..];
-        let total = bytes.len() as u64;
+        let total = whole.len() as u64 - 1;
         if total > limits.max_message {
             return Err(FrameError::Malformed(format!(
                 "a message of {total} bytes is over the wire's {}-byte limit",
@@ -97,18 +122,34 @@ impl MessageWriter {
             )));
         }
         self.next_id += 1;
-        for (i, piece) in bytes.chunks(limits.piece).enumerate() {
-            let offset = (i * limits.piece) as u64;
-            writer
-                .write_u32((PIECE_HEADER + piece.len()) as u32)
-                .await?;
-            writer.write_u8(PIECE).await?;
-            writer.write_all(&self.next_id.to_le_bytes()).await?;
-            writer.write_all(&total.to_le_bytes()).await?;
-            writer.write_all(&offset.to_le_bytes()).await?;
-            writer.write_all(piece).await?;
-        }
-        Ok(())
+        Ok(Some(Pieced {
+            id: self.next_id,
+            bytes: whole,
+            next: 0,
+        }))
+    }
+
+    /// Writes the next piece of `pieced`; true once its last piece is written.
+    pub async fn write_piece<W: AsyncWriteExt + Unpin>(
+        &mut self,
+        writer: &mut W,
+        pieced: &mut Pieced,
+    ) -> Result<bool, FrameError> {
+        let encoding = &pieced.bytes[1..];
+        let total = encoding.len();
+        let offset = pieced.next;
+        let end = (offset + self.limits.piece).min(total);
+        let piece = &encoding[offset..end];
+        writer
+            .write_u32((PIECE_HEADER + piece.len()) as u32)
+            .await?;
+        writer.write_u8(PIECE).await?;
+        writer.write_all(&pieced.id.to_le_bytes()).await?;
+        writer.write_all(&(total as u64).to_le_bytes()).await?;
+        writer.write_all(&(offset as u64).to_le_bytes()).await?;
+        writer.write_all(piece).await?;
+        pieced.next = end;
+        Ok(end == total)
     }
 }
 

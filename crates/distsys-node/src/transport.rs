@@ -9,13 +9,13 @@ use crate::frame::{
 };
 use crate::logging::Throttle;
 use crate::node::{Inbound, Input};
-use crate::pieces::{MessageReader, MessageWriter};
+use crate::pieces::{MessageReader, MessageWriter, Pieced};
 use distsys_consensus::NodeId;
 use distsys_types::event::{self, Level};
 use distsys_types::Event;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::Arc;
@@ -142,20 +142,8 @@ pub async fn connect<M: Serialize + Send + Sync + 'static>(
             Ok(stream) => {
                 backoff = Duration::from_millis(50);
                 link(&inputs, peer, true).await;
-                let mut writer = BufWriter::new(stream);
-                let mut messages = MessageWriter::default();
-                let result: Result<(), FrameError> = async {
-                    while let Some(message) = outgoing.recv().await {
-                        messages.write(&mut writer, &message).await?;
-                        // Batch: everything already queued goes in the same write.
-                        while let Ok(more) = outgoing.try_recv() {
-                            messages.write(&mut writer, &more).await?;
-                        }
-                        writer.flush().await?;
-                    }
-                    Ok(())
-                }
-                .await;
+                let writer = BufWriter::new(stream);
+                let result = write_messages(writer, MessageWriter::default(), &mut outgoing).await;
                 link(&inputs, peer, false).await;
                 if result.is_ok() {
                     return;
@@ -167,6 +155,39 @@ pub async fn connect<M: Serialize + Send + Sync + 'static>(
         tokio::time::sleep(backoff + Duration::from_millis(jitter)).await;
         backoff = (backoff * 2).min(Duration::from_secs(1));
         while outgoing.try_recv().is_ok() {}
+    }
+}
+
+/// Writes `outgoing` to one connection until the queue closes (Ok) or a write fails. What is
+/// queued together goes in one write. A message too large for a frame goes one piece at a
+/// time, with everything queued meanwhile written between its pieces: a follower's heartbeats
+/// do not wait behind a whole snapshot (large messages queued behind it wait their turn).
+async fn write_messages<M: Serialize, W: AsyncWriteExt + Unpin>(
+    mut writer: W,
+    mut messages: MessageWriter,
+    outgoing: &mut Receiver<M>,
+) -> Result<(), FrameError> {
+    let mut large: VecDeque<Pieced> = VecDeque::new();
+    loop {
+        if large.is_empty() {
+            let Some(message) = outgoing.recv().await else {
+                return Ok(());
+            };
+            if let Some(pieced) = messages.start(&mut writer, &message).await? {
+                large.push_back(pieced);
+            }
+        }
+        while let Ok(message) = outgoing.try_recv() {
+            if let Some(pieced) = messages.start(&mut writer, &message).await? {
+                large.push_back(pieced);
+            }
+        }
+        if let Some(front) = large.front_mut() {
+            if messages.write_piece(&mut writer, front).await? {
+                large.pop_front();
+            }
+        }
+        writer.flush().await?;
     }
 }
 
@@ -257,6 +278,103 @@ mod tests {
         tokio::task::spawn_blocking(move || received.recv_timeout(Duration::from_secs(5)))
             .await
             .expect("join")
+    }
+
+    /// A connection that queues one more small message (100, 101, 102) each time the writer
+    /// flushes, as messages arrive while a large one is on its way, then closes the queue.
+    struct Arrivals {
+        wire: Vec<u8>,
+        queue: Option<tokio::sync::mpsc::Sender<Vec<u8>>>,
+        next: u8,
+    }
+
+    impl tokio::io::AsyncWrite for Arrivals {
+        fn poll_write(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &[u8],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            self.wire.extend_from_slice(buf);
+            std::task::Poll::Ready(Ok(buf.len()))
+        }
+        fn poll_flush(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            if self.next < 103 {
+                let next = self.next;
+                if let Some(queue) = &self.queue {
+                    queue.try_send(vec![next]).expect("room");
+                }
+                self.next += 1;
+            } else {
+                self.queue = None;
+            }
+            std::task::Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    /// A message too large for a frame goes piece by piece, and messages queued while it goes
+    /// are written between its pieces instead of behind all of them; a second large message
+    /// waits for the first; every message arrives whole.
+    #[test]
+    fn small_messages_go_between_the_pieces_of_a_large_one() {
+        use crate::pieces::WireLimits;
+        let limits = WireLimits {
+            frame: 64,
+            piece: 16,
+            max_message: 4096,
+        };
+        let large = |fill: u8| vec![fill; 300];
+        let wire = runtime().block_on(async {
+            let (queue, mut outgoing) = tokio::sync::mpsc::channel(16);
+            for message in [large(1), large(4)] {
+                queue.send(message).await.expect("queued");
+            }
+            let mut connection = Arrivals {
+                wire: Vec::new(),
+                queue: Some(queue),
+                next: 100,
+            };
+            write_messages(
+                &mut connection,
+                MessageWriter::with_limits(limits),
+                &mut outgoing,
+            )
+            .await
+            .expect("written");
+            connection.wire
+        });
+        let arrived: Vec<Vec<u8>> = runtime().block_on(async {
+            let mut reader = MessageReader::with_limits(limits);
+            let mut bytes = wire.as_slice();
+            let mut arrived = Vec::new();
+            while !bytes.is_empty() {
+                arrived.push(reader.read(&mut bytes).await.expect("a message"));
+            }
+            arrived
+        });
+        assert_eq!(
+            arrived,
+            vec![vec![100], vec![101], vec![102], large(1), large(4)],
+            "the small messages overtake the pieces; the large ones arrive whole, in order"
+        );
+        // On the wire: a piece, then each small message after one more piece (tag 1: piece,
+        // 0: whole message).
+        let mut tags = Vec::new();
+        let mut rest = wire.as_slice();
+        while rest.len() > 4 {
+            let len = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+            tags.push(rest[4]);
+            rest = &rest[4 + len..];
+        }
+        assert_eq!(&tags[..7], &[1, 0, 1, 0, 1, 0, 1], "{tags:?}");
     }
 
     #[test]
