@@ -85,8 +85,10 @@ impl MessageWriter {
         MessageWriter { limits, next_id: 0 }
     }
 
-    /// Writes `message`: one frame if its encoding fits in a frame, pieces otherwise (up to
-    /// the largest message; a larger one is an error and nothing is written).
+    /// Writes `message`: one frame if its encoding fits in a frame, all its pieces otherwise
+    /// (up to the largest message; a larger one is an error and nothing is written). The
+    /// transport sends pieces one at a time instead ([`Self::start`]); tests write whole.
+    #[cfg(test)]
     pub async fn write<T: Serialize, W: AsyncWriteExt + Unpin>(
         &mut self,
         writer: &mut W,
