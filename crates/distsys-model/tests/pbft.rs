@@ -16,7 +16,7 @@ use common::check::{bounds, caught, search};
 use distsys_consensus::pbft::PbftMutant;
 use distsys_model::cluster::{Action, Bounds, ClusterModel, Symmetry};
 use distsys_model::explore::{Model, Next, Verdict};
-use distsys_model::pbft::{PbftModel, PbftProtocol};
+use distsys_model::pbft::{PbftModel, PbftProtocol, PbftState};
 use distsys_model::replay::{replay_file, Core, ReplayFile, ReplayOutcome};
 
 /// `nodes` replicas, views up to `max_view`, one request, `byzantine` byzantine replicas.
@@ -177,4 +177,99 @@ fn breadth_first_search_finds_the_fixed_quorum_bug_at_five_replicas() {
         Some(9),
     );
     assert!(matches!(four.verdict, Verdict::Ok), "{:?}", four.verdict);
+}
+
+/// One step of a directed path: an action, or every message in flight delivered (in the order
+/// sent, with what they cause) or dropped.
+#[derive(Debug, Clone)]
+enum Step {
+    Do(Action),
+    DeliverAll,
+    DropAll,
+}
+
+/// Plays `script` on `model` from its initial state, every step checked as the search checks
+/// it (no property may break), delivering or dropping stopped at the first leader change.
+/// Returns the actions taken, the last state and the most messages in flight at once.
+fn play(model: &PbftModel, script: &[Step]) -> (Vec<Action>, PbftState, usize) {
+    let mut state = model.init();
+    let mut path: Vec<Action> = Vec::new();
+    let mut widest = 0;
+    let mut take = |state: &mut PbftState, path: &mut Vec<Action>, action: Action| {
+        *state = match model.next(state, &action) {
+            Next::State(next, None) => next,
+            other => panic!(
+                "step {} ({action:?}): {other:?} from {}",
+                path.len() + 1,
+                model.summary(state)
+            ),
+        };
+        path.push(action);
+        widest = widest.max(state.network.len());
+    };
+    for step in script {
+        match step {
+            Step::Do(action) => take(&mut state, &mut path, action.clone()),
+            Step::DeliverAll | Step::DropAll => {
+                while let Some((from, to, _)) = state.network.first().cloned() {
+                    if model.sometimes(&state) {
+                        break;
+                    }
+                    let action = if matches!(step, Step::DeliverAll) {
+                        Action::Deliver { index: 0, from, to }
+                    } else {
+                        Action::Drop { index: 0, from, to }
+                    };
+                    take(&mut state, &mut path, action);
+                }
+            }
+        }
+    }
+    (path, state, widest)
+}
+
+/// The sizes PBFT allows up to 5 (4 and 5 replicas, f = 1), at the smallest bounds that
+/// include a view change with the request re-proposed in it (view 1, two sequence numbers,
+/// one request): every path up to 6 steps is searched (a view change is 51 steps deep at 4
+/// replicas and 99 at 5, past what a test searches exhaustively), and one path to a view
+/// change is walked, checked at every step as the search checks it: the primary's
+/// pre-prepares are lost, its request timer fires (it relays the request and asks for view
+/// 1), every message is delivered, every backup's timer fires, every message is delivered
+/// until node 2 leads view 1.
+#[test]
+fn four_and_five_replicas_are_checked_and_their_bounds_hold_a_view_change() {
+    for nodes in [4u64, 5] {
+        let mut script = vec![
+            Step::Do(Action::Propose { node: 1 }),
+            Step::DropAll,
+            Step::Do(Action::Timer { node: 1 }),
+            Step::DeliverAll,
+        ];
+        script.extend((2..=nodes).map(|node| Step::Do(Action::Timer { node })));
+        script.push(Step::DeliverAll);
+        // The path's widest network is the in-flight bound.
+        let mut b = pbft_bounds(nodes as usize, 1, 1000, 0);
+        b.max_log = 2;
+        let (_, _, widest) = play(
+            &PbftModel::new(b.clone(), None, Symmetry::Off).expect("model"),
+            &script,
+        );
+        b.max_in_flight = widest;
+        let model = PbftModel::new(b.clone(), None, Symmetry::Off).expect("model");
+        let (path, state, _) = play(&model, &script);
+        assert!(model.sometimes(&state), "{}", model.summary(&state));
+        let outcome = search::<PbftProtocol>(&b, None, Symmetry::Off, 2, Some(6));
+        assert!(
+            matches!(outcome.verdict, Verdict::Ok),
+            "{nodes} replicas: {:?}",
+            outcome.verdict
+        );
+        assert!(outcome.depth_limited);
+        eprintln!(
+            "pbft {nodes} replicas: {} states up to depth 6 in {:?}; a view change at depth {} ({widest} in flight)",
+            outcome.distinct_states,
+            outcome.elapsed,
+            path.len()
+        );
+    }
 }
