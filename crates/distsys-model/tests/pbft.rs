@@ -184,14 +184,13 @@ fn breadth_first_search_finds_the_fixed_quorum_bug_at_five_replicas() {
 type Lose = fn(u64, u64, &Envelope) -> bool;
 
 /// One step of a directed path: an action, or every message in flight delivered (in the order
-/// sent, with what they cause) except those `Lose` picks, or every one dropped.
+/// sent, with what they cause) except those `Lose` picks.
 #[derive(Debug, Clone)]
 enum Step {
     Do(Action),
     DeliverAll(Lose),
     /// As `DeliverAll`, stopping at the first leader change.
     DeliverUntilLeaderChange,
-    DropAll,
 }
 
 /// Loses nothing.
@@ -242,7 +241,6 @@ fn play(model: &PbftModel, script: &[Step]) -> Played {
             }
             Step::DeliverAll(lose) => *lose,
             Step::DeliverUntilLeaderChange => none,
-            Step::DropAll => |_, _, _| true,
         };
         while let Some((from, to, message)) = played.state.network.first().cloned() {
             if matches!(step, Step::DeliverUntilLeaderChange) && model.sometimes(&played.state) {
