@@ -30,6 +30,7 @@ fn main() {
         max_in_flight: arg(&args, 4, 2) as usize,
         max_proposals: arg(&args, 6, 0) as u32,
         max_duplicates: 0,
+        max_reads: 0,
         pre_vote: false,
         byzantine: 0,
     };

@@ -18,6 +18,7 @@
 //! ever applied (index -> chain), kept in the state, lets state machine safety compare against
 //! nodes that have since crashed.
 
+use crate::clients::Clients;
 use crate::explore::{Model, Next};
 use crate::protocol::{Fp, Protocol};
 use distsys_consensus::safety::SafetyMonitor;
@@ -51,6 +52,11 @@ pub struct Bounds {
     /// state is not checked: the properties are those of the honest replicas.
     #[serde(default)]
     pub byzantine: usize,
+    /// Client reads over the whole run (0: no reads, and client operations are not tracked).
+    /// With reads, writes and reads are checked for linearizability along every path
+    /// ([`crate::clients`]).
+    #[serde(default)]
+    pub max_reads: u32,
 }
 
 impl Bounds {
@@ -143,6 +149,11 @@ pub enum Action {
         /// The node.
         node: NodeId,
     },
+    /// A client starts a read at the node (through the core's `read_index`).
+    Read {
+        /// The node.
+        node: NodeId,
+    },
 }
 
 /// A state of the model. Node `i + 1` is at position `i`. Cores, disks and messages are
@@ -164,6 +175,8 @@ pub struct ClusterState<P: Protocol> {
     pub proposals: u32,
     /// Duplications so far.
     pub duplicates: u32,
+    /// Client operations in progress and seen complete (empty without reads).
+    pub clients: Clients,
 }
 
 impl<P: Protocol> Clone for ClusterState<P> {
@@ -176,6 +189,7 @@ impl<P: Protocol> Clone for ClusterState<P> {
             crashes: self.crashes,
             proposals: self.proposals,
             duplicates: self.duplicates,
+            clients: self.clients.clone(),
         }
     }
 }
@@ -302,6 +316,12 @@ impl<P: Protocol> ClusterModel<P> {
                 P::NAME
             ));
         }
+        if bounds.max_reads > 0 && !P::READS {
+            return Err(format!(
+                "--max-reads: the {} model issues no client reads (Raft's does)",
+                P::NAME
+            ));
+        }
         if bounds.pre_vote && !P::PRE_VOTE {
             return Err("--pre-vote is a Raft option".into());
         }
@@ -312,7 +332,7 @@ impl<P: Protocol> ClusterModel<P> {
             ));
         }
         if let Some(m) = mutant {
-            P::applicable(m)?;
+            P::applicable(m, &bounds)?;
         }
         if symmetry != Symmetry::Off && !P::SYMMETRIC {
             return Err(format!(
@@ -344,6 +364,8 @@ impl<P: Protocol> ClusterModel<P> {
         let i = (id - 1) as usize;
         let core = Arc::make_mut(t.nodes[i].as_mut()?);
         let ready = core.ready();
+        // What the node has applied once this Ready is carried out: every committed entry.
+        let applied = core.commit_index();
         if !ready.persist.is_empty() {
             let disk = Arc::make_mut(&mut t.disks[i]);
             for op in &ready.persist {
@@ -371,7 +393,19 @@ impl<P: Protocol> ClusterModel<P> {
             }
             t.applied.entry(entry.index).or_insert((entry.chain, id));
         }
-        broken.map(|v| v.to_string())
+        let mut broken = broken.map(|v| v.to_string());
+        if self.bounds.max_reads > 0 {
+            t.clients.applied(id, &ready.committed);
+            for (read, _) in &ready.reads {
+                if let Err(stale) = t.clients.answered(id, *read, applied) {
+                    broken.get_or_insert(stale);
+                }
+            }
+            for read in &ready.reads_failed {
+                t.clients.failed(id, *read);
+            }
+        }
+        broken
     }
 
     /// Applies the action's input to `t`; `None` when it is not enabled.
@@ -422,6 +456,10 @@ impl<P: Protocol> ClusterModel<P> {
                 }
                 *slot = None;
                 t.crashes += 1;
+                // Its clients' connections die with it: what they had in progress never
+                // completes (it may or may not have happened).
+                t.clients.reads.retain(|(n, _, _)| *n != node);
+                t.clients.writes.retain(|(n, _, _)| *n != node);
                 Some(None)
             }
             Action::Restart { node } => {
@@ -444,8 +482,20 @@ impl<P: Protocol> ClusterModel<P> {
                 }
                 let core = Arc::make_mut(core);
                 let command = vec![b'a' + (t.proposals % 26) as u8];
-                core.propose(command).ok()?;
+                let index = core.propose(command.clone()).ok()?;
                 t.proposals += 1;
+                if self.bounds.max_reads > 0 && index > 0 {
+                    t.clients.write(node, index, command);
+                }
+                Some(self.drain(t, node, monitor))
+            }
+            Action::Read { node } => {
+                if t.clients.reads_started >= self.bounds.max_reads {
+                    return None;
+                }
+                let core = Arc::make_mut(t.nodes.get_mut((node - 1) as usize)?.as_mut()?);
+                let id = t.clients.read(node);
+                core.read_index(id).ok()?;
                 Some(self.drain(t, node, monitor))
             }
         }
@@ -534,6 +584,22 @@ impl<P: Protocol> ClusterModel<P> {
                 }
             })
             .collect();
+        let rounds = self.read_rounds(state);
+        if !rounds.is_empty() {
+            // Pending reads: every round number counts by its rank among theirs.
+            let rank = |round: u64| rounds.partition_point(|r| *r <= round);
+            for (hash, (_, _, m)) in network.iter_mut().zip(&state.network) {
+                *hash ^= (P::message_round(m).map_or(usize::MAX, rank) as u64)
+                    .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            }
+            for (i, &to) in perm.iter().enumerate() {
+                if let Some(core) = &state.nodes[i] {
+                    let mut h = Fp::new();
+                    P::fingerprint_reads(core, &rank, &relabel, &mut h);
+                    nodes[to] ^= h.finish().rotate_left(1);
+                }
+            }
+        }
         network.sort_unstable();
         let mut h = Fp::new();
         nodes.hash(&mut h);
@@ -543,7 +609,26 @@ impl<P: Protocol> ClusterModel<P> {
             (index, chain).hash(&mut h);
         }
         (state.crashes, state.proposals, state.duplicates).hash(&mut h);
+        if self.bounds.max_reads > 0 {
+            state.clients.fingerprint(&relabel, &mut h);
+        }
         h.finish()
+    }
+
+    /// The rounds every live replica's pending reads wait for, sorted (none without reads).
+    fn read_rounds(&self, state: &ClusterState<P>) -> Vec<u64> {
+        if self.bounds.max_reads == 0 {
+            return Vec::new();
+        }
+        let mut rounds: Vec<u64> = state
+            .nodes
+            .iter()
+            .flatten()
+            .flat_map(|c| P::read_rounds(c))
+            .collect();
+        rounds.sort_unstable();
+        rounds.dedup();
+        rounds
     }
 
     /// Without symmetry: the identity's hash. With it: the least hash over the relabellings
@@ -664,6 +749,7 @@ impl<P: Protocol> Model for ClusterModel<P> {
             crashes: 0,
             proposals: 0,
             duplicates: 0,
+            clients: Clients::default(),
         }
     }
 
@@ -694,6 +780,9 @@ impl<P: Protocol> Model for ClusterModel<P> {
                     }
                     if state.crashes < self.bounds.max_crashes {
                         out.push(Action::Crash { node: id });
+                    }
+                    if state.clients.reads_started < self.bounds.max_reads {
+                        out.push(Action::Read { node: id });
                     }
                 }
                 None => out.push(Action::Restart { node: id }),
@@ -791,6 +880,7 @@ impl<P: Protocol> Model for ClusterModel<P> {
             }
             Action::Crash { node } => format!("crash node {node}"),
             Action::Restart { node } => format!("restart node {node} from its disk"),
+            Action::Read { node } => format!("client starts a read at node {node}"),
             Action::Propose { node } => format!(
                 "client proposes {:?} at node {node}",
                 char::from(b'a' + (state.proposals % 26) as u8)

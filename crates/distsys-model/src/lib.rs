@@ -10,11 +10,13 @@
 //!   the first violation.
 //! - [`cluster`]: the cluster model, generic over the protocol (nodes, disks, the in-flight
 //!   network as a multiset, crashes and restarts per the persist contract, timers as actions,
-//!   bounds, symmetry over node ids); [`protocol`]: what it needs from a protocol.
+//!   bounds, symmetry over node ids); [`protocol`]: what it needs from a protocol;
+//!   [`clients`]: client writes and reads along a path and their linearizability.
 //! - [`raft`], [`paxos`], [`pbft`]: Raft, Multi-Paxos and PBFT (with byzantine replicas) as
 //!   [`protocol::Protocol`]s.
 //! - [`replay`]: counterexamples as replay files, and replaying one against a core.
 
+pub mod clients;
 pub mod cluster;
 pub mod explore;
 pub mod paxos;

@@ -87,8 +87,8 @@ pub trait Protocol: Sized + Send + Sync + 'static {
     fn mutant_by_name(name: &str) -> Result<Self::Mutant, String>;
     /// The command-line name of a seeded bug.
     fn mutant_name(mutant: Self::Mutant) -> &'static str;
-    /// Whether the model can show `mutant` (the error says why not).
-    fn applicable(_mutant: Self::Mutant) -> Result<(), String> {
+    /// Whether the model can show `mutant` within `bounds` (the error says why not).
+    fn applicable(_mutant: Self::Mutant, _bounds: &Bounds) -> Result<(), String> {
         Ok(())
     }
     /// Checks the protocol-specific part of the bounds.
@@ -126,6 +126,25 @@ pub trait Protocol: Sized + Send + Sync + 'static {
     fn fingerprint_disk(disk: &Self::Disk, relabel: Relabel<'_>, h: &mut Fp);
     /// Feeds a message, ids relabelled, into `h`.
     fn fingerprint_message(message: &Self::Message, relabel: Relabel<'_>, h: &mut Fp);
+    /// Whether the model can issue client reads (`--max-reads`): the core's read state is
+    /// fingerprinted ([`Protocol::fingerprint_reads`]).
+    const READS: bool = false;
+    /// The rounds the replica's pending reads wait for.
+    fn read_rounds(_core: &Self::Core) -> Vec<u64> {
+        Vec::new()
+    }
+    /// Feeds the replica's read state into `h`, every round as `rank` maps it.
+    fn fingerprint_reads(
+        _core: &Self::Core,
+        _rank: &dyn Fn(u64) -> usize,
+        _relabel: Relabel<'_>,
+        _h: &mut Fp,
+    ) {
+    }
+    /// The round a message carries, if any (ranked like the replicas' rounds).
+    fn message_round(_message: &Self::Message) -> Option<u64> {
+        None
+    }
     /// The protocol's own safety predicates over a state (its running replicas and every
     /// node's disk; byzantine nodes per `bounds`), on top of the state machine safety checked
     /// for every protocol on the applied entries.

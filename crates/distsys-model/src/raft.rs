@@ -9,7 +9,9 @@
 
 use crate::cluster::{role_letter, Bounds, ClusterModel, ClusterState};
 use crate::protocol::{find_mutant, Fp, Protocol, Relabel};
-use distsys_consensus::raft::{fingerprint_message, fingerprint_persisted, Config, Raft};
+use distsys_consensus::raft::{
+    fingerprint_message, fingerprint_persisted, message_round, Config, Raft,
+};
 use distsys_consensus::safety::{SafetyMonitor, SafetyViolation};
 use distsys_consensus::{Entry, Message, Mutant, NodeId, Persisted, Role, TimeUs};
 
@@ -18,13 +20,15 @@ pub type RaftModel = ClusterModel<RaftProtocol>;
 /// A state of the Raft model.
 pub type RaftState = ClusterState<RaftProtocol>;
 
-/// Whether the model can show `mutant`: the seeded bugs that only break reads (linearizability
-/// of client reads) need a read workload, which the model does not issue.
-pub fn applicable(mutant: Mutant) -> Result<(), String> {
+/// Whether the model can show `mutant` within `bounds`: the seeded bugs that only break reads
+/// (linearizability of client reads) need client reads (`--max-reads`).
+pub fn applicable(mutant: Mutant, bounds: &Bounds) -> Result<(), String> {
     match mutant {
-        Mutant::FollowerStaleRead | Mutant::LeaderReadWithoutQuorum | Mutant::NoNoopOnElection => {
+        Mutant::FollowerStaleRead | Mutant::LeaderReadWithoutQuorum | Mutant::NoNoopOnElection
+            if bounds.max_reads == 0 =>
+        {
             Err(format!(
-                "mutant {} only shows in client reads, which the Raft model does not issue",
+                "mutant {} only shows in client reads: give --max-reads 1 or more",
                 mutant.name()
             ))
         }
@@ -62,8 +66,8 @@ impl Protocol for RaftProtocol {
     fn mutant_name(mutant: Mutant) -> &'static str {
         mutant.name()
     }
-    fn applicable(mutant: Mutant) -> Result<(), String> {
-        applicable(mutant)
+    fn applicable(mutant: Mutant, bounds: &Bounds) -> Result<(), String> {
+        applicable(mutant, bounds)
     }
     fn build(
         bounds: &Bounds,
@@ -94,6 +98,21 @@ impl Protocol for RaftProtocol {
     }
     fn fingerprint_message(message: &Message, relabel: Relabel<'_>, h: &mut Fp) {
         fingerprint_message(message, relabel, h);
+    }
+    const READS: bool = true;
+    fn read_rounds(core: &Raft) -> Vec<u64> {
+        core.read_rounds().collect()
+    }
+    fn fingerprint_reads(
+        core: &Raft,
+        rank: &dyn Fn(u64) -> usize,
+        relabel: Relabel<'_>,
+        h: &mut Fp,
+    ) {
+        core.fingerprint_reads(rank, relabel, h);
+    }
+    fn message_round(message: &Message) -> Option<u64> {
+        message_round(message)
     }
     fn observe(
         monitor: &mut SafetyMonitor,

@@ -88,14 +88,98 @@ fn committing_an_old_term_entry_loses_it_figure_8() {
     caught_within(Mutant::CommitOldTerm, &b, "leader_completeness", true);
 }
 
+/// Raft bounds with one proposal and one client read.
+fn with_a_read(max_term: u64) -> Bounds {
+    let mut b = bounds(3, max_term, 2, 2);
+    b.max_proposals = 1;
+    b.max_reads = 1;
+    b
+}
+
 #[test]
-fn read_only_mutants_are_refused_as_out_of_reach() {
+fn a_follower_answering_reads_from_its_own_state_is_a_stale_read() {
+    // One term: a write completes at the leader, the follower that has not heard of its
+    // commit answers a read without it.
+    caught(
+        Mutant::FollowerStaleRead,
+        &with_a_read(1),
+        "linearizability",
+    );
+}
+
+#[test]
+fn a_deposed_leader_answering_reads_without_a_quorum_is_a_stale_read() {
+    // Two terms: a new leader commits a write the old one, cut off, has not seen.
+    caught_within(
+        Mutant::LeaderReadWithoutQuorum,
+        &with_a_read(2),
+        "linearizability",
+        true,
+    );
+    let one_term = run(
+        &with_a_read(1),
+        Some(Mutant::LeaderReadWithoutQuorum),
+        Symmetry::Sorted,
+    );
+    assert!(
+        matches!(one_term.verdict, Verdict::Ok),
+        "{:?}",
+        one_term.verdict
+    );
+}
+
+#[test]
+fn a_new_leader_reading_before_it_commits_in_its_term_is_a_stale_read() {
+    // Without the no-op, a new leader's commit index lags what the old leader committed.
+    caught_within(
+        Mutant::NoNoopOnElection,
+        &with_a_read(2),
+        "linearizability",
+        true,
+    );
+}
+
+#[test]
+fn the_correct_core_answers_every_read_with_every_completed_write() {
+    // The whole space with one write and one read, through a leader change.
+    let outcome = run(&with_a_read(2), None, Symmetry::Sorted);
+    assert!(
+        matches!(outcome.verdict, Verdict::Ok),
+        "{:?}",
+        outcome.verdict
+    );
+    assert!(!outcome.depth_limited);
+    assert!(outcome.sometimes > 0, "no leader change within the bounds");
+    assert!(
+        outcome.distinct_states > 100_000,
+        "{}",
+        outcome.distinct_states
+    );
+    // The clients' state is canonicalised with the nodes: the sorted relabellings count what
+    // all of them count.
+    let sorted = run(&with_a_read(1), None, Symmetry::Sorted);
+    let every = run(&with_a_read(1), None, Symmetry::Exhaustive);
+    assert_eq!(sorted.distinct_states, every.distinct_states);
+    let off = run(&with_a_read(1), None, Symmetry::Off);
+    assert!(off.distinct_states > 3 * sorted.distinct_states);
+}
+
+#[test]
+fn read_only_mutants_need_client_reads() {
+    let mut reads = bounds(3, 1, 1, 2);
+    reads.max_reads = 1;
     for m in Mutant::ALL {
         let refused = RaftModel::new(bounds(3, 1, 1, 2), Some(m), Symmetry::Sorted).is_err();
-        assert_eq!(refused, applicable(m).is_err(), "{m:?}");
+        assert_eq!(
+            refused,
+            applicable(m, &bounds(3, 1, 1, 2)).is_err(),
+            "{m:?}"
+        );
+        assert!(RaftModel::new(reads.clone(), Some(m), Symmetry::Sorted).is_ok());
     }
-    assert!(applicable(Mutant::FollowerStaleRead).is_err());
-    assert!(applicable(Mutant::VoteTwice).is_ok());
+    let e = applicable(Mutant::FollowerStaleRead, &bounds(3, 1, 1, 2)).expect_err("refused");
+    assert!(e.contains("--max-reads"), "{e}");
+    assert!(applicable(Mutant::VoteTwice, &bounds(3, 1, 1, 2)).is_ok());
 }
 
 #[test]

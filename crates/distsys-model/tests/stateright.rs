@@ -20,6 +20,7 @@ fn bounds(nodes: usize, max_term: u64, max_log: u64, max_in_flight: usize) -> Bo
         max_in_flight,
         max_proposals: 0,
         max_duplicates: 0,
+        max_reads: 0,
         pre_vote: false,
         byzantine: 0,
     }

@@ -616,6 +616,10 @@ pub struct ModelCheckArgs {
     /// Duplicated messages over the whole run.
     #[arg(long, default_value_t = 0)]
     pub max_duplicates: u32,
+    /// Client reads over the whole run; with reads, every path's writes and reads are checked
+    /// for linearizability (reads are what the read-only seeded bugs break)
+    #[arg(long, default_value_t = 0)]
+    pub max_reads: u32,
     /// Check paths up to this many steps only (default: no limit).
     #[arg(long)]
     pub max_depth: Option<usize>,
@@ -630,7 +634,7 @@ pub struct ModelCheckArgs {
     /// Do not canonicalise states over relabellings of the node ids.
     #[arg(long)]
     pub no_symmetry: bool,
-    /// Run a seeded bug (see `simulate --list-mutants`; read-only bugs are out of reach). With
+    /// Run a seeded bug (see `simulate --list-mutants`; read-only bugs need --max-reads). With
     /// --replay it overrides the file's (`none`: the correct core).
     #[arg(long)]
     pub mutant: Option<String>,

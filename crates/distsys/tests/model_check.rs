@@ -140,7 +140,7 @@ fn multipaxos_is_checked_and_its_seeded_bug_found_and_replayed() {
 
 #[test]
 fn bad_input_exits_2_naming_the_problem() {
-    let cases: [(&[&str], &str); 8] = [
+    let cases: [(&[&str], &str); 9] = [
         (&["--protocol", "zab"], "unknown"),
         (&["--protocol", "pbft"], "at least 4 replicas"),
         (&["--byzantine", "1"], "byzantine replicas are PBFT's"),
@@ -149,7 +149,11 @@ fn bad_input_exits_2_naming_the_problem() {
             "unknown mutant",
         ),
         (&["--protocol", "multipaxos", "--pre-vote"], "Raft option"),
-        (&["--mutant", "follower-stale-read"], "client reads"),
+        (&["--mutant", "follower-stale-read"], "--max-reads"),
+        (
+            &["--protocol", "multipaxos", "--max-reads", "1"],
+            "issues no client reads",
+        ),
         (&["--mutant", "no-such-bug"], "unknown mutant"),
         (&["--nodes", "0"], "--nodes"),
     ];

@@ -6,8 +6,9 @@
 //! lease's send times. A model checker fires timers as actions (it ticks a node to exactly
 //! [`Raft::next_timer_us`]) rather than letting values of a clock decide, so with
 //! `check_quorum` and `lease_read` off no decision of the core depends on those fields. Heartbeat
-//! round numbers (`probe`) are left out as well: they only order ReadIndex reads, so the
-//! fingerprint is only meaningful for a driver that issues no reads (asserted in debug builds).
+//! round numbers (`probe`) are left out as well: they only order ReadIndex reads. A driver that
+//! issues reads adds [`Raft::fingerprint_reads`], which hashes every round number by its rank
+//! among the rounds pending reads wait for (the only comparisons the core makes with them).
 //! Node ids go through `relabel`, so a checker can canonicalise a state under a permutation of
 //! the nodes (symmetry reduction); sets and maps keyed by node are hashed in relabelled order.
 
@@ -30,9 +31,9 @@ impl Raft {
     /// Feeds the protocol state (see the module doc for what is left out) into `state`, with
     /// every node id mapped through `relabel`. Two nodes with the same fingerprint under the same
     /// relabelling answer every `step`, `propose` and timer firing the same way, up to that
-    /// relabelling, when `check_quorum` and `lease_read` are off and no read is pending.
+    /// relabelling, when `check_quorum` and `lease_read` are off and no read is pending (with
+    /// reads, together with [`Raft::fingerprint_reads`]).
     pub fn fingerprint<H: Hasher>(&self, relabel: &dyn Fn(NodeId) -> NodeId, state: &mut H) {
-        debug_assert!(self.reads.is_empty(), "fingerprints ignore read rounds");
         relabel(self.config.id).hash(state);
         self.hard_state.term.hash(state);
         self.hard_state.vote.map(relabel).hash(state);
@@ -85,6 +86,47 @@ impl Raft {
             fingerprint_message(message, relabel, state);
         }
         self.ready.committed.len().hash(state);
+    }
+}
+
+impl Raft {
+    /// The heartbeat rounds this node's pending reads wait for.
+    pub fn read_rounds(&self) -> impl Iterator<Item = u64> + '_ {
+        self.reads.iter().map(|r| r.probe)
+    }
+
+    /// Feeds the read state into `state`: the pending reads (id, round), this node's round
+    /// counter and each follower's acknowledged round, every round as `rank` maps it. With
+    /// `rank(p)` the number of pending rounds (of every node) at or below `p`, two states
+    /// that hash alike make the same decisions on reads: the core only compares rounds with
+    /// pending ones (a read is confirmed once a majority acknowledged its round), and rounds
+    /// only grow by `max` and by one, which keep ranks' order.
+    pub fn fingerprint_reads<H: Hasher>(
+        &self,
+        rank: &dyn Fn(u64) -> usize,
+        relabel: &dyn Fn(NodeId) -> NodeId,
+        state: &mut H,
+    ) {
+        let reads: Vec<(u64, usize)> = self.reads.iter().map(|r| (r.id, rank(r.probe))).collect();
+        reads.hash(state);
+        rank(self.probe).hash(state);
+        let mut acked: Vec<(NodeId, usize)> = self
+            .progress
+            .iter()
+            .map(|(id, p)| (relabel(*id), rank(p.probe_acked)))
+            .collect();
+        acked.sort_unstable();
+        acked.hash(state);
+    }
+}
+
+/// The heartbeat round a message carries, if any.
+pub fn message_round(message: &Message) -> Option<u64> {
+    match message {
+        Message::AppendEntries { probe, .. }
+        | Message::AppendEntriesResponse { probe, .. }
+        | Message::InstallSnapshot { probe, .. } => Some(*probe),
+        _ => None,
     }
 }
 

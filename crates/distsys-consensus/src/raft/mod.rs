@@ -23,7 +23,7 @@
 mod fingerprint;
 mod log;
 
-pub use fingerprint::{fingerprint_message, fingerprint_persisted};
+pub use fingerprint::{fingerprint_message, fingerprint_persisted, message_round};
 pub use log::RaftLog;
 
 use crate::membership::Membership;

@@ -132,6 +132,7 @@ fn build_model<P: Protocol>(args: &ModelCheckArgs) -> Result<ClusterModel<P>, St
         max_duplicates: args.max_duplicates,
         pre_vote: args.pre_vote,
         byzantine: args.byzantine,
+        max_reads: args.max_reads,
     };
     let symmetry = if args.no_symmetry || !P::SYMMETRIC {
         Symmetry::Off
