@@ -23,6 +23,7 @@
 
 use crate::raft::Raft;
 use crate::types::{Entry, Index, NodeId, Role, Snapshot, Term};
+use std::collections::btree_map::Entry as MapEntry;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -43,6 +44,30 @@ impl fmt::Display for SafetyViolation {
 
 fn violation(property: &'static str, detail: String) -> Result<(), SafetyViolation> {
     Err(SafetyViolation { property, detail })
+}
+
+/// One value per key, the first one seen: records `value` for `key` as seen at `node`, or,
+/// when `key` already holds another value, breaks `property` with `detail(other, by)` (the
+/// value seen first and the node that showed it).
+fn first_value_stands<K: Ord>(
+    seen: &mut BTreeMap<K, (u64, NodeId)>,
+    key: K,
+    value: u64,
+    node: NodeId,
+    property: &'static str,
+    detail: impl FnOnce(u64, NodeId) -> String,
+) -> Result<(), SafetyViolation> {
+    match seen.entry(key) {
+        MapEntry::Occupied(e) if e.get().0 != value => {
+            let (other, by) = *e.get();
+            violation(property, detail(other, by))
+        }
+        MapEntry::Occupied(_) => Ok(()),
+        MapEntry::Vacant(e) => {
+            e.insert((value, node));
+            Ok(())
+        }
+    }
 }
 
 /// Remembers what the cluster has shown so far and checks each new observation against it.
@@ -82,19 +107,18 @@ impl SafetyMonitor {
         index: Index,
         value: u64,
     ) -> Result<(), SafetyViolation> {
-        match self.decided.get(&index) {
-            Some((other, by)) if *other != value => violation(
-                "agreement",
+        first_value_stands(
+            &mut self.decided,
+            index,
+            value,
+            node,
+            "agreement",
+            |other, by| {
                 format!(
-                    "node {node} committed {value:016x} at sequence {index}, node {by} committed {other:016x}"
-                ),
-            ),
-            Some(_) => Ok(()),
-            None => {
-                self.decided.insert(index, (value, node));
-                Ok(())
-            }
-        }
+                "node {node} committed {value:016x} at sequence {index}, node {by} committed {other:016x}"
+            )
+            },
+        )
     }
 
     /// Honest replica `node` is prepared for `request` (hashed) at sequence number `index` in
@@ -106,19 +130,18 @@ impl SafetyMonitor {
         index: Index,
         request: u64,
     ) -> Result<(), SafetyViolation> {
-        match self.prepared.get(&(view, index)) {
-            Some((other, by)) if *other != request => violation(
-                "prepared_agreement",
+        first_value_stands(
+            &mut self.prepared,
+            (view, index),
+            request,
+            node,
+            "prepared_agreement",
+            |other, by| {
                 format!(
                     "node {node} prepared {request:016x} at sequence {index} in view {view}, node {by} prepared {other:016x}"
-                ),
-            ),
-            Some(_) => Ok(()),
-            None => {
-                self.prepared.insert((view, index), (request, node));
-                Ok(())
-            }
-        }
+                )
+            },
+        )
     }
 
     /// Acceptor `node` holds `value` (hashed) as accepted at `index`, replacing what it held
@@ -153,7 +176,7 @@ impl SafetyMonitor {
     /// `majority` acceptors: at least that many must hold it, as a vote or in a snapshot
     /// (`chosen_by_majority`).
     pub fn on_chosen(
-        &mut self,
+        &self,
         node: NodeId,
         index: Index,
         value: u64,
@@ -221,17 +244,16 @@ impl SafetyMonitor {
         index: Index,
         chain: u64,
     ) -> Result<(), SafetyViolation> {
-        match self.applied_chain.get(&index) {
-            Some((seen, by)) if *seen != chain => violation(
-                "state_machine_safety",
-                format!("node {node} applied a different entry (or history) at index {index} than node {by}"),
-            ),
-            Some(_) => Ok(()),
-            None => {
-                self.applied_chain.insert(index, (chain, node));
-                Ok(())
-            }
-        }
+        first_value_stands(
+            &mut self.applied_chain,
+            index,
+            chain,
+            node,
+            "state_machine_safety",
+            |_, by| {
+                format!("node {node} applied a different entry (or history) at index {index} than node {by}")
+            },
+        )
     }
 
     fn check_election_safety(&mut self, raft: &Raft) -> Result<(), SafetyViolation> {
@@ -281,21 +303,19 @@ impl SafetyMonitor {
             if index == 0 {
                 continue;
             }
-            match self.entry_chain.get(&(index, term)) {
-                Some((seen, by)) if *seen != chain => {
-                    return violation(
-                        "log_matching",
-                        format!(
-                            "nodes {by} and {} both hold an entry at index {index} of term {term} but their logs differ before it",
-                            raft.id()
-                        ),
+            let id = raft.id();
+            first_value_stands(
+                &mut self.entry_chain,
+                (index, term),
+                chain,
+                id,
+                "log_matching",
+                |_, by| {
+                    format!(
+                        "nodes {by} and {id} both hold an entry at index {index} of term {term} but their logs differ before it"
                     )
-                }
-                Some(_) => {}
-                None => {
-                    self.entry_chain.insert((index, term), (chain, raft.id()));
-                }
-            }
+                },
+            )?;
         }
         Ok(())
     }

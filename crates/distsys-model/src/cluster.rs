@@ -556,10 +556,13 @@ impl<P: Protocol> ClusterModel<P> {
         h.finish()
     }
 
+    /// The state's hash under relabelling `slot`; `rounds` are the pending reads' rounds
+    /// ([`Self::read_rounds`], the same under every relabelling).
     fn fingerprint_under(
         &self,
         state: &ClusterState<P>,
         slot: usize,
+        rounds: &[u64],
         memo: &mut HashMemo<'_, P>,
     ) -> u64 {
         let perm = &self.perms[slot];
@@ -584,7 +587,6 @@ impl<P: Protocol> ClusterModel<P> {
                 }
             })
             .collect();
-        let rounds = self.read_rounds(state);
         if !rounds.is_empty() {
             // Pending reads: every round number counts by its rank among theirs.
             let rank = |round: u64| rounds.partition_point(|r| *r <= round);
@@ -637,11 +639,12 @@ impl<P: Protocol> ClusterModel<P> {
     /// candidate relabellings up to that relabelling, so the least hash is canonical. Hashes
     /// of nodes and messages `state` shares with `memo`'s parent come from the memo.
     fn fingerprint_memo(&self, state: &ClusterState<P>, memo: &mut HashMemo<'_, P>) -> u64 {
+        let rounds = self.read_rounds(state);
         match self.symmetry {
-            Symmetry::Off => return self.fingerprint_under(state, 0, memo),
+            Symmetry::Off => return self.fingerprint_under(state, 0, &rounds, memo),
             Symmetry::Exhaustive => {
                 return (0..self.perms.len())
-                    .map(|slot| self.fingerprint_under(state, slot, memo))
+                    .map(|slot| self.fingerprint_under(state, slot, &rounds, memo))
                     .min()
                     .unwrap_or(0)
             }
@@ -667,7 +670,7 @@ impl<P: Protocol> ClusterModel<P> {
                     .zip(&ranges)
                     .all(|(p, (lo, hi))| (*lo..*hi).contains(p))
             })
-            .map(|slot| self.fingerprint_under(state, slot, memo))
+            .map(|slot| self.fingerprint_under(state, slot, &rounds, memo))
             .min()
             .unwrap_or(0)
     }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::check::{bounds, caught, search};
+use common::check::{assert_clean, bounds, caught, search};
 use distsys_consensus::paxos::PaxosMutant;
 use distsys_model::cluster::{Action, Bounds, Symmetry};
 use distsys_model::explore::{Model, Next, Verdict};
@@ -103,8 +103,7 @@ fn a_duplicate_accepted_counted_twice_chooses_without_a_majority_from_four_nodes
         2,
         None,
     );
-    assert!(matches!(three.verdict, Verdict::Ok), "{:?}", three.verdict);
-    assert!(!three.depth_limited);
+    assert_clean(&three, false, "");
 }
 
 #[test]
@@ -125,12 +124,7 @@ fn every_size_up_to_three_is_checked_through_a_leader_change() {
     ];
     for b in cases {
         let outcome = search::<PaxosProtocol>(&b, None, Symmetry::Off, 2, None);
-        assert!(
-            matches!(outcome.verdict, Verdict::Ok),
-            "{b:?}: {:?}",
-            outcome.verdict
-        );
-        assert!(!outcome.depth_limited);
+        assert_clean(&outcome, false, &format!("{b:?}"));
         assert!(outcome.sometimes > 0, "{b:?}: no leader change reached");
         eprintln!(
             "multipaxos {} nodes: {} states, depth {}, {} with a leader change, {:?}",
@@ -147,12 +141,7 @@ fn every_size_up_to_three_is_checked_through_a_leader_change() {
 fn four_nodes_are_checked_and_their_bounds_hold_a_leader_change() {
     let b = with_proposals(bounds(4, 2, 1, 3), 1);
     let outcome = search::<PaxosProtocol>(&b, None, Symmetry::Off, 2, Some(12));
-    assert!(
-        matches!(outcome.verdict, Verdict::Ok),
-        "{:?}",
-        outcome.verdict
-    );
-    assert!(outcome.depth_limited);
+    assert_clean(&outcome, true, "");
     let deliver = |index, from, to| Action::Deliver { index, from, to };
     let drop = |index, from, to| Action::Drop { index, from, to };
     let path = [

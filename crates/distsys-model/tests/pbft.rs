@@ -12,7 +12,7 @@
 
 mod common;
 
-use common::check::{bounds, caught, search};
+use common::check::{assert_clean, bounds, caught, search};
 use distsys_consensus::pbft::PbftMutant;
 use distsys_consensus::pbft::{Body, Envelope};
 use distsys_model::cluster::{Action, Bounds, ClusterModel, Symmetry};
@@ -33,12 +33,7 @@ fn the_correct_core_breaks_nothing_at_small_bounds_with_or_without_an_equivocati
     for byzantine in [0, 1] {
         let b = pbft_bounds(4, 0, 4, byzantine);
         let outcome = search::<PbftProtocol>(&b, None, Symmetry::Off, 2, None);
-        assert!(
-            matches!(outcome.verdict, Verdict::Ok),
-            "byzantine {byzantine}: {:?}",
-            outcome.verdict
-        );
-        assert!(!outcome.depth_limited);
+        assert_clean(&outcome, false, &format!("byzantine {byzantine}"));
         assert!(
             outcome.distinct_states > 10_000,
             "{}",
@@ -67,31 +62,25 @@ fn symmetry_is_refused_and_byzantine_replicas_are_pbft_only() {
 /// delivered, again and again, until the network is empty or a step breaks a property.
 /// Returns the path and the property broken, if any, and how many honest replicas executed.
 fn deliver_in_order(model: &PbftModel) -> (Vec<Action>, Option<String>, usize) {
-    let mut state = model.init();
-    let mut path = vec![Action::Propose { node: 1 }];
-    let Next::State(next, _) = model.next(&state, &path[0]) else {
-        panic!("node 1 leads view 0 and takes the proposal");
-    };
-    state = next;
-    while let Some((from, to, _)) = state.network.first().cloned() {
-        let action = Action::Deliver { index: 0, from, to };
-        let Next::State(next, broken) = model.next(&state, &action) else {
-            panic!("a delivery within bounds");
-        };
-        path.push(action);
-        state = next;
-        if broken.is_some() {
-            return (path, broken, 0);
-        }
+    let played = play(
+        model,
+        &[
+            Step::Do(Action::Propose { node: 1 }),
+            Step::DeliverAll(none),
+        ],
+    );
+    if played.broken.is_some() {
+        return (played.path, played.broken, 0);
     }
-    let executed = state
+    let executed = played
+        .state
         .nodes
         .iter()
         .enumerate()
         .filter(|(i, _)| !model.bounds.is_byzantine(*i as u64 + 1))
         .filter(|(_, c)| c.as_ref().is_some_and(|c| c.executed() == 1))
         .count();
-    (path, None, executed)
+    (played.path, None, executed)
 }
 
 #[test]
@@ -301,12 +290,7 @@ fn four_and_five_replicas_are_checked_and_their_bounds_hold_a_view_change() {
         assert_eq!(broken, None);
         assert!(model.sometimes(&state), "{}", model.summary(&state));
         let outcome = search::<PbftProtocol>(&b, None, Symmetry::Off, 2, Some(6));
-        assert!(
-            matches!(outcome.verdict, Verdict::Ok),
-            "{nodes} replicas: {:?}",
-            outcome.verdict
-        );
-        assert!(outcome.depth_limited);
+        assert_clean(&outcome, true, &format!("{nodes} replicas"));
         eprintln!(
             "pbft {nodes} replicas: {} states up to depth 6 in {:?}; a view change at depth {} ({widest} in flight)",
             outcome.distinct_states,

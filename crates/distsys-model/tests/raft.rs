@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::check::{bounds, caught as caught_in, search, violation};
+use common::check::{assert_clean, bounds, caught as caught_in, search, violation};
 use distsys_consensus::Mutant;
 use distsys_model::cluster::{Action, Bounds, Symmetry};
 use distsys_model::explore::{check, Limits, Outcome, Verdict};
@@ -143,12 +143,7 @@ fn a_new_leader_reading_before_it_commits_in_its_term_is_a_stale_read() {
 fn the_correct_core_answers_every_read_with_every_completed_write() {
     // The whole space with one write and one read, through a leader change.
     let outcome = run(&with_a_read(2), None, Symmetry::Sorted);
-    assert!(
-        matches!(outcome.verdict, Verdict::Ok),
-        "{:?}",
-        outcome.verdict
-    );
-    assert!(!outcome.depth_limited);
+    assert_clean(&outcome, false, "");
     assert!(outcome.sometimes > 0, "no leader change within the bounds");
     assert!(
         outcome.distinct_states > 100_000,

@@ -169,18 +169,20 @@ async fn write_messages<M: Serialize, W: AsyncWriteExt + Unpin>(
 ) -> Result<(), FrameError> {
     let mut large: VecDeque<Pieced> = VecDeque::new();
     loop {
-        if large.is_empty() {
-            let Some(message) = outgoing.recv().await else {
-                return Ok(());
-            };
+        // With nothing in pieces, wait for a message; then take everything queued.
+        let mut next = if large.is_empty() {
+            match outgoing.recv().await {
+                Some(message) => Some(message),
+                None => return Ok(()),
+            }
+        } else {
+            outgoing.try_recv().ok()
+        };
+        while let Some(message) = next {
             if let Some(pieced) = messages.start(&mut writer, &message).await? {
                 large.push_back(pieced);
             }
-        }
-        while let Ok(message) = outgoing.try_recv() {
-            if let Some(pieced) = messages.start(&mut writer, &message).await? {
-                large.push_back(pieced);
-            }
+            next = outgoing.try_recv().ok();
         }
         if let Some(front) = large.front_mut() {
             if messages.write_piece(&mut writer, front).await? {

@@ -41,6 +41,20 @@ pub fn search<P: Protocol>(
     check(&model, &limits, &mut |_| {})
 }
 
+/// Asserts `outcome` found no violation and `depth_limited` says whether it stopped at its
+/// depth limit; `what` names the search in the failure message.
+pub fn assert_clean(outcome: &Outcome<Action>, depth_limited: bool, what: &str) {
+    assert!(
+        matches!(outcome.verdict, Verdict::Ok),
+        "{what}: {:?}",
+        outcome.verdict
+    );
+    assert_eq!(
+        outcome.depth_limited, depth_limited,
+        "{what}: depth limited"
+    );
+}
+
 /// The property and path of a violation.
 pub fn violation(outcome: &Outcome<Action>) -> (&str, &[Action]) {
     match &outcome.verdict {
@@ -86,8 +100,7 @@ pub fn caught<P: Protocol>(
     );
     let max_depth = depth_only.then_some(path.len());
     let clean = search::<P>(bounds, None, symmetry, 2, max_depth);
-    assert!(matches!(clean.verdict, Verdict::Ok), "{:?}", clean.verdict);
-    assert_eq!(clean.depth_limited, depth_only);
+    assert_clean(&clean, depth_only, "");
     eprintln!(
         "{} {}: {broken} after {} steps, {} states in {:?} (correct core: {} states in {:?})",
         P::NAME,
