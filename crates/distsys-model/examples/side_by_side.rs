@@ -33,6 +33,8 @@ fn main() {
         max_reads: 0,
         pre_vote: false,
         byzantine: 0,
+        byzantine_first: 1,
+        byzantine_behaviours: vec!["equivocate".into()],
     };
     let symmetry = if args.get(5).is_some_and(|a| a == "off") {
         Symmetry::Off

@@ -47,11 +47,19 @@ pub struct Bounds {
     pub max_duplicates: u32,
     /// Run the cores with pre-vote (Raft only).
     pub pre_vote: bool,
-    /// Byzantine replicas (PBFT only): nodes `1..=byzantine` run the honest core, and what
-    /// they send goes through the protocol's adversary ([`Protocol::corrupt`]). Their own
-    /// state is not checked: the properties are those of the honest replicas.
+    /// Byzantine replicas (PBFT only): nodes `byzantine_first..byzantine_first + byzantine`
+    /// run the honest core, and what they send goes through the protocol's adversary
+    /// ([`Protocol::corrupt`]). Their own state is not checked: the properties are those of
+    /// the honest replicas.
     #[serde(default)]
     pub byzantine: usize,
+    /// The first byzantine node (1 unless set: view 0's primary in PBFT).
+    #[serde(default = "first_node")]
+    pub byzantine_first: NodeId,
+    /// What the byzantine replicas do: names of the adversary's behaviours, all at once
+    /// (PBFT: `distsys_consensus::pbft::byzantine::Adversary::story`); `equivocate` unless set.
+    #[serde(default = "equivocate")]
+    pub byzantine_behaviours: Vec<String>,
     /// Client reads over the whole run (0: no reads, and client operations are not tracked).
     /// With reads, writes and reads are checked for linearizability along every path
     /// ([`crate::clients`]).
@@ -74,13 +82,33 @@ impl Bounds {
                 self.byzantine, self.nodes
             ));
         }
+        let last = self.byzantine_first as usize + self.byzantine.max(1) - 1;
+        if self.byzantine_first == 0 || last > self.nodes {
+            return Err(format!(
+                "--byzantine-first: nodes {}..={last} are not all among nodes 1..={}",
+                self.byzantine_first, self.nodes
+            ));
+        }
         Ok(())
     }
 
     /// Whether node `id` is byzantine.
     pub fn is_byzantine(&self, id: NodeId) -> bool {
-        id as usize <= self.byzantine
+        (self.byzantine_first..self.byzantine_first + self.byzantine as NodeId).contains(&id)
     }
+
+    /// The byzantine nodes, in order.
+    pub fn byzantine_nodes(&self) -> impl Iterator<Item = NodeId> {
+        self.byzantine_first..self.byzantine_first + self.byzantine as NodeId
+    }
+}
+
+fn first_node() -> NodeId {
+    1
+}
+
+fn equivocate() -> Vec<String> {
+    vec!["equivocate".into()]
 }
 
 /// How states are identified up to a relabelling of the node ids.

@@ -11,12 +11,17 @@
 //! reports is a real execution of the core. `--max-term` bounds the view a replica is in or
 //! asks for.
 //!
-//! Byzantine replicas ([`Bounds::byzantine`]: nodes `1..=b`) run the honest core and send what
-//! the simulator's adversary ([`Adversary`]) makes of their messages with the `equivocate`
-//! behaviour: to every other honest replica (the adversary's "misled" half), pre-prepares,
-//! prepares and commits of the null request instead of the real one. It is the adversary's one
-//! behaviour that is a function of the message alone (the others draw random digests, forge
-//! with fresh nonces or replay from a memory), so a state stays a function of its path.
+//! Byzantine replicas ([`Bounds::byzantine`], from [`Bounds::byzantine_first`]) run the honest
+//! core and send what the simulator's adversary makes of their messages with the behaviours
+//! of [`Bounds::byzantine_behaviours`], all at once, without the coin flips
+//! ([`Adversary::story`], a function of the message alone, so a state stays a function of its
+//! path): to the adversary's "misled" half of the honest replicas, `equivocate` tells the null
+//! request instead of the real one and `wrong-digest` pre-prepares a request that does not
+//! match its digest; `lie` makes up view changes' prepared requests and new views' decisions;
+//! `forge` adds, in the other replicas' names, the prepares and commits agreeing with what a
+//! pre-prepare or prepare tells its receiver. The simulator's adversary draws which messages
+//! to alter; here every message is altered, so a model run explores one adversary strategy
+//! per set of behaviours, not every subset of messages.
 //!
 //! Properties: prepared agreement over the honest replicas' disks (no two prepared for
 //! different requests at one sequence number in one view) and state machine safety over what
@@ -33,9 +38,7 @@ use distsys_consensus::pbft::{
 };
 use distsys_consensus::safety::{SafetyMonitor, SafetyViolation};
 use distsys_consensus::{NodeId, TimeUs};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::hash::Hash;
 
 /// The PBFT model.
@@ -60,6 +63,33 @@ fn short(digest: &[u8; 32]) -> String {
     } else {
         digest[..2].iter().map(|b| format!("{b:02x}")).collect()
     }
+}
+
+/// The behaviours the bounds name, or the error naming the unknown one.
+fn behaviours(bounds: &Bounds) -> Result<BTreeSet<Behaviour>, String> {
+    let list = Behaviour::parse_list(&bounds.byzantine_behaviours.join(","))
+        .map_err(|e| format!("--byzantine-behaviour: {e}"))?;
+    if let Some(b) = list
+        .iter()
+        .find(|b| matches!(b, Behaviour::Replay | Behaviour::Delay))
+    {
+        return Err(format!(
+            "--byzantine-behaviour: {} is what the model's duplicate action and free delivery \
+             order already do (list equivocate, wrong-digest, forge, lie or silent)",
+            b.name()
+        ));
+    }
+    Ok(list.into_iter().collect())
+}
+
+/// The adversary of the bounds' byzantine replicas (validated bounds).
+fn adversary(bounds: &Bounds) -> Adversary {
+    let behaviours = behaviours(bounds).unwrap_or_default();
+    let controlled = bounds
+        .byzantine_nodes()
+        .map(|id| (id, behaviours.clone()))
+        .collect();
+    Adversary::new(&SECRET, &nodes(bounds), controlled)
 }
 
 impl Protocol for PbftProtocol {
@@ -87,7 +117,7 @@ impl Protocol for PbftProtocol {
                 bounds.nodes
             ));
         }
-        Ok(())
+        behaviours(bounds).map(|_| ())
     }
     /// Prepared agreement over the honest replicas, read from their disks (a replica persists
     /// its preparation before its commit leaves).
@@ -109,24 +139,21 @@ impl Protocol for PbftProtocol {
         }
         Ok(())
     }
+    /// What the adversary's behaviours (all of [`Bounds::byzantine_behaviours`]) make of
+    /// each message, without coin flips ([`Adversary::story`]).
     fn corrupt(
         bounds: &Bounds,
         from: NodeId,
         messages: Vec<(NodeId, Envelope)>,
     ) -> Vec<(NodeId, Envelope)> {
-        let behaviours: BTreeMap<NodeId, BTreeSet<Behaviour>> = (1..=bounds.byzantine as NodeId)
-            .map(|id| (id, BTreeSet::from([Behaviour::Equivocate])))
-            .collect();
-        let mut adversary = Adversary::new(&SECRET, &nodes(bounds), behaviours);
-        // Equivocation draws nothing; the RNG is only the interface's.
-        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let adversary = adversary(bounds);
         messages
             .into_iter()
             .flat_map(|(_, envelope)| {
                 debug_assert_eq!(envelope.from, from);
-                adversary.outgoing(&mut rng, envelope)
+                adversary.story(envelope)
             })
-            .map(|(envelope, _delay)| (envelope.to, envelope))
+            .map(|envelope| (envelope.to, envelope))
             .collect()
     }
     fn build(

@@ -347,3 +347,79 @@ fn a_view_change_that_leaves_out_prepared_requests_loses_a_committed_one() {
         played.path.len()
     );
 }
+
+/// `n` = 4 bounds with a byzantine primary doing `behaviours`, one request, view 0.
+fn with_behaviours(in_flight: usize, behaviours: &[&str]) -> Bounds {
+    let mut b = pbft_bounds(4, 0, in_flight, 1);
+    b.byzantine_behaviours = behaviours.iter().map(|s| s.to_string()).collect();
+    b
+}
+
+/// The bugs only a byzantine peer shows, found by breadth-first search at 4 replicas with a
+/// byzantine primary (the adversary's behaviours without coin flips, `Adversary::story`):
+/// - `skip-digest-check` with `wrong-digest`: the misled backup accepts a pre-prepare whose
+///   request is not the one its digest names, prepares and commits the digest with the others,
+///   and executes the other request (`state_machine_safety`, 11 steps);
+/// - `accept-unauthenticated` with `equivocate,forge`: the misled backup takes the prepares
+///   forged in the other backups' names for the null request and prepares it where another
+///   prepared the real one (`prepared_agreement`, 7 steps).
+///
+/// The correct core is clean on every path as long at the same bounds, and each bug is clean
+/// without the behaviour that shows it (the tests below check one each way).
+#[test]
+fn breadth_first_search_finds_the_bugs_a_byzantine_primary_shows() {
+    let cases = [
+        (
+            PbftMutant::SkipDigestCheck,
+            9,
+            &["wrong-digest"][..],
+            "state_machine_safety",
+            11,
+        ),
+        (
+            PbftMutant::AcceptUnauthenticated,
+            16,
+            &["equivocate", "forge"][..],
+            "prepared_agreement",
+            7,
+        ),
+    ];
+    for (mutant, in_flight, behaviours, property, steps) in cases {
+        let b = with_behaviours(in_flight, behaviours);
+        let (_, found) = caught::<PbftProtocol>(mutant, &b, Symmetry::Off, property, true);
+        assert_eq!(found, steps, "{}", mutant.name());
+    }
+}
+
+/// Each of those bugs needs its behaviour: with an equivocating primary alone, neither breaks
+/// anything on a path as long as the one that shows it.
+#[test]
+fn the_byzantine_only_bugs_are_clean_without_the_behaviour_that_shows_them() {
+    for (mutant, in_flight, depth) in [
+        (PbftMutant::SkipDigestCheck, 9, 11),
+        (PbftMutant::AcceptUnauthenticated, 16, 7),
+    ] {
+        let b = with_behaviours(in_flight, &["equivocate"]);
+        let outcome = search::<PbftProtocol>(&b, Some(mutant), Symmetry::Off, 2, Some(depth));
+        assert_clean(&outcome, true, mutant.name());
+    }
+}
+
+#[test]
+fn the_model_refuses_behaviours_it_cannot_play_and_byzantine_nodes_outside_the_cluster() {
+    let mut b = with_behaviours(4, &["replay"]);
+    let err = PbftModel::new(b.clone(), None, Symmetry::Off).unwrap_err();
+    assert!(
+        err.contains("--byzantine-behaviour") && err.contains("replay"),
+        "{err}"
+    );
+    b.byzantine_behaviours = vec!["bribe".into()];
+    let err = PbftModel::new(b.clone(), None, Symmetry::Off).unwrap_err();
+    assert!(err.contains("unknown behaviour \"bribe\""), "{err}");
+    b.byzantine_behaviours = vec!["lie".into()];
+    b.byzantine_first = 4;
+    assert!(PbftModel::new(b.clone(), None, Symmetry::Off).is_ok());
+    b.byzantine_first = 5;
+    let err = PbftModel::new(b, None, Symmetry::Off).unwrap_err();
+    assert!(err.contains("--byzantine-first"), "{err}");
+}

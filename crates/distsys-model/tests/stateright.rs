@@ -23,6 +23,8 @@ fn bounds(nodes: usize, max_term: u64, max_log: u64, max_in_flight: usize) -> Bo
         max_reads: 0,
         pre_vote: false,
         byzantine: 0,
+        byzantine_first: 1,
+        byzantine_behaviours: vec!["equivocate".into()],
     }
 }
 

@@ -626,11 +626,20 @@ pub struct ModelCheckArgs {
     /// Run the cores with pre-vote (more states; off by default).
     #[arg(long)]
     pub pre_vote: bool,
-    /// PBFT: byzantine replicas (nodes 1..=N), each sending what the simulator's adversary
-    /// makes of its messages with the `equivocate` behaviour (the null request to half the
-    /// honest replicas).
+    /// PBFT: byzantine replicas (nodes F..F+N-1, F from --byzantine-first), each sending what
+    /// the simulator's adversary makes of its messages with --byzantine-behaviour.
     #[arg(long, default_value_t = 0)]
     pub byzantine: usize,
+    /// PBFT: the first byzantine node (1 is view 0's primary, 2 view 1's).
+    #[arg(long, default_value_t = 1)]
+    pub byzantine_first: u64,
+    /// PBFT: what the byzantine replicas do, all at once, on every message (no coin flips): a
+    /// list of equivocate (the null request to half the honest replicas), wrong-digest (a
+    /// pre-prepare whose request does not match its digest, to that half), forge (prepares and
+    /// commits in the other replicas' names agreeing with what each is told), lie (made-up view
+    /// changes and new views), silent.
+    #[arg(long, default_value = "equivocate")]
+    pub byzantine_behaviour: String,
     /// Do not canonicalise states over relabellings of the node ids.
     #[arg(long)]
     pub no_symmetry: bool,

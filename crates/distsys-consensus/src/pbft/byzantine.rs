@@ -8,7 +8,7 @@ use super::auth::Keys;
 use super::messages::{digest, null_digest, Body, Envelope, PreparedEntry};
 use crate::types::{NodeId, TimeUs};
 use bytes::Bytes;
-use rand::{Rng, RngExt};
+use rand::{Rng, RngExt, SeedableRng};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Old messages kept per byzantine replica for replays.
@@ -211,6 +211,101 @@ impl Adversary {
         out
     }
 
+    /// What a controlled replica sends in a model checker, where everything it sends must be
+    /// a function of the message alone (a state is a function of its path): the behaviours
+    /// without their coin flips. To the misled half of the honest replicas, on every message,
+    /// `equivocate` assigns the null request and `wrong-digest` pre-prepares a request that does
+    /// not match its digest; `lie` alters every view change and new view (with made-up requests
+    /// from a fixed seed); `forge` adds, to the misled half, in the name of every other
+    /// replica but the receiver, the prepares and commits that agree with what the (altered)
+    /// pre-prepare or prepare tells it, and the primary's pre-prepare when that story is the
+    /// null request's (with `equivocate`, a whole quorum for the alternative story).
+    /// `silent` sends nothing; `replay` and `delay` change nothing here (the model's duplicate
+    /// action and its free choice of delivery order make them).
+    pub fn story(&self, envelope: Envelope) -> Vec<Envelope> {
+        let from = envelope.from;
+        let Some(keys) = self.keys.get(&from) else {
+            return vec![envelope];
+        };
+        if self.has(from, Behaviour::Silent) {
+            return Vec::new();
+        }
+        let to = envelope.to;
+        let mut body = envelope.body.clone();
+        let mut altered = false;
+        if self.misled.contains(&to) {
+            if self.has(from, Behaviour::Equivocate) {
+                altered |= equivocate(&mut body);
+            }
+            if self.has(from, Behaviour::WrongDigest) {
+                altered |= tamper_request(&mut body);
+            }
+        }
+        if self.has(from, Behaviour::Lie) {
+            altered |= lie(&mut body, &mut rand_chacha::ChaCha8Rng::seed_from_u64(0));
+        }
+        let mut out = vec![if altered {
+            keys.seal(to, envelope.epoch, envelope.counter, body.clone())
+        } else {
+            envelope.clone()
+        }];
+        if self.has(from, Behaviour::Forge) && self.misled.contains(&to) {
+            out.extend(self.agreeing_forgeries(keys, &envelope, &body));
+        }
+        out
+    }
+
+    /// The prepares and commits (and, for the null request, the primary's pre-prepare) in every
+    /// other replica's name that agree with `body`, a pre-prepare or prepare to `sent.to`; nonces
+    /// derived from `sent`'s, so they are a function of it.
+    fn agreeing_forgeries(&self, keys: &Keys, sent: &Envelope, body: &Body) -> Vec<Envelope> {
+        let (view, seq, d) = match body {
+            Body::PrePrepare {
+                view, seq, digest, ..
+            }
+            | Body::Prepare { view, seq, digest } => (*view, *seq, *digest),
+            _ => return Vec::new(),
+        };
+        let primary = self.primary(view);
+        let mut bodies = Vec::new();
+        if d == null_digest() {
+            bodies.push((
+                primary,
+                Body::PrePrepare {
+                    view,
+                    seq,
+                    digest: d,
+                    request: Bytes::new(),
+                },
+            ));
+        }
+        for &claimed in &self.nodes {
+            if claimed != primary {
+                let prepare = Body::Prepare {
+                    view,
+                    seq,
+                    digest: d,
+                };
+                bodies.push((claimed, prepare));
+            }
+            let commit = Body::Commit {
+                view,
+                seq,
+                digest: d,
+            };
+            bodies.push((claimed, commit));
+        }
+        bodies
+            .into_iter()
+            .filter(|(claimed, _)| *claimed != sent.to && *claimed != keys.id())
+            .enumerate()
+            .map(|(k, (claimed, b))| {
+                let counter = sent.counter.wrapping_mul(64).wrapping_add(k as u64);
+                keys.forge(claimed, sent.to, u64::MAX, counter, b)
+            })
+            .collect()
+    }
+
     /// Messages in other replicas' names telling `to` that the null request is assigned, prepared
     /// and committed at the sequence number `body` is about and the next one.
     fn forgeries(&mut self, keys: &Keys, to: NodeId, body: &Body) -> Vec<Envelope> {
@@ -280,12 +375,21 @@ fn equivocate(body: &mut Body) -> bool {
     }
 }
 
-fn wrong_digest<R: Rng>(body: &mut Body, rng: &mut R) -> bool {
+/// A pre-prepare whose request does not match its digest (`wrong-digest` without its random
+/// digests for the other messages).
+fn tamper_request(body: &mut Body) -> bool {
     match body {
         Body::PrePrepare { request, .. } => {
             *request = Bytes::from_static(b"tampered");
             true
         }
+        _ => false,
+    }
+}
+
+fn wrong_digest<R: Rng>(body: &mut Body, rng: &mut R) -> bool {
+    match body {
+        Body::PrePrepare { .. } => tamper_request(body),
         Body::Prepare { digest, .. }
         | Body::Commit { digest, .. }
         | Body::Checkpoint { digest, .. } => {

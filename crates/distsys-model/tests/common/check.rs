@@ -20,6 +20,8 @@ pub fn bounds(nodes: usize, max_term: u64, max_log: u64, max_in_flight: usize) -
         max_reads: 0,
         pre_vote: false,
         byzantine: 0,
+        byzantine_first: 1,
+        byzantine_behaviours: vec!["equivocate".into()],
     }
 }
 
@@ -36,6 +38,8 @@ pub fn search<P: Protocol>(
         threads,
         progress_every: Duration::from_secs(3600),
         max_depth,
+        // PBFT's states are large (about 10 KB each queued, at 9+ messages in flight).
+        memory_budget_bytes: 6 << 30,
         ..Limits::default()
     };
     check(&model, &limits, &mut |_| {})

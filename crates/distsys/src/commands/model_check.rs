@@ -132,6 +132,12 @@ fn build_model<P: Protocol>(args: &ModelCheckArgs) -> Result<ClusterModel<P>, St
         max_duplicates: args.max_duplicates,
         pre_vote: args.pre_vote,
         byzantine: args.byzantine,
+        byzantine_first: args.byzantine_first,
+        byzantine_behaviours: args
+            .byzantine_behaviour
+            .split(',')
+            .map(|name| name.trim().to_string())
+            .collect(),
         max_reads: args.max_reads,
     };
     let symmetry = if args.no_symmetry || !P::SYMMETRIC {
@@ -150,7 +156,11 @@ fn header<P: Protocol>(model: &ClusterModel<P>) -> String {
         b.nodes,
         match b.byzantine {
             0 => String::new(),
-            n => format!(" ({n} byzantine: equivocate)"),
+            n => format!(
+                " ({n} byzantine from node {}: {})",
+                b.byzantine_first,
+                b.byzantine_behaviours.join(",")
+            ),
         },
         b.max_term,
         b.max_log,
