@@ -40,7 +40,6 @@ pub fn search<P: Protocol>(
         max_depth,
         // PBFT's states are large (about 10 KB each queued, at 9+ messages in flight).
         memory_budget_bytes: 6 << 30,
-        ..Limits::default()
     };
     check(&model, &limits, &mut |_| {})
 }
