@@ -300,6 +300,53 @@ fn four_and_five_replicas_are_checked_and_their_bounds_hold_a_view_change() {
     }
 }
 
+/// Plays `script` on the mutant and on the correct core at bounds `b`: the mutant breaks
+/// `property` on the last step, the correct core breaks nothing and ends with the network
+/// empty; the mutant's path is the replay file `testdata/model-check/{file}`. Returns the
+/// path's length.
+fn directed_find(
+    b: &Bounds,
+    mutant: PbftMutant,
+    script: &[Step],
+    property: &str,
+    file: &str,
+) -> usize {
+    let buggy = PbftModel::new(b.clone(), Some(mutant), Symmetry::Off).expect("model");
+    let played = play(&buggy, script);
+    let broken = played.broken.expect("the mutant breaks a property");
+    assert!(broken.starts_with(property), "{broken}");
+    let correct = play(
+        &PbftModel::new(b.clone(), None, Symmetry::Off).expect("model"),
+        script,
+    );
+    assert_eq!(correct.broken, None);
+    assert!(
+        correct.state.network.is_empty(),
+        "the correct core's run ends"
+    );
+    let stored_at = format!(
+        "{}/../../testdata/model-check/{file}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let json = ReplayFile::of(&buggy, &broken, &played.path).to_json();
+    if std::env::var_os("DISTSYS_WRITE_PBFT_REPLAY").is_some() {
+        std::fs::write(&stored_at, json.clone() + "\n").expect("testdata is writable");
+    }
+    let stored = std::fs::read_to_string(&stored_at).expect("the replay file is in testdata");
+    assert_eq!(
+        ReplayFile::parse(&stored).expect("parses"),
+        ReplayFile::parse(&json).expect("parses"),
+        "regenerate with: DISTSYS_WRITE_PBFT_REPLAY=1"
+    );
+    eprintln!(
+        "pbft {}: {broken} at step {} (correct core: {} steps)",
+        mutant.name(),
+        played.path.len(),
+        correct.path.len()
+    );
+    played.path.len()
+}
+
 /// `view-change-without-prepared` on a directed path at 4 replicas: the request commits at
 /// node 2 alone (every other commit lost), the view changes, and the new primary, told of no
 /// prepared request, fills sequence 1 with the null request, which the others execute where
@@ -314,37 +361,39 @@ fn a_view_change_that_leaves_out_prepared_requests_loses_a_committed_one() {
         matches!(m.body, Body::Commit { .. }) && to != 2
     });
     script.push(Step::DeliverAll(none));
-    let mutant = PbftMutant::ViewChangeWithoutPrepared;
-    let buggy = PbftModel::new(b.clone(), Some(mutant), Symmetry::Off).expect("model");
-    let played = play(&buggy, &script);
-    let property = played.broken.expect("the committed request is lost");
-    assert!(property.starts_with("state_machine_safety"), "{property}");
-    let correct = play(
-        &PbftModel::new(b, None, Symmetry::Off).expect("model"),
+    directed_find(
+        &b,
+        PbftMutant::ViewChangeWithoutPrepared,
         &script,
+        "state_machine_safety",
+        "pbft-view-change-without-prepared.json",
     );
-    assert_eq!(correct.broken, None);
-    assert!(
-        correct.state.network.is_empty(),
-        "the correct core's run ends"
-    );
-    let stored_at = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../testdata/model-check/pbft-view-change-without-prepared.json"
-    );
-    let json = ReplayFile::of(&buggy, &property, &played.path).to_json();
-    if std::env::var_os("DISTSYS_WRITE_PBFT_REPLAY").is_some() {
-        std::fs::write(stored_at, json.clone() + "\n").expect("testdata is writable");
-    }
-    let stored = std::fs::read_to_string(stored_at).expect("the replay file is in testdata");
-    assert_eq!(
-        ReplayFile::parse(&stored).expect("parses"),
-        ReplayFile::parse(&json).expect("parses"),
-        "regenerate with: DISTSYS_WRITE_PBFT_REPLAY=1"
-    );
-    eprintln!(
-        "pbft view-change-without-prepared: {property} at step {}",
-        played.path.len()
+}
+
+/// `new-view-without-proofs` on a directed path at 4 replicas with node 2, view 1's primary,
+/// byzantine (`lie`): the request commits at node 3 alone in view 0, the view changes, and
+/// node 2's new view says the null request at sequence 1; backups that take it on the
+/// primary's word execute the null request where node 3 executed the request
+/// (`state_machine_safety`, step 105). The correct core recomputes the decision from the view
+/// changes, refuses the lie, moves to view 2 (node 3 leads) and every replica executes the
+/// request at sequence 1 (views up to 2: the lie costs one more view change; logs up to 4:
+/// the lying view change claims three made-up requests).
+#[test]
+fn a_new_view_taken_on_the_primarys_word_loses_a_committed_request() {
+    let mut b = pbft_bounds(4, 2, 1000, 1);
+    b.max_log = 4;
+    b.byzantine_first = 2;
+    b.byzantine_behaviours = vec!["lie".into()];
+    let mut script = to_a_view_change(4, |_, to, m| {
+        matches!(m.body, Body::Commit { .. }) && to != 3
+    });
+    script.push(Step::DeliverAll(none));
+    directed_find(
+        &b,
+        PbftMutant::NewViewWithoutProofs,
+        &script,
+        "state_machine_safety",
+        "pbft-new-view-without-proofs.json",
     );
 }
 
