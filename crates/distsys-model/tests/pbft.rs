@@ -8,7 +8,10 @@
 //! `fixed-quorum` bug at 5 replicas with an equivocating primary is found by search as
 //! `prepared_agreement` (7 steps with room for 22 messages in flight), and shown on a directed
 //! path (every message delivered in the order sent). Both paths are kept as replay files in
-//! testdata/model-check/.
+//! testdata/model-check/. The bugs only a byzantine peer shows: `skip-digest-check` and
+//! `accept-unauthenticated` found by search with the adversary behaviour that shows each;
+//! `view-change-without-prepared` and `new-view-without-proofs` on directed paths (over 100
+//! steps).
 
 mod common;
 
