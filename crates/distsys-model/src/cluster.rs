@@ -290,9 +290,20 @@ pub struct ClusterModel<P: Protocol> {
     /// The relabellings: `perms[k][i]` is node `i`'s new position (identity only without
     /// symmetry).
     perms: Vec<Vec<usize>>,
+    /// Whether states record their clients' operations as a history for the general
+    /// linearizability checker ([`ClusterModel::recording_clients`]).
+    record_clients: bool,
 }
 
 impl<P: Protocol> ClusterModel<P> {
+    /// The same model with its states recording their clients' operations as a history for
+    /// the general linearizability checker ([`crate::clients::ClientLog`]): for replaying a
+    /// path, not for search (the record is no part of a state's identity).
+    pub fn recording_clients(mut self) -> Self {
+        self.record_clients = true;
+        self
+    }
+
     /// A safety monitor that has seen `state`: the ghost record of every entry ever applied,
     /// then the live cores.
     fn monitor_of(&self, state: &ClusterState<P>) -> SafetyMonitor {
@@ -379,6 +390,7 @@ impl<P: Protocol> ClusterModel<P> {
             mutant,
             symmetry,
             perms,
+            record_clients: false,
         })
     }
 
@@ -780,7 +792,11 @@ impl<P: Protocol> Model for ClusterModel<P> {
             crashes: 0,
             proposals: 0,
             duplicates: 0,
-            clients: Clients::default(),
+            clients: if self.record_clients {
+                Clients::recording()
+            } else {
+                Clients::default()
+            },
         }
     }
 

@@ -4,6 +4,7 @@
 //! regression test: every file under `testdata/model-check/` is replayed by the test suite
 //! (`crates/distsys-model/tests/regressions.rs`).
 
+use crate::clients::ClientLog;
 use crate::cluster::{Action, Bounds, ClusterModel, Symmetry};
 use crate::explore::{Model, Next};
 use crate::paxos::PaxosProtocol;
@@ -115,6 +116,30 @@ pub fn replay<P: Protocol>(
         }
     }
     ReplayOutcome::NoViolation
+}
+
+/// The client operations along `steps` (up to the first that breaks a property or is not
+/// possible), replayed on `model`'s cores with recording on, as a history for the general
+/// linearizability checker ([`ClientLog::check`]).
+pub fn client_history<P: Protocol>(
+    model: &ClusterModel<P>,
+    steps: &[Action],
+) -> Result<ClientLog, String> {
+    let recording = ClusterModel::<P>::new(model.bounds.clone(), model.mutant, model.symmetry)?
+        .recording_clients();
+    let mut state = recording.init();
+    for action in steps {
+        match recording.next(&state, action) {
+            Next::State(next, violation) => {
+                state = next;
+                if violation.is_some() {
+                    break;
+                }
+            }
+            Next::Disabled | Next::OutOfBounds => break,
+        }
+    }
+    Ok(*state.clients.log.unwrap_or_default())
 }
 
 /// Which seeded bug to replay a file on.

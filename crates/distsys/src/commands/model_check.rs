@@ -98,6 +98,9 @@ fn report_violation<P: Protocol>(
     let _ = writeln!(stdout, "violations: 1");
     let _ = writeln!(stdout, "violation: {property}");
     print_path(model, path, stdout);
+    if model.bounds.max_reads > 0 {
+        print_client_verdict(model, path, stdout);
+    }
     if let Some(out) = &args.write_replay {
         let file = ReplayFile::of(model, property, path);
         if let Err(e) = std::fs::write(out, file.to_json() + "\n") {
@@ -210,6 +213,29 @@ fn print_path<P: Protocol>(model: &ClusterModel<P>, path: &[Action], stdout: &mu
             state = next;
         }
     }
+}
+
+/// The general linearizability checker's verdict on the path's client operations (the
+/// per-state check the search makes is a reduction of it: docs/model-checking.md).
+fn print_client_verdict<P: Protocol>(
+    model: &ClusterModel<P>,
+    path: &[Action],
+    stdout: &mut dyn Write,
+) {
+    let verdict = distsys_model::replay::client_history(model, path).map(|log| {
+        let verdict = match log.check() {
+            Ok(()) => "linearizable".to_string(),
+            Err(why) => why.trim_end().replace('\n', "\n  "),
+        };
+        (log.operations(), verdict)
+    });
+    let _ = match verdict {
+        Ok((operations, verdict)) => writeln!(
+            stdout,
+            "client history along the path ({operations} operations), by the general linearizability checker: {verdict}"
+        ),
+        Err(e) => writeln!(stdout, "client history along the path: not replayable ({e})"),
+    };
 }
 
 /// Replays a file; `mutant` overrides the file's seeded bug (`none`: the correct core).
