@@ -35,6 +35,51 @@ pub(super) struct Client {
     pub(super) pending: Option<Pending>,
 }
 
+/// How long, since the heal, at least one client had a request out at the cluster (sent, and
+/// neither answered nor timed out): the time the liveness bound is measured in. A client asleep
+/// in its retry backoff asks nothing of the cluster, so that time is not the protocol's to
+/// answer for (with one client, a backoff of up to 10 s begun during the faults used to make a
+/// healthy cluster miss a 6 s bound).
+#[derive(Debug, Default)]
+pub(super) struct WaitClock {
+    /// Clients with a request out.
+    out: BTreeSet<usize>,
+    /// When `out` last became non-empty (or the clock restarted).
+    since: u64,
+    /// Time with a request out, from the restart up to `since`.
+    total: u64,
+}
+
+impl WaitClock {
+    /// Client `client` has a request out (`true`) or not, at `now`.
+    pub(super) fn set(&mut self, client: usize, out: bool, now: u64) {
+        if out {
+            if self.out.is_empty() {
+                self.since = now;
+            }
+            self.out.insert(client);
+        } else if self.out.remove(&client) && self.out.is_empty() {
+            self.total += now - self.since;
+        }
+    }
+
+    /// Starts counting from zero at `now` (the heal).
+    pub(super) fn restart(&mut self, now: u64) {
+        self.total = 0;
+        self.since = now;
+    }
+
+    /// Time with a request out since the restart, at `now`.
+    pub(super) fn elapsed(&self, now: u64) -> u64 {
+        self.total
+            + if self.out.is_empty() {
+                0
+            } else {
+                now - self.since
+            }
+    }
+}
+
 impl<C: Simulated> Sim<C> {
     pub(super) fn client_next(&mut self, client: usize) {
         if self.clients[client].pending.is_some() {
@@ -108,6 +153,7 @@ impl<C: Simulated> Sim<C> {
                 },
             );
         }
+        self.waiting.set(client, true, self.now);
         let timeout = self.now + self.request_timeout_us;
         self.schedule(
             timeout,
@@ -226,6 +272,7 @@ impl<C: Simulated> Sim<C> {
 
     /// Notes that a client's operation ended; records when the last one pending at the heal did.
     pub(super) fn ended(&mut self, client: usize) {
+        self.waiting.set(client, false, self.now);
         if let (Some(pending), Some(healed)) =
             (self.clients[client].pending.as_ref(), self.healed_at)
         {
@@ -241,6 +288,7 @@ impl<C: Simulated> Sim<C> {
         self.ended(client);
         if let (Some(healed), None) = (self.healed_at, self.report.first_ok_after_heal_us) {
             self.report.first_ok_after_heal_us = Some(self.now - healed);
+            self.first_ok_waited_us = Some(self.waiting.elapsed(self.now));
         }
         self.report.ops_ok += 1;
         self.clients[client].pending = None;
@@ -255,6 +303,7 @@ impl<C: Simulated> Sim<C> {
         let Some(pending) = self.clients[client].pending.as_ref() else {
             return;
         };
+        self.waiting.set(client, false, self.now);
         let unit: f64 = self.rng.random_range(0.0..1.0);
         match self.retry.backoff_ms(pending.attempt, unit) {
             Some(delay_ms) => {

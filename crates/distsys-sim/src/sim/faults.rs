@@ -243,6 +243,7 @@ impl<C: Simulated> Sim<C> {
         }
         self.crash_for_good();
         self.healed_at = Some(self.now);
+        self.waiting.restart(self.now);
         self.pending_at_heal = self
             .clients
             .iter()

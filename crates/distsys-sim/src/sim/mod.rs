@@ -139,6 +139,10 @@ pub struct Sim<C: Simulated> {
     appended_at: BTreeMap<u64, u64>,
     /// Client operations (client, seq) still pending when the faults healed.
     pending_at_heal: std::collections::BTreeSet<(usize, u64)>,
+    /// Time clients had a request out at the cluster since the heal.
+    waiting: clients::WaitClock,
+    /// That time when the first client operation after the heal completed.
+    first_ok_waited_us: Option<u64>,
     /// The byzantine replicas' adversary (protocols that have one, with `byzantine > 0`).
     adversary: Option<C::Adversary>,
     /// Whether every replica answers every client request (the protocol's
@@ -269,6 +273,8 @@ impl<C: Simulated> Sim<C> {
                 config.election_timeout_ms.1 * MS,
             ),
             pending_at_heal: BTreeSet::new(),
+            waiting: clients::WaitClock::default(),
+            first_ok_waited_us: None,
             appended_at: BTreeMap::new(),
             adversary: None,
             every_replica_answers: false,

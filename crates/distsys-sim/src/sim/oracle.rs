@@ -40,15 +40,14 @@ impl<C: Simulated> Sim<C> {
         C::recovery_bound_us(self.config.nodes, &params)
     }
 
-    /// What the liveness check demands after the heal, with when it happened (microseconds
-    /// after the heal): a client operation completed, for every protocol (a leader without a
-    /// quorum, or a byzantine primary doing nothing, serves nobody); and a leader, for the
-    /// protocols that have one.
+    /// What the liveness check demands after the heal, with how long it took: a client
+    /// operation completed, for every protocol (a leader without a quorum, or a byzantine
+    /// primary doing nothing, serves nobody), measured in the time clients had a request out
+    /// at the cluster since the heal ([`super::clients::WaitClock`]: not the time they slept
+    /// in their retry backoff); and a leader, for the protocols that have one, measured from
+    /// the heal.
     pub(super) fn recovery_evidence(&self) -> Vec<(&'static str, Option<u64>)> {
-        let mut evidence = vec![(
-            "client operation completed",
-            self.report.first_ok_after_heal_us,
-        )];
+        let mut evidence = vec![("client operation completed", self.first_ok_waited_us)];
         if !self.every_replica_answers {
             evidence.push(("leader", self.report.leader_after_heal_us));
         }
@@ -57,12 +56,23 @@ impl<C: Simulated> Sim<C> {
 
     /// Liveness: every piece of recovery evidence within the recovery bound after the heal.
     pub(super) fn check_recovery(&mut self) {
-        if self.healed_at.is_none() {
+        let Some(healed) = self.healed_at else {
             return;
-        }
+        };
         let bound = self.recovery_bound_us();
+        let waited = self.waiting.elapsed(self.now);
         for (what, at) in self.recovery_evidence() {
+            let client = what.starts_with("client");
             match at {
+                None if client => self.fail(
+                    "liveness",
+                    format!(
+                        "no {what} in the {} ms after the faults healed, {} ms of them with a request out at the cluster (bound {} ms)",
+                        (self.now - healed) / MS,
+                        waited / MS,
+                        bound / MS
+                    ),
+                ),
                 None => self.fail(
                     "liveness",
                     format!("no {what} within {} ms after the faults healed", bound / MS),
@@ -70,8 +80,13 @@ impl<C: Simulated> Sim<C> {
                 Some(t) if t > bound => self.fail(
                     "liveness",
                     format!(
-                        "the first {what} after the faults healed took {} ms (bound {} ms)",
+                        "the first {what} after the faults healed took {} ms{} (bound {} ms)",
                         t / MS,
+                        if client {
+                            " with a request out at the cluster"
+                        } else {
+                            ""
+                        },
                         bound / MS
                     ),
                 ),
@@ -80,19 +95,28 @@ impl<C: Simulated> Sim<C> {
         }
     }
 
-    /// Whether the liveness check still waits for its evidence (a leader, or for protocols
-    /// whose every replica answers, a completed client operation) after the heal.
-    pub(super) fn recovery_pending(&self) -> bool {
-        self.healed_at.is_some() && self.recovery_evidence().iter().any(|(_, t)| t.is_none())
-    }
-
     /// At the end of the configured duration, a run whose liveness is not yet decided goes on
-    /// (clients included) until the recovery bound after the heal, so a short run never calls
-    /// a protocol stuck that was given less than its bound. Returns the new end, if extended.
+    /// (clients included) until its clients have had requests out for the recovery bound
+    /// since the heal, so a short run, or clients asleep in their backoff, never make a
+    /// protocol look stuck that was given less than its bound. At most one longest backoff
+    /// past twice the bound after the heal. Returns the new end, if extended.
     pub(super) fn extend_for_liveness(&mut self, end: u64) -> Option<u64> {
         let healed = self.healed_at?;
-        let deadline = healed + self.recovery_bound_us() + MS;
-        if !self.recovery_pending() || deadline <= end {
+        let bound = self.recovery_bound_us();
+        let cap = healed + 2 * bound + self.retry.max_ms * MS + MS;
+        let waited = self.waiting.elapsed(end);
+        let deadline = self
+            .recovery_evidence()
+            .into_iter()
+            .filter(|(_, at)| at.is_none())
+            .map(|(what, _)| match what.starts_with("client") {
+                true if waited < bound => end + (bound - waited) + MS,
+                true => end,
+                false => healed + bound + MS,
+            })
+            .max()?
+            .min(cap);
+        if deadline <= end {
             return None;
         }
         self.clients_end_us = deadline;
