@@ -211,3 +211,21 @@ fn one_client_asleep_in_its_backoff_is_not_a_stuck_cluster() {
         assert_eq!(caught.as_deref(), Some("liveness"), "seed {seed}");
     }
 }
+
+/// Regression: the message-storm budget did not grow with the clients, so 50 clients with no
+/// fault at all ended every run as a `runaway` at about 3 s. Each operation started now adds
+/// to the budget (`events_per_operation_bound`); a storm, which starts none, earns nothing
+/// (the storming seeded bug is still caught: `every_mutant_is_caught_within_the_seed_budget`).
+#[test]
+fn fifty_clients_without_faults_are_not_a_message_storm() {
+    for seed in [1, 2] {
+        let mut c = config(seed);
+        c.nodes = 3;
+        c.clients = 50;
+        c.duration_ms = 4_000;
+        c.faults = FaultSet::default();
+        let report = Simulation::new(c).run();
+        assert_eq!(report.violation, None, "seed {seed}");
+        assert!(report.ops_ok > 10_000, "seed {seed}: {}", report.ops_ok);
+    }
+}

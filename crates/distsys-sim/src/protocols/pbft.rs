@@ -88,6 +88,12 @@ impl Simulated for Pbft {
     fn events_per_ms_bound(nodes: usize) -> u64 {
         6 * (nodes.max(1) as u64).pow(2)
     }
+    /// A request to every replica, their replies, the pre-prepares, the all-to-all prepares
+    /// and commits: about 2n^2 + 2n + 4 events; four times that.
+    fn events_per_operation_bound(nodes: usize) -> u64 {
+        let n = nodes.max(1) as u64;
+        4 * (2 * n * n + 2 * n + 4)
+    }
     fn recovery_bound_us(nodes: usize, params: &BuildParams) -> u64 {
         let ids: Vec<NodeId> = (1..=nodes as NodeId).collect();
         pbft_config(1, ids, params).recovery_bound_us()

@@ -152,8 +152,9 @@ pub struct Sim<C: Simulated> {
     every_replica_answers: bool,
     /// Nodes crashed for good when the faults healed (`SimConfig::down_after_heal`).
     stays_down: BTreeSet<NodeId>,
-    /// The storm-detection window: (window number, events processed when it began).
-    storm_window: (u64, u64),
+    /// The storm-detection window: (window number, events processed and operations started
+    /// when it began).
+    storm_window: (u64, u64, u64),
     /// The cluster secret (PBFT keys).
     secret: [u8; 32],
 }
@@ -279,7 +280,7 @@ impl<C: Simulated> Sim<C> {
             adversary: None,
             every_replica_answers: false,
             stays_down: BTreeSet::new(),
-            storm_window: (0, 0),
+            storm_window: (0, 0, 0),
             secret: [0; 32],
             config,
         }

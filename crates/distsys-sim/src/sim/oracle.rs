@@ -131,22 +131,28 @@ impl<C: Simulated> Sim<C> {
     /// Why the run must stop as a message storm, if it must: more events than the protocol's
     /// rate allows for the virtual time elapsed, too many waiting, or past the wall budget.
     pub(super) fn runaway(&mut self, rate: u64, started: std::time::Instant) -> Option<String> {
+        let per_op = C::events_per_operation_bound(self.config.nodes);
+        let ops = self.report.ops_total;
         // A storm also shows as a burst: more than STORM_BURST times the rate over a window
         // (the cumulative budget alone lets a run bank what quiet periods left unused).
         let window = self.now / (STORM_WINDOW_MS * MS);
         if window != self.storm_window.0 {
-            self.storm_window = (window, self.report.events);
-        } else if self.report.events - self.storm_window.1 > STORM_BURST * rate * STORM_WINDOW_MS {
-            return Some(format!(
-                "{} events in {STORM_WINDOW_MS} virtual ms at {} ms (more than {STORM_BURST} x {rate} per ms): the cluster generates messages without bound",
-                self.report.events - self.storm_window.1,
-                self.now / MS
-            ));
+            self.storm_window = (window, self.report.events, ops);
+        } else {
+            let in_window = self.report.events - self.storm_window.1;
+            let allowed =
+                STORM_BURST * (rate * STORM_WINDOW_MS + per_op * (ops - self.storm_window.2));
+            if in_window > allowed {
+                return Some(format!(
+                    "{in_window} events in {STORM_WINDOW_MS} virtual ms at {} ms (more than {STORM_BURST} x ({rate} per ms + {per_op} per operation started)): the cluster generates messages without bound",
+                    self.now / MS
+                ));
+            }
         }
-        let allowed = BASE_EVENTS + rate * (self.now / MS + 100);
+        let allowed = BASE_EVENTS + rate * (self.now / MS + 100) + per_op * ops;
         if self.report.events > allowed || self.queue.len() > MAX_QUEUED {
             return Some(format!(
-                "{} events processed and {} waiting at {} ms (budget {allowed}: {rate} per virtual ms): the cluster generates messages without bound",
+                "{} events processed and {} waiting at {} ms (budget {allowed}: {rate} per virtual ms and {per_op} per operation started): the cluster generates messages without bound",
                 self.report.events,
                 self.queue.len(),
                 self.now / MS
