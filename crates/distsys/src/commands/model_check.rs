@@ -44,6 +44,14 @@ fn search<P: Protocol>(
         Err(e) => return fail(stderr, &e),
     };
     let _ = writeln!(stdout, "{}", header(&model));
+    let b = &model.bounds;
+    if b.byzantine > 0 && b.max_in_flight < 2 * b.nodes {
+        let _ = writeln!(
+            stderr,
+            "note: {} messages in flight hold little more than one broadcast: a byzantine replica's story needs the honest replies to it in flight too (the PBFT bugs were found at 9 to 22: docs/model-checking.md)",
+            b.max_in_flight
+        );
+    }
     let limits = Limits {
         threads: args.threads,
         memory_budget_bytes: args.memory_budget.saturating_mul(1 << 20),
