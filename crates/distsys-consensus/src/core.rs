@@ -38,6 +38,9 @@ pub trait Core {
     fn read_index(&mut self, id: ReadId) -> Result<(), NotLeader>;
     /// Drains the outputs.
     fn ready(&mut self) -> Ready<Self::Message, Self::PersistOp>;
+    /// The driver's report that the Ready whose [`Ready::write`] was `write` (and every
+    /// earlier one) is durable. Cores without pipelined persistence ignore it (the default).
+    fn persisted(&mut self, _write: u64) {}
     /// Current role.
     fn role(&self) -> Role;
     /// Current term (Raft) or ballot round (Paxos).
@@ -97,6 +100,9 @@ impl Core for Raft {
     }
     fn ready(&mut self) -> Ready {
         Raft::ready(self)
+    }
+    fn persisted(&mut self, write: u64) {
+        Raft::persisted(self, write)
     }
     fn role(&self) -> Role {
         Raft::role(self)

@@ -22,6 +22,10 @@ pub enum Mutant {
     LeaderReadWithoutQuorum,
     /// A new leader does not append a no-op of its term (Redis-Raft, Jepsen 2020).
     NoNoopOnElection,
+    /// With pipelined persistence, the leader counts its own copy of an entry toward a commit
+    /// before its write is durable: a crash then loses an entry the cluster acknowledged
+    /// (etcd-raft's async storage writes count the leader only on its own MsgStorageAppendResp).
+    CountSelfBeforeDurable,
     /// Commit an entry of an earlier term by counting its replicas, with no no-op at the start
     /// of a term to hide it (Raft paper, figure 8). Three leader changes in a precise order are
     /// needed to lose data, so it is a scenario-only mutant (see [`Mutant::SCENARIO_ONLY`]).
@@ -30,7 +34,7 @@ pub enum Mutant {
 
 impl Mutant {
     /// Every mutant, in the order `--list-mutants` prints them.
-    pub const ALL: [Mutant; 7] = [
+    pub const ALL: [Mutant; 8] = [
         Mutant::VoteTwice,
         Mutant::ReplyBeforePersistVote,
         Mutant::SkipPrevLogCheck,
@@ -38,7 +42,15 @@ impl Mutant {
         Mutant::FollowerStaleRead,
         Mutant::LeaderReadWithoutQuorum,
         Mutant::NoNoopOnElection,
+        Mutant::CountSelfBeforeDurable,
     ];
+
+    /// Whether the bug only exists with pipelined persistence (`Config::async_persist`; the
+    /// simulator's `--write-delay-ms`): a driver that persists each Ready before sending
+    /// anything cannot show it.
+    pub fn needs_pipelined_persistence(self) -> bool {
+        self == Mutant::CountSelfBeforeDurable
+    }
 
     /// Mutants that need an interleaving too specific for random campaigns to meet within a
     /// fixed budget; a deterministic scenario test sets each one up instead. Not offered by
@@ -55,6 +67,7 @@ impl Mutant {
             Mutant::FollowerStaleRead => "follower-stale-read",
             Mutant::LeaderReadWithoutQuorum => "leader-read-without-quorum",
             Mutant::NoNoopOnElection => "no-noop-on-election",
+            Mutant::CountSelfBeforeDurable => "count-self-before-durable",
             Mutant::CommitOldTerm => "commit-old-term",
         }
     }
@@ -74,6 +87,9 @@ impl Mutant {
             }
             Mutant::NoNoopOnElection => {
                 "a new leader serves reads before committing an entry of its term"
+            }
+            Mutant::CountSelfBeforeDurable => {
+                "with pipelined writes, the leader counts itself before its write is durable"
             }
             Mutant::CommitOldTerm => {
                 "commits an earlier term's entry once a majority holds it (Raft figure 8)"

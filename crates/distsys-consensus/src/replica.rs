@@ -78,6 +78,10 @@ pub struct ReplicaReady<C: Core = Raft> {
     pub persist: Vec<C::PersistOp>,
     /// Messages to peers.
     pub messages: Vec<(NodeId, C::Message)>,
+    /// Messages that may leave while `persist` is written ([`Ready::early`]).
+    pub early: Vec<(NodeId, C::Message)>,
+    /// The write to report durable through [`Replica::persisted`] ([`Ready::write`]).
+    pub write: u64,
     /// Answers: `(connection, client, seq, reply)`.
     pub replies: Vec<(u64, u64, u64, ClientReply)>,
     /// Entries applied to the state machine, in order.
@@ -89,6 +93,20 @@ pub struct ReplicaReady<C: Core = Raft> {
     /// A snapshot the consensus core installed whose state machine could not be read: the
     /// replica cannot serve from here on (the caller must stop it, never serve an old state).
     pub unreadable_snapshot: Option<SnapshotError>,
+}
+
+impl<C: Core> ReplicaReady<C> {
+    /// Whether there is nothing to write, send, apply or report.
+    pub fn is_empty(&self) -> bool {
+        self.persist.is_empty()
+            && self.messages.is_empty()
+            && self.early.is_empty()
+            && self.replies.is_empty()
+            && self.applied.is_empty()
+            && self.installed.is_none()
+            && self.roles.is_empty()
+            && self.unreadable_snapshot.is_none()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -279,12 +297,19 @@ impl<C: Core> Replica<C> {
         let _ = self.core.propose(data);
     }
 
+    /// The driver's report that a Ready's write is durable ([`Core::persisted`]).
+    pub fn persisted(&mut self, write: u64) {
+        self.core.persisted(write);
+    }
+
     /// Drains the core's outputs, applies committed entries and answers clients.
     pub fn ready(&mut self) -> ReplicaReady<C> {
         let ready = self.core.ready();
         let mut out = ReplicaReady {
             persist: ready.persist,
             messages: ready.messages,
+            early: ready.early,
+            write: ready.write,
             roles: ready.roles,
             replies: Vec::new(),
             applied: Vec::new(),

@@ -158,7 +158,9 @@ impl Cluster {
                 _ => {}
             }
         }
-        for (to, message) in ready.messages {
+        // The testkit persists each Ready before sending (`early` is empty unless a node runs
+        // with pipelined persistence; sent here after the write all the same).
+        for (to, message) in ready.early.into_iter().chain(ready.messages) {
             self.sent.push((id, to, message.clone()));
             self.inflight.push_back((id, to, message));
         }

@@ -263,6 +263,13 @@ pub struct Ready<M = Message, P = PersistOp> {
     pub persist: Vec<P>,
     /// Messages to send, after `persist` is durable.
     pub messages: Vec<(NodeId, M)>,
+    /// Messages that may leave at once, while `persist` is being written (only from a core
+    /// configured for pipelined persistence; a driver that persists first may send them with
+    /// `messages`).
+    pub early: Vec<(NodeId, M)>,
+    /// This Ready's write, to report durable through the core's `persisted` once `persist`
+    /// is on disk (0: nothing to report).
+    pub write: u64,
     /// Newly committed entries, in log order, to apply.
     pub committed: Vec<Entry>,
     /// A snapshot to install into the state machine (replaces its state), before `committed`.
@@ -280,6 +287,8 @@ impl<M, P> Default for Ready<M, P> {
         Ready {
             persist: Vec::new(),
             messages: Vec::new(),
+            early: Vec::new(),
+            write: 0,
             committed: Vec::new(),
             install: None,
             reads: Vec::new(),
@@ -294,6 +303,7 @@ impl<M, P> Ready<M, P> {
     pub fn is_empty(&self) -> bool {
         self.persist.is_empty()
             && self.messages.is_empty()
+            && self.early.is_empty()
             && self.committed.is_empty()
             && self.install.is_none()
             && self.reads.is_empty()

@@ -319,3 +319,48 @@ fn a_pending_snapshot_is_not_resent_on_every_rejected_heartbeat_and_a_lost_one_i
         assert_eq!(c.node(lagging).log().chain(last), chain, "lose {lose_it}");
     }
 }
+
+/// A single node leading with pipelined persistence (`Config::async_persist`): the node, the
+/// write of its election's Ready (its term, vote and no-op) and how many entries that Ready
+/// committed.
+fn pipelined_leader(mutant: Option<distsys_consensus::Mutant>) -> (Raft, u64, usize) {
+    let mut config = Config::new(1, vec![1]);
+    config.async_persist = true;
+    config.mutant = mutant;
+    let mut raft = Raft::new(config, &distsys_consensus::Persisted::default(), 1, 0);
+    raft.tick(1_000_000);
+    let ready = raft.ready();
+    assert_eq!(raft.role(), Role::Leader);
+    assert!(ready.write > 0 && !ready.persist.is_empty());
+    (raft, ready.write, ready.committed.len())
+}
+
+/// With pipelined persistence a leader counts its own copy only once the driver reports its
+/// write durable: a single node commits nothing before that, everything after. The seeded bug
+/// commits at once (what the simulator's campaigns catch as lost data after a crash).
+#[test]
+fn a_pipelined_leader_counts_itself_only_once_its_write_is_durable() {
+    let (mut raft, election, committed) = pipelined_leader(None);
+    assert_eq!(committed, 0, "the no-op waits for its write");
+    assert!(raft.ready().committed.is_empty());
+    raft.persisted(election);
+    assert_eq!(raft.ready().committed.len(), 1, "the no-op commits");
+    raft.propose(b"x".to_vec()).expect("leader");
+    let ready = raft.ready();
+    assert!(ready.committed.is_empty());
+    raft.persisted(ready.write);
+    let committed = raft.ready().committed;
+    assert_eq!(committed.len(), 1);
+    assert_eq!(committed[0].data.as_ref(), b"x");
+
+    let (mut buggy, _, committed) =
+        pipelined_leader(Some(distsys_consensus::Mutant::CountSelfBeforeDurable));
+    assert_eq!(
+        committed, 1,
+        "the bug commits the no-op before it is durable"
+    );
+    buggy.propose(b"x".to_vec()).expect("leader");
+    let committed = buggy.ready().committed;
+    assert_eq!(committed.len(), 1, "and x");
+    assert_eq!(committed[0].data.as_ref(), b"x");
+}

@@ -23,6 +23,11 @@ pub fn replay_flags(config: &SimConfig) -> String {
     if config.lease_read {
         flags.push_str(" --lease");
     }
+    let (lo, hi) = config.write_delay_us;
+    if hi > 0 {
+        let ms = |us: u64| us as f64 / 1000.0;
+        flags.push_str(&format!(" --write-delay-ms {}-{}", ms(lo), ms(hi)));
+    }
     if let Some(m) = config.mutant_name() {
         flags.push_str(&format!(" --mutant {m}"));
     }

@@ -412,10 +412,14 @@ impl<P: Protocol> ClusterModel<P> {
                 P::Core::apply_persist(disk, op);
             }
         }
+        // The model persists each Ready before sending (its cores run without pipelined
+        // persistence: `early` is empty).
+        let mut messages = ready.early;
+        messages.extend(ready.messages);
         let messages = if self.bounds.is_byzantine(id) {
-            P::corrupt(&self.bounds, id, ready.messages)
+            P::corrupt(&self.bounds, id, messages)
         } else {
-            ready.messages
+            messages
         };
         t.network
             .extend(messages.into_iter().map(|(to, m)| (id, to, Arc::new(m))));

@@ -32,6 +32,10 @@ pub fn applicable(mutant: Mutant, bounds: &Bounds) -> Result<(), String> {
                 mutant.name()
             ))
         }
+        Mutant::CountSelfBeforeDurable => Err(format!(
+            "mutant {} needs pipelined writes, and the model persists each Ready before it sends: the simulator shows it (simulate --write-delay-ms)",
+            mutant.name()
+        )),
         _ => Ok(()),
     }
 }

@@ -170,7 +170,12 @@ fn read_only_mutants_need_client_reads() {
             applicable(m, &bounds(3, 1, 1, 2)).is_err(),
             "{m:?}"
         );
-        assert!(RaftModel::new(reads.clone(), Some(m), Symmetry::Sorted).is_ok());
+        let with_reads = RaftModel::new(reads.clone(), Some(m), Symmetry::Sorted);
+        assert_eq!(
+            with_reads.is_ok(),
+            !m.needs_pipelined_persistence(),
+            "{m:?}"
+        );
     }
     let e = applicable(Mutant::FollowerStaleRead, &bounds(3, 1, 1, 2)).expect_err("refused");
     assert!(e.contains("--max-reads"), "{e}");

@@ -394,7 +394,9 @@ impl<C: Protocol> Node<C> {
                 }
             }
         }
-        for (to, message) in ready.messages {
+        // The node persists each Ready before sending anything (its cores run without
+        // pipelined persistence, so `early` is empty; sent here all the same, after the write).
+        for (to, message) in ready.early.into_iter().chain(ready.messages) {
             self.dispatch(to, message);
         }
         for (role, role_term) in ready.roles {

@@ -70,7 +70,7 @@ impl ProtocolName {
     /// The names of the seeded bugs `mutant` takes for this protocol.
     pub fn mutants(self) -> Vec<&'static str> {
         match self {
-            ProtocolName::Raft => Mutant::ALL.iter().map(|m| m.name()).collect(),
+            ProtocolName::Raft => node_raft_mutants().iter().map(|m| m.name()).collect(),
             ProtocolName::MultiPaxos => PaxosMutant::ALL.iter().map(|m| m.name()).collect(),
             ProtocolName::Pbft => PbftMutant::ALL.iter().map(|m| m.name()).collect(),
         }
@@ -182,6 +182,15 @@ pub trait Protocol:
 }
 
 /// The seeded bug `name` among `all`, or an error listing them.
+/// The Raft seeded bugs a node can show: not those of pipelined persistence (the node persists
+/// each Ready before it sends anything).
+fn node_raft_mutants() -> Vec<Mutant> {
+    Mutant::ALL
+        .into_iter()
+        .filter(|m| !m.needs_pipelined_persistence())
+        .collect()
+}
+
 fn mutant<M: Copy>(
     name: Option<&str>,
     all: &[M],
@@ -219,7 +228,11 @@ impl Protocol for Raft {
         // the follower's answer before sending it again (heartbeats it rejects meanwhile do
         // not restart the transfer).
         config.snapshot_retry_us = (10_000_000u64).max(4 * config.election_timeout_max_us);
-        config.mutant = mutant(settings.mutant.as_deref(), &Mutant::ALL, Mutant::name)?;
+        config.mutant = mutant(
+            settings.mutant.as_deref(),
+            &node_raft_mutants(),
+            Mutant::name,
+        )?;
         Ok(Raft::new(config, persisted, seed, 0))
     }
 

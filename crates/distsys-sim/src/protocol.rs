@@ -29,6 +29,9 @@ pub struct BuildParams {
     pub mutant: Option<&'static str>,
     /// The cluster's shared secret (protocols with authenticated messages derive keys from it).
     pub secret: [u8; 32],
+    /// Whether the disk writes are pipelined (`SimConfig::write_delay_us` above zero): a core
+    /// that can send before its write is durable may (Raft's `Config::async_persist`).
+    pub pipelined_writes: bool,
 }
 
 /// The byzantine adversary a protocol's simulation runs for the replicas it controls: it

@@ -19,6 +19,9 @@ pub struct SeededBug {
     pub name: &'static str,
     /// What it breaks (one line, as `--list-mutants` prints it).
     pub description: &'static str,
+    /// Whether only pipelined disk writes show it (`SimConfig::write_delay_us` above zero;
+    /// the simulator refuses it without them).
+    pub needs_pipelined_writes: bool,
 }
 
 impl SeededBug {
@@ -34,6 +37,7 @@ impl SeededBug {
             .map(|m| SeededBug {
                 name: name(*m),
                 description: description(*m),
+                needs_pipelined_writes: false,
             })
             .collect()
     }
@@ -77,6 +81,10 @@ pub struct Descriptor {
     pub bugs: fn() -> Vec<SeededBug>,
     /// Whether leader lease reads (`--lease`) apply.
     pub lease_read: bool,
+    /// Whether it runs with pipelined disk writes (`--write-delay-ms`): its core sends what
+    /// may leave before its write is durable, and its safety observer reads what each Ready
+    /// carried out, not the core's latest step.
+    pub pipelined_writes: bool,
     /// Whether the number of entries per replication message applies (the simulator varies
     /// it under reordering faults).
     pub max_entries_per_msg: bool,

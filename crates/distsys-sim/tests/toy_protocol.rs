@@ -319,6 +319,7 @@ impl Simulated for Toy {
 
 fn toy_bugs() -> Vec<SeededBug> {
     vec![SeededBug {
+        needs_pipelined_writes: false,
         name: "backup-reads",
         description: "backups answer reads from their own lagging state",
     }]
@@ -333,6 +334,7 @@ static TOY: Descriptor = Descriptor {
     advice_markers: &[],
     bugs: toy_bugs,
     lease_read: false,
+    pipelined_writes: false,
     max_entries_per_msg: false,
     fault_model: FaultModel::Crash,
     min_nodes: 1,

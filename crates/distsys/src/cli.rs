@@ -486,6 +486,12 @@ pub struct SimulateArgs {
     /// Serve leader reads from a lease (clock-drift bound 10%) instead of a ReadIndex round.
     #[arg(long)]
     pub lease: bool,
+    /// Disk write latency in milliseconds, MIN-MAX or one value (0: each write durable at
+    /// once, before anything is sent). Above 0 writes are pipelined: they complete in order,
+    /// a crash loses those in flight, and Raft's leader sends its appends while its own write
+    /// is in flight, counting itself only once it is durable.
+    #[arg(long, default_value = "0")]
+    pub write_delay_ms: String,
     /// Enable a seeded bug (see --list-mutants).
     #[arg(long)]
     pub mutant: Option<String>,

@@ -244,7 +244,13 @@ fn the_node_and_the_simulator_agree_on_protocol_names_and_mutants() {
                 );
             }
         }
-        let sim_bugs: Vec<&str> = (protocol.bugs)().iter().map(|b| b.name).collect();
+        // The node persists each Ready before it sends: the bugs of pipelined writes are the
+        // simulator's alone.
+        let sim_bugs: Vec<&str> = (protocol.bugs)()
+            .iter()
+            .filter(|b| !b.needs_pipelined_writes)
+            .map(|b| b.name)
+            .collect();
         assert_eq!(node.mutants(), sim_bugs, "mutants of {}", protocol.name);
     }
     for other in ["", "raftt", "paxos2", "bft", "zab"] {

@@ -20,6 +20,7 @@
 //! its own once it commits, and a leader that is no longer a voter steps down as soon as the
 //! membership without it commits (known-bugs #7).
 
+mod durability;
 mod fingerprint;
 mod log;
 
@@ -84,6 +85,13 @@ pub struct Config {
     /// heartbeat; after it, the next rejection does (the snapshot was lost). Set it above the
     /// time a snapshot takes to arrive.
     pub snapshot_retry_us: TimeUs,
+    /// Pipelined persistence (etcd-raft's asynchronous storage writes): the leader's appends
+    /// and heartbeats leave in [`Ready::early`] while its own write is in flight, and it counts
+    /// itself toward a commit only up to what the driver has reported durable
+    /// ([`Raft::persisted`] with [`Ready::write`]). Everything else (votes, acknowledgements,
+    /// anything in a new term before its term and vote are durable) still waits for the
+    /// write. Off: the driver persists each Ready before sending anything, and need not report.
+    pub async_persist: bool,
     /// A seeded bug to enable (tests and simulation only).
     pub mutant: Option<Mutant>,
 }
@@ -108,6 +116,7 @@ impl Config {
             lease_drift_bound: 0.1,
             catch_up_entries: 256,
             snapshot_retry_us: 1_200_000,
+            async_persist: false,
             mutant: None,
         }
     }
@@ -263,6 +272,8 @@ pub struct Raft {
     reads: Vec<PendingRead>,
     transferring: bool,
     deferred_hard_state: Option<HardState>,
+    /// Writes in flight and the durable log prefix (with [`Config::async_persist`]).
+    durability: durability::Durability,
     ready: Ready,
 }
 
@@ -296,6 +307,7 @@ impl Raft {
             reads: Vec::new(),
             transferring: false,
             deferred_hard_state: None,
+            durability: durability::Durability::starting_at(persisted_last(persisted)),
             ready: Ready::default(),
             config,
         };
@@ -660,7 +672,35 @@ impl Raft {
             .all(|w| w[0].index + 1 == w[1].index));
         out.committed
             .retain(|e| e.index > out.install.as_ref().map_or(0, |s| s.last_index));
+        if self.config.async_persist && !out.persist.is_empty() {
+            let hard_state = out
+                .persist
+                .iter()
+                .any(|op| matches!(op, PersistOp::HardState(_)));
+            out.write = self.durability.issue(self.log.last_index(), hard_state);
+        }
+        if self.config.async_persist
+            && self.role == Role::Leader
+            && !self.durability.hard_state_pending()
+        {
+            let (early, later) = std::mem::take(&mut out.messages)
+                .into_iter()
+                .partition(|(_, m)| matches!(m, Message::AppendEntries { .. }));
+            out.early = early;
+            out.messages = later;
+        }
         out
+    }
+
+    /// The driver's report that the write of the Ready whose [`Ready::write`] was `write`
+    /// (and every earlier one) is durable: the leader may now count its own copy of those
+    /// entries toward a commit. Only meaningful with [`Config::async_persist`].
+    pub fn persisted(&mut self, write: u64) {
+        if !self.config.async_persist || write == 0 {
+            return;
+        }
+        self.durability.persisted(write);
+        self.maybe_commit();
     }
 
     // ----- elections -----
@@ -1082,6 +1122,7 @@ impl Raft {
                         return reject(self, self.commit + 1);
                     }
                     self.log.truncate(entry.index);
+                    self.durability.cut(entry.index);
                     self.ready.persist.push(PersistOp::Truncate(entry.index));
                     membership_moved |= entry.index <= self.membership_index;
                 }
@@ -1180,6 +1221,7 @@ impl Raft {
         let last = snapshot.last_index;
         if last > self.commit {
             self.log.install(snapshot.clone());
+            self.durability.cut(1);
             self.refresh_membership();
             self.ready
                 .persist
@@ -1209,10 +1251,18 @@ impl Raft {
             return;
         }
         let (me, last) = (self.config.id, self.log.last_index());
+        // With pipelined persistence the leader's own copy counts once it is on its disk.
+        let own = if self.config.async_persist
+            && self.config.mutant != Some(Mutant::CountSelfBeforeDurable)
+        {
+            self.durability.durable().min(last)
+        } else {
+            last
+        };
         let progress = &self.progress;
         let candidate = self
             .membership
-            .quorum_value_sorted(0, || with_self(progress, me, last, |p| p.matched));
+            .quorum_value_sorted(0, || with_self(progress, me, own, |p| p.matched));
         let candidate = candidate.min(last);
         let own_term = self.log.term(candidate) == Some(self.hard_state.term)
             || self.config.mutant == Some(Mutant::CommitOldTerm);
@@ -1313,4 +1363,12 @@ fn with_self<'a>(
         .range(me.saturating_add(1)..)
         .map(move |(id, p)| (*id, value(p)));
     below.chain(std::iter::once((me, own))).chain(above)
+}
+
+/// The last log index a node's disk holds (its snapshot's, if the log is empty).
+fn persisted_last(persisted: &Persisted) -> Index {
+    persisted.entries.last().map_or_else(
+        || persisted.snapshot.as_ref().map_or(0, |s| s.last_index),
+        |e| e.index,
+    )
 }

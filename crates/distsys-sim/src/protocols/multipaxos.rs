@@ -18,6 +18,7 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     advice_markers: &["Paxos"],
     bugs,
     lease_read: false,
+    pipelined_writes: false,
     max_entries_per_msg: false,
     fault_model: FaultModel::Crash,
     min_nodes: 1,

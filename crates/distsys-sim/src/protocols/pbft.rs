@@ -22,6 +22,7 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     advice_markers: &["PBFT"],
     bugs,
     lease_read: false,
+    pipelined_writes: false,
     max_entries_per_msg: false,
     fault_model: FaultModel::Byzantine,
     min_nodes: 4,

@@ -19,6 +19,7 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     advice_markers: &[],
     bugs,
     lease_read: true,
+    pipelined_writes: true,
     max_entries_per_msg: true,
     fault_model: FaultModel::Crash,
     min_nodes: 1,
@@ -36,7 +37,11 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
 
 /// The seeded bugs a campaign catches (not the scenario-only ones).
 fn bugs() -> Vec<SeededBug> {
-    SeededBug::all(&Mutant::ALL, Mutant::name, Mutant::description)
+    let mut bugs = SeededBug::all(&Mutant::ALL, Mutant::name, Mutant::description);
+    for (bug, mutant) in bugs.iter_mut().zip(Mutant::ALL) {
+        bug.needs_pipelined_writes = mutant.needs_pipelined_persistence();
+    }
+    bugs
 }
 
 impl Simulated for Raft {
@@ -62,6 +67,7 @@ impl Simulated for Raft {
         debug_assert_eq!(config.mutant.map(Mutant::name), params.mutant);
         config.max_entries_per_msg = params.max_entries_per_msg;
         config.lease_read = params.lease_read;
+        config.async_persist = params.pipelined_writes;
         Raft::new(config, persisted, seed, now)
     }
     fn is_vote_grant(message: &Message) -> bool {

@@ -39,6 +39,13 @@ pub struct SimConfig {
     /// (more crashed nodes than the protocol survives must stall it, which the liveness check
     /// reports). 0 in every normal run.
     pub down_after_heal: usize,
+    /// How long a node's disk write takes to become durable, drawn per write from this range
+    /// in microseconds; (0, 0): each Ready is durable at once, before anything is sent. Above
+    /// zero the writes are pipelined: a node's writes complete in order, a crash loses those
+    /// not yet complete, what must wait for the disk (votes, acknowledgements, client
+    /// answers) waits for its write, and the Raft core runs with pipelined persistence (its
+    /// leader's appends leave while its own write is in flight; `Config::async_persist`).
+    pub write_delay_us: (u64, u64),
 }
 
 impl SimConfig {
@@ -65,6 +72,7 @@ impl SimConfig {
             byzantine_behaviours: Behaviour::ALL.to_vec(),
             trace: false,
             down_after_heal: 0,
+            write_delay_us: (0, 0),
         }
     }
 }

@@ -194,6 +194,8 @@ impl<C: Simulated> Sim<C> {
         self.count_rejections(victim);
         if let Some(node) = self.nodes.get_mut(&victim) {
             node.parked.clear();
+            // Writes still in flight never reach the disk.
+            node.writes.clear();
             if node.replica.take().is_some() {
                 self.trace.record(
                     self.now,

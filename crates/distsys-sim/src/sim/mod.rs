@@ -72,6 +72,11 @@ enum EventKind<M> {
         client: usize,
     },
     Fault(FaultAction),
+    /// The oldest write in flight on `node` (of this incarnation) is durable.
+    WriteDone {
+        node: NodeId,
+        incarnation: u64,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -110,6 +115,11 @@ struct Node<C: Core> {
     clock_offset_us: u64,
     clock_rate: f64,
     incarnation: u64,
+    /// Readies whose write is in flight (pipelined writes), oldest first: each is carried out
+    /// when its write completes, in order; a crash loses them.
+    writes: std::collections::VecDeque<distsys_consensus::replica::ReplicaReady<C>>,
+    /// When the last write in flight completes.
+    last_write_done: u64,
 }
 
 /// One simulation in progress, of any protocol.
@@ -221,6 +231,8 @@ impl<C: Simulated> Sim<C> {
                     clock_offset_us: offset,
                     clock_rate: rate,
                     incarnation: 0,
+                    writes: std::collections::VecDeque::new(),
+                    last_write_done: 0,
                 };
                 (id, node)
             })
@@ -303,6 +315,7 @@ impl<C: Simulated> Sim<C> {
             lease_read: self.config.lease_read,
             mutant: self.config.mutant.map(|m| m.name),
             secret: self.secret,
+            pipelined_writes: self.pipelined_writes(),
         }
     }
 
@@ -436,18 +449,120 @@ impl<C: Simulated> Sim<C> {
             } => self.client_timeout(client, seq, attempt),
             EventKind::ClientNext { client } => self.client_next(client),
             EventKind::Fault(action) => self.apply_fault(action),
+            EventKind::WriteDone { node, incarnation } => self.write_done(node, incarnation),
         }
     }
 
     /// Carries out a node's outputs: persist (durable), then send, then apply and answer.
+    /// Whether disk writes are pipelined ([`SimConfig::write_delay_us`] above zero).
+    fn pipelined_writes(&self) -> bool {
+        self.config.write_delay_us.1 > 0
+    }
+
     fn process_ready(&mut self, id: NodeId) {
         let Some(replica) = self.replica_mut(id) else {
             return;
         };
-        let ready = replica.ready();
+        let mut ready = replica.ready();
+        if !self.pipelined_writes() {
+            if self.crash_during_write(id, &ready.persist) {
+                return;
+            }
+            self.carry_out(id, ready);
+            return;
+        }
+        if ready.is_empty() {
+            return;
+        }
+        for (to, message) in std::mem::take(&mut ready.early) {
+            self.send(id, to, message);
+        }
+        let delay = if ready.persist.is_empty() {
+            0
+        } else {
+            self.write_delay(id)
+        };
+        let now = self.now;
+        let node = self.nodes.get_mut(&id).expect("node exists");
+        if node.writes.is_empty() && delay == 0 {
+            // Nothing to write: nothing to tear either.
+            self.carry_out(id, ready);
+            return;
+        }
+        // One storage thread: writes complete in the order they were issued.
+        let at = (now + delay).max(node.last_write_done);
+        node.last_write_done = at;
+        node.writes.push_back(ready);
+        let incarnation = node.incarnation;
+        self.schedule(
+            at,
+            EventKind::WriteDone {
+                node: id,
+                incarnation,
+            },
+        );
+    }
+
+    /// How long a write on `id` takes: drawn from the configured range, and one write in
+    /// [`STALL_ONE_IN`] stalls for [`STALL_FACTOR`] times that (an fsync stuck behind the
+    /// device's queue). With crash faults on, a stalled node is sometimes killed before its
+    /// write completes (a watchdog, an operator), restarted soon after: the write is lost.
+    fn write_delay(&mut self, id: NodeId) -> u64 {
+        let (lo, hi) = self.config.write_delay_us;
+        let delay = self.rng.random_range(lo.min(hi)..=hi);
+        if !self.rng.random_ratio(1, STALL_ONE_IN) {
+            return delay;
+        }
+        let stall = delay * STALL_FACTOR;
+        if self.config.faults.has(Fault::Crash)
+            && self.now < self.faults_end_us
+            && self.rng.random_bool(0.25)
+        {
+            let at = self.now + self.rng.random_range(1..stall.max(2));
+            let restart_within = self.rng.random_range(1..500_000);
+            self.schedule(
+                at,
+                EventKind::Fault(FaultAction::Crash(Some(id), Some(restart_within))),
+            );
+        }
+        stall
+    }
+
+    /// The oldest write in flight on `id` is durable: its Ready is carried out, and the core
+    /// told (the leader may now count its own copy).
+    fn write_done(&mut self, id: NodeId, incarnation: u64) {
+        let Some(node) = self.nodes.get_mut(&id) else {
+            return;
+        };
+        if node.incarnation != incarnation || node.replica.is_none() {
+            return;
+        }
+        if node.paused {
+            // The process learns of it when it runs again.
+            node.parked.push(EventKind::WriteDone {
+                node: id,
+                incarnation,
+            });
+            return;
+        }
+        let Some(ready) = node.writes.pop_front() else {
+            return;
+        };
+        // A crash may tear this write (the oldest in flight: the ones behind it are lost).
         if self.crash_during_write(id, &ready.persist) {
             return;
         }
+        let write = ready.write;
+        self.carry_out(id, ready);
+        if let Some(replica) = self.replica_mut(id) {
+            replica.persisted(write);
+            self.process_ready(id);
+        }
+    }
+
+    /// Carries out a Ready whose write is durable: the disk updated, messages sent, what was
+    /// applied observed, clients answered.
+    fn carry_out(&mut self, id: NodeId, ready: distsys_consensus::replica::ReplicaReady<C>) {
         let Some(replica) = self.replica(id) else {
             return;
         };
@@ -510,6 +625,11 @@ impl<C: Simulated> Sim<C> {
         }
     }
 }
+
+/// One write in this many stalls ([`Sim::write_delay`]).
+const STALL_ONE_IN: u32 = 20;
+/// How many times its drawn delay a stalled write takes.
+const STALL_FACTOR: u64 = 20;
 
 /// One simulation run of the protocol its configuration names, ready to run.
 pub struct Simulation(Box<dyn Run>);

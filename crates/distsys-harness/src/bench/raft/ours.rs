@@ -47,8 +47,13 @@ impl Ours {
             self.disks[i].apply(op);
         }
         let from = (i + 1) as NodeId;
-        self.queue
-            .extend(ready.messages.into_iter().map(|(to, m)| (from, to, m)));
+        self.queue.extend(
+            ready
+                .early
+                .into_iter()
+                .chain(ready.messages)
+                .map(|(to, m)| (from, to, m)),
+        );
         if i == 0 {
             self.applied += ready
                 .committed

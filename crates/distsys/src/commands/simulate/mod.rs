@@ -77,6 +77,28 @@ fn parse_range(text: &str) -> Result<(u64, u64), String> {
     }
 }
 
+/// `--write-delay-ms`: `0`, one value or MIN-MAX, in milliseconds (fractions allowed), at most
+/// 10 s; as microseconds.
+fn parse_write_delay(text: &str) -> Result<(u64, u64), String> {
+    let bad = || {
+        format!("--write-delay-ms must be a value or MIN-MAX in milliseconds, 0 to 10000, MIN <= MAX, got {text:?}")
+    };
+    let ms = |part: &str| -> Result<u64, String> {
+        match part.trim().parse::<f64>() {
+            Ok(v) if v.is_finite() && (0.0..=10_000.0).contains(&v) => Ok((v * 1000.0) as u64),
+            _ => Err(bad()),
+        }
+    };
+    let (lo, hi) = match text.split_once('-') {
+        Some((a, b)) => (ms(a)?, ms(b)?),
+        None => (ms(text)?, ms(text)?),
+    };
+    if lo > hi {
+        return Err(bad());
+    }
+    Ok((lo, hi))
+}
+
 fn config(args: &SimulateArgs) -> Result<SimConfig, String> {
     let protocol = registry::lookup(&args.protocol).ok_or_else(|| {
         format!(
@@ -119,14 +141,30 @@ fn config(args: &SimulateArgs) -> Result<SimConfig, String> {
     config.heartbeat_ms = args.heartbeat_ms;
     config.faults = args.faults.parse::<FaultSet>()?;
     config.lease_read = args.lease;
+    config.write_delay_us = parse_write_delay(&args.write_delay_ms)?;
     config.protocol = protocol;
     config.mutant = args
         .mutant
         .as_deref()
         .map(|name| protocol.bug(name))
         .transpose()?;
+    if let Some(bug) = config.mutant.filter(|b| b.needs_pipelined_writes) {
+        if config.write_delay_us.1 == 0 {
+            return Err(format!(
+                "--mutant {}: only pipelined disk writes show this bug; add --write-delay-ms (e.g. 1-5)",
+                bug.name
+            ));
+        }
+    }
     if !protocol.lease_read && args.lease {
         return Err(format!("--lease is a {} option", titles(|p| p.lease_read)));
+    }
+    if !protocol.pipelined_writes && config.write_delay_us.1 > 0 {
+        return Err(format!(
+            "--write-delay-ms is a {} option ({}'s safety observer reads each step as it happens, not when its write completes)",
+            titles(|p| p.pipelined_writes),
+            protocol.title
+        ));
     }
     byzantine(args, &mut config)?;
     Ok(config)
@@ -306,6 +344,7 @@ fn honoured_flags(model: &str) -> &'static [&'static str] {
             "--election-timeout-ms",
             "--heartbeat-ms",
             "--lease",
+            "--write-delay-ms",
             "--mutant",
             "--byzantine",
             "--byzantine-behaviour",
@@ -355,6 +394,7 @@ fn flags_given(args: &SimulateArgs) -> Vec<&'static str> {
         ),
         ("--heartbeat-ms", args.heartbeat_ms != d.heartbeat_ms),
         ("--lease", args.lease != d.lease),
+        ("--write-delay-ms", args.write_delay_ms != d.write_delay_ms),
         ("--mutant", args.mutant != d.mutant),
         ("--byzantine", args.byzantine != d.byzantine),
         (
