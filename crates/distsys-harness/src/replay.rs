@@ -27,6 +27,9 @@ pub fn replay_flags(config: &SimConfig) -> String {
     if hi > 0 {
         let ms = |us: u64| us as f64 / 1000.0;
         flags.push_str(&format!(" --write-delay-ms {}-{}", ms(lo), ms(hi)));
+        if !config.write_pipelining {
+            flags.push_str(" --no-pipelining");
+        }
     }
     if let Some(m) = config.mutant_name() {
         flags.push_str(&format!(" --mutant {m}"));

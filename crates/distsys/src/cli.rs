@@ -492,6 +492,10 @@ pub struct SimulateArgs {
     /// is in flight, counting itself only once it is durable.
     #[arg(long, default_value = "0")]
     pub write_delay_ms: String,
+    /// With --write-delay-ms: the core waits for each write before sending anything (no
+    /// pipelining), the same slow disk for comparison.
+    #[arg(long)]
+    pub no_pipelining: bool,
     /// Enable a seeded bug (see --list-mutants).
     #[arg(long)]
     pub mutant: Option<String>,

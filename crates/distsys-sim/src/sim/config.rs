@@ -46,6 +46,10 @@ pub struct SimConfig {
     /// answers) waits for its write, and the Raft core runs with pipelined persistence (its
     /// leader's appends leave while its own write is in flight; `Config::async_persist`).
     pub write_delay_us: (u64, u64),
+    /// With `write_delay_us` above zero: whether the core sends before its write is durable
+    /// (true, the default) or waits for every write like a driver without pipelining (false:
+    /// the same slow disk, for comparison).
+    pub write_pipelining: bool,
 }
 
 impl SimConfig {
@@ -73,6 +77,7 @@ impl SimConfig {
             trace: false,
             down_after_heal: 0,
             write_delay_us: (0, 0),
+            write_pipelining: true,
         }
     }
 }

@@ -315,7 +315,7 @@ impl<C: Simulated> Sim<C> {
             lease_read: self.config.lease_read,
             mutant: self.config.mutant.map(|m| m.name),
             secret: self.secret,
-            pipelined_writes: self.pipelined_writes(),
+            pipelined_writes: self.pipelined_writes() && self.config.write_pipelining,
         }
     }
 

@@ -142,6 +142,13 @@ fn config(args: &SimulateArgs) -> Result<SimConfig, String> {
     config.faults = args.faults.parse::<FaultSet>()?;
     config.lease_read = args.lease;
     config.write_delay_us = parse_write_delay(&args.write_delay_ms)?;
+    config.write_pipelining = !args.no_pipelining;
+    if args.no_pipelining && config.write_delay_us.1 == 0 {
+        return Err(
+            "--no-pipelining needs --write-delay-ms (without a write delay nothing is pipelined)"
+                .into(),
+        );
+    }
     config.protocol = protocol;
     config.mutant = args
         .mutant
@@ -149,7 +156,7 @@ fn config(args: &SimulateArgs) -> Result<SimConfig, String> {
         .map(|name| protocol.bug(name))
         .transpose()?;
     if let Some(bug) = config.mutant.filter(|b| b.needs_pipelined_writes) {
-        if config.write_delay_us.1 == 0 {
+        if config.write_delay_us.1 == 0 || !config.write_pipelining {
             return Err(format!(
                 "--mutant {}: only pipelined disk writes show this bug; add --write-delay-ms (e.g. 1-5)",
                 bug.name
@@ -345,6 +352,7 @@ fn honoured_flags(model: &str) -> &'static [&'static str] {
             "--heartbeat-ms",
             "--lease",
             "--write-delay-ms",
+            "--no-pipelining",
             "--mutant",
             "--byzantine",
             "--byzantine-behaviour",
@@ -395,6 +403,7 @@ fn flags_given(args: &SimulateArgs) -> Vec<&'static str> {
         ("--heartbeat-ms", args.heartbeat_ms != d.heartbeat_ms),
         ("--lease", args.lease != d.lease),
         ("--write-delay-ms", args.write_delay_ms != d.write_delay_ms),
+        ("--no-pipelining", args.no_pipelining != d.no_pipelining),
         ("--mutant", args.mutant != d.mutant),
         ("--byzantine", args.byzantine != d.byzantine),
         (
