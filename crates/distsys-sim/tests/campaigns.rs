@@ -284,4 +284,3 @@ fn pipelined_writes_commit_sooner_than_waiting_for_each_write() {
         );
     }
 }
-
