@@ -75,7 +75,7 @@ impl WaitClock {
             + if self.out.is_empty() {
                 0
             } else {
-                now - self.since
+                now.saturating_sub(self.since)
             }
     }
 }

@@ -104,6 +104,8 @@ impl<C: Simulated> Sim<C> {
         let healed = self.healed_at?;
         let bound = self.recovery_bound_us();
         let cap = healed + 2 * bound + self.retry.max_ms * MS + MS;
+        // The run may have processed an event past `end` (the last extension's deadline).
+        let end = end.max(self.now);
         let waited = self.waiting.elapsed(end);
         let deadline = self
             .recovery_evidence()
