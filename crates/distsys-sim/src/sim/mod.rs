@@ -453,12 +453,14 @@ impl<C: Simulated> Sim<C> {
         }
     }
 
-    /// Carries out a node's outputs: persist (durable), then send, then apply and answer.
     /// Whether disk writes are pipelined ([`SimConfig::write_delay_us`] above zero).
     fn pipelined_writes(&self) -> bool {
         self.config.write_delay_us.1 > 0
     }
 
+    /// Takes a node's outputs: carried out at once (persist, then send, then apply and
+    /// answer), or with pipelined writes, its early messages sent at once and the rest queued
+    /// until its write, and every write issued before it, completes.
     fn process_ready(&mut self, id: NodeId) {
         let Some(replica) = self.replica_mut(id) else {
             return;
