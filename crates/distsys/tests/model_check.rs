@@ -184,3 +184,34 @@ fn an_exhausted_memory_budget_exits_3() {
     assert_eq!(code, 3, "{out}");
     assert!(out.contains("unknown"), "{out}");
 }
+
+/// A counterexample found with client reads carries the general linearizability checker's
+/// verdict on the path's client operations (the per-state check's oracle): not linearizable.
+#[test]
+fn a_stale_read_counterexample_is_refused_by_the_general_checker_too() {
+    let (code, out, err) = run(&[
+        "--nodes",
+        "3",
+        "--max-term",
+        "1",
+        "--max-log",
+        "2",
+        "--max-proposals",
+        "1",
+        "--max-reads",
+        "1",
+        "--max-in-flight",
+        "2",
+        "--mutant",
+        "follower-stale-read",
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("client history along the path"))
+        .unwrap_or_else(|| panic!("no verdict line in {out}"));
+    assert!(
+        line.contains("by the general linearizability checker: NOT linearizable"),
+        "{line}"
+    );
+}

@@ -101,6 +101,45 @@ fn bad_simulate_flags_exit_2() {
         ),
         (vec!["sweep", "--seeds", "0"], "--seeds"),
         (vec!["simulate", "--shard", "2/2"], "--shard"),
+        (
+            vec!["simulate", "--write-delay-ms", "5-1"],
+            "--write-delay-ms",
+        ),
+        (
+            vec!["simulate", "--write-delay-ms", "fast"],
+            "--write-delay-ms",
+        ),
+        (
+            vec!["simulate", "--write-delay-ms", "20000"],
+            "--write-delay-ms",
+        ),
+        (vec!["simulate", "--no-pipelining"], "--no-pipelining"),
+        // The bug of pipelined writes needs them, and only Raft runs them.
+        (
+            vec!["simulate", "--mutant", "count-self-before-durable"],
+            "--write-delay-ms",
+        ),
+        (
+            vec![
+                "simulate",
+                "--mutant",
+                "count-self-before-durable",
+                "--write-delay-ms",
+                "1-5",
+                "--no-pipelining",
+            ],
+            "--write-delay-ms",
+        ),
+        (
+            vec![
+                "simulate",
+                "--protocol",
+                "multipaxos",
+                "--write-delay-ms",
+                "1",
+            ],
+            "--write-delay-ms",
+        ),
     ] {
         let (code, out, err) = run_in_process(&args, "");
         assert_eq!(code, 2, "{args:?}: {out}{err}");
