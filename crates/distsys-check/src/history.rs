@@ -416,10 +416,25 @@ impl Recording {
         &self.events
     }
 
+    /// The history the checker reads, or the first event that breaks the history rules.
+    pub fn history(&self) -> Result<History, HistoryError> {
+        history_of(&self.events)
+    }
+
     /// The events, taken.
     pub fn into_events(self) -> Vec<Event> {
         self.events
     }
+}
+
+/// The history `events` make, paired by [`HistoryBuilder`], or the first event that breaks
+/// the history rules.
+pub fn history_of(events: &[Event]) -> Result<History, HistoryError> {
+    let mut builder = HistoryBuilder::new();
+    for event in events {
+        builder.push(event.clone())?;
+    }
+    Ok(builder.finish())
 }
 
 /// Pairs invocations with completions, per process, and enforces the history rules. Every

@@ -21,7 +21,7 @@
 //! shortest path to a stale read.
 
 use crate::protocol::Relabel;
-use distsys_check::history::{Completion, HistoryBuilder, OpKind, Recording};
+use distsys_check::history::{Completion, OpKind, Recording};
 use distsys_check::{check, CheckOptions, ModelKind, Verdict};
 use distsys_consensus::{Entry, Index, NodeId, ReadId};
 use serde_json::Value;
@@ -107,13 +107,10 @@ impl ClientLog {
     /// The general checker's verdict on the history: `Ok` when linearizable, else what it
     /// says (a violation's text, or why it gave no verdict).
     pub fn check(&self) -> Result<(), String> {
-        let mut builder = HistoryBuilder::new();
-        for event in self.recording().events() {
-            builder
-                .push(event.clone())
-                .map_err(|e| format!("malformed client history: {e}"))?;
-        }
-        let history = builder.finish();
+        let history = self
+            .recording()
+            .history()
+            .map_err(|e| format!("malformed client history: {e}"))?;
         let result = check(&history, &CheckOptions::new(ModelKind::Kv))
             .map_err(|e| format!("malformed client history: {e}"))?;
         match result.verdict {

@@ -10,7 +10,7 @@ use super::{Campaign, CheckFailure};
 use crate::client::Connections;
 use crate::cluster::wait_for_leader;
 use distsys_check::diagnose;
-use distsys_check::history::{Completion, Event, HistoryBuilder, OpKind};
+use distsys_check::history::{history_of, Completion, Event, OpKind};
 use distsys_check::{check, CheckOptions, ModelKind, Verdict};
 use distsys_node::resp::Reply;
 use rand::SeedableRng;
@@ -71,13 +71,7 @@ pub fn final_reads(
 
 /// Checks a recorded history against the key-value model, for at most 60 s.
 pub fn verdict(events: &[Event]) -> Result<Verdict, CheckFailure> {
-    let mut builder = HistoryBuilder::new();
-    for e in events {
-        builder
-            .push(e.clone())
-            .map_err(|e| CheckFailure::Malformed(e.to_string()))?;
-    }
-    let history = builder.finish();
+    let history = history_of(events).map_err(|e| CheckFailure::Malformed(e.to_string()))?;
     let mut options = CheckOptions::new(ModelKind::Kv);
     options.timeout = Some(Duration::from_secs(60));
     check(&history, &options)

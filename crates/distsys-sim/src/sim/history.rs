@@ -3,7 +3,7 @@
 
 use super::Sim;
 use crate::protocol::Simulated;
-use distsys_check::history::{Completion, HistoryBuilder, OpKind};
+use distsys_check::history::{Completion, OpKind};
 use distsys_check::{check, CheckOptions, ModelKind, Verdict};
 use serde_json::Value;
 
@@ -25,17 +25,16 @@ impl<C: Simulated> Sim<C> {
     /// writes: every later read must see them), against the key-value model; a malformed
     /// history is a failure of its own (`history`).
     pub(super) fn check_linearizability(&mut self) {
-        let mut builder = HistoryBuilder::new();
-        for event in self.history.events() {
-            if let Err(e) = builder.push(event.clone()) {
+        let history = match self.history.history() {
+            Ok(history) => history,
+            Err(e) => {
                 self.fail(
                     "history",
                     format!("the simulator recorded a malformed history: {e}"),
                 );
                 return;
             }
-        }
-        let history = builder.finish();
+        };
         let mut options = CheckOptions::new(ModelKind::Kv);
         options.timeout = Some(std::time::Duration::from_secs(10));
         match check(&history, &options) {
