@@ -28,6 +28,25 @@ pub(super) const WALL_CHECK_EVERY: u64 = 1 << 14;
 /// Upper bound on events waiting in the queue: more means a message storm (known-bugs #14).
 pub(super) const MAX_QUEUED: usize = 1_000_000;
 
+/// What the liveness check waits for after the heal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Evidence {
+    /// A client operation completed, measured in the time clients had a request out.
+    ClientOperation,
+    /// A leader, measured from the heal.
+    Leader,
+}
+
+impl Evidence {
+    /// How a liveness failure names it.
+    fn name(self) -> &'static str {
+        match self {
+            Evidence::ClientOperation => "client operation completed",
+            Evidence::Leader => "leader",
+        }
+    }
+}
+
 impl<C: Simulated> Sim<C> {
     /// The liveness bound: how long after the heal the protocol must serve clients again
     /// (see [`Simulated::recovery_bound_us`]), from the configured timers.
@@ -46,10 +65,10 @@ impl<C: Simulated> Sim<C> {
     /// at the cluster since the heal ([`super::clients::WaitClock`]: not the time they slept
     /// in their retry backoff); and a leader, for the protocols that have one, measured from
     /// the heal.
-    pub(super) fn recovery_evidence(&self) -> Vec<(&'static str, Option<u64>)> {
-        let mut evidence = vec![("client operation completed", self.first_ok_waited_us)];
+    pub(super) fn recovery_evidence(&self) -> Vec<(Evidence, Option<u64>)> {
+        let mut evidence = vec![(Evidence::ClientOperation, self.first_ok_waited_us)];
         if !self.every_replica_answers {
-            evidence.push(("leader", self.report.leader_after_heal_us));
+            evidence.push((Evidence::Leader, self.report.leader_after_heal_us));
         }
         evidence
     }
@@ -61,8 +80,8 @@ impl<C: Simulated> Sim<C> {
         };
         let bound = self.recovery_bound_us();
         let waited = self.waiting.elapsed(self.now);
-        for (what, at) in self.recovery_evidence() {
-            let client = what.starts_with("client");
+        for (evidence, at) in self.recovery_evidence() {
+            let (what, client) = (evidence.name(), evidence == Evidence::ClientOperation);
             match at {
                 None if client => self.fail(
                     "liveness",
@@ -111,10 +130,10 @@ impl<C: Simulated> Sim<C> {
             .recovery_evidence()
             .into_iter()
             .filter(|(_, at)| at.is_none())
-            .map(|(what, _)| match what.starts_with("client") {
-                true if waited < bound => end + (bound - waited) + MS,
-                true => end,
-                false => healed + bound + MS,
+            .map(|(evidence, _)| match evidence {
+                Evidence::ClientOperation if waited < bound => end + (bound - waited) + MS,
+                Evidence::ClientOperation => end,
+                Evidence::Leader => healed + bound + MS,
             })
             .max()?
             .min(cap);
