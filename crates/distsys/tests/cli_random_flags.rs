@@ -167,8 +167,19 @@ fn pinned(path: &str) -> &'static [(&'static str, &'static str)] {
         "bench advise" => &[("--iterations", "1")],
         "bench sim" => &[("--seconds", "1"), ("--max-nodes", "3")],
         "bench raft" => &[("--entries", "1000"), ("--batches", "1,16")],
+        // `--max-txns 18446744073709551615` is valid: a 1M-transaction history, minutes in a
+        // debug build.
+        "bench txn" => &[("--max-txns", "1000"), ("--runs", "1")],
         "generate-history" => &[("--ops", "200")],
-        "model-check" => &[("--nodes", "2"), ("--max-term", "1"), ("--max-log", "1")],
+        // The depth bounds the search whatever the other bounds draw: `--max-in-flight
+        // 18446744073709551615` alone runs until the 2 GiB memory budget (minutes in a debug
+        // build).
+        "model-check" => &[
+            ("--nodes", "2"),
+            ("--max-term", "1"),
+            ("--max-log", "1"),
+            ("--max-depth", "8"),
+        ],
         _ => &[],
     }
 }
@@ -238,8 +249,21 @@ fn draw() -> impl Strategy<Value = Draw> {
         })
 }
 
+/// The seed of the draws: fixed, so the CI run draws the same 400 commands each time (a draw
+/// that found a bug is kept as a pinned bound above, or fixed); `PROPTEST_RNG_SEED=N` draws
+/// others and `PROPTEST_RNG_SEED=random` fresh ones each run (with `PROPTEST_CASES=1000`, as
+/// the hunts that found `bench raft --payload 0` waiting forever were run).
+fn draw_seed() -> proptest::test_runner::RngSeed {
+    use proptest::test_runner::RngSeed;
+    match std::env::var("PROPTEST_RNG_SEED") {
+        Ok(seed) if seed == "random" => RngSeed::Random,
+        Ok(seed) => seed.parse().map(RngSeed::Fixed).unwrap_or(RngSeed::Random),
+        Err(_) => RngSeed::Fixed(20_261_207),
+    }
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 400, rng_seed: draw_seed(), ..ProptestConfig::default() })]
 
     #[test]
     fn every_command_under_random_flags_exits_0_to_3_and_never_0_unread(d in draw()) {

@@ -45,7 +45,9 @@ impl Theirs {
 
     fn count(&mut self, i: usize, committed: Vec<Entry>) {
         if i == 0 {
-            self.applied += committed.iter().filter(|e| !e.data.is_empty()).count() as u64;
+            // Every committed entry counts: the election's empty entry is committed before
+            // `measure` takes its baseline, and a payload may itself be empty.
+            self.applied += committed.len() as u64;
         }
     }
 
