@@ -246,8 +246,11 @@ async fn run_commands(
         }
         let name = text(&args[0]).to_ascii_uppercase();
         if shared.pipeline && session.authed {
+            // Reads and writes are never in flight together: a command of the other kind
+            // than one in flight waits for every answer first (`in_flight` is `Some(true)`
+            // for a write).
             let read = is_read(&name);
-            let conflicts = |p: &Planned| p.in_flight() == Some(!read);
+            let conflicts = |p: &Planned| p.in_flight() == Some(read);
             if in_flight.iter().any(conflicts) {
                 drain(shared, &mut in_flight, session.protocol, out).await;
             }
@@ -815,7 +818,7 @@ mod tests {
     #[test]
     fn a_password_is_required_before_anything_but_auth() {
         let (inputs, _received) =
-            std::sync::mpsc::sync_channel::<crate::node::Inbound<distsys_consensus::Message>>(16);
+            crossbeam_channel::bounded::<crate::node::Inbound<distsys_consensus::Message>>(16);
         let shared = Shared {
             password: Some("s3cret".into()),
             ..Shared::new(Arc::new(inputs), BTreeMap::new())
@@ -865,7 +868,7 @@ mod tests {
     fn a_full_input_queue_answers_tryagain_at_once_and_takes_nothing() {
         // A queue of one, already holding a request the protocol thread has not taken.
         let (inputs, received) =
-            std::sync::mpsc::sync_channel::<crate::node::Inbound<distsys_consensus::Message>>(1);
+            crossbeam_channel::bounded::<crate::node::Inbound<distsys_consensus::Message>>(1);
         let shared = Shared::new(Arc::new(inputs), BTreeMap::new());
         let (reply, _answer) = oneshot::channel();
         shared

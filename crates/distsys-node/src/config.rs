@@ -68,6 +68,16 @@ pub struct NodeConfig {
     /// A client connection that sends nothing for this many seconds is closed (0: never).
     #[serde(default = "default_client_idle_timeout_s")]
     pub client_idle_timeout_s: u64,
+    /// Write to disk on a storage thread while the protocol goes on (the default): many rounds
+    /// share one fsync, and a Raft leader sends its appends while its own write is in flight,
+    /// counting itself only once it is durable (etcd-raft's asynchronous storage writes).
+    /// `false`: each round is written on the protocol thread before anything else happens.
+    #[serde(default = "default_pipelined_writes")]
+    pub pipelined_writes: bool,
+}
+
+fn default_pipelined_writes() -> bool {
+    true
 }
 
 fn default_client_idle_timeout_s() -> u64 {
@@ -253,6 +263,7 @@ mod tests {
             mutant: None,
             byzantine: None,
             client_idle_timeout_s: 300,
+            pipelined_writes: true,
         }
     }
 

@@ -25,6 +25,7 @@ mod protocol;
 pub mod resp;
 pub mod storage;
 mod transport;
+mod writer;
 
 pub use config::{ConfigError, Member, NodeConfig};
 pub use frame::{DIALER_HANDSHAKE_FRAMES, MAX_FRAME};
@@ -101,7 +102,7 @@ fn run_with<C: Protocol>(config: NodeConfig) -> Result<(), NodeError> {
         .build()
         .map_err(NodeError::Runtime)?;
     let metrics = metrics::Metrics::new();
-    let (inputs, receiver) = std::sync::mpsc::sync_channel(INPUT_QUEUE);
+    let (inputs, receiver) = crossbeam_channel::bounded(INPUT_QUEUE);
     let settings = protocol::Settings {
         id: config.id,
         members: config.members.keys().copied().collect(),
@@ -110,9 +111,13 @@ fn run_with<C: Protocol>(config: NodeConfig) -> Result<(), NodeError> {
         mutant: config.mutant.clone(),
         cluster_key: key.clone(),
         byzantine: config.byzantine.clone(),
+        pipelined_writes: config.pipelined_writes,
     };
     let (peers, outgoing) = peer_channels::<C::Message>(&config);
-    let node = node::Node::<C>::new(&settings, storage, peers, metrics.clone())?;
+    let mut node = node::Node::<C>::new(&settings, storage, peers, metrics.clone())?;
+    if config.pipelined_writes {
+        node = node.pipeline_writes()?;
+    }
     start_network::<C>(&runtime, &config, Arc::new(key), outgoing, &inputs, metrics)?;
     let (done, finished) = tokio::sync::oneshot::channel();
     let protocol = std::thread::Builder::new()
@@ -153,7 +158,7 @@ fn start_network<C: Protocol>(
     config: &NodeConfig,
     key: Arc<Vec<u8>>,
     outgoing: Vec<Outgoing<C::Message>>,
-    inputs: &std::sync::mpsc::SyncSender<node::Inbound<C::Message>>,
+    inputs: &crossbeam_channel::Sender<node::Inbound<C::Message>>,
     metrics: metrics::Metrics,
 ) -> Result<(), NodeError> {
     let me = config.me().clone();

@@ -1,21 +1,26 @@
 //! The protocol thread: the same sans-IO replica the simulator drives, over any
-//! [`Protocol`] (Raft, Multi-Paxos, PBFT), fed by the network, the client port and a 5 ms clock. Every round it drains what arrived (many client writes
-//! share a round, hence one fsync), writes the Ready's state to disk **before** sending its
-//! messages or answering, then sends, applies and answers.
+//! [`Protocol`] (Raft, Multi-Paxos, PBFT), fed by the network, the client port and a 5 ms
+//! clock. Every round it drains what arrived (many client writes share a round), and the
+//! Ready's state is durable **before** its messages leave or its clients are answered: either
+//! written here first ([`Disk::Inline`]), or handed to the storage thread ([`crate::writer`])
+//! while the protocol thread goes on, the round's outputs held until the thread reports that
+//! write, and every earlier one, durable. With Raft's pipelined persistence the leader's
+//! appends leave at once (`Ready::early`) and it counts its own copy only once durable.
 
 use crate::logging;
 use crate::metrics::Metrics;
 use crate::protocol::{Corrupter, Protocol, Settings};
 use crate::storage::{Storage, StorageError};
+use crate::writer::{Report, Writer};
+use crossbeam_channel::Receiver;
 use distsys_consensus::kv::ByteString;
-use distsys_consensus::replica::{ClientOp, ClientReply, ClientRequest, Replica};
-use distsys_consensus::{Index, NodeId, Role};
+use distsys_consensus::replica::{ClientOp, ClientReply, ClientRequest, Replica, ReplicaReady};
+use distsys_consensus::{Core, Index, NodeId, Role};
 use distsys_types::event::{self, Level};
 use distsys_types::metrics::{ElectionResult, PartitionChange};
 use distsys_types::Event;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc::error::TrySendError, mpsc::Sender, oneshot};
 
@@ -56,11 +61,11 @@ pub trait Queue: Send + Sync {
     fn try_queue(&self, input: Input) -> Result<(), QueueError>;
 }
 
-impl<M: Send> Queue for std::sync::mpsc::SyncSender<Inbound<M>> {
+impl<M: Send> Queue for crossbeam_channel::Sender<Inbound<M>> {
     fn try_queue(&self, input: Input) -> Result<(), QueueError> {
         self.try_send(Inbound::Input(input)).map_err(|e| match e {
-            std::sync::mpsc::TrySendError::Full(_) => QueueError::Full,
-            std::sync::mpsc::TrySendError::Disconnected(_) => QueueError::Closed,
+            crossbeam_channel::TrySendError::Full(_) => QueueError::Full,
+            crossbeam_channel::TrySendError::Disconnected(_) => QueueError::Closed,
         })
     }
 }
@@ -111,6 +116,37 @@ pub enum Input {
         peer: NodeId,
         /// Up or down.
         up: bool,
+    },
+}
+
+/// Where the node's writes go.
+enum Disk<C: Core> {
+    /// Written on the protocol thread, before anything that depends on them leaves.
+    Inline(Box<dyn Storage<C>>),
+    /// Written by the storage thread; what depends on a write waits in `Node::after_disk`
+    /// until the thread reports it durable on `written`.
+    Pipelined {
+        writer: Writer<C>,
+        written: Receiver<Result<u64, StorageError>>,
+    },
+    /// Only while the storage moves onto its thread.
+    Moving,
+}
+
+/// Output held until the writes issued before it are durable.
+enum Held<C: Core> {
+    /// A round's outputs, waiting for its own write (numbered by the storage thread; 0 when
+    /// it wrote nothing) and every earlier one.
+    Round {
+        write: u64,
+        ready: Box<ReplicaReady<C>>,
+    },
+    /// Answers given outside a round (a retried request the session had already answered).
+    Answers(Vec<(u64, u64, u64, ClientReply)>),
+    /// A local read's value, taken when asked.
+    LocalRead {
+        reply: oneshot::Sender<Option<ByteString>>,
+        value: Option<ByteString>,
     },
 }
 
@@ -166,7 +202,9 @@ fn role_name(role: Role) -> &'static str {
 pub struct Node<C: Protocol> {
     id: NodeId,
     replica: Replica<C>,
-    storage: Box<dyn Storage<C>>,
+    disk: Disk<C>,
+    /// Outputs waiting for the storage thread, oldest first (empty with [`Disk::Inline`]).
+    after_disk: VecDeque<Held<C>>,
     peers: BTreeMap<NodeId, Sender<C::Message>>,
     /// Messages dropped per peer because its queue was full.
     dropped: BTreeMap<NodeId, u64>,
@@ -217,7 +255,8 @@ impl<C: Protocol> Node<C> {
         Ok(Node {
             id: settings.id,
             replica,
-            storage,
+            disk: Disk::Inline(storage),
+            after_disk: VecDeque::new(),
             links: peers.keys().map(|p| (*p, false)).collect(),
             dropped: BTreeMap::new(),
             peers,
@@ -232,18 +271,55 @@ impl<C: Protocol> Node<C> {
         })
     }
 
+    /// Moves the storage onto its own thread ([`crate::writer`]): writes are then pipelined
+    /// with replication and many rounds share one fsync. Give the core pipelined persistence
+    /// ([`Settings::pipelined_writes`]) for the leader to send before its own write is durable.
+    pub fn pipeline_writes(mut self) -> Result<Node<C>, crate::NodeError> {
+        if let Disk::Inline(storage) = std::mem::replace(&mut self.disk, Disk::Moving) {
+            let (report, written) = crossbeam_channel::unbounded();
+            let report: Report = Box::new(move |r| report.send(r).is_ok());
+            let writer = Writer::spawn(storage, report).map_err(crate::NodeError::Runtime)?;
+            self.disk = Disk::Pipelined { writer, written };
+        }
+        Ok(self)
+    }
+
     /// Runs until every input sender is gone (`Ok`) or a write to storage fails (`Err`, with
     /// the failure). On a failure nothing that depends on the failed write has been sent or
     /// acknowledged: every client waiting for an answer, and every request already queued, is
     /// answered [`Unavailable::Storage`], never OK.
     pub fn run(mut self, inputs: Receiver<Inbound<C::Message>>) -> Result<(), StorageError> {
         let tick = Duration::from_millis(5);
+        let mut written = match &self.disk {
+            Disk::Pipelined { written, .. } => written.clone(),
+            _ => crossbeam_channel::never(),
+        };
         loop {
-            let first = match inputs.recv_timeout(tick) {
-                Ok(input) => Some(input),
-                Err(RecvTimeoutError::Timeout) => None,
-                Err(RecvTimeoutError::Disconnected) => return Ok(()),
+            let mut durable = None;
+            let first = crossbeam_channel::select! {
+                recv(inputs) -> input => match input {
+                    Ok(input) => Some(input),
+                    Err(_) => return Ok(()),
+                },
+                recv(written) -> report => {
+                    match report {
+                        Ok(report) => durable = Some(report),
+                        // The storage thread is gone (only after reporting a failure).
+                        Err(_) => written = crossbeam_channel::never(),
+                    }
+                    None
+                }
+                default(tick) => None,
             };
+            while let Ok(report) = written.try_recv() {
+                durable = Some(report);
+            }
+            if let Some(report) = durable {
+                if let Err(e) = report.map(|through| self.written(through)) {
+                    self.storage_failed(&e, &inputs);
+                    return Err(e);
+                }
+            }
             // What waited while this thread was busy (a slow fsync) is read first, at the
             // time it is read, and only then do the timers fire: a follower whose leader's
             // heartbeats sat in the queue must not time that leader out.
@@ -278,6 +354,8 @@ impl<C: Protocol> Node<C> {
             }),
         );
         let why = Unavailable::Storage(error.to_string());
+        // What waited for the failed write (or a later one) is never carried out.
+        self.after_disk.clear();
         for (_, (sender, _, _)) in self.waiting.drain() {
             let _ = sender.send(Err(why.clone()));
         }
@@ -308,10 +386,22 @@ impl<C: Protocol> Node<C> {
                 let mut out = Vec::new();
                 self.replica
                     .request(connection, ClientRequest { client, seq, op }, &mut out);
-                self.answer(out);
+                // A retried request the session already answered is answered again at
+                // once: not before the writes in flight are durable (it may be one of them).
+                if self.after_disk.is_empty() {
+                    self.answer(out);
+                } else if !out.is_empty() {
+                    self.after_disk.push_back(Held::Answers(out));
+                }
             }
             Input::LocalRead { key, reply } => {
-                let _ = reply.send(self.replica.kv().get(key.as_bytes()).cloned());
+                let value = self.replica.kv().get(key.as_bytes()).cloned();
+                // What it read may have been applied from a write still in flight.
+                if self.after_disk.is_empty() {
+                    let _ = reply.send(value);
+                } else {
+                    self.after_disk.push_back(Held::LocalRead { reply, value });
+                }
             }
             Input::Status(reply) => {
                 let _ = reply.send(self.status());
@@ -376,17 +466,15 @@ impl<C: Protocol> Node<C> {
         }
     }
 
+    /// Takes the round's outputs: durable first (term, vote and entries on disk before any
+    /// message that depends on them leaves and before any client is answered), written here
+    /// or by the storage thread while the outputs wait in `after_disk`.
     fn process_ready(&mut self) -> Result<(), StorageError> {
-        let ready = self.replica.ready();
-        if let Some(e) = ready.unreadable_snapshot {
+        let mut ready = self.replica.ready();
+        if let Some(e) = ready.unreadable_snapshot.take() {
             return Err(StorageError::new(e));
         }
-        // Durable first: term, vote and entries are on disk before any message that depends
-        // on them leaves, and before any client is answered.
-        self.storage.apply(&ready.persist)?;
-        let core = self.replica.core();
-        let term = core.term();
-        if core.role() == Role::Leader {
+        if self.replica.core().role() == Role::Leader {
             let now = Instant::now();
             for op in &ready.persist {
                 for index in C::appended(op) {
@@ -394,8 +482,72 @@ impl<C: Protocol> Node<C> {
                 }
             }
         }
-        // The node persists each Ready before sending anything (its cores run without
-        // pipelined persistence, so `early` is empty; sent here all the same, after the write).
+        match &mut self.disk {
+            Disk::Inline(storage) => {
+                storage.apply(&ready.persist)?;
+                let write = ready.write;
+                self.carry_out(ready);
+                if write != 0 {
+                    self.replica.persisted(write);
+                }
+            }
+            Disk::Pipelined { writer, .. } => {
+                if ready.is_empty() {
+                    return Ok(());
+                }
+                let write = if ready.persist.is_empty() {
+                    0
+                } else {
+                    writer.submit(std::mem::take(&mut ready.persist))
+                };
+                // The leader's appends (a core with pipelined persistence) leave now.
+                for (to, message) in std::mem::take(&mut ready.early) {
+                    self.dispatch(to, message);
+                }
+                if write == 0 && self.after_disk.is_empty() {
+                    self.carry_out(ready);
+                } else {
+                    self.after_disk.push_back(Held::Round {
+                        write,
+                        ready: Box::new(ready),
+                    });
+                }
+            }
+            Disk::Moving => return Err(StorageError::new("the storage thread did not start")),
+        }
+        Ok(())
+    }
+
+    /// The storage thread's report that its writes up to `through` are durable: the outputs
+    /// that waited for them are carried out, in order, and the core told.
+    fn written(&mut self, through: u64) {
+        let mut core_write = 0;
+        while let Some(front) = self.after_disk.front() {
+            if matches!(front, Held::Round { write, .. } if *write > through) {
+                break;
+            }
+            match self.after_disk.pop_front() {
+                Some(Held::Round { ready, .. }) => {
+                    core_write = core_write.max(ready.write);
+                    self.carry_out(*ready);
+                }
+                Some(Held::Answers(replies)) => self.answer(replies),
+                Some(Held::LocalRead { reply, value }) => {
+                    let _ = reply.send(value);
+                }
+                None => break,
+            }
+        }
+        if core_write != 0 {
+            self.replica.persisted(core_write);
+        }
+    }
+
+    /// Carries out a round's outputs whose write is durable: messages sent, roles, installs
+    /// and applied entries logged, clients answered.
+    fn carry_out(&mut self, ready: ReplicaReady<C>) {
+        debug_assert!(ready.unreadable_snapshot.is_none(), "stopped before");
+        let term = self.replica.core().term();
         for (to, message) in ready.early.into_iter().chain(ready.messages) {
             self.dispatch(to, message);
         }
@@ -446,7 +598,6 @@ impl<C: Protocol> Node<C> {
         }
         self.answer(ready.replies);
         self.update_lag();
-        Ok(())
     }
 
     /// Sends `message` to `to`, or, on a deliberately byzantine replica, what its adversary
@@ -568,7 +719,7 @@ mod tests {
     use std::path::{Path, PathBuf};
     use std::thread::JoinHandle;
 
-    type Inputs = std::sync::mpsc::Sender<Inbound<Message>>;
+    type Inputs = crossbeam_channel::Sender<Inbound<Message>>;
     type Running = (Inputs, JoinHandle<Result<(), StorageError>>);
 
     fn settings(members: Vec<NodeId>) -> Settings {
@@ -580,15 +731,26 @@ mod tests {
             mutant: None,
             cluster_key: vec![7; 16],
             byzantine: None,
+            pipelined_writes: false,
         }
     }
 
-    /// A one-node cluster on `dir`, its storage wrapped by `wrap`, run on its own thread.
-    fn start(dir: &Path, wrap: impl FnOnce(RaftStore) -> Box<dyn Storage<Raft>>) -> Running {
+    /// A one-node cluster on `dir`, its storage wrapped by `wrap`, run on its own thread,
+    /// its writes on the protocol thread or `pipelined` on the storage thread.
+    fn start(
+        dir: &Path,
+        pipelined: bool,
+        wrap: impl FnOnce(RaftStore) -> Box<dyn Storage<Raft>>,
+    ) -> Running {
         let storage = wrap(RaftStore::open(dir).expect("open"));
-        let node = Node::<Raft>::new(&settings(vec![1]), storage, BTreeMap::new(), Metrics::new())
+        let mut settings = settings(vec![1]);
+        settings.pipelined_writes = pipelined;
+        let mut node = Node::<Raft>::new(&settings, storage, BTreeMap::new(), Metrics::new())
             .expect("recovers");
-        let (inputs, receiver) = std::sync::mpsc::channel();
+        if pipelined {
+            node = node.pipeline_writes().expect("storage thread");
+        }
+        let (inputs, receiver) = crossbeam_channel::unbounded();
         (inputs, std::thread::spawn(move || node.run(receiver)))
     }
 
@@ -677,7 +839,7 @@ mod tests {
 
     /// Restarts the node on `dir` with a healthy disk and reads every key in `acked` back.
     fn assert_all_readable(dir: &Path, acked: &[u64]) {
-        let (inputs, node) = start(dir, |s| Box::new(s));
+        let (inputs, node) = start(dir, false, |s| Box::new(s));
         let mut seq = 0;
         for i in acked {
             let read = ClientOp::Read {
@@ -694,6 +856,39 @@ mod tests {
         }
         drop(inputs);
         assert!(node.join().expect("no panic").is_ok());
+    }
+
+    /// A read sent after a write was answered sees it, whether writes are pipelined or not.
+    #[test]
+    fn a_read_after_an_answered_write_sees_it() {
+        for pipelined in [false, true] {
+            let dir = temp_dir(&format!("read-your-writes-{pipelined}"));
+            let (inputs, node) = start(&dir, pipelined, |s| Box::new(s));
+            let (mut seq, mut total) = (0, 0);
+            for i in 0..50 {
+                // One, two or three writes share a round.
+                let incrs = vec![ClientOp::Write(Op::Incr { key: "n".into() }); 1 + i % 3];
+                let answers = batch(&inputs, 5, &mut seq, &incrs);
+                assert!(
+                    answers
+                        .iter()
+                        .all(|a| matches!(a, Ok(ClientReply::Ok { .. }))),
+                    "{answers:?}"
+                );
+                total += incrs.len() as u64;
+                let read = batch(&inputs, 5, &mut seq, &[ClientOp::Read { key: "n".into() }]);
+                assert_eq!(
+                    read,
+                    vec![Ok(ClientReply::Ok {
+                        value: Some(total.to_string().into())
+                    })],
+                    "pipelined: {pipelined}"
+                );
+            }
+            drop(inputs);
+            assert!(node.join().expect("no panic").is_ok());
+            let _ = std::fs::remove_dir_all(&dir);
+        }
     }
 
     #[test]
@@ -721,6 +916,12 @@ mod tests {
 
     #[test]
     fn a_failed_write_stops_the_node_with_an_error_and_loses_no_acknowledged_write() {
+        for pipelined in [false, true] {
+            a_failed_write_stops_the_node(pipelined);
+        }
+    }
+
+    fn a_failed_write_stops_the_node(pipelined: bool) {
         for (name, wrap) in [
             (
                 "nth-write",
@@ -733,8 +934,9 @@ mod tests {
                 Box::new(|s| Box::new(FailingStore::fail_after_bytes(s, 4000)) as _),
             ),
         ] {
+            let name = format!("{name}, pipelined: {pipelined}");
             let dir = temp_dir(&format!("failing-store-{name}"));
-            let (inputs, node) = start(&dir, wrap);
+            let (inputs, node) = start(&dir, pipelined, wrap);
             let (acked, refused) = write_until_failure(&inputs);
             // The node stopped on its own, with the failure, and did not panic.
             let stopped = node.join().expect("no panic");
@@ -779,25 +981,35 @@ mod tests {
 
     #[test]
     fn a_follower_reads_the_heartbeats_that_waited_through_a_slow_write_before_timing_out() {
+        for pipelined in [false, true] {
+            a_follower_reads_the_heartbeats_through_a_slow_write(pipelined);
+        }
+    }
+
+    fn a_follower_reads_the_heartbeats_through_a_slow_write(pipelined: bool) {
         // Node 1 follows node 2 (this test). Its first write (the term it learns) stalls for
         // three election timeouts while heartbeats keep arriving; when the write returns, those
         // heartbeats are read before the election timer is looked at, so it never campaigns.
-        let dir = temp_dir("stalled-follower");
+        let dir = temp_dir(&format!("stalled-follower-{pipelined}"));
         let mut settings = settings(vec![1, 2]);
         settings.election_timeout_ms = (500, 600);
+        settings.pipelined_writes = pipelined;
         let storage = StallingStore {
             inner: RaftStore::open(&dir).expect("open"),
             stall: Some(Duration::from_millis(1800)),
         };
         let (to_peer, mut sent) = tokio::sync::mpsc::channel(1 << 16);
-        let node = Node::<Raft>::new(
+        let mut node = Node::<Raft>::new(
             &settings,
             Box::new(storage),
             BTreeMap::from([(2, to_peer)]),
             Metrics::new(),
         )
         .expect("recovers");
-        let (inputs, receiver) = std::sync::mpsc::channel();
+        if pipelined {
+            node = node.pipeline_writes().expect("storage thread");
+        }
+        let (inputs, receiver) = crossbeam_channel::unbounded();
         let running = std::thread::spawn(move || node.run(receiver));
         let heartbeat = || {
             Inbound::Peer(

@@ -94,6 +94,10 @@ pub struct Settings {
     pub cluster_key: Vec<u8>,
     /// The byzantine behaviours this replica runs (the configuration's `byzantine`), if any.
     pub byzantine: Option<String>,
+    /// Whether the storage thread writes while the protocol thread goes on
+    /// ([`crate::node::Node::pipeline_writes`]): a Raft leader then sends its appends before
+    /// its own write is durable and counts itself once it is (`Config::async_persist`).
+    pub pipelined_writes: bool,
 }
 
 /// What a deliberately byzantine replica sends instead of one message to a peer: each
@@ -105,7 +109,7 @@ pub type Corrupter<M> = Box<dyn FnMut(NodeId, M) -> Vec<(NodeId, M, u64)> + Send
 pub trait Protocol:
     Core<
         Message: Serialize + DeserializeOwned + Send + Sync + 'static,
-        PersistOp: Serialize + DeserializeOwned,
+        PersistOp: Serialize + DeserializeOwned + Send + 'static,
     > + Send
     + Sized
     + 'static
@@ -228,6 +232,7 @@ impl Protocol for Raft {
         // the follower's answer before sending it again (heartbeats it rejects meanwhile do
         // not restart the transfer).
         config.snapshot_retry_us = (10_000_000u64).max(4 * config.election_timeout_max_us);
+        config.async_persist = settings.pipelined_writes;
         config.mutant = mutant(
             settings.mutant.as_deref(),
             &node_raft_mutants(),

@@ -10,6 +10,7 @@ use crate::frame::{
 use crate::logging::Throttle;
 use crate::node::{Inbound, Input};
 use crate::pieces::{MessageReader, MessageWriter, Pieced};
+use crossbeam_channel::{Sender as SyncSender, TrySendError};
 use distsys_consensus::NodeId;
 use distsys_types::event::{self, Level};
 use distsys_types::Event;
@@ -17,7 +18,6 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::collections::{BTreeSet, VecDeque};
 use std::net::SocketAddr;
-use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncWriteExt, BufReader, BufWriter};
@@ -251,7 +251,7 @@ mod tests {
             .expect("runtime")
     }
 
-    type Received = std::sync::mpsc::Receiver<Inbound<Message>>;
+    type Received = crossbeam_channel::Receiver<Inbound<Message>>;
 
     /// Node 1 of members {1, 2} listening on a free port: its address, the cluster key, and
     /// what it receives.
@@ -260,7 +260,7 @@ mod tests {
         let addr = listener.local_addr().expect("addr");
         let key = Arc::new(b"0123456789abcdef0123456789abcdef".to_vec());
         let members = Arc::new(BTreeSet::from([1, 2]));
-        let (inputs, received) = std::sync::mpsc::sync_channel(16);
+        let (inputs, received) = crossbeam_channel::bounded(16);
         tokio::spawn(listen(listener, 1, members, key.clone(), inputs));
         (addr, key, received)
     }
@@ -271,7 +271,7 @@ mod tests {
         mut stream: TcpStream,
         term: u64,
         received: Received,
-    ) -> Result<Inbound<Message>, std::sync::mpsc::RecvTimeoutError> {
+    ) -> Result<Inbound<Message>, crossbeam_channel::RecvTimeoutError> {
         MessageWriter::default()
             .write(&mut stream, &Message::TimeoutNow { term })
             .await

@@ -54,6 +54,7 @@ pub fn layout(
                 mutant: None,
                 byzantine: None,
                 client_idle_timeout_s: 300,
+                pipelined_writes: true,
             };
             (node_dir, config)
         })
