@@ -68,10 +68,11 @@ pub struct NodeConfig {
     /// A client connection that sends nothing for this many seconds is closed (0: never).
     #[serde(default = "default_client_idle_timeout_s")]
     pub client_idle_timeout_s: u64,
-    /// Write to disk on a storage thread while the protocol goes on (the default): many rounds
-    /// share one fsync, and a Raft leader sends its appends while its own write is in flight,
-    /// counting itself only once it is durable (etcd-raft's asynchronous storage writes).
-    /// `false`: each round is written on the protocol thread before anything else happens.
+    /// Raft: write to disk on a storage thread while the protocol goes on (the default): many
+    /// rounds share one fsync, and the leader sends its appends while its own write is in
+    /// flight, counting itself only once it is durable (etcd-raft's asynchronous storage
+    /// writes). `false`, and always for Multi-Paxos and PBFT: each round is written on the
+    /// protocol thread before anything else happens.
     #[serde(default = "default_pipelined_writes")]
     pub pipelined_writes: bool,
 }

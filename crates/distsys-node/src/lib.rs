@@ -111,11 +111,11 @@ fn run_with<C: Protocol>(config: NodeConfig) -> Result<(), NodeError> {
         mutant: config.mutant.clone(),
         cluster_key: key.clone(),
         byzantine: config.byzantine.clone(),
-        pipelined_writes: config.pipelined_writes,
+        pipelined_writes: config.pipelined_writes && C::PIPELINES_WRITES,
     };
     let (peers, outgoing) = peer_channels::<C::Message>(&config);
     let mut node = node::Node::<C>::new(&settings, storage, peers, metrics.clone())?;
-    if config.pipelined_writes {
+    if settings.pipelined_writes {
         node = node.pipeline_writes()?;
     }
     start_network::<C>(&runtime, &config, Arc::new(key), outgoing, &inputs, metrics)?;

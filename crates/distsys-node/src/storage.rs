@@ -8,6 +8,7 @@
 
 use distsys_consensus::raft::Raft;
 use distsys_consensus::{Core, Entry, HardState, PersistOp, Persisted, Snapshot};
+use distsys_types::snapshot::Retained;
 use redb::{Database, ReadableTable, TableDefinition};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -185,7 +186,8 @@ impl RaftStore {
                         meta.insert("hard_state", bytes.as_slice()).map_err(err)?;
                     }
                     PersistOp::Truncate(index) => {
-                        log.retain(|i, _| i < *index).map_err(err)?;
+                        // By range: the rows before `index` are not visited.
+                        log.retain_in(*index.., |_, _| false).map_err(err)?;
                     }
                     PersistOp::Append(entries) => {
                         for e in entries {
@@ -212,7 +214,12 @@ impl RaftStore {
                         };
                         let retained =
                             distsys_types::snapshot::install(snapshot.point(), current, |_| held);
-                        log.retain(|i, _| retained.keeps(i)).map_err(err)?;
+                        // By range: the entries after the snapshot are not visited.
+                        match retained {
+                            Retained::After(last) => log.retain_in(..=last, |_, _| false),
+                            Retained::Nothing => log.retain(|_, _| false),
+                        }
+                        .map_err(err)?;
                         let bytes = postcard::to_allocvec(snapshot).map_err(err)?;
                         meta.insert("snapshot", bytes.as_slice()).map_err(err)?;
                     }
@@ -385,6 +392,120 @@ mod tests {
         assert_eq!(expected.entries, vec![e2.clone()]);
         assert_eq!(storage.load().expect("load"), expected);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// One step of a random history of Raft writes: appends at an index (a new suffix, as a
+    /// leader's entries overwrite a follower's), truncations, snapshots that agree with a held
+    /// entry or not, term changes.
+    #[derive(Debug, Clone)]
+    enum Step {
+        Append { at: u64, count: u64, term: u64 },
+        Truncate(u64),
+        Snapshot { at: u64, agrees: bool },
+        Term(u64),
+    }
+
+    fn step() -> impl proptest::strategy::Strategy<Value = Step> {
+        use proptest::prelude::*;
+        prop_oneof![
+            4 => (1..40u64, 1..8u64, 1..4u64).prop_map(|(at, count, term)| Step::Append { at, count, term }),
+            1 => (1..40u64).prop_map(Step::Truncate),
+            2 => (1..40u64, any::<bool>()).prop_map(|(at, agrees)| Step::Snapshot { at, agrees }),
+            1 => (1..5u64).prop_map(Step::Term),
+        ]
+    }
+
+    /// The persist operations of `step` against the log `model` holds now.
+    fn ops_of(step: &Step, model: &Persisted) -> Vec<PersistOp> {
+        let chain_at = |i: u64| {
+            if let Some(e) = model.entries.iter().find(|e| e.index == i) {
+                return Some(e.chain);
+            }
+            model
+                .snapshot
+                .as_ref()
+                .filter(|s| s.last_index == i)
+                .map(|s| s.last_chain)
+        };
+        match *step {
+            Step::Append { at, count, term } => {
+                // Appends continue the log (at most one past its end).
+                let first = model.snapshot.as_ref().map_or(0, |s| s.last_index);
+                let last = model.entries.last().map_or(first, |e| e.index);
+                let at = at.clamp(first + 1, last + 1);
+                let Some(mut previous) = chain_at(at - 1).or((at == 1).then_some(0)) else {
+                    return Vec::new();
+                };
+                let entries: Vec<Entry> = (at..at + count)
+                    .map(|i| {
+                        let e = Entry::new(previous, i, term, vec![i as u8; 3], None);
+                        previous = e.chain;
+                        e
+                    })
+                    .collect();
+                // A leader's entries overwrite a suffix: the core truncates first.
+                let mut ops = Vec::new();
+                if at <= last {
+                    ops.push(PersistOp::Truncate(at));
+                }
+                ops.push(PersistOp::Append(entries));
+                ops
+            }
+            Step::Truncate(index) => vec![PersistOp::Truncate(index)],
+            Step::Snapshot { at, agrees } => {
+                let chain = if agrees { chain_at(at) } else { None };
+                vec![PersistOp::Snapshot(Snapshot {
+                    last_index: at,
+                    last_term: 1,
+                    last_chain: chain.unwrap_or(0xdead_beef ^ at),
+                    membership: Default::default(),
+                    data: vec![at as u8],
+                })]
+            }
+            Step::Term(term) => vec![PersistOp::HardState(HardState {
+                term,
+                vote: Some(1),
+            })],
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config { cases: 64, ..Default::default() })]
+
+        /// The store on disk, reopened, holds what the in-memory `Persisted` (the simulator's
+        /// disk) holds after the same operations: the oracle of the range deletions.
+        #[test]
+        fn the_store_agrees_with_the_in_memory_disk_on_random_histories(
+            steps in proptest::collection::vec(step(), 1..40),
+            per_write in 1..4usize,
+        ) {
+            let dir = std::env::temp_dir().join(format!(
+                "distsys-storage-prop-{}-{:?}",
+                std::process::id(),
+                std::thread::current().id()
+            ));
+            let _ = std::fs::remove_dir_all(&dir);
+            let mut expected = Persisted::default();
+            let mut pending = Vec::new();
+            {
+                let storage = RaftStore::open(&dir).expect("open");
+                for (i, step) in steps.iter().enumerate() {
+                    for op in ops_of(step, &expected) {
+                        expected.apply(&op);
+                        pending.push(op);
+                    }
+                    // Several steps share a write, as the storage thread batches them.
+                    if (i + 1) % per_write == 0 {
+                        storage.apply(&pending).expect("apply");
+                        pending.clear();
+                    }
+                }
+                storage.apply(&pending).expect("apply");
+            }
+            let loaded = RaftStore::open(&dir).expect("reopen").load().expect("load");
+            let _ = std::fs::remove_dir_all(&dir);
+            proptest::prop_assert_eq!(loaded, expected);
+        }
     }
 
     #[test]

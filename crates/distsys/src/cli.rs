@@ -329,6 +329,10 @@ pub enum BenchTarget {
         /// uses 23791-23803).
         #[arg(long, default_value_t = 19000, value_parser = Ranged::<u16>::new().range(1..=64000))]
         base_port: u16,
+        /// Run this project's nodes with `pipelined_writes: false` (each round written on the
+        /// protocol thread before anything else), to compare with the default storage thread.
+        #[arg(long)]
+        no_pipelined_writes: bool,
     },
     /// Raft, Multi-Paxos and PBFT in the simulator at 3/4, 5, 7 and 10 nodes and 1 and 50 ms
     /// latency: messages per committed operation, commit latency, throughput.

@@ -49,6 +49,8 @@ pub struct ClusterBenchConfig {
     /// First port of this project's nodes (and Redis, at `base_port + 400`); etcd uses
     /// 23791-23803.
     pub base_port: u16,
+    /// The nodes' `pipelined_writes` (the storage thread; the default) or not.
+    pub pipelined_writes: bool,
 }
 
 /// One workload at one key count, value size and client count, on both systems.
@@ -291,7 +293,10 @@ fn start_nodes(
     nodes: usize,
     base_port: u16,
 ) -> Result<(Nodes, Vec<SocketAddr>, usize), ClusterBenchError> {
-    let cluster = layout(nodes, dir, base_port, None);
+    let mut cluster = layout(nodes, dir, base_port, None);
+    for (_, node) in &mut cluster {
+        node.pipelined_writes = config.pipelined_writes;
+    }
     let paths = cluster
         .iter()
         .map(|(node_dir, c)| write_config(node_dir, c))
@@ -488,6 +493,7 @@ mod tests {
             key_counts: keys,
             max_data_bytes,
             base_port: 19000,
+            pipelined_writes: true,
         }
     }
 

@@ -17,6 +17,7 @@ pub struct Shape {
     pub keys: Vec<u64>,
     pub max_data_bytes: u64,
     pub base_port: u16,
+    pub pipelined_writes: bool,
 }
 
 fn cell(m: &Measured) -> String {
@@ -143,6 +144,7 @@ pub fn run(shape: Shape, stdout: &mut dyn Write, stderr: &mut dyn Write) -> i32 
         key_counts: shape.keys,
         max_data_bytes: shape.max_data_bytes,
         base_port: shape.base_port,
+        pipelined_writes: shape.pipelined_writes,
     };
     let report = match cluster::run(&config) {
         Ok(report) => report,

@@ -48,6 +48,7 @@ pub fn run(what: BenchTarget, stdout: &mut dyn Write, stderr: &mut dyn Write) ->
             keys,
             max_data_mb,
             base_port,
+            no_pipelined_writes,
         } => {
             let shape = cluster::Shape {
                 seconds,
@@ -56,6 +57,7 @@ pub fn run(what: BenchTarget, stdout: &mut dyn Write, stderr: &mut dyn Write) ->
                 keys,
                 max_data_bytes: max_data_mb << 20,
                 base_port,
+                pipelined_writes: !no_pipelined_writes,
             };
             cluster::run(shape, stdout, stderr)
         }
