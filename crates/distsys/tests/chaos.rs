@@ -107,6 +107,8 @@ struct Bug {
     /// only a safety violation does.
     liveness_counts: bool,
     first_port: u64,
+    /// Runs before the bug counts as missed (ports `first_port + 100 * attempt`).
+    attempts: u64,
 }
 
 impl Bug {
@@ -120,6 +122,7 @@ impl Bug {
             duration: "10s",
             liveness_counts: false,
             first_port,
+            attempts: ATTEMPTS_PER_BUG,
         }
     }
 }
@@ -169,6 +172,9 @@ fn the_seeded_bugs_of_multipaxos_and_pbft_are_caught_on_real_processes() {
             byzantine: Some("lie"),
             episodes: "pause",
             duration: "30s",
+            // Caught in about half the runs (seeds 6-9: 2 of 4; 0 of 3 twice under the whole
+            // suite's load): eight runs, ports 15000-16055.
+            attempts: 8,
             ..Bug::new("pbft", "new-view-without-proofs", 15000)
         },
         // The quorum bug a past version shipped: at 5 replicas an equivocating primary gets
@@ -179,7 +185,7 @@ fn the_seeded_bugs_of_multipaxos_and_pbft_are_caught_on_real_processes() {
         },
     ] {
         let mut runs = Vec::new();
-        let caught = (0..ATTEMPTS_PER_BUG).any(|attempt| {
+        let caught = (0..bug.attempts).any(|attempt| {
             let (seed, base_port) = (
                 (3 + attempt).to_string(),
                 (bug.first_port + 100 * attempt).to_string(),
@@ -217,9 +223,10 @@ fn the_seeded_bugs_of_multipaxos_and_pbft_are_caught_on_real_processes() {
         });
         assert!(
             caught,
-            "{} {} not caught in {ATTEMPTS_PER_BUG} runs:\n{}",
+            "{} {} not caught in {} runs:\n{}",
             bug.protocol,
             bug.mutant,
+            bug.attempts,
             runs.join("\n---\n")
         );
     }
