@@ -246,12 +246,7 @@ async fn run_commands(
         }
         let name = text(&args[0]).to_ascii_uppercase();
         if shared.pipeline && session.authed {
-            // Reads and writes are never in flight together: a command of the other kind
-            // than one in flight waits for every answer first (`in_flight` is `Some(true)`
-            // for a write).
-            let read = is_read(&name);
-            let conflicts = |p: &Planned| p.in_flight() == Some(read);
-            if in_flight.iter().any(conflicts) {
+            if must_drain(&in_flight, is_read(&name)) {
                 drain(shared, &mut in_flight, session.protocol, out).await;
             }
             if let Some(planned) = plan(shared, session, &name, &args) {
@@ -282,6 +277,13 @@ async fn drain(
     for planned in in_flight.drain(..) {
         finish(shared, planned).await.encode_as(protocol, out);
     }
+}
+
+/// Whether a command (a read or not) must wait for every answer in flight first: reads and
+/// writes are never in flight together, so a read sees the writes before it on its connection
+/// and never a later one (`in_flight` is `Some(true)` for a write).
+fn must_drain(in_flight: &[Planned], read: bool) -> bool {
+    in_flight.iter().any(|p| p.in_flight() == Some(read))
 }
 
 fn is_read(name: &str) -> bool {
@@ -813,6 +815,23 @@ mod tests {
             .expect("runtime");
         let args = args.iter().map(|a| a.as_bytes().to_vec()).collect();
         rt.block_on(execute(shared, session, args))
+    }
+
+    /// The rule the pipeline keeps: a command of the other kind than one in flight waits,
+    /// one of the same kind joins (it was inverted once: writes went one at a time and a read
+    /// joined the writes before it, reading the state before them).
+    #[test]
+    fn reads_and_writes_are_never_in_flight_together() {
+        let waiting = |finish| Planned::Waiting(oneshot::channel().1, finish);
+        let writes = [waiting(Finish::Ok), waiting(Finish::Integer)];
+        let reads = [waiting(Finish::Bulk)];
+        let answered = [Planned::Ready(Reply::Simple("OK".into()))];
+        assert!(must_drain(&writes, true), "a read after writes waits");
+        assert!(must_drain(&reads, false), "a write after a read waits");
+        assert!(!must_drain(&writes, false), "writes share a flight");
+        assert!(!must_drain(&reads, true), "reads share a flight");
+        assert!(!must_drain(&answered, true) && !must_drain(&answered, false));
+        assert!(!must_drain(&[], true) && !must_drain(&[], false));
     }
 
     #[test]

@@ -71,8 +71,9 @@ pub struct NodeConfig {
     /// Raft: write to disk on a storage thread while the protocol goes on (the default): many
     /// rounds share one fsync, and the leader sends its appends while its own write is in
     /// flight, counting itself only once it is durable (etcd-raft's asynchronous storage
-    /// writes). `false`, and always for Multi-Paxos and PBFT: each round is written on the
-    /// protocol thread before anything else happens.
+    /// writes). `false`, and always for Multi-Paxos and PBFT and for a cluster of one member
+    /// (nothing to overlap its fsync with): each round is written on the protocol thread
+    /// before anything else happens.
     #[serde(default = "default_pipelined_writes")]
     pub pipelined_writes: bool,
 }
