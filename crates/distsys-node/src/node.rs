@@ -388,20 +388,14 @@ impl<C: Protocol> Node<C> {
                     .request(connection, ClientRequest { client, seq, op }, &mut out);
                 // A retried request the session already answered is answered again at
                 // once: not before the writes in flight are durable (it may be one of them).
-                if self.after_disk.is_empty() {
-                    self.answer(out);
-                } else if !out.is_empty() {
-                    self.after_disk.push_back(Held::Answers(out));
+                if !out.is_empty() {
+                    self.after_writes(Held::Answers(out));
                 }
             }
             Input::LocalRead { key, reply } => {
                 let value = self.replica.kv().get(key.as_bytes()).cloned();
                 // What it read may have been applied from a write still in flight.
-                if self.after_disk.is_empty() {
-                    let _ = reply.send(value);
-                } else {
-                    self.after_disk.push_back(Held::LocalRead { reply, value });
-                }
+                self.after_writes(Held::LocalRead { reply, value });
             }
             Input::Status(reply) => {
                 let _ = reply.send(self.status());
@@ -504,18 +498,26 @@ impl<C: Protocol> Node<C> {
                 for (to, message) in std::mem::take(&mut ready.early) {
                     self.dispatch(to, message);
                 }
-                if write == 0 && self.after_disk.is_empty() {
-                    self.carry_out(ready);
-                } else {
-                    self.after_disk.push_back(Held::Round {
-                        write,
-                        ready: Box::new(ready),
-                    });
-                }
+                self.after_writes(Held::Round {
+                    write,
+                    ready: Box::new(ready),
+                });
             }
             Disk::Moving => return Err(StorageError::new("the storage thread did not start")),
         }
         Ok(())
+    }
+
+    /// Hands `held` on at once when it waits for no write of its own and nothing waits
+    /// before it; otherwise queues it behind the outputs already waiting, in order.
+    fn after_writes(&mut self, held: Held<C>) {
+        let own_write = matches!(&held, Held::Round { write, .. } if *write != 0);
+        if own_write || !self.after_disk.is_empty() {
+            self.after_disk.push_back(held);
+        } else {
+            let core_write = self.release(held);
+            debug_assert_eq!(core_write, 0, "a round that wrote nothing reports no write");
+        }
     }
 
     /// The storage thread's report that its writes up to `through` are durable: the outputs
@@ -526,20 +528,32 @@ impl<C: Protocol> Node<C> {
             if matches!(front, Held::Round { write, .. } if *write > through) {
                 break;
             }
-            match self.after_disk.pop_front() {
-                Some(Held::Round { ready, .. }) => {
-                    core_write = core_write.max(ready.write);
-                    self.carry_out(*ready);
-                }
-                Some(Held::Answers(replies)) => self.answer(replies),
-                Some(Held::LocalRead { reply, value }) => {
-                    let _ = reply.send(value);
-                }
-                None => break,
+            if let Some(held) = self.after_disk.pop_front() {
+                core_write = core_write.max(self.release(held));
             }
         }
         if core_write != 0 {
             self.replica.persisted(core_write);
+        }
+    }
+
+    /// Carries out output whose writes are durable; returns the core's number of a round's
+    /// write (0 for none), for [`Core::persisted`].
+    fn release(&mut self, held: Held<C>) -> u64 {
+        match held {
+            Held::Round { ready, .. } => {
+                let core_write = ready.write;
+                self.carry_out(*ready);
+                core_write
+            }
+            Held::Answers(replies) => {
+                self.answer(replies);
+                0
+            }
+            Held::LocalRead { reply, value } => {
+                let _ = reply.send(value);
+                0
+            }
         }
     }
 

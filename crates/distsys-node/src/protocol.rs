@@ -240,7 +240,7 @@ impl Protocol for Raft {
         // the follower's answer before sending it again (heartbeats it rejects meanwhile do
         // not restart the transfer).
         config.snapshot_retry_us = (10_000_000u64).max(4 * config.election_timeout_max_us);
-        config.async_persist = settings.pipelined_writes && Self::PIPELINES_WRITES;
+        config.async_persist = settings.pipelined_writes;
         config.mutant = mutant(
             settings.mutant.as_deref(),
             &node_raft_mutants(),

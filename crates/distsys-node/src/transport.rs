@@ -10,7 +10,7 @@ use crate::frame::{
 use crate::logging::Throttle;
 use crate::node::{Inbound, Input};
 use crate::pieces::{MessageReader, MessageWriter, Pieced};
-use crossbeam_channel::{Sender as SyncSender, TrySendError};
+use crossbeam_channel::{Sender, TrySendError};
 use distsys_consensus::NodeId;
 use distsys_types::event::{self, Level};
 use distsys_types::Event;
@@ -33,7 +33,7 @@ pub async fn listen<M: DeserializeOwned + Send + 'static>(
     me: NodeId,
     members: Arc<BTreeSet<NodeId>>,
     key: Arc<Vec<u8>>,
-    inputs: SyncSender<Inbound<M>>,
+    inputs: Sender<Inbound<M>>,
 ) {
     let refusals = Arc::new(Throttle::default());
     let mut backoff = Duration::from_millis(5);
@@ -81,7 +81,7 @@ async fn serve_peer<M: DeserializeOwned>(
     me: NodeId,
     members: &BTreeSet<NodeId>,
     key: &[u8],
-    inputs: &SyncSender<Inbound<M>>,
+    inputs: &Sender<Inbound<M>>,
 ) -> Result<(), PeerEnd> {
     let _ = stream.set_nodelay(true);
     let (read, mut write) = stream.into_split();
@@ -134,7 +134,7 @@ pub async fn connect<M: Serialize + Send + Sync + 'static>(
     addr: SocketAddr,
     key: Arc<Vec<u8>>,
     mut outgoing: Receiver<M>,
-    inputs: SyncSender<Inbound<M>>,
+    inputs: Sender<Inbound<M>>,
 ) {
     let mut backoff = Duration::from_millis(50);
     loop {
@@ -195,7 +195,7 @@ async fn write_messages<M: Serialize, W: AsyncWriteExt + Unpin>(
 
 /// Tells the protocol thread a link went up or down: a blocking send on a blocking thread (a
 /// link change is never dropped, and a full queue never blocks the runtime).
-async fn link<M: Send + 'static>(inputs: &SyncSender<Inbound<M>>, peer: NodeId, up: bool) {
+async fn link<M: Send + 'static>(inputs: &Sender<Inbound<M>>, peer: NodeId, up: bool) {
     let inputs = inputs.clone();
     let _ =
         tokio::task::spawn_blocking(move || inputs.send(Inbound::Input(Input::Link { peer, up })))
