@@ -8,14 +8,13 @@
 
 use distsys_consensus::raft::Raft;
 use distsys_consensus::{Core, Entry, HardState, PersistOp, Persisted, Snapshot};
-use distsys_types::snapshot::Retained;
+use distsys_types::snapshot::{ChainPoint, Retained};
 use redb::{Database, ReadableTable, TableDefinition};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::path::Path;
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
-const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log");
 
 /// A storage failure: the node must stop (nothing that depends on the write may be sent).
 #[derive(Debug, thiserror::Error)]
@@ -47,10 +46,12 @@ pub trait Storage<C: Core>: Send {
     fn apply(&mut self, ops: &[C::PersistOp]) -> Result<(), StorageError>;
 }
 
-/// Raft's state in redb (`raft.redb` in the data directory): term and vote, the log by index,
-/// the snapshot.
+/// Raft's state in redb (`raft.redb` in the data directory): term and vote, the log (as runs of
+/// consecutive entries, one row per append), the snapshot.
 pub struct RaftStore {
     db: Database,
+    /// Entries per log segment ([`segments`]).
+    segment: u64,
 }
 
 impl Storage<Raft> for RaftStore {
@@ -133,15 +134,52 @@ where
 }
 
 impl RaftStore {
-    /// Opens (or creates) the database in `dir`.
+    /// Opens (or creates) the database in `dir`. A log written in one table (the layout before
+    /// segments) is moved into segments in the same transaction.
     pub fn open(dir: &Path) -> Result<RaftStore, StorageError> {
+        RaftStore::open_with_segments(dir, segments::ENTRIES)
+    }
+
+    /// [`RaftStore::open`] with `segment` entries per log segment for a new file (tests cross
+    /// segment boundaries with small ones). A file keeps the size it was created with.
+    pub fn open_with_segments(dir: &Path, segment: u64) -> Result<RaftStore, StorageError> {
+        debug_assert!(segment >= 1, "a segment holds entries");
         std::fs::create_dir_all(dir).map_err(err)?;
         let db = Database::create(dir.join("raft.redb")).map_err(err)?;
         let txn = db.begin_write().map_err(err)?;
-        txn.open_table(META).map_err(err)?;
-        txn.open_table(LOG).map_err(err)?;
+        let segment = {
+            let mut meta = txn.open_table(META).map_err(err)?;
+            let stored = match meta.get("segment_entries").map_err(err)? {
+                Some(v) => Some(postcard::from_bytes::<u64>(v.value()).map_err(err)?),
+                None => None,
+            };
+            match stored {
+                Some(size) if size >= 1 => size,
+                Some(_) => {
+                    return Err(StorageError("raft.redb: a log segment of 0 entries".into()))
+                }
+                None => {
+                    let size = segment.max(1);
+                    let bytes = postcard::to_allocvec(&size).map_err(err)?;
+                    meta.insert("segment_entries", bytes.as_slice())
+                        .map_err(err)?;
+                    size
+                }
+            }
+        };
+        let legacy = {
+            let table = txn.open_table(LEGACY_LOG).map_err(err)?;
+            let mut entries = Vec::new();
+            for row in table.iter().map_err(err)? {
+                let (_, v) = row.map_err(err)?;
+                entries.push(postcard::from_bytes::<Entry>(v.value()).map_err(err)?);
+            }
+            entries
+        };
+        txn.delete_table(LEGACY_LOG).map_err(err)?;
+        segments::append(&txn, segment, &legacy)?;
         txn.commit().map_err(err)?;
-        Ok(RaftStore { db })
+        Ok(RaftStore { db, segment })
     }
 
     /// Everything on disk.
@@ -156,13 +194,7 @@ impl RaftStore {
             Some(v) => Some(postcard::from_bytes(v.value()).map_err(err)?),
             None => None,
         };
-        let log = txn.open_table(LOG).map_err(err)?;
-        let mut entries = Vec::new();
-        for row in log.iter().map_err(err)? {
-            let (_, v) = row.map_err(err)?;
-            let entry: Entry = postcard::from_bytes(v.value()).map_err(err)?;
-            entries.push(entry);
-        }
+        let entries = segments::load(&txn, snapshot.as_ref().map_or(0, |s| s.last_index))?;
         Ok(Persisted {
             hard_state,
             snapshot,
@@ -178,56 +210,311 @@ impl RaftStore {
         let txn = self.db.begin_write().map_err(err)?;
         {
             let mut meta = txn.open_table(META).map_err(err)?;
-            let mut log = txn.open_table(LOG).map_err(err)?;
+            // The current snapshot's point, read at the first snapshot of these operations.
+            let mut current: Option<Option<ChainPoint>> = None;
+            // Consecutive appends (one per client command in a busy round) are written as one
+            // run: a row per round rather than per command.
+            let mut appended: Vec<Entry> = Vec::new();
             for op in ops {
                 match op {
-                    PersistOp::HardState(hs) => {
-                        let bytes = postcard::to_allocvec(hs).map_err(err)?;
-                        meta.insert("hard_state", bytes.as_slice()).map_err(err)?;
+                    PersistOp::Append(entries)
+                        if appended
+                            .last()
+                            .zip(entries.first())
+                            .is_none_or(|(last, first)| last.index + 1 == first.index) =>
+                    {
+                        appended.extend(entries.iter().cloned());
                     }
-                    PersistOp::Truncate(index) => {
-                        // By range: the rows before `index` are not visited.
-                        log.retain_in(*index.., |_, _| false).map_err(err)?;
-                    }
-                    PersistOp::Append(entries) => {
-                        for e in entries {
-                            let bytes = postcard::to_allocvec(e).map_err(err)?;
-                            log.insert(e.index, bytes.as_slice()).map_err(err)?;
-                        }
-                    }
-                    PersistOp::Snapshot(snapshot) => {
-                        // The one snapshot-agreement rule (`distsys_types::snapshot`), as in
-                        // memory: the current snapshot's point counts as well as a held entry.
-                        let current = match meta.get("snapshot").map_err(err)? {
-                            Some(v) => Some(
-                                postcard::from_bytes::<Snapshot>(v.value())
-                                    .map_err(err)?
-                                    .point(),
-                            ),
-                            None => None,
-                        };
-                        let held = match log.get(snapshot.last_index).map_err(err)? {
-                            Some(v) => {
-                                Some(postcard::from_bytes::<Entry>(v.value()).map_err(err)?.chain)
-                            }
-                            None => None,
-                        };
-                        let retained =
-                            distsys_types::snapshot::install(snapshot.point(), current, |_| held);
-                        // By range: the entries after the snapshot are not visited.
-                        match retained {
-                            Retained::After(last) => log.retain_in(..=last, |_, _| false),
-                            Retained::Nothing => log.retain(|_, _| false),
-                        }
-                        .map_err(err)?;
-                        let bytes = postcard::to_allocvec(snapshot).map_err(err)?;
-                        meta.insert("snapshot", bytes.as_slice()).map_err(err)?;
+                    _ => {
+                        segments::append(&txn, self.segment, &std::mem::take(&mut appended))?;
+                        self.write(&txn, &mut meta, &mut current, op)?;
                     }
                 }
             }
+            segments::append(&txn, self.segment, &appended)?;
         }
         // Durability::Immediate (redb's default): the commit returns after the fsync.
         txn.commit().map_err(err)
+    }
+
+    /// Writes one operation into `txn`. `current` caches where the snapshot on disk ends
+    /// (`None`: not read yet): entries at or before it are gone, whatever a segment still
+    /// holds.
+    fn write(
+        &self,
+        txn: &redb::WriteTransaction,
+        meta: &mut redb::Table<'_, &'static str, &'static [u8]>,
+        current: &mut Option<Option<ChainPoint>>,
+        op: &PersistOp,
+    ) -> Result<(), StorageError> {
+        match op {
+            PersistOp::HardState(hs) => {
+                let bytes = postcard::to_allocvec(hs).map_err(err)?;
+                meta.insert("hard_state", bytes.as_slice()).map_err(err)?;
+            }
+            PersistOp::Truncate(index) => segments::truncate_from(txn, self.segment, *index)?,
+            PersistOp::Append(entries) => segments::append(txn, self.segment, entries)?,
+            PersistOp::Snapshot(snapshot) => {
+                let point = match *current {
+                    Some(point) => point,
+                    None => snapshot_point(meta)?,
+                };
+                // The one snapshot-agreement rule (`distsys_types::snapshot`), as in memory:
+                // the current snapshot's point counts as well as a held entry.
+                let held = match point {
+                    Some(p) if snapshot.last_index <= p.index => None,
+                    _ => segments::chain_at(txn, snapshot.last_index)?,
+                };
+                match distsys_types::snapshot::install(snapshot.point(), point, |_| held) {
+                    Retained::After(last) => segments::drop_through(txn, self.segment, last)?,
+                    Retained::Nothing => segments::drop_all(txn)?,
+                }
+                let bytes = postcard::to_allocvec(snapshot).map_err(err)?;
+                meta.insert("snapshot", bytes.as_slice()).map_err(err)?;
+                let at = snapshot.point();
+                let bytes = postcard::to_allocvec(&(at.index, at.chain)).map_err(err)?;
+                meta.insert("snapshot_point", bytes.as_slice())
+                    .map_err(err)?;
+                *current = Some(Some(at));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where the snapshot on disk ends (`snapshot_point`, or the snapshot itself in a file written
+/// before the point was kept apart: reading it decodes the whole state).
+fn snapshot_point(
+    meta: &impl ReadableTable<&'static str, &'static [u8]>,
+) -> Result<Option<ChainPoint>, StorageError> {
+    if let Some(v) = meta.get("snapshot_point").map_err(err)? {
+        let (index, chain): (u64, u64) = postcard::from_bytes(v.value()).map_err(err)?;
+        return Ok(Some(ChainPoint { index, chain }));
+    }
+    match meta.get("snapshot").map_err(err)? {
+        Some(v) => Ok(Some(
+            postcard::from_bytes::<Snapshot>(v.value())
+                .map_err(err)?
+                .point(),
+        )),
+        None => Ok(None),
+    }
+}
+
+/// The log as it was first written, in one table: read once and moved into segments.
+const LEGACY_LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log");
+
+/// Raft's log in segments: the entries with indexes `[n * size, (n + 1) * size)` in a table of
+/// their own, named by its first index (`log.<hex>`; [`segments::ENTRIES`] per segment unless
+/// the file says otherwise). Within a segment, each append is one row (a run of consecutive
+/// entries keyed by the first's index). Compaction deletes whole tables (redb frees their
+/// pages without rewriting any) and leaves the segment it ends inside as it is: the entries at
+/// or before the snapshot there are skipped on load. Deleting compacted entries one row each
+/// was half of a busy node's protocol thread, and inserting them one row each a quarter.
+mod segments {
+    use super::{err, StorageError};
+    use distsys_consensus::Entry;
+    use redb::{ReadableTable, TableDefinition, TableHandle};
+
+    /// Entries per segment by default.
+    pub(super) const ENTRIES: u64 = 4096;
+
+    const PREFIX: &str = "log.";
+
+    type Runs<'t> = redb::Table<'t, u64, &'static [u8]>;
+
+    /// The name of the segment starting at `first`.
+    fn name(first: u64) -> String {
+        format!("{PREFIX}{first:016x}")
+    }
+
+    fn definition(name: &str) -> TableDefinition<'_, u64, &'static [u8]> {
+        TableDefinition::new(name)
+    }
+
+    /// What segments need of a transaction: the names of its tables.
+    pub(super) trait Tables {
+        fn table_names(&self) -> Result<Vec<String>, StorageError>;
+    }
+
+    impl Tables for redb::WriteTransaction {
+        fn table_names(&self) -> Result<Vec<String>, StorageError> {
+            Ok(self
+                .list_tables()
+                .map_err(err)?
+                .map(|t| t.name().to_string())
+                .collect())
+        }
+    }
+
+    impl Tables for redb::ReadTransaction {
+        fn table_names(&self) -> Result<Vec<String>, StorageError> {
+            Ok(self
+                .list_tables()
+                .map_err(err)?
+                .map(|t| t.name().to_string())
+                .collect())
+        }
+    }
+
+    /// The first indexes of the segments in the database, in order.
+    fn present(txn: &impl Tables) -> Result<Vec<u64>, StorageError> {
+        let mut out: Vec<u64> = txn
+            .table_names()?
+            .into_iter()
+            .filter_map(|n| u64::from_str_radix(n.strip_prefix(PREFIX)?, 16).ok())
+            .collect();
+        out.sort_unstable();
+        Ok(out)
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Vec<Entry>, StorageError> {
+        postcard::from_bytes(bytes).map_err(err)
+    }
+
+    /// Writes `entries` (consecutive) as one run per segment they fall in.
+    pub(super) fn append(
+        txn: &redb::WriteTransaction,
+        size: u64,
+        entries: &[Entry],
+    ) -> Result<(), StorageError> {
+        debug_assert!(
+            entries.windows(2).all(|w| w[0].index + 1 == w[1].index),
+            "appends are consecutive"
+        );
+        let start = |index: u64| index - index % size;
+        for run in entries.chunk_by(|a, b| start(a.index) == start(b.index)) {
+            let name = name(start(run[0].index));
+            let mut table = txn.open_table(definition(&name)).map_err(err)?;
+            put(&mut table, run)?;
+        }
+        Ok(())
+    }
+
+    /// Writes `run` (non-empty: else nothing) as one row.
+    fn put(table: &mut Runs<'_>, run: &[Entry]) -> Result<(), StorageError> {
+        let Some(first) = run.first() else {
+            return Ok(());
+        };
+        let bytes = postcard::to_allocvec(run).map_err(err)?;
+        table.insert(first.index, bytes.as_slice()).map_err(err)?;
+        Ok(())
+    }
+
+    /// The run starting at or before `index` in `table`, if it reaches `index`.
+    fn run_holding(
+        table: &impl ReadableTable<u64, &'static [u8]>,
+        index: u64,
+    ) -> Result<Option<Vec<Entry>>, StorageError> {
+        let Some(row) = table.range(..=index).map_err(err)?.next_back() else {
+            return Ok(None);
+        };
+        let (first, v) = row.map_err(err)?;
+        let run = decode(v.value())?;
+        Ok((first.value() + run.len() as u64 > index).then_some(run))
+    }
+
+    /// The chain hash of the entry at `index`, if a segment holds it.
+    pub(super) fn chain_at(
+        txn: &redb::WriteTransaction,
+        index: u64,
+    ) -> Result<Option<u64>, StorageError> {
+        let Some(&first) = present(txn)?.iter().rev().find(|&&f| f <= index) else {
+            return Ok(None);
+        };
+        let name = name(first);
+        let table = txn.open_table(definition(&name)).map_err(err)?;
+        let run = run_holding(&table, index)?.unwrap_or_default();
+        Ok(run.iter().find(|e| e.index == index).map(|e| e.chain))
+    }
+
+    /// Drops every entry at or after `index`: the segments starting there or later, and in
+    /// the one before, the runs from `index` on and the tail of the run straddling it.
+    pub(super) fn truncate_from(
+        txn: &redb::WriteTransaction,
+        size: u64,
+        index: u64,
+    ) -> Result<(), StorageError> {
+        for first in present(txn)?.into_iter().filter(|&f| f + size > index) {
+            let name = name(first);
+            if first >= index {
+                txn.delete_table(definition(&name)).map_err(err)?;
+                continue;
+            }
+            let mut table = txn.open_table(definition(&name)).map_err(err)?;
+            if let Some(mut run) = run_holding(&table, index)? {
+                if run[0].index < index {
+                    run.truncate((index - run[0].index) as usize);
+                    put(&mut table, &run)?;
+                }
+            }
+            let later = table
+                .range(index..)
+                .map_err(err)?
+                .map(|row| row.map(|(k, _)| k.value()))
+                .collect::<Result<Vec<u64>, _>>()
+                .map_err(err)?;
+            for key in later {
+                table.remove(key).map_err(err)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops the segments holding only entries at or before `last` (the one `last` falls inside
+    /// stays; load skips its entries up to the snapshot).
+    pub(super) fn drop_through(
+        txn: &redb::WriteTransaction,
+        size: u64,
+        last: u64,
+    ) -> Result<(), StorageError> {
+        for first in present(txn)?.into_iter().filter(|&f| f + size <= last + 1) {
+            txn.delete_table(definition(&name(first))).map_err(err)?;
+        }
+        Ok(())
+    }
+
+    /// Drops every segment.
+    pub(super) fn drop_all(txn: &redb::WriteTransaction) -> Result<(), StorageError> {
+        for first in present(txn)? {
+            txn.delete_table(definition(&name(first))).map_err(err)?;
+        }
+        Ok(())
+    }
+
+    /// The entries after `after` (the snapshot's last index), in order; an error if they do
+    /// not follow one another.
+    pub(super) fn load(
+        txn: &redb::ReadTransaction,
+        after: u64,
+    ) -> Result<Vec<Entry>, StorageError> {
+        let mut entries: Vec<Entry> = Vec::new();
+        for first in present(txn)? {
+            let name = name(first);
+            let table = txn.open_table(definition(&name)).map_err(err)?;
+            for row in table.iter().map_err(err)? {
+                let (key, v) = row.map_err(err)?;
+                let run = decode(v.value())?;
+                let starts = run.first().is_some_and(|e| e.index == key.value());
+                let consecutive = run.windows(2).all(|w| w[0].index + 1 == w[1].index);
+                if !starts || !consecutive {
+                    return Err(StorageError(format!(
+                        "raft.redb: the log run at index {} is not consecutive",
+                        key.value()
+                    )));
+                }
+                for entry in run.into_iter().filter(|e| e.index > after) {
+                    if entries.last().is_some_and(|e| e.index + 1 != entry.index) {
+                        return Err(StorageError(format!(
+                            "raft.redb: the log entry at index {} does not follow the one before",
+                            entry.index
+                        )));
+                    }
+                    entries.push(entry);
+                }
+            }
+        }
+        Ok(entries)
     }
 }
 
@@ -394,6 +681,92 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    #[test]
+    fn a_log_in_one_table_is_moved_into_segments_on_open() {
+        let dir = std::env::temp_dir().join(format!("distsys-legacy-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let mut previous = 0;
+        let entries: Vec<Entry> = (1..=10u64)
+            .map(|i| {
+                let e = Entry::new(previous, i, 1, vec![i as u8], None);
+                previous = e.chain;
+                e
+            })
+            .collect();
+        {
+            // The layout before segments: one row per entry in `log`.
+            let db = Database::create(dir.join("raft.redb")).expect("create");
+            let txn = db.begin_write().expect("txn");
+            {
+                let mut log = txn.open_table(LEGACY_LOG).expect("log");
+                for e in &entries {
+                    let bytes = postcard::to_allocvec(e).expect("encode");
+                    log.insert(e.index, bytes.as_slice()).expect("insert");
+                }
+            }
+            txn.commit().expect("commit");
+        }
+        let store = RaftStore::open_with_segments(&dir, 4).expect("open");
+        assert_eq!(store.load().expect("load").entries, entries);
+        // Moved, not copied: the old table is gone and new writes land in segments.
+        store.apply(&[PersistOp::Truncate(6)]).expect("truncate");
+        drop(store);
+        let store = RaftStore::open(&dir).expect("reopen");
+        assert_eq!(store.load().expect("load").entries, entries[..5].to_vec());
+        assert_eq!(
+            store.segment, 4,
+            "the file keeps the segment size it was made with"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn entries_a_segment_still_holds_behind_the_snapshot_stay_gone() {
+        let dir = std::env::temp_dir().join(format!("distsys-stale-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut previous = 0;
+        let entries: Vec<Entry> = (1..=6u64)
+            .map(|i| {
+                let e = Entry::new(previous, i, 1, vec![i as u8], None);
+                previous = e.chain;
+                e
+            })
+            .collect();
+        let snapshot_at = |e: &Entry| Snapshot {
+            last_index: e.index,
+            last_term: e.term,
+            last_chain: e.chain,
+            membership: Default::default(),
+            data: vec![e.index as u8],
+        };
+        // Segments of 8: compacting through 5 leaves entries 1..=5 in the segment on disk.
+        // Then a snapshot ending at 3 with entry 3's chain: the log no longer knows entry 3,
+        // so everything goes (the in-memory rule), and 4..=6 must not come back from the
+        // segment.
+        let ops = [
+            PersistOp::Append(entries.clone()),
+            PersistOp::Snapshot(snapshot_at(&entries[4])),
+            PersistOp::Snapshot(snapshot_at(&entries[2])),
+        ];
+        for per_write in [1, 3] {
+            let _ = std::fs::remove_dir_all(&dir);
+            let store = RaftStore::open_with_segments(&dir, 8).expect("open");
+            let mut expected = Persisted::default();
+            for chunk in ops.chunks(per_write) {
+                store.apply(chunk).expect("apply");
+                chunk.iter().for_each(|op| expected.apply(op));
+            }
+            assert!(expected.entries.is_empty(), "{expected:?}");
+            assert_eq!(
+                store.load().expect("load"),
+                expected,
+                "{per_write} per write"
+            );
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     /// One step of a random history of Raft writes: appends at an index (a new suffix, as a
     /// leader's entries overwrite a follower's), truncations, snapshots that agree with a held
     /// entry or not, term changes.
@@ -415,8 +788,14 @@ mod tests {
         ]
     }
 
-    /// The persist operations of `step` against the log `model` holds now.
-    fn ops_of(step: &Step, model: &Persisted) -> Vec<PersistOp> {
+    /// The persist operations of `step` against the log `model` holds now; `ever` holds the
+    /// last chain hash written at each index (a snapshot may end at an entry the log has
+    /// already dropped, as a leader's can after a follower compacted past it).
+    fn ops_of(
+        step: &Step,
+        model: &Persisted,
+        ever: &std::collections::HashMap<u64, u64>,
+    ) -> Vec<PersistOp> {
         let chain_at = |i: u64| {
             if let Some(e) = model.entries.iter().find(|e| e.index == i) {
                 return Some(e.chain);
@@ -453,7 +832,11 @@ mod tests {
             }
             Step::Truncate(index) => vec![PersistOp::Truncate(index)],
             Step::Snapshot { at, agrees } => {
-                let chain = if agrees { chain_at(at) } else { None };
+                let chain = if agrees {
+                    chain_at(at).or(ever.get(&at).copied())
+                } else {
+                    None
+                };
                 vec![PersistOp::Snapshot(Snapshot {
                     last_index: at,
                     last_term: 1,
@@ -478,6 +861,7 @@ mod tests {
         fn the_store_agrees_with_the_in_memory_disk_on_random_histories(
             steps in proptest::collection::vec(step(), 1..40),
             per_write in 1..4usize,
+            segment in proptest::sample::select(vec![1u64, 2, 3, 5, 8, 4096]),
         ) {
             let dir = std::env::temp_dir().join(format!(
                 "distsys-storage-prop-{}-{:?}",
@@ -486,11 +870,15 @@ mod tests {
             ));
             let _ = std::fs::remove_dir_all(&dir);
             let mut expected = Persisted::default();
+            let mut ever = std::collections::HashMap::new();
             let mut pending = Vec::new();
             {
-                let storage = RaftStore::open(&dir).expect("open");
+                let storage = RaftStore::open_with_segments(&dir, segment).expect("open");
                 for (i, step) in steps.iter().enumerate() {
-                    for op in ops_of(step, &expected) {
+                    for op in ops_of(step, &expected, &ever) {
+                        if let PersistOp::Append(entries) = &op {
+                            ever.extend(entries.iter().map(|e| (e.index, e.chain)));
+                        }
                         expected.apply(&op);
                         pending.push(op);
                     }
@@ -502,6 +890,7 @@ mod tests {
                 }
                 storage.apply(&pending).expect("apply");
             }
+            // Reopened with the default size: the file keeps its own.
             let loaded = RaftStore::open(&dir).expect("reopen").load().expect("load");
             let _ = std::fs::remove_dir_all(&dir);
             proptest::prop_assert_eq!(loaded, expected);
