@@ -3,8 +3,8 @@
 //! first result.
 //!
 //! Keys and values are [`ByteString`]s: bytes end to end, never re-encoded. Entries and
-//! snapshots are JSON in which UTF-8 bytes stay plain strings (the form logs written before
-//! keys were bytes already have) and other bytes are `{"base64": ...}`.
+//! snapshots are postcard behind a format byte; the JSON of older logs and snapshots (UTF-8
+//! bytes as plain strings, other bytes as `{"base64": ...}`) still decodes.
 
 use crate::types::{Entry, Index};
 pub use distsys_types::ByteString;
@@ -49,19 +49,30 @@ pub struct Command {
 }
 
 impl Command {
-    /// Encodes the command for the log.
+    /// Encodes the command for the log: [`COMMAND_POSTCARD`], then postcard (keys and values
+    /// as raw bytes).
     pub fn encode(&self) -> Vec<u8> {
-        serde_json::to_vec(self).unwrap_or_default()
+        match postcard::to_extend(self, vec![COMMAND_POSTCARD]) {
+            Ok(bytes) => bytes,
+            // Unreachable: every field is plain data postcard encodes.
+            Err(e) => unreachable!("a command always encodes: {e}"),
+        }
     }
 
-    /// Decodes a log entry's command (`None` for a no-op or garbage).
+    /// Decodes a log entry's command (`None` for a no-op or garbage): the postcard form
+    /// [`Command::encode`] writes, or the JSON of entries written before it (which starts with
+    /// `{`; a JSON text never starts with the byte [`COMMAND_POSTCARD`]).
     pub fn decode(data: &[u8]) -> Option<Command> {
-        if data.is_empty() {
-            return None;
+        match data.first()? {
+            &COMMAND_POSTCARD => postcard::from_bytes(&data[1..]).ok(),
+            b'{' => serde_json::from_slice(data).ok(),
+            _ => None,
         }
-        serde_json::from_slice(data).ok()
     }
 }
+
+/// The format byte of a postcard command (JSON, the form before it, starts with `{`).
+pub const COMMAND_POSTCARD: u8 = 1;
 
 /// What applying a command produced.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -278,7 +289,19 @@ mod tests {
                 value: "v".into()
             }
         );
-        assert_eq!(command.encode(), old.to_vec(), "text keeps its exact form");
+        // Written again in the current form, it reads back the same.
+        let again = command.encode();
+        assert_eq!(again[0], COMMAND_POSTCARD);
+        assert_eq!(Command::decode(&again), Some(command));
+        for garbage in [
+            &b""[..],
+            b"\x01",
+            b"\x01\xff\xff\xff",
+            b"{\"client\":",
+            b"\x07junk",
+        ] {
+            assert_eq!(Command::decode(garbage), None, "{garbage:?}");
+        }
     }
 
     proptest::proptest! {
