@@ -681,19 +681,24 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
-    #[test]
-    fn a_log_in_one_table_is_moved_into_segments_on_open() {
-        let dir = std::env::temp_dir().join(format!("distsys-legacy-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("dir");
+    /// Entries 1..=n of term 1, each chained to the one before.
+    fn chained(n: u64) -> Vec<Entry> {
         let mut previous = 0;
-        let entries: Vec<Entry> = (1..=10u64)
+        (1..=n)
             .map(|i| {
                 let e = Entry::new(previous, i, 1, vec![i as u8], None);
                 previous = e.chain;
                 e
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn a_log_in_one_table_is_moved_into_segments_on_open() {
+        let dir = std::env::temp_dir().join(format!("distsys-legacy-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let entries = chained(10);
         {
             // The layout before segments: one row per entry in `log`.
             let db = Database::create(dir.join("raft.redb")).expect("create");
@@ -725,14 +730,7 @@ mod tests {
     fn entries_a_segment_still_holds_behind_the_snapshot_stay_gone() {
         let dir = std::env::temp_dir().join(format!("distsys-stale-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let mut previous = 0;
-        let entries: Vec<Entry> = (1..=6u64)
-            .map(|i| {
-                let e = Entry::new(previous, i, 1, vec![i as u8], None);
-                previous = e.chain;
-                e
-            })
-            .collect();
+        let entries = chained(6);
         let snapshot_at = |e: &Entry| Snapshot {
             last_index: e.index,
             last_term: e.term,
