@@ -107,7 +107,7 @@ pub enum ChaosError {
     #[error("{0}")]
     Episode(String),
     /// A link proxy could not listen.
-    #[error("cannot start the link proxy on {route}: {source}")]
+    #[error("cannot start the link proxy on {route}: {source}{}", in_use_hint(.source))]
     Proxy {
         /// Its address.
         route: SocketAddr,
@@ -120,6 +120,18 @@ pub enum ChaosError {
     /// A node could not be started.
     #[error("cannot start a node: {0}")]
     Start(std::io::Error),
+}
+
+/// What to do about a port already in use: the ports chaos binds are fixed by `--base-port`,
+/// and inside the kernel's ephemeral range an outgoing connection may already hold one.
+fn in_use_hint(error: &std::io::Error) -> &'static str {
+    if error.kind() == std::io::ErrorKind::AddrInUse {
+        " (another process or an outgoing connection holds it; ports inside the kernel's \
+         ephemeral range, /proc/sys/net/ipv4/ip_local_port_range, are handed to outgoing \
+         connections: choose a --base-port below it, such as the default 17000)"
+    } else {
+        ""
+    }
 }
 
 /// Why the recorded history got no verdict.
@@ -401,4 +413,28 @@ fn campaign_run(campaign: &mut Campaign<'_>) -> ChaosOutcome {
         verdict,
         divergence: Vec::new(),
     }))
+}
+
+#[cfg(test)]
+mod error_tests {
+    use super::ChaosError;
+    use std::io::{Error, ErrorKind};
+
+    #[test]
+    fn a_proxy_port_in_use_says_how_to_choose_another() {
+        let route = "127.0.0.1:44310".parse().expect("address");
+        let in_use = ChaosError::Proxy {
+            route,
+            source: Error::from(ErrorKind::AddrInUse),
+        }
+        .to_string();
+        assert!(in_use.contains("127.0.0.1:44310"), "{in_use}");
+        assert!(in_use.contains("--base-port below it"), "{in_use}");
+        let other = ChaosError::Proxy {
+            route,
+            source: Error::from(ErrorKind::PermissionDenied),
+        }
+        .to_string();
+        assert!(!other.contains("--base-port"), "{other}");
+    }
 }
