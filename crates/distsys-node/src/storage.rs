@@ -339,22 +339,18 @@ mod segments {
 
     impl Tables for redb::WriteTransaction {
         fn table_names(&self) -> Result<Vec<String>, StorageError> {
-            Ok(self
-                .list_tables()
-                .map_err(err)?
-                .map(|t| t.name().to_string())
-                .collect())
+            Ok(names(self.list_tables().map_err(err)?))
         }
     }
 
     impl Tables for redb::ReadTransaction {
         fn table_names(&self) -> Result<Vec<String>, StorageError> {
-            Ok(self
-                .list_tables()
-                .map_err(err)?
-                .map(|t| t.name().to_string())
-                .collect())
+            Ok(names(self.list_tables().map_err(err)?))
         }
+    }
+
+    fn names(tables: impl Iterator<Item = impl TableHandle>) -> Vec<String> {
+        tables.map(|t| t.name().to_string()).collect()
     }
 
     /// The first indexes of the segments in the database, in order.
