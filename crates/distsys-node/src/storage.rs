@@ -46,8 +46,8 @@ pub trait Storage<C: Core>: Send {
     fn apply(&mut self, ops: &[C::PersistOp]) -> Result<(), StorageError>;
 }
 
-/// Raft's state in redb (`raft.redb` in the data directory): term and vote, the log (as runs of
-/// consecutive entries, one row per append), the snapshot.
+/// Raft's state in redb (`raft.redb` in the data directory): term and vote, the log (in
+/// [`segments`], one row per round's entries), the snapshot and where it ends.
 pub struct RaftStore {
     db: Database,
     /// Entries per log segment ([`segments`]).
