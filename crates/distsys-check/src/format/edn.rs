@@ -121,7 +121,7 @@ struct Parser<'a> {
 }
 
 /// What ends a token (the transactional reader's fast path splits EDN tokens the same way).
-pub(crate) fn is_delimiter(b: u8) -> bool {
+pub(crate) const fn is_delimiter(b: u8) -> bool {
     matches!(
         b,
         b' ' | b'\t' | b'\n' | b'\r' | b',' | b'}' | b']' | b')' | b'{' | b'[' | b'(' | b'"' | b';'

@@ -112,19 +112,48 @@ enum Number {
     Other,
 }
 
-struct Cursor<'a> {
+/// Whitespace of JSON (`WHITESPACE[b] & 1`) and of EDN, where commas are whitespace too
+/// (`WHITESPACE[b] & 2`).
+static WHITESPACE: [u8; 256] = {
+    let mut table = [0u8; 256];
+    table[b' ' as usize] = 3;
+    table[b'\t' as usize] = 3;
+    table[b'\n' as usize] = 3;
+    table[b'\r' as usize] = 3;
+    table[b',' as usize] = 2;
+    table
+};
+
+/// [`is_delimiter`] as a table.
+static DELIMITER: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = is_delimiter(b as u8);
+        b += 1;
+    }
+    table
+};
+
+/// The scanner over one line. `EDN`: Jepsen EDN instead of JSON (commas are whitespace,
+/// keywords, `nil`); a parameter rather than a field so each reader is compiled without
+/// the other's branches. The small methods are inlined into [`parse`] so the position stays
+/// in a register.
+struct Cursor<'a, const EDN: bool> {
     text: &'a str,
     bytes: &'a [u8],
     at: usize,
-    /// Jepsen EDN instead of JSON: commas are whitespace, keywords, `nil`.
-    edn: bool,
 }
 
-impl<'a> Cursor<'a> {
-    #[inline]
+impl<'a, const EDN: bool> Cursor<'a, EDN> {
+    /// Jepsen EDN instead of JSON.
+    const EDN: bool = EDN;
+
+    #[inline(always)]
     fn skip_ws(&mut self) {
+        let mask = if EDN { 2 } else { 1 };
         while let Some(&b) = self.bytes.get(self.at) {
-            if !(matches!(b, b' ' | b'\t' | b'\n' | b'\r') || (self.edn && b == b',')) {
+            if WHITESPACE[usize::from(b)] & mask == 0 {
                 break;
             }
             self.at += 1;
@@ -132,39 +161,45 @@ impl<'a> Cursor<'a> {
     }
 
     /// The next byte after whitespace, not consumed.
-    #[inline]
+    #[inline(always)]
     fn peek(&mut self) -> Option<u8> {
         self.skip_ws();
         self.bytes.get(self.at).copied()
     }
 
+    #[inline(always)]
     fn eat(&mut self, byte: u8) -> Option<()> {
         (self.peek()? == byte).then(|| self.at += 1)
     }
 
     /// After an item: `close` (consumed, then `false`) or another item (`true`): in JSON
     /// after a `,`, in EDN after whitespace (commas included).
-    #[inline]
+    #[inline(always)]
     fn next_item(&mut self, close: u8) -> Option<bool> {
         match self.peek()? {
             b if b == close => {
                 self.at += 1;
                 Some(false)
             }
-            b',' if !self.edn => {
+            b',' if !Self::EDN => {
                 self.at += 1;
                 Some(true)
             }
-            _ if self.edn => Some(true),
+            _ if Self::EDN => Some(true),
             _ => None,
         }
     }
 
     /// An EDN token (a run of non-delimiters), possibly empty.
+    #[inline(always)]
     fn token(&mut self) -> &'a str {
         self.skip_ws();
         let start = self.at;
-        while self.bytes.get(self.at).is_some_and(|&b| !is_delimiter(b)) {
+        while self
+            .bytes
+            .get(self.at)
+            .is_some_and(|&b| !DELIMITER[usize::from(b)])
+        {
             self.at += 1;
         }
         self.text.get(start..self.at).unwrap_or("")
@@ -173,27 +208,42 @@ impl<'a> Cursor<'a> {
     /// An EDN token read as the general reader would, where the fast path can: a canonical
     /// integer within i64, `nil` (as `None`), a keyword (`:name`, kept with its colon, as the
     /// general reader turns it into the string `":name"`). Anything else: `Err(())`.
+    #[inline(always)]
     fn edn_atom(&mut self) -> Result<Option<Scalar<'a>>, ()> {
         let token = self.token();
-        if token == "nil" {
-            return Ok(None);
+        let bytes = token.as_bytes();
+        match bytes {
+            b"nil" => return Ok(None),
+            [b':', _, ..] => return Ok(Some(Scalar::Str(token))),
+            _ => {}
         }
-        if token.len() > 1 && token.starts_with(':') {
-            return Ok(Some(Scalar::Str(token)));
+        // Canonical: digits after an optional `-`, no leading zero, not `-0`, at most 18
+        // digits (so no overflow).
+        let (negative, digits) = match bytes {
+            [b'-', rest @ ..] => (true, rest),
+            _ => (false, bytes),
+        };
+        let canonical = match digits {
+            [] => false,
+            [b'0'] => !negative,
+            [b'0', ..] => false,
+            _ => digits.len() <= 18,
+        };
+        if !canonical {
+            return Err(());
         }
-        let digits = token.strip_prefix('-').unwrap_or(token);
-        let canonical = !digits.is_empty()
-            && digits.len() <= 18
-            && digits.bytes().all(|b| b.is_ascii_digit())
-            && (digits == "0" || !digits.starts_with('0'))
-            && !(token.starts_with('-') && digits == "0");
-        match token.parse::<i64>() {
-            Ok(i) if canonical => Ok(Some(Scalar::Int(i))),
-            _ => Err(()),
+        let mut value = 0i64;
+        for &d in digits {
+            if !d.is_ascii_digit() {
+                return Err(());
+            }
+            value = value * 10 + i64::from(d - b'0');
         }
+        Ok(Some(Scalar::Int(if negative { -value } else { value })))
     }
 
     /// A string without escapes or control characters: its contents.
+    #[inline(always)]
     fn string(&mut self) -> Option<&'a str> {
         self.eat(b'"')?;
         let start = self.at;
@@ -267,32 +317,67 @@ impl<'a> Cursor<'a> {
 
     /// An integer or a string without escapes (in EDN also a keyword). (`-0` is a float to
     /// serde_json: refused.)
-    #[inline]
+    #[inline(always)]
     fn scalar(&mut self) -> Option<Scalar<'a>> {
-        if self.edn {
+        self.skip_ws();
+        // The common case first: a positive integer of at most 18 digits (no overflow).
+        if let Some(value) = self.positive_int() {
+            return Some(Scalar::Int(value));
+        }
+        if Self::EDN {
             return match self.peek()? {
                 b'"' => self.string().map(Scalar::Str),
                 _ => self.edn_atom().ok().flatten(),
             };
         }
-        // The common case first: a positive integer of at most 18 digits (no overflow).
+        self.scalar_general()
+    }
+
+    /// At the cursor, a positive integer of at most 18 digits without a leading zero that
+    /// ends the token (EDN: at a delimiter or the end; JSON: not before a fraction or an
+    /// exponent), consumed; otherwise `None` with nothing consumed.
+    #[inline(always)]
+    fn positive_int(&mut self) -> Option<i64> {
         let start = self.at;
-        if let Some(b'1'..=b'9') = self.bytes.get(start) {
-            let mut value = 0i64;
-            let mut at = start;
-            while let Some(&d @ b'0'..=b'9') = self.bytes.get(at) {
-                if at - start == 18 {
-                    return self.scalar_general();
-                }
-                value = value * 10 + i64::from(d - b'0');
-                at += 1;
+        let first = *self.bytes.get(start)?;
+        if !(b'1'..=b'9').contains(&first) {
+            return None;
+        }
+        let mut value = i64::from(first - b'0');
+        let mut at = start + 1;
+        while let Some(&d @ b'0'..=b'9') = self.bytes.get(at) {
+            if at - start == 18 {
+                return None;
             }
-            if !matches!(self.bytes.get(at), Some(b'.' | b'e' | b'E')) {
-                self.at = at;
-                return Some(Scalar::Int(value));
+            value = value * 10 + i64::from(d - b'0');
+            at += 1;
+        }
+        let ends = match self.bytes.get(at) {
+            None => true,
+            Some(&b) if Self::EDN => DELIMITER[usize::from(b)],
+            Some(b) => !matches!(b, b'.' | b'e' | b'E'),
+        };
+        ends.then(|| {
+            self.at = at;
+            value
+        })
+    }
+
+    /// `[` scalars `]`, appended to `scratch.scalars`.
+    #[inline(always)]
+    fn list(&mut self, scratch: &mut Scratch<'a>) -> Option<()> {
+        self.eat(b'[')?;
+        if self.peek()? == b']' {
+            self.at += 1;
+            return Some(());
+        }
+        loop {
+            let scalar = self.scalar()?;
+            scratch.scalars.push(scalar);
+            if !self.next_item(b']')? {
+                return Some(());
             }
         }
-        self.scalar_general()
     }
 
     fn scalar_general(&mut self) -> Option<Scalar<'a>> {
@@ -317,7 +402,7 @@ impl<'a> Cursor<'a> {
         if depth > MAX_DEPTH {
             return None;
         }
-        if self.edn {
+        if Self::EDN {
             return self.skip_edn(depth);
         }
         match self.peek()? {
@@ -356,8 +441,9 @@ impl<'a> Cursor<'a> {
     }
 
     /// The name of a field: a JSON string followed by `:`, or an EDN keyword (with its colon).
+    #[inline(always)]
     fn field_name(&mut self) -> Option<&'a str> {
-        if self.edn {
+        if Self::EDN {
             let name = self.token();
             return (name.len() > 1 && name.starts_with(':')).then_some(name);
         }
@@ -367,8 +453,9 @@ impl<'a> Cursor<'a> {
     }
 
     /// A process: a non-negative integer, or `null` / `nil` for none.
+    #[inline(always)]
     fn process(&mut self) -> Option<Option<u64>> {
-        if self.edn {
+        if Self::EDN {
             return match self.edn_atom().ok()? {
                 None => Some(None),
                 Some(Scalar::Int(i)) => Some(Some(u64::try_from(i).ok()?)),
@@ -388,8 +475,9 @@ impl<'a> Cursor<'a> {
     }
 
     /// The event's type: a string, or in EDN also a keyword (kept with its colon).
+    #[inline(always)]
     fn kind(&mut self) -> Option<&'a str> {
-        match (self.edn, self.peek()?) {
+        match (Self::EDN, self.peek()?) {
             (true, b':') => self.edn_atom().ok().flatten().and_then(|s| match s {
                 Scalar::Str(k) => Some(k),
                 Scalar::Int(_) => None,
@@ -400,10 +488,11 @@ impl<'a> Cursor<'a> {
 
     /// The index: `Some(n)` for a non-negative integer, `None` for any other value the
     /// general reader also ignores; `None` from the outer option when only it can tell.
+    #[inline(always)]
     fn index(&mut self) -> Option<Option<u64>> {
         self.skip_ws();
         let start = self.at;
-        if self.edn {
+        if Self::EDN {
             return match self.bytes.get(start)? {
                 b'"' | b':' | b'[' | b'(' | b'{' => self.skip_value(1).map(|()| None),
                 _ => match self.edn_atom().ok()? {
@@ -426,30 +515,32 @@ impl<'a> Cursor<'a> {
     }
 
     /// The third element of a micro-operation: nil, a list of scalars, or a scalar.
+    #[inline(always)]
     fn operand(&mut self, scratch: &mut Scratch<'a>) -> Option<Operand<'a>> {
         match self.peek()? {
             b'[' => {
                 let start = scratch.scalars.len() as u32;
-                self.sequence(b'[', b']', |c| {
-                    scratch.scalars.push(c.scalar()?);
-                    Some(())
-                })?;
+                self.list(scratch)?;
                 Some(Operand::List(start, scratch.scalars.len() as u32))
             }
-            b'n' if !self.edn => self.literal(b"null").map(|()| Operand::Nil),
+            b'n' if !Self::EDN => self.literal(b"null").map(|()| Operand::Nil),
             b'"' => self.scalar().map(Operand::One),
-            _ if self.edn => Some(match self.edn_atom().ok()? {
-                None => Operand::Nil,
-                Some(one) => Operand::One(one),
+            _ if Self::EDN => Some(match self.positive_int() {
+                Some(value) => Operand::One(Scalar::Int(value)),
+                None => match self.edn_atom().ok()? {
+                    None => Operand::Nil,
+                    Some(one) => Operand::One(one),
+                },
             }),
             _ => self.scalar().map(Operand::One),
         }
     }
 
     /// `[f k v]`.
+    #[inline(always)]
     fn mop(&mut self, scratch: &mut Scratch<'a>) -> Option<RawMop<'a>> {
         self.eat(b'[')?;
-        let name = if self.edn && self.peek()? == b':' {
+        let name = if Self::EDN && self.peek()? == b':' {
             self.token()
         } else {
             self.string()?
@@ -469,6 +560,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// The `value` field's vector.
+    #[inline(always)]
     fn mops(&mut self, scratch: &mut Scratch<'a>) -> Option<()> {
         self.sequence(b'[', b']', |c| {
             let mop = c.mop(scratch)?;
@@ -479,7 +571,7 @@ impl<'a> Cursor<'a> {
 
     /// `open`, then items separated by commas up to `close` (no item at all included), each
     /// read by `item`.
-    #[inline]
+    #[inline(always)]
     fn sequence(
         &mut self,
         open: u8,
@@ -500,8 +592,9 @@ impl<'a> Cursor<'a> {
     }
 
     /// Between two elements of a micro-operation: `,` in JSON, whitespace in EDN.
+    #[inline(always)]
     fn separator(&mut self) -> Option<()> {
-        if self.edn {
+        if Self::EDN {
             self.skip_ws();
             Some(())
         } else {
@@ -520,11 +613,19 @@ pub(crate) fn parse<'a>(
 ) -> Option<RawEvent<'a>> {
     scratch.mops.clear();
     scratch.scalars.clear();
-    let mut cursor = Cursor {
+    if edn {
+        parse_as::<true>(line, scratch)
+    } else {
+        parse_as::<false>(line, scratch)
+    }
+}
+
+/// [`parse`] in one of the two syntaxes.
+fn parse_as<'a, const EDN: bool>(line: &'a str, scratch: &mut Scratch<'a>) -> Option<RawEvent<'a>> {
+    let mut cursor = Cursor::<EDN> {
         text: line,
         bytes: line.as_bytes(),
         at: 0,
-        edn,
     };
     let c = &mut cursor;
     // Each field once, under either of its names.

@@ -533,6 +533,10 @@ mod fast_path_tests {
             (-3i64..40).prop_map(|i| i.to_string()),
             Just("9223372036854775807".to_string()),
             Just("9223372036854775808".to_string()),
+            // The fast path's integer scan stops at 18 digits; 19 still fit in i64.
+            Just("999999999999999999".to_string()),
+            Just("1000000000000000000".to_string()),
+            Just("12e3".to_string()),
             Just("-9223372036854775808".to_string()),
             Just("1.5".to_string()),
             Just("1.0".to_string()),
@@ -770,6 +774,11 @@ mod edn_fast_path_tests {
             "1.5",
             "9223372036854775807",
             "9223372036854775808",
+            // The fast path's integer scan stops at 18 digits; 19 still fit in i64.
+            "999999999999999999",
+            "1000000000000000000",
+            "12:x",
+            "12E3",
             ":kw",
             ":x",
             "\"s\"",
@@ -926,6 +935,28 @@ mod edn_fast_path_tests {
             let text = lines.join("\n");
             let (fast, general) = both(&text);
             prop_assert_eq!(fast, general, "{}", text);
+        }
+    }
+
+    /// A token that starts with digits is one token: the fast path's integer scan must not
+    /// stop inside it (`12:x` is not `12` then `:x`), in any position, nor at 18 digits.
+    #[test]
+    fn tokens_that_start_with_digits_are_read_whole() {
+        for operand in [
+            "[12:x]",
+            "[12:x 3]",
+            "[3 1:y]",
+            "12:x",
+            "[999999999999999999 1000000000000000000]",
+            "1000000000000000000",
+        ] {
+            for key in ["1", "12:x", "1000000000000000000"] {
+                let text = format!(
+                    "{{:type :invoke, :value [[:r {key} nil]], :process 1}}\n{{:type :ok, :value [[:r {key} {operand}]], :process 1}}"
+                );
+                let (fast, general) = both(&text);
+                assert_eq!(fast, general, "{text}");
+            }
         }
     }
 
