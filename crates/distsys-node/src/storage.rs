@@ -9,7 +9,7 @@
 use distsys_consensus::raft::Raft;
 use distsys_consensus::{Core, Entry, HardState, PersistOp, Persisted, Snapshot};
 use distsys_types::snapshot::{ChainPoint, Retained};
-use redb::{Database, ReadableTable, TableDefinition};
+use redb::{Database, ReadableTable, TableDefinition, TableHandle};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::path::Path;
@@ -167,17 +167,24 @@ impl RaftStore {
                 }
             }
         };
-        let legacy = {
-            let table = txn.open_table(LEGACY_LOG).map_err(err)?;
-            let mut entries = Vec::new();
-            for row in table.iter().map_err(err)? {
-                let (_, v) = row.map_err(err)?;
-                entries.push(postcard::from_bytes::<Entry>(v.value()).map_err(err)?);
-            }
-            entries
-        };
-        txn.delete_table(LEGACY_LOG).map_err(err)?;
-        segments::append(&txn, segment, &legacy)?;
+        // Only a file of the old layout has the table: opening it on any other file would
+        // create it (and deleting it again would cost a write at every start).
+        let has_legacy = segments::Tables::table_names(&txn)?
+            .iter()
+            .any(|name| name == LEGACY_LOG.name());
+        if has_legacy {
+            let legacy = {
+                let table = txn.open_table(LEGACY_LOG).map_err(err)?;
+                let mut entries = Vec::new();
+                for row in table.iter().map_err(err)? {
+                    let (_, v) = row.map_err(err)?;
+                    entries.push(postcard::from_bytes::<Entry>(v.value()).map_err(err)?);
+                }
+                entries
+            };
+            txn.delete_table(LEGACY_LOG).map_err(err)?;
+            segments::append(&txn, segment, &legacy)?;
+        }
         txn.commit().map_err(err)?;
         Ok(RaftStore { db, segment })
     }
@@ -225,6 +232,12 @@ impl RaftStore {
                     {
                         appended.extend(entries.iter().cloned());
                     }
+                    // Not after the run (the core appends after a truncate, which ends a run
+                    // anyway): the run is written and this append starts the next one.
+                    PersistOp::Append(entries) => {
+                        segments::append(&txn, self.segment, &appended)?;
+                        appended = entries.clone();
+                    }
                     _ => {
                         segments::append(&txn, self.segment, &std::mem::take(&mut appended))?;
                         self.write(&txn, &mut meta, &mut current, op)?;
@@ -253,6 +266,7 @@ impl RaftStore {
                 meta.insert("hard_state", bytes.as_slice()).map_err(err)?;
             }
             PersistOp::Truncate(index) => segments::truncate_from(txn, self.segment, *index)?,
+            // `apply` gathers appends into runs and passes none here; one would be its own run.
             PersistOp::Append(entries) => segments::append(txn, self.segment, entries)?,
             PersistOp::Snapshot(snapshot) => {
                 let point = match *current {
@@ -719,6 +733,13 @@ mod tests {
             store.segment, 4,
             "the file keeps the segment size it was made with"
         );
+        let txn = store.db.begin_read().expect("read");
+        let tables = segments::Tables::table_names(&txn).expect("tables");
+        assert!(
+            !tables.iter().any(|t| t == LEGACY_LOG.name()),
+            "the old table is gone: {tables:?}"
+        );
+        drop(txn);
         let _ = std::fs::remove_dir_all(&dir);
     }
 
