@@ -164,7 +164,7 @@ impl KvStore {
                 let current = self
                     .data
                     .get(key)
-                    .map_or(Some(0), |v| v.as_str().and_then(|v| v.parse::<i64>().ok()));
+                    .map_or(Some(0), |v| v.as_str().and_then(canonical_integer));
                 match current.and_then(|n| n.checked_add(1)) {
                     Some(n) => {
                         let n = ByteString::from(n.to_string());
@@ -225,6 +225,13 @@ impl KvStore {
     }
 }
 
+/// The integer a value holds for INCR: only in the form Redis writes one (`0`, or an optional
+/// `-` then digits without a leading zero, within i64), so `01`, `+5`, `-0` and ` 1` are not
+/// integers, as in Redis.
+fn canonical_integer(text: &str) -> Option<i64> {
+    text.parse::<i64>().ok().filter(|n| n.to_string() == text)
+}
+
 /// The format byte of a postcard snapshot.
 pub const SNAPSHOT_POSTCARD: u8 = 1;
 
@@ -238,6 +245,26 @@ mod tests {
     use super::*;
     fn entry(index: Index, command: &Command) -> Entry {
         Entry::new(0, index, 1, command.encode(), None)
+    }
+
+    #[test]
+    fn incr_takes_only_integers_as_redis_writes_them() {
+        for (text, expected) in [
+            ("0", Some(0)),
+            ("41", Some(41)),
+            ("-7", Some(-7)),
+            ("9223372036854775807", Some(i64::MAX)),
+            ("01", None),
+            ("+5", None),
+            ("-0", None),
+            (" 1", None),
+            ("1 ", None),
+            ("", None),
+            ("1e3", None),
+            ("9223372036854775808", None),
+        ] {
+            assert_eq!(canonical_integer(text), expected, "{text:?}");
+        }
     }
 
     #[test]

@@ -16,8 +16,8 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 /// Bytes all client connections together may hold in commands not yet complete: past it a
@@ -26,6 +26,15 @@ pub const MAX_CLIENT_MEMORY: usize = 512 << 20;
 
 /// How long a client waits for its answer before it is told the outcome is unknown.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Replies a connection has buffered past this many bytes are written out before it takes
+/// another answer: a client that does not read its replies stops its own connection (the
+/// write waits on TCP) instead of making the node hold them all.
+pub const FLUSH_AT: usize = 1 << 20;
+
+/// Without an idle timeout, how long the reply to a connection being closed (QUIT, a broken
+/// rule) may wait for the client to read it.
+const CLOSING_WRITE: Duration = Duration::from_secs(5);
 
 /// Longest pause between accept attempts after accept failed (out of descriptors, ...).
 const MAX_ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
@@ -104,7 +113,10 @@ pub async fn listen(listener: TcpListener, shared: Arc<Shared>) {
                 let _ = stream
                     .write_all(b"-ERR max number of clients reached\r\n")
                     .await;
-            } else if let Err(why) = serve(stream, &shared).await {
+            } else if let Err(why) = {
+                let _ = stream.set_nodelay(true);
+                serve(stream, &shared).await
+            } {
                 shared.refusals.refused("client", Some(addr), &why);
             }
             shared.connected.fetch_sub(1, Ordering::SeqCst);
@@ -154,8 +166,10 @@ impl Drop for Held<'_> {
 
 /// Serves one connection until it closes, quits or breaks a rule; `Err` says which rule
 /// (logged as a refusal), `Ok` a normal end.
-async fn serve(mut stream: TcpStream, shared: &Shared) -> Result<(), String> {
-    let _ = stream.set_nodelay(true);
+async fn serve<S>(mut stream: S, shared: &Shared) -> Result<(), String>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let mut session = Session {
         client: rand::random::<u64>() >> 1,
         seq: 0,
@@ -184,13 +198,20 @@ async fn serve(mut stream: TcpStream, shared: &Shared) -> Result<(), String> {
         let outcome = match fed {
             Err(e) => Err(e.to_string()),
             Ok(()) if !fits => Err("ERR max client memory reached: command not taken".into()),
-            Ok(()) => run_commands(shared, &mut session, &mut reader, &mut out).await,
+            Ok(()) => {
+                let mut output = Output {
+                    stream: &mut stream,
+                    buffer: &mut out,
+                    idle: shared.idle_timeout,
+                };
+                run_commands(shared, &mut session, &mut reader, &mut output).await
+            }
         };
         held.update(reader.buffered());
         match outcome {
             Ok(Continue::Yes) => {}
             Ok(Continue::Quit) => {
-                let _ = stream.write_all(&out).await;
+                let _ = write_out(&mut stream, &out, Some(closing_write(shared))).await;
                 return Ok(());
             }
             Err(why) => {
@@ -201,14 +222,55 @@ async fn serve(mut stream: TcpStream, shared: &Shared) -> Result<(), String> {
                     format!("ERR {why}")
                 };
                 Reply::Error(why.clone()).encode_as(session.protocol, &mut out);
-                let _ = stream.write_all(&out).await;
+                let _ = write_out(&mut stream, &out, Some(closing_write(shared))).await;
                 return Err(why);
             }
         }
         if !out.is_empty() {
-            stream.write_all(&out).await.map_err(|e| e.to_string())?;
+            write_out(&mut stream, &out, shared.idle_timeout).await?;
         }
     }
+}
+
+/// Where a connection's replies go: a buffer, written to the stream whenever it passes
+/// [`FLUSH_AT`].
+struct Output<'a, S> {
+    stream: &'a mut S,
+    buffer: &'a mut Vec<u8>,
+    idle: Option<Duration>,
+}
+
+impl<S: AsyncWrite + Unpin> Output<'_, S> {
+    /// Adds a reply; past [`FLUSH_AT`] buffered bytes, writes them all out first.
+    async fn push(&mut self, reply: Reply, protocol: Protocol) -> Result<(), String> {
+        reply.encode_as(protocol, self.buffer);
+        if self.buffer.len() >= FLUSH_AT {
+            write_out(self.stream, self.buffer, self.idle).await?;
+            self.buffer.clear();
+        }
+        Ok(())
+    }
+}
+
+/// How long the last words to a connection being closed may wait for the client to take
+/// them: its idle timeout, or [`CLOSING_WRITE`].
+fn closing_write(shared: &Shared) -> Duration {
+    shared.idle_timeout.unwrap_or(CLOSING_WRITE)
+}
+
+/// Writes `bytes`; a client that takes none of them for the idle timeout is gone.
+async fn write_out<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    bytes: &[u8],
+    idle: Option<Duration>,
+) -> Result<(), String> {
+    match idle {
+        Some(idle) => tokio::time::timeout(idle, stream.write_all(bytes))
+            .await
+            .map_err(|_| "replies not read within the idle timeout".to_string())?,
+        None => stream.write_all(bytes).await,
+    }
+    .map_err(|e| e.to_string())
 }
 
 /// Whether the connection goes on after a batch of commands.
@@ -233,11 +295,11 @@ fn limits_for(session: &Session) -> Limits {
 /// before it (read your own writes) and a write for the reads before it (a read never sees a
 /// later command), so one connection's commands take effect in the order it sent them, as in
 /// Redis; any other command waits for everything before it.
-async fn run_commands(
+async fn run_commands<S: AsyncWrite + Unpin>(
     shared: &Shared,
     session: &mut Session,
     reader: &mut CommandReader,
-    out: &mut Vec<u8>,
+    out: &mut Output<'_, S>,
 ) -> Result<Continue, String> {
     let mut in_flight: Vec<Planned> = Vec::new();
     while let Some(args) = reader.next_command().map_err(|e| e.to_string())? {
@@ -247,36 +309,37 @@ async fn run_commands(
         let name = text(&args[0]).to_ascii_uppercase();
         if shared.pipeline && session.authed {
             if must_drain(&in_flight, is_read(&name)) {
-                drain(shared, &mut in_flight, session.protocol, out).await;
+                drain(shared, &mut in_flight, session.protocol, out).await?;
             }
             if let Some(planned) = plan(shared, session, &name, &args) {
                 in_flight.push(planned);
                 continue;
             }
         }
-        drain(shared, &mut in_flight, session.protocol, out).await;
+        drain(shared, &mut in_flight, session.protocol, out).await?;
         let quit = name == "QUIT";
         let reply = execute(shared, session, args).await;
-        reply.encode_as(session.protocol, out);
+        out.push(reply, session.protocol).await?;
         reader.limits = limits_for(session);
         if quit {
             return Ok(Continue::Quit);
         }
     }
-    drain(shared, &mut in_flight, session.protocol, out).await;
+    drain(shared, &mut in_flight, session.protocol, out).await?;
     Ok(Continue::Yes)
 }
 
-/// Awaits every planned command's answer, in order, appending the replies to `out`.
-async fn drain(
+/// Awaits every planned command's answer, in order, adding the replies to `out`.
+async fn drain<S: AsyncWrite + Unpin>(
     shared: &Shared,
     in_flight: &mut Vec<Planned>,
     protocol: Protocol,
-    out: &mut Vec<u8>,
-) {
+    out: &mut Output<'_, S>,
+) -> Result<(), String> {
     for planned in in_flight.drain(..) {
-        finish(shared, planned).await.encode_as(protocol, out);
+        out.push(finish(shared, planned).await, protocol).await?;
     }
+    Ok(())
 }
 
 /// Whether a command (a read or not) must wait for every answer in flight first: reads and
@@ -610,12 +673,12 @@ fn connection_command(
         },
         "QUIT" => Reply::Simple("OK".into()),
         "AUTH" => {
-            let given = match argc {
-                2 => &args[1],
-                3 => &args[2],
+            let (user, given) = match argc {
+                2 => (None, &args[1]),
+                3 => (Some(args[1].as_slice()), &args[2]),
                 _ => return Some(Err(wrong_args(name))),
             };
-            match authenticate(shared, session, given) {
+            match authenticate(shared, session, user, given) {
                 Ok(()) => Reply::Simple("OK".into()),
                 Err(e) => e,
             }
@@ -631,16 +694,33 @@ fn connection_command(
         }
         // What redis-cli and redis-benchmark ask on connect.
         "COMMAND" | "CONFIG" => Reply::Array(Vec::new()),
-        "SELECT" | "CLIENT" => Reply::Simple("OK".into()),
+        // One database, as Redis Cluster: `SELECT 0` only (a client asking for another must
+        // not be told it got one).
+        "SELECT" if argc != 2 => return Some(Err(wrong_args(name))),
+        "SELECT" => match text(&args[1]).parse::<i64>() {
+            Ok(0) => Reply::Simple("OK".into()),
+            Ok(_) => Reply::Error("ERR DB index is out of range".into()),
+            Err(_) => Reply::Error("ERR value is not an integer or out of range".into()),
+        },
+        "CLIENT" => Reply::Simple("OK".into()),
         _ => return None,
     }))
 }
 
-/// Checks `given` against the password; the session is authenticated if it matches.
-fn authenticate(shared: &Shared, session: &mut Session, given: &[u8]) -> Result<(), Reply> {
+/// Checks `given` against the password (and `user`, when named, against the one user there
+/// is: `default`, as Redis with `requirepass`); the session is authenticated if both match.
+fn authenticate(
+    shared: &Shared,
+    session: &mut Session,
+    user: Option<&[u8]>,
+    given: &[u8],
+) -> Result<(), Reply> {
     match &shared.password {
         None => Err(Reply::Error(
             "ERR AUTH called without any password configured".into(),
+        )),
+        Some(_) if user.is_some_and(|u| u != b"default") => Err(Reply::Error(
+            "WRONGPASS invalid username-password pair or user is disabled.".into(),
         )),
         Some(p) if p.as_bytes() == given => {
             session.authed = true;
@@ -665,7 +745,7 @@ fn hello(shared: &Shared, session: &mut Session, args: &[Vec<u8>]) -> Result<Rep
     while let Some(option) = options.next() {
         match text(option).to_ascii_uppercase().as_str() {
             "AUTH" => match (options.next(), options.next()) {
-                (Some(_user), Some(given)) => password = Some(given),
+                (Some(user), Some(given)) => password = Some((user, given)),
                 _ => {
                     return Err(Reply::Error(
                         "ERR Syntax error in HELLO option 'AUTH'".into(),
@@ -681,8 +761,8 @@ fn hello(shared: &Shared, session: &mut Session, args: &[Vec<u8>]) -> Result<Rep
             }
         }
     }
-    if let Some(given) = password {
-        authenticate(shared, session, given)?;
+    if let Some((user, given)) = password {
+        authenticate(shared, session, Some(user), given)?;
     }
     if !session.authed {
         return Err(Reply::Error(
@@ -857,11 +937,31 @@ mod tests {
             run(&shared, &mut session, &["AUTH", "guess"]),
             Reply::Error("WRONGPASS invalid password".into())
         );
+        assert_eq!(
+            run(&shared, &mut session, &["AUTH", "nobody", "s3cret"]),
+            Reply::Error("WRONGPASS invalid username-password pair or user is disabled.".into()),
+            "the one user is `default`"
+        );
+        assert!(!session.authed);
         assert_eq!(session.seq, 0, "nothing reached the log");
         assert_eq!(
             run(&shared, &mut session, &["AUTH", "default", "s3cret"]),
             Reply::Simple("OK".into())
         );
+        // One database: a client asking for another is told so.
+        assert_eq!(
+            run(&shared, &mut session, &["SELECT", "0"]),
+            Reply::Simple("OK".into())
+        );
+        for (db, why) in [
+            ("1", "ERR DB index is out of range"),
+            ("x", "ERR value is not an integer or out of range"),
+        ] {
+            assert_eq!(
+                run(&shared, &mut session, &["SELECT", db]),
+                Reply::Error(why.into())
+            );
+        }
         assert_eq!(
             run(&shared, &mut session, &["PING"]),
             Reply::Simple("PONG".into())
@@ -913,5 +1013,160 @@ mod tests {
             Ok(crate::node::Inbound::Input(Input::Status(_)))
         ));
         assert!(received.try_recv().is_err(), "nothing else was queued");
+    }
+
+    /// A stream whose peer sent `input` and then reads nothing back: writes are taken up to
+    /// `window` bytes (a socket buffer), then never again. Records the largest buffer offered.
+    struct StalledPeer {
+        input: Vec<u8>,
+        window: usize,
+        seen: Arc<std::sync::Mutex<(usize, usize)>>,
+    }
+
+    impl AsyncRead for StalledPeer {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            if self.input.is_empty() {
+                return std::task::Poll::Pending;
+            }
+            let n = self.input.len().min(buf.remaining());
+            buf.put_slice(&self.input[..n]);
+            self.input.drain(..n);
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    impl AsyncWrite for StalledPeer {
+        fn poll_write(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &[u8],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            let mut seen = self.seen.lock().expect("lock");
+            seen.1 = seen.1.max(buf.len());
+            let room = self.window - seen.0;
+            if room == 0 {
+                return std::task::Poll::Pending;
+            }
+            let n = buf.len().min(room);
+            seen.0 += n;
+            std::task::Poll::Ready(Ok(n))
+        }
+
+        fn poll_flush(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+
+        fn poll_shutdown(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    /// A connection from a peer that pipelines `reads` GETs of a 1 MiB value and then reads
+    /// nothing (window of 256 KiB), served on its own runtime against a protocol thread that
+    /// answers every read: the runtime, the connection's outcome, what the peer saw (bytes
+    /// taken, largest buffer offered) and the answering thread (how many it answered).
+    #[allow(clippy::type_complexity)]
+    fn stalled_reader(
+        reads: usize,
+        idle: Option<Duration>,
+    ) -> (
+        tokio::runtime::Runtime,
+        tokio::task::JoinHandle<Result<(), String>>,
+        Arc<std::sync::Mutex<(usize, usize)>>,
+        std::thread::JoinHandle<usize>,
+    ) {
+        let (inputs, received) =
+            crossbeam_channel::bounded::<crate::node::Inbound<distsys_consensus::Message>>(256);
+        let shared = Arc::new(Shared {
+            idle_timeout: idle,
+            ..Shared::new(Arc::new(inputs), BTreeMap::new())
+        });
+        let value = ByteString::from(vec![b'v'; 1 << 20]);
+        let answering = std::thread::spawn(move || {
+            let mut answered = 0;
+            while answered < reads {
+                let Ok(inbound) = received.recv_timeout(Duration::from_secs(10)) else {
+                    break;
+                };
+                if let crate::node::Inbound::Input(Input::Request { reply, .. }) = inbound {
+                    let _ = reply.send(Ok(ClientReply::Ok {
+                        value: Some(value.clone()),
+                    }));
+                    answered += 1;
+                }
+            }
+            answered
+        });
+        let input: Vec<u8> = (0..reads)
+            .flat_map(|_| b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n".to_vec())
+            .collect();
+        let seen = Arc::new(std::sync::Mutex::new((0, 0)));
+        let peer = StalledPeer {
+            input,
+            window: 256 << 10,
+            seen: seen.clone(),
+        };
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let served = rt.spawn(async move { serve(peer, &shared).await });
+        (rt, served, seen, answering)
+    }
+
+    /// A client pipelines 64 reads of a 1 MiB value and reads no reply: the connection holds
+    /// about [`FLUSH_AT`] of replies and waits on the stream, instead of building all 64 MiB
+    /// (it did: a few such clients took gigabytes).
+    #[test]
+    fn a_client_that_reads_no_reply_holds_a_bounded_buffer() {
+        let (rt, _served, seen, answering) = stalled_reader(64, None);
+        // Wait until the peer's window is full and nothing more is offered.
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let mut last = (0, 0);
+        loop {
+            std::thread::sleep(Duration::from_millis(200));
+            let now = *seen.lock().expect("lock");
+            if (now.0 == 256 << 10 && now == last) || std::time::Instant::now() > deadline {
+                break;
+            }
+            last = now;
+        }
+        let (taken, largest) = *seen.lock().expect("lock");
+        assert_eq!(taken, 256 << 10, "the peer's window filled");
+        assert!(
+            largest <= FLUSH_AT + (1 << 20) + 64,
+            "the connection offered {largest} bytes at once: it buffered replies past FLUSH_AT"
+        );
+        drop(rt);
+        assert_eq!(
+            answering.join().expect("thread"),
+            64,
+            "every read was answered"
+        );
+    }
+
+    /// With an idle timeout, a client that takes no reply for that long is disconnected, as
+    /// one that sends nothing is.
+    #[test]
+    fn a_client_that_reads_no_reply_for_the_idle_timeout_is_closed() {
+        let (rt, served, _seen, answering) = stalled_reader(8, Some(Duration::from_millis(300)));
+        let outcome = rt
+            .block_on(async { tokio::time::timeout(Duration::from_secs(20), served).await })
+            .expect("closed well within 20 s")
+            .expect("task");
+        let why = outcome.expect_err("closed as a broken rule");
+        assert!(why.contains("not read within the idle timeout"), "{why}");
+        assert_eq!(answering.join().expect("thread"), 8);
     }
 }

@@ -197,9 +197,11 @@ async fn write_messages<M: Serialize, W: AsyncWriteExt + Unpin>(
 /// link change is never dropped, and a full queue never blocks the runtime).
 async fn link<M: Send + 'static>(inputs: &Sender<Inbound<M>>, peer: NodeId, up: bool) {
     let inputs = inputs.clone();
-    let _ =
-        tokio::task::spawn_blocking(move || inputs.send(Inbound::Input(Input::Link { peer, up })))
-            .await;
+    // The send fails only once the protocol thread is gone: nothing left to tell.
+    let _ = tokio::task::spawn_blocking(move || {
+        let _ = inputs.send(Inbound::Input(Input::Link { peer, up }));
+    })
+    .await;
 }
 
 async fn handshake(

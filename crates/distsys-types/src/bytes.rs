@@ -7,8 +7,14 @@
 //! `{"base64": "..."}` (standard alphabet, padded). Both forms decode to the same bytes; the
 //! round trip is exact for every byte string (property-tested below). Binary formats (those
 //! that are not human-readable, such as postcard) carry the bytes as they are.
+//!
+//! The bytes are shared, not copied, when a byte string is cloned ([`bytes::Bytes`]): a read
+//! answered from the state machine holds the stored value, as Redis replies hold its objects,
+//! so a thousand reads of a megabyte value cost no megabyte copies on the protocol thread.
+//! Appending to a value no one else holds extends it in place (amortised, as a `Vec`).
 
 use base64::Engine;
+use bytes::{Bytes, BytesMut};
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
@@ -16,9 +22,10 @@ use std::fmt;
 /// The JSON field that carries a byte string that is not valid UTF-8.
 pub const BASE64_FIELD: &str = "base64";
 
-/// A byte string: ordered, hashed and compared byte by byte, never re-encoded.
+/// A byte string: ordered, hashed and compared byte by byte, never re-encoded; a clone shares
+/// the bytes.
 #[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ByteString(pub Vec<u8>);
+pub struct ByteString(pub Bytes);
 
 impl ByteString {
     /// The bytes.
@@ -26,9 +33,9 @@ impl ByteString {
         &self.0
     }
 
-    /// The bytes, owned.
+    /// The bytes, owned (a copy only if another byte string shares them).
     pub fn into_bytes(self) -> Vec<u8> {
-        self.0
+        Vec::from(self.0)
     }
 
     /// The bytes as text when they are valid UTF-8.
@@ -46,9 +53,12 @@ impl ByteString {
         self.0.is_empty()
     }
 
-    /// Appends `other`'s bytes.
+    /// Appends `other`'s bytes: in place when no other byte string shares these (amortised
+    /// like a `Vec`), else into a copy (the sharers keep what they had).
     pub fn extend_from(&mut self, other: &ByteString) {
-        self.0.extend_from_slice(&other.0);
+        let mut bytes = BytesMut::from(std::mem::take(&mut self.0));
+        bytes.extend_from_slice(&other.0);
+        self.0 = bytes.freeze();
     }
 
     /// The bytes as `redis-cli` prints them: printable ASCII as is, `\"` and `\\` escaped, any
@@ -81,31 +91,37 @@ impl fmt::Display for ByteString {
 
 impl From<Vec<u8>> for ByteString {
     fn from(bytes: Vec<u8>) -> Self {
-        ByteString(bytes)
+        ByteString(Bytes::from(bytes))
     }
 }
 
 impl From<&[u8]> for ByteString {
     fn from(bytes: &[u8]) -> Self {
-        ByteString(bytes.to_vec())
+        ByteString(Bytes::copy_from_slice(bytes))
     }
 }
 
 impl From<String> for ByteString {
     fn from(text: String) -> Self {
-        ByteString(text.into_bytes())
+        ByteString(Bytes::from(text))
     }
 }
 
 impl From<&str> for ByteString {
     fn from(text: &str) -> Self {
-        ByteString(text.as_bytes().to_vec())
+        ByteString(Bytes::copy_from_slice(text.as_bytes()))
+    }
+}
+
+impl From<Bytes> for ByteString {
+    fn from(bytes: Bytes) -> Self {
+        ByteString(bytes)
     }
 }
 
 impl From<ByteString> for Vec<u8> {
     fn from(bytes: ByteString) -> Self {
-        bytes.0
+        bytes.into_bytes()
     }
 }
 
@@ -174,7 +190,7 @@ impl<'de> Visitor<'de> for ByteStringVisitor {
     }
 
     fn visit_byte_buf<E: de::Error>(self, bytes: Vec<u8>) -> Result<ByteString, E> {
-        Ok(ByteString(bytes))
+        Ok(ByteString::from(bytes))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ByteString, A::Error> {
@@ -192,7 +208,7 @@ impl<'de> Visitor<'de> for ByteStringVisitor {
         }
         base64::engine::general_purpose::STANDARD
             .decode(encoded.as_bytes())
-            .map(ByteString)
+            .map(ByteString::from)
             .map_err(|e| de::Error::custom(format!("field \"{BASE64_FIELD}\": {e}")))
     }
 }
@@ -236,15 +252,45 @@ mod tests {
     fn text_keeps_its_plain_json_form_and_other_bytes_go_base64() {
         let text = ByteString::from("k1");
         assert_eq!(serde_json::to_string(&text).unwrap(), "\"k1\"");
-        let binary = ByteString(vec![0xff, 0x00, 0xfe, 0x80, b'A']);
+        let binary = ByteString::from(vec![0xff, 0x00, 0xfe, 0x80, b'A']);
         assert_eq!(
             serde_json::to_string(&binary).unwrap(),
             "{\"base64\":\"/wD+gEE=\"}"
         );
         assert_ne!(
-            ByteString(b"bin\xff".to_vec()),
-            ByteString(b"bin\xfe".to_vec())
+            ByteString::from(b"bin\xff".to_vec()),
+            ByteString::from(b"bin\xfe".to_vec())
         );
+    }
+
+    #[test]
+    fn a_clone_shares_the_bytes_and_an_append_never_changes_a_sharer() {
+        let mut value = ByteString::from(vec![7u8; 1 << 20]);
+        let reply = value.clone();
+        assert_eq!(
+            value.as_bytes().as_ptr(),
+            reply.as_bytes().as_ptr(),
+            "a clone is no copy"
+        );
+        value.extend_from(&ByteString::from("x"));
+        assert_eq!(value.len(), (1 << 20) + 1);
+        assert_eq!(value.as_bytes().last(), Some(&b'x'));
+        assert_eq!(reply.len(), 1 << 20, "the sharer keeps what it had");
+        assert!(reply.as_bytes().iter().all(|&b| b == 7));
+    }
+
+    #[test]
+    fn appends_to_an_unshared_value_grow_it_in_place_amortised() {
+        let mut value = ByteString::default();
+        let one = ByteString::from("x");
+        let mut buffers = std::collections::BTreeSet::new();
+        for _ in 0..100_000 {
+            value.extend_from(&one);
+            buffers.insert(value.as_bytes().as_ptr() as usize);
+        }
+        assert_eq!(value.len(), 100_000);
+        // Doubling capacity: a few dozen buffers, not one per append.
+        assert!(buffers.len() < 64, "{} buffers", buffers.len());
     }
 
     #[test]
@@ -263,18 +309,18 @@ mod tests {
 
     #[test]
     fn escaped_form_is_injective_on_tricky_bytes() {
-        let a = ByteString(b"\\x41".to_vec());
-        let b = ByteString(b"A".to_vec());
-        let c = ByteString(vec![0x41]);
+        let a = ByteString::from(b"\\x41".to_vec());
+        let b = ByteString::from(b"A".to_vec());
+        let c = ByteString::from(vec![0x41]);
         assert_ne!(a.escaped(), b.escaped());
         assert_eq!(b.escaped(), c.escaped());
-        assert_eq!(ByteString(vec![0, b'"']).escaped(), "\\x00\\\"");
+        assert_eq!(ByteString::from(vec![0, b'"']).escaped(), "\\x00\\\"");
     }
 
     proptest! {
         #[test]
         fn every_byte_string_round_trips_through_json(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
-            let value = ByteString(bytes.clone());
+            let value = ByteString::from(bytes.clone());
             let json = serde_json::to_vec(&value).unwrap();
             let back: ByteString = serde_json::from_slice(&json).unwrap();
             prop_assert_eq!(back.0, bytes);
@@ -282,7 +328,7 @@ mod tests {
 
         #[test]
         fn every_byte_string_round_trips_through_postcard(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
-            let value = ByteString(bytes.clone());
+            let value = ByteString::from(bytes.clone());
             let wire = postcard::to_allocvec(&value).unwrap();
             prop_assert!(wire.len() <= bytes.len() + 2, "raw bytes plus a length");
             let back: ByteString = postcard::from_bytes(&wire).unwrap();
@@ -303,7 +349,7 @@ mod tests {
             b in proptest::collection::vec(any::<u8>(), 0..8),
         ) {
             if a != b {
-                prop_assert_ne!(ByteString(a).escaped(), ByteString(b).escaped());
+                prop_assert_ne!(ByteString::from(a).escaped(), ByteString::from(b).escaped());
             }
         }
     }

@@ -21,7 +21,7 @@ pub fn decode(buf: &[u8]) -> Result<Option<Decoded>, RespError> {
     };
     let count = number(header)?;
     if !(0..=MAX_ARGS as i64).contains(&count) {
-        return Err(RespError(format!("invalid multibulk length {count}")));
+        return Err(too_many_arguments(count, MAX_ARGS));
     }
     let mut args = Vec::with_capacity(count as usize);
     for _ in 0..count {
@@ -70,6 +70,17 @@ impl Limits {
         max_bulk: 16 << 10,
         max_buffered: 64 << 10,
     };
+}
+
+/// A command header announcing `count` arguments where at most `max` are taken (Redis's
+/// wording, then the limit when that is what was broken).
+fn too_many_arguments(count: i64, max: usize) -> RespError {
+    if count < 0 {
+        return RespError(format!("invalid multibulk length {count}"));
+    }
+    RespError(format!(
+        "invalid multibulk length {count}: a command may have at most {max} arguments"
+    ))
 }
 
 /// The command being read: its argument count and the arguments complete so far.
@@ -144,7 +155,7 @@ impl CommandReader {
             };
             let count = number(header)?;
             if !(0..=self.limits.max_args as i64).contains(&count) {
-                return Err(RespError(format!("invalid multibulk length {count}")));
+                return Err(too_many_arguments(count, self.limits.max_args));
             }
             self.at = next;
             self.partial = Some(Partial {
@@ -170,7 +181,10 @@ impl CommandReader {
             if let Some((len, _)) = line(&self.buf, self.at + 1)? {
                 let len = number(len)?;
                 if len > self.limits.max_bulk as i64 {
-                    return Err(RespError(format!("invalid bulk length {len}")));
+                    return Err(RespError(format!(
+                        "invalid bulk length {len}: an argument may have at most {} bytes",
+                        self.limits.max_bulk
+                    )));
                 }
             }
             let Some((arg, next)) = bulk(&self.buf, self.at, false)? else {
@@ -197,21 +211,90 @@ impl CommandReader {
     }
 }
 
-/// An inline command (redis-cli sends these for interactive PING and the like): one line of
-/// space-separated arguments.
+/// An inline command (what `telnet` or `nc` users type): one line, ended by `\n` with or
+/// without `\r` before it, split into arguments as Redis splits it ([`split_inline`]).
 fn inline(buf: &[u8]) -> Result<Option<Decoded>, RespError> {
-    let Some((text, used)) = line(buf, 0)? else {
+    let Some(end) = buf.iter().position(|&b| b == b'\n') else {
+        if buf.len() > super::MAX_LINE {
+            return Err(RespError("too big inline request".into()));
+        }
         return Ok(None);
     };
-    let args: Vec<Vec<u8>> = text
-        .split(|b| *b == b' ')
-        .filter(|a| !a.is_empty())
-        .map(<[u8]>::to_vec)
-        .collect();
+    let text = buf[..end].strip_suffix(b"\r").unwrap_or(&buf[..end]);
+    let args = split_inline(text)?;
     if args.len() > MAX_ARGS {
-        return Err(RespError("too many arguments".into()));
+        return Err(too_many_arguments(args.len() as i64, MAX_ARGS));
     }
-    Ok(Some((args, used)))
+    Ok(Some((args, end + 1)))
+}
+
+/// Splits an inline command into arguments the way Redis does (`sdssplitargs`): runs of
+/// whitespace separate them; `"..."` quotes with the escapes `\n \r \t \b \a \\ \"` and
+/// `\xHH`; `'...'` quotes with `\'`; a closing quote must end its argument.
+pub(super) fn split_inline(line: &[u8]) -> Result<Vec<Vec<u8>>, RespError> {
+    let unbalanced = || RespError("unbalanced quotes in request".into());
+    let space = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c);
+    let hex = |b: u8| char::from(b).to_digit(16).map(|d| d as u8);
+    let mut args = Vec::new();
+    let mut at = 0;
+    loop {
+        while line.get(at).copied().is_some_and(space) {
+            at += 1;
+        }
+        if at >= line.len() {
+            return Ok(args);
+        }
+        let mut arg = Vec::new();
+        // Some(quote) while inside quotes.
+        let mut quote: Option<u8> = None;
+        loop {
+            let byte = line.get(at).copied();
+            match (quote, byte) {
+                (Some(_), None) => return Err(unbalanced()),
+                (None, None) => break,
+                (Some(b'"'), Some(b'\\')) => {
+                    let escaped = line.get(at + 1).copied().ok_or_else(unbalanced)?;
+                    let pair = (line.get(at + 2).copied(), line.get(at + 3).copied());
+                    match (escaped, pair) {
+                        (b'x', (Some(h), Some(l))) if hex(h).is_some() && hex(l).is_some() => {
+                            arg.push(hex(h).unwrap_or(0) * 16 + hex(l).unwrap_or(0));
+                            at += 4;
+                            continue;
+                        }
+                        _ => arg.push(match escaped {
+                            b'n' => b'\n',
+                            b'r' => b'\r',
+                            b't' => b'\t',
+                            b'b' => 0x08,
+                            b'a' => 0x07,
+                            other => other,
+                        }),
+                    }
+                    at += 2;
+                    continue;
+                }
+                (Some(b'\''), Some(b'\\')) if line.get(at + 1) == Some(&b'\'') => {
+                    arg.push(b'\'');
+                    at += 2;
+                    continue;
+                }
+                (Some(q), Some(b)) if b == q => {
+                    // A closing quote ends its argument.
+                    if line.get(at + 1).copied().is_some_and(|b| !space(b)) {
+                        return Err(unbalanced());
+                    }
+                    at += 1;
+                    break;
+                }
+                (Some(_), Some(b)) => arg.push(b),
+                (None, Some(b)) if space(b) => break,
+                (None, Some(q @ (b'"' | b'\''))) => quote = Some(q),
+                (None, Some(b)) => arg.push(b),
+            }
+            at += 1;
+        }
+        args.push(arg);
+    }
 }
 
 /// Appends the encoding of a command (an array of bulk strings, byte-safe) to `out`: what
@@ -250,6 +333,39 @@ mod tests {
         assert!(decode(b"*1\r\n$1\r\nab\r\n").is_err());
     }
 
+    /// Inline commands as Redis reads them: `\n` ends a line (with or without `\r`), quotes
+    /// group words and carry escapes (a bare `\n` once left the command waiting, and the next
+    /// line was glued to it).
+    #[test]
+    fn inline_commands_split_as_redis_splits_them() {
+        let args =
+            |line: &[u8]| -> Vec<Vec<u8>> { decode(line).expect("valid").expect("complete").0 };
+        let words =
+            |w: &[&str]| -> Vec<Vec<u8>> { w.iter().map(|a| a.as_bytes().to_vec()).collect() };
+        assert_eq!(args(b"PING\n"), words(&["PING"]));
+        assert_eq!(args(b"PING\r\n"), words(&["PING"]));
+        assert_eq!(decode(b"PING\nPING\r\n"), Ok(Some((words(&["PING"]), 5))));
+        assert_eq!(args(b"  SET \t k   v  \n"), words(&["SET", "k", "v"]));
+        assert_eq!(args(b"SET \"a b\" \"c\"\r\n"), words(&["SET", "a b", "c"]));
+        assert_eq!(args(b"SET k 'it\\'s'\n"), words(&["SET", "k", "it's"]));
+        assert_eq!(
+            args(b"SET k \"\\x41\\n\\t\\\"\\\\\\xZZ\"\n"),
+            vec![b"SET".to_vec(), b"k".to_vec(), b"A\n\t\"\\xZZ".to_vec()]
+        );
+        assert_eq!(args(b"SET k\"ey 1\" v\n"), words(&["SET", "key 1", "v"]));
+        assert_eq!(args(b"SET k \"\"\n"), words(&["SET", "k", ""]));
+        for unbalanced in [
+            &b"SET \"abc\n"[..],
+            b"SET 'abc\n",
+            b"SET \"a\"b\n",
+            b"SET \"a\\\n",
+        ] {
+            let e = decode(unbalanced).expect_err("unbalanced");
+            assert!(e.0.contains("unbalanced quotes"), "{e}");
+        }
+        assert_eq!(decode(b"PING"), Ok(None), "no line end yet");
+    }
+
     #[test]
     fn encodes_a_command_as_an_array_of_bulk_strings() {
         let mut out = Vec::new();
@@ -279,6 +395,7 @@ mod tests {
         encode_command(&["SET", "k", &"x".repeat(20_000)], &mut wire);
         let e = read_all(&wire, 100, Limits::UNAUTHENTICATED).unwrap_err();
         assert!(e.0.contains("bulk length 20000"), "{e}");
+        assert!(e.0.contains("at most 16384 bytes"), "names the limit: {e}");
         assert_eq!(
             read_all(&wire, 100, Limits::AUTHENTICATED).unwrap().len(),
             1
@@ -288,6 +405,7 @@ mod tests {
         encode_command(&many, &mut wire);
         let e = read_all(&wire, 7, Limits::UNAUTHENTICATED).unwrap_err();
         assert!(e.0.contains("multibulk length 11"), "{e}");
+        assert!(e.0.contains("at most 10 arguments"), "names the limit: {e}");
         let tight = Limits {
             max_args: 4,
             max_bulk: 100,
