@@ -81,7 +81,7 @@ impl Core for Raft {
         disk.apply(op);
     }
     fn snapshot_data(disk: &Persisted) -> Option<&[u8]> {
-        disk.snapshot.as_ref().map(|s| s.data.as_slice())
+        disk.snapshot.as_ref().map(|s| &s.data[..])
     }
     fn tick(&mut self, now: TimeUs) {
         Raft::tick(self, now)

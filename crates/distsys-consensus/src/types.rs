@@ -96,8 +96,9 @@ pub struct Snapshot {
     pub last_chain: u64,
     /// The membership in effect at `last_index`.
     pub membership: Membership,
-    /// Serialized state machine.
-    pub data: Vec<u8>,
+    /// Serialized state machine (shared, not copied, by the log, the disk write and every
+    /// InstallSnapshot sent).
+    pub data: Bytes,
 }
 
 impl Snapshot {

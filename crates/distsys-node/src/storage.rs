@@ -672,7 +672,7 @@ mod tests {
             last_term: 1,
             last_chain: e1.chain,
             membership: Default::default(),
-            data: b"state".to_vec(),
+            data: b"state".to_vec().into(),
         };
         storage
             .apply(&[PersistOp::Snapshot(snapshot.clone())])
@@ -753,7 +753,7 @@ mod tests {
             last_term: e.term,
             last_chain: e.chain,
             membership: Default::default(),
-            data: vec![e.index as u8],
+            data: vec![e.index as u8].into(),
         };
         // Segments of 8: compacting through 5 leaves entries 1..=5 in the segment on disk.
         // Then a snapshot ending at 3 with entry 3's chain: the log no longer knows entry 3,
@@ -857,7 +857,7 @@ mod tests {
                     last_term: 1,
                     last_chain: chain.unwrap_or(0xdead_beef ^ at),
                     membership: Default::default(),
-                    data: vec![at as u8],
+                    data: vec![at as u8].into(),
                 })]
             }
             Step::Term(term) => vec![PersistOp::HardState(HardState {

@@ -720,7 +720,7 @@ impl MultiPaxos {
             last_term: 0,
             last_chain: snapshot.chain,
             membership: crate::membership::Membership::new(self.config.nodes.iter().copied()),
-            data: snapshot.data.clone(),
+            data: bytes::Bytes::from(snapshot.data.clone()),
         });
         let op = PaxosPersistOp::Compact(snapshot.clone());
         self.acceptor.state.apply(&op);

@@ -1237,7 +1237,7 @@ impl Pbft {
             last_term: 0,
             last_chain: chain,
             membership: Membership::new(self.config.nodes.iter().copied()),
-            data: data.to_vec(),
+            data: data.clone(),
         });
         // f+1 replicas vouch for this state, so a correct one holds it and it is safe to run
         // from. It becomes the low watermark only once a quorum announced it: a stable

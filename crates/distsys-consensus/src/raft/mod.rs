@@ -600,7 +600,7 @@ impl Raft {
             last_index: index,
             last_term,
             last_chain,
-            data,
+            data: data.into(),
             membership: self.membership_at(index),
         };
         self.log
