@@ -138,15 +138,21 @@ fn generated_verdicts_agree_with_adya() {
     disagreements.sort();
     disagreements.dedup();
     println!("{}", disagreements.join("\n"));
-    // The only known difference: the planted garbage read (see above).
-    let mut known: Vec<String> = [TxnModel::ListAppend, TxnModel::RwRegister]
+    // The known differences: the planted garbage read (see above), and a register read of
+    // the transaction's own later write (adya looks for future reads in list-append only;
+    // no serial execution gives one: docs/isolation.md).
+    let differences = [
+        (TxnModel::ListAppend, Plant::GarbageRead),
+        (TxnModel::RwRegister, Plant::GarbageRead),
+        (TxnModel::RwRegister, Plant::FutureRead),
+    ];
+    let mut known: Vec<String> = differences
         .iter()
-        .flat_map(|m| {
+        .flat_map(|(m, plant)| {
             CONSISTENCY.iter().map(move |c| {
                 format!(
-                    "{} {:?} {}: ours Invalid, adya Ok(Valid)",
+                    "{} {plant:?} {}: ours Invalid, adya Ok(Valid)",
                     m.name(),
-                    Plant::GarbageRead,
                     c.name()
                 )
             })

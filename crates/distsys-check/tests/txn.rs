@@ -134,6 +134,7 @@ fn expected(plant: Plant) -> AnomalyKind {
         Plant::GNonadjacent => cycle(CycleClass::GNonadjacent),
         Plant::LostUpdate => AnomalyKind::LostUpdate,
         Plant::Internal => AnomalyKind::Internal,
+        Plant::FutureRead => AnomalyKind::FutureRead,
         Plant::DuplicateElements => AnomalyKind::DuplicateElements,
         Plant::GarbageRead => AnomalyKind::GarbageRead,
         Plant::IncompatibleOrder => AnomalyKind::IncompatibleOrder,

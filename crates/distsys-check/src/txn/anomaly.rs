@@ -43,6 +43,10 @@ pub enum AnomalyKind {
     LostUpdate,
     /// A transaction read contrary to its own earlier writes or reads.
     Internal,
+    /// A transaction read its own write before making it (Elle's `future-read`): a read with
+    /// no earlier operation of the key in its transaction saw a value the transaction writes
+    /// (or appends) only later.
+    FutureRead,
     /// A list read holds the same element twice.
     DuplicateElements,
     /// A read saw a value nobody wrote.
@@ -73,6 +77,7 @@ impl AnomalyKind {
             AnomalyKind::G1b => "G1b".into(),
             AnomalyKind::LostUpdate => "lost-update".into(),
             AnomalyKind::Internal => "internal".into(),
+            AnomalyKind::FutureRead => "future-read".into(),
             AnomalyKind::DuplicateElements => "duplicate-elements".into(),
             AnomalyKind::GarbageRead => "garbage-read".into(),
             AnomalyKind::IncompatibleOrder => "incompatible-order".into(),
@@ -170,7 +175,7 @@ impl Consistency {
     }
 
     /// Whether the model forbids the anomaly. Every model here forbids the data-integrity
-    /// anomalies (garbage, duplicate elements, incompatible order, internal): no execution
+    /// anomalies (garbage, duplicate elements, incompatible order, internal, future read): no execution
     /// of any of them produces such a read.
     pub fn forbids(self, kind: AnomalyKind) -> bool {
         let serializable = matches!(
@@ -193,6 +198,7 @@ impl Consistency {
             AnomalyKind::G1a
             | AnomalyKind::G1b
             | AnomalyKind::Internal
+            | AnomalyKind::FutureRead
             | AnomalyKind::DuplicateElements
             | AnomalyKind::GarbageRead
             | AnomalyKind::IncompatibleOrder => true,

@@ -367,8 +367,11 @@ fn internal_read(history: &TxnHistory, t: u32, i: usize) -> Option<Anomaly> {
     };
     let read = as_list(value)?;
     let mut earlier = txn.mops[..i].iter().rev().filter(|m| m.key() == *key);
-    // The common case: the key's first micro-operation in the transaction.
-    let first = earlier.next()?;
+    // The common case: the key's first micro-operation in the transaction. It must not show
+    // an element the transaction appends only later.
+    let Some(first) = earlier.next() else {
+        return future_read(history, t, i, *key, read);
+    };
     let mut appended = Vec::new();
     let mut before: Option<&[Atom]> = None;
     for m in std::iter::once(first).chain(earlier) {
@@ -408,6 +411,35 @@ fn internal_read(history: &TxnHistory, t: u32, i: usize) -> Option<Anomaly> {
             tname(t),
             history.atoms.show(*key),
             shown_list(history, read)
+        ),
+    })
+}
+
+/// Read `i` of transaction `t` (its first operation of `key`) as a future read, if it holds an
+/// element the transaction appends after it (elements of a key are unique: only this
+/// transaction's own later append writes it).
+fn future_read(
+    history: &TxnHistory,
+    t: u32,
+    i: usize,
+    key: Atom,
+    read: &[Atom],
+) -> Option<Anomaly> {
+    let txn = &history.txns[t as usize];
+    let later = txn.mops[i + 1..].iter().find_map(|m| match m {
+        Mop::Append { key: k, value } if *k == key && read.contains(value) => Some(*value),
+        _ => None,
+    })?;
+    Some(Anomaly {
+        kind: AnomalyKind::FutureRead,
+        txns: vec![t],
+        cycle: Vec::new(),
+        detail: format!(
+            "{} read key {} = {}, with element {} it appends only afterwards",
+            tname(t),
+            history.atoms.show(key),
+            shown_list(history, read),
+            history.atoms.show(later)
         ),
     })
 }

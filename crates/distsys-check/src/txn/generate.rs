@@ -316,6 +316,9 @@ pub enum Plant {
     LostUpdate,
     /// A read missing the transaction's own append.
     Internal,
+    /// A read, first of its key in the transaction, showing the transaction's own later
+    /// append (write).
+    FutureRead,
     /// A read holding an element twice (list-append only).
     DuplicateElements,
     /// A read of a value never written.
@@ -327,7 +330,7 @@ pub enum Plant {
 }
 
 /// Every plant.
-pub const PLANTS: [Plant; 13] = [
+pub const PLANTS: [Plant; 14] = [
     Plant::G0,
     Plant::G1a,
     Plant::G1b,
@@ -337,6 +340,7 @@ pub const PLANTS: [Plant; 13] = [
     Plant::GNonadjacent,
     Plant::LostUpdate,
     Plant::Internal,
+    Plant::FutureRead,
     Plant::DuplicateElements,
     Plant::GarbageRead,
     Plant::IncompatibleOrder,
@@ -361,6 +365,7 @@ impl Plant {
             Plant::LostUpdate if list => "ok a= a+1; ok a= a+2; ok a=1,2",
             Plant::LostUpdate => "ok a= a+1; ok a= a+2",
             Plant::Internal => "ok a+1 a=",
+            Plant::FutureRead => "ok a=1 a+1",
             Plant::DuplicateElements if list => "ok a+1; ok a=1,1",
             Plant::GarbageRead => "ok a=7",
             Plant::IncompatibleOrder if list => "ok a+1; ok a+2; ok a=1,2; ok a=2,1",
@@ -526,6 +531,11 @@ pub fn sloppy(model: TxnModel, txns: usize, keys: u32, seed: u64) -> TxnHistory 
             }
             done.push(m.clone());
         }
+        // Now and then a read shows the transaction's own later append (write) of its key: a
+        // future read, which no serial execution gives.
+        if rng.random_bool(0.15) {
+            future_read(&mut done);
+        }
         out.push(Txn {
             process: Some(t as u64),
             status,
@@ -595,6 +605,27 @@ pub fn to_jsonl(history: &TxnHistory) -> String {
         out.push('\n');
     }
     out
+}
+
+/// Makes the first read of `mops` that its own later append (write) of the key follows show
+/// that value too.
+fn future_read(mops: &mut [Mop]) {
+    for i in 0..mops.len() {
+        let Mop::Read { key, .. } = mops[i] else {
+            continue;
+        };
+        let later = mops[i + 1..]
+            .iter()
+            .find(|m| m.key() == key && m.written().is_some())
+            .and_then(Mop::written);
+        if let (Some(v), Mop::Read { value, .. }) = (later, &mut mops[i]) {
+            *value = match value {
+                ReadValue::List(list) => ReadValue::List([&list[..], &[v]].concat()),
+                _ => ReadValue::Value(v),
+            };
+            return;
+        }
+    }
 }
 
 /// [`sloppy`] with random real-time intervals (ties possible): for checking strict

@@ -204,6 +204,38 @@ fn last_write(history: &TxnHistory, txn: u32, key: Atom) -> Option<Atom> {
         .and_then(Mop::written)
 }
 
+/// Read `i` of transaction `t` (its first operation of `key`): a future read if it returned
+/// a value the transaction writes to the key only afterwards (a key's written values are
+/// unique: no one else wrote it).
+fn future_read(
+    history: &TxnHistory,
+    t: u32,
+    i: usize,
+    key: Atom,
+    value: &ReadValue,
+    out: &mut Inference,
+) {
+    let ReadValue::Value(v) = value else {
+        return;
+    };
+    let txn = &history.txns[t as usize];
+    let later = txn.mops[i + 1..]
+        .iter()
+        .any(|m| m.key() == key && m.written() == Some(*v));
+    if later {
+        out.found(
+            AnomalyKind::FutureRead,
+            vec![t],
+            format!(
+                "{} read key {} = {}, a value it writes only afterwards",
+                tname(t),
+                history.atoms.show(key),
+                history.atoms.show(*v)
+            ),
+        );
+    }
+}
+
 /// A read must return the transaction's own last write of the key, or else repeat its own
 /// last read of it.
 fn internal(history: &TxnHistory, out: &mut Inference) {
@@ -219,7 +251,11 @@ fn internal(history: &TxnHistory, out: &mut Inference) {
             let expected = match before {
                 Some(Mop::Write { value: w, .. }) => ReadValue::Value(*w),
                 Some(Mop::Read { value: r, .. }) if *r != ReadValue::Unknown => r.clone(),
-                _ => continue,
+                Some(_) => continue,
+                None => {
+                    future_read(history, t as u32, i, *key, value, out);
+                    continue;
+                }
             };
             if *value != expected {
                 let show = |r: &ReadValue| match r {
