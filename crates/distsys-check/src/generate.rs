@@ -303,6 +303,7 @@ fn small_history_drawn(
     History {
         operations: planned.into_iter().map(|(op, _, _)| op).collect(),
         failed: 0,
+        unknown_reads: 0,
     }
 }
 

@@ -297,13 +297,17 @@ pub struct History {
     pub operations: Vec<Operation>,
     /// How many operations completed with `fail` and were dropped.
     pub failed: usize,
+    /// How many reads of unknown outcome (`info`, or never completed) were dropped: they
+    /// constrain nothing.
+    pub unknown_reads: usize,
 }
 
 impl History {
-    /// Whether nothing was read at all: no operation, not even a failed one (what a file of
-    /// another format, or of no record, parses to). Such an input must not pass as checked.
+    /// Whether nothing was read at all: no operation, not even a failed one or a read of
+    /// unknown outcome (what a file of another format, or of no record, parses to). Such an
+    /// input must not pass as checked.
     pub fn has_no_record(&self) -> bool {
-        self.operations.is_empty() && self.failed == 0
+        self.operations.is_empty() && self.failed == 0 && self.unknown_reads == 0
     }
 
     /// The operations grouped by key, keys in sorted order (`None` first). Operations on
@@ -449,6 +453,7 @@ pub struct HistoryBuilder {
     operations: Vec<Option<Operation>>,
     in_flight: FxHashMap<u64, usize>,
     failed: usize,
+    unknown_reads: usize,
     last_time: u64,
     texts: TextLogs,
 }
@@ -645,7 +650,10 @@ impl HistoryBuilder {
                 self.failed += 1;
             }
             // A read with unknown outcome constrains nothing: drop it.
-            Completion::Info if op.kind == OpKind::Read => *slot = None,
+            Completion::Info if op.kind == OpKind::Read => {
+                *slot = None;
+                self.unknown_reads += 1;
+            }
             Completion::Info => {}
         }
         Ok(())
@@ -660,13 +668,16 @@ impl HistoryBuilder {
                 op.output = SharedText::prefix(&logs[log], len).map(ReadValue::Text);
             }
         }
+        let total = self.operations.iter().flatten().count();
+        let operations: Vec<Operation> = self
+            .operations
+            .into_iter()
+            .flatten()
+            .filter(|op| op.kind != OpKind::Read || op.ret.is_some())
+            .collect();
         History {
-            operations: self
-                .operations
-                .into_iter()
-                .flatten()
-                .filter(|op| op.kind != OpKind::Read || op.ret.is_some())
-                .collect(),
+            unknown_reads: self.unknown_reads + (total - operations.len()),
+            operations,
             failed: self.failed,
         }
     }

@@ -44,6 +44,7 @@ fn run(dir: &str, expected_format: HistoryFormat, model: ModelKind) -> usize {
                 let core = distsys_check::History {
                     operations: v.core.clone(),
                     failed: 0,
+                    unknown_reads: 0,
                 };
                 let again = check(&core, &CheckOptions::new(model)).expect("core re-checks");
                 assert!(

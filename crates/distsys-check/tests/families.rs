@@ -46,6 +46,7 @@ fn family_verdicts_are_known_by_construction() {
                 let core = distsys_check::History {
                     operations: v.core.clone(),
                     failed: 0,
+                    unknown_reads: 0,
                 };
                 let again = check(&core, &CheckOptions::new(family_kind.model())).expect("core");
                 assert!(

@@ -178,6 +178,7 @@ fn both(model: ModelKind, ops: Vec<Operation>) -> (bool, bool) {
     let history = History {
         operations: ops,
         failed: 0,
+        unknown_reads: 0,
     };
     let checker = check(&history, &CheckOptions::new(model)).expect("accepts");
     (oracle, checker.verdict == Verdict::Linearizable)

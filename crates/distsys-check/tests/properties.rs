@@ -128,6 +128,7 @@ fn classic_small_histories() {
             &History {
                 operations: ops,
                 failed: 0,
+                unknown_reads: 0,
             },
             &CheckOptions::new(ModelKind::CasRegister),
         )
@@ -225,6 +226,7 @@ fn timeout_gives_unknown_instead_of_hanging() {
         &History {
             operations: ops,
             failed: 0,
+            unknown_reads: 0,
         },
         &options,
     )
@@ -275,6 +277,7 @@ fn a_violation_in_one_key_stops_the_search_of_the_others() {
     let history = History {
         operations: ops,
         failed: 0,
+        unknown_reads: 0,
     };
     let mut options = CheckOptions::new(ModelKind::Kv);
     options.explain = false;

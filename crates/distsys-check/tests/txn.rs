@@ -264,6 +264,9 @@ fn bad_input_names_the_line_and_rule() {
         ("{:type :invoke, :value [[:frob 1 2]], :process 0}\n", 1, "unknown function"),
         ("{\"type\":\"invoke\",\"process\":0}\n", 1, "field value"),
         ("{:type :invoke, :value [[:append 1 2]], :process 0}\n{:type :invoke, :value [[:append 1 3]], :process 0}\n", 2, "still open"),
+        // elle-cli's JSON array cut before its `]` (the per-line reading took it whole).
+        ("[{\"type\":\"invoke\",\"value\":[[\"append\",\"x\",1]],\"process\":0},\n{\"type\":\"ok\",\"value\":[[\"append\",\"x\",1]],\"process\":0},\n", 3, "not a JSON array"),
+        ("[{\"type\":\"invoke\",\"value\":[[\"append\",\"x\",1]],\"process\":0}\n{\"type\":\"ok\",\"value\":[[\"append\",\"x\",1]],\"process\":0}]\n", 2, "not a JSON array"),
     ];
     for (text, line, rule) in cases {
         let e = parse_txn_history(text, None).expect_err(text);

@@ -306,6 +306,22 @@ fn explain_budget_and_no_explain() {
     }
 }
 
+/// A history whose only operations are reads of unknown outcome (never completed, or `info`)
+/// is a history: linearizable, nothing constrained; not "no operation of the format" (it was
+/// exit 2 until a helper session tried it).
+#[test]
+fn a_history_of_only_unknown_reads_is_linearizable() {
+    for text in [
+        "{:process 0 :type :invoke :f :get :key \"a\" :value nil}\n",
+        "{:process 0 :type :invoke :f :get :key \"a\" :value nil}\n{:process 0 :type :info :f :get :key \"a\" :value nil}\n",
+        "{\"process\":0,\"type\":\"invoke\",\"f\":\"read\",\"value\":null,\"time\":1}\n",
+    ] {
+        let (code, out, err) = run_in_process(&["check-history", "-"], text);
+        assert_eq!(code, 0, "{text}: {out}{err}");
+        assert!(out.contains("linearizable"), "{out}");
+    }
+}
+
 #[test]
 fn a_declared_format_that_matches_no_line_is_exit_2_naming_it_and_the_first_line() {
     let dir = std::env::temp_dir().join(format!("distsys-noformat-{}", std::process::id()));

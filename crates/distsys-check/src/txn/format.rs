@@ -169,6 +169,10 @@ fn edn_events(text: &str) -> Result<Vec<(usize, Value)>, HistoryError> {
 /// elle-cli writes one object per line inside the array: read it line by line (so errors
 /// name lines); any other layout is read as one array (events named by position).
 fn json_events(text: &str) -> Result<Vec<(usize, Value)>, HistoryError> {
+    // The text must be one JSON array whatever its layout (the per-line reading below would
+    // take an array cut before its `]` for a whole one).
+    serde_json::from_str::<Vec<serde::de::IgnoredAny>>(text)
+        .map_err(|e| HistoryError::new(e.line(), format!("not a JSON array of events: {e}")))?;
     let per_line: Option<Vec<(usize, Value)>> = text
         .lines()
         .enumerate()
