@@ -306,6 +306,35 @@ fn explain_budget_and_no_explain() {
     }
 }
 
+/// An integer beyond 64 bits is refused (exit 2, naming it) in every format of both
+/// checkers: read as a float it equalled its neighbour, so a read of 2^64 + 1 after a write
+/// of 2^64 passed as linearizable (found by a helper session).
+#[test]
+fn integers_beyond_64_bits_are_refused_not_rounded() {
+    let big = "18446744073709551616";
+    let histories = [
+        ("check-history", format!("{{:process 0 :type :invoke :f :put :key \"a\" :value {big}}}\n")),
+        ("check-history", format!("{{:process 0 :type :invoke :f :put :key \"a\" :value {big}N}}\n")),
+        ("check-history", format!("{{\"process\":0,\"type\":\"invoke\",\"f\":\"write\",\"value\":{big},\"time\":1}}\n")),
+        ("check-history", format!("INFO  jepsen.util - 0\t:invoke\t:write\t{big}\n")),
+        ("check-txn", format!("{{:type :invoke, :f :txn, :value [[:append :x {big}]], :process 0}}\n")),
+        ("check-txn", format!("{{\"type\":\"invoke\",\"value\":[[\"append\",\"x\",{big}]],\"process\":0}}\n")),
+        ("check-txn", format!("[{{\"type\":\"invoke\",\"value\":[[\"append\",\"x\",{big}]],\"process\":0}}]\n")),
+    ];
+    for (command, text) in histories {
+        let (code, out, err) = run_in_process(&[command, "-"], &text);
+        assert_eq!(code, 2, "{command} {text}: {out}{err}");
+        assert!(
+            err.contains(&format!("integer {big}")) && err.contains("64 bits"),
+            "{err}"
+        );
+    }
+    // The largest 64-bit integers are read exactly.
+    let text = "{:process 0 :type :invoke :f :put :key \"a\" :value 18446744073709551615}\n{:process 0 :type :ok :f :put :key \"a\" :value 18446744073709551615}\n";
+    let (code, out, err) = run_in_process(&["check-history", "-"], text);
+    assert_eq!(code, 0, "{out}{err}");
+}
+
 /// A history whose only operations are reads of unknown outcome (never completed, or `info`)
 /// is a history: linearizable, nothing constrained; not "no operation of the format" (it was
 /// exit 2 until a helper session tried it).

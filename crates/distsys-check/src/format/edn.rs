@@ -295,7 +295,7 @@ impl<'a> Parser<'a> {
                         self.byte_at(start).unwrap_or(b'?') as char
                     ));
                 }
-                Ok(scalar(&token))
+                scalar(&token)
             }
         }
     }
@@ -355,29 +355,31 @@ impl<'a> Parser<'a> {
     }
 }
 
-/// nil, booleans, numbers; any other token is a symbol, read as its name.
-fn scalar(token: &str) -> Edn<'static> {
-    Edn::Data(match token {
+/// nil, booleans, numbers; any other token is a symbol, read as its name. An integer beyond
+/// 64 bits (`18446744073709551616`, `...N`) is an error: as a float it would compare equal to
+/// its neighbours.
+fn scalar(token: &str) -> Result<Edn<'static>, String> {
+    Ok(Edn::Data(match token {
         "nil" => Value::Null,
         "true" => Value::Bool(true),
         "false" => Value::Bool(false),
         _ => {
+            let decimal = token.strip_suffix('M').filter(|d| !d.is_empty());
             let digits = token
                 .strip_suffix('N')
-                .or_else(|| token.strip_suffix('M'))
                 .filter(|d| !d.is_empty())
+                .or(decimal)
                 .unwrap_or(token);
-            let looks_numeric = digits
-                .strip_prefix(['-', '+'])
-                .unwrap_or(digits)
-                .starts_with(|c: char| c.is_ascii_digit());
-            if !looks_numeric {
-                return Edn::Data(Value::String(token.to_string()));
+            let unsigned = digits.strip_prefix(['-', '+']).unwrap_or(digits);
+            if !unsigned.starts_with(|c: char| c.is_ascii_digit()) {
+                return Ok(Edn::Data(Value::String(token.to_string())));
             }
             if let Ok(i) = digits.parse::<i64>() {
                 Value::Number(i.into())
             } else if let Ok(u) = digits.parse::<u64>() {
                 Value::Number(u.into())
+            } else if decimal.is_none() && unsigned.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(super::exact::too_big(token));
             } else {
                 match digits.parse::<f64>().ok().and_then(Number::from_f64) {
                     Some(n) => Value::Number(n),
@@ -385,7 +387,7 @@ fn scalar(token: &str) -> Edn<'static> {
                 }
             }
         }
-    })
+    }))
 }
 
 #[cfg(test)]

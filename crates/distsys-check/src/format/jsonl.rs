@@ -47,6 +47,9 @@ pub(crate) fn line(
 ) -> Result<(), HistoryError> {
     let raw: RawEvent = serde_json::from_str(line)
         .map_err(|e| HistoryError::new(line_no, format!("not a history event: {}", in_line(&e))))?;
+    for value in raw.key.iter().chain([&raw.value]) {
+        super::exact::exact(line, value).map_err(|e| HistoryError::new(line_no, e))?;
+    }
     builder.push(Event {
         line: line_no,
         process: raw.process,

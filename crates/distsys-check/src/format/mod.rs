@@ -2,6 +2,7 @@
 //! map) format. Each parser turns lines into [`Event`]s for the one [`HistoryBuilder`].
 
 pub(crate) mod edn;
+pub(crate) mod exact;
 pub mod jepsen_etcd;
 pub mod jepsen_kv;
 pub mod jsonl;

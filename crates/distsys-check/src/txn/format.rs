@@ -11,6 +11,7 @@ use super::fast_jsonl;
 use super::history::{Atoms, Mop, ReadValue, Status, Txn, TxnHistory};
 use super::lex::{self, Kind, Line, Recorder};
 use crate::format::edn::parse_forms;
+use crate::format::exact::exact;
 use crate::history::HistoryError;
 use rustc_hash::FxHashMap;
 use serde_json::Value;
@@ -109,6 +110,7 @@ fn jsonl_events(
         Line::Other { line, text } => {
             let value: Value = serde_json::from_str(text)
                 .map_err(|e| HistoryError::new(line, format!("not a JSON object: {e}")))?;
+            exact(text, &value).map_err(|e| HistoryError::new(line, e))?;
             builder.event(line, &value)
         }
     })
@@ -173,7 +175,7 @@ fn json_events(text: &str) -> Result<Vec<(usize, Value)>, HistoryError> {
     // take an array cut before its `]` for a whole one).
     serde_json::from_str::<Vec<serde::de::IgnoredAny>>(text)
         .map_err(|e| HistoryError::new(e.line(), format!("not a JSON array of events: {e}")))?;
-    let per_line: Option<Vec<(usize, Value)>> = text
+    let per_line: Option<Vec<(usize, (&str, Value))>> = text
         .lines()
         .enumerate()
         .filter_map(|(i, l)| {
@@ -181,13 +183,25 @@ fn json_events(text: &str) -> Result<Vec<(usize, Value)>, HistoryError> {
             let t = t.trim().trim_end_matches(',').trim();
             (!t.is_empty()).then_some((i, t))
         })
-        .map(|(i, t)| serde_json::from_str(t).ok().map(|v| (i + 1, v)))
-        .collect();
+        .map(|(i, t)| serde_json::from_str(t).ok().map(|v| (i + 1, t, v)))
+        .collect::<Option<Vec<(usize, &str, Value)>>>()
+        .map(|events| events.into_iter().map(|(i, t, v)| (i, (t, v))).collect());
     if let Some(events) = per_line {
-        return Ok(events);
+        return events
+            .into_iter()
+            .map(|(line, (text, value))| {
+                exact(text, &value).map_err(|e| HistoryError::new(line, e))?;
+                Ok((line, value))
+            })
+            .collect();
     }
     let all: Vec<Value> = serde_json::from_str(text)
         .map_err(|e| HistoryError::new(e.line(), format!("not a JSON array of events: {e}")))?;
+    let whole = Value::Array(all);
+    exact(text, &whole).map_err(|e| HistoryError::new(1, e))?;
+    let Value::Array(all) = whole else {
+        return Ok(Vec::new());
+    };
     Ok(all
         .into_iter()
         .enumerate()
