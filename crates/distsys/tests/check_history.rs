@@ -335,6 +335,19 @@ fn integers_beyond_64_bits_are_refused_not_rounded() {
     assert_eq!(code, 0, "{out}{err}");
 }
 
+/// A UTF-8 byte order mark before the first line is not part of it (it made the format
+/// undetectable).
+#[test]
+fn a_byte_order_mark_is_skipped() {
+    for (command, text) in [
+        ("check-history", "\u{feff}{:process 0 :type :invoke :f :put :key \"a\" :value 1}\n{:process 0 :type :ok :f :put :key \"a\" :value 1}\n"),
+        ("check-txn", "\u{feff}{:type :invoke, :f :txn, :value [[:append :x 1]], :process 0}\n{:type :ok, :f :txn, :value [[:append :x 1]], :process 0}\n"),
+    ] {
+        let (code, out, err) = run_in_process(&[command, "-"], text);
+        assert_eq!(code, 0, "{command}: {out}{err}");
+    }
+}
+
 /// A history whose only operations are reads of unknown outcome (never completed, or `info`)
 /// is a history: linearizable, nothing constrained; not "no operation of the format" (it was
 /// exit 2 until a helper session tried it).

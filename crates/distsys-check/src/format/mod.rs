@@ -148,6 +148,9 @@ pub fn parse_history_reader(
     Ok((format.parse_lines(&mut lines, first)?, format))
 }
 
+/// The UTF-8 byte order mark.
+pub(crate) const BOM: &[u8] = b"\xef\xbb\xbf";
+
 /// The lines of a reader, numbered from 1, line ends (LF or CRLF) removed: a line inside the
 /// reader's buffer is borrowed from it (found by `memchr`), only a line across its end copied.
 struct Lines<R> {
@@ -205,6 +208,11 @@ impl<R: BufRead> Lines<R> {
             &self.spill
         };
         let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+        // A byte order mark (editors on Windows write one) is not part of the first line.
+        let bytes = match number {
+            1 => bytes.strip_prefix(BOM).unwrap_or(bytes),
+            _ => bytes,
+        };
         let line =
             std::str::from_utf8(bytes).map_err(|_| HistoryError::new(number, "not UTF-8 text"))?;
         Ok(Some((number, line)))

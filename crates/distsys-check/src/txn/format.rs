@@ -72,6 +72,8 @@ pub fn parse_txn_history(
     text: &str,
     format: Option<TxnFormat>,
 ) -> Result<TxnHistory, HistoryError> {
+    // A byte order mark (editors on Windows write one) is not part of the history.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let format = match format {
         Some(f) => f,
         None => TxnFormat::detect(text)?,
