@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{run_in_process, workspace_root};
+use common::{run_in_process, run_in_process_bytes, workspace_root};
 
 fn conformance(path: &str) -> String {
     workspace_root()
@@ -345,6 +345,28 @@ fn a_byte_order_mark_is_skipped() {
     ] {
         let (code, out, err) = run_in_process(&[command, "-"], text);
         assert_eq!(code, 0, "{command}: {out}{err}");
+    }
+}
+
+/// Bytes that are not UTF-8 are an error naming their line in both checkers.
+#[test]
+fn bytes_that_are_not_utf8_name_their_line() {
+    for (command, text) in [
+        (
+            "check-history",
+            &b"{:process 0 :type :invoke :f :put :key \"a\" :value 1}\n{:process 0 \xff}\n"[..],
+        ),
+        (
+            "check-txn",
+            b"{:type :invoke, :f :txn, :value [[:append :x 1]], :process 0}\n{:type :ok, \xff}\n",
+        ),
+    ] {
+        let (code, out, err) = run_in_process_bytes(&[command, "-"], text);
+        assert_eq!(code, 2, "{command}: {out}{err}");
+        assert!(
+            err.contains("line 2") && err.contains("not UTF-8"),
+            "{command}: {err}"
+        );
     }
 }
 

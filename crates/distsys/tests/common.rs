@@ -25,11 +25,16 @@ pub fn example_files() -> Vec<PathBuf> {
 
 /// Runs the CLI in-process; returns (exit code, stdout, stderr).
 pub fn run_in_process(args: &[&str], stdin: &str) -> (i32, String, String) {
+    run_in_process_bytes(args, stdin.as_bytes())
+}
+
+/// [`run_in_process`] with standard input of any bytes.
+pub fn run_in_process_bytes(args: &[&str], mut stdin: &[u8]) -> (i32, String, String) {
     let mut out = Vec::new();
     let mut err = Vec::new();
     let mut argv = vec!["distsys"];
     argv.extend_from_slice(args);
-    let code = distsys::run(argv, &mut stdin.as_bytes(), &mut out, &mut err);
+    let code = distsys::run(argv, &mut stdin, &mut out, &mut err);
     (
         code,
         String::from_utf8_lossy(&out).into_owned(),

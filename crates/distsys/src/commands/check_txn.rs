@@ -68,15 +68,24 @@ pub fn run(
     worst
 }
 
+/// The whole input as text; bytes that are not UTF-8 are an error naming their line, as
+/// `check-history` names it.
 fn read_text(file: &str, stdin: &mut dyn Read) -> Result<String, String> {
-    let mut text = String::new();
+    let mut bytes = Vec::new();
     let result = if file == "-" {
-        stdin.read_to_string(&mut text).map(|_| ())
+        stdin.read_to_end(&mut bytes).map(|_| ())
     } else {
-        std::fs::File::open(file).and_then(|mut f| f.read_to_string(&mut text).map(|_| ()))
+        std::fs::File::open(file).and_then(|mut f| f.read_to_end(&mut bytes).map(|_| ()))
     };
     result.map_err(|e| format!("{file}: {e}"))?;
-    Ok(text)
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = e.utf8_error().valid_up_to();
+        let line = 1 + e.as_bytes()[..valid]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        format!("{file}: line {line}: not UTF-8 text (byte {valid})")
+    })
 }
 
 fn run_one(
