@@ -36,7 +36,7 @@ pub fn verdict_line(result: &CheckResult) -> String {
                 match reason {
                     crate::checker::UnknownReason::Timeout => "timeout".to_string(),
                     crate::checker::UnknownReason::MemoryLimit { key, bytes_max } => format!(
-                        "the search of {} reached its memory limit of {} MiB",
+                        "the search of {} reached its memory limit of {} MiB; --max-memory-mb raises it",
                         key_name(key),
                         bytes_max >> 20
                     ),

@@ -95,6 +95,10 @@ pub enum Command {
         /// Verdict only: do not shrink a violation to its core.
         #[arg(long)]
         no_explain: bool,
+        /// Memory one key's search may use, in MiB, before the verdict `unknown` (exit 3)
+        /// (default: 4 KiB per operation of the key, at least 64 MiB).
+        #[arg(long)]
+        max_memory_mb: Option<usize>,
     },
     /// Check a transactional history for isolation anomalies, Elle's way (list-append or
     /// rw-register; Jepsen EDN, elle-cli JSON or JSON Lines). Exit 0: no anomaly the

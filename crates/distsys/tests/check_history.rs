@@ -370,6 +370,32 @@ fn bytes_that_are_not_utf8_name_their_line() {
     }
 }
 
+/// A search that outgrows its memory budget is `unknown` (exit 3) naming the budget, which
+/// `--max-memory-mb` sets; 0 is refused.
+#[test]
+fn the_memory_budget_of_a_search_is_a_flag() {
+    let file = workspace_root().join("testdata/hard/register-50-clients.log");
+    let file = file.to_string_lossy();
+    let (code, out, err) = run_in_process(
+        &[
+            "check-history",
+            &file,
+            "--max-memory-mb",
+            "1",
+            "--no-explain",
+        ],
+        "",
+    );
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(
+        out.contains("memory limit of 1 MiB") && out.contains("--max-memory-mb"),
+        "{out}"
+    );
+    let (code, _, err) = run_in_process(&["check-history", &file, "--max-memory-mb", "0"], "");
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--max-memory-mb must be at least 1"), "{err}");
+}
+
 /// A history whose only operations are reads of unknown outcome (never completed, or `info`)
 /// is a history: linearizable, nothing constrained; not "no operation of the format" (it was
 /// exit 2 until a helper session tried it).

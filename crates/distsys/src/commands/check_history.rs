@@ -29,6 +29,7 @@ pub struct Args {
     pub output: VerdictFormat,
     pub explain_budget: Option<f64>,
     pub no_explain: bool,
+    pub max_memory_mb: Option<usize>,
 }
 
 /// The model used when none is given (see [`ModelKind::default_for`]).
@@ -79,6 +80,9 @@ pub fn run(
         (Ok(t), Ok(e)) => (t, e),
         (Err(e), _) | (_, Err(e)) => return fail(stderr, &e),
     };
+    if args.max_memory_mb == Some(0) {
+        return fail(stderr, &"--max-memory-mb must be at least 1");
+    }
     let model = match args.model.as_str() {
         "auto" => None,
         name => match name.parse::<ModelKind>() {
@@ -148,6 +152,19 @@ fn no_record(file: &str, format: HistoryFormat) -> String {
     format!("{file}: no operation of the {name} format in it (expected {shape}){first}")
 }
 
+/// The options of the verdict's search (the explanation comes after it, with its own budget).
+fn verdict_options(
+    model: ModelKind,
+    timeout: Option<Duration>,
+    max_memory_mb: Option<usize>,
+) -> CheckOptions {
+    let mut options = CheckOptions::new(model);
+    options.timeout = timeout;
+    options.memo_bytes_max = max_memory_mb.map(|mb| mb.saturating_mul(1 << 20));
+    options.explain = false;
+    options
+}
+
 #[allow(clippy::too_many_arguments)]
 fn run_one(
     args: &Args,
@@ -182,9 +199,7 @@ fn run_one(
         return fail(stderr, &no_record(file, format));
     }
     let model = model.unwrap_or_else(|| default_model(&history, format));
-    let mut options = CheckOptions::new(model);
-    options.timeout = timeout;
-    options.explain = false;
+    let options = verdict_options(model, timeout, args.max_memory_mb);
     // The verdict first, printed at once; a violation is explained after it, within budget.
     let mut result = match decide(&history, &options) {
         Ok(result) => result,

@@ -64,6 +64,7 @@ pub fn dispatch(
             output,
             explain_budget,
             no_explain,
+            max_memory_mb,
         } => {
             let args = check_history::Args {
                 files,
@@ -74,6 +75,7 @@ pub fn dispatch(
                 output,
                 explain_budget,
                 no_explain,
+                max_memory_mb,
             };
             check_history::run(&args, stdin, stdout, stderr)
         }
