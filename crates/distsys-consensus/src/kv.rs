@@ -275,13 +275,8 @@ mod tests {
             })
             .collect();
         let (mut forward, mut backward) = (KvStore::default(), KvStore::default());
-        pairs
-            .iter()
-            .for_each(|(k, v)| drop(forward.data.insert(k.clone(), v.clone())));
-        pairs
-            .iter()
-            .rev()
-            .for_each(|(k, v)| drop(backward.data.insert(k.clone(), v.clone())));
+        forward.data.extend(pairs.iter().cloned());
+        backward.data.extend(pairs.iter().rev().cloned());
         assert_eq!(forward.snapshot(), backward.snapshot());
         #[derive(Serialize)]
         struct Ordered {

@@ -149,7 +149,7 @@ pub fn parse_history_reader(
 }
 
 /// The UTF-8 byte order mark.
-pub(crate) const BOM: &[u8] = b"\xef\xbb\xbf";
+const BOM: &[u8] = b"\xef\xbb\xbf";
 
 /// The lines of a reader, numbered from 1, line ends (LF or CRLF) removed: a line inside the
 /// reader's buffer is borrowed from it (found by `memchr`), only a line across its end copied.

@@ -11,7 +11,8 @@ use super::anomaly::{Anomaly, AnomalyKind};
 use super::graph::{Edge, Rel, NONE};
 use super::history::{Atom, Mop, ReadValue, Status, TxnHistory};
 use super::infer::{
-    committed, reads_by_key, tname, writers, writes_after, Inference, WriteRef, Writers,
+    committed, reads_by_key, tname, writers, writes_after, written_after, Inference, WriteRef,
+    Writers,
 };
 use crate::history::HistoryError;
 use rayon::prelude::*;
@@ -426,10 +427,7 @@ fn future_read(
     read: &[Atom],
 ) -> Option<Anomaly> {
     let txn = &history.txns[t as usize];
-    let later = txn.mops[i + 1..].iter().find_map(|m| match m {
-        Mop::Append { key: k, value } if *k == key && read.contains(value) => Some(*value),
-        _ => None,
-    })?;
+    let later = written_after(&txn.mops, i, key).find(|v| read.contains(v))?;
     Some(Anomaly {
         kind: AnomalyKind::FutureRead,
         txns: vec![t],

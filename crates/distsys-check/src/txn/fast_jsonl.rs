@@ -146,9 +146,6 @@ struct Cursor<'a, const EDN: bool> {
 }
 
 impl<'a, const EDN: bool> Cursor<'a, EDN> {
-    /// Jepsen EDN instead of JSON.
-    const EDN: bool = EDN;
-
     #[inline(always)]
     fn skip_ws(&mut self) {
         let mask = if EDN { 2 } else { 1 };
@@ -181,11 +178,11 @@ impl<'a, const EDN: bool> Cursor<'a, EDN> {
                 self.at += 1;
                 Some(false)
             }
-            b',' if !Self::EDN => {
+            b',' if !EDN => {
                 self.at += 1;
                 Some(true)
             }
-            _ if Self::EDN => Some(true),
+            _ if EDN => Some(true),
             _ => None,
         }
     }
@@ -324,7 +321,7 @@ impl<'a, const EDN: bool> Cursor<'a, EDN> {
         if let Some(value) = self.positive_int() {
             return Some(Scalar::Int(value));
         }
-        if Self::EDN {
+        if EDN {
             return match self.peek()? {
                 b'"' => self.string().map(Scalar::Str),
                 _ => self.edn_atom().ok().flatten(),
@@ -354,7 +351,7 @@ impl<'a, const EDN: bool> Cursor<'a, EDN> {
         }
         let ends = match self.bytes.get(at) {
             None => true,
-            Some(&b) if Self::EDN => DELIMITER[usize::from(b)],
+            Some(&b) if EDN => DELIMITER[usize::from(b)],
             Some(b) => !matches!(b, b'.' | b'e' | b'E'),
         };
         ends.then(|| {
@@ -402,7 +399,7 @@ impl<'a, const EDN: bool> Cursor<'a, EDN> {
         if depth > MAX_DEPTH {
             return None;
         }
-        if Self::EDN {
+        if EDN {
             return self.skip_edn(depth);
         }
         match self.peek()? {
@@ -443,7 +440,7 @@ impl<'a, const EDN: bool> Cursor<'a, EDN> {
     /// The name of a field: a JSON string followed by `:`, or an EDN keyword (with its colon).
     #[inline(always)]
     fn field_name(&mut self) -> Option<&'a str> {
-        if Self::EDN {
+        if EDN {
             let name = self.token();
             return (name.len() > 1 && name.starts_with(':')).then_some(name);
         }
@@ -455,7 +452,7 @@ impl<'a, const EDN: bool> Cursor<'a, EDN> {
     /// A process: a non-negative integer, or `null` / `nil` for none.
     #[inline(always)]
     fn process(&mut self) -> Option<Option<u64>> {
-        if Self::EDN {
+        if EDN {
             return match self.edn_atom().ok()? {
                 None => Some(None),
                 Some(Scalar::Int(i)) => Some(Some(u64::try_from(i).ok()?)),
@@ -477,7 +474,7 @@ impl<'a, const EDN: bool> Cursor<'a, EDN> {
     /// The event's type: a string, or in EDN also a keyword (kept with its colon).
     #[inline(always)]
     fn kind(&mut self) -> Option<&'a str> {
-        match (Self::EDN, self.peek()?) {
+        match (EDN, self.peek()?) {
             (true, b':') => self.edn_atom().ok().flatten().and_then(|s| match s {
                 Scalar::Str(k) => Some(k),
                 Scalar::Int(_) => None,
@@ -492,7 +489,7 @@ impl<'a, const EDN: bool> Cursor<'a, EDN> {
     fn index(&mut self) -> Option<Option<u64>> {
         self.skip_ws();
         let start = self.at;
-        if Self::EDN {
+        if EDN {
             return match self.bytes.get(start)? {
                 b'"' | b':' | b'[' | b'(' | b'{' => self.skip_value(1).map(|()| None),
                 _ => match self.edn_atom().ok()? {
@@ -523,9 +520,9 @@ impl<'a, const EDN: bool> Cursor<'a, EDN> {
                 self.list(scratch)?;
                 Some(Operand::List(start, scratch.scalars.len() as u32))
             }
-            b'n' if !Self::EDN => self.literal(b"null").map(|()| Operand::Nil),
+            b'n' if !EDN => self.literal(b"null").map(|()| Operand::Nil),
             b'"' => self.scalar().map(Operand::One),
-            _ if Self::EDN => Some(match self.positive_int() {
+            _ if EDN => Some(match self.positive_int() {
                 Some(value) => Operand::One(Scalar::Int(value)),
                 None => match self.edn_atom().ok()? {
                     None => Operand::Nil,
@@ -540,7 +537,7 @@ impl<'a, const EDN: bool> Cursor<'a, EDN> {
     #[inline(always)]
     fn mop(&mut self, scratch: &mut Scratch<'a>) -> Option<RawMop<'a>> {
         self.eat(b'[')?;
-        let name = if Self::EDN && self.peek()? == b':' {
+        let name = if EDN && self.peek()? == b':' {
             self.token()
         } else {
             self.string()?
@@ -594,7 +591,7 @@ impl<'a, const EDN: bool> Cursor<'a, EDN> {
     /// Between two elements of a micro-operation: `,` in JSON, whitespace in EDN.
     #[inline(always)]
     fn separator(&mut self) -> Option<()> {
-        if Self::EDN {
+        if EDN {
             self.skip_ws();
             Some(())
         } else {

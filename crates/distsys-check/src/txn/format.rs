@@ -177,38 +177,35 @@ fn json_events(text: &str) -> Result<Vec<(usize, Value)>, HistoryError> {
     // take an array cut before its `]` for a whole one).
     serde_json::from_str::<Vec<serde::de::IgnoredAny>>(text)
         .map_err(|e| HistoryError::new(e.line(), format!("not a JSON array of events: {e}")))?;
-    let per_line: Option<Vec<(usize, (&str, Value))>> = text
+    let per_line: Option<Vec<Result<(usize, Value), HistoryError>>> = text
         .lines()
         .enumerate()
         .filter_map(|(i, l)| {
             let t = l.trim().trim_start_matches('[').trim_end_matches(']');
             let t = t.trim().trim_end_matches(',').trim();
-            (!t.is_empty()).then_some((i, t))
+            (!t.is_empty()).then_some((i + 1, t))
         })
-        .map(|(i, t)| serde_json::from_str(t).ok().map(|v| (i + 1, t, v)))
-        .collect::<Option<Vec<(usize, &str, Value)>>>()
-        .map(|events| events.into_iter().map(|(i, t, v)| (i, (t, v))).collect());
+        .map(|(line, t)| {
+            let value: Value = serde_json::from_str(t).ok()?;
+            Some(
+                exact(t, &value)
+                    .map(|()| (line, value))
+                    .map_err(|e| HistoryError::new(line, e)),
+            )
+        })
+        .collect();
     if let Some(events) = per_line {
-        return events
-            .into_iter()
-            .map(|(line, (text, value))| {
-                exact(text, &value).map_err(|e| HistoryError::new(line, e))?;
-                Ok((line, value))
-            })
-            .collect();
+        return events.into_iter().collect();
     }
     let all: Vec<Value> = serde_json::from_str(text)
         .map_err(|e| HistoryError::new(e.line(), format!("not a JSON array of events: {e}")))?;
-    let whole = Value::Array(all);
-    exact(text, &whole).map_err(|e| HistoryError::new(1, e))?;
-    let Value::Array(all) = whole else {
-        return Ok(Vec::new());
-    };
-    Ok(all
-        .into_iter()
+    all.into_iter()
         .enumerate()
-        .map(|(i, v)| (i + 1, v))
-        .collect())
+        .map(|(i, v)| {
+            exact(text, &v).map_err(|e| HistoryError::new(i + 1, e))?;
+            Ok((i + 1, v))
+        })
+        .collect()
 }
 
 /// A field by its JSON name or its EDN keyword (`type` or `:type`).

@@ -8,6 +8,7 @@
 //!   not (for the brute-force [`super::oracle`]).
 
 use super::history::{Atom, Atoms, Mop, ReadValue, Status, Txn, TxnHistory, TxnModel};
+use super::infer::written_after;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
@@ -614,10 +615,7 @@ fn future_read(mops: &mut [Mop]) {
         let Mop::Read { key, .. } = mops[i] else {
             continue;
         };
-        let later = mops[i + 1..]
-            .iter()
-            .find(|m| m.key() == key && m.written().is_some())
-            .and_then(Mop::written);
+        let later = written_after(mops, i, key).next();
         if let (Some(v), Mop::Read { value, .. }) = (later, &mut mops[i]) {
             *value = match value {
                 ReadValue::List(list) => ReadValue::List([&list[..], &[v]].concat()),

@@ -116,9 +116,18 @@ pub fn reads_by_key(history: &TxnHistory) -> FxHashMap<Atom, Vec<(u32, u32, bool
 
 /// Whether transaction `txn` writes `key` after micro-operation `mop`.
 pub fn writes_after(history: &TxnHistory, txn: u32, mop: u32, key: Atom) -> bool {
-    history.txns[txn as usize].mops[mop as usize + 1..]
+    written_after(&history.txns[txn as usize].mops, mop as usize, key)
+        .next()
+        .is_some()
+}
+
+/// The values `mops` append or write to `key` after micro-operation `i`, in order (a read at
+/// `i` that is the key's first operation must show none of them: that is a future read).
+pub fn written_after(mops: &[Mop], i: usize, key: Atom) -> impl Iterator<Item = Atom> + '_ {
+    mops[i + 1..]
         .iter()
-        .any(|m| m.written().is_some() && m.key() == key)
+        .filter(move |m| m.key() == key)
+        .filter_map(Mop::written)
 }
 
 /// Which transactions committed: `ok` ones, and indeterminate ones whose writes someone

@@ -12,7 +12,9 @@
 use super::anomaly::AnomalyKind;
 use super::graph::{Edge, Rel, NONE};
 use super::history::{Atom, Mop, ReadValue, Status, TxnHistory};
-use super::infer::{committed, reads_by_key, tname, writers, writes_after, Inference, Writers};
+use super::infer::{
+    committed, reads_by_key, tname, writers, writes_after, written_after, Inference, Writers,
+};
 use crate::history::HistoryError;
 use rustc_hash::FxHashMap;
 
@@ -218,11 +220,7 @@ fn future_read(
     let ReadValue::Value(v) = value else {
         return;
     };
-    let txn = &history.txns[t as usize];
-    let later = txn.mops[i + 1..]
-        .iter()
-        .any(|m| m.key() == key && m.written() == Some(*v));
-    if later {
+    if written_after(&history.txns[t as usize].mops, i, key).any(|w| w == *v) {
         out.found(
             AnomalyKind::FutureRead,
             vec![t],

@@ -231,7 +231,7 @@ fn inline(buf: &[u8]) -> Result<Option<Decoded>, RespError> {
 /// Splits an inline command into arguments the way Redis does (`sdssplitargs`): runs of
 /// whitespace separate them; `"..."` quotes with the escapes `\n \r \t \b \a \\ \"` and
 /// `\xHH`; `'...'` quotes with `\'`; a closing quote must end its argument.
-pub(super) fn split_inline(line: &[u8]) -> Result<Vec<Vec<u8>>, RespError> {
+fn split_inline(line: &[u8]) -> Result<Vec<Vec<u8>>, RespError> {
     let unbalanced = || RespError("unbalanced quotes in request".into());
     let space = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c);
     let hex = |b: u8| char::from(b).to_digit(16).map(|d| d as u8);
